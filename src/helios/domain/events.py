@@ -1,0 +1,41 @@
+"""Domain events: their stable wire names and the registry of every event type.
+
+Each event class carries ``NAME``, a stable, versioned name such as
+``helios.alert.triggered.v1``; stores use it instead of a Python class path, so renaming or
+moving a class never breaks history. A new schema version gets a new name and an upcaster.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Protocol
+
+
+class DomainEvent(Protocol):
+    NAME: ClassVar[str]
+
+
+_REGISTRY: dict[str, type[Any]] = {}
+
+
+def event(name: str) -> Any:
+    """Class decorator: give an attrs event class its stable wire name and register it."""
+
+    def register(cls: type[Any]) -> type[Any]:
+        if name in _REGISTRY and _REGISTRY[name] is not cls:
+            raise ValueError(f"event name {name!r} registered twice")
+        cls.NAME = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return register
+
+
+def event_types() -> dict[str, type[Any]]:
+    """Every registered event type by wire name (importing ``helios.domain`` registers all)."""
+    import helios.domain.alert
+    import helios.domain.incident
+    import helios.domain.ruleset_stream
+    import helios.domain.silence
+    import helios.domain.intake  # noqa: F401
+
+    return dict(_REGISTRY)

@@ -1,0 +1,66 @@
+"""Stable identities: content hashes and stream ids.
+
+Never Python's ``hash()``: it is salted per process, so it would change on every restart and
+break deduplication and replay.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+
+from helios.domain.values import Action, Labels, Millis, Severity
+
+NAMESPACE = uuid.UUID("5f0c6b3e-6a53-4d1f-9d6e-3d2f1c0b7a11")
+
+
+def stable_hash(*parts: str) -> str:
+    """A 32-hex-digit SHA-256 prefix over the parts, unambiguous about part boundaries."""
+    digest = hashlib.sha256()
+    for part in parts:
+        encoded = part.encode("utf-8", "surrogatepass")
+        digest.update(len(encoded).to_bytes(4, "big"))
+        digest.update(encoded)
+    return digest.hexdigest()[:32]
+
+
+def labels_dedup_key(labels: Labels, key_labels: tuple[str, ...]) -> str:
+    """The dedup key of a source that has none of its own: a hash of the key labels only."""
+    present = dict(labels)
+    return "lbl-" + stable_hash(*(f"{name}={present.get(name, '')}" for name in key_labels))
+
+
+def signal_id(
+    *,
+    tenant: str,
+    source: str,
+    dedup_key: str,
+    action: Action,
+    occurred_at: Millis,
+    severity: Severity,
+    summary: str,
+    labels: Labels,
+) -> str:
+    """The content hash that makes the same observation delivered twice the same signal.
+
+    What the hash covers is the observation itself; delivery facts (``received_at``, the
+    integration, envelope-level fields that differ between the members of an HA pair) are left
+    out on purpose.
+    """
+    rendered_labels = json.dumps(labels, ensure_ascii=False, separators=(",", ":"))
+    return "sig-" + stable_hash(
+        tenant,
+        source,
+        dedup_key,
+        action.value,
+        str(occurred_at),
+        severity.value,
+        summary,
+        rendered_labels,
+    )
+
+
+def stream_id(kind: str, *parts: str) -> uuid.UUID:
+    """A deterministic stream id (UUID v5) for an aggregate named by its natural key."""
+    return uuid.uuid5(NAMESPACE, "\x1f".join((kind, *parts)))

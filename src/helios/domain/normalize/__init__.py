@@ -1,0 +1,58 @@
+"""Normalization: an envelope's bytes into canonical signals, or a typed rejection.
+
+Pure and total: any byte string yields ``Normalized``, ``Control`` or ``Rejected``, never an
+unexpected exception. One module per source; ``normalize`` dispatches on the envelope's source.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from helios.domain.ruleset import Ruleset
+from helios.domain.values import Envelope, Signal
+
+JsonDecoder = Callable[[bytes], Any]
+"""Decodes JSON bytes; ``json.loads`` by default, a faster one may be injected."""
+
+
+@attrs.frozen(kw_only=True)
+class FieldError:
+    """What is wrong and where: ``field`` is a path such as ``alerts[3].labels.severity``."""
+
+    field: str
+    message: str
+
+
+@attrs.frozen(kw_only=True)
+class Normalized:
+    """The signals an envelope holds (an Alertmanager batch holds many; it may hold none)."""
+
+    signals: tuple[Signal, ...]
+    skipped: tuple[FieldError, ...] = ()
+    """Items deliberately not turned into signals (e.g. CloudWatch INSUFFICIENT_DATA)."""
+
+
+@attrs.frozen(kw_only=True)
+class Control:
+    """A message about the channel rather than an alert (SNS subscription handshakes)."""
+
+    kind: str
+    """``sns.subscription_confirmation`` or ``sns.unsubscribe_confirmation``."""
+    topic: str = ""
+    confirm_url: str = ""
+    message_id: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class Rejected:
+    """The envelope cannot be normalized; it is kept (quarantined) with these reasons."""
+
+    reason: str
+    errors: tuple[FieldError, ...] = ()
+
+
+NormalizeResult = Normalized | Control | Rejected

@@ -1,0 +1,59 @@
+"""RFC 3339 timestamps to and from UTC milliseconds, without reading any clock."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+
+from helios.domain.values import Millis
+
+_RFC3339 = re.compile(
+    r"(?P<y>\d{4})-(?P<mo>\d{2})-(?P<d>\d{2})[Tt ](?P<h>\d{2}):(?P<mi>\d{2}):(?P<s>\d{2})"
+    r"(?:\.(?P<frac>\d{1,12}))?(?P<tz>[Zz]|[+-]\d{2}:?\d{2})?\Z"
+)
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
+
+
+class TimestampError(ValueError):
+    """A timestamp that is not RFC 3339 / ISO 8601 with a time of day."""
+
+
+def parse_rfc3339(text: str) -> Millis:
+    """Parse an RFC 3339 timestamp to UTC milliseconds (a missing offset means UTC).
+
+    Fractions finer than a millisecond are truncated (Alertmanager sends nanoseconds).
+
+    Raises:
+        TimestampError: the text is not a valid timestamp.
+    """
+    match = _RFC3339.match(text.strip())
+    if match is None:
+        raise TimestampError(f"not an RFC 3339 timestamp: {text[:64]!r}")
+    try:
+        moment = _dt.datetime(
+            int(match["y"]), int(match["mo"]), int(match["d"]),
+            int(match["h"]), int(match["mi"]), min(int(match["s"]), 59),
+            tzinfo=_dt.UTC,
+        )
+    except ValueError as exc:
+        raise TimestampError(f"not a valid date or time: {text[:64]!r}") from exc
+    offset_ms = 0
+    tz = match["tz"]
+    if tz and tz not in ("Z", "z"):
+        sign = -1 if tz[0] == "-" else 1
+        digits = tz[1:].replace(":", "")
+        hours, minutes = int(digits[:2]), int(digits[2:])
+        if hours > 23 or minutes > 59:
+            raise TimestampError(f"not a valid UTC offset: {tz!r}")
+        offset_ms = sign * (hours * 60 + minutes) * 60_000
+    frac = (match["frac"] or "").ljust(3, "0")[:3]
+    delta = moment - _EPOCH
+    whole_ms = (delta.days * 86_400 + delta.seconds) * 1000
+    return whole_ms + int(frac) - offset_ms
+
+
+def format_rfc3339(at: Millis) -> str:
+    """UTC milliseconds to ``YYYY-MM-DDTHH:MM:SS.mmmZ``."""
+    seconds, millis = divmod(at, 1000)
+    moment = _EPOCH + _dt.timedelta(seconds=seconds)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{millis:03d}Z"
