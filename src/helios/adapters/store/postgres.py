@@ -1,0 +1,102 @@
+"""PostgreSQL event store: the library's PostgreSQL process recorder on a psycopg 3 pool.
+
+Opening never creates tables: run ``migrate_postgres`` (``helios.adapters.store.migrate``)
+once per database first, so a misconfigured production process fails fast instead of
+creating an empty store somewhere unexpected.
+"""
+
+from __future__ import annotations
+
+import attrs
+import psycopg
+from eventsourcing.persistence import InfrastructureFactory, PersistenceError
+from eventsourcing.postgres import PostgresFactory, PostgresProcessRecorder
+
+from helios.adapters.store.codec import EventCodec
+from helios.adapters.store.recorder_store import RecorderEventStore
+from helios.ports.event_store import StoreUnavailable
+
+
+@attrs.frozen(kw_only=True)
+class PostgresSettings:
+    """Where the store lives and how many connections it may hold."""
+
+    dbname: str
+    host: str = "127.0.0.1"
+    port: int = 5432
+    user: str = "postgres"
+    password: str = attrs.field(default="", repr=False)
+    schema: str = "public"
+    pool_size: int = 5
+    max_overflow: int = 10
+    connect_timeout: int = 5
+    # Seconds a writer waits for the table lock (0: wait as long as it takes).
+    lock_timeout: int = 0
+
+    def environment(self, *, create: bool) -> dict[str, str]:
+        # POSTGRES_ENABLE_DB_FUNCTIONS stays unset: with it the library drops tracking rows.
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": self.dbname,
+            "POSTGRES_HOST": self.host,
+            "POSTGRES_PORT": str(self.port),
+            "POSTGRES_USER": self.user,
+            "POSTGRES_PASSWORD": self.password,
+            "POSTGRES_SCHEMA": self.schema,
+            "POSTGRES_POOL_SIZE": str(self.pool_size),
+            "POSTGRES_MAX_OVERFLOW": str(self.max_overflow),
+            "POSTGRES_CONNECT_TIMEOUT": str(self.connect_timeout),
+            "POSTGRES_LOCK_TIMEOUT": str(self.lock_timeout),
+            "CREATE_TABLE": "yes" if create else "no",
+        }
+
+
+def open_postgres_store(settings: PostgresSettings, *, codec: EventCodec) -> RecorderEventStore:
+    """An event store in an already migrated PostgreSQL database.
+
+    Raises:
+        StoreUnavailable: the server cannot be reached or the schema was not migrated.
+    """
+    factory, recorder = _recorder(settings, create=False)
+    try:
+        if recorder.stored_event_type_name not in recorder.datastore.psycopg_python_types:
+            raise StoreUnavailable(
+                f"no event store schema in database {settings.dbname!r}: run migrate first"
+            )
+    except BaseException:
+        factory.close()
+        raise
+    return RecorderEventStore(
+        recorder=recorder,
+        codec=codec,
+        unavailable=(psycopg.Error,),
+        on_close=factory.close,
+    )
+
+
+def migrate_postgres(settings: PostgresSettings) -> None:
+    """Create the store's types, tables and indexes if they are missing.
+
+    Raises:
+        StoreUnavailable: the server cannot be reached.
+    """
+    factory, _ = _recorder(settings, create=True)
+    factory.close()
+
+
+def _recorder(
+    settings: PostgresSettings, *, create: bool
+) -> tuple[PostgresFactory, PostgresProcessRecorder]:
+    try:
+        factory = InfrastructureFactory.construct(settings.environment(create=create))
+        assert isinstance(factory, PostgresFactory)
+        try:
+            recorder = factory.process_recorder()
+        except BaseException:
+            factory.close()
+            raise
+    except (psycopg.Error, OSError, PersistenceError) as error:
+        # The library wraps most driver errors in its own PersistenceError hierarchy.
+        raise StoreUnavailable(str(error)) from error
+    assert isinstance(recorder, PostgresProcessRecorder)
+    return factory, recorder

@@ -1,0 +1,189 @@
+"""The event store over an `eventsourcing` process recorder (memory, SQLite or PostgreSQL).
+
+A batch becomes one ``insert_events(stored_events, tracking=…)`` call, i.e. one transaction
+and, on PostgreSQL, one pipelined round trip. Idempotency markers are ordinary stored events
+at version 1 of a stream derived from the input key: a redelivered input collides on the
+unique (stream, version) key and the whole batch rolls back, with no custom SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+from uuid import UUID, uuid5
+
+from eventsourcing.persistence import IntegrityError, PersistenceError, ProcessRecorder
+from eventsourcing.persistence import StoredEvent as Row
+from eventsourcing.persistence import Tracking as RecorderTracking
+
+from helios.adapters.store.codec import EventCodec
+from helios.ports.event_store import (
+    AppendBatch,
+    ConcurrencyConflict,
+    DuplicateInput,
+    LogEntry,
+    RecordedEvent,
+    StoreUnavailable,
+)
+
+INPUT_NAMESPACE = UUID("5d0c3f4e-8a53-4c1f-9b0e-6f1f4b7f2a10")
+"""Namespace of the marker streams; changing it would forget every processed input."""
+MARKER_PREFIX = "helios.marker."
+INPUT_MARKER = "helios.marker.input.v1"
+# The library keeps its own schema version as a tracking row under this name.
+_RESERVED_FOLLOWER = "__migration__"
+
+T = TypeVar("T")
+
+
+def input_stream_id(key: str) -> UUID:
+    """The marker stream recording that the input ``key`` was processed."""
+    return uuid5(INPUT_NAMESPACE, "input/" + key)
+
+
+class RecorderEventStore:
+    """`EventStore` implemented on a library process recorder and an `EventCodec`."""
+
+    def __init__(
+        self,
+        *,
+        recorder: ProcessRecorder,
+        codec: EventCodec,
+        unavailable: tuple[type[BaseException], ...] = (),
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        self._recorder = recorder
+        self._codec = codec
+        # Driver errors that escape the library's own translation (e.g. at connect time).
+        self._unavailable = (PersistenceError, OSError, *unavailable)
+        self._on_close = on_close
+
+    def append(self, batch: AppendBatch) -> int:
+        rows = self._rows(batch)
+        tracking = None
+        if batch.tracking is not None:
+            if batch.tracking.follower == _RESERVED_FOLLOWER:
+                raise ValueError(f"follower name {_RESERVED_FOLLOWER!r} is reserved")
+            tracking = RecorderTracking(batch.tracking.follower, batch.tracking.position)
+        try:
+            with self._translated():
+                positions = self._recorder.insert_events(rows, tracking=tracking)
+        except IntegrityError:
+            raise self._explain_conflict(batch) from None
+        if positions:
+            return max(positions)
+        return self.max_position()
+
+    def read_stream(self, stream_id: UUID, after_version: int = 0) -> Sequence[RecordedEvent]:
+        with self._translated():
+            rows = self._recorder.select_events(stream_id, gt=after_version)
+        recorded = []
+        for row in rows:
+            name, event = self._codec.decode(row.topic, row.state)
+            recorded.append(
+                RecordedEvent(
+                    stream_id=stream_id, version=row.originator_version, name=name, event=event
+                )
+            )
+        return recorded
+
+    def read_log(self, after: int, limit: int) -> Sequence[LogEntry]:
+        if limit < 1:
+            raise ValueError("limit must be >= 1")
+        entries: list[LogEntry] = []
+        start = after
+        # Markers are filtered here rather than by a topic list, so event types registered
+        # after opening are still read; keep fetching so a page of markers is not mistaken
+        # for the end of the log.
+        while len(entries) < limit:
+            want = limit - len(entries)
+            with self._translated():
+                page = self._recorder.select_notifications(start, want, inclusive_of_start=False)
+            for row in page:
+                if row.topic.startswith(MARKER_PREFIX):
+                    continue
+                name, event = self._codec.decode(row.topic, row.state)
+                entries.append(
+                    LogEntry(
+                        position=row.id,
+                        stream_id=_uuid(row.originator_id),
+                        version=row.originator_version,
+                        name=name,
+                        event=event,
+                    )
+                )
+            if len(page) < want:
+                break
+            start = page[-1].id
+        return entries
+
+    def max_position(self) -> int:
+        with self._translated():
+            return self._recorder.max_notification_id() or 0
+
+    def tracked_position(self, follower: str) -> int:
+        with self._translated():
+            return self._recorder.max_tracking_id(follower) or 0
+
+    def has_input(self, key: str) -> bool:
+        with self._translated():
+            return bool(self._recorder.select_events(input_stream_id(key), limit=1))
+
+    def close(self) -> None:
+        if self._on_close is not None:
+            self._on_close()
+
+    def _rows(self, batch: AppendBatch) -> list[Row]:
+        # Markers first, so the position returned is that of the last domain event.
+        rows = [
+            Row(input_stream_id(key), 1, INPUT_MARKER, self._codec.pack(key.encode()))
+            for key in batch.input_keys
+        ]
+        next_version: dict[UUID, int] = {}
+        encode = self._codec.encode
+        for append in batch.streams:
+            version = next_version.get(append.stream_id, append.expected_version)
+            if version != append.expected_version:
+                raise ValueError(
+                    f"stream {append.stream_id} appears twice in a batch with "
+                    f"non-contiguous versions ({version} then {append.expected_version})"
+                )
+            for event in append.events:
+                version += 1
+                name, state = encode(event)
+                rows.append(Row(append.stream_id, version, name, state))
+            next_version[append.stream_id] = version
+        return rows
+
+    def _explain_conflict(self, batch: AppendBatch) -> Exception:
+        """Tell a redelivered input from a stale tracking position from a version conflict."""
+        with self._translated():
+            duplicates = [key for key in batch.input_keys if self.has_input(key)]
+            if duplicates:
+                return DuplicateInput(keys=duplicates)
+            if batch.tracking is not None:
+                follower = batch.tracking.follower
+                if self.tracked_position(follower) >= batch.tracking.position:
+                    return ConcurrencyConflict(follower=follower)
+            stale = [
+                append.stream_id
+                for append in batch.streams
+                if self._recorder.select_events(
+                    append.stream_id, gt=append.expected_version, limit=1
+                )
+            ]
+        return ConcurrencyConflict(stream_ids=stale or [a.stream_id for a in batch.streams])
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        try:
+            yield
+        except IntegrityError:
+            raise
+        except self._unavailable as error:
+            raise StoreUnavailable(str(error) or type(error).__name__) from error
+
+
+def _uuid(value: Any) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))

@@ -1,0 +1,47 @@
+"""SQLite event store: the library's SQLite recorder on one file in WAL mode.
+
+This is the embedded default, so opening creates the tables when they are missing
+(``create=True``); the library's DDL is ``CREATE TABLE IF NOT EXISTS``, so this is safe on
+every start. Writers serialise on the file lock, waited for up to ``lock_timeout`` seconds.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from eventsourcing.persistence import InfrastructureFactory
+
+from helios.adapters.store.codec import EventCodec
+from helios.adapters.store.recorder_store import RecorderEventStore
+
+DEFAULT_LOCK_TIMEOUT = 5
+
+
+def open_sqlite_store(
+    path: str | Path,
+    *,
+    codec: EventCodec,
+    create: bool = True,
+    lock_timeout: int = DEFAULT_LOCK_TIMEOUT,
+) -> RecorderEventStore:
+    """An event store in the SQLite file at ``path`` (tables created if ``create``)."""
+    factory = InfrastructureFactory.construct(
+        {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(path),
+            "SQLITE_LOCK_TIMEOUT": str(lock_timeout),
+            "CREATE_TABLE": "yes" if create else "no",
+        }
+    )
+    return RecorderEventStore(
+        recorder=factory.process_recorder(),
+        codec=codec,
+        unavailable=(sqlite3.Error,),
+        on_close=factory.close,
+    )
+
+
+def migrate_sqlite(path: str | Path) -> None:
+    """Create the store's tables in the SQLite file at ``path`` if they are missing."""
+    open_sqlite_store(path, codec=EventCodec(types={}), create=True).close()
