@@ -32,10 +32,5 @@ def event(name: str) -> Any:
 
 def event_types() -> dict[str, type[Any]]:
     """Every registered event type by wire name (importing ``helios.domain`` registers all)."""
-    import helios.domain.alert
-    import helios.domain.incident
-    import helios.domain.ruleset_stream
-    import helios.domain.silence
-    import helios.domain.intake  # noqa: F401
 
     return dict(_REGISTRY)

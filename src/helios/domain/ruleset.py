@@ -7,6 +7,7 @@ Every field that can change a decision lives here, and every change is an event
 from __future__ import annotations
 
 import enum
+import itertools
 import re
 
 import attrs
@@ -112,7 +113,8 @@ DEFAULT_SEVERITY_MAP: tuple[tuple[str, Severity], ...] = (
 class Ruleset:
     """One version of a tenant's rules. Defaults are those of the product specification."""
 
-    version: int = 1
+    version: int = 0
+    """0 is the built-in defaults; published versions count up from 1."""
     # identity and normalization
     key_labels: tuple[str, ...] = ("alertname", "service", "instance")
     severity_map: tuple[tuple[str, Severity], ...] = DEFAULT_SEVERITY_MAP
@@ -158,6 +160,15 @@ class Ruleset:
                     return severity, False
         return self.default_severity, True
 
+    def group_key(self, service: str, labels: tuple[tuple[str, str], ...]) -> str:
+        """The incident group key of an alert, from the ``group_by`` fields."""
+        present = dict(labels)
+        parts = []
+        for field in self.group_by:
+            value = service if field == "service" and service else present.get(field, "")
+            parts.append(f"{field}={value}")
+        return "|".join(parts)
+
     def points(self, severity: Severity) -> int:
         for candidate, points in self.severity_points:
             if candidate is severity:
@@ -201,6 +212,10 @@ def validate(ruleset: Ruleset) -> tuple[RuleProblem, ...]:
     for severity, points in ruleset.severity_points:
         if not 0 <= points <= 100:
             problem(f"severity_points.{severity.value}", "must be within 0..100")
+    by_rank = sorted(ruleset.severity_points, key=lambda pair: pair[0].rank)
+    if any(low[1] > high[1] for low, high in itertools.pairwise(by_rank)):
+        # A higher severity must never score lower: the monotonicity law depends on it.
+        problem("severity_points", "must not decrease as severity rises")
     for index, multiplier in enumerate(ruleset.multipliers):
         if not 0 <= multiplier.percent <= 1000:
             problem(f"multipliers[{index}].percent", "must be within 0..1000")

@@ -31,8 +31,12 @@ def parse_rfc3339(text: str) -> Millis:
         raise TimestampError(f"not an RFC 3339 timestamp: {text[:64]!r}")
     try:
         moment = _dt.datetime(
-            int(match["y"]), int(match["mo"]), int(match["d"]),
-            int(match["h"]), int(match["mi"]), min(int(match["s"]), 59),
+            int(match["y"]),
+            int(match["mo"]),
+            int(match["d"]),
+            int(match["h"]),
+            int(match["mi"]),
+            min(int(match["s"]), 59),
             tzinfo=_dt.UTC,
         )
     except ValueError as exc:

@@ -6,14 +6,12 @@ unexpected exception. One module per source; ``normalize`` dispatches on the env
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 import attrs
 
-from helios.domain.ruleset import Ruleset
-from helios.domain.values import Envelope, Signal
+from helios.domain.values import Signal
 
 JsonDecoder = Callable[[bytes], Any]
 """Decodes JSON bytes; ``json.loads`` by default, a faster one may be injected."""

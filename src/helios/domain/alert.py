@@ -1,0 +1,580 @@
+"""The alert aggregate: identity ``(tenant, dedup key)``; decide / evolve over its signals.
+
+``decide`` turns a command (a new signal, or a ``Tick`` of time) into decision events with
+their reasons; ``evolve`` is total and never raises, so replaying a log cannot fail. The alert's
+state is the canonical fold of its distinct signals (see ``helios.domain.fold``) plus the
+bookkeeping of decisions already taken (priority, notifications, escalation, flapping clears).
+"""
+
+from __future__ import annotations
+
+import bisect
+
+import attrs
+
+from helios.domain.events import event
+from helios.domain.fold import EMPTY, Episode, Fold, FoldPolicy, fold_all, step
+from helios.domain.identity import stable_hash
+from helios.domain.ruleset import Ruleset
+from helios.domain.scoring import Factor, Score, ScoreInput, score
+from helios.domain.silence import Silence, matching
+from helios.domain.values import Millis, Priority, Signal, Status
+
+# --------------------------------------------------------------------------- state
+
+
+@attrs.frozen(kw_only=True)
+class AlertState:
+    tenant: str
+    dedup_key: str
+    signals: tuple[Signal, ...] = ()
+    """Every distinct signal, in canonical order."""
+    seen: frozenset[str] = frozenset()
+    policy: FoldPolicy | None = None
+    fold: Fold = EMPTY
+    # bookkeeping of decisions already recorded
+    priority: Priority | None = None
+    score: int | None = None
+    scored_episode: str = ""
+    flapping: bool = False
+    flap_cleared_at: Millis | None = None
+    silenced_by: tuple[str, ...] = ()
+    group_key: str = ""
+    escalated_episode: str = ""
+    notified_episode: str = ""
+    notified_urgency: int = 0
+    notifications: int = 0
+    duplicates: int = 0
+
+    @property
+    def episode(self) -> Episode | None:
+        return self.fold.episode
+
+    @property
+    def status(self) -> Status | None:
+        return self.fold.episode.status if self.fold.episode else None
+
+    def notified_urgency_for(self, episode_id: str) -> int:
+        """The urgency already notified for this episode (0: nothing notified yet)."""
+        return self.notified_urgency if self.notified_episode == episode_id else 0
+
+
+def initial_state(tenant: str, dedup_key: str) -> AlertState:
+    return AlertState(tenant=tenant, dedup_key=dedup_key)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+@attrs.frozen(kw_only=True)
+class IngestSignal:
+    """Apply one normalized signal under the tenant's current rules and silences."""
+
+    signal: Signal
+    ruleset: Ruleset
+    silences: tuple[Silence, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class Tick:
+    """Time has reached ``at``: escalations fall due, flapping clears."""
+
+    at: Millis
+    ruleset: Ruleset
+    silences: tuple[Silence, ...] = ()
+
+
+AlertCommand = IngestSignal | Tick
+
+# --------------------------------------------------------------------------- events
+
+
+@event("helios.alert.signal_accepted.v1")
+@attrs.frozen(kw_only=True)
+class SignalAccepted:
+    """A new distinct signal joined the alert's set (``late``: older than the episode start)."""
+
+    signal: Signal
+    policy: FoldPolicy
+    late: bool = False
+
+
+@event("helios.alert.signal_deduplicated.v1")
+@attrs.frozen(kw_only=True)
+class SignalDeduplicated:
+    signal_id: str
+    source: str
+    received_at: Millis
+
+
+@event("helios.alert.signal_late.v1")
+@attrs.frozen(kw_only=True)
+class SignalLate:
+    signal_id: str
+    occurred_at: Millis
+    episode_started_at: Millis
+
+
+@event("helios.alert.triggered.v1")
+@attrs.frozen(kw_only=True)
+class AlertTriggered:
+    episode: int
+    episode_id: str
+    at: Millis
+    severity: str
+    summary: str
+    group_key: str
+
+
+@event("helios.alert.reopened.v1")
+@attrs.frozen(kw_only=True)
+class AlertReopened:
+    episode: int
+    episode_id: str
+    at: Millis
+    severity: str
+    summary: str
+    group_key: str
+
+
+@event("helios.alert.acknowledged.v1")
+@attrs.frozen(kw_only=True)
+class AlertAcknowledged:
+    episode: int
+    episode_id: str
+    at: Millis
+    by: str
+
+
+@event("helios.alert.resolved.v1")
+@attrs.frozen(kw_only=True)
+class AlertResolved:
+    episode: int
+    episode_id: str
+    at: Millis
+    by: str
+
+
+@event("helios.alert.priority_changed.v1")
+@attrs.frozen(kw_only=True)
+class PriorityChanged:
+    episode: int
+    episode_id: str
+    at: Millis
+    previous: Priority | None
+    priority: Priority
+    score: int
+    factors: tuple[Factor, ...]
+    ruleset_version: int
+
+
+@event("helios.alert.flapping_started.v1")
+@attrs.frozen(kw_only=True)
+class FlappingStarted:
+    at: Millis
+    transitions: tuple[Millis, ...]
+
+
+@event("helios.alert.flapping_cleared.v1")
+@attrs.frozen(kw_only=True)
+class FlappingCleared:
+    at: Millis
+    last_transition: Millis | None
+
+
+@event("helios.alert.silenced.v1")
+@attrs.frozen(kw_only=True)
+class AlertSilenced:
+    at: Millis
+    silence_ids: tuple[str, ...]
+
+
+@event("helios.alert.unsilenced.v1")
+@attrs.frozen(kw_only=True)
+class AlertUnsilenced:
+    at: Millis
+
+
+@event("helios.alert.notification_requested.v1")
+@attrs.frozen(kw_only=True)
+class NotificationRequested:
+    notification_id: str
+    episode: int
+    episode_id: str
+    at: Millis
+    reason: str
+    priority: Priority | None
+    channel: str
+    recipients: str
+    ruleset_version: int
+
+
+@event("helios.alert.notification_suppressed.v1")
+@attrs.frozen(kw_only=True)
+class NotificationSuppressed:
+    notification_id: str
+    episode: int
+    episode_id: str
+    at: Millis
+    reason: str
+    """The notification that would have been sent (``triggered``, ``escalation`` …)."""
+    because: str
+    """``silenced`` or ``flapping``."""
+    silence_ids: tuple[str, ...] = ()
+
+
+@event("helios.alert.escalation_due.v1")
+@attrs.frozen(kw_only=True)
+class EscalationDue:
+    episode: int
+    episode_id: str
+    at: Millis
+    priority: Priority
+    due_at: Millis
+
+
+AlertEvent = (
+    SignalAccepted
+    | SignalDeduplicated
+    | SignalLate
+    | AlertTriggered
+    | AlertReopened
+    | AlertAcknowledged
+    | AlertResolved
+    | PriorityChanged
+    | FlappingStarted
+    | FlappingCleared
+    | AlertSilenced
+    | AlertUnsilenced
+    | NotificationRequested
+    | NotificationSuppressed
+    | EscalationDue
+)
+
+# --------------------------------------------------------------------------- evolve
+
+
+def evolve(state: AlertState, event: AlertEvent) -> AlertState:
+    """Apply a recorded event. Total: never raises, so replay cannot fail."""
+    match event:
+        case SignalAccepted(signal=signal, policy=policy):
+            return _absorb(state, signal, policy)
+        case SignalDeduplicated():
+            return attrs.evolve(state, duplicates=state.duplicates + 1)
+        case AlertTriggered(group_key=group_key) | AlertReopened(group_key=group_key):
+            return attrs.evolve(state, group_key=group_key)
+        case PriorityChanged(priority=priority, score=value, episode_id=episode_id):
+            return attrs.evolve(state, priority=priority, score=value, scored_episode=episode_id)
+        case FlappingStarted():
+            return attrs.evolve(state, flapping=True)
+        case FlappingCleared(last_transition=last_transition):
+            return attrs.evolve(state, flapping=False, flap_cleared_at=last_transition)
+        case AlertSilenced(silence_ids=silence_ids):
+            return attrs.evolve(state, silenced_by=silence_ids)
+        case AlertUnsilenced():
+            return attrs.evolve(state, silenced_by=())
+        case NotificationRequested(episode_id=episode_id, reason=reason, priority=priority):
+            if reason == "resolved" or priority is None:
+                return attrs.evolve(state, notifications=state.notifications + 1)
+            return attrs.evolve(
+                state,
+                notifications=state.notifications + 1,
+                notified_episode=episode_id,
+                notified_urgency=priority.urgency,
+            )
+        case NotificationSuppressed():
+            return attrs.evolve(state, notifications=state.notifications + 1)
+        case EscalationDue(episode_id=episode_id):
+            return attrs.evolve(state, escalated_episode=episode_id)
+    return state
+
+
+def evolve_all(state: AlertState, events: tuple[AlertEvent, ...] | list[AlertEvent]) -> AlertState:
+    for recorded in events:
+        state = evolve(state, recorded)
+    return state
+
+
+def _absorb(state: AlertState, signal: Signal, policy: FoldPolicy) -> AlertState:
+    if signal.signal_id in state.seen:
+        return state
+    signals = state.signals
+    in_order = not signals or signal.order_key > signals[-1].order_key
+    if in_order and policy == state.policy:
+        # The common case stays O(1) in fold work: only the new signal is applied.
+        new_signals = (*signals, signal)
+        fold = step(state.fold, signal, policy)
+    else:
+        # A late signal (or a changed policy) re-folds: the canonical fold is the truth.
+        keys = [s.order_key for s in signals]
+        index = bisect.bisect(keys, signal.order_key)
+        new_signals = (*signals[:index], signal, *signals[index:])
+        fold = fold_all(new_signals, policy)
+    return attrs.evolve(
+        state,
+        signals=new_signals,
+        seen=state.seen | {signal.signal_id},
+        policy=policy,
+        fold=fold,
+    )
+
+
+# --------------------------------------------------------------------------- decide
+
+
+def decide(command: AlertCommand, state: AlertState) -> tuple[AlertEvent, ...]:
+    """The decisions a command leads to, each with its reasons."""
+    match command:
+        case IngestSignal():
+            return _decide_signal(command, state)
+        case Tick():
+            return _decide_tick(command, state)
+
+
+def _decide_signal(command: IngestSignal, state: AlertState) -> tuple[AlertEvent, ...]:
+    signal, ruleset = command.signal, command.ruleset
+    if signal.signal_id in state.seen:
+        return (
+            SignalDeduplicated(
+                signal_id=signal.signal_id, source=signal.source, received_at=signal.received_at
+            ),
+        )
+    before = state.episode
+    late = before is not None and signal.occurred_at < before.started_at
+    accepted = SignalAccepted(signal=signal, policy=FoldPolicy.of(ruleset), late=late)
+    events: list[AlertEvent] = [accepted]
+    if late and before is not None:
+        events.append(
+            SignalLate(
+                signal_id=signal.signal_id,
+                occurred_at=signal.occurred_at,
+                episode_started_at=before.started_at,
+            )
+        )
+    after_state = evolve(state, accepted)
+    after = after_state.episode
+    if after is None:
+        return tuple(events)
+    at = signal.occurred_at
+    journal = _Journal(state=after_state, events=events, ruleset=ruleset, at=at)
+
+    opened = before is None or (
+        after.episode_id != before.episode_id and after.started_at > before.started_at
+    )
+    previous_status = Status.TRIGGERED if opened else before.status if before else None
+    if opened:
+        group_key = group_key_of(after, ruleset)
+        kind = AlertTriggered if before is None else AlertReopened
+        journal.add(
+            kind(
+                episode=after.number,
+                episode_id=after.episode_id,
+                at=after.started_at,
+                severity=after.severity.value,
+                summary=after.summary,
+                group_key=group_key,
+            )
+        )
+    if after.status is not previous_status:
+        if after.status is Status.ACKNOWLEDGED:
+            journal.add(
+                AlertAcknowledged(
+                    episode=after.number,
+                    episode_id=after.episode_id,
+                    at=after.acknowledged_at if after.acknowledged_at is not None else at,
+                    by=after.acknowledged_by,
+                )
+            )
+        elif after.status is Status.RESOLVED:
+            journal.add(
+                AlertResolved(
+                    episode=after.number,
+                    episode_id=after.episode_id,
+                    at=after.resolved_at if after.resolved_at is not None else at,
+                    by=after.resolved_by,
+                )
+            )
+
+    silence_ids = matching(command.silences, signal.labels, signal.occurred_at)
+    if silence_ids != journal.state.silenced_by:
+        journal.add(
+            AlertSilenced(at=at, silence_ids=silence_ids) if silence_ids else AlertUnsilenced(at=at)
+        )
+    _decide_flapping(journal)
+    previous_priority = journal.state.priority
+    same_episode = journal.state.scored_episode == after.episode_id
+    rescored = _rescore(journal, after)
+
+    if opened and rescored is not None:
+        journal.notify("triggered" if before is None else "reopened", rescored.priority)
+    elif (
+        rescored is not None
+        and same_episode
+        and previous_priority is not None
+        and rescored.priority.urgency > previous_priority.urgency
+        and after.status is Status.TRIGGERED
+        and rescored.priority.urgency > journal.state.notified_urgency_for(after.episode_id)
+    ):
+        journal.notify("priority_raised", rescored.priority)
+    if (
+        previous_status is not Status.RESOLVED
+        and after.status is Status.RESOLVED
+        and ruleset.notify_on_resolve
+        and journal.state.notified_episode == after.episode_id
+    ):
+        journal.notify("resolved", journal.state.priority, always=True)
+    return tuple(journal.events)
+
+
+def _decide_tick(command: Tick, state: AlertState) -> tuple[AlertEvent, ...]:
+    ruleset, at = command.ruleset, command.at
+    episode = state.episode
+    if episode is None:
+        return ()
+    journal = _Journal(state=state, events=[], ruleset=ruleset, at=at)
+    transitions = state.fold.transitions
+    last = transitions[-1] if transitions else None
+    if state.flapping and (last is None or at - last >= ruleset.flap_window_ms):
+        journal.add(FlappingCleared(at=at, last_transition=last))
+        _rescore(journal, episode)
+        if (
+            episode.status is Status.TRIGGERED
+            and journal.state.notified_episode != episode.episode_id
+            and journal.state.priority is not None
+        ):
+            journal.notify("flapping_cleared", journal.state.priority)
+    current = journal.state
+    if (
+        episode.status is Status.TRIGGERED
+        and current.priority in ruleset.escalate_priorities
+        and current.escalated_episode != episode.episode_id
+        and at >= episode.started_at + ruleset.escalate_after_ms
+        and current.priority is not None
+    ):
+        journal.add(
+            EscalationDue(
+                episode=episode.number,
+                episode_id=episode.episode_id,
+                at=at,
+                priority=current.priority,
+                due_at=episode.started_at + ruleset.escalate_after_ms,
+            )
+        )
+        silenced = matching(command.silences, episode.labels, at)
+        journal.notify("escalation", current.priority, silenced=silenced)
+    return tuple(journal.events)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@attrs.define
+class _Journal:
+    """The events decided so far and the state they lead to (decide-local, never stored)."""
+
+    state: AlertState
+    events: list[AlertEvent]
+    ruleset: Ruleset
+    at: Millis
+
+    def add(self, decided: AlertEvent) -> None:
+        self.events.append(decided)
+        self.state = evolve(self.state, decided)
+
+    def notify(
+        self,
+        reason: str,
+        priority: Priority | None,
+        *,
+        always: bool = False,
+        silenced: tuple[str, ...] | None = None,
+    ) -> None:
+        episode = self.state.episode
+        if episode is None:
+            return
+        if not always and (priority is None or priority not in self.ruleset.notify_priorities):
+            return
+        silence_ids = self.state.silenced_by if silenced is None else silenced
+        notification_id = "ntf-" + stable_hash(
+            self.state.tenant,
+            self.state.dedup_key,
+            episode.episode_id,
+            reason,
+            str(self.state.notifications),
+        )
+        if silence_ids or self.state.flapping:
+            self.add(
+                NotificationSuppressed(
+                    notification_id=notification_id,
+                    episode=episode.number,
+                    episode_id=episode.episode_id,
+                    at=self.at,
+                    reason=reason,
+                    because="silenced" if silence_ids else "flapping",
+                    silence_ids=silence_ids,
+                )
+            )
+            return
+        self.add(
+            NotificationRequested(
+                notification_id=notification_id,
+                episode=episode.number,
+                episode_id=episode.episode_id,
+                at=self.at,
+                reason=reason,
+                priority=priority,
+                channel=self.ruleset.notify_channel,
+                recipients=self.ruleset.recipients,
+                ruleset_version=self.ruleset.version,
+            )
+        )
+
+
+def _decide_flapping(journal: _Journal) -> None:
+    state = journal.state
+    transitions = state.fold.transitions
+    effective = state.fold.flapping and not (
+        transitions and state.flap_cleared_at == transitions[-1]
+    )
+    if effective and not state.flapping:
+        journal.add(FlappingStarted(at=journal.at, transitions=transitions))
+    elif not effective and state.flapping:
+        journal.add(FlappingCleared(at=journal.at, last_transition=state.flap_cleared_at))
+
+
+def _rescore(journal: _Journal, episode: Episode) -> Score | None:
+    """Score the open episode; record a ``PriorityChanged`` when the priority moves."""
+    state = journal.state
+    if not episode.is_open:
+        return None
+    current = score(
+        ScoreInput(
+            severity=episode.severity,
+            service=episode.service,
+            labels=episode.labels,
+            occurrences=episode.occurrences,
+            flapping=state.flapping,
+        ),
+        journal.ruleset,
+    )
+    same_episode = state.scored_episode == episode.episode_id
+    if same_episode and state.priority is current.priority:
+        return current
+    journal.add(
+        PriorityChanged(
+            episode=episode.number,
+            episode_id=episode.episode_id,
+            at=journal.at,
+            previous=state.priority if same_episode else None,
+            priority=current.priority,
+            score=current.value,
+            factors=current.factors,
+            ruleset_version=current.ruleset_version,
+        )
+    )
+    return current
+
+
+def group_key_of(episode: Episode, ruleset: Ruleset) -> str:
+    """The incident group an episode belongs to, from the ruleset's ``group_by`` fields."""
+    return ruleset.group_key(episode.service, episode.labels)

@@ -1,0 +1,169 @@
+"""The engine: one pure step from inputs (signals, ticks) and loaded states to new events.
+
+It routes each signal to its alert, runs the alert decider, and turns the alert's decisions
+into incident commands for the alert's group. The caller (a use case) loads the states it
+needs first, runs the engine, and appends the events; ``Missing`` tells it what else to load.
+No I/O here: the same inputs and states always give the same events.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+import attrs
+
+from helios.domain import alert, incident
+from helios.domain.identity import stream_id
+from helios.domain.ruleset import Ruleset
+from helios.domain.silence import Silence
+from helios.domain.values import Millis, Signal
+
+AlertKey = tuple[str, str]
+"""(tenant, dedup key)"""
+GroupKey = tuple[str, str]
+"""(tenant, group key)"""
+
+
+def alert_stream(tenant: str, dedup_key: str) -> uuid.UUID:
+    return stream_id("alert", tenant, dedup_key)
+
+
+def group_stream(tenant: str, group_key: str) -> uuid.UUID:
+    return stream_id("incident-group", tenant, group_key)
+
+
+def ruleset_stream(tenant: str) -> uuid.UUID:
+    return stream_id("ruleset", tenant)
+
+
+def silences_stream(tenant: str) -> uuid.UUID:
+    return stream_id("silences", tenant)
+
+
+@attrs.frozen(kw_only=True)
+class TenantContext:
+    """The rules and silences in force for a tenant when the batch is decided."""
+
+    ruleset: Ruleset
+    silences: tuple[Silence, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class Missing:
+    """States the engine needs that the caller has not loaded."""
+
+    groups: frozenset[GroupKey]
+
+
+@attrs.define
+class Working:
+    """Loaded states and the events decided so far, in decision order per stream."""
+
+    alerts: dict[AlertKey, alert.AlertState]
+    groups: dict[GroupKey, incident.IncidentGroup]
+    events: dict[uuid.UUID, list[object]] = attrs.Factory(dict)
+
+    def record(self, stream: uuid.UUID, events: Iterable[object]) -> None:
+        bucket = self.events.setdefault(stream, [])
+        bucket.extend(events)
+
+
+def groups_needed(
+    signals: Iterable[Signal], working: Working, contexts: dict[str, TenantContext]
+) -> frozenset[GroupKey]:
+    """The incident groups a batch of signals may touch (load them before ``apply_signal``)."""
+    needed: set[GroupKey] = set()
+    for signal in signals:
+        state = working.alerts.get((signal.tenant, signal.dedup_key))
+        if state is not None and state.group_key:
+            needed.add((signal.tenant, state.group_key))
+        ruleset = contexts[signal.tenant].ruleset
+        needed.add((signal.tenant, ruleset.group_key(signal.service, signal.labels)))
+    return frozenset(needed)
+
+
+def apply_signal(working: Working, signal: Signal, context: TenantContext) -> Missing | None:
+    """Decide one signal into ``working``; returns ``Missing`` (and changes nothing) if a
+    group state it needs is not loaded."""
+    key = (signal.tenant, signal.dedup_key)
+    state = working.alerts.get(key) or alert.initial_state(signal.tenant, signal.dedup_key)
+    command = alert.IngestSignal(signal=signal, ruleset=context.ruleset, silences=context.silences)
+    return _commit(working, key, state, alert.decide(command, state))
+
+
+def apply_tick(
+    working: Working, key: AlertKey, at: Millis, context: TenantContext
+) -> Missing | None:
+    """Let time reach ``at`` for one alert (escalation, flapping clear)."""
+    state = working.alerts.get(key) or alert.initial_state(*key)
+    command = alert.Tick(at=at, ruleset=context.ruleset, silences=context.silences)
+    return _commit(working, key, state, alert.decide(command, state))
+
+
+def _commit(
+    working: Working,
+    key: AlertKey,
+    state: alert.AlertState,
+    events: tuple[alert.AlertEvent, ...],
+) -> Missing | None:
+    after = alert.evolve_all(state, events)
+    commands = incident_commands(events, after)
+    group = (key[0], after.group_key)
+    if commands and group not in working.groups:
+        return Missing(groups=frozenset({group}))
+    working.alerts[key] = after
+    working.record(alert_stream(*key), events)
+    if commands:
+        group_state = working.groups[group]
+        decided: list[object] = []
+        for command in commands:
+            produced = incident.decide(command, group_state)
+            for item in produced:
+                group_state = incident.evolve(group_state, item)
+            decided.extend(produced)
+        working.groups[group] = group_state
+        working.record(group_stream(*group), decided)
+    return None
+
+
+_CHANGE_RANK = {"priority": 0, "acknowledged": 1, "resolved": 2, "opened": 3}
+
+
+def incident_commands(
+    events: tuple[alert.AlertEvent, ...], after: alert.AlertState
+) -> tuple[incident.IncidentCommand, ...]:
+    """What an alert's decisions mean for its incident group."""
+    change = ""
+    notifications: list[incident.IncidentCommand] = []
+    at: Millis = 0
+    for decided in events:
+        found = ""
+        match decided:
+            case alert.AlertTriggered(at=at) | alert.AlertReopened(at=at):
+                found = "opened"
+            case alert.AlertAcknowledged(at=at):
+                found = "acknowledged"
+            case alert.AlertResolved(at=at):
+                found = "resolved"
+            case alert.PriorityChanged(at=at):
+                found = "priority"
+            case alert.NotificationRequested(notification_id=nid, reason=reason, at=at):
+                notifications.append(
+                    incident.RecordNotification(
+                        dedup_key=after.dedup_key, notification_id=nid, reason=reason, at=at
+                    )
+                )
+        if found and _CHANGE_RANK[found] >= _CHANGE_RANK.get(change, -1):
+            change = found
+    episode = after.episode
+    if not change or episode is None or not after.group_key:
+        return tuple(notifications)
+    track = incident.TrackAlert(
+        dedup_key=after.dedup_key,
+        change=change,
+        status=episode.status,
+        priority=after.priority,
+        at=at,
+    )
+    return (track, *notifications)

@@ -1,0 +1,165 @@
+"""The canonical fold: an alert's state as a pure function of its set of distinct signals.
+
+Signals are applied in canonical order ``(occurred_at, action rank, signal_id)``, so arrival
+order and duplicates never change the result. The per-episode state machine:
+
+    (none) --trigger--> triggered --acknowledge--> acknowledged
+    triggered | acknowledged --resolve--> resolved
+    resolved --trigger (later occurred_at)--> triggered, in a new episode (a reopen)
+
+A trigger while acknowledged keeps it acknowledged (counted, not re-notified); an acknowledge or
+resolve with nothing open is kept in the set but changes nothing.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from helios.domain.ruleset import Ruleset, SeverityPolicy
+from helios.domain.values import Action, Labels, Millis, Severity, Signal, Status
+
+
+@attrs.frozen(kw_only=True)
+class FoldPolicy:
+    """The only rules the fold depends on; recorded with each accepted signal for replay."""
+
+    severity_policy: SeverityPolicy = SeverityPolicy.HIGHEST
+    flap_threshold: int = 5
+    flap_window_ms: Millis = 30 * 60_000
+
+    @classmethod
+    def of(cls, ruleset: Ruleset) -> FoldPolicy:
+        return cls(
+            severity_policy=ruleset.severity_policy,
+            flap_threshold=ruleset.flap_threshold,
+            flap_window_ms=ruleset.flap_window_ms,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class Episode:
+    """One trigger→resolve cycle. ``episode_id`` is the id of the signal that opened it."""
+
+    number: int
+    episode_id: str
+    started_at: Millis
+    status: Status
+    severity: Severity
+    summary: str
+    service: str
+    labels: Labels
+    sources: tuple[str, ...]
+    occurrences: int
+    last_signal_at: Millis
+    acknowledged_at: Millis | None = None
+    acknowledged_by: str = ""
+    resolved_at: Millis | None = None
+    resolved_by: str = ""
+
+    @property
+    def is_open(self) -> bool:
+        return self.status is not Status.RESOLVED
+
+
+@attrs.frozen(kw_only=True)
+class Fold:
+    episode: Episode | None = None
+    episodes: int = 0
+    transitions: tuple[Millis, ...] = ()
+    """``occurred_at`` of the most recent status changes (at most ``flap_threshold``)."""
+    flapping: bool = False
+
+
+EMPTY = Fold()
+
+
+def step(fold: Fold, signal: Signal, policy: FoldPolicy) -> Fold:
+    """Apply one signal, which must not sort before any signal already applied."""
+    episode = fold.episode
+    match signal.action:
+        case Action.TRIGGER:
+            if episode is None or episode.status is Status.RESOLVED:
+                opened = Episode(
+                    number=fold.episodes + 1,
+                    episode_id=signal.signal_id,
+                    started_at=signal.occurred_at,
+                    status=Status.TRIGGERED,
+                    severity=signal.severity,
+                    summary=signal.summary,
+                    service=signal.service,
+                    labels=signal.labels,
+                    sources=(signal.source,),
+                    occurrences=1,
+                    last_signal_at=signal.occurred_at,
+                )
+                return _transition(fold, opened, signal.occurred_at, policy, new_episode=True)
+            severity = signal.severity
+            if policy.severity_policy is SeverityPolicy.HIGHEST and (
+                episode.severity.rank > severity.rank
+            ):
+                severity = episode.severity
+            updated = attrs.evolve(
+                episode,
+                severity=severity,
+                summary=signal.summary,
+                service=signal.service,
+                labels=signal.labels,
+                sources=_with_source(episode.sources, signal.source),
+                occurrences=episode.occurrences + 1,
+                last_signal_at=signal.occurred_at,
+            )
+            return attrs.evolve(fold, episode=updated)
+        case Action.ACKNOWLEDGE:
+            if episode is None or episode.status is not Status.TRIGGERED:
+                return fold
+            acked = attrs.evolve(
+                episode,
+                status=Status.ACKNOWLEDGED,
+                acknowledged_at=signal.occurred_at,
+                acknowledged_by=signal.source,
+                sources=_with_source(episode.sources, signal.source),
+                last_signal_at=signal.occurred_at,
+            )
+            return _transition(fold, acked, signal.occurred_at, policy)
+        case Action.RESOLVE:
+            if episode is None or episode.status is Status.RESOLVED:
+                return fold
+            resolved = attrs.evolve(
+                episode,
+                status=Status.RESOLVED,
+                resolved_at=signal.occurred_at,
+                resolved_by=signal.source,
+                sources=_with_source(episode.sources, signal.source),
+                last_signal_at=signal.occurred_at,
+            )
+            return _transition(fold, resolved, signal.occurred_at, policy)
+
+
+def fold_all(signals: tuple[Signal, ...], policy: FoldPolicy) -> Fold:
+    """Fold signals that are already in canonical order."""
+    fold = EMPTY
+    for signal in signals:
+        fold = step(fold, signal, policy)
+    return fold
+
+
+def _transition(
+    fold: Fold, episode: Episode, at: Millis, policy: FoldPolicy, *, new_episode: bool = False
+) -> Fold:
+    transitions = (*fold.transitions, at)[-policy.flap_threshold :]
+    flapping = (
+        len(transitions) >= policy.flap_threshold
+        and transitions[-1] - transitions[0] <= policy.flap_window_ms
+    )
+    return Fold(
+        episode=episode,
+        episodes=fold.episodes + 1 if new_episode else fold.episodes,
+        transitions=transitions,
+        flapping=flapping,
+    )
+
+
+def _with_source(sources: tuple[str, ...], source: str) -> tuple[str, ...]:
+    if source in sources:
+        return sources
+    return tuple(sorted((*sources, source)))

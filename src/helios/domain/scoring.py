@@ -1,0 +1,87 @@
+"""Priority scoring in integer arithmetic, with the factors that reproduce every score.
+
+score = clamp(0, 100, severity points × each matching multiplier (percent, in rule order, floor
+division) + recurrence bonus − flapping penalty). Integers only: replay must match on every
+platform, and floats would not.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from helios.domain.ruleset import Ruleset, matches_all
+from helios.domain.values import Labels, Priority, Severity
+
+
+@attrs.frozen(kw_only=True)
+class Factor:
+    """One step of a score: what it looked at (``input``) and what it added (``effect``)."""
+
+    name: str
+    input: str
+    effect: int
+
+
+@attrs.frozen(kw_only=True)
+class Score:
+    value: int
+    priority: Priority
+    factors: tuple[Factor, ...]
+    ruleset_version: int
+
+
+@attrs.frozen(kw_only=True)
+class ScoreInput:
+    """What a score depends on, and nothing else."""
+
+    severity: Severity
+    service: str
+    labels: Labels
+    occurrences: int
+    flapping: bool
+
+
+def score(subject: ScoreInput, ruleset: Ruleset) -> Score:
+    """Score an alert's current episode under a ruleset, with its explanation."""
+    points = ruleset.points(subject.severity)
+    factors = [Factor(name="severity", input=subject.severity.value, effect=points)]
+    value = points
+    labels = dict(subject.labels)
+    for multiplier in ruleset.multipliers:
+        if multiplier.service is not None and multiplier.service != subject.service:
+            continue
+        if not matches_all(multiplier.matchers, labels):
+            continue
+        scaled = value * multiplier.percent // 100
+        factors.append(
+            Factor(
+                name=f"multiplier:{multiplier.name}",
+                input=f"{multiplier.percent}%",
+                effect=scaled - value,
+            )
+        )
+        value = scaled
+    extra = max(0, subject.occurrences - 1)
+    if extra and ruleset.recurrence_points:
+        bonus = min(ruleset.recurrence_cap, extra * ruleset.recurrence_points)
+        factors.append(Factor(name="recurrence", input=f"{subject.occurrences}", effect=bonus))
+        value += bonus
+    if subject.flapping and ruleset.flapping_penalty:
+        factors.append(Factor(name="flapping", input="flapping", effect=-ruleset.flapping_penalty))
+        value -= ruleset.flapping_penalty
+    clamped = min(100, max(0, value))
+    if clamped != value:
+        factors.append(Factor(name="clamp", input="0..100", effect=clamped - value))
+    return Score(
+        value=clamped,
+        priority=priority_for(clamped, ruleset),
+        factors=tuple(factors),
+        ruleset_version=ruleset.version,
+    )
+
+
+def priority_for(value: int, ruleset: Ruleset) -> Priority:
+    for priority, threshold in ruleset.thresholds:
+        if value >= threshold:
+            return priority
+    return Priority.P5

@@ -1,0 +1,134 @@
+"""Silences: time-boxed label matchers that stop notifications, never state changes.
+
+One stream per tenant holds its silences. A matching signal is processed normally; only the
+notifications it would cause are suppressed, and the decisions name the silence.
+"""
+
+from __future__ import annotations
+
+import re
+
+import attrs
+
+from helios.domain.errors import CommandRejected
+from helios.domain.events import event
+from helios.domain.ruleset import LabelMatcher, MatchOp, matches_all
+from helios.domain.values import Labels, Millis
+
+
+@attrs.frozen(kw_only=True)
+class Silence:
+    silence_id: str
+    matchers: tuple[LabelMatcher, ...]
+    starts_at: Millis
+    ends_at: Millis
+    created_by: str = ""
+    comment: str = ""
+
+    def silences(self, labels: Labels, at: Millis) -> bool:
+        """Whether a signal that occurred ``at`` with ``labels`` falls under this silence."""
+        return self.starts_at <= at < self.ends_at and matches_all(self.matchers, dict(labels))
+
+
+def matching(silences: tuple[Silence, ...], labels: Labels, at: Millis) -> tuple[str, ...]:
+    """Ids of the silences that cover a signal, sorted."""
+    return tuple(sorted(s.silence_id for s in silences if s.silences(labels, at)))
+
+
+@attrs.frozen(kw_only=True)
+class TenantSilences:
+    tenant: str
+    silences: tuple[Silence, ...] = ()
+
+    def get(self, silence_id: str) -> Silence | None:
+        return next((s for s in self.silences if s.silence_id == silence_id), None)
+
+
+@attrs.frozen(kw_only=True)
+class CreateSilence:
+    silence: Silence
+    at: Millis
+
+
+@attrs.frozen(kw_only=True)
+class ExpireSilence:
+    silence_id: str
+    at: Millis
+    by: str = ""
+
+
+@event("helios.silence.created.v1")
+@attrs.frozen(kw_only=True)
+class SilenceCreated:
+    silence: Silence
+    at: Millis
+
+
+@event("helios.silence.expired.v1")
+@attrs.frozen(kw_only=True)
+class SilenceExpired:
+    silence_id: str
+    at: Millis
+    by: str = ""
+
+
+SilenceCommand = CreateSilence | ExpireSilence
+SilenceEvent = SilenceCreated | SilenceExpired
+
+
+def initial_state(tenant: str) -> TenantSilences:
+    return TenantSilences(tenant=tenant)
+
+
+def decide(command: SilenceCommand, state: TenantSilences) -> tuple[SilenceEvent, ...]:
+    """Validate a silence command.
+
+    Raises:
+        CommandRejected: a malformed silence, a duplicate id, or an unknown one to expire.
+    """
+    match command:
+        case CreateSilence(silence=silence, at=at):
+            problems = _problems(silence)
+            if state.get(silence.silence_id) is not None:
+                problems.append(("silence_id", "already exists"))
+            if problems:
+                raise CommandRejected("invalid silence", tuple(problems))
+            return (SilenceCreated(silence=silence, at=at),)
+        case ExpireSilence(silence_id=silence_id, at=at, by=by):
+            existing = state.get(silence_id)
+            if existing is None:
+                raise CommandRejected("no such silence", (("silence_id", "unknown"),))
+            if existing.ends_at <= at:
+                return ()
+            return (SilenceExpired(silence_id=silence_id, at=at, by=by),)
+
+
+def evolve(state: TenantSilences, event: SilenceEvent) -> TenantSilences:
+    match event:
+        case SilenceCreated(silence=silence):
+            return attrs.evolve(state, silences=(*state.silences, silence))
+        case SilenceExpired(silence_id=silence_id, at=at):
+            return attrs.evolve(
+                state,
+                silences=tuple(
+                    attrs.evolve(s, ends_at=min(s.ends_at, at)) if s.silence_id == silence_id else s
+                    for s in state.silences
+                ),
+            )
+
+
+def _problems(silence: Silence) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    if not silence.silence_id:
+        problems.append(("silence_id", "must not be empty"))
+    if not silence.matchers:
+        problems.append(("matchers", "at least one matcher is required"))
+    if silence.ends_at <= silence.starts_at:
+        problems.append(("ends_at", "must be after starts_at"))
+    for index, matcher in enumerate(silence.matchers):
+        if matcher.op in (MatchOp.RE, MatchOp.NRE):
+            try:
+                re.compile(matcher.value)
+            except re.error as exc:
+                problems.append((f"matchers[{index}].value", f"bad regex: {exc}"))
+    return problems
