@@ -7,14 +7,52 @@ creating an empty store somewhere unexpected.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import attrs
 import psycopg
-from eventsourcing.persistence import InfrastructureFactory, PersistenceError
+from eventsourcing.persistence import InfrastructureFactory, PersistenceError, StoredEvent
 from eventsourcing.postgres import PostgresFactory, PostgresProcessRecorder
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier
 
 from helios.adapters.store.codec import EventCodec
 from helios.adapters.store.recorder_store import RecorderEventStore
 from helios.ports.event_store import StoreUnavailable
+
+
+class BatchInsertRecorder(PostgresProcessRecorder):
+    """The library's recorder, inserting a batch as four parallel arrays.
+
+    The library sends one array of a composite type, which psycopg dumps as text with a
+    regular-expression escape per field: three quarters of an append's time at 1,000 events.
+    Plain typed arrays are dumped natively; locking, NOTIFY, tracking, the pipeline and the
+    returned positions stay the library's.
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._insert_arrays = SQL(
+            "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[]) "
+            "RETURNING notification_id"
+        ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
+
+    def _insert_stored_events(
+        self, curs: psycopg.Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: object
+    ) -> None:
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        curs.execute(
+            self._insert_arrays,
+            (
+                [e.originator_id for e in stored_events],
+                [e.originator_version for e in stored_events],
+                [e.topic for e in stored_events],
+                [e.state for e in stored_events],
+            ),
+            prepare=True,
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -48,6 +86,8 @@ class PostgresSettings:
             "POSTGRES_CONNECT_TIMEOUT": str(self.connect_timeout),
             "POSTGRES_LOCK_TIMEOUT": str(self.lock_timeout),
             "CREATE_TABLE": "yes" if create else "no",
+            # A class topic in configuration only; stored events never carry class paths.
+            "PROCESS_RECORDER_TOPIC": f"{__name__}:{BatchInsertRecorder.__name__}",
         }
 
 
