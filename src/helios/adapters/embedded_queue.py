@@ -1,0 +1,353 @@
+"""A durable queue in a SQLite file, for the single-process default (``helios up``).
+
+It keeps the SQS contract (visibility timeouts, receive counts, a dead-letter queue after
+``max_receives``, long polling) so that the same workers run unchanged on either.
+
+* Durability: an enqueue commits with ``synchronous=FULL`` in WAL mode before ``send`` returns,
+  so an accepted message survives ``kill -9`` and power loss. Receive/delete commit with
+  ``synchronous=NORMAL``: losing one of those to a power cut only causes a redelivery.
+* Concurrency: every call runs on one worker thread that owns the connection (the event loop
+  never waits on disk), so tasks of one process are serialised; other processes on the same
+  file are excluded by ``BEGIN IMMEDIATE`` (a write lock) with a busy timeout.
+* Long polling: ``send`` in this process wakes waiting receivers at once; other processes'
+  messages are seen within ``poll_interval_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Collection, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+from helios.ports.queue import (
+    DEFAULT_MAX_RECEIVES,
+    MessageAttributes,
+    OutgoingMessage,
+    QueueUnavailable,
+    ReceivedMessage,
+    RedriveAll,
+)
+
+_T = TypeVar("_T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS queue_messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue TEXT NOT NULL,
+    message_id TEXT NOT NULL UNIQUE,
+    body BLOB NOT NULL,
+    tenant TEXT NOT NULL,
+    correlation_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    sent_at_ms INTEGER NOT NULL,
+    visible_at_ms INTEGER NOT NULL,
+    receive_count INTEGER NOT NULL DEFAULT 0,
+    receipt TEXT,
+    dead_at_ms INTEGER
+);
+CREATE INDEX IF NOT EXISTS queue_messages_ready
+    ON queue_messages (queue, visible_at_ms, seq) WHERE dead_at_ms IS NULL;
+CREATE INDEX IF NOT EXISTS queue_messages_dead
+    ON queue_messages (queue, dead_at_ms, seq) WHERE dead_at_ms IS NOT NULL;
+CREATE TABLE IF NOT EXISTS queue_dedup (
+    queue TEXT NOT NULL,
+    dedup_id TEXT NOT NULL,
+    expires_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (queue, dedup_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS queue_dedup_expiry ON queue_dedup (expires_at_ms);
+"""
+
+_COLUMNS = "message_id, body, tenant, correlation_id, kind, receive_count"
+
+
+class EmbeddedQueue:
+    """The ``Queue`` port on a SQLite file; several instances/processes may share the file."""
+
+    def __init__(
+        self,
+        *,
+        path: str | Path,
+        name: str = "ingest",
+        max_receives: int = DEFAULT_MAX_RECEIVES,
+        default_visibility_timeout_s: int = 30,
+        poll_interval_s: float = 0.1,
+        dedup_window_s: int = 300,
+        busy_timeout_s: float = 10.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._path = str(path)
+        self._name = name
+        self._max_receives = max_receives
+        self._default_visibility_ms = default_visibility_timeout_s * 1000
+        self._poll_interval_s = poll_interval_s
+        self._dedup_window_ms = dedup_window_s * 1000
+        self._busy_timeout_s = busy_timeout_s
+        self._clock = clock
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedded-queue")
+        self._conn: sqlite3.Connection | None = None
+        self._wakeup = asyncio.Event()
+        self._next_dedup_purge_ms = 0
+
+    async def __aenter__(self) -> Self:
+        await self._run(self._connection)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the file; pending calls finish first (the worker thread runs them in order)."""
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._close_connection)
+        self._executor.shutdown(wait=True)
+
+    # -- the port -------------------------------------------------------------------------
+
+    async def send(self, messages: Sequence[OutgoingMessage]) -> None:
+        if messages:
+            await self._run(self._send, list(messages))
+            self._wakeup.set()
+
+    async def receive(
+        self,
+        *,
+        max_messages: int,
+        wait_seconds: float,
+        visibility_timeout_s: int | None = None,
+    ) -> Sequence[ReceivedMessage]:
+        visibility_ms = (
+            self._default_visibility_ms
+            if visibility_timeout_s is None
+            else visibility_timeout_s * 1000
+        )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_seconds
+        while True:
+            # Cleared before looking, so a send that lands after the look still wakes us.
+            self._wakeup.clear()
+            received = await self._run(self._receive, max_messages, visibility_ms)
+            remaining = deadline - loop.time()
+            if received or remaining <= 0:
+                return received
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._wakeup.wait(), timeout=min(self._poll_interval_s, remaining)
+                )
+
+    async def delete(self, messages: Sequence[ReceivedMessage]) -> None:
+        if messages:
+            await self._run(
+                self._write,
+                "DELETE FROM queue_messages WHERE message_id = ? AND receipt = ?"
+                " AND dead_at_ms IS NULL",
+                [(m.message_id, m.receipt) for m in messages],
+            )
+
+    async def extend_visibility(self, messages: Sequence[ReceivedMessage], seconds: int) -> None:
+        if messages:
+            visible_at = self._now_ms() + seconds * 1000
+            await self._run(
+                self._write,
+                "UPDATE queue_messages SET visible_at_ms = ? WHERE message_id = ? AND receipt = ?"
+                " AND dead_at_ms IS NULL",
+                [(visible_at, m.message_id, m.receipt) for m in messages],
+            )
+
+    async def depth(self) -> int:
+        rows = await self._run(
+            self._read,
+            "SELECT count(*) FROM queue_messages WHERE queue = ? AND dead_at_ms IS NULL",
+            (self._name,),
+        )
+        return int(rows[0][0])
+
+    async def dead_letters(self, *, limit: int) -> Sequence[ReceivedMessage]:
+        rows = await self._run(
+            self._read,
+            f"SELECT {_COLUMNS} FROM queue_messages WHERE queue = ? AND dead_at_ms IS NOT NULL"
+            " ORDER BY dead_at_ms, seq LIMIT ?",
+            (self._name, limit),
+        )
+        return [_received(row, receipt="") for row in rows]
+
+    async def redrive(self, message_ids: Collection[str] | RedriveAll) -> int:
+        revive = (
+            "UPDATE queue_messages SET dead_at_ms = NULL, receive_count = 0, receipt = NULL,"
+            " visible_at_ms = ? WHERE queue = ? AND dead_at_ms IS NOT NULL"
+        )
+        now = self._now_ms()
+        if message_ids == "all":
+            moved = await self._run(self._write, revive, [(now, self._name)])
+        else:
+            moved = await self._run(
+                self._write,
+                revive + " AND message_id = ?",
+                [(now, self._name, message_id) for message_id in message_ids],
+            )
+        if moved:
+            self._wakeup.set()
+        return moved
+
+    # -- on the worker thread ------------------------------------------------------------
+
+    async def _run(self, fn: Callable[..., _T], *args: Any) -> _T:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, fn, *args)
+        except sqlite3.Error as error:
+            # Locked past the busy timeout, disk full, I/O error: the caller retries later.
+            raise QueueUnavailable(f"embedded queue {self._path}: {error}") from error
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            conn = sqlite3.connect(self._path, timeout=self._busy_timeout_s, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            with _transaction(conn):
+                _create_schema(conn)
+            self._conn = conn
+        return self._conn
+
+    def _close_connection(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _send(self, messages: list[OutgoingMessage]) -> None:
+        conn = self._connection()
+        now = self._now_ms()
+        conn.execute("PRAGMA synchronous=FULL")
+        with _transaction(conn):
+            if self._dedup_window_ms and now >= self._next_dedup_purge_ms:
+                conn.execute("DELETE FROM queue_dedup WHERE expires_at_ms <= ?", (now,))
+                self._next_dedup_purge_ms = now + 10_000
+            rows = []
+            for message in messages:
+                dedup_id = message.deduplication_id
+                if (
+                    dedup_id is not None
+                    and self._dedup_window_ms
+                    and self._seen_recently(conn, dedup_id, now)
+                ):
+                    continue
+                attributes = message.attributes
+                rows.append(
+                    (
+                        self._name,
+                        str(uuid.uuid4()),
+                        message.body,
+                        attributes.tenant,
+                        attributes.correlation_id,
+                        attributes.kind,
+                        now,
+                        now,
+                    )
+                )
+            conn.executemany(
+                "INSERT INTO queue_messages (queue, message_id, body, tenant, correlation_id,"
+                " kind, sent_at_ms, visible_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        conn.execute("PRAGMA synchronous=NORMAL")
+
+    def _seen_recently(self, conn: sqlite3.Connection, dedup_id: str, now: int) -> bool:
+        row = conn.execute(
+            "SELECT expires_at_ms FROM queue_dedup WHERE queue = ? AND dedup_id = ?",
+            (self._name, dedup_id),
+        ).fetchone()
+        if row is not None and row[0] > now:
+            return True
+        conn.execute(
+            "INSERT OR REPLACE INTO queue_dedup (queue, dedup_id, expires_at_ms) VALUES (?, ?, ?)",
+            (self._name, dedup_id, now + self._dedup_window_ms),
+        )
+        return False
+
+    def _receive(self, max_messages: int, visibility_ms: int) -> list[ReceivedMessage]:
+        conn = self._connection()
+        now = self._now_ms()
+        delivered: list[ReceivedMessage] = []
+        with _transaction(conn):
+            while len(delivered) < max_messages:
+                rows = conn.execute(
+                    f"SELECT {_COLUMNS} FROM queue_messages WHERE queue = ?"
+                    " AND dead_at_ms IS NULL AND visible_at_ms <= ?"
+                    " ORDER BY visible_at_ms, seq LIMIT ?",
+                    (self._name, now, max_messages - len(delivered)),
+                ).fetchall()
+                if not rows:
+                    break
+                for row in rows:
+                    message_id, receive_count = row[0], row[5]
+                    # Same rule as an SQS redrive policy: the receive after the last allowed
+                    # one moves the message to the dead-letter queue instead of delivering it.
+                    if receive_count >= self._max_receives:
+                        conn.execute(
+                            "UPDATE queue_messages SET dead_at_ms = ?, receipt = NULL"
+                            " WHERE message_id = ?",
+                            (now, message_id),
+                        )
+                        continue
+                    receipt = uuid.uuid4().hex
+                    conn.execute(
+                        "UPDATE queue_messages SET receive_count = receive_count + 1,"
+                        " visible_at_ms = ?, receipt = ? WHERE message_id = ?",
+                        (now + visibility_ms, receipt, message_id),
+                    )
+                    delivered.append(_received((*row[:5], receive_count + 1), receipt=receipt))
+        return delivered
+
+    def _write(self, sql: str, params: list[tuple[Any, ...]]) -> int:
+        conn = self._connection()
+        changed = 0
+        with _transaction(conn):
+            for one in params:
+                changed += conn.execute(sql, one).rowcount
+        return changed
+
+    def _read(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        return self._connection().execute(sql, params).fetchall()
+
+    def _now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+
+def _create_schema(conn: sqlite3.Connection) -> None:
+    for statement in _SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+@contextlib.contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    # IMMEDIATE takes the write lock up front: two processes cannot both pick the same
+    # visible message, and lock waits happen at BEGIN (covered by the busy timeout).
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _received(row: tuple[Any, ...], *, receipt: str) -> ReceivedMessage:
+    message_id, body, tenant, correlation_id, kind, receive_count = row
+    return ReceivedMessage(
+        message_id=message_id,
+        receipt=receipt,
+        body=bytes(body),
+        attributes=MessageAttributes(tenant=tenant, correlation_id=correlation_id, kind=kind),
+        receive_count=receive_count,
+    )
