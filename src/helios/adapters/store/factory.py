@@ -3,8 +3,8 @@
 * ``memory://`` — a fresh in-process store.
 * ``sqlite:///abs/path/store.db`` or ``sqlite:relative/store.db`` — the embedded default; tables
   are created on open when missing.
-* ``postgresql://user:password@host:port/dbname?pool_size=5&max_overflow=10`` — production;
-  tables are never created on open: call ``migrate(url)`` once (deploy step / ``helios migrate``).
+* ``postgresql://user:password@host:port/dbname?pool_size=5&max_overflow=10&schema=public``
+  — production; tables are never created on open: call ``migrate(url)`` once (a deploy step).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from helios.adapters.store.postgres import (
 from helios.adapters.store.sqlite import migrate_sqlite, open_sqlite_store
 from helios.ports.event_store import EventStore
 
-_POOL_OPTIONS = ("pool_size", "max_overflow", "connect_timeout", "lock_timeout")
+_INT_OPTIONS = ("pool_size", "max_overflow", "connect_timeout", "lock_timeout")
 
 
 def open_event_store(
@@ -81,7 +81,8 @@ def postgres_settings(url: str) -> PostgresSettings:
     """Connection and pool settings from a ``postgresql:`` URL."""
     parts = urlsplit(url)
     query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
-    unknown = set(query) - set(_POOL_OPTIONS)
+    schema = query.pop("schema", "public")
+    unknown = set(query) - set(_INT_OPTIONS)
     if unknown:
         raise ValueError(f"unknown event store URL options: {sorted(unknown)}")
     dbname = unquote(parts.path.lstrip("/"))
@@ -93,5 +94,6 @@ def postgres_settings(url: str) -> PostgresSettings:
         port=parts.port or 5432,
         user=unquote(parts.username or "postgres"),
         password=unquote(parts.password or ""),
+        schema=schema,
         **{key: int(value) for key, value in query.items()},
     )
