@@ -9,6 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from store_fixtures import (
     BACKENDS,
     TEST_TYPES,
@@ -332,3 +335,123 @@ def test_postgres_server_down_is_unavailable() -> None:
     """A refused connection surfaces as StoreUnavailable, not a driver error."""
     with pytest.raises(StoreUnavailable):
         open_event_store("postgresql://helios@127.0.0.1:9/nowhere?connect_timeout=1&pool_size=1")
+
+
+STREAMS = tuple(uuid.UUID(int=i + 1) for i in range(3))
+KEYS = tuple(f"ingest/{i}" for i in range(4))
+
+stream_appends = st.lists(
+    st.tuples(
+        st.sampled_from(STREAMS),
+        st.sampled_from((0, 0, 0, -1, 1)),  # offset from the current version: mostly right
+        st.lists(st.text(max_size=6), min_size=1, max_size=3),
+    ),
+    max_size=3,
+    unique_by=lambda item: item[0],
+)
+trackings = st.none() | st.builds(
+    Tracking, follower=st.sampled_from(("projector", "notifier")), position=st.integers(1, 12)
+)
+
+
+def outcome_of(store: EventStore, batch: AppendBatch) -> tuple[object, ...]:
+    try:
+        store.append(batch)
+    except DuplicateInput as error:
+        return ("duplicate", frozenset(error.keys))
+    except ConcurrencyConflict as error:
+        return ("conflict", frozenset(error.stream_ids), error.follower)
+    return ("ok",)
+
+
+def reads_of(store: EventStore) -> tuple[object, ...]:
+    log = store.read_log(0, 1_000)
+    positions = [entry.position for entry in log]
+    assert positions == sorted(set(positions)), "log positions must increase"
+    return (
+        [(e.stream_id, e.version, e.name, e.event) for e in log],
+        [[(r.version, r.event) for r in store.read_stream(s)] for s in STREAMS],
+        [store.tracked_position(f) for f in ("projector", "notifier")],
+        [store.has_input(k) for k in KEYS],
+    )
+
+
+class StoreAgreement(RuleBasedStateMachine):
+    """The same random appends, conflicts and redeliveries applied to every adapter."""
+
+    kinds: tuple[str, ...] = ()
+    tmp: Path
+    pg_url: str | None = None
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.backends = [Backend(k, tmp=self.tmp, pg_url=self.pg_url) for k in self.kinds]
+        self.stores = [backend.open() for backend in self.backends]
+
+    @rule(
+        appends=stream_appends,
+        keys=st.lists(st.sampled_from(KEYS), unique=True, max_size=2),
+        tracking=trackings,
+    )
+    def append_batch(
+        self,
+        appends: list[tuple[uuid.UUID, int, list[str]]],
+        keys: list[str],
+        tracking: Tracking | None = None,
+    ) -> None:
+        reference = self.stores[0]
+        batch = AppendBatch(
+            streams=tuple(
+                StreamAppend(
+                    stream_id=stream,
+                    expected_version=max(0, len(reference.read_stream(stream)) + offset),
+                    events=notes(*texts),
+                )
+                for stream, offset, texts in appends
+            ),
+            input_keys=tuple(keys),
+            tracking=tracking,
+        )
+        outcomes = {
+            kind: outcome_of(s, batch) for kind, s in zip(self.kinds, self.stores, strict=True)
+        }
+        assert len(set(outcomes.values())) == 1, outcomes
+
+    @invariant()
+    def every_read_agrees(self) -> None:
+        first, *others = (reads_of(store) for store in self.stores)
+        for kind, reads in zip(self.kinds[1:], others, strict=True):
+            assert reads == first, f"{kind} disagrees with {self.kinds[0]}"
+
+    def teardown(self) -> None:
+        for backend in self.backends:
+            backend.dispose()
+
+
+def test_all_adapters_agree_on_every_read(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Database agreement: memory, SQLite and PostgreSQL (when available) never diverge."""
+    kinds: tuple[str, ...] = ("memory", "sqlite")
+    pg_url = None
+    if os.environ.get("HELIOS_TEST_DATABASE_URL") or os.environ.get("HELIOS_REQUIRE_SERVICES"):
+        pg_url = request.getfixturevalue("postgres_database_url")
+        kinds += ("postgres",)
+
+    class Agreement(StoreAgreement):
+        pass
+
+    Agreement.kinds, Agreement.tmp, Agreement.pg_url = (
+        kinds,
+        tmp_path_factory.mktemp("agree"),
+        pg_url,
+    )
+    run_state_machine_as_test(
+        Agreement,
+        settings=settings(
+            max_examples=15,
+            stateful_step_count=10,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
+    )
