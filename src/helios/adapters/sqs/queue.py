@@ -1,0 +1,376 @@
+"""The ``Queue`` port on Amazon SQS (or an SQS-compatible server), through aiobotocore.
+
+Bodies are framed by ``queue_codec.to_text``; one above the SQS message limit is stored in the
+``BlobStore`` and replaced by a pointer, resolved again in ``receive``. Dead-lettering is the
+queue's own redrive policy (see ``provisioning.create_queues``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import uuid
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+import structlog
+from botocore import xform_name
+from botocore.exceptions import BotoCoreError, ClientError
+
+from helios.adapters import queue_codec
+from helios.adapters.sqs.batching import MAX_BATCH_ENTRIES, MAX_PAYLOAD_BYTES, split_batches
+from helios.ports.queue import (
+    BlobNotFound,
+    BlobStore,
+    MessageAttributes,
+    MessageRejected,
+    OutgoingMessage,
+    QueueUnavailable,
+    ReceivedMessage,
+    RedriveAll,
+)
+
+_log = structlog.get_logger(__name__)
+
+_MAX_WAIT_S = 20
+_ATTRIBUTE_NAMES = ("tenant", "correlation_id", "kind")
+# SQS counts each attribute's name, data type and value against the message size.
+_STRING = "String"
+# Batch entries that fail because the message is no longer ours: it was deleted, or its
+# visibility expired and another consumer holds it now. Nothing to do; it will be redelivered.
+_GONE = frozenset({"ReceiptHandleIsInvalid", "MessageNotInflight", "InvalidParameterValue"})
+_REJECTED_CODES = frozenset(
+    {"InvalidMessageContents", "InvalidParameterValue", "BatchRequestTooLong", "MissingParameter"}
+)
+
+
+class SqsQueue:
+    """``Queue`` on an SQS queue and its dead-letter queue; counts API calls per operation."""
+
+    def __init__(
+        self,
+        *,
+        client: Any,
+        queue_url: str,
+        dead_letter_url: str,
+        blob_store: BlobStore,
+        max_message_bytes: int = MAX_PAYLOAD_BYTES,
+        batch_attempts: int = 3,
+        retry_delay_s: float = 0.05,
+        redrive_visibility_s: int = 60,
+        redrive_wait_s: int = 1,
+    ) -> None:
+        self._client = client
+        self._url = queue_url
+        self._dead_url = dead_letter_url
+        self._blobs = blob_store
+        self._max_message_bytes = max_message_bytes
+        self._batch_attempts = batch_attempts
+        self._retry_delay_s = retry_delay_s
+        self._redrive_visibility_s = redrive_visibility_s
+        self._redrive_wait_s = redrive_wait_s
+        self._fifo = queue_url.endswith(".fifo")
+        self._calls: Counter[str] = Counter()
+
+    @property
+    def api_calls(self) -> Mapping[str, int]:
+        """SQS API calls made so far, by operation (botocore's own retries not counted)."""
+        return dict(self._calls)
+
+    async def send(self, messages: Sequence[OutgoingMessage]) -> None:
+        entries: list[dict[str, Any]] = []
+        sizes: list[int] = []
+        for message in messages:
+            entry = self._entry(message, queue_codec.to_text(message.body))
+            size = _entry_size(entry)
+            if size > self._max_message_bytes:
+                key = f"payload-{uuid.uuid4().hex}"
+                await self._blobs.put(key, message.body)
+                entry = self._entry(message, queue_codec.pointer_text(key))
+                size = _entry_size(entry)
+            entries.append(entry)
+            sizes.append(size)
+        try:
+            batches = split_batches(sizes, max_bytes=self._max_message_bytes)
+        except ValueError as error:  # attributes alone above the limit
+            raise MessageRejected(str(error)) from error
+        for number, batch in enumerate(batches):
+            try:
+                await self._batched(
+                    "SendMessageBatch",
+                    self._url,
+                    [dict(entries[i], Id=str(n)) for n, i in enumerate(batch)],
+                )
+            except BaseException:
+                # Batches never attempted leave no pointer message behind: drop their blobs.
+                for later in batches[number + 1 :]:
+                    await self._forget_blobs(entries[i]["MessageBody"] for i in later)
+                raise
+
+    async def receive(
+        self,
+        *,
+        max_messages: int,
+        wait_seconds: float,
+        visibility_timeout_s: int | None = None,
+    ) -> Sequence[ReceivedMessage]:
+        received: list[ReceivedMessage] = []
+        wait = min(_MAX_WAIT_S, math.ceil(wait_seconds))
+        while len(received) < max_messages:
+            want = min(MAX_BATCH_ENTRIES, max_messages - len(received))
+            raw = await self._receive_raw(self._url, want, wait, visibility_timeout_s)
+            for item in raw:
+                message = await self._decoded(item, strict=True)
+                if message is not None:
+                    received.append(message)
+            # Only the first call waits; keep taking while the queue hands out full batches.
+            if len(raw) < want:
+                break
+            wait = 0
+        return received
+
+    async def delete(self, messages: Sequence[ReceivedMessage]) -> None:
+        for start in range(0, len(messages), MAX_BATCH_ENTRIES):
+            chunk = messages[start : start + MAX_BATCH_ENTRIES]
+            entries = [{"Id": str(n), "ReceiptHandle": m.receipt} for n, m in enumerate(chunk)]
+            await self._batched("DeleteMessageBatch", self._url, entries, ignore=_GONE)
+        for message in messages:
+            if message.payload_ref is not None:
+                await self._forget_blob(message.payload_ref)
+
+    async def extend_visibility(self, messages: Sequence[ReceivedMessage], seconds: int) -> None:
+        for start in range(0, len(messages), MAX_BATCH_ENTRIES):
+            chunk = messages[start : start + MAX_BATCH_ENTRIES]
+            entries = [
+                {"Id": str(n), "ReceiptHandle": m.receipt, "VisibilityTimeout": seconds}
+                for n, m in enumerate(chunk)
+            ]
+            await self._batched("ChangeMessageVisibilityBatch", self._url, entries, ignore=_GONE)
+
+    async def depth(self) -> int:
+        response = await self._call(
+            "GetQueueAttributes",
+            QueueUrl=self._url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )
+        attributes = response.get("Attributes", {})
+        return int(attributes.get("ApproximateNumberOfMessages", 0)) + int(
+            attributes.get("ApproximateNumberOfMessagesNotVisible", 0)
+        )
+
+    async def dead_letters(self, *, limit: int) -> Sequence[ReceivedMessage]:
+        seen: dict[str, ReceivedMessage] = {}
+        # Peek with a zero visibility timeout so the view hides nothing from a redrive. SQS
+        # samples servers, so ask a few times and stop when a round brings nothing new.
+        for _ in range(math.ceil(limit / MAX_BATCH_ENTRIES) + 2):
+            want = min(MAX_BATCH_ENTRIES, limit - len(seen))
+            raw = await self._receive_raw(self._dead_url, want, 0, 0)
+            new = [item for item in raw if item["MessageId"] not in seen]
+            for item in new:
+                message = await self._decoded(item, strict=False)
+                if message is not None:
+                    seen[message.message_id] = message
+            if not new or len(seen) >= limit:
+                break
+        return list(seen.values())[:limit]
+
+    async def redrive(self, message_ids: Collection[str] | RedriveAll) -> int:
+        # SQS's StartMessageMoveTask moves only everything and is missing from SQS-compatible
+        # servers, so move by hand: copy to the main queue first, then delete the dead letter.
+        wanted = None if message_ids == "all" else set(message_ids)
+        moved = 0
+        skipped: list[str] = []
+        try:
+            while wanted is None or wanted:
+                raw = await self._receive_raw(
+                    self._dead_url,
+                    MAX_BATCH_ENTRIES,
+                    self._redrive_wait_s,
+                    self._redrive_visibility_s,
+                )
+                if not raw:
+                    break
+                chosen = [m for m in raw if wanted is None or m["MessageId"] in wanted]
+                skipped.extend(
+                    m["ReceiptHandle"]
+                    for m in raw
+                    if wanted is not None and m["MessageId"] not in wanted
+                )
+                if not chosen:
+                    continue
+                await self._batched(
+                    "SendMessageBatch",
+                    self._url,
+                    [
+                        {
+                            "Id": str(n),
+                            "MessageBody": m["Body"],
+                            "MessageAttributes": _copied_attributes(m),
+                        }
+                        for n, m in enumerate(chosen)
+                    ],
+                )
+                await self._batched(
+                    "DeleteMessageBatch",
+                    self._dead_url,
+                    [
+                        {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]}
+                        for n, m in enumerate(chosen)
+                    ],
+                    ignore=_GONE,
+                )
+                moved += len(chosen)
+                if wanted is not None:
+                    wanted.difference_update(m["MessageId"] for m in chosen)
+        finally:
+            # Make the dead letters we looked at but did not move visible again at once.
+            for start in range(0, len(skipped), MAX_BATCH_ENTRIES):
+                entries = [
+                    {"Id": str(n), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+                    for n, handle in enumerate(skipped[start : start + MAX_BATCH_ENTRIES])
+                ]
+                await self._batched(
+                    "ChangeMessageVisibilityBatch", self._dead_url, entries, ignore=_GONE
+                )
+        return moved
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _entry(self, message: OutgoingMessage, body: str) -> dict[str, Any]:
+        attributes = message.attributes
+        values = (attributes.tenant, attributes.correlation_id, attributes.kind)
+        entry: dict[str, Any] = {
+            "MessageBody": body,
+            # SQS refuses empty attribute values: an empty one is left out and read back as "".
+            "MessageAttributes": {
+                name: {"DataType": _STRING, "StringValue": value}
+                for name, value in zip(_ATTRIBUTE_NAMES, values, strict=True)
+                if value
+            },
+        }
+        if self._fifo:
+            entry["MessageGroupId"] = attributes.tenant or "default"
+            entry["MessageDeduplicationId"] = message.deduplication_id or uuid.uuid4().hex
+        return entry
+
+    async def _receive_raw(
+        self, url: str, count: int, wait_s: int, visibility_s: int | None
+    ) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {
+            "QueueUrl": url,
+            "MaxNumberOfMessages": count,
+            "WaitTimeSeconds": wait_s,
+            "MessageSystemAttributeNames": ["ApproximateReceiveCount"],
+            "MessageAttributeNames": ["All"],
+        }
+        if visibility_s is not None:
+            params["VisibilityTimeout"] = visibility_s
+        response = await self._call("ReceiveMessage", **params)
+        return list(response.get("Messages", []))
+
+    async def _decoded(self, item: Mapping[str, Any], *, strict: bool) -> ReceivedMessage | None:
+        text: str = item["Body"]
+        key = queue_codec.pointer_key(text)
+        try:
+            body = await self._blobs.get(key) if key is not None else queue_codec.from_text(text)
+        except (BlobNotFound, queue_codec.MalformedMessage) as error:
+            # Not handed out, not deleted: it comes back until the redrive policy moves it to
+            # the dead-letter queue, where an operator sees it.
+            _log.warning(
+                "queue.undecodable_message", message_id=item["MessageId"], error=str(error)
+            )
+            if strict:
+                return None
+            body = b""
+        attributes = item.get("MessageAttributes") or {}
+        values = [attributes.get(name, {}).get("StringValue", "") for name in _ATTRIBUTE_NAMES]
+        return ReceivedMessage(
+            message_id=item["MessageId"],
+            receipt=item["ReceiptHandle"],
+            body=body,
+            attributes=MessageAttributes(
+                tenant=values[0], correlation_id=values[1], kind=values[2]
+            ),
+            receive_count=int(item.get("Attributes", {}).get("ApproximateReceiveCount", 1)),
+            payload_ref=key,
+        )
+
+    async def _batched(
+        self,
+        operation: str,
+        url: str,
+        entries: list[dict[str, Any]],
+        *,
+        ignore: frozenset[str] = frozenset(),
+    ) -> None:
+        """One batch call, retrying the entries that failed on SQS's side.
+
+        Raises:
+            MessageRejected: an entry failed by our fault (and is not in ``ignore``).
+            QueueUnavailable: entries still failed after ``batch_attempts`` calls.
+        """
+        pending = {entry["Id"]: entry for entry in entries}
+        for attempt in range(self._batch_attempts):
+            response = await self._call(operation, QueueUrl=url, Entries=list(pending.values()))
+            retry: dict[str, dict[str, Any]] = {}
+            for failure in response.get("Failed", []):
+                code = failure.get("Code", "")
+                if code in ignore:
+                    continue
+                if failure.get("SenderFault"):
+                    raise MessageRejected(
+                        f"{operation} entry {failure['Id']}: {code} {failure.get('Message', '')}"
+                    )
+                retry[failure["Id"]] = pending[failure["Id"]]
+            if not retry:
+                return
+            pending = retry
+            await asyncio.sleep(self._retry_delay_s * 2**attempt)
+        raise QueueUnavailable(
+            f"{operation}: {len(pending)} entries still failing after {self._batch_attempts} calls"
+        )
+
+    async def _call(self, operation: str, **params: Any) -> dict[str, Any]:
+        self._calls[operation] += 1
+        method = getattr(self._client, xform_name(operation))
+        try:
+            response: dict[str, Any] = await method(**params)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if operation == "SendMessageBatch" and code in _REJECTED_CODES:
+                raise MessageRejected(f"{operation}: {error}") from error
+            raise QueueUnavailable(f"{operation}: {error}") from error
+        except BotoCoreError as error:
+            # Connection refused, timeouts, DNS: botocore already retried with backoff.
+            raise QueueUnavailable(f"{operation}: {error}") from error
+        return response
+
+    async def _forget_blobs(self, bodies: Any) -> None:
+        for body in bodies:
+            key = queue_codec.pointer_key(body)
+            if key is not None:
+                await self._forget_blob(key)
+
+    async def _forget_blob(self, key: str) -> None:
+        try:
+            await self._blobs.delete(key)
+        except QueueUnavailable as error:
+            # The message is gone already; an orphan payload costs storage, not correctness.
+            _log.warning("queue.payload_not_deleted", key=key, error=str(error))
+
+
+def _entry_size(entry: Mapping[str, Any]) -> int:
+    size = len(entry["MessageBody"].encode("utf-8"))
+    for name, value in entry["MessageAttributes"].items():
+        size += len(name) + len(value["DataType"]) + len(value["StringValue"].encode("utf-8"))
+    return size
+
+
+def _copied_attributes(item: Mapping[str, Any]) -> dict[str, Any]:
+    attributes = item.get("MessageAttributes") or {}
+    return {
+        name: {"DataType": value["DataType"], "StringValue": value["StringValue"]}
+        for name, value in attributes.items()
+        if "StringValue" in value
+    }
