@@ -54,3 +54,4 @@ class Rejected:
 
 
 NormalizeResult = Normalized | Control | Rejected
+from helios.domain.normalize.dispatch import normalize as normalize  # noqa: E402

@@ -1,0 +1,184 @@
+"""Prometheus Alertmanager webhooks (version "4") as signals: one signal per alert.
+
+Mapping of each ``alerts[i]``:
+
+- ``status`` firing → trigger, resolved → resolve (the group's ``status`` when the alert has
+  none).
+- ``occurred_at`` is ``startsAt`` when firing and ``endsAt`` when resolved; Go's zero time
+  ``0001-01-01T00:00:00Z`` means unset and falls back to ``received_at`` (noted).
+- dedup key: ``fingerprint`` when present, else the hash of the ruleset's key labels. Both
+  members of an HA pair compute the same fingerprint, so their copies are one signal.
+- ``labels`` are the alert's labels; severity is ``labels.severity`` through the ruleset's
+  table; ``service`` is ``labels.service``, else ``labels.job``; ``component`` is
+  ``labels.component``.
+- summary: ``annotations.summary``, else ``annotations.description``, else
+  ``labels.alertname``.
+- links: ``generatorURL`` and the group's ``externalURL``.
+- details: the annotations, the alert's other fields, and the group's fields (``groupKey``,
+  ``receiver``, ``truncatedAlerts``, ``groupLabels``, and fields added by later versions such
+  as ``notification_reason`` or ``routeLabels``). ``commonLabels`` and ``commonAnnotations``
+  are left out: every alert carries its own labels and annotations already.
+
+The envelope is normalized as a whole: one invalid alert rejects the batch, naming its fields,
+so the quarantined envelope can be re-driven after a fix without half of it having been
+applied. A batch with no alerts is ``Normalized(signals=())``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from helios.domain.normalize import FieldError, JsonDecoder, Normalized, NormalizeResult
+from helios.domain.normalize import common as check
+from helios.domain.ruleset import Ruleset
+from helios.domain.timestamps import parse_rfc3339
+from helios.domain.values import Action, Envelope, Link, Signal
+
+_ACTIONS = {"firing": Action.TRIGGER, "resolved": Action.RESOLVE}
+_GO_ZERO_TIME = parse_rfc3339("0001-01-01T00:00:00Z")
+_GROUP_OMITTED = frozenset({"alerts", "commonLabels", "commonAnnotations"})
+_ALERT_MAPPED = frozenset({"status", "labels", "startsAt", "endsAt", "fingerprint"})
+
+ALERTMANAGER_LINKS: tuple[tuple[str, str], ...] = (("generatorURL", "Source"),)
+"""Alert fields that are links, with the text each link gets."""
+
+
+def normalize_alertmanager(
+    envelope: Envelope, ruleset: Ruleset, document: check.JsonObject, decode: JsonDecoder
+) -> NormalizeResult:
+    """Each alert of an Alertmanager webhook as a signal, or a rejection of the batch."""
+    del decode  # the webhook is one JSON document: nothing nested to decode
+    return normalize_webhook(
+        envelope,
+        ruleset,
+        document,
+        alert_links=ALERTMANAGER_LINKS,
+        external_link_text="Alertmanager",
+    )
+
+
+def normalize_webhook(
+    envelope: Envelope,
+    ruleset: Ruleset,
+    document: check.JsonObject,
+    *,
+    alert_links: tuple[tuple[str, str], ...],
+    external_link_text: str,
+) -> NormalizeResult:
+    """The Alertmanager-shaped webhook shared with Grafana: one signal per ``alerts[i]``.
+
+    ``alert_links`` names the alert fields that are links (with their text);
+    ``external_link_text`` is the text of the group's ``externalURL`` link.
+    """
+    errors: check.Errors = []
+    alerts = document.get("alerts")
+    if not isinstance(alerts, list):
+        message = "is required" if alerts is None else "must be a list"
+        return check.rejected(
+            f"{envelope.source.value} webhook", [FieldError(field="alerts", message=message)]
+        )
+    group_status = check.text(document, "status", "status", errors)
+    external_url = check.text(document, "externalURL", "externalURL", errors)
+    group_links = (Link(href=external_url, text=external_link_text),) if external_url else ()
+    alert_mapped = _ALERT_MAPPED.union(name for name, _ in alert_links)
+    group = {k: v for k, v in document.items() if k not in _GROUP_OMITTED}
+    signals: list[Signal] = []
+    for index, alert in enumerate(alerts):
+        path = f"alerts[{index}]"
+        if not isinstance(alert, dict):
+            errors.append(FieldError(field=path, message="must be an object"))
+            continue
+        signal = _alert_signal(
+            envelope,
+            ruleset,
+            alert,
+            path=path,
+            group_status=group_status,
+            group=group,
+            mapped=alert_mapped,
+            links=(*_alert_links(alert, path, alert_links, errors), *group_links),
+            errors=errors,
+        )
+        if signal is not None:
+            signals.append(signal)
+    if errors:
+        return check.rejected(f"{envelope.source.value} webhook", errors)
+    return Normalized(signals=tuple(signals))
+
+
+def _alert_signal(
+    envelope: Envelope,
+    ruleset: Ruleset,
+    alert: check.JsonObject,
+    *,
+    path: str,
+    group_status: str | None,
+    group: check.JsonObject,
+    mapped: frozenset[str],
+    links: tuple[Link, ...],
+    errors: check.Errors,
+) -> Signal | None:
+    errors_before = len(errors)
+    notes: check.Notes = []
+    status = check.text(alert, "status", f"{path}.status", errors) or group_status
+    action = _ACTIONS.get(status or "")
+    if action is None:
+        message = "is required" if not status else "must be firing or resolved"
+        errors.append(FieldError(field=f"{path}.status", message=message))
+    raw_labels = check.mapping(alert, "labels", f"{path}.labels", errors) or {}
+    labels = check.labels_from(raw_labels, f"{path}.labels", errors)
+    annotations = check.mapping(alert, "annotations", f"{path}.annotations", errors) or {}
+    headline = (
+        check.text(annotations, "summary", f"{path}.annotations.summary", errors)
+        or check.text(annotations, "description", f"{path}.annotations.description", errors)
+        or _label(raw_labels, "alertname")
+    )
+    time_field = "endsAt" if action is Action.RESOLVE else "startsAt"
+    at = check.timestamp(alert, time_field, f"{path}.{time_field}", errors)
+    if at == _GO_ZERO_TIME:
+        at = None
+    if action is not Action.RESOLVE:
+        # endsAt of a firing alert is only Alertmanager's expiry guess, but it must still parse.
+        check.timestamp(alert, "endsAt", f"{path}.endsAt", errors)
+    fingerprint = check.text(alert, "fingerprint", f"{path}.fingerprint", errors)
+    key = check.dedup_key(fingerprint, labels, ruleset, f"{path}.fingerprint", errors)
+    extra = {k: v for k, v in alert.items() if k not in mapped}
+    extra["group"] = group
+    details = check.details(extra, path, errors)
+    if len(errors) > errors_before or action is None:
+        return None
+    return check.assemble(
+        envelope=envelope,
+        dedup_key=key,
+        action=action,
+        severity=check.severity(
+            _label(raw_labels, "severity"), ruleset, f"{path}.labels.severity", notes
+        ),
+        summary=check.summary(headline, notes),
+        occurred_at=check.occurred_at(
+            at, envelope.received_at, ruleset, f"{path}.{time_field}", notes
+        ),
+        labels=labels,
+        service=_label(raw_labels, "service") or _label(raw_labels, "job"),
+        component=_label(raw_labels, "component"),
+        links=links,
+        details=details,
+        notes=notes,
+    )
+
+
+def _alert_links(
+    alert: check.JsonObject, path: str, fields: tuple[tuple[str, str], ...], errors: check.Errors
+) -> tuple[Link, ...]:
+    links: list[Link] = []
+    for name, title in fields:
+        href = check.text(alert, name, f"{path}.{name}", errors)
+        if href:
+            links.append(Link(href=href, text=title))
+    return tuple(links)
+
+
+def _label(labels: dict[str, Any], name: str) -> str:
+    # Label values are validated separately; a wrong type here is already an error.
+    value = labels.get(name)
+    return value if isinstance(value, str) else ""

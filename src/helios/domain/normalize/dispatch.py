@@ -1,0 +1,112 @@
+"""The entry point of normalization: an envelope to signals, whatever its source.
+
+Also the canonical rendering of a signal in the generic format, which normalizes back to the
+same signal.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, assert_never
+
+from helios.domain.normalize import FieldError, JsonDecoder, NormalizeResult, Rejected
+from helios.domain.normalize import common as check
+from helios.domain.normalize.alertmanager import normalize_alertmanager
+from helios.domain.normalize.cloudwatch import normalize_cloudwatch
+from helios.domain.normalize.generic import normalize_generic
+from helios.domain.normalize.grafana import normalize_grafana
+from helios.domain.normalize.pagerduty import normalize_pagerduty
+from helios.domain.ruleset import Ruleset
+from helios.domain.timestamps import format_rfc3339
+from helios.domain.values import Envelope, Signal, SourceKind
+
+SourceNormalizer = Callable[[Envelope, Ruleset, check.JsonObject, JsonDecoder], NormalizeResult]
+
+
+def normalize(
+    envelope: Envelope, ruleset: Ruleset, *, decode: JsonDecoder = json.loads
+) -> NormalizeResult:
+    """The signals in an envelope's body, a channel control message, or a rejection.
+
+    Total: any body gives a result, never an exception. ``decode`` turns JSON bytes into
+    Python values and must raise ``ValueError`` on invalid input (``json.loads`` and
+    ``orjson.loads`` both do); the result does not depend on which one is injected.
+    """
+    normalizer = _normalizer(envelope.source)
+    if normalizer is None:
+        return Rejected(
+            reason="user signals are not normalized from bytes",
+            errors=(FieldError(field="source", message="user actions come through the API"),),
+        )
+    body = envelope.body
+    if len(body) > check.MAX_BODY_BYTES:
+        return Rejected(
+            reason="body too large",
+            errors=(
+                FieldError(
+                    field="body",
+                    message=f"is {len(body)} bytes, at most {check.MAX_BODY_BYTES} allowed",
+                ),
+            ),
+        )
+    errors: check.Errors = []
+    document = check.decode_object(body, decode, field="body", errors=errors)
+    if errors:
+        return check.rejected("body", errors)
+    return normalizer(envelope, ruleset, document, decode)
+
+
+def _normalizer(source: SourceKind) -> SourceNormalizer | None:
+    match source:
+        case SourceKind.PAGERDUTY:
+            return normalize_pagerduty
+        case SourceKind.ALERTMANAGER:
+            return normalize_alertmanager
+        case SourceKind.GRAFANA:
+            return normalize_grafana
+        case SourceKind.CLOUDWATCH:
+            return normalize_cloudwatch
+        case SourceKind.GENERIC:
+            return normalize_generic
+        case SourceKind.USER:
+            return None
+        case _:
+            assert_never(source)
+
+
+def render_generic(signal: Signal) -> bytes:
+    """The signal in the generic JSON format (UTF-8, sorted keys, compact).
+
+    Normalizing the rendering as a generic envelope (same tenant, integration and
+    ``received_at``) gives back an equal signal when the signal's source is ``generic`` and it
+    carries no notes; any other signal comes back as the same observation from ``generic``.
+
+    Raises:
+        ValueError: ``details`` is not JSON text.
+        OverflowError: ``occurred_at`` is outside the years 1 to 9999.
+    """
+    document: dict[str, Any] = {
+        "action": signal.action.value,
+        "dedup_key": signal.dedup_key,
+        "severity": signal.severity.value,
+        "occurred_at": format_rfc3339(signal.occurred_at),
+    }
+    for name, value in (
+        ("summary", signal.summary),
+        ("service", signal.service),
+        ("component", signal.component),
+        ("group", signal.group),
+        ("class", signal.class_),
+    ):
+        if value:
+            document[name] = value
+    if signal.labels:
+        document["labels"] = dict(signal.labels)
+    if signal.links:
+        document["links"] = [{"href": link.href, "text": link.text} for link in signal.links]
+    if signal.details != "{}":
+        document["details"] = json.loads(signal.details)
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8"
+    )

@@ -1,0 +1,36 @@
+"""Grafana alerting webhooks as signals: Alertmanager's mapping, with Grafana's extras.
+
+Each ``alerts[i]`` maps exactly as in ``helios.domain.normalize.alertmanager`` (status, times,
+fingerprint, labels, severity, summary, service). The Grafana extras:
+
+- ``generatorURL`` (the alert rule), ``dashboardURL``, ``panelURL``, ``silenceURL`` and
+  ``imageURL`` become links, with the group's ``externalURL``;
+- ``values`` and ``valueString`` stay with the alert in ``details``; the group's ``orgId``,
+  ``title``, ``message`` and ``state`` are kept in ``details.group``.
+"""
+
+from __future__ import annotations
+
+from helios.domain.normalize import JsonDecoder, NormalizeResult
+from helios.domain.normalize import common as check
+from helios.domain.normalize.alertmanager import normalize_webhook
+from helios.domain.ruleset import Ruleset
+from helios.domain.values import Envelope
+
+GRAFANA_LINKS: tuple[tuple[str, str], ...] = (
+    ("generatorURL", "Alert rule"),
+    ("dashboardURL", "Dashboard"),
+    ("panelURL", "Panel"),
+    ("silenceURL", "Silence"),
+    ("imageURL", "Image"),
+)
+
+
+def normalize_grafana(
+    envelope: Envelope, ruleset: Ruleset, document: check.JsonObject, decode: JsonDecoder
+) -> NormalizeResult:
+    """Each alert of a Grafana webhook as a signal, or a rejection of the batch."""
+    del decode  # the webhook is one JSON document: nothing nested to decode
+    return normalize_webhook(
+        envelope, ruleset, document, alert_links=GRAFANA_LINKS, external_link_text="Grafana"
+    )

@@ -1,0 +1,150 @@
+"""PagerDuty Events API v2 events as signals.
+
+Mapping (request shape as PagerDuty documents it, so a tool configured for PagerDuty can point
+at Helios unchanged):
+
+- ``event_action`` trigger|acknowledge|resolve is the action (required).
+- ``dedup_key`` is the dedup key; required for acknowledge and resolve. A trigger without one
+  gets ``"pd-" + stable_hash(ingest_id)``: the API answers with that same key in its 202 (it is
+  derived from the envelope, so a re-run of normalization yields it again), and the caller uses
+  it to acknowledge or resolve later.
+- ``payload`` is required for a trigger, with ``summary``, ``source`` and ``severity``.
+  ``severity`` goes through the ruleset's table like any other source (PagerDuty itself allows
+  critical|error|warning|info). ``timestamp`` is ``occurred_at``.
+- ``service`` is ``payload.component`` when present, else ``payload.source``: the component
+  names the affected software (what incidents should group on), while ``source`` is usually a
+  host name and only a fallback. ``component``, ``group``, ``class`` map to the fields of the
+  same name; ``labels`` are ``source``, ``component``, ``group``, ``class`` when present.
+- ``links`` become links (plus ``client_url`` titled with ``client``); ``custom_details``,
+  ``images``, ``client`` and unknown fields are kept in ``details``.
+- ``routing_key`` is required but never copied into the signal: it is the integration's secret.
+
+PagerDuty ignores the payload of acknowledge and resolve events, so a malformed payload there
+does not reject the event (which would leave the alert open): it is kept in ``details`` and
+noted, unmapped.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from helios.domain import identity
+from helios.domain.normalize import FieldError, JsonDecoder, Normalized, NormalizeResult
+from helios.domain.normalize import common as check
+from helios.domain.ruleset import Ruleset
+from helios.domain.values import Action, Envelope, Link, Millis
+
+_ACTIONS = {action.value: action for action in Action}
+_MAPPED = frozenset({"routing_key", "event_action", "dedup_key", "payload", "links"})
+_PAYLOAD_MAPPED = frozenset(
+    {"summary", "source", "severity", "timestamp", "component", "group", "class"}
+)
+
+
+def normalize_pagerduty(
+    envelope: Envelope, ruleset: Ruleset, document: check.JsonObject, decode: JsonDecoder
+) -> NormalizeResult:
+    """One Events API v2 event as one signal, or a rejection naming every bad field."""
+    del decode  # the event is one JSON document: nothing nested to decode
+    errors: check.Errors = []
+    notes: check.Notes = []
+    check.text(document, "routing_key", "routing_key", errors, required=True)
+    action_name = check.text(document, "event_action", "event_action", errors, required=True)
+    action = _ACTIONS.get(action_name or "")
+    if action_name and action is None:
+        errors.append(
+            FieldError(field="event_action", message="must be trigger, acknowledge or resolve")
+        )
+    own_key = check.text(document, "dedup_key", "dedup_key", errors)
+    if action in (Action.ACKNOWLEDGE, Action.RESOLVE) and not own_key:
+        errors.append(FieldError(field="dedup_key", message=f"is required to {action_name}"))
+
+    payload_errors: check.Errors = []
+    raw_payload = check.mapping(document, "payload", "payload", payload_errors)
+    if raw_payload is None and action is Action.TRIGGER and not payload_errors:
+        payload_errors.append(FieldError(field="payload", message="is required to trigger"))
+    payload = _read_payload(raw_payload or {}, action is Action.TRIGGER, payload_errors)
+    if payload_errors:
+        if action is Action.TRIGGER:
+            errors.extend(payload_errors)
+        else:
+            first = payload_errors[0]
+            notes.append(f"payload ignored: {first.field} {first.message}")
+            payload = _Payload()
+    links = check.links_from(document.get("links"), "links", errors)
+    client_url = document.get("client_url")
+    if isinstance(client_url, str) and client_url:
+        client = document.get("client")
+        links += (Link(href=client_url, text=client if isinstance(client, str) else ""),)
+    labels = check.labels_from(
+        {
+            name: value
+            for name, value in (
+                ("source", payload.source),
+                ("component", payload.component),
+                ("group", payload.group),
+                ("class", payload.class_),
+            )
+            if value
+        },
+        "payload",
+        errors,
+    )
+    key = own_key or "pd-" + identity.stable_hash(envelope.ingest_id)
+    check.dedup_key(key, labels, ruleset, "dedup_key", errors)
+    extra: check.JsonObject = {k: v for k, v in document.items() if k not in _MAPPED}
+    if payload_errors and raw_payload is not None:
+        extra["payload"] = raw_payload
+    elif raw_payload:
+        leftover = {k: v for k, v in raw_payload.items() if k not in _PAYLOAD_MAPPED}
+        if leftover:
+            extra["payload"] = leftover
+    details = check.details(extra, "body", errors)
+    if errors or action is None:
+        return check.rejected("PagerDuty event", errors)
+
+    return Normalized(
+        signals=(
+            check.assemble(
+                envelope=envelope,
+                dedup_key=key,
+                action=action,
+                severity=check.severity(payload.severity, ruleset, "payload.severity", notes),
+                summary=check.summary(payload.summary, notes),
+                occurred_at=check.occurred_at(
+                    payload.timestamp, envelope.received_at, ruleset, "payload.timestamp", notes
+                ),
+                labels=labels,
+                service=payload.component or payload.source,
+                component=payload.component,
+                group=payload.group,
+                class_=payload.class_,
+                links=links,
+                details=details,
+                notes=notes,
+            ),
+        )
+    )
+
+
+@attrs.frozen(kw_only=True)
+class _Payload:
+    summary: str = ""
+    source: str = ""
+    severity: str | None = None
+    timestamp: Millis | None = None
+    component: str = ""
+    group: str = ""
+    class_: str = ""
+
+
+def _read_payload(raw: check.JsonObject, required: bool, errors: check.Errors) -> _Payload:
+    return _Payload(
+        summary=check.text(raw, "summary", "payload.summary", errors, required=required) or "",
+        source=check.text(raw, "source", "payload.source", errors, required=required) or "",
+        severity=check.text(raw, "severity", "payload.severity", errors, required=required),
+        timestamp=check.timestamp(raw, "timestamp", "payload.timestamp", errors),
+        component=check.text(raw, "component", "payload.component", errors) or "",
+        group=check.text(raw, "group", "payload.group", errors) or "",
+        class_=check.text(raw, "class", "payload.class", errors) or "",
+    )
