@@ -56,7 +56,11 @@ class RecorderEventStore:
         self._recorder = recorder
         self._codec = codec
         # Driver errors that escape the library's own translation (e.g. at connect time).
-        self._unavailable = (PersistenceError, OSError, *unavailable)
+        self._unavailable: tuple[type[BaseException], ...] = (
+            PersistenceError,
+            OSError,
+            *unavailable,
+        )
         self._on_close = on_close
 
     def append(self, batch: AppendBatch) -> int:
