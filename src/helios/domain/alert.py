@@ -44,7 +44,6 @@ class AlertState:
     notified_episode: str = ""
     notified_urgency: int = 0
     notifications: int = 0
-    duplicates: int = 0
 
     @property
     def episode(self) -> Episode | None:
@@ -155,17 +154,24 @@ class AlertResolved:
     by: str
 
 
-@event("helios.alert.priority_changed.v1")
+@event("helios.alert.scored.v1")
 @attrs.frozen(kw_only=True)
-class PriorityChanged:
+class AlertScored:
+    """The episode's score or priority changed; ``factors`` reproduce the score exactly."""
+
     episode: int
     episode_id: str
     at: Millis
-    previous: Priority | None
+    previous_priority: Priority | None
     priority: Priority
+    previous_score: int | None
     score: int
     factors: tuple[Factor, ...]
     ruleset_version: int
+
+    @property
+    def priority_changed(self) -> bool:
+        return self.previous_priority is not self.priority
 
 
 @event("helios.alert.flapping_started.v1")
@@ -241,7 +247,7 @@ AlertEvent = (
     | AlertReopened
     | AlertAcknowledged
     | AlertResolved
-    | PriorityChanged
+    | AlertScored
     | FlappingStarted
     | FlappingCleared
     | AlertSilenced
@@ -260,10 +266,11 @@ def evolve(state: AlertState, event: AlertEvent) -> AlertState:
         case SignalAccepted(signal=signal, policy=policy):
             return _absorb(state, signal, policy)
         case SignalDeduplicated():
-            return attrs.evolve(state, duplicates=state.duplicates + 1)
+            # A duplicate changes nothing: applying a signal twice equals applying it once.
+            return state
         case AlertTriggered(group_key=group_key) | AlertReopened(group_key=group_key):
             return attrs.evolve(state, group_key=group_key)
-        case PriorityChanged(priority=priority, score=value, episode_id=episode_id):
+        case AlertScored(priority=priority, score=value, episode_id=episode_id):
             return attrs.evolve(state, priority=priority, score=value, scored_episode=episode_id)
         case FlappingStarted():
             return attrs.evolve(state, flapping=True)
@@ -362,6 +369,14 @@ def _decide_signal(command: IngestSignal, state: AlertState) -> tuple[AlertEvent
         after.episode_id != before.episode_id and after.started_at > before.started_at
     )
     previous_status = Status.TRIGGERED if opened else before.status if before else None
+    if opened and before is not None and before.is_open:
+        # A late resolve split the open episode: it closed back then, and a later trigger
+        # opened the episode that is current now. Record both, so the history stays true.
+        journal.add(
+            AlertResolved(
+                episode=before.number, episode_id=before.episode_id, at=at, by=signal.source
+            )
+        )
     if opened:
         group_key = group_key_of(after, ruleset)
         kind = AlertTriggered if before is None else AlertReopened
@@ -405,11 +420,10 @@ def _decide_signal(command: IngestSignal, state: AlertState) -> tuple[AlertEvent
     same_episode = journal.state.scored_episode == after.episode_id
     rescored = _rescore(journal, after)
 
-    if opened and rescored is not None:
+    if opened:
         journal.notify("triggered" if before is None else "reopened", rescored.priority)
     elif (
-        rescored is not None
-        and same_episode
+        same_episode
         and previous_priority is not None
         and rescored.priority.urgency > previous_priority.urgency
         and after.status is Status.TRIGGERED
@@ -542,11 +556,13 @@ def _decide_flapping(journal: _Journal) -> None:
         journal.add(FlappingCleared(at=journal.at, last_transition=state.flap_cleared_at))
 
 
-def _rescore(journal: _Journal, episode: Episode) -> Score | None:
-    """Score the open episode; record a ``PriorityChanged`` when the priority moves."""
+def _rescore(journal: _Journal, episode: Episode) -> Score:
+    """Score the episode; record an ``AlertScored`` when its score or priority moves.
+
+    A resolved episode is scored too: a late signal can still change what it was, and the
+    final priority must not depend on the order signals arrived in.
+    """
     state = journal.state
-    if not episode.is_open:
-        return None
     current = score(
         ScoreInput(
             severity=episode.severity,
@@ -558,15 +574,16 @@ def _rescore(journal: _Journal, episode: Episode) -> Score | None:
         journal.ruleset,
     )
     same_episode = state.scored_episode == episode.episode_id
-    if same_episode and state.priority is current.priority:
+    if same_episode and state.priority is current.priority and state.score == current.value:
         return current
     journal.add(
-        PriorityChanged(
+        AlertScored(
             episode=episode.number,
             episode_id=episode.episode_id,
             at=journal.at,
-            previous=state.priority if same_episode else None,
+            previous_priority=state.priority if same_episode else None,
             priority=current.priority,
+            previous_score=state.score if same_episode else None,
             score=current.value,
             factors=current.factors,
             ruleset_version=current.ruleset_version,

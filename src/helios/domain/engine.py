@@ -146,7 +146,7 @@ def incident_commands(
                 found = "acknowledged"
             case alert.AlertResolved(at=at):
                 found = "resolved"
-            case alert.PriorityChanged(at=at):
+            case alert.AlertScored(at=at) if decided.priority_changed:
                 found = "priority"
             case alert.NotificationRequested(notification_id=nid, reason=reason, at=at):
                 notifications.append(

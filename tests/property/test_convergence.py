@@ -1,0 +1,61 @@
+"""Law 1 (convergence) and law 2 (idempotency) of the alert state."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from domain_strategies import rulesets, signals
+from helios.domain import alert
+from helios.domain.ruleset import Ruleset
+from helios.domain.values import Signal
+
+
+def ingest_all(arrivals: list[Signal], ruleset: Ruleset) -> alert.AlertState:
+    state = alert.initial_state("t1", "k1")
+    for signal in arrivals:
+        events = alert.decide(alert.IngestSignal(signal=signal, ruleset=ruleset), state)
+        state = alert.evolve_all(state, events)
+    return state
+
+
+def derived(state: alert.AlertState) -> tuple[object, ...]:
+    """What the alert *is*: its signals, their fold and its score. (Which notifications were
+    sent along the way is history, and legitimately depends on when things arrived.)"""
+    return (state.signals, state.seen, state.fold, state.priority, state.score)
+
+
+@given(
+    distinct=st.lists(signals(), min_size=1, max_size=12, unique_by=lambda s: s.signal_id),
+    data=st.data(),
+    ruleset=rulesets,
+)
+def test_any_permutation_with_duplicates_gives_the_same_state(
+    distinct: list[Signal], data: st.DataObject, ruleset: Ruleset
+) -> None:
+    """Arrival order and duplicates never change the final alert state."""
+    in_canonical_order = sorted(distinct, key=lambda s: s.order_key)
+    duplicates = data.draw(st.lists(st.sampled_from(distinct), max_size=6), label="duplicates")
+    arrivals = data.draw(st.permutations(distinct + duplicates), label="arrivals")
+
+    reference = ingest_all(in_canonical_order, ruleset)
+    shuffled = ingest_all(arrivals, ruleset)
+
+    assert derived(shuffled) == derived(reference)
+
+
+@given(
+    history=st.lists(signals(), max_size=8),
+    again=signals(),
+    ruleset=rulesets,
+)
+def test_applying_a_signal_twice_equals_applying_it_once(
+    history: list[Signal], again: Signal, ruleset: Ruleset
+) -> None:
+    """The second delivery of the same signal is recorded as a duplicate and changes nothing."""
+    once = ingest_all([*history, again], ruleset)
+    twice = ingest_all([*history, again, again], ruleset)
+
+    assert twice == once
+    second = alert.decide(alert.IngestSignal(signal=again, ruleset=ruleset), once)
+    assert [type(e) for e in second] == [alert.SignalDeduplicated]
