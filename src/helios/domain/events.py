@@ -31,6 +31,12 @@ def event(name: str) -> Any:
 
 
 def event_types() -> dict[str, type[Any]]:
-    """Every registered event type by wire name (importing ``helios.domain`` registers all)."""
+    """Every registered event type by wire name."""
+    # Imported here, not at the top: the event modules import this one to register.
+    import helios.domain.alert
+    import helios.domain.incident
+    import helios.domain.intake
+    import helios.domain.ruleset_stream
+    import helios.domain.silence  # noqa: F401
 
     return dict(_REGISTRY)
