@@ -7,6 +7,7 @@ moving a class never breaks history. A new schema version gets a new name and an
 
 from __future__ import annotations
 
+import importlib
 from typing import Any, ClassVar, Protocol
 
 
@@ -30,13 +31,18 @@ def event(name: str) -> Any:
     return register
 
 
+EVENT_MODULES = (
+    "helios.domain.alert",
+    "helios.domain.incident",
+    "helios.domain.intake",
+    "helios.domain.ruleset_stream",
+    "helios.domain.silence",
+)
+
+
 def event_types() -> dict[str, type[Any]]:
     """Every registered event type by wire name."""
     # Imported here, not at the top: the event modules import this one to register.
-    import helios.domain.alert
-    import helios.domain.incident
-    import helios.domain.intake
-    import helios.domain.ruleset_stream
-    import helios.domain.silence  # noqa: F401
-
+    for module in EVENT_MODULES:
+        importlib.import_module(module)
     return dict(_REGISTRY)
