@@ -300,10 +300,12 @@ class EmbeddedQueue:
                         )
                         continue
                     receipt = uuid.uuid4().hex
+                    # At least 1 ms ahead: with a zero timeout the refill query of this same
+                    # receive must not pick the message again (SQS returns it once per call).
                     conn.execute(
                         "UPDATE queue_messages SET receive_count = receive_count + 1,"
                         " visible_at_ms = ?, receipt = ? WHERE message_id = ?",
-                        (now + visibility_ms, receipt, message_id),
+                        (now + max(visibility_ms, 1), receipt, message_id),
                     )
                     delivered.append(_received((*row[:5], receive_count + 1), receipt=receipt))
         return delivered

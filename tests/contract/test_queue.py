@@ -1,0 +1,390 @@
+"""The queue contract, run against every adapter: the embedded SQLite queue and SQS.
+
+SQS runs against the SQS-compatible server named by ``HELIOS_TEST_SQS_URL`` (the shared
+``sqs_endpoint`` fixture: skipped when unset, failed with ``HELIOS_REQUIRE_SERVICES=1``); each
+test gets its own queues (the server is shared and slows down as queues grow deep) and deletes them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import anyio
+import pytest
+
+from helios.adapters import queue_codec
+from helios.adapters.embedded_queue import EmbeddedQueue
+from helios.adapters.sqs import (
+    MemoryBlobStore,
+    SqsQueue,
+    SqsSettings,
+    create_queues,
+    delete_queues,
+    sqs_client,
+)
+from helios.adapters.sqs.batching import split_batches
+from helios.domain.values import Envelope, SourceKind
+from helios.ports.queue import (
+    MessageAttributes,
+    OutgoingMessage,
+    Queue,
+    QueueUnavailable,
+    ReceivedMessage,
+)
+
+ATTRIBUTES = MessageAttributes(tenant="tenant-a", correlation_id="corr-1", kind="test.v1")
+AWS_TEST_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in AWS_TEST_ENV.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture(params=["embedded", pytest.param("sqs", marks=pytest.mark.sqs)])
+async def queue(
+    request: pytest.FixtureRequest, tmp_path: Path, aws_env: None
+) -> AsyncIterator[Queue]:
+    if request.param == "embedded":
+        async with EmbeddedQueue(path=tmp_path / "queue.db", poll_interval_s=0.05) as embedded:
+            yield embedded
+        return
+    # Asked for here only, so that a missing server skips (or fails) the SQS case alone.
+    endpoint = request.getfixturevalue("sqs_endpoint")
+    settings = SqsSettings(endpoint_url=endpoint, max_attempts=2)
+    async with sqs_client(settings) as client:
+        urls = await create_queues(client, prefix=f"t{uuid.uuid4().hex[:12]}-helios-")
+        try:
+            yield SqsQueue(
+                client=client,
+                queue_url=urls.main,
+                dead_letter_url=urls.dead_letter,
+                blob_store=MemoryBlobStore(),
+                redrive_wait_s=0,
+            )
+        finally:
+            await delete_queues(client, urls)
+
+
+def message(body: bytes, attributes: MessageAttributes = ATTRIBUTES) -> OutgoingMessage:
+    return OutgoingMessage(body=body, attributes=attributes)
+
+
+async def take(queue: Queue, count: int, *, timeout_s: float = 10.0) -> list[ReceivedMessage]:
+    """Receive until ``count`` messages arrived (or time is up), deleting none."""
+    taken: list[ReceivedMessage] = []
+    deadline = time.monotonic() + timeout_s
+    while len(taken) < count and time.monotonic() < deadline:
+        taken.extend(
+            await queue.receive(
+                max_messages=min(10, count - len(taken)), wait_seconds=1, visibility_timeout_s=30
+            )
+        )
+    return taken
+
+
+def bodies(messages: Sequence[ReceivedMessage]) -> list[bytes]:
+    return sorted(m.body for m in messages)
+
+
+@pytest.mark.anyio
+async def test_a_sent_message_comes_back_with_its_attributes_until_deleted(queue: Queue) -> None:
+    """Body bytes (binary included) and attributes survive; delete acknowledges."""
+    body = b"\x00\xff binary \r\n" + "é".encode()
+    await queue.send([message(body)])
+    assert await queue.depth() == 1
+
+    [got] = await take(queue, 1)
+
+    assert got.body == body
+    assert got.attributes == ATTRIBUTES
+    assert got.receive_count == 1
+    await queue.delete([got])
+    assert await queue.depth() == 0
+    assert await queue.receive(max_messages=10, wait_seconds=0) == []
+
+
+@pytest.mark.anyio
+async def test_an_envelope_survives_the_queue(queue: Queue) -> None:
+    """The codec's envelope message round-trips, with tenant and correlation id as attributes."""
+    envelope = Envelope(
+        ingest_id="01J0000000000000000000000A",
+        tenant="tenant-b",
+        integration="am-prod",
+        source=SourceKind.ALERTMANAGER,
+        received_at=1_732_670_000_000,
+        body=b'{"status":"firing","alerts":[]}',
+        headers=(("User-Agent", "Alertmanager/0.25.0"),),
+    )
+    await queue.send([queue_codec.envelope_message(envelope, correlation_id="req-9")])
+
+    [got] = await take(queue, 1)
+
+    assert queue_codec.decode_envelope(got.body) == envelope
+    assert got.attributes == MessageAttributes(
+        tenant="tenant-b", correlation_id="req-9", kind=queue_codec.ENVELOPE_KIND
+    )
+
+
+@pytest.mark.anyio
+async def test_more_than_ten_messages_are_all_delivered(queue: Queue) -> None:
+    """A send of 23 messages is split into batches of at most 10, none lost."""
+    sent = [f"message {n}".encode() for n in range(23)]
+    await queue.send([message(body) for body in sent])
+
+    got = await take(queue, 23)
+
+    assert bodies(got) == sorted(sent)
+    if isinstance(queue, SqsQueue):
+        assert queue.api_calls["SendMessageBatch"] == 3
+
+
+@pytest.mark.anyio
+async def test_a_send_above_the_batch_byte_limit_is_split_and_delivered(queue: Queue) -> None:
+    """Ten 60 KB incompressible messages (80 KB framed each) exceed 256 KiB per batch."""
+    sent = [os.urandom(60_000) for _ in range(10)]
+    await queue.send([message(body) for body in sent])
+
+    got = await take(queue, 10)
+
+    assert bodies(got) == sorted(sent)
+    if isinstance(queue, SqsQueue):
+        assert queue.api_calls["SendMessageBatch"] == 4
+
+
+@pytest.mark.anyio
+async def test_an_oversized_envelope_round_trips_and_its_payload_is_cleaned_up(
+    queue: Queue,
+) -> None:
+    """A 400 KiB envelope (above the SQS message limit) arrives whole and leaves nothing."""
+    envelope = Envelope(
+        ingest_id="01J0000000000000000000000B",
+        tenant="tenant-a",
+        integration="generic",
+        source=SourceKind.GENERIC,
+        received_at=1,
+        body=os.urandom(400 * 1024),
+        content_type="application/octet-stream",
+    )
+    await queue.send([queue_codec.envelope_message(envelope, correlation_id="big")])
+
+    [got] = await take(queue, 1)
+
+    assert queue_codec.decode_envelope(got.body) == envelope
+    blobs = queue._blobs if isinstance(queue, SqsQueue) else None
+    if isinstance(blobs, MemoryBlobStore):
+        assert got.payload_ref is not None
+        assert blobs.keys() == {got.payload_ref}
+    await queue.delete([got])
+    if isinstance(blobs, MemoryBlobStore):
+        assert blobs.keys() == frozenset()
+
+
+@pytest.mark.anyio
+async def test_an_undeleted_message_is_delivered_again_after_its_visibility_timeout(
+    queue: Queue,
+) -> None:
+    """Invisible while in flight; redelivered with receive_count 2 once the timeout passes."""
+    await queue.send([message(b"retry me")])
+    [first] = await queue.receive(max_messages=1, wait_seconds=5, visibility_timeout_s=1)
+
+    assert await queue.receive(max_messages=1, wait_seconds=0) == []
+    [again] = await queue.receive(max_messages=1, wait_seconds=4, visibility_timeout_s=30)
+
+    assert again.message_id == first.message_id
+    assert again.body == b"retry me"
+    assert again.receive_count == 2
+    assert again.receipt != first.receipt
+
+
+@pytest.mark.anyio
+async def test_extend_visibility_keeps_a_message_hidden_longer(queue: Queue) -> None:
+    """A 1 s timeout extended to 3 s: still hidden after 1.5 s, back after that."""
+    await queue.send([message(b"slow work")])
+    [first] = await queue.receive(max_messages=1, wait_seconds=5, visibility_timeout_s=1)
+
+    await queue.extend_visibility([first], 3)
+    await anyio.sleep(1.5)
+
+    assert await queue.receive(max_messages=1, wait_seconds=0) == []
+    [again] = await queue.receive(max_messages=1, wait_seconds=4, visibility_timeout_s=30)
+    assert again.message_id == first.message_id
+
+
+@pytest.mark.anyio
+async def test_a_message_received_three_times_is_dead_lettered_and_redrive_brings_it_back(
+    queue: Queue,
+) -> None:
+    """After 3 receives without delete the 4th finds it in the DLQ; redrive restores it."""
+    await queue.send([message(b"poison"), message(b"also poison")])
+    for attempt in range(1, 4):
+        got = await queue.receive(max_messages=10, wait_seconds=2, visibility_timeout_s=0)
+        assert sorted(m.receive_count for m in got) == [attempt, attempt]
+
+    # Dead-lettering happens on the next receive (as in SQS); give it time to look.
+    assert await queue.receive(max_messages=10, wait_seconds=0.5) == []
+    dead = await queue.dead_letters(limit=10)
+    assert bodies(dead) == [b"also poison", b"poison"]
+    assert all(m.attributes == ATTRIBUTES for m in dead)
+    assert await queue.depth() == 0
+
+    poison = next(m for m in dead if m.body == b"poison")
+    assert await queue.redrive([poison.message_id]) == 1
+    assert bodies(await queue.dead_letters(limit=10)) == [b"also poison"]
+    [back] = await take(queue, 1)
+    assert back.body == b"poison"
+    assert back.attributes == ATTRIBUTES
+    assert back.receive_count == 1
+
+    assert await queue.redrive("all") == 1
+    assert await queue.dead_letters(limit=10) == []
+    assert [m.body for m in await take(queue, 1)] == [b"also poison"]
+
+
+@pytest.mark.anyio
+async def test_a_waiting_receive_returns_as_soon_as_a_message_arrives(queue: Queue) -> None:
+    """Long polling: a receive waiting 5 s returns well before when a send lands."""
+    got: list[ReceivedMessage] = []
+
+    async def receive() -> None:
+        got.extend(await queue.receive(max_messages=1, wait_seconds=5))
+
+    started = time.monotonic()
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(receive)
+        await anyio.sleep(0.3)
+        await queue.send([message(b"wake up")])
+
+    assert [m.body for m in got] == [b"wake up"]
+    assert time.monotonic() - started < 3
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("adapter", ["embedded", "sqs"])
+async def test_an_unreachable_queue_raises_queue_unavailable(
+    adapter: str, tmp_path: Path, aws_env: None
+) -> None:
+    """A closed port (SQS) or an unopenable file (embedded) fails fast with the typed error."""
+    started = time.monotonic()
+    if adapter == "embedded":
+        broken = EmbeddedQueue(path=tmp_path / "missing-dir" / "queue.db")
+        with pytest.raises(QueueUnavailable):
+            await broken.send([message(b"lost?")])
+        with pytest.raises(QueueUnavailable):
+            await broken.receive(max_messages=1, wait_seconds=0)
+        await broken.close()
+    else:
+        settings = SqsSettings(
+            endpoint_url=f"http://127.0.0.1:{closed_port()}", max_attempts=1, connect_timeout_s=1
+        )
+        async with sqs_client(settings) as client:
+            url = f"{settings.endpoint_url}/123456789012/helios-ingest"
+            sqs = SqsQueue(
+                client=client, queue_url=url, dead_letter_url=url, blob_store=MemoryBlobStore()
+            )
+            with pytest.raises(QueueUnavailable):
+                await sqs.send([message(b"lost?")])
+            with pytest.raises(QueueUnavailable):
+                await sqs.receive(max_messages=1, wait_seconds=0)
+            assert sqs.api_calls == {"SendMessageBatch": 1, "ReceiveMessage": 1}
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.anyio
+async def test_the_embedded_queue_keeps_an_accepted_message_across_kill_9(
+    tmp_path: Path,
+) -> None:
+    """A process that sends and is then SIGKILLed leaves the message in the file."""
+    path = tmp_path / "queue.db"
+    script = textwrap.dedent(
+        f"""
+        import asyncio, os, signal
+        from helios.adapters.embedded_queue import EmbeddedQueue
+        from helios.ports.queue import MessageAttributes, OutgoingMessage
+
+        async def main():
+            queue = EmbeddedQueue(path={str(path)!r})
+            attributes = MessageAttributes(tenant="t", correlation_id="c", kind="k")
+            await queue.send([OutgoingMessage(body=b"accepted", attributes=attributes)])
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        asyncio.run(main())
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], check=False, timeout=30)
+    assert done.returncode == -9
+
+    async with EmbeddedQueue(path=path) as queue:
+        got = await queue.receive(max_messages=10, wait_seconds=1)
+    assert [m.body for m in got] == [b"accepted"]
+
+
+@pytest.mark.anyio
+async def test_embedded_consumers_sharing_a_file_never_get_the_same_message(
+    tmp_path: Path,
+) -> None:
+    """Two queue instances (two connections, as two processes would have) and 6 tasks."""
+    path = tmp_path / "queue.db"
+    sent = [f"m{n}".encode() for n in range(150)]
+    delivered: list[bytes] = []
+    async with EmbeddedQueue(path=path) as one, EmbeddedQueue(path=path) as two:
+        await one.send([message(body) for body in sent])
+
+        async def consume(queue: EmbeddedQueue) -> None:
+            while got := await queue.receive(max_messages=7, wait_seconds=0.2):
+                delivered.extend(m.body for m in got)
+                await queue.delete(got)
+
+        async with anyio.create_task_group() as tasks:
+            for queue in (one, two, one, two, one, two):
+                tasks.start_soon(consume, queue)
+
+    assert sorted(delivered) == sorted(sent)
+
+
+@pytest.mark.anyio
+async def test_the_embedded_queue_drops_a_repeated_deduplication_id(tmp_path: Path) -> None:
+    """Within the window, a second message with the same deduplication id is not enqueued."""
+    async with EmbeddedQueue(path=tmp_path / "queue.db") as queue:
+        first = OutgoingMessage(body=b"1", attributes=ATTRIBUTES, deduplication_id="ingest-1")
+        await queue.send([first, first])
+        await queue.send([first])
+        assert await queue.depth() == 1
+
+
+def test_batches_respect_the_entry_and_byte_limits() -> None:
+    """Ten per batch at most, 256 KiB per batch at most, order kept."""
+    sizes = [100] * 23 + [100_000] * 5 + [262_144]
+
+    batches = split_batches(sizes)
+
+    assert [i for batch in batches for i in batch] == list(range(len(sizes)))
+    assert all(len(batch) <= 10 for batch in batches)
+    assert all(sum(sizes[i] for i in batch) <= 262_144 for batch in batches)
+    with pytest.raises(ValueError, match="above"):
+        split_batches([262_145])
