@@ -179,8 +179,10 @@ def test_an_alert_without_status_takes_the_groups(run, payload_json):
         (lambda w: w["alerts"][1].update(endsAt="soon"), "alerts[1].endsAt"),
         (lambda w: w["alerts"][1].update(fingerprint="f" * 256), "alerts[1].fingerprint"),
         (lambda w: w["alerts"][1].update(annotations="text"), "alerts[1].annotations"),
-        (lambda w: w["alerts"][1]["annotations"].update(summary=None, description=5),
-         "alerts[1].annotations.description"),
+        (
+            lambda w: w["alerts"][1]["annotations"].update(summary=None, description=5),
+            "alerts[1].annotations.description",
+        ),
         (lambda w: w["alerts"][1].update(generatorURL=5), "alerts[1].generatorURL"),
         (lambda w: w.update(externalURL=False), "externalURL"),
     ],

@@ -89,7 +89,9 @@ def test_alertmanagers_pagerduty_notifier_is_understood(run, payload):
     assert signal.summary == "[FIRING:1] DiskFilling storage (db-1:9100 warning)"
     assert signal.service == "Alertmanager"
     assert signal.occurred_at == received_at
-    assert signal.links == (Link(href="http://vm:19093/#/alerts?receiver=both", text="Alertmanager"),)
+    assert signal.links == (
+        Link(href="http://vm:19093/#/alerts?receiver=both", text="Alertmanager"),
+    )
     assert json.loads(signal.details)["payload"]["custom_details"]["num_firing"] == "1"
 
 
