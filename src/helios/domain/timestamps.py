@@ -60,4 +60,8 @@ def format_rfc3339(at: Millis) -> str:
     """UTC milliseconds to ``YYYY-MM-DDTHH:MM:SS.mmmZ``."""
     seconds, millis = divmod(at, 1000)
     moment = _EPOCH + _dt.timedelta(seconds=seconds)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{millis:03d}Z"
+    # Not strftime: glibc's %Y does not zero-pad years before 1000, which RFC 3339 requires.
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+        f"T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}.{millis:03d}Z"
+    )
