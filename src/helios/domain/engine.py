@@ -47,6 +47,7 @@ class TenantContext:
 
     ruleset: Ruleset
     silences: tuple[Silence, ...] = ()
+    silences_version: int = 0
 
 
 @attrs.frozen(kw_only=True)

@@ -25,10 +25,17 @@ class EnvelopeReceived:
 @event("helios.intake.envelope_normalized.v1")
 @attrs.frozen(kw_only=True)
 class EnvelopeNormalized:
+    """What normalization made of an envelope, under which rules and silences.
+
+    ``ruleset_version`` and ``silences_version`` (the version of the tenant's silence stream)
+    let replay decide with exactly what was in force, even if a rule changed concurrently.
+    """
+
     ingest_id: str
     ruleset_version: int
     signals: tuple[Signal, ...]
     skipped: tuple[FieldError, ...] = ()
+    silences_version: int = 0
 
 
 @event("helios.intake.envelope_rejected.v1")
@@ -57,8 +64,25 @@ class EnvelopeRedriven:
     by: str = ""
 
 
+@event("helios.intake.tick.v1")
+@attrs.frozen(kw_only=True)
+class TickReceived:
+    """Time reached ``at`` for these alerts of a tenant (recorded so replay sees time too)."""
+
+    tenant: str
+    at: Millis
+    dedup_keys: tuple[str, ...]
+    ruleset_version: int
+    silences_version: int = 0
+
+
 IntakeEvent = (
-    EnvelopeReceived | EnvelopeNormalized | EnvelopeRejected | ControlReceived | EnvelopeRedriven
+    EnvelopeReceived
+    | EnvelopeNormalized
+    | EnvelopeRejected
+    | ControlReceived
+    | EnvelopeRedriven
+    | TickReceived
 )
 
 
@@ -66,8 +90,13 @@ def envelope_stream(tenant: str, ingest_id: str) -> str:
     return str(stream_id("envelope", tenant, ingest_id))
 
 
+def tick_stream(tenant: str, at: Millis) -> str:
+    """One stream per tenant and tick time: the same tick recorded twice conflicts."""
+    return str(stream_id("tick", tenant, str(at)))
+
+
 def outcome_event(
-    envelope: Envelope, result: NormalizeResult, ruleset_version: int
+    envelope: Envelope, result: NormalizeResult, ruleset_version: int, silences_version: int = 0
 ) -> EnvelopeNormalized | EnvelopeRejected | ControlReceived:
     """The event that records what normalization made of an envelope."""
     match result:
@@ -77,6 +106,7 @@ def outcome_event(
                 ruleset_version=ruleset_version,
                 signals=signals,
                 skipped=skipped,
+                silences_version=silences_version,
             )
         case Rejected(reason=reason, errors=errors):
             return EnvelopeRejected(
