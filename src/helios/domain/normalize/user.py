@@ -30,9 +30,8 @@ def normalize_user(envelope: Envelope, ruleset: Ruleset, decode: JsonDecoder) ->
             reason="not an object", errors=(FieldError(field="body", message="must be an object"),)
         )
     errors: list[FieldError] = []
-    action = (
-        _ACTIONS.get(document.get("action")) if isinstance(document.get("action"), str) else None
-    )
+    raw_action = document.get("action")
+    action = _ACTIONS.get(raw_action) if isinstance(raw_action, str) else None
     if action is None:
         errors.append(FieldError(field="action", message="must be acknowledge or resolve"))
     dedup_key = document.get("dedup_key")
