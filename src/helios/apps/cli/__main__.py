@@ -1,0 +1,3 @@
+from helios.apps.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,42 @@
+"""``helios db migrate``: create or upgrade the event store's schema (an explicit deploy step)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from helios.adapters.store.factory import migrate
+
+DEFAULT_URL = "sqlite:///.helios/helios.db"
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    db = subparsers.add_parser("db", help="event store schema")
+    db_commands = db.add_subparsers(title="db commands", metavar="ACTION")
+    run = db_commands.add_parser(
+        "migrate",
+        help="create the event store tables if missing (idempotent)",
+        description="Create the event store's tables at the store URL. Safe to run twice.",
+    )
+    run.add_argument(
+        "--store",
+        default=os.environ.get("HELIOS_STORE_URL", DEFAULT_URL),
+        help="event store URL: memory://, sqlite:///path, postgresql://… "
+        "(default: $HELIOS_STORE_URL or %(default)s)",
+    )
+    run.set_defaults(func=_migrate)
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    migrate(args.store)
+    print(f"event store ready: {_redacted(args.store)}")
+    return 0
+
+
+def _redacted(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+    return url
