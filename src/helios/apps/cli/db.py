@@ -7,7 +7,7 @@ import os
 
 from helios.adapters.store.factory import migrate
 
-DEFAULT_URL = "sqlite:///.helios/helios.db"
+DEFAULT_URL = "sqlite:.helios/helios.db"
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
