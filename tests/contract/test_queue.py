@@ -23,6 +23,7 @@ import pytest
 from helios.adapters import queue_codec
 from helios.adapters.embedded_queue import EmbeddedQueue
 from helios.adapters.sqs import (
+    FileBlobStore,
     MemoryBlobStore,
     SqsQueue,
     SqsSettings,
@@ -33,6 +34,7 @@ from helios.adapters.sqs import (
 from helios.adapters.sqs.batching import split_batches
 from helios.domain.values import Envelope, SourceKind
 from helios.ports.queue import (
+    BlobNotFound,
     MessageAttributes,
     OutgoingMessage,
     Queue,
@@ -60,9 +62,15 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
 
 
+@pytest.fixture
+def blobs() -> MemoryBlobStore:
+    """Where the SQS adapter puts oversized payloads (the embedded queue needs none)."""
+    return MemoryBlobStore()
+
+
 @pytest.fixture(params=["embedded", pytest.param("sqs", marks=pytest.mark.sqs)])
 async def queue(
-    request: pytest.FixtureRequest, tmp_path: Path, aws_env: None
+    request: pytest.FixtureRequest, tmp_path: Path, aws_env: None, blobs: MemoryBlobStore
 ) -> AsyncIterator[Queue]:
     if request.param == "embedded":
         async with EmbeddedQueue(path=tmp_path / "queue.db", poll_interval_s=0.05) as embedded:
@@ -78,7 +86,7 @@ async def queue(
                 client=client,
                 queue_url=urls.main,
                 dead_letter_url=urls.dead_letter,
-                blob_store=MemoryBlobStore(),
+                blob_store=blobs,
                 redrive_wait_s=0,
             )
         finally:
@@ -173,7 +181,7 @@ async def test_a_send_above_the_batch_byte_limit_is_split_and_delivered(queue: Q
 
 @pytest.mark.anyio
 async def test_an_oversized_envelope_round_trips_and_its_payload_is_cleaned_up(
-    queue: Queue,
+    queue: Queue, blobs: MemoryBlobStore
 ) -> None:
     """A 400 KiB envelope (above the SQS message limit) arrives whole and leaves nothing."""
     envelope = Envelope(
@@ -190,13 +198,11 @@ async def test_an_oversized_envelope_round_trips_and_its_payload_is_cleaned_up(
     [got] = await take(queue, 1)
 
     assert queue_codec.decode_envelope(got.body) == envelope
-    blobs = queue._blobs if isinstance(queue, SqsQueue) else None
-    if isinstance(blobs, MemoryBlobStore):
+    if isinstance(queue, SqsQueue):
         assert got.payload_ref is not None
         assert blobs.keys() == {got.payload_ref}
     await queue.delete([got])
-    if isinstance(blobs, MemoryBlobStore):
-        assert blobs.keys() == frozenset()
+    assert blobs.keys() == frozenset()
 
 
 @pytest.mark.anyio
@@ -368,6 +374,56 @@ async def test_embedded_consumers_sharing_a_file_never_get_the_same_message(
 
 
 @pytest.mark.anyio
+async def test_embedded_consumers_in_two_processes_never_get_the_same_message(
+    tmp_path: Path,
+) -> None:
+    """A consumer in a child process and one here drain the same file without overlap."""
+    path = tmp_path / "queue.db"
+    sent = [f"m{n}".encode() for n in range(200)]
+    script = textwrap.dedent(
+        f"""
+        import asyncio
+        from helios.adapters.embedded_queue import EmbeddedQueue
+
+        async def main():
+            async with EmbeddedQueue(path={str(path)!r}) as queue:
+                while got := await queue.receive(max_messages=5, wait_seconds=0.5):
+                    print(*(m.body.decode() for m in got), flush=True)
+                    await queue.delete(got)
+
+        asyncio.run(main())
+        """
+    )
+    here: list[bytes] = []
+    output: list[bytes] = []
+    child_started = anyio.Event()
+
+    async def read_child(stream: AsyncIterator[bytes]) -> None:
+        async for chunk in stream:
+            output.append(chunk)
+            child_started.set()
+
+    async with EmbeddedQueue(path=path) as queue:
+        await queue.send([message(body) for body in sent])
+        async with (
+            await anyio.open_process([sys.executable, "-c", script]) as child,
+            anyio.create_task_group() as tasks,
+        ):
+            assert child.stdout is not None
+            tasks.start_soon(read_child, child.stdout)
+            with anyio.fail_after(20):
+                await child_started.wait()
+            while got := await queue.receive(max_messages=5, wait_seconds=0.5):
+                here.extend(m.body for m in got)
+                await queue.delete(got)
+            assert await child.wait() == 0
+    there = [word.encode() for word in b"".join(output).decode().split()]
+
+    assert there, "the child process received nothing"
+    assert sorted(here + there) == sorted(sent)
+
+
+@pytest.mark.anyio
 async def test_the_embedded_queue_drops_a_repeated_deduplication_id(tmp_path: Path) -> None:
     """Within the window, a second message with the same deduplication id is not enqueued."""
     async with EmbeddedQueue(path=tmp_path / "queue.db") as queue:
@@ -375,6 +431,23 @@ async def test_the_embedded_queue_drops_a_repeated_deduplication_id(tmp_path: Pa
         await queue.send([first, first])
         await queue.send([first])
         assert await queue.depth() == 1
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("kind", ["memory", "file"])
+async def test_a_blob_store_keeps_bytes_by_key_until_deleted(kind: str, tmp_path: Path) -> None:
+    """put/get/delete; a missing key raises BlobNotFound; deleting twice is fine."""
+    store = MemoryBlobStore() if kind == "memory" else FileBlobStore(tmp_path / "blobs")
+    await store.put("payload-1", b"\x00" * 1000)
+
+    assert await store.get("payload-1") == b"\x00" * 1000
+    assert store.keys() == {"payload-1"}
+    await store.delete("payload-1")
+    await store.delete("payload-1")
+    with pytest.raises(BlobNotFound):
+        await store.get("payload-1")
+    with pytest.raises(ValueError, match="unsafe"):
+        await store.put("../escape", b"")
 
 
 def test_batches_respect_the_entry_and_byte_limits() -> None:
