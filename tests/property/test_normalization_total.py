@@ -19,7 +19,7 @@ from helios.domain.values import Action, Envelope, Link, Severity, Signal, Sourc
 
 PAYLOADS = Path(__file__).resolve().parents[1] / "fixtures" / "payloads"
 RESULT_TYPES = (Normalized, Control, Rejected)
-SOURCES = st.sampled_from([kind for kind in SourceKind])
+SOURCES = st.sampled_from(list(SourceKind))
 DECODERS = st.sampled_from([json.loads, orjson.loads])
 RULESETS = st.sampled_from(
     [Ruleset(), Ruleset(cloudwatch_insufficient_data=CloudWatchInsufficientData.TRIGGER)]
