@@ -13,19 +13,15 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+import orjson
 
-import orjson  # noqa: E402
-
-from helios.apps.traffic import TrafficGenerator  # noqa: E402
-from helios.domain import engine, incident  # noqa: E402
-from helios.domain.normalize import Normalized, normalize  # noqa: E402
-from helios.domain.ruleset import Ruleset  # noqa: E402
-from helios.domain.values import Envelope  # noqa: E402
+from helios.apps.traffic import TrafficGenerator
+from helios.domain import engine, incident
+from helios.domain.normalize import Normalized, normalize
+from helios.domain.ruleset import Ruleset
+from helios.domain.values import Envelope
 
 
 def decode_only(envelopes: list[Envelope]) -> float:
@@ -88,7 +84,8 @@ def main() -> int:
     print(f"{'orjson decode only (baseline)':<34}{decode_rate:>14,.0f}{1e6 / decode_rate:>12.2f}")
     print(f"{'normalize + decide (core)':<34}{core_rate:>14,.0f}{1e6 / core_rate:>12.2f}")
     print(
-        f"ratio core/baseline: {core_rate / decode_rate:.3f}  (target >= 0.2; median of {args.repeat} runs)"
+        f"ratio core/baseline: {core_rate / decode_rate:.3f}"
+        f"  (target >= 0.2; median of {args.repeat} runs)"
     )
     return 0
 
