@@ -57,6 +57,9 @@ def test_details_keep_annotations_group_fields_and_newer_unknown_fields(run, pay
     assert details["group"]["receiver"] == "helios-webhook"
     assert details["group"]["truncatedAlerts"] == 0
     assert "commonLabels" not in details["group"]
+    assert first.details == json.dumps(
+        details, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
 
 
 def test_a_resolved_batch_resolves_at_ends_at(run, payload):
@@ -84,6 +87,24 @@ def test_the_captured_webhooks_trigger_and_resolve_one_alert(run, payload):
     assert resolved.action is Action.RESOLVE
     assert resolved.occurred_at == parse_rfc3339("2026-11-26T18:59:26.568Z")
     assert resolved.dedup_key == firing.dedup_key == "20a604bad6a8cdda"
+
+
+@pytest.mark.parametrize(
+    "alert_fields",
+    [{}, {"annotations": {}}, {"zzz": 1}, {"annotations": {"a": "é"}, "zzz": [1.5, None]}],
+)
+def test_details_are_canonical_json_whatever_the_alert_fields(run, payload_json, alert_fields):
+    """The group's fields are spliced in at their sorted place."""
+    webhook = payload_json(FIRING)
+    alert = {k: v for k, v in webhook["alerts"][0].items() if k != "annotations"}
+    webhook["alerts"] = [{**alert, **alert_fields}]
+
+    signal = only_signal(run(AM, webhook))
+
+    expected = {**alert_fields, "group": json.loads(signal.details)["group"]}
+    assert signal.details == json.dumps(
+        expected, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
 
 
 def test_an_empty_batch_is_normalized_to_no_signals(run, payload_json):
@@ -176,7 +197,6 @@ def test_an_alert_without_status_takes_the_groups(run, payload_json):
         ),
         (lambda w: w["alerts"][1].update(startsAt="14/03/2026"), "alerts[1].startsAt"),
         (lambda w: w["alerts"][1].update(startsAt=1773480090), "alerts[1].startsAt"),
-        (lambda w: w["alerts"][1].update(endsAt="soon"), "alerts[1].endsAt"),
         (lambda w: w["alerts"][1].update(fingerprint="f" * 256), "alerts[1].fingerprint"),
         (lambda w: w["alerts"][1].update(annotations="text"), "alerts[1].annotations"),
         (
@@ -193,6 +213,14 @@ def test_a_malformed_webhook_is_rejected_naming_the_field(run, payload_json, cha
     change(webhook)
 
     assert field in rejected_fields(run(AM, webhook))
+
+
+def test_a_resolved_alert_with_a_bad_ends_at_is_rejected(run, payload_json):
+    """endsAt is the time of a resolve: it must parse."""
+    webhook = payload_json(RESOLVED)
+    webhook["alerts"][1]["endsAt"] = "soon"
+
+    assert rejected_fields(run(AM, webhook)) == {"alerts[1].endsAt"}
 
 
 def test_a_value_longer_than_the_limit_is_never_truncated(run, payload_json):

@@ -14,10 +14,10 @@ Mapping of each ``alerts[i]``:
 - summary: ``annotations.summary``, else ``annotations.description``, else
   ``labels.alertname``.
 - links: ``generatorURL`` and the group's ``externalURL``.
-- details: the annotations, the alert's other fields, and the group's fields (``groupKey``,
-  ``receiver``, ``truncatedAlerts``, ``groupLabels``, and fields added by later versions such
-  as ``notification_reason`` or ``routeLabels``). ``commonLabels`` and ``commonAnnotations``
-  are left out: every alert carries its own labels and annotations already.
+- details: the annotations and the alert's other fields, and under ``group`` the group's
+  fields (``groupKey``, ``receiver``, ``truncatedAlerts``, ``groupLabels``, and fields added
+  by later versions such as ``notification_reason`` or ``routeLabels``). ``commonLabels`` and
+  ``commonAnnotations`` are left out: every alert carries its own labels and annotations.
 
 The envelope is normalized as a whole: one invalid alert rejects the batch, naming its fields,
 so the quarantined envelope can be re-driven after a fix without half of it having been
@@ -37,6 +37,8 @@ from helios.domain.values import Action, Envelope, Link, Signal
 _ACTIONS = {"firing": Action.TRIGGER, "resolved": Action.RESOLVE}
 _GO_ZERO_TIME = parse_rfc3339("0001-01-01T00:00:00Z")
 _GROUP_OMITTED = frozenset({"alerts", "commonLabels", "commonAnnotations"})
+# endsAt of a firing alert is only Alertmanager's guess of when it expires: neither checked
+# nor kept.
 _ALERT_MAPPED = frozenset({"status", "labels", "startsAt", "endsAt", "fingerprint"})
 
 ALERTMANAGER_LINKS: tuple[tuple[str, str], ...] = (("generatorURL", "Source"),)
@@ -81,7 +83,9 @@ def normalize_webhook(
     external_url = check.text(document, "externalURL", "externalURL", errors)
     group_links = (Link(href=external_url, text=external_link_text),) if external_url else ()
     alert_mapped = _ALERT_MAPPED.union(name for name, _ in alert_links)
-    group = {k: v for k, v in document.items() if k not in _GROUP_OMITTED}
+    group = check.details(
+        {k: v for k, v in document.items() if k not in _GROUP_OMITTED}, "body", errors
+    )
     signals: list[Signal] = []
     for index, alert in enumerate(alerts):
         path = f"alerts[{index}]"
@@ -113,7 +117,7 @@ def _alert_signal(
     *,
     path: str,
     group_status: str | None,
-    group: check.JsonObject,
+    group: str,
     mapped: frozenset[str],
     links: tuple[Link, ...],
     errors: check.Errors,
@@ -137,14 +141,10 @@ def _alert_signal(
     at = check.timestamp(alert, time_field, f"{path}.{time_field}", errors)
     if at == _GO_ZERO_TIME:
         at = None
-    if action is not Action.RESOLVE:
-        # endsAt of a firing alert is only Alertmanager's expiry guess, but it must still parse.
-        check.timestamp(alert, "endsAt", f"{path}.endsAt", errors)
     fingerprint = check.text(alert, "fingerprint", f"{path}.fingerprint", errors)
     key = check.dedup_key(fingerprint, labels, ruleset, f"{path}.fingerprint", errors)
     extra = {k: v for k, v in alert.items() if k not in mapped}
-    extra["group"] = group
-    details = check.details(extra, path, errors)
+    details = check.details_with(extra, key="group", rendered=group, field=path, errors=errors)
     if len(errors) > errors_before or action is None:
         return None
     return check.assemble(

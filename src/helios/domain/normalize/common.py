@@ -33,6 +33,10 @@ Notes = list[str]
 # which replay depends on.
 _FOREIGN_ENCODING_MARKS = (b"\xef\xbb\xbf", b"\xfe\xff", b"\xff\xfe")
 _CANONICAL_SEVERITIES = {severity.value: severity for severity in Severity}
+# Built once: json.dumps with options constructs a new encoder on every call.
+_CANONICAL_JSON = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
 
 
 def decode_object(raw: bytes, decode: JsonDecoder, *, field: str, errors: Errors) -> JsonObject:
@@ -212,15 +216,35 @@ def details(fields: Mapping[str, Any], field: str, errors: Errors) -> str:
     if not fields:
         return "{}"
     try:
-        return json.dumps(
-            fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        )
+        return _CANONICAL_JSON.encode(fields)
     except ValueError:
         # NaN and Infinity are not JSON; the json module decodes them, stricter decoders do not.
         errors.append(FieldError(field=field, message="contains a number that is not finite"))
     except RecursionError:
         errors.append(FieldError(field=field, message="is nested too deeply"))
     return "{}"
+
+
+def details_with(
+    fields: Mapping[str, Any], *, key: str, rendered: str, field: str, errors: Errors
+) -> str:
+    """``details`` of ``fields`` plus ``key``, whose value is already canonical JSON text.
+
+    A batch's shared fields are rendered once and spliced into every item's details, instead
+    of being encoded again for each item.
+    """
+    head = details({k: v for k, v in fields.items() if k < key}, field, errors)
+    tail = details({k: v for k, v in fields.items() if k > key}, field, errors)
+    return "".join(
+        (
+            head[:-1],
+            "," if len(head) > 2 else "",
+            _CANONICAL_JSON.encode(key),
+            ":",
+            rendered,
+            "," + tail[1:] if len(tail) > 2 else "}",
+        )
+    )
 
 
 def assemble(
