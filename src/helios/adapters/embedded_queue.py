@@ -6,6 +6,7 @@ It keeps the SQS contract (visibility timeouts, receive counts, a dead-letter qu
 * Durability: an enqueue commits with ``synchronous=FULL`` in WAL mode before ``send`` returns,
   so an accepted message survives ``kill -9`` and power loss. Receive/delete commit with
   ``synchronous=NORMAL``: losing one of those to a power cut only causes a redelivery.
+* Throughput: concurrent sends are committed together (one fsync per group).
 * Concurrency: every call runs on one worker thread that owns the connection (the event loop
   never waits on disk), so tasks of one process are serialised; other processes on the same
   file are excluded by ``BEGIN IMMEDIATE`` (a write lock) with a busy timeout.
@@ -95,6 +96,8 @@ class EmbeddedQueue:
         self._conn: sqlite3.Connection | None = None
         self._wakeup = asyncio.Event()
         self._next_dedup_purge_ms = 0
+        self._pending: list[tuple[list[OutgoingMessage], asyncio.Future[None]]] = []
+        self._committer: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Self:
         await self._run(self._connection)
@@ -110,15 +113,38 @@ class EmbeddedQueue:
 
     async def close(self) -> None:
         """Close the file; pending calls finish first (the worker thread runs them in order)."""
+        if self._committer is not None:
+            await self._committer
         await asyncio.get_running_loop().run_in_executor(self._executor, self._close_connection)
         self._executor.shutdown(wait=True)
 
     # -- the port -------------------------------------------------------------------------
 
     async def send(self, messages: Sequence[OutgoingMessage]) -> None:
-        if messages:
-            await self._run(self._send, list(messages))
-            self._wakeup.set()
+        if not messages:
+            return
+        # Group commit: sends that arrive while a commit is on disk share the next one, so
+        # many concurrent API requests cost one fsync instead of one each.
+        accepted = asyncio.get_running_loop().create_future()
+        self._pending.append((list(messages), accepted))
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit_pending())
+        await accepted
+        self._wakeup.set()
+
+    async def _commit_pending(self) -> None:
+        while self._pending:
+            group, self._pending = self._pending, []
+            try:
+                await self._run(self._send, [m for messages, _ in group for m in messages])
+            except Exception as error:  # every sender in the group must hear of the failure
+                for _, accepted in group:
+                    if not accepted.done():
+                        accepted.set_exception(error)
+            else:
+                for _, accepted in group:
+                    if not accepted.done():
+                        accepted.set_result(None)
 
     async def receive(
         self,
