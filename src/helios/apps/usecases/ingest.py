@@ -8,6 +8,8 @@ concurrency conflict reloads the streams involved and decides again.
 
 from __future__ import annotations
 
+import random
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
@@ -34,7 +36,13 @@ from helios.ports.event_store import (
     StreamAppend,
 )
 
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 25
+
+
+def _backoff(attempt: int) -> None:
+    """Sleep a little, randomly, before retrying a conflicting append: two workers that keep
+    colliding on the same streams must not retry in lock-step."""
+    time.sleep(random.uniform(0, min(0.25, 0.002 * 2**attempt)))
 
 
 def input_key(envelope: Envelope) -> str:
@@ -134,6 +142,7 @@ class Ingestor:
                 self._cache.forget(exc.stream_ids)
                 if attempts >= MAX_ATTEMPTS:
                     raise
+                _backoff(attempts)
                 continue
             plan.remember(self._cache)
             return IngestReport(
@@ -187,6 +196,7 @@ class Ingestor:
                 self._cache.forget(exc.stream_ids)
                 if attempt == MAX_ATTEMPTS:
                     raise
+                _backoff(attempt)
                 continue
             _remember(self._cache, working, versions)
             return sum(len(s.events) for s in batch.streams) - 1

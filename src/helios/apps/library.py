@@ -1,0 +1,210 @@
+"""Helios as a library: open a store by URL, ingest envelopes, read alerts and decisions.
+
+    import helios
+    with helios.open("sqlite:alerts.db") as hx:
+        hx.ingest([hx.envelope(tenant="acme", source="alertmanager", body=payload)])
+        for alert in hx.alerts("acme"):
+            print(alert.dedup_key, alert.status, alert.priority)
+
+Reads here fold streams straight from the event log; the HTTP API serves projections instead.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from types import TracebackType
+
+from helios.adapters.store.factory import open_event_store
+from helios.apps.usecases.ingest import Ingestor, IngestReport
+from helios.domain import alert, engine, incident, ruleset_stream, silence
+from helios.domain.ruleset import Ruleset
+from helios.domain.values import Envelope, Millis, SourceKind
+from helios.ports.event_store import (
+    AppendBatch,
+    EventStore,
+    LogEntry,
+    RecordedEvent,
+    StreamAppend,
+)
+
+PAGE = 1_000
+
+
+class Helios:
+    """An embedded Helios over one event store."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self._ingestor = Ingestor(store)
+
+    def __enter__(self) -> Helios:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.store.close()
+
+    # ------------------------------------------------------------------ writing
+
+    @staticmethod
+    def envelope(
+        *,
+        tenant: str,
+        source: str | SourceKind,
+        body: bytes,
+        integration: str = "library",
+        received_at: Millis | None = None,
+        ingest_id: str | None = None,
+    ) -> Envelope:
+        """Build an envelope as the API would (the time and id are assigned here)."""
+        return Envelope(
+            ingest_id=ingest_id or uuid.uuid4().hex,
+            tenant=tenant,
+            integration=integration,
+            source=SourceKind(source),
+            received_at=received_at if received_at is not None else time.time_ns() // 1_000_000,
+            body=body,
+        )
+
+    def ingest(self, envelopes: Sequence[Envelope]) -> IngestReport:
+        """Normalize, decide and record a batch atomically (redeliveries change nothing).
+
+        Raises:
+            StoreUnavailable: the store cannot be reached.
+        """
+        return self._ingestor.ingest(envelopes)
+
+    def tick(self, tenant: str, at: Millis, dedup_keys: Sequence[str] | None = None) -> int:
+        """Let time reach ``at`` for a tenant's alerts (all of them by default).
+
+        Raises:
+            StoreUnavailable: the store cannot be reached.
+        """
+        keys = (
+            list(dedup_keys)
+            if dedup_keys is not None
+            else [a.dedup_key for a in self.alerts(tenant)]
+        )
+        return self._ingestor.tick(tenant, keys, at)
+
+    def publish_rules(self, tenant: str, ruleset: Ruleset, *, by: str = "library") -> int:
+        """Publish the next version of a tenant's rules; returns the version.
+
+        Raises:
+            CommandRejected: the ruleset is invalid or not the next version.
+            ConcurrencyConflict: another version was published meanwhile.
+        """
+        stream = engine.ruleset_stream(tenant)
+        recorded = self.store.read_stream(stream)
+        state = ruleset_stream.initial_state(tenant)
+        for item in recorded:
+            state = ruleset_stream.evolve(state, item.event)
+        events = ruleset_stream.decide(
+            ruleset_stream.PublishRuleset(ruleset=ruleset, at=_now(), by=by), state
+        )
+        self.store.append(
+            AppendBatch(
+                streams=(
+                    StreamAppend(stream_id=stream, expected_version=len(recorded), events=events),
+                )
+            )
+        )
+        return ruleset.version
+
+    def create_silence(self, tenant: str, new: silence.Silence) -> None:
+        """Add a silence to a tenant.
+
+        Raises:
+            CommandRejected: the silence is invalid or its id exists.
+            ConcurrencyConflict: the tenant's silences changed meanwhile.
+        """
+        stream = engine.silences_stream(tenant)
+        recorded = self.store.read_stream(stream)
+        state = silence.initial_state(tenant)
+        for item in recorded:
+            state = silence.evolve(state, item.event)
+        events = silence.decide(silence.CreateSilence(silence=new, at=_now()), state)
+        self.store.append(
+            AppendBatch(
+                streams=(
+                    StreamAppend(stream_id=stream, expected_version=len(recorded), events=events),
+                )
+            )
+        )
+
+    # ------------------------------------------------------------------ reading
+
+    def rules(self, tenant: str) -> Ruleset:
+        return self._ingestor.context(tenant).ruleset
+
+    def alert(self, tenant: str, dedup_key: str) -> alert.AlertState | None:
+        """The alert's current state, folded from its stream (None if it never existed)."""
+        recorded = self.store.read_stream(engine.alert_stream(tenant, dedup_key))
+        if not recorded:
+            return None
+        state = alert.initial_state(tenant, dedup_key)
+        for item in recorded:
+            state = alert.evolve(state, item.event)
+        return state
+
+    def decisions(self, tenant: str, dedup_key: str) -> list[RecordedEvent]:
+        """Every event of the alert's stream, in order (its signals and decisions)."""
+        return list(self.store.read_stream(engine.alert_stream(tenant, dedup_key)))
+
+    def alerts(self, tenant: str) -> list[alert.AlertState]:
+        """Every alert of a tenant (scans the log: fine embedded, the API uses projections)."""
+        keys = sorted(
+            {
+                entry.event.signal.dedup_key
+                for entry in self._log()
+                if isinstance(entry.event, alert.SignalAccepted)
+                and entry.event.signal.tenant == tenant
+            }
+        )
+        found = [self.alert(tenant, key) for key in keys]
+        return [state for state in found if state is not None]
+
+    def incidents(self, tenant: str) -> list[incident.IncidentGroup]:
+        """The incident groups of a tenant with their open incident, if any."""
+        groups = sorted({a.group_key for a in self.alerts(tenant) if a.group_key})
+        found = []
+        for key in groups:
+            state = incident.initial_state(tenant, key)
+            for item in self.store.read_stream(engine.group_stream(tenant, key)):
+                state = incident.evolve(state, item.event)
+            if state.opened:
+                found.append(state)
+        return found
+
+    def _log(self) -> Iterator[LogEntry]:
+        after = 0
+        while True:
+            page = self.store.read_log(after, PAGE)
+            yield from page
+            if len(page) < PAGE:
+                return
+            after = page[-1].position
+
+
+def _now() -> Millis:
+    return time.time_ns() // 1_000_000
+
+
+def open_store(url: str) -> Helios:
+    """Open Helios over the event store at ``url`` (``memory://``, ``sqlite:path``,
+    ``postgresql://…``).
+
+    Raises:
+        ValueError: unsupported URL.
+        StoreUnavailable: the store cannot be reached (or, for PostgreSQL, is not migrated).
+    """
+    return Helios(open_event_store(url))
