@@ -167,6 +167,17 @@ async def test_more_than_ten_messages_are_all_delivered(queue: Queue) -> None:
 
 
 @pytest.mark.anyio
+async def test_concurrent_sends_are_all_accepted(queue: Queue) -> None:
+    """Twenty tasks sending at once (the API under load) lose nothing."""
+    sent = [f"concurrent {n}".encode() for n in range(20)]
+    async with anyio.create_task_group() as tasks:
+        for body in sent:
+            tasks.start_soon(queue.send, [message(body)])
+
+    assert bodies(await take(queue, 20)) == sorted(sent)
+
+
+@pytest.mark.anyio
 async def test_a_send_above_the_batch_byte_limit_is_split_and_delivered(queue: Queue) -> None:
     """Ten 60 KB incompressible messages (80 KB framed each) exceed 256 KiB per batch."""
     sent = [os.urandom(60_000) for _ in range(10)]
