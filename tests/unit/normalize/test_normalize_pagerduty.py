@@ -131,17 +131,20 @@ def test_a_pagerduty_severity_outside_the_table_falls_back_with_a_note(run, payl
     assert any("'sev-9' is not in the severity map" in note for note in signal.notes)
 
 
-def test_a_broken_payload_does_not_block_a_resolve(run, payload_json):
+@pytest.mark.parametrize(
+    ("broken", "field"), [({"summary": 42}, "payload.summary"), (["a list"], "payload")]
+)
+def test_a_broken_payload_does_not_block_a_resolve(run, payload_json, broken, field):
     """PagerDuty ignores a resolve's payload; Helios resolves and keeps it in details."""
     event = payload_json("examples/pagerduty_v2_resolve.json")
-    event["payload"] = {"summary": 42}
+    event["payload"] = broken
 
     signal = only_signal(run(PD, event))
 
     assert signal.action is Action.RESOLVE
     assert signal.summary == ""
-    assert json.loads(signal.details)["payload"] == {"summary": 42}
-    assert any(note.startswith("payload ignored: payload.summary") for note in signal.notes)
+    assert json.loads(signal.details)["payload"] == broken
+    assert any(note.startswith(f"payload ignored: {field} ") for note in signal.notes)
 
 
 @pytest.mark.parametrize(

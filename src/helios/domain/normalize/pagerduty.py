@@ -93,8 +93,8 @@ def normalize_pagerduty(
     key = own_key or "pd-" + identity.stable_hash(envelope.ingest_id)
     check.dedup_key(key, labels, ruleset, "dedup_key", errors)
     extra: check.JsonObject = {k: v for k, v in document.items() if k not in _MAPPED}
-    if payload_errors and raw_payload is not None:
-        extra["payload"] = raw_payload
+    if payload_errors:
+        extra["payload"] = document.get("payload")
     elif raw_payload:
         leftover = {k: v for k, v in raw_payload.items() if k not in _PAYLOAD_MAPPED}
         if leftover:
