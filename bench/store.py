@@ -33,7 +33,11 @@ import psycopg
 from psycopg import sql
 
 from helios.adapters.store import migrate, open_event_store
+from helios.adapters.store.codec import EventCodec
+from helios.apps.traffic import TrafficGenerator
+from helios.apps.usecases.ingest import Ingestor
 from helios.domain.events import event
+from helios.domain.values import Envelope
 from helios.ports.event_store import AppendBatch, EventStore, StreamAppend
 
 DEV_SERVER = "postgresql://helios@127.0.0.1:55432/postgres"
@@ -205,7 +209,104 @@ def bench_postgres(config: Config) -> list[Result]:
     ]
 
 
-SECTIONS: list[Callable[[Config], list[Result]]] = [bench_sqlite, bench_postgres]
+INGEST_BATCH = 200  # envelopes per ingest call (a worker's receive batch)
+
+
+def ingest_traffic(config: Config) -> list[list[Envelope]]:
+    """Alertmanager-heavy traffic (with HA duplicates, repeats, other sources) in batches."""
+    envelopes = list(
+        TrafficGenerator(tenant="bench", start=1_760_000_000_000, problems=500).envelopes(
+            max(INGEST_BATCH, config.events // 3)
+        )
+    )
+    return [envelopes[i : i + INGEST_BATCH] for i in range(0, len(envelopes), INGEST_BATCH)]
+
+
+def time_ingest(store: EventStore, traffic: list[list[Envelope]]) -> tuple[float, int]:
+    ingestor = Ingestor(store)
+    events = 0
+    started = time.perf_counter()
+    for batch in traffic:
+        events += ingestor.ingest(batch).events
+    return time.perf_counter() - started, events
+
+
+def logged_rows(store: EventStore) -> list[tuple[uuid.UUID, int, str, bytes]]:
+    """The rows the use case wrote, re-encoded the same way: the raw baseline writes these."""
+    codec = EventCodec()
+    rows = []
+    after = 0
+    while True:
+        page = store.read_log(after, 5_000)
+        rows.extend((e.stream_id, e.version, *codec.encode(e.event)) for e in page)
+        if len(page) < 5_000:
+            return rows
+        after = page[-1].position
+
+
+def bench_ingest_sqlite(config: Config) -> list[Result]:
+    traffic = ingest_traffic(config)
+    store = open_event_store(f"sqlite:///{config.workdir / 'ingest.db'}")
+    elapsed, events = time_ingest(store, traffic)
+    rows = logged_rows(store)
+    store.close()
+    conn = sqlite3.connect(config.workdir / "ingest-raw.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(
+        "CREATE TABLE raw_events (stream_id TEXT, version INTEGER, name TEXT, state BLOB, "
+        "PRIMARY KEY (stream_id, version))"
+    )
+    per_call = max(1, len(rows) // len(traffic))
+    chunks = [
+        [(s.hex, v, n, b) for s, v, n, b in rows[i : i + per_call]]
+        for i in range(0, len(rows), per_call)
+    ]
+    started = time.perf_counter()
+    for chunk in chunks:
+        conn.execute("BEGIN")
+        conn.executemany("INSERT INTO raw_events VALUES (?, ?, ?, ?)", chunk)
+        conn.execute("COMMIT")
+    raw = time.perf_counter() - started
+    conn.close()
+    return [
+        Result(store="sqlite/ingest", method="ingest use case", events=events, seconds=elapsed),
+        Result(store="sqlite/ingest", method="raw executemany", events=len(rows), seconds=raw),
+    ]
+
+
+def bench_ingest_postgres(config: Config) -> list[Result]:
+    traffic = ingest_traffic(config)
+    with fresh_database(config.server_url) as url:
+        migrate(url)
+        store = open_event_store(url + "?pool_size=1&max_overflow=0")
+        elapsed, events = time_ingest(store, traffic)
+        rows = logged_rows(store)
+        store.close()
+        per_call = max(1, len(rows) // len(traffic))
+        chunks = [rows[i : i + per_call] for i in range(0, len(rows), per_call)]
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(RAW_TABLE.format("raw_ingest", "raw_ingest"))  # type: ignore[arg-type]
+            started = time.perf_counter()
+            for chunk in chunks:
+                with conn.transaction(), conn.cursor() as cur:
+                    cur.executemany(
+                        "INSERT INTO raw_ingest (stream_id, version, name, state) "
+                        "VALUES (%s, %s, %s, %s)",
+                        chunk,
+                    )
+            many = time.perf_counter() - started
+    return [
+        Result(store="postgres/ingest", method="ingest use case", events=events, seconds=elapsed),
+        Result(store="postgres/ingest", method="raw executemany", events=len(rows), seconds=many),
+    ]
+
+
+SECTIONS: list[Callable[[Config], list[Result]]] = [
+    bench_sqlite,
+    bench_postgres,
+    bench_ingest_sqlite,
+    bench_ingest_postgres,
+]
 
 
 def report(results: Sequence[Result]) -> None:
