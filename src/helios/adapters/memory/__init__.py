@@ -1,0 +1,1 @@
+"""In-process adapters: no server needed (the embedded default and tests)."""

@@ -1,0 +1,1 @@
+"""Redis adapters: rate limiting and idempotency keys shared by every API instance."""

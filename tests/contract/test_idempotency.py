@@ -1,0 +1,350 @@
+"""The idempotency contract, run against every adapter: in-process and Redis.
+
+Redis runs against the server named by ``HELIOS_TEST_REDIS_URL`` (the shared ``redis_url``
+fixture: skipped when unset, failed with ``HELIOS_REQUIRE_SERVICES=1``).
+"""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable
+
+import anyio
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from helios.adapters.memory.limits import InMemoryIdempotencyStore
+from helios.adapters.redis.connection import connect
+from helios.adapters.redis.idempotency import RedisIdempotencyStore
+from helios.ports.idempotency import (
+    DAY_MS,
+    Begin,
+    IdempotencyStore,
+    IdempotencyUnavailable,
+    InFlight,
+    Mismatch,
+    Replay,
+    Started,
+    StoredResponse,
+)
+
+T0 = 1_767_225_600_000
+LEASE_MS = 30_000
+RESPONSE = StoredResponse(
+    status=202,
+    body=b'{"accepted": 1}\xff\x00',  # not UTF-8: bodies are stored as bytes, untouched
+    headers=(("content-type", "application/json"), ("x-helios-ingest-id", "in-1")),
+)
+
+StoreFactory = Callable[..., IdempotencyStore]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def make_store(request: pytest.FixtureRequest) -> AsyncIterator[StoreFactory]:
+    """Builds stores of one adapter with the given retention and lease."""
+    if request.param == "memory":
+        yield lambda **settings: InMemoryIdempotencyStore(**{"lease_ms": LEASE_MS, **settings})
+        return
+    client = connect(request.getfixturevalue("redis_url"))
+    try:
+        yield lambda **settings: RedisIdempotencyStore(client, **{"lease_ms": LEASE_MS, **settings})
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+def store(make_store: StoreFactory) -> IdempotencyStore:
+    return make_store()
+
+
+def _key() -> str:
+    return uuid.uuid4().hex
+
+
+async def _begin(store: IdempotencyStore, key: str, fingerprint: str, now_ms: int = T0) -> Begin:
+    return await store.begin(scope="tenant-a", key=key, fingerprint=fingerprint, now_ms=now_ms)
+
+
+async def _complete(store: IdempotencyStore, key: str, fingerprint: str, now_ms: int = T0) -> None:
+    await store.complete(
+        scope="tenant-a", key=key, fingerprint=fingerprint, response=RESPONSE, now_ms=now_ms
+    )
+
+
+# --- explicit keys --------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_the_first_request_with_a_key_starts(store: IdempotencyStore) -> None:
+    """A key never seen is claimed by its first request."""
+    assert await _begin(store, _key(), "fp-1") == Started()
+
+
+@pytest.mark.anyio
+async def test_a_repeat_while_the_first_runs_is_in_flight(store: IdempotencyStore) -> None:
+    """The same key and body before completion: 409, not a second run."""
+    key = _key()
+    await _begin(store, key, "fp-1")
+    assert await _begin(store, key, "fp-1", T0 + 5) == InFlight()
+
+
+@pytest.mark.anyio
+async def test_a_different_body_under_a_used_key_mismatches(store: IdempotencyStore) -> None:
+    """A different body is a client error (422) whether the first is running or done."""
+    key = _key()
+    await _begin(store, key, "fp-1")
+    assert await _begin(store, key, "fp-2") == Mismatch()
+    await _complete(store, key, "fp-1")
+    assert await _begin(store, key, "fp-2") == Mismatch()
+
+
+@pytest.mark.anyio
+async def test_a_completed_key_replays_the_stored_response_verbatim(
+    store: IdempotencyStore,
+) -> None:
+    """Status, bytes of the body and headers in order come back unchanged, every time."""
+    key = _key()
+    await _begin(store, key, "fp-1")
+    await _complete(store, key, "fp-1")
+    for offset in (0, 1000, DAY_MS - 1):
+        assert await _begin(store, key, "fp-1", T0 + offset) == Replay(RESPONSE)
+
+
+@pytest.mark.anyio
+async def test_an_abandoned_key_can_be_retried(store: IdempotencyStore) -> None:
+    """After a failure the owner abandons; the client's retry starts afresh."""
+    key = _key()
+    await _begin(store, key, "fp-1")
+    await store.abandon(scope="tenant-a", key=key)
+    assert await _begin(store, key, "fp-1", T0 + 1) == Started()
+
+
+@pytest.mark.anyio
+async def test_abandon_after_complete_keeps_the_response(store: IdempotencyStore) -> None:
+    """A late abandon must not reopen a key whose request was accepted."""
+    key = _key()
+    await _begin(store, key, "fp-1")
+    await _complete(store, key, "fp-1")
+    await store.abandon(scope="tenant-a", key=key)
+    assert await _begin(store, key, "fp-1", T0 + 1) == Replay(RESPONSE)
+
+
+@pytest.mark.anyio
+async def test_abandoning_an_unknown_key_does_nothing(store: IdempotencyStore) -> None:
+    """Abandon is safe to call on any failure path."""
+    key = _key()
+    await store.abandon(scope="tenant-a", key=key)
+    assert await _begin(store, key, "fp-1") == Started()
+
+
+@pytest.mark.anyio
+async def test_an_in_flight_claim_lapses_after_its_lease(store: IdempotencyStore) -> None:
+    """An owner that died without completing does not block the key forever."""
+    key = _key()
+    await _begin(store, key, "fp-1")
+    assert await _begin(store, key, "fp-1", T0 + LEASE_MS - 1) == InFlight()
+    assert await _begin(store, key, "fp-1", T0 + LEASE_MS) == Started()
+
+
+@pytest.mark.anyio
+async def test_a_completed_key_is_kept_for_the_retention_period(
+    make_store: StoreFactory,
+) -> None:
+    """Replayed until retention ends after completion; a new request after that."""
+    store = make_store(retention_ms=10_000)
+    key = _key()
+    await _begin(store, key, "fp-1")
+    done_at = T0 + 2_000
+    await _complete(store, key, "fp-1", done_at)
+    assert await _begin(store, key, "fp-1", done_at + 9_999) == Replay(RESPONSE)
+    assert await _begin(store, key, "fp-2", done_at + 10_000) == Started()
+
+
+@pytest.mark.anyio
+async def test_the_default_retention_is_a_day(store: IdempotencyStore) -> None:
+    """Without configuration a key is remembered for 24 hours."""
+    key = _key()
+    await _begin(store, key, "fp-1")
+    await _complete(store, key, "fp-1")
+    assert await _begin(store, key, "fp-1", T0 + DAY_MS - 1) == Replay(RESPONSE)
+    assert await _begin(store, key, "fp-1", T0 + DAY_MS) == Started()
+
+
+@pytest.mark.anyio
+async def test_complete_stands_even_if_the_claim_was_lost(store: IdempotencyStore) -> None:
+    """A request that outlived its lease still records its response for retries."""
+    key = _key()
+    await _begin(store, key, "fp-1")
+    await _complete(store, key, "fp-1", T0 + LEASE_MS * 3)
+    assert await _begin(store, key, "fp-1", T0 + LEASE_MS * 3 + 1) == Replay(RESPONSE)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("first", "second"), [(("a:b", "c"), ("a", "b:c")), (("tenant-a", "k"), ("tenant-b", "k"))]
+)
+async def test_scopes_never_share_keys(
+    store: IdempotencyStore, first: tuple[str, str], second: tuple[str, str]
+) -> None:
+    """The same key in two scopes, even when colons could blur them, is two keys."""
+    for scope, key in (first, second):
+        result = await store.begin(scope=scope, key=key, fingerprint="fp", now_ms=T0)
+        assert result == Started()
+
+
+@pytest.mark.anyio
+async def test_concurrent_requests_with_one_key_start_exactly_once(
+    store: IdempotencyStore,
+) -> None:
+    """Twenty simultaneous retries: one runs, nineteen are told it is in flight."""
+    key = _key()
+    results: list[Begin] = []
+
+    async def one() -> None:
+        results.append(await _begin(store, key, "fp-1"))
+
+    async with anyio.create_task_group() as group:
+        for _ in range(20):
+            group.start_soon(one)
+    assert results.count(Started()) == 1
+    assert results.count(InFlight()) == 19
+
+
+# --- content deduplication ------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_a_fingerprint_is_new_once_per_window(store: IdempotencyStore) -> None:
+    """First sighting is new, repeats within the window are not, after it it is new again."""
+
+    async def seen(at: int, fingerprint: str = "body-1", scope: str = "tenant-a") -> bool:
+        return await store.seen_recently(
+            scope=scope, fingerprint=fingerprint, window_ms=60_000, now_ms=at
+        )
+
+    assert await seen(T0) is False
+    assert await seen(T0 + 1) is True
+    assert await seen(T0 + 59_999) is True
+    assert await seen(T0 + 60_000) is False
+    assert await seen(T0 + 60_001) is True
+    assert await seen(T0 + 1, fingerprint="body-2") is False
+    assert await seen(T0 + 1, scope="tenant-b") is False
+
+
+@pytest.mark.anyio
+async def test_repeats_do_not_extend_the_window(store: IdempotencyStore) -> None:
+    """A source resending every second is still let through once per window."""
+    admitted = [
+        not await store.seen_recently(
+            scope="tenant-a", fingerprint="body", window_ms=10_000, now_ms=T0 + second * 1000
+        )
+        for second in range(25)
+    ]
+    assert [i for i, new in enumerate(admitted) if new] == [0, 10, 20]
+
+
+@pytest.mark.anyio
+async def test_an_empty_window_is_refused(store: IdempotencyStore) -> None:
+    """A window of zero would make every body new: a configuration bug."""
+    with pytest.raises(ValueError, match="window_ms"):
+        await store.seen_recently(scope="s", fingerprint="f", window_ms=0, now_ms=T0)
+
+
+# --- an unreachable Redis ------------------------------------------------------------------------
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.anyio
+async def test_an_unreachable_redis_raises_idempotency_unavailable() -> None:
+    """Every operation says, in port terms, that the store is down (API: 503 or fail open)."""
+    client = connect(f"redis://127.0.0.1:{_closed_port()}/0")
+    store = RedisIdempotencyStore(client)
+    try:
+        with anyio.fail_after(5):
+            with pytest.raises(IdempotencyUnavailable):
+                await store.begin(scope="s", key="k", fingerprint="f", now_ms=T0)
+            with pytest.raises(IdempotencyUnavailable):
+                await store.complete(scope="s", key="k", fingerprint="f", response=RESPONSE,
+                                     now_ms=T0)  # fmt: skip
+            with pytest.raises(IdempotencyUnavailable):
+                await store.abandon(scope="s", key="k")
+            with pytest.raises(IdempotencyUnavailable):
+                await store.seen_recently(scope="s", fingerprint="f", window_ms=1, now_ms=T0)
+    finally:
+        await client.aclose()
+
+
+# --- the adapters agree -----------------------------------------------------------------------
+
+operations = st.lists(
+    st.tuples(
+        st.sampled_from(["begin", "complete", "abandon", "seen"]),
+        st.sampled_from(["k1", "k2"]),
+        st.sampled_from(["fp-1", "fp-2"]),
+        # Gaps equal to the window, the lease and the retention land exactly on expiry edges.
+        st.one_of(st.sampled_from([0, 5_000, 10_000, 30_000]), st.integers(0, 20_000)),
+    ),
+    min_size=1,
+    max_size=30,
+)
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(operations=operations)
+@pytest.mark.anyio
+async def test_redis_and_memory_stores_agree_on_every_answer(
+    redis_url: str, operations: list[tuple[str, str, str, int]]
+) -> None:
+    """Any sequence of operations gets the same answers from both adapters."""
+    client = connect(redis_url)
+    scope = uuid.uuid4().hex  # a fresh scope per example: the Redis database is not flushed
+    stores = [
+        InMemoryIdempotencyStore(retention_ms=30_000, lease_ms=10_000),
+        RedisIdempotencyStore(client, retention_ms=30_000, lease_ms=10_000),
+    ]
+    try:
+        now = T0
+        for operation, key, fingerprint, gap_ms in operations:
+            now += gap_ms
+            answers: list[object] = []
+            for store in stores:
+                match operation:
+                    case "begin":
+                        answers.append(
+                            await store.begin(
+                                scope=scope, key=key, fingerprint=fingerprint, now_ms=now
+                            )
+                        )
+                    case "complete":
+                        answers.append(
+                            await store.complete(
+                                scope=scope,
+                                key=key,
+                                fingerprint=fingerprint,
+                                response=RESPONSE,
+                                now_ms=now,
+                            )
+                        )
+                    case "abandon":
+                        answers.append(await store.abandon(scope=scope, key=key))
+                    case _:
+                        answers.append(
+                            await store.seen_recently(
+                                scope=scope, fingerprint=fingerprint, window_ms=5_000, now_ms=now
+                            )
+                        )
+            assert answers[0] == answers[1], (operation, key, fingerprint, now - T0)
+    finally:
+        await client.aclose()
