@@ -1,0 +1,217 @@
+"""The alert rules of domain.md §4-6, one behaviour per test."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "property"))
+
+from decider_dsl import Scenario
+from domain_strategies import make_signal
+
+from helios.domain import alert
+from helios.domain.ruleset import LabelMatcher, MatchOp, Multiplier, Ruleset, SeverityPolicy
+from helios.domain.silence import Silence
+from helios.domain.values import Action, Priority, Severity, Status
+
+RULES = Ruleset()
+MIN = 60
+
+
+def scenario() -> Scenario:
+    return Scenario(decide=alert.decide, evolve=alert.evolve, state=alert.initial_state("t1", "k1"))
+
+
+def ingest(
+    action: Action, at_s: int, *, rules: Ruleset = RULES, silences=(), **kw
+) -> alert.IngestSignal:
+    return alert.IngestSignal(
+        signal=make_signal(action=action, offset_s=at_s, **kw), ruleset=rules, silences=silences
+    )
+
+
+def trigger(at_s: int, **kw) -> alert.IngestSignal:
+    return ingest(Action.TRIGGER, at_s, **kw)
+
+
+def ack(at_s: int, **kw) -> alert.IngestSignal:
+    return ingest(Action.ACKNOWLEDGE, at_s, source="user:u1", **kw)
+
+
+def resolve(at_s: int, **kw) -> alert.IngestSignal:
+    return ingest(Action.RESOLVE, at_s, **kw)
+
+
+def tick(at_s: int, rules: Ruleset = RULES) -> alert.Tick:
+    return alert.Tick(
+        at=make_signal(action=Action.TRIGGER, offset_s=at_s).occurred_at, ruleset=rules
+    )
+
+
+def test_a_first_trigger_opens_an_episode_scores_it_and_pages() -> None:
+    s = scenario().when(trigger(0, severity=Severity.CRITICAL))
+    s.then_kinds(
+        alert.SignalAccepted, alert.AlertTriggered, alert.AlertScored, alert.NotificationRequested
+    )
+    assert s.the(alert.AlertScored).priority is Priority.P2
+    assert s.the(alert.AlertScored).score == 70
+    assert s.the(alert.NotificationRequested).reason == "triggered"
+
+
+def test_the_same_signal_twice_is_recorded_as_a_duplicate_only() -> None:
+    s = scenario().given(trigger(0)).when(trigger(0))
+    s.then_kinds(alert.SignalDeduplicated)
+
+
+def test_a_duplicate_of_an_older_signal_is_caught_too_not_only_of_the_last() -> None:
+    """A, B, A: the second A is a duplicate even though B came in between."""
+    s = scenario().given(trigger(0), trigger(60)).when(trigger(0))
+    s.then_kinds(alert.SignalDeduplicated)
+
+
+def test_a_resolve_that_overtakes_its_trigger_is_kept_and_placed_when_the_trigger_arrives() -> None:
+    s = scenario().given(resolve(120))
+    assert s.state.status is None
+    s.when(trigger(0))
+    assert s.state.status is Status.RESOLVED
+    s.then_includes(alert.AlertTriggered, alert.AlertResolved)
+
+
+def test_an_acknowledgement_holds_through_later_triggers_which_are_counted_not_renotified() -> None:
+    s = (
+        scenario()
+        .given(trigger(0, severity=Severity.CRITICAL), ack(60))
+        .when(trigger(120, severity=Severity.CRITICAL))
+    )
+    assert s.state.status is Status.ACKNOWLEDGED
+    assert s.state.episode.occurrences == 2
+    s.then_excludes(alert.NotificationRequested, alert.AlertAcknowledged, alert.AlertTriggered)
+
+
+def test_a_trigger_after_a_resolve_reopens_in_a_new_episode() -> None:
+    s = scenario().given(trigger(0), resolve(60)).when(trigger(120))
+    s.then_includes(alert.AlertReopened)
+    assert s.state.episode.number == 2
+    assert (
+        s.state.episode.started_at == make_signal(action=Action.TRIGGER, offset_s=120).occurred_at
+    )
+
+
+def test_a_signal_older_than_the_episode_start_is_recorded_as_late() -> None:
+    s = scenario().given(trigger(0), resolve(60), trigger(600)).when(ack(30))
+    s.then_includes(alert.SignalLate)
+    assert s.state.status is Status.TRIGGERED  # the ack fell into the closed episode
+
+
+def test_severity_is_the_highest_seen_in_the_episode_by_default() -> None:
+    s = (
+        scenario()
+        .given(trigger(0, severity=Severity.CRITICAL))
+        .when(trigger(60, severity=Severity.INFO))
+    )
+    assert s.state.episode.severity is Severity.CRITICAL
+
+
+def test_a_ruleset_may_choose_the_latest_severity() -> None:
+    latest = Ruleset(severity_policy=SeverityPolicy.LATEST)
+    s = scenario().given(trigger(0, severity=Severity.CRITICAL, rules=latest))
+    s.when(trigger(60, severity=Severity.INFO, rules=latest))
+    assert s.state.episode.severity is Severity.INFO
+
+
+def test_sources_are_the_sorted_set_of_all_reporters_and_occurrences_count_distinct_triggers() -> (
+    None
+):
+    s = scenario().given(trigger(0, source="grafana"), trigger(10, source="alertmanager"))
+    s.when(trigger(20, source="pagerduty"))
+    assert s.state.episode.sources == ("alertmanager", "grafana", "pagerduty")
+    assert s.state.episode.occurrences == 3
+
+
+def test_recurrence_raises_the_score_up_to_its_cap() -> None:
+    s = scenario().given(*(trigger(i * 10, severity=Severity.ERROR) for i in range(10)))
+    assert s.state.score == 50 + 10  # +2 per extra occurrence, capped at +10
+
+
+def test_a_matching_multiplier_is_applied_and_named_in_the_factors() -> None:
+    tier0 = Ruleset(
+        multipliers=(
+            Multiplier(
+                name="tier0-db",
+                percent=150,
+                matchers=(LabelMatcher(name="service", op=MatchOp.EQ, value="db"),),
+            ),
+        )
+    )
+    s = scenario().when(trigger(0, severity=Severity.ERROR, rules=tier0))
+    scored = s.the(alert.AlertScored)
+    assert scored.score == 75
+    assert [f.name for f in scored.factors] == ["severity", "multiplier:tier0-db"]
+    assert scored.priority is Priority.P2
+
+
+def test_flapping_is_detected_holds_notifications_and_clears_after_the_window() -> None:
+    quick = Ruleset(flap_threshold=4, flap_window_ms=30 * MIN * 1000)
+    s = scenario().given(
+        trigger(0, rules=quick, severity=Severity.CRITICAL),
+        resolve(60, rules=quick),
+        trigger(120, rules=quick, severity=Severity.CRITICAL),
+    )
+    s.when(resolve(180, rules=quick))
+    s.then_includes(alert.FlappingStarted)
+    s.when(trigger(240, rules=quick, severity=Severity.CRITICAL))
+    assert s.state.flapping
+    s.then_includes(alert.NotificationSuppressed).then_excludes(alert.NotificationRequested)
+    assert s.the(alert.NotificationSuppressed).because == "flapping"
+    s.when(tick(240 + 31 * MIN, rules=quick))
+    s.then_includes(alert.FlappingCleared)
+    assert not s.state.flapping
+
+
+def test_a_silence_stops_notifications_but_never_state_changes_and_is_named() -> None:
+    window = Silence(
+        silence_id="maint-1",
+        matchers=(LabelMatcher(name="service", op=MatchOp.EQ, value="db"),),
+        starts_at=make_signal(action=Action.TRIGGER, offset_s=0).occurred_at,
+        ends_at=make_signal(action=Action.TRIGGER, offset_s=3600).occurred_at,
+    )
+    s = scenario().when(trigger(10, severity=Severity.CRITICAL, silences=(window,)))
+    s.then_includes(alert.AlertTriggered, alert.AlertSilenced, alert.NotificationSuppressed)
+    s.then_excludes(alert.NotificationRequested)
+    assert s.the(alert.AlertSilenced).silence_ids == ("maint-1",)
+    s.when(resolve(20, silences=(window,)))
+    assert s.state.status is Status.RESOLVED  # a maintenance window never swallows a resolve
+
+
+def test_an_unacknowledged_p2_escalates_once_after_escalate_after() -> None:
+    s = scenario().given(trigger(0, severity=Severity.CRITICAL))
+    s.when(tick(14 * MIN)).then_kinds()
+    s.when(tick(15 * MIN)).then_kinds(alert.EscalationDue, alert.NotificationRequested)
+    assert s.the(alert.NotificationRequested).reason == "escalation"
+    s.when(tick(30 * MIN)).then_kinds()
+
+
+def test_an_acknowledged_alert_does_not_escalate() -> None:
+    s = scenario().given(trigger(0, severity=Severity.CRITICAL), ack(60))
+    s.when(tick(60 * MIN)).then_kinds()
+
+
+def test_a_priority_raise_while_triggered_pages_again() -> None:
+    s = scenario().given(trigger(0, severity=Severity.WARNING))
+    s.when(trigger(60, severity=Severity.CRITICAL))
+    assert s.the(alert.AlertScored).priority_changed
+    assert s.the(alert.NotificationRequested).reason == "priority_raised"
+
+
+def test_resolving_a_notified_alert_sends_a_resolved_notification() -> None:
+    s = scenario().given(trigger(0, severity=Severity.CRITICAL)).when(resolve(60))
+    s.then_includes(alert.AlertResolved)
+    assert s.the(alert.NotificationRequested).reason == "resolved"
+
+
+def test_every_decision_names_the_ruleset_version_that_produced_it() -> None:
+    v3 = Ruleset(version=3)
+    s = scenario().when(trigger(0, severity=Severity.CRITICAL, rules=v3))
+    assert s.the(alert.AlertScored).ruleset_version == 3
+    assert s.the(alert.NotificationRequested).ruleset_version == 3
