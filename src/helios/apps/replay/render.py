@@ -93,10 +93,12 @@ def what_if_text(console: Console, report: WhatIfReport) -> None:
     counts = Table(title="alerts per highest priority", title_justify="left")
     for column in ("priority", "recorded", "what-if", "change"):
         counts.add_column(column)
-    for priority, before in report.before.items():
-        after = report.after.get(priority, 0)
-        change = after - before
-        counts.add_row(priority, str(before), str(after), f"{change:+d}" if change else "")
+    for priority, count_before in report.before.items():
+        count_after = report.after.get(priority, 0)
+        delta = count_after - count_before
+        counts.add_row(
+            priority, str(count_before), str(count_after), f"{delta:+d}" if delta else ""
+        )
     console.print(counts)
     for title, notes in (
         ("would also notify", report.would_notify),

@@ -118,13 +118,12 @@ class _Side:
                     if tally.highest is None or priority.urgency > tally.highest.urgency:
                         tally.highest = priority
                 case alert.NotificationRequested(episode_id=episode_id, reason=reason):
-                    priority = event.priority.value if event.priority else None
                     note = Notification(
                         tenant=key[0],
                         dedup_key=key[1],
                         episode_id=episode_id,
                         reason=reason,
-                        priority=priority,
+                        priority=event.priority.value if event.priority else None,
                     )
                     self.notifications[(key[0], key[1], episode_id, reason)] = note
 
@@ -165,13 +164,14 @@ def what_if(
                     case EnvelopeReceived(envelope=envelope):
                         envelopes[entry.stream_id] = envelope
                     case EnvelopeNormalized():
-                        envelope = envelopes.pop(entry.stream_id, None)
-                        if envelope is None or not window.selects(
-                            envelope.tenant, envelope.received_at
+                        received = envelopes.pop(entry.stream_id, None)
+                        if received is None or not window.selects(
+                            received.tenant, received.received_at
                         ):
-                            if envelope is not None and window.ended(envelope.received_at):
+                            if received is not None and window.ended(received.received_at):
                                 return _report(rules, inputs, baseline, candidate, started)
                             continue
+                        envelope = received
                         opened = True
                         inputs += 1
                         context = history.context(
