@@ -1,0 +1,421 @@
+"""Tenants and their integrations, and the index that finds an integration by its routing key.
+
+Two aggregates, each a decider (``decide`` refuses, ``evolve`` is total):
+
+* **Tenant** (one stream per tenant): the tenant and its integrations. An integration is a
+  configured source: its kind, the SHA-256 hash of its routing key (the key itself is shown
+  once and never stored), an optional signing secret, a default service and, for CloudWatch,
+  the SNS topics it accepts. Rotating a key or a secret keeps the previous one valid until a
+  grace deadline, so senders can be reconfigured without losing events.
+* **Key index** (one stream for the installation): which integration a routing-key hash
+  belongs to. The API hashes the key it receives and looks it up here; the index refuses a
+  hash that is already registered.
+
+Signing secrets are kept as they are, not hashed: verifying an HMAC needs the secret itself.
+Ids, hashes, secrets and times are passed in; nothing here draws randomness or reads a clock.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import uuid
+from collections.abc import Callable
+from typing import assert_never
+
+import attrs
+
+from helios.domain import identity
+from helios.domain.errors import CommandRejected
+from helios.domain.events import event
+from helios.domain.values import Millis, SourceKind
+
+MAX_NAME_CHARS = 100
+INGEST_KINDS = frozenset(kind for kind in SourceKind if kind is not SourceKind.USER)
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+_SNS_TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]{1,256}")
+MIN_SECRET_CHARS = 16
+
+
+def tenant_stream_id(tenant_id: str) -> uuid.UUID:
+    """The stream that holds one tenant and its integrations."""
+    return identity.stream_id("tenant", tenant_id)
+
+
+KEY_INDEX_STREAM = identity.stream_id("tenancy.key-index")
+"""The one stream of the key index."""
+
+
+@attrs.frozen(kw_only=True)
+class Integration:
+    integration_id: str
+    kind: SourceKind
+    name: str
+    key_hash: str
+    previous_key_hash: str = ""
+    previous_key_valid_until: Millis = 0
+    signing_secret: str = ""
+    previous_signing_secret: str = ""
+    previous_secret_valid_until: Millis = 0
+    default_service: str = ""
+    allowed_topics: tuple[str, ...] = ()
+    created_at: Millis = 0
+
+    def accepts_key_hash(self, key_hash: str, at: Millis) -> bool:
+        """Whether a routing key hashing to ``key_hash`` is valid for this integration ``at``."""
+        if hmac.compare_digest(self.key_hash, key_hash):
+            return True
+        return (
+            bool(self.previous_key_hash)
+            and at < self.previous_key_valid_until
+            and hmac.compare_digest(self.previous_key_hash, key_hash)
+        )
+
+    def signing_secrets(self, at: Millis) -> tuple[str, ...]:
+        """The secrets a signature may be made with ``at``: the current one, and the previous
+        one during its grace period."""
+        if self.previous_signing_secret and at < self.previous_secret_valid_until:
+            return (self.signing_secret, self.previous_signing_secret)
+        return (self.signing_secret,) if self.signing_secret else ()
+
+
+@attrs.frozen(kw_only=True)
+class Tenant:
+    tenant_id: str
+    name: str = ""
+    created_at: Millis = 0
+    integrations: tuple[Integration, ...] = ()
+
+    @property
+    def exists(self) -> bool:
+        return self.created_at > 0 or bool(self.name)
+
+    def integration(self, integration_id: str) -> Integration | None:
+        return next((i for i in self.integrations if i.integration_id == integration_id), None)
+
+
+# --- tenant commands and events ----------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class CreateTenant:
+    tenant_id: str
+    name: str
+    at: Millis
+
+
+@attrs.frozen(kw_only=True)
+class CreateIntegration:
+    integration_id: str
+    kind: SourceKind
+    name: str
+    key_hash: str
+    at: Millis
+    signing_secret: str = ""
+    default_service: str = ""
+    allowed_topics: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class RotateRoutingKey:
+    integration_id: str
+    key_hash: str
+    grace_ms: Millis
+    at: Millis
+
+
+@attrs.frozen(kw_only=True)
+class RotateSigningSecret:
+    integration_id: str
+    signing_secret: str
+    grace_ms: Millis
+    at: Millis
+
+
+@event("helios.tenant.created.v1")
+@attrs.frozen(kw_only=True)
+class TenantCreated:
+    tenant_id: str
+    name: str
+    at: Millis
+
+
+@event("helios.tenant.integration_created.v1")
+@attrs.frozen(kw_only=True)
+class IntegrationCreated:
+    tenant_id: str
+    integration_id: str
+    kind: SourceKind
+    name: str
+    key_hash: str
+    at: Millis
+    signing_secret: str = ""
+    default_service: str = ""
+    allowed_topics: tuple[str, ...] = ()
+
+
+@event("helios.tenant.routing_key_rotated.v1")
+@attrs.frozen(kw_only=True)
+class RoutingKeyRotated:
+    tenant_id: str
+    integration_id: str
+    key_hash: str
+    previous_valid_until: Millis
+    at: Millis
+
+
+@event("helios.tenant.signing_secret_rotated.v1")
+@attrs.frozen(kw_only=True)
+class SigningSecretRotated:
+    tenant_id: str
+    integration_id: str
+    signing_secret: str
+    previous_valid_until: Millis
+    at: Millis
+
+
+TenantCommand = CreateTenant | CreateIntegration | RotateRoutingKey | RotateSigningSecret
+TenantEvent = TenantCreated | IntegrationCreated | RoutingKeyRotated | SigningSecretRotated
+
+
+def initial_tenant(tenant_id: str) -> Tenant:
+    return Tenant(tenant_id=tenant_id)
+
+
+def decide_tenant(command: TenantCommand, state: Tenant) -> tuple[TenantEvent, ...]:
+    """Validate a tenancy command against the tenant's current state.
+
+    Raises:
+        CommandRejected: the tenant exists already (create) or not at all (anything else), an
+            unknown integration, a malformed name, kind, key hash, secret or topic.
+    """
+    tenant_id = state.tenant_id
+    match command:
+        case CreateTenant(name=name, at=at):
+            problems = _name_problems("name", name)
+            if state.exists:
+                problems.append(("tenant_id", "already exists"))
+            _refuse("invalid tenant", problems)
+            return (TenantCreated(tenant_id=tenant_id, name=name, at=at),)
+        case CreateIntegration():
+            _require_tenant(state)
+            problems = _integration_problems(command)
+            if state.integration(command.integration_id) is not None:
+                problems.append(("integration_id", "already exists"))
+            _refuse("invalid integration", problems)
+            return (
+                IntegrationCreated(
+                    tenant_id=tenant_id,
+                    integration_id=command.integration_id,
+                    kind=command.kind,
+                    name=command.name,
+                    key_hash=command.key_hash,
+                    at=command.at,
+                    signing_secret=command.signing_secret,
+                    default_service=command.default_service,
+                    allowed_topics=tuple(sorted(set(command.allowed_topics))),
+                ),
+            )
+        case RotateRoutingKey(integration_id=integration_id, key_hash=key_hash, at=at):
+            existing = _require_integration(state, integration_id)
+            problems = _hash_problems(key_hash)
+            problems += _grace_problems(command.grace_ms)
+            if key_hash in (existing.key_hash, existing.previous_key_hash):
+                problems.append(("key_hash", "must differ from the current and previous keys"))
+            _refuse("invalid key rotation", problems)
+            return (
+                RoutingKeyRotated(
+                    tenant_id=tenant_id,
+                    integration_id=integration_id,
+                    key_hash=key_hash,
+                    previous_valid_until=at + command.grace_ms,
+                    at=at,
+                ),
+            )
+        case RotateSigningSecret(integration_id=integration_id, signing_secret=secret, at=at):
+            existing = _require_integration(state, integration_id)
+            problems = _secret_problems(secret, required=True)
+            problems += _grace_problems(command.grace_ms)
+            if secret == existing.signing_secret:
+                problems.append(("signing_secret", "must differ from the current secret"))
+            _refuse("invalid secret rotation", problems)
+            return (
+                SigningSecretRotated(
+                    tenant_id=tenant_id,
+                    integration_id=integration_id,
+                    signing_secret=secret,
+                    previous_valid_until=at + command.grace_ms,
+                    at=at,
+                ),
+            )
+        case _:
+            assert_never(command)
+
+
+def evolve_tenant(state: Tenant, event: TenantEvent) -> Tenant:
+    match event:
+        case TenantCreated(name=name, at=at):
+            return attrs.evolve(state, name=name, created_at=at)
+        case IntegrationCreated():
+            integration = Integration(
+                integration_id=event.integration_id,
+                kind=event.kind,
+                name=event.name,
+                key_hash=event.key_hash,
+                signing_secret=event.signing_secret,
+                default_service=event.default_service,
+                allowed_topics=event.allowed_topics,
+                created_at=event.at,
+            )
+            return attrs.evolve(state, integrations=(*state.integrations, integration))
+        case RoutingKeyRotated(integration_id=integration_id):
+            return _with_integration(
+                state,
+                integration_id,
+                lambda i: attrs.evolve(
+                    i,
+                    key_hash=event.key_hash,
+                    previous_key_hash=i.key_hash,
+                    previous_key_valid_until=event.previous_valid_until,
+                ),
+            )
+        case SigningSecretRotated(integration_id=integration_id):
+            return _with_integration(
+                state,
+                integration_id,
+                lambda i: attrs.evolve(
+                    i,
+                    signing_secret=event.signing_secret,
+                    previous_signing_secret=i.signing_secret,
+                    previous_secret_valid_until=event.previous_valid_until,
+                ),
+            )
+        case _:
+            assert_never(event)
+
+
+# --- key index ---------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class KeyIndex:
+    """Every routing-key hash ever registered (a rotated-out key stays: hashes are never
+    reused). A frozenset: evolving copies it, fine for the thousands of keys an installation
+    holds."""
+
+    key_hashes: frozenset[str] = frozenset()
+
+
+@attrs.frozen(kw_only=True)
+class RegisterRoutingKey:
+    key_hash: str
+    tenant_id: str
+    integration_id: str
+    at: Millis
+
+
+@event("helios.tenancy.routing_key_registered.v1")
+@attrs.frozen(kw_only=True)
+class RoutingKeyRegistered:
+    key_hash: str
+    tenant_id: str
+    integration_id: str
+    at: Millis
+
+
+def decide_key(command: RegisterRoutingKey, state: KeyIndex) -> tuple[RoutingKeyRegistered, ...]:
+    """Register a routing-key hash for an integration.
+
+    Raises:
+        CommandRejected: the hash is malformed or already registered.
+    """
+    problems = _hash_problems(command.key_hash)
+    if command.key_hash in state.key_hashes:
+        problems.append(("key_hash", "already registered"))
+    _refuse("invalid routing key", problems)
+    return (
+        RoutingKeyRegistered(
+            key_hash=command.key_hash,
+            tenant_id=command.tenant_id,
+            integration_id=command.integration_id,
+            at=command.at,
+        ),
+    )
+
+
+def evolve_key(state: KeyIndex, event: RoutingKeyRegistered) -> KeyIndex:
+    return KeyIndex(key_hashes=state.key_hashes | {event.key_hash})
+
+
+# --- checks ------------------------------------------------------------------------------------
+
+
+def _refuse(message: str, problems: list[tuple[str, str]]) -> None:
+    if problems:
+        raise CommandRejected(message, tuple(problems))
+
+
+def _require_tenant(state: Tenant) -> None:
+    if not state.exists:
+        raise CommandRejected("no such tenant", (("tenant_id", "unknown"),))
+
+
+def _require_integration(state: Tenant, integration_id: str) -> Integration:
+    _require_tenant(state)
+    existing = state.integration(integration_id)
+    if existing is None:
+        raise CommandRejected("no such integration", (("integration_id", "unknown"),))
+    return existing
+
+
+def _with_integration(
+    state: Tenant, integration_id: str, change: Callable[[Integration], Integration]
+) -> Tenant:
+    return attrs.evolve(
+        state,
+        integrations=tuple(
+            change(i) if i.integration_id == integration_id else i for i in state.integrations
+        ),
+    )
+
+
+def _name_problems(field: str, name: str) -> list[tuple[str, str]]:
+    if not name.strip():
+        return [(field, "must not be empty")]
+    if len(name) > MAX_NAME_CHARS:
+        return [(field, f"is {len(name)} characters, at most {MAX_NAME_CHARS} allowed")]
+    return []
+
+
+def _hash_problems(key_hash: str) -> list[tuple[str, str]]:
+    if _SHA256_HEX.fullmatch(key_hash) is None:
+        return [("key_hash", "must be a SHA-256 hex digest")]
+    return []
+
+
+def _secret_problems(secret: str, *, required: bool) -> list[tuple[str, str]]:
+    if not secret:
+        return [("signing_secret", "is required")] if required else []
+    if len(secret) < MIN_SECRET_CHARS:
+        return [("signing_secret", f"must be at least {MIN_SECRET_CHARS} characters")]
+    return []
+
+
+def _grace_problems(grace_ms: Millis) -> list[tuple[str, str]]:
+    return [("grace_ms", "must not be negative")] if grace_ms < 0 else []
+
+
+def _integration_problems(command: CreateIntegration) -> list[tuple[str, str]]:
+    problems = _name_problems("name", command.name)
+    problems += _hash_problems(command.key_hash)
+    if command.kind not in INGEST_KINDS:
+        problems.append(("kind", f"{command.kind.value} is not a source kind for integrations"))
+    problems += _secret_problems(
+        command.signing_secret, required=command.kind is SourceKind.GENERIC
+    )
+    for index, topic in enumerate(command.allowed_topics):
+        if _SNS_TOPIC_ARN.fullmatch(topic) is None:
+            problems.append((f"allowed_topics[{index}]", "must be an SNS topic ARN"))
+    if command.allowed_topics and command.kind is not SourceKind.CLOUDWATCH:
+        problems.append(("allowed_topics", "only CloudWatch integrations take SNS topics"))
+    return problems
