@@ -19,6 +19,7 @@ from helios.adapters.store.factory import open_event_store
 from helios.apps.settings import Settings
 from helios.ports.event_store import EventStore
 from helios.ports.idempotency import IdempotencyStore
+from helios.ports.mailer import Mailer
 from helios.ports.queue import BlobStore, Queue
 from helios.ports.rate_limit import RateLimiter
 
@@ -41,9 +42,22 @@ def open_store(settings: Settings) -> EventStore:
     return open_event_store(url)
 
 
+def open_mailer(settings: Settings) -> Mailer:
+    """SMTP when a relay is configured; otherwise emails are only logged (embedded default)."""
+    if settings.smtp_host:
+        from helios.adapters.smtp import SmtpMailer
+
+        return SmtpMailer(host=settings.smtp_host, port=settings.smtp_port)
+    from helios.adapters.memory.mailer import InMemoryMailer
+
+    return InMemoryMailer(log=True)
+
+
 @asynccontextmanager
-async def open_queue(settings: Settings, blobs: BlobStore) -> AsyncIterator[Queue]:
-    """The ingest queue: a durable SQLite file by default, or SQS."""
+async def open_queue(
+    settings: Settings, blobs: BlobStore, *, name: str = "ingest"
+) -> AsyncIterator[Queue]:
+    """A queue by name (``ingest``, ``analytics``): a durable SQLite file by default, or SQS."""
     if settings.queue == "sqs":
         from helios.adapters.sqs.connection import SqsSettings, open_sqs_queue
 
@@ -51,12 +65,13 @@ async def open_queue(settings: Settings, blobs: BlobStore) -> AsyncIterator[Queu
             endpoint_url=settings.sqs_endpoint_url,
             region=settings.aws_region,
             prefix=settings.sqs_prefix,
+            name=name,
         )
         async with open_sqs_queue(sqs, blob_store=blobs) as queue:
             yield queue
         return
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    async with EmbeddedQueue(path=settings.queue_path) as queue:
+    async with EmbeddedQueue(path=settings.queue_path, name=name) as queue:
         yield queue
 
 

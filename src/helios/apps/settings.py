@@ -15,6 +15,15 @@
 | HELIOS_SMTP_FROM | helios@localhost | sender address of notifications |
 | HELIOS_LOG_FORMAT | console on a terminal, else json | ``json`` or ``console`` |
 | HELIOS_LOG_LEVEL | info | debug, info, warning, error |
+| HELIOS_READ_MODELS_URL | sqlite:<data dir>/readmodels.db, or the store's database (schema helios_read) | where projections and the notification outbox live |
+| HELIOS_PUBLIC_URL | http://<http host>:<http port> | base of links in notifications |
+| HELIOS_NOTIFY_TO | oncall@localhost | recipient of notification emails |
+| HELIOS_WORKER_CONCURRENCY | 2 | ingest consumers per worker process |
+| HELIOS_WORKER_BATCH | 250 | most envelopes per store transaction |
+| HELIOS_WORKER_WAIT_S | 5 | long-poll wait of one receive (SQS caps it at 20) |
+| HELIOS_WORKER_VISIBILITY_S | 60 | visibility timeout of received messages (extended while a batch is slow) |
+| HELIOS_FOLLOWER_POLL_S | 0.5 | how often an idle follower looks for new log entries |
+| HELIOS_TICK_INTERVAL_S | 30 | how often the scheduler sends ticks for open alerts |
 """
 
 from __future__ import annotations
@@ -43,10 +52,34 @@ class Settings:
     smtp_from: str = "helios@localhost"
     log_format: str = "json"
     log_level: str = "info"
+    read_models_url: str = ""
+    public_url: str = ""
+    notify_to: str = "oncall@localhost"
+    worker_concurrency: int = 2
+    worker_batch: int = 250
+    worker_wait_s: float = 5.0
+    worker_visibility_s: int = 60
+    follower_poll_s: float = 0.5
+    tick_interval_s: float = 30.0
 
     @property
     def effective_store_url(self) -> str:
         return self.store_url or f"sqlite:{self.data_dir / 'helios.db'}"
+
+    @property
+    def effective_read_models_url(self) -> str:
+        if self.read_models_url:
+            return self.read_models_url
+        store = self.effective_store_url
+        if store.startswith(("postgresql:", "postgres:")):
+            # Same database, own schema: one server to run, and rebuilds never touch the log.
+            separator = "&" if "?" in store else "?"
+            return f"{store.split('?')[0]}{separator}schema=helios_read"
+        return f"sqlite:{self.data_dir / 'readmodels.db'}"
+
+    @property
+    def effective_public_url(self) -> str:
+        return self.public_url or f"http://{self.http_host}:{self.http_port}"
 
     @property
     def queue_path(self) -> Path:
@@ -87,6 +120,15 @@ class Settings:
             smtp_from=values.get("HELIOS_SMTP_FROM", "helios@localhost"),
             log_format=log_format,
             log_level=values.get("HELIOS_LOG_LEVEL", "info").lower(),
+            read_models_url=values.get("HELIOS_READ_MODELS_URL", ""),
+            public_url=values.get("HELIOS_PUBLIC_URL", ""),
+            notify_to=values.get("HELIOS_NOTIFY_TO", "oncall@localhost"),
+            worker_concurrency=max(1, _int(values, "HELIOS_WORKER_CONCURRENCY", 2)),
+            worker_batch=max(1, _int(values, "HELIOS_WORKER_BATCH", 250)),
+            worker_wait_s=_float(values, "HELIOS_WORKER_WAIT_S", 5.0),
+            worker_visibility_s=max(5, _int(values, "HELIOS_WORKER_VISIBILITY_S", 60)),
+            follower_poll_s=_float(values, "HELIOS_FOLLOWER_POLL_S", 0.5),
+            tick_interval_s=_float(values, "HELIOS_TICK_INTERVAL_S", 30.0),
         )
 
 
@@ -98,3 +140,13 @@ def _int(values: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ValueError(f"{name} must be an integer, not {raw!r}") from None
+
+
+def _float(values: Mapping[str, str], name: str, default: float) -> float:
+    raw = values.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {raw!r}") from None

@@ -1,0 +1,40 @@
+"""A mailer that keeps what it was given, for tests and for ``helios up`` without SMTP."""
+
+from __future__ import annotations
+
+import structlog
+
+from helios.ports.mailer import MailerUnavailable, MailMessage, MailRejected
+
+_log = structlog.get_logger(__name__)
+
+
+class InMemoryMailer:
+    """``Mailer`` that records messages; ``fail_next`` makes the next sends fail (tests)."""
+
+    def __init__(self, *, log: bool = False) -> None:
+        self.sent: list[MailMessage] = []
+        self._failures: list[Exception] = []
+        self._log = log
+
+    def fail_next(self, count: int = 1, *, permanent: bool = False) -> None:
+        """Make the next ``count`` sends fail, transiently or for good."""
+        error: Exception = (
+            MailRejected("rejected by the test") if permanent else MailerUnavailable("down")
+        )
+        self._failures.extend([error] * count)
+
+    async def send(self, message: MailMessage) -> None:
+        """Record the message.
+
+        Raises:
+            MailerUnavailable: a transient failure was requested with ``fail_next``.
+            MailRejected: a permanent failure was requested with ``fail_next``.
+        """
+        if not message.recipients:
+            raise MailRejected("no recipients")
+        if self._failures:
+            raise self._failures.pop(0)
+        self.sent.append(message)
+        if self._log:
+            _log.info("email", to=list(message.recipients), subject=message.subject)

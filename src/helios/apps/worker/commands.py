@@ -1,0 +1,48 @@
+"""Messages other than envelopes on the ingest queue: ``tick.v1`` (time reached ``at``)."""
+
+from __future__ import annotations
+
+import attrs
+import orjson
+
+from helios.adapters.queue_codec import MalformedMessage
+from helios.domain.values import Millis
+from helios.ports.queue import MessageAttributes, OutgoingMessage
+
+TICK_KIND = "tick.v1"
+
+
+@attrs.frozen(kw_only=True)
+class TickCommand:
+    tenant: str
+    at: Millis
+    dedup_keys: tuple[str, ...]
+
+
+def tick_message(tick: TickCommand) -> OutgoingMessage:
+    """The queue message for a tick; its deduplication id makes a resend within the window a
+    no-op (and ``Ingestor.tick`` records a ``(tenant, at)`` once anyway)."""
+    return OutgoingMessage(
+        body=orjson.dumps({"tenant": tick.tenant, "at": tick.at, "keys": list(tick.dedup_keys)}),
+        attributes=MessageAttributes(
+            tenant=tick.tenant, correlation_id=f"tick-{tick.at}", kind=TICK_KIND
+        ),
+        deduplication_id=f"tick/{tick.tenant}/{tick.at}",
+    )
+
+
+def decode_tick(body: bytes) -> TickCommand:
+    """The tick a ``tick_message`` carries.
+
+    Raises:
+        MalformedMessage: the body is not a tick.
+    """
+    try:
+        data = orjson.loads(body)
+        return TickCommand(
+            tenant=str(data["tenant"]),
+            at=int(data["at"]),
+            dedup_keys=tuple(str(k) for k in data["keys"]),
+        )
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+        raise MalformedMessage(f"bad tick: {error}") from error

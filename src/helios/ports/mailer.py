@@ -1,0 +1,48 @@
+"""The mailer port: hand one email to a mail system, or say why it could not.
+
+The notifier keeps an outbox and retries; a mailer only has to tell a transient failure
+(retry later) from a permanent one (this message will never be accepted).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import attrs
+
+
+@attrs.frozen(kw_only=True)
+class MailMessage:
+    """A plain-text email. ``message_id`` is stable per notification, so a mail system that
+    receives the same notification twice can tell it is a repeat."""
+
+    message_id: str
+    sender: str
+    recipients: tuple[str, ...] = attrs.field(converter=tuple)
+    subject: str
+    text: str
+
+
+class MailerError(Exception):
+    """Base of the errors every mailer adapter raises instead of its driver's errors."""
+
+
+class MailerUnavailable(MailerError):
+    """The mail system cannot take the message now (unreachable, busy, 4xx): retry later."""
+
+
+class MailRejected(MailerError):
+    """The mail system refused the message for good (5xx: bad recipient, too large)."""
+
+
+class Mailer(Protocol):
+    """Sends email."""
+
+    async def send(self, message: MailMessage) -> None:
+        """Hand the message to the mail system; when this returns it was accepted.
+
+        Raises:
+            MailerUnavailable: transient failure; nothing is known to be sent.
+            MailRejected: the message will never be accepted.
+        """
+        ...
