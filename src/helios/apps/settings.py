@@ -15,13 +15,14 @@
 | HELIOS_SMTP_FROM | helios@localhost | sender address of notifications |
 | HELIOS_LOG_FORMAT | console on a terminal, else json | ``json`` or ``console`` |
 | HELIOS_LOG_LEVEL | info | debug, info, warning, error |
-| HELIOS_READ_MODELS_URL | sqlite:<data dir>/readmodels.db, or the store's database (schema helios_read) | where projections and the notification outbox live |
+| HELIOS_READ_MODELS_URL | (see meaning) | read models and notification outbox: default |
+|  |  | sqlite:<data dir>/readmodels.db, or schema helios_read of a PostgreSQL store |
 | HELIOS_PUBLIC_URL | http://<http host>:<http port> | base of links in notifications |
 | HELIOS_NOTIFY_TO | oncall@localhost | recipient of notification emails |
 | HELIOS_WORKER_CONCURRENCY | 2 | ingest consumers per worker process |
 | HELIOS_WORKER_BATCH | 250 | most envelopes per store transaction |
 | HELIOS_WORKER_WAIT_S | 5 | long-poll wait of one receive (SQS caps it at 20) |
-| HELIOS_WORKER_VISIBILITY_S | 60 | visibility timeout of received messages (extended while a batch is slow) |
+| HELIOS_WORKER_VISIBILITY_S | 60 | visibility of received messages (extended for slow batches) |
 | HELIOS_FOLLOWER_POLL_S | 0.5 | how often an idle follower looks for new log entries |
 | HELIOS_TICK_INTERVAL_S | 30 | how often the scheduler sends ticks for open alerts |
 """

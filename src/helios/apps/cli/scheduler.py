@@ -10,7 +10,7 @@ import attrs
 
 from helios.apps.bootstrap import open_services
 from helios.apps.settings import Settings
-from helios.apps.worker.logs import configure_logging
+from helios.apps.observability import configure_logging
 from helios.apps.worker.runtime import read_models, run_scheduler, stop_on_signals
 from helios.apps.worker.scheduler import Scheduler
 
@@ -31,7 +31,7 @@ def _run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     if args.interval:
         settings = attrs.evolve(settings, tick_interval_s=args.interval)
-    configure_logging(settings)
+    configure_logging(log_format=settings.log_format, level=settings.log_level)
 
     async def main() -> None:
         async with open_services(settings) as services:

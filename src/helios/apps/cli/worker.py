@@ -10,7 +10,7 @@ import structlog
 
 from helios.apps.bootstrap import open_services
 from helios.apps.settings import Settings
-from helios.apps.worker.logs import configure_logging
+from helios.apps.observability import configure_logging
 from helios.apps.worker.runtime import ingest_worker, run_followers, stop_on_signals
 
 _log = structlog.get_logger(__name__)
@@ -48,7 +48,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _ingest(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    configure_logging(settings)
+    configure_logging(log_format=settings.log_format, level=settings.log_level)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -70,7 +70,7 @@ def _ingest(args: argparse.Namespace) -> int:
 
 def _followers(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    configure_logging(settings)
+    configure_logging(log_format=settings.log_format, level=settings.log_level)
 
     async def main() -> None:
         stop = asyncio.Event()

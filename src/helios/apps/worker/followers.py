@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import random
 from collections.abc import Sequence
 from typing import Protocol
@@ -62,7 +63,7 @@ async def follow(
             after = position
             page = await anyio.to_thread.run_sync(store.read_log, after, page_size)
             if page:
-                await anyio.to_thread.run_sync(lambda: follower.apply(page, after=after))
+                await anyio.to_thread.run_sync(functools.partial(follower.apply, page, after=after))
                 position = page[-1].position
             failures = 0
         except (StoreUnavailable, QueueUnavailable) as error:

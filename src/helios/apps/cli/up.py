@@ -1,0 +1,106 @@
+"""``helios up``: the embedded default — API, workers, followers and scheduler in one process.
+
+SQLite store file, durable embedded queue (an accepted event survives ``kill -9``), in-process
+rate limiter. Nothing to install but the package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+import attrs
+from rich.console import Console
+
+from helios.apps.bootstrap import open_services
+from helios.apps.observability import configure_logging
+from helios.apps.settings import Settings
+from helios.apps.worker.embedded import (
+    INTEGRATION_FILE,
+    ApiMissing,
+    integration,
+    load_api_factory,
+    run_everything,
+)
+from helios.apps.worker.runtime import stop_on_signals
+
+INGEST_PATH = "/v1/ingest/alertmanager"
+"""Where an Alertmanager webhook is posted (the API's ingestion route for that source)."""
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    up = subparsers.add_parser(
+        "up",
+        help="run everything in one process (the embedded default)",
+        description="API, ingest worker, followers and scheduler in one process over files in "
+        "the data directory ($HELIOS_DATA_DIR, default .helios). Ctrl-C stops it cleanly.",
+    )
+    up.add_argument("--port", type=int, help="HTTP port (default: $HELIOS_HTTP_PORT or 8080)")
+    up.add_argument("--no-api", action="store_true", help="workers only, no HTTP server")
+    up.set_defaults(func=_up)
+
+
+def settings_for(args: argparse.Namespace) -> Settings:
+    settings = Settings.from_env()
+    if getattr(args, "port", None):
+        settings = attrs.evolve(settings, http_port=args.port)
+    return settings
+
+
+def _up(args: argparse.Namespace) -> int:
+    settings = settings_for(args)
+    console = Console(stderr=True)
+    if not args.no_api:
+        try:
+            load_api_factory()
+        except ApiMissing as error:
+            console.print(f"[red]cannot start the API:[/red] {error}")
+            console.print("Run [bold]helios up --no-api[/bold] for the workers alone.")
+            return 2
+    configure_logging(log_format=settings.log_format, level=settings.log_level)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+        async with open_services(settings) as services:
+            details, created = await integration(services)
+            banner(console, settings, details, created=created, api=not args.no_api)
+            await run_everything(services, stop, api=not args.no_api)
+
+    asyncio.run(main())
+    return 0
+
+
+def banner(
+    console: Console, settings: Settings, details: dict[str, str], *, created: bool, api: bool
+) -> None:
+    """Where to point a browser, and a request that works as printed."""
+    url = settings.effective_public_url
+    key_file = settings.data_dir / INTEGRATION_FILE
+    console.print(f"[bold green]Helios is running[/bold green] (data in {settings.data_dir})")
+    if api:
+        console.print(f"  open        {url}/")
+    if created:
+        console.print(
+            f"  integration key (shown once, saved to {key_file} with mode 0600):\n"
+            f"    [bold]{details['routing_key']}[/bold]"
+        )
+    else:
+        console.print(f"  integration key: see {key_file}")
+    if api:
+        key = details["routing_key"] if created else f"$(jq -r .routing_key {key_file})"
+        console.print("  send an alert:")
+        console.print(
+            f"    curl -sS -X POST {url}{INGEST_PATH} \\\n"
+            f"      -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\n"
+            '      -d \'{"version":"4","status":"firing","receiver":"helios",'
+            '"groupKey":"demo","alerts":[{"status":"firing","labels":'
+            '{"alertname":"HighErrorRate","service":"checkout","severity":"critical"},'
+            '"annotations":{"summary":"5xx rate above 2 req/s"},'
+            '"startsAt":"2030-01-01T00:00:00Z","fingerprint":"a1"}]}\'',
+            markup=False,
+            highlight=False,
+        )
+    console.print("  stop        Ctrl-C (in-flight work drains first)")
+    sys.stderr.flush()

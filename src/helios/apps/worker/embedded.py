@@ -1,0 +1,149 @@
+"""Everything in one process (``helios up`` / ``helios demo``): API, ingest worker,
+followers and scheduler on one event loop, sharing one set of services."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import os
+from collections.abc import Awaitable
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+import structlog
+
+from helios.apps.bootstrap import Services
+from helios.apps.worker.ingest import Committed, IngestWorker
+from helios.apps.worker.runtime import ingest_worker, run_followers, run_scheduler
+from helios.domain.values import SourceKind
+from helios.ports.mailer import Mailer
+
+_log = structlog.get_logger(__name__)
+
+API_FACTORY = "helios.apps.api.app:create_app"
+INTEGRATION_FILE = "integration.json"
+
+
+class ApiMissing(RuntimeError):
+    """The HTTP API package is not installed in this build."""
+
+
+def load_api_factory() -> Any:
+    """``create_app(services)`` of the HTTP API, imported only when it is needed.
+
+    Raises:
+        ApiMissing: the API module or its factory does not exist.
+    """
+    module_name, _, attribute = API_FACTORY.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        raise ApiMissing(f"the HTTP API ({API_FACTORY}) is not available: {error}") from error
+    factory = getattr(module, attribute, None)
+    if factory is None:
+        raise ApiMissing(f"{module_name} has no {attribute}()")
+    return factory
+
+
+def first_start_integration(services: Services) -> tuple[dict[str, str], bool]:
+    """The default tenant's integration; created (with a new key) on the first start only.
+
+    The key is written to ``<data dir>/integration.json`` readable by the owner alone
+    (0600); only its hash is in the store. Returns (details, created now).
+
+    Raises:
+        StoreUnavailable: the store cannot be reached.
+    """
+    path = Path(services.settings.data_dir) / INTEGRATION_FILE
+    if path.exists():
+        return json.loads(path.read_text()), False
+    from helios.apps.tenancy import TenancyService
+
+    tenancy = TenancyService(services.store)
+    tenant = tenancy.create_tenant("default")
+    issued = tenancy.create_integration(
+        tenant_id=tenant.tenant_id, kind=SourceKind.ALERTMANAGER, name="alertmanager"
+    )
+    details = {
+        "tenant": issued.tenant_id,
+        "integration": issued.integration.integration_id,
+        "kind": SourceKind.ALERTMANAGER.value,
+        "routing_key": issued.routing_key,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        json.dump(details, handle, indent=2)
+    return details, True
+
+
+async def serve_api(services: Services, stop: asyncio.Event) -> None:
+    """Serve ``create_app(services)`` with uvicorn until ``stop`` is set.
+
+    Raises:
+        ApiMissing: the API is not available.
+    """
+    import uvicorn
+
+    factory = load_api_factory()
+    app = factory(services)
+    config = uvicorn.Config(
+        app,
+        host=services.settings.http_host,
+        port=services.settings.http_port,
+        log_level="warning",
+        lifespan="on",
+    )
+    server = _Server(config)
+    serving = asyncio.create_task(server.serve())
+    await stop.wait()
+    server.should_exit = True
+    await serving
+
+
+class _Server:
+    """uvicorn's server, minus its signal handling: this process handles SIGTERM itself."""
+
+    def __new__(cls, config: Any) -> Any:
+        import contextlib
+
+        import uvicorn
+
+        server = uvicorn.Server(config)
+        server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
+        return server
+
+
+async def run_everything(
+    services: Services,
+    stop: asyncio.Event,
+    *,
+    api: bool = True,
+    mailer: Mailer | None = None,
+    on_committed: Committed | None = None,
+) -> IngestWorker:
+    """API (optional), ingest worker, followers and scheduler until ``stop`` is set."""
+    worker = ingest_worker(services, on_committed=on_committed)
+    jobs: list[Awaitable[None]] = [
+        worker.run(stop),
+        run_followers(services, stop, mailer=mailer),
+        run_scheduler(services, stop),
+    ]
+    if api:
+        jobs.append(serve_api(services, stop))
+    tasks = [asyncio.ensure_future(job) for job in jobs]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        raise
+    return worker
+
+
+async def integration(services: Services) -> tuple[dict[str, str], bool]:
+    """``first_start_integration`` from async code."""
+    return await anyio.to_thread.run_sync(first_start_integration, services)
