@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterator, Sequence
 
@@ -56,6 +57,11 @@ class Window:
         return self.until is not None and at > self.until
 
 
+# Stream ids are name-based UUIDs (a SHA-1 each); replay asks for the same few repeatedly.
+_alert_stream = functools.lru_cache(maxsize=65_536)(engine.alert_stream)
+_group_stream = functools.lru_cache(maxsize=65_536)(engine.group_stream)
+
+
 class CachedStates:
     """Alert and incident-group states for replay, bounded by a ``StateCache``."""
 
@@ -64,14 +70,14 @@ class CachedStates:
 
     def alert(self, key: engine.AlertKey) -> alert.AlertState:
         return self._cache.load(  # type: ignore[no-any-return]
-            engine.alert_stream(*key),
+            _alert_stream(*key),
             lambda: alert.initial_state(*key),
             alert.evolve,
         )
 
     def group(self, key: engine.GroupKey) -> incident.IncidentGroup:
         return self._cache.load(  # type: ignore[no-any-return]
-            engine.group_stream(*key),
+            _group_stream(*key),
             lambda: incident.initial_state(*key),
             incident.evolve,
         )
@@ -79,9 +85,9 @@ class CachedStates:
     def keep(self, working: engine.Working) -> None:
         """Keep the states a replayed input led to."""
         for key, state in working.alerts.items():
-            self._cache.put(engine.alert_stream(*key), state)
+            self._cache.put(_alert_stream(*key), state)
         for group, group_state in working.groups.items():
-            self._cache.put(engine.group_stream(*group), group_state)
+            self._cache.put(_group_stream(*group), group_state)
 
     def advance(self, stream: uuid.UUID, version: int, *, keep_state: bool) -> None:
         self._cache.advance(stream, version, keep_state=keep_state)
