@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from domain_strategies import rulesets, signals
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain_strategies import rulesets, signals
 from helios.domain import alert
 from helios.domain.ruleset import Ruleset
 from helios.domain.values import Signal

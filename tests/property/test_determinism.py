@@ -10,11 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import attrs
+from canonical import canonical_bytes
+from domain_strategies import T0, rulesets, signals
 from hypothesis import given
 from hypothesis import strategies as st
 
-from canonical import canonical_bytes
-from domain_strategies import T0, rulesets, signals
 from helios.domain import alert, engine, incident
 from helios.domain.ruleset import Ruleset
 from helios.domain.values import Signal

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from domain_strategies import make_signal
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from domain_strategies import make_signal
 from helios.domain import alert, engine, incident
 from helios.domain.ruleset import Ruleset
 from helios.domain.values import Action, Severity, Signal, Status
@@ -107,11 +107,6 @@ class Lifecycle(RuleBasedStateMachine):
 
     @invariant()
     def a_resolved_incident_is_never_reopened(self) -> None:
-        stream_events = [e for events in self.working.events.values() for e in events]
-        resolved = {
-            e.incident_id for e in stream_events if isinstance(e, incident.IncidentResolved)
-        }
-        opened_after: dict[str, int] = {}
         for group_stream in self.working.events.values():
             closed: set[str] = set()
             for e in group_stream:

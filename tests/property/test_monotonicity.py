@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from domain_strategies import SERVICES, multipliers, rulesets
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain_strategies import SERVICES, multipliers, rulesets
 from helios.domain.ruleset import Multiplier, Ruleset
 from helios.domain.scoring import ScoreInput, score
 from helios.domain.values import Severity

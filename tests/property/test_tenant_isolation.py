@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from domain_strategies import signals
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain_strategies import signals
 from helios.domain import engine, incident
 from helios.domain.ruleset import Ruleset
 from helios.domain.values import Signal
@@ -37,8 +37,8 @@ def test_a_tenants_signals_only_touch_its_own_streams(batch: list[Signal]) -> No
     mixed = process(batch)
     alone = process(only_b)
 
-    b_streams = {s for s in alone.events}
-    for (tenant, key), state in mixed.alerts.items():
+    b_streams = set(alone.events)
+    for (tenant, _key), state in mixed.alerts.items():
         assert state.tenant == tenant
         assert all(signal.tenant == tenant for signal in state.signals)
     for (tenant, _), group in mixed.groups.items():
