@@ -9,8 +9,8 @@ import attrs
 import structlog
 
 from helios.apps.bootstrap import open_services
-from helios.apps.settings import Settings
 from helios.apps.observability import configure_logging
+from helios.apps.settings import Settings
 from helios.apps.worker.runtime import ingest_worker, run_followers, stop_on_signals
 
 _log = structlog.get_logger(__name__)

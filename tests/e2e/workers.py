@@ -1,0 +1,77 @@
+"""Helpers for worker tests: run the pipeline in-process until the queue is drained."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+from helios.apps.bootstrap import Services
+from helios.apps.worker.followers import follow
+from helios.apps.worker.ingest import IngestWorker
+from helios.domain import alert
+from helios.ports.event_store import EventStore
+
+
+async def drain(
+    services: Services, *, visibility_s: int = 30, timeout_s: float = 60, concurrency: int = 1
+) -> IngestWorker:
+    """Run an ingest worker until the queue holds nothing but dead letters.
+
+    One consumer by default: decisions depend on arrival order, and tests compare them with a
+    reference run in the same order.
+    """
+    stop = asyncio.Event()
+    worker = IngestWorker(
+        queue=services.queue,
+        store=services.store,
+        concurrency=concurrency,
+        batch=200,
+        wait_s=0.2,
+        visibility_s=visibility_s,
+    )
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        async with asyncio.timeout(timeout_s):
+            while await services.queue.depth() > 0:
+                await asyncio.sleep(0.1)
+    finally:
+        stop.set()
+        await task
+    return worker
+
+
+async def catch_up(follower: Any, services: Services, db: Any) -> int:
+    return await follow(
+        follower, store=services.store, db=db, stop=asyncio.Event(), until_caught_up=True
+    )
+
+
+def outcome(store: EventStore) -> tuple[dict[str, Any], Counter[tuple[str, str]]]:
+    """Every alert's fold, and the multiset of decision events per stream (by name)."""
+    folds: dict[str, Any] = {}
+    decisions: Counter[tuple[str, str]] = Counter()
+    states: dict[Any, alert.AlertState] = {}
+    after = 0
+    while True:
+        page = store.read_log(after, 1000)
+        for entry in page:
+            if entry.name.startswith(("helios.alert.", "helios.incident.")):
+                decisions[(str(entry.stream_id), _decision(entry.event))] += 1
+            if isinstance(entry.event, alert.SignalAccepted):
+                signal = entry.event.signal
+                states.setdefault(
+                    entry.stream_id, alert.initial_state(signal.tenant, signal.dedup_key)
+                )
+            if entry.stream_id in states:
+                states[entry.stream_id] = alert.evolve(states[entry.stream_id], entry.event)
+        if len(page) < 1000:
+            break
+        after = page[-1].position
+    for state in states.values():
+        folds[state.dedup_key] = (state.fold, state.priority, state.score)
+    return folds, decisions
+
+
+def _decision(event: Any) -> str:
+    return repr(event)
