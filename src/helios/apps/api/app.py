@@ -1,0 +1,90 @@
+"""The app factory: the ingestion API over already-opened services."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import anyio.to_thread
+from litestar import Litestar
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+
+import helios
+from helios.apps.api.config import ApiConfig
+from helios.apps.api.errors import PROBLEM_HANDLERS
+from helios.apps.api.intake import Intake, now_ms
+from helios.apps.api.middleware import RequestContext
+from helios.apps.api.routes import ApiContext, build_routes
+from helios.apps.api.sns import SnsVerifier
+from helios.apps.bootstrap import Services
+from helios.apps.observability import Metrics
+from helios.apps.tenancy import KeyDirectory
+from helios.domain.values import Millis
+
+
+def create_app(
+    services: Services,
+    *,
+    config: ApiConfig | None = None,
+    sns: SnsVerifier | None = None,
+    metrics: Metrics | None = None,
+    clock: Callable[[], Millis] = now_ms,
+) -> Litestar:
+    """The ingestion API on ``services`` (which the caller opens and closes).
+
+    ``config`` defaults to ``ApiConfig.from_env()``; ``sns`` to a verifier that downloads
+    certificates and trusts the system's CAs; ``clock`` (epoch ms) is injectable for tests.
+    """
+    config = config or ApiConfig.from_env()
+    metrics = metrics or Metrics()
+    directory = KeyDirectory(services.store, tenant_ttl_s=config.key_cache_s)
+    if sns is None:
+        sns = SnsVerifier() if config.sns_trust_file is None else _trusting(config)
+    intake = Intake(
+        directory=directory,
+        limiter=services.limiter,
+        idempotency=services.idempotency,
+        queue=services.queue,
+        config=config,
+        metrics=metrics,
+        clock=clock,
+    )
+
+    async def store_ready() -> None:
+        await anyio.to_thread.run_sync(services.store.max_position)
+
+    async def queue_ready() -> None:
+        await services.queue.depth()
+
+    async def limiter_ready() -> None:
+        await services.limiter.check(key="readyz", rate_per_s=1.0, burst=1, now_ms=clock(), cost=0)
+
+    ctx = ApiContext(
+        intake=intake,
+        config=config,
+        sns=sns,
+        metrics=metrics,
+        readiness={"store": store_ready, "queue": queue_ready, "limiter": limiter_ready},
+    )
+
+    def stop_taking_traffic() -> None:
+        ctx.shutting_down = True
+
+    return Litestar(
+        route_handlers=build_routes(ctx),
+        exception_handlers=PROBLEM_HANDLERS,
+        middleware=[DefineMiddleware(RequestContext, metrics=metrics)],
+        on_shutdown=[stop_taking_traffic],
+        openapi_config=OpenAPIConfig(
+            title="Helios ingestion API", version=helios.__version__, path="/schema"
+        ),
+        request_max_body_size=config.max_body_bytes,
+    )
+
+
+def _trusting(config: ApiConfig) -> SnsVerifier:
+    from cryptography import x509
+
+    assert config.sns_trust_file is not None
+    path = config.sns_trust_file
+    return SnsVerifier(trust=lambda: x509.load_pem_x509_certificates(path.read_bytes()))

@@ -1,0 +1,74 @@
+"""The ingestion API's settings, read from the environment.
+
+| variable | default | meaning |
+| --- | --- | --- |
+| HELIOS_API_MAX_BODY_BYTES | 524288 | larger bodies get 413 (Content-Length, then counted) |
+| HELIOS_API_RATE_PER_INTEGRATION | 50 | requests per second one integration may sustain (GCRA) |
+| HELIOS_API_BURST_PER_INTEGRATION | 200 | requests one idle integration may send at once |
+| HELIOS_API_RATE_PER_TENANT | 200 | requests per second a tenant's integrations may sustain |
+| HELIOS_API_BURST_PER_TENANT | 800 | the tenant's burst |
+| HELIOS_API_DEDUP_WINDOW_S | 10 | identical bodies (no Idempotency-Key) within it: accepted once |
+| HELIOS_API_SIGNATURE_TOLERANCE_S | 300 | how old or how far ahead a signature's time may be |
+| HELIOS_API_SNS_TRUST_FILE | (system CAs) | PEM file of the CAs SNS signing certificates chain to |
+| HELIOS_API_KEY_CACHE_S | 30 | how long a tenant's integrations are cached by an API process |
+| HELIOS_API_SHUTDOWN_GRACE_S | 10 | on SIGTERM, how long in-flight requests may take to finish |
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import attrs
+
+MAX_BODY_BYTES = 512 * 1024
+
+
+@attrs.frozen(kw_only=True)
+class ApiConfig:
+    max_body_bytes: int = MAX_BODY_BYTES
+    rate_per_integration: float = 50.0
+    burst_per_integration: int = 200
+    rate_per_tenant: float = 200.0
+    burst_per_tenant: int = 800
+    dedup_window_s: float = 10.0
+    signature_tolerance_s: int = 300
+    sns_trust_file: Path | None = None
+    key_cache_s: float = 30.0
+    shutdown_grace_s: float = 10.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ApiConfig:
+        """Every API setting from the environment (see the module's table).
+
+        Raises:
+            ValueError: a setting is not a number, or not positive (the message names it).
+        """
+        values = os.environ if env is None else env
+        trust = values.get("HELIOS_API_SNS_TRUST_FILE") or None
+        return cls(
+            max_body_bytes=int(_positive(values, "HELIOS_API_MAX_BODY_BYTES", MAX_BODY_BYTES)),
+            rate_per_integration=_positive(values, "HELIOS_API_RATE_PER_INTEGRATION", 50.0),
+            burst_per_integration=int(_positive(values, "HELIOS_API_BURST_PER_INTEGRATION", 200)),
+            rate_per_tenant=_positive(values, "HELIOS_API_RATE_PER_TENANT", 200.0),
+            burst_per_tenant=int(_positive(values, "HELIOS_API_BURST_PER_TENANT", 800)),
+            dedup_window_s=_positive(values, "HELIOS_API_DEDUP_WINDOW_S", 10.0),
+            signature_tolerance_s=int(_positive(values, "HELIOS_API_SIGNATURE_TOLERANCE_S", 300)),
+            sns_trust_file=Path(trust) if trust else None,
+            key_cache_s=_positive(values, "HELIOS_API_KEY_CACHE_S", 30.0),
+            shutdown_grace_s=_positive(values, "HELIOS_API_SHUTDOWN_GRACE_S", 10.0),
+        )
+
+
+def _positive(values: Mapping[str, str], name: str, default: float) -> float:
+    raw = values.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        number = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {raw!r}") from None
+    if not number > 0:
+        raise ValueError(f"{name} must be positive, not {raw!r}")
+    return number

@@ -1,0 +1,210 @@
+"""Every error the API answers with, and the one place that maps errors to HTTP responses.
+
+Handlers raise ``ApiError`` subclasses (or let Litestar raise its own); two renderers turn them
+into responses: RFC 9457 ``application/problem+json`` for Helios's own endpoints, and
+PagerDuty's shapes for ``/v2/enqueue`` so a PagerDuty client sees what PagerDuty would send.
+Anything unexpected becomes a 500 that is logged with its traceback; a client's mistake never
+reaches that path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import msgspec
+import structlog
+from litestar import Request, Response
+from litestar.exceptions import HTTPException
+from litestar.types import ExceptionHandlersMap
+
+from helios.domain.normalize import FieldError
+
+PROBLEM_JSON = "application/problem+json"
+_log = structlog.get_logger("helios.api")
+
+
+class ApiError(Exception):
+    """An answer other than success; ``slug`` names the problem type."""
+
+    status = 500
+    slug = "internal-error"
+    title = "Internal error"
+
+    def __init__(
+        self,
+        detail: str = "",
+        *,
+        errors: Sequence[FieldError] = (),
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.errors = tuple(errors)
+        self.headers = dict(headers or {})
+
+
+class InvalidBody(ApiError):
+    status = 400
+    slug = "invalid-body"
+    title = "The request body is malformed"
+
+
+class Unauthorized(ApiError):
+    status = 401
+    slug = "unauthorized"
+    title = "Missing or invalid credentials"
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="helios"'})
+
+
+class Forbidden(ApiError):
+    status = 403
+    slug = "forbidden"
+    title = "These credentials may not send this request"
+
+
+class NotFound(ApiError):
+    status = 404
+    slug = "not-found"
+    title = "No such resource"
+
+
+class PayloadTooLarge(ApiError):
+    status = 413
+    slug = "payload-too-large"
+    title = "The request body is too large"
+
+
+class RequestInFlight(ApiError):
+    status = 409
+    slug = "request-in-flight"
+    title = "A request with this Idempotency-Key is being processed"
+
+
+class IdempotencyKeyReused(ApiError):
+    status = 422
+    slug = "idempotency-key-reused"
+    title = "This Idempotency-Key was used with a different body"
+
+
+class _RetryLater(ApiError):
+    def __init__(self, detail: str = "", *, retry_after_s: int) -> None:
+        self.retry_after_s = max(1, retry_after_s)
+        super().__init__(detail, headers={"Retry-After": str(self.retry_after_s)})
+
+
+class RateLimited(_RetryLater):
+    status = 429
+    slug = "rate-limited"
+    title = "Too many requests"
+
+
+class Unavailable(_RetryLater):
+    status = 503
+    slug = "unavailable"
+    title = "Temporarily unable to accept events"
+
+
+# --- renderers ---------------------------------------------------------------------------------
+
+
+def problem_response(error: ApiError, request_id: str = "") -> Response[bytes]:
+    """An RFC 9457 problem document for ``error``."""
+    document: dict[str, object] = {
+        "type": f"urn:helios:problem:{error.slug}",
+        "title": error.title,
+        "status": error.status,
+        "detail": error.detail,
+    }
+    if error.errors:
+        document["errors"] = [{"field": e.field, "message": e.message} for e in error.errors]
+    if request_id:
+        document["request_id"] = request_id
+    return Response(
+        content=msgspec.json.encode(document),
+        status_code=error.status,
+        media_type=PROBLEM_JSON,
+        headers=error.headers,
+    )
+
+
+_PD_STATUS = {400: "invalid event", 413: "invalid event", 429: "throttle event"}
+_PD_MESSAGE = {
+    400: "Event object is invalid",
+    413: "Event object is too large",
+    429: "Requests for this service are arriving too quickly. Please retry later.",
+}
+
+
+def pagerduty_response(error: ApiError) -> Response[bytes]:
+    """``error`` in the shape PagerDuty's Events API v2 answers with."""
+    document: dict[str, object] = {
+        "status": _PD_STATUS.get(error.status, error.slug.replace("-", " ")),
+        "message": _PD_MESSAGE.get(error.status, error.detail),
+    }
+    if error.status in (400, 413):
+        document["errors"] = [pagerduty_error_text(e) for e in error.errors] or [error.detail]
+    return Response(
+        content=msgspec.json.encode(document),
+        status_code=error.status,
+        media_type="application/json",
+        headers=error.headers,
+    )
+
+
+def pagerduty_error_text(error: FieldError) -> str:
+    """A field error phrased like PagerDuty's (``'payload.summary' is missing or blank``)."""
+    return f"'{error.field}' {error.message}"
+
+
+def as_api_error(error: Exception) -> ApiError:
+    """Any exception as the ``ApiError`` it is answered with."""
+    if isinstance(error, ApiError):
+        return error
+    if isinstance(error, HTTPException):
+        mapped = _FRAMEWORK.get(error.status_code)
+        if mapped is not None:
+            return mapped()
+        generic = ApiError(str(error.detail))
+        generic.status = error.status_code
+        generic.slug = "http-error"
+        generic.title = str(error.detail)
+        return generic
+    _log.error("unhandled error", exc_info=error)
+    return ApiError()
+
+
+class _MethodNotAllowed(ApiError):
+    status = 405
+    slug = "method-not-allowed"
+    title = "This method is not allowed here"
+
+
+_FRAMEWORK: dict[int, type[ApiError]] = {
+    400: InvalidBody,
+    404: NotFound,
+    405: _MethodNotAllowed,
+    413: PayloadTooLarge,
+}
+
+
+def _request_id(request: Request[Any, Any, Any]) -> str:
+    state = request.scope.get("state") or {}
+    return str(state.get("request_id", "")) if isinstance(state, dict) else ""
+
+
+def _problem_handler(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:
+    return problem_response(as_api_error(error), _request_id(request))
+
+
+def _pagerduty_handler(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:
+    return pagerduty_response(as_api_error(error))
+
+
+PROBLEM_HANDLERS: ExceptionHandlersMap = {Exception: _problem_handler}
+"""Exception handlers of the app: every error as a problem document."""
+
+PAGERDUTY_HANDLERS: ExceptionHandlersMap = {Exception: _pagerduty_handler}
+"""Exception handlers of the PagerDuty route: every error in PagerDuty's shape."""

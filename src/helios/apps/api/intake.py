@@ -1,0 +1,305 @@
+"""Admitting one request: authenticate, limit, deduplicate, enqueue — or refuse.
+
+The order matters and every step has its failure policy (see the ports' docstrings):
+
+1. the integration from its routing key (401 unknown, 403 wrong source or tenant);
+2. GCRA per integration, then per tenant (429 with Retry-After; limiter down → let in);
+3. source checks made by the caller (shape, signatures) before anything is remembered;
+4. ``Idempotency-Key``: replay, 422, 409, or claim it (store down → 503);
+   without a key, identical bodies within a short window are accepted once (store down → let in);
+5. ``queue.send``: only once it returned is the answer a 2xx (queue down → 503, key released).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import attrs
+import structlog
+
+from helios.adapters.queue_codec import envelope_message
+from helios.apps.api.config import ApiConfig
+from helios.apps.api.errors import (
+    Forbidden,
+    IdempotencyKeyReused,
+    RateLimited,
+    RequestInFlight,
+    Unauthorized,
+    Unavailable,
+)
+from helios.apps.observability import Metrics
+from helios.apps.tenancy import Authenticated, KeyDirectory
+from helios.domain.values import Envelope, Millis, SourceKind
+from helios.ports.event_store import StoreUnavailable
+from helios.ports.idempotency import (
+    IdempotencyStore,
+    IdempotencyUnavailable,
+    InFlight,
+    Mismatch,
+    Replay,
+    Started,
+    StoredResponse,
+)
+from helios.ports.queue import Queue, QueueUnavailable
+from helios.ports.rate_limit import LimiterUnavailable, RateLimiter
+
+_log = structlog.get_logger("helios.api")
+
+KEPT_HEADERS = frozenset(
+    {
+        "user-agent",
+        "x-amz-sns-message-type",
+        "x-amz-sns-topic-arn",
+        "x-amz-sns-message-id",
+        "x-grafana-alerting-signature",
+        "idempotency-key",
+    }
+)
+"""Request headers that travel with the envelope (for audit); credentials never do."""
+
+ResponseBuilder = Callable[[str], StoredResponse]
+"""Builds the success answer from the new envelope's ``ingest_id``."""
+
+Check = Callable[[], Awaitable[None]]
+"""A last check made once the request owns its idempotency key; raises an ``ApiError``."""
+
+
+@attrs.frozen(kw_only=True)
+class Delivery:
+    """One request as the API received it, once its body is read."""
+
+    source: SourceKind
+    body: bytes
+    content_type: str
+    headers: tuple[tuple[str, str], ...]
+    correlation_id: str
+    idempotency_key: str | None = None
+    content_dedup: bool = True
+    """False when each request must be enqueued (a keyless PagerDuty trigger: its answer
+    names a dedup key derived from its own ingest id)."""
+
+
+def now_ms() -> Millis:
+    return time.time_ns() // 1_000_000
+
+
+class Intake:
+    """The admission pipeline shared by every ingestion endpoint."""
+
+    def __init__(
+        self,
+        *,
+        directory: KeyDirectory,
+        limiter: RateLimiter,
+        idempotency: IdempotencyStore,
+        queue: Queue,
+        config: ApiConfig,
+        metrics: Metrics,
+        clock: Callable[[], Millis] = now_ms,
+        queue_name: str = "ingest",
+    ) -> None:
+        self._directory = directory
+        self._limiter = limiter
+        self._idempotency = idempotency
+        self._queue = queue
+        self._config = config
+        self._metrics = metrics
+        self._clock = clock
+        self._queue_name = queue_name
+
+    def now(self) -> Millis:
+        return self._clock()
+
+    async def authenticate(
+        self, key: str | None, *, source: SourceKind, tenant_hint: str | None = None
+    ) -> Authenticated:
+        """The integration that owns ``key``, if it may send ``source`` events.
+
+        Raises:
+            Unauthorized: no key, or an unknown or expired one.
+            Forbidden: the key's integration is for another source or another tenant.
+            Unavailable: the key store could not be read.
+        """
+        if not key:
+            raise Unauthorized("an integration key is required (Authorization: Bearer <key>)")
+        try:
+            found = await self._directory.authenticate(key, now_ms=self._clock())
+        except StoreUnavailable as error:
+            raise Unavailable(f"cannot check the key now: {error}", retry_after_s=5) from None
+        if found is None:
+            raise Unauthorized("unknown or expired integration key")
+        if found.integration.kind is not source:
+            raise Forbidden(
+                f"this key belongs to an integration of kind {found.integration.kind.value},"
+                f" not {source.value}"
+            )
+        if tenant_hint and tenant_hint != found.tenant_id:
+            raise Forbidden("this key belongs to another tenant")
+        return found
+
+    async def limit(self, who: Authenticated) -> None:
+        """Apply the integration's and the tenant's rates.
+
+        Raises:
+            RateLimited: one of them is exhausted (the limiter being down lets the request in).
+        """
+        config = self._config
+        for key, rate, burst in (
+            (f"int:{who.integration.integration_id}", config.rate_per_integration,
+             config.burst_per_integration),
+            (f"ten:{who.tenant_id}", config.rate_per_tenant, config.burst_per_tenant),
+        ):  # fmt: skip
+            try:
+                decision = await self._limiter.check(
+                    key=key, rate_per_s=rate, burst=burst, now_ms=self._clock()
+                )
+            except LimiterUnavailable as error:
+                _log.warning("rate limiter unavailable: letting the request in", error=str(error))
+                return
+            if not decision.allowed:
+                retry_s = -(-decision.retry_after_ms // 1000)
+                raise RateLimited(
+                    f"{'integration' if key.startswith('int') else 'tenant'} rate exceeded",
+                    retry_after_s=retry_s,
+                )
+
+    async def refuse_replayed_signature(self, who: Authenticated, signature: str) -> None:
+        """Remember an accepted signature; refuse one seen within the replay window.
+
+        The store being down lets the request in: the signature was checked and is fresh, and
+        a replayed event is deduplicated downstream.
+
+        Raises:
+            Unauthorized: the signature was already used.
+        """
+        try:
+            seen = await self._idempotency.seen_recently(
+                scope=f"sig:{who.integration.integration_id}",
+                fingerprint=signature,
+                window_ms=2 * self._config.signature_tolerance_s * 1000,
+                now_ms=self._clock(),
+            )
+        except IdempotencyUnavailable as error:
+            _log.warning("replay check unavailable: letting the request in", error=str(error))
+            return
+        if seen:
+            raise Unauthorized("this signature was already used (replayed request)")
+
+    async def admit(
+        self,
+        who: Authenticated,
+        delivery: Delivery,
+        respond: ResponseBuilder,
+        *,
+        duplicate: ResponseBuilder | None = None,
+        before_enqueue: Check | None = None,
+    ) -> StoredResponse:
+        """Deduplicate and enqueue an authenticated, checked delivery; return the answer.
+
+        ``before_enqueue`` runs once the request owns its idempotency key (e.g. the replay
+        check of a signature) and may raise an ``ApiError``, which releases the key.
+
+        Raises:
+            IdempotencyKeyReused: the key came with another body (422).
+            RequestInFlight: the key's first request is still being processed (409).
+            Unavailable: the idempotency store (with a key) or the queue is down (503).
+        """
+        scope = f"{who.tenant_id}/{who.integration.integration_id}"
+        fingerprint = hashlib.sha256(delivery.body).hexdigest()
+        key = delivery.idempotency_key
+        if key is None:
+            if before_enqueue is not None:
+                await before_enqueue()
+            if delivery.content_dedup and await self._seen(scope, fingerprint):
+                self._metrics.envelopes.inc(delivery.source.value, "duplicate")
+                return (duplicate or respond)("")
+            return await self._enqueue(who, delivery, respond)
+        try:
+            begun = await self._idempotency.begin(
+                scope=scope, key=key, fingerprint=fingerprint, now_ms=self._clock()
+            )
+        except IdempotencyUnavailable as error:
+            raise Unavailable(
+                "cannot check the Idempotency-Key now", retry_after_s=error.retry_after_s
+            ) from None
+        match begun:
+            case Replay(response=stored):
+                self._metrics.envelopes.inc(delivery.source.value, "replayed")
+                return stored
+            case Mismatch():
+                raise IdempotencyKeyReused("this Idempotency-Key was used with another body")
+            case InFlight():
+                raise RequestInFlight("retry once the first request has been answered")
+            case Started():
+                pass
+        try:
+            if before_enqueue is not None:
+                await before_enqueue()
+            response = await self._enqueue(who, delivery, respond)
+        except BaseException:
+            await self._release(scope, key)
+            raise
+        try:
+            await self._idempotency.complete(
+                scope=scope,
+                key=key,
+                fingerprint=fingerprint,
+                response=response,
+                now_ms=self._clock(),
+            )
+        except IdempotencyUnavailable as error:
+            # The event is on the queue: answer 2xx; a retry within the lease gets 409,
+            # after it a second envelope, which the worker deduplicates by content.
+            _log.warning("could not record the Idempotency-Key response", error=str(error))
+        return response
+
+    async def _seen(self, scope: str, fingerprint: str) -> bool:
+        try:
+            return await self._idempotency.seen_recently(
+                scope=f"body:{scope}",
+                fingerprint=fingerprint,
+                window_ms=int(self._config.dedup_window_s * 1000),
+                now_ms=self._clock(),
+            )
+        except IdempotencyUnavailable as error:
+            _log.warning("content dedup unavailable: accepting", error=str(error))
+            return False
+
+    async def _release(self, scope: str, key: str) -> None:
+        try:
+            await self._idempotency.abandon(scope=scope, key=key)
+        except IdempotencyUnavailable as error:
+            _log.warning("could not release an Idempotency-Key", error=str(error))
+
+    async def _enqueue(
+        self, who: Authenticated, delivery: Delivery, respond: ResponseBuilder
+    ) -> StoredResponse:
+        ingest_id = uuid.uuid4().hex
+        envelope = Envelope(
+            ingest_id=ingest_id,
+            tenant=who.tenant_id,
+            integration=who.integration.integration_id,
+            source=delivery.source,
+            received_at=self._clock(),
+            body=delivery.body,
+            content_type=delivery.content_type,
+            headers=delivery.headers,
+        )
+        message = envelope_message(envelope, correlation_id=delivery.correlation_id)
+        try:
+            await self._queue.send([message])
+        except QueueUnavailable as error:
+            self._metrics.queue_errors.inc(self._queue_name, "unavailable")
+            self._metrics.envelopes.inc(delivery.source.value, "queue_unavailable")
+            _log.warning("queue unavailable", error=error.reason)
+            raise Unavailable(
+                "the ingest queue cannot take events now", retry_after_s=error.retry_after_s
+            ) from None
+        self._metrics.envelopes.inc(delivery.source.value, "accepted")
+        structlog.contextvars.bind_contextvars(
+            ingest_id=ingest_id, tenant=who.tenant_id, integration=envelope.integration
+        )
+        return respond(ingest_id)

@@ -1,0 +1,279 @@
+"""The HTTP endpoints: PagerDuty's ``/v2/enqueue``, ``/v1/ingest/{source}``, and operations.
+
+Handlers read the raw body (bounded), run the source's checks and hand over to ``Intake``;
+they answer success themselves and raise ``ApiError`` for everything else (rendered in
+``errors``). Built as closures over one ``ApiContext`` so the hot path does no dependency
+lookup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+import attrs
+import msgspec
+from litestar import Request, Response, get, post
+from litestar.exceptions import InternalServerException
+from litestar.handlers import HTTPRouteHandler
+
+from helios.apps.api import shapes, signatures
+from helios.apps.api.config import ApiConfig
+from helios.apps.api.errors import (
+    PAGERDUTY_HANDLERS,
+    ApiError,
+    Forbidden,
+    InvalidBody,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+)
+from helios.apps.api.intake import KEPT_HEADERS, Delivery, Intake
+from helios.apps.api.sns import SnsVerifier
+from helios.apps.observability import Metrics
+from helios.domain.identity import stable_hash
+from helios.domain.normalize import FieldError
+from helios.domain.values import SourceKind
+from helios.ports.idempotency import StoredResponse
+
+INGEST_SOURCES = {
+    kind.value: kind
+    for kind in (
+        SourceKind.ALERTMANAGER,
+        SourceKind.GRAFANA,
+        SourceKind.CLOUDWATCH,
+        SourceKind.GENERIC,
+    )
+}
+_JSON = "application/json"
+_READY_TIMEOUT_S = 2.0
+
+
+@attrs.define
+class ApiContext:
+    intake: Intake
+    config: ApiConfig
+    sns: SnsVerifier
+    metrics: Metrics
+    readiness: dict[str, Callable[[], Awaitable[object]]]
+    shutting_down: bool = False
+
+
+async def read_body(request: Request[Any, Any, Any], limit: int) -> bytes:
+    """The whole body, refusing one larger than ``limit`` before reading past it.
+
+    Raises:
+        PayloadTooLarge: Content-Length or the bytes received exceed ``limit``.
+        InvalidBody: Content-Length is not a number, or the client went away mid-body.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            size = int(declared)
+        except ValueError:
+            raise InvalidBody("Content-Length is not a number") from None
+        if size > limit:
+            raise PayloadTooLarge(f"the body is {size} bytes, at most {limit} are accepted")
+    chunks: list[bytes] = []
+    received = 0
+    try:
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > limit:
+                raise PayloadTooLarge(f"the body exceeds {limit} bytes")
+            chunks.append(chunk)
+    except InternalServerException:
+        raise InvalidBody("the client disconnected before sending the whole body") from None
+    return b"".join(chunks)
+
+
+def _delivery(
+    request: Request[Any, Any, Any],
+    source: SourceKind,
+    body: bytes,
+    *,
+    content_dedup: bool = True,
+) -> Delivery:
+    kept: list[tuple[str, str]] = []
+    idempotency_key: str | None = None
+    content_type = _JSON
+    for raw_name, raw_value in request.scope["headers"]:
+        name = raw_name.decode("latin-1").lower()
+        if name == "content-type":
+            content_type = raw_value.decode("latin-1")
+        elif name in KEPT_HEADERS:
+            value = raw_value.decode("latin-1")
+            kept.append((name, value))
+            if name == "idempotency-key":
+                idempotency_key = value[:255] or None
+    state = request.scope.get("state", {})
+    return Delivery(
+        source=source,
+        body=body,
+        content_type=content_type,
+        headers=tuple(kept),
+        correlation_id=str(state.get("correlation_id", "")),
+        idempotency_key=idempotency_key,
+        content_dedup=content_dedup,
+    )
+
+
+def _answer(stored: StoredResponse) -> Response[bytes]:
+    return Response(
+        content=stored.body,
+        status_code=stored.status,
+        media_type=_JSON,
+        headers=dict(stored.headers),
+    )
+
+
+def _bearer(request: Request[Any, Any, Any]) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def build_routes(ctx: ApiContext) -> list[HTTPRouteHandler]:
+    """Every route handler of the API, bound to ``ctx``."""
+    intake = ctx.intake
+    limit = ctx.config.max_body_bytes
+
+    @post(
+        "/v2/enqueue",
+        status_code=202,
+        exception_handlers=PAGERDUTY_HANDLERS,
+        request_max_body_size=limit,
+        summary="PagerDuty Events API v2 (drop-in)",
+        description="The request and responses of PagerDuty's Events API v2.",
+    )
+    async def enqueue(request: Request[Any, Any, Any]) -> Response[bytes]:
+        body = await read_body(request, limit)
+        document = shapes.decode_object(body)
+        shapes.check_pagerduty(document)
+        try:
+            who = await intake.authenticate(document["routing_key"], source=SourceKind.PAGERDUTY)
+        except (Unauthorized, Forbidden):
+            raise InvalidBody(
+                "Event object is invalid",
+                errors=(FieldError(field="routing_key", message="is not a valid routing key"),),
+            ) from None
+        await intake.limit(who)
+        own_key = document.get("dedup_key") or None
+
+        def respond(ingest_id: str) -> StoredResponse:
+            dedup_key = own_key or "pd-" + stable_hash(ingest_id)
+            return StoredResponse(
+                status=202,
+                body=msgspec.json.encode(
+                    {"status": "success", "message": "Event processed", "dedup_key": dedup_key}
+                ),
+            )
+
+        delivery = _delivery(request, SourceKind.PAGERDUTY, body, content_dedup=own_key is not None)
+        return _answer(await intake.admit(who, delivery, respond))
+
+    async def ingest(request: Request[Any, Any, Any], source: str, key: str | None) -> Any:
+        kind = INGEST_SOURCES.get(source)
+        if kind is None:
+            raise NotFound(f"unknown source {source!r}; one of {', '.join(INGEST_SOURCES)}")
+        body = await read_body(request, limit)
+        who = await intake.authenticate(
+            key or _bearer(request),
+            source=kind,
+            tenant_hint=request.headers.get("x-helios-tenant"),
+        )
+        await intake.limit(who)
+        document = shapes.decode_object(body)
+        shapes.check_source(kind, document)
+        last_check = None
+        if kind is SourceKind.GENERIC:
+            signature = signatures.verify(
+                request.headers.get(signatures.SIGNATURE_HEADER),
+                body,
+                secrets=who.integration.signing_secrets(intake.now()),
+                now_s=intake.now() // 1000,
+                tolerance_s=ctx.config.signature_tolerance_s,
+            )
+
+            async def last_check() -> None:
+                await intake.refuse_replayed_signature(who, signature)
+
+        elif kind is SourceKind.CLOUDWATCH:
+            if document.get("TopicArn") not in who.integration.allowed_topics:
+                raise Forbidden("this SNS topic is not allowed for the integration")
+            await ctx.sns.verify(document)
+        delivery = _delivery(request, kind, body)
+        correlation_id = delivery.correlation_id
+
+        def respond(ingest_id: str) -> StoredResponse:
+            return StoredResponse(
+                status=202,
+                body=msgspec.json.encode(
+                    {"status": "accepted", "ingest_id": ingest_id, "correlation_id": correlation_id}
+                ),
+            )
+
+        def duplicate(_: str) -> StoredResponse:
+            return StoredResponse(
+                status=202,
+                body=msgspec.json.encode({"status": "duplicate", "correlation_id": correlation_id}),
+            )
+
+        stored = await intake.admit(
+            who, delivery, respond, duplicate=duplicate, before_enqueue=last_check
+        )
+        return _answer(stored)
+
+    @post(
+        "/v1/ingest/{source:str}",
+        status_code=202,
+        request_max_body_size=limit,
+        summary="Ingest an event (key in Authorization: Bearer)",
+    )
+    async def ingest_bearer(request: Request[Any, Any, Any], source: str) -> Response[bytes]:
+        result: Response[bytes] = await ingest(request, source, None)
+        return result
+
+    @post(
+        "/v1/ingest/{source:str}/{key:str}",
+        status_code=202,
+        request_max_body_size=limit,
+        summary="Ingest an event (key in the path, for senders that cannot set headers)",
+    )
+    async def ingest_path_key(
+        request: Request[Any, Any, Any], source: str, key: str
+    ) -> Response[bytes]:
+        result: Response[bytes] = await ingest(request, source, key)
+        return result
+
+    @get("/healthz", summary="Liveness")
+    async def healthz() -> Response[bytes]:
+        return Response(content=b'{"status":"ok"}', media_type=_JSON)
+
+    @get("/readyz", summary="Readiness: store, queue and limiter reachable")
+    async def readyz() -> Response[bytes]:
+        checks: dict[str, str] = {}
+        for name, probe in ctx.readiness.items():
+            try:
+                with anyio.fail_after(_READY_TIMEOUT_S):
+                    await probe()
+                checks[name] = "ok"
+            except Exception as error:  # a probe's failure of any kind means "not ready"
+                checks[name] = f"failed: {type(error).__name__}: {error}"[:200]
+        ready = not ctx.shutting_down and all(v == "ok" for v in checks.values())
+        document = {"status": "ready" if ready else "not ready", "checks": checks}
+        return Response(
+            content=msgspec.json.encode(document),
+            status_code=200 if ready else 503,
+            media_type=_JSON,
+        )
+
+    @get("/metrics", summary="Prometheus metrics")
+    async def metrics() -> Response[bytes]:
+        return Response(content=ctx.metrics.render(), media_type=Metrics.CONTENT_TYPE)
+
+    return [enqueue, ingest_bearer, ingest_path_key, healthz, readyz, metrics]
+
+
+__all__ = ["ApiContext", "ApiError", "build_routes", "read_body"]
