@@ -37,7 +37,11 @@ def create_app(
     """
     config = config or ApiConfig.from_env()
     metrics = metrics or Metrics()
-    directory = KeyDirectory(services.store, tenant_ttl_s=config.key_cache_s)
+    directory = KeyDirectory(
+        services.store,
+        tenant_ttl_s=config.key_cache_s,
+        miss_refresh_s=config.key_miss_refresh_s,
+    )
     if sns is None:
         sns = SnsVerifier() if config.sns_trust_file is None else _trusting(config)
     intake = Intake(

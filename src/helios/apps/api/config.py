@@ -11,6 +11,7 @@
 | HELIOS_API_SIGNATURE_TOLERANCE_S | 300 | how old or how far ahead a signature's time may be |
 | HELIOS_API_SNS_TRUST_FILE | (system CAs) | PEM file of the CAs SNS signing certificates chain to |
 | HELIOS_API_KEY_CACHE_S | 30 | how long a tenant's integrations are cached by an API process |
+| HELIOS_API_KEY_MISS_REFRESH_S | 0.25 | an unknown key re-reads the key index at most this often |
 | HELIOS_API_SHUTDOWN_GRACE_S | 10 | on SIGTERM, how long in-flight requests may take to finish |
 """
 
@@ -36,6 +37,7 @@ class ApiConfig:
     signature_tolerance_s: int = 300
     sns_trust_file: Path | None = None
     key_cache_s: float = 30.0
+    key_miss_refresh_s: float = 0.25
     shutdown_grace_s: float = 10.0
 
     @classmethod
@@ -57,6 +59,7 @@ class ApiConfig:
             signature_tolerance_s=int(_positive(values, "HELIOS_API_SIGNATURE_TOLERANCE_S", 300)),
             sns_trust_file=Path(trust) if trust else None,
             key_cache_s=_positive(values, "HELIOS_API_KEY_CACHE_S", 30.0),
+            key_miss_refresh_s=_positive(values, "HELIOS_API_KEY_MISS_REFRESH_S", 0.25),
             shutdown_grace_s=_positive(values, "HELIOS_API_SHUTDOWN_GRACE_S", 10.0),
         )
 

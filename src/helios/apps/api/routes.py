@@ -17,6 +17,7 @@ import msgspec
 from litestar import Request, Response, get, post
 from litestar.exceptions import InternalServerException
 from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath
 
 from helios.apps.api import shapes, signatures
 from helios.apps.api.config import ApiConfig
@@ -231,7 +232,9 @@ def build_routes(ctx: ApiContext) -> list[HTTPRouteHandler]:
         request_max_body_size=limit,
         summary="Ingest an event (key in Authorization: Bearer)",
     )
-    async def ingest_bearer(request: Request[Any, Any, Any], source: str) -> Response[bytes]:
+    async def ingest_bearer(
+        request: Request[Any, Any, Any], source: FromPath[str]
+    ) -> Response[bytes]:
         result: Response[bytes] = await ingest(request, source, None)
         return result
 
@@ -242,7 +245,7 @@ def build_routes(ctx: ApiContext) -> list[HTTPRouteHandler]:
         summary="Ingest an event (key in the path, for senders that cannot set headers)",
     )
     async def ingest_path_key(
-        request: Request[Any, Any, Any], source: str, key: str
+        request: Request[Any, Any, Any], source: FromPath[str], key: FromPath[str]
     ) -> Response[bytes]:
         result: Response[bytes] = await ingest(request, source, key)
         return result
