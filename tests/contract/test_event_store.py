@@ -343,7 +343,10 @@ KEYS = tuple(f"ingest/{i}" for i in range(4))
 stream_appends = st.lists(
     st.tuples(
         st.sampled_from(STREAMS),
-        st.sampled_from((0, 0, 0, -1, 1)),  # offset from the current version: mostly right
+        # Offset from the current version: mostly right, sometimes stale. Never ahead: callers
+        # only expect versions they have read (see StreamAppend), and adapters do not detect a
+        # gap left by an expectation ahead of the stream.
+        st.sampled_from((0, 0, 0, -1, -2)),
         st.lists(st.text(max_size=6), min_size=1, max_size=3),
     ),
     max_size=3,

@@ -30,7 +30,9 @@ class StreamAppend:
     """New events for one stream, valid only if the stream is at ``expected_version``.
 
     ``expected_version`` is the version of the stream's last event (0 for a new stream);
-    the events get versions ``expected_version + 1, + 2, …``.
+    the events get versions ``expected_version + 1, + 2, …``. It must be a version the caller
+    read (or appended) itself: a stale one conflicts, but one *ahead* of the stream is a caller
+    error that stores detect only when the version already exists.
     """
 
     stream_id: UUID
