@@ -1,0 +1,208 @@
+# The ECS cluster, one Fargate service per long-running Helios process, the migration task
+# (run on demand), and the autoscaling that owns each service's task count.
+
+resource "aws_ecs_cluster" "this" {
+  name = "${local.name}cluster"
+
+  setting {
+    name  = "containerInsights"
+    value = var.container_insights ? "enabled" : "disabled"
+  }
+}
+
+resource "aws_ecs_cluster_capacity_providers" "this" {
+  cluster_name       = aws_ecs_cluster.this.name
+  capacity_providers = ["FARGATE"]
+
+  default_capacity_provider_strategy {
+    capacity_provider = "FARGATE"
+    weight            = 1
+  }
+}
+
+locals {
+  # Task counts: [min, max] per service; all zero while paused.
+  counts = {
+    api       = var.paused ? [0, 0] : [var.api.min_tasks, var.api.max_tasks]
+    worker    = var.paused ? [0, 0] : [var.worker.min_tasks, var.worker.max_tasks]
+    scheduler = var.paused ? [0, 0] : [1, 1]
+  }
+
+  task_network = {
+    cluster_arn      = aws_ecs_cluster.this.arn
+    subnet_ids       = local.task_subnets
+    assign_public_ip = !local.use_nat
+  }
+}
+
+module "api" {
+  source = "./modules/service"
+
+  name             = "${local.name}api"
+  region           = var.region
+  image            = var.image
+  cpu_architecture = var.cpu_architecture
+  command          = ["helios", "api"]
+  cpu              = var.api.cpu
+  memory           = var.api.memory
+  container_port   = local.api_port
+  environment = merge(local.common_environment, {
+    HELIOS_HTTP_HOST = "0.0.0.0"
+    HELIOS_HTTP_PORT = tostring(local.api_port)
+  })
+  secrets            = local.store_secret
+  execution_role_arn = aws_iam_role.execution.arn
+  task_role_arn      = aws_iam_role.task["api"].arn
+  log_retention_days = var.log_retention_days
+
+  cluster_arn        = local.task_network.cluster_arn
+  subnet_ids         = local.task_network.subnet_ids
+  assign_public_ip   = local.task_network.assign_public_ip
+  security_group_ids = [aws_security_group.api.id]
+  service = {
+    initial_count    = local.counts.api[0]
+    target_group_arn = aws_lb_target_group.api.arn
+  }
+
+  depends_on = [aws_lb_listener.http]
+}
+
+module "worker" {
+  source = "./modules/service"
+
+  name                 = "${local.name}worker"
+  region               = var.region
+  image                = var.image
+  cpu_architecture     = var.cpu_architecture
+  command              = ["helios", "worker", "ingest"]
+  cpu                  = var.worker.cpu
+  memory               = var.worker.memory
+  stop_timeout_seconds = var.worker.stop_timeout_seconds
+  environment          = local.common_environment
+  secrets              = local.store_secret
+  execution_role_arn   = aws_iam_role.execution.arn
+  task_role_arn        = aws_iam_role.task["worker"].arn
+  log_retention_days   = var.log_retention_days
+
+  cluster_arn        = local.task_network.cluster_arn
+  subnet_ids         = local.task_network.subnet_ids
+  assign_public_ip   = local.task_network.assign_public_ip
+  security_group_ids = [aws_security_group.background.id]
+  service = {
+    initial_count = local.counts.worker[0]
+  }
+}
+
+module "scheduler" {
+  source = "./modules/service"
+
+  name               = "${local.name}scheduler"
+  region             = var.region
+  image              = var.image
+  cpu_architecture   = var.cpu_architecture
+  command            = ["helios", "scheduler"]
+  cpu                = var.scheduler.cpu
+  memory             = var.scheduler.memory
+  environment        = local.common_environment
+  secrets            = local.store_secret
+  execution_role_arn = aws_iam_role.execution.arn
+  task_role_arn      = aws_iam_role.task["scheduler"].arn
+  log_retention_days = var.log_retention_days
+
+  cluster_arn        = local.task_network.cluster_arn
+  subnet_ids         = local.task_network.subnet_ids
+  assign_public_ip   = local.task_network.assign_public_ip
+  security_group_ids = [aws_security_group.background.id]
+  service = {
+    initial_count = local.counts.scheduler[0]
+    # One scheduler at a time: a deployment stops the old task before starting the new one.
+    minimum_healthy_percent = 0
+    maximum_percent         = 100
+  }
+}
+
+# `helios db migrate`, run once per release before the services roll (docs/deploy.md).
+module "migrate" {
+  source = "./modules/service"
+
+  name               = "${local.name}migrate"
+  region             = var.region
+  image              = var.image
+  cpu_architecture   = var.cpu_architecture
+  command            = ["helios", "db", "migrate"]
+  cpu                = 256
+  memory             = 512
+  environment        = local.common_environment
+  secrets            = local.store_secret
+  execution_role_arn = aws_iam_role.execution.arn
+  task_role_arn      = null # talks to PostgreSQL only
+  log_retention_days = var.log_retention_days
+
+  subnet_ids         = local.task_network.subnet_ids
+  assign_public_ip   = local.task_network.assign_public_ip
+  security_group_ids = [aws_security_group.background.id]
+}
+
+# --- Autoscaling: the only owner of each service's task count -----------------------------------
+
+locals {
+  services = {
+    api       = module.api.service_name
+    worker    = module.worker.service_name
+    scheduler = module.scheduler.service_name
+  }
+}
+
+resource "aws_appautoscaling_target" "service" {
+  for_each = local.services
+
+  service_namespace  = "ecs"
+  scalable_dimension = "ecs:service:DesiredCount"
+  resource_id        = "service/${aws_ecs_cluster.this.name}/${each.value}"
+  min_capacity       = local.counts[each.key][0]
+  max_capacity       = local.counts[each.key][1]
+}
+
+resource "aws_appautoscaling_policy" "api_cpu" {
+  name               = "${local.name}api-cpu"
+  policy_type        = "TargetTrackingScaling"
+  service_namespace  = aws_appautoscaling_target.service["api"].service_namespace
+  scalable_dimension = aws_appautoscaling_target.service["api"].scalable_dimension
+  resource_id        = aws_appautoscaling_target.service["api"].resource_id
+
+  target_tracking_scaling_policy_configuration {
+    target_value       = var.api.cpu_target_pct
+    scale_out_cooldown = 60
+    scale_in_cooldown  = 300
+
+    predefined_metric_specification {
+      predefined_metric_type = "ECSServiceAverageCPUUtilization"
+    }
+  }
+}
+
+# Workers follow the ingest backlog: more visible messages than the target, more tasks.
+resource "aws_appautoscaling_policy" "worker_queue_depth" {
+  name               = "${local.name}worker-ingest-backlog"
+  policy_type        = "TargetTrackingScaling"
+  service_namespace  = aws_appautoscaling_target.service["worker"].service_namespace
+  scalable_dimension = aws_appautoscaling_target.service["worker"].scalable_dimension
+  resource_id        = aws_appautoscaling_target.service["worker"].resource_id
+
+  target_tracking_scaling_policy_configuration {
+    target_value       = var.worker.queue_depth_target
+    scale_out_cooldown = 60
+    scale_in_cooldown  = 300
+
+    customized_metric_specification {
+      namespace   = "AWS/SQS"
+      metric_name = "ApproximateNumberOfMessagesVisible"
+      statistic   = "Average"
+
+      dimensions {
+        name  = "QueueName"
+        value = local.ingest.name
+      }
+    }
+  }
+}
