@@ -101,6 +101,7 @@ def banner(
             '"startsAt":"2030-01-01T00:00:00Z","fingerprint":"a1"}]}\'',
             markup=False,
             highlight=False,
+            soft_wrap=True,
         )
     console.print("  stop        Ctrl-C (in-flight work drains first)")
     sys.stderr.flush()
