@@ -128,8 +128,7 @@ def check_source(source: SourceKind, document: dict[str, Any]) -> None:
                 if value is not None and not isinstance(value, dict):
                     errors.append(FieldError(field=name, message="must be an object"))
         case SourceKind.CLOUDWATCH:
-            kind = _text(document, "Type", "Type", errors, required=True)
-            if kind is None and "AlarmName" in document:
+            if document.get("Type") is None and "AlarmName" in document:
                 errors.append(
                     FieldError(
                         field="Type",
@@ -137,9 +136,11 @@ def check_source(source: SourceKind, document: dict[str, Any]) -> None:
                         " turn it off on the subscription",
                     )
                 )
-            elif kind is not None and kind not in _SNS_TYPES:
+            elif (kind := _text(document, "Type", "Type", errors, required=True)) is None:
+                pass
+            elif kind not in _SNS_TYPES:
                 errors.append(FieldError(field="Type", message=f"unknown SNS message type {kind}"))
-            elif kind is not None:
+            else:
                 for name in (*_SNS_COMMON, *_SNS_TYPES[kind]):
                     _text(document, name, name, errors, required=True)
         case _:

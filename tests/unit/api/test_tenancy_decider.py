@@ -1,0 +1,104 @@
+"""Given/When/Then on the tenancy deciders: what they refuse and what the state becomes."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from helios.domain import tenancy
+from helios.domain.errors import CommandRejected
+from helios.domain.values import SourceKind
+
+
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def given(*events: tenancy.TenantEvent) -> tenancy.Tenant:
+    state = tenancy.initial_tenant("ten_1")
+    for event in events:
+        state = tenancy.evolve_tenant(state, event)
+    return state
+
+
+CREATED = tenancy.TenantCreated(tenant_id="ten_1", name="acme", at=1)
+INTEGRATION = tenancy.IntegrationCreated(
+    tenant_id="ten_1",
+    integration_id="int_1",
+    kind=SourceKind.GENERIC,
+    name="generic",
+    key_hash=key_hash("k1"),
+    at=2,
+    signing_secret="whsec_0123456789abcdef",
+)
+
+
+def test_an_integration_of_an_unknown_tenant_is_refused() -> None:
+    """No tenant, no integration."""
+    command = tenancy.CreateIntegration(
+        integration_id="int_1", kind=SourceKind.PAGERDUTY, name="pd", key_hash=key_hash("k"), at=2
+    )
+    with pytest.raises(CommandRejected, match="no such tenant"):
+        tenancy.decide_tenant(command, given())
+
+
+def test_a_malformed_integration_names_every_problem() -> None:
+    """Bad hash, user kind, topics on a non-CloudWatch kind: all reported at once."""
+    command = tenancy.CreateIntegration(
+        integration_id="int_2",
+        kind=SourceKind.USER,
+        name="",
+        key_hash="plain-key",
+        at=2,
+        allowed_topics=("not-an-arn",),
+    )
+    with pytest.raises(CommandRejected) as refused:
+        tenancy.decide_tenant(command, given(CREATED))
+    fields = {field for field, _ in refused.value.problems}
+    assert fields == {"name", "key_hash", "kind", "allowed_topics[0]", "allowed_topics"}
+
+
+def test_a_generic_integration_needs_a_signing_secret() -> None:
+    """HMAC verification is impossible without one."""
+    command = tenancy.CreateIntegration(
+        integration_id="int_2", kind=SourceKind.GENERIC, name="g", key_hash=key_hash("k"), at=2
+    )
+    with pytest.raises(CommandRejected):
+        tenancy.decide_tenant(command, given(CREATED))
+
+
+def test_a_rotated_key_is_accepted_with_the_old_one_until_the_grace_deadline() -> None:
+    """Old key valid before ``at + grace``, refused from then on; new key always valid."""
+    rotate = tenancy.RotateRoutingKey(
+        integration_id="int_1", key_hash=key_hash("k2"), grace_ms=1000, at=10
+    )
+    [event] = tenancy.decide_tenant(rotate, given(CREATED, INTEGRATION))
+    state = given(CREATED, INTEGRATION, event)
+    integration = state.integration("int_1")
+    assert integration is not None
+    assert integration.accepts_key_hash(key_hash("k1"), 1009)
+    assert not integration.accepts_key_hash(key_hash("k1"), 1010)
+    assert integration.accepts_key_hash(key_hash("k2"), 10**12)
+
+
+def test_a_rotated_secret_leaves_two_valid_secrets_during_the_grace_period() -> None:
+    """Both secrets before the deadline, only the new one after."""
+    rotate = tenancy.RotateSigningSecret(
+        integration_id="int_1", signing_secret="whsec_fedcba9876543210", grace_ms=100, at=10
+    )
+    [event] = tenancy.decide_tenant(rotate, given(CREATED, INTEGRATION))
+    integration = given(CREATED, INTEGRATION, event).integration("int_1")
+    assert integration is not None
+    assert integration.signing_secrets(50) == ("whsec_fedcba9876543210", "whsec_0123456789abcdef")
+    assert integration.signing_secrets(110) == ("whsec_fedcba9876543210",)
+
+
+def test_the_key_index_refuses_a_hash_registered_twice() -> None:
+    """A key hash identifies one integration, forever."""
+    register = tenancy.RegisterRoutingKey(
+        key_hash=key_hash("k1"), tenant_id="ten_1", integration_id="int_1", at=1
+    )
+    [event] = tenancy.decide_key(register, tenancy.KeyIndex())
+    with pytest.raises(CommandRejected, match="invalid routing key"):
+        tenancy.decide_key(register, tenancy.evolve_key(tenancy.KeyIndex(), event))
