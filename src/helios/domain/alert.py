@@ -13,7 +13,7 @@ import bisect
 import attrs
 
 from helios.domain.events import event
-from helios.domain.fold import EMPTY, Episode, Fold, FoldPolicy, fold_all, step
+from helios.domain.fold import EMPTY, Episode, Fold, FoldPolicy, fold_each, step
 from helios.domain.identity import stable_hash
 from helios.domain.ruleset import Ruleset
 from helios.domain.scoring import Factor, Score, ScoreInput, score
@@ -32,6 +32,9 @@ class AlertState:
     seen: frozenset[str] = frozenset()
     policy: FoldPolicy | None = None
     fold: Fold = EMPTY
+    folds: tuple[Fold, ...] = attrs.field(default=(), eq=False, repr=False)
+    """The fold after each of ``signals`` (so ``folds[-1] is fold``): a late signal re-folds
+    from where it sorts instead of from the first signal. Derived, hence not compared."""
     # bookkeeping of decisions already recorded
     priority: Priority | None = None
     score: int | None = None
@@ -271,7 +274,15 @@ def evolve(state: AlertState, event: AlertEvent) -> AlertState:
         case AlertTriggered(group_key=group_key) | AlertReopened(group_key=group_key):
             return attrs.evolve(state, group_key=group_key)
         case AlertScored(priority=priority, score=value, episode_id=episode_id):
-            return attrs.evolve(state, priority=priority, score=value, scored_episode=episode_id)
+            return _bookkept(
+                state,
+                priority=priority,
+                score=value,
+                scored_episode=episode_id,
+                notified_episode=state.notified_episode,
+                notified_urgency=state.notified_urgency,
+                notifications=state.notifications,
+            )
         case FlappingStarted():
             return attrs.evolve(state, flapping=True)
         case FlappingCleared(last_transition=last_transition):
@@ -283,11 +294,14 @@ def evolve(state: AlertState, event: AlertEvent) -> AlertState:
         case NotificationRequested(episode_id=episode_id, reason=reason, priority=priority):
             if reason == "resolved" or priority is None:
                 return attrs.evolve(state, notifications=state.notifications + 1)
-            return attrs.evolve(
+            return _bookkept(
                 state,
-                notifications=state.notifications + 1,
+                priority=state.priority,
+                score=state.score,
+                scored_episode=state.scored_episode,
                 notified_episode=episode_id,
                 notified_urgency=priority.urgency,
+                notifications=state.notifications + 1,
             )
         case NotificationSuppressed():
             return attrs.evolve(state, notifications=state.notifications + 1)
@@ -303,26 +317,86 @@ def evolve_all(state: AlertState, events: tuple[AlertEvent, ...] | list[AlertEve
 
 
 def _absorb(state: AlertState, signal: Signal, policy: FoldPolicy) -> AlertState:
-    if signal.signal_id in state.seen:
+    signal_id = signal.signal_id
+    if signal_id in state.seen:
         return state
     signals = state.signals
-    in_order = not signals or signal.order_key > signals[-1].order_key
-    if in_order and policy == state.policy:
+    folds = state.folds
+    same_policy = policy is state.policy or policy == state.policy
+    in_order = not signals or _order_key(signal) > _order_key(signals[-1])
+    if in_order and same_policy:
         # The common case stays O(1) in fold work: only the new signal is applied.
-        new_signals = (*signals, signal)
         fold = step(state.fold, signal, policy)
+        new_signals = (*signals, signal)
+        new_folds = (*folds, fold)
     else:
-        # A late signal (or a changed policy) re-folds: the canonical fold is the truth.
-        keys = [s.order_key for s in signals]
-        index = bisect.bisect(keys, signal.order_key)
+        # A late signal (or a changed policy) re-folds: the canonical fold is the truth. The
+        # fold before the insertion point is unchanged, so it resumes from there.
+        index = bisect.bisect(signals, _order_key(signal), key=_order_key)
         new_signals = (*signals[:index], signal, *signals[index:])
-        fold = fold_all(new_signals, policy)
-    return attrs.evolve(
-        state,
+        if same_policy and len(folds) == len(signals):
+            start = folds[index - 1] if index else EMPTY
+            new_folds = (*folds[:index], *fold_each(start, new_signals[index:], policy))
+        else:
+            new_folds = tuple(fold_each(EMPTY, new_signals, policy))
+        fold = new_folds[-1]
+    return AlertState(
+        tenant=state.tenant,
+        dedup_key=state.dedup_key,
         signals=new_signals,
-        seen=state.seen | {signal.signal_id},
+        seen=state.seen | {signal_id},
         policy=policy,
         fold=fold,
+        folds=new_folds,
+        priority=state.priority,
+        score=state.score,
+        scored_episode=state.scored_episode,
+        flapping=state.flapping,
+        flap_cleared_at=state.flap_cleared_at,
+        silenced_by=state.silenced_by,
+        group_key=state.group_key,
+        escalated_episode=state.escalated_episode,
+        notified_episode=state.notified_episode,
+        notified_urgency=state.notified_urgency,
+        notifications=state.notifications,
+    )
+
+
+def _order_key(signal: Signal) -> tuple[int, int, str]:
+    return (signal.occurred_at, signal.action.rank, signal.signal_id)
+
+
+def _bookkept(
+    state: AlertState,
+    *,
+    priority: Priority | None,
+    score: int | None,
+    scored_episode: str,
+    notified_episode: str,
+    notified_urgency: int,
+    notifications: int,
+) -> AlertState:
+    """``state`` with new scoring and notification bookkeeping (a direct constructor call:
+    these change on most decisions, and ``attrs.evolve`` is several times slower)."""
+    return AlertState(
+        tenant=state.tenant,
+        dedup_key=state.dedup_key,
+        signals=state.signals,
+        seen=state.seen,
+        policy=state.policy,
+        fold=state.fold,
+        folds=state.folds,
+        priority=priority,
+        score=score,
+        scored_episode=scored_episode,
+        flapping=state.flapping,
+        flap_cleared_at=state.flap_cleared_at,
+        silenced_by=state.silenced_by,
+        group_key=state.group_key,
+        escalated_episode=state.escalated_episode,
+        notified_episode=notified_episode,
+        notified_urgency=notified_urgency,
+        notifications=notifications,
     )
 
 

@@ -13,6 +13,8 @@ resolve with nothing open is kept in the set but changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import attrs
 
 from helios.domain.ruleset import Ruleset, SeverityPolicy
@@ -29,11 +31,21 @@ class FoldPolicy:
 
     @classmethod
     def of(cls, ruleset: Ruleset) -> FoldPolicy:
-        return cls(
+        # Asked for every signal, nearly always of the same ruleset object: reusing the last
+        # policy lets the alert state recognise it by identity before comparing fields.
+        for known, policy in _LAST_POLICY:
+            if known is ruleset:
+                return policy
+        policy = cls(
             severity_policy=ruleset.severity_policy,
             flap_threshold=ruleset.flap_threshold,
             flap_window_ms=ruleset.flap_window_ms,
         )
+        _LAST_POLICY[:] = [(ruleset, policy)]  # one slice assignment: safe between threads
+        return policy
+
+
+_LAST_POLICY: list[tuple[Ruleset, FoldPolicy]] = []
 
 
 @attrs.frozen(kw_only=True)
@@ -98,8 +110,12 @@ def step(fold: Fold, signal: Signal, policy: FoldPolicy) -> Fold:
                 episode.severity.rank > severity.rank
             ):
                 severity = episode.severity
-            updated = attrs.evolve(
-                episode,
+            # Direct constructor calls, not attrs.evolve: this runs for every signal.
+            updated = Episode(
+                number=episode.number,
+                episode_id=episode.episode_id,
+                started_at=episode.started_at,
+                status=episode.status,
                 severity=severity,
                 summary=signal.summary,
                 service=signal.service,
@@ -107,30 +123,57 @@ def step(fold: Fold, signal: Signal, policy: FoldPolicy) -> Fold:
                 sources=_with_source(episode.sources, signal.source),
                 occurrences=episode.occurrences + 1,
                 last_signal_at=signal.occurred_at,
+                acknowledged_at=episode.acknowledged_at,
+                acknowledged_by=episode.acknowledged_by,
+                resolved_at=episode.resolved_at,
+                resolved_by=episode.resolved_by,
             )
-            return attrs.evolve(fold, episode=updated)
+            return Fold(
+                episode=updated,
+                episodes=fold.episodes,
+                transitions=fold.transitions,
+                flapping=fold.flapping,
+            )
         case Action.ACKNOWLEDGE:
             if episode is None or episode.status is not Status.TRIGGERED:
                 return fold
-            acked = attrs.evolve(
-                episode,
+            acked = Episode(
+                number=episode.number,
+                episode_id=episode.episode_id,
+                started_at=episode.started_at,
                 status=Status.ACKNOWLEDGED,
+                severity=episode.severity,
+                summary=episode.summary,
+                service=episode.service,
+                labels=episode.labels,
+                sources=_with_source(episode.sources, signal.source),
+                occurrences=episode.occurrences,
+                last_signal_at=signal.occurred_at,
                 acknowledged_at=signal.occurred_at,
                 acknowledged_by=signal.source,
-                sources=_with_source(episode.sources, signal.source),
-                last_signal_at=signal.occurred_at,
+                resolved_at=episode.resolved_at,
+                resolved_by=episode.resolved_by,
             )
             return _transition(fold, acked, signal.occurred_at, policy)
         case Action.RESOLVE:
             if episode is None or episode.status is Status.RESOLVED:
                 return fold
-            resolved = attrs.evolve(
-                episode,
+            resolved = Episode(
+                number=episode.number,
+                episode_id=episode.episode_id,
+                started_at=episode.started_at,
                 status=Status.RESOLVED,
+                severity=episode.severity,
+                summary=episode.summary,
+                service=episode.service,
+                labels=episode.labels,
+                sources=_with_source(episode.sources, signal.source),
+                occurrences=episode.occurrences,
+                last_signal_at=signal.occurred_at,
+                acknowledged_at=episode.acknowledged_at,
+                acknowledged_by=episode.acknowledged_by,
                 resolved_at=signal.occurred_at,
                 resolved_by=signal.source,
-                sources=_with_source(episode.sources, signal.source),
-                last_signal_at=signal.occurred_at,
             )
             return _transition(fold, resolved, signal.occurred_at, policy)
 
@@ -141,6 +184,16 @@ def fold_all(signals: tuple[Signal, ...], policy: FoldPolicy) -> Fold:
     for signal in signals:
         fold = step(fold, signal, policy)
     return fold
+
+
+def fold_each(start: Fold, signals: Iterable[Signal], policy: FoldPolicy) -> list[Fold]:
+    """The fold after each of ``signals`` (in canonical order), continuing from ``start``."""
+    folds = []
+    fold = start
+    for signal in signals:
+        fold = step(fold, signal, policy)
+        folds.append(fold)
+    return folds
 
 
 def _transition(

@@ -6,9 +6,10 @@ break deduplication and replay.
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import json
 import uuid
+from json.encoder import encode_basestring
 
 from helios.domain.values import Action, Labels, Millis, Severity
 
@@ -17,12 +18,13 @@ NAMESPACE = uuid.UUID("5f0c6b3e-6a53-4d1f-9d6e-3d2f1c0b7a11")
 
 def stable_hash(*parts: str) -> str:
     """A 32-hex-digit SHA-256 prefix over the parts, unambiguous about part boundaries."""
-    digest = hashlib.sha256()
+    chunks = []
     for part in parts:
         encoded = part.encode("utf-8", "surrogatepass")
-        digest.update(len(encoded).to_bytes(4, "big"))
-        digest.update(encoded)
-    return digest.hexdigest()[:32]
+        chunks.append(len(encoded).to_bytes(4, "big"))
+        chunks.append(encoded)
+    # One update of the joined chunks hashes the same bytes as one update per chunk.
+    return hashlib.sha256(b"".join(chunks)).hexdigest()[:32]
 
 
 def labels_dedup_key(labels: Labels, key_labels: tuple[str, ...]) -> str:
@@ -48,19 +50,34 @@ def signal_id(
     integration, envelope-level fields that differ between the members of an HA pair) are left
     out on purpose.
     """
-    rendered_labels = json.dumps(labels, ensure_ascii=False, separators=(",", ":"))
     return "sig-" + stable_hash(
         tenant,
         source,
         dedup_key,
-        action.value,
+        action.text,
         str(occurred_at),
-        severity.value,
+        severity.text,
         summary,
-        rendered_labels,
+        render_labels(labels),
     )
+
+
+def render_labels(labels: Labels) -> str:
+    """Labels as compact JSON pairs, ``[["k","v"],...]``, exactly as
+    ``json.dumps(labels, ensure_ascii=False, separators=(",", ":"))`` writes them (that text
+    is hashed into every recorded signal id), without building an encoder per call."""
+    if not labels:
+        return "[]"
+    quote = encode_basestring
+    return "[" + ",".join(f"[{quote(key)},{quote(value)}]" for key, value in labels) + "]"
 
 
 def stream_id(kind: str, *parts: str) -> uuid.UUID:
     """A deterministic stream id (UUID v5) for an aggregate named by its natural key."""
-    return uuid.uuid5(NAMESPACE, "\x1f".join((kind, *parts)))
+    return _uuid5("\x1f".join((kind, *parts)))
+
+
+# A pure function of its argument and called for every signal and decision: memoized.
+@functools.lru_cache(maxsize=1 << 16)
+def _uuid5(name: str) -> uuid.UUID:
+    return uuid.uuid5(NAMESPACE, name)

@@ -246,27 +246,46 @@ def _track(command: TrackAlert, state: IncidentGroup) -> tuple[IncidentEvent, ..
 
 def evolve(state: IncidentGroup, event: IncidentEvent) -> IncidentGroup:
     """Apply a recorded event. Total: never raises."""
+    # Direct constructor calls rather than attrs.evolve: this runs for most decisions.
     match event:
         case IncidentOpened(incident_id=incident_id, number=number, at=at):
             opened = OpenIncident(
                 incident_id=incident_id, number=number, opened_at=at, members=(), priority=None
             )
-            return attrs.evolve(state, opened=number, open=opened)
+            return IncidentGroup(
+                tenant=state.tenant, group_key=state.group_key, opened=number, open=opened
+            )
         case IncidentAlertJoined(dedup_key=key, status=status, priority=priority) | (
             IncidentAlertChanged(dedup_key=key, status=status, priority=priority)
         ):
-            if state.open is None:
+            current = state.open
+            if current is None:
                 return state
-            others = tuple(m for m in state.open.members if m.dedup_key != key)
+            others = tuple(m for m in current.members if m.dedup_key != key)
             members = (*others, Member(dedup_key=key, status=status, priority=priority))
-            return attrs.evolve(
-                state, open=attrs.evolve(state.open, members=members, priority=_highest(members))
+            changed = OpenIncident(
+                incident_id=current.incident_id,
+                number=current.number,
+                opened_at=current.opened_at,
+                members=members,
+                priority=_highest(members),
+            )
+            return IncidentGroup(
+                tenant=state.tenant, group_key=state.group_key, opened=state.opened, open=changed
             )
         case IncidentResolved():
-            return attrs.evolve(state, open=None)
+            return IncidentGroup(
+                tenant=state.tenant, group_key=state.group_key, opened=state.opened, open=None
+            )
     return state
 
 
 def _highest(members: tuple[Member, ...]) -> Priority | None:
-    priorities = [m.priority for m in members if m.priority is not None]
-    return max(priorities, key=lambda p: p.urgency) if priorities else None
+    """The most urgent priority of the members (the first of equals, as ``max`` picks)."""
+    best: Priority | None = None
+    urgency = 0
+    for member in members:
+        priority = member.priority
+        if priority is not None and priority.urgency > urgency:
+            best, urgency = priority, priority.urgency
+    return best

@@ -16,6 +16,9 @@ Millis = int
 MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS
 
+_ACTION_RANK = {"trigger": 0, "acknowledge": 1, "resolve": 2}
+_SEVERITY_RANK = {"info": 1, "warning": 2, "error": 3, "critical": 4}
+
 
 class Action(enum.Enum):
     """What a signal says happened to an alert."""
@@ -24,13 +27,13 @@ class Action(enum.Enum):
     ACKNOWLEDGE = "acknowledge"
     RESOLVE = "resolve"
 
-    @property
-    def rank(self) -> int:
+    def __init__(self, value: str) -> None:
+        # Plain member attributes, not properties: they are read for every signal, and an
+        # enum property (or a dict keyed by members, hashed in Python) costs far more.
+        self.rank: int = _ACTION_RANK[value]
         """Tie-break rank in canonical order: trigger < acknowledge < resolve."""
-        return _ACTION_RANK[self]
-
-
-_ACTION_RANK = {Action.TRIGGER: 0, Action.ACKNOWLEDGE: 1, Action.RESOLVE: 2}
+        self.text: str = value
+        """The wire name (``value``, read without the enum descriptor)."""
 
 
 class Severity(enum.Enum):
@@ -41,12 +44,11 @@ class Severity(enum.Enum):
     WARNING = "warning"
     INFO = "info"
 
-    @property
-    def rank(self) -> int:
-        return _SEVERITY_RANK[self]
-
-
-_SEVERITY_RANK = {Severity.INFO: 1, Severity.WARNING: 2, Severity.ERROR: 3, Severity.CRITICAL: 4}
+    def __init__(self, value: str) -> None:
+        self.rank: int = _SEVERITY_RANK[value]
+        """4 for critical down to 1 for info."""
+        self.text: str = value
+        """The wire name (``value``, read without the enum descriptor)."""
 
 
 class SourceKind(enum.Enum):
@@ -77,10 +79,9 @@ class Priority(enum.Enum):
     P4 = "P4"
     P5 = "P5"
 
-    @property
-    def urgency(self) -> int:
+    def __init__(self, value: str) -> None:
+        self.urgency: int = 6 - int(value[1])
         """5 for P1 down to 1 for P5, so that ``max`` picks the most urgent."""
-        return 6 - int(self.value[1])
 
 
 Labels = tuple[tuple[str, str], ...]
