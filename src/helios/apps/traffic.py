@@ -62,6 +62,8 @@ class TrafficGenerator:
     seed: int = 7
     problems: int = 40
     integrations: dict[SourceKind, str] = attrs.field(factory=dict)
+    pagerduty_routing_key: str = "R" * 32
+    """Put into PagerDuty bodies (the API finds the integration by it)."""
     _rng: random.Random = attrs.field(init=False)
     _sequence: int = attrs.field(init=False, default=0)
 
@@ -177,7 +179,7 @@ class TrafficGenerator:
         severity = self._rng.choice(("critical", "error", "warning"))
         return orjson.dumps(
             {
-                "routing_key": "R" * 32,
+                "routing_key": self.pagerduty_routing_key,
                 "event_action": "trigger",
                 "dedup_key": problem.fingerprint,
                 "payload": {

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
+import os
 import time
 from pathlib import Path
 
@@ -47,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _demo(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
-    if "HELIOS_DATA_DIR" not in __import__("os").environ:
+    if "HELIOS_DATA_DIR" not in os.environ:
         settings = attrs.evolve(settings, data_dir=Path(".helios/demo"))
     if args.port:
         settings = attrs.evolve(settings, http_port=args.port)
@@ -66,9 +68,12 @@ def _demo(args: argparse.Namespace) -> int:
         async with open_services(settings) as services:
             details, _ = await integration(services)
             runner = asyncio.create_task(run_everything(services, stop, api=api))
-            feeder = asyncio.create_task(
-                _feed(services, stop, tenant=details["tenant"], rate=args.rate)
-            )
+            if api:
+                keys = await anyio.to_thread.run_sync(demo_keys, services, details)
+                feed = _feed_http(settings, stop, keys, tenant=details["tenant"], rate=args.rate)
+            else:
+                feed = _feed(services, stop, tenant=details["tenant"], rate=args.rate)
+            feeder = asyncio.create_task(feed)
             db = await read_models(services)
             try:
                 await _watch(console, db, stop, args.duration, api=api, settings=settings)
@@ -81,6 +86,89 @@ def _demo(args: argparse.Namespace) -> int:
 
     asyncio.run(main())
     return 0
+
+
+DEMO_KEYS = "demo-integrations.json"
+_PATHS = {
+    SourceKind.ALERTMANAGER: "/v1/ingest/alertmanager",
+    SourceKind.GRAFANA: "/v1/ingest/grafana",
+    SourceKind.PAGERDUTY: "/v2/enqueue",
+}
+
+
+def demo_keys(services: Services, details: dict[str, str]) -> dict[SourceKind, str]:
+    """A routing key per demo source: the first-start Alertmanager integration, plus a
+    Grafana and a PagerDuty integration created once for the demo (kept 0600 on disk)."""
+    path = Path(services.settings.data_dir) / DEMO_KEYS
+    if path.exists():
+        stored = json.loads(path.read_text())
+    else:
+        from helios.apps.tenancy import TenancyService
+
+        tenancy = TenancyService(services.store)
+        stored = {SourceKind.ALERTMANAGER.value: details["routing_key"]}
+        for kind in (SourceKind.GRAFANA, SourceKind.PAGERDUTY):
+            issued = tenancy.create_integration(
+                tenant_id=details["tenant"], kind=kind, name=f"demo-{kind.value}"
+            )
+            stored[kind.value] = issued.routing_key
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            json.dump(stored, handle, indent=2)
+    return {SourceKind(kind): key for kind, key in stored.items()}
+
+
+@attrs.define
+class _Http:
+    """What the demo's HTTP traffic got back, by status code."""
+
+    statuses: dict[int, int] = attrs.Factory(dict)
+
+
+HTTP = _Http()
+
+
+async def _feed_http(
+    settings: Settings,
+    stop: asyncio.Event,
+    keys: dict[SourceKind, str],
+    *,
+    tenant: str,
+    rate: float,
+) -> None:
+    """Real traffic over HTTP to the running API, exactly as the tools would send it."""
+    import httpx
+
+    now = time.time_ns() // 1_000_000
+    generator = TrafficGenerator(
+        tenant=tenant,
+        start=now,
+        seed=int(now) % 10_000,
+        problems=24,
+        pagerduty_routing_key=keys[SourceKind.PAGERDUTY],
+    )
+    envelopes = generator.envelopes(10**9)
+    interval = 1.0 / max(rate, 1.0)
+    base = f"http://{settings.http_host}:{settings.http_port}"
+    async with httpx.AsyncClient(base_url=base, timeout=10.0) as client:
+        while not stop.is_set():  # wait for the API to answer before sending
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get("/healthz")).status_code == 200:
+                    break
+            await wait_or_stop(stop, 0.2)
+        while not stop.is_set():
+            envelope = next(envelopes)
+            headers = {"Content-Type": "application/json", "X-Correlation-ID": "demo"}
+            if envelope.source is not SourceKind.PAGERDUTY:
+                headers["Authorization"] = f"Bearer {keys[envelope.source]}"
+            try:
+                answer = await client.post(
+                    _PATHS[envelope.source], content=envelope.body, headers=headers
+                )
+                HTTP.statuses[answer.status_code] = HTTP.statuses.get(answer.status_code, 0) + 1
+            except httpx.HTTPError:
+                HTTP.statuses[0] = HTTP.statuses.get(0, 0) + 1
+            await wait_or_stop(stop, interval)
 
 
 async def _feed(services: Services, stop: asyncio.Event, *, tenant: str, rate: float) -> None:
@@ -163,4 +251,7 @@ def _summary_table(summary: _Summary) -> Table:
     table.add_row("notifications", "queued/sent", str(summary.notifications))
     if summary.envelopes is not None:
         table.add_row("envelopes processed", "", str(summary.envelopes))
+    for status, count in sorted(HTTP.statuses.items()):
+        label = f"HTTP {status}" if status else "HTTP errors"
+        table.add_row("requests sent", label, str(count))
     return table
