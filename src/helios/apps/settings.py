@@ -25,6 +25,7 @@
 | HELIOS_WORKER_VISIBILITY_S | 60 | visibility of received messages (extended for slow batches) |
 | HELIOS_FOLLOWER_POLL_S | 0.5 | how often an idle follower looks for new log entries |
 | HELIOS_TICK_INTERVAL_S | 30 | how often the scheduler sends ticks for open alerts |
+| HELIOS_API_* |  | the ingestion API's limits: see ``helios.apps.api.config`` |
 """
 
 from __future__ import annotations
