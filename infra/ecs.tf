@@ -25,6 +25,7 @@ locals {
   counts = {
     api       = var.paused ? [0, 0] : [var.api.min_tasks, var.api.max_tasks]
     worker    = var.paused ? [0, 0] : [var.worker.min_tasks, var.worker.max_tasks]
+    followers = var.paused ? [0, 0] : [1, 1]
     scheduler = var.paused ? [0, 0] : [1, 1]
   }
 
@@ -93,6 +94,35 @@ module "worker" {
   }
 }
 
+module "followers" {
+  source = "./modules/service"
+
+  name               = "${local.name}followers"
+  region             = var.region
+  image              = var.image
+  cpu_architecture   = var.cpu_architecture
+  command            = ["helios", "worker", "followers"]
+  cpu                = var.followers.cpu
+  memory             = var.followers.memory
+  environment        = local.common_environment
+  secrets            = local.store_secret
+  execution_role_arn = aws_iam_role.execution.arn
+  task_role_arn      = aws_iam_role.task["followers"].arn
+  log_retention_days = var.log_retention_days
+
+  cluster_arn        = local.task_network.cluster_arn
+  subnet_ids         = local.task_network.subnet_ids
+  assign_public_ip   = local.task_network.assign_public_ip
+  security_group_ids = [aws_security_group.background.id]
+  service = {
+    initial_count = local.counts.followers[0]
+    # One follower process at a time: a deployment stops the old task before starting the
+    # new one, so two never race on the same log positions or send the same email twice.
+    minimum_healthy_percent = 0
+    maximum_percent         = 100
+  }
+}
+
 module "scheduler" {
   source = "./modules/service"
 
@@ -149,6 +179,7 @@ locals {
   services = {
     api       = module.api.service_name
     worker    = module.worker.service_name
+    followers = module.followers.service_name
     scheduler = module.scheduler.service_name
   }
 }

@@ -12,42 +12,63 @@ locals {
     }]
   })
 
-  queue_lookup = ["sqs:GetQueueUrl", "sqs:GetQueueAttributes"]
-  ingest       = module.queues["ingest"]
-  analytics    = module.queues["analytics"]
+  ingest    = module.queues["ingest"]
+  analytics = module.queues["analytics"]
 
+  # Opening a queue looks up its URL and its DLQ's (GetQueueUrl), and reads its depth.
+  lookup = ["sqs:GetQueueUrl", "sqs:GetQueueAttributes"]
+  lookup_ingest = {
+    Sid      = "LookUpIngest"
+    Effect   = "Allow"
+    Action   = local.lookup
+    Resource = [local.ingest.arn, local.ingest.dead_letter_arn]
+  }
+
+  # Batch calls are authorised by the single-message action (SendMessageBatch by SendMessage).
   task_policies = {
     # Accepts envelopes and puts them on the ingest queue.
-    api = [{
+    api = [local.lookup_ingest, {
       Sid      = "SendIngest"
       Effect   = "Allow"
-      Action   = concat(["sqs:SendMessage"], local.queue_lookup)
+      Action   = ["sqs:SendMessage"]
       Resource = [local.ingest.arn]
     }]
-    # Consumes the ingest queue; failed messages reach the DLQ through the redrive policy.
-    worker = [{
+    # Consumes the ingest queue; failing messages reach the DLQ through the redrive policy.
+    worker = [local.lookup_ingest, {
       Sid      = "ConsumeIngest"
       Effect   = "Allow"
-      Action   = concat(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"], local.queue_lookup)
+      Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
       Resource = [local.ingest.arn]
     }]
-    # Followers fan out to analytics; ticks go through the ingest queue; redrives move dead
-    # letters back to their source queue.
-    scheduler = [
+    # Follows the event log; fans decisions out to the analytics queue.
+    followers = [
       {
-        Sid      = "SendWork"
+        Sid      = "LookUpQueues"
         Effect   = "Allow"
-        Action   = concat(["sqs:SendMessage"], local.queue_lookup)
-        Resource = [local.ingest.arn, local.analytics.arn]
+        Action   = local.lookup
+        Resource = [local.ingest.arn, local.ingest.dead_letter_arn, local.analytics.arn, local.analytics.dead_letter_arn]
       },
       {
-        Sid    = "RedriveDeadLetters"
-        Effect = "Allow"
-        Action = concat([
-          "sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks", "sqs:CancelMessageMoveTask",
-          "sqs:ReceiveMessage", "sqs:DeleteMessage",
-        ], local.queue_lookup)
-        Resource = [local.ingest.dead_letter_arn, local.analytics.dead_letter_arn]
+        Sid      = "SendAnalytics"
+        Effect   = "Allow"
+        Action   = ["sqs:SendMessage"]
+        Resource = [local.analytics.arn]
+      },
+    ]
+    # Sends ticks through the ingest queue; counts dead letters by peeking at the DLQ.
+    scheduler = [
+      local.lookup_ingest,
+      {
+        Sid      = "SendTicks"
+        Effect   = "Allow"
+        Action   = ["sqs:SendMessage"]
+        Resource = [local.ingest.arn]
+      },
+      {
+        Sid      = "PeekDeadLetters"
+        Effect   = "Allow"
+        Action   = ["sqs:ReceiveMessage"]
+        Resource = [local.ingest.dead_letter_arn]
       },
     ]
   }

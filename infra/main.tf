@@ -1,6 +1,6 @@
 # Helios on AWS: a VPC, RDS PostgreSQL (the event store), optional ElastiCache Redis, SQS work
-# queues with dead-letter queues, and ECS Fargate services for the API, the ingest workers and
-# the scheduler, plus the migration task. See docs/deploy.md.
+# queues with dead-letter queues, and ECS Fargate services for the API, the ingest workers, the
+# event log followers and the scheduler, plus the migration task. See docs/deploy.md.
 
 locals {
   name         = var.prefix

@@ -46,6 +46,7 @@ output "log_groups" {
   value = {
     api       = module.api.log_group_name
     worker    = module.worker.log_group_name
+    followers = module.followers.log_group_name
     scheduler = module.scheduler.log_group_name
     migrate   = module.migrate.log_group_name
   }

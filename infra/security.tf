@@ -15,7 +15,7 @@ resource "aws_security_group" "api" {
 
 resource "aws_security_group" "background" {
   name        = "${local.name}background"
-  description = "Helios workers, scheduler and migration: no inbound traffic"
+  description = "Helios workers, followers, scheduler and migration: no inbound traffic"
   vpc_id      = module.network.vpc_id
 }
 
@@ -86,7 +86,7 @@ resource "aws_vpc_security_group_egress_rule" "tasks_to_aws" {
   to_port           = 443
 }
 
-# The notifier (in the scheduler) reaches the SMTP relay named by HELIOS_SMTP_HOST, if any.
+# The notifier (in the followers) reaches the SMTP relay named by HELIOS_SMTP_HOST, if any.
 resource "aws_vpc_security_group_egress_rule" "background_to_smtp" {
   count = contains(keys(var.environment), "HELIOS_SMTP_HOST") ? 1 : 0
 

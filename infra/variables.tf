@@ -273,8 +273,17 @@ variable "worker" {
   }
 }
 
+variable "followers" {
+  description = "Followers service (`helios worker followers`: projections, email notifier, analytics fan-out). Always exactly one task."
+  type = object({
+    cpu    = optional(number, 512)
+    memory = optional(number, 1024)
+  })
+  default = {}
+}
+
 variable "scheduler" {
-  description = "Scheduler service (`helios scheduler`: event log followers, ticks, reports, redrives). Always exactly one task."
+  description = "Scheduler service (`helios scheduler`: ticks for open alerts, dead-letter reports). Always exactly one task."
   type = object({
     cpu    = optional(number, 256)
     memory = optional(number, 512)

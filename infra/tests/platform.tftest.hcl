@@ -54,7 +54,7 @@ run "defaults" {
   }
   assert {
     condition = alltrue([
-      for s in [module.api, module.worker, module.scheduler] :
+      for s in [module.api, module.worker, module.followers, module.scheduler] :
       toset(s.network_configuration.subnets) == toset(module.network.private_subnet_ids) && !s.network_configuration.assign_public_ip
     ])
     error_message = "with a NAT gateway, tasks run in the private subnets without public IPs"
@@ -115,12 +115,12 @@ run "defaults" {
   # --- What each process runs, with which settings ----------------------------------------
 
   assert {
-    condition     = module.api.container.command == ["helios", "api"] && module.worker.container.command == ["helios", "worker", "ingest"] && module.scheduler.container.command == ["helios", "scheduler"] && module.migrate.container.command == ["helios", "db", "migrate"]
+    condition     = module.api.container.command == ["helios", "api"] && module.worker.container.command == ["helios", "worker", "ingest"] && module.followers.container.command == ["helios", "worker", "followers"] && module.scheduler.container.command == ["helios", "scheduler"] && module.migrate.container.command == ["helios", "db", "migrate"]
     error_message = "each service must run its own helios command"
   }
   assert {
     condition = alltrue([
-      for s in [module.api, module.worker, module.scheduler, module.migrate] :
+      for s in [module.api, module.worker, module.followers, module.scheduler, module.migrate] :
       [for e in s.container.secrets : e.valueFrom if e.name == "HELIOS_STORE_URL"] == [module.data.store_url_secret_arn] &&
       length([for e in s.container.environment : e if e.name == "HELIOS_STORE_URL"]) == 0
     ])
@@ -128,7 +128,7 @@ run "defaults" {
   }
   assert {
     condition = alltrue([
-      for s in [module.api, module.worker, module.scheduler, module.migrate] :
+      for s in [module.api, module.worker, module.followers, module.scheduler, module.migrate] :
       { for e in s.container.environment : e.name => e.value if contains(["HELIOS_QUEUE", "HELIOS_SQS_PREFIX", "AWS_REGION", "HELIOS_LOG_FORMAT", "HELIOS_REDIS_URL"], e.name) } == {
         HELIOS_QUEUE      = "sqs"
         HELIOS_SQS_PREFIX = "helios-"
@@ -145,7 +145,7 @@ run "defaults" {
   }
   assert {
     condition = alltrue([
-      for s in [module.api, module.worker, module.scheduler, module.migrate] :
+      for s in [module.api, module.worker, module.followers, module.scheduler, module.migrate] :
       s.container.logConfiguration.logDriver == "awslogs" && s.container.logConfiguration.options["awslogs-group"] == s.log_group_name
     ])
     error_message = "each process must log to its own CloudWatch log group"
@@ -155,19 +155,32 @@ run "defaults" {
 
   assert {
     condition = (
-      jsondecode(aws_iam_role_policy.task["api"].policy).Statement[*].Resource == [["arn:aws:sqs:us-east-1:123456789012:helios-ingest"]] &&
-      contains(jsondecode(aws_iam_role_policy.task["api"].policy).Statement[0].Action, "sqs:SendMessage") &&
-      length([for a in flatten(jsondecode(aws_iam_role_policy.task["api"].policy).Statement[*].Action) : a if contains(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:*"], a)]) == 0
+      toset(flatten(jsondecode(aws_iam_role_policy.task["api"].policy).Statement[*].Action)) == toset(["sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:SendMessage"]) &&
+      alltrue([for st in jsondecode(aws_iam_role_policy.task["api"].policy).Statement : st.Resource == ["arn:aws:sqs:us-east-1:123456789012:helios-ingest"] if contains(st.Action, "sqs:SendMessage")]) &&
+      toset(flatten(jsondecode(aws_iam_role_policy.task["api"].policy).Statement[*].Resource)) == toset(["arn:aws:sqs:us-east-1:123456789012:helios-ingest", "arn:aws:sqs:us-east-1:123456789012:helios-ingest-dlq"])
     )
-    error_message = "the API may send to the ingest queue and do nothing else with queues"
+    error_message = "the API may send to the ingest queue (and look it up), nothing more"
   }
   assert {
     condition = (
-      jsondecode(aws_iam_role_policy.task["worker"].policy).Statement[*].Resource == [["arn:aws:sqs:us-east-1:123456789012:helios-ingest"]] &&
-      length(setintersection(toset(jsondecode(aws_iam_role_policy.task["worker"].policy).Statement[0].Action), ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"])) == 3 &&
-      !contains(jsondecode(aws_iam_role_policy.task["worker"].policy).Statement[0].Action, "sqs:SendMessage")
+      toset(flatten(jsondecode(aws_iam_role_policy.task["worker"].policy).Statement[*].Action)) == toset(["sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]) &&
+      alltrue([for st in jsondecode(aws_iam_role_policy.task["worker"].policy).Statement : st.Resource == ["arn:aws:sqs:us-east-1:123456789012:helios-ingest"] if contains(st.Action, "sqs:ReceiveMessage")])
     )
-    error_message = "workers may receive, delete and change visibility on the ingest queue only"
+    error_message = "workers may receive, delete and change the visibility of ingest messages (and look the queue up), nothing more"
+  }
+  assert {
+    condition = alltrue([
+      for st in jsondecode(aws_iam_role_policy.task["followers"].policy).Statement :
+      st.Resource == ["arn:aws:sqs:us-east-1:123456789012:helios-analytics"] if contains(st.Action, "sqs:SendMessage")
+    ]) && !contains(flatten(jsondecode(aws_iam_role_policy.task["followers"].policy).Statement[*].Action), "sqs:ReceiveMessage")
+    error_message = "followers may send to the analytics queue only"
+  }
+  assert {
+    condition = alltrue([
+      for st in jsondecode(aws_iam_role_policy.task["scheduler"].policy).Statement :
+      st.Resource == ["arn:aws:sqs:us-east-1:123456789012:helios-ingest-dlq"] if contains(st.Action, "sqs:ReceiveMessage")
+    ]) && !contains(flatten(jsondecode(aws_iam_role_policy.task["scheduler"].policy).Statement[*].Action), "sqs:DeleteMessage")
+    error_message = "the scheduler may peek at the ingest DLQ, never delete from it"
   }
   assert {
     condition     = !strcontains(join(",", [for p in aws_iam_role_policy.task : p.policy]), "\"*\"") && !strcontains(join(",", [for p in aws_iam_role_policy.task : p.policy]), "sqs:*")
@@ -194,8 +207,8 @@ run "defaults" {
     error_message = "default task ranges: workers 1-10, API at least 2"
   }
   assert {
-    condition     = aws_appautoscaling_target.service["scheduler"].min_capacity == 1 && aws_appautoscaling_target.service["scheduler"].max_capacity == 1
-    error_message = "exactly one scheduler"
+    condition     = alltrue([for k in ["followers", "scheduler"] : aws_appautoscaling_target.service[k].min_capacity == 1 && aws_appautoscaling_target.service[k].max_capacity == 1])
+    error_message = "exactly one follower process and one scheduler"
   }
 }
 
@@ -213,13 +226,13 @@ run "no_nat_no_redis_https_paused" {
 
   assert {
     condition = alltrue([
-      for s in [module.api, module.worker, module.scheduler] :
+      for s in [module.api, module.worker, module.followers, module.scheduler] :
       toset(s.network_configuration.subnets) == toset(module.network.public_subnet_ids) && s.network_configuration.assign_public_ip
     ])
     error_message = "without NAT, tasks run in the public subnets with public IPs"
   }
   assert {
-    condition     = alltrue([for s in [module.api, module.worker, module.scheduler] : length([for e in s.container.environment : e if e.name == "HELIOS_REDIS_URL"]) == 0])
+    condition     = alltrue([for s in [module.api, module.worker, module.followers, module.scheduler] : length([for e in s.container.environment : e if e.name == "HELIOS_REDIS_URL"]) == 0])
     error_message = "without Redis, no task gets HELIOS_REDIS_URL"
   }
   assert {
@@ -240,7 +253,7 @@ run "no_nat_no_redis_https_paused" {
   }
   assert {
     condition = alltrue([
-      for s in [module.api, module.worker, module.scheduler, module.migrate] :
+      for s in [module.api, module.worker, module.followers, module.scheduler, module.migrate] :
       contains(s.container.environment, { name = "HELIOS_SQS_PREFIX", value = "helios-dev-" })
     ])
     error_message = "tasks must look queues up with the prefix Terraform named them with"
