@@ -25,6 +25,11 @@
 | HELIOS_WORKER_VISIBILITY_S | 60 | visibility of received messages (extended for slow batches) |
 | HELIOS_FOLLOWER_POLL_S | 0.5 | how often an idle follower looks for new log entries |
 | HELIOS_TICK_INTERVAL_S | 30 | how often the scheduler sends ticks for open alerts |
+| HELIOS_SESSION_TTL_S | 3600 | lifetime of a session token issued by a password login |
+| HELIOS_LOGIN_MAX_FAILURES | 5 | consecutive wrong passwords that lock a user out |
+| HELIOS_LOGIN_LOCKOUT_S | 900 | how long a locked-out user cannot log in |
+| HELIOS_AUTH_CACHE_S | 1 | how long an API process trusts its cached users and tokens (a |
+|  |  | revocation or role change takes effect within it) |
 | HELIOS_API_* |  | the ingestion API's limits: see ``helios.apps.api.config`` |
 """
 
@@ -63,6 +68,10 @@ class Settings:
     worker_visibility_s: int = 60
     follower_poll_s: float = 0.5
     tick_interval_s: float = 30.0
+    session_ttl_s: int = 3600
+    login_max_failures: int = 5
+    login_lockout_s: int = 900
+    auth_cache_s: float = 1.0
 
     @property
     def effective_store_url(self) -> str:
@@ -131,6 +140,10 @@ class Settings:
             worker_visibility_s=max(5, _int(values, "HELIOS_WORKER_VISIBILITY_S", 60)),
             follower_poll_s=_float(values, "HELIOS_FOLLOWER_POLL_S", 0.5),
             tick_interval_s=_float(values, "HELIOS_TICK_INTERVAL_S", 30.0),
+            session_ttl_s=max(60, _int(values, "HELIOS_SESSION_TTL_S", 3600)),
+            login_max_failures=max(1, _int(values, "HELIOS_LOGIN_MAX_FAILURES", 5)),
+            login_lockout_s=max(1, _int(values, "HELIOS_LOGIN_LOCKOUT_S", 900)),
+            auth_cache_s=_float(values, "HELIOS_AUTH_CACHE_S", 1.0),
         )
 
 

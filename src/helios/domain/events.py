@@ -33,8 +33,16 @@ def event(name: str) -> Any:
 def event_types() -> dict[str, type[Any]]:
     """Every registered event type by wire name."""
     # Imported here, not at the top: the event modules import this one to register.
-    from helios.domain import alert, incident, intake, ruleset_stream, silence, tenancy
+    from helios.domain import (
+        access,
+        alert,
+        incident,
+        intake,
+        ruleset_stream,
+        silence,
+        tenancy,
+    )
 
-    registered_by_importing = (alert, incident, intake, ruleset_stream, silence, tenancy)
+    registered_by_importing = (access, alert, incident, intake, ruleset_stream, silence, tenancy)
     assert all(registered_by_importing)
     return dict(_REGISTRY)

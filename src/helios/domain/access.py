@@ -1,0 +1,488 @@
+"""People and their credentials: users, roles, sessions and personal API tokens of a tenant.
+
+One stream per tenant (the *access directory*) holds its users and their tokens, decided with
+``decide`` (which refuses) and folded with ``evolve`` (total). Everything secret arrives
+already hashed — an argon2 hash for a password, a SHA-256 digest for a random token — and
+every time (``at``, expiries, lockout deadlines) is passed in: nothing here reads a clock,
+draws randomness or hashes anything, so the stream replays to the same state everywhere.
+
+Login lockout: each failed password attempt is recorded; the ``max_failures``-th consecutive
+one locks the user until ``at + lockout_ms`` (both given by the caller's policy). A successful
+login (a session starting) clears the count. Expired sessions are dropped from the state when
+the next session starts, so the state does not grow with every login ever made.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import uuid
+from typing import Any, assert_never
+
+import attrs
+
+from helios.domain import identity
+from helios.domain.errors import CommandRejected
+from helios.domain.events import event
+from helios.domain.values import Millis
+
+MAX_EMAIL_CHARS = 254
+MAX_TOKEN_NAME_CHARS = 100
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+class Role(enum.Enum):
+    """What a user may do; each role may do everything the ones before it may."""
+
+    VIEWER = "viewer"
+    RESPONDER = "responder"
+    ADMIN = "admin"
+    OWNER = "owner"
+
+    @property
+    def rank(self) -> int:
+        return _RANKS[self]
+
+    def allows(self, needed: Role) -> bool:
+        """Whether this role may do what ``needed`` may."""
+        return self.rank >= needed.rank
+
+
+_RANKS = {Role.VIEWER: 0, Role.RESPONDER: 1, Role.ADMIN: 2, Role.OWNER: 3}
+
+
+class TokenKind(enum.Enum):
+    SESSION = "session"
+    """Short-lived, issued by a password login (the browser client)."""
+    PERSONAL = "personal"
+    """A user's API token for scripts and tools: named, revocable, optionally expiring."""
+
+
+def access_stream_id(tenant_id: str) -> uuid.UUID:
+    """The stream of a tenant's users and tokens."""
+    return identity.stream_id("access", tenant_id)
+
+
+@attrs.frozen(kw_only=True)
+class User:
+    user_id: str
+    email: str
+    role: Role
+    created_at: Millis
+    password_hash: str = ""
+    failed_logins: int = 0
+    locked_until: Millis = 0
+
+    def locked(self, at: Millis) -> bool:
+        return at < self.locked_until
+
+
+@attrs.frozen(kw_only=True)
+class Token:
+    token_id: str
+    user_id: str
+    kind: TokenKind
+    token_hash: str
+    issued_at: Millis
+    expires_at: Millis = 0
+    """0: never expires (personal tokens only)."""
+    name: str = ""
+    revoked_at: Millis = 0
+
+    def valid(self, at: Millis) -> bool:
+        """Whether the token may be used ``at`` (not revoked, not expired)."""
+        return not self.revoked_at and (not self.expires_at or at < self.expires_at)
+
+
+@attrs.frozen(kw_only=True)
+class AccessDirectory:
+    tenant_id: str
+    users: tuple[User, ...] = ()
+    tokens: tuple[Token, ...] = ()
+
+    def user(self, user_id: str) -> User | None:
+        return next((u for u in self.users if u.user_id == user_id), None)
+
+    def user_by_email(self, email: str) -> User | None:
+        wanted = email.casefold()
+        return next((u for u in self.users if u.email.casefold() == wanted), None)
+
+    def token(self, token_id: str) -> Token | None:
+        return next((t for t in self.tokens if t.token_id == token_id), None)
+
+
+def initial_state(tenant_id: str) -> AccessDirectory:
+    return AccessDirectory(tenant_id=tenant_id)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+@attrs.frozen(kw_only=True)
+class CreateUser:
+    user_id: str
+    email: str
+    role: Role
+    at: Millis
+    by: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class ChangeRole:
+    user_id: str
+    role: Role
+    at: Millis
+    by: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class SetPassword:
+    user_id: str
+    password_hash: str
+    at: Millis
+
+
+@attrs.frozen(kw_only=True)
+class RecordLoginFailure:
+    """A wrong password for ``user_id``; the policy (``max_failures``, ``lockout_ms``) is input."""
+
+    user_id: str
+    at: Millis
+    max_failures: int
+    lockout_ms: Millis
+
+
+@attrs.frozen(kw_only=True)
+class StartSession:
+    user_id: str
+    token_id: str
+    token_hash: str
+    at: Millis
+    expires_at: Millis
+
+
+@attrs.frozen(kw_only=True)
+class IssueToken:
+    user_id: str
+    token_id: str
+    token_hash: str
+    name: str
+    at: Millis
+    expires_at: Millis = 0
+
+
+@attrs.frozen(kw_only=True)
+class RevokeToken:
+    token_id: str
+    at: Millis
+    by: str = ""
+
+
+AccessCommand = (
+    CreateUser | ChangeRole | SetPassword | RecordLoginFailure | StartSession | IssueToken
+    | RevokeToken
+)  # fmt: skip
+
+# --------------------------------------------------------------------------- events
+
+
+@event("helios.access.user_created.v1")
+@attrs.frozen(kw_only=True)
+class UserCreated:
+    user_id: str
+    email: str
+    role: Role
+    at: Millis
+    by: str = ""
+
+
+@event("helios.access.role_changed.v1")
+@attrs.frozen(kw_only=True)
+class RoleChanged:
+    user_id: str
+    role: Role
+    at: Millis
+    by: str = ""
+
+
+@event("helios.access.password_set.v1")
+@attrs.frozen(kw_only=True)
+class PasswordSet:
+    user_id: str
+    password_hash: str
+    at: Millis
+
+
+@event("helios.access.login_failed.v1")
+@attrs.frozen(kw_only=True)
+class LoginFailed:
+    user_id: str
+    at: Millis
+    locked_until: Millis = 0
+    """Non-zero when this failure locked the user out."""
+
+
+@event("helios.access.session_started.v1")
+@attrs.frozen(kw_only=True)
+class SessionStarted:
+    user_id: str
+    token_id: str
+    token_hash: str
+    at: Millis
+    expires_at: Millis
+
+
+@event("helios.access.token_issued.v1")
+@attrs.frozen(kw_only=True)
+class TokenIssued:
+    user_id: str
+    token_id: str
+    token_hash: str
+    name: str
+    at: Millis
+    expires_at: Millis = 0
+
+
+@event("helios.access.token_revoked.v1")
+@attrs.frozen(kw_only=True)
+class TokenRevoked:
+    token_id: str
+    at: Millis
+    by: str = ""
+
+
+AccessEvent = (
+    UserCreated | RoleChanged | PasswordSet | LoginFailed | SessionStarted | TokenIssued
+    | TokenRevoked
+)  # fmt: skip
+
+
+def decide(command: AccessCommand, state: AccessDirectory) -> tuple[AccessEvent, ...]:
+    """Validate a command against the tenant's users and tokens.
+
+    Raises:
+        CommandRejected: a malformed or duplicate email, user or token id; an unknown user or
+            token; a hash that is not one; a session for a locked user or one without a
+            password; an expiry not after ``at``.
+    """
+    match command:
+        case CreateUser(user_id=user_id, email=email, role=role, at=at, by=by):
+            problems = _email_problems(email)
+            if not user_id:
+                problems.append(("user_id", "must not be empty"))
+            if state.user(user_id) is not None:
+                problems.append(("user_id", "already exists"))
+            if state.user_by_email(email) is not None:
+                problems.append(("email", "a user with this email exists"))
+            _refuse("invalid user", problems)
+            return (UserCreated(user_id=user_id, email=email, role=role, at=at, by=by),)
+        case ChangeRole(user_id=user_id, role=role, at=at, by=by):
+            user = _require_user(state, user_id)
+            if user.role is role:
+                return ()
+            return (RoleChanged(user_id=user_id, role=role, at=at, by=by),)
+        case SetPassword(user_id=user_id, password_hash=password_hash, at=at):
+            _require_user(state, user_id)
+            if not password_hash.startswith("$argon2"):
+                _refuse("invalid password", [("password_hash", "must be an argon2 hash")])
+            return (PasswordSet(user_id=user_id, password_hash=password_hash, at=at),)
+        case RecordLoginFailure(user_id=user_id, at=at):
+            user = _require_user(state, user_id)
+            failures = (0 if user.locked_until and not user.locked(at) else user.failed_logins) + 1
+            locks = failures >= max(1, command.max_failures)
+            until = at + command.lockout_ms if locks else 0
+            return (LoginFailed(user_id=user_id, at=at, locked_until=until),)
+        case StartSession(user_id=user_id, token_id=token_id, at=at, expires_at=expires_at):
+            user = _require_user(state, user_id)
+            problems = _token_problems(state, token_id, command.token_hash, at, expires_at)
+            if not user.password_hash:
+                problems.append(("password", "the user has no password"))
+            if user.locked(at):
+                problems.append(("user_id", "locked after too many failed logins"))
+            _refuse("cannot start a session", problems)
+            return (
+                SessionStarted(
+                    user_id=user_id,
+                    token_id=token_id,
+                    token_hash=command.token_hash,
+                    at=at,
+                    expires_at=expires_at,
+                ),
+            )
+        case IssueToken(user_id=user_id, token_id=token_id, name=name, at=at):
+            _require_user(state, user_id)
+            problems = _token_problems(state, token_id, command.token_hash, at, command.expires_at)
+            if not name.strip() or len(name) > MAX_TOKEN_NAME_CHARS:
+                problems.append(("name", f"must be 1..{MAX_TOKEN_NAME_CHARS} characters"))
+            _refuse("invalid token", problems)
+            return (
+                TokenIssued(
+                    user_id=user_id,
+                    token_id=token_id,
+                    token_hash=command.token_hash,
+                    name=name,
+                    at=at,
+                    expires_at=command.expires_at,
+                ),
+            )
+        case RevokeToken(token_id=token_id, at=at, by=by):
+            token = state.token(token_id)
+            if token is None:
+                raise CommandRejected("no such token", (("token_id", "unknown"),))
+            if token.revoked_at:
+                return ()
+            return (TokenRevoked(token_id=token_id, at=at, by=by),)
+        case _:
+            assert_never(command)
+
+
+def evolve(state: AccessDirectory, event: AccessEvent) -> AccessDirectory:
+    match event:
+        case UserCreated(user_id=user_id, email=email, role=role, at=at):
+            user = User(user_id=user_id, email=email, role=role, created_at=at)
+            return attrs.evolve(state, users=(*state.users, user))
+        case RoleChanged(user_id=user_id, role=role):
+            return _with_user(state, user_id, role=role)
+        case PasswordSet(user_id=user_id, password_hash=password_hash):
+            return _with_user(
+                state, user_id, password_hash=password_hash, failed_logins=0, locked_until=0
+            )
+        case LoginFailed(user_id=user_id, at=at, locked_until=locked_until):
+            found = state.user(user_id)
+            if found is None:
+                return state
+            user = found
+            expired_lock = user.locked_until and not user.locked(at)
+            failures = (0 if expired_lock else user.failed_logins) + 1
+            if locked_until:
+                return _with_user(state, user_id, failed_logins=0, locked_until=locked_until)
+            return _with_user(
+                state,
+                user_id,
+                failed_logins=failures,
+                locked_until=0 if expired_lock else user.locked_until,
+            )
+        case SessionStarted(user_id=user_id, at=at):
+            session = Token(
+                token_id=event.token_id,
+                user_id=user_id,
+                kind=TokenKind.SESSION,
+                token_hash=event.token_hash,
+                issued_at=at,
+                expires_at=event.expires_at,
+            )
+            kept = tuple(t for t in state.tokens if t.kind is TokenKind.PERSONAL or t.valid(at))
+            state = attrs.evolve(state, tokens=(*kept, session))
+            return _with_user(state, user_id, failed_logins=0, locked_until=0)
+        case TokenIssued(user_id=user_id, at=at):
+            token = Token(
+                token_id=event.token_id,
+                user_id=user_id,
+                kind=TokenKind.PERSONAL,
+                token_hash=event.token_hash,
+                issued_at=at,
+                expires_at=event.expires_at,
+                name=event.name,
+            )
+            return attrs.evolve(state, tokens=(*state.tokens, token))
+        case TokenRevoked(token_id=token_id, at=at):
+            return attrs.evolve(
+                state,
+                tokens=tuple(
+                    attrs.evolve(t, revoked_at=at) if t.token_id == token_id else t
+                    for t in state.tokens
+                ),
+            )
+        case _:
+            assert_never(event)
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _refuse(message: str, problems: list[tuple[str, str]]) -> None:
+    if problems:
+        raise CommandRejected(message, tuple(problems))
+
+
+def _require_user(state: AccessDirectory, user_id: str) -> User:
+    user = state.user(user_id)
+    if user is None:
+        raise CommandRejected("no such user", (("user_id", "unknown"),))
+    return user
+
+
+def _with_user(state: AccessDirectory, user_id: str, **changes: Any) -> AccessDirectory:
+    return attrs.evolve(
+        state,
+        users=tuple(attrs.evolve(u, **changes) if u.user_id == user_id else u for u in state.users),
+    )
+
+
+def _email_problems(email: str) -> list[tuple[str, str]]:
+    if len(email) > MAX_EMAIL_CHARS:
+        return [("email", f"is {len(email)} characters, at most {MAX_EMAIL_CHARS} allowed")]
+    if _EMAIL.fullmatch(email) is None:
+        return [("email", "must be an email address")]
+    return []
+
+
+def _token_problems(
+    state: AccessDirectory, token_id: str, token_hash: str, at: Millis, expires_at: Millis
+) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    if not token_id:
+        problems.append(("token_id", "must not be empty"))
+    elif state.token(token_id) is not None:
+        problems.append(("token_id", "already exists"))
+    if _SHA256_HEX.fullmatch(token_hash) is None:
+        problems.append(("token_hash", "must be a SHA-256 hex digest"))
+    if expires_at and expires_at <= at:
+        problems.append(("expires_at", "must be after the time of issue"))
+    return problems
+
+
+# --------------------------------------------------------------------------- user index
+
+USER_INDEX_STREAM = identity.stream_id("access.user-index")
+"""The one stream that says which tenant a user id belongs to (operators name users by id)."""
+
+
+@attrs.frozen(kw_only=True)
+class UserIndex:
+    owners: tuple[tuple[str, str], ...] = ()
+    """(user id, tenant id) of every user ever created."""
+
+    def tenant_of(self, user_id: str) -> str | None:
+        return next((tenant for user, tenant in self.owners if user == user_id), None)
+
+
+@attrs.frozen(kw_only=True)
+class RegisterUser:
+    user_id: str
+    tenant_id: str
+    at: Millis
+
+
+@event("helios.access.user_registered.v1")
+@attrs.frozen(kw_only=True)
+class UserRegistered:
+    user_id: str
+    tenant_id: str
+    at: Millis
+
+
+def decide_index(command: RegisterUser, state: UserIndex) -> tuple[UserRegistered, ...]:
+    """Note which tenant a new user belongs to.
+
+    Raises:
+        CommandRejected: the user id is registered already.
+    """
+    if state.tenant_of(command.user_id) is not None:
+        raise CommandRejected("invalid user", (("user_id", "already exists"),))
+    return (UserRegistered(user_id=command.user_id, tenant_id=command.tenant_id, at=command.at),)
+
+
+def evolve_index(state: UserIndex, event: UserRegistered) -> UserIndex:
+    return UserIndex(owners=(*state.owners, (event.user_id, event.tenant_id)))
