@@ -34,6 +34,13 @@ locals {
     subnet_ids       = local.task_subnets
     assign_public_ip = !local.use_nat
   }
+
+  # Network settings of one-off tasks (migration, administrative commands), as the AWS CLI
+  # takes them.
+  one_off_network = format(
+    "awsvpcConfiguration={subnets=[%s],securityGroups=[%s],assignPublicIp=%s}",
+    join(",", local.task_subnets), aws_security_group.background.id, local.use_nat ? "DISABLED" : "ENABLED",
+  )
 }
 
 module "api" {

@@ -57,6 +57,11 @@ output "migrate_task_definition" {
   value       = module.migrate.task_definition_family
 }
 
+output "task_network_configuration" {
+  description = "awsvpcConfiguration for one-off tasks (aws ecs run-task --network-configuration)."
+  value       = local.one_off_network
+}
+
 output "run_migration_command" {
   description = "AWS CLI command that runs the migration task once (see docs/deploy.md)."
   value = join(" ", [
@@ -64,9 +69,6 @@ output "run_migration_command" {
     "--cluster ${aws_ecs_cluster.this.name}",
     "--task-definition ${module.migrate.task_definition_family}",
     "--launch-type FARGATE",
-    format(
-      "--network-configuration 'awsvpcConfiguration={subnets=[%s],securityGroups=[%s],assignPublicIp=%s}'",
-      join(",", local.task_subnets), aws_security_group.background.id, local.use_nat ? "DISABLED" : "ENABLED",
-    ),
+    "--network-configuration '${local.one_off_network}'",
   ])
 }

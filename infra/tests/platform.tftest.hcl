@@ -111,6 +111,10 @@ run "defaults" {
     condition     = output.alb_dns_name == "helios-api-123456789.us-east-1.elb.amazonaws.com" && output.api_url == "http://helios-api-123456789.us-east-1.elb.amazonaws.com"
     error_message = "the outputs must name the load balancer"
   }
+  assert {
+    condition     = strcontains(output.run_migration_command, "--task-definition helios-migrate") && strcontains(output.task_network_configuration, "assignPublicIp=DISABLED")
+    error_message = "the migration command must run the migration task in the private subnets"
+  }
 
   # --- What each process runs, with which settings ----------------------------------------
 
