@@ -15,10 +15,12 @@ from typing import Any
 import msgspec
 import structlog
 from litestar import Request, Response
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
 
+from helios.domain.errors import CommandRejected
 from helios.domain.normalize import FieldError
+from helios.ports.event_store import StoreUnavailable
 
 PROBLEM_JSON = "application/problem+json"
 _log = structlog.get_logger("helios.api")
@@ -163,6 +165,21 @@ def as_api_error(error: Exception) -> ApiError:
     """Any exception as the ``ApiError`` it is answered with."""
     if isinstance(error, ApiError):
         return error
+    if isinstance(error, CommandRejected):
+        problems = [FieldError(field=field, message=message) for field, message in error.problems]
+        return InvalidBody(error.message, errors=problems)
+    if isinstance(error, StoreUnavailable):
+        return Unavailable("the store cannot be reached now", retry_after_s=5)
+    if isinstance(error, ValidationException):
+        extra = error.extra if isinstance(error.extra, list) else []
+        return InvalidBody(
+            str(error.detail),
+            errors=[
+                FieldError(field=str(item.get("key", "")), message=str(item.get("message", "")))
+                for item in extra
+                if isinstance(item, dict)
+            ],
+        )
     if isinstance(error, HTTPException):
         mapped = _FRAMEWORK.get(error.status_code)
         if mapped is not None:
