@@ -21,10 +21,14 @@ def stable_hash(*parts: str) -> str:
     chunks = []
     for part in parts:
         encoded = part.encode("utf-8", "surrogatepass")
-        chunks.append(len(encoded).to_bytes(4, "big"))
+        size = len(encoded)
+        chunks.append(_SMALL_SIZES[size] if size < 256 else size.to_bytes(4, "big"))
         chunks.append(encoded)
     # One update of the joined chunks hashes the same bytes as one update per chunk.
     return hashlib.sha256(b"".join(chunks)).hexdigest()[:32]
+
+
+_SMALL_SIZES = tuple(size.to_bytes(4, "big") for size in range(256))
 
 
 def labels_dedup_key(labels: Labels, key_labels: tuple[str, ...]) -> str:
@@ -50,13 +54,24 @@ def signal_id(
     integration, envelope-level fields that differ between the members of an HA pair) are left
     out on purpose.
     """
+    # The same observation arrives many times (both members of an HA pair, every repeat
+    # interval): a pure function, memoized on its arguments (the time as the text hashed, so
+    # that equal numbers of another type can never share an entry).
+    return _signal_id(
+        (tenant, source, dedup_key, action.text, str(occurred_at), severity.text, summary, labels)
+    )
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _signal_id(observation: tuple[str, str, str, str, str, str, str, Labels]) -> str:
+    tenant, source, dedup_key, action, occurred_at, severity, summary, labels = observation
     return "sig-" + stable_hash(
         tenant,
         source,
         dedup_key,
-        action.text,
-        str(occurred_at),
-        severity.text,
+        action,
+        occurred_at,
+        severity,
         summary,
         render_labels(labels),
     )

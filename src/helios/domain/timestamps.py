@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import re
 
 from helios.domain.values import Millis
@@ -18,6 +19,9 @@ class TimestampError(ValueError):
     """A timestamp that is not RFC 3339 / ISO 8601 with a time of day."""
 
 
+# Pure, and the same timestamps recur (HA pairs and repeat intervals resend the same alert):
+# memoized. A failure is not cached; it raises again on every call.
+@functools.lru_cache(maxsize=1 << 14)
 def parse_rfc3339(text: str) -> Millis:
     """Parse an RFC 3339 timestamp to UTC milliseconds (a missing offset means UTC).
 

@@ -8,6 +8,7 @@ clock); they are kept on the signal but are not part of its identity.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -107,6 +108,12 @@ def labels_from(raw: Mapping[str, Any], field: str, errors: Errors) -> Labels:
             FieldError(field=field, message=f"has {len(raw)} labels, at most {MAX_LABELS} allowed")
         )
         return ()
+    items = sorted(raw.items())
+    # Fast path for the usual case: names already seen valid, every value a short string.
+    if _valid_label_names(tuple(raw)) and all(
+        type(value) is str and len(value) <= MAX_LABEL_VALUE_CHARS for _, value in items
+    ):
+        return tuple(items)
     for key, value in raw.items():
         if LABEL_KEY.match(key) is None:
             errors.append(FieldError(field=field, message=f"invalid label name {_brief(key)!r}"))
@@ -121,7 +128,13 @@ def labels_from(raw: Mapping[str, Any], field: str, errors: Errors) -> Labels:
                     message=f"is {len(value)} characters, at most {MAX_LABEL_VALUE_CHARS} allowed",
                 )
             )
-    return tuple(sorted(raw.items()))
+    return tuple(items)
+
+
+@functools.lru_cache(maxsize=1024)
+def _valid_label_names(names: tuple[str, ...]) -> bool:
+    # The same sets of label names recur in every batch of a source.
+    return all(LABEL_KEY.match(name) is not None for name in names)
 
 
 def links_from(raw: Any, field: str, errors: Errors) -> tuple[Link, ...]:
