@@ -14,6 +14,7 @@ from helios.apps.api.config import ApiConfig
 from helios.apps.api.errors import PROBLEM_HANDLERS
 from helios.apps.api.intake import Intake, now_ms
 from helios.apps.api.middleware import RequestContext
+from helios.apps.api.query import OPENAPI_COMPONENTS, query_router
 from helios.apps.api.routes import ApiContext, build_routes
 from helios.apps.api.sns import SnsVerifier
 from helios.apps.bootstrap import Services
@@ -75,12 +76,15 @@ def create_app(
         ctx.shutting_down = True
 
     return Litestar(
-        route_handlers=build_routes(ctx),
+        route_handlers=[*build_routes(ctx), query_router(services, clock=clock)],
         exception_handlers=PROBLEM_HANDLERS,
         middleware=[DefineMiddleware(RequestContext, metrics=metrics)],
         on_shutdown=[stop_taking_traffic],
         openapi_config=OpenAPIConfig(
-            title="Helios ingestion API", version=helios.__version__, path="/schema"
+            title="Helios ingestion API",
+            version=helios.__version__,
+            path="/schema",
+            components=OPENAPI_COMPONENTS,
         ),
         request_max_body_size=config.max_body_bytes,
     )

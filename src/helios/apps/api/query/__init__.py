@@ -1,0 +1,71 @@
+"""The query and command API for people: ``/v1/alerts``, ``/v1/incidents``, ``/v1/activity``,
+``/v1/silences``, ``/v1/rules``, ``/v1/me`` and logins.
+
+Every request is authenticated by a bearer token (a personal API token or a login session),
+scoped to the token's tenant (another tenant's ids answer 404), and checked against the role
+the endpoint declares (``opt["role"]``) by one guard. Lists and details are read from the
+read models (and, for one alert's history, the event log); human actions go through the queue
+like any other input, so they are recorded and replayed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from litestar import Router
+from litestar.di import Provide
+from litestar.openapi.spec import Components, SecurityRequirement, SecurityScheme
+
+from helios.apps.access import AccessService, LoginPolicy, TokenAuthenticator
+from helios.apps.api.query import activity, alerts, incidents, me, rules, silences
+from helios.apps.api.query.context import QueryContext, current_caller, role_guard
+from helios.apps.bootstrap import Services
+from helios.apps.tenancy import wall_clock_ms
+from helios.domain.values import Millis
+
+BEARER: SecurityRequirement = {"bearer": []}
+
+
+def query_router(services: Services, *, clock: Callable[[], Millis] = wall_clock_ms) -> Router:
+    """Every query and command endpoint under ``/v1``, over ``services``."""
+    settings = services.settings
+    policy = LoginPolicy(
+        session_ttl_ms=settings.session_ttl_s * 1000,
+        max_failures=settings.login_max_failures,
+        lockout_ms=settings.login_lockout_s * 1000,
+    )
+    ctx = QueryContext(
+        services=services,
+        access=AccessService(services.store, policy=policy, clock=clock),
+        authenticator=TokenAuthenticator(services.store, ttl_s=settings.auth_cache_s),
+        clock=clock,
+    )
+    handlers = [
+        *alerts.build(ctx),
+        *incidents.build(ctx),
+        *activity.build(ctx),
+        *silences.build(ctx),
+        *rules.build(ctx),
+        *me.build(ctx),
+    ]
+    return Router(
+        path="/v1",
+        route_handlers=handlers,
+        guards=[role_guard(ctx)],
+        dependencies={"caller": Provide(current_caller, sync_to_thread=False)},
+        security=[BEARER],
+    )
+
+
+__all__ = ["OPENAPI_COMPONENTS", "query_router"]
+
+OPENAPI_COMPONENTS = Components(
+    security_schemes={
+        "bearer": SecurityScheme(
+            type="http",
+            scheme="bearer",
+            description="A personal API token or a session token from /v1/auth/login",
+        )
+    }
+)
+"""The security scheme the query endpoints name (for the app's OpenAPI config)."""

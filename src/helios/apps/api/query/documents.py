@@ -1,0 +1,287 @@
+"""The JSON documents the query API answers with (msgspec Structs: they are the OpenAPI schema).
+
+Times are RFC 3339 strings in UTC with millisecond precision (``2024-05-01T03:12:00.000Z``).
+Structs rather than stdlib dataclasses: msgspec omits defaulted dataclass fields on decode.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+
+class FieldProblem(msgspec.Struct):
+    field: str
+    message: str
+
+
+class Problem(msgspec.Struct, omit_defaults=True):
+    """An RFC 9457 problem document (``application/problem+json``)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldProblem] = []
+    request_id: str = ""
+
+
+class Factor(msgspec.Struct):
+    name: str
+    input: str
+    effect: int
+
+
+class AlertSummary(msgspec.Struct):
+    id: str
+    """The alert's id (stable, tenant-scoped)."""
+    dedup_key: str
+    status: Literal["triggered", "acknowledged", "resolved", "none"]
+    priority: Literal["P1", "P2", "P3", "P4", "P5"] | None
+    score: int | None
+    severity: str
+    summary: str
+    service: str
+    sources: list[str]
+    labels: dict[str, str]
+    occurrences: int
+    episode: int
+    duplicates: int
+    flapping: bool
+    silenced: bool
+    group_key: str
+    incident_id: str | None
+    first_seen_at: str | None
+    last_signal_at: str | None
+    last_change_at: str | None
+
+
+class AlertPage(msgspec.Struct):
+    items: list[AlertSummary]
+    next_cursor: str | None
+    """Pass as ``cursor`` for the next page; null on the last page."""
+
+
+class SignalDocument(msgspec.Struct):
+    signal_id: str
+    source: str
+    integration: str
+    action: Literal["trigger", "acknowledge", "resolve"]
+    severity: str
+    summary: str
+    service: str
+    labels: dict[str, str]
+    occurred_at: str
+    received_at: str
+    late: bool
+
+
+class Decision(msgspec.Struct):
+    version: int
+    """The event's version in the alert's stream."""
+    name: str
+    """The event's stable wire name, e.g. ``helios.alert.triggered.v1``."""
+    kind: str
+    at: str | None
+    position: int | None
+    """The event's position in the tenant-wide log."""
+    detail: dict[str, Any]
+
+
+class Notification(msgspec.Struct):
+    notification_id: str
+    at: str
+    reason: str
+    outcome: Literal["requested", "suppressed"]
+    priority: str | None
+    channel: str
+    because: str
+    silence_ids: list[str]
+
+
+class AlertDetail(msgspec.Struct):
+    alert: AlertSummary
+    factors: list[Factor]
+    """The score's explanation: the ordered steps that reproduce it."""
+    ruleset_version: int | None
+    silence_ids: list[str]
+    signals: list[SignalDocument]
+    decisions: list[Decision]
+    notifications: list[Notification]
+
+
+class ActionAccepted(msgspec.Struct):
+    action_id: str
+    """The id of the recorded human action (its ingest id)."""
+    alert_id: str
+    action: Literal["acknowledge", "resolve"]
+    status: Literal["accepted"]
+
+
+class IncidentSummary(msgspec.Struct):
+    id: str
+    group_key: str
+    number: int
+    status: Literal["open", "resolved"]
+    priority: str | None
+    alerts: int
+    opened_at: str
+    resolved_at: str | None
+    last_change_at: str
+
+
+class IncidentPage(msgspec.Struct):
+    items: list[IncidentSummary]
+    next_cursor: str | None
+
+
+class IncidentMember(msgspec.Struct):
+    alert_id: str | None
+    dedup_key: str
+    status: str
+    priority: str | None
+
+
+class TimelineEntry(msgspec.Struct):
+    at: str
+    kind: str
+    dedup_key: str | None
+    detail: dict[str, Any]
+
+
+class IncidentDetail(msgspec.Struct):
+    incident: IncidentSummary
+    members: list[IncidentMember]
+    timeline: list[TimelineEntry]
+
+
+class NoteAdded(msgspec.Struct):
+    incident_id: str
+    author: str
+    text: str
+    at: str
+
+
+class ActivityEntry(msgspec.Struct):
+    id: int
+    at: str
+    kind: str
+    subject: str
+    text: str
+
+
+class ActivityPage(msgspec.Struct):
+    items: list[ActivityEntry]
+    next_cursor: str | None
+
+
+class Matcher(msgspec.Struct):
+    name: str
+    op: Literal["=", "!=", "=~", "!~"]
+    value: str
+
+
+class SilenceDocument(msgspec.Struct):
+    id: str
+    matchers: list[Matcher]
+    starts_at: str
+    ends_at: str
+    created_by: str
+    comment: str
+    state: Literal["pending", "active", "expired"]
+
+
+class SilenceList(msgspec.Struct):
+    items: list[SilenceDocument]
+
+
+class NewSilence(msgspec.Struct, forbid_unknown_fields=True):
+    """A silence to create; ``starts_at`` defaults to now."""
+
+    matchers: list[Matcher]
+    ends_at: str
+    starts_at: str | None = None
+    comment: str = ""
+
+
+class NewNote(msgspec.Struct, forbid_unknown_fields=True):
+    text: str
+
+
+class ActionRequest(msgspec.Struct, forbid_unknown_fields=True):
+    note: str = ""
+
+
+class Rules(msgspec.Struct):
+    version: int
+    """0: the built-in defaults are in force."""
+    published_at: str | None
+    published_by: str
+    ruleset: dict[str, Any]
+
+
+class UserDocument(msgspec.Struct):
+    id: str
+    email: str
+    role: Literal["viewer", "responder", "admin", "owner"]
+    created_at: str
+    locked_until: str | None
+
+
+class Me(msgspec.Struct):
+    tenant_id: str
+    user: UserDocument
+    token_id: str
+    token_kind: Literal["session", "personal"]
+    token_expires_at: str | None
+
+
+class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):
+    tenant: str
+    email: str
+    password: str
+
+
+class Session(msgspec.Struct):
+    token: str
+    """Send as ``Authorization: Bearer <token>``; shown once."""
+    token_id: str
+    expires_at: str
+    user: UserDocument
+
+
+class NewToken(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    expires_in_days: int | None = None
+
+
+class TokenDocument(msgspec.Struct):
+    id: str
+    name: str
+    created_at: str
+    expires_at: str | None
+    revoked_at: str | None
+
+
+class IssuedTokenDocument(msgspec.Struct):
+    token: str
+    """The secret, shown this once."""
+    id: str
+    name: str
+    created_at: str
+    expires_at: str | None
+
+
+class TokenList(msgspec.Struct):
+    items: list[TokenDocument]
+
+
+class UserList(msgspec.Struct):
+    items: list[UserDocument]
+
+
+class NewUser(msgspec.Struct, forbid_unknown_fields=True):
+    email: str
+    role: Literal["viewer", "responder", "admin", "owner"]
+    password: str | None = None
