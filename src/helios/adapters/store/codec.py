@@ -11,6 +11,7 @@ applied in chain until a registered name is reached.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -52,6 +53,9 @@ class EventCodec:
         self._compress_above = compress_above
         self._encoder = msgspec.msgpack.Encoder()
         self._decoders: dict[str, msgspec.msgpack.Decoder[Any]] = {}
+        # A compressor is reusable but not shareable between threads: one per thread. Its
+        # one-shot output is the same bytes as ``zstandard.compress`` at the same level.
+        self._local = threading.local()
 
     def encode(self, event: Any) -> tuple[str, bytes]:
         """Return the event's stable name and its stored state."""
@@ -82,7 +86,10 @@ class EventCodec:
     def pack(self, payload: bytes) -> bytes:
         """Prefix the flag byte, compressing the payload when it is large."""
         if len(payload) > self._compress_above:
-            return _ZSTD + zstandard.compress(payload, _ZSTD_LEVEL)
+            compressor = getattr(self._local, "compressor", None)
+            if compressor is None:
+                compressor = self._local.compressor = zstandard.ZstdCompressor(level=_ZSTD_LEVEL)
+            return _ZSTD + compressor.compress(payload)
         return _PLAIN + payload
 
     @staticmethod
