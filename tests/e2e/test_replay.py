@@ -355,3 +355,32 @@ def test_what_if_on_the_command_line_reads_a_rules_file(
     rules.write_text(rules.read_text().replace("P2 = 60", "P2 = 95"))
     assert main(args) == 2
     assert "scoring.thresholds" in capsys.readouterr().err
+
+
+def test_a_note_added_to_an_incident_is_replayed_as_an_input(recorded: EventStore) -> None:
+    """People's notes go straight onto an incident group's stream; verify accepts them, and
+    later decisions of that group still verify."""
+    from helios.domain import incident
+
+    groups = [
+        e for e in recorded.read_log(0, 100_000) if isinstance(e.event, incident.IncidentOpened)
+    ]
+    opened = groups[0]
+    group_events = recorded.read_stream(opened.stream_id)
+    note = incident.IncidentNoteAdded(
+        incident_id=opened.event.incident_id, author="user:u1", text="rolled back", at=T0
+    )
+    recorded.append(
+        AppendBatch(
+            streams=(
+                StreamAppend(
+                    stream_id=opened.stream_id,
+                    expected_version=group_events[-1].version,
+                    events=(note,),
+                ),
+            )
+        )
+    )
+    report = replay.verify(recorded, page_size=7, capacity=16)
+    assert report.divergences == ()
+    assert report.ok

@@ -21,7 +21,7 @@ from helios.apps.replay.deciding import decide_signal, decide_tick
 from helios.apps.replay.history import TenantHistory, UnknownVersion
 from helios.apps.replay.log import CachedStates, Window, is_decision, pages
 from helios.apps.replay.results import Divergence, VerifyReport, plain
-from helios.domain import engine
+from helios.domain import engine, incident
 from helios.domain.intake import (
     ControlReceived,
     EnvelopeNormalized,
@@ -37,6 +37,10 @@ from helios.ports.event_store import EventStore, LogEntry
 Progress = Callable[[int, int], None]
 """Called after each page with (position reached, last position of the log)."""
 _Outcome = EnvelopeNormalized | EnvelopeRejected | ControlReceived
+
+
+DIRECT_INPUTS = frozenset({incident.IncidentNoteAdded.NAME})  # type: ignore[attr-defined]
+"""Events people append to decision streams directly; replayed as inputs."""
 
 
 class Verifier:
@@ -106,6 +110,15 @@ class Verifier:
 
     def _take(self, entry: LogEntry) -> bool:
         """Handle one log entry; False when the window has ended."""
+        if entry.name in DIRECT_INPUTS:
+            # A person's note, appended straight to an incident group's stream: an input, not
+            # a decision, and one that changes no state any decision depends on.
+            if self._in_decisions:
+                self._end_phase(entry.position)
+            self.events += 1
+            self.inputs += 1
+            self._states.advance(entry.stream_id, entry.version, keep_state=True)
+            return True
         if is_decision(entry.name):
             self.events += 1
             self._in_decisions = True
