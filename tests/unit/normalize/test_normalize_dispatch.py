@@ -8,7 +8,7 @@ import orjson
 import pytest
 from normalize_support import only_signals, rejected_fields
 
-from helios.domain.normalize import Control, Rejected, normalize
+from helios.domain.normalize import Control, Normalized, Rejected, normalize
 from helios.domain.ruleset import Ruleset
 from helios.domain.values import SourceKind
 
@@ -149,8 +149,11 @@ def test_a_not_finite_number_is_rejected_whatever_the_decoder_allows(make_envelo
         assert isinstance(result, Rejected)
 
 
-def test_user_signals_are_not_normalized_from_bytes(make_envelope):
-    """Human actions enter through the API as signals, never as bodies."""
+def test_user_actions_are_normalized_from_the_api_s_small_body(make_envelope):
+    """Human actions enter as envelopes the API wrote; a malformed one names its fields."""
     result = normalize(make_envelope(SourceKind.USER, b"{}"), Ruleset())
 
-    assert rejected_fields(result) == {"source"}
+    assert rejected_fields(result) == {"action", "dedup_key", "user"}
+    body = b'{"action": "acknowledge", "dedup_key": "k", "user": "usr_1"}'
+    accepted = normalize(make_envelope(SourceKind.USER, body), Ruleset())
+    assert isinstance(accepted, Normalized) and accepted.signals[0].source == "user:usr_1"

@@ -17,6 +17,7 @@ from helios.domain.normalize.cloudwatch import normalize_cloudwatch
 from helios.domain.normalize.generic import normalize_generic
 from helios.domain.normalize.grafana import normalize_grafana
 from helios.domain.normalize.pagerduty import normalize_pagerduty
+from helios.domain.normalize.user import normalize_user
 from helios.domain.ruleset import Ruleset
 from helios.domain.timestamps import format_rfc3339
 from helios.domain.values import Envelope, Signal, SourceKind
@@ -33,6 +34,9 @@ def normalize(
     Python values and must raise ``ValueError`` on invalid input (``json.loads`` and
     ``orjson.loads`` both do); the result does not depend on which one is injected.
     """
+    if envelope.source is SourceKind.USER:
+        # Human actions recorded by the API (acknowledge, resolve): their own small format.
+        return normalize_user(envelope, ruleset, decode)
     normalizer = _normalizer(envelope.source)
     if normalizer is None:
         return Rejected(

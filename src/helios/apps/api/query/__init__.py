@@ -48,12 +48,14 @@ def query_router(services: Services, *, clock: Callable[[], Millis] = wall_clock
         *rules.build(ctx),
         *me.build(ctx),
     ]
+    for handler in handlers:
+        if not handler.opt.get("public"):
+            handler.security = [BEARER]
     return Router(
         path="/v1",
         route_handlers=handlers,
         guards=[role_guard(ctx)],
         dependencies={"caller": Provide(current_caller, sync_to_thread=False)},
-        security=[BEARER],
     )
 
 

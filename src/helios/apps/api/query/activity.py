@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Request, Response, get
+from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
-from litestar.params import Parameter
+from litestar.params import FromQuery, QueryParameter
 
 from helios.apps.access import Caller
 from helios.apps.api.query import documents as doc
@@ -36,11 +37,11 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
     )
     async def activity(
         request: Request[Any, Any, Any],
-        caller: Caller,
+        caller: NamedDependency[Caller],
         *,
-        kind: Annotated[str | None, Parameter(description="e.g. triggered, resolved")] = None,
-        limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
-        cursor: str | None = None,
+        kind: Annotated[str | None, QueryParameter(description="e.g. triggered, resolved")] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
+        cursor: FromQuery[str | None] = None,
     ) -> Response[doc.ActivityPage]:
         where, params = ["tenant = ?"], [caller.tenant_id]
         if kind:

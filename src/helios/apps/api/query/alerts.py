@@ -9,8 +9,9 @@ from typing import Annotated, Any, Literal
 import msgspec
 import orjson
 from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from helios.adapters.queue_codec import envelope_message
 from helios.apps.access import Caller
@@ -20,7 +21,6 @@ from helios.apps.api.query.context import (
     CACHE_HEADERS,
     QueryContext,
     cached,
-    decode_body,
     decode_cursor,
     encode_cursor,
     errors,
@@ -116,22 +116,29 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
     )
     async def list_alerts(
         request: Request[Any, Any, Any],
-        caller: Caller,
+        caller: NamedDependency[Caller],
         *,
         status: Annotated[
-            str | None, Parameter(description="comma-separated: triggered, acknowledged, resolved")
+            str | None,
+            QueryParameter(description="comma-separated: triggered, acknowledged, resolved"),
         ] = None,
-        priority: Annotated[str | None, Parameter(description="comma-separated: P1..P5")] = None,
-        service: str | None = None,
-        source: Annotated[str | None, Parameter(description="a source, e.g. alertmanager")] = None,
+        priority: Annotated[
+            str | None, QueryParameter(description="comma-separated: P1..P5")
+        ] = None,
+        service: FromQuery[str | None] = None,
+        source: Annotated[
+            str | None, QueryParameter(description="a source, e.g. alertmanager")
+        ] = None,
         label: Annotated[
-            list[str] | None, Parameter(description="name=value; repeat for several")
+            list[str] | None, QueryParameter(description="name=value; repeat for several")
         ] = None,
-        q: Annotated[str | None, Parameter(description="text in the summary or dedup key")] = None,
-        since: Annotated[str | None, Parameter(description="RFC 3339 time")] = None,
-        until: Annotated[str | None, Parameter(description="RFC 3339 time")] = None,
-        limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = 50,
-        cursor: str | None = None,
+        q: Annotated[
+            str | None, QueryParameter(description="text in the summary or dedup key")
+        ] = None,
+        since: Annotated[str | None, QueryParameter(description="RFC 3339 time")] = None,
+        until: Annotated[str | None, QueryParameter(description="RFC 3339 time")] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 50,
+        cursor: FromQuery[str | None] = None,
     ) -> Response[doc.AlertPage]:
         where = ["tenant = ?"]
         params: list[Any] = [caller.tenant_id]
@@ -195,17 +202,20 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
         tags=["alerts"],
     )
     async def get_alert(
-        request: Request[Any, Any, Any], caller: Caller, alert_id: str
+        request: Request[Any, Any, Any], caller: NamedDependency[Caller], alert_id: FromPath[str]
     ) -> Response[doc.AlertDetail]:
         row = await _alert_row(ctx, caller, alert_id)
         recorded = await ctx.run(lambda: ctx.services.store.read_stream(uuid.UUID(row[0])))
         return cached(request, _detail(row, recorded))
 
     async def act(
-        caller: Caller, alert_id: str, action: Literal["acknowledge", "resolve"], request: Any
+        caller: Caller,
+        alert_id: str,
+        action: Literal["acknowledge", "resolve"],
+        request: Any,
+        data: doc.ActionRequest | None,
     ) -> doc.ActionAccepted:
-        body = await request.body()
-        note = decode_body(body, doc.ActionRequest).note if body.strip() else ""
+        note = data.note if data is not None else ""
         if len(note) > 1024:
             raise InvalidBody(
                 "note too long", errors=(FieldError(field="note", message="at most 1024 chars"),)
@@ -242,9 +252,12 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
         tags=["alerts"],
     )
     async def acknowledge(
-        request: Request[Any, Any, Any], caller: Caller, alert_id: str
+        request: Request[Any, Any, Any],
+        caller: NamedDependency[Caller],
+        alert_id: FromPath[str],
+        data: JSONBody[doc.ActionRequest | None] = None,
     ) -> doc.ActionAccepted:
-        return await act(caller, alert_id, "acknowledge", request)
+        return await act(caller, alert_id, "acknowledge", request, data)
 
     @post(
         "/alerts/{alert_id:str}/resolve",
@@ -255,9 +268,12 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
         tags=["alerts"],
     )
     async def resolve(
-        request: Request[Any, Any, Any], caller: Caller, alert_id: str
+        request: Request[Any, Any, Any],
+        caller: NamedDependency[Caller],
+        alert_id: FromPath[str],
+        data: JSONBody[doc.ActionRequest | None] = None,
     ) -> doc.ActionAccepted:
-        return await act(caller, alert_id, "resolve", request)
+        return await act(caller, alert_id, "resolve", request, data)
 
     return [list_alerts, get_alert, acknowledge, resolve]
 

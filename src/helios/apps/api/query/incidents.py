@@ -7,8 +7,9 @@ from typing import Annotated, Any
 
 import orjson
 from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from helios.apps.access import Caller
 from helios.apps.api.errors import InvalidBody, NotFound
@@ -17,7 +18,6 @@ from helios.apps.api.query.context import (
     CACHE_HEADERS,
     QueryContext,
     cached,
-    decode_body,
     decode_cursor,
     encode_cursor,
     errors,
@@ -64,11 +64,11 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
     )
     async def list_incidents(
         request: Request[Any, Any, Any],
-        caller: Caller,
+        caller: NamedDependency[Caller],
         *,
-        status: Annotated[str | None, Parameter(description="open or resolved")] = None,
-        limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
-        cursor: str | None = None,
+        status: Annotated[str | None, QueryParameter(description="open or resolved")] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
+        cursor: FromQuery[str | None] = None,
     ) -> Response[doc.IncidentPage]:
         where, params = ["tenant = ?"], [caller.tenant_id]
         if status:
@@ -105,7 +105,7 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
         tags=["incidents"],
     )
     async def get_incident(
-        request: Request[Any, Any, Any], caller: Caller, incident_id: str
+        request: Request[Any, Any, Any], caller: NamedDependency[Caller], incident_id: FromPath[str]
     ) -> Response[doc.IncidentDetail]:
         row = await _incident_row(ctx, caller, incident_id)
         members = await ctx.rows(
@@ -143,9 +143,9 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
         tags=["incidents"],
     )
     async def add_note(
-        request: Request[Any, Any, Any], caller: Caller, incident_id: str
+        caller: NamedDependency[Caller], incident_id: FromPath[str], data: JSONBody[doc.NewNote]
     ) -> doc.NoteAdded:
-        note = decode_body(await request.body(), doc.NewNote)
+        note = data
         if not note.text.strip() or len(note.text) > MAX_NOTE_CHARS:
             raise InvalidBody(
                 "invalid note",

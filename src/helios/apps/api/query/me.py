@@ -3,17 +3,16 @@ client, personal API tokens, and the tenant's users (admin+)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Request, get, post
+from litestar import get, post
+from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath, JSONBody
 
 from helios.apps.access import Caller, InvalidCredentials, IssuedToken, LoginLocked
-from helios.apps.api.errors import Forbidden, NotFound, RateLimited, Unauthorized
+from helios.apps.api.errors import Forbidden, InvalidBody, NotFound, RateLimited, Unauthorized
 from helios.apps.api.query import documents as doc
 from helios.apps.api.query.context import (
     QueryContext,
-    decode_body,
     errors,
     public_errors,
     rfc3339,
@@ -21,6 +20,7 @@ from helios.apps.api.query.context import (
 )
 from helios.domain import access
 from helios.domain.access import Role, TokenKind
+from helios.domain.normalize import FieldError
 
 _DAY_MS = 24 * 3600 * 1000
 MAX_TOKEN_DAYS = 3650
@@ -50,7 +50,7 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
     """The identity endpoints."""
 
     @get("/me", summary="The caller", opt={"role": Role.VIEWER}, responses=errors(), tags=["me"])
-    async def me(caller: Caller) -> doc.Me:
+    async def me(caller: NamedDependency[Caller]) -> doc.Me:
         return doc.Me(
             tenant_id=caller.tenant_id,
             user=user_document(caller.user, ctx.clock()),
@@ -67,10 +67,9 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
         opt={"public": True},
         responses=public_errors(429),
         tags=["me"],
-        security=[],
     )
-    async def login(request: Request[Any, Any, Any]) -> doc.Session:
-        body = decode_body(await request.body(), doc.LoginRequest)
+    async def login(data: JSONBody[doc.LoginRequest]) -> doc.Session:
+        body = data
         try:
             issued: IssuedToken = await ctx.run(
                 lambda: ctx.access.login(
@@ -97,10 +96,10 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
         responses=errors(),
         tags=["me"],
     )
-    async def logout(caller: Caller) -> None:
+    async def logout(caller: NamedDependency[Caller]) -> None:
         await _revoke(caller, caller.token.token_id)
 
-    async def _revoke(caller: Caller, token_id: str) -> None:
+    async def _revoke(caller: NamedDependency[Caller], token_id: FromPath[str]) -> None:
         await ctx.run(
             lambda: ctx.access.revoke_token(
                 tenant_id=caller.tenant_id, token_id=token_id, by=caller.user.user_id
@@ -115,7 +114,7 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
         responses=errors(),
         tags=["me"],
     )
-    async def list_tokens(caller: Caller) -> doc.TokenList:
+    async def list_tokens(caller: NamedDependency[Caller]) -> doc.TokenList:
         tokens = await ctx.run(lambda: ctx.access.tokens(caller.tenant_id, caller.user.user_id))
         return doc.TokenList(items=[_token_document(t) for t in tokens])
 
@@ -128,14 +127,11 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
         tags=["me"],
     )
     async def create_token(
-        request: Request[Any, Any, Any], caller: Caller
+        caller: NamedDependency[Caller], data: JSONBody[doc.NewToken]
     ) -> doc.IssuedTokenDocument:
-        body = decode_body(await request.body(), doc.NewToken)
+        body = data
         days = body.expires_in_days
         if days is not None and not 1 <= days <= MAX_TOKEN_DAYS:
-            from helios.apps.api.errors import InvalidBody
-            from helios.domain.normalize import FieldError
-
             raise InvalidBody(
                 "invalid expiry",
                 errors=(FieldError(field="expires_in_days", message="must be 1..3650"),),
@@ -165,7 +161,7 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
         responses=errors(404),
         tags=["me"],
     )
-    async def revoke_token(caller: Caller, token_id: str) -> None:
+    async def revoke_token(caller: NamedDependency[Caller], token_id: FromPath[str]) -> None:
         tokens = await ctx.run(lambda: ctx.access.tokens(caller.tenant_id, caller.user.user_id))
         if not any(t.token_id == token_id and t.kind is TokenKind.PERSONAL for t in tokens):
             raise NotFound("no such token")
@@ -178,7 +174,7 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
         responses=errors(),
         tags=["users"],
     )
-    async def list_users(caller: Caller) -> doc.UserList:
+    async def list_users(caller: NamedDependency[Caller]) -> doc.UserList:
         users = await ctx.run(lambda: ctx.access.users(caller.tenant_id))
         now = ctx.clock()
         return doc.UserList(items=[user_document(u, now) for u in users])
@@ -191,8 +187,10 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
         responses=errors(),
         tags=["users"],
     )
-    async def create_user(request: Request[Any, Any, Any], caller: Caller) -> doc.UserDocument:
-        body = decode_body(await request.body(), doc.NewUser)
+    async def create_user(
+        caller: NamedDependency[Caller], data: JSONBody[doc.NewUser]
+    ) -> doc.UserDocument:
+        body = data
         role = Role(body.role)
         if not caller.role.allows(role):
             raise Forbidden(f"a {caller.role.value} cannot create a {role.value}")

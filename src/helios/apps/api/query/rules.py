@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, get
+from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
 
 from helios.apps.access import Caller
@@ -40,7 +41,9 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
         response_headers=CACHE_HEADERS,
         tags=["rules"],
     )
-    async def rules(request: Request[Any, Any, Any], caller: Caller) -> Response[doc.Rules]:
+    async def rules(
+        request: Request[Any, Any, Any], caller: NamedDependency[Caller]
+    ) -> Response[doc.Rules]:
         return cached(request, await ctx.run(lambda: current(caller.tenant_id)))
 
     return [rules]

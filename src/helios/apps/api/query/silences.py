@@ -10,7 +10,9 @@ import uuid
 from typing import Any
 
 from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath, JSONBody
 
 from helios.apps.access import Caller
 from helios.apps.api.errors import InvalidBody, NotFound
@@ -19,7 +21,6 @@ from helios.apps.api.query.context import (
     CACHE_HEADERS,
     QueryContext,
     cached,
-    decode_body,
     errors,
     parse_time,
     rfc3339_required,
@@ -146,7 +147,7 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
         tags=["silences"],
     )
     async def list_silences(
-        request: Request[Any, Any, Any], caller: Caller
+        request: Request[Any, Any, Any], caller: NamedDependency[Caller]
     ) -> Response[doc.SilenceList]:
         state, _ = await ctx.run(lambda: _load(store, caller.tenant_id))
         now = ctx.clock()
@@ -163,9 +164,9 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
         tags=["silences"],
     )
     async def create_silence(
-        request: Request[Any, Any, Any], caller: Caller
+        caller: NamedDependency[Caller], data: JSONBody[doc.NewSilence]
     ) -> doc.SilenceDocument:
-        new = decode_body(await request.body(), doc.NewSilence)
+        new = data
         now = ctx.clock()
         created = _validated(new, now, caller.user.email)
         await ctx.run(
@@ -183,7 +184,9 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
         responses=errors(404),
         tags=["silences"],
     )
-    async def expire_silence(caller: Caller, silence_id: str) -> doc.SilenceDocument:
+    async def expire_silence(
+        caller: NamedDependency[Caller], silence_id: FromPath[str]
+    ) -> doc.SilenceDocument:
         state, _ = await ctx.run(lambda: _load(store, caller.tenant_id))
         if state.get(silence_id) is None:
             raise NotFound("no such silence")
