@@ -143,8 +143,8 @@ def main() -> None:
         "--sqs", default=os.environ.get("HELIOS_BENCH_SQS_URL", "http://127.0.0.1:55005")
     )
     parser.add_argument("--sqs-envelopes", type=int, default=300)
-    parser.add_argument("--concurrency", type=int, default=2)
-    parser.add_argument("--batch", type=int, default=250)
+    parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=500)
     args = parser.parse_args()
     for name, value in (
         ("AWS_ACCESS_KEY_ID", "testing"),

@@ -19,8 +19,8 @@
 |  |  | sqlite:<data dir>/readmodels.db, or schema helios_read of a PostgreSQL store |
 | HELIOS_PUBLIC_URL | http://<http host>:<http port> | base of links in notifications |
 | HELIOS_NOTIFY_TO | oncall@localhost | recipient of notification emails |
-| HELIOS_WORKER_CONCURRENCY | 2 | ingest consumers per worker process |
-| HELIOS_WORKER_BATCH | 250 | most envelopes per store transaction |
+| HELIOS_WORKER_CONCURRENCY | 1 | ingest consumers per process (CPU-bound: scale with processes) |
+| HELIOS_WORKER_BATCH | 500 | most envelopes per store transaction |
 | HELIOS_WORKER_WAIT_S | 5 | long-poll wait of one receive (SQS caps it at 20) |
 | HELIOS_WORKER_VISIBILITY_S | 60 | visibility of received messages (extended for slow batches) |
 | HELIOS_FOLLOWER_POLL_S | 0.5 | how often an idle follower looks for new log entries |
@@ -62,8 +62,8 @@ class Settings:
     read_models_url: str = ""
     public_url: str = ""
     notify_to: str = "oncall@localhost"
-    worker_concurrency: int = 2
-    worker_batch: int = 250
+    worker_concurrency: int = 1
+    worker_batch: int = 500
     worker_wait_s: float = 5.0
     worker_visibility_s: int = 60
     follower_poll_s: float = 0.5
@@ -134,8 +134,8 @@ class Settings:
             read_models_url=values.get("HELIOS_READ_MODELS_URL", ""),
             public_url=values.get("HELIOS_PUBLIC_URL", ""),
             notify_to=values.get("HELIOS_NOTIFY_TO", "oncall@localhost"),
-            worker_concurrency=max(1, _int(values, "HELIOS_WORKER_CONCURRENCY", 2)),
-            worker_batch=max(1, _int(values, "HELIOS_WORKER_BATCH", 250)),
+            worker_concurrency=max(1, _int(values, "HELIOS_WORKER_CONCURRENCY", 1)),
+            worker_batch=max(1, _int(values, "HELIOS_WORKER_BATCH", 500)),
             worker_wait_s=_float(values, "HELIOS_WORKER_WAIT_S", 5.0),
             worker_visibility_s=max(5, _int(values, "HELIOS_WORKER_VISIBILITY_S", 60)),
             follower_poll_s=_float(values, "HELIOS_FOLLOWER_POLL_S", 0.5),
