@@ -64,6 +64,8 @@ class TrafficGenerator:
     integrations: dict[SourceKind, str] = attrs.field(factory=dict)
     pagerduty_routing_key: str = "R" * 32
     """Put into PagerDuty bodies (the API finds the integration by it)."""
+    gap_ms: tuple[int, int] = (200, 4000)
+    """Simulated time between two envelopes (a live demo keeps it near real time)."""
     _rng: random.Random = attrs.field(init=False)
     _sequence: int = attrs.field(init=False, default=0)
 
@@ -95,7 +97,7 @@ class TrafficGenerator:
         firing: dict[str, tuple[Problem, Millis]] = {}
         produced = 0
         while produced < count:
-            now += self._rng.randrange(200, 4000)
+            now += self._rng.randrange(*self.gap_ms)
             roll = self._rng.random()
             if roll < 0.45 or not firing:
                 batch = self._rng.sample(problems, k=min(len(problems), self._rng.randrange(1, 10)))

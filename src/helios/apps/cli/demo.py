@@ -24,7 +24,13 @@ from helios.apps.observability import configure_logging
 from helios.apps.projections.database import ReadModels
 from helios.apps.settings import Settings
 from helios.apps.traffic import TrafficGenerator
-from helios.apps.worker.embedded import ApiMissing, integration, load_api_factory, run_everything
+from helios.apps.worker.embedded import (
+    ApiMissing,
+    access,
+    integration,
+    load_api_factory,
+    run_everything,
+)
 from helios.apps.worker.followers import wait_or_stop
 from helios.apps.worker.ingest import IngestWorker
 from helios.apps.worker.runtime import read_models, stop_on_signals
@@ -67,6 +73,7 @@ def _demo(args: argparse.Namespace) -> int:
         stop_on_signals(stop)
         async with open_services(settings) as services:
             details, _ = await integration(services)
+            people, _ = await access(services, details["tenant"])
             runner = asyncio.create_task(run_everything(services, stop, api=api))
             if api:
                 keys = await anyio.to_thread.run_sync(demo_keys, services, details)
@@ -83,6 +90,8 @@ def _demo(args: argparse.Namespace) -> int:
                 await feeder
                 db.close()
             console.print(_summary_table(await anyio.to_thread.run_sync(_summary, db, worker)))
+            if api:
+                _how_to_look(console, settings, people["token"])
 
     asyncio.run(main())
     return 0
@@ -146,6 +155,8 @@ async def _feed_http(
         seed=int(now) % 10_000,
         problems=24,
         pagerduty_routing_key=keys[SourceKind.PAGERDUTY],
+        # Keep the sources' timestamps near the real clock at the chosen rate.
+        gap_ms=(max(1, int(500 / max(rate, 1.0))), max(2, int(1500 / max(rate, 1.0)))),
     )
     envelopes = generator.envelopes(10**9)
     interval = 1.0 / max(rate, 1.0)
@@ -200,7 +211,9 @@ async def _watch(
 ) -> None:
     deadline = time.monotonic() + duration if duration else None
     if api:
-        console.print(f"API on {settings.effective_public_url} — Ctrl-C to stop")
+        console.print(
+            f"API on {settings.effective_public_url} (OpenAPI at /schema) — Ctrl-C to stop"
+        )
     with Live(console=console, refresh_per_second=2, transient=False) as live:
         while not stop.is_set():
             with contextlib.suppress(Exception):
@@ -208,6 +221,26 @@ async def _watch(
             if deadline is not None and time.monotonic() >= deadline:
                 return
             await wait_or_stop(stop, 1.0)
+
+
+def _how_to_look(console: Console, settings: Settings, token: str) -> None:
+    url = settings.effective_public_url
+    console.print(
+        f"The alerts are kept in {settings.data_dir}. Look at them with the API "
+        f"(serve them again with: HELIOS_DATA_DIR={settings.data_dir} helios up):"
+    )
+    console.print(
+        f"  curl -sS -H 'Authorization: Bearer {token}' '{url}/v1/alerts?status=triggered'",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(
+        f"  helios replay verify --store sqlite:{settings.data_dir / 'helios.db'}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @attrs.frozen

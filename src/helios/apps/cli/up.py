@@ -17,8 +17,10 @@ from helios.apps.bootstrap import open_services
 from helios.apps.observability import configure_logging
 from helios.apps.settings import Settings
 from helios.apps.worker.embedded import (
+    ACCESS_FILE,
     INTEGRATION_FILE,
     ApiMissing,
+    access,
     integration,
     load_api_factory,
     run_everything,
@@ -65,7 +67,15 @@ def _up(args: argparse.Namespace) -> int:
         stop_on_signals(stop)
         async with open_services(settings) as services:
             details, created = await integration(services)
-            banner(console, settings, details, created=created, api=not args.no_api)
+            people, _ = await access(services, details["tenant"])
+            banner(
+                console,
+                settings,
+                details,
+                created=created,
+                api=not args.no_api,
+                token=people["token"],
+            )
             await run_everything(services, stop, api=not args.no_api)
 
     asyncio.run(main())
@@ -73,14 +83,20 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def banner(
-    console: Console, settings: Settings, details: dict[str, str], *, created: bool, api: bool
+    console: Console,
+    settings: Settings,
+    details: dict[str, str],
+    *,
+    created: bool,
+    api: bool,
+    token: str | None = None,
 ) -> None:
-    """Where to point a browser, and a request that works as printed."""
+    """Where to point a browser, and requests that work as printed."""
     url = settings.effective_public_url
     key_file = settings.data_dir / INTEGRATION_FILE
     console.print(f"[bold green]Helios is running[/bold green] (data in {settings.data_dir})")
     if api:
-        console.print(f"  open        {url}/")
+        console.print(f"  API and its OpenAPI schema   {url}/schema")
     if created:
         console.print(
             f"  integration key (shown once, saved to {key_file} with mode 0600):\n"
@@ -99,6 +115,16 @@ def banner(
             '{"alertname":"HighErrorRate","service":"checkout","severity":"critical"},'
             '"annotations":{"summary":"5xx rate above 2 req/s"},'
             '"startsAt":"2030-01-01T00:00:00Z","fingerprint":"a1"}]}\'',
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    if api and token:
+        console.print(
+            f"  see the alerts (responder token saved in {settings.data_dir / ACCESS_FILE}):"
+        )
+        console.print(
+            f"    curl -sS -H 'Authorization: Bearer {token}' {url}/v1/alerts",
             markup=False,
             highlight=False,
             soft_wrap=True,

@@ -24,6 +24,7 @@ _log = structlog.get_logger(__name__)
 
 API_FACTORY = "helios.apps.api.app:create_app"
 INTEGRATION_FILE = "integration.json"
+ACCESS_FILE = "access.json"
 
 
 class ApiMissing(RuntimeError):
@@ -77,6 +78,35 @@ def first_start_integration(services: Services) -> tuple[dict[str, str], bool]:
     with os.fdopen(descriptor, "w") as handle:
         json.dump(details, handle, indent=2)
     return details, True
+
+
+def first_start_access(services: Services, tenant_id: str) -> tuple[dict[str, str], bool]:
+    """A responder of the default tenant and a personal API token to read alerts with;
+    created on the first start only and saved to ``<data dir>/access.json`` (0600).
+
+    Raises:
+        StoreUnavailable: the store cannot be reached.
+    """
+    path = Path(services.settings.data_dir) / ACCESS_FILE
+    if path.exists():
+        return json.loads(path.read_text()), False
+    from helios.apps.access import AccessService
+    from helios.domain.access import Role
+
+    people = AccessService(services.store)
+    user = people.create_user(tenant_id=tenant_id, email="oncall@localhost", role=Role.RESPONDER)
+    issued = people.issue_token(tenant_id=tenant_id, user_id=user.user_id, name="first start")
+    details = {"tenant": tenant_id, "user": user.user_id, "token": issued.token}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        json.dump(details, handle, indent=2)
+    return details, True
+
+
+async def access(services: Services, tenant_id: str) -> tuple[dict[str, str], bool]:
+    """``first_start_access`` from async code."""
+    return await anyio.to_thread.run_sync(first_start_access, services, tenant_id)
 
 
 async def serve_api(services: Services, stop: asyncio.Event) -> None:
