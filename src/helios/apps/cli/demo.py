@@ -27,8 +27,10 @@ from helios.apps.traffic import TrafficGenerator
 from helios.apps.worker.embedded import (
     ApiMissing,
     access,
+    api_wanted,
     integration,
     load_api_factory,
+    port_in_use,
     run_everything,
 )
 from helios.apps.worker.followers import wait_or_stop
@@ -67,6 +69,12 @@ def _demo(args: argparse.Namespace) -> int:
     except ApiMissing:
         api = False
     console = Console()
+    if api_wanted(args) and port_in_use(settings.http_host, settings.http_port):
+        Console(stderr=True).print(
+            f"[red]port {settings.http_port} on {settings.http_host} is already in use[/red]: "
+            "stop what listens there, or choose another with --port or HELIOS_HTTP_PORT."
+        )
+        return 2
 
     async def main() -> None:
         stop = asyncio.Event()

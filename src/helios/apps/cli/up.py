@@ -21,8 +21,10 @@ from helios.apps.worker.embedded import (
     INTEGRATION_FILE,
     ApiMissing,
     access,
+    api_wanted,
     integration,
     load_api_factory,
+    port_in_use,
     run_everything,
 )
 from helios.apps.worker.runtime import stop_on_signals
@@ -61,6 +63,12 @@ def _up(args: argparse.Namespace) -> int:
             console.print("Run [bold]helios up --no-api[/bold] for the workers alone.")
             return 2
     configure_logging(log_format=settings.log_format, level=settings.log_level)
+    if api_wanted(args) and port_in_use(settings.http_host, settings.http_port):
+        Console(stderr=True).print(
+            f"[red]port {settings.http_port} on {settings.http_host} is already in use[/red]: "
+            "stop what listens there, or choose another with --port or HELIOS_HTTP_PORT."
+        )
+        return 2
 
     async def main() -> None:
         stop = asyncio.Event()

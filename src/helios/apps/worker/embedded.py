@@ -48,6 +48,24 @@ def load_api_factory() -> Any:
     return factory
 
 
+def api_wanted(args: Any) -> bool:
+    """Whether a command's arguments ask for the HTTP API (``--no-api`` turns it off)."""
+    return not getattr(args, "no_api", False)
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether something already listens on ``host:port`` (checked before starting)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
 def first_start_integration(services: Services) -> tuple[dict[str, str], bool]:
     """The default tenant's integration; created (with a new key) on the first start only.
 
