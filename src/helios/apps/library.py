@@ -17,16 +17,15 @@ from collections.abc import Iterator, Sequence
 from types import TracebackType
 
 from helios.adapters.store.factory import open_event_store
+from helios.apps.usecases.commands import execute
 from helios.apps.usecases.ingest import Ingestor, IngestReport
 from helios.domain import alert, engine, incident, ruleset_stream, silence
 from helios.domain.ruleset import Ruleset
 from helios.domain.values import Envelope, Millis, SourceKind
 from helios.ports.event_store import (
-    AppendBatch,
     EventStore,
     LogEntry,
     RecordedEvent,
-    StreamAppend,
 )
 
 PAGE = 1_000
@@ -103,20 +102,13 @@ class Helios:
             CommandRejected: the ruleset is invalid or not the next version.
             ConcurrencyConflict: another version was published meanwhile.
         """
-        stream = engine.ruleset_stream(tenant)
-        recorded = self.store.read_stream(stream)
-        state = ruleset_stream.initial_state(tenant)
-        for item in recorded:
-            state = ruleset_stream.evolve(state, item.event)
-        events = ruleset_stream.decide(
-            ruleset_stream.PublishRuleset(ruleset=ruleset, at=_now(), by=by), state
-        )
-        self.store.append(
-            AppendBatch(
-                streams=(
-                    StreamAppend(stream_id=stream, expected_version=len(recorded), events=events),
-                )
-            )
+        command = ruleset_stream.PublishRuleset(ruleset=ruleset, at=_now(), by=by)
+        execute(
+            self.store,
+            engine.ruleset_stream(tenant),
+            initial=lambda: ruleset_stream.initial_state(tenant),
+            evolve=ruleset_stream.evolve,
+            decide=lambda state: ruleset_stream.decide(command, state),
         )
         return ruleset.version
 
@@ -127,18 +119,13 @@ class Helios:
             CommandRejected: the silence is invalid or its id exists.
             ConcurrencyConflict: the tenant's silences changed meanwhile.
         """
-        stream = engine.silences_stream(tenant)
-        recorded = self.store.read_stream(stream)
-        state = silence.initial_state(tenant)
-        for item in recorded:
-            state = silence.evolve(state, item.event)
-        events = silence.decide(silence.CreateSilence(silence=new, at=_now()), state)
-        self.store.append(
-            AppendBatch(
-                streams=(
-                    StreamAppend(stream_id=stream, expected_version=len(recorded), events=events),
-                )
-            )
+        command = silence.CreateSilence(silence=new, at=_now())
+        execute(
+            self.store,
+            engine.silences_stream(tenant),
+            initial=lambda: silence.initial_state(tenant),
+            evolve=silence.evolve,
+            decide=lambda state: silence.decide(command, state),
         )
 
     # ------------------------------------------------------------------ reading

@@ -24,10 +24,10 @@ from helios.apps.api.query.context import (
     rfc3339,
     rfc3339_required,
 )
+from helios.apps.usecases.commands import execute
 from helios.domain import engine, incident
 from helios.domain.access import Role
 from helios.domain.normalize import FieldError
-from helios.ports.event_store import AppendBatch, ConcurrencyConflict, StreamAppend
 
 MAX_NOTE_CHARS = 4096
 _COLUMNS = (
@@ -164,27 +164,13 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
 
 
 def _append_note(ctx: QueryContext, tenant: str, group_key: str, command: incident.AddNote) -> None:
-    store = ctx.services.store
-    stream = engine.group_stream(tenant, group_key)
-    for attempt in range(5):
-        recorded = store.read_stream(stream)
-        state = incident.initial_state(tenant, group_key)
-        for item in recorded:
-            state = incident.evolve(state, item.event)
-        events = incident.decide(command, state)
-        version = recorded[-1].version if recorded else 0
-        try:
-            store.append(
-                AppendBatch(
-                    streams=(
-                        StreamAppend(stream_id=stream, expected_version=version, events=events),
-                    )
-                )
-            )
-            return
-        except ConcurrencyConflict:
-            if attempt == 4:
-                raise
+    execute(
+        ctx.services.store,
+        engine.group_stream(tenant, group_key),
+        initial=lambda: incident.initial_state(tenant, group_key),
+        evolve=incident.evolve,
+        decide=lambda state: incident.decide(command, state),
+    )
 
 
 async def _incident_row(ctx: QueryContext, caller: Caller, incident_id: str) -> tuple[Any, ...]:

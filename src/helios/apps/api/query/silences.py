@@ -25,12 +25,13 @@ from helios.apps.api.query.context import (
     parse_time,
     rfc3339_required,
 )
+from helios.apps.usecases.commands import execute, fold_stream
 from helios.domain import engine, silence
 from helios.domain.access import Role
 from helios.domain.normalize import FieldError
 from helios.domain.ruleset import LabelMatcher, MatchOp
 from helios.domain.values import Millis
-from helios.ports.event_store import AppendBatch, ConcurrencyConflict, EventStore, StreamAppend
+from helios.ports.event_store import EventStore
 
 MAX_MATCHERS = 64
 MAX_VALUE_CHARS = 1024
@@ -52,41 +53,22 @@ def _document(item: silence.Silence, now: Millis) -> doc.SilenceDocument:
 
 
 def _load(store: EventStore, tenant: str) -> tuple[silence.TenantSilences, int]:
-    state, version = silence.initial_state(tenant), 0
-    for item in store.read_stream(engine.silences_stream(tenant)):
-        state = silence.evolve(state, item.event)
-        version = item.version
-    return state, version
+    return fold_stream(
+        store, engine.silences_stream(tenant), silence.initial_state(tenant), silence.evolve
+    )
 
 
 def _decide_and_append(
     store: EventStore, tenant: str, command: silence.SilenceCommand
 ) -> silence.TenantSilences:
-    for attempt in range(5):
-        state, version = _load(store, tenant)
-        events = silence.decide(command, state)
-        if not events:
-            return state
-        try:
-            store.append(
-                AppendBatch(
-                    streams=(
-                        StreamAppend(
-                            stream_id=engine.silences_stream(tenant),
-                            expected_version=version,
-                            events=events,
-                        ),
-                    )
-                )
-            )
-        except ConcurrencyConflict:
-            if attempt == 4:
-                raise
-            continue
-        for event in events:
-            state = silence.evolve(state, event)
-        return state
-    raise AssertionError("unreachable")
+    state, _ = execute(
+        store,
+        engine.silences_stream(tenant),
+        initial=lambda: silence.initial_state(tenant),
+        evolve=silence.evolve,
+        decide=lambda current: silence.decide(command, current),
+    )
+    return state
 
 
 def _validated(new: doc.NewSilence, now: Millis, author: str) -> silence.Silence:
