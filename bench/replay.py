@@ -14,6 +14,7 @@ largest size should be close to the peak at the smallest).
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import secrets
 import tempfile
@@ -136,7 +137,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="100000,1000000", help="history sizes in events")
     parser.add_argument("--backends", default="sqlite,postgres")
-    parser.add_argument("--postgres", default="postgresql://helios@127.0.0.1:55432/postgres")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get(
+            "HELIOS_BENCH_DATABASE_URL", "postgresql://helios@127.0.0.1:55432/postgres"
+        ),
+        help="PostgreSQL server URL (default: $HELIOS_BENCH_DATABASE_URL)",
+    )
     parser.add_argument("--capacity", type=int, default=20_000, help="states kept in memory")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]

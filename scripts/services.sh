@@ -197,6 +197,9 @@ export HELIOS_TEST_SQS_URL=http://127.0.0.1:$(port_of sqs)
 export HELIOS_TEST_SMTP_HOST=127.0.0.1
 export HELIOS_TEST_SMTP_PORT=$(port_of smtp)
 export HELIOS_TEST_SMTP_MAILDIR=$RUN/maildir
+# The benchmarks use the same servers (each creates and drops its own database).
+export HELIOS_BENCH_DATABASE_URL=postgresql://helios@127.0.0.1:$(port_of postgres)/postgres
+export HELIOS_BENCH_SQS_URL=http://127.0.0.1:$(port_of sqs)
 export AWS_ACCESS_KEY_ID=testing
 export AWS_SECRET_ACCESS_KEY=testing
 export AWS_DEFAULT_REGION=us-east-1
