@@ -14,8 +14,8 @@ largest size should be close to the peak at the smallest).
 from __future__ import annotations
 
 import argparse
-import os
 import json
+import os
 import secrets
 import tempfile
 import time
