@@ -12,6 +12,11 @@ VENV="$REPO/.venv"
 if [[ ! -x $VENV/bin/helios ]]; then
     echo "==== installing Helios into $VENV (first run only, about a minute) ===="
     "${PYTHON:-python3}" -m venv "$VENV"
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e .
+    log="$(mktemp)"
+    if ! "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e . >"$log" 2>&1; then
+        cat "$log"
+        exit 1
+    fi
+    rm -f "$log"
 fi
 exec "$VENV/bin/helios" demo "$@"

@@ -41,6 +41,8 @@ def load_api_factory() -> Any:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as error:
+        if error.name and not module_name.startswith(error.name):
+            raise  # the API is there but a dependency of it is not: say so, do not hide it
         raise ApiMissing(f"the HTTP API ({API_FACTORY}) is not available: {error}") from error
     factory = getattr(module, attribute, None)
     if factory is None:
