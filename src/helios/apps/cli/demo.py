@@ -7,7 +7,10 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import os
+import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -156,6 +159,8 @@ async def _feed_http(
     """Real traffic over HTTP to the running API, exactly as the tools would send it."""
     import httpx
 
+    # One log line per request would scroll the live table away.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     now = time.time_ns() // 1_000_000
     generator = TrafficGenerator(
         tenant=tenant,
@@ -233,9 +238,10 @@ async def _watch(
 
 def _how_to_look(console: Console, settings: Settings, token: str) -> None:
     url = settings.effective_public_url
+    helios = _command_name()
     console.print(
         f"The alerts are kept in {settings.data_dir}. Look at them with the API "
-        f"(serve them again with: HELIOS_DATA_DIR={settings.data_dir} helios up):"
+        f"(serve them again with: HELIOS_DATA_DIR={settings.data_dir} {helios} up):"
     )
     console.print(
         f"  curl -sS -H 'Authorization: Bearer {token}' '{url}/v1/alerts?status=triggered'",
@@ -244,11 +250,22 @@ def _how_to_look(console: Console, settings: Settings, token: str) -> None:
         soft_wrap=True,
     )
     console.print(
-        f"  helios replay verify --store sqlite:{settings.data_dir / 'helios.db'}",
+        f"  {helios} replay verify --store sqlite:{settings.data_dir / 'helios.db'}",
         markup=False,
         highlight=False,
         soft_wrap=True,
     )
+
+
+def _command_name() -> str:
+    """How this command was invoked (``.venv/bin/helios`` when it is not on PATH)."""
+    invoked = Path(sys.argv[0])
+    if invoked.name != "helios" or shutil.which("helios") == str(invoked.resolve()):
+        return "helios"
+    try:
+        return str(invoked.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(invoked)
 
 
 @attrs.frozen
