@@ -1,4 +1,4 @@
-"""``helios api``: run the ingestion API alone (uvicorn), on the services of the settings.
+"""``helios api``: run the HTTP API alone (uvicorn), on the services of the settings.
 
 Services are opened before the server starts and closed after it stopped: on SIGTERM uvicorn
 stops accepting connections, lets in-flight requests finish (at most
@@ -16,7 +16,7 @@ import anyio
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "api",
-        help="run the ingestion API",
+        help="run the HTTP API (ingestion, queries, commands)",
         description="Serve the ingestion API on HELIOS_HTTP_HOST:HELIOS_HTTP_PORT.",
     )
     parser.add_argument("--host", default=None, help="bind address (default: HELIOS_HTTP_HOST)")
