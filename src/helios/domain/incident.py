@@ -8,6 +8,8 @@ later episode of any of its alerts opens a new incident. Its priority is its ale
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import attrs
 
 from helios.domain.events import event
@@ -22,16 +24,31 @@ class Member:
     priority: Priority | None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=True, hash=False)
 class OpenIncident:
+    """The group's open incident.
+
+    Groups can hold thousands of alerts, and every alert change touches the group: members are
+    kept by key (in the order they last changed) with per-urgency counts, so neither finding a
+    member nor the incident's priority walks the member list.
+    """
+
     incident_id: str
     number: int
     opened_at: Millis
-    members: tuple[Member, ...]
+    by_key: Mapping[str, Member]
+    """Never mutated: a change builds a new mapping."""
+    counts: tuple[int, ...]
+    """Members per urgency: index 0 counts members without a priority, 5 counts P1."""
+    unresolved: int
     priority: Priority | None
 
+    @property
+    def members(self) -> tuple[Member, ...]:
+        return tuple(self.by_key.values())
+
     def member(self, dedup_key: str) -> Member | None:
-        return next((m for m in self.members if m.dedup_key == dedup_key), None)
+        return self.by_key.get(dedup_key)
 
 
 @attrs.frozen(kw_only=True)
@@ -239,7 +256,7 @@ def _track(command: TrackAlert, state: IncidentGroup) -> tuple[IncidentEvent, ..
                 at=command.at,
             )
         )
-    if all(m.status is Status.RESOLVED for m in after.open.members):
+    if after.open.unresolved == 0:
         events.append(IncidentResolved(incident_id=incident_id, at=command.at))
     return tuple(events)
 
@@ -250,7 +267,13 @@ def evolve(state: IncidentGroup, event: IncidentEvent) -> IncidentGroup:
     match event:
         case IncidentOpened(incident_id=incident_id, number=number, at=at):
             opened = OpenIncident(
-                incident_id=incident_id, number=number, opened_at=at, members=(), priority=None
+                incident_id=incident_id,
+                number=number,
+                opened_at=at,
+                by_key={},
+                counts=_NO_MEMBERS,
+                unresolved=0,
+                priority=None,
             )
             return IncidentGroup(
                 tenant=state.tenant, group_key=state.group_key, opened=number, open=opened
@@ -261,15 +284,7 @@ def evolve(state: IncidentGroup, event: IncidentEvent) -> IncidentGroup:
             current = state.open
             if current is None:
                 return state
-            others = tuple(m for m in current.members if m.dedup_key != key)
-            members = (*others, Member(dedup_key=key, status=status, priority=priority))
-            changed = OpenIncident(
-                incident_id=current.incident_id,
-                number=current.number,
-                opened_at=current.opened_at,
-                members=members,
-                priority=_highest(members),
-            )
+            changed = _with_member(current, Member(dedup_key=key, status=status, priority=priority))
             return IncidentGroup(
                 tenant=state.tenant, group_key=state.group_key, opened=state.opened, open=changed
             )
@@ -280,12 +295,33 @@ def evolve(state: IncidentGroup, event: IncidentEvent) -> IncidentGroup:
     return state
 
 
-def _highest(members: tuple[Member, ...]) -> Priority | None:
-    """The most urgent priority of the members (the first of equals, as ``max`` picks)."""
-    best: Priority | None = None
-    urgency = 0
-    for member in members:
-        priority = member.priority
-        if priority is not None and priority.urgency > urgency:
-            best, urgency = priority, priority.urgency
-    return best
+_NO_MEMBERS = (0, 0, 0, 0, 0, 0)
+_BY_URGENCY = {p.urgency: p for p in Priority}
+
+
+def _urgency(priority: Priority | None) -> int:
+    return 0 if priority is None else priority.urgency
+
+
+def _with_member(current: OpenIncident, member: Member) -> OpenIncident:
+    """The incident once ``member`` joined or changed (it moves to the end of the order)."""
+    by_key = dict(current.by_key)
+    previous = by_key.pop(member.dedup_key, None)
+    by_key[member.dedup_key] = member
+    counts = list(current.counts)
+    unresolved = current.unresolved
+    if previous is not None:
+        counts[_urgency(previous.priority)] -= 1
+        unresolved -= previous.status is not Status.RESOLVED
+    counts[_urgency(member.priority)] += 1
+    unresolved += member.status is not Status.RESOLVED
+    highest = next((u for u in range(5, 0, -1) if counts[u]), 0)
+    return OpenIncident(
+        incident_id=current.incident_id,
+        number=current.number,
+        opened_at=current.opened_at,
+        by_key=by_key,
+        counts=tuple(counts),
+        unresolved=unresolved,
+        priority=_BY_URGENCY.get(highest),
+    )
