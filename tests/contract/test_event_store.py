@@ -224,6 +224,30 @@ def test_a_run_of_markers_does_not_end_a_log_page(store: EventStore) -> None:
     assert [e.event.text for e in page] == ["after markers"]
 
 
+def test_entries_asked_for_encoded_carry_the_stored_bytes(backend: Backend) -> None:
+    """``encoded`` leaves the chosen names undecoded: the exact bytes the codec wrote, under
+    the stored name (an old schema version stays old), and decodes everything else."""
+    store = backend.open(upcasters=UPCASTERS)
+    s = uuid.uuid4()
+    body = bytes(range(256)) * 40  # large enough to be stored compressed
+    events = (Noted(text="kept"), Blob(body=body, tags=("t",)), TitledV1(title="old"))
+    store.append(append(s, 0, *events))
+    codec = EventCodec(types=TEST_TYPES)
+
+    plain = store.read_log(0, 10)
+    left = store.read_log(0, 10, encoded=lambda name: name != Noted.NAME)  # type: ignore[attr-defined]
+
+    assert [e.encoded for e in plain] == [None, None, None]
+    assert left[0].event == Noted(text="kept") and left[0].encoded is None
+    for entry, original in zip(left[1:], events[1:], strict=True):
+        assert entry.event is None
+        assert (entry.name, entry.encoded) == codec.encode(original)
+    assert [(e.position, e.stream_id, e.version) for e in left] == [
+        (e.position, e.stream_id, e.version) for e in plain
+    ]
+    assert plain[2].name == TitledV2.NAME  # type: ignore[attr-defined]
+
+
 def test_tracking_records_a_follower_position_exactly_once(store: EventStore) -> None:
     """A position is recorded with the batch; the same or an older one conflicts."""
     s = uuid.uuid4()

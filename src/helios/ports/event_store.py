@@ -8,7 +8,7 @@ can consume positions, and idempotency markers occupy positions that ``read_log`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -88,7 +88,11 @@ class LogEntry:
     stream_id: UUID
     version: int
     name: str
+    """The stored name (before any upcasting when ``event`` is left encoded)."""
     event: Any
+    """None when the entry was asked for encoded (see ``EventStore.read_log``)."""
+    encoded: bytes | None = None
+    """The stored bytes, exactly as written, when the entry was asked for encoded."""
 
 
 class EventStoreError(Exception):
@@ -143,10 +147,15 @@ class EventStore(Protocol):
         """
         ...
 
-    def read_log(self, after: int, limit: int) -> Sequence[LogEntry]:
+    def read_log(
+        self, after: int, limit: int, *, encoded: Callable[[str], bool] | None = None
+    ) -> Sequence[LogEntry]:
         """Up to ``limit`` domain events with a position greater than ``after``, in order.
 
-        Fewer than ``limit`` entries means the end of the log was reached.
+        Fewer than ``limit`` entries means the end of the log was reached. Entries whose
+        stored name satisfies ``encoded`` are not decoded: their ``event`` is None and their
+        ``encoded`` holds the stored bytes, for readers that compare bytes (replay) or skip
+        most events; decoding is most of the cost of reading.
 
         Raises:
             StoreUnavailable: the store could not be reached.

@@ -92,7 +92,9 @@ class RecorderEventStore:
             )
         return recorded
 
-    def read_log(self, after: int, limit: int) -> Sequence[LogEntry]:
+    def read_log(
+        self, after: int, limit: int, *, encoded: Callable[[str], bool] | None = None
+    ) -> Sequence[LogEntry]:
         if limit < 1:
             raise ValueError("limit must be >= 1")
         entries: list[LogEntry] = []
@@ -106,6 +108,18 @@ class RecorderEventStore:
                 page = self._recorder.select_notifications(start, want, inclusive_of_start=False)
             for row in page:
                 if row.topic.startswith(MARKER_PREFIX):
+                    continue
+                if encoded is not None and encoded(row.topic):
+                    entries.append(
+                        LogEntry(
+                            position=row.id,
+                            stream_id=_uuid(row.originator_id),
+                            version=row.originator_version,
+                            name=row.topic,
+                            event=None,
+                            encoded=bytes(row.state),
+                        )
+                    )
                     continue
                 name, event = self._codec.decode(row.topic, row.state)
                 entries.append(
