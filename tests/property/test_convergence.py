@@ -59,3 +59,49 @@ def test_applying_a_signal_twice_equals_applying_it_once(
     assert twice == once
     second = alert.decide(alert.IngestSignal(signal=again, ruleset=ruleset), once)
     assert [type(e) for e in second] == [alert.SignalDeduplicated]
+
+
+@given(
+    arrivals=st.lists(signals(), min_size=1, max_size=12),
+    compact_after=st.integers(min_value=0, max_value=12),
+    ruleset=rulesets,
+)
+def test_a_compacted_state_decides_exactly_like_the_full_one(
+    arrivals: list[Signal], compact_after: int, ruleset: Ruleset
+) -> None:
+    """Replay keeps evicted states without their derived folds; every later decision, late
+    signals included, must be the same as from the full state."""
+    full = compacted = alert.initial_state("t1", "k1")
+    for index, signal in enumerate(arrivals):
+        if index == compact_after:
+            compacted = alert.compacted(compacted)
+            assert compacted == full  # the folds are derived: not part of equality
+        command = alert.IngestSignal(signal=signal, ruleset=ruleset)
+        decided = alert.decide(command, full)
+        assert alert.decide(command, compacted) == decided
+        full = alert.evolve_all(full, decided)
+        compacted = alert.evolve_all(compacted, decided)
+    assert derived(compacted) == derived(full)
+
+
+@given(
+    arrivals=st.lists(signals(), min_size=1, max_size=10),
+    tick_after=st.integers(min_value=0, max_value=3_600_000),
+    ruleset=rulesets,
+)
+def test_the_state_decide_returns_is_the_state_its_decisions_lead_to(
+    arrivals: list[Signal], tick_after: int, ruleset: Ruleset
+) -> None:
+    """The engine keeps the state deciding computed instead of evolving the decisions again:
+    the two must be the same, signal after signal and at a tick."""
+    state = alert.initial_state("t1", "k1")
+    commands: list[alert.AlertCommand] = [
+        alert.IngestSignal(signal=signal, ruleset=ruleset) for signal in arrivals
+    ]
+    last = max(signal.occurred_at for signal in arrivals)
+    commands.append(alert.Tick(at=last + tick_after, ruleset=ruleset))
+    for command in commands:
+        decided, after = alert.decide_and_evolve(command, state)
+        assert after == alert.evolve_all(state, decided)
+        assert after.folds == alert.evolve_all(state, decided).folds
+        state = after

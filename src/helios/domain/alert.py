@@ -310,6 +310,14 @@ def evolve(state: AlertState, event: AlertEvent) -> AlertState:
     return state
 
 
+def compacted(state: AlertState) -> AlertState:
+    """The same state without its derived per-signal folds: smaller to keep aside. Nothing
+    decided from it changes; a late signal into it re-folds from the first signal."""
+    if not state.folds:
+        return state
+    return attrs.evolve(state, folds=())
+
+
 def evolve_all(state: AlertState, events: tuple[AlertEvent, ...] | list[AlertEvent]) -> AlertState:
     for recorded in events:
         state = evolve(state, recorded)
@@ -405,6 +413,14 @@ def _bookkept(
 
 def decide(command: AlertCommand, state: AlertState) -> tuple[AlertEvent, ...]:
     """The decisions a command leads to, each with its reasons."""
+    return decide_and_evolve(command, state)[0]
+
+
+def decide_and_evolve(
+    command: AlertCommand, state: AlertState
+) -> tuple[tuple[AlertEvent, ...], AlertState]:
+    """The decisions, with the state they lead to: ``evolve_all(state, decisions)``, which
+    deciding computes anyway (each decision depends on the ones before it)."""
     match command:
         case IngestSignal():
             return _decide_signal(command, state)
@@ -412,14 +428,15 @@ def decide(command: AlertCommand, state: AlertState) -> tuple[AlertEvent, ...]:
             return _decide_tick(command, state)
 
 
-def _decide_signal(command: IngestSignal, state: AlertState) -> tuple[AlertEvent, ...]:
+def _decide_signal(
+    command: IngestSignal, state: AlertState
+) -> tuple[tuple[AlertEvent, ...], AlertState]:
     signal, ruleset = command.signal, command.ruleset
     if signal.signal_id in state.seen:
-        return (
-            SignalDeduplicated(
-                signal_id=signal.signal_id, source=signal.source, received_at=signal.received_at
-            ),
+        duplicate = SignalDeduplicated(
+            signal_id=signal.signal_id, source=signal.source, received_at=signal.received_at
         )
+        return (duplicate,), state
     before = state.episode
     late = before is not None and signal.occurred_at < before.started_at
     accepted = SignalAccepted(signal=signal, policy=FoldPolicy.of(ruleset), late=late)
@@ -435,7 +452,7 @@ def _decide_signal(command: IngestSignal, state: AlertState) -> tuple[AlertEvent
     after_state = evolve(state, accepted)
     after = after_state.episode
     if after is None:
-        return tuple(events)
+        return tuple(events), after_state
     at = signal.occurred_at
     journal = _Journal(state=after_state, events=events, ruleset=ruleset, at=at)
 
@@ -511,14 +528,14 @@ def _decide_signal(command: IngestSignal, state: AlertState) -> tuple[AlertEvent
         and journal.state.notified_episode == after.episode_id
     ):
         journal.notify("resolved", journal.state.priority, always=True)
-    return tuple(journal.events)
+    return tuple(journal.events), journal.state
 
 
-def _decide_tick(command: Tick, state: AlertState) -> tuple[AlertEvent, ...]:
+def _decide_tick(command: Tick, state: AlertState) -> tuple[tuple[AlertEvent, ...], AlertState]:
     ruleset, at = command.ruleset, command.at
     episode = state.episode
     if episode is None:
-        return ()
+        return (), state
     journal = _Journal(state=state, events=[], ruleset=ruleset, at=at)
     transitions = state.fold.transitions
     last = transitions[-1] if transitions else None
@@ -550,7 +567,7 @@ def _decide_tick(command: Tick, state: AlertState) -> tuple[AlertEvent, ...]:
         )
         silenced = matching(command.silences, episode.labels, at)
         journal.notify("escalation", current.priority, silenced=silenced)
-    return tuple(journal.events)
+    return tuple(journal.events), journal.state
 
 
 # --------------------------------------------------------------------------- helpers

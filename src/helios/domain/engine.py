@@ -90,7 +90,7 @@ def apply_signal(working: Working, signal: Signal, context: TenantContext) -> Mi
     key = (signal.tenant, signal.dedup_key)
     state = working.alerts.get(key) or alert.initial_state(signal.tenant, signal.dedup_key)
     command = alert.IngestSignal(signal=signal, ruleset=context.ruleset, silences=context.silences)
-    return _commit(working, key, state, alert.decide(command, state))
+    return _commit(working, key, *alert.decide_and_evolve(command, state))
 
 
 def apply_tick(
@@ -99,16 +99,15 @@ def apply_tick(
     """Let time reach ``at`` for one alert (escalation, flapping clear)."""
     state = working.alerts.get(key) or alert.initial_state(*key)
     command = alert.Tick(at=at, ruleset=context.ruleset, silences=context.silences)
-    return _commit(working, key, state, alert.decide(command, state))
+    return _commit(working, key, *alert.decide_and_evolve(command, state))
 
 
 def _commit(
     working: Working,
     key: AlertKey,
-    state: alert.AlertState,
     events: tuple[alert.AlertEvent, ...],
+    after: alert.AlertState,
 ) -> Missing | None:
-    after = alert.evolve_all(state, events)
     commands = incident_commands(events, after)
     group = (key[0], after.group_key)
     if commands and group not in working.groups:
@@ -119,9 +118,7 @@ def _commit(
         group_state = working.groups[group]
         decided: list[object] = []
         for command in commands:
-            produced = incident.decide(command, group_state)
-            for item in produced:
-                group_state = incident.evolve(group_state, item)
+            produced, group_state = incident.decide_and_evolve(command, group_state)
             decided.extend(produced)
         working.groups[group] = group_state
         working.record(group_stream(*group), decided)

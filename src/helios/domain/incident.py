@@ -183,9 +183,25 @@ IncidentEvent = (
 
 def decide(command: IncidentCommand, state: IncidentGroup) -> tuple[IncidentEvent, ...]:
     """What an alert change, a notification or a note means for the group's open incident."""
+    return decide_and_evolve(command, state)[0]
+
+
+def decide_and_evolve(
+    command: IncidentCommand, state: IncidentGroup
+) -> tuple[tuple[IncidentEvent, ...], IncidentGroup]:
+    """The decisions, with the state they lead to (``evolve`` of each, in order)."""
     match command:
         case TrackAlert():
             return _track(command, state)
+        case _:
+            # Notifications and notes are recorded on the incident; no state changes.
+            return _record(command, state), state
+
+
+def _record(
+    command: RecordNotification | AddNote, state: IncidentGroup
+) -> tuple[IncidentEvent, ...]:
+    match command:
         case RecordNotification(dedup_key=key, notification_id=nid, reason=reason, at=at):
             if state.open is None or state.open.member(key) is None:
                 return ()
@@ -202,12 +218,14 @@ def decide(command: IncidentCommand, state: IncidentGroup) -> tuple[IncidentEven
             return (IncidentNoteAdded(incident_id=incident_id, author=author, text=text, at=at),)
 
 
-def _track(command: TrackAlert, state: IncidentGroup) -> tuple[IncidentEvent, ...]:
+def _track(
+    command: TrackAlert, state: IncidentGroup
+) -> tuple[tuple[IncidentEvent, ...], IncidentGroup]:
     events: list[IncidentEvent] = []
     current = state.open
     if current is None:
         if command.change != "opened" or command.status is Status.RESOLVED:
-            return ()
+            return (), state
         number = state.opened + 1
         incident_id = incident_id_for(state.tenant, state.group_key, number)
         events.append(
@@ -220,7 +238,7 @@ def _track(command: TrackAlert, state: IncidentGroup) -> tuple[IncidentEvent, ..
     member = current.member(command.dedup_key) if current else None
     if member is None:
         if command.change != "opened":
-            return tuple(events)
+            return tuple(events), state
         events.append(
             IncidentAlertJoined(
                 incident_id=incident_id,
@@ -245,7 +263,7 @@ def _track(command: TrackAlert, state: IncidentGroup) -> tuple[IncidentEvent, ..
     for decided in events:
         after = evolve(after, decided)
     if after.open is None:
-        return tuple(events)
+        return tuple(events), after
     previous = current.priority if current else None
     if after.open.priority is not previous:
         events.append(
@@ -257,8 +275,10 @@ def _track(command: TrackAlert, state: IncidentGroup) -> tuple[IncidentEvent, ..
             )
         )
     if after.open.unresolved == 0:
-        events.append(IncidentResolved(incident_id=incident_id, at=command.at))
-    return tuple(events)
+        resolved = IncidentResolved(incident_id=incident_id, at=command.at)
+        events.append(resolved)
+        after = evolve(after, resolved)
+    return tuple(events), after
 
 
 def evolve(state: IncidentGroup, event: IncidentEvent) -> IncidentGroup:
