@@ -37,19 +37,22 @@ def verify(
     since: Millis | None = None,
     until: Millis | None = None,
     page_size: int = 1_000,
-    capacity: int = 20_000,
+    capacity: int | None = None,
     max_divergences: int = 100,
     progress: Callable[[int, int], None] | None = None,
 ) -> VerifyReport:
     """Re-run normalization and decisions over the recorded inputs and compare with the log.
 
     Returns the report: counts, rate, and the first
-    ``max_divergences`` divergences with recorded and recomputed events.
+    ``max_divergences`` divergences with recorded and recomputed events. ``capacity`` is how
+    many aggregate states stay in memory (the rest wait on disk); memory does not grow with
+    history beyond it.
 
     Raises:
         StoreUnavailable: the store cannot be reached.
     """
     from helios.apps.replay.log import Window
+    from helios.apps.replay.states import DEFAULT_CAPACITY
     from helios.apps.replay.verify import Verifier
 
     window = Window(tenant=tenant, since=since, until=until)
@@ -57,7 +60,7 @@ def verify(
         store,
         window=window,
         page_size=page_size,
-        capacity=capacity,
+        capacity=capacity or DEFAULT_CAPACITY,
         max_divergences=max_divergences,
     )
     return verifier.run(progress)

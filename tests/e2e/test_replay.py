@@ -194,14 +194,24 @@ def test_verify_passes_on_a_log_written_by_the_ingestor(recorded: EventStore) ->
     assert report.events == len(recorded.read_log(0, 100_000))
 
 
-def test_verify_with_a_tiny_state_cache_rebuilds_states_from_the_store(
-    recorded: EventStore,
-) -> None:
-    """Evicted states are rebuilt from their streams and still verify."""
+def test_verify_with_a_tiny_state_cache_reloads_evicted_states(recorded: EventStore) -> None:
+    """States evicted to the spill file come back (without their derived folds) and verify."""
     from helios.apps.replay.log import Window
     from helios.apps.replay.verify import Verifier
 
     report = Verifier(recorded, window=Window(), page_size=50, capacity=1).run()
+    assert report.ok, report.divergences[:1]
+    assert report.states_reloaded > 0
+    assert report.states_rebuilt == 0
+
+
+def test_a_window_rebuilds_the_states_before_it_from_the_store(recorded: EventStore) -> None:
+    """History before the window is not replayed: its states are rebuilt from their streams."""
+    from helios.apps.replay.log import Window
+    from helios.apps.replay.verify import Verifier
+
+    window = Window(since=RULES_AT)
+    report = Verifier(recorded, window=window, page_size=50, capacity=1).run()
     assert report.ok, report.divergences[:1]
     assert report.states_rebuilt > 0
 

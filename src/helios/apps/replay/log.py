@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import attrs
 
-from helios.apps.replay.states import DEFAULT_CAPACITY, StateCache
+from helios.apps.replay.states import DEFAULT_CAPACITY, StateCache, StateKind
 from helios.domain import alert, engine, incident
 from helios.domain.values import Millis
 from helios.ports.event_store import EventStore, LogEntry
@@ -21,8 +21,12 @@ def is_decision(name: str) -> bool:
     return name.startswith(_DECISION_PREFIXES)
 
 
-def pages(store: EventStore, size: int) -> Iterator[tuple[Sequence[LogEntry], int]]:
+def pages(
+    store: EventStore, size: int, *, encoded: Callable[[str], bool] | None = None
+) -> Iterator[tuple[Sequence[LogEntry], int]]:
     """The log in pages of ``size`` entries, each with the log's last position at the start.
+
+    Entries whose stored name satisfies ``encoded`` are left encoded (see ``read_log``).
 
     Raises:
         StoreUnavailable: the store cannot be reached.
@@ -30,7 +34,7 @@ def pages(store: EventStore, size: int) -> Iterator[tuple[Sequence[LogEntry], in
     end = store.max_position()
     after = 0
     while True:
-        entries = store.read_log(after, size)
+        entries = store.read_log(after, size, encoded=encoded)
         if entries:
             yield entries, end
             after = entries[-1].position
@@ -58,29 +62,41 @@ class Window:
 
 
 # Stream ids are name-based UUIDs (a SHA-1 each); replay asks for the same few repeatedly.
-_alert_stream = functools.lru_cache(maxsize=65_536)(engine.alert_stream)
-_group_stream = functools.lru_cache(maxsize=65_536)(engine.group_stream)
+_alert_stream = functools.lru_cache(maxsize=4_096)(engine.alert_stream)
+_group_stream = functools.lru_cache(maxsize=4_096)(engine.group_stream)
+
+
+def _compact(state: object) -> object:
+    return alert.compacted(state) if isinstance(state, alert.AlertState) else state
 
 
 class CachedStates:
     """Alert and incident-group states for replay, bounded by a ``StateCache``."""
 
-    def __init__(self, store: EventStore, *, capacity: int = DEFAULT_CAPACITY) -> None:
-        self._cache = StateCache(store, capacity=capacity)
+    def __init__(
+        self,
+        store: EventStore,
+        *,
+        capacity: int = DEFAULT_CAPACITY,
+        starting_from: CachedStates | None = None,
+    ) -> None:
+        """``starting_from``: states this one diverges from (what-if's two sides)."""
+        self._cache: StateCache = StateCache(
+            store,
+            capacity=capacity,
+            compact=_compact,
+            fallback=starting_from._cache.load if starting_from is not None else None,
+        )
 
     def alert(self, key: engine.AlertKey) -> alert.AlertState:
-        return self._cache.load(  # type: ignore[no-any-return]
-            _alert_stream(*key),
-            lambda: alert.initial_state(*key),
-            alert.evolve,
-        )
+        kind = StateKind(alert.AlertState, lambda: alert.initial_state(*key), alert.evolve)
+        return self._cache.load(_alert_stream(*key), kind)  # type: ignore[no-any-return]
 
     def group(self, key: engine.GroupKey) -> incident.IncidentGroup:
-        return self._cache.load(  # type: ignore[no-any-return]
-            _group_stream(*key),
-            lambda: incident.initial_state(*key),
-            incident.evolve,
+        kind = StateKind(
+            incident.IncidentGroup, lambda: incident.initial_state(*key), incident.evolve
         )
+        return self._cache.load(_group_stream(*key), kind)  # type: ignore[no-any-return]
 
     def keep(self, working: engine.Working) -> None:
         """Keep the states a replayed input led to."""
@@ -98,6 +114,10 @@ class CachedStates:
     @property
     def rebuilds(self) -> int:
         return self._cache.rebuilds
+
+    @property
+    def reloads(self) -> int:
+        return self._cache.reloads
 
     def close(self) -> None:
         self._cache.close()

@@ -47,6 +47,9 @@ class VerifyReport:
     elapsed_s: float
     last_position: int
     states_rebuilt: int = 0
+    """States read again from their streams in the store (history before a window)."""
+    states_reloaded: int = 0
+    """States evicted from memory and read back from the replay's spill file."""
 
     @property
     def ok(self) -> bool:

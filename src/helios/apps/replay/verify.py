@@ -5,6 +5,11 @@ then the alert and incident-group streams' decisions; a tick writes its ``TickRe
 then its decisions. So replaying an input fills, per stream, a queue of the decisions the log
 must hold next; every recorded decision read afterwards must equal the head of its stream's
 queue, and when the next input starts, every queue must be empty.
+
+Recorded decisions are not decoded: the recomputed decision is encoded and compared with the
+stored bytes themselves. Only when they differ is the recorded event decoded (through the
+store, so upcasters apply) and compared again, so a decision stored under an older schema
+version, or compressed by another zstd release, is not mistaken for a divergence.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from helios.apps.replay.deciding import decide_signal, decide_tick
 from helios.apps.replay.history import TenantHistory, UnknownVersion
 from helios.apps.replay.log import CachedStates, Window, is_decision, pages
 from helios.apps.replay.results import Divergence, VerifyReport, plain
+from helios.apps.replay.states import DEFAULT_CAPACITY
 from helios.domain import engine, incident
 from helios.domain.intake import (
     ControlReceived,
@@ -52,7 +58,7 @@ class Verifier:
         *,
         window: Window,
         page_size: int = 1_000,
-        capacity: int = 20_000,
+        capacity: int = DEFAULT_CAPACITY,
         max_divergences: int = 100,
     ) -> None:
         self._store = store
@@ -82,7 +88,7 @@ class Verifier:
         started = time.perf_counter()
         last = 0
         try:
-            for entries, end in pages(self._store, self._page_size):
+            for entries, end in pages(self._store, self._page_size, encoded=_left_encoded):
                 for entry in entries:
                     if not self._take(entry):
                         break
@@ -104,6 +110,7 @@ class Verifier:
             elapsed_s=time.perf_counter() - started,
             last_position=last,
             states_rebuilt=self._states.rebuilds,
+            states_reloaded=self._states.reloads,
         )
 
     # ------------------------------------------------------------------ log entries
@@ -217,7 +224,7 @@ class Verifier:
             self._diverged(entry, "unexpected", None)
             return
         expected, origin = queue.popleft()
-        if not self._same(entry.event, expected):
+        if not self._matches(entry, expected):
             self._diverged(entry, "changed", expected, origin=origin)
 
     def _end_phase(self, position: int) -> None:
@@ -245,6 +252,21 @@ class Verifier:
     def _same(self, recorded: object, recomputed: object) -> bool:
         return self._codec.encode(recorded) == self._codec.encode(recomputed)
 
+    def _matches(self, entry: LogEntry, recomputed: object) -> bool:
+        """Whether a recorded decision (left encoded) is the recomputed one, byte for byte."""
+        if (entry.name, entry.encoded) == self._codec.encode(recomputed):
+            return True
+        return self._same(self._event(entry), recomputed)
+
+    def _event(self, entry: LogEntry) -> object:
+        """The entry's domain event, decoded (and upcast) by the store if it was left encoded."""
+        if entry.encoded is None:
+            return entry.event
+        for recorded in self._store.read_stream(entry.stream_id, entry.version - 1):
+            if recorded.version == entry.version:
+                return recorded.event
+        return None
+
     def _diverged(
         self,
         entry: LogEntry,
@@ -261,7 +283,7 @@ class Verifier:
                 stream_id=str(entry.stream_id),
                 version=entry.version,
                 name=entry.name,
-                recorded=plain(entry.event),
+                recorded=plain(self._event(entry)),
                 recomputed=plain(recomputed),
                 input_position=origin,
                 message=message,
@@ -272,6 +294,11 @@ class Verifier:
         self._count += 1
         if len(self._divergences) < self._max_divergences:
             self._divergences.append(divergence)
+
+
+def _left_encoded(name: str) -> bool:
+    """Decisions are compared as stored bytes; inputs (notes included) are decoded."""
+    return is_decision(name) and name not in DIRECT_INPUTS
 
 
 def _input_time(event: object) -> int | None:

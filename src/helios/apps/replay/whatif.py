@@ -3,7 +3,9 @@
 History before the window is taken as recorded (states rebuilt from the store); inside the
 window every input is decided twice from the same starting states: once under the rules it
 was recorded with (the baseline, equal to the log when ``verify`` passes) and once under the
-candidate ruleset. Memory grows with the alerts the window touches, not with history before it.
+candidate ruleset. Each side keeps its states in its own bounded cache (spilled to disk),
+falling back to the recorded states for alerts it has not touched yet; what grows with the
+window is only the report: a tally per alert touched and the notifications requested.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import orjson
 from helios.apps.replay.deciding import decide_signal, decide_tick
 from helios.apps.replay.history import TenantHistory
 from helios.apps.replay.log import CachedStates, Window, is_decision, pages
+from helios.apps.replay.states import DEFAULT_CAPACITY
 from helios.domain import alert, engine, incident
 from helios.domain.intake import EnvelopeNormalized, EnvelopeReceived, TickReceived
 from helios.domain.normalize import Normalized, normalize
@@ -86,20 +89,22 @@ class _Tally:
 class _Side:
     """One replay of the window: its own states (seeded from history) and what it decided."""
 
-    def __init__(self, seed: CachedStates) -> None:
-        self._seed = seed
-        self._alerts: dict[AlertKey, alert.AlertState] = {}
-        self._groups: dict[engine.GroupKey, incident.IncidentGroup] = {}
+    def __init__(self, store: EventStore, seed: CachedStates, capacity: int) -> None:
+        self._states = CachedStates(store, capacity=capacity, starting_from=seed)
         self.tallies: dict[AlertKey, _Tally] = {}
         self.notifications: dict[tuple[str, str, str, str], Notification] = {}
 
     def alert(self, key: AlertKey) -> alert.AlertState:
-        found = self._alerts.get(key)
-        return found if found is not None else self._seed.alert(key)
+        return self._states.alert(key)
 
     def group(self, key: engine.GroupKey) -> incident.IncidentGroup:
-        found = self._groups.get(key)
-        return found if found is not None else self._seed.group(key)
+        return self._states.group(key)
+
+    def evict(self) -> None:
+        self._states.evict()
+
+    def close(self) -> None:
+        self._states.close()
 
     def signal(self, signal: Signal, context: engine.TenantContext) -> None:
         self._take((signal.tenant, signal.dedup_key), decide_signal(self, signal, context))
@@ -108,8 +113,7 @@ class _Side:
         self._take((tenant, key), decide_tick(self, tenant, key, at, context))
 
     def _take(self, key: AlertKey, working: engine.Working) -> None:
-        self._alerts.update(working.alerts)
-        self._groups.update(working.groups)
+        self._states.keep(working)
         tally = self.tallies.setdefault(key, _Tally())
         for event in working.events.get(engine.alert_stream(*key), ()):
             match event:
@@ -134,7 +138,7 @@ def what_if(
     rules: Ruleset,
     window: Window,
     page_size: int = 1_000,
-    capacity: int = 20_000,
+    capacity: int = DEFAULT_CAPACITY,
     progress: Callable[[int, int], None] | None = None,
 ) -> WhatIfReport:
     """Replay the window under ``rules`` (for ``window.tenant``, or every tenant) and compare.
@@ -146,7 +150,8 @@ def what_if(
     started = time.perf_counter()
     history = TenantHistory()
     seed = CachedStates(store, capacity=capacity)
-    baseline, candidate = _Side(seed), _Side(seed)
+    baseline = _Side(store, seed, capacity)
+    candidate = _Side(store, seed, capacity)
     envelopes: dict[uuid.UUID, Envelope] = {}
     inputs = 0
     opened = False
@@ -196,12 +201,16 @@ def what_if(
                             candidate.tick(tenant, key, at, other)
                     case _:
                         envelopes.pop(entry.stream_id, None)
-                if not opened:
-                    seed.evict()
+                seed.evict()
+                if opened:
+                    baseline.evict()
+                    candidate.evict()
             if progress is not None and entries:
                 progress(entries[-1].position, end)
         return _report(rules, inputs, baseline, candidate, started)
     finally:
+        baseline.close()
+        candidate.close()
         seed.close()
 
 
