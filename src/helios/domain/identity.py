@@ -92,7 +92,8 @@ def stream_id(kind: str, *parts: str) -> uuid.UUID:
     return _uuid5("\x1f".join((kind, *parts)))
 
 
-# A pure function of its argument and called for every signal and decision: memoized.
-@functools.lru_cache(maxsize=1 << 16)
+# A pure function of its argument and called for every signal and decision: memoized. Sized
+# for the alerts and groups a few batches touch; each entry costs about 250 bytes.
+@functools.lru_cache(maxsize=1 << 13)
 def _uuid5(name: str) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, name)
