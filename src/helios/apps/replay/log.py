@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 
@@ -40,6 +42,26 @@ def pages(
             after = entries[-1].position
         if len(entries) < size:
             return
+
+
+@contextlib.contextmanager
+def without_automatic_collection() -> Iterator[None]:
+    """Automatic garbage collection off for the length of a replay.
+
+    Replay allocates millions of short-lived objects (log entries, events, states) next to
+    thousands of long-lived cached states; the collector's passes, one per 700 allocations,
+    each walking the young objects, took about a quarter of a 1M-event verify. Replay's objects
+    are acyclic and reference counting frees them as before: a 1M-event verify with automatic
+    collection on found 49 cyclic objects in all. Other threads of the process run without
+    automatic collection meanwhile.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @attrs.frozen(kw_only=True)

@@ -24,7 +24,13 @@ import orjson
 from helios.adapters.store.codec import EventCodec
 from helios.apps.replay.deciding import decide_signal, decide_tick
 from helios.apps.replay.history import TenantHistory, UnknownVersion
-from helios.apps.replay.log import CachedStates, Window, is_decision, pages
+from helios.apps.replay.log import (
+    CachedStates,
+    Window,
+    is_decision,
+    pages,
+    without_automatic_collection,
+)
 from helios.apps.replay.results import Divergence, VerifyReport, plain
 from helios.apps.replay.states import DEFAULT_CAPACITY
 from helios.domain import engine, incident
@@ -88,17 +94,18 @@ class Verifier:
         started = time.perf_counter()
         last = 0
         try:
-            for entries, end in pages(self._store, self._page_size, encoded=_left_encoded):
-                for entry in entries:
-                    if not self._take(entry):
-                        break
-                    last = entry.position
-                else:
-                    if progress is not None:
-                        progress(last, end)
-                    continue
-                break
-            self._end_phase(last)
+            with without_automatic_collection():
+                for entries, end in pages(self._store, self._page_size, encoded=_left_encoded):
+                    for entry in entries:
+                        if not self._take(entry):
+                            break
+                        last = entry.position
+                    else:
+                        if progress is not None:
+                            progress(last, end)
+                        continue
+                    break
+                self._end_phase(last)
         finally:
             self._states.close()
         return VerifyReport(

@@ -19,7 +19,13 @@ import orjson
 
 from helios.apps.replay.deciding import decide_signal, decide_tick
 from helios.apps.replay.history import TenantHistory
-from helios.apps.replay.log import CachedStates, Window, is_decision, pages
+from helios.apps.replay.log import (
+    CachedStates,
+    Window,
+    is_decision,
+    pages,
+    without_automatic_collection,
+)
 from helios.apps.replay.states import DEFAULT_CAPACITY
 from helios.domain import alert, engine, incident
 from helios.domain.intake import EnvelopeNormalized, EnvelopeReceived, TickReceived
@@ -156,58 +162,59 @@ def what_if(
     inputs = 0
     opened = False
     try:
-        for entries, end in pages(store, page_size):
-            for entry in entries:
-                event = entry.event
-                if is_decision(entry.name):
-                    if not opened:
-                        seed.advance(entry.stream_id, entry.version, keep_state=False)
-                    continue
-                if history.observe(entry.stream_id, entry.version, event):
-                    continue
-                match event:
-                    case EnvelopeReceived(envelope=envelope):
-                        envelopes[entry.stream_id] = envelope
-                    case EnvelopeNormalized():
-                        received = envelopes.pop(entry.stream_id, None)
-                        if received is None or not window.selects(
-                            received.tenant, received.received_at
-                        ):
-                            if received is not None and window.ended(received.received_at):
-                                return _report(rules, inputs, baseline, candidate, started)
-                            continue
-                        envelope = received
-                        opened = True
-                        inputs += 1
-                        context = history.context(
-                            envelope.tenant, event.ruleset_version, event.silences_version
-                        )
-                        for signal in event.signals:
-                            baseline.signal(signal, context)
-                        other = attrs.evolve(context, ruleset=rules)
-                        result = normalize(envelope, rules, decode=orjson.loads)
-                        if isinstance(result, Normalized):
-                            for signal in result.signals:
-                                candidate.signal(signal, other)
-                    case TickReceived(tenant=tenant, at=at) if window.selects(tenant, at):
-                        opened = True
-                        inputs += 1
-                        context = history.context(
-                            tenant, event.ruleset_version, event.silences_version
-                        )
-                        other = attrs.evolve(context, ruleset=rules)
-                        for key in event.dedup_keys:
-                            baseline.tick(tenant, key, at, context)
-                            candidate.tick(tenant, key, at, other)
-                    case _:
-                        envelopes.pop(entry.stream_id, None)
-                seed.evict()
-                if opened:
-                    baseline.evict()
-                    candidate.evict()
-            if progress is not None and entries:
-                progress(entries[-1].position, end)
-        return _report(rules, inputs, baseline, candidate, started)
+        with without_automatic_collection():
+            for entries, end in pages(store, page_size, encoded=is_decision):
+                for entry in entries:
+                    event = entry.event
+                    if is_decision(entry.name):
+                        if not opened:
+                            seed.advance(entry.stream_id, entry.version, keep_state=False)
+                        continue
+                    if history.observe(entry.stream_id, entry.version, event):
+                        continue
+                    match event:
+                        case EnvelopeReceived(envelope=envelope):
+                            envelopes[entry.stream_id] = envelope
+                        case EnvelopeNormalized():
+                            received = envelopes.pop(entry.stream_id, None)
+                            if received is None or not window.selects(
+                                received.tenant, received.received_at
+                            ):
+                                if received is not None and window.ended(received.received_at):
+                                    return _report(rules, inputs, baseline, candidate, started)
+                                continue
+                            envelope = received
+                            opened = True
+                            inputs += 1
+                            context = history.context(
+                                envelope.tenant, event.ruleset_version, event.silences_version
+                            )
+                            for signal in event.signals:
+                                baseline.signal(signal, context)
+                            other = attrs.evolve(context, ruleset=rules)
+                            result = normalize(envelope, rules, decode=orjson.loads)
+                            if isinstance(result, Normalized):
+                                for signal in result.signals:
+                                    candidate.signal(signal, other)
+                        case TickReceived(tenant=tenant, at=at) if window.selects(tenant, at):
+                            opened = True
+                            inputs += 1
+                            context = history.context(
+                                tenant, event.ruleset_version, event.silences_version
+                            )
+                            other = attrs.evolve(context, ruleset=rules)
+                            for key in event.dedup_keys:
+                                baseline.tick(tenant, key, at, context)
+                                candidate.tick(tenant, key, at, other)
+                        case _:
+                            envelopes.pop(entry.stream_id, None)
+                    seed.evict()
+                    if opened:
+                        baseline.evict()
+                        candidate.evict()
+                if progress is not None and entries:
+                    progress(entries[-1].position, end)
+            return _report(rules, inputs, baseline, candidate, started)
     finally:
         baseline.close()
         candidate.close()
