@@ -33,8 +33,9 @@ def normalize(
     Total: any body gives a result, never an exception. ``decode`` turns JSON bytes into
     Python values and must raise ``ValueError`` on invalid input (``json.loads`` and
     ``orjson.loads`` both do). The two agree on every document except integers beyond 64
-    bits, which ``orjson`` refuses and ``json`` accepts: ingestion and replay both inject
-    ``orjson.loads``, so a recorded envelope normalizes again to the same result.
+    bits, which ``orjson`` reads as floats and ``json`` as exact integers: ingestion and
+    replay both inject ``orjson.loads``, so a recorded envelope normalizes again to the same
+    result.
     """
     if envelope.source is SourceKind.USER:
         # Human actions recorded by the API (acknowledge, resolve): their own small format.
