@@ -30,6 +30,10 @@ from helios.ports.idempotency import (
     StoredResponse,
 )
 
+TIMEOUT_S = 2.0
+"""Generous for a loaded CI machine: these tests are about agreement, not the production
+fail-open timeout (0.25 s), which the closed-port tests exercise."""
+
 T0 = 1_767_225_600_000
 LEASE_MS = 30_000
 RESPONSE = StoredResponse(
@@ -52,7 +56,7 @@ async def make_store(request: pytest.FixtureRequest) -> AsyncIterator[StoreFacto
     if request.param == "memory":
         yield lambda **settings: InMemoryIdempotencyStore(**{"lease_ms": LEASE_MS, **settings})
         return
-    client = connect(request.getfixturevalue("redis_url"))
+    client = connect(request.getfixturevalue("redis_url"), timeout_s=TIMEOUT_S)
     try:
         yield lambda **settings: RedisIdempotencyStore(client, **{"lease_ms": LEASE_MS, **settings})
     finally:
@@ -308,7 +312,7 @@ async def test_redis_and_memory_stores_agree_on_every_answer(
     redis_url: str, operations: list[tuple[str, str, str, int]]
 ) -> None:
     """Any sequence of operations gets the same answers from both adapters."""
-    client = connect(redis_url)
+    client = connect(redis_url, timeout_s=TIMEOUT_S)
     scope = uuid.uuid4().hex  # a fresh scope per example: the Redis database is not flushed
     stores = [
         InMemoryIdempotencyStore(retention_ms=30_000, lease_ms=10_000),

@@ -21,6 +21,10 @@ from helios.adapters.redis.connection import connect
 from helios.adapters.redis.rate_limit import RedisRateLimiter
 from helios.ports.rate_limit import Decision, LimiterUnavailable, RateLimiter
 
+TIMEOUT_S = 2.0
+"""Generous for a loaded CI machine: these tests are about agreement, not the production
+fail-open timeout (0.25 s), which the closed-port tests exercise."""
+
 T0 = 1_767_225_600_000  # a realistic epoch in ms: the arithmetic must stay exact at this size
 
 
@@ -34,7 +38,7 @@ async def limiter(request: pytest.FixtureRequest) -> AsyncIterator[RateLimiter]:
     if request.param == "memory":
         yield InMemoryRateLimiter()
         return
-    client = connect(request.getfixturevalue("redis_url"))
+    client = connect(request.getfixturevalue("redis_url"), timeout_s=TIMEOUT_S)
     try:
         yield RedisRateLimiter(client)
     finally:
@@ -240,7 +244,7 @@ async def test_redis_and_memory_limiters_agree_on_every_decision(
 ) -> None:
     """The Lua script and the Python arithmetic give identical decisions for any sequence."""
     memory = InMemoryRateLimiter()
-    client = connect(redis_url)
+    client = connect(redis_url, timeout_s=TIMEOUT_S)
     try:
         shared = RedisRateLimiter(client)
         key = _key()
