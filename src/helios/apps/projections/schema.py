@@ -9,7 +9,8 @@ Times are milliseconds since the epoch (UTC); JSON columns hold compact JSON tex
     triggers in the episode), episode (its number), duplicates (signals dropped as repeats),
     flapping / silenced (0 or 1), group_key, incident_id (its open incident, if any),
     first_seen_at, last_signal_at, last_change_at (latest decision), position (log position of
-    the latest event folded).
+    the latest event folded), links (JSON list of ``{"href", "text"}``) and details (JSON
+    object) of the latest trigger, as the sender gave them.
 ``incidents`` — one row per incident: tenant, group_key, number, status (``open`` /
     ``resolved``), priority, alerts (members count), opened_at, resolved_at, last_change_at.
 ``incident_alerts`` — members of each incident with their status and priority.
@@ -63,6 +64,8 @@ CREATE TABLE IF NOT EXISTS alerts (
     last_signal_at BIGINT NOT NULL,
     last_change_at BIGINT,
     position BIGINT NOT NULL,
+    links TEXT NOT NULL DEFAULT '[]',
+    details TEXT NOT NULL DEFAULT '{}',
     PRIMARY KEY (tenant, dedup_key)
 );
 CREATE INDEX IF NOT EXISTS alerts_by_status ON alerts (tenant, status, priority);
@@ -122,6 +125,17 @@ CREATE TABLE IF NOT EXISTS notification_outbox (
     sent_at BIGINT
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON notification_outbox (status, next_attempt_at)
+"""
+
+ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("alerts", "links", "TEXT NOT NULL DEFAULT '[]'"),
+    ("alerts", "details", "TEXT NOT NULL DEFAULT '{}'"),
+)
+"""Columns added to a table after it was first released: ``(table, column, definition)``.
+
+``CREATE TABLE IF NOT EXISTS`` leaves an existing table as it is, so opening the read models
+adds these when missing. Rows projected before keep the defaults until the projector writes
+them again (any new event of the alert) or ``helios projections rebuild`` runs.
 """
 
 REBUILT_TABLES = ("alerts", "incidents", "incident_alerts", "incident_timeline", "activity")

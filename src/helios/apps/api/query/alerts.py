@@ -41,7 +41,7 @@ MAX_PAGE = 500
 ALERT_COLUMNS = (
     "stream_id, dedup_key, status, priority, score, severity, summary, service, sources, labels, "
     "occurrences, episode, duplicates, flapping, silenced, group_key, incident_id, "
-    "first_seen_at, last_signal_at, last_change_at, factors"
+    "first_seen_at, last_signal_at, last_change_at, factors, links, details"
 )
 
 
@@ -67,6 +67,10 @@ def alert_summary(row: tuple[Any, ...]) -> doc.AlertSummary:
         first_seen_at=rfc3339(row[17]),
         last_signal_at=rfc3339(row[18]),
         last_change_at=rfc3339(row[19]),
+        links=[
+            doc.LinkDocument(href=link["href"], text=link["text"]) for link in orjson.loads(row[21])
+        ],
+        details=orjson.loads(row[22]),
     )
 
 
@@ -311,6 +315,8 @@ def _detail(row: tuple[Any, ...], recorded: Any) -> doc.AlertDetail:
                         occurred_at=rfc3339_required(s.occurred_at),
                         received_at=rfc3339_required(s.received_at),
                         late=late,
+                        links=[doc.LinkDocument(href=k.href, text=k.text) for k in s.links],
+                        details=orjson.loads(s.details),
                     )
                 )
                 continue

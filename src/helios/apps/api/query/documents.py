@@ -33,6 +33,11 @@ class Factor(msgspec.Struct):
     effect: int
 
 
+class LinkDocument(msgspec.Struct):
+    href: str
+    text: str
+
+
 class AlertSummary(msgspec.Struct):
     id: str
     """The alert's id (stable, tenant-scoped)."""
@@ -55,6 +60,10 @@ class AlertSummary(msgspec.Struct):
     first_seen_at: str | None
     last_signal_at: str | None
     last_change_at: str | None
+    links: list[LinkDocument]
+    """The links of the latest trigger (see ``SignalDocument.links``)."""
+    details: dict[str, Any]
+    """The details of the latest trigger (see ``SignalDocument.details``)."""
 
 
 class AlertPage(msgspec.Struct):
@@ -75,6 +84,14 @@ class SignalDocument(msgspec.Struct):
     occurred_at: str
     received_at: str
     late: bool
+    links: list[LinkDocument]
+    """Links the sender gave: PagerDuty ``links`` and ``client_url``; Alertmanager
+    ``generatorURL`` and ``externalURL``; Grafana ``generatorURL``, ``silenceURL``,
+    ``dashboardURL``, ``panelURL``, ``imageURL``; generic ``links``."""
+    details: dict[str, Any]
+    """What else the sender gave, as it came: PagerDuty ``payload.custom_details``,
+    ``images``, ``client``; Alertmanager and Grafana annotations (``runbook_url`` …) and
+    group fields; CloudWatch alarm fields; generic ``details``."""
 
 
 class Decision(msgspec.Struct):
