@@ -1,4 +1,5 @@
-"""The HTTP endpoints: PagerDuty's ``/v2/enqueue``, ``/v1/ingest/{source}``, and operations.
+"""The HTTP endpoints: PagerDuty's ``/v2/enqueue`` and ``/v2/change/enqueue``,
+``/v1/ingest/{source}``, and operations.
 
 Handlers read the raw body (bounded), run the source's checks and hand over to ``Intake``;
 they answer success themselves and raise ``ApiError`` for everything else (rendered in
@@ -129,6 +130,14 @@ def _answer(stored: StoredResponse) -> Response[bytes]:
     )
 
 
+def _change_processed(ingest_id: str) -> StoredResponse:
+    # PagerDuty's answer to a change event: no dedup key, changes are not deduplicated.
+    del ingest_id
+    return StoredResponse(
+        status=202, body=b'{"status":"success","message":"Change event processed"}'
+    )
+
+
 def _bearer(request: Request[Any, Any, Any]) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -173,6 +182,33 @@ def build_routes(ctx: ApiContext) -> list[HTTPRouteHandler]:
 
         delivery = _delivery(request, SourceKind.PAGERDUTY, body, content_dedup=own_key is not None)
         return _answer(await intake.admit(who, delivery, respond))
+
+    @post(
+        "/v2/change/enqueue",
+        status_code=202,
+        exception_handlers=PAGERDUTY_HANDLERS,
+        request_max_body_size=limit,
+        summary="PagerDuty change events (drop-in)",
+        description=(
+            "PagerDuty's change events (deploys, config changes), with a PagerDuty "
+            "integration's routing key: recorded and shown beside alerts of the same service, "
+            "never an alert."
+        ),
+    )
+    async def enqueue_change(request: Request[Any, Any, Any]) -> Response[bytes]:
+        body = await read_body(request, limit)
+        document = shapes.decode_object(body)
+        shapes.check_pagerduty_change(document)
+        try:
+            who = await intake.authenticate(document["routing_key"], source=SourceKind.PAGERDUTY)
+        except (Unauthorized, Forbidden):
+            raise InvalidBody(
+                "Event object is invalid",
+                errors=(FieldError(field="routing_key", message="is not a valid routing key"),),
+            ) from None
+        await intake.limit(who)
+        delivery = _delivery(request, SourceKind.PAGERDUTY_CHANGE, body)
+        return _answer(await intake.admit(who, delivery, _change_processed))
 
     async def ingest(request: Request[Any, Any, Any], source: str, key: str | None) -> Any:
         kind = INGEST_SOURCES.get(source)
@@ -276,7 +312,7 @@ def build_routes(ctx: ApiContext) -> list[HTTPRouteHandler]:
     async def metrics() -> Response[bytes]:
         return Response(content=ctx.metrics.render(), media_type=Metrics.CONTENT_TYPE)
 
-    return [enqueue, ingest_bearer, ingest_path_key, healthz, readyz, metrics]
+    return [enqueue, enqueue_change, ingest_bearer, ingest_path_key, healthz, readyz, metrics]
 
 
 __all__ = ["ApiContext", "ApiError", "build_routes", "read_body"]

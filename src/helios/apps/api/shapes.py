@@ -107,6 +107,45 @@ def check_pagerduty(document: dict[str, Any]) -> None:
         raise InvalidBody("Event object is invalid", errors=errors)
 
 
+def check_pagerduty_change(document: dict[str, Any]) -> None:
+    """Refuse a change event (``/v2/change/enqueue``) PagerDuty would refuse.
+
+    Raises:
+        InvalidBody: naming every bad field.
+    """
+    errors: list[FieldError] = []
+    _text(document, "routing_key", "routing_key", errors, required=True)
+    payload = document.get("payload")
+    if not isinstance(payload, dict):
+        errors.append(FieldError(field="payload", message="is missing or not an object"))
+    else:
+        _text(payload, "summary", "payload.summary", errors, required=True)
+        _text(payload, "source", "payload.source", errors)
+        _timestamp(payload, errors)
+        details = payload.get("custom_details")
+        if details is not None and not isinstance(details, dict | str | list):
+            errors.append(FieldError(field="payload.custom_details", message="must be an object"))
+    _arrays(document, errors)
+    if errors:
+        raise InvalidBody("Event object is invalid", errors=errors)
+
+
+def _timestamp(payload: dict[str, Any], errors: list[FieldError]) -> None:
+    stamp = _text(payload, "timestamp", "payload.timestamp", errors)
+    if stamp:
+        try:
+            parse_rfc3339(stamp)
+        except TimestampError:
+            errors.append(FieldError(field="payload.timestamp", message="is not an ISO 8601 time"))
+
+
+def _arrays(document: dict[str, Any], errors: list[FieldError]) -> None:
+    for name in ("links", "images"):
+        value = document.get(name)
+        if value is not None and not isinstance(value, list):
+            errors.append(FieldError(field=name, message="must be an array"))
+
+
 def check_source(source: SourceKind, document: dict[str, Any]) -> None:
     """Refuse a body that is not the document its source sends.
 
