@@ -1,5 +1,6 @@
-"""Change events through the ingest use case and replay: recorded with their envelope, never an
-alert decision, and verified byte for byte like every other normalization outcome."""
+"""Change events through the ingest use case, replay and the projector: recorded with their
+envelope, never an alert decision, verified byte for byte like every other normalization
+outcome, and projected once however often they are delivered."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import attrs
 from helios import replay
 from helios.adapters.store.codec import EventCodec
 from helios.adapters.store.factory import open_event_store
+from helios.apps.projections.database import open_read_models
+from helios.apps.projections.projector import Projector
 from helios.apps.usecases.ingest import Ingestor
 from helios.domain.intake import ChangeRecorded
 from helios.domain.values import Envelope, SourceKind
@@ -31,18 +34,22 @@ def _envelope(ingest_id: str, source: SourceKind, body: bytes, at: int) -> Envel
     )
 
 
+def _change() -> bytes:
+    change = json.loads((PAYLOADS / "pagerduty_v2_change.json").read_text())
+    change["payload"]["component"] = "checkout-api"
+    return json.dumps(change).encode()
+
+
 def _history(path: Path) -> None:
     """A trigger, then a deploy of the same service, then a rejected change event."""
     trigger = (PAYLOADS / "pagerduty_v2_trigger.json").read_bytes()
-    change = json.loads((PAYLOADS / "pagerduty_v2_change.json").read_text())
-    change["payload"]["component"] = "checkout-api"
     store = open_event_store(f"sqlite:{path}")
     try:
         ingest = Ingestor(store)
         ingest.ingest([_envelope("in-1", SourceKind.PAGERDUTY, trigger, T0)])
         report = ingest.ingest(
             [
-                _envelope("in-2", SourceKind.PAGERDUTY_CHANGE, json.dumps(change).encode(), T0),
+                _envelope("in-2", SourceKind.PAGERDUTY_CHANGE, _change(), T0),
                 _envelope("in-3", SourceKind.PAGERDUTY_CHANGE, b'{"payload": {}}', T0 + 1),
             ]
         )
@@ -100,3 +107,42 @@ def test_verify_renormalizes_recorded_changes_and_catches_a_tampered_one(tmp_pat
     [divergence] = report.divergences
     assert (divergence.kind, divergence.position) == ("outcome", rowid)
     assert divergence.recomputed["changes"][0]["summary"] == change.summary
+
+
+def test_a_change_delivered_twice_is_projected_once_and_rebuilds_the_same(tmp_path: Path) -> None:
+    """One row in ``changes`` and one line in the feed; a rebuild gives the same tables."""
+    _history(tmp_path / "helios.db")
+    store = open_event_store(f"sqlite:{tmp_path / 'helios.db'}")
+    db = open_read_models(f"sqlite:{tmp_path / 'readmodels.db'}")
+    try:
+        # The same deploy again, after the API's dedup window: another envelope, same change.
+        Ingestor(store).ingest(
+            [_envelope("in-4", SourceKind.PAGERDUTY_CHANGE, _change(), T0 + 60_000)]
+        )
+        projector = Projector(store, db)
+
+        def project() -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+            log = store.read_log(0, 1_000)
+            projector.apply(log, after=db.position("projector"))
+            return (
+                db.query("SELECT change_id, service, summary, ingest_id FROM changes"),
+                db.query("SELECT kind, subject, text FROM activity WHERE kind = 'change'"),
+            )
+
+        changes, feed = project()
+        assert [(service, ingest) for _, service, _, ingest in changes] == [
+            ("checkout-api", "in-2")
+        ]
+        assert feed == [
+            (
+                "change",
+                "checkout-api",
+                "checkout-api: Build Success: Increase snapshot create timeout to 30 seconds"
+                " — change",
+            )
+        ]
+        projector.reset()
+        assert project() == (changes, feed)
+    finally:
+        db.close()
+        store.close()

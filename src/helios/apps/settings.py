@@ -30,6 +30,8 @@
 | HELIOS_LOGIN_LOCKOUT_S | 900 | how long a locked-out user cannot log in |
 | HELIOS_AUTH_CACHE_S | 1 | how long an API process trusts its cached users and tokens (a |
 |  |  | revocation or role change takes effect within it) |
+| HELIOS_RECENT_CHANGES_WINDOW_S | 3600 | an alert's detail shows the changes of its service made |
+|  |  | within this long before its episode started |
 | HELIOS_API_* |  | the ingestion API's limits: see ``helios.apps.api.config`` |
 """
 
@@ -72,6 +74,7 @@ class Settings:
     login_max_failures: int = 5
     login_lockout_s: int = 900
     auth_cache_s: float = 1.0
+    recent_changes_window_s: int = 3600
 
     @property
     def effective_store_url(self) -> str:
@@ -144,6 +147,7 @@ class Settings:
             login_max_failures=max(1, _int(values, "HELIOS_LOGIN_MAX_FAILURES", 5)),
             login_lockout_s=max(1, _int(values, "HELIOS_LOGIN_LOCKOUT_S", 900)),
             auth_cache_s=_float(values, "HELIOS_AUTH_CACHE_S", 1.0),
+            recent_changes_window_s=max(0, _int(values, "HELIOS_RECENT_CHANGES_WINDOW_S", 3600)),
         )
 
 

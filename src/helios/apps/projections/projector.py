@@ -18,6 +18,8 @@ from helios.apps.projections.database import Cursor, ReadModels
 from helios.apps.projections.schema import REBUILT_TABLES
 from helios.apps.projections.streams import AlertStates, FoldedAlert, StreamDirectory
 from helios.domain import alert, incident
+from helios.domain.changes import Change
+from helios.domain.intake import ChangeRecorded
 from helios.domain.values import Action, Link, Signal
 from helios.ports.event_store import ConcurrencyConflict, EventStore, LogEntry
 
@@ -118,6 +120,9 @@ class Projector:
             owner = self._directory.name(entry.stream_id)
             if owner is not None:
                 rows.incident(entry, owner.tenant, owner.key)
+        elif isinstance(entry.event, ChangeRecorded):
+            for change in entry.event.changes:
+                rows.change(entry, entry.event.ingest_id, change)
 
 
 class _PageRows:
@@ -205,6 +210,42 @@ class _PageRows:
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (position) DO NOTHING",
                 (entry.position, tenant, getattr(entry.event, "at", 0), kind, subject, text),
             )
+        )
+
+    def change(self, entry: LogEntry, ingest_id: str, change: Change) -> None:
+        # The feed line first, and only for a change not seen before: the same change
+        # delivered again (after the API's dedup window) is one row and one line.
+        self._add(
+            "INSERT INTO activity (position, tenant, at, kind, subject, text) "
+            "SELECT ?, ?, ?, 'change', ?, ? WHERE NOT EXISTS "
+            "(SELECT 1 FROM changes WHERE tenant = ? AND change_id = ?) "
+            "ON CONFLICT (position) DO NOTHING",
+            entry.position,
+            change.tenant,
+            change.occurred_at,
+            change.service or change.change_id,
+            f"{change.service or change.origin or 'change'}: {change.summary} — change",
+            change.tenant,
+            change.change_id,
+        )
+        self._add(
+            "INSERT INTO changes (tenant, change_id, position, ingest_id, integration, source, "
+            "service, origin, summary, occurred_at, received_at, links, details) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (tenant, change_id) DO NOTHING",
+            change.tenant,
+            change.change_id,
+            entry.position,
+            ingest_id,
+            change.integration,
+            change.source,
+            change.service,
+            change.origin,
+            change.summary,
+            change.occurred_at,
+            change.received_at,
+            _links_json(change.links),
+            change.details,
         )
 
     def incident(self, entry: LogEntry, tenant: str, group_key: str) -> None:

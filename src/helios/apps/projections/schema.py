@@ -18,7 +18,10 @@ Times are milliseconds since the epoch (UTC); JSON columns hold compact JSON tex
     ``alert_changed``, ``priority_changed``, ``notified``, ``note_added``, ``resolved``),
     dedup_key, detail (JSON).
 ``activity`` — the tenant's feed, one row per decision worth showing, in log order: at, kind,
-    subject (dedup key or incident id), text (one human-readable line).
+    subject (dedup key, incident id or a change's service), text (one human-readable line).
+``changes`` — one row per distinct change (deploys, config changes; never alerts): tenant,
+    change_id, position, ingest_id, integration, source, service, origin, summary,
+    occurred_at, received_at, links (JSON list), details (JSON object).
 ``notification_outbox`` — written by the notifier, *not* rebuilt: one row per
     ``notification_id`` with the rendered email and its delivery status (``pending`` /
     ``sent`` / ``failed``), attempts, next_attempt_at, last_error, sent_at.
@@ -107,6 +110,24 @@ CREATE TABLE IF NOT EXISTS activity (
     text TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS activity_by_tenant ON activity (tenant, position);
+CREATE TABLE IF NOT EXISTS changes (
+    tenant TEXT NOT NULL,
+    change_id TEXT NOT NULL,
+    position BIGINT NOT NULL,
+    ingest_id TEXT NOT NULL,
+    integration TEXT NOT NULL,
+    source TEXT NOT NULL,
+    service TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    occurred_at BIGINT NOT NULL,
+    received_at BIGINT NOT NULL,
+    links TEXT NOT NULL,
+    details TEXT NOT NULL,
+    PRIMARY KEY (tenant, change_id)
+);
+CREATE INDEX IF NOT EXISTS changes_by_time ON changes (tenant, occurred_at, change_id);
+CREATE INDEX IF NOT EXISTS changes_by_service ON changes (tenant, service, occurred_at);
 CREATE TABLE IF NOT EXISTS notification_outbox (
     notification_id TEXT PRIMARY KEY,
     tenant TEXT NOT NULL,
@@ -138,5 +159,12 @@ adds these when missing. Rows projected before keep the defaults until the proje
 them again (any new event of the alert) or ``helios projections rebuild`` runs.
 """
 
-REBUILT_TABLES = ("alerts", "incidents", "incident_alerts", "incident_timeline", "activity")
+REBUILT_TABLES = (
+    "alerts",
+    "incidents",
+    "incident_alerts",
+    "incident_timeline",
+    "activity",
+    "changes",
+)
 """Tables ``helios projections rebuild`` empties (the outbox is history: never resent)."""

@@ -126,6 +126,40 @@ class AlertDetail(msgspec.Struct):
     signals: list[SignalDocument]
     decisions: list[Decision]
     notifications: list[Notification]
+    recent_changes: list[RecentChange]
+    """Changes of the alert's service made shortly before its current episode started
+    (``HELIOS_RECENT_CHANGES_WINDOW_S``), newest first, at most 20."""
+
+
+class ChangeDocument(msgspec.Struct):
+    """A change (a deploy, a config change): never an alert, shown beside them."""
+
+    id: str
+    """The change's content hash: the same change delivered twice has one id."""
+    summary: str
+    service: str
+    """PagerDuty ``payload.component``, else ``payload.source``: alerts of this service show it."""
+    origin: str
+    """Where the sender says it happened (PagerDuty ``payload.source``)."""
+    source: str
+    """The format it came in (``pagerduty``)."""
+    integration: str
+    occurred_at: str
+    received_at: str
+    links: list[LinkDocument]
+    details: dict[str, Any]
+    """PagerDuty ``payload.custom_details`` (under ``payload``), ``images``, unknown fields."""
+
+
+class ChangePage(msgspec.Struct):
+    items: list[ChangeDocument]
+    next_cursor: str | None
+    """Pass as ``cursor`` for the next page; null on the last page."""
+
+
+class RecentChange(ChangeDocument):
+    seconds_before: int
+    """How long before the alert's episode started it was made."""
 
 
 class ActionAccepted(msgspec.Struct):
