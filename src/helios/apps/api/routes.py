@@ -131,7 +131,7 @@ def _answer(stored: StoredResponse) -> Response[bytes]:
 
 
 def _change_processed(ingest_id: str) -> StoredResponse:
-    # PagerDuty's answer to a change event: no dedup key, changes are not deduplicated.
+    # PagerDuty's answer to a change event: changes have no dedup key to echo.
     del ingest_id
     return StoredResponse(
         status=202, body=b'{"status":"success","message":"Change event processed"}'
