@@ -224,33 +224,48 @@ async def test_concurrent_requests_with_one_key_start_exactly_once(
 # --- content deduplication ------------------------------------------------------------------------
 
 
+async def _seen(store: IdempotencyStore, at: int, fingerprint: str = "body-1",
+                scope: str = "tenant-a") -> bool:  # fmt: skip
+    return await store.recently_seen(scope=scope, fingerprint=fingerprint, now_ms=at)
+
+
+async def _remember(store: IdempotencyStore, at: int, fingerprint: str = "body-1",
+                    scope: str = "tenant-a", window_ms: int = 60_000) -> None:  # fmt: skip
+    await store.remember_seen(scope=scope, fingerprint=fingerprint, window_ms=window_ms, now_ms=at)
+
+
 @pytest.mark.anyio
-async def test_a_fingerprint_is_new_once_per_window(store: IdempotencyStore) -> None:
-    """First sighting is new, repeats within the window are not, after it it is new again."""
+async def test_asking_about_a_fingerprint_never_remembers_it(store: IdempotencyStore) -> None:
+    """A request whose enqueue failed only asked: its retry is not a duplicate."""
+    assert await _seen(store, T0) is False
+    assert await _seen(store, T0 + 1) is False
 
-    async def seen(at: int, fingerprint: str = "body-1", scope: str = "tenant-a") -> bool:
-        return await store.seen_recently(
-            scope=scope, fingerprint=fingerprint, window_ms=60_000, now_ms=at
-        )
 
-    assert await seen(T0) is False
-    assert await seen(T0 + 1) is True
-    assert await seen(T0 + 59_999) is True
-    assert await seen(T0 + 60_000) is False
-    assert await seen(T0 + 60_001) is True
-    assert await seen(T0 + 1, fingerprint="body-2") is False
-    assert await seen(T0 + 1, scope="tenant-b") is False
+@pytest.mark.anyio
+async def test_a_remembered_fingerprint_is_seen_until_its_window_ends(
+    store: IdempotencyStore,
+) -> None:
+    """Seen within the window of its remembering, new again after it; per fingerprint, per scope."""
+    await _remember(store, T0)
+    assert await _seen(store, T0) is True
+    assert await _seen(store, T0 + 59_999) is True
+    assert await _seen(store, T0 + 60_000) is False
+    assert await _seen(store, T0 + 1, fingerprint="body-2") is False
+    assert await _seen(store, T0 + 1, scope="tenant-b") is False
+    await _remember(store, T0 + 60_000)
+    assert await _seen(store, T0 + 60_001) is True
 
 
 @pytest.mark.anyio
 async def test_repeats_do_not_extend_the_window(store: IdempotencyStore) -> None:
     """A source resending every second is still let through once per window."""
-    admitted = [
-        not await store.seen_recently(
-            scope="tenant-a", fingerprint="body", window_ms=10_000, now_ms=T0 + second * 1000
-        )
-        for second in range(25)
-    ]
+    admitted = []
+    for second in range(25):
+        now = T0 + second * 1000
+        new = not await _seen(store, now, fingerprint="body")
+        admitted.append(new)
+        # Remembering again within the window (a racing twin was enqueued too) changes nothing.
+        await _remember(store, now, fingerprint="body", window_ms=10_000)
     assert [i for i, new in enumerate(admitted) if new] == [0, 10, 20]
 
 
@@ -258,7 +273,7 @@ async def test_repeats_do_not_extend_the_window(store: IdempotencyStore) -> None
 async def test_an_empty_window_is_refused(store: IdempotencyStore) -> None:
     """A window of zero would make every body new: a configuration bug."""
     with pytest.raises(ValueError, match="window_ms"):
-        await store.seen_recently(scope="s", fingerprint="f", window_ms=0, now_ms=T0)
+        await store.remember_seen(scope="s", fingerprint="f", window_ms=0, now_ms=T0)
 
 
 # --- an unreachable Redis ------------------------------------------------------------------------
@@ -285,7 +300,9 @@ async def test_an_unreachable_redis_raises_idempotency_unavailable() -> None:
             with pytest.raises(IdempotencyUnavailable):
                 await store.abandon(scope="s", key="k")
             with pytest.raises(IdempotencyUnavailable):
-                await store.seen_recently(scope="s", fingerprint="f", window_ms=1, now_ms=T0)
+                await store.recently_seen(scope="s", fingerprint="f", now_ms=T0)
+            with pytest.raises(IdempotencyUnavailable):
+                await store.remember_seen(scope="s", fingerprint="f", window_ms=1, now_ms=T0)
     finally:
         await client.aclose()
 
@@ -294,7 +311,7 @@ async def test_an_unreachable_redis_raises_idempotency_unavailable() -> None:
 
 operations = st.lists(
     st.tuples(
-        st.sampled_from(["begin", "complete", "abandon", "seen"]),
+        st.sampled_from(["begin", "complete", "abandon", "seen", "remember"]),
         st.sampled_from(["k1", "k2"]),
         st.sampled_from(["fp-1", "fp-2"]),
         # Gaps equal to the window, the lease and the retention land exactly on expiry edges.
@@ -343,9 +360,15 @@ async def test_redis_and_memory_stores_agree_on_every_answer(
                         )
                     case "abandon":
                         answers.append(await store.abandon(scope=scope, key=key))
+                    case "seen":
+                        answers.append(
+                            await store.recently_seen(
+                                scope=scope, fingerprint=fingerprint, now_ms=now
+                            )
+                        )
                     case _:
                         answers.append(
-                            await store.seen_recently(
+                            await store.remember_seen(
                                 scope=scope, fingerprint=fingerprint, window_ms=5_000, now_ms=now
                             )
                         )

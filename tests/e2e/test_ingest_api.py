@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import anyio
 import attrs
 import httpx
 import pytest
@@ -628,6 +629,61 @@ async def test_when_the_queue_is_down_the_answer_is_503_and_a_retry_is_accepted(
     assert envelope.body == body
     metrics = (await api.client.get("/metrics")).text
     assert 'helios_queue_errors_total{queue="ingest",error="unavailable"} 2' in metrics
+
+
+class FirstSendFails:
+    """A queue whose first send waits for ``release``, then fails; later sends go through."""
+
+    def __init__(self, inner: Queue) -> None:
+        self.inner = inner
+        self.entered = anyio.Event()
+        self.release = anyio.Event()
+        self.sends = 0
+
+    async def send(self, messages: Sequence[OutgoingMessage]) -> None:
+        self.sends += 1
+        if self.sends == 1:
+            self.entered.set()
+            await self.release.wait()
+            raise QueueUnavailable("the first send fails", retry_after_s=3)
+        await self.inner.send(messages)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+@pytest.fixture
+async def gated_api(tmp_path: Path, ca: Ca) -> AsyncIterator[tuple[Api, FirstSendFails]]:
+    async with EmbeddedQueue(path=tmp_path / "q.db") as embedded:
+        gated = FirstSendFails(embedded)
+        async for made in make_api(gated, ca):  # type: ignore[arg-type]
+            yield made, gated
+
+
+async def test_a_twin_sent_while_the_first_is_enqueuing_is_enqueued_too(
+    gated_api: tuple[Api, FirstSendFails],
+) -> None:
+    """The first request's enqueue then fails: the twin was not told "duplicate" on its behalf."""
+    api, gated = gated_api
+    issued = api.integration(SourceKind.ALERTMANAGER)
+    url = f"/v1/ingest/alertmanager/{issued.routing_key}"
+    body = payload("webhook_v4_firing.json")
+    answers: dict[str, httpx.Response] = {}
+
+    async def post(name: str) -> None:
+        answers[name] = await api.client.post(url, content=body)
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(post, "first")
+        with anyio.fail_after(5):
+            await gated.entered.wait()
+        await post("twin")
+        gated.release.set()
+    assert answers["first"].status_code == 503
+    assert answers["twin"].status_code == 202
+    assert answers["twin"].json()["status"] == "accepted"
+    [(envelope, _)] = await api.drain(expected=1)
+    assert envelope.body == body
 
 
 @pytest.mark.redis

@@ -187,7 +187,7 @@ def build_routes(ctx: ApiContext) -> list[HTTPRouteHandler]:
         await intake.limit(who)
         document = shapes.decode_object(body)
         shapes.check_source(kind, document)
-        last_check = None
+        signature = None
         if kind is SourceKind.GENERIC:
             signature = signatures.verify(
                 request.headers.get(signatures.SIGNATURE_HEADER),
@@ -196,10 +196,6 @@ def build_routes(ctx: ApiContext) -> list[HTTPRouteHandler]:
                 now_s=intake.now() // 1000,
                 tolerance_s=ctx.config.signature_tolerance_s,
             )
-
-            async def last_check() -> None:
-                await intake.refuse_replayed_signature(who, signature)
-
         elif kind is SourceKind.CLOUDWATCH:
             if document.get("TopicArn") not in who.integration.allowed_topics:
                 raise Forbidden("this SNS topic is not allowed for the integration")
@@ -222,7 +218,7 @@ def build_routes(ctx: ApiContext) -> list[HTTPRouteHandler]:
             )
 
         stored = await intake.admit(
-            who, delivery, respond, duplicate=duplicate, before_enqueue=last_check
+            who, delivery, respond, duplicate=duplicate, signature=signature
         )
         return _answer(stored)
 
