@@ -570,6 +570,34 @@ async def test_an_idempotency_key_replays_refuses_another_body_and_reports_in_fl
     assert len(await api.drain(expected=1)) == 1
 
 
+async def test_an_idempotency_key_over_255_characters_is_refused_400_naming_the_header(
+    api_embedded: Api,
+) -> None:
+    """Never truncated: two long keys sharing their first 255 characters stay two keys."""
+    api = api_embedded
+    issued = api.integration(SourceKind.ALERTMANAGER)
+    url = f"/v1/ingest/alertmanager/{issued.routing_key}"
+    body = payload("webhook_v4_firing.json")
+    prefix = "k" * 255
+    for key in (prefix + "1", prefix + "2"):
+        refused = await api.client.post(url, content=body, headers={"Idempotency-Key": key})
+        assert refused.status_code == 400
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert refused.json()["errors"] == [
+            {"field": "Idempotency-Key", "message": "must be at most 255 characters, not 256"}
+        ]
+    pd = await api.client.post(
+        "/v2/enqueue",
+        json=pd_event(api.integration(SourceKind.PAGERDUTY).routing_key),
+        headers={"Idempotency-Key": prefix + "1"},
+    )
+    assert pd.status_code == 400
+    assert pd.json()["errors"] == ["'Idempotency-Key' must be at most 255 characters, not 256"]
+    assert await api.drain() == []
+    accepted = await api.client.post(url, content=body, headers={"Idempotency-Key": prefix})
+    assert accepted.status_code == 202
+
+
 async def test_identical_bodies_without_a_key_are_accepted_once_in_the_window(
     api_embedded: Api,
 ) -> None:

@@ -63,6 +63,10 @@ KEPT_HEADERS = frozenset(
 )
 """Request headers that travel with the envelope (for audit); credentials never do."""
 
+MAX_IDEMPOTENCY_KEY_CHARS = 255
+"""A longer ``Idempotency-Key`` is refused (400), never truncated: two keys sharing a prefix
+would otherwise collide."""
+
 ResponseBuilder = Callable[[str], StoredResponse]
 """Builds the success answer from the new envelope's ``ingest_id``."""
 

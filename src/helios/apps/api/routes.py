@@ -26,11 +26,12 @@ from helios.apps.api.errors import (
     ApiError,
     Forbidden,
     InvalidBody,
+    InvalidHeader,
     NotFound,
     PayloadTooLarge,
     Unauthorized,
 )
-from helios.apps.api.intake import KEPT_HEADERS, Delivery, Intake
+from helios.apps.api.intake import KEPT_HEADERS, MAX_IDEMPOTENCY_KEY_CHARS, Delivery, Intake
 from helios.apps.api.sns import SnsVerifier
 from helios.apps.observability import Metrics
 from helios.domain.identity import stable_hash
@@ -107,7 +108,7 @@ def _delivery(
             value = raw_value.decode("latin-1")
             kept.append((name, value))
             if name == "idempotency-key":
-                idempotency_key = value[:255] or None
+                idempotency_key = _idempotency_key(value)
     state = request.scope.get("state", {})
     return Delivery(
         source=source,
@@ -118,6 +119,26 @@ def _delivery(
         idempotency_key=idempotency_key,
         content_dedup=content_dedup,
     )
+
+
+def _idempotency_key(value: str) -> str | None:
+    """The key as sent (an empty one is no key).
+
+    Raises:
+        InvalidHeader: the key is longer than ``MAX_IDEMPOTENCY_KEY_CHARS``.
+    """
+    if len(value) > MAX_IDEMPOTENCY_KEY_CHARS:
+        raise InvalidHeader(
+            "the Idempotency-Key is too long",
+            errors=(
+                FieldError(
+                    field="Idempotency-Key",
+                    message=f"must be at most {MAX_IDEMPOTENCY_KEY_CHARS} characters,"
+                    f" not {len(value)}",
+                ),
+            ),
+        )
+    return value or None
 
 
 def _answer(stored: StoredResponse) -> Response[bytes]:
