@@ -232,6 +232,21 @@ async def test_an_alertmanager_retry_after_a_full_disk_is_accepted_and_stored(
     assert await helios.stored_bodies() == [body]
 
 
+async def test_a_retry_with_an_idempotency_key_after_a_full_disk_is_accepted_and_stored(
+    helios: Helios,
+) -> None:
+    """The key of the refused request was released: its retry is processed, not 409 or 422."""
+    issued = helios.integration(SourceKind.ALERTMANAGER)
+    body = _example("webhook_v4_firing.json")
+    headers = {"Idempotency-Key": "am-retry-1"}
+    url = f"/v1/ingest/alertmanager/{issued.routing_key}"
+    retried = await _post_until_stored(helios, url, body, headers)
+    assert retried.status_code == 202
+    assert retried.json()["status"] == "accepted"
+    assert (await helios.client.post(url, content=body, headers=headers)).json() == retried.json()
+    assert await helios.stored_bodies() == [body]
+
+
 async def test_a_pagerduty_retry_after_a_full_disk_is_accepted_and_stored(
     helios: Helios,
 ) -> None:

@@ -8,7 +8,8 @@
 | HELIOS_SQS_ENDPOINT_URL | (AWS) | an SQS-compatible endpoint, e.g. http://127.0.0.1:55005 |
 | HELIOS_SQS_PREFIX | helios- | queue name prefix (the same names Terraform creates) |
 | AWS_REGION / AWS_DEFAULT_REGION | us-east-1 | SQS region |
-| HELIOS_REDIS_URL | (none: in-process) | Redis for rate limits and idempotency keys |
+| HELIOS_REDIS_URL | (none: local) | Redis for rate limits and idempotency keys; none: limits in |
+|  |  | process, keys in the embedded queue's file (in process with HELIOS_QUEUE=sqs) |
 | HELIOS_HTTP_HOST | 127.0.0.1 | API bind address |
 | HELIOS_HTTP_PORT | 8080 | API port |
 | HELIOS_SMTP_HOST / HELIOS_SMTP_PORT | (none) / 25 | SMTP relay for notifications; none: log only |
