@@ -314,6 +314,8 @@ async def test_an_unreachable_queue_raises_queue_unavailable(
             await broken.send([message(b"lost?")])
         with pytest.raises(QueueUnavailable):
             await broken.receive(max_messages=1, wait_seconds=0)
+        with pytest.raises(QueueUnavailable):
+            await broken.check_ready()
         await broken.close()
     else:
         settings = SqsSettings(
@@ -328,7 +330,13 @@ async def test_an_unreachable_queue_raises_queue_unavailable(
                 await sqs.send([message(b"lost?")])
             with pytest.raises(QueueUnavailable):
                 await sqs.receive(max_messages=1, wait_seconds=0)
-            assert sqs.api_calls == {"SendMessageBatch": 1, "ReceiveMessage": 1}
+            with pytest.raises(QueueUnavailable):
+                await sqs.check_ready()
+            assert sqs.api_calls == {
+                "SendMessageBatch": 1,
+                "ReceiveMessage": 1,
+                "GetQueueAttributes": 1,
+            }
     assert time.monotonic() - started < 5
 
 
@@ -432,6 +440,29 @@ async def test_embedded_consumers_in_two_processes_never_get_the_same_message(
 
     assert there, "the child process received nothing"
     assert sorted(here + there) == sorted(sent)
+
+
+@pytest.mark.anyio
+async def test_a_queue_that_can_take_a_message_is_ready(queue: Queue) -> None:
+    """check_ready returns, and proves nothing by enqueuing: the queue stays empty."""
+    await queue.check_ready()
+    assert await queue.depth() == 0
+
+
+@pytest.mark.anyio
+async def test_an_embedded_queue_below_its_free_space_reserve_is_not_ready_and_takes_nothing(
+    tmp_path: Path,
+) -> None:
+    """Readiness and send agree; what was already accepted can still be received."""
+    path = tmp_path / "queue.db"
+    async with EmbeddedQueue(path=path) as roomy:
+        await roomy.send([message(b"accepted before")])
+    async with EmbeddedQueue(path=path, min_free_bytes=1 << 62) as cramped:
+        with pytest.raises(QueueUnavailable, match="reserve"):
+            await cramped.check_ready()
+        with pytest.raises(QueueUnavailable, match="reserve"):
+            await cramped.send([message(b"refused")])
+        assert bodies(await take(cramped, 1)) == [b"accepted before"]
 
 
 @pytest.mark.anyio

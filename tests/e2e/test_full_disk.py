@@ -74,8 +74,8 @@ class DataDisk:
     def filler(self) -> Path:
         return self.path / "filler"
 
-    def fill(self) -> None:
-        """Write a file until the filesystem refuses one more byte."""
+    def fill(self, *, leave_bytes: int = 0) -> None:
+        """Write a file until the filesystem refuses one more byte (or ``leave_bytes`` are left)."""
         self.full = True
         if not self.mounted:
             return
@@ -83,7 +83,7 @@ class DataDisk:
         try:
             for size in (1 << 20, 1 << 16, 1 << 12, 1):
                 chunk = b"\0" * size
-                while True:
+                while self.free_bytes() - size >= leave_bytes:
                     try:
                         if os.write(descriptor, chunk) == 0:
                             break
@@ -93,7 +93,11 @@ class DataDisk:
                         break
         finally:
             os.close(descriptor)
-        assert os.statvfs(self.path).f_bavail == 0
+        assert self.free_bytes() <= leave_bytes
+
+    def free_bytes(self) -> int:
+        stats = os.statvfs(self.path)
+        return stats.f_bavail * stats.f_frsize
 
     def free(self) -> None:
         self.full = False
@@ -195,8 +199,9 @@ async def helios_on(disk: DataDisk, **settings: Any) -> AsyncIterator[Helios]:
 
 @pytest.fixture
 async def helios(tmp_path: Path) -> AsyncIterator[Helios]:
+    """No free-space reserve: the queue fails only when SQLite itself cannot write."""
     with data_disk(tmp_path) as disk:
-        async with helios_on(disk) as running:
+        async with helios_on(disk, queue_min_free_bytes=0) as running:
             yield running
 
 
@@ -284,3 +289,51 @@ async def test_a_signed_generic_retry_after_a_full_disk_is_accepted_and_stored(
         headers={"X-Helios-Signature": header},
     )
     assert replayed.status_code == 401
+
+
+# --- readiness --------------------------------------------------------------------------------
+
+
+async def _readiness(helios: Helios) -> tuple[int, dict[str, str]]:
+    ready = await helios.client.get("/readyz")
+    return ready.status_code, ready.json()["checks"]
+
+
+async def test_readiness_says_not_ready_while_the_data_disk_is_full(helios: Helios) -> None:
+    """/readyz proves a write can be committed: a full disk is 503, freed space is 200 again."""
+    if not helios.disk.mounted:
+        pytest.skip("the injected failing queue has no disk to be full")
+    assert await _readiness(helios) == (200, {"store": "ok", "queue": "ok", "limiter": "ok"})
+    helios.disk.fill()
+    status, checks = await _readiness(helios)
+    assert status == 503
+    assert checks["queue"].startswith("failed: QueueUnavailable"), checks
+    assert "full" in checks["queue"]
+    helios.disk.free()
+    assert await _readiness(helios) == (200, {"store": "ok", "queue": "ok", "limiter": "ok"})
+
+
+async def test_below_the_free_space_reserve_the_queue_is_not_ready_and_takes_no_event(
+    tmp_path: Path,
+) -> None:
+    """Readiness and ingestion agree: under the reserve both say 503, above it both say yes."""
+    reserve = 3 * 1024 * 1024
+    with data_disk(tmp_path) as disk:
+        if not disk.mounted:
+            pytest.skip("the injected failing queue has no disk to be full")
+        async with helios_on(disk, queue_min_free_bytes=reserve) as helios:
+            issued = helios.integration(SourceKind.ALERTMANAGER)
+            url = f"/v1/ingest/alertmanager/{issued.routing_key}"
+            body = _example("webhook_v4_firing.json")
+            assert (await _readiness(helios))[0] == 200
+            disk.fill(leave_bytes=reserve - 512 * 1024)
+            status, checks = await _readiness(helios)
+            assert status == 503
+            assert "reserve" in checks["queue"], checks
+            refused = await helios.client.post(url, content=body)
+            assert refused.status_code == 503
+            disk.free()
+            assert (await _readiness(helios))[0] == 200
+            accepted = await helios.client.post(url, content=body)
+            assert accepted.json()["status"] == "accepted"
+            assert await helios.stored_bodies() == [body]

@@ -12,12 +12,18 @@ It keeps the SQS contract (visibility timeouts, receive counts, a dead-letter qu
   file are excluded by ``BEGIN IMMEDIATE`` (a write lock) with a busy timeout.
 * Long polling: ``send`` in this process wakes waiting receivers at once; other processes'
   messages are seen within ``poll_interval_s``.
+* Disk space: a send is refused (``QueueUnavailable``, hence 503) while the disk holding the
+  file has less than ``min_free_bytes`` free, so that the worker keeps room to move what was
+  accepted into the store; ``check_ready`` says the same, and commits a tiny write to prove
+  the file takes one (a full disk, a read-only file or a stuck lock fail it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import shutil
 import sqlite3
 import time
 import uuid
@@ -64,7 +70,13 @@ CREATE TABLE IF NOT EXISTS queue_dedup (
     PRIMARY KEY (queue, dedup_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS queue_dedup_expiry ON queue_dedup (expires_at_ms);
+CREATE TABLE IF NOT EXISTS queue_readiness (
+    queue TEXT PRIMARY KEY,
+    checked_at_ms INTEGER NOT NULL
+);
 """
+
+DEFAULT_MIN_FREE_BYTES = 32 * 1024 * 1024
 
 _COLUMNS = "message_id, body, tenant, correlation_id, kind, receive_count"
 
@@ -82,9 +94,11 @@ class EmbeddedQueue:
         poll_interval_s: float = 0.1,
         dedup_window_s: int = 300,
         busy_timeout_s: float = 10.0,
+        min_free_bytes: int = DEFAULT_MIN_FREE_BYTES,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._path = str(path)
+        self._min_free_bytes = min_free_bytes
         self._name = name
         self._max_receives = max_receives
         self._default_visibility_ms = default_visibility_timeout_s * 1000
@@ -191,6 +205,9 @@ class EmbeddedQueue:
                 [(visible_at, m.message_id, m.receipt) for m in messages],
             )
 
+    async def check_ready(self) -> None:
+        await self._run(self._probe_write)
+
     async def depth(self) -> int:
         rows = await self._run(
             self._read,
@@ -232,7 +249,7 @@ class EmbeddedQueue:
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._executor, fn, *args)
-        except sqlite3.Error as error:
+        except (sqlite3.Error, OSError) as error:
             # Locked past the busy timeout, disk full, I/O error: the caller retries later.
             raise QueueUnavailable(f"embedded queue {self._path}: {error}") from error
 
@@ -250,11 +267,29 @@ class EmbeddedQueue:
             self._conn.close()
             self._conn = None
 
+    def _check_room(self) -> None:
+        if not self._min_free_bytes:
+            return
+        free = shutil.disk_usage(Path(self._path).parent).free
+        if free < self._min_free_bytes:
+            raise OSError(
+                errno.ENOSPC,
+                f"{free} bytes free on its disk, below the queue's reserve of"
+                f" {self._min_free_bytes}",
+            )
+
+    def _probe_write(self) -> None:
+        self._check_room()
+        with _durable_transaction(self._connection()) as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO queue_readiness (queue, checked_at_ms) VALUES (?, ?)",
+                (self._name, self._now_ms()),
+            )
+
     def _send(self, messages: list[OutgoingMessage]) -> None:
-        conn = self._connection()
+        self._check_room()
         now = self._now_ms()
-        conn.execute("PRAGMA synchronous=FULL")
-        with _transaction(conn):
+        with _durable_transaction(self._connection()) as conn:
             if self._dedup_window_ms and now >= self._next_dedup_purge_ms:
                 conn.execute("DELETE FROM queue_dedup WHERE expires_at_ms <= ?", (now,))
                 self._next_dedup_purge_ms = now + 10_000
@@ -285,7 +320,6 @@ class EmbeddedQueue:
                 " kind, sent_at_ms, visible_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
-        conn.execute("PRAGMA synchronous=NORMAL")
 
     def _seen_recently(self, conn: sqlite3.Connection, dedup_id: str, now: int) -> bool:
         row = conn.execute(
@@ -364,10 +398,25 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
+        conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        # A failed COMMIT (disk full, busy) may leave the transaction open, or SQLite may
+        # have rolled it back already: end it either way, or the next BEGIN would fail.
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
+
+
+@contextlib.contextmanager
+def _durable_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    # What was accepted must survive a power cut: this commit waits for the disk.
+    conn.execute("PRAGMA synchronous=FULL")
+    try:
+        with _transaction(conn):
+            yield conn
+    finally:
+        conn.execute("PRAGMA synchronous=NORMAL")
 
 
 def _received(row: tuple[Any, ...], *, receipt: str) -> ReceivedMessage:

@@ -71,7 +71,9 @@ async def open_queue(
             yield queue
         return
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    async with EmbeddedQueue(path=settings.queue_path, name=name) as queue:
+    async with EmbeddedQueue(
+        path=settings.queue_path, name=name, min_free_bytes=settings.queue_min_free_bytes
+    ) as queue:
         yield queue
 
 
