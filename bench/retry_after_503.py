@@ -237,7 +237,7 @@ def main() -> int:
     print(f"events                      {count}")
     print(f"first attempt answered 503  {result['first'].get('503', 0)}/{count}")
     accepted = result["retried"].get("accepted", 0) + result["retried"].get("success", 0)
-    print(f"retry accepted (enqueued)   {accepted}/{count}")
+    print(f"retry accepted / success    {accepted}/{count}")
     wrong = {k: v for k, v in result["retried"].items() if k not in ("accepted", "success")}
     print(f"retry answered otherwise    {sum(wrong.values())} {dict(wrong) or ''}".rstrip())
     print(f"stored after the worker     {result['stored']}/{count}")
