@@ -54,9 +54,7 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(params=["memory", "sqlite", "redis"])
-async def make_store(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[StoreFactory]:
+async def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StoreFactory]:
     """Builds stores of one adapter with the given retention and lease."""
     if request.param == "memory":
         yield lambda **settings: InMemoryIdempotencyStore(**{"lease_ms": LEASE_MS, **settings})
