@@ -53,6 +53,12 @@ class InvalidBody(ApiError):
     title = "The request body is malformed"
 
 
+class InvalidHeader(ApiError):
+    status = 400
+    slug = "invalid-header"
+    title = "A request header is invalid"
+
+
 class Unauthorized(ApiError):
     status = 401
     slug = "unauthorized"

@@ -7,7 +7,10 @@ The order matters and every step has its failure policy (see the ports' docstrin
 3. source checks made by the caller (shape, signatures) before anything is remembered;
 4. ``Idempotency-Key``: replay, 422, 409, or claim it (store down → 503);
    without a key, identical bodies within a short window are accepted once (store down → let in);
+   a signature already used is refused (store down → let in);
 5. ``queue.send``: only once it returned is the answer a 2xx (queue down → 503, key released).
+6. Only then are the body's fingerprint and the signature remembered as seen: a request the
+   queue refused leaves nothing behind, so its retry is accepted (see ``ports.idempotency``).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import attrs
 import structlog
@@ -60,11 +63,12 @@ KEPT_HEADERS = frozenset(
 )
 """Request headers that travel with the envelope (for audit); credentials never do."""
 
+MAX_IDEMPOTENCY_KEY_CHARS = 255
+"""A longer ``Idempotency-Key`` is refused (400), never truncated: two keys sharing a prefix
+would otherwise collide."""
+
 ResponseBuilder = Callable[[str], StoredResponse]
 """Builds the success answer from the new envelope's ``ingest_id``."""
-
-Check = Callable[[], Awaitable[None]]
-"""A last check made once the request owns its idempotency key; raises an ``ApiError``."""
 
 
 @attrs.frozen(kw_only=True)
@@ -166,28 +170,6 @@ class Intake:
                     retry_after_s=retry_s,
                 )
 
-    async def refuse_replayed_signature(self, who: Authenticated, signature: str) -> None:
-        """Remember an accepted signature; refuse one seen within the replay window.
-
-        The store being down lets the request in: the signature was checked and is fresh, and
-        a replayed event is deduplicated downstream.
-
-        Raises:
-            Unauthorized: the signature was already used.
-        """
-        try:
-            seen = await self._idempotency.seen_recently(
-                scope=f"sig:{who.integration.integration_id}",
-                fingerprint=signature,
-                window_ms=2 * self._config.signature_tolerance_s * 1000,
-                now_ms=self._clock(),
-            )
-        except IdempotencyUnavailable as error:
-            _log.warning("replay check unavailable: letting the request in", error=str(error))
-            return
-        if seen:
-            raise Unauthorized("this signature was already used (replayed request)")
-
     async def admit(
         self,
         who: Authenticated,
@@ -195,28 +177,37 @@ class Intake:
         respond: ResponseBuilder,
         *,
         duplicate: ResponseBuilder | None = None,
-        before_enqueue: Check | None = None,
+        signature: str | None = None,
     ) -> StoredResponse:
         """Deduplicate and enqueue an authenticated, checked delivery; return the answer.
 
-        ``before_enqueue`` runs once the request owns its idempotency key (e.g. the replay
-        check of a signature) and may raise an ``ApiError``, which releases the key.
+        ``signature`` is the request's verified signature (generic source): refused if it was
+        already used, remembered once the request is accepted. Nothing is remembered as seen
+        (body fingerprint, signature) before the queue has durably taken the envelope.
 
         Raises:
             IdempotencyKeyReused: the key came with another body (422).
             RequestInFlight: the key's first request is still being processed (409).
+            Unauthorized: the signature was already used (a replayed request).
             Unavailable: the idempotency store (with a key) or the queue is down (503).
         """
         scope = f"{who.tenant_id}/{who.integration.integration_id}"
         fingerprint = hashlib.sha256(delivery.body).hexdigest()
         key = delivery.idempotency_key
         if key is None:
-            if before_enqueue is not None:
-                await before_enqueue()
+            if signature is not None:
+                await self._refuse_used_signature(who, signature)
             if delivery.content_dedup and await self._seen(scope, fingerprint):
                 self._metrics.envelopes.inc(delivery.source.value, "duplicate")
-                return (duplicate or respond)("")
-            return await self._enqueue(who, delivery, respond)
+                response = (duplicate or respond)("")
+            else:
+                response = await self._enqueue(who, delivery, respond)
+                if delivery.content_dedup:
+                    await self._remember(f"body:{scope}", fingerprint, self._dedup_window_ms)
+            if signature is not None:
+                # Also after a "duplicate": what the signature vouches for is on the queue.
+                await self._remember_signature(who, signature)
+            return response
         try:
             begun = await self._idempotency.begin(
                 scope=scope, key=key, fingerprint=fingerprint, now_ms=self._clock()
@@ -236,8 +227,8 @@ class Intake:
             case Started():
                 pass
         try:
-            if before_enqueue is not None:
-                await before_enqueue()
+            if signature is not None:
+                await self._refuse_used_signature(who, signature)
             response = await self._enqueue(who, delivery, respond)
         except BaseException:
             await self._release(scope, key)
@@ -254,19 +245,60 @@ class Intake:
             # The event is on the queue: answer 2xx; a retry within the lease gets 409,
             # after it a second envelope, which the worker deduplicates by content.
             _log.warning("could not record the Idempotency-Key response", error=str(error))
+        if signature is not None:
+            await self._remember_signature(who, signature)
         return response
+
+    @property
+    def _dedup_window_ms(self) -> int:
+        return int(self._config.dedup_window_s * 1000)
+
+    async def _refuse_used_signature(self, who: Authenticated, signature: str) -> None:
+        """Refuse a signature already used within the replay window.
+
+        The store being down lets the request in: the signature was checked and is fresh, and
+        a replayed event is deduplicated downstream.
+
+        Raises:
+            Unauthorized: the signature was already used.
+        """
+        try:
+            seen = await self._idempotency.recently_seen(
+                scope=f"sig:{who.integration.integration_id}",
+                fingerprint=signature,
+                now_ms=self._clock(),
+            )
+        except IdempotencyUnavailable as error:
+            _log.warning("replay check unavailable: letting the request in", error=str(error))
+            return
+        if seen:
+            raise Unauthorized("this signature was already used (replayed request)")
+
+    async def _remember_signature(self, who: Authenticated, signature: str) -> None:
+        # Remembered for twice the tolerance: a signature cannot be fresh for longer.
+        await self._remember(
+            f"sig:{who.integration.integration_id}",
+            signature,
+            2 * self._config.signature_tolerance_s * 1000,
+        )
 
     async def _seen(self, scope: str, fingerprint: str) -> bool:
         try:
-            return await self._idempotency.seen_recently(
-                scope=f"body:{scope}",
-                fingerprint=fingerprint,
-                window_ms=int(self._config.dedup_window_s * 1000),
-                now_ms=self._clock(),
+            return await self._idempotency.recently_seen(
+                scope=f"body:{scope}", fingerprint=fingerprint, now_ms=self._clock()
             )
         except IdempotencyUnavailable as error:
             _log.warning("content dedup unavailable: accepting", error=str(error))
             return False
+
+    async def _remember(self, scope: str, fingerprint: str, window_ms: int) -> None:
+        # The event is already on the queue: failing to remember costs at most a duplicate.
+        try:
+            await self._idempotency.remember_seen(
+                scope=scope, fingerprint=fingerprint, window_ms=window_ms, now_ms=self._clock()
+            )
+        except IdempotencyUnavailable as error:
+            _log.warning("could not remember a fingerprint as seen", error=str(error))
 
     async def _release(self, scope: str, key: str) -> None:
         try:

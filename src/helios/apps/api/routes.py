@@ -27,11 +27,12 @@ from helios.apps.api.errors import (
     ApiError,
     Forbidden,
     InvalidBody,
+    InvalidHeader,
     NotFound,
     PayloadTooLarge,
     Unauthorized,
 )
-from helios.apps.api.intake import KEPT_HEADERS, Delivery, Intake
+from helios.apps.api.intake import KEPT_HEADERS, MAX_IDEMPOTENCY_KEY_CHARS, Delivery, Intake
 from helios.apps.api.sns import SnsVerifier
 from helios.apps.observability import Metrics
 from helios.domain.identity import stable_hash
@@ -108,7 +109,7 @@ def _delivery(
             value = raw_value.decode("latin-1")
             kept.append((name, value))
             if name == "idempotency-key":
-                idempotency_key = value[:255] or None
+                idempotency_key = _idempotency_key(value)
     state = request.scope.get("state", {})
     return Delivery(
         source=source,
@@ -119,6 +120,26 @@ def _delivery(
         idempotency_key=idempotency_key,
         content_dedup=content_dedup,
     )
+
+
+def _idempotency_key(value: str) -> str | None:
+    """The key as sent (an empty one is no key).
+
+    Raises:
+        InvalidHeader: the key is longer than ``MAX_IDEMPOTENCY_KEY_CHARS``.
+    """
+    if len(value) > MAX_IDEMPOTENCY_KEY_CHARS:
+        raise InvalidHeader(
+            "the Idempotency-Key is too long",
+            errors=(
+                FieldError(
+                    field="Idempotency-Key",
+                    message=f"must be at most {MAX_IDEMPOTENCY_KEY_CHARS} characters,"
+                    f" not {len(value)}",
+                ),
+            ),
+        )
+    return value or None
 
 
 def _answer(stored: StoredResponse) -> Response[bytes]:
@@ -223,7 +244,7 @@ def build_routes(ctx: ApiContext) -> list[HTTPRouteHandler]:
         await intake.limit(who)
         document = shapes.decode_object(body)
         shapes.check_source(kind, document)
-        last_check = None
+        signature = None
         if kind is SourceKind.GENERIC:
             signature = signatures.verify(
                 request.headers.get(signatures.SIGNATURE_HEADER),
@@ -232,10 +253,6 @@ def build_routes(ctx: ApiContext) -> list[HTTPRouteHandler]:
                 now_s=intake.now() // 1000,
                 tolerance_s=ctx.config.signature_tolerance_s,
             )
-
-            async def last_check() -> None:
-                await intake.refuse_replayed_signature(who, signature)
-
         elif kind is SourceKind.CLOUDWATCH:
             if document.get("TopicArn") not in who.integration.allowed_topics:
                 raise Forbidden("this SNS topic is not allowed for the integration")
@@ -258,7 +275,7 @@ def build_routes(ctx: ApiContext) -> list[HTTPRouteHandler]:
             )
 
         stored = await intake.admit(
-            who, delivery, respond, duplicate=duplicate, before_enqueue=last_check
+            who, delivery, respond, duplicate=duplicate, signature=signature
         )
         return _answer(stored)
 
