@@ -80,6 +80,9 @@ class Delivery:
     content_dedup: bool = True
     """False when each request must be enqueued (a keyless PagerDuty trigger: its answer
     names a dedup key derived from its own ingest id)."""
+    received_at: Millis | None = None
+    """When the API received it; None: when it is enqueued. Set by a caller that checks the
+    envelope before admitting it, so that the check and the worker see the same time."""
 
 
 def now_ms() -> Millis:
@@ -274,20 +277,25 @@ class Intake:
         except IdempotencyUnavailable as error:
             _log.warning("could not release an Idempotency-Key", error=str(error))
 
-    async def _enqueue(
-        self, who: Authenticated, delivery: Delivery, respond: ResponseBuilder
-    ) -> StoredResponse:
-        ingest_id = uuid.uuid4().hex
-        envelope = Envelope(
+    def envelope(self, who: Authenticated, delivery: Delivery, *, ingest_id: str) -> Envelope:
+        """The envelope ``delivery`` is enqueued as, under ``ingest_id``."""
+        received_at = delivery.received_at
+        return Envelope(
             ingest_id=ingest_id,
             tenant=who.tenant_id,
             integration=who.integration.integration_id,
             source=delivery.source,
-            received_at=self._clock(),
+            received_at=self._clock() if received_at is None else received_at,
             body=delivery.body,
             content_type=delivery.content_type,
             headers=delivery.headers,
         )
+
+    async def _enqueue(
+        self, who: Authenticated, delivery: Delivery, respond: ResponseBuilder
+    ) -> StoredResponse:
+        ingest_id = uuid.uuid4().hex
+        envelope = self.envelope(who, delivery, ingest_id=ingest_id)
         message = envelope_message(envelope, correlation_id=delivery.correlation_id)
         try:
             await self._queue.send([message])

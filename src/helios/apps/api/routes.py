@@ -35,7 +35,7 @@ from helios.apps.api.sns import SnsVerifier
 from helios.apps.observability import Metrics
 from helios.domain.identity import stable_hash
 from helios.domain.normalize import FieldError
-from helios.domain.values import SourceKind
+from helios.domain.values import Millis, SourceKind
 from helios.ports.idempotency import StoredResponse
 
 INGEST_SOURCES = {
@@ -48,6 +48,9 @@ INGEST_SOURCES = {
     )
 }
 _JSON = "application/json"
+# The envelope is checked before it has an ingest id. Only a keyless PagerDuty trigger's
+# derived dedup key reads it, and that key's length does not depend on it.
+_EDGE_INGEST_ID = "edge-check"
 _READY_TIMEOUT_S = 2.0
 
 
@@ -94,6 +97,7 @@ def _delivery(
     source: SourceKind,
     body: bytes,
     *,
+    received_at: Millis,
     content_dedup: bool = True,
 ) -> Delivery:
     kept: list[tuple[str, str]] = []
@@ -117,6 +121,7 @@ def _delivery(
         correlation_id=str(state.get("correlation_id", "")),
         idempotency_key=idempotency_key,
         content_dedup=content_dedup,
+        received_at=received_at,
     )
 
 
@@ -171,7 +176,14 @@ def build_routes(ctx: ApiContext) -> list[HTTPRouteHandler]:
                 ),
             )
 
-        delivery = _delivery(request, SourceKind.PAGERDUTY, body, content_dedup=own_key is not None)
+        delivery = _delivery(
+            request,
+            SourceKind.PAGERDUTY,
+            body,
+            received_at=intake.now(),
+            content_dedup=own_key is not None,
+        )
+        shapes.check_normalizes(intake.envelope(who, delivery, ingest_id=_EDGE_INGEST_ID))
         return _answer(await intake.admit(who, delivery, respond))
 
     async def ingest(request: Request[Any, Any, Any], source: str, key: str | None) -> Any:
@@ -204,7 +216,8 @@ def build_routes(ctx: ApiContext) -> list[HTTPRouteHandler]:
             if document.get("TopicArn") not in who.integration.allowed_topics:
                 raise Forbidden("this SNS topic is not allowed for the integration")
             await ctx.sns.verify(document)
-        delivery = _delivery(request, kind, body)
+        delivery = _delivery(request, kind, body, received_at=intake.now())
+        shapes.check_normalizes(intake.envelope(who, delivery, ingest_id=_EDGE_INGEST_ID))
         correlation_id = delivery.correlation_id
 
         def respond(ingest_id: str) -> StoredResponse:
