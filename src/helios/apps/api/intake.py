@@ -6,7 +6,8 @@ The order matters and every step has its failure policy (see the ports' docstrin
 2. GCRA per integration, then per tenant (429 with Retry-After; limiter down → let in);
 3. source checks made by the caller (shape, signatures) before anything is remembered;
 4. ``Idempotency-Key``: replay, 422, 409, or claim it (store down → 503);
-   without a key, identical bodies within a short window are accepted once (store down → let in);
+   without a key, identical bodies (or SNS messages with one ``MessageId``) within a window are
+   accepted once (store down → let in);
 5. ``queue.send``: only once it returned is the answer a 2xx (queue down → 503, key released).
 """
 
@@ -83,6 +84,12 @@ class Delivery:
     received_at: Millis | None = None
     """When the API received it; None: when it is enqueued. Set by a caller that checks the
     envelope before admitting it, so that the check and the worker see the same time."""
+    dedup_fingerprint: str | None = None
+    """What a repeat of this delivery has in common with it, for deduplication without an
+    ``Idempotency-Key`` (an SNS ``MessageId``: a resend may differ in unsigned fields);
+    None: the body's bytes."""
+    dedup_window_ms: int | None = None
+    """How long ``dedup_fingerprint`` is remembered; None: the content-dedup window."""
 
 
 def now_ms() -> Millis:
@@ -216,7 +223,9 @@ class Intake:
         if key is None:
             if before_enqueue is not None:
                 await before_enqueue()
-            if delivery.content_dedup and await self._seen(scope, fingerprint):
+            if delivery.content_dedup and await self._seen(
+                scope, delivery.dedup_fingerprint or fingerprint, delivery.dedup_window_ms
+            ):
                 self._metrics.envelopes.inc(delivery.source.value, "duplicate")
                 return (duplicate or respond)("")
             return await self._enqueue(who, delivery, respond)
@@ -259,12 +268,12 @@ class Intake:
             _log.warning("could not record the Idempotency-Key response", error=str(error))
         return response
 
-    async def _seen(self, scope: str, fingerprint: str) -> bool:
+    async def _seen(self, scope: str, fingerprint: str, window_ms: int | None) -> bool:
         try:
             return await self._idempotency.seen_recently(
                 scope=f"body:{scope}",
                 fingerprint=fingerprint,
-                window_ms=int(self._config.dedup_window_s * 1000),
+                window_ms=window_ms or int(self._config.dedup_window_s * 1000),
                 now_ms=self._clock(),
             )
         except IdempotencyUnavailable as error:

@@ -20,7 +20,7 @@ from litestar.exceptions import InternalServerException
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 
-from helios.apps.api import shapes, signatures
+from helios.apps.api import shapes, signatures, sns
 from helios.apps.api.config import ApiConfig
 from helios.apps.api.errors import (
     PAGERDUTY_HANDLERS,
@@ -103,6 +103,8 @@ def _delivery(
     *,
     received_at: Millis,
     content_dedup: bool = True,
+    dedup_fingerprint: str | None = None,
+    dedup_window_ms: int | None = None,
 ) -> Delivery:
     kept: list[tuple[str, str]] = []
     idempotency_key: str | None = None
@@ -126,6 +128,8 @@ def _delivery(
         idempotency_key=idempotency_key,
         content_dedup=content_dedup,
         received_at=received_at,
+        dedup_fingerprint=dedup_fingerprint,
+        dedup_window_ms=dedup_window_ms,
     )
 
 
@@ -160,6 +164,9 @@ def build_routes(ctx: ApiContext) -> list[HTTPRouteHandler]:
     """Every route handler of the API, bound to ``ctx``."""
     intake = ctx.intake
     limit = ctx.config.max_body_bytes
+    # An SNS Timestamp may be as far ahead of the API's clock as a generic signature's.
+    sns_max_age_s, sns_ahead_s = ctx.config.sns_max_age_s, ctx.config.signature_tolerance_s
+    sns_replay_window_ms = sns.replay_window_ms(max_age_s=sns_max_age_s, ahead_s=sns_ahead_s)
 
     @post(
         "/v2/enqueue",
@@ -216,6 +223,7 @@ def build_routes(ctx: ApiContext) -> list[HTTPRouteHandler]:
         document = shapes.decode_object(body)
         shapes.check_source(kind, document)
         last_check = None
+        repeats_as: str | None = None
         if kind is SourceKind.GENERIC:
             signature = signatures.verify(
                 request.headers.get(signatures.SIGNATURE_HEADER),
@@ -231,8 +239,21 @@ def build_routes(ctx: ApiContext) -> list[HTTPRouteHandler]:
         elif kind is SourceKind.CLOUDWATCH:
             if document.get("TopicArn") not in who.integration.allowed_topics:
                 raise Forbidden("this SNS topic is not allowed for the integration")
+            sns.check_fresh(
+                document, now_ms=intake.now(), max_age_s=sns_max_age_s, ahead_s=sns_ahead_s
+            )
             await ctx.sns.verify(document)
-        delivery = _delivery(request, kind, body, received_at=intake.now())
+            # A resend may carry extra unsigned fields (other bytes): the MessageId is what
+            # repeats, and it is remembered for as long as the message is fresh.
+            repeats_as = "sns-message-id:" + document["MessageId"]
+        delivery = _delivery(
+            request,
+            kind,
+            body,
+            received_at=intake.now(),
+            dedup_fingerprint=repeats_as,
+            dedup_window_ms=sns_replay_window_ms if repeats_as else None,
+        )
         await check_normalizes(intake.envelope(who, delivery, ingest_id=_EDGE_INGEST_ID))
         correlation_id = delivery.correlation_id
 
