@@ -52,7 +52,7 @@ _JSON = "application/json"
 # The envelope is checked before it has an ingest id. Only a keyless PagerDuty trigger's
 # derived dedup key reads it, and that key's length does not depend on it.
 _EDGE_INGEST_ID = "edge-check"
-# Normalizing costs about 50 µs per alert: a large batch is checked in a thread, so that the
+# Normalizing costs tens of µs per alert: a large batch is checked in a thread, so that the
 # event loop keeps serving other requests meanwhile (bench/api.py prints the costs).
 _INLINE_CHECK_BYTES = 16 * 1024
 _READY_TIMEOUT_S = 2.0
