@@ -39,6 +39,7 @@ from helios.apps.bootstrap import Services
 from helios.apps.settings import Settings
 from helios.apps.tenancy import Issued, TenancyService
 from helios.domain.identity import stable_hash
+from helios.domain.timestamps import format_rfc3339
 from helios.domain.values import Envelope, SourceKind
 from helios.ports.idempotency import Started
 from helios.ports.queue import OutgoingMessage, Queue, QueueUnavailable
@@ -464,6 +465,7 @@ async def test_sns_messages_are_verified_against_the_signing_certificate(api_emb
     message = json.loads(payload("sns_cloudwatch_notification.json"))
     for field in ("Signature", "SigningCertURL", "SignatureVersion"):
         message.pop(field)
+    message["Timestamp"] = format_rfc3339(api.clock())  # within the replay window
     signed = api.ca.sign(message)
     assert (await api.client.post(url, json=signed)).status_code == 202
     tampered = {**signed, "Message": signed["Message"].replace("ALARM", "OK")}
@@ -485,6 +487,7 @@ async def test_a_subscription_confirmation_is_recorded_only_for_an_allowed_topic
     message = json.loads(payload("sns_subscription_confirmation.json"))
     for field in ("Signature", "SigningCertURL", "SignatureVersion"):
         message.pop(field)
+    message["Timestamp"] = format_rfc3339(api.clock())  # within the replay window
     signed = api.ca.sign(message)
     refused = await api.client.post(f"/v1/ingest/cloudwatch/{none.routing_key}", json=signed)
     assert refused.status_code == 403

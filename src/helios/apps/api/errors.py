@@ -64,8 +64,10 @@ class Unauthorized(ApiError):
     slug = "unauthorized"
     title = "Missing or invalid credentials"
 
-    def __init__(self, detail: str = "") -> None:
-        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="helios"'})
+    def __init__(self, detail: str = "", *, errors: Sequence[FieldError] = ()) -> None:
+        super().__init__(
+            detail, errors=errors, headers={"WWW-Authenticate": 'Bearer realm="helios"'}
+        )
 
 
 class Forbidden(ApiError):

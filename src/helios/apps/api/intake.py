@@ -6,7 +6,8 @@ The order matters and every step has its failure policy (see the ports' docstrin
 2. GCRA per integration, then per tenant (429 with Retry-After; limiter down → let in);
 3. source checks made by the caller (shape, signatures) before anything is remembered;
 4. ``Idempotency-Key``: replay, 422, 409, or claim it (store down → 503);
-   without a key, identical bodies within a short window are accepted once (store down → let in);
+   without a key, identical bodies (or SNS messages with one ``MessageId``) within a window are
+   accepted once (store down → let in);
    a signature already used is refused (store down → let in);
 5. ``queue.send``: only once it returned is the answer a 2xx (queue down → 503, key released).
 6. Only then are the body's fingerprint and the signature remembered as seen: a request the
@@ -84,6 +85,15 @@ class Delivery:
     content_dedup: bool = True
     """False when each request must be enqueued (a keyless PagerDuty trigger: its answer
     names a dedup key derived from its own ingest id)."""
+    received_at: Millis | None = None
+    """When the API received it; None: when it is enqueued. Set by a caller that checks the
+    envelope before admitting it, so that the check and the worker see the same time."""
+    dedup_fingerprint: str | None = None
+    """What a repeat of this delivery has in common with it, for deduplication without an
+    ``Idempotency-Key`` (an SNS ``MessageId``: a resend may differ in unsigned fields);
+    None: the body's bytes."""
+    dedup_window_ms: int | None = None
+    """How long ``dedup_fingerprint`` is remembered; None: the content-dedup window."""
 
 
 def now_ms() -> Millis:
@@ -197,13 +207,15 @@ class Intake:
         if key is None:
             if signature is not None:
                 await self._refuse_used_signature(who, signature)
-            if delivery.content_dedup and await self._seen(scope, fingerprint):
+            seen_as = delivery.dedup_fingerprint or fingerprint
+            if delivery.content_dedup and await self._seen(scope, seen_as):
                 self._metrics.envelopes.inc(delivery.source.value, "duplicate")
                 response = (duplicate or respond)("")
             else:
                 response = await self._enqueue(who, delivery, respond)
                 if delivery.content_dedup:
-                    await self._remember(f"body:{scope}", fingerprint, self._dedup_window_ms)
+                    window_ms = delivery.dedup_window_ms or self._dedup_window_ms
+                    await self._remember(f"body:{scope}", seen_as, window_ms)
             if signature is not None:
                 # Also after a "duplicate": what the signature vouches for is on the queue.
                 await self._remember_signature(who, signature)
@@ -306,20 +318,25 @@ class Intake:
         except IdempotencyUnavailable as error:
             _log.warning("could not release an Idempotency-Key", error=str(error))
 
-    async def _enqueue(
-        self, who: Authenticated, delivery: Delivery, respond: ResponseBuilder
-    ) -> StoredResponse:
-        ingest_id = uuid.uuid4().hex
-        envelope = Envelope(
+    def envelope(self, who: Authenticated, delivery: Delivery, *, ingest_id: str) -> Envelope:
+        """The envelope ``delivery`` is enqueued as, under ``ingest_id``."""
+        received_at = delivery.received_at
+        return Envelope(
             ingest_id=ingest_id,
             tenant=who.tenant_id,
             integration=who.integration.integration_id,
             source=delivery.source,
-            received_at=self._clock(),
+            received_at=self._clock() if received_at is None else received_at,
             body=delivery.body,
             content_type=delivery.content_type,
             headers=delivery.headers,
         )
+
+    async def _enqueue(
+        self, who: Authenticated, delivery: Delivery, respond: ResponseBuilder
+    ) -> StoredResponse:
+        ingest_id = uuid.uuid4().hex
+        envelope = self.envelope(who, delivery, ingest_id=ingest_id)
         message = envelope_message(envelope, correlation_id=delivery.correlation_id)
         try:
             await self._queue.send([message])

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
+import anyio.to_thread
 import attrs
 import msgspec
 from litestar import Request, Response, get, post
@@ -20,7 +21,7 @@ from litestar.exceptions import InternalServerException
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 
-from helios.apps.api import shapes, signatures
+from helios.apps.api import shapes, signatures, sns
 from helios.apps.api.config import ApiConfig
 from helios.apps.api.errors import (
     PAGERDUTY_HANDLERS,
@@ -37,7 +38,7 @@ from helios.apps.api.sns import SnsVerifier
 from helios.apps.observability import Metrics
 from helios.domain.identity import stable_hash
 from helios.domain.normalize import FieldError
-from helios.domain.values import SourceKind
+from helios.domain.values import Envelope, Millis, SourceKind
 from helios.ports.idempotency import StoredResponse
 
 INGEST_SOURCES = {
@@ -50,6 +51,12 @@ INGEST_SOURCES = {
     )
 }
 _JSON = "application/json"
+# The envelope is checked before it has an ingest id. Only a keyless PagerDuty trigger's
+# derived dedup key reads it, and that key's length does not depend on it.
+_EDGE_INGEST_ID = "edge-check"
+# Normalizing costs tens of µs per alert: a large batch is checked in a thread, so that the
+# event loop keeps serving other requests meanwhile (bench/api.py prints the costs).
+_INLINE_CHECK_BYTES = 16 * 1024
 _READY_TIMEOUT_S = 2.0
 
 
@@ -96,7 +103,10 @@ def _delivery(
     source: SourceKind,
     body: bytes,
     *,
+    received_at: Millis,
     content_dedup: bool = True,
+    dedup_fingerprint: str | None = None,
+    dedup_window_ms: int | None = None,
 ) -> Delivery:
     kept: list[tuple[str, str]] = []
     idempotency_key: str | None = None
@@ -119,6 +129,9 @@ def _delivery(
         correlation_id=str(state.get("correlation_id", "")),
         idempotency_key=idempotency_key,
         content_dedup=content_dedup,
+        received_at=received_at,
+        dedup_fingerprint=dedup_fingerprint,
+        dedup_window_ms=dedup_window_ms,
     )
 
 
@@ -140,6 +153,18 @@ def _idempotency_key(value: str) -> str | None:
             ),
         )
     return value or None
+
+
+async def check_normalizes(envelope: Envelope) -> None:
+    """``shapes.check_normalizes``, in a worker thread for a large body.
+
+    Raises:
+        InvalidBody: the worker's normalizer would quarantine the envelope.
+    """
+    if len(envelope.body) <= _INLINE_CHECK_BYTES:
+        shapes.check_normalizes(envelope)
+    else:
+        await anyio.to_thread.run_sync(shapes.check_normalizes, envelope)
 
 
 def _answer(stored: StoredResponse) -> Response[bytes]:
@@ -169,6 +194,9 @@ def build_routes(ctx: ApiContext) -> list[HTTPRouteHandler]:
     """Every route handler of the API, bound to ``ctx``."""
     intake = ctx.intake
     limit = ctx.config.max_body_bytes
+    # An SNS Timestamp may be as far ahead of the API's clock as a generic signature's.
+    sns_max_age_s, sns_ahead_s = ctx.config.sns_max_age_s, ctx.config.signature_tolerance_s
+    sns_replay_window_ms = sns.replay_window_ms(max_age_s=sns_max_age_s, ahead_s=sns_ahead_s)
 
     @post(
         "/v2/enqueue",
@@ -201,7 +229,14 @@ def build_routes(ctx: ApiContext) -> list[HTTPRouteHandler]:
                 ),
             )
 
-        delivery = _delivery(request, SourceKind.PAGERDUTY, body, content_dedup=own_key is not None)
+        delivery = _delivery(
+            request,
+            SourceKind.PAGERDUTY,
+            body,
+            received_at=intake.now(),
+            content_dedup=own_key is not None,
+        )
+        await check_normalizes(intake.envelope(who, delivery, ingest_id=_EDGE_INGEST_ID))
         return _answer(await intake.admit(who, delivery, respond))
 
     @post(
@@ -228,7 +263,8 @@ def build_routes(ctx: ApiContext) -> list[HTTPRouteHandler]:
                 errors=(FieldError(field="routing_key", message="is not a valid routing key"),),
             ) from None
         await intake.limit(who)
-        delivery = _delivery(request, SourceKind.PAGERDUTY_CHANGE, body)
+        delivery = _delivery(request, SourceKind.PAGERDUTY_CHANGE, body, received_at=intake.now())
+        await check_normalizes(intake.envelope(who, delivery, ingest_id=_EDGE_INGEST_ID))
         return _answer(await intake.admit(who, delivery, _change_processed))
 
     async def ingest(request: Request[Any, Any, Any], source: str, key: str | None) -> Any:
@@ -245,6 +281,7 @@ def build_routes(ctx: ApiContext) -> list[HTTPRouteHandler]:
         document = shapes.decode_object(body)
         shapes.check_source(kind, document)
         signature = None
+        repeats_as: str | None = None
         if kind is SourceKind.GENERIC:
             signature = signatures.verify(
                 request.headers.get(signatures.SIGNATURE_HEADER),
@@ -256,8 +293,22 @@ def build_routes(ctx: ApiContext) -> list[HTTPRouteHandler]:
         elif kind is SourceKind.CLOUDWATCH:
             if document.get("TopicArn") not in who.integration.allowed_topics:
                 raise Forbidden("this SNS topic is not allowed for the integration")
+            sns.check_fresh(
+                document, now_ms=intake.now(), max_age_s=sns_max_age_s, ahead_s=sns_ahead_s
+            )
             await ctx.sns.verify(document)
-        delivery = _delivery(request, kind, body)
+            # A resend may carry extra unsigned fields (other bytes): the MessageId is what
+            # repeats, and it is remembered for as long as the message is fresh.
+            repeats_as = "sns-message-id:" + document["MessageId"]
+        delivery = _delivery(
+            request,
+            kind,
+            body,
+            received_at=intake.now(),
+            dedup_fingerprint=repeats_as,
+            dedup_window_ms=sns_replay_window_ms if repeats_as else None,
+        )
+        await check_normalizes(intake.envelope(who, delivery, ingest_id=_EDGE_INGEST_ID))
         correlation_id = delivery.correlation_id
 
         def respond(ingest_id: str) -> StoredResponse:
