@@ -122,6 +122,8 @@ def test_new_inputs_read_old_patterns_with_re2_and_the_whole_log_verifies(
     ]
     assert len(new_inputs) == len(again)
     assert {i.regex_engine for i in new_inputs} == {RegexEngine.RE2}
+    ticks = [i.regex_engine for i in recorded if isinstance(i, TickReceived)]
+    assert ticks == [RegexEngine.PYTHON_RE, RegexEngine.RE2]
 
     report = replay.verify(store)
     assert report.divergences == ()
