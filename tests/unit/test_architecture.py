@@ -54,7 +54,9 @@ FORBIDDEN_METHOD_CALLS = frozenset(
 FORBIDDEN_BUILTIN_CALLS = frozenset(
     {"open", "input", "print", "breakpoint", "exec", "eval", "compile", "__import__"}
 )
-DOMAIN_ALLOWED_THIRD_PARTY = frozenset({"attrs", "attr"})
+# re2 (google-re2): a regular-expression engine, pure computation like the stdlib's re, that
+# matches in linear time; label patterns are RE2 so that no pattern can stall the process.
+DOMAIN_ALLOWED_THIRD_PARTY = frozenset({"attrs", "attr", "re2"})
 
 
 @attrs.frozen
@@ -130,7 +132,7 @@ def check_domain_source(
                 Violation(
                     where,
                     line,
-                    f"imports {name}: the domain depends on the standard library and attrs only",
+                    f"imports {name}: the domain depends on the standard library, attrs and re2",
                 )
             )
     for node in ast.walk(tree):

@@ -15,6 +15,7 @@ import attrs
 from helios.domain.events import event
 from helios.domain.fold import EMPTY, Episode, Fold, FoldPolicy, fold_each, step
 from helios.domain.identity import stable_hash
+from helios.domain.patterns import RegexEngine
 from helios.domain.ruleset import Ruleset
 from helios.domain.scoring import Factor, Score, ScoreInput, score
 from helios.domain.silence import Silence, matching
@@ -75,6 +76,8 @@ class IngestSignal:
     signal: Signal
     ruleset: Ruleset
     silences: tuple[Silence, ...] = ()
+    regex_engine: RegexEngine = RegexEngine.RE2
+    """The engine the input was recorded under (see ``helios.domain.patterns``)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -84,6 +87,8 @@ class Tick:
     at: Millis
     ruleset: Ruleset
     silences: tuple[Silence, ...] = ()
+    regex_engine: RegexEngine = RegexEngine.RE2
+    """The engine the tick was recorded under (see ``helios.domain.patterns``)."""
 
 
 AlertCommand = IngestSignal | Tick
@@ -454,7 +459,13 @@ def _decide_signal(
     if after is None:
         return tuple(events), after_state
     at = signal.occurred_at
-    journal = _Journal(state=after_state, events=events, ruleset=ruleset, at=at)
+    journal = _Journal(
+        state=after_state,
+        events=events,
+        ruleset=ruleset,
+        at=at,
+        regex_engine=command.regex_engine,
+    )
 
     opened = before is None or (
         after.episode_id != before.episode_id and after.started_at > before.started_at
@@ -501,7 +512,9 @@ def _decide_signal(
                 )
             )
 
-    silence_ids = matching(command.silences, signal.labels, signal.occurred_at)
+    silence_ids = matching(
+        command.silences, signal.labels, signal.occurred_at, command.regex_engine
+    )
     if silence_ids != journal.state.silenced_by:
         journal.add(
             AlertSilenced(at=at, silence_ids=silence_ids) if silence_ids else AlertUnsilenced(at=at)
@@ -536,7 +549,9 @@ def _decide_tick(command: Tick, state: AlertState) -> tuple[tuple[AlertEvent, ..
     episode = state.episode
     if episode is None:
         return (), state
-    journal = _Journal(state=state, events=[], ruleset=ruleset, at=at)
+    journal = _Journal(
+        state=state, events=[], ruleset=ruleset, at=at, regex_engine=command.regex_engine
+    )
     transitions = state.fold.transitions
     last = transitions[-1] if transitions else None
     if state.flapping and (last is None or at - last >= ruleset.flap_window_ms):
@@ -565,7 +580,7 @@ def _decide_tick(command: Tick, state: AlertState) -> tuple[tuple[AlertEvent, ..
                 due_at=episode.started_at + ruleset.escalate_after_ms,
             )
         )
-        silenced = matching(command.silences, episode.labels, at)
+        silenced = matching(command.silences, episode.labels, at, command.regex_engine)
         journal.notify("escalation", current.priority, silenced=silenced)
     return tuple(journal.events), journal.state
 
@@ -581,6 +596,7 @@ class _Journal:
     events: list[AlertEvent]
     ruleset: Ruleset
     at: Millis
+    regex_engine: RegexEngine
 
     def add(self, decided: AlertEvent) -> None:
         self.events.append(decided)
@@ -661,6 +677,7 @@ def _rescore(journal: _Journal, episode: Episode) -> Score:
             labels=episode.labels,
             occurrences=episode.occurrences,
             flapping=state.flapping,
+            regex_engine=journal.regex_engine,
         ),
         journal.ruleset,
     )

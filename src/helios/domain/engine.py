@@ -15,6 +15,7 @@ import attrs
 
 from helios.domain import alert, incident
 from helios.domain.identity import stream_id
+from helios.domain.patterns import RegexEngine
 from helios.domain.ruleset import Ruleset
 from helios.domain.silence import Silence
 from helios.domain.values import Millis, Signal
@@ -48,6 +49,9 @@ class TenantContext:
     ruleset: Ruleset
     silences: tuple[Silence, ...] = ()
     silences_version: int = 0
+    regex_engine: RegexEngine = RegexEngine.RE2
+    """The engine inputs decided in this context are recorded under: RE2 for every new
+    input; replay passes the one the input recorded (see ``helios.domain.patterns``)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -89,7 +93,12 @@ def apply_signal(working: Working, signal: Signal, context: TenantContext) -> Mi
     group state it needs is not loaded."""
     key = (signal.tenant, signal.dedup_key)
     state = working.alerts.get(key) or alert.initial_state(signal.tenant, signal.dedup_key)
-    command = alert.IngestSignal(signal=signal, ruleset=context.ruleset, silences=context.silences)
+    command = alert.IngestSignal(
+        signal=signal,
+        ruleset=context.ruleset,
+        silences=context.silences,
+        regex_engine=context.regex_engine,
+    )
     return _commit(working, key, *alert.decide_and_evolve(command, state))
 
 
@@ -98,7 +107,12 @@ def apply_tick(
 ) -> Missing | None:
     """Let time reach ``at`` for one alert (escalation, flapping clear)."""
     state = working.alerts.get(key) or alert.initial_state(*key)
-    command = alert.Tick(at=at, ruleset=context.ruleset, silences=context.silences)
+    command = alert.Tick(
+        at=at,
+        ruleset=context.ruleset,
+        silences=context.silences,
+        regex_engine=context.regex_engine,
+    )
     return _commit(working, key, *alert.decide_and_evolve(command, state))
 
 

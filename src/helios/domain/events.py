@@ -2,12 +2,25 @@
 
 Each event class carries ``NAME``, a stable, versioned name such as
 ``helios.alert.triggered.v1``; stores use it instead of a Python class path, so renaming or
-moving a class never breaks history. A new schema version gets a new name and an upcaster.
+moving a class never breaks history. A new schema version gets a new name and an upcaster;
+a field added to a recorded type can instead carry ``ADDED_FIELD`` metadata, its default being
+what the records made before it mean.
 """
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any, ClassVar, Protocol
+
+ADDED_FIELD_KEY = "helios.added_field"
+ADDED_FIELD = MappingProxyType({ADDED_FIELD_KEY: True})
+"""attrs field metadata for a field added to a type after records of it were stored
+(``attrs.field(default=..., metadata=ADDED_FIELD)``).
+
+Its default is what those older records mean, and the stored encoding leaves the field out
+whenever it holds the default (the store's codec reads this mark): a record that does not use
+the field keeps the bytes it always had, which replay compares byte for byte.
+"""
 
 
 class DomainEvent(Protocol):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import attrs
 
 from helios.domain.changes import Change
-from helios.domain.events import event
+from helios.domain.events import ADDED_FIELD, event
 from helios.domain.identity import stream_id
 from helios.domain.normalize import (
     ChangeNormalized,
@@ -21,6 +21,7 @@ from helios.domain.normalize import (
     NormalizeResult,
     Rejected,
 )
+from helios.domain.patterns import RegexEngine
 from helios.domain.values import Envelope, Millis, Signal
 
 
@@ -36,7 +37,8 @@ class EnvelopeNormalized:
     """What normalization made of an envelope, under which rules and silences.
 
     ``ruleset_version`` and ``silences_version`` (the version of the tenant's silence stream)
-    let replay decide with exactly what was in force, even if a rule changed concurrently.
+    let replay decide with exactly what was in force, even if a rule changed concurrently;
+    ``regex_engine``, with the engine that read the label patterns.
     """
 
     ingest_id: str
@@ -44,6 +46,8 @@ class EnvelopeNormalized:
     signals: tuple[Signal, ...]
     skipped: tuple[FieldError, ...] = ()
     silences_version: int = 0
+    regex_engine: RegexEngine = attrs.field(default=RegexEngine.PYTHON_RE, metadata=ADDED_FIELD)
+    """The engine the signals were decided with (absent, ``re``, before RE2)."""
 
 
 @event("helios.intake.envelope_rejected.v1")
@@ -94,6 +98,8 @@ class TickReceived:
     dedup_keys: tuple[str, ...]
     ruleset_version: int
     silences_version: int = 0
+    regex_engine: RegexEngine = attrs.field(default=RegexEngine.PYTHON_RE, metadata=ADDED_FIELD)
+    """The engine the tick was decided with (absent, ``re``, before RE2)."""
 
 
 IntakeEvent = (
@@ -117,9 +123,18 @@ def tick_stream(tenant: str, at: Millis) -> str:
 
 
 def outcome_event(
-    envelope: Envelope, result: NormalizeResult, ruleset_version: int, silences_version: int = 0
+    envelope: Envelope,
+    result: NormalizeResult,
+    ruleset_version: int,
+    silences_version: int = 0,
+    *,
+    regex_engine: RegexEngine = RegexEngine.PYTHON_RE,
 ) -> EnvelopeNormalized | EnvelopeRejected | ChangeRecorded | ControlReceived:
-    """The event that records what normalization made of an envelope."""
+    """The event that records what normalization made of an envelope.
+
+    ``regex_engine`` is the engine its signals were decided with; left out, the outcome is
+    one recorded before RE2 (replay of such records omits it; new inputs always pass it).
+    """
     match result:
         case Normalized(signals=signals, skipped=skipped):
             return EnvelopeNormalized(
@@ -128,6 +143,7 @@ def outcome_event(
                 signals=signals,
                 skipped=skipped,
                 silences_version=silences_version,
+                regex_engine=regex_engine,
             )
         case Rejected(reason=reason, errors=errors):
             return EnvelopeRejected(

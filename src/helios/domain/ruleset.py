@@ -12,6 +12,8 @@ import re
 
 import attrs
 
+from helios.domain.events import ADDED_FIELD
+from helios.domain.patterns import RegexEngine, full_match, pattern_problem
 from helios.domain.values import MINUTE_MS, Millis, Priority, Severity
 
 LABEL_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,127}\Z")
@@ -33,13 +35,19 @@ class MatchOp(enum.Enum):
 
 @attrs.frozen(kw_only=True)
 class LabelMatcher:
-    """``name op value``, as in Alertmanager; regexes are anchored (full match)."""
+    """``name op value``, as in Alertmanager; patterns are anchored (full match), see
+    ``helios.domain.patterns``."""
 
     name: str
     op: MatchOp
     value: str
 
-    def matches(self, labels: dict[str, str]) -> bool:
+    def matches(self, labels: dict[str, str], engine: RegexEngine = RegexEngine.RE2) -> bool:
+        """Whether the labels satisfy this matcher, its pattern read by ``engine``.
+
+        A pattern the engine cannot read satisfies neither ``=~`` nor ``!~``: the silence or
+        multiplier holding it applies to nothing, rather than to everything.
+        """
         actual = labels.get(self.name, "")
         match self.op:
             case MatchOp.EQ:
@@ -47,23 +55,17 @@ class LabelMatcher:
             case MatchOp.NE:
                 return actual != self.value
             case MatchOp.RE:
-                return _compiled(self.value).fullmatch(actual) is not None
+                return full_match(self.value, actual, engine) is True
             case MatchOp.NRE:
-                return _compiled(self.value).fullmatch(actual) is None
+                return full_match(self.value, actual, engine) is False
 
 
-_REGEX_CACHE: dict[str, re.Pattern[str]] = {}
-
-
-def _compiled(pattern: str) -> re.Pattern[str]:
-    compiled = _REGEX_CACHE.get(pattern)
-    if compiled is None:
-        compiled = _REGEX_CACHE[pattern] = re.compile(pattern)
-    return compiled
-
-
-def matches_all(matchers: tuple[LabelMatcher, ...], labels: dict[str, str]) -> bool:
-    return all(matcher.matches(labels) for matcher in matchers)
+def matches_all(
+    matchers: tuple[LabelMatcher, ...],
+    labels: dict[str, str],
+    engine: RegexEngine = RegexEngine.RE2,
+) -> bool:
+    return all(matcher.matches(labels, engine) for matcher in matchers)
 
 
 @attrs.frozen(kw_only=True)
@@ -150,6 +152,10 @@ class Ruleset:
     recipients: str = "on-call"
     escalate_after_ms: Millis = 15 * MINUTE_MS
     escalate_priorities: tuple[Priority, ...] = (Priority.P1, Priority.P2)
+    # patterns
+    regex_engine: RegexEngine = attrs.field(default=RegexEngine.PYTHON_RE, metadata=ADDED_FIELD)
+    """The engine the matchers' patterns were validated with when this version was published:
+    RE2 since patterns are RE2; absent (``re``) on versions published before."""
 
     def map_severity(self, raw: str | None) -> tuple[Severity, bool]:
         """The canonical severity for a source's value, and whether the default was used."""
@@ -185,7 +191,7 @@ class RuleProblem:
 
 
 def validate(ruleset: Ruleset) -> tuple[RuleProblem, ...]:
-    """Every problem in a ruleset; empty when it may be published."""
+    """Every problem in a ruleset; empty when it may be published (patterns must be RE2)."""
     problems: list[RuleProblem] = []
 
     def problem(field: str, message: str) -> None:
@@ -223,10 +229,10 @@ def validate(ruleset: Ruleset) -> tuple[RuleProblem, ...]:
             problem(f"multipliers[{index}].name", "must not be empty")
         for m_index, matcher in enumerate(multiplier.matchers):
             if matcher.op in (MatchOp.RE, MatchOp.NRE):
-                try:
-                    re.compile(matcher.value)
-                except re.error as exc:
-                    problem(f"multipliers[{index}].matchers[{m_index}]", f"bad regex: {exc}")
+                # Always RE2, whatever ``regex_engine`` says: this validates a new version.
+                reason = pattern_problem(matcher.value)
+                if reason is not None:
+                    problem(f"multipliers[{index}].matchers[{m_index}]", reason)
     if ruleset.recurrence_points < 0 or ruleset.recurrence_cap < 0:
         problem("recurrence_points", "recurrence points and cap must be >= 0")
     if ruleset.flapping_penalty < 0:

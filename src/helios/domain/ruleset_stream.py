@@ -6,6 +6,7 @@ import attrs
 
 from helios.domain.errors import CommandRejected
 from helios.domain.events import event
+from helios.domain.patterns import RegexEngine
 from helios.domain.ruleset import DEFAULT_RULESET, Ruleset, validate
 from helios.domain.values import Millis
 
@@ -41,7 +42,8 @@ def decide(command: PublishRuleset, state: TenantRules) -> tuple[RulesetPublishe
     """Publish the next version of a tenant's rules.
 
     Raises:
-        CommandRejected: the ruleset is invalid or its version is not the next one.
+        CommandRejected: the ruleset is invalid (a pattern RE2 cannot read included) or its
+            version is not the next one.
     """
     problems = [(p.field, p.message) for p in validate(command.ruleset)]
     expected = state.current.version + 1
@@ -49,7 +51,9 @@ def decide(command: PublishRuleset, state: TenantRules) -> tuple[RulesetPublishe
         problems.append(("version", f"must be {expected}, the next version"))
     if problems:
         raise CommandRejected("invalid ruleset", tuple(problems))
-    return (RulesetPublished(ruleset=command.ruleset, at=command.at, by=command.by),)
+    # Validated as RE2 just above: record it, so its patterns are never read by another engine.
+    ruleset = attrs.evolve(command.ruleset, regex_engine=RegexEngine.RE2)
+    return (RulesetPublished(ruleset=ruleset, at=command.at, by=command.by),)
 
 
 def evolve(state: TenantRules, event: RulesetPublished) -> TenantRules:

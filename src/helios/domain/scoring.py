@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import attrs
 
+from helios.domain.patterns import RegexEngine, reading_engine
 from helios.domain.ruleset import Ruleset, matches_all
 from helios.domain.values import Labels, Priority, Severity
 
@@ -39,6 +40,8 @@ class ScoreInput:
     labels: Labels
     occurrences: int
     flapping: bool
+    regex_engine: RegexEngine = RegexEngine.RE2
+    """The engine of the input being decided (see ``helios.domain.patterns``)."""
 
 
 def score(subject: ScoreInput, ruleset: Ruleset) -> Score:
@@ -47,10 +50,11 @@ def score(subject: ScoreInput, ruleset: Ruleset) -> Score:
     factors = [Factor(name="severity", input=subject.severity.value, effect=points)]
     value = points
     labels = dict(subject.labels)
+    engine = reading_engine(ruleset.regex_engine, subject.regex_engine)
     for multiplier in ruleset.multipliers:
         if multiplier.service is not None and multiplier.service != subject.service:
             continue
-        if not matches_all(multiplier.matchers, labels):
+        if not matches_all(multiplier.matchers, labels, engine):
             continue
         scaled = value * multiplier.percent // 100
         factors.append(

@@ -6,12 +6,11 @@ notifications it would cause are suppressed, and the decisions name the silence.
 
 from __future__ import annotations
 
-import re
-
 import attrs
 
 from helios.domain.errors import CommandRejected
-from helios.domain.events import event
+from helios.domain.events import ADDED_FIELD, event
+from helios.domain.patterns import RegexEngine, pattern_problem, reading_engine
 from helios.domain.ruleset import LabelMatcher, MatchOp, matches_all
 from helios.domain.values import Labels, Millis
 
@@ -24,15 +23,27 @@ class Silence:
     ends_at: Millis
     created_by: str = ""
     comment: str = ""
+    regex_engine: RegexEngine = attrs.field(default=RegexEngine.PYTHON_RE, metadata=ADDED_FIELD)
+    """The engine the patterns were validated with when the silence was created: RE2 since
+    patterns are RE2; absent (``re``) on silences created before."""
 
-    def silences(self, labels: Labels, at: Millis) -> bool:
-        """Whether a signal that occurred ``at`` with ``labels`` falls under this silence."""
-        return self.starts_at <= at < self.ends_at and matches_all(self.matchers, dict(labels))
+    def silences(self, labels: Labels, at: Millis, engine: RegexEngine = RegexEngine.RE2) -> bool:
+        """Whether a signal that occurred ``at`` with ``labels`` falls under this silence,
+        deciding an input recorded under ``engine``."""
+        return self.starts_at <= at < self.ends_at and matches_all(
+            self.matchers, dict(labels), reading_engine(self.regex_engine, engine)
+        )
 
 
-def matching(silences: tuple[Silence, ...], labels: Labels, at: Millis) -> tuple[str, ...]:
-    """Ids of the silences that cover a signal, sorted."""
-    return tuple(sorted(s.silence_id for s in silences if s.silences(labels, at)))
+def matching(
+    silences: tuple[Silence, ...],
+    labels: Labels,
+    at: Millis,
+    engine: RegexEngine = RegexEngine.RE2,
+) -> tuple[str, ...]:
+    """Ids of the silences that cover a signal, sorted (``engine``: the input's, see
+    ``helios.domain.patterns.reading_engine``)."""
+    return tuple(sorted(s.silence_id for s in silences if s.silences(labels, at, engine)))
 
 
 @attrs.frozen(kw_only=True)
@@ -84,7 +95,8 @@ def decide(command: SilenceCommand, state: TenantSilences) -> tuple[SilenceEvent
     """Validate a silence command.
 
     Raises:
-        CommandRejected: a malformed silence, a duplicate id, or an unknown one to expire.
+        CommandRejected: a malformed silence (a pattern RE2 cannot read included), a duplicate
+            id, or an unknown one to expire.
     """
     match command:
         case CreateSilence(silence=silence, at=at):
@@ -93,7 +105,9 @@ def decide(command: SilenceCommand, state: TenantSilences) -> tuple[SilenceEvent
                 problems.append(("silence_id", "already exists"))
             if problems:
                 raise CommandRejected("invalid silence", tuple(problems))
-            return (SilenceCreated(silence=silence, at=at),)
+            # Validated as RE2 just above: record it, so it is never read by another engine.
+            recorded = attrs.evolve(silence, regex_engine=RegexEngine.RE2)
+            return (SilenceCreated(silence=recorded, at=at),)
         case ExpireSilence(silence_id=silence_id, at=at, by=by):
             existing = state.get(silence_id)
             if existing is None:
@@ -127,8 +141,7 @@ def _problems(silence: Silence) -> list[tuple[str, str]]:
         problems.append(("ends_at", "must be after starts_at"))
     for index, matcher in enumerate(silence.matchers):
         if matcher.op in (MatchOp.RE, MatchOp.NRE):
-            try:
-                re.compile(matcher.value)
-            except re.error as exc:
-                problems.append((f"matchers[{index}].value", f"bad regex: {exc}"))
+            reason = pattern_problem(matcher.value)
+            if reason is not None:
+                problems.append((f"matchers[{index}].value", reason))
     return problems

@@ -6,20 +6,29 @@ natively), prefixed by one flag byte telling whether it is zstd-compressed: reco
 bodies are large and compress well, small decisions are not worth the CPU.
 
 Old schema versions are read through upcasters: ``old_name -> (new_name, dict -> dict)``,
-applied in chain until a registered name is reached.
+applied in chain until a registered name is reached. A field added to a type without a new
+name (``helios.domain.events.ADDED_FIELD``) is left out of the encoding while it holds its
+default, so records that do not use it keep their bytes, and decode back to that default.
 """
 
 from __future__ import annotations
 
 import threading
+import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import attrs
 import msgspec
 import zstandard
 
+from helios.domain.events import ADDED_FIELD_KEY
+
 Upcast = Callable[[dict[str, Any]], dict[str, Any]]
 Upcasters = Mapping[str, tuple[str, Upcast]]
+Omissions = tuple[tuple[str, Any, "Omissions | None"], ...]
+"""Per field that may be left out: (name, its default, None) for an added field, or
+(name, None, the nested type's omissions) for a field holding an attrs type that has some."""
 
 _PLAIN = b"\x00"
 _ZSTD = b"\x01"
@@ -53,6 +62,7 @@ class EventCodec:
         self._compress_above = compress_above
         self._encoder = msgspec.msgpack.Encoder()
         self._decoders: dict[str, msgspec.msgpack.Decoder[Any]] = {}
+        self._omissions: dict[type[Any], Omissions] = {}
         # A compressor is reusable but not shareable between threads: one per thread. Its
         # one-shot output is the same bytes as ``zstandard.compress`` at the same level.
         self._local = threading.local()
@@ -63,6 +73,12 @@ class EventCodec:
             name: str = type(event).NAME
         except AttributeError:
             raise CodecError(f"{type(event).__qualname__} is not a domain event") from None
+        omissions = self._omissions.get(type(event))
+        if omissions is None:
+            # A benign race, as for decoders: two threads compute the same plan.
+            omissions = self._omissions[type(event)] = _omissions(type(event))
+        if omissions:
+            event = _without_defaults(event, omissions)
         return name, self.pack(self._encoder.encode(event))
 
     def decode(self, name: str, state: bytes) -> tuple[str, Any]:
@@ -118,3 +134,43 @@ class EventCodec:
             return self._types[name]
         except KeyError:
             raise CodecError(f"no event type registered as {name!r}") from None
+
+
+def _omissions(cls: type[Any], seen: frozenset[type[Any]] = frozenset()) -> Omissions:
+    """Which fields of ``cls`` (or of attrs types held directly in its fields) are added ones.
+
+    Added fields inside containers (a tuple of attrs values) are not looked for: none exist.
+    """
+    if not attrs.has(cls) or cls in seen:
+        return ()
+    try:
+        hints = typing.get_type_hints(cls)
+    except (NameError, TypeError):
+        hints = {}
+    found: list[tuple[str, Any, Omissions | None]] = []
+    for field in attrs.fields(cls):
+        if field.metadata.get(ADDED_FIELD_KEY):
+            found.append((field.name, field.default, None))
+            continue
+        held = hints.get(field.name)
+        if isinstance(held, type):
+            nested = _omissions(held, seen | {cls})
+            if nested:
+                found.append((field.name, None, nested))
+    return tuple(found)
+
+
+def _without_defaults(value: Any, omissions: Omissions) -> Any:
+    """``value`` with each added field that holds its default set to ``UNSET`` (which msgspec
+    leaves out of the encoding); ``value`` itself when nothing is left out."""
+    changes: dict[str, Any] = {}
+    for name, default, nested in omissions:
+        current = getattr(value, name)
+        if nested is None:
+            if current == default:
+                changes[name] = msgspec.UNSET
+        elif attrs.has(type(current)):
+            stripped = _without_defaults(current, nested)
+            if stripped is not current:
+                changes[name] = stripped
+    return attrs.evolve(value, **changes) if changes else value

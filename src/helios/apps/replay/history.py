@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 
 from helios.domain import engine, silence
+from helios.domain.patterns import RegexEngine
 from helios.domain.ruleset import DEFAULT_RULESET, Ruleset
 from helios.domain.ruleset_stream import RulesetPublished
 from helios.domain.silence import Silence, SilenceCreated, SilenceExpired, TenantSilences
@@ -75,9 +76,14 @@ class TenantHistory:
         return states[version].silences
 
     def context(
-        self, tenant: str, ruleset_version: int, silences_version: int
+        self,
+        tenant: str,
+        ruleset_version: int,
+        silences_version: int,
+        regex_engine: RegexEngine = RegexEngine.PYTHON_RE,
     ) -> engine.TenantContext:
-        """The decision context recorded as ``(ruleset_version, silences_version)``.
+        """The decision context recorded as ``(ruleset_version, silences_version,
+        regex_engine)`` (an input recorded before RE2 carries no engine: ``re``).
 
         Raises:
             UnknownVersion: a version the log never published.
@@ -86,6 +92,7 @@ class TenantHistory:
             ruleset=self.ruleset(tenant, ruleset_version),
             silences=self.silences(tenant, silences_version),
             silences_version=silences_version,
+            regex_engine=regex_engine,
         )
 
     def _ids(self, tenant: str) -> tuple[uuid.UUID, uuid.UUID]:

@@ -44,6 +44,7 @@ from helios.domain.intake import (
     outcome_event,
 )
 from helios.domain.normalize import Normalized, normalize
+from helios.domain.patterns import RegexEngine
 from helios.domain.values import Envelope
 from helios.ports.event_store import EventStore, LogEntry
 
@@ -180,7 +181,7 @@ class Verifier:
         try:
             if isinstance(event, TickReceived):
                 context = self._history.context(
-                    event.tenant, event.ruleset_version, event.silences_version
+                    event.tenant, event.ruleset_version, event.silences_version, event.regex_engine
                 )
                 for key in event.dedup_keys:
                     working = decide_tick(self._states, event.tenant, key, event.at, context)
@@ -199,13 +200,19 @@ class Verifier:
         else:
             version = recorded.ruleset_version
             silences_version = getattr(recorded, "silences_version", 0)
+        # Only a normalized outcome records the engine; the others decide nothing.
+        regex_engine = getattr(recorded, "regex_engine", RegexEngine.PYTHON_RE)
         ruleset = self._history.ruleset(envelope.tenant, version)
         result = normalize(envelope, ruleset, decode=orjson.loads)
-        recomputed = outcome_event(envelope, result, version, silences_version)
+        recomputed = outcome_event(
+            envelope, result, version, silences_version, regex_engine=regex_engine
+        )
         if not self._same(recorded, recomputed):
             self._diverged(entry, "outcome", recomputed)
         if isinstance(result, Normalized) and result.signals:
-            context = self._history.context(envelope.tenant, version, silences_version)
+            context = self._history.context(
+                envelope.tenant, version, silences_version, regex_engine
+            )
             for signal in result.signals:
                 self._expect(decide_signal(self._states, signal, context), entry.position)
 

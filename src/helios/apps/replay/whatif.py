@@ -30,6 +30,7 @@ from helios.apps.replay.states import DEFAULT_CAPACITY
 from helios.domain import alert, engine, incident
 from helios.domain.intake import EnvelopeNormalized, EnvelopeReceived, TickReceived
 from helios.domain.normalize import Normalized, normalize
+from helios.domain.patterns import RegexEngine
 from helios.domain.ruleset import Ruleset
 from helios.domain.scoring import Factor
 from helios.domain.values import Envelope, Priority, Signal
@@ -149,11 +150,15 @@ def what_if(
 ) -> WhatIfReport:
     """Replay the window under ``rules`` (for ``window.tenant``, or every tenant) and compare.
 
+    The candidate's patterns are read by RE2, as they would be once published, even for
+    inputs recorded before RE2; the baseline decides each input as it was recorded.
+
     Raises:
         UnknownVersion: an input names rules the log never published.
         StoreUnavailable: the store cannot be reached.
     """
     started = time.perf_counter()
+    rules = attrs.evolve(rules, regex_engine=RegexEngine.RE2)
     history = TenantHistory()
     seed = CachedStates(store, capacity=capacity)
     baseline = _Side(store, seed, capacity)
@@ -187,7 +192,10 @@ def what_if(
                             opened = True
                             inputs += 1
                             context = history.context(
-                                envelope.tenant, event.ruleset_version, event.silences_version
+                                envelope.tenant,
+                                event.ruleset_version,
+                                event.silences_version,
+                                event.regex_engine,
                             )
                             for signal in event.signals:
                                 baseline.signal(signal, context)
@@ -200,7 +208,10 @@ def what_if(
                             opened = True
                             inputs += 1
                             context = history.context(
-                                tenant, event.ruleset_version, event.silences_version
+                                tenant,
+                                event.ruleset_version,
+                                event.silences_version,
+                                event.regex_engine,
                             )
                             other = attrs.evolve(context, ruleset=rules)
                             for key in event.dedup_keys:

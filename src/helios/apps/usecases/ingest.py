@@ -183,6 +183,7 @@ class Ingestor:
                 dedup_keys=tuple(dedup_keys),
                 ruleset_version=context.ruleset.version,
                 silences_version=context.silences_version,
+                regex_engine=context.regex_engine,
             )
             intake = StreamAppend(
                 stream_id=uuid.UUID(tick_stream(tenant, at)), expected_version=0, events=(record,)
@@ -231,7 +232,11 @@ class Ingestor:
         for envelope, result in outcomes:
             context = contexts[envelope.tenant]
             outcome = outcome_event(
-                envelope, result, context.ruleset.version, context.silences_version
+                envelope,
+                result,
+                context.ruleset.version,
+                context.silences_version,
+                regex_engine=context.regex_engine,
             )
             intake.append(
                 StreamAppend(
