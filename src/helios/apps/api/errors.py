@@ -79,6 +79,16 @@ class PayloadTooLarge(ApiError):
     title = "The request body is too large"
 
 
+class RequestTimeout(ApiError):
+    status = 408
+    slug = "request-timeout"
+    title = "The request body did not arrive in time"
+
+    def __init__(self, detail: str = "") -> None:
+        # The rest of the body may still arrive: the connection cannot carry another request.
+        super().__init__(detail, headers={"Connection": "close"})
+
+
 class RequestInFlight(ApiError):
     status = 409
     slug = "request-in-flight"

@@ -1,0 +1,226 @@
+"""What a hostile or broken client sends, against a real uvicorn server on loopback.
+
+Each request is answered with a 4xx problem document that names what is wrong, in bounded
+time, and never with a 500: out-of-range cursors, JSON nested a thousand deep, non-ASCII
+signatures, compressed bodies, bodies shorter than their Content-Length, and password guessing
+(whose lockout must neither reveal which emails exist nor lock the owner out from elsewhere).
+
+The server runs the whole API (ingestion and ``/v1``) over a memory event store, SQLite read
+models, the embedded queue and the in-process limiter: nothing here needs a server of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import httpx
+import pytest
+import uvicorn
+from test_query_api import free_port
+
+from helios.apps.access import AccessService
+from helios.apps.api.app import create_app
+from helios.apps.api.config import ApiConfig
+from helios.apps.api.server import server_config
+from helios.apps.bootstrap import open_services
+from helios.apps.settings import Settings
+from helios.apps.tenancy import TenancyService
+from helios.domain.access import Role
+from helios.domain.values import SourceKind
+
+PASSWORD = "correct horse battery"
+MAX_FAILURES = 3
+BODY_TIMEOUT_S = 0.5
+CONFIG = ApiConfig(body_timeout_s=BODY_TIMEOUT_S, key_miss_refresh_s=1e-9)
+# Long enough that a server without a body timeout is caught, short enough to fail fast.
+PATIENCE_S = 15.0
+
+
+@attrs.frozen(kw_only=True)
+class Site:
+    """A running API and what was seeded in it."""
+
+    base: str
+    port: int
+    tenant: str
+    token: str
+    """An owner's personal token: may call every endpoint."""
+    generic_key: str
+    signing_secret: str
+    pagerduty_key: str
+    alertmanager_key: str
+
+    def client(self, address: str = "127.0.0.1") -> httpx.Client:
+        """A client whose connections come from ``address`` (any of 127.0.0.0/8)."""
+        transport = httpx.HTTPTransport(local_address=address)
+        return httpx.Client(base_url=self.base, transport=transport, timeout=PATIENCE_S)
+
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def _seed(services: Any, site: dict[str, Any]) -> None:
+    tenancy = TenancyService(services.store)
+    tenant = tenancy.create_tenant("acme").tenant_id
+    generic = tenancy.create_integration(tenant_id=tenant, kind=SourceKind.GENERIC)
+    pagerduty = tenancy.create_integration(tenant_id=tenant, kind=SourceKind.PAGERDUTY)
+    alertmanager = tenancy.create_integration(tenant_id=tenant, kind=SourceKind.ALERTMANAGER)
+    access = AccessService(services.store)
+    owner = access.create_user(
+        tenant_id=tenant, email="owner@acme.example", role=Role.OWNER, password=PASSWORD
+    )
+    for name in ("ana", "bo", "cy"):
+        access.create_user(
+            tenant_id=tenant, email=f"{name}@acme.example", role=Role.VIEWER, password=PASSWORD
+        )
+    token = access.issue_token(tenant_id=tenant, user_id=owner.user_id, name="probe").token
+    site.update(
+        tenant=tenant,
+        token=token,
+        generic_key=generic.routing_key,
+        signing_secret=generic.signing_secret,
+        pagerduty_key=pagerduty.routing_key,
+        alertmanager_key=alertmanager.routing_key,
+    )
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    data_dir: Path = tmp_path_factory.mktemp("hostile")
+    port = free_port()
+    settings = Settings(
+        data_dir=data_dir, store_url="memory://", http_port=port, login_max_failures=MAX_FAILURES
+    )
+    seeded: dict[str, Any] = {}
+    servers: list[uvicorn.Server] = []
+    failure: list[BaseException] = []
+
+    async def main() -> None:
+        async with open_services(settings) as services:
+            _seed(services, seeded)
+            app = create_app(services, config=CONFIG)
+            server = uvicorn.Server(
+                server_config(app, host="127.0.0.1", port=port, api=CONFIG, log_level="warning")
+            )
+            servers.append(server)
+            await server.serve()
+
+    def run() -> None:
+        try:
+            asyncio.run(main())
+        except BaseException as error:  # reported by the fixture, not swallowed
+            failure.append(error)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz").status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        assert not failure, failure
+        assert time.monotonic() < deadline, "the API did not start"
+        time.sleep(0.05)
+    yield Site(base=base, port=port, **seeded)
+    servers[0].should_exit = True
+    thread.join(timeout=30)
+    assert not failure, failure
+
+
+def problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    """The problem document of ``response``, which must have ``status``."""
+    assert response.status_code == status, (response.status_code, response.text[:500])
+    assert response.headers["content-type"].startswith("application/problem+json")
+    document: dict[str, Any] = response.json()
+    assert document["status"] == status
+    return document
+
+
+def fields(document: dict[str, Any]) -> list[str]:
+    return [e["field"] for e in document.get("errors", [])]
+
+
+def cursor_of(*position: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
+
+
+# --- bodies shorter than their Content-Length --------------------------------------------------
+
+
+def _exchange(port: int, head: bytes, body: bytes) -> tuple[bytes, bool]:
+    """Send ``head`` and a short ``body``, then wait: what the server sends, and whether it
+    closed the connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=PATIENCE_S) as sock:
+        sock.sendall(head + body)
+        received = b""
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                return received, False
+            if not chunk:
+                return received, True
+            received += chunk
+
+
+@pytest.mark.parametrize("route", ["login", "ingest", "pagerduty"])
+def test_a_body_shorter_than_its_content_length_is_answered_408_and_the_connection_closed(
+    site: Site, route: str
+) -> None:
+    """The server stops waiting after the body timeout instead of holding the connection."""
+    path = {
+        "login": "/v1/auth/login",
+        "ingest": f"/v1/ingest/alertmanager/{site.alertmanager_key}",
+        "pagerduty": "/v2/enqueue",
+    }[route]
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        "Content-Length: 100\r\n\r\n"
+    ).encode()
+    started = time.monotonic()
+    received, closed = _exchange(site.port, head, b'{"tenant":')
+    waited = time.monotonic() - started
+    assert received.startswith(b"HTTP/1.1 408 "), (received[:300], waited)
+    assert closed, "the connection was kept open"
+    if route != "pagerduty":
+        assert b"application/problem+json" in received
+        assert b"urn:helios:problem:request-timeout" in received
+
+
+def test_a_body_that_trickles_in_slower_than_the_timeout_is_cut_off(site: Site) -> None:
+    """The timeout bounds the whole body, not the gap between two chunks."""
+    head = (
+        b"POST /v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 1000\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", site.port), timeout=PATIENCE_S) as sock:
+        sock.sendall(head)
+        received = b""
+        sent = 0
+        while not received and sent < 200:
+            try:
+                sock.sendall(b" ")
+            except OSError:
+                break
+            sent += 1
+            time.sleep(BODY_TIMEOUT_S / 5)
+            sock.setblocking(False)
+            try:
+                received = sock.recv(65536)
+            except BlockingIOError:
+                pass
+            finally:
+                sock.setblocking(True)
+    assert received.startswith(b"HTTP/1.1 408 "), (received[:200], sent)
