@@ -156,6 +156,31 @@ def cursor_of(*position: object) -> str:
     return base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
 
 
+# --- paging cursors ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "position"),
+    [
+        ("/v1/alerts", (2**63, "k")),
+        ("/v1/alerts", (2**64 - 1, "k")),
+        ("/v1/alerts", (-(2**63) - 1, "k")),
+        ("/v1/incidents", (2**63, "inc")),
+        ("/v1/incidents", (2**64 - 1, "inc")),
+        ("/v1/incidents", (1, "inc\x00")),
+        ("/v1/activity", (2**63,)),
+    ],
+)
+def test_a_cursor_holding_an_integer_beyond_64_bits_is_a_400_naming_the_cursor(
+    site: Site, path: str, position: tuple[object, ...]
+) -> None:
+    """The database cannot compare with it (nor, in PostgreSQL, take a NUL): the API says the
+    cursor is invalid."""
+    with site.client() as client:
+        response = client.get(path, params={"cursor": cursor_of(*position)}, headers=site.auth())
+    assert fields(problem(response, 400)) == ["cursor"]
+
+
 # --- bodies shorter than their Content-Length --------------------------------------------------
 
 

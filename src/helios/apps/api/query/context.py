@@ -155,6 +155,12 @@ def encode_cursor(*position: object) -> str:
     return base64.urlsafe_b64encode(msgspec.json.encode(position)).decode("ascii").rstrip("=")
 
 
+# What a cursor field may hold: what the read-model columns can be compared with (a larger
+# integer overflows SQLite's, a NUL cannot be sent to PostgreSQL).
+_INT64 = range(-(2**63), 2**63)
+_MAX_CURSOR_TEXT = 1024
+
+
 def decode_cursor(text: str | None, *types: type) -> tuple[Any, ...] | None:
     """The position a cursor stands for.
 
@@ -169,7 +175,7 @@ def decode_cursor(text: str | None, *types: type) -> tuple[Any, ...] | None:
         if (
             isinstance(values, list)
             and len(values) == len(types)
-            and all(type(v) is t for v, t in zip(values, types, strict=True))
+            and all(_cursor_field(v, t) for v, t in zip(values, types, strict=True))
         ):
             return tuple(values)
     except (ValueError, msgspec.DecodeError):
@@ -177,6 +183,14 @@ def decode_cursor(text: str | None, *types: type) -> tuple[Any, ...] | None:
     raise InvalidBody(
         "invalid cursor", errors=(FieldError(field="cursor", message="is not a valid cursor"),)
     )
+
+
+def _cursor_field(value: object, kind: type) -> bool:
+    if type(value) is not kind:
+        return False
+    if isinstance(value, int):
+        return value in _INT64
+    return isinstance(value, str) and len(value) <= _MAX_CURSOR_TEXT and "\x00" not in value
 
 
 def decode_body(data: bytes, kind: type[T]) -> T:
