@@ -181,6 +181,29 @@ def test_a_cursor_holding_an_integer_beyond_64_bits_is_a_400_naming_the_cursor(
     assert fields(problem(response, 400)) == ["cursor"]
 
 
+# --- signatures --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [b"caf\xe9", "\u00e9t\u00e9".encode(), b"0" * 63 + b"\xff"],
+    ids=["latin-1", "utf-8", "high-byte"],
+)
+def test_a_signature_that_is_not_ascii_hex_is_a_400_naming_the_header(
+    site: Site, value: bytes
+) -> None:
+    """It cannot be an HMAC: the header is malformed, not the credentials."""
+    body = json.dumps({"action": "trigger", "summary": "s", "dedup_key": "d"}).encode()
+    header = b"t=%d,v1=%s" % (int(time.time()), value)
+    with site.client() as client:
+        response = client.post(
+            f"/v1/ingest/generic/{site.generic_key}",
+            content=body,
+            headers=[(b"X-Helios-Signature", header), (b"Content-Type", b"application/json")],
+        )
+    assert fields(problem(response, 400)) == ["X-Helios-Signature"]
+
+
 # --- bodies shorter than their Content-Length --------------------------------------------------
 
 

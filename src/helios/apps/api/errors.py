@@ -52,6 +52,12 @@ class InvalidBody(ApiError):
     title = "The request body is malformed"
 
 
+class InvalidHeader(ApiError):
+    status = 400
+    slug = "invalid-header"
+    title = "A request header is malformed"
+
+
 class Unauthorized(ApiError):
     status = 401
     slug = "unauthorized"
