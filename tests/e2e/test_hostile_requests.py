@@ -28,6 +28,7 @@ import uvicorn
 from test_query_api import free_port
 
 from helios.apps.access import AccessService
+from helios.apps.api import signatures
 from helios.apps.api.app import create_app
 from helios.apps.api.config import ApiConfig
 from helios.apps.api.server import server_config
@@ -181,6 +182,76 @@ def test_a_cursor_holding_an_integer_beyond_64_bits_is_a_400_naming_the_cursor(
     assert fields(problem(response, 400)) == ["cursor"]
 
 
+# --- deeply nested JSON ------------------------------------------------------------------------
+
+DEEP = 1000
+
+
+def _deep(document: dict[str, Any], key: str) -> bytes:
+    """``document`` with ``key`` holding arrays nested ``DEEP`` levels."""
+    encoded = json.dumps({**document, key: None}).encode()
+    return encoded.replace(b"null", b"[" * DEEP + b"]" * DEEP)
+
+
+def _deep_requests(site: Site) -> list[tuple[str, bytes, dict[str, str]]]:
+    auth = site.auth()
+    now = int(time.time())
+    generic = _deep({"action": "trigger", "summary": "s", "dedup_key": "d"}, "details")
+    return [
+        ("/v1/auth/login", _deep({"tenant": site.tenant, "email": "a@b.c"}, "password"), {}),
+        ("/v1/auth/login", b"[" * DEEP + b"]" * DEEP, {}),
+        ("/v1/me/tokens", _deep({"name": "n"}, "expires_in_days"), auth),
+        ("/v1/users", _deep({"email": "x@acme.example"}, "role"), auth),
+        ("/v1/silences", _deep({"ends_at": "2099-01-01T00:00:00Z"}, "matchers"), auth),
+        ("/v1/incidents/inc_x/notes", _deep({}, "text"), auth),
+        ("/v1/alerts/a_x/acknowledge", _deep({}, "note"), auth),
+        (
+            f"/v1/ingest/generic/{site.generic_key}",
+            generic,
+            {"X-Helios-Signature": signatures.signature_header(site.signing_secret, now, generic)},
+        ),
+        (
+            f"/v1/ingest/alertmanager/{site.alertmanager_key}",
+            _deep({"version": "4", "status": "firing", "alerts": []}, "commonLabels"),
+            {},
+        ),
+    ]
+
+
+def test_a_json_body_nested_a_thousand_deep_is_a_400_on_every_route_that_decodes_json(
+    site: Site,
+) -> None:
+    """Login (no token), the command endpoints and ingestion: 400 naming the body."""
+    answers = {}
+    with site.client() as client:
+        for path, body, headers in _deep_requests(site):
+            response = client.post(
+                path, content=body, headers={**headers, "Content-Type": "application/json"}
+            )
+            answers[path] = (response.status_code, response.text[:300])
+    for path, (status, text) in answers.items():
+        assert status == 400, (path, status, text)
+        assert '"field":"body"' in text, (path, text)
+        assert "nested" in text, (path, text)
+
+
+def test_a_pagerduty_event_nested_a_thousand_deep_gets_pagerdutys_400(site: Site) -> None:
+    """The drop-in endpoint answers in PagerDuty's shape, naming the body."""
+    body = _deep(
+        {
+            "routing_key": site.pagerduty_key,
+            "event_action": "trigger",
+            "payload": {"summary": "s", "source": "h", "severity": "info"},
+        },
+        "links",
+    )
+    with site.client() as client:
+        response = client.post("/v2/enqueue", content=body)
+    assert response.status_code == 400, response.text[:300]
+    assert response.json()["status"] == "invalid event"
+    assert any(e.startswith("'body'") for e in response.json()["errors"])
+
+
 # --- signatures --------------------------------------------------------------------------------
 
 
@@ -202,6 +273,63 @@ def test_a_signature_that_is_not_ascii_hex_is_a_400_naming_the_header(
             headers=[(b"X-Helios-Signature", header), (b"Content-Type", b"application/json")],
         )
     assert fields(problem(response, 400)) == ["X-Helios-Signature"]
+
+
+# --- compressed bodies -------------------------------------------------------------------------
+
+
+def test_a_compressed_body_is_a_415_saying_the_encoding_is_not_supported(site: Site) -> None:
+    """Not a misleading 'not valid UTF-8': login, commands and ingestion alike."""
+    import gzip
+
+    login = gzip.compress(json.dumps({"tenant": "t", "email": "a@b.c", "password": "p"}).encode())
+    now = int(time.time())
+    event = gzip.compress(b'{"action":"trigger","summary":"s","dedup_key":"d"}')
+    requests = [
+        ("/v1/auth/login", login, {}),
+        ("/v1/me/tokens", gzip.compress(b'{"name":"n"}'), site.auth()),
+        (
+            f"/v1/ingest/generic/{site.generic_key}",
+            event,
+            {"X-Helios-Signature": signatures.signature_header(site.signing_secret, now, event)},
+        ),
+        (f"/v1/ingest/alertmanager/{site.alertmanager_key}", gzip.compress(b"{}"), {}),
+    ]
+    with site.client() as client:
+        for path, body, headers in requests:
+            response = client.post(
+                path,
+                content=body,
+                headers={**headers, "Content-Encoding": "gzip", "Content-Type": "application/json"},
+            )
+            document = problem(response, 415)
+            assert "gzip" in document["detail"] and "not supported" in document["detail"], path
+            assert fields(document) == ["Content-Encoding"], path
+
+
+def test_a_compressed_pagerduty_event_gets_a_415_in_pagerdutys_shape(site: Site) -> None:
+    """The drop-in endpoint keeps PagerDuty's error shape."""
+    import gzip
+
+    with site.client() as client:
+        response = client.post(
+            "/v2/enqueue",
+            content=gzip.compress(b"{}"),
+            headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+        )
+    assert response.status_code == 415, response.text
+    assert "gzip" in response.json()["message"]
+
+
+def test_identity_content_encoding_is_accepted(site: Site) -> None:
+    """``identity`` means not encoded at all."""
+    with site.client() as client:
+        response = client.post(
+            "/v1/me/tokens",
+            json={"name": "identity"},
+            headers={**site.auth(), "Content-Encoding": "identity"},
+        )
+    assert response.status_code == 201, response.text
 
 
 # --- bodies shorter than their Content-Length --------------------------------------------------

@@ -85,6 +85,16 @@ class PayloadTooLarge(ApiError):
     title = "The request body is too large"
 
 
+class UnsupportedEncoding(ApiError):
+    status = 415
+    slug = "unsupported-encoding"
+    title = "The request body's encoding is not supported"
+
+    def __init__(self, detail: str = "", *, errors: Sequence[FieldError] = ()) -> None:
+        # RFC 7694: say which content codings are accepted.
+        super().__init__(detail, errors=errors, headers={"Accept-Encoding": "identity"})
+
+
 class RequestTimeout(ApiError):
     status = 408
     slug = "request-timeout"

@@ -17,6 +17,7 @@ from litestar.di import Provide
 from litestar.openapi.spec import Components, SecurityRequirement, SecurityScheme
 
 from helios.apps.access import AccessService, LoginPolicy, TokenAuthenticator
+from helios.apps.api.bodies import check_json_body
 from helios.apps.api.query import activity, alerts, incidents, me, rules, silences
 from helios.apps.api.query.context import QueryContext, current_caller, role_guard
 from helios.apps.bootstrap import Services
@@ -55,6 +56,7 @@ def query_router(services: Services, *, clock: Callable[[], Millis] = wall_clock
         path="/v1",
         route_handlers=handlers,
         guards=[role_guard(ctx)],
+        before_request=check_json_body,
         dependencies={"caller": Provide(current_caller, sync_to_thread=False)},
     )
 
