@@ -400,3 +400,20 @@ def test_a_body_that_trickles_in_slower_than_the_timeout_is_cut_off(site: Site) 
             finally:
                 sock.setblocking(True)
     assert received.startswith(b"HTTP/1.1 408 "), (received[:200], sent)
+
+
+# --- user emails -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "email", ["eve\x00@acme.example", "eve@acme.example\r\nBcc: x@y.z", "\u202eeve@acme.example"]
+)
+def test_a_user_email_with_control_characters_is_a_400_naming_the_email(
+    site: Site, email: str
+) -> None:
+    """Refused by the access rules, answered field by field."""
+    with site.client() as client:
+        response = client.post(
+            "/v1/users", json={"email": email, "role": "viewer"}, headers=site.auth()
+        )
+    assert fields(problem(response, 400)) == ["email"]

@@ -27,8 +27,26 @@ from helios.domain.events import event
 from helios.domain.values import Millis
 
 MAX_EMAIL_CHARS = 254
+MAX_EMAIL_LOCAL_CHARS = 64
+MAX_DOMAIN_LABEL_CHARS = 63
 MAX_TOKEN_NAME_CHARS = 100
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+# One address as people type it: a dot-atom local part (RFC 5322 atext, plus any non-ASCII
+# character as RFC 6532 allows), "@", then domain labels of letters, digits and inner hyphens
+# (non-ASCII letters for internationalized names). Quoted local parts and address literals are
+# not taken: nobody logs in with them, and they hide the characters refused below.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]+"
+_LABEL_CHAR = r"[A-Za-z0-9\u0080-\U0010ffff]"
+_LABEL = rf"{_LABEL_CHAR}(?:[A-Za-z0-9\u0080-\U0010ffff-]*{_LABEL_CHAR})?"
+_EMAIL = re.compile(rf"(?P<local>{_ATOM}(?:\.{_ATOM})*)@(?P<domain>{_LABEL}(?:\.{_LABEL})*)")
+# Control characters (C0, DEL, C1) and characters that show as nothing or as a plain space
+# (no-break and other spaces, zero-width, bidi controls, variation selectors, BOM...): they
+# would make one address look like another, or split a header it is written into. Listed
+# explicitly rather than taken from unicodedata, so that the rule does not change with the
+# Unicode tables of the Python that runs it.
+_INVISIBLE = re.compile(
+    "[\x00-\x1f\x7f-\xa0\xad\u034f\u061c\u115f\u1160\u1680\u180e\u2000-\u200f"
+    "\u2028-\u202f\u205f-\u206f\u3000\u3164\ufe00-\ufe0f\ufeff\ufff9-\ufffb]"
+)
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
@@ -423,8 +441,17 @@ def _with_user(state: AccessDirectory, user_id: str, **changes: Any) -> AccessDi
 def _email_problems(email: str) -> list[tuple[str, str]]:
     if len(email) > MAX_EMAIL_CHARS:
         return [("email", f"is {len(email)} characters, at most {MAX_EMAIL_CHARS} allowed")]
-    if _EMAIL.fullmatch(email) is None:
-        return [("email", "must be an email address")]
+    if _INVISIBLE.search(email) is not None:
+        return [("email", "must not contain control or invisible characters")]
+    shape = _EMAIL.fullmatch(email)
+    if shape is None:
+        return [("email", "must be an email address (name@domain)")]
+    if len(shape["local"]) > MAX_EMAIL_LOCAL_CHARS:
+        return [("email", f"the name before @ is at most {MAX_EMAIL_LOCAL_CHARS} characters")]
+    if any(len(label) > MAX_DOMAIN_LABEL_CHARS for label in shape["domain"].split(".")):
+        return [
+            ("email", f"each part of the domain is at most {MAX_DOMAIN_LABEL_CHARS} characters")
+        ]
     return []
 
 
