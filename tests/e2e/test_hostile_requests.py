@@ -417,3 +417,73 @@ def test_a_user_email_with_control_characters_is_a_400_naming_the_email(
             "/v1/users", json={"email": email, "role": "viewer"}, headers=site.auth()
         )
     assert fields(problem(response, 400)) == ["email"]
+
+
+# --- login lockout -----------------------------------------------------------------------------
+
+
+def _login(client: httpx.Client, tenant: str, email: str, password: str) -> httpx.Response:
+    return client.post(
+        "/v1/auth/login", json={"tenant": tenant, "email": email, "password": password}
+    )
+
+
+def _shape(response: httpx.Response) -> tuple[int, dict[str, Any], int]:
+    """What a client can tell from an answer: status, document and Retry-After."""
+    document = response.json()
+    document.pop("request_id", None)
+    return response.status_code, document, int(response.headers.get("retry-after", "0"))
+
+
+def test_an_unknown_email_is_answered_exactly_like_a_known_one_lockout_included(
+    site: Site,
+) -> None:
+    """Same statuses, same documents, same Retry-After for a user that exists and one that
+    does not: a lockout reveals nothing."""
+    with site.client("127.0.0.3") as client:
+        known = [
+            _shape(_login(client, site.tenant, "ana@acme.example", "wrong password!"))
+            for _ in range(MAX_FAILURES + 1)
+        ]
+        unknown = [
+            _shape(_login(client, site.tenant, "nobody@acme.example", "wrong password!"))
+            for _ in range(MAX_FAILURES + 1)
+        ]
+        unknown_tenant = [
+            _shape(_login(client, "ten_nope", "ana@acme.example", "wrong password!"))
+            for _ in range(MAX_FAILURES + 1)
+        ]
+    assert [status for status, _, _ in known] == [401] * (MAX_FAILURES - 1) + [429, 429]
+    for other in (unknown, unknown_tenant):
+        assert [answer[:2] for answer in other] == [answer[:2] for answer in known]
+        # A lockout lasts from each email's first failure; the password checks before it take
+        # a varying time on a busy machine. (With a fixed clock the deadlines are equal to the
+        # millisecond: tests/unit/api/test_logins.py.)
+        assert all(
+            abs(mine - theirs) <= 5 for (*_, mine), (*_, theirs) in zip(other, known, strict=True)
+        )
+
+
+def test_a_lockout_from_one_address_does_not_lock_the_owner_out_from_another(site: Site) -> None:
+    """Guessing from 127.0.0.4 locks that address out; the user still logs in from 127.0.0.5."""
+    email = "bo@acme.example"
+    with site.client("127.0.0.4") as attacker, site.client("127.0.0.5") as owner:
+        guesses = [
+            _login(attacker, site.tenant, email, f"guess number {n}").status_code
+            for n in range(MAX_FAILURES + 2)
+        ]
+        assert guesses[-1] == 429, guesses
+        assert _login(attacker, site.tenant, email, PASSWORD).status_code == 429
+        answer = _login(owner, site.tenant, email, PASSWORD)
+        assert answer.status_code == 201, answer.text
+        # ...and a mistyped password from there counts only against that address.
+        assert _login(owner, site.tenant, email, "typo password").status_code == 401
+
+
+def test_a_lockout_counts_one_account_only(site: Site) -> None:
+    """Failures against one email do not lock another email out from the same address."""
+    with site.client("127.0.0.6") as client:
+        for n in range(MAX_FAILURES + 1):
+            _login(client, site.tenant, "cy@acme.example", f"guess number {n}")
+        assert _login(client, site.tenant, "cy@acme.example", PASSWORD).status_code == 429
+        assert _login(client, site.tenant, "owner@acme.example", PASSWORD).status_code == 201

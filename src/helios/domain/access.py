@@ -6,10 +6,13 @@ already hashed — an argon2 hash for a password, a SHA-256 digest for a random 
 every time (``at``, expiries, lockout deadlines) is passed in: nothing here reads a clock,
 draws randomness or hashes anything, so the stream replays to the same state everywhere.
 
-Login lockout: each failed password attempt is recorded; the ``max_failures``-th consecutive
-one locks the user until ``at + lockout_ms`` (both given by the caller's policy). A successful
-login (a session starting) clears the count. Expired sessions are dropped from the state when
-the next session starts, so the state does not grow with every login ever made.
+Failed logins are not decided here: the lockout is per client address and email, kept by the
+API's rate limiter (``helios.apps.access``), so that it neither reveals which emails exist nor
+lets anyone lock a user out everywhere. ``LoginFailed`` events recorded by earlier versions
+(which locked the user itself) are still folded, so old streams load to the same state; a
+session cannot start before such a recorded lock expires (a new password lifts it). Expired
+sessions are dropped from the state when the next session starts, so the state does not grow
+with every login ever made.
 """
 
 from __future__ import annotations
@@ -162,16 +165,6 @@ class SetPassword:
 
 
 @attrs.frozen(kw_only=True)
-class RecordLoginFailure:
-    """A wrong password for ``user_id``; the policy (``max_failures``, ``lockout_ms``) is input."""
-
-    user_id: str
-    at: Millis
-    max_failures: int
-    lockout_ms: Millis
-
-
-@attrs.frozen(kw_only=True)
 class StartSession:
     user_id: str
     token_id: str
@@ -198,8 +191,7 @@ class RevokeToken:
 
 
 AccessCommand = (
-    CreateUser | ChangeRole | SetPassword | RecordLoginFailure | StartSession | IssueToken
-    | RevokeToken
+    CreateUser | ChangeRole | SetPassword | StartSession | IssueToken | RevokeToken
 )  # fmt: skip
 
 # --------------------------------------------------------------------------- events
@@ -235,6 +227,8 @@ class PasswordSet:
 @event("helios.access.login_failed.v1")
 @attrs.frozen(kw_only=True)
 class LoginFailed:
+    """A wrong password, as earlier versions recorded it; no longer decided, still folded."""
+
     user_id: str
     at: Millis
     locked_until: Millis = 0
@@ -305,12 +299,6 @@ def decide(command: AccessCommand, state: AccessDirectory) -> tuple[AccessEvent,
             if not password_hash.startswith("$argon2"):
                 _refuse("invalid password", [("password_hash", "must be an argon2 hash")])
             return (PasswordSet(user_id=user_id, password_hash=password_hash, at=at),)
-        case RecordLoginFailure(user_id=user_id, at=at):
-            user = _require_user(state, user_id)
-            failures = (0 if user.locked_until and not user.locked(at) else user.failed_logins) + 1
-            locks = failures >= max(1, command.max_failures)
-            until = at + command.lockout_ms if locks else 0
-            return (LoginFailed(user_id=user_id, at=at, locked_until=until),)
         case StartSession(user_id=user_id, token_id=token_id, at=at, expires_at=expires_at):
             user = _require_user(state, user_id)
             problems = _token_problems(state, token_id, command.token_hash, at, expires_at)

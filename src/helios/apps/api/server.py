@@ -28,4 +28,7 @@ def server_config(
         lifespan="on",
         timeout_keep_alive=max(1, math.ceil(api.keep_alive_s)),
         timeout_graceful_shutdown=max(1, math.ceil(api.shutdown_grace_s)),
+        # The client's address keys login lockouts: take X-Forwarded-For from the proxies only.
+        proxy_headers=True,
+        forwarded_allow_ips=api.trusted_proxies,
     )

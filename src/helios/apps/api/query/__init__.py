@@ -16,7 +16,7 @@ from litestar import Router
 from litestar.di import Provide
 from litestar.openapi.spec import Components, SecurityRequirement, SecurityScheme
 
-from helios.apps.access import AccessService, LoginPolicy, TokenAuthenticator
+from helios.apps.access import AccessService, LoginPolicy, PasswordLogin, TokenAuthenticator
 from helios.apps.api.bodies import check_json_body
 from helios.apps.api.query import activity, alerts, incidents, me, rules, silences
 from helios.apps.api.query.context import QueryContext, current_caller, role_guard
@@ -35,9 +35,11 @@ def query_router(services: Services, *, clock: Callable[[], Millis] = wall_clock
         max_failures=settings.login_max_failures,
         lockout_ms=settings.login_lockout_s * 1000,
     )
+    access = AccessService(services.store, policy=policy, clock=clock)
     ctx = QueryContext(
         services=services,
-        access=AccessService(services.store, policy=policy, clock=clock),
+        access=access,
+        logins=PasswordLogin(access, services.limiter, policy=policy, clock=clock),
         authenticator=TokenAuthenticator(services.store, ttl_s=settings.auth_cache_s),
         clock=clock,
     )

@@ -19,7 +19,7 @@ from litestar.datastructures import ResponseHeader
 from litestar.handlers import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 
-from helios.apps.access import AccessService, Caller, TokenAuthenticator
+from helios.apps.access import AccessService, Caller, PasswordLogin, TokenAuthenticator
 from helios.apps.api.errors import PROBLEM_JSON, Forbidden, InvalidBody, Unauthorized, Unavailable
 from helios.apps.api.query.documents import Problem
 from helios.apps.bootstrap import Services
@@ -43,6 +43,7 @@ _INDEXES = (
 class QueryContext:
     services: Services
     access: AccessService
+    logins: PasswordLogin
     authenticator: TokenAuthenticator
     clock: Callable[[], Millis]
     _db: ReadModels | None = None
