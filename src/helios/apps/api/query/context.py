@@ -216,6 +216,22 @@ def decode_body(data: bytes, kind: type[T]) -> T:
         ) from None
 
 
+def refuse_nul_characters(request: Request[Any, Any, Any]) -> None:
+    """Refuse a NUL character in a path segment or a query parameter: PostgreSQL cannot take
+    one in text, and no id or value Helios stores holds one.
+
+    Raises:
+        InvalidBody: naming the parameter.
+    """
+    named = [*request.path_params.items(), *request.query_params.multi_items()]
+    for name, value in named:
+        if isinstance(value, str) and "\x00" in value:
+            raise InvalidBody(
+                f"invalid {name}",
+                errors=(FieldError(field=name, message="must not contain NUL characters"),),
+            )
+
+
 def like_pattern(text: str) -> str:
     """``text`` as a LIKE pattern that matches it anywhere (wildcards escaped with ``\\``)."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
