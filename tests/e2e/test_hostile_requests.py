@@ -487,3 +487,31 @@ def test_a_lockout_counts_one_account_only(site: Site) -> None:
             _login(client, site.tenant, "cy@acme.example", f"guess number {n}")
         assert _login(client, site.tenant, "cy@acme.example", PASSWORD).status_code == 429
         assert _login(client, site.tenant, "owner@acme.example", PASSWORD).status_code == 201
+
+
+def test_the_client_address_comes_from_x_forwarded_for_only_behind_a_trusted_proxy(
+    site: Site,
+) -> None:
+    """From 127.0.0.1 (trusted by default) the header names the client; from elsewhere it is
+    ignored, so a client cannot pick the address its failures count against."""
+    email = "ana@acme.example"
+    behind_proxy = {"X-Forwarded-For": "198.51.100.23"}
+    with site.client("127.0.0.1") as proxy, site.client("127.0.0.7") as direct:
+        for n in range(MAX_FAILURES):
+            direct.post(
+                "/v1/auth/login",
+                json={"tenant": site.tenant, "email": email, "password": f"guess {n}"},
+                headers=behind_proxy,
+            )
+        locked_out = direct.post(
+            "/v1/auth/login",
+            json={"tenant": site.tenant, "email": email, "password": PASSWORD},
+            headers=behind_proxy,
+        )
+        assert locked_out.status_code == 429  # counted against 127.0.0.7, not the header
+        forwarded = proxy.post(
+            "/v1/auth/login",
+            json={"tenant": site.tenant, "email": email, "password": PASSWORD},
+            headers=behind_proxy,
+        )
+        assert forwarded.status_code == 201, forwarded.text

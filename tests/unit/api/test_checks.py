@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from helios.apps.api import shapes, signatures
+from helios.apps.api.config import ApiConfig
 from helios.apps.api.errors import InvalidBody, InvalidHeader, Unauthorized
 from helios.apps.api.middleware import route_label
 from helios.apps.observability import Metrics
@@ -102,3 +103,19 @@ def test_metrics_render_in_the_prometheus_text_format() -> None:
     assert 'status="202",le="0.005"} 1' in text
     assert 'helios_http_request_duration_seconds_count{method="POST"' in text
     assert 'helios_envelopes_total{source="we\\"ird",outcome="accepted"} 1' in text
+
+
+def test_the_connection_settings_are_read_from_the_environment() -> None:
+    """Body timeout, keep-alive and trusted proxies; a non-positive timeout is refused."""
+    config = ApiConfig.from_env(
+        {
+            "HELIOS_API_BODY_TIMEOUT_S": "2.5",
+            "HELIOS_API_KEEP_ALIVE_S": "75",
+            "HELIOS_API_TRUSTED_PROXIES": "10.0.0.0/16,127.0.0.1",
+        }
+    )
+    assert (config.body_timeout_s, config.keep_alive_s) == (2.5, 75.0)
+    assert config.trusted_proxies == "10.0.0.0/16,127.0.0.1"
+    assert ApiConfig.from_env({}).trusted_proxies == "127.0.0.1"
+    with pytest.raises(ValueError, match="HELIOS_API_BODY_TIMEOUT_S"):
+        ApiConfig.from_env({"HELIOS_API_BODY_TIMEOUT_S": "0"})
