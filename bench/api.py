@@ -15,6 +15,10 @@ installed, with a Lua script that numbers each body; otherwise from concurrent h
 this process (much slower: the client is then the bottleneck and the ratio tends to 1 — the
 output says which was used). Reported: requests/s, p50 and p99 latency, and the ratio of each
 ingestion endpoint's requests/s to the bare endpoint's with the same body.
+
+First, in this process and without HTTP, the cost of the edge's checks on the same bodies:
+the shape check, then the normalizer the edge runs so that what it accepts is never
+quarantined (``shapes.check_normalizes``), per request (``--edge-only`` prints just this).
 """
 
 from __future__ import annotations
@@ -190,6 +194,61 @@ def httpx_run(url: str, body: str, seconds: int, connections: int) -> dict[str, 
     return asyncio.run(main())
 
 
+def edge_check_cost(keys: dict[str, str]) -> None:
+    """Print the median cost of the edge's body checks per request, in microseconds."""
+    from helios.apps.api import shapes
+    from helios.domain.values import Envelope, SourceKind
+
+    templates = bodies(keys)
+    batch = json.loads(templates["alertmanager"])
+    batch["alerts"] = batch["alerts"] * (500 // len(batch["alerts"]))
+    cases = [
+        ("PagerDuty trigger", SourceKind.PAGERDUTY, templates["pagerduty"]),
+        ("Alertmanager webhook", SourceKind.ALERTMANAGER, templates["alertmanager"]),
+        (
+            f"Alertmanager, {len(batch['alerts'])} alerts",
+            SourceKind.ALERTMANAGER,
+            json.dumps(batch),
+        ),
+    ]
+    print("edge checks per request (in process, median of 7 runs):")
+    for name, source, template in cases:
+        body = template.replace(PLACEHOLDER, "1").encode()
+        envelope = Envelope(
+            ingest_id="edge-check",
+            tenant="ten_bench",
+            integration="int_bench",
+            source=source,
+            received_at=1_790_000_000_000,
+            body=body,
+        )
+
+        def shape(source: SourceKind = source, body: bytes = body) -> None:
+            document = shapes.decode_object(body)
+            if source is SourceKind.PAGERDUTY:
+                shapes.check_pagerduty(document)
+            else:
+                shapes.check_source(source, document)
+
+        def normalized(envelope: Envelope = envelope) -> None:
+            shapes.check_normalizes(envelope)
+
+        costs = {}
+        for label, check in (("decode + shape", shape), ("normalize", normalized)):
+            repeat = max(1, 20_000 // max(1, len(body) // 200))
+            runs = []
+            for _ in range(7):
+                began = time.perf_counter()
+                for _ in range(repeat):
+                    check()
+                runs.append((time.perf_counter() - began) / repeat * 1e6)
+            costs[label] = statistics.median(runs)
+        print(
+            f"  {name:28s} {len(body):7d} bytes   decode + shape {costs['decode + shape']:8.1f} µs"
+            f"   normalize {costs['normalize']:8.1f} µs"
+        )
+
+
 def wait_for(path: Path, timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not path.exists():
@@ -206,9 +265,15 @@ def main() -> None:
         "--rounds", type=int, default=3, help="interleaved rounds; medians are reported"
     )
     parser.add_argument("--serve", nargs=3, metavar=("PORT", "DATA_DIR", "KEYS_FILE"))
+    parser.add_argument(
+        "--edge-only", action="store_true", help="only the in-process cost of the edge checks"
+    )
     args = parser.parse_args()
     if args.serve:
         serve(int(args.serve[0]), Path(args.serve[1]), Path(args.serve[2]))
+        return
+    edge_check_cost({"pagerduty": "R" * 32})
+    if args.edge_only:
         return
     with tempfile.TemporaryDirectory(prefix="helios-bench-api-") as tmp:
         workdir = Path(tmp)

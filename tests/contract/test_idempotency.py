@@ -1,4 +1,4 @@
-"""The idempotency contract, run against every adapter: in-process and Redis.
+"""The idempotency contract, run against every adapter: in-process, SQLite file and Redis.
 
 Redis runs against the server named by ``HELIOS_TEST_REDIS_URL`` (the shared ``redis_url``
 fixture: skipped when unset, failed with ``HELIOS_REQUIRE_SERVICES=1``).
@@ -7,8 +7,10 @@ fixture: skipped when unset, failed with ``HELIOS_REQUIRE_SERVICES=1``).
 from __future__ import annotations
 
 import socket
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import anyio
 import pytest
@@ -18,6 +20,7 @@ from hypothesis import strategies as st
 from helios.adapters.memory.limits import InMemoryIdempotencyStore
 from helios.adapters.redis.connection import connect
 from helios.adapters.redis.idempotency import RedisIdempotencyStore
+from helios.adapters.sqlite_idempotency import SqliteIdempotencyStore
 from helios.ports.idempotency import (
     DAY_MS,
     Begin,
@@ -50,11 +53,28 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def make_store(request: pytest.FixtureRequest) -> AsyncIterator[StoreFactory]:
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+async def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StoreFactory]:
     """Builds stores of one adapter with the given retention and lease."""
     if request.param == "memory":
         yield lambda **settings: InMemoryIdempotencyStore(**{"lease_ms": LEASE_MS, **settings})
+        return
+    if request.param == "sqlite":
+        opened: list[SqliteIdempotencyStore] = []
+
+        def sqlite_store(**settings: int) -> SqliteIdempotencyStore:
+            # Every store of a test shares one file, as the processes of `helios up` would.
+            store = SqliteIdempotencyStore(
+                path=tmp_path / "queue.db", **{"lease_ms": LEASE_MS, **settings}
+            )
+            opened.append(store)
+            return store
+
+        try:
+            yield sqlite_store
+        finally:
+            for store in opened:
+                await store.close()
         return
     client = connect(request.getfixturevalue("redis_url"), timeout_s=TIMEOUT_S)
     try:
@@ -224,33 +244,48 @@ async def test_concurrent_requests_with_one_key_start_exactly_once(
 # --- content deduplication ------------------------------------------------------------------------
 
 
+async def _seen(store: IdempotencyStore, at: int, fingerprint: str = "body-1",
+                scope: str = "tenant-a") -> bool:  # fmt: skip
+    return await store.recently_seen(scope=scope, fingerprint=fingerprint, now_ms=at)
+
+
+async def _remember(store: IdempotencyStore, at: int, fingerprint: str = "body-1",
+                    scope: str = "tenant-a", window_ms: int = 60_000) -> None:  # fmt: skip
+    await store.remember_seen(scope=scope, fingerprint=fingerprint, window_ms=window_ms, now_ms=at)
+
+
 @pytest.mark.anyio
-async def test_a_fingerprint_is_new_once_per_window(store: IdempotencyStore) -> None:
-    """First sighting is new, repeats within the window are not, after it it is new again."""
+async def test_asking_about_a_fingerprint_never_remembers_it(store: IdempotencyStore) -> None:
+    """A request whose enqueue failed only asked: its retry is not a duplicate."""
+    assert await _seen(store, T0) is False
+    assert await _seen(store, T0 + 1) is False
 
-    async def seen(at: int, fingerprint: str = "body-1", scope: str = "tenant-a") -> bool:
-        return await store.seen_recently(
-            scope=scope, fingerprint=fingerprint, window_ms=60_000, now_ms=at
-        )
 
-    assert await seen(T0) is False
-    assert await seen(T0 + 1) is True
-    assert await seen(T0 + 59_999) is True
-    assert await seen(T0 + 60_000) is False
-    assert await seen(T0 + 60_001) is True
-    assert await seen(T0 + 1, fingerprint="body-2") is False
-    assert await seen(T0 + 1, scope="tenant-b") is False
+@pytest.mark.anyio
+async def test_a_remembered_fingerprint_is_seen_until_its_window_ends(
+    store: IdempotencyStore,
+) -> None:
+    """Seen within the window of its remembering, new again after it; per fingerprint, per scope."""
+    await _remember(store, T0)
+    assert await _seen(store, T0) is True
+    assert await _seen(store, T0 + 59_999) is True
+    assert await _seen(store, T0 + 60_000) is False
+    assert await _seen(store, T0 + 1, fingerprint="body-2") is False
+    assert await _seen(store, T0 + 1, scope="tenant-b") is False
+    await _remember(store, T0 + 60_000)
+    assert await _seen(store, T0 + 60_001) is True
 
 
 @pytest.mark.anyio
 async def test_repeats_do_not_extend_the_window(store: IdempotencyStore) -> None:
     """A source resending every second is still let through once per window."""
-    admitted = [
-        not await store.seen_recently(
-            scope="tenant-a", fingerprint="body", window_ms=10_000, now_ms=T0 + second * 1000
-        )
-        for second in range(25)
-    ]
+    admitted = []
+    for second in range(25):
+        now = T0 + second * 1000
+        new = not await _seen(store, now, fingerprint="body")
+        admitted.append(new)
+        # Remembering again within the window (a racing twin was enqueued too) changes nothing.
+        await _remember(store, now, fingerprint="body", window_ms=10_000)
     assert [i for i, new in enumerate(admitted) if new] == [0, 10, 20]
 
 
@@ -258,7 +293,115 @@ async def test_repeats_do_not_extend_the_window(store: IdempotencyStore) -> None
 async def test_an_empty_window_is_refused(store: IdempotencyStore) -> None:
     """A window of zero would make every body new: a configuration bug."""
     with pytest.raises(ValueError, match="window_ms"):
-        await store.seen_recently(scope="s", fingerprint="f", window_ms=0, now_ms=T0)
+        await store.remember_seen(scope="s", fingerprint="f", window_ms=0, now_ms=T0)
+
+
+# --- the durable adapters -------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+async def reopen(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[Callable[[], IdempotencyStore]]:
+    """Opens a new store over the same data each call: a restarted process's store."""
+    if request.param == "sqlite":
+        opened: list[SqliteIdempotencyStore] = []
+
+        def sqlite_store() -> IdempotencyStore:
+            opened.append(SqliteIdempotencyStore(path=tmp_path / "queue.db"))
+            return opened[-1]
+
+        try:
+            yield sqlite_store
+        finally:
+            for store in opened:
+                await store.close()
+        return
+    url = request.getfixturevalue("redis_url")
+    clients = []
+
+    def redis_store() -> IdempotencyStore:
+        clients.append(connect(url, timeout_s=TIMEOUT_S))
+        return RedisIdempotencyStore(clients[-1])
+
+    try:
+        yield redis_store
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
+@pytest.mark.anyio
+async def test_keys_and_fingerprints_outlive_the_store_that_wrote_them(
+    reopen: Callable[[], IdempotencyStore],
+) -> None:
+    """A restarted process replays a key's answer, and still knows a used fingerprint."""
+    first = reopen()
+    key = _key()
+    await _begin(first, key, "fp-1")
+    await _complete(first, key, "fp-1")
+    await first.begin(scope="tenant-a", key="in-flight", fingerprint="fp-1", now_ms=T0)
+    await _remember(first, T0, fingerprint="sig-1")
+    if isinstance(first, SqliteIdempotencyStore):
+        await first.close()
+    second = reopen()
+    assert await _begin(second, key, "fp-1", T0 + 1) == Replay(RESPONSE)
+    assert await _begin(second, key, "fp-2", T0 + 1) == Mismatch()
+    assert await _begin(second, "in-flight", "fp-1", T0 + 1) == InFlight()
+    assert await _seen(second, T0 + 1, fingerprint="sig-1") is True
+
+
+@pytest.mark.anyio
+async def test_two_sqlite_stores_on_one_file_start_a_key_exactly_once(tmp_path: Path) -> None:
+    """Two connections (two processes of `helios up`) racing on one key: one starts it."""
+    stores = [SqliteIdempotencyStore(path=tmp_path / "queue.db") for _ in range(2)]
+    results: list[Begin] = []
+
+    async def one(store: IdempotencyStore) -> None:
+        results.append(await _begin(store, "k", "fp-1"))
+
+    try:
+        async with anyio.create_task_group() as group:
+            for number in range(20):
+                group.start_soon(one, stores[number % 2])
+    finally:
+        for store in stores:
+            await store.close()
+    assert results.count(Started()) == 1
+    assert results.count(InFlight()) == 19
+
+
+@pytest.mark.anyio
+async def test_the_sqlite_store_sweeps_expired_rows(tmp_path: Path) -> None:
+    """Keys and fingerprints past their expiry are deleted from the file, live ones are kept."""
+    path = tmp_path / "queue.db"
+    async with SqliteIdempotencyStore(path=path, retention_ms=10_000, lease_ms=5_000) as store:
+        await _begin(store, "done", "fp")
+        await _complete(store, "done", "fp")
+        await _begin(store, "abandoned-by-a-crash", "fp")
+        await _remember(store, T0, fingerprint="old", window_ms=1_000)
+        await _remember(store, T0 + 59_000, fingerprint="young", window_ms=10_000)
+        await _begin(store, "later", "fp", T0 + 60_000)  # a write a minute on sweeps
+    with sqlite3.connect(path) as conn:
+        keys = sorted(row[0] for row in conn.execute("SELECT key FROM idempotency_keys"))
+        seen = sorted(row[0] for row in conn.execute("SELECT fingerprint FROM idempotency_seen"))
+    assert keys == ["later"]
+    assert seen == ["young"]
+
+
+@pytest.mark.anyio
+async def test_an_unusable_sqlite_file_raises_idempotency_unavailable(tmp_path: Path) -> None:
+    """A file that cannot be opened is reported in port terms (API: 503 or fail open)."""
+    store = SqliteIdempotencyStore(path=tmp_path / "missing-dir" / "queue.db")
+    try:
+        with pytest.raises(IdempotencyUnavailable):
+            await store.begin(scope="s", key="k", fingerprint="f", now_ms=T0)
+        with pytest.raises(IdempotencyUnavailable):
+            await store.recently_seen(scope="s", fingerprint="f", now_ms=T0)
+        with pytest.raises(IdempotencyUnavailable):
+            await store.remember_seen(scope="s", fingerprint="f", window_ms=1, now_ms=T0)
+    finally:
+        await store.close()
 
 
 # --- an unreachable Redis ------------------------------------------------------------------------
@@ -285,7 +428,9 @@ async def test_an_unreachable_redis_raises_idempotency_unavailable() -> None:
             with pytest.raises(IdempotencyUnavailable):
                 await store.abandon(scope="s", key="k")
             with pytest.raises(IdempotencyUnavailable):
-                await store.seen_recently(scope="s", fingerprint="f", window_ms=1, now_ms=T0)
+                await store.recently_seen(scope="s", fingerprint="f", now_ms=T0)
+            with pytest.raises(IdempotencyUnavailable):
+                await store.remember_seen(scope="s", fingerprint="f", window_ms=1, now_ms=T0)
     finally:
         await client.aclose()
 
@@ -294,7 +439,7 @@ async def test_an_unreachable_redis_raises_idempotency_unavailable() -> None:
 
 operations = st.lists(
     st.tuples(
-        st.sampled_from(["begin", "complete", "abandon", "seen"]),
+        st.sampled_from(["begin", "complete", "abandon", "seen", "remember"]),
         st.sampled_from(["k1", "k2"]),
         st.sampled_from(["fp-1", "fp-2"]),
         # Gaps equal to the window, the lease and the retention land exactly on expiry edges.
@@ -308,14 +453,18 @@ operations = st.lists(
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(operations=operations)
 @pytest.mark.anyio
-async def test_redis_and_memory_stores_agree_on_every_answer(
-    redis_url: str, operations: list[tuple[str, str, str, int]]
+async def test_memory_sqlite_and_redis_stores_agree_on_every_answer(
+    redis_url: str, tmp_path: Path, operations: list[tuple[str, str, str, int]]
 ) -> None:
-    """Any sequence of operations gets the same answers from both adapters."""
+    """Any sequence of operations gets the same answers from every adapter."""
     client = connect(redis_url, timeout_s=TIMEOUT_S)
     scope = uuid.uuid4().hex  # a fresh scope per example: the Redis database is not flushed
-    stores = [
+    sqlite = SqliteIdempotencyStore(
+        path=tmp_path / f"{scope}.db", retention_ms=30_000, lease_ms=10_000
+    )
+    stores: list[IdempotencyStore] = [
         InMemoryIdempotencyStore(retention_ms=30_000, lease_ms=10_000),
+        sqlite,
         RedisIdempotencyStore(client, retention_ms=30_000, lease_ms=10_000),
     ]
     try:
@@ -343,12 +492,19 @@ async def test_redis_and_memory_stores_agree_on_every_answer(
                         )
                     case "abandon":
                         answers.append(await store.abandon(scope=scope, key=key))
+                    case "seen":
+                        answers.append(
+                            await store.recently_seen(
+                                scope=scope, fingerprint=fingerprint, now_ms=now
+                            )
+                        )
                     case _:
                         answers.append(
-                            await store.seen_recently(
+                            await store.remember_seen(
                                 scope=scope, fingerprint=fingerprint, window_ms=5_000, now_ms=now
                             )
                         )
-            assert answers[0] == answers[1], (operation, key, fingerprint, now - T0)
+            assert answers[0] == answers[1] == answers[2], (operation, key, fingerprint, now - T0)
     finally:
+        await sqlite.close()
         await client.aclose()

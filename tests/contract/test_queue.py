@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -314,6 +315,8 @@ async def test_an_unreachable_queue_raises_queue_unavailable(
             await broken.send([message(b"lost?")])
         with pytest.raises(QueueUnavailable):
             await broken.receive(max_messages=1, wait_seconds=0)
+        with pytest.raises(QueueUnavailable):
+            await broken.check_ready()
         await broken.close()
     else:
         settings = SqsSettings(
@@ -328,7 +331,13 @@ async def test_an_unreachable_queue_raises_queue_unavailable(
                 await sqs.send([message(b"lost?")])
             with pytest.raises(QueueUnavailable):
                 await sqs.receive(max_messages=1, wait_seconds=0)
-            assert sqs.api_calls == {"SendMessageBatch": 1, "ReceiveMessage": 1}
+            with pytest.raises(QueueUnavailable):
+                await sqs.check_ready()
+            assert sqs.api_calls == {
+                "SendMessageBatch": 1,
+                "ReceiveMessage": 1,
+                "GetQueueAttributes": 1,
+            }
     assert time.monotonic() - started < 5
 
 
@@ -359,6 +368,77 @@ async def test_the_embedded_queue_keeps_an_accepted_message_across_kill_9(
     async with EmbeddedQueue(path=path) as queue:
         got = await queue.receive(max_messages=10, wait_seconds=1)
     assert [m.body for m in got] == [b"accepted"]
+
+
+@pytest.mark.anyio
+async def test_messages_a_killed_process_held_are_delivered_at_once_by_the_next_instance(
+    tmp_path: Path,
+) -> None:
+    """kill -9 with two messages received for 60 s: a restarted queue delivers them now."""
+    path = tmp_path / "queue.db"
+    async with EmbeddedQueue(path=path) as queue:
+        await queue.send([message(body) for body in (b"held-1", b"held-2", b"waiting")])
+    script = textwrap.dedent(
+        f"""
+        import asyncio, os, signal
+        from helios.adapters.embedded_queue import EmbeddedQueue
+
+        async def main():
+            queue = EmbeddedQueue(path={str(path)!r})
+            got = await queue.receive(max_messages=2, wait_seconds=1, visibility_timeout_s=60)
+            print(*(m.body.decode() for m in got), flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        asyncio.run(main())
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], check=False, timeout=30, capture_output=True
+    )
+    assert done.returncode == -9
+    assert done.stdout.split() == [b"held-1", b"held-2"]
+
+    async with EmbeddedQueue(path=path) as restarted:
+        got = await restarted.receive(max_messages=10, wait_seconds=0)
+    assert bodies(got) == [b"held-1", b"held-2", b"waiting"]
+    assert {m.body: m.receive_count for m in got}[b"held-1"] == 2
+    assert not list((tmp_path / "queue.db-owners").glob("*.lock"))
+
+
+@pytest.mark.anyio
+async def test_a_queue_file_from_before_receipt_owners_opens_and_delivers(tmp_path: Path) -> None:
+    """The owner column is added to an existing file; its messages flow as before."""
+    path = tmp_path / "queue.db"
+    with sqlite3.connect(path) as old:
+        old.execute(
+            "CREATE TABLE queue_messages (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+            " queue TEXT NOT NULL, message_id TEXT NOT NULL UNIQUE, body BLOB NOT NULL,"
+            " tenant TEXT NOT NULL, correlation_id TEXT NOT NULL, kind TEXT NOT NULL,"
+            " sent_at_ms INTEGER NOT NULL, visible_at_ms INTEGER NOT NULL,"
+            " receive_count INTEGER NOT NULL DEFAULT 0, receipt TEXT, dead_at_ms INTEGER)"
+        )
+        old.execute(
+            "INSERT INTO queue_messages (queue, message_id, body, tenant, correlation_id, kind,"
+            " sent_at_ms, visible_at_ms) VALUES ('ingest', 'm-1', x'6f6c64', 't', 'c', 'k', 0, 0)"
+        )
+    async with EmbeddedQueue(path=path) as queue:
+        [got] = await queue.receive(max_messages=10, wait_seconds=0)
+        assert got.body == b"old"
+        await queue.delete([got])
+        assert await queue.depth() == 0
+
+
+@pytest.mark.anyio
+async def test_messages_a_live_instance_holds_stay_hidden_from_a_new_one(tmp_path: Path) -> None:
+    """Another instance still running (here, in this process) keeps what it received."""
+    path = tmp_path / "queue.db"
+    async with EmbeddedQueue(path=path) as holder:
+        await holder.send([message(b"busy")])
+        [held] = await holder.receive(max_messages=1, wait_seconds=1, visibility_timeout_s=60)
+        async with EmbeddedQueue(path=path) as newcomer:
+            assert await newcomer.receive(max_messages=10, wait_seconds=0) == []
+            await holder.delete([held])
+            assert await newcomer.depth() == 0
 
 
 @pytest.mark.anyio
@@ -432,6 +512,29 @@ async def test_embedded_consumers_in_two_processes_never_get_the_same_message(
 
     assert there, "the child process received nothing"
     assert sorted(here + there) == sorted(sent)
+
+
+@pytest.mark.anyio
+async def test_a_queue_that_can_take_a_message_is_ready(queue: Queue) -> None:
+    """check_ready returns, and proves nothing by enqueuing: the queue stays empty."""
+    await queue.check_ready()
+    assert await queue.depth() == 0
+
+
+@pytest.mark.anyio
+async def test_an_embedded_queue_below_its_free_space_reserve_is_not_ready_and_takes_nothing(
+    tmp_path: Path,
+) -> None:
+    """Readiness and send agree; what was already accepted can still be received."""
+    path = tmp_path / "queue.db"
+    async with EmbeddedQueue(path=path) as roomy:
+        await roomy.send([message(b"accepted before")])
+    async with EmbeddedQueue(path=path, min_free_bytes=1 << 62) as cramped:
+        with pytest.raises(QueueUnavailable, match="reserve"):
+            await cramped.check_ready()
+        with pytest.raises(QueueUnavailable, match="reserve"):
+            await cramped.send([message(b"refused")])
+        assert bodies(await take(cramped, 1)) == [b"accepted before"]
 
 
 @pytest.mark.anyio

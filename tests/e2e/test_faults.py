@@ -38,6 +38,8 @@ from helios.apps.worker.ingest import IngestWorker
 
 ENVELOPES = int(os.environ.get("HELIOS_FAULTS_ENVELOPES", "1000"))
 WAVE = 100
+WAVE_DRAINS_WITHIN_S = 30
+"""Half the worker's visibility timeout: a killed worker's batch must not wait for it."""
 START = 1_700_000_000_000
 
 
@@ -65,7 +67,9 @@ def _start_worker(data_dir: Path) -> subprocess.Popen[bytes]:
         "HELIOS_WORKER_CONCURRENCY": "1",
         "HELIOS_WORKER_BATCH": str(WAVE),
         "HELIOS_WORKER_WAIT_S": "0.2",
-        "HELIOS_WORKER_VISIBILITY_S": "5",
+        # The production default: a restarted worker takes back at once what the killed one
+        # held, so a wave drains well before this timeout would have made it visible.
+        "HELIOS_WORKER_VISIBILITY_S": "60",
         "HELIOS_LOG_LEVEL": "warning",
     }
     process = subprocess.Popen(
@@ -111,7 +115,7 @@ def test_killing_the_worker_at_random_points_loses_and_duplicates_nothing(
                     worker.wait()
                     killed += 1
                     worker = _start_worker(data_dir)
-                await _until_empty(queue, timeout_s=60)
+                await _until_empty(queue, timeout_s=WAVE_DRAINS_WITHIN_S)
             assert not await queue.dead_letters(limit=10)
         return killed
 

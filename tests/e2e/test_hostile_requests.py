@@ -170,6 +170,7 @@ def cursor_of(*position: object) -> str:
         ("/v1/incidents", (2**64 - 1, "inc")),
         ("/v1/incidents", (1, "inc\x00")),
         ("/v1/activity", (2**63,)),
+        ("/v1/changes", (2**63, "chg")),
     ],
 )
 def test_a_cursor_holding_an_integer_beyond_64_bits_is_a_400_naming_the_cursor(
@@ -235,8 +236,11 @@ def test_a_json_body_nested_a_thousand_deep_is_a_400_on_every_route_that_decodes
         assert "nested" in text, (path, text)
 
 
-def test_a_pagerduty_event_nested_a_thousand_deep_gets_pagerdutys_400(site: Site) -> None:
-    """The drop-in endpoint answers in PagerDuty's shape, naming the body."""
+@pytest.mark.parametrize("path", ["/v2/enqueue", "/v2/change/enqueue"])
+def test_a_pagerduty_event_nested_a_thousand_deep_gets_pagerdutys_400(
+    site: Site, path: str
+) -> None:
+    """The drop-in endpoints answer in PagerDuty's shape, naming the body."""
     body = _deep(
         {
             "routing_key": site.pagerduty_key,
@@ -246,7 +250,7 @@ def test_a_pagerduty_event_nested_a_thousand_deep_gets_pagerdutys_400(site: Site
         "links",
     )
     with site.client() as client:
-        response = client.post("/v2/enqueue", content=body)
+        response = client.post(path, content=body)
     assert response.status_code == 400, response.text[:300]
     assert response.json()["status"] == "invalid event"
     assert any(e.startswith("'body'") for e in response.json()["errors"])
@@ -307,13 +311,14 @@ def test_a_compressed_body_is_a_415_saying_the_encoding_is_not_supported(site: S
             assert fields(document) == ["Content-Encoding"], path
 
 
-def test_a_compressed_pagerduty_event_gets_a_415_in_pagerdutys_shape(site: Site) -> None:
-    """The drop-in endpoint keeps PagerDuty's error shape."""
+@pytest.mark.parametrize("path", ["/v2/enqueue", "/v2/change/enqueue"])
+def test_a_compressed_pagerduty_event_gets_a_415_in_pagerdutys_shape(site: Site, path: str) -> None:
+    """The drop-in endpoints keep PagerDuty's error shape."""
     import gzip
 
     with site.client() as client:
         response = client.post(
-            "/v2/enqueue",
+            path,
             content=gzip.compress(b"{}"),
             headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
         )

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import anyio
 import attrs
 import httpx
 import pytest
@@ -38,6 +39,7 @@ from helios.apps.bootstrap import Services
 from helios.apps.settings import Settings
 from helios.apps.tenancy import Issued, TenancyService
 from helios.domain.identity import stable_hash
+from helios.domain.timestamps import format_rfc3339
 from helios.domain.values import Envelope, SourceKind
 from helios.ports.idempotency import Started
 from helios.ports.queue import OutgoingMessage, Queue, QueueUnavailable
@@ -463,6 +465,7 @@ async def test_sns_messages_are_verified_against_the_signing_certificate(api_emb
     message = json.loads(payload("sns_cloudwatch_notification.json"))
     for field in ("Signature", "SigningCertURL", "SignatureVersion"):
         message.pop(field)
+    message["Timestamp"] = format_rfc3339(api.clock())  # within the replay window
     signed = api.ca.sign(message)
     assert (await api.client.post(url, json=signed)).status_code == 202
     tampered = {**signed, "Message": signed["Message"].replace("ALARM", "OK")}
@@ -484,6 +487,7 @@ async def test_a_subscription_confirmation_is_recorded_only_for_an_allowed_topic
     message = json.loads(payload("sns_subscription_confirmation.json"))
     for field in ("Signature", "SigningCertURL", "SignatureVersion"):
         message.pop(field)
+    message["Timestamp"] = format_rfc3339(api.clock())  # within the replay window
     signed = api.ca.sign(message)
     refused = await api.client.post(f"/v1/ingest/cloudwatch/{none.routing_key}", json=signed)
     assert refused.status_code == 403
@@ -569,6 +573,34 @@ async def test_an_idempotency_key_replays_refuses_another_body_and_reports_in_fl
     assert len(await api.drain(expected=1)) == 1
 
 
+async def test_an_idempotency_key_over_255_characters_is_refused_400_naming_the_header(
+    api_embedded: Api,
+) -> None:
+    """Never truncated: two long keys sharing their first 255 characters stay two keys."""
+    api = api_embedded
+    issued = api.integration(SourceKind.ALERTMANAGER)
+    url = f"/v1/ingest/alertmanager/{issued.routing_key}"
+    body = payload("webhook_v4_firing.json")
+    prefix = "k" * 255
+    for key in (prefix + "1", prefix + "2"):
+        refused = await api.client.post(url, content=body, headers={"Idempotency-Key": key})
+        assert refused.status_code == 400
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert refused.json()["errors"] == [
+            {"field": "Idempotency-Key", "message": "must be at most 255 characters, not 256"}
+        ]
+    pd = await api.client.post(
+        "/v2/enqueue",
+        json=pd_event(api.integration(SourceKind.PAGERDUTY).routing_key),
+        headers={"Idempotency-Key": prefix + "1"},
+    )
+    assert pd.status_code == 400
+    assert pd.json()["errors"] == ["'Idempotency-Key' must be at most 255 characters, not 256"]
+    assert await api.drain() == []
+    accepted = await api.client.post(url, content=body, headers={"Idempotency-Key": prefix})
+    assert accepted.status_code == 202
+
+
 async def test_identical_bodies_without_a_key_are_accepted_once_in_the_window(
     api_embedded: Api,
 ) -> None:
@@ -628,6 +660,61 @@ async def test_when_the_queue_is_down_the_answer_is_503_and_a_retry_is_accepted(
     assert envelope.body == body
     metrics = (await api.client.get("/metrics")).text
     assert 'helios_queue_errors_total{queue="ingest",error="unavailable"} 2' in metrics
+
+
+class FirstSendFails:
+    """A queue whose first send waits for ``release``, then fails; later sends go through."""
+
+    def __init__(self, inner: Queue) -> None:
+        self.inner = inner
+        self.entered = anyio.Event()
+        self.release = anyio.Event()
+        self.sends = 0
+
+    async def send(self, messages: Sequence[OutgoingMessage]) -> None:
+        self.sends += 1
+        if self.sends == 1:
+            self.entered.set()
+            await self.release.wait()
+            raise QueueUnavailable("the first send fails", retry_after_s=3)
+        await self.inner.send(messages)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+@pytest.fixture
+async def gated_api(tmp_path: Path, ca: Ca) -> AsyncIterator[tuple[Api, FirstSendFails]]:
+    async with EmbeddedQueue(path=tmp_path / "q.db") as embedded:
+        gated = FirstSendFails(embedded)
+        async for made in make_api(gated, ca):  # type: ignore[arg-type]
+            yield made, gated
+
+
+async def test_a_twin_sent_while_the_first_is_enqueuing_is_enqueued_too(
+    gated_api: tuple[Api, FirstSendFails],
+) -> None:
+    """The first request's enqueue then fails: the twin was not told "duplicate" on its behalf."""
+    api, gated = gated_api
+    issued = api.integration(SourceKind.ALERTMANAGER)
+    url = f"/v1/ingest/alertmanager/{issued.routing_key}"
+    body = payload("webhook_v4_firing.json")
+    answers: dict[str, httpx.Response] = {}
+
+    async def post(name: str) -> None:
+        answers[name] = await api.client.post(url, content=body)
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(post, "first")
+        with anyio.fail_after(5):
+            await gated.entered.wait()
+        await post("twin")
+        gated.release.set()
+    assert answers["first"].status_code == 503
+    assert answers["twin"].status_code == 202
+    assert answers["twin"].json()["status"] == "accepted"
+    [(envelope, _)] = await api.drain(expected=1)
+    assert envelope.body == body
 
 
 @pytest.mark.redis

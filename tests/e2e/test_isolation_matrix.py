@@ -56,6 +56,7 @@ LISTS = [
     "/v1/alerts",
     "/v1/incidents",
     "/v1/activity",
+    "/v1/changes",
     "/v1/silences",
     "/v1/users",
     "/v1/me/tokens",

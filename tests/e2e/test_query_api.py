@@ -47,6 +47,7 @@ def free_port() -> int:
 class Tenant:
     tenant_id: str
     webhook_key: str
+    pagerduty_key: str = ""
     tokens: dict[Role, str] = attrs.Factory(dict)
     emails: dict[Role, str] = attrs.Factory(dict)
 
@@ -145,7 +146,14 @@ def start_world(postgres_url: str, redis_url: str, data_dir: Path) -> Iterator[W
         issued = tenancy.create_integration(
             tenant_id=tenant.tenant_id, kind=SourceKind.ALERTMANAGER
         )
-        seeded = Tenant(tenant_id=tenant.tenant_id, webhook_key=issued.routing_key)
+        pagerduty = tenancy.create_integration(
+            tenant_id=tenant.tenant_id, kind=SourceKind.PAGERDUTY
+        )
+        seeded = Tenant(
+            tenant_id=tenant.tenant_id,
+            webhook_key=issued.routing_key,
+            pagerduty_key=pagerduty.routing_key,
+        )
         for role in ROLES:
             email = f"{role.value}@{name}.example"
             password = PASSWORD if role is Role.RESPONDER else None

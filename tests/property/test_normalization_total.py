@@ -12,13 +12,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from helios.domain import identity
-from helios.domain.normalize import Control, Normalized, Rejected, normalize
+from helios.domain.normalize import ChangeNormalized, Control, Normalized, Rejected, normalize
 from helios.domain.normalize.dispatch import render_generic
 from helios.domain.ruleset import CloudWatchInsufficientData, Ruleset
 from helios.domain.values import Action, Envelope, Link, Severity, Signal, SourceKind
 
 PAYLOADS = Path(__file__).resolve().parents[1] / "fixtures" / "payloads"
-RESULT_TYPES = (Normalized, Control, Rejected)
+RESULT_TYPES = (Normalized, Control, ChangeNormalized, Rejected)
 SOURCES = st.sampled_from(list(SourceKind))
 DECODERS = st.sampled_from([json.loads, orjson.loads])
 RULESETS = st.sampled_from(
@@ -64,6 +64,7 @@ JSON_VALUES = st.recursive(
 SHAPES = [
     (SourceKind.PAGERDUTY, "examples/pagerduty_v2_trigger.json"),
     (SourceKind.PAGERDUTY, "examples/pagerduty_v2_resolve.json"),
+    (SourceKind.PAGERDUTY_CHANGE, "examples/pagerduty_v2_change.json"),
     (SourceKind.ALERTMANAGER, "examples/alertmanager_v4_firing.json"),
     (SourceKind.ALERTMANAGER, "alertmanager-0.25-captured/webhook_v4_resolved.json"),
     (SourceKind.GRAFANA, "examples/grafana_webhook_firing.json"),

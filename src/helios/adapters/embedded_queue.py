@@ -12,12 +12,23 @@ It keeps the SQS contract (visibility timeouts, receive counts, a dead-letter qu
   file are excluded by ``BEGIN IMMEDIATE`` (a write lock) with a busy timeout.
 * Long polling: ``send`` in this process wakes waiting receivers at once; other processes'
   messages are seen within ``poll_interval_s``.
+* A crashed process: each instance records itself as the owner of the receipts it hands out
+  and holds a lock file while it lives (``embedded_owners``). The first receive of a new
+  instance makes the messages of instances that have ended visible again at once, rather than
+  after their visibility timeout (a ``kill -9``'d worker's batch is not stuck for a minute);
+  their receive count is kept, so a message that kills its consumer is still dead-lettered.
+* Disk space: a send is refused (``QueueUnavailable``, hence 503) while the disk holding the
+  file has less than ``min_free_bytes`` free, so that the worker keeps room to move what was
+  accepted into the store; ``check_ready`` says the same, and commits a tiny write to prove
+  the file takes one (a full disk, a read-only file or a stuck lock fail it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import shutil
 import sqlite3
 import time
 import uuid
@@ -27,6 +38,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+from helios.adapters.embedded_owners import OwnerLocks
 from helios.ports.queue import (
     DEFAULT_MAX_RECEIVES,
     MessageAttributes,
@@ -51,7 +63,8 @@ CREATE TABLE IF NOT EXISTS queue_messages (
     visible_at_ms INTEGER NOT NULL,
     receive_count INTEGER NOT NULL DEFAULT 0,
     receipt TEXT,
-    dead_at_ms INTEGER
+    dead_at_ms INTEGER,
+    owner TEXT
 );
 CREATE INDEX IF NOT EXISTS queue_messages_ready
     ON queue_messages (queue, visible_at_ms, seq) WHERE dead_at_ms IS NULL;
@@ -64,7 +77,13 @@ CREATE TABLE IF NOT EXISTS queue_dedup (
     PRIMARY KEY (queue, dedup_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS queue_dedup_expiry ON queue_dedup (expires_at_ms);
+CREATE TABLE IF NOT EXISTS queue_readiness (
+    queue TEXT PRIMARY KEY,
+    checked_at_ms INTEGER NOT NULL
+);
 """
+
+DEFAULT_MIN_FREE_BYTES = 32 * 1024 * 1024
 
 _COLUMNS = "message_id, body, tenant, correlation_id, kind, receive_count"
 
@@ -82,9 +101,11 @@ class EmbeddedQueue:
         poll_interval_s: float = 0.1,
         dedup_window_s: int = 300,
         busy_timeout_s: float = 10.0,
+        min_free_bytes: int = DEFAULT_MIN_FREE_BYTES,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._path = str(path)
+        self._min_free_bytes = min_free_bytes
         self._name = name
         self._max_receives = max_receives
         self._default_visibility_ms = default_visibility_timeout_s * 1000
@@ -94,6 +115,9 @@ class EmbeddedQueue:
         self._clock = clock
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedded-queue")
         self._conn: sqlite3.Connection | None = None
+        self._owners = OwnerLocks(self._path)
+        self._owner: str | None = None
+        self._take_back_pending = True
         self._wakeup = asyncio.Event()
         self._next_dedup_purge_ms = 0
         self._pending: list[tuple[list[OutgoingMessage], asyncio.Future[None]]] = []
@@ -191,6 +215,9 @@ class EmbeddedQueue:
                 [(visible_at, m.message_id, m.receipt) for m in messages],
             )
 
+    async def check_ready(self) -> None:
+        await self._run(self._probe_write)
+
     async def depth(self) -> int:
         rows = await self._run(
             self._read,
@@ -211,7 +238,7 @@ class EmbeddedQueue:
     async def redrive(self, message_ids: Collection[str] | RedriveAll) -> int:
         revive = (
             "UPDATE queue_messages SET dead_at_ms = NULL, receive_count = 0, receipt = NULL,"
-            " visible_at_ms = ? WHERE queue = ? AND dead_at_ms IS NOT NULL"
+            " owner = NULL, visible_at_ms = ? WHERE queue = ? AND dead_at_ms IS NOT NULL"
         )
         now = self._now_ms()
         if message_ids == "all":
@@ -232,12 +259,14 @@ class EmbeddedQueue:
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._executor, fn, *args)
-        except sqlite3.Error as error:
+        except (sqlite3.Error, OSError) as error:
             # Locked past the busy timeout, disk full, I/O error: the caller retries later.
             raise QueueUnavailable(f"embedded queue {self._path}: {error}") from error
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
+            if self._owner is None:
+                self._owner = self._owners.hold()
             conn = sqlite3.connect(self._path, timeout=self._busy_timeout_s, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             with _transaction(conn):
@@ -249,12 +278,31 @@ class EmbeddedQueue:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+        self._owners.release()
+
+    def _check_room(self) -> None:
+        if not self._min_free_bytes:
+            return
+        free = shutil.disk_usage(Path(self._path).parent).free
+        if free < self._min_free_bytes:
+            raise OSError(
+                errno.ENOSPC,
+                f"{free} bytes free on its disk, below the queue's reserve of"
+                f" {self._min_free_bytes}",
+            )
+
+    def _probe_write(self) -> None:
+        self._check_room()
+        with _durable_transaction(self._connection()) as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO queue_readiness (queue, checked_at_ms) VALUES (?, ?)",
+                (self._name, self._now_ms()),
+            )
 
     def _send(self, messages: list[OutgoingMessage]) -> None:
-        conn = self._connection()
+        self._check_room()
         now = self._now_ms()
-        conn.execute("PRAGMA synchronous=FULL")
-        with _transaction(conn):
+        with _durable_transaction(self._connection()) as conn:
             if self._dedup_window_ms and now >= self._next_dedup_purge_ms:
                 conn.execute("DELETE FROM queue_dedup WHERE expires_at_ms <= ?", (now,))
                 self._next_dedup_purge_ms = now + 10_000
@@ -285,7 +333,6 @@ class EmbeddedQueue:
                 " kind, sent_at_ms, visible_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
-        conn.execute("PRAGMA synchronous=NORMAL")
 
     def _seen_recently(self, conn: sqlite3.Connection, dedup_id: str, now: int) -> bool:
         row = conn.execute(
@@ -305,6 +352,8 @@ class EmbeddedQueue:
         now = self._now_ms()
         delivered: list[ReceivedMessage] = []
         with _transaction(conn):
+            if self._take_back_pending:
+                self._take_back(conn, now)
             while len(delivered) < max_messages:
                 rows = conn.execute(
                     f"SELECT {_COLUMNS} FROM queue_messages WHERE queue = ?"
@@ -320,8 +369,8 @@ class EmbeddedQueue:
                     # one moves the message to the dead-letter queue instead of delivering it.
                     if receive_count >= self._max_receives:
                         conn.execute(
-                            "UPDATE queue_messages SET dead_at_ms = ?, receipt = NULL"
-                            " WHERE message_id = ?",
+                            "UPDATE queue_messages SET dead_at_ms = ?, receipt = NULL,"
+                            " owner = NULL WHERE message_id = ?",
                             (now, message_id),
                         )
                         continue
@@ -330,11 +379,27 @@ class EmbeddedQueue:
                     # receive must not pick the message again (SQS returns it once per call).
                     conn.execute(
                         "UPDATE queue_messages SET receive_count = receive_count + 1,"
-                        " visible_at_ms = ?, receipt = ? WHERE message_id = ?",
-                        (now + max(visibility_ms, 1), receipt, message_id),
+                        " visible_at_ms = ?, receipt = ?, owner = ? WHERE message_id = ?",
+                        (now + max(visibility_ms, 1), receipt, self._owner, message_id),
                     )
                     delivered.append(_received((*row[:5], receive_count + 1), receipt=receipt))
+        self._take_back_pending = False
         return delivered
+
+    def _take_back(self, conn: sqlite3.Connection, now: int) -> None:
+        """Make the messages held by ended instances visible now (see ``embedded_owners``)."""
+        holders = conn.execute(
+            "SELECT DISTINCT owner FROM queue_messages"
+            " WHERE owner IS NOT NULL AND receipt IS NOT NULL AND dead_at_ms IS NULL"
+        ).fetchall()
+        for (owner,) in holders:
+            if self._owners.is_gone(owner):
+                conn.execute(
+                    "UPDATE queue_messages SET receipt = NULL, owner = NULL,"
+                    " visible_at_ms = MIN(visible_at_ms, ?) WHERE owner = ? AND dead_at_ms IS NULL",
+                    (now, owner),
+                )
+        self._owners.sweep()
 
     def _write(self, sql: str, params: list[tuple[Any, ...]]) -> int:
         conn = self._connection()
@@ -355,6 +420,9 @@ def _create_schema(conn: sqlite3.Connection) -> None:
     for statement in _SCHEMA.split(";"):
         if statement.strip():
             conn.execute(statement)
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(queue_messages)")}
+    if "owner" not in columns:  # a file written before receipts recorded their owner
+        conn.execute("ALTER TABLE queue_messages ADD COLUMN owner TEXT")
 
 
 @contextlib.contextmanager
@@ -364,10 +432,25 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
+        conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        # A failed COMMIT (disk full, busy) may leave the transaction open, or SQLite may
+        # have rolled it back already: end it either way, or the next BEGIN would fail.
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
+
+
+@contextlib.contextmanager
+def _durable_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    # What was accepted must survive a power cut: this commit waits for the disk.
+    conn.execute("PRAGMA synchronous=FULL")
+    try:
+        with _transaction(conn):
+            yield conn
+    finally:
+        conn.execute("PRAGMA synchronous=NORMAL")
 
 
 def _received(row: tuple[Any, ...], *, receipt: str) -> ReceivedMessage:

@@ -71,8 +71,24 @@ async def open_queue(
             yield queue
         return
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    async with EmbeddedQueue(path=settings.queue_path, name=name) as queue:
+    async with EmbeddedQueue(
+        path=settings.queue_path, name=name, min_free_bytes=settings.queue_min_free_bytes
+    ) as queue:
         yield queue
+
+
+@asynccontextmanager
+async def open_local_idempotency(settings: Settings) -> AsyncIterator[IdempotencyStore]:
+    """Idempotency keys without Redis: in the embedded queue's file, so that a restart keeps
+    them with the queue; in memory only when the queue is SQS (no local file to share)."""
+    if settings.queue == "sqs":
+        yield InMemoryIdempotencyStore()
+        return
+    from helios.adapters.sqlite_idempotency import SqliteIdempotencyStore
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    async with SqliteIdempotencyStore(path=settings.queue_path) as store:
+        yield store
 
 
 @asynccontextmanager
@@ -97,7 +113,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             idempotency = RedisIdempotencyStore(client)
         else:
             limiter = InMemoryRateLimiter()
-            idempotency = InMemoryIdempotencyStore()
+            idempotency = await stack.enter_async_context(open_local_idempotency(settings))
         yield Services(
             settings=settings,
             store=store,

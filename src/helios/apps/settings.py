@@ -5,10 +5,13 @@
 | HELIOS_DATA_DIR | .helios | where the embedded default keeps its files |
 | HELIOS_STORE_URL | sqlite:<data dir>/helios.db | memory://, sqlite:path or postgresql://… |
 | HELIOS_QUEUE | embedded | ingest queue: ``embedded`` (SQLite file) or ``sqs`` |
+| HELIOS_QUEUE_MIN_FREE_MB | 32 | embedded queue: free space its disk must keep; below it sends |
+|  |  | get 503 and /readyz says not ready (0: only a failing write counts) |
 | HELIOS_SQS_ENDPOINT_URL | (AWS) | an SQS-compatible endpoint, e.g. http://127.0.0.1:55005 |
 | HELIOS_SQS_PREFIX | helios- | queue name prefix (the same names Terraform creates) |
 | AWS_REGION / AWS_DEFAULT_REGION | us-east-1 | SQS region |
-| HELIOS_REDIS_URL | (none: in-process) | Redis for rate limits and idempotency keys |
+| HELIOS_REDIS_URL | (none: local) | Redis for rate limits and idempotency keys; none: limits in |
+|  |  | process, keys in the embedded queue's file (in process with HELIOS_QUEUE=sqs) |
 | HELIOS_HTTP_HOST | 127.0.0.1 | API bind address |
 | HELIOS_HTTP_PORT | 8080 | API port |
 | HELIOS_SMTP_HOST / HELIOS_SMTP_PORT | (none) / 25 | SMTP relay for notifications; none: log only |
@@ -30,6 +33,8 @@
 | HELIOS_LOGIN_LOCKOUT_S | 900 | a locked-out address gets one attempt per this many seconds |
 | HELIOS_AUTH_CACHE_S | 1 | how long an API process trusts its cached users and tokens (a |
 |  |  | revocation or role change takes effect within it) |
+| HELIOS_RECENT_CHANGES_WINDOW_S | 3600 | an alert's detail shows the changes of its service made |
+|  |  | within this long before its episode started |
 | HELIOS_API_* |  | the ingestion API's limits: see ``helios.apps.api.config`` |
 """
 
@@ -42,12 +47,17 @@ from pathlib import Path
 
 import attrs
 
+DEFAULT_QUEUE_MIN_FREE_MB = 32
+"""Room the embedded queue leaves on its disk: headroom for the worker's writes to the store
+(usually on the same disk) and for SQLite's own journal (no guarantee for any backlog)."""
+
 
 @attrs.frozen(kw_only=True)
 class Settings:
     data_dir: Path = Path(".helios")
     store_url: str = ""
     queue: str = "embedded"
+    queue_min_free_bytes: int = DEFAULT_QUEUE_MIN_FREE_MB * 1024 * 1024
     sqs_endpoint_url: str | None = None
     sqs_prefix: str = "helios-"
     aws_region: str = "us-east-1"
@@ -72,6 +82,7 @@ class Settings:
     login_max_failures: int = 5
     login_lockout_s: int = 900
     auth_cache_s: float = 1.0
+    recent_changes_window_s: int = 3600
 
     @property
     def effective_store_url(self) -> str:
@@ -120,6 +131,11 @@ class Settings:
             data_dir=Path(values.get("HELIOS_DATA_DIR", ".helios")),
             store_url=values.get("HELIOS_STORE_URL", ""),
             queue=queue,
+            queue_min_free_bytes=max(
+                0, _int(values, "HELIOS_QUEUE_MIN_FREE_MB", DEFAULT_QUEUE_MIN_FREE_MB)
+            )
+            * 1024
+            * 1024,
             sqs_endpoint_url=values.get("HELIOS_SQS_ENDPOINT_URL") or None,
             sqs_prefix=values.get("HELIOS_SQS_PREFIX", "helios-"),
             aws_region=values.get("AWS_REGION") or values.get("AWS_DEFAULT_REGION") or "us-east-1",
@@ -144,6 +160,7 @@ class Settings:
             login_max_failures=max(1, _int(values, "HELIOS_LOGIN_MAX_FAILURES", 5)),
             login_lockout_s=max(1, _int(values, "HELIOS_LOGIN_LOCKOUT_S", 900)),
             auth_cache_s=_float(values, "HELIOS_AUTH_CACHE_S", 1.0),
+            recent_changes_window_s=max(0, _int(values, "HELIOS_RECENT_CHANGES_WINDOW_S", 3600)),
         )
 
 

@@ -10,9 +10,17 @@ from __future__ import annotations
 
 import attrs
 
+from helios.domain.changes import Change
 from helios.domain.events import event
 from helios.domain.identity import stream_id
-from helios.domain.normalize import Control, FieldError, Normalized, NormalizeResult, Rejected
+from helios.domain.normalize import (
+    ChangeNormalized,
+    Control,
+    FieldError,
+    Normalized,
+    NormalizeResult,
+    Rejected,
+)
 from helios.domain.values import Envelope, Millis, Signal
 
 
@@ -49,6 +57,18 @@ class EnvelopeRejected:
     errors: tuple[FieldError, ...]
 
 
+@event("helios.intake.change_recorded.v1")
+@attrs.frozen(kw_only=True)
+class ChangeRecorded:
+    """The changes an envelope held: recorded and shown, never decided on (no alert stream
+    is touched). ``normalizer_version`` is the change normalizer's version that made them."""
+
+    ingest_id: str
+    ruleset_version: int
+    changes: tuple[Change, ...]
+    normalizer_version: int
+
+
 @event("helios.intake.control_received.v1")
 @attrs.frozen(kw_only=True)
 class ControlReceived:
@@ -80,6 +100,7 @@ IntakeEvent = (
     EnvelopeReceived
     | EnvelopeNormalized
     | EnvelopeRejected
+    | ChangeRecorded
     | ControlReceived
     | EnvelopeRedriven
     | TickReceived
@@ -97,7 +118,7 @@ def tick_stream(tenant: str, at: Millis) -> str:
 
 def outcome_event(
     envelope: Envelope, result: NormalizeResult, ruleset_version: int, silences_version: int = 0
-) -> EnvelopeNormalized | EnvelopeRejected | ControlReceived:
+) -> EnvelopeNormalized | EnvelopeRejected | ChangeRecorded | ControlReceived:
     """The event that records what normalization made of an envelope."""
     match result:
         case Normalized(signals=signals, skipped=skipped):
@@ -114,6 +135,13 @@ def outcome_event(
                 ruleset_version=ruleset_version,
                 reason=reason,
                 errors=errors,
+            )
+        case ChangeNormalized(changes=changes, normalizer_version=version):
+            return ChangeRecorded(
+                ingest_id=envelope.ingest_id,
+                ruleset_version=ruleset_version,
+                changes=changes,
+                normalizer_version=version,
             )
         case Control():
             return ControlReceived(ingest_id=envelope.ingest_id, control=result)

@@ -31,7 +31,8 @@ from helios.domain.events import event
 from helios.domain.values import Millis, SourceKind
 
 MAX_NAME_CHARS = 100
-INGEST_KINDS = frozenset(kind for kind in SourceKind if kind is not SourceKind.USER)
+# Change events come with a PagerDuty integration's routing key: no integration of their own.
+INGEST_KINDS = frozenset(SourceKind) - {SourceKind.USER, SourceKind.PAGERDUTY_CHANGE}
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _SNS_TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]{1,256}")
 MIN_SECRET_CHARS = 16

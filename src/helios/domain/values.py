@@ -60,6 +60,8 @@ class SourceKind(enum.Enum):
     CLOUDWATCH = "cloudwatch"
     GENERIC = "generic"
     USER = "user"
+    PAGERDUTY_CHANGE = "pagerduty_change"
+    """PagerDuty change events (deploys, config changes): recorded as changes, never alerts."""
 
 
 class Status(enum.Enum):

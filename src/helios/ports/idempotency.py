@@ -19,8 +19,16 @@ Two mechanisms, one port:
   whether or not the first request has finished. An in-flight claim is a lease: if its owner
   dies without ``complete`` or ``abandon``, the key becomes free again after the lease.
 
-* **Content deduplication** for sources that send no key: ``seen_recently`` remembers a body
-  fingerprint for a window and reports repeats.
+* **Content deduplication** for sources that send no key, and the replay check of signatures:
+  ``recently_seen`` asks whether a fingerprint (a body's hash, a signature) is remembered, and
+  ``remember_seen`` remembers it for a window. The two are separate on purpose: **nothing is
+  remembered as seen unless it was durably accepted.** The API asks first, enqueues, and only
+  once the queue has durably taken the event does it remember the fingerprint. So a request
+  whose enqueue fails (503) leaves nothing behind and its retry is processed afresh; and an
+  identical request arriving while the first is still being enqueued is not told "duplicate" on
+  the strength of an enqueue that may yet fail: it is enqueued too (both may be accepted, and
+  the worker folds the repeated signals into the same alert). A crash between the enqueue and
+  ``remember_seen`` errs the same, safe way: a duplicate envelope, never a lost one.
 
 Time is always passed in (``now_ms``, epoch milliseconds) so that behaviour is deterministic
 and testable; adapters make every decision from it, never from their own clock.
@@ -130,13 +138,25 @@ class IdempotencyStore(Protocol):
         """
         ...
 
-    async def seen_recently(
-        self, *, scope: str, fingerprint: str, window_ms: int, now_ms: int
-    ) -> bool:
-        """Tell whether ``fingerprint`` was seen within ``window_ms``; if not, remember it now.
+    async def recently_seen(self, *, scope: str, fingerprint: str, now_ms: int) -> bool:
+        """Tell whether ``fingerprint`` is remembered and its window has not ended at ``now_ms``.
 
-        The window starts at the first sighting and is not extended by repeats, so a source
-        that resends every few seconds is still let through once per window.
+        Only asks: a fingerprint becomes seen through ``remember_seen`` alone.
+
+        Raises:
+            IdempotencyUnavailable: the store could not be reached.
+        """
+        ...
+
+    async def remember_seen(
+        self, *, scope: str, fingerprint: str, window_ms: int, now_ms: int
+    ) -> None:
+        """Remember ``fingerprint`` as seen from ``now_ms`` for ``window_ms``.
+
+        Call it only once what the fingerprint stands for was durably accepted (on the queue).
+        A fingerprint already remembered keeps the window of its first sighting: repeats do not
+        extend it, so a source that resends every few seconds is still let through once per
+        window.
 
         Raises:
             ValueError: ``window_ms`` is not positive.

@@ -128,6 +128,17 @@ class Queue(Protocol):
         """
         ...
 
+    async def check_ready(self) -> None:
+        """Prove the queue would durably accept a message sent now (the API's ``/readyz``).
+
+        Stronger than reachable: a queue that answers reads but cannot commit a write (disk
+        full, read-only, locked) is not ready, since every ingest would get 503.
+
+        Raises:
+            QueueUnavailable: a message sent now would be refused.
+        """
+        ...
+
     async def depth(self) -> int:
         """Approximate number of messages accepted and not yet deleted (dead letters excluded).
 

@@ -140,10 +140,17 @@ class InMemoryIdempotencyStore:
             if record is not None and record.response is None:
                 del self._records[scope, key]
 
-    async def seen_recently(
+    async def recently_seen(self, *, scope: str, fingerprint: str, now_ms: int) -> bool:
+        """Whether a fingerprint is remembered; see ``IdempotencyStore.recently_seen``."""
+        with self._lock:
+            self._maybe_sweep(now_ms)
+            expires_at = self._seen.get((scope, fingerprint))
+            return expires_at is not None and expires_at > now_ms
+
+    async def remember_seen(
         self, *, scope: str, fingerprint: str, window_ms: int, now_ms: int
-    ) -> bool:
-        """Report and remember a fingerprint; see ``IdempotencyStore.seen_recently``.
+    ) -> None:
+        """Remember a fingerprint; see ``IdempotencyStore.remember_seen``.
 
         Raises:
             ValueError: ``window_ms`` is not positive.
@@ -151,12 +158,9 @@ class InMemoryIdempotencyStore:
         if window_ms < 1:
             raise ValueError(f"window_ms must be positive, got {window_ms!r}")
         with self._lock:
-            self._maybe_sweep(now_ms)
             expires_at = self._seen.get((scope, fingerprint))
-            if expires_at is not None and expires_at > now_ms:
-                return True
-            self._seen[scope, fingerprint] = now_ms + window_ms
-            return False
+            if expires_at is None or expires_at <= now_ms:
+                self._seen[scope, fingerprint] = now_ms + window_ms
 
     @staticmethod
     def _live(record: _Record | None, now_ms: int) -> _Record | None:

@@ -63,13 +63,20 @@ return 1
 """
 
 _SEEN = """
+local exp = tonumber(redis.call('GET', KEYS[1]))
+if exp and exp > tonumber(ARGV[1]) then return 1 end
+return 0
+"""
+
+# A fingerprint still within its window keeps it: repeats never extend the window.
+_REMEMBER = """
 local now = tonumber(ARGV[1])
 local exp = tonumber(redis.call('GET', KEYS[1]))
-if exp and exp > now then return 1 end
+if exp and exp > now then return 0 end
 local window = tonumber(ARGV[2])
 local keep_ms = string.format('%d', window + tonumber(ARGV[3]))
 redis.call('SET', KEYS[1], string.format('%d', now + window), 'PX', keep_ms)
-return 0
+return 1
 """
 
 
@@ -93,6 +100,7 @@ class RedisIdempotencyStore:
         self._complete = client.register_script(_COMPLETE)
         self._abandon = client.register_script(_ABANDON)
         self._seen = client.register_script(_SEEN)
+        self._remember = client.register_script(_REMEMBER)
 
     def _key(self, kind: str, scope: str, name: str) -> str:
         # The scope's length makes the key unambiguous when scope or name contain ':'.
@@ -161,10 +169,19 @@ class RedisIdempotencyStore:
         """
         await self._run(self._abandon, self._key("idem", scope, key))
 
-    async def seen_recently(
+    async def recently_seen(self, *, scope: str, fingerprint: str, now_ms: int) -> bool:
+        """Whether a fingerprint is remembered; see ``IdempotencyStore.recently_seen``.
+
+        Raises:
+            IdempotencyUnavailable: Redis could not be reached or did not answer in time.
+        """
+        seen = await self._run(self._seen, self._key("seen", scope, fingerprint), now_ms)
+        return bool(seen)
+
+    async def remember_seen(
         self, *, scope: str, fingerprint: str, window_ms: int, now_ms: int
-    ) -> bool:
-        """Report and remember a fingerprint; see ``IdempotencyStore.seen_recently``.
+    ) -> None:
+        """Remember a fingerprint; see ``IdempotencyStore.remember_seen``.
 
         Raises:
             ValueError: ``window_ms`` is not positive.
@@ -172,7 +189,10 @@ class RedisIdempotencyStore:
         """
         if window_ms < 1:
             raise ValueError(f"window_ms must be positive, got {window_ms!r}")
-        seen = await self._run(
-            self._seen, self._key("seen", scope, fingerprint), now_ms, window_ms, _EXPIRY_GRACE_MS
+        await self._run(
+            self._remember,
+            self._key("seen", scope, fingerprint),
+            now_ms,
+            window_ms,
+            _EXPIRY_GRACE_MS,
         )
-        return bool(seen)

@@ -148,6 +148,10 @@ class SqsQueue:
             ]
             await self._batched("ChangeMessageVisibilityBatch", self._url, entries, ignore=_GONE)
 
+    async def check_ready(self) -> None:
+        # SQS's storage is not ours to fill: reachable and answering is ready.
+        await self.depth()
+
     async def depth(self) -> int:
         response = await self._call(
             "GetQueueAttributes",

@@ -59,7 +59,7 @@ def create_app(
         await anyio.to_thread.run_sync(services.store.max_position)
 
     async def queue_ready() -> None:
-        await services.queue.depth()
+        await services.queue.check_ready()
 
     async def limiter_ready() -> None:
         await services.limiter.check(key="readyz", rate_per_s=1.0, burst=1, now_ms=clock(), cost=0)

@@ -10,6 +10,7 @@
 | HELIOS_API_DEDUP_WINDOW_S | 10 | identical bodies (no Idempotency-Key) within it: accepted once |
 | HELIOS_API_SIGNATURE_TOLERANCE_S | 300 | how old or how far ahead a signature's time may be |
 | HELIOS_API_SNS_TRUST_FILE | (system CAs) | PEM file of the CAs SNS signing certificates chain to |
+| HELIOS_API_SNS_MAX_AGE_S | 3900 | how old an SNS message may be (its replay window) |
 | HELIOS_API_KEY_CACHE_S | 30 | how long a tenant's integrations are cached by an API process |
 | HELIOS_API_KEY_MISS_REFRESH_S | 0.25 | an unknown key re-reads the key index at most this often |
 | HELIOS_API_SHUTDOWN_GRACE_S | 10 | on SIGTERM, how long in-flight requests may take to finish |
@@ -27,6 +28,10 @@ from pathlib import Path
 import attrs
 
 MAX_BODY_BYTES = 512 * 1024
+SNS_MAX_AGE_S = 3900
+"""SNS stops retrying an HTTP(S) delivery after at most 3,600 s (a hard limit of its delivery
+policies; the default policy gives up after about a minute), plus 5 minutes for clock skew
+between AWS and the API and for the last attempt's own latency."""
 
 
 @attrs.frozen(kw_only=True)
@@ -39,6 +44,7 @@ class ApiConfig:
     dedup_window_s: float = 10.0
     signature_tolerance_s: int = 300
     sns_trust_file: Path | None = None
+    sns_max_age_s: int = SNS_MAX_AGE_S
     key_cache_s: float = 30.0
     key_miss_refresh_s: float = 0.25
     shutdown_grace_s: float = 10.0
@@ -66,6 +72,7 @@ class ApiConfig:
             dedup_window_s=_positive(values, "HELIOS_API_DEDUP_WINDOW_S", 10.0),
             signature_tolerance_s=int(_positive(values, "HELIOS_API_SIGNATURE_TOLERANCE_S", 300)),
             sns_trust_file=Path(trust) if trust else None,
+            sns_max_age_s=int(_positive(values, "HELIOS_API_SNS_MAX_AGE_S", SNS_MAX_AGE_S)),
             key_cache_s=_positive(values, "HELIOS_API_KEY_CACHE_S", 30.0),
             key_miss_refresh_s=_positive(values, "HELIOS_API_KEY_MISS_REFRESH_S", 0.25),
             shutdown_grace_s=_positive(values, "HELIOS_API_SHUTDOWN_GRACE_S", 10.0),

@@ -2,7 +2,8 @@
 
 Handlers raise ``ApiError`` subclasses (or let Litestar raise its own); two renderers turn them
 into responses: RFC 9457 ``application/problem+json`` for Helios's own endpoints, and
-PagerDuty's shapes for ``/v2/enqueue`` so a PagerDuty client sees what PagerDuty would send.
+PagerDuty's shapes for everything under ``/v2/`` (the two PagerDuty endpoints, and any other
+path or method there) so a PagerDuty client sees what PagerDuty would send.
 Anything unexpected becomes a 500 that is logged with its traceback; a client's mistake never
 reaches that path.
 """
@@ -55,7 +56,7 @@ class InvalidBody(ApiError):
 class InvalidHeader(ApiError):
     status = 400
     slug = "invalid-header"
-    title = "A request header is malformed"
+    title = "A request header is invalid"
 
 
 class Unauthorized(ApiError):
@@ -63,8 +64,10 @@ class Unauthorized(ApiError):
     slug = "unauthorized"
     title = "Missing or invalid credentials"
 
-    def __init__(self, detail: str = "") -> None:
-        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="helios"'})
+    def __init__(self, detail: str = "", *, errors: Sequence[FieldError] = ()) -> None:
+        super().__init__(
+            detail, errors=errors, headers={"WWW-Authenticate": 'Bearer realm="helios"'}
+        )
 
 
 class Forbidden(ApiError):
@@ -239,7 +242,15 @@ def _request_id(request: Request[Any, Any, Any]) -> str:
 
 
 def _problem_handler(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:
+    if _is_pagerduty_path(request.scope.get("path", "")):
+        # No route matched (404) or not this method (405) under PagerDuty's prefix: a
+        # PagerDuty client reads PagerDuty's shape, whatever path it was pointed at.
+        return pagerduty_response(as_api_error(error))
     return problem_response(as_api_error(error), _request_id(request))
+
+
+def _is_pagerduty_path(path: str) -> bool:
+    return path == "/v2" or path.startswith("/v2/")
 
 
 def _pagerduty_handler(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:

@@ -6,8 +6,12 @@ The order matters and every step has its failure policy (see the ports' docstrin
 2. GCRA per integration, then per tenant (429 with Retry-After; limiter down → let in);
 3. source checks made by the caller (shape, signatures) before anything is remembered;
 4. ``Idempotency-Key``: replay, 422, 409, or claim it (store down → 503);
-   without a key, identical bodies within a short window are accepted once (store down → let in);
+   without a key, identical bodies (or SNS messages with one ``MessageId``) within a window are
+   accepted once (store down → let in);
+   a signature already used is refused (store down → let in);
 5. ``queue.send``: only once it returned is the answer a 2xx (queue down → 503, key released).
+6. Only then are the body's fingerprint and the signature remembered as seen: a request the
+   queue refused leaves nothing behind, so its retry is accepted (see ``ports.idempotency``).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import attrs
 import structlog
@@ -60,11 +64,12 @@ KEPT_HEADERS = frozenset(
 )
 """Request headers that travel with the envelope (for audit); credentials never do."""
 
+MAX_IDEMPOTENCY_KEY_CHARS = 255
+"""A longer ``Idempotency-Key`` is refused (400), never truncated: two keys sharing a prefix
+would otherwise collide."""
+
 ResponseBuilder = Callable[[str], StoredResponse]
 """Builds the success answer from the new envelope's ``ingest_id``."""
-
-Check = Callable[[], Awaitable[None]]
-"""A last check made once the request owns its idempotency key; raises an ``ApiError``."""
 
 
 @attrs.frozen(kw_only=True)
@@ -80,6 +85,15 @@ class Delivery:
     content_dedup: bool = True
     """False when each request must be enqueued (a keyless PagerDuty trigger: its answer
     names a dedup key derived from its own ingest id)."""
+    received_at: Millis | None = None
+    """When the API received it; None: when it is enqueued. Set by a caller that checks the
+    envelope before admitting it, so that the check and the worker see the same time."""
+    dedup_fingerprint: str | None = None
+    """What a repeat of this delivery has in common with it, for deduplication without an
+    ``Idempotency-Key`` (an SNS ``MessageId``: a resend may differ in unsigned fields);
+    None: the body's bytes."""
+    dedup_window_ms: int | None = None
+    """How long ``dedup_fingerprint`` is remembered; None: the content-dedup window."""
 
 
 def now_ms() -> Millis:
@@ -166,28 +180,6 @@ class Intake:
                     retry_after_s=retry_s,
                 )
 
-    async def refuse_replayed_signature(self, who: Authenticated, signature: str) -> None:
-        """Remember an accepted signature; refuse one seen within the replay window.
-
-        The store being down lets the request in: the signature was checked and is fresh, and
-        a replayed event is deduplicated downstream.
-
-        Raises:
-            Unauthorized: the signature was already used.
-        """
-        try:
-            seen = await self._idempotency.seen_recently(
-                scope=f"sig:{who.integration.integration_id}",
-                fingerprint=signature,
-                window_ms=2 * self._config.signature_tolerance_s * 1000,
-                now_ms=self._clock(),
-            )
-        except IdempotencyUnavailable as error:
-            _log.warning("replay check unavailable: letting the request in", error=str(error))
-            return
-        if seen:
-            raise Unauthorized("this signature was already used (replayed request)")
-
     async def admit(
         self,
         who: Authenticated,
@@ -195,28 +187,39 @@ class Intake:
         respond: ResponseBuilder,
         *,
         duplicate: ResponseBuilder | None = None,
-        before_enqueue: Check | None = None,
+        signature: str | None = None,
     ) -> StoredResponse:
         """Deduplicate and enqueue an authenticated, checked delivery; return the answer.
 
-        ``before_enqueue`` runs once the request owns its idempotency key (e.g. the replay
-        check of a signature) and may raise an ``ApiError``, which releases the key.
+        ``signature`` is the request's verified signature (generic source): refused if it was
+        already used, remembered once the request is accepted. Nothing is remembered as seen
+        (body fingerprint, signature) before the queue has durably taken the envelope.
 
         Raises:
             IdempotencyKeyReused: the key came with another body (422).
             RequestInFlight: the key's first request is still being processed (409).
+            Unauthorized: the signature was already used (a replayed request).
             Unavailable: the idempotency store (with a key) or the queue is down (503).
         """
         scope = f"{who.tenant_id}/{who.integration.integration_id}"
         fingerprint = hashlib.sha256(delivery.body).hexdigest()
         key = delivery.idempotency_key
         if key is None:
-            if before_enqueue is not None:
-                await before_enqueue()
-            if delivery.content_dedup and await self._seen(scope, fingerprint):
+            if signature is not None:
+                await self._refuse_used_signature(who, signature)
+            seen_as = delivery.dedup_fingerprint or fingerprint
+            if delivery.content_dedup and await self._seen(scope, seen_as):
                 self._metrics.envelopes.inc(delivery.source.value, "duplicate")
-                return (duplicate or respond)("")
-            return await self._enqueue(who, delivery, respond)
+                response = (duplicate or respond)("")
+            else:
+                response = await self._enqueue(who, delivery, respond)
+                if delivery.content_dedup:
+                    window_ms = delivery.dedup_window_ms or self._dedup_window_ms
+                    await self._remember(f"body:{scope}", seen_as, window_ms)
+            if signature is not None:
+                # Also after a "duplicate": what the signature vouches for is on the queue.
+                await self._remember_signature(who, signature)
+            return response
         try:
             begun = await self._idempotency.begin(
                 scope=scope, key=key, fingerprint=fingerprint, now_ms=self._clock()
@@ -236,8 +239,8 @@ class Intake:
             case Started():
                 pass
         try:
-            if before_enqueue is not None:
-                await before_enqueue()
+            if signature is not None:
+                await self._refuse_used_signature(who, signature)
             response = await self._enqueue(who, delivery, respond)
         except BaseException:
             await self._release(scope, key)
@@ -254,19 +257,60 @@ class Intake:
             # The event is on the queue: answer 2xx; a retry within the lease gets 409,
             # after it a second envelope, which the worker deduplicates by content.
             _log.warning("could not record the Idempotency-Key response", error=str(error))
+        if signature is not None:
+            await self._remember_signature(who, signature)
         return response
+
+    @property
+    def _dedup_window_ms(self) -> int:
+        return int(self._config.dedup_window_s * 1000)
+
+    async def _refuse_used_signature(self, who: Authenticated, signature: str) -> None:
+        """Refuse a signature already used within the replay window.
+
+        The store being down lets the request in: the signature was checked and is fresh, and
+        a replayed event is deduplicated downstream.
+
+        Raises:
+            Unauthorized: the signature was already used.
+        """
+        try:
+            seen = await self._idempotency.recently_seen(
+                scope=f"sig:{who.integration.integration_id}",
+                fingerprint=signature,
+                now_ms=self._clock(),
+            )
+        except IdempotencyUnavailable as error:
+            _log.warning("replay check unavailable: letting the request in", error=str(error))
+            return
+        if seen:
+            raise Unauthorized("this signature was already used (replayed request)")
+
+    async def _remember_signature(self, who: Authenticated, signature: str) -> None:
+        # Remembered for twice the tolerance: a signature cannot be fresh for longer.
+        await self._remember(
+            f"sig:{who.integration.integration_id}",
+            signature,
+            2 * self._config.signature_tolerance_s * 1000,
+        )
 
     async def _seen(self, scope: str, fingerprint: str) -> bool:
         try:
-            return await self._idempotency.seen_recently(
-                scope=f"body:{scope}",
-                fingerprint=fingerprint,
-                window_ms=int(self._config.dedup_window_s * 1000),
-                now_ms=self._clock(),
+            return await self._idempotency.recently_seen(
+                scope=f"body:{scope}", fingerprint=fingerprint, now_ms=self._clock()
             )
         except IdempotencyUnavailable as error:
             _log.warning("content dedup unavailable: accepting", error=str(error))
             return False
+
+    async def _remember(self, scope: str, fingerprint: str, window_ms: int) -> None:
+        # The event is already on the queue: failing to remember costs at most a duplicate.
+        try:
+            await self._idempotency.remember_seen(
+                scope=scope, fingerprint=fingerprint, window_ms=window_ms, now_ms=self._clock()
+            )
+        except IdempotencyUnavailable as error:
+            _log.warning("could not remember a fingerprint as seen", error=str(error))
 
     async def _release(self, scope: str, key: str) -> None:
         try:
@@ -274,20 +318,25 @@ class Intake:
         except IdempotencyUnavailable as error:
             _log.warning("could not release an Idempotency-Key", error=str(error))
 
-    async def _enqueue(
-        self, who: Authenticated, delivery: Delivery, respond: ResponseBuilder
-    ) -> StoredResponse:
-        ingest_id = uuid.uuid4().hex
-        envelope = Envelope(
+    def envelope(self, who: Authenticated, delivery: Delivery, *, ingest_id: str) -> Envelope:
+        """The envelope ``delivery`` is enqueued as, under ``ingest_id``."""
+        received_at = delivery.received_at
+        return Envelope(
             ingest_id=ingest_id,
             tenant=who.tenant_id,
             integration=who.integration.integration_id,
             source=delivery.source,
-            received_at=self._clock(),
+            received_at=self._clock() if received_at is None else received_at,
             body=delivery.body,
             content_type=delivery.content_type,
             headers=delivery.headers,
         )
+
+    async def _enqueue(
+        self, who: Authenticated, delivery: Delivery, respond: ResponseBuilder
+    ) -> StoredResponse:
+        ingest_id = uuid.uuid4().hex
+        envelope = self.envelope(who, delivery, ingest_id=ingest_id)
         message = envelope_message(envelope, correlation_id=delivery.correlation_id)
         try:
             await self._queue.send([message])

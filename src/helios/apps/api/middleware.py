@@ -22,7 +22,7 @@ from helios.apps.observability import Metrics
 
 _log = structlog.get_logger("helios.api")
 _INGEST_SOURCES = frozenset({"alertmanager", "grafana", "cloudwatch", "generic"})
-_FIXED_ROUTES = frozenset({"/v2/enqueue", "/healthz", "/readyz", "/metrics"})
+_FIXED_ROUTES = frozenset({"/v2/enqueue", "/v2/change/enqueue", "/healthz", "/readyz", "/metrics"})
 _MAX_ID_CHARS = 128
 
 

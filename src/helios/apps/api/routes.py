@@ -1,4 +1,5 @@
-"""The HTTP endpoints: PagerDuty's ``/v2/enqueue``, ``/v1/ingest/{source}``, and operations.
+"""The HTTP endpoints: PagerDuty's ``/v2/enqueue`` and ``/v2/change/enqueue``,
+``/v1/ingest/{source}``, and operations.
 
 Handlers read the raw body (bounded), run the source's checks and hand over to ``Intake``;
 they answer success themselves and raise ``ApiError`` for everything else (rendered in
@@ -12,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
+import anyio.to_thread
 import attrs
 import msgspec
 from litestar import Request, Response, get, post
@@ -19,7 +21,7 @@ from litestar.exceptions import InternalServerException
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 
-from helios.apps.api import shapes, signatures
+from helios.apps.api import shapes, signatures, sns
 from helios.apps.api.bodies import refuse_content_encoding
 from helios.apps.api.config import ApiConfig
 from helios.apps.api.errors import (
@@ -27,16 +29,17 @@ from helios.apps.api.errors import (
     ApiError,
     Forbidden,
     InvalidBody,
+    InvalidHeader,
     NotFound,
     PayloadTooLarge,
     Unauthorized,
 )
-from helios.apps.api.intake import KEPT_HEADERS, Delivery, Intake
+from helios.apps.api.intake import KEPT_HEADERS, MAX_IDEMPOTENCY_KEY_CHARS, Delivery, Intake
 from helios.apps.api.sns import SnsVerifier
 from helios.apps.observability import Metrics
 from helios.domain.identity import stable_hash
 from helios.domain.normalize import FieldError
-from helios.domain.values import SourceKind
+from helios.domain.values import Envelope, Millis, SourceKind
 from helios.ports.idempotency import StoredResponse
 
 INGEST_SOURCES = {
@@ -49,6 +52,12 @@ INGEST_SOURCES = {
     )
 }
 _JSON = "application/json"
+# The envelope is checked before it has an ingest id. Only a keyless PagerDuty trigger's
+# derived dedup key reads it, and that key's length does not depend on it.
+_EDGE_INGEST_ID = "edge-check"
+# Normalizing costs tens of µs per alert: a large batch is checked in a thread, so that the
+# event loop keeps serving other requests meanwhile (bench/api.py prints the costs).
+_INLINE_CHECK_BYTES = 16 * 1024
 _READY_TIMEOUT_S = 2.0
 
 
@@ -98,7 +107,10 @@ def _delivery(
     source: SourceKind,
     body: bytes,
     *,
+    received_at: Millis,
     content_dedup: bool = True,
+    dedup_fingerprint: str | None = None,
+    dedup_window_ms: int | None = None,
 ) -> Delivery:
     kept: list[tuple[str, str]] = []
     idempotency_key: str | None = None
@@ -111,7 +123,7 @@ def _delivery(
             value = raw_value.decode("latin-1")
             kept.append((name, value))
             if name == "idempotency-key":
-                idempotency_key = value[:255] or None
+                idempotency_key = _idempotency_key(value)
     state = request.scope.get("state", {})
     return Delivery(
         source=source,
@@ -121,7 +133,42 @@ def _delivery(
         correlation_id=str(state.get("correlation_id", "")),
         idempotency_key=idempotency_key,
         content_dedup=content_dedup,
+        received_at=received_at,
+        dedup_fingerprint=dedup_fingerprint,
+        dedup_window_ms=dedup_window_ms,
     )
+
+
+def _idempotency_key(value: str) -> str | None:
+    """The key as sent (an empty one is no key).
+
+    Raises:
+        InvalidHeader: the key is longer than ``MAX_IDEMPOTENCY_KEY_CHARS``.
+    """
+    if len(value) > MAX_IDEMPOTENCY_KEY_CHARS:
+        raise InvalidHeader(
+            "the Idempotency-Key is too long",
+            errors=(
+                FieldError(
+                    field="Idempotency-Key",
+                    message=f"must be at most {MAX_IDEMPOTENCY_KEY_CHARS} characters,"
+                    f" not {len(value)}",
+                ),
+            ),
+        )
+    return value or None
+
+
+async def check_normalizes(envelope: Envelope) -> None:
+    """``shapes.check_normalizes``, in a worker thread for a large body.
+
+    Raises:
+        InvalidBody: the worker's normalizer would quarantine the envelope.
+    """
+    if len(envelope.body) <= _INLINE_CHECK_BYTES:
+        shapes.check_normalizes(envelope)
+    else:
+        await anyio.to_thread.run_sync(shapes.check_normalizes, envelope)
 
 
 def _answer(stored: StoredResponse) -> Response[bytes]:
@@ -130,6 +177,14 @@ def _answer(stored: StoredResponse) -> Response[bytes]:
         status_code=stored.status,
         media_type=_JSON,
         headers=dict(stored.headers),
+    )
+
+
+def _change_processed(ingest_id: str) -> StoredResponse:
+    # PagerDuty's answer to a change event: changes have no dedup key to echo.
+    del ingest_id
+    return StoredResponse(
+        status=202, body=b'{"status":"success","message":"Change event processed"}'
     )
 
 
@@ -143,6 +198,9 @@ def build_routes(ctx: ApiContext) -> list[HTTPRouteHandler]:
     """Every route handler of the API, bound to ``ctx``."""
     intake = ctx.intake
     limit = ctx.config.max_body_bytes
+    # An SNS Timestamp may be as far ahead of the API's clock as a generic signature's.
+    sns_max_age_s, sns_ahead_s = ctx.config.sns_max_age_s, ctx.config.signature_tolerance_s
+    sns_replay_window_ms = sns.replay_window_ms(max_age_s=sns_max_age_s, ahead_s=sns_ahead_s)
 
     @post(
         "/v2/enqueue",
@@ -175,8 +233,43 @@ def build_routes(ctx: ApiContext) -> list[HTTPRouteHandler]:
                 ),
             )
 
-        delivery = _delivery(request, SourceKind.PAGERDUTY, body, content_dedup=own_key is not None)
+        delivery = _delivery(
+            request,
+            SourceKind.PAGERDUTY,
+            body,
+            received_at=intake.now(),
+            content_dedup=own_key is not None,
+        )
+        await check_normalizes(intake.envelope(who, delivery, ingest_id=_EDGE_INGEST_ID))
         return _answer(await intake.admit(who, delivery, respond))
+
+    @post(
+        "/v2/change/enqueue",
+        status_code=202,
+        exception_handlers=PAGERDUTY_HANDLERS,
+        request_max_body_size=limit,
+        summary="PagerDuty change events (drop-in)",
+        description=(
+            "PagerDuty's change events (deploys, config changes), with a PagerDuty "
+            "integration's routing key: recorded and shown beside alerts of the same service, "
+            "never an alert."
+        ),
+    )
+    async def enqueue_change(request: Request[Any, Any, Any]) -> Response[bytes]:
+        body = await read_body(request, limit)
+        document = shapes.decode_object(body)
+        shapes.check_pagerduty_change(document)
+        try:
+            who = await intake.authenticate(document["routing_key"], source=SourceKind.PAGERDUTY)
+        except (Unauthorized, Forbidden):
+            raise InvalidBody(
+                "Event object is invalid",
+                errors=(FieldError(field="routing_key", message="is not a valid routing key"),),
+            ) from None
+        await intake.limit(who)
+        delivery = _delivery(request, SourceKind.PAGERDUTY_CHANGE, body, received_at=intake.now())
+        await check_normalizes(intake.envelope(who, delivery, ingest_id=_EDGE_INGEST_ID))
+        return _answer(await intake.admit(who, delivery, _change_processed))
 
     async def ingest(request: Request[Any, Any, Any], source: str, key: str | None) -> Any:
         kind = INGEST_SOURCES.get(source)
@@ -191,7 +284,8 @@ def build_routes(ctx: ApiContext) -> list[HTTPRouteHandler]:
         await intake.limit(who)
         document = shapes.decode_object(body)
         shapes.check_source(kind, document)
-        last_check = None
+        signature = None
+        repeats_as: str | None = None
         if kind is SourceKind.GENERIC:
             signature = signatures.verify(
                 request.headers.get(signatures.SIGNATURE_HEADER),
@@ -200,15 +294,25 @@ def build_routes(ctx: ApiContext) -> list[HTTPRouteHandler]:
                 now_s=intake.now() // 1000,
                 tolerance_s=ctx.config.signature_tolerance_s,
             )
-
-            async def last_check() -> None:
-                await intake.refuse_replayed_signature(who, signature)
-
         elif kind is SourceKind.CLOUDWATCH:
             if document.get("TopicArn") not in who.integration.allowed_topics:
                 raise Forbidden("this SNS topic is not allowed for the integration")
+            sns.check_fresh(
+                document, now_ms=intake.now(), max_age_s=sns_max_age_s, ahead_s=sns_ahead_s
+            )
             await ctx.sns.verify(document)
-        delivery = _delivery(request, kind, body)
+            # A resend may carry extra unsigned fields (other bytes): the MessageId is what
+            # repeats, and it is remembered for as long as the message is fresh.
+            repeats_as = "sns-message-id:" + document["MessageId"]
+        delivery = _delivery(
+            request,
+            kind,
+            body,
+            received_at=intake.now(),
+            dedup_fingerprint=repeats_as,
+            dedup_window_ms=sns_replay_window_ms if repeats_as else None,
+        )
+        await check_normalizes(intake.envelope(who, delivery, ingest_id=_EDGE_INGEST_ID))
         correlation_id = delivery.correlation_id
 
         def respond(ingest_id: str) -> StoredResponse:
@@ -226,7 +330,7 @@ def build_routes(ctx: ApiContext) -> list[HTTPRouteHandler]:
             )
 
         stored = await intake.admit(
-            who, delivery, respond, duplicate=duplicate, before_enqueue=last_check
+            who, delivery, respond, duplicate=duplicate, signature=signature
         )
         return _answer(stored)
 
@@ -280,7 +384,7 @@ def build_routes(ctx: ApiContext) -> list[HTTPRouteHandler]:
     async def metrics() -> Response[bytes]:
         return Response(content=ctx.metrics.render(), media_type=Metrics.CONTENT_TYPE)
 
-    return [enqueue, ingest_bearer, ingest_path_key, healthz, readyz, metrics]
+    return [enqueue, enqueue_change, ingest_bearer, ingest_path_key, healthz, readyz, metrics]
 
 
 __all__ = ["ApiContext", "ApiError", "build_routes", "read_body"]

@@ -1,9 +1,12 @@
-"""Request shape checks: is the body the document its endpoint expects, field by field?
+"""Request checks: is the body the document its endpoint expects, field by field?
 
-Shape only — no business rule (severity mapping, dedup keys, limits on labels are the
-normalizers' job, in the worker). A body that passes here can still be quarantined by a
-normalizer; one that fails here is answered 400 and never enqueued. PagerDuty's checks follow
-what PagerDuty itself refuses, so a client gets the same 400 for the same mistake.
+Two steps. The shape checks (``check_pagerduty``, ``check_source``) follow what each sender
+expects to be told: PagerDuty's checks follow what PagerDuty itself refuses, so a client gets
+the same 400 for the same mistake. Then ``check_normalizes`` runs the worker's own normalizer
+on the envelope about to be enqueued, so that every field-level limit (label names and values,
+timestamps, dedup keys …) has one definition and a body the worker would quarantine for a
+field is answered 400 instead of 202. Neither step applies a business rule: the normalizer is
+pure, and its result is thrown away.
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ import orjson
 
 from helios.apps.api.bodies import refuse_deep_json
 from helios.apps.api.errors import InvalidBody
-from helios.domain.normalize import FieldError
+from helios.domain.normalize import FieldError, Rejected, normalize
+from helios.domain.ruleset import CloudWatchInsufficientData, Ruleset
 from helios.domain.timestamps import TimestampError, parse_rfc3339
-from helios.domain.values import SourceKind
+from helios.domain.values import Envelope, SourceKind
 
 PD_ACTIONS = ("trigger", "acknowledge", "resolve")
 PD_SEVERITIES = ("critical", "error", "warning", "info")
@@ -27,6 +31,16 @@ _SNS_TYPES = {
     "SubscriptionConfirmation": ("Message", "SigningCertURL", "SubscribeURL", "Token"),
     "UnsubscribeConfirmation": ("Message", "SigningCertURL", "SubscribeURL", "Token"),
 }
+MAX_FIELD_ERRORS = 20
+"""Field errors named in one answer: enough to act on; a huge broken batch must not make a
+huge answer."""
+
+EDGE_RULESET = Ruleset(cloudwatch_insufficient_data=CloudWatchInsufficientData.TRIGGER)
+"""The rules the edge normalizes with. The worker uses the tenant's ruleset, which the edge
+does not load (and which may change before the worker runs); only one of its fields decides
+whether a field can be rejected: a CloudWatch ``INSUFFICIENT_DATA`` alarm that the ruleset
+ignores is skipped before its other fields are read. Mapping it to a signal, as here, reads
+every field, so a body accepted under these rules is accepted under any ruleset."""
 
 
 def decode_object(body: bytes) -> dict[str, Any]:
@@ -109,6 +123,63 @@ def check_pagerduty(document: dict[str, Any]) -> None:
         raise InvalidBody("Event object is invalid", errors=errors)
 
 
+def check_pagerduty_change(document: dict[str, Any]) -> None:
+    """Refuse a change event (``/v2/change/enqueue``) PagerDuty would refuse.
+
+    Raises:
+        InvalidBody: naming every bad field.
+    """
+    errors: list[FieldError] = []
+    _text(document, "routing_key", "routing_key", errors, required=True)
+    payload = document.get("payload")
+    if not isinstance(payload, dict):
+        errors.append(FieldError(field="payload", message="is missing or not an object"))
+    else:
+        _text(payload, "summary", "payload.summary", errors, required=True)
+        _text(payload, "source", "payload.source", errors)
+        _timestamp(payload, errors)
+        details = payload.get("custom_details")
+        if details is not None and not isinstance(details, dict | str | list):
+            errors.append(FieldError(field="payload.custom_details", message="must be an object"))
+    _arrays(document, errors)
+    if errors:
+        raise InvalidBody("Event object is invalid", errors=errors)
+
+
+def _timestamp(payload: dict[str, Any], errors: list[FieldError]) -> None:
+    stamp = _text(payload, "timestamp", "payload.timestamp", errors)
+    if stamp:
+        try:
+            parse_rfc3339(stamp)
+        except TimestampError:
+            errors.append(FieldError(field="payload.timestamp", message="is not an ISO 8601 time"))
+
+
+def _arrays(document: dict[str, Any], errors: list[FieldError]) -> None:
+    for name in ("links", "images"):
+        value = document.get(name)
+        if value is not None and not isinstance(value, list):
+            errors.append(FieldError(field=name, message="must be an array"))
+
+
+def check_normalizes(envelope: Envelope) -> None:
+    """Refuse an envelope the worker's normalizer would quarantine for a field-level reason.
+
+    ``envelope`` must be the one that will be enqueued (same body, source, ``received_at`` and
+    headers); normalization is pure, so the worker's result differs only by the ruleset, and
+    ``EDGE_RULESET`` rejects whatever any ruleset rejects. ``orjson`` decodes, as in the worker.
+
+    Raises:
+        InvalidBody: naming the normalizer's field errors (at most ``MAX_FIELD_ERRORS``).
+    """
+    result = normalize(envelope, EDGE_RULESET, decode=orjson.loads)
+    if isinstance(result, Rejected):
+        shown = result.errors[:MAX_FIELD_ERRORS]
+        more = len(result.errors) - len(shown)
+        detail = result.reason + (f" (the first {len(shown)} are named)" if more else "")
+        raise InvalidBody(detail[:1].upper() + detail[1:], errors=shown)
+
+
 def check_source(source: SourceKind, document: dict[str, Any]) -> None:
     """Refuse a body that is not the document its source sends.
 
@@ -167,8 +238,8 @@ def _alerts(document: dict[str, Any], errors: list[FieldError]) -> None:
         status = _text(alert, "status", f"{path}.status", errors, required=True)
         if status and status not in ("firing", "resolved"):
             errors.append(FieldError(field=f"{path}.status", message="must be firing or resolved"))
-        if len(errors) >= 20:
-            return  # enough to act on; a huge broken batch must not make a huge answer
+        if len(errors) >= MAX_FIELD_ERRORS:
+            return
 
 
 def _text(

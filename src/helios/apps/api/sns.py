@@ -11,6 +11,11 @@ A message is authentic when:
    canonical string SNS signs: selected fields as ``name\\nvalue\\n`` in a fixed order.
 
 Certificates are fetched through an injectable ``CertFetcher`` and cached per URL for an hour.
+
+A signed message stays valid for anyone who saw it, and unsigned fields can be added without
+breaking its signature. So the API also refuses a message whose ``Timestamp`` is outside a
+replay window (``check_fresh``), and remembers each accepted ``MessageId`` for as long as the
+message could pass that check (``replay_window_ms``): a resend within it is a duplicate.
 """
 
 from __future__ import annotations
@@ -31,7 +36,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
-from helios.apps.api.errors import Unauthorized, Unavailable
+from helios.apps.api.errors import InvalidBody, Unauthorized, Unavailable
+from helios.domain.normalize import FieldError
+from helios.domain.timestamps import TimestampError, parse_rfc3339
 
 CertFetcher = Callable[[str], Awaitable[bytes]]
 """Returns the PEM bytes at a certificate URL; raises ``OSError`` when it cannot."""
@@ -78,6 +85,48 @@ def system_trust() -> list[x509.Certificate]:
         if candidate and Path(candidate).is_file():
             return x509.load_pem_x509_certificates(Path(candidate).read_bytes())
     return []
+
+
+def check_fresh(message: Mapping[str, Any], *, now_ms: int, max_age_s: int, ahead_s: int) -> None:
+    """Refuse a message published more than ``max_age_s`` ago or ``ahead_s`` in the future.
+
+    ``Timestamp`` is signed, so a resent message cannot be made younger.
+
+    Raises:
+        InvalidBody: ``Timestamp`` is not an RFC 3339 time.
+        Unauthorized: ``Timestamp`` is outside the window (a stale or replayed message).
+    """
+    raw = str(message.get("Timestamp", ""))
+    try:
+        published = parse_rfc3339(raw)
+    except TimestampError:
+        raise InvalidBody(
+            "The SNS message has no valid Timestamp",
+            errors=(FieldError(field="Timestamp", message="is not an RFC 3339 time"),),
+        ) from None
+    age_ms = now_ms - published
+    if age_ms > max_age_s * 1000:
+        problem = f"is {_seconds(age_ms)} s old; messages older than {max_age_s} s are refused"
+    elif -age_ms > ahead_s * 1000:
+        problem = f"is {_seconds(-age_ms)} s ahead of the API's clock (at most {ahead_s} s allowed)"
+    else:
+        return
+    raise Unauthorized(
+        # The text as sent: a time beyond the years 1 to 9999 cannot be formatted again.
+        f"the SNS message's Timestamp {raw[:40]!r} is outside the replay window",
+        errors=(FieldError(field="Timestamp", message=problem),),
+    )
+
+
+def _seconds(ms: int) -> int:
+    # Rounded up: a message 3,900.2 s old is said to be 3,901 s old, not 3,900.
+    return -(-ms // 1000)
+
+
+def replay_window_ms(*, max_age_s: int, ahead_s: int) -> int:
+    """How long a ``MessageId`` must be remembered: as long as its message passes
+    ``check_fresh`` (from ``ahead_s`` before its ``Timestamp`` to ``max_age_s`` after)."""
+    return (max_age_s + ahead_s) * 1000
 
 
 def string_to_sign(message: Mapping[str, Any]) -> bytes:

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from helios.adapters.store.factory import postgres_settings, sqlite_path
-from helios.apps.projections.schema import SCHEMA
+from helios.apps.projections.schema import ADDED_COLUMNS, SCHEMA
 from helios.ports.event_store import StoreUnavailable
 
 Row = tuple[Any, ...]
@@ -46,10 +46,30 @@ class ReadModels:
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     cursor.execute(statement)
+            for table, column, definition in ADDED_COLUMNS:
+                self._add_column(cursor, table, column, definition)
 
     @property
     def is_postgres(self) -> bool:
         return self._scheme != "sqlite"
+
+    def _add_column(self, cursor: Cursor, table: str, column: str, definition: str) -> None:
+        # Looked up first: an ALTER TABLE, even one that changes nothing, takes PostgreSQL's
+        # strongest table lock, and every process opens the read models.
+        if self.is_postgres:
+            cursor.execute(
+                "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+                "AND table_name = ? AND column_name = ?",
+                (table, column),
+            )
+            if not cursor.fetchall():
+                cursor.execute(
+                    f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {definition}"
+                )
+            return
+        cursor.execute(f"PRAGMA table_info({table})")
+        if column not in {row[1] for row in cursor.fetchall()}:
+            cursor.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:

@@ -18,6 +18,9 @@ from helios.apps.projections.database import Cursor, ReadModels
 from helios.apps.projections.schema import REBUILT_TABLES
 from helios.apps.projections.streams import AlertStates, FoldedAlert, StreamDirectory
 from helios.domain import alert, incident
+from helios.domain.changes import Change
+from helios.domain.intake import ChangeRecorded
+from helios.domain.values import Action, Link, Signal
 from helios.ports.event_store import ConcurrencyConflict, EventStore, LogEntry
 
 FOLLOWER = "projector"
@@ -47,8 +50,8 @@ _TIMELINE = {
 _UPSERT_ALERT = """
 INSERT INTO alerts (tenant, dedup_key, stream_id, status, priority, score, factors, severity,
     summary, service, sources, labels, occurrences, episode, duplicates, flapping, silenced,
-    group_key, first_seen_at, last_signal_at, last_change_at, position)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    group_key, first_seen_at, last_signal_at, last_change_at, position, links, details)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (tenant, dedup_key) DO UPDATE SET
     status = excluded.status, priority = excluded.priority, score = excluded.score,
     factors = excluded.factors, severity = excluded.severity, summary = excluded.summary,
@@ -58,7 +61,7 @@ ON CONFLICT (tenant, dedup_key) DO UPDATE SET
     silenced = excluded.silenced, group_key = excluded.group_key,
     last_signal_at = excluded.last_signal_at,
     last_change_at = COALESCE(excluded.last_change_at, alerts.last_change_at),
-    position = excluded.position
+    position = excluded.position, links = excluded.links, details = excluded.details
 """
 
 
@@ -117,6 +120,9 @@ class Projector:
             owner = self._directory.name(entry.stream_id)
             if owner is not None:
                 rows.incident(entry, owner.tenant, owner.key)
+        elif isinstance(entry.event, ChangeRecorded):
+            for change in entry.event.changes:
+                rows.change(entry, entry.event.ingest_id, change)
 
 
 class _PageRows:
@@ -162,8 +168,11 @@ class _PageRows:
                 0,
                 last_change,
                 entry.position,
+                "[]",
+                "{}",
             ]
         else:
+            trigger = _latest_trigger(state)
             row = [
                 state.tenant,
                 state.dedup_key,
@@ -187,6 +196,8 @@ class _PageRows:
                 episode.last_signal_at,
                 last_change,
                 entry.position,
+                _links_json(trigger.links) if trigger else "[]",
+                trigger.details if trigger else "{}",
             ]
         if previous is not None and previous[18]:
             row[18] = min(previous[18], row[18] or previous[18])
@@ -199,6 +210,42 @@ class _PageRows:
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (position) DO NOTHING",
                 (entry.position, tenant, getattr(entry.event, "at", 0), kind, subject, text),
             )
+        )
+
+    def change(self, entry: LogEntry, ingest_id: str, change: Change) -> None:
+        # The feed line first, and only for a change not seen before: the same change
+        # delivered again (after the API's dedup window) is one row and one line.
+        self._add(
+            "INSERT INTO activity (position, tenant, at, kind, subject, text) "
+            "SELECT ?, ?, ?, 'change', ?, ? WHERE NOT EXISTS "
+            "(SELECT 1 FROM changes WHERE tenant = ? AND change_id = ?) "
+            "ON CONFLICT (position) DO NOTHING",
+            entry.position,
+            change.tenant,
+            change.occurred_at,
+            change.service or change.change_id,
+            f"{change.service or change.origin or 'change'}: {change.summary} — change",
+            change.tenant,
+            change.change_id,
+        )
+        self._add(
+            "INSERT INTO changes (tenant, change_id, position, ingest_id, integration, source, "
+            "service, origin, summary, occurred_at, received_at, links, details) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (tenant, change_id) DO NOTHING",
+            change.tenant,
+            change.change_id,
+            entry.position,
+            ingest_id,
+            change.integration,
+            change.source,
+            change.service,
+            change.origin,
+            change.summary,
+            change.occurred_at,
+            change.received_at,
+            _links_json(change.links),
+            change.details,
         )
 
     def incident(self, entry: LogEntry, tenant: str, group_key: str) -> None:
@@ -330,6 +377,19 @@ def move_position(cursor: Cursor, follower: str, *, after: int, to: int) -> None
         )
     if cursor.rowcount != 1:
         raise ConcurrencyConflict(follower=follower)
+
+
+def _latest_trigger(state: alert.AlertState) -> Signal | None:
+    """The latest trigger in canonical order: the one the episode's summary and labels come
+    from (it always belongs to the current episode)."""
+    for signal in reversed(state.signals):
+        if signal.action is Action.TRIGGER:
+            return signal
+    return None
+
+
+def _links_json(links: tuple[Link, ...]) -> str:
+    return orjson.dumps([{"href": link.href, "text": link.text} for link in links]).decode()
 
 
 def _alert_line(kind: str, folded: FoldedAlert) -> str:

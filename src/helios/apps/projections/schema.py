@@ -9,7 +9,8 @@ Times are milliseconds since the epoch (UTC); JSON columns hold compact JSON tex
     triggers in the episode), episode (its number), duplicates (signals dropped as repeats),
     flapping / silenced (0 or 1), group_key, incident_id (its open incident, if any),
     first_seen_at, last_signal_at, last_change_at (latest decision), position (log position of
-    the latest event folded).
+    the latest event folded), links (JSON list of ``{"href", "text"}``) and details (JSON
+    object) of the latest trigger, as the sender gave them.
 ``incidents`` — one row per incident: tenant, group_key, number, status (``open`` /
     ``resolved``), priority, alerts (members count), opened_at, resolved_at, last_change_at.
 ``incident_alerts`` — members of each incident with their status and priority.
@@ -17,7 +18,10 @@ Times are milliseconds since the epoch (UTC); JSON columns hold compact JSON tex
     ``alert_changed``, ``priority_changed``, ``notified``, ``note_added``, ``resolved``),
     dedup_key, detail (JSON).
 ``activity`` — the tenant's feed, one row per decision worth showing, in log order: at, kind,
-    subject (dedup key or incident id), text (one human-readable line).
+    subject (dedup key, incident id or a change's service), text (one human-readable line).
+``changes`` — one row per distinct change (deploys, config changes; never alerts): tenant,
+    change_id, position, ingest_id, integration, source, service, origin, summary,
+    occurred_at, received_at, links (JSON list), details (JSON object).
 ``notification_outbox`` — written by the notifier, *not* rebuilt: one row per
     ``notification_id`` with the rendered email and its delivery status (``pending`` /
     ``sent`` / ``failed``), attempts, next_attempt_at, last_error, sent_at.
@@ -63,6 +67,8 @@ CREATE TABLE IF NOT EXISTS alerts (
     last_signal_at BIGINT NOT NULL,
     last_change_at BIGINT,
     position BIGINT NOT NULL,
+    links TEXT NOT NULL DEFAULT '[]',
+    details TEXT NOT NULL DEFAULT '{}',
     PRIMARY KEY (tenant, dedup_key)
 );
 CREATE INDEX IF NOT EXISTS alerts_by_status ON alerts (tenant, status, priority);
@@ -104,6 +110,24 @@ CREATE TABLE IF NOT EXISTS activity (
     text TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS activity_by_tenant ON activity (tenant, position);
+CREATE TABLE IF NOT EXISTS changes (
+    tenant TEXT NOT NULL,
+    change_id TEXT NOT NULL,
+    position BIGINT NOT NULL,
+    ingest_id TEXT NOT NULL,
+    integration TEXT NOT NULL,
+    source TEXT NOT NULL,
+    service TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    occurred_at BIGINT NOT NULL,
+    received_at BIGINT NOT NULL,
+    links TEXT NOT NULL,
+    details TEXT NOT NULL,
+    PRIMARY KEY (tenant, change_id)
+);
+CREATE INDEX IF NOT EXISTS changes_by_time ON changes (tenant, occurred_at, change_id);
+CREATE INDEX IF NOT EXISTS changes_by_service ON changes (tenant, service, occurred_at);
 CREATE TABLE IF NOT EXISTS notification_outbox (
     notification_id TEXT PRIMARY KEY,
     tenant TEXT NOT NULL,
@@ -124,5 +148,23 @@ CREATE TABLE IF NOT EXISTS notification_outbox (
 CREATE INDEX IF NOT EXISTS outbox_pending ON notification_outbox (status, next_attempt_at)
 """
 
-REBUILT_TABLES = ("alerts", "incidents", "incident_alerts", "incident_timeline", "activity")
+ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("alerts", "links", "TEXT NOT NULL DEFAULT '[]'"),
+    ("alerts", "details", "TEXT NOT NULL DEFAULT '{}'"),
+)
+"""Columns added to a table after it was first released: ``(table, column, definition)``.
+
+``CREATE TABLE IF NOT EXISTS`` leaves an existing table as it is, so opening the read models
+adds these when missing. Rows projected before keep the defaults until the projector writes
+them again (any new event of the alert) or ``helios projections rebuild`` runs.
+"""
+
+REBUILT_TABLES = (
+    "alerts",
+    "incidents",
+    "incident_alerts",
+    "incident_timeline",
+    "activity",
+    "changes",
+)
 """Tables ``helios projections rebuild`` empties (the outbox is history: never resent)."""

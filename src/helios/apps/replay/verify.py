@@ -35,6 +35,7 @@ from helios.apps.replay.results import Divergence, VerifyReport, plain
 from helios.apps.replay.states import DEFAULT_CAPACITY
 from helios.domain import engine, incident
 from helios.domain.intake import (
+    ChangeRecorded,
     ControlReceived,
     EnvelopeNormalized,
     EnvelopeReceived,
@@ -48,7 +49,7 @@ from helios.ports.event_store import EventStore, LogEntry
 
 Progress = Callable[[int, int], None]
 """Called after each page with (position reached, last position of the log)."""
-_Outcome = EnvelopeNormalized | EnvelopeRejected | ControlReceived
+_Outcome = EnvelopeNormalized | EnvelopeRejected | ChangeRecorded | ControlReceived
 
 
 DIRECT_INPUTS = frozenset({incident.IncidentNoteAdded.NAME})  # type: ignore[attr-defined]
@@ -152,7 +153,7 @@ class Verifier:
             case EnvelopeReceived(envelope=envelope):
                 self.inputs += 1
                 self._pending[entry.stream_id] = (envelope, entry.position)
-            case EnvelopeNormalized() | EnvelopeRejected() | ControlReceived():
+            case EnvelopeNormalized() | EnvelopeRejected() | ChangeRecorded() | ControlReceived():
                 found = self._pending.pop(entry.stream_id, None)
                 self._input(entry, found[0] if found else None)
             case TickReceived():

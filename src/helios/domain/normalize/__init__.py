@@ -1,7 +1,8 @@
 """Normalization: an envelope's bytes into canonical signals, or a typed rejection.
 
-Pure and total: any byte string yields ``Normalized``, ``Control`` or ``Rejected``, never an
-unexpected exception. One module per source; ``normalize`` dispatches on the envelope's source.
+Pure and total: any byte string yields ``Normalized``, ``Control``, ``ChangeNormalized`` or
+``Rejected``, never an unexpected exception. One module per source; ``normalize`` dispatches on
+the envelope's source.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 import attrs
 
+from helios.domain.changes import Change
 from helios.domain.values import Signal
 
 JsonDecoder = Callable[[bytes], Any]
@@ -53,5 +55,17 @@ class Rejected:
     errors: tuple[FieldError, ...] = ()
 
 
-NormalizeResult = Normalized | Control | Rejected
+@attrs.frozen(kw_only=True)
+class ChangeNormalized:
+    """The changes an envelope holds (a deploy, a config change): never signals, never alerts.
+
+    ``normalizer_version`` is recorded with them: a later change to how changes are normalized
+    gets a new version, and replay checks each recorded change against its own.
+    """
+
+    changes: tuple[Change, ...]
+    normalizer_version: int
+
+
+NormalizeResult = Normalized | Control | ChangeNormalized | Rejected
 from helios.domain.normalize.dispatch import normalize as normalize  # noqa: E402

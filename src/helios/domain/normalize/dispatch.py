@@ -17,6 +17,7 @@ from helios.domain.normalize.cloudwatch import normalize_cloudwatch
 from helios.domain.normalize.generic import normalize_generic
 from helios.domain.normalize.grafana import normalize_grafana
 from helios.domain.normalize.pagerduty import normalize_pagerduty
+from helios.domain.normalize.pagerduty_change import normalize_pagerduty_change
 from helios.domain.normalize.user import normalize_user
 from helios.domain.ruleset import Ruleset
 from helios.domain.timestamps import format_rfc3339
@@ -28,7 +29,8 @@ SourceNormalizer = Callable[[Envelope, Ruleset, check.JsonObject, JsonDecoder], 
 def normalize(
     envelope: Envelope, ruleset: Ruleset, *, decode: JsonDecoder = json.loads
 ) -> NormalizeResult:
-    """The signals in an envelope's body, a channel control message, or a rejection.
+    """The signals in an envelope's body, its changes, a channel control message, or a
+    rejection.
 
     Total: any body gives a result, never an exception. ``decode`` turns JSON bytes into
     Python values and must raise ``ValueError`` on invalid input (``json.loads`` and
@@ -76,6 +78,8 @@ def _normalizer(source: SourceKind) -> SourceNormalizer | None:
             return normalize_cloudwatch
         case SourceKind.GENERIC:
             return normalize_generic
+        case SourceKind.PAGERDUTY_CHANGE:
+            return normalize_pagerduty_change
         case SourceKind.USER:
             return None
         case _:

@@ -1,5 +1,5 @@
 """The query and command API for people: ``/v1/alerts``, ``/v1/incidents``, ``/v1/activity``,
-``/v1/silences``, ``/v1/rules``, ``/v1/me`` and logins.
+``/v1/changes``, ``/v1/silences``, ``/v1/rules``, ``/v1/me`` and logins.
 
 Every request is authenticated by a bearer token (a personal API token or a login session),
 scoped to the token's tenant (another tenant's ids answer 404), and checked against the role
@@ -19,7 +19,7 @@ from litestar.openapi.spec import Components, SecurityRequirement, SecuritySchem
 
 from helios.apps.access import AccessService, LoginPolicy, PasswordLogin, TokenAuthenticator
 from helios.apps.api.bodies import check_json_body
-from helios.apps.api.query import activity, alerts, incidents, me, rules, silences
+from helios.apps.api.query import activity, alerts, changes, incidents, me, rules, silences
 from helios.apps.api.query.context import (
     QueryContext,
     current_caller,
@@ -53,6 +53,7 @@ def query_router(services: Services, *, clock: Callable[[], Millis] = wall_clock
         *alerts.build(ctx),
         *incidents.build(ctx),
         *activity.build(ctx),
+        *changes.build(ctx),
         *silences.build(ctx),
         *rules.build(ctx),
         *me.build(ctx),

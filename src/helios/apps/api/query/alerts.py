@@ -17,6 +17,7 @@ from helios.adapters.queue_codec import envelope_message
 from helios.apps.access import Caller
 from helios.apps.api.errors import InvalidBody, NotFound, Unavailable
 from helios.apps.api.query import documents as doc
+from helios.apps.api.query.changes import recent_changes
 from helios.apps.api.query.context import (
     CACHE_HEADERS,
     QueryContext,
@@ -41,7 +42,7 @@ MAX_PAGE = 500
 ALERT_COLUMNS = (
     "stream_id, dedup_key, status, priority, score, severity, summary, service, sources, labels, "
     "occurrences, episode, duplicates, flapping, silenced, group_key, incident_id, "
-    "first_seen_at, last_signal_at, last_change_at, factors"
+    "first_seen_at, last_signal_at, last_change_at, factors, links, details"
 )
 
 
@@ -67,6 +68,10 @@ def alert_summary(row: tuple[Any, ...]) -> doc.AlertSummary:
         first_seen_at=rfc3339(row[17]),
         last_signal_at=rfc3339(row[18]),
         last_change_at=rfc3339(row[19]),
+        links=[
+            doc.LinkDocument(href=link["href"], text=link["text"]) for link in orjson.loads(row[21])
+        ],
+        details=orjson.loads(row[22]),
     )
 
 
@@ -206,7 +211,18 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
     ) -> Response[doc.AlertDetail]:
         row = await _alert_row(ctx, caller, alert_id)
         recorded = await ctx.run(lambda: ctx.services.store.read_stream(uuid.UUID(row[0])))
-        return cached(request, _detail(row, recorded))
+        detail = _detail(row, recorded)
+        # The current episode's start from the alert's own fold: the read model keeps the
+        # first episode's, and a late trigger may have moved the start since it was opened.
+        state = alert.evolve_all(
+            alert.initial_state(caller.tenant_id, row[1]), [item.event for item in recorded]
+        )
+        episode = state.episode
+        if episode is not None:
+            detail.recent_changes = await recent_changes(
+                ctx, caller.tenant_id, episode.service, episode.started_at
+            )
+        return cached(request, detail)
 
     async def act(
         caller: Caller,
@@ -311,6 +327,8 @@ def _detail(row: tuple[Any, ...], recorded: Any) -> doc.AlertDetail:
                         occurred_at=rfc3339_required(s.occurred_at),
                         received_at=rfc3339_required(s.received_at),
                         late=late,
+                        links=[doc.LinkDocument(href=k.href, text=k.text) for k in s.links],
+                        details=orjson.loads(s.details),
                     )
                 )
                 continue
@@ -366,4 +384,5 @@ def _detail(row: tuple[Any, ...], recorded: Any) -> doc.AlertDetail:
         signals=signals,
         decisions=decisions,
         notifications=notifications,
+        recent_changes=[],
     )

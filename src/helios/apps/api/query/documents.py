@@ -33,6 +33,11 @@ class Factor(msgspec.Struct):
     effect: int
 
 
+class LinkDocument(msgspec.Struct):
+    href: str
+    text: str
+
+
 class AlertSummary(msgspec.Struct):
     id: str
     """The alert's id (stable, tenant-scoped)."""
@@ -55,6 +60,10 @@ class AlertSummary(msgspec.Struct):
     first_seen_at: str | None
     last_signal_at: str | None
     last_change_at: str | None
+    links: list[LinkDocument]
+    """The links of the latest trigger (see ``SignalDocument.links``)."""
+    details: dict[str, Any]
+    """The details of the latest trigger (see ``SignalDocument.details``)."""
 
 
 class AlertPage(msgspec.Struct):
@@ -75,6 +84,14 @@ class SignalDocument(msgspec.Struct):
     occurred_at: str
     received_at: str
     late: bool
+    links: list[LinkDocument]
+    """Links the sender gave: PagerDuty ``links`` and ``client_url``; Alertmanager
+    ``generatorURL`` and ``externalURL``; Grafana ``generatorURL``, ``silenceURL``,
+    ``dashboardURL``, ``panelURL``, ``imageURL``; generic ``links``."""
+    details: dict[str, Any]
+    """What else the sender gave, as it came: PagerDuty ``payload.custom_details``,
+    ``images``, ``client``; Alertmanager and Grafana annotations (``runbook_url`` …) and
+    group fields; CloudWatch alarm fields; generic ``details``."""
 
 
 class Decision(msgspec.Struct):
@@ -109,6 +126,40 @@ class AlertDetail(msgspec.Struct):
     signals: list[SignalDocument]
     decisions: list[Decision]
     notifications: list[Notification]
+    recent_changes: list[RecentChange]
+    """Changes of the alert's service made shortly before its current episode started
+    (``HELIOS_RECENT_CHANGES_WINDOW_S``), newest first, at most 20."""
+
+
+class ChangeDocument(msgspec.Struct):
+    """A change (a deploy, a config change): never an alert, shown beside them."""
+
+    id: str
+    """The change's content hash: the same change delivered twice has one id."""
+    summary: str
+    service: str
+    """PagerDuty ``payload.component``, else ``payload.source``: alerts of this service show it."""
+    origin: str
+    """Where the sender says it happened (PagerDuty ``payload.source``)."""
+    source: str
+    """The format it came in (``pagerduty``)."""
+    integration: str
+    occurred_at: str
+    received_at: str
+    links: list[LinkDocument]
+    details: dict[str, Any]
+    """PagerDuty ``payload.custom_details`` (under ``payload``), ``images``, unknown fields."""
+
+
+class ChangePage(msgspec.Struct):
+    items: list[ChangeDocument]
+    next_cursor: str | None
+    """Pass as ``cursor`` for the next page; null on the last page."""
+
+
+class RecentChange(ChangeDocument):
+    seconds_before: int
+    """How long before the alert's episode started it was made."""
 
 
 class ActionAccepted(msgspec.Struct):
