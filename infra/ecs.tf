@@ -57,6 +57,12 @@ module "api" {
   environment = merge(local.common_environment, {
     HELIOS_HTTP_HOST = "0.0.0.0"
     HELIOS_HTTP_PORT = tostring(local.api_port)
+    # Only the load balancer reaches the API port (security.tf): trust its X-Forwarded-For,
+    # so that login lockouts count per real client, not per balancer node.
+    HELIOS_API_TRUSTED_PROXIES = var.vpc_cidr
+    # Longer than the balancer's idle timeout (alb.tf), so the balancer closes idle
+    # connections first and never reuses one the API is closing.
+    HELIOS_API_KEEP_ALIVE_S = "65"
   })
   secrets            = local.store_secret
   execution_role_arn = aws_iam_role.execution.arn

@@ -148,6 +148,13 @@ run "defaults" {
     error_message = "the API must listen on all interfaces of the task, on the target group's port"
   }
   assert {
+    condition = { for e in module.api.container.environment : e.name => e.value if contains(["HELIOS_API_TRUSTED_PROXIES", "HELIOS_API_KEEP_ALIVE_S"], e.name) } == {
+      HELIOS_API_TRUSTED_PROXIES = "10.40.0.0/16"
+      HELIOS_API_KEEP_ALIVE_S    = "65"
+    }
+    error_message = "the API must trust the load balancer's X-Forwarded-For (the VPC) and keep idle connections longer than the balancer's 60 s"
+  }
+  assert {
     condition = alltrue([
       for s in [module.api, module.worker, module.followers, module.scheduler, module.migrate] :
       s.container.logConfiguration.logDriver == "awslogs" && s.container.logConfiguration.options["awslogs-group"] == s.log_group_name

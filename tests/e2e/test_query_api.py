@@ -418,3 +418,24 @@ def test_personal_tokens_are_shown_once_listed_without_secret_and_revocable(worl
     revoked = world.post(f"/v1/me/tokens/{created.json()['id']}/revoke", role=Role.VIEWER)
     assert revoked.status_code == 204
     world.wait_for(lambda: world.http.get("/v1/alerts", headers=headers).status_code == 401)
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "field"),
+    [
+        ("/v1/alerts", {"q": "disk\x00"}, "q"),
+        ("/v1/alerts", {"service": "db\x00"}, "service"),
+        ("/v1/alerts", {"source": "\x00"}, "source"),
+        ("/v1/alerts", {"label": "service=db\x00"}, "label"),
+        ("/v1/activity", {"kind": "x\x00"}, "kind"),
+        ("/v1/alerts/a%00b", {}, "alert_id"),
+        ("/v1/incidents/i%00", {}, "incident_id"),
+    ],
+)
+def test_a_nul_character_in_a_filter_or_an_id_is_a_400_naming_it(
+    world: World, path: str, params: dict[str, str], field: str
+) -> None:
+    """PostgreSQL cannot take NUL in text: the API refuses it instead of failing with a 500."""
+    response = world.get(path, params=params)
+    assert response.status_code == 400, response.text
+    assert [e["field"] for e in response.json()["errors"]] == [field]

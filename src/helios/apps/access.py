@@ -7,7 +7,17 @@ the store. The secret is 32 random bytes, hence a fast hash is enough; passwords
 choose, are hashed with argon2id (argon2-cffi's defaults) off the event loop.
 
 ``AccessService`` is synchronous (CLI, admin; the API calls it in a thread).
+``PasswordLogin`` is the API's login: ``AccessService.login`` behind a lockout.
 ``TokenAuthenticator`` is the API's cached lookup of a presented token.
+
+Login lockout: failed logins are counted per (client address, tenant, email) — whether the
+email belongs to a user or not — on the rate limiter: ``max_failures`` may fail, then one more
+attempt is allowed per ``lockout_ms``. While none is allowed, every attempt from that address
+for that email is refused (``LoginLocked``), right password or not, before any password is
+checked. So the answers never tell a user that exists from one that does not (an unknown email
+also costs a password verification, against a decoy hash), and guessing from one address never
+locks the owner out from another. The count is not kept in the event log: it is not a decision
+about the user, and unknown emails would let anyone grow a tenant's stream.
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ from functools import cache
 import anyio.to_thread
 import argon2
 import attrs
+import structlog
 
 from helios.apps.tenancy import load_tenant, wall_clock_ms
 from helios.domain import access
@@ -30,12 +41,14 @@ from helios.domain.access import Role, TokenKind
 from helios.domain.errors import CommandRejected
 from helios.domain.values import Millis
 from helios.ports.event_store import AppendBatch, ConcurrencyConflict, EventStore, StreamAppend
+from helios.ports.rate_limit import Decision, LimiterUnavailable, RateLimiter
 
 MIN_PASSWORD_CHARS = 10
 MAX_PASSWORD_CHARS = 1024
 _CONFLICT_RETRIES = 5
 _KIND_LETTER = {TokenKind.PERSONAL: "p", TokenKind.SESSION: "s"}
 _LETTER_KIND = {letter: kind for kind, letter in _KIND_LETTER.items()}
+_log = structlog.get_logger("helios.access")
 
 
 class InvalidCredentials(Exception):
@@ -43,7 +56,8 @@ class InvalidCredentials(Exception):
 
 
 class LoginLocked(Exception):
-    """Too many failed logins: the user cannot log in before ``until`` (epoch ms)."""
+    """Too many failed logins from this address for this email: no attempt before ``until``
+    (epoch ms)."""
 
     def __init__(self, until: Millis) -> None:
         super().__init__(f"locked until {until}")
@@ -120,6 +134,7 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password_hash: str, password: str) -> bool:
+    """Whether ``password`` matches an argon2 hash (a password check costs one hash, always)."""
     try:
         return _hasher().verify(password_hash or _decoy_hash(), password) and bool(password_hash)
     except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
@@ -151,10 +166,12 @@ class AccessService:
         *,
         policy: LoginPolicy | None = None,
         clock: Callable[[], Millis] = wall_clock_ms,
+        password_check: Callable[[str, str], bool] = verify_password,
     ) -> None:
         self._store = store
         self._policy = policy or LoginPolicy()
         self._clock = clock
+        self._password_check = password_check
 
     def create_user(
         self, *, tenant_id: str, email: str, role: Role, password: str | None = None, by: str = ""
@@ -235,32 +252,20 @@ class AccessService:
         self._run(tenant_id, access.RevokeToken(token_id=token_id, at=self._clock(), by=by))
 
     def login(self, *, tenant_id: str, email: str, password: str) -> IssuedToken:
-        """Check a password and start a session; a wrong one counts towards a lockout.
+        """Check a password and start a session (no lockout: ``PasswordLogin`` adds it).
+
+        An unknown tenant or email, or a user without a password, is checked against a decoy
+        hash, so that every refusal costs the same password verification.
 
         Raises:
             InvalidCredentials: unknown tenant or email, or a wrong password.
-            LoginLocked: the user is locked out (even a right password is refused).
             StoreUnavailable: the store could not be reached.
         """
         state, _ = load_access(self._store, tenant_id)
         user = state.user_by_email(email)
         now = self._clock()
-        if user is not None and user.locked(now):
-            raise LoginLocked(user.locked_until)
-        if not verify_password(user.password_hash if user else "", password) or user is None:
-            if user is not None:
-                failed = self._run(
-                    tenant_id,
-                    access.RecordLoginFailure(
-                        user_id=user.user_id,
-                        at=now,
-                        max_failures=self._policy.max_failures,
-                        lockout_ms=self._policy.lockout_ms,
-                    ),
-                )
-                after = failed.user(user.user_id)
-                if after is not None and after.locked(now):
-                    raise LoginLocked(after.locked_until)
+        stored = user.password_hash if user is not None and user.password_hash else _decoy_hash()
+        if not self._password_check(stored, password) or user is None or not user.password_hash:
             raise InvalidCredentials("wrong email or password")
         token_id, token = _new_token(TokenKind.SESSION, tenant_id)
         command = access.StartSession(
@@ -273,7 +278,7 @@ class AccessService:
         try:
             state = self._run(tenant_id, command)
         except CommandRejected as rejected:
-            # Locked by a concurrent attempt between the check and the append.
+            # A lockout recorded in the stream by an earlier version, not yet expired.
             raise InvalidCredentials(rejected.message) from None
         return self._issued(state, token, token_id)
 
@@ -363,6 +368,85 @@ class AccessService:
                 continue
             return state
         raise AssertionError("unreachable")
+
+
+class PasswordLogin:
+    """Password logins with a lockout per (client address, tenant, email): see the module."""
+
+    def __init__(
+        self,
+        access: AccessService,
+        limiter: RateLimiter,
+        *,
+        policy: LoginPolicy | None = None,
+        clock: Callable[[], Millis] = wall_clock_ms,
+    ) -> None:
+        self._access = access
+        self._limiter = limiter
+        self._policy = policy or LoginPolicy()
+        self._clock = clock
+        # GCRA: ``max_failures`` at once, then one per ``lockout_ms``.
+        self._rate_per_s = 1000 / max(1, self._policy.lockout_ms)
+        self._burst = max(1, self._policy.max_failures)
+
+    async def login(self, *, tenant_id: str, email: str, password: str, client: str) -> IssuedToken:
+        """Start a session for the right password, unless ``client`` is locked out for
+        ``email``; a wrong password counts against (``client``, ``email``) alone.
+
+        Raises:
+            InvalidCredentials: unknown tenant or email, or a wrong password.
+            LoginLocked: too many failures from ``client`` for ``email``, this one included.
+            StoreUnavailable: the store could not be reached.
+        """
+        now = self._clock()
+        key = self._key(tenant_id, email, client)
+        wait_ms = await self._wait_ms(key, now)
+        if wait_ms:
+            raise LoginLocked(now + wait_ms)
+        try:
+            return await anyio.to_thread.run_sync(
+                lambda: self._access.login(tenant_id=tenant_id, email=email, password=password)
+            )
+        except InvalidCredentials:
+            wait_ms = await self._failed(key, now)
+            if wait_ms:
+                raise LoginLocked(now + wait_ms) from None
+            raise
+
+    @staticmethod
+    def _key(tenant_id: str, email: str, client: str) -> str:
+        # Hashed: a bounded key whatever was sent, and no address or email in the limiter.
+        who = f"{tenant_id}\x00{email.casefold()}\x00{client}".encode()
+        return "login:" + hashlib.sha256(who).hexdigest()
+
+    async def _wait_ms(self, key: str, now: Millis) -> int:
+        """0 when an attempt may be made now, else how long until one may."""
+        try:
+            state = await self._check(key, now, cost=0)
+            if state.remaining > 0:
+                return 0
+            # Same instant, no attempt left: refused, so nothing is consumed.
+            return (await self._check(key, now, cost=1)).retry_after_ms
+        except LimiterUnavailable as error:
+            # Fail open, like the ingestion limits: argon2 still makes each guess expensive.
+            _log.warning("login lockout unavailable", error=str(error))
+            return 0
+
+    async def _failed(self, key: str, now: Millis) -> int:
+        """Count a failure; 0 when another attempt may follow at once, else the wait."""
+        try:
+            counted = await self._check(key, now, cost=1)
+        except LimiterUnavailable as error:
+            _log.warning("login lockout unavailable", error=str(error))
+            return 0
+        if not counted.allowed:
+            return counted.retry_after_ms  # locked by a concurrent attempt meanwhile
+        return 0 if counted.remaining else await self._wait_ms(key, now)
+
+    async def _check(self, key: str, now: Millis, *, cost: int) -> Decision:
+        return await self._limiter.check(
+            key=key, rate_per_s=self._rate_per_s, burst=self._burst, now_ms=now, cost=cost
+        )
 
 
 def _new_token(kind: TokenKind, tenant_id: str) -> tuple[str, str]:

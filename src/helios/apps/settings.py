@@ -29,8 +29,8 @@
 | HELIOS_FOLLOWER_POLL_S | 0.5 | how often an idle follower looks for new log entries |
 | HELIOS_TICK_INTERVAL_S | 30 | how often the scheduler sends ticks for open alerts |
 | HELIOS_SESSION_TTL_S | 3600 | lifetime of a session token issued by a password login |
-| HELIOS_LOGIN_MAX_FAILURES | 5 | consecutive wrong passwords that lock a user out |
-| HELIOS_LOGIN_LOCKOUT_S | 900 | how long a locked-out user cannot log in |
+| HELIOS_LOGIN_MAX_FAILURES | 5 | wrong passwords from one address for one email before a lockout |
+| HELIOS_LOGIN_LOCKOUT_S | 900 | a locked-out address gets one attempt per this many seconds |
 | HELIOS_AUTH_CACHE_S | 1 | how long an API process trusts its cached users and tokens (a |
 |  |  | revocation or role change takes effect within it) |
 | HELIOS_RECENT_CHANGES_WINDOW_S | 3600 | an alert's detail shows the changes of its service made |

@@ -6,10 +6,13 @@ already hashed — an argon2 hash for a password, a SHA-256 digest for a random 
 every time (``at``, expiries, lockout deadlines) is passed in: nothing here reads a clock,
 draws randomness or hashes anything, so the stream replays to the same state everywhere.
 
-Login lockout: each failed password attempt is recorded; the ``max_failures``-th consecutive
-one locks the user until ``at + lockout_ms`` (both given by the caller's policy). A successful
-login (a session starting) clears the count. Expired sessions are dropped from the state when
-the next session starts, so the state does not grow with every login ever made.
+Failed logins are not decided here: the lockout is per client address and email, kept by the
+API's rate limiter (``helios.apps.access``), so that it neither reveals which emails exist nor
+lets anyone lock a user out everywhere. ``LoginFailed`` events recorded by earlier versions
+(which locked the user itself) are still folded, so old streams load to the same state; a
+session cannot start before such a recorded lock expires (a new password lifts it). Expired
+sessions are dropped from the state when the next session starts, so the state does not grow
+with every login ever made.
 """
 
 from __future__ import annotations
@@ -27,8 +30,26 @@ from helios.domain.events import event
 from helios.domain.values import Millis
 
 MAX_EMAIL_CHARS = 254
+MAX_EMAIL_LOCAL_CHARS = 64
+MAX_DOMAIN_LABEL_CHARS = 63
 MAX_TOKEN_NAME_CHARS = 100
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+# One address as people type it: a dot-atom local part (RFC 5322 atext, plus any non-ASCII
+# character as RFC 6532 allows), "@", then domain labels of letters, digits and inner hyphens
+# (non-ASCII letters for internationalized names). Quoted local parts and address literals are
+# not taken: nobody logs in with them, and they hide the characters refused below.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]+"
+_LABEL_CHAR = r"[A-Za-z0-9\u0080-\U0010ffff]"
+_LABEL = rf"{_LABEL_CHAR}(?:[A-Za-z0-9\u0080-\U0010ffff-]*{_LABEL_CHAR})?"
+_EMAIL = re.compile(rf"(?P<local>{_ATOM}(?:\.{_ATOM})*)@(?P<domain>{_LABEL}(?:\.{_LABEL})*)")
+# Control characters (C0, DEL, C1) and characters that show as nothing or as a plain space
+# (no-break and other spaces, zero-width, bidi controls, variation selectors, BOM...): they
+# would make one address look like another, or split a header it is written into. Listed
+# explicitly rather than taken from unicodedata, so that the rule does not change with the
+# Unicode tables of the Python that runs it.
+_INVISIBLE = re.compile(
+    "[\x00-\x1f\x7f-\xa0\xad\u034f\u061c\u115f\u1160\u1680\u180e\u2000-\u200f"
+    "\u2028-\u202f\u205f-\u206f\u3000\u3164\ufe00-\ufe0f\ufeff\ufff9-\ufffb]"
+)
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
@@ -144,16 +165,6 @@ class SetPassword:
 
 
 @attrs.frozen(kw_only=True)
-class RecordLoginFailure:
-    """A wrong password for ``user_id``; the policy (``max_failures``, ``lockout_ms``) is input."""
-
-    user_id: str
-    at: Millis
-    max_failures: int
-    lockout_ms: Millis
-
-
-@attrs.frozen(kw_only=True)
 class StartSession:
     user_id: str
     token_id: str
@@ -180,8 +191,7 @@ class RevokeToken:
 
 
 AccessCommand = (
-    CreateUser | ChangeRole | SetPassword | RecordLoginFailure | StartSession | IssueToken
-    | RevokeToken
+    CreateUser | ChangeRole | SetPassword | StartSession | IssueToken | RevokeToken
 )  # fmt: skip
 
 # --------------------------------------------------------------------------- events
@@ -217,6 +227,8 @@ class PasswordSet:
 @event("helios.access.login_failed.v1")
 @attrs.frozen(kw_only=True)
 class LoginFailed:
+    """A wrong password, as earlier versions recorded it; no longer decided, still folded."""
+
     user_id: str
     at: Millis
     locked_until: Millis = 0
@@ -287,12 +299,6 @@ def decide(command: AccessCommand, state: AccessDirectory) -> tuple[AccessEvent,
             if not password_hash.startswith("$argon2"):
                 _refuse("invalid password", [("password_hash", "must be an argon2 hash")])
             return (PasswordSet(user_id=user_id, password_hash=password_hash, at=at),)
-        case RecordLoginFailure(user_id=user_id, at=at):
-            user = _require_user(state, user_id)
-            failures = (0 if user.locked_until and not user.locked(at) else user.failed_logins) + 1
-            locks = failures >= max(1, command.max_failures)
-            until = at + command.lockout_ms if locks else 0
-            return (LoginFailed(user_id=user_id, at=at, locked_until=until),)
         case StartSession(user_id=user_id, token_id=token_id, at=at, expires_at=expires_at):
             user = _require_user(state, user_id)
             problems = _token_problems(state, token_id, command.token_hash, at, expires_at)
@@ -423,8 +429,17 @@ def _with_user(state: AccessDirectory, user_id: str, **changes: Any) -> AccessDi
 def _email_problems(email: str) -> list[tuple[str, str]]:
     if len(email) > MAX_EMAIL_CHARS:
         return [("email", f"is {len(email)} characters, at most {MAX_EMAIL_CHARS} allowed")]
-    if _EMAIL.fullmatch(email) is None:
-        return [("email", "must be an email address")]
+    if _INVISIBLE.search(email) is not None:
+        return [("email", "must not contain control or invisible characters")]
+    shape = _EMAIL.fullmatch(email)
+    if shape is None:
+        return [("email", "must be an email address (name@domain)")]
+    if len(shape["local"]) > MAX_EMAIL_LOCAL_CHARS:
+        return [("email", f"the name before @ is at most {MAX_EMAIL_LOCAL_CHARS} characters")]
+    if any(len(label) > MAX_DOMAIN_LABEL_CHARS for label in shape["domain"].split(".")):
+        return [
+            ("email", f"each part of the domain is at most {MAX_DOMAIN_LABEL_CHARS} characters")
+        ]
     return []
 
 

@@ -13,7 +13,7 @@ import helios
 from helios.apps.api.config import ApiConfig
 from helios.apps.api.errors import PROBLEM_HANDLERS
 from helios.apps.api.intake import Intake, now_ms
-from helios.apps.api.middleware import RequestContext
+from helios.apps.api.middleware import BodyDeadline, RequestContext
 from helios.apps.api.query import OPENAPI_COMPONENTS, query_router
 from helios.apps.api.routes import ApiContext, build_routes
 from helios.apps.api.sns import SnsVerifier
@@ -78,7 +78,10 @@ def create_app(
     return Litestar(
         route_handlers=[*build_routes(ctx), query_router(services, clock=clock)],
         exception_handlers=PROBLEM_HANDLERS,
-        middleware=[DefineMiddleware(RequestContext, metrics=metrics)],
+        middleware=[
+            DefineMiddleware(RequestContext, metrics=metrics),
+            DefineMiddleware(BodyDeadline, timeout_s=config.body_timeout_s),
+        ],
         on_shutdown=[stop_taking_traffic],
         openapi_config=OpenAPIConfig(
             title="Helios ingestion API",

@@ -14,6 +14,9 @@
 | HELIOS_API_KEY_CACHE_S | 30 | how long a tenant's integrations are cached by an API process |
 | HELIOS_API_KEY_MISS_REFRESH_S | 0.25 | an unknown key re-reads the key index at most this often |
 | HELIOS_API_SHUTDOWN_GRACE_S | 10 | on SIGTERM, how long in-flight requests may take to finish |
+| HELIOS_API_BODY_TIMEOUT_S | 10 | how long a request body may take to arrive, in all; then 408 |
+| HELIOS_API_KEEP_ALIVE_S | 5 | how long an idle keep-alive connection is kept open |
+| HELIOS_API_TRUSTED_PROXIES | 127.0.0.1 | proxies (IPs, CIDRs) trusted for X-Forwarded-For |
 """
 
 from __future__ import annotations
@@ -45,6 +48,11 @@ class ApiConfig:
     key_cache_s: float = 30.0
     key_miss_refresh_s: float = 0.25
     shutdown_grace_s: float = 10.0
+    body_timeout_s: float = 10.0
+    keep_alive_s: float = 5.0
+    trusted_proxies: str = "127.0.0.1"
+    """Peers trusted to name the client in X-Forwarded-For: the load balancer's addresses.
+    The client address keys login lockouts, so behind a proxy it must be the real client's."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ApiConfig:
@@ -68,6 +76,9 @@ class ApiConfig:
             key_cache_s=_positive(values, "HELIOS_API_KEY_CACHE_S", 30.0),
             key_miss_refresh_s=_positive(values, "HELIOS_API_KEY_MISS_REFRESH_S", 0.25),
             shutdown_grace_s=_positive(values, "HELIOS_API_SHUTDOWN_GRACE_S", 10.0),
+            body_timeout_s=_positive(values, "HELIOS_API_BODY_TIMEOUT_S", 10.0),
+            keep_alive_s=_positive(values, "HELIOS_API_KEEP_ALIVE_S", 5.0),
+            trusted_proxies=values.get("HELIOS_API_TRUSTED_PROXIES") or "127.0.0.1",
         )
 
 

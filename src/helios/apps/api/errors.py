@@ -88,6 +88,26 @@ class PayloadTooLarge(ApiError):
     title = "The request body is too large"
 
 
+class UnsupportedEncoding(ApiError):
+    status = 415
+    slug = "unsupported-encoding"
+    title = "The request body's encoding is not supported"
+
+    def __init__(self, detail: str = "", *, errors: Sequence[FieldError] = ()) -> None:
+        # RFC 7694: say which content codings are accepted.
+        super().__init__(detail, errors=errors, headers={"Accept-Encoding": "identity"})
+
+
+class RequestTimeout(ApiError):
+    status = 408
+    slug = "request-timeout"
+    title = "The request body did not arrive in time"
+
+    def __init__(self, detail: str = "") -> None:
+        # The rest of the body may still arrive: the connection cannot carry another request.
+        super().__init__(detail, headers={"Connection": "close"})
+
+
 class RequestInFlight(ApiError):
     status = 409
     slug = "request-in-flight"

@@ -1,6 +1,6 @@
-"""Per-request context: request id, correlation id, one log line and the latency metric.
+"""Per-request context (ids, a log line, the latency metric) and the deadline of a request body.
 
-A plain ASGI middleware (cheaper than a framework one on the hot path). The request id is the
+Plain ASGI middlewares (cheaper than framework ones on the hot path). The request id is the
 caller's ``X-Request-ID`` or a new one, echoed in the response; the correlation id is the
 caller's ``X-Correlation-ID`` or the request id, and travels with the envelope to the workers
 as a queue message attribute. Both are bound to structlog's context for every log line of the
@@ -13,9 +13,11 @@ import time
 import uuid
 from typing import Any, cast
 
+import anyio
 import structlog
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from helios.apps.api.errors import RequestTimeout
 from helios.apps.observability import Metrics
 
 _log = structlog.get_logger("helios.api")
@@ -86,3 +88,40 @@ class RequestContext:
                     duration_ms=round(elapsed * 1000, 2),
                 )
             structlog.contextvars.clear_contextvars()
+
+
+class BodyDeadline:
+    """Bounds the time a request body may take to arrive, ``timeout_s`` in all.
+
+    The clock starts when the app first asks for the body, so an endpoint that never reads one
+    is not affected. A client that announces more bytes than it sends, or trickles them, gets a
+    408 (``RequestTimeout``, which also closes the connection) instead of holding a connection
+    and a task for as long as it likes. Once the body is complete, later reads (which only wait
+    for a disconnect) are left alone.
+    """
+
+    def __init__(self, app: ASGIApp, *, timeout_s: float) -> None:
+        self._app = app
+        self._timeout_s = timeout_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # type: ignore[comparison-overlap]
+            await self._app(scope, receive, send)
+            return
+        deadline: float | None = None
+        complete = False
+
+        async def bounded_receive() -> Message:
+            nonlocal deadline, complete
+            if complete:
+                return await receive()
+            now = anyio.current_time()
+            if deadline is None:
+                deadline = now + self._timeout_s
+            with anyio.move_on_after(deadline - now):
+                message = await receive()
+                complete = message["type"] != "http.request" or not message.get("more_body")
+                return message
+            raise RequestTimeout(f"the request body did not arrive within {self._timeout_s:g} s")
+
+        await self._app(scope, bounded_receive, send)

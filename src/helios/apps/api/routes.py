@@ -22,6 +22,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 
 from helios.apps.api import shapes, signatures, sns
+from helios.apps.api.bodies import refuse_content_encoding
 from helios.apps.api.config import ApiConfig
 from helios.apps.api.errors import (
     PAGERDUTY_HANDLERS,
@@ -74,9 +75,12 @@ async def read_body(request: Request[Any, Any, Any], limit: int) -> bytes:
     """The whole body, refusing one larger than ``limit`` before reading past it.
 
     Raises:
+        UnsupportedEncoding: the body is sent with a Content-Encoding (compressed).
         PayloadTooLarge: Content-Length or the bytes received exceed ``limit``.
         InvalidBody: Content-Length is not a number, or the client went away mid-body.
+        RequestTimeout: the body did not arrive in time (``middleware.BodyDeadline``).
     """
+    refuse_content_encoding(request.scope["headers"])
     declared = request.headers.get("content-length")
     if declared is not None:
         try:

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from helios.apps.api.bodies import refuse_deep_json
 from helios.apps.api.errors import InvalidBody
 from helios.domain.normalize import FieldError, Rejected, normalize
 from helios.domain.ruleset import CloudWatchInsufficientData, Ruleset
@@ -46,8 +47,9 @@ def decode_object(body: bytes) -> dict[str, Any]:
     """The body as a JSON object.
 
     Raises:
-        InvalidBody: not UTF-8 JSON, or not an object.
+        InvalidBody: not UTF-8 JSON, nested too deeply, or not an object.
     """
+    refuse_deep_json(body)
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as error:

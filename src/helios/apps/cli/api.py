@@ -38,6 +38,7 @@ async def serve(settings: object, host: str | None = None, port: int | None = No
 
     from helios.apps.api.app import create_app
     from helios.apps.api.config import ApiConfig
+    from helios.apps.api.server import server_config
     from helios.apps.bootstrap import open_services
     from helios.apps.observability import configure_logging
     from helios.apps.settings import Settings
@@ -48,14 +49,12 @@ async def serve(settings: object, host: str | None = None, port: int | None = No
     async with open_services(settings) as services:
         app = create_app(services, config=config)
         server = uvicorn.Server(
-            uvicorn.Config(
+            server_config(
                 app,
                 host=host or settings.http_host,
                 port=port or settings.http_port,
+                api=config,
                 log_level=settings.log_level,
-                access_log=False,
-                timeout_graceful_shutdown=int(config.shutdown_grace_s),
-                lifespan="on",
             )
         )
         await server.serve()

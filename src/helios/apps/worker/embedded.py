@@ -135,16 +135,18 @@ async def serve_api(services: Services, stop: asyncio.Event) -> None:
     Raises:
         ApiMissing: the API is not available.
     """
-    import uvicorn
-
     factory = load_api_factory()
-    app = factory(services)
-    config = uvicorn.Config(
+    from helios.apps.api.config import ApiConfig
+    from helios.apps.api.server import server_config
+
+    api = ApiConfig.from_env()
+    app = factory(services, config=api)
+    config = server_config(
         app,
         host=services.settings.http_host,
         port=services.settings.http_port,
+        api=api,
         log_level="warning",
-        lifespan="on",
     )
     server = _Server(config)
     serving = asyncio.create_task(server.serve())

@@ -11,14 +11,21 @@ like any other input, so they are recorded and replayed.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
-from litestar import Router
+from litestar import Request, Router
 from litestar.di import Provide
 from litestar.openapi.spec import Components, SecurityRequirement, SecurityScheme
 
-from helios.apps.access import AccessService, LoginPolicy, TokenAuthenticator
+from helios.apps.access import AccessService, LoginPolicy, PasswordLogin, TokenAuthenticator
+from helios.apps.api.bodies import check_json_body
 from helios.apps.api.query import activity, alerts, changes, incidents, me, rules, silences
-from helios.apps.api.query.context import QueryContext, current_caller, role_guard
+from helios.apps.api.query.context import (
+    QueryContext,
+    current_caller,
+    refuse_nul_characters,
+    role_guard,
+)
 from helios.apps.bootstrap import Services
 from helios.apps.tenancy import wall_clock_ms
 from helios.domain.values import Millis
@@ -34,9 +41,11 @@ def query_router(services: Services, *, clock: Callable[[], Millis] = wall_clock
         max_failures=settings.login_max_failures,
         lockout_ms=settings.login_lockout_s * 1000,
     )
+    access = AccessService(services.store, policy=policy, clock=clock)
     ctx = QueryContext(
         services=services,
-        access=AccessService(services.store, policy=policy, clock=clock),
+        access=access,
+        logins=PasswordLogin(access, services.limiter, policy=policy, clock=clock),
         authenticator=TokenAuthenticator(services.store, ttl_s=settings.auth_cache_s),
         clock=clock,
     )
@@ -56,8 +65,15 @@ def query_router(services: Services, *, clock: Callable[[], Millis] = wall_clock
         path="/v1",
         route_handlers=handlers,
         guards=[role_guard(ctx)],
+        before_request=_check_request,
         dependencies={"caller": Provide(current_caller, sync_to_thread=False)},
     )
+
+
+async def _check_request(request: Request[Any, Any, Any]) -> None:
+    """Before every handler (after the guard): parameters and body the stores can take."""
+    refuse_nul_characters(request)
+    await check_json_body(request)
 
 
 __all__ = ["OPENAPI_COMPONENTS", "query_router"]

@@ -19,7 +19,7 @@ from litestar.datastructures import ResponseHeader
 from litestar.handlers import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 
-from helios.apps.access import AccessService, Caller, TokenAuthenticator
+from helios.apps.access import AccessService, Caller, PasswordLogin, TokenAuthenticator
 from helios.apps.api.errors import PROBLEM_JSON, Forbidden, InvalidBody, Unauthorized, Unavailable
 from helios.apps.api.query.documents import Problem
 from helios.apps.bootstrap import Services
@@ -43,6 +43,7 @@ _INDEXES = (
 class QueryContext:
     services: Services
     access: AccessService
+    logins: PasswordLogin
     authenticator: TokenAuthenticator
     clock: Callable[[], Millis]
     _db: ReadModels | None = None
@@ -155,6 +156,12 @@ def encode_cursor(*position: object) -> str:
     return base64.urlsafe_b64encode(msgspec.json.encode(position)).decode("ascii").rstrip("=")
 
 
+# What a cursor field may hold: what the read-model columns can be compared with (a larger
+# integer overflows SQLite's, a NUL cannot be sent to PostgreSQL).
+_INT64 = range(-(2**63), 2**63)
+_MAX_CURSOR_TEXT = 1024
+
+
 def decode_cursor(text: str | None, *types: type) -> tuple[Any, ...] | None:
     """The position a cursor stands for.
 
@@ -169,7 +176,7 @@ def decode_cursor(text: str | None, *types: type) -> tuple[Any, ...] | None:
         if (
             isinstance(values, list)
             and len(values) == len(types)
-            and all(type(v) is t for v, t in zip(values, types, strict=True))
+            and all(_cursor_field(v, t) for v, t in zip(values, types, strict=True))
         ):
             return tuple(values)
     except (ValueError, msgspec.DecodeError):
@@ -177,6 +184,14 @@ def decode_cursor(text: str | None, *types: type) -> tuple[Any, ...] | None:
     raise InvalidBody(
         "invalid cursor", errors=(FieldError(field="cursor", message="is not a valid cursor"),)
     )
+
+
+def _cursor_field(value: object, kind: type) -> bool:
+    if type(value) is not kind:
+        return False
+    if isinstance(value, int):
+        return value in _INT64
+    return isinstance(value, str) and len(value) <= _MAX_CURSOR_TEXT and "\x00" not in value
 
 
 def decode_body(data: bytes, kind: type[T]) -> T:
@@ -199,6 +214,22 @@ def decode_body(data: bytes, kind: type[T]) -> T:
             "the request body is not JSON",
             errors=(FieldError(field="body", message="is not valid JSON"),),
         ) from None
+
+
+def refuse_nul_characters(request: Request[Any, Any, Any]) -> None:
+    """Refuse a NUL character in a path segment or a query parameter: PostgreSQL cannot take
+    one in text, and no id or value Helios stores holds one.
+
+    Raises:
+        InvalidBody: naming the parameter.
+    """
+    named = [*request.path_params.items(), *request.query_params.multi_items()]
+    for name, value in named:
+        if isinstance(value, str) and "\x00" in value:
+            raise InvalidBody(
+                f"invalid {name}",
+                errors=(FieldError(field=name, message="must not contain NUL characters"),),
+            )
 
 
 def like_pattern(text: str) -> str:

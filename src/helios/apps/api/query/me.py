@@ -3,7 +3,9 @@ client, personal API tokens, and the tenant's users (admin+)."""
 
 from __future__ import annotations
 
-from litestar import get, post
+from typing import Any
+
+from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, JSONBody
@@ -63,18 +65,24 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
         "/auth/login",
         status_code=201,
         summary="Log in with a password; returns a short-lived session token",
-        description="Repeated wrong passwords lock the user out for a while (429).",
+        description=(
+            "Repeated wrong passwords for one email lock the address they come from out of "
+            "that email for a while (429), whether the email belongs to a user or not."
+        ),
         opt={"public": True},
         responses=public_errors(429),
         tags=["me"],
     )
-    async def login(data: JSONBody[doc.LoginRequest]) -> doc.Session:
+    async def login(
+        request: Request[Any, Any, Any], data: JSONBody[doc.LoginRequest]
+    ) -> doc.Session:
         body = data
         try:
-            issued: IssuedToken = await ctx.run(
-                lambda: ctx.access.login(
-                    tenant_id=body.tenant, email=body.email, password=body.password
-                )
+            issued: IssuedToken = await ctx.logins.login(
+                tenant_id=body.tenant,
+                email=body.email,
+                password=body.password,
+                client=request.client.host if request.client else "",
             )
         except InvalidCredentials:
             raise Unauthorized("wrong tenant, email or password") from None
