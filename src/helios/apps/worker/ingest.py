@@ -158,7 +158,11 @@ class IngestWorker:
         if envelopes:
             done += await self._ingest(ingestor, envelopes, stop)
         for message, tick in ticks:
-            if await self._with_store(stop, lambda t=tick: self._tick(ingestor, t)):
+            # A tick that decides nothing (0) is done all the same; only None, a stop during
+            # a store outage, leaves it for redelivery. Treating 0 as a failure dead-lettered
+            # every idle tick after three receives.
+            decided = await self._with_store(stop, lambda t=tick: self._tick(ingestor, t))
+            if decided is not None:
                 done.append(message)
         return done
 
