@@ -781,3 +781,23 @@ async def test_health_readiness_and_metrics_are_served(api_embedded: Api) -> Non
     assert 'helios_envelopes_total{source="alertmanager",outcome="accepted"} 1' in text
     assert 'route="/v1/ingest/alertmanager/{key}",status="202"' in text
     assert issued.routing_key not in text
+
+
+async def test_the_schema_page_is_html_and_the_openapi_document_is_json_as_documented(
+    api_embedded: Api,
+) -> None:
+    """``/schema`` is a page for people; the OpenAPI document is ``/schema/openapi.json``, and
+    docs/ingestion.md says so."""
+    api = api_embedded
+    page = await api.client.get("/schema")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    document = await api.client.get("/schema/openapi.json")
+    assert document.status_code == 200
+    assert document.json()["openapi"].startswith("3.")
+    assert "/v2/enqueue" in document.json()["paths"]
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "ingestion.md").read_text()
+    rows = {line.split("|")[1].strip(): line.split("|")[2] for line in docs.splitlines()
+            if line.startswith("| `GET /schema")}  # fmt: skip
+    assert "OpenAPI document" in rows["`GET /schema/openapi.json`"]
+    assert "HTML" in rows["`GET /schema`"]

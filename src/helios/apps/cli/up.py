@@ -104,7 +104,8 @@ def banner(
     key_file = settings.data_dir / INTEGRATION_FILE
     console.print(f"[bold green]Helios is running[/bold green] (data in {settings.data_dir})")
     if api:
-        console.print(f"  API and its OpenAPI schema   {url}/schema")
+        console.print(f"  API reference (HTML)  {url}/schema")
+        console.print(f"  OpenAPI document      {url}/schema/openapi.json")
     if created:
         console.print(
             f"  integration key (shown once, saved to {key_file} with mode 0600):\n"
