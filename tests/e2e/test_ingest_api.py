@@ -39,6 +39,8 @@ from helios.apps.bootstrap import Services
 from helios.apps.settings import Settings
 from helios.apps.tenancy import Issued, TenancyService
 from helios.domain.identity import stable_hash
+from helios.domain.normalize import Normalized, normalize
+from helios.domain.ruleset import Ruleset
 from helios.domain.values import Envelope, SourceKind
 from helios.ports.idempotency import Started
 from helios.ports.queue import OutgoingMessage, Queue, QueueUnavailable
@@ -340,6 +342,65 @@ async def test_an_unknown_routing_key_is_a_pagerduty_400(api_embedded: Api) -> N
     response = await api.client.post("/v2/enqueue", json=pd_event("x" * 32))
     assert response.status_code == 400
     assert response.json()["errors"] == ["'routing_key' is not a valid routing key"]
+
+
+@pytest.mark.parametrize("kind", [SourceKind.ALERTMANAGER, SourceKind.GRAFANA])
+async def test_the_key_of_a_tool_with_a_pagerduty_receiver_works_on_v2_enqueue(
+    api_embedded: Api, kind: SourceKind
+) -> None:
+    """Alertmanager's pagerduty_configs (or Grafana's PagerDuty contact point) given the key of
+    its webhook integration: accepted, recorded as PagerDuty input of that integration."""
+    api = api_embedded
+    issued = api.integration(kind)
+    response = await api.client.post("/v2/enqueue", json=pd_event(issued.routing_key))
+    assert response.status_code == 202, response.text
+    assert response.json()["status"] == "success"
+    [(envelope, _)] = await api.drain(expected=1)
+    assert envelope.source is SourceKind.PAGERDUTY
+    assert envelope.integration == issued.integration.integration_id
+    result = normalize(envelope, Ruleset())
+    assert isinstance(result, Normalized)
+    assert [s.source for s in result.signals] == [SourceKind.PAGERDUTY.value]
+
+
+@pytest.mark.parametrize(
+    ("kind", "works_on"),
+    [
+        (SourceKind.GENERIC, "POST /v1/ingest/generic"),
+        (SourceKind.CLOUDWATCH, "POST /v1/ingest/cloudwatch"),
+    ],
+)
+async def test_a_signed_sources_key_on_v2_enqueue_is_told_which_kind_it_is_and_where_it_works(
+    api_embedded: Api, kind: SourceKind, works_on: str
+) -> None:
+    """Its format carries a signature PagerDuty's has no room for: a 400 that says so plainly,
+    not 'is not a valid routing key'."""
+    api = api_embedded
+    issued = api.integration(kind)
+    response = await api.client.post("/v2/enqueue", json=pd_event(issued.routing_key))
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert error.startswith(f"'routing_key' belongs to a {kind.value} integration")
+    assert works_on in error
+    assert "pagerduty, alertmanager or grafana" in error
+    assert await api.drain() == []
+
+
+async def test_a_pagerduty_key_on_a_webhook_endpoint_is_told_where_it_works(
+    api_embedded: Api,
+) -> None:
+    """403 naming the key's kind and its endpoint, and which kinds the endpoint takes."""
+    api = api_embedded
+    issued = api.integration(SourceKind.PAGERDUTY)
+    response = await api.client.post(
+        f"/v1/ingest/alertmanager/{issued.routing_key}", content=payload("webhook_v4_firing.json")
+    )
+    assert response.status_code == 403
+    detail = response.json()["detail"]
+    assert detail.startswith("this key belongs to a pagerduty integration")
+    assert "POST /v2/enqueue" in detail
+    assert "takes the key of an alertmanager integration" in detail
+    assert await api.drain() == []
 
 
 # --- authentication -----------------------------------------------------------------------------

@@ -20,7 +20,8 @@ from __future__ import annotations
 import hmac
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import assert_never
 
 import attrs
@@ -36,6 +37,22 @@ INGEST_KINDS = frozenset(SourceKind) - {SourceKind.USER, SourceKind.PAGERDUTY_CH
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _SNS_TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]{1,256}")
 MIN_SECRET_CHARS = 16
+
+_PAGERDUTY_SPEAKERS = frozenset({SourceKind.PAGERDUTY, SourceKind.ALERTMANAGER, SourceKind.GRAFANA})
+ACCEPTED_FORMATS: Mapping[SourceKind, frozenset[SourceKind]] = MappingProxyType(
+    {
+        kind: frozenset({kind, SourceKind.PAGERDUTY} if kind in _PAGERDUTY_SPEAKERS else {kind})
+        for kind in INGEST_KINDS
+    }
+)
+"""The formats an integration of each kind may send with its key.
+
+Its own, plus PagerDuty's Events API v2 for the tools that have a PagerDuty receiver
+(Alertmanager's ``pagerduty_configs``, Grafana's PagerDuty contact point): a tool given its
+webhook integration's key for ``/v2/enqueue`` works instead of losing alerts to a
+configuration slip. CloudWatch and generic keys are never enough on their own: their formats
+carry a signature (SNS, HMAC) that PagerDuty's has no place for, so they take nothing else.
+"""
 
 
 def tenant_stream_id(tenant_id: str) -> uuid.UUID:
@@ -61,6 +78,10 @@ class Integration:
     default_service: str = ""
     allowed_topics: tuple[str, ...] = ()
     created_at: Millis = 0
+
+    def accepts_format(self, source: SourceKind) -> bool:
+        """Whether this integration's key may send ``source``'s format (``ACCEPTED_FORMATS``)."""
+        return source in ACCEPTED_FORMATS.get(self.kind, frozenset())
 
     def accepts_key_hash(self, key_hash: str, at: Millis) -> bool:
         """Whether a routing key hashing to ``key_hash`` is valid for this integration ``at``."""

@@ -81,6 +81,15 @@ class Forbidden(ApiError):
     title = "These credentials may not send this request"
 
 
+class KeyOfAnotherKind(Forbidden):
+    """A valid key whose integration does not send this format; ``reason`` (a phrase that
+    follows "this key") says which kind it is and where it works."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"this key {reason}")
+        self.reason = reason
+
+
 class NotFound(ApiError):
     status = 404
     slug = "not-found"
