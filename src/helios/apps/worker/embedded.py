@@ -18,6 +18,7 @@ from helios.apps.bootstrap import Services
 from helios.apps.worker.ingest import Committed, IngestWorker
 from helios.apps.worker.runtime import ingest_worker, run_followers, run_scheduler
 from helios.domain.values import SourceKind
+from helios.ports.http import HttpFetcher
 from helios.ports.mailer import Mailer
 
 _log = structlog.get_logger(__name__)
@@ -196,9 +197,10 @@ async def run_everything(
     api: bool = True,
     mailer: Mailer | None = None,
     on_committed: Committed | None = None,
+    fetcher: HttpFetcher | None = None,
 ) -> IngestWorker:
     """API (optional), ingest worker, followers and scheduler until ``stop`` is set."""
-    worker = ingest_worker(services, on_committed=on_committed)
+    worker = ingest_worker(services, on_committed=on_committed, fetcher=fetcher)
     jobs: list[Awaitable[None]] = [
         worker.run(stop),
         run_followers(services, stop, mailer=mailer),
