@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import attrs
 import pytest
 from queues import QUEUE_KINDS, open_test_queue
 
@@ -83,8 +84,8 @@ async def test_ticks_that_decide_nothing_are_acknowledged_and_never_dead_lettere
         ]
         messages = [tick_message(tick) for tick in ticks]
         # The same tick once more, past the queue's deduplication: recorded once, no-op again.
-        repeat = tick_message(ticks[0])
-        await queue.send([*messages, type(repeat)(body=repeat.body, attributes=repeat.attributes)])
+        repeat = attrs.evolve(tick_message(ticks[0]), deduplication_id=None)
+        await queue.send([*messages, repeat])
 
         await _run_until_settled(worker, queue, settle_s=4 * VISIBILITY_S)
 
