@@ -377,12 +377,17 @@ async def test_a_signed_sources_key_on_v2_enqueue_is_told_which_kind_it_is_and_w
     not 'is not a valid routing key'."""
     api = api_embedded
     issued = api.integration(kind)
-    response = await api.client.post("/v2/enqueue", json=pd_event(issued.routing_key))
-    assert response.status_code == 400
-    [error] = response.json()["errors"]
-    assert error.startswith(f"'routing_key' belongs to a {kind.value} integration")
-    assert works_on in error
-    assert "pagerduty, alertmanager or grafana" in error
+    change = json.loads(payload("pagerduty_v2_change.json"))
+    for path, event in (
+        ("/v2/enqueue", pd_event(issued.routing_key)),
+        ("/v2/change/enqueue", {**change, "routing_key": issued.routing_key}),
+    ):
+        response = await api.client.post(path, json=event)
+        assert response.status_code == 400, path
+        [error] = response.json()["errors"]
+        assert error.startswith(f"'routing_key' belongs to a {kind.value} integration")
+        assert works_on in error
+        assert "pagerduty, alertmanager or grafana" in error
     assert await api.drain() == []
 
 

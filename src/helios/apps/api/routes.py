@@ -229,6 +229,11 @@ def build_routes(ctx: ApiContext) -> list[HTTPRouteHandler]:
         shapes.check_pagerduty_change(document)
         try:
             who = await intake.authenticate(document["routing_key"], source=SourceKind.PAGERDUTY)
+        except KeyOfAnotherKind as error:
+            raise InvalidBody(
+                "Event object is invalid",
+                errors=(FieldError(field="routing_key", message=error.reason),),
+            ) from None
         except (Unauthorized, Forbidden):
             raise InvalidBody(
                 "Event object is invalid",
