@@ -387,7 +387,11 @@ async def test_a_signed_sources_key_on_v2_enqueue_is_told_which_kind_it_is_and_w
         [error] = response.json()["errors"]
         assert error.startswith(f"'routing_key' belongs to a {kind.value} integration")
         assert works_on in error
-        assert "pagerduty, alertmanager or grafana" in error
+        assert error.endswith(
+            "takes the key of a pagerduty, alertmanager or grafana integration"
+            if path == "/v2/enqueue"
+            else "takes the key of a pagerduty integration"
+        )
     assert await api.drain() == []
 
 

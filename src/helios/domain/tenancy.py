@@ -42,20 +42,27 @@ _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _SNS_TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]{1,256}")
 MIN_SECRET_CHARS = 16
 
-_PAGERDUTY_SPEAKERS = frozenset({SourceKind.PAGERDUTY, SourceKind.ALERTMANAGER, SourceKind.GRAFANA})
+_PAGERDUTY_RECEIVERS = frozenset({SourceKind.ALERTMANAGER, SourceKind.GRAFANA})
 ACCEPTED_FORMATS: Mapping[SourceKind, frozenset[SourceKind]] = MappingProxyType(
     {
-        kind: frozenset({kind, SourceKind.PAGERDUTY} if kind in _PAGERDUTY_SPEAKERS else {kind})
+        kind: frozenset(
+            {kind, SourceKind.PAGERDUTY_CHANGE}
+            if kind is SourceKind.PAGERDUTY
+            else {kind, SourceKind.PAGERDUTY}
+            if kind in _PAGERDUTY_RECEIVERS
+            else {kind}
+        )
         for kind in INGEST_KINDS
     }
 )
 """The formats an integration of each kind may send with its key.
 
-Its own, plus PagerDuty's Events API v2 for the tools that have a PagerDuty receiver
-(Alertmanager's ``pagerduty_configs``, Grafana's PagerDuty contact point): a tool given its
-webhook integration's key for ``/v2/enqueue`` works instead of losing alerts to a
-configuration slip. CloudWatch and generic keys are never enough on their own: their formats
-carry a signature (SNS, HMAC) that PagerDuty's has no place for, so they take nothing else.
+Its own (a PagerDuty integration's include change events), plus PagerDuty's alert events for
+the tools that have a PagerDuty receiver (Alertmanager's ``pagerduty_configs``, Grafana's
+PagerDuty contact point): a tool given its webhook integration's key for ``/v2/enqueue``
+works instead of losing alerts to a configuration slip. Those tools send no change events.
+CloudWatch and generic keys are never enough on their own: their formats carry a signature
+(SNS, HMAC) that PagerDuty's has no place for, so they take nothing else.
 """
 
 

@@ -71,6 +71,7 @@ would otherwise collide."""
 
 ENDPOINTS = {
     SourceKind.PAGERDUTY: "POST /v2/enqueue",
+    SourceKind.PAGERDUTY_CHANGE: "POST /v2/change/enqueue",
     SourceKind.ALERTMANAGER: "POST /v1/ingest/alertmanager",
     SourceKind.GRAFANA: "POST /v1/ingest/grafana",
     SourceKind.CLOUDWATCH: "POST /v1/ingest/cloudwatch (an SNS subscription)",

@@ -228,7 +228,9 @@ def build_routes(ctx: ApiContext) -> list[HTTPRouteHandler]:
         document = shapes.decode_object(body)
         shapes.check_pagerduty_change(document)
         try:
-            who = await intake.authenticate(document["routing_key"], source=SourceKind.PAGERDUTY)
+            who = await intake.authenticate(
+                document["routing_key"], source=SourceKind.PAGERDUTY_CHANGE
+            )
         except KeyOfAnotherKind as error:
             raise InvalidBody(
                 "Event object is invalid",
