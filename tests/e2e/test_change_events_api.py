@@ -85,12 +85,17 @@ async def test_an_invalid_change_event_gets_pagerdutys_400_naming_each_field(
 async def test_a_routing_key_that_is_not_a_pagerduty_integrations_is_a_400(
     api: Api,
 ) -> None:
-    """Unknown keys and keys of other kinds of integration: PagerDuty's invalid event."""
+    """Unknown keys and keys of other kinds of integration: PagerDuty's invalid event (the
+    latter saying which kind the key is and where it works)."""
     other = api.integration(SourceKind.ALERTMANAGER)
-    for key in ("x" * 32, other.routing_key):
-        response = await api.client.post("/v2/change/enqueue", json=change_event(key))
-        assert response.status_code == 400
-        assert response.json()["errors"] == ["'routing_key' is not a valid routing key"]
+    unknown = await api.client.post("/v2/change/enqueue", json=change_event("x" * 32))
+    assert unknown.status_code == 400
+    assert unknown.json()["errors"] == ["'routing_key' is not a valid routing key"]
+    response = await api.client.post("/v2/change/enqueue", json=change_event(other.routing_key))
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert error.startswith("'routing_key' belongs to an alertmanager integration")
+    assert error.endswith("POST /v2/change/enqueue takes the key of a pagerduty integration")
     assert await api.drain() == []
 
 

@@ -39,6 +39,8 @@ from helios.apps.bootstrap import Services
 from helios.apps.settings import Settings
 from helios.apps.tenancy import Issued, TenancyService
 from helios.domain.identity import stable_hash
+from helios.domain.normalize import Normalized, normalize
+from helios.domain.ruleset import Ruleset
 from helios.domain.timestamps import format_rfc3339
 from helios.domain.values import Envelope, SourceKind
 from helios.ports.idempotency import Started
@@ -341,6 +343,74 @@ async def test_an_unknown_routing_key_is_a_pagerduty_400(api_embedded: Api) -> N
     response = await api.client.post("/v2/enqueue", json=pd_event("x" * 32))
     assert response.status_code == 400
     assert response.json()["errors"] == ["'routing_key' is not a valid routing key"]
+
+
+@pytest.mark.parametrize("kind", [SourceKind.ALERTMANAGER, SourceKind.GRAFANA])
+async def test_the_key_of_a_tool_with_a_pagerduty_receiver_works_on_v2_enqueue(
+    api_embedded: Api, kind: SourceKind
+) -> None:
+    """Alertmanager's pagerduty_configs (or Grafana's PagerDuty contact point) given the key of
+    its webhook integration: accepted, recorded as PagerDuty input of that integration."""
+    api = api_embedded
+    issued = api.integration(kind)
+    response = await api.client.post("/v2/enqueue", json=pd_event(issued.routing_key))
+    assert response.status_code == 202, response.text
+    assert response.json()["status"] == "success"
+    [(envelope, _)] = await api.drain(expected=1)
+    assert envelope.source is SourceKind.PAGERDUTY
+    assert envelope.integration == issued.integration.integration_id
+    result = normalize(envelope, Ruleset())
+    assert isinstance(result, Normalized)
+    assert [s.source for s in result.signals] == [SourceKind.PAGERDUTY.value]
+
+
+@pytest.mark.parametrize(
+    ("kind", "works_on"),
+    [
+        (SourceKind.GENERIC, "POST /v1/ingest/generic"),
+        (SourceKind.CLOUDWATCH, "POST /v1/ingest/cloudwatch"),
+    ],
+)
+async def test_a_signed_sources_key_on_v2_enqueue_is_told_which_kind_it_is_and_where_it_works(
+    api_embedded: Api, kind: SourceKind, works_on: str
+) -> None:
+    """Its format carries a signature PagerDuty's has no room for: a 400 that says so plainly,
+    not 'is not a valid routing key'."""
+    api = api_embedded
+    issued = api.integration(kind)
+    change = json.loads(payload("pagerduty_v2_change.json"))
+    for path, event in (
+        ("/v2/enqueue", pd_event(issued.routing_key)),
+        ("/v2/change/enqueue", {**change, "routing_key": issued.routing_key}),
+    ):
+        response = await api.client.post(path, json=event)
+        assert response.status_code == 400, path
+        [error] = response.json()["errors"]
+        assert error.startswith(f"'routing_key' belongs to a {kind.value} integration")
+        assert works_on in error
+        assert error.endswith(
+            "takes the key of a pagerduty, alertmanager or grafana integration"
+            if path == "/v2/enqueue"
+            else "takes the key of a pagerduty integration"
+        )
+    assert await api.drain() == []
+
+
+async def test_a_pagerduty_key_on_a_webhook_endpoint_is_told_where_it_works(
+    api_embedded: Api,
+) -> None:
+    """403 naming the key's kind and its endpoint, and which kinds the endpoint takes."""
+    api = api_embedded
+    issued = api.integration(SourceKind.PAGERDUTY)
+    response = await api.client.post(
+        f"/v1/ingest/alertmanager/{issued.routing_key}", content=payload("webhook_v4_firing.json")
+    )
+    assert response.status_code == 403
+    detail = response.json()["detail"]
+    assert detail.startswith("this key belongs to a pagerduty integration")
+    assert "POST /v2/enqueue" in detail
+    assert "takes the key of an alertmanager integration" in detail
+    assert await api.drain() == []
 
 
 # --- authentication -----------------------------------------------------------------------------
@@ -784,3 +854,23 @@ async def test_health_readiness_and_metrics_are_served(api_embedded: Api) -> Non
     assert 'helios_envelopes_total{source="alertmanager",outcome="accepted"} 1' in text
     assert 'route="/v1/ingest/alertmanager/{key}",status="202"' in text
     assert issued.routing_key not in text
+
+
+async def test_the_schema_page_is_html_and_the_openapi_document_is_json_as_documented(
+    api_embedded: Api,
+) -> None:
+    """``/schema`` is a page for people; the OpenAPI document is ``/schema/openapi.json``, and
+    docs/ingestion.md says so."""
+    api = api_embedded
+    page = await api.client.get("/schema")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    document = await api.client.get("/schema/openapi.json")
+    assert document.status_code == 200
+    assert document.json()["openapi"].startswith("3.")
+    assert "/v2/enqueue" in document.json()["paths"]
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "ingestion.md").read_text()
+    rows = {line.split("|")[1].strip(): line.split("|")[2] for line in docs.splitlines()
+            if line.startswith("| `GET /schema")}  # fmt: skip
+    assert "OpenAPI document" in rows["`GET /schema/openapi.json`"]
+    assert "HTML" in rows["`GET /schema`"]

@@ -259,6 +259,34 @@ def test_filters_combine_on_status_priority_service_label_source_and_text(world:
     assert len(world.alerts(until="2099-01-01T00:00:00Z")) == 4
 
 
+@pytest.mark.parametrize(
+    ("path", "params", "field"),
+    [
+        ("/v1/alerts", {"status": "bogus"}, "status"),
+        ("/v1/alerts", {"priority": "P9"}, "priority"),
+        ("/v1/alerts", {"label": "no-equals-sign"}, "label[0]"),
+        ("/v1/alerts", {"since": "yesterday"}, "since"),
+        ("/v1/alerts", {"cursor": "not-a-cursor"}, "cursor"),
+        ("/v1/alerts", {"limit": "0"}, "limit"),
+        ("/v1/incidents", {"status": "closed"}, "status"),
+        ("/v1/activity", {"cursor": "not-a-cursor"}, "cursor"),
+    ],
+)
+def test_a_bad_query_parameter_is_a_400_that_names_the_parameter_not_the_body(
+    world: World, path: str, params: dict[str, str], field: str
+) -> None:
+    """A GET has no body: the problem says which query parameter is wrong."""
+    response = world.get(path, params=params)
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["type"] == "urn:helios:problem:invalid-query"
+    assert problem["title"] == "A query parameter is invalid"
+    assert "body" not in problem["title"] + problem["detail"]
+    assert field.partition("[")[0] in problem["detail"]
+    assert [e["field"] for e in problem["errors"]] == [field]
+
+
 def test_cursor_pages_walk_the_whole_list_once_in_order(world: World) -> None:
     """Pages of one, following next_cursor, give the unpaged list."""
     seen: list[str] = []

@@ -133,16 +133,23 @@ async def wait_ready(url: str, *, timeout_s: float = 15.0) -> None:
             await anyio.sleep(0.1)
 
 
+@pytest.mark.parametrize("one_key", [False, True], ids=["two-integrations", "webhook-key-for-both"])
 async def test_alertmanager_webhook_and_pagerduty_notifications_reach_the_queue(
-    run_alertmanager: object, tmp_path: Path
+    run_alertmanager: object, tmp_path: Path, one_key: bool
 ) -> None:
-    """Both receivers get 2xx from the API; two envelopes (one per receiver) are queued."""
+    """Both receivers get 2xx from the API; two envelopes (one per receiver) are queued. With
+    ``one_key`` the PagerDuty receiver is given the webhook integration's key (what ``helios up``
+    printed first), which must work too."""
     settings = Settings(data_dir=tmp_path / "helios", store_url="memory://")
     async with open_services(settings) as services:
         tenancy = TenancyService(services.store)
         tenant = tenancy.create_tenant("acme").tenant_id
         webhook = tenancy.create_integration(tenant_id=tenant, kind=SourceKind.ALERTMANAGER)
-        pagerduty = tenancy.create_integration(tenant_id=tenant, kind=SourceKind.PAGERDUTY)
+        pagerduty = (
+            webhook
+            if one_key
+            else tenancy.create_integration(tenant_id=tenant, kind=SourceKind.PAGERDUTY)
+        )
         api_port = free_port()
         server = uvicorn.Server(
             uvicorn.Config(
@@ -191,5 +198,6 @@ async def test_alertmanager_webhook_and_pagerduty_notifications_reach_the_queue(
     pagerduty_body = json.loads(by_source[SourceKind.PAGERDUTY].body)
     assert pagerduty_body["event_action"] == "trigger"
     assert all(e.tenant == tenant for e in envelopes)
+    assert by_source[SourceKind.PAGERDUTY].integration == pagerduty.integration.integration_id
     assert 'route="/v2/enqueue",status="202"' in metrics
     assert 'route="/v1/ingest/alertmanager/{key}",status="202"' in metrics

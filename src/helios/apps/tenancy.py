@@ -165,6 +165,66 @@ class TenancyService:
         assert integration is not None
         return Issued(tenant_id=tenant_id, integration=integration, signing_secret=secret)
 
+    def record_confirmed(
+        self,
+        *,
+        tenant_id: str,
+        integration_id: str,
+        topic_arn: str,
+        message_id: str,
+        subscription_arn: str,
+    ) -> tenancy.Integration:
+        """Record on the integration that SNS confirmed its subscription to ``topic_arn``.
+
+        Raises:
+            CommandRejected: unknown integration, not CloudWatch, or a topic it does not allow.
+            StoreUnavailable: the store could not be reached.
+        """
+        command = tenancy.RecordSubscriptionConfirmed(
+            integration_id=integration_id,
+            topic_arn=topic_arn,
+            message_id=message_id,
+            subscription_arn=subscription_arn,
+            at=self._clock(),
+        )
+        return self._integration_after(tenant_id, command)
+
+    def record_confirmation_failed(
+        self,
+        *,
+        tenant_id: str,
+        integration_id: str,
+        topic_arn: str,
+        message_id: str,
+        attempt: int,
+        reason: str,
+        retrying: bool,
+    ) -> tenancy.Integration:
+        """Record on the integration that an attempt at confirming a subscription failed.
+
+        Raises:
+            CommandRejected: unknown integration, not CloudWatch, or a malformed topic.
+            StoreUnavailable: the store could not be reached.
+        """
+        command = tenancy.RecordConfirmationFailed(
+            integration_id=integration_id,
+            topic_arn=topic_arn,
+            message_id=message_id,
+            attempt=attempt,
+            reason=reason,
+            retrying=retrying,
+            at=self._clock(),
+        )
+        return self._integration_after(tenant_id, command)
+
+    def _integration_after(
+        self, tenant_id: str, command: tenancy.TenantCommand
+    ) -> tenancy.Integration:
+        integration_id = getattr(command, "integration_id", "")
+        integration = self._run_tenant(tenant_id, command).integration(integration_id)
+        assert integration is not None
+        return integration
+
     def tenant_of(self, integration_id: str) -> str:
         """The tenant an integration belongs to.
 

@@ -11,16 +11,21 @@ Two aggregates, each a decider (``decide`` refuses, ``evolve`` is total):
   belongs to. The API hashes the key it receives and looks it up here; the index refuses a
   hash that is already registered.
 
+A CloudWatch integration also keeps, per SNS topic, how the confirmation of its subscription
+went (confirmed, retrying, failed), so an operator sees it on the integration.
+
 Signing secrets are kept as they are, not hashed: verifying an HMAC needs the secret itself.
 Ids, hashes, secrets and times are passed in; nothing here draws randomness or reads a clock.
 """
 
 from __future__ import annotations
 
+import enum
 import hmac
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import assert_never
 
 import attrs
@@ -37,6 +42,29 @@ _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _SNS_TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]{1,256}")
 MIN_SECRET_CHARS = 16
 
+_PAGERDUTY_RECEIVERS = frozenset({SourceKind.ALERTMANAGER, SourceKind.GRAFANA})
+ACCEPTED_FORMATS: Mapping[SourceKind, frozenset[SourceKind]] = MappingProxyType(
+    {
+        kind: frozenset(
+            {kind, SourceKind.PAGERDUTY_CHANGE}
+            if kind is SourceKind.PAGERDUTY
+            else {kind, SourceKind.PAGERDUTY}
+            if kind in _PAGERDUTY_RECEIVERS
+            else {kind}
+        )
+        for kind in INGEST_KINDS
+    }
+)
+"""The formats an integration of each kind may send with its key.
+
+Its own (a PagerDuty integration's include change events), plus PagerDuty's alert events for
+the tools that have a PagerDuty receiver (Alertmanager's ``pagerduty_configs``, Grafana's
+PagerDuty contact point): a tool given its webhook integration's key for ``/v2/enqueue``
+works instead of losing alerts to a configuration slip. Those tools send no change events.
+CloudWatch and generic keys are never enough on their own: their formats carry a signature
+(SNS, HMAC) that PagerDuty's has no place for, so they take nothing else.
+"""
+
 
 def tenant_stream_id(tenant_id: str) -> uuid.UUID:
     """The stream that holds one tenant and its integrations."""
@@ -45,6 +73,29 @@ def tenant_stream_id(tenant_id: str) -> uuid.UUID:
 
 KEY_INDEX_STREAM = identity.stream_id("tenancy.key-index")
 """The one stream of the key index."""
+
+
+class SubscriptionStatus(enum.Enum):
+    """Where the confirmation of an SNS subscription to a CloudWatch integration stands."""
+
+    CONFIRMED = "confirmed"
+    RETRYING = "retrying"
+    """The last attempt failed for a reason that may pass; another one is scheduled."""
+    FAILED = "failed"
+    """Given up: refused by SNS or by a check, or out of attempts (an operator may redrive)."""
+
+
+@attrs.frozen(kw_only=True)
+class SnsSubscription:
+    """The latest confirmation outcome for one topic of a CloudWatch integration."""
+
+    topic_arn: str
+    status: SubscriptionStatus
+    message_id: str = ""
+    subscription_arn: str = ""
+    attempts: int = 0
+    last_error: str = ""
+    updated_at: Millis = 0
 
 
 @attrs.frozen(kw_only=True)
@@ -61,6 +112,15 @@ class Integration:
     default_service: str = ""
     allowed_topics: tuple[str, ...] = ()
     created_at: Millis = 0
+    subscriptions: tuple[SnsSubscription, ...] = ()
+    """SNS subscriptions confirmed (or tried) for this integration, one per topic."""
+
+    def subscription(self, topic_arn: str) -> SnsSubscription | None:
+        return next((s for s in self.subscriptions if s.topic_arn == topic_arn), None)
+
+    def accepts_format(self, source: SourceKind) -> bool:
+        """Whether this integration's key may send ``source``'s format (``ACCEPTED_FORMATS``)."""
+        return source in ACCEPTED_FORMATS.get(self.kind, frozenset())
 
     def accepts_key_hash(self, key_hash: str, at: Millis) -> bool:
         """Whether a routing key hashing to ``key_hash`` is valid for this integration ``at``."""
@@ -175,8 +235,72 @@ class SigningSecretRotated:
     at: Millis
 
 
-TenantCommand = CreateTenant | CreateIntegration | RotateRoutingKey | RotateSigningSecret
-TenantEvent = TenantCreated | IntegrationCreated | RoutingKeyRotated | SigningSecretRotated
+@attrs.frozen(kw_only=True)
+class RecordSubscriptionConfirmed:
+    """SNS answered the visit of a ``SubscribeURL``: the subscription is confirmed."""
+
+    integration_id: str
+    topic_arn: str
+    message_id: str
+    subscription_arn: str
+    at: Millis
+
+
+@attrs.frozen(kw_only=True)
+class RecordConfirmationFailed:
+    """A confirmation attempt failed; ``retrying`` when another attempt is scheduled."""
+
+    integration_id: str
+    topic_arn: str
+    message_id: str
+    attempt: int
+    reason: str
+    retrying: bool
+    at: Millis
+
+
+@event("helios.tenant.sns_subscription_confirmed.v1")
+@attrs.frozen(kw_only=True)
+class SubscriptionConfirmed:
+    tenant_id: str
+    integration_id: str
+    topic_arn: str
+    message_id: str
+    subscription_arn: str
+    at: Millis
+
+
+@event("helios.tenant.sns_confirmation_failed.v1")
+@attrs.frozen(kw_only=True)
+class ConfirmationFailed:
+    tenant_id: str
+    integration_id: str
+    topic_arn: str
+    message_id: str
+    attempt: int
+    reason: str
+    retrying: bool
+    at: Millis
+
+
+TenantCommand = (
+    CreateTenant
+    | CreateIntegration
+    | RotateRoutingKey
+    | RotateSigningSecret
+    | RecordSubscriptionConfirmed
+    | RecordConfirmationFailed
+)
+TenantEvent = (
+    TenantCreated
+    | IntegrationCreated
+    | RoutingKeyRotated
+    | SigningSecretRotated
+    | SubscriptionConfirmed
+    | ConfirmationFailed
+)
+
+MAX_REASON_CHARS = 500
 
 
 def initial_tenant(tenant_id: str) -> Tenant:
@@ -249,6 +373,38 @@ def decide_tenant(command: TenantCommand, state: Tenant) -> tuple[TenantEvent, .
                     at=at,
                 ),
             )
+        case RecordSubscriptionConfirmed(integration_id=integration_id, topic_arn=topic):
+            existing = _require_integration(state, integration_id)
+            # Only a topic the integration accepts may ever be recorded as subscribed.
+            _refuse("invalid confirmation", _topic_problems(existing, topic, allowed=True))
+            return (
+                SubscriptionConfirmed(
+                    tenant_id=tenant_id,
+                    integration_id=integration_id,
+                    topic_arn=topic,
+                    message_id=command.message_id,
+                    subscription_arn=command.subscription_arn,
+                    at=command.at,
+                ),
+            )
+        case RecordConfirmationFailed(integration_id=integration_id, topic_arn=topic):
+            existing = _require_integration(state, integration_id)
+            problems = _topic_problems(existing, topic, allowed=False)
+            if command.attempt < 1:
+                problems.append(("attempt", "must be at least 1"))
+            _refuse("invalid confirmation failure", problems)
+            return (
+                ConfirmationFailed(
+                    tenant_id=tenant_id,
+                    integration_id=integration_id,
+                    topic_arn=topic,
+                    message_id=command.message_id,
+                    attempt=command.attempt,
+                    reason=command.reason[:MAX_REASON_CHARS],
+                    retrying=command.retrying,
+                    at=command.at,
+                ),
+            )
         case _:
             assert_never(command)
 
@@ -289,6 +445,42 @@ def evolve_tenant(state: Tenant, event: TenantEvent) -> Tenant:
                     signing_secret=event.signing_secret,
                     previous_signing_secret=i.signing_secret,
                     previous_secret_valid_until=event.previous_valid_until,
+                ),
+            )
+        case SubscriptionConfirmed(integration_id=integration_id, topic_arn=topic):
+            return _with_integration(
+                state,
+                integration_id,
+                lambda i: _with_subscription(
+                    i,
+                    SnsSubscription(
+                        topic_arn=topic,
+                        status=SubscriptionStatus.CONFIRMED,
+                        message_id=event.message_id,
+                        subscription_arn=event.subscription_arn,
+                        attempts=_attempts(i, topic, event.message_id) + 1,
+                        updated_at=event.at,
+                    ),
+                ),
+            )
+        case ConfirmationFailed(integration_id=integration_id, topic_arn=topic):
+            return _with_integration(
+                state,
+                integration_id,
+                lambda i: _with_subscription(
+                    i,
+                    SnsSubscription(
+                        topic_arn=topic,
+                        status=(
+                            SubscriptionStatus.RETRYING
+                            if event.retrying
+                            else SubscriptionStatus.FAILED
+                        ),
+                        message_id=event.message_id,
+                        attempts=_attempts(i, topic, event.message_id) + 1,
+                        last_error=event.reason,
+                        updated_at=event.at,
+                    ),
                 ),
             )
         case _:
@@ -378,6 +570,32 @@ def _with_integration(
             change(i) if i.integration_id == integration_id else i for i in state.integrations
         ),
     )
+
+
+def _with_subscription(integration: Integration, subscription: SnsSubscription) -> Integration:
+    others = tuple(s for s in integration.subscriptions if s.topic_arn != subscription.topic_arn)
+    return attrs.evolve(
+        integration,
+        subscriptions=tuple(sorted((*others, subscription), key=lambda s: s.topic_arn)),
+    )
+
+
+def _attempts(integration: Integration, topic_arn: str, message_id: str) -> int:
+    """Attempts made so far at confirming ``message_id`` (a new message starts again)."""
+    current = integration.subscription(topic_arn)
+    return current.attempts if current is not None and current.message_id == message_id else 0
+
+
+def _topic_problems(
+    integration: Integration, topic_arn: str, *, allowed: bool
+) -> list[tuple[str, str]]:
+    if integration.kind is not SourceKind.CLOUDWATCH:
+        return [("integration_id", "is not a CloudWatch integration")]
+    if _SNS_TOPIC_ARN.fullmatch(topic_arn) is None:
+        return [("topic_arn", "must be an SNS topic ARN")]
+    if allowed and topic_arn not in integration.allowed_topics:
+        return [("topic_arn", "is not one of the integration's allowed topics")]
+    return []
 
 
 def _name_problems(field: str, name: str) -> list[tuple[str, str]]:

@@ -102,3 +102,24 @@ def test_the_key_index_refuses_a_hash_registered_twice() -> None:
     [event] = tenancy.decide_key(register, tenancy.KeyIndex())
     with pytest.raises(CommandRejected, match="invalid routing key"):
         tenancy.decide_key(register, tenancy.evolve_key(tenancy.KeyIndex(), event))
+
+
+@pytest.mark.parametrize(
+    ("kind", "formats"),
+    [
+        (SourceKind.PAGERDUTY, {SourceKind.PAGERDUTY, SourceKind.PAGERDUTY_CHANGE}),
+        (SourceKind.ALERTMANAGER, {SourceKind.ALERTMANAGER, SourceKind.PAGERDUTY}),
+        (SourceKind.GRAFANA, {SourceKind.GRAFANA, SourceKind.PAGERDUTY}),
+        (SourceKind.CLOUDWATCH, {SourceKind.CLOUDWATCH}),
+        (SourceKind.GENERIC, {SourceKind.GENERIC}),
+    ],
+)
+def test_an_integration_sends_its_own_format_and_pagerdutys_only_if_unsigned(
+    kind: SourceKind, formats: set[SourceKind]
+) -> None:
+    """Tools with a PagerDuty receiver may use /v2/enqueue (not change events); signed formats
+    take nothing else."""
+    integration = tenancy.Integration(
+        integration_id="int_1", kind=kind, name="x", key_hash=key_hash("k")
+    )
+    assert {source for source in SourceKind if integration.accepts_format(source)} == formats

@@ -59,6 +59,13 @@ class InvalidHeader(ApiError):
     title = "A request header is invalid"
 
 
+class InvalidQuery(InvalidBody):
+    """A query parameter is wrong (a GET has no body to blame); ``errors`` name the parameter."""
+
+    slug = "invalid-query"
+    title = "A query parameter is invalid"
+
+
 class Unauthorized(ApiError):
     status = 401
     slug = "unauthorized"
@@ -74,6 +81,15 @@ class Forbidden(ApiError):
     status = 403
     slug = "forbidden"
     title = "These credentials may not send this request"
+
+
+class KeyOfAnotherKind(Forbidden):
+    """A valid key whose integration does not send this format; ``reason`` (a phrase that
+    follows "this key") says which kind it is and where it works."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"this key {reason}")
+        self.reason = reason
 
 
 class NotFound(ApiError):
@@ -200,15 +216,17 @@ def as_api_error(error: Exception) -> ApiError:
     if isinstance(error, StoreUnavailable):
         return Unavailable("the store cannot be reached now", retry_after_s=5)
     if isinstance(error, ValidationException):
-        extra = error.extra if isinstance(error.extra, list) else []
-        return InvalidBody(
-            str(error.detail),
-            errors=[
-                FieldError(field=str(item.get("key", "")), message=str(item.get("message", "")))
-                for item in extra
-                if isinstance(item, dict)
-            ],
-        )
+        extra = [
+            i for i in (error.extra if isinstance(error.extra, list) else []) if isinstance(i, dict)
+        ]
+        problems = [
+            FieldError(field=str(item.get("key", "")), message=str(item.get("message", "")))
+            for item in extra
+        ]
+        if extra and all(_source(item) == "query" for item in extra):
+            names = ", ".join(repr(p.field) for p in problems)
+            return InvalidQuery(f"invalid query parameter {names}", errors=problems)
+        return InvalidBody(str(error.detail), errors=problems)
     if isinstance(error, HTTPException):
         mapped = _FRAMEWORK.get(error.status_code)
         if mapped is not None:
@@ -220,6 +238,12 @@ def as_api_error(error: Exception) -> ApiError:
         return generic
     _log.error("unhandled error", exc_info=error)
     return ApiError()
+
+
+def _source(item: Mapping[str, Any]) -> str:
+    """Where Litestar found a parameter that failed validation (``query``, ``path`` …)."""
+    source = item.get("source")
+    return str(getattr(source, "value", source))
 
 
 class _MethodNotAllowed(ApiError):

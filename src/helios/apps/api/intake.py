@@ -29,6 +29,7 @@ from helios.apps.api.config import ApiConfig
 from helios.apps.api.errors import (
     Forbidden,
     IdempotencyKeyReused,
+    KeyOfAnotherKind,
     RateLimited,
     RequestInFlight,
     Unauthorized,
@@ -36,6 +37,7 @@ from helios.apps.api.errors import (
 )
 from helios.apps.observability import Metrics
 from helios.apps.tenancy import Authenticated, KeyDirectory
+from helios.domain.tenancy import ACCEPTED_FORMATS
 from helios.domain.values import Envelope, Millis, SourceKind
 from helios.ports.event_store import StoreUnavailable
 from helios.ports.idempotency import (
@@ -67,6 +69,16 @@ KEPT_HEADERS = frozenset(
 MAX_IDEMPOTENCY_KEY_CHARS = 255
 """A longer ``Idempotency-Key`` is refused (400), never truncated: two keys sharing a prefix
 would otherwise collide."""
+
+ENDPOINTS = {
+    SourceKind.PAGERDUTY: "POST /v2/enqueue",
+    SourceKind.PAGERDUTY_CHANGE: "POST /v2/change/enqueue",
+    SourceKind.ALERTMANAGER: "POST /v1/ingest/alertmanager",
+    SourceKind.GRAFANA: "POST /v1/ingest/grafana",
+    SourceKind.CLOUDWATCH: "POST /v1/ingest/cloudwatch (an SNS subscription)",
+    SourceKind.GENERIC: "POST /v1/ingest/generic (signed with X-Helios-Signature)",
+}
+"""Where each format is sent, as error messages tell a sender whose key is of another kind."""
 
 ResponseBuilder = Callable[[str], StoredResponse]
 """Builds the success answer from the new envelope's ``ingest_id``."""
@@ -134,7 +146,8 @@ class Intake:
 
         Raises:
             Unauthorized: no key, or an unknown or expired one.
-            Forbidden: the key's integration is for another source or another tenant.
+            KeyOfAnotherKind: the key's integration does not send ``source``'s format.
+            Forbidden: the key belongs to another tenant than ``tenant_hint``.
             Unavailable: the key store could not be read.
         """
         if not key:
@@ -145,11 +158,8 @@ class Intake:
             raise Unavailable(f"cannot check the key now: {error}", retry_after_s=5) from None
         if found is None:
             raise Unauthorized("unknown or expired integration key")
-        if found.integration.kind is not source:
-            raise Forbidden(
-                f"this key belongs to an integration of kind {found.integration.kind.value},"
-                f" not {source.value}"
-            )
+        if not found.integration.accepts_format(source):
+            raise KeyOfAnotherKind(_where_it_works(found.integration.kind, source))
         if tenant_hint and tenant_hint != found.tenant_id:
             raise Forbidden("this key belongs to another tenant")
         return found
@@ -352,3 +362,20 @@ class Intake:
             ingest_id=ingest_id, tenant=who.tenant_id, integration=envelope.integration
         )
         return respond(ingest_id)
+
+
+def _where_it_works(kind: SourceKind, source: SourceKind) -> str:
+    """Which kind a key is, where it works, and which keys ``source``'s endpoint takes."""
+    sends = [kind, *sorted(ACCEPTED_FORMATS[kind] - {kind}, key=lambda k: k.value)]
+    takers = [k.value for k in sorted(ACCEPTED_FORMATS, key=lambda k: (k is not source, k.value))
+              if source in ACCEPTED_FORMATS[k]]  # fmt: skip
+    listed = takers[0] if len(takers) == 1 else f"{', '.join(takers[:-1])} or {takers[-1]}"
+    return (
+        f"belongs to {_a(kind.value)} integration, "
+        f"which sends to {' or '.join(ENDPOINTS[k] for k in sends)}; "
+        f"{ENDPOINTS[source].split(' (')[0]} takes the key of {_a(listed)} integration"
+    )
+
+
+def _a(words: str) -> str:
+    return f"{'an' if words[:1] in ('a', 'e', 'i', 'o', 'u') else 'a'} {words}"

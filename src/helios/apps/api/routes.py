@@ -30,6 +30,7 @@ from helios.apps.api.errors import (
     Forbidden,
     InvalidBody,
     InvalidHeader,
+    KeyOfAnotherKind,
     NotFound,
     PayloadTooLarge,
     Unauthorized,
@@ -216,6 +217,12 @@ def build_routes(ctx: ApiContext) -> list[HTTPRouteHandler]:
         shapes.check_pagerduty(document)
         try:
             who = await intake.authenticate(document["routing_key"], source=SourceKind.PAGERDUTY)
+        except KeyOfAnotherKind as error:
+            # A configuration slip the sender can fix: say which key it is and where it works.
+            raise InvalidBody(
+                "Event object is invalid",
+                errors=(FieldError(field="routing_key", message=error.reason),),
+            ) from None
         except (Unauthorized, Forbidden):
             raise InvalidBody(
                 "Event object is invalid",
@@ -260,7 +267,14 @@ def build_routes(ctx: ApiContext) -> list[HTTPRouteHandler]:
         document = shapes.decode_object(body)
         shapes.check_pagerduty_change(document)
         try:
-            who = await intake.authenticate(document["routing_key"], source=SourceKind.PAGERDUTY)
+            who = await intake.authenticate(
+                document["routing_key"], source=SourceKind.PAGERDUTY_CHANGE
+            )
+        except KeyOfAnotherKind as error:
+            raise InvalidBody(
+                "Event object is invalid",
+                errors=(FieldError(field="routing_key", message=error.reason),),
+            ) from None
         except (Unauthorized, Forbidden):
             raise InvalidBody(
                 "Event object is invalid",

@@ -225,7 +225,7 @@ async def _watch(
     deadline = time.monotonic() + duration if duration else None
     if api:
         console.print(
-            f"API on {settings.effective_public_url} (OpenAPI at /schema) — Ctrl-C to stop"
+            f"API on {settings.effective_public_url} (API reference at /schema) — Ctrl-C to stop"
         )
     with Live(console=console, refresh_per_second=2, transient=False) as live:
         while not stop.is_set():

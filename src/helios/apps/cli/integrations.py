@@ -72,6 +72,17 @@ def integration_json(integration: Integration) -> dict[str, Any]:
         "has_signing_secret": bool(integration.signing_secret),
         "default_service": integration.default_service,
         "allowed_topics": list(integration.allowed_topics),
+        "sns_subscriptions": [
+            {
+                "topic_arn": s.topic_arn,
+                "status": s.status.value,
+                "subscription_arn": s.subscription_arn or None,
+                "attempts": s.attempts,
+                "last_error": s.last_error or None,
+                "updated_at_ms": s.updated_at,
+            }
+            for s in integration.subscriptions
+        ],
         "created_at_ms": integration.created_at,
     }
 

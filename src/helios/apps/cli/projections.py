@@ -14,7 +14,7 @@ from helios.apps.settings import Settings
 from helios.apps.worker.followers import follow
 from helios.apps.worker.runtime import read_models
 
-FOLLOWERS = ("projector", "notifier", "fanout")
+FOLLOWERS = ("projector", "notifier", "fanout", "sns-confirmations")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -64,7 +64,7 @@ def _status(args: argparse.Namespace) -> int:
                 print(f"log head: {head}")
                 for follower in FOLLOWERS:
                     position = await anyio.to_thread.run_sync(db.position, follower)
-                    print(f"{follower:<10} {position:>10}  behind by {max(0, head - position)}")
+                    print(f"{follower:<17} {position:>10}  behind by {max(0, head - position)}")
             finally:
                 db.close()
 

@@ -1,6 +1,8 @@
 """``helios tokens create|list|revoke``: personal API tokens, as JSON.
 
-A token is printed once, when it is created; only its SHA-256 is recorded.
+A token is printed once, when it is created; only its SHA-256 is recorded. A user id names its
+tenant, so ``--tenant`` is optional; when given, it must be the user's (a check against a
+mix-up, never a way to reach another tenant's user).
 """
 
 from __future__ import annotations
@@ -24,19 +26,41 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     commands = parser.add_subparsers(title="tokens commands", metavar="ACTION")
 
     create = commands.add_parser("create", help="issue a token for a user; prints it once")
-    create.add_argument("--user", required=True, help="user id")
+    _user_options(create)
     create.add_argument("--name", default="cli", help="what the token is for")
     create.add_argument("--expires-in-days", type=int, default=None, help="default: never")
     create.set_defaults(func=_create)
 
     listing = commands.add_parser("list", help="a user's tokens (never their secrets)")
-    listing.add_argument("--user", required=True, help="user id")
+    _user_options(listing)
     listing.set_defaults(func=_list)
 
     revoke = commands.add_parser("revoke", help="revoke a token for good")
-    revoke.add_argument("--user", required=True, help="user id (the token's owner)")
+    _user_options(revoke, owner=True)
     revoke.add_argument("--token", required=True, help="token id")
     revoke.set_defaults(func=_revoke)
+
+
+def _user_options(parser: argparse.ArgumentParser, *, owner: bool = False) -> None:
+    parser.add_argument("--tenant", help="tenant id (optional: checked against the user's)")
+    parser.add_argument(
+        "--user", required=True, help="user id (the token's owner)" if owner else "user id"
+    )
+
+
+def _tenant(service: AccessService, args: argparse.Namespace) -> str:
+    """The user's tenant, which ``--tenant`` must name when it is given.
+
+    Raises:
+        CommandRejected: no such user, or the user is not in ``--tenant``.
+    """
+    tenant = service.tenant_of_user(args.user)
+    if args.tenant is not None and args.tenant != tenant:
+        raise CommandRejected(
+            "the user is not in this tenant",
+            (("tenant", f"user {args.user} belongs to another tenant"),),
+        )
+    return tenant
 
 
 def token_json(token: Token) -> dict[str, Any]:
@@ -65,7 +89,7 @@ def _run(func: Any) -> int:
 
 def _create(args: argparse.Namespace) -> int:
     def issue(service: AccessService) -> dict[str, Any]:
-        tenant = service.tenant_of_user(args.user)
+        tenant = _tenant(service, args)
         days = args.expires_in_days
         issued = service.issue_token(
             tenant_id=tenant,
@@ -80,7 +104,7 @@ def _create(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     def listing(service: AccessService) -> list[dict[str, Any]]:
-        tenant = service.tenant_of_user(args.user)
+        tenant = _tenant(service, args)
         return [token_json(t) for t in service.tokens(tenant, args.user)]
 
     return _run(listing)
@@ -88,7 +112,7 @@ def _list(args: argparse.Namespace) -> int:
 
 def _revoke(args: argparse.Namespace) -> int:
     def revoke(service: AccessService) -> dict[str, str]:
-        tenant = service.tenant_of_user(args.user)
+        tenant = _tenant(service, args)
         if args.token not in {t.token_id for t in service.tokens(tenant, args.user)}:
             raise CommandRejected("no such token", (("token", "not a token of this user"),))
         service.revoke_token(tenant_id=tenant, token_id=args.token, by="cli")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Collection
 
 import attrs
 from rich.console import Console
@@ -31,6 +32,8 @@ from helios.apps.worker.runtime import stop_on_signals
 
 INGEST_PATH = "/v1/ingest/alertmanager"
 """Where an Alertmanager webhook is posted (the API's ingestion route for that source)."""
+ENQUEUE_PATH = "/v2/enqueue"
+"""Where PagerDuty Events API v2 events are posted."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -74,13 +77,13 @@ def _up(args: argparse.Namespace) -> int:
         stop = asyncio.Event()
         stop_on_signals(stop)
         async with open_services(settings) as services:
-            details, created = await integration(services)
+            details, fresh = await integration(services)
             people, _ = await access(services, details["tenant"])
             banner(
                 console,
                 settings,
                 details,
-                created=created,
+                fresh=fresh,
                 api=not args.no_api,
                 token=people["token"],
             )
@@ -95,47 +98,82 @@ def banner(
     settings: Settings,
     details: dict[str, str],
     *,
-    created: bool,
+    fresh: Collection[str],
     api: bool,
     token: str | None = None,
 ) -> None:
-    """Where to point a browser, and requests that work as printed."""
+    """Where to point a browser and the monitoring tools, and requests that work as printed.
+
+    A key created now (named in ``fresh``) is shown once; after that, the commands read it
+    from the 0600 key file with ``jq``.
+    """
     url = settings.effective_public_url
     key_file = settings.data_dir / INTEGRATION_FILE
     console.print(f"[bold green]Helios is running[/bold green] (data in {settings.data_dir})")
     if api:
-        console.print(f"  API and its OpenAPI schema   {url}/schema")
-    if created:
-        console.print(
-            f"  integration key (shown once, saved to {key_file} with mode 0600):\n"
-            f"    [bold]{details['routing_key']}[/bold]"
-        )
-    else:
-        console.print(f"  integration key: see {key_file}")
+        console.print(f"  API reference (HTML)  {url}/schema")
+        console.print(f"  OpenAPI document      {url}/schema/openapi.json")
+    shown = [(label, name) for label, name in _KEYS if name in fresh]
+    if shown:
+        console.print(f"  keys (shown once, saved to {key_file} with mode 0600):")
+        for label, name in shown:
+            console.print(f"    {label:<28}[bold]{details[name]}[/bold]")
+    if len(shown) < len(_KEYS):
+        console.print(f"  keys: see {key_file}")
+
+    def key(name: str) -> str:
+        """The key in a shell command: itself, or read from the key file."""
+        return details[name] if name in fresh else f"$(jq -r .{name} {key_file})"
+
+    def setting(name: str) -> str:
+        """The key in a tool's configuration: itself, or where to find it."""
+        return details[name] if name in fresh else f"<{name} in {key_file}>"
+
+    def show(text: str) -> None:
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
+
     if api:
-        key = details["routing_key"] if created else f"$(jq -r .routing_key {key_file})"
-        console.print("  send an alert:")
+        webhook, pagerduty = key("routing_key"), key("pagerduty_routing_key")
+        console.print("  Alertmanager webhook_configs url:")
+        show(f"    {url}{INGEST_PATH}/{setting('routing_key')}")
         console.print(
+            "  PagerDuty Events API v2 (Alertmanager pagerduty_configs, Grafana, any client):"
+        )
+        show(f"    url {url}{ENQUEUE_PATH}  routing_key {setting('pagerduty_routing_key')}")
+        console.print("  send an alert as Alertmanager does:")
+        # Double quotes around the header: a $(jq …) in it must expand.
+        show(
             f"    curl -sS -X POST {url}{INGEST_PATH} \\\n"
-            f"      -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\n"
-            '      -d \'{"version":"4","status":"firing","receiver":"helios",'
-            '"groupKey":"demo","alerts":[{"status":"firing","labels":'
-            '{"alertname":"HighErrorRate","service":"checkout","severity":"critical"},'
-            '"annotations":{"summary":"5xx rate above 2 req/s"},'
-            '"startsAt":"2030-01-01T00:00:00Z","fingerprint":"a1"}]}\'',
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
+            f"      -H \"Authorization: Bearer {webhook}\" -H 'Content-Type: application/json' \\\n"
+            f"      -d '{_WEBHOOK_EXAMPLE}'"
+        )
+        # Inside the single-quoted JSON a $(jq …) would not expand: close the quotes around it.
+        in_json = pagerduty if "pagerduty_routing_key" in fresh else f"'\"{pagerduty}\"'"
+        console.print("  send an alert as a PagerDuty client does:")
+        show(
+            f"    curl -sS -X POST {url}{ENQUEUE_PATH} -H 'Content-Type: application/json' \\\n"
+            f'      -d \'{{"routing_key":"{in_json}",{_PAGERDUTY_EXAMPLE}}}\''
         )
     if api and token:
         console.print(
             f"  see the alerts (responder token saved in {settings.data_dir / ACCESS_FILE}):"
         )
-        console.print(
-            f"    curl -sS -H 'Authorization: Bearer {token}' {url}/v1/alerts",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
-        )
+        show(f"    curl -sS -H 'Authorization: Bearer {token}' {url}/v1/alerts")
     console.print("  stop        Ctrl-C (in-flight work drains first)")
     sys.stderr.flush()
+
+
+_KEYS = (
+    ("Alertmanager webhook key", "routing_key"),
+    ("PagerDuty routing key", "pagerduty_routing_key"),
+)
+_WEBHOOK_EXAMPLE = (
+    '{"version":"4","status":"firing","receiver":"helios","groupKey":"demo","alerts":'
+    '[{"status":"firing","labels":{"alertname":"HighErrorRate","service":"checkout",'
+    '"severity":"critical"},"annotations":{"summary":"5xx rate above 2 req/s"},'
+    '"startsAt":"2030-01-01T00:00:00Z","fingerprint":"a1"}]}'
+)
+_PAGERDUTY_EXAMPLE = (
+    '"event_action":"trigger","dedup_key":"db-1/disk","payload":{"summary":"Disk full on db-1",'
+    '"source":"db-1","severity":"critical"}'
+)

@@ -18,6 +18,7 @@ from helios.apps.bootstrap import Services
 from helios.apps.worker.ingest import Committed, IngestWorker
 from helios.apps.worker.runtime import ingest_worker, run_followers, run_scheduler
 from helios.domain.values import SourceKind
+from helios.ports.http import HttpFetcher
 from helios.ports.mailer import Mailer
 
 _log = structlog.get_logger(__name__)
@@ -68,36 +69,59 @@ def port_in_use(host: str, port: int) -> bool:
     return False
 
 
-def first_start_integration(services: Services) -> tuple[dict[str, str], bool]:
-    """The default tenant's integration; created (with a new key) on the first start only.
+def first_start_integration(services: Services) -> tuple[dict[str, str], frozenset[str]]:
+    """The default tenant's integrations, each created (with a new key) the first time only:
+    an Alertmanager webhook (``routing_key``) and a PagerDuty Events API integration
+    (``pagerduty_routing_key``) for tools that send there.
 
-    The key is written to ``<data dir>/integration.json`` readable by the owner alone
-    (0600); only its hash is in the store. Returns (details, created now).
+    The keys are written to ``<data dir>/integration.json`` readable by the owner alone
+    (0600); only their hashes are in the store. A file written before the PagerDuty
+    integration existed keeps its key and gains one. Returns (details, the names of the keys
+    created now, to be shown once).
 
     Raises:
         StoreUnavailable: the store cannot be reached.
     """
-    path = Path(services.settings.data_dir) / INTEGRATION_FILE
-    if path.exists():
-        return json.loads(path.read_text()), False
     from helios.apps.tenancy import TenancyService
 
+    path = Path(services.settings.data_dir) / INTEGRATION_FILE
+    details: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
     tenancy = TenancyService(services.store)
-    tenant = tenancy.create_tenant("default")
-    issued = tenancy.create_integration(
-        tenant_id=tenant.tenant_id, kind=SourceKind.ALERTMANAGER, name="alertmanager"
-    )
-    details = {
-        "tenant": issued.tenant_id,
-        "integration": issued.integration.integration_id,
-        "kind": SourceKind.ALERTMANAGER.value,
-        "routing_key": issued.routing_key,
-    }
+    fresh: set[str] = set()
+    if not details:
+        tenant = tenancy.create_tenant("default")
+        issued = tenancy.create_integration(
+            tenant_id=tenant.tenant_id, kind=SourceKind.ALERTMANAGER, name="alertmanager"
+        )
+        details = {
+            "tenant": issued.tenant_id,
+            "integration": issued.integration.integration_id,
+            "kind": SourceKind.ALERTMANAGER.value,
+            "routing_key": issued.routing_key,
+        }
+        fresh.add("routing_key")
+    if "pagerduty_routing_key" not in details:
+        issued = tenancy.create_integration(
+            tenant_id=details["tenant"], kind=SourceKind.PAGERDUTY, name="pagerduty"
+        )
+        details["pagerduty_integration"] = issued.integration.integration_id
+        details["pagerduty_routing_key"] = issued.routing_key
+        fresh.add("pagerduty_routing_key")
+    if fresh:
+        _write_private(path, details)
+    return details, frozenset(fresh)
+
+
+def _write_private(path: Path, details: dict[str, str]) -> None:
+    """Replace ``path`` with ``details`` as JSON, readable by the owner alone: written to a
+    new 0600 file, then renamed over the old one, so no reader sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    partial = path.with_name(path.name + ".partial")
+    partial.unlink(missing_ok=True)
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w") as handle:
         json.dump(details, handle, indent=2)
-    return details, True
+    os.replace(partial, path)
 
 
 def first_start_access(services: Services, tenant_id: str) -> tuple[dict[str, str], bool]:
@@ -175,9 +199,10 @@ async def run_everything(
     api: bool = True,
     mailer: Mailer | None = None,
     on_committed: Committed | None = None,
+    fetcher: HttpFetcher | None = None,
 ) -> IngestWorker:
     """API (optional), ingest worker, followers and scheduler until ``stop`` is set."""
-    worker = ingest_worker(services, on_committed=on_committed)
+    worker = ingest_worker(services, on_committed=on_committed, fetcher=fetcher)
     jobs: list[Awaitable[None]] = [
         worker.run(stop),
         run_followers(services, stop, mailer=mailer),
@@ -196,6 +221,6 @@ async def run_everything(
     return worker
 
 
-async def integration(services: Services) -> tuple[dict[str, str], bool]:
+async def integration(services: Services) -> tuple[dict[str, str], frozenset[str]]:
     """``first_start_integration`` from async code."""
     return await anyio.to_thread.run_sync(first_start_integration, services)

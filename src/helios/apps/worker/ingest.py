@@ -10,6 +10,8 @@
 * A message that cannot be decoded, or a batch that fails for another reason, is retried
   envelope by envelope; what still fails is left undeleted and the queue dead-letters it
   after 3 receives, while the rest of the batch flows.
+* ``sns.confirm.v1`` commands visit an SNS ``SubscribeURL`` (``subscriptions``); one that
+  should be tried again later is left undeleted and invisible for its retry delay.
 * ``stop`` (SIGTERM) ends receiving; batches in flight are finished and acknowledged.
 """
 
@@ -26,8 +28,16 @@ import structlog
 
 from helios.adapters.queue_codec import ENVELOPE_KIND, MalformedMessage, decode_envelope
 from helios.apps.usecases.ingest import Ingestor, IngestReport
-from helios.apps.worker.commands import TICK_KIND, TickCommand, decode_tick
+from helios.apps.worker.commands import (
+    SNS_CONFIRM_KIND,
+    TICK_KIND,
+    ConfirmSubscription,
+    TickCommand,
+    decode_confirmation,
+    decode_tick,
+)
 from helios.apps.worker.followers import backoff_delay, wait_or_stop
+from helios.apps.worker.subscriptions import SubscriptionConfirmer
 from helios.domain.values import Envelope
 from helios.ports.event_store import EventStore, StoreUnavailable
 from helios.ports.queue import Queue, QueueUnavailable, ReceivedMessage
@@ -48,6 +58,10 @@ class WorkerStats:
     ticks: int = 0
     failed_messages: int = 0
     store_outages: int = 0
+    confirmations: int = 0
+    """SNS subscription confirmation attempts (whatever their outcome)."""
+    confirmations_pending: int = 0
+    """Attempts left for a later redelivery (retry, or dead-lettering after the last)."""
 
 
 Committed = Callable[[Sequence[Envelope], IngestReport], None]
@@ -64,6 +78,8 @@ class IngestWorker:
     wait_s: float = 5.0
     visibility_s: int = 60
     on_committed: Committed | None = None
+    confirmer: SubscriptionConfirmer | None = None
+    """Visits SNS subscription URLs; without one, confirmation commands are dead-lettered."""
     stats: WorkerStats = attrs.Factory(WorkerStats)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -122,10 +138,17 @@ class IngestWorker:
     ) -> None:
         """Decide and record one batch of messages, then delete what was committed."""
         keeper = asyncio.create_task(self._keep_invisible(received))
+        later: list[tuple[ReceivedMessage, int]] = []
         try:
-            done = await self._decide(ingestor, received, stop)
+            done = await self._decide(ingestor, received, stop, later)
         finally:
             keeper.cancel()
+        for message, delay_s in later:
+            try:
+                await self.queue.extend_visibility([message], delay_s)
+            except QueueUnavailable as error:
+                # It comes back after the batch's visibility timeout instead: sooner, no harm.
+                _log.warning("worker.delay_failed", error=str(error))
         if done:
             try:
                 await self.queue.delete(done)
@@ -135,14 +158,22 @@ class IngestWorker:
         self.stats.failed_messages += len(received) - len(done)
 
     async def _decide(
-        self, ingestor: Ingestor, received: Sequence[ReceivedMessage], stop: asyncio.Event
+        self,
+        ingestor: Ingestor,
+        received: Sequence[ReceivedMessage],
+        stop: asyncio.Event,
+        later: list[tuple[ReceivedMessage, int]],
     ) -> list[ReceivedMessage]:
+        """The messages done with; those to try again after a delay are added to ``later``."""
         envelopes: list[tuple[ReceivedMessage, Envelope]] = []
         ticks: list[tuple[ReceivedMessage, TickCommand]] = []
+        confirmations: list[tuple[ReceivedMessage, ConfirmSubscription]] = []
         for message in received:
             try:
                 if message.attributes.kind == TICK_KIND:
                     ticks.append((message, decode_tick(message.body)))
+                elif message.attributes.kind == SNS_CONFIRM_KIND:
+                    confirmations.append((message, decode_confirmation(message.body)))
                 elif message.attributes.kind == ENVELOPE_KIND:
                     envelopes.append((message, decode_envelope(message.body)))
                 else:
@@ -158,9 +189,49 @@ class IngestWorker:
         if envelopes:
             done += await self._ingest(ingestor, envelopes, stop)
         for message, tick in ticks:
-            if await self._with_store(stop, lambda t=tick: self._tick(ingestor, t)):
+            # A tick that decides nothing (0) is done all the same; only None, a stop during
+            # a store outage, leaves it for redelivery. Treating 0 as a failure dead-lettered
+            # every idle tick after three receives.
+            decided = await self._with_store(stop, lambda t=tick: self._tick(ingestor, t))
+            if decided is not None:
                 done.append(message)
+        for message, command in confirmations:
+            delay_s = await self._confirm(message, command)
+            if delay_s is None:
+                done.append(message)
+            else:
+                later.append((message, delay_s))
         return done
+
+    async def _confirm(self, message: ReceivedMessage, command: ConfirmSubscription) -> int | None:
+        """One attempt at a subscription confirmation: None when done with it, else the
+        seconds before it may be received again."""
+        if self.confirmer is None:
+            _log.error("worker.no_confirmer", message_id=message.message_id)
+            return 0
+        self.stats.confirmations += 1
+        try:
+            attempted = await self.confirmer.confirm(command, attempt=message.receive_count)
+        except StoreUnavailable as error:
+            # Unlike a batch, an attempt is not held through an outage: it comes back after
+            # the visibility timeout (the outage costs one of its attempts).
+            _log.warning("worker.confirmation_store_unavailable", error=str(error))
+            attempted = None
+        except Exception as error:  # a bug must not stop the batch; the DLQ keeps the command
+            _log.error(
+                "worker.confirmation_failed",
+                message_id=message.message_id,
+                receive_count=message.receive_count,
+                error=repr(error),
+            )
+            attempted = None
+        if attempted is None:
+            self.stats.confirmations_pending += 1
+            return self.visibility_s
+        if attempted.done:
+            return None
+        self.stats.confirmations_pending += 1
+        return attempted.retry_in_s
 
     async def _ingest(
         self,

@@ -17,6 +17,8 @@ from helios.apps.worker.followers import follow
 from helios.apps.worker.ingest import Committed, IngestWorker
 from helios.apps.worker.notifier import Dispatcher, NotificationOutbox
 from helios.apps.worker.scheduler import Scheduler
+from helios.apps.worker.subscriptions import ConfirmationRequests, SubscriptionConfirmer
+from helios.ports.http import HttpFetcher
 from helios.ports.mailer import Mailer
 
 _log = structlog.get_logger(__name__)
@@ -41,8 +43,19 @@ async def read_models(services: Services) -> ReadModels:
     return await anyio.to_thread.run_sync(open_read_models, url)
 
 
-def ingest_worker(services: Services, *, on_committed: Committed | None = None) -> IngestWorker:
+def ingest_worker(
+    services: Services,
+    *,
+    on_committed: Committed | None = None,
+    fetcher: HttpFetcher | None = None,
+) -> IngestWorker:
+    """The ingest worker of the settings; ``fetcher`` visits SNS subscription URLs (HTTPS
+    with the system's CAs by default)."""
     settings = services.settings
+    if fetcher is None:
+        from helios.adapters.https_fetcher import HttpsFetcher
+
+        fetcher = HttpsFetcher()
     return IngestWorker(
         queue=services.queue,
         store=services.store,
@@ -51,6 +64,7 @@ def ingest_worker(services: Services, *, on_committed: Committed | None = None) 
         wait_s=settings.worker_wait_s,
         visibility_s=settings.worker_visibility_s,
         on_committed=on_committed,
+        confirmer=SubscriptionConfirmer(services.store, fetcher),
     )
 
 
@@ -61,7 +75,8 @@ async def run_followers(
     mailer: Mailer | None = None,
     fanout: bool = True,
 ) -> None:
-    """Projector, notifier (outbox + dispatcher) and fan-out until ``stop`` is set."""
+    """Projector, notifier (outbox + dispatcher), SNS confirmation requests and fan-out until
+    ``stop`` is set."""
     settings = services.settings
     poll = settings.follower_poll_s
     async with AsyncExitStack() as stack:
@@ -80,6 +95,8 @@ async def run_followers(
         dispatcher = Dispatcher(
             dispatcher_db, mailer or open_mailer(settings), sender=settings.smtp_from
         )
+        confirmations_db = await read_models(services)
+        stack.callback(confirmations_db.close)
         tasks = [
             follow(
                 Projector(services.store, projector_db),
@@ -90,6 +107,13 @@ async def run_followers(
             ),
             follow(outbox, store=services.store, db=notifier_db, stop=stop, poll_s=poll),
             dispatcher.run(stop, poll_s=poll),
+            follow(
+                ConfirmationRequests(services.store, confirmations_db, services.queue),
+                store=services.store,
+                db=confirmations_db,
+                stop=stop,
+                poll_s=poll,
+            ),
         ]
         if fanout:
             analytics = await stack.enter_async_context(

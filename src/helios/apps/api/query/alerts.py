@@ -15,7 +15,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from helios.adapters.queue_codec import envelope_message
 from helios.apps.access import Caller
-from helios.apps.api.errors import InvalidBody, NotFound, Unavailable
+from helios.apps.api.errors import InvalidBody, InvalidQuery, NotFound, Unavailable
 from helios.apps.api.query import documents as doc
 from helios.apps.api.query.changes import recent_changes
 from helios.apps.api.query.context import (
@@ -81,11 +81,19 @@ def _choices(field: str, raw: str | None, allowed: tuple[str, ...]) -> list[str]
     values = [v.strip() for v in raw.split(",") if v.strip()]
     bad = [v for v in values if v not in allowed]
     if bad or not values:
-        raise InvalidBody(
-            f"invalid {field}",
+        raise InvalidQuery(
+            f"invalid query parameter {field!r}: {', '.join(bad)[:100] or 'empty'}",
             errors=(FieldError(field=field, message=f"each must be one of {', '.join(allowed)}"),),
         )
     return values
+
+
+def _query_time(field: str, text: str | None) -> int | None:
+    """``parse_time`` for a query parameter: the problem names the parameter, not a body."""
+    try:
+        return parse_time(field, text)
+    except InvalidBody as error:
+        raise InvalidQuery(f"invalid query parameter {field!r}", errors=error.errors) from None
 
 
 def _label_filters(raw: list[str] | None) -> list[str]:
@@ -93,8 +101,8 @@ def _label_filters(raw: list[str] | None) -> list[str]:
     for index, item in enumerate(raw or ()):
         name, sep, value = item.partition("=")
         if not sep or not name:
-            raise InvalidBody(
-                "invalid label filter",
+            raise InvalidQuery(
+                "invalid query parameter 'label': a filter is name=value",
                 errors=(FieldError(field=f"label[{index}]", message="must be name=value"),),
             )
         # Labels are stored as compact JSON objects: look for the exact "name":"value" pair.
@@ -171,7 +179,7 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
                 "(LOWER(summary) LIKE ? ESCAPE '\\' OR LOWER(dedup_key) LIKE ? ESCAPE '\\')"
             )
             params += [like_pattern(q.lower())] * 2
-        start, end = parse_time("since", since), parse_time("until", until)
+        start, end = _query_time("since", since), _query_time("until", until)
         if start is not None:
             where.append("last_signal_at >= ?")
             params.append(start)

@@ -20,7 +20,14 @@ from litestar.handlers import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 
 from helios.apps.access import AccessService, Caller, PasswordLogin, TokenAuthenticator
-from helios.apps.api.errors import PROBLEM_JSON, Forbidden, InvalidBody, Unauthorized, Unavailable
+from helios.apps.api.errors import (
+    PROBLEM_JSON,
+    Forbidden,
+    InvalidBody,
+    InvalidQuery,
+    Unauthorized,
+    Unavailable,
+)
 from helios.apps.api.query.documents import Problem
 from helios.apps.bootstrap import Services
 from helios.apps.projections.database import ReadModels, open_read_models
@@ -166,7 +173,7 @@ def decode_cursor(text: str | None, *types: type) -> tuple[Any, ...] | None:
     """The position a cursor stands for.
 
     Raises:
-        InvalidBody: the cursor was not produced by this API (for this list).
+        InvalidQuery: the cursor was not produced by this API (for this list).
     """
     if not text:
         return None
@@ -181,8 +188,9 @@ def decode_cursor(text: str | None, *types: type) -> tuple[Any, ...] | None:
             return tuple(values)
     except (ValueError, msgspec.DecodeError):
         pass
-    raise InvalidBody(
-        "invalid cursor", errors=(FieldError(field="cursor", message="is not a valid cursor"),)
+    raise InvalidQuery(
+        "invalid query parameter 'cursor'",
+        errors=(FieldError(field="cursor", message="is not a valid cursor"),),
     )
 
 

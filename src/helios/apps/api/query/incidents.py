@@ -12,7 +12,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from helios.apps.access import Caller
-from helios.apps.api.errors import InvalidBody, NotFound
+from helios.apps.api.errors import InvalidBody, InvalidQuery, NotFound
 from helios.apps.api.query import documents as doc
 from helios.apps.api.query.context import (
     CACHE_HEADERS,
@@ -73,8 +73,8 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
         where, params = ["tenant = ?"], [caller.tenant_id]
         if status:
             if status not in ("open", "resolved"):
-                raise InvalidBody(
-                    "invalid status",
+                raise InvalidQuery(
+                    "invalid query parameter 'status'",
                     errors=(FieldError(field="status", message="must be open or resolved"),),
                 )
             where.append("status = ?")
