@@ -38,6 +38,7 @@ from helios.apps.worker.followers import follow
 from helios.apps.worker.ingest import IngestWorker
 from helios.apps.worker.subscriptions import ConfirmationRequests, SubscriptionConfirmer
 from helios.domain.tenancy import SubscriptionStatus
+from helios.domain.timestamps import format_rfc3339
 from helios.domain.values import Envelope, SourceKind
 from helios.ports.event_store import EventStore
 from helios.ports.http import HttpAnswer
@@ -197,8 +198,10 @@ async def test_a_signed_confirmation_for_an_allowed_topic_is_confirmed_by_the_wo
         async for api in make_api(queue, ca):
             issued = api.integration(SourceKind.CLOUDWATCH, allowed_topics=[TOPIC])
             integration_id = issued.integration.integration_id
+            fresh = format_rfc3339(api.clock())  # within the API's replay window
             accepted = await api.client.post(
-                f"/v1/ingest/cloudwatch/{issued.routing_key}", content=signed_confirmation(ca)
+                f"/v1/ingest/cloudwatch/{issued.routing_key}",
+                content=signed_confirmation(ca, Timestamp=fresh),
             )
             assert accepted.status_code == 202, accepted.text
             store = api.services.store
