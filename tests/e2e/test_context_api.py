@@ -6,7 +6,9 @@ shown on the alerts of their service. Through a real Helios on loopback (see
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
+import socket
 import ssl
 import tempfile
 import threading
@@ -166,8 +168,13 @@ class TlsTerminator:
             serialization.NoEncryption(),
         )
         self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    def pending_tasks(self) -> set[asyncio.Task[Any]]:
+        return asyncio.all_tasks(self._loop)
 
     def client_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cadata=self.cert_pem)
@@ -178,8 +185,29 @@ class TlsTerminator:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        # Connections still open are ended on the loop before it stops: a forwarding task
+        # left pending would be destroyed by the garbage collector during some later test,
+        # and its ``finally`` (closing a writer of a closed loop) would fail that test. A
+        # client that closed its connection just before leaves tasks that are only slow to
+        # notice (on a busy machine), so they are cancelled too.
+        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
+        self._loop.close()
+
+    async def _stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        # Aborted rather than closed: a TLS close waits for the client's reply, which a
+        # client that keeps its connection open never sends.
+        for writer in self._writers:
+            writer.transport.abort()
+        here = asyncio.current_task()
+        connections = [task for task in asyncio.all_tasks() if task is not here]
+        for task in connections:
+            task.cancel()
+        await asyncio.gather(*connections, return_exceptions=True)
+        await asyncio.sleep(0)  # the aborted transports release their sockets
 
     async def _start(self) -> int:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -187,12 +215,14 @@ class TlsTerminator:
             pem.write(self._key_pem.decode() + self.cert_pem)
             pem.flush()
             context.load_cert_chain(pem.name)
-        server = await asyncio.start_server(self._forward, "127.0.0.1", 0, ssl=context)
-        port: int = server.sockets[0].getsockname()[1]
+        self._server = await asyncio.start_server(self._forward, "127.0.0.1", 0, ssl=context)
+        port: int = self._server.sockets[0].getsockname()[1]
         return port
 
     async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        self._writers.add(up_writer)
 
         async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
             try:
@@ -220,6 +250,25 @@ def pd_client(world: World) -> Iterator[pagerduty.EventsApiV2Client]:
         )
         yield client
         client.close()
+
+
+def test_the_tls_terminator_ends_the_connections_still_open_when_it_exits(world: World) -> None:
+    """A client connected through it at exit: nothing is left pending on its loop.
+
+    A forwarding task left pending is destroyed by the garbage collector later, during
+    whichever test is running then, and its ``finally`` on a closed loop fails that test.
+    """
+    tls = TlsTerminator(int(world.base.rsplit(":", 1)[1]))
+    with contextlib.ExitStack() as client:
+        with tls:
+            raw = socket.create_connection(("127.0.0.1", tls.port), timeout=10)
+            conn = client.enter_context(
+                tls.client_context().wrap_socket(raw, server_hostname="localhost")
+            )
+            conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            assert conn.recv(64).startswith(b"HTTP/1.1 200")
+        # The terminator has exited; the client still holds its connection open.
+        assert not tls.pending_tasks()
 
 
 def changes(world: World, tenant: int = 0, **params: Any) -> dict[str, Any]:

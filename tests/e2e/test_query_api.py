@@ -200,6 +200,9 @@ def start_world(postgres_url: str, redis_url: str, data_dir: Path) -> Iterator[W
     loop.call_soon_threadsafe(stop_holder[0].set)
     thread.join(timeout=30)
     assert not failure, failure
+    if not thread.is_alive():
+        # Closed here, not by the garbage collector during some later test.
+        loop.close()
 
 
 def seed_alerts(world: World) -> None:
