@@ -20,11 +20,15 @@ import random
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
+from collections import deque
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import pytest
 from workers import outcome
@@ -41,6 +45,8 @@ WAVE = 100
 WAVE_DRAINS_WITHIN_S = 30
 """Half the worker's visibility timeout: a killed worker's batch must not wait for it."""
 START = 1_700_000_000_000
+WORKER_LOG_LINES = 40
+"""The workers' last log lines, shown when a wave does not drain."""
 
 
 def _envelopes() -> list:
@@ -54,13 +60,36 @@ def _reference(envelopes: list) -> tuple:
         return outcome(helios.store)
 
 
-async def _until_empty(queue: EmbeddedQueue, timeout_s: float) -> None:
-    async with asyncio.timeout(timeout_s):
-        while await queue.depth() > 0:
-            await asyncio.sleep(0.05)
+async def _until_empty(
+    queue: EmbeddedQueue, timeout_s: float, *, explain: Callable[[], str] | None = None
+) -> None:
+    try:
+        async with asyncio.timeout(timeout_s):
+            while await queue.depth() > 0:
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        details = explain() if explain is not None else ""
+        raise AssertionError(f"a wave did not drain within {timeout_s} s\n{details}") from None
 
 
-def _start_worker(data_dir: Path) -> subprocess.Popen[bytes]:
+def _queue_state(path: Path) -> str:
+    """Who holds the messages left, which owners are registered: what a timeout needs."""
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        rows = conn.execute(
+            "SELECT owner, receipt IS NOT NULL, receive_count, count(*),"
+            " max(visible_at_ms) - ? FROM queue_messages WHERE dead_at_ms IS NULL"
+            " GROUP BY 1, 2, 3",
+            (int(time.time() * 1000),),
+        ).fetchall()
+    owners = sorted(lock.name for lock in Path(f"{path}-owners").glob("*.lock"))
+    held = "\n".join(
+        f"  owner={owner} held={bool(held)} receives={count} messages={n} visible_in_ms={wait}"
+        for owner, held, count, n, wait in rows
+    )
+    return f"messages left:\n{held}\nowner lock files: {owners}"
+
+
+def _start_worker(data_dir: Path, log: deque[str]) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "HELIOS_DATA_DIR": str(data_dir),
@@ -80,13 +109,20 @@ def _start_worker(data_dir: Path) -> subprocess.Popen[bytes]:
     )
     # Wait until it handles SIGTERM itself (start-up imports take a few seconds here).
     assert process.stderr is not None
+    log.append(f"--- worker {process.pid} started")
     for line in process.stderr:
+        log.append(line.decode(errors="replace").rstrip())
         if b"worker.started" in line:
             break
     else:
-        raise AssertionError(f"worker exited during start-up: {process.wait()}")
-    # Keep reading its logs, or a full pipe would block the worker.
-    threading.Thread(target=process.stderr.read, daemon=True).start()
+        raise AssertionError(f"worker exited during start-up: {process.wait()}\n" + "\n".join(log))
+
+    def keep_reading(stream: IO[bytes]) -> None:
+        # Or a full pipe would block the worker; the last lines explain a failure.
+        for line in stream:
+            log.append(line.decode(errors="replace").rstrip())
+
+    threading.Thread(target=keep_reading, args=(process.stderr,), daemon=True).start()
     return process
 
 
@@ -101,7 +137,12 @@ def test_killing_the_worker_at_random_points_loses_and_duplicates_nothing(
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     migrate(f"sqlite:{data_dir / 'helios.db'}")
-    worker = _start_worker(data_dir)
+    log: deque[str] = deque(maxlen=WORKER_LOG_LINES)
+    worker = _start_worker(data_dir, log)
+
+    def explain() -> str:
+        lines = "\n".join(log)
+        return f"{_queue_state(data_dir / 'queue.db')}\nworker exit: {worker.poll()}\n{lines}"
 
     async def produce() -> int:
         nonlocal worker
@@ -114,8 +155,8 @@ def test_killing_the_worker_at_random_points_loses_and_duplicates_nothing(
                     worker.send_signal(signal.SIGKILL)
                     worker.wait()
                     killed += 1
-                    worker = _start_worker(data_dir)
-                await _until_empty(queue, timeout_s=WAVE_DRAINS_WITHIN_S)
+                    worker = _start_worker(data_dir, log)
+                await _until_empty(queue, timeout_s=WAVE_DRAINS_WITHIN_S, explain=explain)
             assert not await queue.dead_letters(limit=10)
         return killed
 
