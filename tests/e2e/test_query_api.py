@@ -25,6 +25,8 @@ import uvicorn
 
 from helios.adapters.store.factory import migrate, open_event_store
 from helios.apps.access import AccessService, LoginPolicy
+from helios.apps.api.config import ApiConfig
+from helios.apps.api.server import server_config
 from helios.apps.bootstrap import Services, open_services
 from helios.apps.projections.database import open_read_models
 from helios.apps.settings import Settings
@@ -192,7 +194,9 @@ def start_world(
             if app is None:
                 await run_everything(services, stop)
                 return
-            config = uvicorn.Config(app(services), host="127.0.0.1", port=port, log_level="warning")
+            config = server_config(
+                app(services), host="127.0.0.1", port=port, api=ApiConfig(), log_level="warning"
+            )
             server = uvicorn.Server(config)
             serving = asyncio.ensure_future(server.serve())
             try:
