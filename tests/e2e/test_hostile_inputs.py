@@ -375,6 +375,7 @@ def status_or_refused(creds: Credentials, status: int) -> Expect:
 
 INVALID_UTF8 = (b"\xff\xfe", b"\xc3\x28", b"\xed\xa0\x80", b"\xf4\x90\x80\x80")
 HEADERS = (b"x-request-id", b"x-correlation-id", b"idempotency-key", b"x-helios-tenant")
+UNDECLARED = ("limit", "cursor", "page", "q")
 
 
 # --- the cases ---------------------------------------------------------------------------------
@@ -416,6 +417,10 @@ def leaf_expect(e: Endpoint, creds: Credentials) -> Expect:
 
 
 def huge_int_query(h: Hostile, e: Endpoint, creds: Credentials) -> Probes:
+    if not e.query_params:
+        # Undeclared parameters are ignored: one request holds every number.
+        query = "&".join(f"{name}={n}" for name, n in zip(UNDECLARED, HUGE_NUMBERS, strict=True))
+        yield h.probe(e, creds, "undeclared parameters", query=query, expect=ignorable(creds))
     for number in HUGE_NUMBERS:
         for param in e.query_params:
             # An integer has a range; a text filter may legitimately match nothing.
@@ -423,10 +428,6 @@ def huge_int_query(h: Hostile, e: Endpoint, creds: Credentials) -> Probes:
             expect = "refused" if ranged else ignorable(creds)
             query = f"{param.name}={number}"
             yield h.probe(e, creds, f"?{param.name}={number[:20]}", query=query, expect=expect)
-        if not e.query_params:
-            query = f"limit={number}&cursor={number}&page={number}"
-            what = f"?limit&cursor={number[:20]}"
-            yield h.probe(e, creds, what, query=query, expect=ignorable(creds))
 
 
 def huge_int_path(h: Hostile, e: Endpoint, creds: Credentials) -> Probes:
@@ -454,9 +455,11 @@ def invalid_utf8_body(h: Hostile, e: Endpoint, creds: Credentials) -> Probes:
 
 
 def invalid_utf8_query(h: Hostile, e: Endpoint, creds: Credentials) -> Probes:
-    names = [p.name for p in e.query_params] or ["q"]
-    for bad in INVALID_UTF8:
-        query = "&".join(f"{name}={escaped(bad)}" for name in names)
+    if not e.query_params:
+        query = "&".join(f"{n}={escaped(b)}" for n, b in zip(UNDECLARED, INVALID_UTF8, strict=True))
+        yield h.probe(e, creds, "undeclared parameters", query=query, expect=ignorable(creds))
+    for bad in INVALID_UTF8 if e.query_params else ():
+        query = "&".join(f"{p.name}={escaped(bad)}" for p in e.query_params)
         what = f"every query parameter {bad!r}"
         yield h.probe(e, creds, what, query=query, expect=ignorable(creds))
 
@@ -469,14 +472,13 @@ def invalid_utf8_path(h: Hostile, e: Endpoint, creds: Credentials) -> Probes:
 
 
 def invalid_utf8_header(h: Hostile, e: Endpoint, creds: Credentials) -> Probes:
-    for bad in INVALID_UTF8:
-        headers = [(name, b"v" + bad) for name in HEADERS]
-        if creds != "authed":
-            headers.append((b"Authorization", b"Bearer " + bad))
-        # With credentials, a hostile X-Helios-Tenant claims another tenant: ingestion refuses.
-        claims = e.access == "integration" and "source" in e.path_params
-        expect = "refused" if claims else ignorable(creds)
-        yield h.probe(e, creds, f"headers {bad!r}", headers=headers, expect=expect)
+    headers = [(name, b"v" + bad) for name, bad in zip(HEADERS, INVALID_UTF8, strict=True)]
+    if creds != "authed":
+        headers.append((b"Authorization", b"Bearer " + b"".join(INVALID_UTF8)))
+    # With credentials, a hostile X-Helios-Tenant claims another tenant: ingestion refuses.
+    claims = e.access == "integration" and "source" in e.path_params
+    expect = "refused" if claims else ignorable(creds)
+    yield h.probe(e, creds, "a different invalid sequence in each", headers=headers, expect=expect)
 
 
 def nul_body(h: Hostile, e: Endpoint, creds: Credentials) -> Probes:
