@@ -21,16 +21,20 @@ import attrs
 import httpx
 import psycopg
 import pytest
+import uvicorn
 
 from helios.adapters.store.factory import migrate, open_event_store
 from helios.apps.access import AccessService, LoginPolicy
-from helios.apps.bootstrap import open_services
+from helios.apps.api.config import ApiConfig
+from helios.apps.api.server import server_config
+from helios.apps.bootstrap import Services, open_services
 from helios.apps.projections.database import open_read_models
 from helios.apps.settings import Settings
 from helios.apps.tenancy import TenancyService
 from helios.apps.worker.embedded import run_everything
 from helios.domain.access import Role
 from helios.domain.values import SourceKind
+from helios.ports.event_store import EventStore
 
 ROLES = (Role.VIEWER, Role.RESPONDER, Role.ADMIN, Role.OWNER)
 PASSWORD = "correct horse battery"
@@ -115,8 +119,19 @@ def _now_iso(offset_s: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment)) + "Z"
 
 
-def start_world(postgres_url: str, redis_url: str, data_dir: Path) -> Iterator[World]:
-    """Seed two tenants with users and tokens, then run everything in a thread until done."""
+def start_world(
+    postgres_url: str,
+    redis_url: str,
+    data_dir: Path,
+    *,
+    app: Callable[[Services], Any] | None = None,
+    seed: Callable[[EventStore, list[Tenant]], None] | None = None,
+) -> Iterator[World]:
+    """Seed two tenants with users and tokens, then run everything in a thread until done.
+
+    ``app`` builds the ASGI app served over the services (default: the API ``helios up``
+    serves, as it configures it); ``seed`` adds to the store before anything runs.
+    """
     schema = f"q_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
@@ -164,6 +179,8 @@ def start_world(postgres_url: str, redis_url: str, data_dir: Path) -> Iterator[W
             seeded.tokens[role] = token.token
             seeded.emails[role] = email
         tenants.append(seeded)
+    if seed is not None:
+        seed(store, tenants)
     store.close()
 
     loop = asyncio.new_event_loop()
@@ -174,7 +191,19 @@ def start_world(postgres_url: str, redis_url: str, data_dir: Path) -> Iterator[W
         stop = asyncio.Event()
         stop_holder.append(stop)
         async with open_services(settings) as services:
-            await run_everything(services, stop)
+            if app is None:
+                await run_everything(services, stop)
+                return
+            config = server_config(
+                app(services), host="127.0.0.1", port=port, api=ApiConfig(), log_level="warning"
+            )
+            server = uvicorn.Server(config)
+            serving = asyncio.ensure_future(server.serve())
+            try:
+                await run_everything(services, stop, api=False)
+            finally:
+                server.should_exit = True
+                await serving
 
     def run() -> None:
         try:
