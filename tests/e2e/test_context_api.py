@@ -166,6 +166,7 @@ class TlsTerminator:
             serialization.NoEncryption(),
         )
         self.port = 0
+        self._server: asyncio.Server | None = None
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
@@ -178,8 +179,22 @@ class TlsTerminator:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        # Close the server and end every connection it forwards before the loop stops: a task
+        # left pending would be destroyed with the loop and reported against a later test.
+        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
+        self._loop.close()
+
+    async def _stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        current = asyncio.current_task()
+        pending = [task for task in asyncio.all_tasks() if task is not current]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
     async def _start(self) -> int:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -188,6 +203,7 @@ class TlsTerminator:
             pem.flush()
             context.load_cert_chain(pem.name)
         server = await asyncio.start_server(self._forward, "127.0.0.1", 0, ssl=context)
+        self._server = server
         port: int = server.sockets[0].getsockname()[1]
         return port
 
