@@ -12,6 +12,7 @@ import bisect
 
 import attrs
 
+from helios.domain import versions
 from helios.domain.events import event
 from helios.domain.fold import EMPTY, Episode, Fold, FoldPolicy, fold_each, step
 from helios.domain.identity import stable_hash
@@ -70,11 +71,13 @@ def initial_state(tenant: str, dedup_key: str) -> AlertState:
 
 @attrs.frozen(kw_only=True)
 class IngestSignal:
-    """Apply one normalized signal under the tenant's current rules and silences."""
+    """Apply one normalized signal under the tenant's current rules and silences, with the
+    behaviour of ``engine_version`` (see ``helios.domain.versions``)."""
 
     signal: Signal
     ruleset: Ruleset
     silences: tuple[Silence, ...] = ()
+    engine_version: int = versions.CURRENT
 
 
 @attrs.frozen(kw_only=True)
@@ -84,6 +87,7 @@ class Tick:
     at: Millis
     ruleset: Ruleset
     silences: tuple[Silence, ...] = ()
+    engine_version: int = versions.CURRENT
 
 
 AlertCommand = IngestSignal | Tick

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 import attrs
 
-from helios.domain import alert, incident
+from helios.domain import alert, incident, versions
 from helios.domain.identity import stream_id
 from helios.domain.ruleset import Ruleset
 from helios.domain.silence import Silence
@@ -43,11 +43,14 @@ def silences_stream(tenant: str) -> uuid.UUID:
 
 @attrs.frozen(kw_only=True)
 class TenantContext:
-    """The rules and silences in force for a tenant when the batch is decided."""
+    """The rules and silences in force for a tenant when the batch is decided, and the
+    behaviour (``engine_version``) it is decided with: the current one for new inputs, the
+    recorded one in replay."""
 
     ruleset: Ruleset
     silences: tuple[Silence, ...] = ()
     silences_version: int = 0
+    engine_version: int = versions.CURRENT
 
 
 @attrs.frozen(kw_only=True)
@@ -89,7 +92,12 @@ def apply_signal(working: Working, signal: Signal, context: TenantContext) -> Mi
     group state it needs is not loaded."""
     key = (signal.tenant, signal.dedup_key)
     state = working.alerts.get(key) or alert.initial_state(signal.tenant, signal.dedup_key)
-    command = alert.IngestSignal(signal=signal, ruleset=context.ruleset, silences=context.silences)
+    command = alert.IngestSignal(
+        signal=signal,
+        ruleset=context.ruleset,
+        silences=context.silences,
+        engine_version=context.engine_version,
+    )
     return _commit(working, key, *alert.decide_and_evolve(command, state))
 
 
@@ -98,7 +106,12 @@ def apply_tick(
 ) -> Missing | None:
     """Let time reach ``at`` for one alert (escalation, flapping clear)."""
     state = working.alerts.get(key) or alert.initial_state(*key)
-    command = alert.Tick(at=at, ruleset=context.ruleset, silences=context.silences)
+    command = alert.Tick(
+        at=at,
+        ruleset=context.ruleset,
+        silences=context.silences,
+        engine_version=context.engine_version,
+    )
     return _commit(working, key, *alert.decide_and_evolve(command, state))
 
 

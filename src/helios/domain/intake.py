@@ -4,16 +4,24 @@ One stream per envelope (keyed by tenant and ingest id). Its first event keeps t
 so replay can re-run normalization as well as decisions, and a normalizer fix can be tried
 against history; an envelope that could not be normalized stays here, quarantined with its
 reasons, until it is re-driven.
+
+Each outcome and tick records the ``engine_version`` that handled it (see
+``helios.domain.versions``); records written before versions were have none and read as
+``LEGACY``.
 """
 
 from __future__ import annotations
 
 import attrs
 
+from helios.domain import versions
 from helios.domain.events import event
 from helios.domain.identity import stream_id
 from helios.domain.normalize import Control, FieldError, Normalized, NormalizeResult, Rejected
 from helios.domain.values import Envelope, Millis, Signal
+
+# Left out of the stored bytes at LEGACY: records of legacy inputs keep their exact bytes.
+_RECORDED = {versions.RECORDED_VERSION: True}
 
 
 @event("helios.intake.envelope_received.v1")
@@ -28,7 +36,8 @@ class EnvelopeNormalized:
     """What normalization made of an envelope, under which rules and silences.
 
     ``ruleset_version`` and ``silences_version`` (the version of the tenant's silence stream)
-    let replay decide with exactly what was in force, even if a rule changed concurrently.
+    let replay decide with exactly what was in force, even if a rule changed concurrently;
+    ``engine_version``, with the behaviour of normalization and decisions of that time.
     """
 
     ingest_id: str
@@ -36,6 +45,7 @@ class EnvelopeNormalized:
     signals: tuple[Signal, ...]
     skipped: tuple[FieldError, ...] = ()
     silences_version: int = 0
+    engine_version: int = attrs.field(default=versions.LEGACY, metadata=_RECORDED)
 
 
 @event("helios.intake.envelope_rejected.v1")
@@ -47,6 +57,7 @@ class EnvelopeRejected:
     ruleset_version: int
     reason: str
     errors: tuple[FieldError, ...]
+    engine_version: int = attrs.field(default=versions.LEGACY, metadata=_RECORDED)
 
 
 @event("helios.intake.control_received.v1")
@@ -54,6 +65,7 @@ class EnvelopeRejected:
 class ControlReceived:
     ingest_id: str
     control: Control
+    engine_version: int = attrs.field(default=versions.LEGACY, metadata=_RECORDED)
 
 
 @event("helios.intake.envelope_redriven.v1")
@@ -74,6 +86,7 @@ class TickReceived:
     dedup_keys: tuple[str, ...]
     ruleset_version: int
     silences_version: int = 0
+    engine_version: int = attrs.field(default=versions.LEGACY, metadata=_RECORDED)
 
 
 IntakeEvent = (
@@ -96,9 +109,15 @@ def tick_stream(tenant: str, at: Millis) -> str:
 
 
 def outcome_event(
-    envelope: Envelope, result: NormalizeResult, ruleset_version: int, silences_version: int = 0
+    envelope: Envelope,
+    result: NormalizeResult,
+    ruleset_version: int,
+    silences_version: int = 0,
+    *,
+    engine_version: int,
 ) -> EnvelopeNormalized | EnvelopeRejected | ControlReceived:
-    """The event that records what normalization made of an envelope."""
+    """The event that records what normalization (under ``engine_version``) made of an
+    envelope."""
     match result:
         case Normalized(signals=signals, skipped=skipped):
             return EnvelopeNormalized(
@@ -107,6 +126,7 @@ def outcome_event(
                 signals=signals,
                 skipped=skipped,
                 silences_version=silences_version,
+                engine_version=engine_version,
             )
         case Rejected(reason=reason, errors=errors):
             return EnvelopeRejected(
@@ -114,6 +134,9 @@ def outcome_event(
                 ruleset_version=ruleset_version,
                 reason=reason,
                 errors=errors,
+                engine_version=engine_version,
             )
         case Control():
-            return ControlReceived(ingest_id=envelope.ingest_id, control=result)
+            return ControlReceived(
+                ingest_id=envelope.ingest_id, control=result, engine_version=engine_version
+            )

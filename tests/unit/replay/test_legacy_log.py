@@ -7,39 +7,15 @@ Helios of that time wrote for PagerDuty traffic whose handling has changed since
 
 from __future__ import annotations
 
-import base64
-import json
-import uuid
-from pathlib import Path
-
 import pytest
-from eventsourcing.persistence import StoredEvent
+from legacy_log import legacy_store
 
 from helios import replay
-from helios.adapters.store.codec import EventCodec
-from helios.adapters.store.memory import new_memory_recorder, open_memory_store
 from helios.domain import alert, engine
 from helios.ports.event_store import EventStore
 
-LOG = Path(__file__).resolve().parents[2] / "fixtures" / "logs" / "legacy_pagerduty_log.jsonl"
 TENANT = "acme"
 HA_KEY = "51ff10923c5bd6753d836442ddd771519e24c8d92a1996bd9dc2da25dab17f44"
-
-
-def legacy_store() -> EventStore:
-    """A store holding exactly the recorded bytes, in log order."""
-    recorder = new_memory_recorder()
-    rows = [
-        StoredEvent(
-            originator_id=uuid.UUID(line["stream_id"]),
-            originator_version=line["version"],
-            topic=line["name"],
-            state=base64.b64decode(line["state"]),
-        )
-        for line in map(json.loads, LOG.read_text().splitlines())
-    ]
-    recorder.insert_events(rows)
-    return open_memory_store(codec=EventCodec(), recorder=recorder)
 
 
 @pytest.fixture

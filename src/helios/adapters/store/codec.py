@@ -6,7 +6,10 @@ natively), prefixed by one flag byte telling whether it is zstd-compressed: reco
 bodies are large and compress well, small decisions are not worth the CPU.
 
 Old schema versions are read through upcasters: ``old_name -> (new_name, dict -> dict)``,
-applied in chain until a registered name is reached.
+applied in chain until a registered name is reached. A field added later with a default that
+means "as before" (an input's ``engine_version``, marked with ``RECORDED_VERSION`` metadata) is
+left out of the encoding while it holds that default: old records decode to it, and new records
+of the old behaviour keep exactly the old bytes.
 """
 
 from __future__ import annotations
@@ -15,8 +18,11 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import attrs
 import msgspec
 import zstandard
+
+from helios.domain.versions import RECORDED_VERSION
 
 Upcast = Callable[[dict[str, Any]], dict[str, Any]]
 Upcasters = Mapping[str, tuple[str, Upcast]]
@@ -53,6 +59,7 @@ class EventCodec:
         self._compress_above = compress_above
         self._encoder = msgspec.msgpack.Encoder()
         self._decoders: dict[str, msgspec.msgpack.Decoder[Any]] = {}
+        self._optional: dict[type[Any], tuple[tuple[str, Any], ...]] = {}
         # A compressor is reusable but not shareable between threads: one per thread. Its
         # one-shot output is the same bytes as ``zstandard.compress`` at the same level.
         self._local = threading.local()
@@ -63,6 +70,11 @@ class EventCodec:
             name: str = type(event).NAME
         except AttributeError:
             raise CodecError(f"{type(event).__qualname__} is not a domain event") from None
+        optional = self._optional.get(type(event))
+        if optional is None:
+            optional = self._optional[type(event)] = _optional_fields(type(event))
+        if optional and any(getattr(event, field) == default for field, default in optional):
+            return name, self.pack(self._encoder.encode(_without_defaults(event, optional)))
         return name, self.pack(self._encoder.encode(event))
 
     def decode(self, name: str, state: bytes) -> tuple[str, Any]:
@@ -118,3 +130,25 @@ class EventCodec:
             return self._types[name]
         except KeyError:
             raise CodecError(f"no event type registered as {name!r}") from None
+
+
+def _optional_fields(cls: type[Any]) -> tuple[tuple[str, Any], ...]:
+    """The fields of ``cls`` left out of the encoding when they hold their default."""
+    if not attrs.has(cls):
+        return ()
+    return tuple(
+        (field.name, field.default)
+        for field in attrs.fields(cls)
+        if field.metadata.get(RECORDED_VERSION)
+    )
+
+
+def _without_defaults(event: Any, optional: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+    """The event as the map msgspec would write for it, minus optional fields at their default.
+
+    msgspec writes an attrs instance as a map of its fields sorted by name; a dict with the same
+    keys in the same order encodes to the same bytes.
+    """
+    left_out = {field for field, default in optional if getattr(event, field) == default}
+    names = sorted(field.name for field in attrs.fields(type(event)))
+    return {name: getattr(event, name) for name in names if name not in left_out}

@@ -23,7 +23,7 @@ import orjson
 
 from helios.adapters.store.codec import EventCodec
 from helios.apps.replay.deciding import decide_signal, decide_tick
-from helios.apps.replay.history import TenantHistory, UnknownVersion
+from helios.apps.replay.history import TenantHistory, UnknownVersion, checked_engine_version
 from helios.apps.replay.log import (
     CachedStates,
     Window,
@@ -179,7 +179,10 @@ class Verifier:
         try:
             if isinstance(event, TickReceived):
                 context = self._history.context(
-                    event.tenant, event.ruleset_version, event.silences_version
+                    event.tenant,
+                    event.ruleset_version,
+                    event.silences_version,
+                    event.engine_version,
                 )
                 for key in event.dedup_keys:
                     working = decide_tick(self._states, event.tenant, key, event.at, context)
@@ -198,13 +201,20 @@ class Verifier:
         else:
             version = recorded.ruleset_version
             silences_version = getattr(recorded, "silences_version", 0)
+        # Normalized again by the engine version that normalized it, so history recorded
+        # before a change of normalization still compares equal.
+        engine_version = checked_engine_version(recorded.engine_version)
         ruleset = self._history.ruleset(envelope.tenant, version)
-        result = normalize(envelope, ruleset, decode=orjson.loads)
-        recomputed = outcome_event(envelope, result, version, silences_version)
+        result = normalize(envelope, ruleset, decode=orjson.loads, version=engine_version)
+        recomputed = outcome_event(
+            envelope, result, version, silences_version, engine_version=engine_version
+        )
         if not self._same(recorded, recomputed):
             self._diverged(entry, "outcome", recomputed)
         if isinstance(result, Normalized) and result.signals:
-            context = self._history.context(envelope.tenant, version, silences_version)
+            context = self._history.context(
+                envelope.tenant, version, silences_version, engine_version
+            )
             for signal in result.signals:
                 self._expect(decide_signal(self._states, signal, context), entry.position)
 

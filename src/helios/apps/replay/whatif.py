@@ -187,12 +187,22 @@ def what_if(
                             opened = True
                             inputs += 1
                             context = history.context(
-                                envelope.tenant, event.ruleset_version, event.silences_version
+                                envelope.tenant,
+                                event.ruleset_version,
+                                event.silences_version,
+                                event.engine_version,
                             )
                             for signal in event.signals:
                                 baseline.signal(signal, context)
+                            # Only the rules differ: normalized and decided with the engine
+                            # version the input was recorded with, like the baseline.
                             other = attrs.evolve(context, ruleset=rules)
-                            result = normalize(envelope, rules, decode=orjson.loads)
+                            result = normalize(
+                                envelope,
+                                rules,
+                                decode=orjson.loads,
+                                version=context.engine_version,
+                            )
                             if isinstance(result, Normalized):
                                 for signal in result.signals:
                                     candidate.signal(signal, other)
@@ -200,7 +210,10 @@ def what_if(
                             opened = True
                             inputs += 1
                             context = history.context(
-                                tenant, event.ruleset_version, event.silences_version
+                                tenant,
+                                event.ruleset_version,
+                                event.silences_version,
+                                event.engine_version,
                             )
                             other = attrs.evolve(context, ruleset=rules)
                             for key in event.dedup_keys:

@@ -42,9 +42,15 @@ _PAYLOAD_MAPPED = frozenset(
 
 
 def normalize_pagerduty(
-    envelope: Envelope, ruleset: Ruleset, document: check.JsonObject, decode: JsonDecoder
+    envelope: Envelope,
+    ruleset: Ruleset,
+    document: check.JsonObject,
+    decode: JsonDecoder,
+    *,
+    version: int,
 ) -> NormalizeResult:
-    """One Events API v2 event as one signal, or a rejection naming every bad field."""
+    """One Events API v2 event as one signal (as normalization ``version`` makes it), or a
+    rejection naming every bad field."""
     del decode  # the event is one JSON document: nothing nested to decode
     errors: check.Errors = []
     notes: check.Notes = []

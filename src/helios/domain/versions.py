@@ -1,0 +1,32 @@
+"""Versions of the domain's behaviour: which rules of normalization and decision handled an input.
+
+Every input record (``EnvelopeNormalized``, ``EnvelopeRejected``, ``ControlReceived``,
+``TickReceived``) carries the ``engine_version`` it was handled with, and replay handles it
+again with that version. So a change to what normalization produces or to how a decision is
+taken is made under a new version, with the old behaviour kept for the old one: history recorded
+before the change still replays byte for byte.
+
+A change adds a constant naming the version it starts at, raises ``CURRENT`` to it, and tests
+``version >= THAT_CONSTANT`` where the behaviour differs. One number for the whole domain keeps
+"what decided this input" a single fact, whichever part changed.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+LEGACY: Final = 1
+"""The behaviour of inputs recorded before versions were: their records have no
+``engine_version``, which therefore reads as this one."""
+
+CURRENT: Final = 1
+"""The version new inputs are handled with."""
+
+RECORDED_VERSION: Final = "helios.recorded_version"
+"""attrs metadata key marking a record's ``engine_version`` field: stores leave the field out
+when it holds ``LEGACY``, so records of legacy inputs keep the bytes they always had."""
+
+
+def supported(version: int) -> bool:
+    """Whether this code can handle inputs recorded with ``version``."""
+    return LEGACY <= version <= CURRENT
