@@ -15,11 +15,11 @@ import attrs
 from helios.domain import versions
 from helios.domain.events import event
 from helios.domain.fold import EMPTY, Episode, Fold, FoldPolicy, fold_each, step
-from helios.domain.identity import stable_hash
+from helios.domain.identity import delivery_key, is_content_id, stable_hash
 from helios.domain.ruleset import Ruleset
 from helios.domain.scoring import Factor, Score, ScoreInput, score
 from helios.domain.silence import Silence, matching
-from helios.domain.values import Millis, Priority, Signal, Status
+from helios.domain.values import Action, Millis, Priority, Signal, Status
 
 # --------------------------------------------------------------------------- state
 
@@ -29,8 +29,9 @@ class AlertState:
     tenant: str
     dedup_key: str
     signals: tuple[Signal, ...] = ()
-    """Every distinct signal, in canonical order."""
+    """Every distinct signal, in canonical order (every delivery of a content-identified one)."""
     seen: frozenset[str] = frozenset()
+    """``identity.delivery_key`` of each of ``signals``."""
     policy: FoldPolicy | None = None
     fold: Fold = EMPTY
     folds: tuple[Fold, ...] = attrs.field(default=(), eq=False, repr=False)
@@ -103,6 +104,18 @@ class SignalAccepted:
     signal: Signal
     policy: FoldPolicy
     late: bool = False
+
+
+@event("helios.alert.signal_repeated.v1")
+@attrs.frozen(kw_only=True)
+class SignalRepeated:
+    """Another copy of a content-identified signal the open episode already has (the other
+    member of an HA pair, a resend): a duplicate for the record, adding no occurrence. It is
+    kept with its time all the same, so that a resolve arriving later, from between the two
+    copies, still makes this one the trigger of a new episode."""
+
+    signal: Signal
+    policy: FoldPolicy
 
 
 @event("helios.alert.signal_deduplicated.v1")
@@ -248,6 +261,7 @@ class EscalationDue:
 
 AlertEvent = (
     SignalAccepted
+    | SignalRepeated
     | SignalDeduplicated
     | SignalLate
     | AlertTriggered
@@ -270,7 +284,10 @@ AlertEvent = (
 def evolve(state: AlertState, event: AlertEvent) -> AlertState:
     """Apply a recorded event. Total: never raises, so replay cannot fail."""
     match event:
-        case SignalAccepted(signal=signal, policy=policy):
+        case (
+            SignalAccepted(signal=signal, policy=policy)
+            | SignalRepeated(signal=signal, policy=policy)
+        ):
             return _absorb(state, signal, policy)
         case SignalDeduplicated():
             # A duplicate changes nothing: applying a signal twice equals applying it once.
@@ -329,8 +346,8 @@ def evolve_all(state: AlertState, events: tuple[AlertEvent, ...] | list[AlertEve
 
 
 def _absorb(state: AlertState, signal: Signal, policy: FoldPolicy) -> AlertState:
-    signal_id = signal.signal_id
-    if signal_id in state.seen:
+    key = delivery_key(signal.signal_id, signal.occurred_at)
+    if key in state.seen:
         return state
     signals = state.signals
     folds = state.folds
@@ -356,7 +373,7 @@ def _absorb(state: AlertState, signal: Signal, policy: FoldPolicy) -> AlertState
         tenant=state.tenant,
         dedup_key=state.dedup_key,
         signals=new_signals,
-        seen=state.seen | {signal_id},
+        seen=state.seen | {key},
         policy=policy,
         fold=fold,
         folds=new_folds,
@@ -436,14 +453,25 @@ def _decide_signal(
     command: IngestSignal, state: AlertState
 ) -> tuple[tuple[AlertEvent, ...], AlertState]:
     signal, ruleset = command.signal, command.ruleset
-    if signal.signal_id in state.seen:
+    if delivery_key(signal.signal_id, signal.occurred_at) in state.seen:
         duplicate = SignalDeduplicated(
             signal_id=signal.signal_id, source=signal.source, received_at=signal.received_at
         )
         return (duplicate,), state
     before = state.episode
     late = before is not None and signal.occurred_at < before.started_at
-    accepted = SignalAccepted(signal=signal, policy=FoldPolicy.of(ruleset), late=late)
+    accepted: SignalAccepted | SignalRepeated
+    if (
+        before is not None
+        and not late
+        and signal.signal_id in before.content_ids
+        and is_content_id(signal.signal_id)
+        # the same trigger after a resolve is news: it opens the next episode
+        and (before.is_open or signal.action is not Action.TRIGGER)
+    ):
+        accepted = SignalRepeated(signal=signal, policy=FoldPolicy.of(ruleset))
+    else:
+        accepted = SignalAccepted(signal=signal, policy=FoldPolicy.of(ruleset), late=late)
     events: list[AlertEvent] = [accepted]
     if late and before is not None:
         events.append(

@@ -19,7 +19,12 @@ LEGACY: Final = 1
 """The behaviour of inputs recorded before versions were: their records have no
 ``engine_version``, which therefore reads as this one."""
 
-CURRENT: Final = 1
+PAGERDUTY_CONTENT_IDENTITY: Final = 2
+"""A PagerDuty event without ``payload.timestamp`` is identified by its content
+(``identity.content_signal_id``), no longer by the time it was received: an HA pair's copies
+and Alertmanager's resends are one signal, which adds no occurrence to the open episode."""
+
+CURRENT: Final = 2
 """The version new inputs are handled with."""
 
 RECORDED_VERSION: Final = "helios.recorded_version"

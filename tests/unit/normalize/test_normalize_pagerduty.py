@@ -7,8 +7,9 @@ import json
 import pytest
 from normalize_support import only_signal, rejected_fields
 
-from helios.domain import identity
-from helios.domain.normalize import Normalized
+from helios.domain import identity, versions
+from helios.domain.normalize import Normalized, normalize
+from helios.domain.ruleset import Ruleset
 from helios.domain.timestamps import parse_rfc3339
 from helios.domain.values import Action, Link, Severity, SourceKind
 
@@ -209,3 +210,70 @@ def test_a_long_summary_is_truncated_with_a_note(run, payload_json):
     assert isinstance(result, Normalized)
     assert result.signals[0].summary == "x" * 1024
     assert "summary truncated from 1500 to 1024 characters" in result.signals[0].notes
+
+
+CAPTURED_TRIGGER = "alertmanager-0.25-captured/pagerduty_v2_trigger_from_alertmanager.json"
+
+
+def _ha_copy(payload_json, member: int) -> dict:
+    """The captured notification as one member of an HA pair sends it (its own client_url)."""
+    event = payload_json(CAPTURED_TRIGGER)
+    event["client_url"] = f"http://am-{member}:9093/#/alerts?receiver=pagerduty"
+    return event
+
+
+def test_the_copies_of_a_timestamp_less_event_are_one_signal(run, payload_json):
+    """Both members of an HA pair, 200 ms apart, and a resend hours later: one signal id (a
+    hash of the content), each with the time it was received."""
+    first = only_signal(run(PD, _ha_copy(payload_json, 1), received_at=1_000_000))
+    second = only_signal(
+        run(PD, _ha_copy(payload_json, 2), received_at=1_000_200, ingest_id="ing-2")
+    )
+    resend = only_signal(
+        run(PD, _ha_copy(payload_json, 1), received_at=15_400_000, ingest_id="ing-3")
+    )
+
+    assert identity.is_content_id(first.signal_id)
+    assert second.signal_id == first.signal_id == resend.signal_id
+    assert (first.occurred_at, second.occurred_at) == (1_000_000, 1_000_200)
+    assert "payload.timestamp missing: used received_at" in first.notes
+
+
+def test_other_content_without_a_timestamp_is_another_signal(run, payload_json):
+    """A changed summary (another alert joined the group) is another signal."""
+    event = _ha_copy(payload_json, 1)
+    first = only_signal(run(PD, event))
+    event["payload"]["summary"] = "[FIRING:2] DiskFilling storage"
+
+    assert only_signal(run(PD, event)).signal_id != first.signal_id
+
+
+def test_a_timestamped_event_keeps_an_id_bound_to_its_time(run, payload_json):
+    """With payload.timestamp the id hashes it, as always: another time is another signal."""
+    event = payload_json(TRIGGER)
+    received = parse_rfc3339("2026-03-14T09:25:00Z")
+    first = only_signal(run(PD, event, received_at=received))
+    again = only_signal(run(PD, event, received_at=received + 60_000))
+    event["payload"]["timestamp"] = "2026-03-14T09:22:30.512Z"
+
+    assert not identity.is_content_id(first.signal_id)
+    assert again.signal_id == first.signal_id
+    assert only_signal(run(PD, event)).signal_id != first.signal_id
+
+
+def test_engine_version_1_still_hashes_the_receive_time(make_envelope, payload_json):
+    """History normalized before content identity replays with the ids it recorded."""
+    ruleset = Ruleset()
+    first, second = (
+        only_signal(
+            normalize(
+                make_envelope(PD, _ha_copy(payload_json, member), received_at=at),
+                ruleset,
+                version=versions.LEGACY,
+            )
+        )
+        for member, at in ((1, 1_000_000), (2, 1_000_200))
+    )
+
+    assert not identity.is_content_id(first.signal_id)
+    assert first.signal_id != second.signal_id

@@ -215,3 +215,86 @@ def test_every_decision_names_the_ruleset_version_that_produced_it() -> None:
     s = scenario().when(trigger(0, severity=Severity.CRITICAL, rules=v3))
     assert s.the(alert.AlertScored).ruleset_version == 3
     assert s.the(alert.NotificationRequested).ruleset_version == 3
+
+
+# --------------------------------------------------------------------------- content identity
+# A PagerDuty event without payload.timestamp (Alertmanager's pagerduty receiver never sends
+# one) is identified by its content: its copies share one signal id, each copy's occurred_at
+# being when it was received.
+
+
+def copy(at_s: int, *, ms: int = 0, action: Action = Action.TRIGGER, **kw) -> alert.IngestSignal:
+    source = kw.pop("source", "pagerduty")
+    return alert.IngestSignal(
+        signal=make_signal(
+            action=action,
+            offset_s=at_s,
+            offset_ms=ms,
+            untimed=True,
+            source=source,
+            severity=kw.pop("severity", Severity.ERROR),
+            **kw,
+        ),
+        ruleset=RULES,
+    )
+
+
+def test_an_ha_pairs_second_copy_adds_no_occurrence_and_no_score() -> None:
+    """Two copies 200 ms apart are one signal: one occurrence, score 50 (not 52)."""
+    s = scenario().given(copy(0)).when(copy(0, ms=200))
+    s.then_kinds(alert.SignalRepeated)
+    assert s.state.episode.occurrences == 1
+    assert s.state.score == 50
+
+
+def test_a_resend_while_the_episode_is_open_adds_no_occurrence() -> None:
+    """Alertmanager's repeat_interval resends the same notification hours later."""
+    s = scenario().given(copy(0), copy(0, ms=200)).when(copy(4 * 3600))
+    s.then_kinds(alert.SignalRepeated)
+    assert s.state.episode.occurrences == 1
+    assert s.state.episode.last_signal_at == s.decided[0].signal.occurred_at
+
+
+def test_other_content_in_the_open_episode_is_another_occurrence() -> None:
+    """A changed summary ("[FIRING:2] …") is news, not a copy."""
+    s = scenario().given(copy(0)).when(copy(60, summary="disk 95% full"))
+    s.then_includes(alert.SignalAccepted, alert.AlertScored)
+    assert s.state.episode.occurrences == 2
+
+
+def test_the_same_content_after_a_resolve_opens_a_new_episode() -> None:
+    s = scenario().given(copy(0), copy(0, ms=200), copy(600, action=Action.RESOLVE))
+    first_episode = s.state.episode.episode_id
+    s.when(copy(3600))
+    s.then_includes(alert.SignalAccepted, alert.AlertReopened, alert.NotificationRequested)
+    assert s.state.episode.number == 2
+    assert s.state.episode.occurrences == 1
+    assert s.state.episode.episode_id != first_episode
+
+
+def test_copies_of_a_resolve_resolve_once() -> None:
+    s = scenario().given(copy(0), copy(600, action=Action.RESOLVE))
+    s.when(copy(600, ms=200, action=Action.RESOLVE))
+    s.then_kinds(alert.SignalRepeated)
+    assert s.state.status is Status.RESOLVED
+    assert (
+        s.state.episode.resolved_at == make_signal(action=Action.RESOLVE, offset_s=600).occurred_at
+    )
+
+
+def test_the_earlier_copy_arriving_second_moves_the_start_but_keeps_the_episode() -> None:
+    """Copies can be processed out of order: the episode starts at the earlier one, and stays
+    the same episode (no new notification, no rescore)."""
+    s = scenario().given(copy(0, ms=200)).when(copy(0))
+    s.then_kinds(alert.SignalAccepted, alert.SignalLate)
+    assert s.state.episode.started_at == make_signal(action=Action.TRIGGER, offset_s=0).occurred_at
+    assert s.state.episode.occurrences == 1
+    assert s.state.score == 50
+
+
+def test_a_late_resolve_between_two_copies_splits_them_into_two_episodes() -> None:
+    """The copy after the resolve is a trigger after a resolve, whenever the resolve arrives."""
+    s = scenario().given(copy(0), copy(3600)).when(copy(600, action=Action.RESOLVE))
+    s.then_includes(alert.AlertResolved, alert.AlertReopened)
+    assert s.state.episode.number == 2
+    assert s.state.status is Status.TRIGGERED

@@ -130,11 +130,14 @@ class _PageRows:
         state = folded.state
         episode = state.episode
         previous = self.alerts.get(entry.stream_id)
+        # An exact duplicate and a copy of a timestamp-less signal alike (HA pair, resend).
         duplicates = (previous[14] if previous else 0) + isinstance(
-            entry.event, alert.SignalDeduplicated
+            entry.event, alert.SignalDeduplicated | alert.SignalRepeated
         )
         changed = getattr(entry.event, "at", None)
-        if isinstance(entry.event, alert.SignalAccepted | alert.SignalDeduplicated):
+        if isinstance(
+            entry.event, alert.SignalAccepted | alert.SignalDeduplicated | alert.SignalRepeated
+        ):
             changed = None
         last_change = changed if changed is not None else (previous[20] if previous else None)
         if episode is None:

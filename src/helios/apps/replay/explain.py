@@ -116,6 +116,20 @@ def explain(
                         late=late,
                     )
                 )
+            case alert.SignalRepeated(signal=s):
+                signals.append(
+                    SignalSeen(
+                        version=item.version,
+                        signal_id=s.signal_id,
+                        source=s.source,
+                        action=s.action.value,
+                        severity=s.severity.value,
+                        occurred_at=s.occurred_at,
+                        received_at=s.received_at,
+                        summary=s.summary,
+                        duplicate=True,
+                    )
+                )
             case alert.SignalDeduplicated(signal_id=sid, source=source, received_at=received):
                 original = next((s for s in state.signals if s.signal_id == sid), None)
                 signals.append(

@@ -11,6 +11,11 @@ at Helios unchanged):
 - ``payload`` is required for a trigger, with ``summary``, ``source`` and ``severity``.
   ``severity`` goes through the ruleset's table like any other source (PagerDuty itself allows
   critical|error|warning|info). ``timestamp`` is ``occurred_at``.
+- Without ``timestamp`` (Alertmanager's pagerduty receiver never sends one; acknowledge and
+  resolve events rarely do), ``occurred_at`` is ``received_at`` and, from engine version 2, the
+  signal is identified by its content alone: the copies an HA pair sends and every
+  ``repeat_interval`` resend are one signal, which the alert counts once per episode. Version 1
+  hashed ``received_at`` into the id, so each copy was another occurrence.
 - ``service`` is ``payload.component`` when present, else ``payload.source``: the component
   names the affected software (what incidents should group on), while ``source`` is usually a
   host name and only a fallback. ``component``, ``group``, ``class`` map to the fields of the
@@ -28,7 +33,7 @@ from __future__ import annotations
 
 import attrs
 
-from helios.domain import identity
+from helios.domain import identity, versions
 from helios.domain.normalize import FieldError, JsonDecoder, Normalized, NormalizeResult
 from helios.domain.normalize import common as check
 from helios.domain.ruleset import Ruleset
@@ -128,6 +133,8 @@ def normalize_pagerduty(
                 links=links,
                 details=details,
                 notes=notes,
+                untimed=payload.timestamp is None
+                and version >= versions.PAGERDUTY_CONTENT_IDENTITY,
             ),
         )
     )
