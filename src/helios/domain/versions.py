@@ -24,6 +24,12 @@ PAGERDUTY_CONTENT_IDENTITY: Final = 2
 (``identity.content_signal_id``), no longer by the time it was received: an HA pair's copies
 and Alertmanager's resends are one signal, which adds no occurrence to the open episode."""
 
+PAGERDUTY_SERVICE: Final = 2
+"""The service of a PagerDuty event is ``payload.component``, else the ``service`` (or ``job``)
+label every alert Alertmanager lists in ``custom_details`` carries, else ``payload.group``, else
+``payload.source``; version 1 went from component straight to source, which Alertmanager sets to
+"Alertmanager" for every alert."""
+
 CURRENT: Final = 2
 """The version new inputs are handled with."""
 
