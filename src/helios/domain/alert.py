@@ -118,6 +118,19 @@ class SignalRepeated:
     policy: FoldPolicy
 
 
+@event("helios.alert.signal_ignored.v1")
+@attrs.frozen(kw_only=True)
+class SignalIgnored:
+    """An acknowledge or resolve for an alert never triggered (engine version 2 on): PagerDuty
+    drops such an event, and no alert comes of it. It is kept all the same, like an accepted
+    signal: should the trigger it overtook arrive later, the canonical fold still places it."""
+
+    signal: Signal
+    policy: FoldPolicy
+    reason: str
+    """``never_triggered``."""
+
+
 @event("helios.alert.signal_deduplicated.v1")
 @attrs.frozen(kw_only=True)
 class SignalDeduplicated:
@@ -262,6 +275,7 @@ class EscalationDue:
 AlertEvent = (
     SignalAccepted
     | SignalRepeated
+    | SignalIgnored
     | SignalDeduplicated
     | SignalLate
     | AlertTriggered
@@ -287,6 +301,7 @@ def evolve(state: AlertState, event: AlertEvent) -> AlertState:
         case (
             SignalAccepted(signal=signal, policy=policy)
             | SignalRepeated(signal=signal, policy=policy)
+            | SignalIgnored(signal=signal, policy=policy)
         ):
             return _absorb(state, signal, policy)
         case SignalDeduplicated():
@@ -484,6 +499,12 @@ def _decide_signal(
     after_state = evolve(state, accepted)
     after = after_state.episode
     if after is None:
+        # An acknowledge or resolve with nothing ever triggered. Ignoring it is a decision
+        # only: the state is the same either way (the signal is kept for a trigger it
+        # overtook, which the fold will place when it arrives).
+        if command.engine_version >= versions.IGNORE_UNTRIGGERED_ACTIONS:
+            ignored = SignalIgnored(signal=signal, policy=accepted.policy, reason="never_triggered")
+            return (ignored,), after_state
         return tuple(events), after_state
     at = signal.occurred_at
     journal = _Journal(state=after_state, events=events, ruleset=ruleset, at=at)

@@ -30,6 +30,11 @@ label every alert Alertmanager lists in ``custom_details`` carries, else ``paylo
 ``payload.source``; version 1 went from component straight to source, which Alertmanager sets to
 "Alertmanager" for every alert."""
 
+IGNORE_UNTRIGGERED_ACTIONS: Final = 2
+"""An acknowledge or resolve for an alert never triggered is recorded as ignored
+(``alert.SignalIgnored``), as PagerDuty drops it; version 1 accepted it, and an alert with no
+status appeared."""
+
 CURRENT: Final = 2
 """The version new inputs are handled with."""
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import attrs
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "property"))
 
 from decider_dsl import Scenario
 from domain_strategies import make_signal
 
-from helios.domain import alert
+from helios.domain import alert, versions
 from helios.domain.ruleset import LabelMatcher, MatchOp, Multiplier, Ruleset, SeverityPolicy
 from helios.domain.silence import Silence
 from helios.domain.values import Action, Priority, Severity, Status
@@ -298,3 +300,39 @@ def test_a_late_resolve_between_two_copies_splits_them_into_two_episodes() -> No
     s.then_includes(alert.AlertResolved, alert.AlertReopened)
     assert s.state.episode.number == 2
     assert s.state.status is Status.TRIGGERED
+
+
+# --------------------------------------------------------------------------- never triggered
+
+
+def test_an_acknowledge_for_an_alert_never_triggered_is_ignored_with_a_reason() -> None:
+    """PagerDuty drops it; Helios records why, and no alert comes of it."""
+    s = scenario().when(ack(60))
+    s.then_kinds(alert.SignalIgnored)
+    assert s.the(alert.SignalIgnored).reason == "never_triggered"
+    assert s.state.status is None
+
+
+def test_a_resolve_for_an_alert_never_triggered_is_ignored_and_so_are_its_copies() -> None:
+    s = (
+        scenario()
+        .given(copy(60, action=Action.RESOLVE))
+        .when(copy(60, ms=150, action=Action.RESOLVE))
+    )
+    s.then_kinds(alert.SignalIgnored)
+    s.when(copy(60, action=Action.RESOLVE))
+    s.then_kinds(alert.SignalDeduplicated)
+
+
+def test_an_ignored_resolve_still_resolves_the_trigger_it_overtook() -> None:
+    """Ignored is not forgotten: when the earlier trigger arrives, the resolve places."""
+    s = scenario().given(resolve(120)).when(trigger(0))
+    s.then_includes(alert.AlertTriggered, alert.AlertResolved)
+    assert s.state.status is Status.RESOLVED
+
+
+def test_engine_version_1_accepted_an_acknowledge_for_an_alert_never_triggered() -> None:
+    """History decided before the change replays as it was recorded."""
+    legacy = attrs.evolve(ack(60), engine_version=versions.LEGACY)
+    s = scenario().when(legacy)
+    s.then_kinds(alert.SignalAccepted)
