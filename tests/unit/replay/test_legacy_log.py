@@ -7,11 +7,16 @@ Helios of that time wrote for PagerDuty traffic whose handling has changed since
 
 from __future__ import annotations
 
+import orjson
 import pytest
 from legacy_log import legacy_store
 
 from helios import replay
-from helios.domain import alert, engine
+from helios.domain import alert, engine, versions
+from helios.domain.intake import EnvelopeNormalized, EnvelopeReceived
+from helios.domain.normalize import Normalized, normalize
+from helios.domain.ruleset import Ruleset
+from helios.domain.values import Envelope
 from helios.ports.event_store import EventStore
 
 TENANT = "acme"
@@ -50,3 +55,25 @@ def test_the_legacy_log_holds_the_behaviour_it_was_recorded_with(store: EventSto
     assert ha.group_key == "service=Alertmanager"
     assert _alert(store, "never-triggered-1").signals
     assert _alert(store, "never-triggered-1").episode is None
+
+
+def test_the_legacy_log_replays_only_with_the_version_it_recorded(store: EventStore) -> None:
+    """Its envelopes normalize to the recorded signals with the legacy version, and to other
+    signals with today's: verify passes because it uses the recorded version."""
+    envelopes: dict[object, Envelope] = {}
+    legacy_equal, current_differs, outcomes = 0, 0, 0
+    for entry in store.read_log(0, 10_000):
+        match entry.event:
+            case EnvelopeReceived(envelope=envelope):
+                envelopes[entry.stream_id] = envelope
+            case EnvelopeNormalized(signals=recorded, engine_version=version):
+                envelope = envelopes[entry.stream_id]
+                assert version == versions.LEGACY
+                outcomes += 1
+                again = normalize(envelope, Ruleset(), decode=orjson.loads, version=version)
+                today = normalize(envelope, Ruleset(), decode=orjson.loads)
+                assert isinstance(again, Normalized) and isinstance(today, Normalized)
+                legacy_equal += again.signals == recorded
+                current_differs += today.signals != recorded
+    assert legacy_equal == outcomes == 18
+    assert current_differs == 15  # every timestamp-less PagerDuty event, and the services
