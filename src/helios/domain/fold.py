@@ -118,14 +118,10 @@ def step(fold: Fold, signal: Signal, policy: FoldPolicy) -> Fold:
                     content_ids=frozenset((signal.signal_id,)) if content_id else frozenset(),
                 )
                 return _transition(fold, opened, signal.occurred_at, policy, new_episode=True)
-            if content_id and signal.signal_id in episode.content_ids:
-                # A copy of a trigger of this episode: seen again, nothing new.
-                return Fold(
-                    episode=attrs.evolve(episode, last_signal_at=signal.occurred_at),
-                    episodes=fold.episodes,
-                    transitions=fold.transitions,
-                    flapping=fold.flapping,
-                )
+            # A copy of a trigger this episode already has is no new occurrence; it is still
+            # the latest trigger when it sorts last (its summary and labels are the current
+            # ones again, e.g. an Alertmanager group back to "[FIRING:1]").
+            copy = content_id and signal.signal_id in episode.content_ids
             severity = signal.severity
             if policy.severity_policy is SeverityPolicy.HIGHEST and (
                 episode.severity.rank > severity.rank
@@ -142,7 +138,7 @@ def step(fold: Fold, signal: Signal, policy: FoldPolicy) -> Fold:
                 service=signal.service,
                 labels=signal.labels,
                 sources=_with_source(episode.sources, signal.source),
-                occurrences=episode.occurrences + 1,
+                occurrences=episode.occurrences if copy else episode.occurrences + 1,
                 last_signal_at=signal.occurred_at,
                 acknowledged_at=episode.acknowledged_at,
                 acknowledged_by=episode.acknowledged_by,

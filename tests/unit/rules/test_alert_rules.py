@@ -264,6 +264,15 @@ def test_other_content_in_the_open_episode_is_another_occurrence() -> None:
     assert s.state.episode.occurrences == 2
 
 
+def test_content_seen_earlier_in_the_episode_is_no_occurrence_but_the_latest_summary() -> None:
+    """An Alertmanager group goes from one alert to two and back: the third notification
+    repeats the first (no occurrence), and its summary is the current one again."""
+    s = scenario().given(copy(0), copy(300, summary="disk 95% full")).when(copy(600))
+    s.then_includes(alert.SignalRepeated)
+    assert s.state.episode.occurrences == 2
+    assert s.state.episode.summary == "disk full"
+
+
 def test_the_same_content_after_a_resolve_opens_a_new_episode() -> None:
     s = scenario().given(copy(0), copy(0, ms=200), copy(600, action=Action.RESOLVE))
     first_episode = s.state.episode.episode_id
