@@ -4,6 +4,9 @@ One webhook receiver (key in the path) and one PagerDuty receiver (``url`` point
 ``/v2/enqueue``). The test posts an alert to Alertmanager's API v2, and both notifications must
 be answered 2xx and arrive on the queue as envelopes. The binary is ``prometheus-alertmanager``
 (Debian package); without it the test skips locally and fails in CI.
+
+A second test runs two Alertmanagers with pagerduty receivers, as an HA pair whose members both
+deliver, and lets the worker decide what they sent.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import anyio
 import httpx
 import pytest
 import uvicorn
+from workers import drain, outcome
 
 from helios.adapters.queue_codec import decode_envelope
 from helios.apps.api.app import create_app
@@ -28,6 +32,7 @@ from helios.apps.api.config import ApiConfig
 from helios.apps.bootstrap import open_services
 from helios.apps.settings import Settings
 from helios.apps.tenancy import TenancyService
+from helios.domain import alert
 from helios.domain.values import SourceKind
 from services import REQUIRE_SERVICES_VAR, services_required
 
@@ -92,15 +97,16 @@ def run_alertmanager(alertmanager_binary: str, tmp_path: Path) -> Iterator[objec
     started: list[subprocess.Popen[bytes]] = []
 
     def start(config: str) -> str:
-        config_file = tmp_path / "alertmanager.yml"
+        member = len(started)  # several may run at once, as an HA pair does
+        config_file = tmp_path / f"alertmanager-{member}.yml"
         config_file.write_text(config)
         port = free_port()
-        log = (tmp_path / "alertmanager.log").open("wb")
+        log = (tmp_path / f"alertmanager-{member}.log").open("wb")
         process = subprocess.Popen(
             [
                 alertmanager_binary,
                 f"--config.file={config_file}",
-                f"--storage.path={tmp_path / 'am-data'}",
+                f"--storage.path={tmp_path / f'am-data-{member}'}",
                 f"--web.listen-address=127.0.0.1:{port}",
                 "--cluster.listen-address=",
             ],
@@ -201,3 +207,106 @@ async def test_alertmanager_webhook_and_pagerduty_notifications_reach_the_queue(
     assert by_source[SourceKind.PAGERDUTY].integration == pagerduty.integration.integration_id
     assert 'route="/v2/enqueue",status="202"' in metrics
     assert 'route="/v1/ingest/alertmanager/{key}",status="202"' in metrics
+
+
+def pagerduty_only_config(api_port: int, pagerduty_key: str) -> str:
+    config = {
+        "route": {
+            "receiver": "pagerduty",
+            "group_by": ["alertname"],
+            "group_wait": "1s",
+            "group_interval": "2s",
+            # Resend every group interval: each notification arrives again, as it would every
+            # repeat_interval (4 h by default) in production.
+            "repeat_interval": "2s",
+        },
+        "receivers": [
+            {
+                "name": "pagerduty",
+                "pagerduty_configs": [
+                    {
+                        "routing_key": pagerduty_key,
+                        "url": f"http://127.0.0.1:{api_port}/v2/enqueue",
+                        "send_resolved": True,
+                    }
+                ],
+            }
+        ],
+    }
+    return json.dumps(config)
+
+
+async def test_an_alertmanager_ha_pairs_pagerduty_notifications_are_one_signal_per_service(
+    run_alertmanager: object, tmp_path: Path
+) -> None:
+    """Two Alertmanagers that both deliver (members of an HA pair that do not see each other)
+    get the same two alerts, and resend them; their pagerduty receivers send no timestamp and
+    source "Alertmanager". Helios counts each alert once and gives each its own service."""
+    settings = Settings(data_dir=tmp_path / "helios", store_url="memory://")
+    async with open_services(settings) as services:
+        tenancy = TenancyService(services.store)
+        tenant = tenancy.create_tenant("acme").tenant_id
+        pagerduty = tenancy.create_integration(tenant_id=tenant, kind=SourceKind.PAGERDUTY)
+        api_port = free_port()
+        server = uvicorn.Server(
+            uvicorn.Config(
+                # The API drops a body it accepted less than dedup_window_s ago: a short
+                # window lets the 2 s resends through, as 4 h ones always get through.
+                create_app(services, config=ApiConfig(dedup_window_s=1.0)),
+                host="127.0.0.1",
+                port=api_port,
+                log_level="warning",
+                lifespan="on",
+            )
+        )
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(server.serve)
+            await wait_ready(f"http://127.0.0.1:{api_port}/healthz")
+            assert callable(run_alertmanager)
+            pair = [
+                run_alertmanager(pagerduty_only_config(api_port, pagerduty.routing_key))
+                for _ in range(2)
+            ]
+            for url in pair:
+                await wait_ready(f"{url}/-/ready")
+            now = datetime.datetime.now(datetime.UTC).isoformat()
+            alerts = [
+                {
+                    "labels": {
+                        "alertname": name,
+                        "service": service,
+                        "instance": instance,
+                        "severity": "warning",
+                    },
+                    "annotations": {"summary": f"{name} on {instance}"},
+                    "startsAt": now,
+                }
+                for name, service, instance in (
+                    ("DiskFilling", "storage", "db-1:9100"),
+                    ("CheckoutLatency", "checkout", "checkout-1:8080"),
+                )
+            ]
+            async with httpx.AsyncClient() as client:
+                for url in pair:  # Prometheus sends its alerts to every member
+                    posted = await client.post(f"{url}/api/v2/alerts", json=alerts)
+                    assert posted.status_code == 200, posted.text
+                # 2 alerts x 2 members, then at least one resend each
+                deadline = time.monotonic() + 30
+                while await services.queue.depth() < 8 and time.monotonic() < deadline:
+                    await anyio.sleep(0.2)
+                queued = await services.queue.depth()
+            server.should_exit = True
+        assert queued >= 8, f"{queued} notifications queued, 8 expected (2 alerts x 2 members x 2)"
+        await drain(services)
+        folds, _ = outcome(services.store)
+        recorded = [entry.event for entry in services.store.read_log(0, 10_000)]
+
+    assert len(folds) == 2, folds
+    by_service = {fold.episode.service: fold.episode for fold, _, _ in folds.values()}
+    assert set(by_service) == {"storage", "checkout"}
+    for episode in by_service.values():
+        assert episode.occurrences == 1
+        assert episode.sources == ("pagerduty",)
+    # Every notification but the first of each alert was a copy: recorded as a duplicate.
+    repeated = sum(isinstance(event, alert.SignalRepeated) for event in recorded)
+    assert repeated == queued - 2

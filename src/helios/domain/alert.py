@@ -12,14 +12,15 @@ import bisect
 
 import attrs
 
+from helios.domain import versions
 from helios.domain.events import event
 from helios.domain.fold import EMPTY, Episode, Fold, FoldPolicy, fold_each, step
-from helios.domain.identity import stable_hash
-from helios.domain.patterns import RegexEngine
+from helios.domain.identity import delivery_key, is_content_id, stable_hash
+from helios.domain.patterns import RegexEngine, engine_for
 from helios.domain.ruleset import Ruleset
 from helios.domain.scoring import Factor, Score, ScoreInput, score
 from helios.domain.silence import Silence, matching
-from helios.domain.values import Millis, Priority, Signal, Status
+from helios.domain.values import Action, Millis, Priority, Signal, Status
 
 # --------------------------------------------------------------------------- state
 
@@ -29,8 +30,9 @@ class AlertState:
     tenant: str
     dedup_key: str
     signals: tuple[Signal, ...] = ()
-    """Every distinct signal, in canonical order."""
+    """Every distinct signal, in canonical order (every delivery of a content-identified one)."""
     seen: frozenset[str] = frozenset()
+    """``identity.delivery_key`` of each of ``signals``."""
     policy: FoldPolicy | None = None
     fold: Fold = EMPTY
     folds: tuple[Fold, ...] = attrs.field(default=(), eq=False, repr=False)
@@ -71,13 +73,13 @@ def initial_state(tenant: str, dedup_key: str) -> AlertState:
 
 @attrs.frozen(kw_only=True)
 class IngestSignal:
-    """Apply one normalized signal under the tenant's current rules and silences."""
+    """Apply one normalized signal under the tenant's current rules and silences, with the
+    behaviour of ``engine_version`` (see ``helios.domain.versions``)."""
 
     signal: Signal
     ruleset: Ruleset
     silences: tuple[Silence, ...] = ()
-    regex_engine: RegexEngine = RegexEngine.RE2
-    """The engine the input was recorded under (see ``helios.domain.patterns``)."""
+    engine_version: int = versions.CURRENT
 
 
 @attrs.frozen(kw_only=True)
@@ -87,8 +89,7 @@ class Tick:
     at: Millis
     ruleset: Ruleset
     silences: tuple[Silence, ...] = ()
-    regex_engine: RegexEngine = RegexEngine.RE2
-    """The engine the tick was recorded under (see ``helios.domain.patterns``)."""
+    engine_version: int = versions.CURRENT
 
 
 AlertCommand = IngestSignal | Tick
@@ -104,6 +105,31 @@ class SignalAccepted:
     signal: Signal
     policy: FoldPolicy
     late: bool = False
+
+
+@event("helios.alert.signal_repeated.v1")
+@attrs.frozen(kw_only=True)
+class SignalRepeated:
+    """Another copy of a content-identified signal the open episode already has (the other
+    member of an HA pair, a resend): a duplicate for the record, adding no occurrence. It is
+    kept with its time all the same, so that a resolve arriving later, from between the two
+    copies, still makes this one the trigger of a new episode."""
+
+    signal: Signal
+    policy: FoldPolicy
+
+
+@event("helios.alert.signal_ignored.v1")
+@attrs.frozen(kw_only=True)
+class SignalIgnored:
+    """An acknowledge or resolve for an alert never triggered (engine version 2 on): PagerDuty
+    drops such an event, and no alert comes of it. It is kept all the same, like an accepted
+    signal: should the trigger it overtook arrive later, the canonical fold still places it."""
+
+    signal: Signal
+    policy: FoldPolicy
+    reason: str
+    """``never_triggered``."""
 
 
 @event("helios.alert.signal_deduplicated.v1")
@@ -249,6 +275,8 @@ class EscalationDue:
 
 AlertEvent = (
     SignalAccepted
+    | SignalRepeated
+    | SignalIgnored
     | SignalDeduplicated
     | SignalLate
     | AlertTriggered
@@ -271,7 +299,11 @@ AlertEvent = (
 def evolve(state: AlertState, event: AlertEvent) -> AlertState:
     """Apply a recorded event. Total: never raises, so replay cannot fail."""
     match event:
-        case SignalAccepted(signal=signal, policy=policy):
+        case (
+            SignalAccepted(signal=signal, policy=policy)
+            | SignalRepeated(signal=signal, policy=policy)
+            | SignalIgnored(signal=signal, policy=policy)
+        ):
             return _absorb(state, signal, policy)
         case SignalDeduplicated():
             # A duplicate changes nothing: applying a signal twice equals applying it once.
@@ -330,8 +362,8 @@ def evolve_all(state: AlertState, events: tuple[AlertEvent, ...] | list[AlertEve
 
 
 def _absorb(state: AlertState, signal: Signal, policy: FoldPolicy) -> AlertState:
-    signal_id = signal.signal_id
-    if signal_id in state.seen:
+    key = delivery_key(signal.signal_id, signal.occurred_at)
+    if key in state.seen:
         return state
     signals = state.signals
     folds = state.folds
@@ -357,7 +389,7 @@ def _absorb(state: AlertState, signal: Signal, policy: FoldPolicy) -> AlertState
         tenant=state.tenant,
         dedup_key=state.dedup_key,
         signals=new_signals,
-        seen=state.seen | {signal_id},
+        seen=state.seen | {key},
         policy=policy,
         fold=fold,
         folds=new_folds,
@@ -437,14 +469,25 @@ def _decide_signal(
     command: IngestSignal, state: AlertState
 ) -> tuple[tuple[AlertEvent, ...], AlertState]:
     signal, ruleset = command.signal, command.ruleset
-    if signal.signal_id in state.seen:
+    if delivery_key(signal.signal_id, signal.occurred_at) in state.seen:
         duplicate = SignalDeduplicated(
             signal_id=signal.signal_id, source=signal.source, received_at=signal.received_at
         )
         return (duplicate,), state
     before = state.episode
     late = before is not None and signal.occurred_at < before.started_at
-    accepted = SignalAccepted(signal=signal, policy=FoldPolicy.of(ruleset), late=late)
+    accepted: SignalAccepted | SignalRepeated
+    if (
+        before is not None
+        and not late
+        and signal.signal_id in before.content_ids
+        and is_content_id(signal.signal_id)
+        # the same trigger after a resolve is news: it opens the next episode
+        and (before.is_open or signal.action is not Action.TRIGGER)
+    ):
+        accepted = SignalRepeated(signal=signal, policy=FoldPolicy.of(ruleset))
+    else:
+        accepted = SignalAccepted(signal=signal, policy=FoldPolicy.of(ruleset), late=late)
     events: list[AlertEvent] = [accepted]
     if late and before is not None:
         events.append(
@@ -457,6 +500,12 @@ def _decide_signal(
     after_state = evolve(state, accepted)
     after = after_state.episode
     if after is None:
+        # An acknowledge or resolve with nothing ever triggered. Ignoring it is a decision
+        # only: the state is the same either way (the signal is kept for a trigger it
+        # overtook, which the fold will place when it arrives).
+        if command.engine_version >= versions.IGNORE_UNTRIGGERED_ACTIONS:
+            ignored = SignalIgnored(signal=signal, policy=accepted.policy, reason="never_triggered")
+            return (ignored,), after_state
         return tuple(events), after_state
     at = signal.occurred_at
     journal = _Journal(
@@ -464,7 +513,7 @@ def _decide_signal(
         events=events,
         ruleset=ruleset,
         at=at,
-        regex_engine=command.regex_engine,
+        regex_engine=engine_for(command.engine_version),
     )
 
     opened = before is None or (
@@ -513,7 +562,7 @@ def _decide_signal(
             )
 
     silence_ids = matching(
-        command.silences, signal.labels, signal.occurred_at, command.regex_engine
+        command.silences, signal.labels, signal.occurred_at, engine_for(command.engine_version)
     )
     if silence_ids != journal.state.silenced_by:
         journal.add(
@@ -550,7 +599,11 @@ def _decide_tick(command: Tick, state: AlertState) -> tuple[tuple[AlertEvent, ..
     if episode is None:
         return (), state
     journal = _Journal(
-        state=state, events=[], ruleset=ruleset, at=at, regex_engine=command.regex_engine
+        state=state,
+        events=[],
+        ruleset=ruleset,
+        at=at,
+        regex_engine=engine_for(command.engine_version),
     )
     transitions = state.fold.transitions
     last = transitions[-1] if transitions else None
@@ -580,7 +633,9 @@ def _decide_tick(command: Tick, state: AlertState) -> tuple[tuple[AlertEvent, ..
                 due_at=episode.started_at + ruleset.escalate_after_ms,
             )
         )
-        silenced = matching(command.silences, episode.labels, at, command.regex_engine)
+        silenced = matching(
+            command.silences, episode.labels, at, engine_for(command.engine_version)
+        )
         journal.notify("escalation", current.priority, silenced=silenced)
     return tuple(journal.events), journal.state
 

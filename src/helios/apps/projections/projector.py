@@ -135,12 +135,22 @@ class _PageRows:
     def alert(self, entry: LogEntry, folded: FoldedAlert) -> None:
         state = folded.state
         episode = state.episode
+        if episode is None and isinstance(
+            entry.event, alert.SignalIgnored | alert.SignalDeduplicated
+        ):
+            # Only acknowledge/resolve signals for an alert never triggered, ignored: no
+            # alert to show (until a trigger arrives). Logs of engine version 1 accepted them
+            # instead, and keep the row with status "none" they always had.
+            return
         previous = self.alerts.get(entry.stream_id)
+        # An exact duplicate and a copy of a timestamp-less signal alike (HA pair, resend).
         duplicates = (previous[14] if previous else 0) + isinstance(
-            entry.event, alert.SignalDeduplicated
+            entry.event, alert.SignalDeduplicated | alert.SignalRepeated
         )
         changed = getattr(entry.event, "at", None)
-        if isinstance(entry.event, alert.SignalAccepted | alert.SignalDeduplicated):
+        if isinstance(
+            entry.event, alert.SignalAccepted | alert.SignalDeduplicated | alert.SignalRepeated
+        ):
             changed = None
         last_change = changed if changed is not None else (previous[20] if previous else None)
         if episode is None:

@@ -23,7 +23,7 @@ import orjson
 
 from helios.adapters.store.codec import EventCodec
 from helios.apps.replay.deciding import decide_signal, decide_tick
-from helios.apps.replay.history import TenantHistory, UnknownVersion
+from helios.apps.replay.history import TenantHistory, UnknownVersion, checked_engine_version
 from helios.apps.replay.log import (
     CachedStates,
     Window,
@@ -44,7 +44,6 @@ from helios.domain.intake import (
     outcome_event,
 )
 from helios.domain.normalize import Normalized, normalize
-from helios.domain.patterns import RegexEngine
 from helios.domain.values import Envelope
 from helios.ports.event_store import EventStore, LogEntry
 
@@ -181,7 +180,10 @@ class Verifier:
         try:
             if isinstance(event, TickReceived):
                 context = self._history.context(
-                    event.tenant, event.ruleset_version, event.silences_version, event.regex_engine
+                    event.tenant,
+                    event.ruleset_version,
+                    event.silences_version,
+                    event.engine_version,
                 )
                 for key in event.dedup_keys:
                     working = decide_tick(self._states, event.tenant, key, event.at, context)
@@ -200,18 +202,19 @@ class Verifier:
         else:
             version = recorded.ruleset_version
             silences_version = getattr(recorded, "silences_version", 0)
-        # Only a normalized outcome records the engine; the others decide nothing.
-        regex_engine = getattr(recorded, "regex_engine", RegexEngine.PYTHON_RE)
+        # Normalized again by the engine version that normalized it, so history recorded
+        # before a change of normalization still compares equal.
+        engine_version = checked_engine_version(recorded.engine_version)
         ruleset = self._history.ruleset(envelope.tenant, version)
-        result = normalize(envelope, ruleset, decode=orjson.loads)
+        result = normalize(envelope, ruleset, decode=orjson.loads, version=engine_version)
         recomputed = outcome_event(
-            envelope, result, version, silences_version, regex_engine=regex_engine
+            envelope, result, version, silences_version, engine_version=engine_version
         )
         if not self._same(recorded, recomputed):
             self._diverged(entry, "outcome", recomputed)
         if isinstance(result, Normalized) and result.signals:
             context = self._history.context(
-                envelope.tenant, version, silences_version, regex_engine
+                envelope.tenant, version, silences_version, engine_version
             )
             for signal in result.signals:
                 self._expect(decide_signal(self._states, signal, context), entry.position)

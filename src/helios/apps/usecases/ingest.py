@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 import orjson
 
-from helios.domain import alert, engine, incident, ruleset_stream, silence
+from helios.domain import alert, engine, incident, ruleset_stream, silence, versions
 from helios.domain.intake import (
     EnvelopeReceived,
     TickReceived,
@@ -183,7 +183,7 @@ class Ingestor:
                 dedup_keys=tuple(dedup_keys),
                 ruleset_version=context.ruleset.version,
                 silences_version=context.silences_version,
-                regex_engine=context.regex_engine,
+                engine_version=context.engine_version,
             )
             intake = StreamAppend(
                 stream_id=uuid.UUID(tick_stream(tenant, at)), expected_version=0, events=(record,)
@@ -212,7 +212,16 @@ class Ingestor:
     def _plan(self, envelopes: list[Envelope]) -> _Plan:
         contexts = {tenant: self._context(tenant) for tenant in {e.tenant for e in envelopes}}
         outcomes = [
-            (e, normalize(e, contexts[e.tenant].ruleset, decode=self._decode)) for e in envelopes
+            (
+                e,
+                normalize(
+                    e,
+                    contexts[e.tenant].ruleset,
+                    decode=self._decode,
+                    version=contexts[e.tenant].engine_version,
+                ),
+            )
+            for e in envelopes
         ]
         working = engine.Working(alerts={}, groups={})
         versions: dict[uuid.UUID, int] = {}
@@ -236,7 +245,7 @@ class Ingestor:
                 result,
                 context.ruleset.version,
                 context.silences_version,
-                regex_engine=context.regex_engine,
+                engine_version=context.engine_version,
             )
             intake.append(
                 StreamAppend(
@@ -319,6 +328,7 @@ class Ingestor:
             ruleset=rules.current,
             silences=silences.silences,
             silences_version=silences_version,
+            engine_version=versions.CURRENT,  # new inputs: today's behaviour, recorded with them
         )
 
 

@@ -276,11 +276,27 @@ def assemble(
     links: tuple[Link, ...] = (),
     details: str = "{}",
     notes: Notes | None = None,
+    untimed: bool = False,
 ) -> Signal:
-    """The canonical signal from checked values, with its content-hash ``signal_id``."""
+    """The canonical signal from checked values, with its content-hash ``signal_id``.
+
+    ``untimed``: the source gave no time of its own (``occurred_at`` is when it was received),
+    so the id hashes the content alone (``identity.content_signal_id``).
+    """
     source = envelope.source.value
-    return Signal(
-        signal_id=identity.signal_id(
+    if untimed:
+        sid = identity.content_signal_id(
+            tenant=envelope.tenant,
+            source=source,
+            dedup_key=dedup_key,
+            action=action,
+            severity=severity,
+            summary=summary,
+            labels=labels,
+            service=service,
+        )
+    else:
+        sid = identity.signal_id(
             tenant=envelope.tenant,
             source=source,
             dedup_key=dedup_key,
@@ -289,7 +305,9 @@ def assemble(
             severity=severity,
             summary=summary,
             labels=labels,
-        ),
+        )
+    return Signal(
+        signal_id=sid,
         tenant=envelope.tenant,
         integration=envelope.integration,
         source=source,

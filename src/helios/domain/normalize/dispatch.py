@@ -6,10 +6,12 @@ same signal.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from typing import Any, assert_never
 
+from helios.domain import versions
 from helios.domain.normalize import FieldError, JsonDecoder, NormalizeResult, Rejected
 from helios.domain.normalize import common as check
 from helios.domain.normalize.alertmanager import normalize_alertmanager
@@ -27,10 +29,16 @@ SourceNormalizer = Callable[[Envelope, Ruleset, check.JsonObject, JsonDecoder], 
 
 
 def normalize(
-    envelope: Envelope, ruleset: Ruleset, *, decode: JsonDecoder = json.loads
+    envelope: Envelope,
+    ruleset: Ruleset,
+    *,
+    decode: JsonDecoder = json.loads,
+    version: int = versions.CURRENT,
 ) -> NormalizeResult:
     """The signals in an envelope's body, its changes, a channel control message, or a
-    rejection.
+    rejection, as normalization ``version`` makes them (see ``helios.domain.versions``; replay
+    passes the version an envelope was recorded with, so it normalizes again to the recorded
+    result).
 
     Total: any body gives a result, never an exception. ``decode`` turns JSON bytes into
     Python values and must raise ``ValueError`` on invalid input (``json.loads`` and
@@ -42,7 +50,7 @@ def normalize(
     if envelope.source is SourceKind.USER:
         # Human actions recorded by the API (acknowledge, resolve): their own small format.
         return normalize_user(envelope, ruleset, decode)
-    normalizer = _normalizer(envelope.source)
+    normalizer = _normalizer(envelope.source, version)
     if normalizer is None:
         return Rejected(
             reason="user signals are not normalized from bytes",
@@ -66,10 +74,10 @@ def normalize(
     return normalizer(envelope, ruleset, document, decode)
 
 
-def _normalizer(source: SourceKind) -> SourceNormalizer | None:
+def _normalizer(source: SourceKind, version: int) -> SourceNormalizer | None:
     match source:
         case SourceKind.PAGERDUTY:
-            return normalize_pagerduty
+            return functools.partial(normalize_pagerduty, version=version)
         case SourceKind.ALERTMANAGER:
             return normalize_alertmanager
         case SourceKind.GRAFANA:

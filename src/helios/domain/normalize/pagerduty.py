@@ -11,10 +11,22 @@ at Helios unchanged):
 - ``payload`` is required for a trigger, with ``summary``, ``source`` and ``severity``.
   ``severity`` goes through the ruleset's table like any other source (PagerDuty itself allows
   critical|error|warning|info). ``timestamp`` is ``occurred_at``.
-- ``service`` is ``payload.component`` when present, else ``payload.source``: the component
-  names the affected software (what incidents should group on), while ``source`` is usually a
-  host name and only a fallback. ``component``, ``group``, ``class`` map to the fields of the
-  same name; ``labels`` are ``source``, ``component``, ``group``, ``class`` when present.
+- Without ``timestamp`` (Alertmanager's pagerduty receiver never sends one; acknowledge and
+  resolve events rarely do), ``occurred_at`` is ``received_at`` and, from engine version 2, the
+  signal is identified by its content alone: the copies an HA pair sends and every
+  ``repeat_interval`` resend are one signal, which the alert counts once per episode. Version 1
+  hashed ``received_at`` into the id, so each copy was another occurrence.
+- ``service`` (what incidents group on by default) is, from engine version 2, the first of:
+  ``payload.component`` (the affected software, as the sender names it); the ``service``
+  label, else the ``job`` label, that every alert Alertmanager lists in
+  ``custom_details.firing`` (``resolved`` when none fires) carries with one value; then
+  ``payload.group`` (PagerDuty's logical grouping of a service's components); then
+  ``payload.source`` (usually a host, and "Alertmanager" for everything Alertmanager sends).
+  ``class`` is the kind of problem ("high CPU"), shared by unrelated services, so it never
+  names one. Version 1 took ``component``, else ``source``, so every alert from Alertmanager
+  was of service "Alertmanager" and unrelated alerts met in one incident.
+  ``component``, ``group``, ``class`` map to the fields of the same name; ``labels`` are
+  ``source``, ``component``, ``group``, ``class`` when present.
 - ``links`` become links (plus ``client_url`` titled with ``client``); ``custom_details``,
   ``images``, ``client`` and unknown fields are kept in ``details``.
 - ``routing_key`` is required but never copied into the signal: it is the integration's secret.
@@ -26,9 +38,11 @@ noted, unmapped.
 
 from __future__ import annotations
 
+import re
+
 import attrs
 
-from helios.domain import identity
+from helios.domain import identity, versions
 from helios.domain.normalize import FieldError, JsonDecoder, Normalized, NormalizeResult
 from helios.domain.normalize import common as check
 from helios.domain.ruleset import Ruleset
@@ -42,9 +56,15 @@ _PAYLOAD_MAPPED = frozenset(
 
 
 def normalize_pagerduty(
-    envelope: Envelope, ruleset: Ruleset, document: check.JsonObject, decode: JsonDecoder
+    envelope: Envelope,
+    ruleset: Ruleset,
+    document: check.JsonObject,
+    decode: JsonDecoder,
+    *,
+    version: int,
 ) -> NormalizeResult:
-    """One Events API v2 event as one signal, or a rejection naming every bad field."""
+    """One Events API v2 event as one signal (as normalization ``version`` makes it), or a
+    rejection naming every bad field."""
     del decode  # the event is one JSON document: nothing nested to decode
     errors: check.Errors = []
     notes: check.Notes = []
@@ -115,13 +135,15 @@ def normalize_pagerduty(
                     payload.timestamp, envelope.received_at, ruleset, "payload.timestamp", notes
                 ),
                 labels=labels,
-                service=payload.component or payload.source,
+                service=_service(payload, raw_payload, version),
                 component=payload.component,
                 group=payload.group,
                 class_=payload.class_,
                 links=links,
                 details=details,
                 notes=notes,
+                untimed=payload.timestamp is None
+                and version >= versions.PAGERDUTY_CONTENT_IDENTITY,
             ),
         )
     )
@@ -148,3 +170,60 @@ def _read_payload(raw: check.JsonObject, required: bool, errors: check.Errors) -
         group=check.text(raw, "group", "payload.group", errors) or "",
         class_=check.text(raw, "class", "payload.class", errors) or "",
     )
+
+
+def _service(payload: _Payload, raw: check.JsonObject | None, version: int) -> str:
+    if version < versions.PAGERDUTY_SERVICE:
+        return payload.component or payload.source
+    if payload.component:
+        return payload.component
+    listed = _alertmanager_alerts(raw.get("custom_details") if raw else None)
+    return (
+        _common_label(listed, "service")
+        or _common_label(listed, "job")
+        or payload.group
+        or payload.source
+    )
+
+
+# One label in the text of Alertmanager's default pagerduty template (``__text_alert_list``):
+#   Labels:\n - alertname = X\n - service = Y\nAnnotations:\n - summary = …\nSource: url\n
+_LABEL_LINE = re.compile(r" - ([A-Za-z_][A-Za-z0-9_]*) = (.*)\Z")
+
+
+def _alertmanager_alerts(details: object) -> list[dict[str, str]]:
+    """The labels of each alert Alertmanager lists in its default ``custom_details``: the
+    firing ones, or the resolved ones when none fires. Empty for any other shape."""
+    if not isinstance(details, dict):
+        return []
+    for key in ("firing", "resolved"):
+        text = details.get(key)
+        if isinstance(text, str) and text:
+            return _listed_alerts(text)
+    return []
+
+
+def _listed_alerts(text: str) -> list[dict[str, str]]:
+    alerts: list[dict[str, str]] = []
+    current: dict[str, str] | None = None
+    for line in text.split("\n"):
+        if line == "Labels:":
+            current = {}
+            alerts.append(current)
+            continue
+        if current is None:
+            continue  # annotations, the source URL, or text of another template
+        found = _LABEL_LINE.match(line)
+        if found is None:
+            # "Annotations:", or a line this template does not write (a label value with a
+            # line break): this alert's labels end here.
+            current = None
+        else:
+            current.setdefault(found[1], found[2])
+    return alerts
+
+
+def _common_label(alerts: list[dict[str, str]], name: str) -> str:
+    """The value of label ``name`` if every alert has it, all with that value; else ""."""
+    values = {labels.get(name, "") for labels in alerts}
+    return values.pop() if len(values) == 1 else ""

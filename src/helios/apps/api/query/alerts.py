@@ -33,7 +33,7 @@ from helios.apps.api.query.context import (
 from helios.domain import alert
 from helios.domain.access import Role
 from helios.domain.normalize import FieldError
-from helios.domain.values import Envelope, SourceKind
+from helios.domain.values import Envelope, Signal, SourceKind
 from helios.ports.queue import QueueUnavailable
 
 _STATUSES = ("triggered", "acknowledged", "resolved", "none")
@@ -312,6 +312,24 @@ async def _alert_row(ctx: QueryContext, caller: Caller, alert_id: str) -> tuple[
     return rows[0]
 
 
+def _signal_document(s: Signal, *, late: bool) -> doc.SignalDocument:
+    return doc.SignalDocument(
+        signal_id=s.signal_id,
+        source=s.source,
+        integration=s.integration,
+        action=s.action.value,
+        severity=s.severity.value,
+        summary=s.summary,
+        service=s.service,
+        labels=dict(s.labels),
+        occurred_at=rfc3339_required(s.occurred_at),
+        received_at=rfc3339_required(s.received_at),
+        late=late,
+        links=[doc.LinkDocument(href=k.href, text=k.text) for k in s.links],
+        details=orjson.loads(s.details),
+    )
+
+
 def _detail(row: tuple[Any, ...], recorded: Any) -> doc.AlertDetail:
     signals: list[doc.SignalDocument] = []
     decisions: list[doc.Decision] = []
@@ -322,24 +340,11 @@ def _detail(row: tuple[Any, ...], recorded: Any) -> doc.AlertDetail:
         event = item.event
         match event:
             case alert.SignalAccepted(signal=s, late=late):
-                signals.append(
-                    doc.SignalDocument(
-                        signal_id=s.signal_id,
-                        source=s.source,
-                        integration=s.integration,
-                        action=s.action.value,
-                        severity=s.severity.value,
-                        summary=s.summary,
-                        service=s.service,
-                        labels=dict(s.labels),
-                        occurred_at=rfc3339_required(s.occurred_at),
-                        received_at=rfc3339_required(s.received_at),
-                        late=late,
-                        links=[doc.LinkDocument(href=k.href, text=k.text) for k in s.links],
-                        details=orjson.loads(s.details),
-                    )
-                )
+                signals.append(_signal_document(s, late=late))
                 continue
+            case alert.SignalIgnored(signal=s):
+                # Shown once a trigger it overtook has arrived: it is part of the history then.
+                signals.append(_signal_document(s, late=False))
             case alert.AlertScored(ruleset_version=version):
                 ruleset_version = version
             case alert.AlertSilenced(silence_ids=ids):
