@@ -132,4 +132,7 @@ rulesets = st.builds(
     recurrence_cap=st.integers(min_value=0, max_value=20),
     flapping_penalty=st.integers(min_value=0, max_value=30),
     flap_threshold=st.integers(min_value=2, max_value=6),
+    # Signals drawn here span under two hours: the laws that hold inside the lateness horizon
+    # are stated over them (``test_horizon`` draws horizons they overflow).
+    lateness_horizon_ms=st.just(3 * 3_600_000),
 )

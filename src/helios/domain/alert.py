@@ -8,16 +8,15 @@ bookkeeping of decisions already taken (priority, notifications, escalation, fla
 
 from __future__ import annotations
 
-import bisect
-
 import attrs
 
 from helios.domain import versions
-from helios.domain.events import event
-from helios.domain.fold import EMPTY, Episode, Fold, FoldPolicy, fold_each, step
+from helios.domain.events import ADDED_FIELD, event
+from helios.domain.fold import EMPTY, Episode, Fold, FoldPolicy, fold_all, fold_each, step
 from helios.domain.identity import delivery_key, is_content_id, stable_hash
 from helios.domain.patterns import RegexEngine, engine_for
 from helios.domain.ruleset import Ruleset
+from helios.domain.run import Run, empty_run
 from helios.domain.scoring import Factor, Score, ScoreInput, score
 from helios.domain.silence import Silence, matching
 from helios.domain.values import Action, Millis, Priority, Signal, Status
@@ -29,15 +28,28 @@ from helios.domain.values import Action, Millis, Priority, Signal, Status
 class AlertState:
     tenant: str
     dedup_key: str
-    signals: tuple[Signal, ...] = ()
-    """Every distinct signal, in canonical order (every delivery of a content-identified one)."""
-    seen: frozenset[str] = frozenset()
-    """``identity.delivery_key`` of each of ``signals``."""
+    signals: Run[Signal] = attrs.field(factory=empty_run)
+    """The distinct signals inside the lateness horizon, in canonical order (every delivery of
+    a content-identified one); with engine versions 1 and 2, every distinct signal."""
     policy: FoldPolicy | None = None
+    base: Fold = EMPTY
+    """The fold of the signals that left the horizon (``EMPTY`` while none has): the compact
+    summary of the alert's history before ``signals``, episode aggregates included."""
     fold: Fold = EMPTY
-    folds: tuple[Fold, ...] = attrs.field(default=(), eq=False, repr=False)
-    """The fold after each of ``signals`` (so ``folds[-1] is fold``): a late signal re-folds
-    from where it sorts instead of from the first signal. Derived, hence not compared."""
+    folds: Run[Fold] = attrs.field(factory=empty_run, eq=False, repr=False)
+    """The fold after each of ``signals`` (so ``folds[-1] is fold``), or empty when dropped
+    (``compacted``): a late signal re-folds from where it sorts instead of from ``base``.
+    Derived, hence not compared."""
+    evicted_through: tuple[int, int, str] | None = None
+    """The canonical order key of the last signal that left the horizon: nothing sorting
+    before it can take its place in the history any more."""
+    # totals, over every signal recorded (those beyond the horizon included)
+    total_signals: int = 0
+    late_beyond_horizon: int = 0
+    """Signals recorded older than the watermark: counted, and nothing else."""
+    first_signal_at: Millis | None = None
+    last_signal_at: Millis | None = None
+    """The latest ``occurred_at`` recorded: the watermark follows it."""
     # bookkeeping of decisions already recorded
     priority: Priority | None = None
     score: int | None = None
@@ -58,6 +70,38 @@ class AlertState:
     @property
     def status(self) -> Status | None:
         return self.fold.episode.status if self.fold.episode else None
+
+    @property
+    def seen(self) -> frozenset[str]:
+        """``identity.delivery_key`` of each of ``signals`` (built on each call)."""
+        return frozenset(delivery_key(s.signal_id, s.occurred_at) for s in self.signals)
+
+    def watermark(self, policy: FoldPolicy) -> Millis | None:
+        """The time before which a signal is beyond ``policy``'s horizon (None: no horizon,
+        or no signal yet)."""
+        if not policy.bounded or self.last_signal_at is None:
+            return None
+        return self.last_signal_at - policy.horizon_ms
+
+    def beyond_horizon(self, signal: Signal, policy: FoldPolicy) -> bool:
+        """Whether ``signal`` is older than the watermark, or sorts before a signal that
+        already left the horizon: it can no longer take its place in the history."""
+        watermark = self.watermark(policy)
+        if watermark is None:
+            return False
+        if signal.occurred_at < watermark:
+            return True
+        return self.evicted_through is not None and _order_key(signal) <= self.evicted_through
+
+    def holds(self, signal: Signal) -> bool:
+        """Whether this very delivery is already among ``signals`` (O(log n)).
+
+        Its order key tells: a time-bound id hashes the time and the action, and a
+        content-identified delivery is told apart by its time."""
+        signals = self.signals
+        key = _order_key(signal)
+        index = signals.bisect_left(key, _order_key)
+        return index < len(signals) and _order_key(signals[index]) == key
 
     def notified_urgency_for(self, episode_id: str) -> int:
         """The urgency already notified for this episode (0: nothing notified yet)."""
@@ -100,11 +144,16 @@ AlertCommand = IngestSignal | Tick
 @event("helios.alert.signal_accepted.v1")
 @attrs.frozen(kw_only=True)
 class SignalAccepted:
-    """A new distinct signal joined the alert's set (``late``: older than the episode start)."""
+    """A new distinct signal joined the alert's set (``late``: older than the episode start).
+
+    ``late_beyond_horizon`` (engine version 3 on): the signal is older than the alert's
+    watermark, so it is only recorded and counted; it changes neither the alert's signals nor
+    its status, and no decision follows it."""
 
     signal: Signal
     policy: FoldPolicy
     late: bool = False
+    late_beyond_horizon: bool = attrs.field(default=False, metadata=ADDED_FIELD)
 
 
 @event("helios.alert.signal_repeated.v1")
@@ -299,6 +348,8 @@ AlertEvent = (
 def evolve(state: AlertState, event: AlertEvent) -> AlertState:
     """Apply a recorded event. Total: never raises, so replay cannot fail."""
     match event:
+        case SignalAccepted(signal=signal, late_beyond_horizon=True):
+            return _counted_beyond_horizon(state, signal)
         case (
             SignalAccepted(signal=signal, policy=policy)
             | SignalRepeated(signal=signal, policy=policy)
@@ -349,10 +400,11 @@ def evolve(state: AlertState, event: AlertEvent) -> AlertState:
 
 def compacted(state: AlertState) -> AlertState:
     """The same state without its derived per-signal folds: smaller to keep aside. Nothing
-    decided from it changes; a late signal into it re-folds from the first signal."""
-    if not state.folds:
+    decided from it changes; a late signal into it re-folds from ``base``."""
+    signals = state.signals.compact()
+    if not state.folds and signals is state.signals:
         return state
-    return attrs.evolve(state, folds=())
+    return attrs.evolve(state, signals=signals, folds=empty_run())
 
 
 def evolve_all(state: AlertState, events: tuple[AlertEvent, ...] | list[AlertEvent]) -> AlertState:
@@ -362,37 +414,67 @@ def evolve_all(state: AlertState, events: tuple[AlertEvent, ...] | list[AlertEve
 
 
 def _absorb(state: AlertState, signal: Signal, policy: FoldPolicy) -> AlertState:
-    key = delivery_key(signal.signal_id, signal.occurred_at)
-    if key in state.seen:
+    if state.holds(signal):
         return state
     signals = state.signals
     folds = state.folds
+    base = state.base
+    complete = len(folds) == len(signals)
     same_policy = policy is state.policy or policy == state.policy
-    in_order = not signals or _order_key(signal) > _order_key(signals[-1])
-    if in_order and same_policy:
-        # The common case stays O(1) in fold work: only the new signal is applied.
+    last = signals.last()
+    key = _order_key(signal)
+    if (last is None or key > _order_key(last)) and same_policy:
+        # The common case is O(1): only the new signal is applied, and both runs grow in place.
         fold = step(state.fold, signal, policy)
-        new_signals = (*signals, signal)
-        new_folds = (*folds, fold)
+        signals = signals.appended(signal)
+        if complete:
+            folds = folds.appended(fold)
     else:
         # A late signal (or a changed policy) re-folds: the canonical fold is the truth. The
         # fold before the insertion point is unchanged, so it resumes from there.
-        index = bisect.bisect(signals, _order_key(signal), key=_order_key)
-        new_signals = (*signals[:index], signal, *signals[index:])
-        if same_policy and len(folds) == len(signals):
-            start = folds[index - 1] if index else EMPTY
-            new_folds = (*folds[:index], *fold_each(start, new_signals[index:], policy))
+        index = signals.bisect_right(key, _order_key)
+        signals = signals.inserted(index, signal)
+        if same_policy and complete:
+            resume = folds[index - 1] if index else base
+            folds = folds.prefix_then(index, fold_each(resume, signals.tail(index), policy))
         else:
-            new_folds = tuple(fold_each(EMPTY, new_signals, policy))
-        fold = new_folds[-1]
+            folds = Run.of(fold_each(base, signals, policy))
+        fold = folds[-1]
+    last_at = state.last_signal_at
+    if last_at is None or signal.occurred_at > last_at:
+        last_at = signal.occurred_at
+    first_at = state.first_signal_at
+    if first_at is None or signal.occurred_at < first_at:
+        first_at = signal.occurred_at
+    evicted_through = state.evicted_through
+    if policy.bounded:
+        # Signals behind the watermark, or beyond the count the horizon keeps, leave the
+        # state: their fold becomes the base. Each leaves once, so this is O(1) amortised.
+        watermark = last_at - policy.horizon_ms
+        leaving = max(0, len(signals) - policy.horizon_signals)
+        while leaving < len(signals) - 1 and signals[leaving].occurred_at < watermark:
+            leaving += 1
+        if leaving:
+            evicted_through = _order_key(signals[leaving - 1])
+            if len(folds) == len(signals):
+                base = folds[leaving - 1]
+                folds = folds.without_first(leaving)
+            else:
+                base = fold_all(tuple(signals.head(leaving)), policy, start=base)
+            signals = signals.without_first(leaving)
     return AlertState(
         tenant=state.tenant,
         dedup_key=state.dedup_key,
-        signals=new_signals,
-        seen=state.seen | {key},
+        signals=signals,
         policy=policy,
+        base=base,
         fold=fold,
-        folds=new_folds,
+        folds=folds,
+        evicted_through=evicted_through,
+        total_signals=state.total_signals + 1,
+        late_beyond_horizon=state.late_beyond_horizon,
+        first_signal_at=first_at,
+        last_signal_at=last_at,
         priority=state.priority,
         score=state.score,
         scored_episode=state.scored_episode,
@@ -404,6 +486,23 @@ def _absorb(state: AlertState, signal: Signal, policy: FoldPolicy) -> AlertState
         notified_episode=state.notified_episode,
         notified_urgency=state.notified_urgency,
         notifications=state.notifications,
+    )
+
+
+def _counted_beyond_horizon(state: AlertState, signal: Signal) -> AlertState:
+    """A signal older than the watermark: in the totals, and nowhere else."""
+    first_at = state.first_signal_at
+    if first_at is None or signal.occurred_at < first_at:
+        first_at = signal.occurred_at
+    last_at = state.last_signal_at
+    if last_at is None or signal.occurred_at > last_at:
+        last_at = signal.occurred_at
+    return attrs.evolve(
+        state,
+        total_signals=state.total_signals + 1,
+        late_beyond_horizon=state.late_beyond_horizon + 1,
+        first_signal_at=first_at,
+        last_signal_at=last_at,
     )
 
 
@@ -427,10 +526,15 @@ def _bookkept(
         tenant=state.tenant,
         dedup_key=state.dedup_key,
         signals=state.signals,
-        seen=state.seen,
         policy=state.policy,
+        base=state.base,
         fold=state.fold,
         folds=state.folds,
+        evicted_through=state.evicted_through,
+        total_signals=state.total_signals,
+        late_beyond_horizon=state.late_beyond_horizon,
+        first_signal_at=state.first_signal_at,
+        last_signal_at=state.last_signal_at,
         priority=priority,
         score=score,
         scored_episode=scored_episode,
@@ -469,11 +573,22 @@ def _decide_signal(
     command: IngestSignal, state: AlertState
 ) -> tuple[tuple[AlertEvent, ...], AlertState]:
     signal, ruleset = command.signal, command.ruleset
-    if delivery_key(signal.signal_id, signal.occurred_at) in state.seen:
+    if state.holds(signal):
         duplicate = SignalDeduplicated(
             signal_id=signal.signal_id, source=signal.source, received_at=signal.received_at
         )
         return (duplicate,), state
+    policy = FoldPolicy.of(ruleset, bounded=command.engine_version >= versions.LATENESS_HORIZON)
+    if state.beyond_horizon(signal, policy):
+        # It can no longer rewrite history: recorded and counted, and nothing decided.
+        before = state.episode
+        beyond = SignalAccepted(
+            signal=signal,
+            policy=policy,
+            late=before is not None and signal.occurred_at < before.started_at,
+            late_beyond_horizon=True,
+        )
+        return (beyond,), _counted_beyond_horizon(state, signal)
     before = state.episode
     late = before is not None and signal.occurred_at < before.started_at
     accepted: SignalAccepted | SignalRepeated
@@ -485,9 +600,9 @@ def _decide_signal(
         # the same trigger after a resolve is news: it opens the next episode
         and (before.is_open or signal.action is not Action.TRIGGER)
     ):
-        accepted = SignalRepeated(signal=signal, policy=FoldPolicy.of(ruleset))
+        accepted = SignalRepeated(signal=signal, policy=policy)
     else:
-        accepted = SignalAccepted(signal=signal, policy=FoldPolicy.of(ruleset), late=late)
+        accepted = SignalAccepted(signal=signal, policy=policy, late=late)
     events: list[AlertEvent] = [accepted]
     if late and before is not None:
         events.append(

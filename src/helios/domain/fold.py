@@ -23,6 +23,7 @@ from collections.abc import Iterable
 
 import attrs
 
+from helios.domain.events import ADDED_FIELD
 from helios.domain.identity import is_content_id
 from helios.domain.ruleset import Ruleset, SeverityPolicy
 from helios.domain.values import Action, Labels, Millis, Severity, Signal, Status
@@ -35,24 +36,36 @@ class FoldPolicy:
     severity_policy: SeverityPolicy = SeverityPolicy.HIGHEST
     flap_threshold: int = 5
     flap_window_ms: Millis = 30 * 60_000
+    horizon_ms: Millis = attrs.field(default=0, metadata=ADDED_FIELD)
+    """The lateness horizon in time (0: none, every signal kept, as engine versions 1 and 2)."""
+    horizon_signals: int = attrs.field(default=0, metadata=ADDED_FIELD)
+    """The most signals kept inside the horizon (0: no bound)."""
+
+    @property
+    def bounded(self) -> bool:
+        return self.horizon_ms > 0
 
     @classmethod
-    def of(cls, ruleset: Ruleset) -> FoldPolicy:
+    def of(cls, ruleset: Ruleset, *, bounded: bool = True) -> FoldPolicy:
+        """The policy of ``ruleset``; ``bounded`` gives it the ruleset's lateness horizon
+        (engine version 3 on), else it keeps every signal."""
         # Asked for every signal, nearly always of the same ruleset object: reusing the last
         # policy lets the alert state recognise it by identity before comparing fields.
-        for known, policy in _LAST_POLICY:
-            if known is ruleset:
+        for known, was_bounded, policy in _LAST_POLICY:
+            if known is ruleset and was_bounded is bounded:
                 return policy
         policy = cls(
             severity_policy=ruleset.severity_policy,
             flap_threshold=ruleset.flap_threshold,
             flap_window_ms=ruleset.flap_window_ms,
+            horizon_ms=ruleset.lateness_horizon_ms if bounded else 0,
+            horizon_signals=ruleset.horizon_signals if bounded else 0,
         )
-        _LAST_POLICY[:] = [(ruleset, policy)]  # one slice assignment: safe between threads
+        _LAST_POLICY[:] = [(ruleset, bounded, policy)]  # one slice assignment: thread-safe
         return policy
 
 
-_LAST_POLICY: list[tuple[Ruleset, FoldPolicy]] = []
+_LAST_POLICY: list[tuple[Ruleset, bool, FoldPolicy]] = []
 
 
 @attrs.frozen(kw_only=True)
@@ -202,9 +215,9 @@ def step(fold: Fold, signal: Signal, policy: FoldPolicy) -> Fold:
             return _transition(fold, resolved, signal.occurred_at, policy)
 
 
-def fold_all(signals: tuple[Signal, ...], policy: FoldPolicy) -> Fold:
-    """Fold signals that are already in canonical order."""
-    fold = EMPTY
+def fold_all(signals: tuple[Signal, ...], policy: FoldPolicy, *, start: Fold = EMPTY) -> Fold:
+    """Fold signals that are already in canonical order (continuing from ``start``)."""
+    fold = start
     for signal in signals:
         fold = step(fold, signal, policy)
     return fold

@@ -40,8 +40,16 @@ RE2_PATTERNS: Final = 2
 value (``helios.domain.patterns``); version 1 read them with Python's backtracking ``re``
 (except patterns recorded as RE2 ones, which ``re`` never reads)."""
 
-CURRENT: Final = 2
+LATENESS_HORIZON: Final = 3
+"""An alert's state is bounded by the lateness horizon of its ruleset
+(``Ruleset.lateness_horizon_ms`` and ``Ruleset.horizon_signals``): signals that fall behind the
+watermark leave the state, summarised in its totals and its fold, and a signal older than the
+watermark is recorded flagged ``late_beyond_horizon`` and changes nothing else (no reopen, no
+rescore, no notification). Versions 1 and 2 keep every distinct signal of the alert."""
+
+CURRENT: Final = 3
 """The version new inputs are handled with."""
+
 
 def supported(version: int) -> bool:
     """Whether this code can handle inputs recorded with ``version``."""
