@@ -40,6 +40,9 @@ class AlertState:
     """The fold after each of ``signals`` (so ``folds[-1] is fold``), or empty when dropped
     (``compacted``): a late signal re-folds from where it sorts instead of from ``base``.
     Derived, hence not compared."""
+    latest_trigger: Signal | None = None
+    """The latest trigger in canonical order, kept when it leaves the horizon: the episode's
+    summary and labels come from it, and its links and details are shown with the alert."""
     evicted_through: tuple[int, int, str] | None = None
     """The canonical order key of the last signal that left the horizon: nothing sorting
     before it can take its place in the history any more."""
@@ -446,6 +449,11 @@ def _absorb(state: AlertState, signal: Signal, policy: FoldPolicy) -> AlertState
     first_at = state.first_signal_at
     if first_at is None or signal.occurred_at < first_at:
         first_at = signal.occurred_at
+    latest_trigger = state.latest_trigger
+    if signal.action is Action.TRIGGER and (
+        latest_trigger is None or key > _order_key(latest_trigger)
+    ):
+        latest_trigger = signal
     evicted_through = state.evicted_through
     if policy.bounded:
         # Signals behind the watermark, or beyond the count the horizon keeps, leave the
@@ -470,6 +478,7 @@ def _absorb(state: AlertState, signal: Signal, policy: FoldPolicy) -> AlertState
         base=base,
         fold=fold,
         folds=folds,
+        latest_trigger=latest_trigger,
         evicted_through=evicted_through,
         total_signals=state.total_signals + 1,
         late_beyond_horizon=state.late_beyond_horizon,
@@ -530,6 +539,7 @@ def _bookkept(
         base=state.base,
         fold=state.fold,
         folds=state.folds,
+        latest_trigger=state.latest_trigger,
         evicted_through=state.evicted_through,
         total_signals=state.total_signals,
         late_beyond_horizon=state.late_beyond_horizon,

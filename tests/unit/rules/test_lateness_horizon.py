@@ -177,3 +177,12 @@ def test_a_bounded_state_spills_and_loads_back_deciding_the_same() -> None:
 def test_the_horizon_must_be_positive_and_bounded() -> None:
     problems = validate(Ruleset(version=1, lateness_horizon_ms=0, horizon_signals=0))
     assert {p.field for p in problems} == {"lateness_horizon_ms", "horizon_signals"}
+
+
+def test_the_latest_trigger_is_kept_after_it_leaves_the_horizon() -> None:
+    """The alert's summary, links and details come from its latest trigger, however old."""
+    first = make_signal(action=Action.TRIGGER, offset_s=0, summary="disk full on db-1")
+    state, _ = ingest_all([first, make_signal(action=Action.RESOLVE, offset_s=3 * HOUR)])
+
+    assert first not in state.signals
+    assert state.latest_trigger == first

@@ -20,7 +20,7 @@ from helios.apps.projections.streams import AlertStates, FoldedAlert, StreamDire
 from helios.domain import alert, incident
 from helios.domain.changes import Change
 from helios.domain.intake import ChangeRecorded
-from helios.domain.values import Action, Link, Signal
+from helios.domain.values import Link
 from helios.ports.event_store import ConcurrencyConflict, EventStore, LogEntry
 
 FOLLOWER = "projector"
@@ -182,7 +182,7 @@ class _PageRows:
                 "{}",
             ]
         else:
-            trigger = _latest_trigger(state)
+            trigger = state.latest_trigger
             row = [
                 state.tenant,
                 state.dedup_key,
@@ -387,15 +387,6 @@ def move_position(cursor: Cursor, follower: str, *, after: int, to: int) -> None
         )
     if cursor.rowcount != 1:
         raise ConcurrencyConflict(follower=follower)
-
-
-def _latest_trigger(state: alert.AlertState) -> Signal | None:
-    """The latest trigger in canonical order: the one the episode's summary and labels come
-    from (it always belongs to the current episode)."""
-    for signal in reversed(state.signals):
-        if signal.action is Action.TRIGGER:
-            return signal
-    return None
 
 
 def _links_json(links: tuple[Link, ...]) -> str:

@@ -339,8 +339,8 @@ def _detail(row: tuple[Any, ...], recorded: Any) -> doc.AlertDetail:
     for item in recorded:
         event = item.event
         match event:
-            case alert.SignalAccepted(signal=s, late=late):
-                signals.append(_signal_document(s, late=late))
+            case alert.SignalAccepted(signal=s, late=late, late_beyond_horizon=beyond):
+                signals.append(_signal_document(s, late=late or beyond))
                 continue
             case alert.SignalIgnored(signal=s):
                 # Shown once a trigger it overtook has arrived: it is part of the history then.
