@@ -4,6 +4,13 @@
 their reasons; ``evolve`` is total and never raises, so replaying a log cannot fail. The alert's
 state is the canonical fold of its distinct signals (see ``helios.domain.fold``) plus the
 bookkeeping of decisions already taken (priority, notifications, escalation, flapping clears).
+
+From engine version 3 the state is bounded by the lateness horizon of the ruleset: it keeps the
+signals at or after its watermark (the latest ``occurred_at`` minus ``lateness_horizon_ms``),
+at most ``horizon_signals`` of them, and the fold of all older ones as ``base``. A signal older
+than the watermark is recorded flagged ``late_beyond_horizon`` and only counted. Deciding and
+evolving a signal in order costs O(1) whatever the alert's history; a late one inside the
+horizon re-folds from where it sorts, in O(horizon).
 """
 
 from __future__ import annotations
