@@ -18,6 +18,7 @@ from psycopg.sql import SQL, Identifier
 
 from helios.adapters.store.codec import EventCodec
 from helios.adapters.store.recorder_store import RecorderEventStore
+from helios.adapters.store.snapshots import SNAPSHOTS_PURPOSE, SqlSnapshotRows
 from helios.ports.event_store import StoreUnavailable
 
 
@@ -103,25 +104,45 @@ def open_postgres_store(settings: PostgresSettings, *, codec: EventCodec) -> Rec
             raise StoreUnavailable(
                 f"no event store schema in database {settings.dbname!r}: run migrate first"
             )
+        # A schema migrated before snapshots existed has no snapshot table: loads then fall
+        # back to reading streams (and say so) until ``migrate`` runs again.
+        snapshots = factory.aggregate_recorder(SNAPSHOTS_PURPOSE)
     except BaseException:
         factory.close()
         raise
+    table = SQL("{schema}.{table}").format(
+        schema=Identifier(settings.schema), table=Identifier("stored_" + SNAPSHOTS_PURPOSE)
+    )
     return RecorderEventStore(
         recorder=recorder,
         codec=codec,
+        snapshot_rows=SqlSnapshotRows(
+            snapshots,
+            table=table.as_string(None),
+            insert_ignoring=(
+                "INSERT INTO {table} (originator_id, originator_version, topic, state) "
+                "VALUES ({p}, {p}, {p}, {p}) ON CONFLICT DO NOTHING"
+            ),
+            param="%s",
+        ),
         unavailable=(psycopg.Error,),
         on_close=factory.close,
     )
 
 
 def migrate_postgres(settings: PostgresSettings) -> None:
-    """Create the store's types, tables and indexes if they are missing.
+    """Create the store's types, tables (events, tracking, snapshots) and indexes if missing.
 
     Raises:
         StoreUnavailable: the server cannot be reached.
     """
     factory, _ = _recorder(settings, create=True)
-    factory.close()
+    try:
+        factory.aggregate_recorder(SNAPSHOTS_PURPOSE)
+    except (psycopg.Error, OSError, PersistenceError) as error:
+        raise StoreUnavailable(str(error)) from error
+    finally:
+        factory.close()
 
 
 def _recorder(
