@@ -97,9 +97,7 @@ def measure(store: EventStore, size: int, repeat: int) -> list[tuple[str, float,
     def cold(every: int) -> Callable[[], int]:
         def load() -> int:
             ingestor = Ingestor(store, cache=StateCache(), snapshotting=Snapshotting(every=every))
-            _, loaded = ingestor._load(
-                stream, alert.AlertState, lambda: alert.initial_state("acme", key), alert.evolve
-            )
+            _, loaded = ingestor.alert_state("acme", key)
             assert loaded == version
             return ingestor.stats.events_read
 

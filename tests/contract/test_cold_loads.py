@@ -74,17 +74,13 @@ def longest_alert(store: EventStore) -> tuple[str, uuid.UUID, int]:
 def test_a_cold_load_reads_only_the_events_after_the_latest_snapshot(store: EventStore) -> None:
     """A new ingestor (empty cache) starts from the snapshot, not from the first event."""
     ingest_in_batches(Ingestor(store, snapshotting=Snapshotting(every=EVERY)), traffic(120))
-    key, stream, length = longest_alert(store)
+    key, _, length = longest_alert(store)
     assert length > 3 * EVERY
 
     cold = Ingestor(store, cache=StateCache(), snapshotting=Snapshotting(every=EVERY))
-    state, version = cold._load(
-        stream, alert.AlertState, lambda: alert.initial_state("acme", key), alert.evolve
-    )
+    state, version = cold.alert_state("acme", key)
     whole = Ingestor(store, cache=StateCache(), snapshotting=Snapshotting(every=0))
-    expected, expected_version = whole._load(
-        stream, alert.AlertState, lambda: alert.initial_state("acme", key), alert.evolve
-    )
+    expected, expected_version = whole.alert_state("acme", key)
 
     assert version == expected_version == length
     assert state == expected
@@ -140,9 +136,7 @@ def test_a_snapshot_of_another_shape_is_logged_and_the_stream_read_whole(
 
     cold = Ingestor(store, cache=StateCache(), snapshotting=Snapshotting(every=EVERY))
     with capture_logs() as logs:
-        state, version = cold._load(
-            stream, alert.AlertState, lambda: alert.initial_state("acme", key), alert.evolve
-        )
+        state, version = cold.alert_state("acme", key)
 
     assert version == length and state.signals
     assert cold.stats.snapshots_refused == 1 and cold.stats.events_read == length

@@ -247,6 +247,18 @@ class Ingestor:
             return sum(len(s.events) for s in batch.streams) - 1
         return 0
 
+    def alert_state(self, tenant: str, dedup_key: str) -> tuple[alert.AlertState, int]:
+        """An alert's state and stream version, loaded as a decision loads it: from the cache,
+        else from the latest snapshot and the events after it (counted in ``stats``).
+
+        Raises:
+            StoreUnavailable: the store cannot be reached.
+        """
+        working = engine.Working(alerts={}, groups={})
+        versions: dict[uuid.UUID, int] = {}
+        self._load_alert(working, versions, (tenant, dedup_key))
+        return working.alerts[(tenant, dedup_key)], versions[engine.alert_stream(tenant, dedup_key)]
+
     def context(self, tenant: str) -> engine.TenantContext:
         """The rules and silences in force for a tenant now."""
         return self._context(tenant)
