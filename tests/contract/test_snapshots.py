@@ -7,13 +7,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
+import psycopg
 import pytest
 from eventsourcing.persistence import StoredEvent as Row
+from psycopg import sql
 from store_fixtures import BACKENDS, Backend, Noted, fresh_postgres_database
 
 from helios.adapters.store.recorder_store import RecorderEventStore
 from helios.adapters.store.snapshots import state_schema
-from helios.ports.event_store import AppendBatch, StreamAppend
+from helios.ports.event_store import AppendBatch, StoreUnavailable, StreamAppend
 from helios.ports.snapshots import Snapshot, SnapshotStore, SnapshotUnreadable
 
 
@@ -165,3 +167,25 @@ def test_keep_below_one_is_a_caller_error(store: SnapshotStore) -> None:
     """Pruning every snapshot of a stream is not what ``keep`` is for."""
     with pytest.raises(ValueError, match="keep"):
         store.save_snapshots([Snapshot(stream_id=STREAM, version=1, state=tally(1))], keep=0)
+
+
+def test_a_postgres_schema_migrated_before_snapshots_reads_none_and_asks_for_migrate(
+    postgres_database_url: str,
+) -> None:
+    """Without the snapshot table, loads find nothing, verify lists nothing, writes say why."""
+    backend = Backend("postgres", pg_url=postgres_database_url)
+    try:
+        assert backend._pg is not None
+        with psycopg.connect(postgres_database_url, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP TABLE {}.stored_snapshots").format(sql.Identifier(backend._pg.schema))
+            )
+        store = backend.open()
+        assert isinstance(store, SnapshotStore)
+
+        assert store.load_snapshot(STREAM, Tally) is None
+        assert list(store.snapshot_versions()) == []
+        with pytest.raises(StoreUnavailable, match="migrate"):
+            store.save_snapshots([Snapshot(stream_id=STREAM, version=1, state=tally(1))], keep=2)
+    finally:
+        backend.dispose()

@@ -28,6 +28,7 @@ from eventsourcing.persistence import AggregateRecorder, ProcessRecorder
 from eventsourcing.persistence import StoredEvent as Row
 
 from helios.adapters.store.codec import CodecError, EventCodec
+from helios.ports.event_store import StoreUnavailable
 from helios.ports.snapshots import Snapshot, SnapshotUnreadable
 
 SNAPSHOTS_PURPOSE = "snapshots"
@@ -216,6 +217,23 @@ class SqlSnapshotRows:
                 for row in cursor.fetchall()
             ]
         return iter(listed)
+
+
+class AbsentSnapshotRows:
+    """A store without a snapshot table (migrated before snapshots existed): there is nothing
+    to read, so loads read whole streams; a write reports what to do."""
+
+    def __init__(self, reason: str) -> None:
+        self._reason = reason
+
+    def write(self, rows: Sequence[Row], keep: int) -> None:
+        raise StoreUnavailable(self._reason)
+
+    def latest(self, stream_id: UUID, at_most: int | None) -> Row | None:
+        return None
+
+    def versions(self) -> Iterator[tuple[UUID, int]]:
+        return iter(())
 
 
 def _uuid(value: Any) -> UUID:
