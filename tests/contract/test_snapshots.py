@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,12 @@ from store_fixtures import BACKENDS, Backend, Noted, fresh_postgres_database
 from helios.adapters.store.recorder_store import RecorderEventStore
 from helios.adapters.store.snapshots import state_schema
 from helios.ports.event_store import AppendBatch, StoreUnavailable, StreamAppend
-from helios.ports.snapshots import Snapshot, SnapshotStore, SnapshotUnreadable
+from helios.ports.snapshots import (
+    Snapshot,
+    SnapshotStore,
+    SnapshotUnreadable,
+    SnapshotUnsupported,
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -189,3 +195,26 @@ def test_a_postgres_schema_migrated_before_snapshots_reads_none_and_asks_for_mig
             store.save_snapshots([Snapshot(stream_id=STREAM, version=1, state=tally(1))], keep=2)
     finally:
         backend.dispose()
+
+
+@attrs.frozen(kw_only=True)
+class Unsupported:
+    name: str
+    guard: threading.Lock
+
+
+def test_a_state_msgpack_cannot_hold_is_refused_on_save_and_on_load(store: SnapshotStore) -> None:
+    """A state type that cannot be snapshotted fails as a snapshot error, never another one."""
+    with pytest.raises(SnapshotUnsupported):
+        store.save_snapshots(
+            [
+                Snapshot(
+                    stream_id=STREAM, version=1, state=Unsupported(name="x", guard=threading.Lock())
+                )
+            ],
+            keep=2,
+        )
+    store.save_snapshots([Snapshot(stream_id=STREAM, version=1, state=tally(1))], keep=2)
+    with pytest.raises(SnapshotUnreadable) as refused:
+        store.load_snapshot(STREAM, Unsupported)
+    assert refused.value.reason == "schema"

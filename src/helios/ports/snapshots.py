@@ -52,6 +52,10 @@ class SnapshotUnreadable(EventStoreError):
         )
 
 
+class SnapshotUnsupported(EventStoreError):
+    """A state's type cannot be snapshotted (it holds values msgpack cannot represent)."""
+
+
 @runtime_checkable
 class SnapshotStore(Protocol):
     """Aggregate states at versions of their streams, written and pruned in one transaction."""
@@ -64,6 +68,7 @@ class SnapshotStore(Protocol):
 
         Raises:
             ValueError: ``keep`` is less than 1.
+            SnapshotUnsupported: a state cannot be encoded (nothing was written).
             StoreUnavailable: the store could not be reached (nothing was written).
         """
         ...
@@ -75,7 +80,7 @@ class SnapshotStore(Protocol):
 
         Raises:
             SnapshotUnreadable: the latest snapshot was written for another shape of
-                ``state_type`` or does not decode.
+                ``state_type`` (or ``state_type`` cannot be snapshotted) or does not decode.
             StoreUnavailable: the store could not be reached.
         """
         ...

@@ -29,7 +29,7 @@ from eventsourcing.persistence import StoredEvent as Row
 
 from helios.adapters.store.codec import CodecError, EventCodec
 from helios.ports.event_store import StoreUnavailable
-from helios.ports.snapshots import Snapshot, SnapshotUnreadable
+from helios.ports.snapshots import Snapshot, SnapshotUnreadable, SnapshotUnsupported
 
 SNAPSHOTS_PURPOSE = "snapshots"
 """The library names the table ``stored_`` + this."""
@@ -85,15 +85,19 @@ class Snapshots:
     def save(self, snapshots: Sequence[Snapshot], keep: int) -> None:
         if keep < 1:
             raise ValueError(f"keep must be >= 1, got {keep}")
-        rows = [
-            Row(
-                s.stream_id,
-                s.version,
-                state_schema(type(s.state)),
-                self._codec.pack(self._encoder.encode(s.state)),
-            )
-            for s in snapshots
-        ]
+        try:
+            rows = [
+                Row(
+                    s.stream_id,
+                    s.version,
+                    state_schema(type(s.state)),
+                    self._codec.pack(self._encoder.encode(s.state)),
+                )
+                for s in snapshots
+            ]
+        except (TypeError, ValueError, msgspec.EncodeError) as error:
+            # msgspec refuses types it cannot represent with TypeError (schema and encoding).
+            raise SnapshotUnsupported(f"cannot snapshot this state: {error}") from error
         if rows:
             self._rows.write(rows, keep)
 
@@ -102,12 +106,18 @@ class Snapshots:
         if row is None:
             return None
         version = row.originator_version
-        if row.topic != state_schema(state_type):
+        try:
+            expected = state_schema(state_type)
+        except (TypeError, ValueError) as error:
+            raise SnapshotUnreadable(
+                stream_id=stream_id, version=version, reason="schema", detail=str(error)
+            ) from error
+        if row.topic != expected:
             raise SnapshotUnreadable(
                 stream_id=stream_id,
                 version=version,
                 reason="schema",
-                detail=f"stored as {row.topic!r}, expected {state_schema(state_type)!r}",
+                detail=f"stored as {row.topic!r}, expected {expected!r}",
             )
         decoder = self._decoders.get(state_type)
         if decoder is None:
