@@ -18,7 +18,7 @@ from helios.apps.traffic import TrafficGenerator
 from helios.apps.usecases.ingest import Ingestor, Snapshotting, StateCache
 from helios.domain import alert, engine
 from helios.domain.values import Envelope
-from helios.ports.event_store import EventStore
+from helios.ports.event_store import EventStore, StoreUnavailable
 from helios.ports.snapshots import Snapshot, SnapshotStore
 
 T0 = 1_773_480_000_000
@@ -156,3 +156,32 @@ def test_a_long_stream_without_snapshots_gets_one_at_its_next_commit(store: Even
     _, stream, length = longest_alert(store)
     snapshot = store.load_snapshot(stream, alert.AlertState)
     assert snapshot is not None and snapshot.version == length
+
+
+class UnreachableSnapshots:
+    """A snapshot store whose server is gone: every call fails."""
+
+    def save_snapshots(self, snapshots: object, *, keep: int) -> None:
+        raise StoreUnavailable("snapshot server gone")
+
+    def load_snapshot(
+        self, stream_id: uuid.UUID, state_type: type, *, at_most: object = None
+    ) -> None:
+        raise StoreUnavailable("snapshot server gone")
+
+    def snapshot_versions(self) -> Iterator[tuple[uuid.UUID, int]]:
+        raise StoreUnavailable("snapshot server gone")
+
+
+def test_snapshots_failing_never_fail_an_ingest() -> None:
+    """Snapshots are a cache: when they fail, the batch is still recorded, and it is logged."""
+    store = open_event_store("memory://")
+    ingestor = Ingestor(store, snapshots=UnreachableSnapshots(), snapshotting=Snapshotting(every=2))
+    with capture_logs() as logs:
+        report = ingestor.ingest(traffic(12))
+
+    assert report.envelopes == 12
+    assert ingestor.stats.snapshot_write_failures == 1
+    assert ingestor.stats.snapshots_refused == ingestor.stats.loads > 0
+    events = {line["event"] for line in logs}
+    assert {"ingest.snapshot_unavailable", "ingest.snapshot_write_failed"} <= events
