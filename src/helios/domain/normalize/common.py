@@ -11,7 +11,9 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any, TypeVar
+
+import msgspec
 
 from helios.domain import identity
 from helios.domain.normalize import FieldError, JsonDecoder, Rejected
@@ -26,6 +28,10 @@ MAX_LABELS = 64
 MAX_LABEL_VALUE_CHARS = 1024
 
 JsonObject = dict[str, Any]
+T = TypeVar("T")
+Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+"""An integer a typed struct accepts: orjson reads larger ones as floats, so they take the
+checked path, which decodes them as the injected decoder does."""
 Errors = list[FieldError]
 Notes = list[str]
 
@@ -63,6 +69,45 @@ def decode_object(raw: bytes, decode: JsonDecoder, *, field: str, errors: Errors
         errors.append(FieldError(field=field, message="contains an unpaired UTF-16 surrogate"))
         return {}
     return document
+
+
+def decode_typed(raw: bytes, decoder: msgspec.json.Decoder[T]) -> T | None:
+    """``raw`` decoded into the decoder's typed struct; None when it does not fit exactly.
+
+    The typed path of a source is only taken for bodies that decode completely (known fields,
+    exact types, UTF-8 without lone surrogates, integers within 64 bits, no NaN): on those,
+    ``json.loads`` and ``orjson.loads`` read the same values, so the result cannot depend on
+    the injected decoder. Anything else returns None and is normalized by the field checks,
+    which name each bad field.
+    """
+    try:
+        return decoder.decode(raw)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+
+
+def canonical_json(value: object) -> bytes:
+    """The canonical JSON of ``value`` (sorted keys, compact, UTF-8), as ``details`` writes it.
+
+    For values of typed structs only: strings, integers, booleans, null, lists and string-keyed
+    objects of them (and ``msgspec.Raw`` canonical text). msgspec writes those exactly as the
+    json module does with ``ensure_ascii=False``, but writes floats' exponents differently
+    (``1e16``, not ``1e+16``), so a value that may hold a float goes through ``details``.
+    """
+    return _CANONICAL_MSGSPEC.encode(value)
+
+
+_CANONICAL_MSGSPEC = msgspec.json.Encoder(order="sorted")
+
+
+@functools.lru_cache(maxsize=4096)
+def parse_time(raw: str) -> Millis:
+    """``parse_rfc3339``, memoized: a batch's alerts and an HA pair's copies share times.
+
+    Raises:
+        TimestampError: the text is not a valid timestamp.
+    """
+    return parse_rfc3339(raw)
 
 
 def _has_lone_surrogate(document: JsonObject) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from helios.domain.normalize import JsonDecoder, NormalizeResult
 from helios.domain.normalize import common as check
-from helios.domain.normalize.alertmanager import normalize_webhook
+from helios.domain.normalize.alertmanager import normalize_webhook, typed_webhook
 from helios.domain.ruleset import Ruleset
 from helios.domain.values import Envelope
 
@@ -34,3 +34,10 @@ def normalize_grafana(
     return normalize_webhook(
         envelope, ruleset, document, alert_links=GRAFANA_LINKS, external_link_text="Grafana"
     )
+
+
+def typed_grafana(envelope: Envelope, ruleset: Ruleset, version: int) -> NormalizeResult | None:
+    """``normalize_grafana`` of a well-formed webhook by typed decoding; None when the body is
+    not one (the field checks then normalize it)."""
+    del version  # no version changed this mapping
+    return typed_webhook(envelope, ruleset, alert_links=GRAFANA_LINKS, external_link_text="Grafana")

@@ -1,0 +1,78 @@
+"""Well-formed payloads are decoded into typed structs, to the same result as the field checks."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from conftest import PAYLOADS, RECEIVED_AT
+from helios.domain import versions
+from helios.domain.normalize import Normalized, dispatch
+from helios.domain.normalize.dispatch import normalize_checked
+from helios.domain.ruleset import Ruleset
+from helios.domain.values import Envelope, SourceKind
+
+WELL_FORMED = [
+    (SourceKind.ALERTMANAGER, "examples/alertmanager_v4_firing.json"),
+    (SourceKind.ALERTMANAGER, "examples/alertmanager_v4_resolved.json"),
+    (SourceKind.ALERTMANAGER, "alertmanager-0.25-captured/webhook_v4_firing.json"),
+    (SourceKind.ALERTMANAGER, "alertmanager-0.25-captured/webhook_v4_resolved.json"),
+    (SourceKind.GRAFANA, "examples/grafana_webhook_firing.json"),
+    (SourceKind.PAGERDUTY, "examples/pagerduty_v2_trigger.json"),
+    (SourceKind.PAGERDUTY, "examples/pagerduty_v2_acknowledge.json"),
+    (SourceKind.PAGERDUTY, "examples/pagerduty_v2_resolve.json"),
+    (
+        SourceKind.PAGERDUTY,
+        "alertmanager-0.25-captured/pagerduty_v2_trigger_from_alertmanager.json",
+    ),
+    (
+        SourceKind.PAGERDUTY,
+        "alertmanager-0.25-captured/pagerduty_v2_resolve_from_alertmanager.json",
+    ),
+]
+
+
+def _envelope(source: SourceKind, body: bytes) -> Envelope:
+    return Envelope(
+        ingest_id="ing-1",
+        tenant="acme",
+        integration="int-1",
+        source=source,
+        received_at=RECEIVED_AT,
+        body=body,
+    )
+
+
+def _typed(envelope: Envelope, version: int) -> object:
+    typed = dispatch._typed_normalizer(envelope.source)
+    assert typed is not None
+    return typed(envelope, Ruleset(), version)
+
+
+@pytest.mark.parametrize("version", range(versions.LEGACY, versions.CURRENT + 1))
+@pytest.mark.parametrize(("source", "name"), WELL_FORMED, ids=[name for _, name in WELL_FORMED])
+def test_a_well_formed_payload_is_normalized_by_typed_decoding_to_the_checked_result(
+    source, name, version
+):
+    envelope = _envelope(source, (PAYLOADS / name).read_bytes())
+    typed = _typed(envelope, version)
+    assert isinstance(typed, Normalized)
+    assert typed == normalize_checked(envelope, Ruleset(), decode=orjson.loads, version=version)
+
+
+@pytest.mark.parametrize(
+    ("source", "body"),
+    [
+        (SourceKind.ALERTMANAGER, b'{"alerts":[{"status":"firing","labels":{"a":1}}]}'),
+        (SourceKind.ALERTMANAGER, b'{"alerts":[{"status":"firing","surprise":true}]}'),
+        (SourceKind.ALERTMANAGER, b'{"alerts":[{"status":"burning"}]}'),
+        (SourceKind.ALERTMANAGER, b'{"alerts":[],"truncatedAlerts":18446744073709551616}'),
+        (SourceKind.GRAFANA, b'{"alerts":[{"status":"firing","values":{"A":1e400}}]}'),
+        (SourceKind.PAGERDUTY, b'{"routing_key":"r","event_action":"resolve"}'),
+        (SourceKind.PAGERDUTY, b'{"routing_key":"r","event_action":"trigger","payload":{}}'),
+        (SourceKind.PAGERDUTY, b'{"routing_key":"r","event_action":"ack","dedup_key":"k"}'),
+        (SourceKind.PAGERDUTY, b'{"routing_key":"\\ud800","event_action":"resolve"}'),
+    ],
+)
+def test_a_payload_the_typed_structs_refuse_is_left_to_the_field_checks(source, body):
+    assert _typed(_envelope(source, body), versions.CURRENT) is None
