@@ -76,3 +76,17 @@ def test_a_well_formed_payload_is_normalized_by_typed_decoding_to_the_checked_re
 )
 def test_a_payload_the_typed_structs_refuse_is_left_to_the_field_checks(source, body):
     assert _typed(_envelope(source, body), versions.CURRENT) is None
+
+
+def test_typed_decoding_writes_notes_in_the_order_of_the_field_checks():
+    summary = "x" * 2000
+    body = b'{"alerts":[{"status":"firing","annotations":{"summary":"%s"}}]}' % summary.encode()
+    envelope = _envelope(SourceKind.ALERTMANAGER, body)
+    typed = _typed(envelope, versions.CURRENT)
+    assert isinstance(typed, Normalized)
+    assert typed.signals[0].notes == (
+        "alerts[0].labels.severity missing: used warning",
+        "summary truncated from 2000 to 1024 characters",
+        "alerts[0].startsAt missing: used received_at",
+    )
+    assert typed == normalize_checked(envelope, Ruleset(), decode=orjson.loads)

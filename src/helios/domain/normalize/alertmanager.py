@@ -31,6 +31,7 @@ from typing import Any
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from helios.domain import identity
 from helios.domain.normalize import FieldError, JsonDecoder, Normalized, NormalizeResult
 from helios.domain.normalize import common as check
 from helios.domain.ruleset import Ruleset
@@ -274,21 +275,19 @@ def typed_webhook(
     )
     link_names = {name for name, _ in alert_links}
     unmapped = tuple(name for name in _ALERT_UNMAPPED if name not in link_names)
-    errors: check.Errors = []
     signals: list[Signal] = []
     for index, alert in enumerate(webhook.alerts):
         signal = _typed_alert_signal(
             envelope,
             ruleset,
             alert,
-            path=f"alerts[{index}]",
+            index=index,
             group_status=group_status,
             group=group,
             unmapped=unmapped,
             links=(*_typed_alert_links(alert, alert_links), *group_links),
-            errors=errors,
         )
-        if signal is None or errors:
+        if signal is None:
             return None
         signals.append(signal)
     return Normalized(signals=tuple(signals))
@@ -299,25 +298,24 @@ def _typed_alert_signal(
     ruleset: Ruleset,
     alert: TypedAlert,
     *,
-    path: str,
+    index: int,
     group_status: str,
     group: bytes,
     unmapped: tuple[str, ...],
     links: tuple[Link, ...],
-    errors: check.Errors,
 ) -> Signal | None:
+    """The signal of a typed alert; None if a field check fails. Each check is the one
+    ``_alert_signal`` makes, without naming the field (the field checks will)."""
     action = _ACTIONS.get(alert.status or group_status)
     if action is None:
         return None
     raw_labels = alert.labels or {}
-    labels = check.labels_from(raw_labels, f"{path}.labels", errors)
-    annotations = alert.annotations or {}
-    headline = (
-        annotations.get("summary")
-        or annotations.get("description")
-        or _label(raw_labels, "alertname")
-    )
-    time_field = "endsAt" if action is Action.RESOLVE else "startsAt"
+    labels = check.typed_labels(raw_labels)
+    if labels is None:
+        return None
+    fingerprint = alert.fingerprint
+    if fingerprint and len(fingerprint) > check.MAX_DEDUP_KEY_CHARS:
+        return None
     raw_time = alert.endsAt if action is Action.RESOLVE else alert.startsAt
     at = None
     if raw_time:
@@ -327,7 +325,6 @@ def _typed_alert_signal(
             return None
         if at == _GO_ZERO_TIME:
             at = None
-    key = check.dedup_key(alert.fingerprint or None, labels, ruleset, f"{path}.fingerprint", errors)
     extra: dict[str, Any] = {
         name: value for name in unmapped if (value := getattr(alert, name)) is not UNSET
     }
@@ -336,26 +333,39 @@ def _typed_alert_signal(
         details = check.canonical_json(extra).decode("utf-8")
     else:
         # Grafana's values may be floats, whose text only the json module writes as before.
+        errors: check.Errors = []
         details = check.details_with(
-            extra, key="group", rendered=group.decode("utf-8"), field=path, errors=errors
+            extra, key="group", rendered=group.decode("utf-8"), field="", errors=errors
         )
-    if errors:
-        return None
+        if errors:
+            return None
+    annotations = alert.annotations or {}
+    headline = (
+        annotations.get("summary")
+        or annotations.get("description")
+        or raw_labels.get("alertname", "")
+    )
     notes: check.Notes = []
+    raw_severity = raw_labels.get("severity", "")
+    severity, defaulted = ruleset.map_severity(raw_severity)
+    if defaulted:
+        severity = check.severity(raw_severity, ruleset, f"alerts[{index}].labels.severity", notes)
+    # Notes in the order the field checks write them: severity, summary, time.
+    summary = check.summary(headline, notes)
+    received_at = envelope.received_at
+    if at is None or at - received_at > ruleset.skew_tolerance_ms:
+        time_field = "endsAt" if action is Action.RESOLVE else "startsAt"
+        at = check.occurred_at(at, received_at, ruleset, f"alerts[{index}].{time_field}", notes)
     return check.assemble(
         envelope=envelope,
-        dedup_key=key,
+        dedup_key=fingerprint or identity.labels_dedup_key(labels, ruleset.key_labels),
         action=action,
-        severity=check.severity(
-            _label(raw_labels, "severity"), ruleset, f"{path}.labels.severity", notes
-        ),
-        summary=check.summary(headline, notes),
-        occurred_at=check.occurred_at(
-            at, envelope.received_at, ruleset, f"{path}.{time_field}", notes
-        ),
+        severity=severity,
+        summary=summary,
+        occurred_at=at,
         labels=labels,
-        service=_label(raw_labels, "service") or _label(raw_labels, "job"),
-        component=_label(raw_labels, "component"),
+        service=raw_labels.get("service") or raw_labels.get("job", ""),
+        component=raw_labels.get("component", ""),
         links=links,
         details=details,
         notes=notes,

@@ -176,6 +176,16 @@ def labels_from(raw: Mapping[str, Any], field: str, errors: Errors) -> Labels:
     return tuple(items)
 
 
+def typed_labels(raw: dict[str, str]) -> Labels | None:
+    """``labels_from`` of typed labels (every value a string): the sorted labels, or None when
+    ``labels_from`` would record an error."""
+    if len(raw) > MAX_LABELS or not _valid_label_names(tuple(raw)):
+        return None
+    if raw and max(map(len, raw.values())) > MAX_LABEL_VALUE_CHARS:
+        return None
+    return tuple(sorted(raw.items()))
+
+
 @functools.lru_cache(maxsize=1024)
 def _valid_label_names(names: tuple[str, ...]) -> bool:
     # The same sets of label names recur in every batch of a source.
