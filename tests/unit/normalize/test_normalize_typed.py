@@ -32,6 +32,23 @@ WELL_FORMED = [
 ]
 
 
+GENERIC_EVENTS = [
+    {
+        "action": "trigger",
+        "dedup_key": "db-1/disk",
+        "summary": "Disk on db-1 is full",
+        "severity": "critical",
+        "occurred_at": "2026-03-14T09:21:30.512Z",
+        "service": "storage",
+        "class": "disk",
+        "labels": {"instance": "db-1:9100"},
+        "links": [{"href": "https://runbooks.example.internal/disk", "text": "Runbook"}],
+        "details": {"free_bytes": 0, "mount": "/var/lib/postgresql", "ratio": 1e16},
+    },
+    {"action": "resolve", "labels": {"alertname": "DiskFull"}, "details": {"é": "ü"}},
+]
+
+
 def _envelope(source: SourceKind, body: bytes) -> Envelope:
     return Envelope(
         ingest_id="ing-1",
@@ -60,6 +77,21 @@ def test_a_well_formed_payload_is_normalized_by_typed_decoding_to_the_checked_re
     assert typed == normalize_checked(envelope, Ruleset(), decode=orjson.loads, version=version)
 
 
+@pytest.mark.parametrize("event", GENERIC_EVENTS)
+def test_a_well_formed_generic_event_is_normalized_by_typed_decoding_to_the_checked_result(event):
+    envelope = _envelope(SourceKind.GENERIC, orjson.dumps(event))
+    typed = _typed(envelope, versions.CURRENT)
+    assert isinstance(typed, Normalized)
+    assert typed == normalize_checked(envelope, Ruleset(), decode=orjson.loads)
+
+
+def test_a_float_in_details_is_written_as_the_json_module_writes_it():
+    envelope = _envelope(SourceKind.GENERIC, orjson.dumps(GENERIC_EVENTS[0]))
+    typed = _typed(envelope, versions.CURRENT)
+    assert isinstance(typed, Normalized)
+    assert '"ratio":1e+16' in typed.signals[0].details
+
+
 @pytest.mark.parametrize(
     ("source", "body"),
     [
@@ -72,6 +104,9 @@ def test_a_well_formed_payload_is_normalized_by_typed_decoding_to_the_checked_re
         (SourceKind.PAGERDUTY, b'{"routing_key":"r","event_action":"trigger","payload":{}}'),
         (SourceKind.PAGERDUTY, b'{"routing_key":"r","event_action":"ack","dedup_key":"k"}'),
         (SourceKind.PAGERDUTY, b'{"routing_key":"\\ud800","event_action":"resolve"}'),
+        (SourceKind.GENERIC, b'{"action":"trigger","details":{"nested":{"a":1}}}'),
+        (SourceKind.GENERIC, b'{"action":"trigger","team":"storage"}'),
+        (SourceKind.GENERIC, b'{"action":"trigger","links":[{"href":""}]}'),
     ],
 )
 def test_a_payload_the_typed_structs_refuse_is_left_to_the_field_checks(source, body):

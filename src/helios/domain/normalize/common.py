@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any, TypeVar
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from helios.domain import identity
 from helios.domain.normalize import FieldError, JsonDecoder, Rejected
@@ -32,6 +33,18 @@ T = TypeVar("T")
 Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 """An integer a typed struct accepts: orjson reads larger ones as floats, so they take the
 checked path, which decodes them as the injected decoder does."""
+FlatObject = dict[str, str | bool | Int64 | float | None]
+"""A free-form object a typed struct accepts (``custom_details``, ``details``): flat; a nested
+one takes the checked path."""
+
+
+class TypedLink(msgspec.Struct, forbid_unknown_fields=True):
+    """One of a ``links`` list: ``{"href": ..., "text": ...}``."""
+
+    href: str
+    text: str | UnsetType = UNSET
+
+
 Errors = list[FieldError]
 Notes = list[str]
 
@@ -69,6 +82,37 @@ def decode_object(raw: bytes, decode: JsonDecoder, *, field: str, errors: Errors
         errors.append(FieldError(field=field, message="contains an unpaired UTF-16 surrogate"))
         return {}
     return document
+
+
+def typed_links(raw: list[TypedLink] | UnsetType) -> tuple[Link, ...] | None:
+    """``links_from`` of typed links; None when ``links_from`` would record an error."""
+    if not raw:
+        return ()
+    if not all(link.href for link in raw):
+        return None
+    return tuple(Link(href=link.href, text=link.text or "") for link in raw)
+
+
+def typed_details(fields: dict[str, Any]) -> str | None:
+    """``details`` of the values of typed structs; None when ``details`` would record an
+    error."""
+    if not fields:
+        return "{}"
+    if not _has_float(fields):
+        return canonical_json(fields).decode("utf-8")
+    # Only the json module writes a float as it always has (msgspec writes 1e16, not 1e+16).
+    errors: Errors = []
+    rendered = details(fields, "", errors)
+    return None if errors else rendered
+
+
+def _has_float(value: object) -> bool:
+    # Typed structs nest only a few levels deep: recursion is bounded.
+    if type(value) is dict:
+        return any(_has_float(item) for item in value.values())
+    if type(value) is list:
+        return any(_has_float(item) for item in value)
+    return type(value) is float
 
 
 def decode_typed(raw: bytes, decoder: msgspec.json.Decoder[T]) -> T | None:

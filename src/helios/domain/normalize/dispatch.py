@@ -16,7 +16,7 @@ from helios.domain.normalize import FieldError, JsonDecoder, NormalizeResult, Re
 from helios.domain.normalize import common as check
 from helios.domain.normalize.alertmanager import normalize_alertmanager, typed_alertmanager
 from helios.domain.normalize.cloudwatch import normalize_cloudwatch
-from helios.domain.normalize.generic import normalize_generic
+from helios.domain.normalize.generic import normalize_generic, typed_generic
 from helios.domain.normalize.grafana import normalize_grafana, typed_grafana
 from helios.domain.normalize.pagerduty import normalize_pagerduty, typed_pagerduty
 from helios.domain.normalize.pagerduty_change import normalize_pagerduty_change
@@ -123,6 +123,8 @@ def _typed_normalizer(source: SourceKind) -> TypedNormalizer | None:
             return typed_grafana
         case SourceKind.PAGERDUTY:
             return typed_pagerduty
+        case SourceKind.GENERIC:
+            return typed_generic
         case _:
             return None
 

@@ -240,13 +240,6 @@ def _common_label(alerts: list[dict[str, str]], name: str) -> str:
 # to the same signal as the checks above. Any other body goes through the checks.
 
 
-class TypedLink(msgspec.Struct, forbid_unknown_fields=True):
-    """One of ``links``."""
-
-    href: str
-    text: str | UnsetType = UNSET
-
-
 class TypedPayload(msgspec.Struct, forbid_unknown_fields=True):
     """``payload`` of an event."""
 
@@ -257,7 +250,7 @@ class TypedPayload(msgspec.Struct, forbid_unknown_fields=True):
     component: str | UnsetType = UNSET
     group: str | UnsetType = UNSET
     class_: str | UnsetType = msgspec.field(default=UNSET, name="class")
-    custom_details: dict[str, str | bool | check.Int64 | float | None] | UnsetType = UNSET
+    custom_details: check.FlatObject | UnsetType = UNSET
 
 
 class TypedEvent(msgspec.Struct, forbid_unknown_fields=True):
@@ -267,7 +260,7 @@ class TypedEvent(msgspec.Struct, forbid_unknown_fields=True):
     event_action: str
     dedup_key: str | UnsetType = UNSET
     payload: TypedPayload | UnsetType = UNSET
-    links: list[TypedLink] | UnsetType = UNSET
+    links: list[check.TypedLink] | UnsetType = UNSET
     images: list[dict[str, str]] | UnsetType = UNSET
     client: str | UnsetType = UNSET
     client_url: str | UnsetType = UNSET
@@ -310,11 +303,9 @@ def typed_pagerduty(envelope: Envelope, ruleset: Ruleset, version: int) -> Norma
     )
     errors: check.Errors = []
     notes: check.Notes = []
-    links: tuple[Link, ...] = ()
-    if event.links:
-        if not all(link.href for link in event.links):
-            return None
-        links = tuple(Link(href=link.href, text=link.text or "") for link in event.links)
+    links = check.typed_links(event.links)
+    if links is None:
+        return None
     if event.client_url:
         links += (Link(href=event.client_url, text=event.client or ""),)
     labels = check.labels_from(
@@ -343,13 +334,9 @@ def typed_pagerduty(envelope: Envelope, ruleset: Ruleset, version: int) -> Norma
     custom_details = None if raw.custom_details is UNSET else raw.custom_details
     if custom_details is not None:
         extra["payload"] = {"custom_details": custom_details}
-    if custom_details is None or all(type(value) is str for value in custom_details.values()):
-        details = check.canonical_json(extra).decode("utf-8") if extra else "{}"
-    else:
-        # Only the json module writes a float as it always has (msgspec writes 1e16, not 1e+16).
-        details = check.details(extra, "body", errors)
-        if errors:
-            return None
+    details = check.typed_details(extra)
+    if details is None:
+        return None
     return Normalized(
         signals=(
             check.assemble(
