@@ -25,6 +25,7 @@ TYPED_SOURCES = [
     SourceKind.GRAFANA,
     SourceKind.PAGERDUTY,
     SourceKind.GENERIC,
+    SourceKind.PAGERDUTY_CHANGE,
 ]
 VERSIONS = st.sampled_from(range(versions.LEGACY, versions.CURRENT + 1))
 DECODERS = st.sampled_from([json.loads, orjson.loads])

@@ -7,7 +7,7 @@ import pytest
 
 from conftest import PAYLOADS, RECEIVED_AT
 from helios.domain import versions
-from helios.domain.normalize import Normalized, dispatch
+from helios.domain.normalize import ChangeNormalized, Normalized, dispatch
 from helios.domain.normalize.dispatch import normalize_checked
 from helios.domain.ruleset import Ruleset
 from helios.domain.values import Envelope, SourceKind
@@ -20,6 +20,7 @@ WELL_FORMED = [
     (SourceKind.GRAFANA, "examples/grafana_webhook_firing.json"),
     (SourceKind.PAGERDUTY, "examples/pagerduty_v2_trigger.json"),
     (SourceKind.PAGERDUTY, "examples/pagerduty_v2_acknowledge.json"),
+    (SourceKind.PAGERDUTY_CHANGE, "examples/pagerduty_v2_change.json"),
     (SourceKind.PAGERDUTY, "examples/pagerduty_v2_resolve.json"),
     (
         SourceKind.PAGERDUTY,
@@ -73,7 +74,7 @@ def test_a_well_formed_payload_is_normalized_by_typed_decoding_to_the_checked_re
 ):
     envelope = _envelope(source, (PAYLOADS / name).read_bytes())
     typed = _typed(envelope, version)
-    assert isinstance(typed, Normalized)
+    assert isinstance(typed, Normalized | ChangeNormalized)
     assert typed == normalize_checked(envelope, Ruleset(), decode=orjson.loads, version=version)
 
 
@@ -107,6 +108,8 @@ def test_a_float_in_details_is_written_as_the_json_module_writes_it():
         (SourceKind.GENERIC, b'{"action":"trigger","details":{"nested":{"a":1}}}'),
         (SourceKind.GENERIC, b'{"action":"trigger","team":"storage"}'),
         (SourceKind.GENERIC, b'{"action":"trigger","links":[{"href":""}]}'),
+        (SourceKind.PAGERDUTY_CHANGE, b'{"routing_key":"r","payload":{"summary":""}}'),
+        (SourceKind.PAGERDUTY_CHANGE, b'{"routing_key":"r","payload":{"summary":"s","x":1}}'),
     ],
 )
 def test_a_payload_the_typed_structs_refuse_is_left_to_the_field_checks(source, body):

@@ -19,7 +19,10 @@ from helios.domain.normalize.cloudwatch import normalize_cloudwatch
 from helios.domain.normalize.generic import normalize_generic, typed_generic
 from helios.domain.normalize.grafana import normalize_grafana, typed_grafana
 from helios.domain.normalize.pagerduty import normalize_pagerduty, typed_pagerduty
-from helios.domain.normalize.pagerduty_change import normalize_pagerduty_change
+from helios.domain.normalize.pagerduty_change import (
+    normalize_pagerduty_change,
+    typed_pagerduty_change,
+)
 from helios.domain.normalize.user import normalize_user
 from helios.domain.ruleset import Ruleset
 from helios.domain.timestamps import format_rfc3339
@@ -125,6 +128,8 @@ def _typed_normalizer(source: SourceKind) -> TypedNormalizer | None:
             return typed_pagerduty
         case SourceKind.GENERIC:
             return typed_generic
+        case SourceKind.PAGERDUTY_CHANGE:
+            return typed_pagerduty_change
         case _:
             return None
 
