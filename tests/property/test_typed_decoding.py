@@ -26,6 +26,7 @@ TYPED_SOURCES = [
     SourceKind.PAGERDUTY,
     SourceKind.GENERIC,
     SourceKind.PAGERDUTY_CHANGE,
+    SourceKind.CLOUDWATCH,
 ]
 VERSIONS = st.sampled_from(range(versions.LEGACY, versions.CURRENT + 1))
 DECODERS = st.sampled_from([json.loads, orjson.loads])

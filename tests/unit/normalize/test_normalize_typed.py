@@ -21,6 +21,7 @@ WELL_FORMED = [
     (SourceKind.PAGERDUTY, "examples/pagerduty_v2_trigger.json"),
     (SourceKind.PAGERDUTY, "examples/pagerduty_v2_acknowledge.json"),
     (SourceKind.PAGERDUTY_CHANGE, "examples/pagerduty_v2_change.json"),
+    (SourceKind.CLOUDWATCH, "examples/sns_cloudwatch_notification.json"),
     (SourceKind.PAGERDUTY, "examples/pagerduty_v2_resolve.json"),
     (
         SourceKind.PAGERDUTY,
@@ -109,6 +110,8 @@ def test_a_float_in_details_is_written_as_the_json_module_writes_it():
         (SourceKind.GENERIC, b'{"action":"trigger","team":"storage"}'),
         (SourceKind.GENERIC, b'{"action":"trigger","links":[{"href":""}]}'),
         (SourceKind.PAGERDUTY_CHANGE, b'{"routing_key":"r","payload":{"summary":""}}'),
+        (SourceKind.CLOUDWATCH, b'{"Type":"SubscriptionConfirmation","Message":"m"}'),
+        (SourceKind.CLOUDWATCH, b'{"Type":"Notification","Message":"{\\"AlarmName\\":1}"}'),
         (SourceKind.PAGERDUTY_CHANGE, b'{"routing_key":"r","payload":{"summary":"s","x":1}}'),
     ],
 )

@@ -15,7 +15,7 @@ from helios.domain import versions
 from helios.domain.normalize import FieldError, JsonDecoder, NormalizeResult, Rejected
 from helios.domain.normalize import common as check
 from helios.domain.normalize.alertmanager import normalize_alertmanager, typed_alertmanager
-from helios.domain.normalize.cloudwatch import normalize_cloudwatch
+from helios.domain.normalize.cloudwatch import normalize_cloudwatch, typed_cloudwatch
 from helios.domain.normalize.generic import normalize_generic, typed_generic
 from helios.domain.normalize.grafana import normalize_grafana, typed_grafana
 from helios.domain.normalize.pagerduty import normalize_pagerduty, typed_pagerduty
@@ -130,6 +130,8 @@ def _typed_normalizer(source: SourceKind) -> TypedNormalizer | None:
             return typed_generic
         case SourceKind.PAGERDUTY_CHANGE:
             return typed_pagerduty_change
+        case SourceKind.CLOUDWATCH:
+            return typed_cloudwatch
         case _:
             return None
 
