@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 import msgspec
 from msgspec import UNSET, UnsetType
 
@@ -178,7 +179,7 @@ def _alert_links(
     for name, title in fields:
         href = check.text(alert, name, f"{path}.{name}", errors)
         if href:
-            links.append(Link(href=href, text=title))
+            links.append(check.link(href, title))
     return tuple(links)
 
 
@@ -195,8 +196,8 @@ def _label(labels: dict[str, Any], name: str) -> str:
 # and goes through the checks, which name each bad field.
 
 
-class TypedAlert(msgspec.Struct, forbid_unknown_fields=True):
-    """One ``alerts[i]`` of an Alertmanager or Grafana webhook, as they send it."""
+class AlertmanagerAlert(msgspec.Struct, forbid_unknown_fields=True):
+    """One ``alerts[i]`` of an Alertmanager webhook, as it sends it."""
 
     status: str | UnsetType = UNSET
     labels: dict[str, str] | UnsetType = UNSET
@@ -205,19 +206,12 @@ class TypedAlert(msgspec.Struct, forbid_unknown_fields=True):
     endsAt: str | UnsetType = UNSET
     generatorURL: str | UnsetType = UNSET
     fingerprint: str | UnsetType = UNSET
-    # Grafana's own fields.
-    dashboardURL: str | UnsetType = UNSET
-    panelURL: str | UnsetType = UNSET
-    silenceURL: str | UnsetType = UNSET
-    imageURL: str | UnsetType = UNSET
-    valueString: str | UnsetType = UNSET
-    values: dict[str, float | check.Int64] | UnsetType = UNSET
 
 
-class TypedWebhook(msgspec.Struct, forbid_unknown_fields=True):
-    """An Alertmanager (version "4") or Grafana webhook, as they send it."""
+class AlertmanagerWebhook(msgspec.Struct, forbid_unknown_fields=True):
+    """An Alertmanager webhook (version "4"), as it sends it."""
 
-    alerts: list[TypedAlert]
+    alerts: list[AlertmanagerAlert]
     version: str | UnsetType = UNSET
     groupKey: str | UnsetType = UNSET
     truncatedAlerts: check.Int64 | UnsetType = UNSET
@@ -230,18 +224,47 @@ class TypedWebhook(msgspec.Struct, forbid_unknown_fields=True):
     # Added by later versions of Alertmanager.
     notification_reason: str | UnsetType = UNSET
     routeLabels: dict[str, str] | UnsetType = UNSET
-    # Grafana's own fields.
-    orgId: check.Int64 | UnsetType = UNSET
-    title: str | UnsetType = UNSET
-    state: str | UnsetType = UNSET
-    message: str | UnsetType = UNSET
 
 
-_WEBHOOK = msgspec.json.Decoder(TypedWebhook)
-# The group's fields kept in details (every field but alerts, commonLabels, commonAnnotations).
-_GROUP_KEPT = tuple(name for name in TypedWebhook.__struct_fields__ if name not in _GROUP_OMITTED)
-# The alert's fields that are not mapped to a signal's field: kept in details unless a link.
-_ALERT_UNMAPPED = tuple(name for name in TypedAlert.__struct_fields__ if name not in _ALERT_MAPPED)
+@attrs.frozen
+class TypedWebhookSource:
+    """How a source's Alertmanager-shaped webhook is decoded and mapped."""
+
+    decoder: msgspec.json.Decoder[AlertmanagerWebhook]
+    alert_links: tuple[tuple[str, str], ...]
+    """Alert fields that are links, with the text each link gets."""
+    external_link_text: str
+    """The text of the group's ``externalURL`` link."""
+    group_kept: tuple[str, ...]
+    """The group's fields kept in details (all but alerts, commonLabels, commonAnnotations)."""
+    alert_kept: tuple[str, ...]
+    """The alert's fields kept in details (all that are neither mapped nor links)."""
+
+
+def typed_webhook_source(
+    webhook: type[AlertmanagerWebhook],
+    alert: type[AlertmanagerAlert],
+    *,
+    alert_links: tuple[tuple[str, str], ...],
+    external_link_text: str,
+) -> TypedWebhookSource:
+    """The typed mapping of a webhook whose structs are ``webhook`` and ``alert``."""
+    unmapped = _ALERT_MAPPED.union(name for name, _ in alert_links)
+    return TypedWebhookSource(
+        decoder=msgspec.json.Decoder(webhook),
+        alert_links=alert_links,
+        external_link_text=external_link_text,
+        group_kept=tuple(name for name in webhook.__struct_fields__ if name not in _GROUP_OMITTED),
+        alert_kept=tuple(name for name in alert.__struct_fields__ if name not in unmapped),
+    )
+
+
+_ALERTMANAGER = typed_webhook_source(
+    AlertmanagerWebhook,
+    AlertmanagerAlert,
+    alert_links=ALERTMANAGER_LINKS,
+    external_link_text="Alertmanager",
+)
 
 
 def typed_alertmanager(
@@ -250,31 +273,27 @@ def typed_alertmanager(
     """``normalize_alertmanager`` of a well-formed webhook by typed decoding; None when the
     body is not one (the field checks then normalize it)."""
     del version  # no version changed this mapping
-    return typed_webhook(
-        envelope, ruleset, alert_links=ALERTMANAGER_LINKS, external_link_text="Alertmanager"
-    )
+    return typed_webhook(envelope, ruleset, _ALERTMANAGER)
 
 
 def typed_webhook(
-    envelope: Envelope,
-    ruleset: Ruleset,
-    *,
-    alert_links: tuple[tuple[str, str], ...],
-    external_link_text: str,
+    envelope: Envelope, ruleset: Ruleset, source: TypedWebhookSource
 ) -> NormalizeResult | None:
     """``normalize_webhook`` of a well-formed webhook; None when the body is not one, or when
     any field check fails (the field checks then name every bad field)."""
-    webhook = check.decode_typed(envelope.body, _WEBHOOK)
+    webhook = check.decode_typed(envelope.body, source.decoder)
     if webhook is None:
         return None
     group_status = webhook.status or ""
     external_url = webhook.externalURL
-    group_links = (Link(href=external_url, text=external_link_text),) if external_url else ()
+    group_links = (check.link(external_url, source.external_link_text),) if external_url else ()
     group = check.canonical_json(
-        {name: value for name in _GROUP_KEPT if (value := getattr(webhook, name)) is not UNSET}
+        {
+            name: value
+            for name in source.group_kept
+            if (value := getattr(webhook, name)) is not UNSET
+        }
     )
-    link_names = {name for name, _ in alert_links}
-    unmapped = tuple(name for name in _ALERT_UNMAPPED if name not in link_names)
     signals: list[Signal] = []
     for index, alert in enumerate(webhook.alerts):
         signal = _typed_alert_signal(
@@ -284,8 +303,8 @@ def typed_webhook(
             index=index,
             group_status=group_status,
             group=group,
-            unmapped=unmapped,
-            links=(*_typed_alert_links(alert, alert_links), *group_links),
+            kept=source.alert_kept,
+            links=(*_typed_alert_links(alert, source.alert_links), *group_links),
         )
         if signal is None:
             return None
@@ -296,12 +315,12 @@ def typed_webhook(
 def _typed_alert_signal(
     envelope: Envelope,
     ruleset: Ruleset,
-    alert: TypedAlert,
+    alert: AlertmanagerAlert,
     *,
     index: int,
     group_status: str,
     group: bytes,
-    unmapped: tuple[str, ...],
+    kept: tuple[str, ...],
     links: tuple[Link, ...],
 ) -> Signal | None:
     """The signal of a typed alert; None if a field check fails. Each check is the one
@@ -325,10 +344,14 @@ def _typed_alert_signal(
             return None
         if at == _GO_ZERO_TIME:
             at = None
-    extra: dict[str, Any] = {
-        name: value for name in unmapped if (value := getattr(alert, name)) is not UNSET
-    }
-    if alert.values is UNSET:
+    if len(kept) == 1:
+        # Alertmanager's alerts keep their annotations alone (a Grafana alert keeps more).
+        extra: dict[str, Any] = (
+            {} if alert.annotations is UNSET else {"annotations": alert.annotations}
+        )
+    else:
+        extra = {name: value for name in kept if (value := getattr(alert, name)) is not UNSET}
+    if extra.get("values", UNSET) is UNSET:
         extra["group"] = msgspec.Raw(group)
         details = check.canonical_json(extra).decode("utf-8")
     else:
@@ -372,10 +395,12 @@ def _typed_alert_signal(
     )
 
 
-def _typed_alert_links(alert: TypedAlert, fields: tuple[tuple[str, str], ...]) -> tuple[Link, ...]:
+def _typed_alert_links(
+    alert: AlertmanagerAlert, fields: tuple[tuple[str, str], ...]
+) -> tuple[Link, ...]:
     links: list[Link] = []
     for name, title in fields:
         href = getattr(alert, name)
         if href:
-            links.append(Link(href=href, text=title))
+            links.append(check.link(href, title))
     return tuple(links)

@@ -84,6 +84,13 @@ def decode_object(raw: bytes, decode: JsonDecoder, *, field: str, errors: Errors
     return document
 
 
+@functools.lru_cache(maxsize=1024)
+def link(href: str, text: str) -> Link:
+    """``Link(href=href, text=text)``, shared: links are immutable, and the same few (an alert
+    rule's, the Alertmanager's) recur in every signal of a source."""
+    return Link(href=href, text=text)
+
+
 def typed_links(raw: list[TypedLink] | UnsetType) -> tuple[Link, ...] | None:
     """``links_from`` of typed links; None when ``links_from`` would record an error."""
     if not raw:
