@@ -8,6 +8,7 @@ import pytest
 from conftest import PAYLOADS, RECEIVED_AT
 from helios.domain import versions
 from helios.domain.normalize import ChangeNormalized, Normalized, dispatch
+from helios.domain.normalize import common as check
 from helios.domain.normalize.dispatch import normalize_checked
 from helios.domain.ruleset import Ruleset
 from helios.domain.values import Envelope, SourceKind
@@ -131,3 +132,12 @@ def test_typed_decoding_writes_notes_in_the_order_of_the_field_checks():
         "alerts[0].startsAt missing: used received_at",
     )
     assert typed == normalize_checked(envelope, Ruleset(), decode=orjson.loads)
+
+
+def test_a_recurring_link_is_shared_but_a_long_one_is_not_kept():
+    assert check.link("https://prometheus.example.internal/graph", "Source") is check.link(
+        "https://prometheus.example.internal/graph", "Source"
+    )
+    long_href = "https://example.internal/" + "x" * 4096
+    assert check.link(long_href, "Source") is not check.link(long_href, "Source")
+    assert check.link(long_href, "Source") == check.link(long_href, "Source")

@@ -84,10 +84,19 @@ def decode_object(raw: bytes, decode: JsonDecoder, *, field: str, errors: Errors
     return document
 
 
-@functools.lru_cache(maxsize=1024)
 def link(href: str, text: str) -> Link:
     """``Link(href=href, text=text)``, shared: links are immutable, and the same few (an alert
     rule's, the Alertmanager's) recur in every signal of a source."""
+    if len(href) + len(text) > _SHARED_LINK_MAX_CHARS:
+        return Link(href=href, text=text)  # a long one is not kept: the memo stays small
+    return _shared_link(href, text)
+
+
+_SHARED_LINK_MAX_CHARS = 2048
+
+
+@functools.lru_cache(maxsize=1024)
+def _shared_link(href: str, text: str) -> Link:
     return Link(href=href, text=text)
 
 
