@@ -259,6 +259,7 @@ def typed_webhook_source(
     )
 
 
+_ANNOTATIONS_ONLY = ("annotations",)
 _ALERTMANAGER = typed_webhook_source(
     AlertmanagerWebhook,
     AlertmanagerAlert,
@@ -344,7 +345,7 @@ def _typed_alert_signal(
             return None
         if at == _GO_ZERO_TIME:
             at = None
-    if len(kept) == 1:
+    if kept == _ANNOTATIONS_ONLY:
         # Alertmanager's alerts keep their annotations alone (a Grafana alert keeps more).
         extra: dict[str, Any] = (
             {} if alert.annotations is UNSET else {"annotations": alert.annotations}
