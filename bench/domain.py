@@ -49,6 +49,14 @@ def decode_only(envelopes: list[Envelope]) -> float:
     return time.perf_counter() - started
 
 
+def normalize_only(envelopes: list[Envelope], ruleset: Ruleset) -> float:
+    """Normalization alone (decode, checks, signal assembly), without deciding."""
+    started = time.perf_counter()
+    for envelope in envelopes:
+        normalize(envelope, ruleset, decode=orjson.loads)
+    return time.perf_counter() - started
+
+
 def core(envelopes: list[Envelope], ruleset: Ruleset) -> tuple[float, int, int]:
     context = engine.TenantContext(ruleset=ruleset)
     working = engine.Working(alerts={}, groups={})
@@ -210,10 +218,11 @@ def mix(args: argparse.Namespace) -> None:
     ruleset = Ruleset()
     payload_bytes = sum(len(e.body) for e in envelopes)
 
-    core_times, decode_times = [], []
+    core_times, decode_times, normalize_times = [], [], []
     signals = decisions = 0
     for _ in range(args.repeat):
         decode_times.append(decode_only(envelopes))
+        normalize_times.append(normalize_only(envelopes, ruleset))
         elapsed, signals, decisions = core(envelopes, ruleset)
         core_times.append(elapsed)
     decode_s = statistics.median(decode_times)
@@ -227,6 +236,8 @@ def mix(args: argparse.Namespace) -> None:
     )
     print(f"{'measure':<34}{'signals/s':>14}{'µs/signal':>12}")
     print(f"{'orjson decode only (baseline)':<34}{decode_rate:>14,.0f}{1e6 / decode_rate:>12.2f}")
+    normalize_rate = signals / statistics.median(normalize_times)
+    print(f"{'normalize only':<34}{normalize_rate:>14,.0f}{1e6 / normalize_rate:>12.2f}")
     print(f"{'normalize + decide (core)':<34}{core_rate:>14,.0f}{1e6 / core_rate:>12.2f}")
     print(
         f"ratio core/baseline: {core_rate / decode_rate:.3f}"

@@ -10,6 +10,10 @@ Recorded decisions are not decoded: the recomputed decision is encoded and compa
 stored bytes themselves. Only when they differ is the recorded event decoded (through the
 store, so upcasters apply) and compared again, so a decision stored under an older schema
 version, or compressed by another zstd release, is not mistaken for a divergence.
+
+Then every snapshot is compared with its stream evolved up to the snapshot's version
+(``helios.apps.replay.snapshots``): cold loads start from snapshots, so a wrong one is a
+divergence of kind ``snapshot``.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from helios.apps.replay.log import (
     without_automatic_collection,
 )
 from helios.apps.replay.results import Divergence, VerifyReport, plain
+from helios.apps.replay.snapshots import check_snapshots
 from helios.apps.replay.states import DEFAULT_CAPACITY
 from helios.domain import engine, incident
 from helios.domain.intake import (
@@ -107,8 +112,11 @@ class Verifier:
                         continue
                     break
                 self._end_phase(last)
+                snapshots = check_snapshots(self._store, tenant=self._window.tenant)
         finally:
             self._states.close()
+        for divergence in snapshots.divergences:
+            self._record(divergence)
         return VerifyReport(
             inputs=self.inputs,
             events=self.events,
@@ -119,6 +127,8 @@ class Verifier:
             last_position=last,
             states_rebuilt=self._states.rebuilds,
             states_reloaded=self._states.reloads,
+            snapshots_checked=snapshots.checked,
+            snapshots_skipped=snapshots.skipped,
         )
 
     # ------------------------------------------------------------------ log entries
