@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import msgspec
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "property"))
+
+from domain_strategies import make_signal
+
+from helios.domain import alert
+from helios.domain.ruleset import Ruleset
 from helios.domain.run import Run, empty_run
+from helios.domain.values import Action
 
 
 def test_appending_to_the_latest_run_shares_its_list_and_leaves_older_runs_as_they_were() -> None:
@@ -50,3 +60,18 @@ def test_sorted_runs_are_searched_within_their_bounds() -> None:
     assert run.bisect_left(5, lambda x: x) == 1
     assert run.bisect_right(5, lambda x: x) == 2
     assert run.bisect_left(0, lambda x: x) == 0
+
+
+def test_a_trimmed_alert_state_holds_no_more_than_its_runs_show() -> None:
+    ruleset = Ruleset(horizon_signals=40)
+    state = alert.initial_state("t1", "k1")
+    for index in range(100):
+        signal = make_signal(action=Action.TRIGGER, offset_s=index)
+        _, state = alert.decide_and_evolve(
+            alert.IngestSignal(signal=signal, ruleset=ruleset), state
+        )
+    trimmed = alert.trimmed(state)
+
+    assert len(state.signals.items) > 40
+    assert len(trimmed.signals.items) == len(trimmed.folds.items) == 40
+    assert trimmed == state and list(trimmed.folds) == list(state.folds)

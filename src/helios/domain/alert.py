@@ -417,6 +417,15 @@ def compacted(state: AlertState) -> AlertState:
     return attrs.evolve(state, signals=signals, folds=empty_run())
 
 
+def trimmed(state: AlertState) -> AlertState:
+    """The same state, its runs over lists of exactly what they hold (folds included): what
+    to encode for keeping, so that what the runs let go of is not stored with it."""
+    signals, folds = state.signals.compact(), state.folds.compact()
+    if signals is state.signals and folds is state.folds:
+        return state
+    return attrs.evolve(state, signals=signals, folds=folds)
+
+
 def evolve_all(state: AlertState, events: tuple[AlertEvent, ...] | list[AlertEvent]) -> AlertState:
     for recorded in events:
         state = evolve(state, recorded)

@@ -421,7 +421,9 @@ class Ingestor:
             before = versions.get(stream, 0)
             after = before + len(working.events.get(stream, ()))
             if after and (after // every > before // every or stream in self._owed):
-                due.append(Snapshot(stream_id=stream, version=after, state=state))
+                # Not what an alert's runs let go of and still share with older states.
+                kept = alert.trimmed(state) if isinstance(state, alert.AlertState) else state
+                due.append(Snapshot(stream_id=stream, version=after, state=kept))
         self._owed.clear()
         if not due:
             return
