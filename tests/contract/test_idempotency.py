@@ -32,6 +32,7 @@ from helios.ports.idempotency import (
     Started,
     StoredResponse,
 )
+from sqlite_locks import write_lock_held
 
 TIMEOUT_S = 2.0
 """Generous for a loaded CI machine: these tests are about agreement, not the production
@@ -369,6 +370,19 @@ async def test_two_sqlite_stores_on_one_file_start_a_key_exactly_once(tmp_path: 
             await store.close()
     assert results.count(Started()) == 1
     assert results.count(InFlight()) == 19
+
+
+@pytest.mark.anyio
+async def test_a_sqlite_store_opens_a_fresh_file_while_another_process_creates_it(
+    tmp_path: Path,
+) -> None:
+    """Switching a fresh file to WAL waits for another opener's write lock, like any write."""
+    path = tmp_path / "queue.db"
+    with write_lock_held(path, for_s=0.5):
+        async with SqliteIdempotencyStore(path=path, busy_timeout_s=30) as store:
+            assert await _begin(store, "k", "fp-1") == Started()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
 @pytest.mark.anyio

@@ -42,6 +42,7 @@ from helios.ports.queue import (
     QueueUnavailable,
     ReceivedMessage,
 )
+from sqlite_locks import write_lock_held
 
 ATTRIBUTES = MessageAttributes(tenant="tenant-a", correlation_id="corr-1", kind="test.v1")
 AWS_TEST_ENV = {
@@ -403,6 +404,21 @@ async def test_messages_a_killed_process_held_are_delivered_at_once_by_the_next_
     assert bodies(got) == [b"held-1", b"held-2", b"waiting"]
     assert {m.body: m.receive_count for m in got}[b"held-1"] == 2
     assert not list((tmp_path / "queue.db-owners").glob("*.lock"))
+
+
+@pytest.mark.anyio
+async def test_an_embedded_queue_opens_a_fresh_file_while_another_process_creates_it(
+    tmp_path: Path,
+) -> None:
+    """Switching a fresh file to WAL waits for another opener's write lock, like any write."""
+    path = tmp_path / "queue.db"
+    with write_lock_held(path, for_s=0.5):
+        async with EmbeddedQueue(path=path, busy_timeout_s=30) as queue:
+            await queue.send([message(b"first")])
+            received = await queue.receive(max_messages=1, wait_seconds=0)
+    assert [m.body for m in received] == [b"first"]
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
 @pytest.mark.anyio

@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 from helios.apps.projections.database import open_read_models
+from sqlite_locks import write_lock_held
 
 # The alerts table as the first release created it (before links and details).
 FIRST_ALERTS_TABLE = """
@@ -69,3 +70,18 @@ def test_an_earlier_alerts_table_gains_links_and_details_with_defaults(
     finally:
         db.close()
     assert rows == [("k1", "old", "[]", "{}")]
+
+
+def test_sqlite_read_models_open_a_fresh_file_while_another_process_creates_it(
+    tmp_path: Path,
+) -> None:
+    """Switching a fresh file to WAL waits for another opener's write lock, like any write."""
+    path = tmp_path / "readmodels.db"
+    with write_lock_held(path, for_s=0.5):
+        db = open_read_models(f"sqlite:{path}")
+        try:
+            assert db.position("alerts") == 0
+        finally:
+            db.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)

@@ -39,6 +39,7 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from helios.adapters.embedded_owners import OwnerLocks
+from helios.adapters.sqlite_wal import connect_wal
 from helios.ports.queue import (
     DEFAULT_MAX_RECEIVES,
     MessageAttributes,
@@ -267,8 +268,7 @@ class EmbeddedQueue:
         if self._conn is None:
             if self._owner is None:
                 self._owner = self._owners.hold()
-            conn = sqlite3.connect(self._path, timeout=self._busy_timeout_s, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
+            conn = connect_wal(self._path, busy_timeout_s=self._busy_timeout_s)
             with _transaction(conn):
                 _create_schema(conn)
             self._conn = conn

@@ -29,6 +29,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+from helios.adapters.sqlite_wal import connect_wal
 from helios.ports.idempotency import (
     DEFAULT_LEASE_MS,
     DEFAULT_RETENTION_MS,
@@ -203,8 +204,7 @@ class SqliteIdempotencyStore:
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            conn = sqlite3.connect(self._path, timeout=self._busy_timeout_s, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
+            conn = connect_wal(self._path, busy_timeout_s=self._busy_timeout_s)
             conn.execute("PRAGMA synchronous=NORMAL")
             with _transaction(conn):
                 for statement in _SCHEMA.split(";"):

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from helios.adapters.sqlite_wal import connect_wal
 from helios.adapters.store.factory import postgres_settings, sqlite_path
 from helios.apps.projections.schema import ADDED_COLUMNS, SCHEMA
 from helios.ports.event_store import StoreUnavailable
@@ -149,8 +150,7 @@ class ReadModels:
             path.parent.mkdir(parents=True, exist_ok=True)
             # Autocommit mode with explicit BEGIN: Python's implicit transactions would not
             # take the write lock up front, and two followers could deadlock on upgrade.
-            conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
+            conn = connect_wal(path, busy_timeout_s=30, check_same_thread=False)
             conn.execute("PRAGMA synchronous=NORMAL")
         self._conn = conn
         return conn
