@@ -24,7 +24,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from threaded import free_port, running_in_thread, wait_until_healthy
+from threaded import free_port, running_in_thread, wait_for, wait_until_healthy
 
 from helios.adapters.store.factory import open_event_store
 from helios.apps.access import AccessService
@@ -110,14 +110,7 @@ class Running:
         return items
 
     def wait_for(self, check: Callable[[], Any], timeout_s: float = 30) -> Any:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            found = check()
-            if found:
-                return found
-            if time.monotonic() > deadline:
-                raise AssertionError("condition not met in time")
-            time.sleep(0.1)
+        return wait_for(check, timeout_s)
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ import httpx
 import psycopg
 import pytest
 import uvicorn
-from threaded import free_port, running_in_thread, wait_until_healthy
+from threaded import free_port, running_in_thread, wait_for, wait_until_healthy
 
 from helios.adapters.store.factory import migrate, open_event_store
 from helios.apps.access import AccessService, LoginPolicy
@@ -74,14 +74,7 @@ class World:
         assert response.status_code == 202, response.text
 
     def wait_for(self, check: Callable[[], Any], timeout_s: float = 20) -> Any:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            found = check()
-            if found:
-                return found
-            if time.monotonic() > deadline:
-                raise AssertionError("condition not met in time")
-            time.sleep(0.1)
+        return wait_for(check, timeout_s)
 
     def alerts(self, tenant: int = 0, **params: Any) -> list[dict[str, Any]]:
         response = self.get("/v1/alerts", tenant=tenant, params=params)

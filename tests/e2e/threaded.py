@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import httpx
 import uvicorn
@@ -16,6 +17,8 @@ import uvicorn
 from helios.apps.bootstrap import Services, open_services
 from helios.apps.settings import Settings
 from helios.apps.worker.embedded import run_everything
+
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -84,4 +87,20 @@ def wait_until_healthy(
             pass
         assert not failure, failure
         assert time.monotonic() < deadline, "the API did not start"
+        time.sleep(0.1)
+
+
+def wait_for(check: Callable[[], T], timeout_s: float) -> T:
+    """The first true result of ``check``, called every 0.1 s.
+
+    Raises:
+        AssertionError: ``check`` gave none within ``timeout_s``.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
         time.sleep(0.1)
