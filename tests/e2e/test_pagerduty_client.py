@@ -8,12 +8,9 @@ integration sends them, and come out of the query API.
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import ipaddress
-import socket
 import ssl
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,27 +24,20 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from threaded import free_port, running_in_thread, wait_for, wait_until_healthy
 
 from helios.adapters.store.factory import open_event_store
 from helios.apps.access import AccessService
 from helios.apps.api.app import create_app
 from helios.apps.api.config import ApiConfig
-from helios.apps.bootstrap import open_services
+from helios.apps.bootstrap import Services
 from helios.apps.projections.database import open_read_models
 from helios.apps.settings import Settings
 from helios.apps.tenancy import TenancyService
-from helios.apps.worker.embedded import run_everything
 from helios.domain.access import Role
 from helios.domain.values import SourceKind
 
 pagerduty = pytest.importorskip("pagerduty", reason="pip install pagerduty (the dev extra)")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @attrs.frozen
@@ -120,14 +110,7 @@ class Running:
         return items
 
     def wait_for(self, check: Callable[[], Any], timeout_s: float = 30) -> Any:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            found = check()
-            if found:
-                return found
-            if time.monotonic() > deadline:
-                raise AssertionError("condition not met in time")
-            time.sleep(0.1)
+        return wait_for(check, timeout_s)
 
 
 @pytest.fixture(scope="module")
@@ -152,59 +135,33 @@ def helios(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     store.close()
 
     port = free_port()
-    loop = asyncio.new_event_loop()
-    stops: list[asyncio.Event] = []
-    failure: list[BaseException] = []
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        stops.append(stop)
-        async with open_services(settings) as services:
-            server = uvicorn.Server(
-                uvicorn.Config(
-                    create_app(services, config=ApiConfig()),
-                    host="127.0.0.1",
-                    port=port,
-                    log_level="warning",
-                    lifespan="on",
-                    ssl_certfile=str(tls.certfile),
-                    ssl_keyfile=str(tls.keyfile),
-                    timeout_graceful_shutdown=5,
-                )
+    def serve(services: Services) -> uvicorn.Server:
+        return uvicorn.Server(
+            uvicorn.Config(
+                create_app(services, config=ApiConfig()),
+                host="127.0.0.1",
+                port=port,
+                log_level="warning",
+                lifespan="on",
+                ssl_certfile=str(tls.certfile),
+                ssl_keyfile=str(tls.keyfile),
+                timeout_graceful_shutdown=5,
             )
-            serving = asyncio.ensure_future(server.serve())
-            await run_everything(services, stop, api=False)
-            server.should_exit = True
-            await serving
+        )
 
-    def run() -> None:
-        try:
-            loop.run_until_complete(main())
-        except BaseException as error:  # reported by the fixture, not swallowed
-            failure.append(error)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
     base = f"https://localhost:{port}"
     headers = {"Authorization": f"Bearer {token}"}
-    with httpx.Client(
-        base_url=base, verify=tls.client_context(), headers=headers, timeout=10
-    ) as http:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if http.get("/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert not failure, failure
-            assert time.monotonic() < deadline, "the API did not start"
-            time.sleep(0.1)
+    with (
+        running_in_thread(settings, serve) as failure,
+        httpx.Client(
+            base_url=base, verify=tls.client_context(), headers=headers, timeout=10
+        ) as http,
+    ):
+        wait_until_healthy(http, failure)
         yield Running(
             base=base, routing_key=routing_key.routing_key, token=token, tls=tls, http=http
         )
-    loop.call_soon_threadsafe(stops[0].set)
-    thread.join(timeout=30)
     assert not failure, failure
 
 

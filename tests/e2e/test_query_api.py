@@ -7,10 +7,7 @@ embedded queue; events go in through the ingestion endpoints and come out of ``/
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -22,29 +19,22 @@ import httpx
 import psycopg
 import pytest
 import uvicorn
+from threaded import free_port, running_in_thread, wait_for, wait_until_healthy
 
 from helios.adapters.store.factory import migrate, open_event_store
 from helios.apps.access import AccessService, LoginPolicy
 from helios.apps.api.config import ApiConfig
 from helios.apps.api.server import server_config
-from helios.apps.bootstrap import Services, open_services
+from helios.apps.bootstrap import Services
 from helios.apps.projections.database import open_read_models
 from helios.apps.settings import Settings
 from helios.apps.tenancy import TenancyService
-from helios.apps.worker.embedded import run_everything
 from helios.domain.access import Role
 from helios.domain.values import SourceKind
 from helios.ports.event_store import EventStore
 
 ROLES = (Role.VIEWER, Role.RESPONDER, Role.ADMIN, Role.OWNER)
 PASSWORD = "correct horse battery"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @attrs.define
@@ -84,14 +74,7 @@ class World:
         assert response.status_code == 202, response.text
 
     def wait_for(self, check: Callable[[], Any], timeout_s: float = 20) -> Any:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            found = check()
-            if found:
-                return found
-            if time.monotonic() > deadline:
-                raise AssertionError("condition not met in time")
-            time.sleep(0.1)
+        return wait_for(check, timeout_s)
 
     def alerts(self, tenant: int = 0, **params: Any) -> list[dict[str, Any]]:
         response = self.get("/v1/alerts", tenant=tenant, params=params)
@@ -183,51 +166,20 @@ def start_world(
         seed(store, tenants)
     store.close()
 
-    loop = asyncio.new_event_loop()
-    stop_holder: list[asyncio.Event] = []
-    failure: list[BaseException] = []
+    def serve(services: Services) -> uvicorn.Server:
+        assert app is not None
+        config = server_config(
+            app(services), host="127.0.0.1", port=port, api=ApiConfig(), log_level="warning"
+        )
+        return uvicorn.Server(config)
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        stop_holder.append(stop)
-        async with open_services(settings) as services:
-            if app is None:
-                await run_everything(services, stop)
-                return
-            config = server_config(
-                app(services), host="127.0.0.1", port=port, api=ApiConfig(), log_level="warning"
-            )
-            server = uvicorn.Server(config)
-            serving = asyncio.ensure_future(server.serve())
-            try:
-                await run_everything(services, stop, api=False)
-            finally:
-                server.should_exit = True
-                await serving
-
-    def run() -> None:
-        try:
-            loop.run_until_complete(main())
-        except BaseException as error:  # reported by the fixture, not swallowed
-            failure.append(error)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
     base = f"http://127.0.0.1:{port}"
-    with httpx.Client(base_url=base, timeout=10) as client:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if client.get("/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert not failure, failure
-            assert time.monotonic() < deadline, "the API did not start"
-            time.sleep(0.1)
+    with (
+        running_in_thread(settings, None if app is None else serve) as failure,
+        httpx.Client(base_url=base, timeout=10) as client,
+    ):
+        wait_until_healthy(client, failure)
         yield World(base=base, tenants=tenants, http=client)
-    loop.call_soon_threadsafe(stop_holder[0].set)
-    thread.join(timeout=30)
     assert not failure, failure
 
 

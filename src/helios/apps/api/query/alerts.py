@@ -21,14 +21,16 @@ from helios.apps.api.query.changes import recent_changes
 from helios.apps.api.query.context import (
     CACHE_HEADERS,
     QueryContext,
+    after_cursor,
     cached,
-    decode_cursor,
     encode_cursor,
     errors,
     like_pattern,
+    page_rows,
     parse_time,
     rfc3339,
     rfc3339_required,
+    time_range,
 )
 from helios.domain import alert
 from helios.domain.access import Role
@@ -180,23 +182,16 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
             )
             params += [like_pattern(q.lower())] * 2
         start, end = _query_time("since", since), _query_time("until", until)
-        if start is not None:
-            where.append("last_signal_at >= ?")
-            params.append(start)
-        if end is not None:
-            where.append("last_signal_at < ?")
-            params.append(end)
-        after = decode_cursor(cursor, int, str)
-        if after is not None:
-            where.append("(last_signal_at < ? OR (last_signal_at = ? AND dedup_key < ?))")
-            params += [after[0], after[0], after[1]]
-        rows = await ctx.rows(
-            f"SELECT {ALERT_COLUMNS} FROM alerts WHERE {' AND '.join(where)} "
-            "ORDER BY last_signal_at DESC, dedup_key DESC LIMIT ?",
-            [*params, limit + 1],
+        time_range(where, params, "last_signal_at", start, end)
+        after_cursor(where, params, cursor, "last_signal_at", "dedup_key")
+        rows, more = await page_rows(
+            ctx,
+            f"SELECT {ALERT_COLUMNS} FROM alerts",
+            where=where,
+            params=params,
+            order="last_signal_at DESC, dedup_key DESC",
+            limit=limit,
         )
-        more = len(rows) > limit
-        rows = rows[:limit]
         next_cursor = encode_cursor(rows[-1][18], rows[-1][1]) if more else None
         page = doc.AlertPage(items=[alert_summary(r) for r in rows], next_cursor=next_cursor)
         return cached(request, page)
