@@ -251,6 +251,8 @@ def test_filters_combine_on_status_priority_service_label_source_and_text(world:
         ("/v1/alerts", {"limit": "0"}, "limit"),
         ("/v1/incidents", {"status": "closed"}, "status"),
         ("/v1/activity", {"cursor": "not-a-cursor"}, "cursor"),
+        ("/v1/changes", {"since": "yesterday"}, "since"),
+        ("/v1/changes", {"until": "2026-13-40"}, "until"),
     ],
 )
 def test_a_bad_query_parameter_is_a_400_that_names_the_parameter_not_the_body(

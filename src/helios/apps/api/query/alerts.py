@@ -27,7 +27,7 @@ from helios.apps.api.query.context import (
     errors,
     like_pattern,
     page_rows,
-    parse_time,
+    query_time,
     rfc3339,
     rfc3339_required,
     time_range,
@@ -88,14 +88,6 @@ def _choices(field: str, raw: str | None, allowed: tuple[str, ...]) -> list[str]
             errors=(FieldError(field=field, message=f"each must be one of {', '.join(allowed)}"),),
         )
     return values
-
-
-def _query_time(field: str, text: str | None) -> int | None:
-    """``parse_time`` for a query parameter: the problem names the parameter, not a body."""
-    try:
-        return parse_time(field, text)
-    except InvalidBody as error:
-        raise InvalidQuery(f"invalid query parameter {field!r}", errors=error.errors) from None
 
 
 def _label_filters(raw: list[str] | None) -> list[str]:
@@ -181,7 +173,7 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
                 "(LOWER(summary) LIKE ? ESCAPE '\\' OR LOWER(dedup_key) LIKE ? ESCAPE '\\')"
             )
             params += [like_pattern(q.lower())] * 2
-        start, end = _query_time("since", since), _query_time("until", until)
+        start, end = query_time("since", since), query_time("until", until)
         time_range(where, params, "last_signal_at", start, end)
         after_cursor(where, params, cursor, "last_signal_at", "dedup_key")
         rows, more = await page_rows(

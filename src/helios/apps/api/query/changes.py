@@ -22,7 +22,7 @@ from helios.apps.api.query.context import (
     errors,
     like_pattern,
     page_rows,
-    parse_time,
+    query_time,
     rfc3339_required,
     time_range,
 )
@@ -121,7 +121,7 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
             where.append("LOWER(summary) LIKE ? ESCAPE '\\'")
             params.append(like_pattern(q.lower()))
         time_range(
-            where, params, "occurred_at", parse_time("since", since), parse_time("until", until)
+            where, params, "occurred_at", query_time("since", since), query_time("until", until)
         )
         after_cursor(where, params, cursor, "occurred_at", "change_id")
         rows, more = await page_rows(

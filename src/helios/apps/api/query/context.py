@@ -159,6 +159,18 @@ def parse_time(field: str, text: str | None) -> Millis | None:
         ) from None
 
 
+def query_time(field: str, text: str | None) -> Millis | None:
+    """``parse_time`` for a query parameter: the problem names the parameter, not a body.
+
+    Raises:
+        InvalidQuery: the text is not an RFC 3339 time with a zone.
+    """
+    try:
+        return parse_time(field, text)
+    except InvalidBody as error:
+        raise InvalidQuery(f"invalid query parameter {field!r}", errors=error.errors) from None
+
+
 def encode_cursor(*position: object) -> str:
     return base64.urlsafe_b64encode(msgspec.json.encode(position)).decode("ascii").rstrip("=")
 
