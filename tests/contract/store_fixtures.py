@@ -19,7 +19,7 @@ import pytest
 from psycopg import sql
 
 from helios.adapters.store.codec import EventCodec, Upcasters
-from helios.adapters.store.factory import postgres_settings
+from helios.adapters.store.factory import migrate, open_event_store, postgres_settings
 from helios.adapters.store.memory import new_memory_recorder, open_memory_store
 from helios.adapters.store.postgres import migrate_postgres, open_postgres_store
 from helios.adapters.store.sqlite import open_sqlite_store
@@ -89,6 +89,34 @@ def fresh_postgres_database() -> Iterator[str]:
     yield urlsplit(server)._replace(path=f"/{name}").geturl()
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(name="store_url", params=BACKENDS)
+def event_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty, migrated event store of each backend (the application's own
+    event types, opened with ``open_event_store``); a PostgreSQL schema is dropped after."""
+    if request.param == "memory":
+        yield "memory://"
+    elif request.param == "sqlite":
+        yield f"sqlite:{tmp_path}/helios.db"
+    else:
+        server = request.getfixturevalue("postgres_url")
+        schema = f"s_{secrets.token_hex(5)}"
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        url = f"{server}?schema={schema}&pool_size=2"
+        migrate(url)
+        yield url
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
+@pytest.fixture(name="store")
+def event_store(store_url: str) -> Iterator[EventStore]:
+    """The store at ``store_url``, closed after the test."""
+    opened = open_event_store(store_url)
+    yield opened
+    opened.close()
 
 
 class Backend:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import secrets
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
-import pytest
-from psycopg import sql
+from store_fixtures import (  # noqa: F401  (fixtures are registered by being imported here)
+    event_store,
+    event_store_url,
+)
 
-from helios.adapters.store.factory import migrate, open_event_store
+from helios.adapters.store.factory import open_event_store
 from helios.apps.traffic import TrafficGenerator
 from helios.apps.usecases.ingest import Ingestor, StateCache
 from helios.domain import alert, engine
@@ -20,31 +19,6 @@ from helios.ports.event_store import EventStore
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "payloads" / "examples"
 T0 = 1_773_480_000_000
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "memory":
-        yield "memory://"
-    elif request.param == "sqlite":
-        yield f"sqlite:{tmp_path}/helios.db"
-    else:
-        server = request.getfixturevalue("postgres_url")
-        schema = f"s_{secrets.token_hex(5)}"
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-        url = f"{server}?schema={schema}&pool_size=2"
-        migrate(url)
-        yield url
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[EventStore]:
-    opened = open_event_store(store_url)
-    yield opened
-    opened.close()
 
 
 def envelope(name: str, source: SourceKind, ingest_id: str, at: int = T0) -> Envelope:

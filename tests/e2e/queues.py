@@ -31,9 +31,14 @@ AWS_TEST_ENV = {
 
 @contextlib.asynccontextmanager
 async def open_test_queue(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    purpose: str = "worker",
 ) -> AsyncIterator[Queue]:
-    """The queue ``request.param`` names (``embedded`` or ``sqs``)."""
+    """The queue ``request.param`` names (``embedded`` or ``sqs``); SQS queue names carry
+    ``purpose``, to tell the suites' queues apart on the shared server."""
     if request.param == "embedded":
         async with EmbeddedQueue(path=tmp_path / "queue.db", poll_interval_s=0.02) as embedded:
             yield embedded
@@ -43,7 +48,7 @@ async def open_test_queue(
     for name, value in AWS_TEST_ENV.items():
         monkeypatch.setenv(name, value)
     async with sqs_client(SqsSettings(endpoint_url=endpoint, max_attempts=2)) as client:
-        urls = await create_queues(client, prefix=f"t{uuid.uuid4().hex[:12]}-worker-")
+        urls = await create_queues(client, prefix=f"t{uuid.uuid4().hex[:12]}-{purpose}-")
         try:
             yield SqsQueue(
                 client=client,

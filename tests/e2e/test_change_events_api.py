@@ -4,35 +4,19 @@ path under ``/v2/``: real HTTP requests into ``create_app`` (see ``test_ingest_a
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from test_ingest_api import Api, Ca, make_api, make_ca, payload
+from embedded_api import (  # noqa: F401  (fixtures are registered by being imported here)
+    asyncio_backend,
+    embedded_api,
+    local_ca,
+)
+from test_ingest_api import Api, payload
 
-from helios.adapters.embedded_queue import EmbeddedQueue
 from helios.domain.values import SourceKind
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def ca() -> Ca:
-    return make_ca()
-
-
-@pytest.fixture
-async def api(tmp_path: Path, ca: Ca) -> AsyncIterator[Api]:
-    """The ingestion API on the embedded queue."""
-    async with EmbeddedQueue(path=tmp_path / "q.db", poll_interval_s=0.02) as embedded:
-        async for made in make_api(embedded, ca):
-            yield made
 
 
 def change_event(routing_key: str, **changes: Any) -> dict[str, Any]:

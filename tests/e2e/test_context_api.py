@@ -185,11 +185,8 @@ class TlsTerminator:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        # Connections still open are ended on the loop before it stops: a forwarding task
-        # left pending would be destroyed by the garbage collector during some later test,
-        # and its ``finally`` (closing a writer of a closed loop) would fail that test. A
-        # client that closed its connection just before leaves tasks that are only slow to
-        # notice (on a busy machine), so they are cancelled too.
+        # Close the server and end every connection it forwards before the loop stops: a task
+        # left pending would be destroyed with the loop and reported against a later test.
         asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
@@ -202,12 +199,14 @@ class TlsTerminator:
         # client that keeps its connection open never sends.
         for writer in self._writers:
             writer.transport.abort()
-        here = asyncio.current_task()
-        connections = [task for task in asyncio.all_tasks() if task is not here]
-        for task in connections:
+        current = asyncio.current_task()
+        pending = [task for task in asyncio.all_tasks() if task is not current]
+        for task in pending:
             task.cancel()
-        await asyncio.gather(*connections, return_exceptions=True)
+        await asyncio.gather(*pending, return_exceptions=True)
         await asyncio.sleep(0)  # the aborted transports release their sockets
+        if self._server is not None:
+            await self._server.wait_closed()
 
     async def _start(self) -> int:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -215,8 +214,9 @@ class TlsTerminator:
             pem.write(self._key_pem.decode() + self.cert_pem)
             pem.flush()
             context.load_cert_chain(pem.name)
-        self._server = await asyncio.start_server(self._forward, "127.0.0.1", 0, ssl=context)
-        port: int = self._server.sockets[0].getsockname()[1]
+        server = await asyncio.start_server(self._forward, "127.0.0.1", 0, ssl=context)
+        self._server = server
+        port: int = server.sockets[0].getsockname()[1]
         return port
 
     async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -25,7 +25,7 @@ import attrs
 import httpx
 import pytest
 import uvicorn
-from test_query_api import free_port
+from threaded import free_port, wait_until_healthy
 
 from helios.apps.access import AccessService
 from helios.apps.api import signatures
@@ -124,16 +124,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz").status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert not failure, failure
-        assert time.monotonic() < deadline, "the API did not start"
-        time.sleep(0.05)
+    with httpx.Client(base_url=base) as http:
+        wait_until_healthy(http, failure)
     yield Site(base=base, port=port, **seeded)
     servers[0].should_exit = True
     thread.join(timeout=30)

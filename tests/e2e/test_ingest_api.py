@@ -11,7 +11,6 @@ import base64
 import datetime
 import json
 import time
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,12 +23,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from queues import QUEUE_KINDS, open_test_queue
 
 from helios.adapters.embedded_queue import EmbeddedQueue
 from helios.adapters.memory.limits import InMemoryIdempotencyStore, InMemoryRateLimiter
 from helios.adapters.queue_codec import decode_envelope
-from helios.adapters.sqs import MemoryBlobStore, SqsQueue, SqsSettings, create_queues, sqs_client
-from helios.adapters.sqs.provisioning import delete_queues
+from helios.adapters.sqs import MemoryBlobStore
 from helios.adapters.store.factory import open_event_store
 from helios.apps.api import signatures
 from helios.apps.api.app import create_app
@@ -181,33 +180,12 @@ def ca() -> Ca:
     return make_ca()
 
 
-@pytest.fixture(params=["embedded", pytest.param("sqs", marks=pytest.mark.sqs)])
+@pytest.fixture(params=QUEUE_KINDS)
 async def queue(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Queue]:
-    if request.param == "embedded":
-        async with EmbeddedQueue(path=tmp_path / "queue.db", poll_interval_s=0.02) as embedded:
-            yield embedded
-        return
-    endpoint = request.getfixturevalue("sqs_endpoint")
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }.items():
-        monkeypatch.setenv(name, value)
-    async with sqs_client(SqsSettings(endpoint_url=endpoint, max_attempts=2)) as client:
-        urls = await create_queues(client, prefix=f"t{uuid.uuid4().hex[:12]}-api-")
-        try:
-            yield SqsQueue(
-                client=client,
-                queue_url=urls.main,
-                dead_letter_url=urls.dead_letter,
-                blob_store=MemoryBlobStore(),
-            )
-        finally:
-            await delete_queues(client, urls)
+    async with open_test_queue(request, tmp_path, monkeypatch, purpose="api") as opened:
+        yield opened
 
 
 async def make_api(

@@ -8,37 +8,21 @@ sender never sees the reason. Real HTTP requests into ``create_app`` over the em
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from test_ingest_api import TOPIC, Api, Ca, make_api, make_ca, payload, pd_event
+from embedded_api import (  # noqa: F401  (fixtures are registered by being imported here)
+    asyncio_backend,
+    embedded_api,
+    local_ca,
+)
+from test_ingest_api import TOPIC, Api, payload, pd_event
 
-from helios.adapters.embedded_queue import EmbeddedQueue
 from helios.apps.api import signatures
 from helios.domain.timestamps import format_rfc3339
 from helios.domain.values import SourceKind
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def ca() -> Ca:
-    return make_ca()
-
-
-@pytest.fixture
-async def api(tmp_path: Path, ca: Ca) -> AsyncIterator[Api]:
-    """The API on the embedded queue: what these tests assert is never on the queue."""
-    async with EmbeddedQueue(path=tmp_path / "q.db", poll_interval_s=0.02) as embedded:
-        async for made in make_api(embedded, ca):
-            yield made
 
 
 def webhook(**alert_changes: Any) -> dict[str, Any]:

@@ -7,10 +7,7 @@ embedded queue; events go in through the ingestion endpoints and come out of ``/
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,26 +18,23 @@ import attrs
 import httpx
 import psycopg
 import pytest
+import uvicorn
+from threaded import free_port, running_in_thread, wait_for, wait_until_healthy
 
 from helios.adapters.store.factory import migrate, open_event_store
 from helios.apps.access import AccessService, LoginPolicy
-from helios.apps.bootstrap import open_services
+from helios.apps.api.config import ApiConfig
+from helios.apps.api.server import server_config
+from helios.apps.bootstrap import Services
 from helios.apps.projections.database import open_read_models
 from helios.apps.settings import Settings
 from helios.apps.tenancy import TenancyService
-from helios.apps.worker.embedded import run_everything
 from helios.domain.access import Role
 from helios.domain.values import SourceKind
+from helios.ports.event_store import EventStore
 
 ROLES = (Role.VIEWER, Role.RESPONDER, Role.ADMIN, Role.OWNER)
 PASSWORD = "correct horse battery"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @attrs.define
@@ -80,14 +74,7 @@ class World:
         assert response.status_code == 202, response.text
 
     def wait_for(self, check: Callable[[], Any], timeout_s: float = 20) -> Any:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            found = check()
-            if found:
-                return found
-            if time.monotonic() > deadline:
-                raise AssertionError("condition not met in time")
-            time.sleep(0.1)
+        return wait_for(check, timeout_s)
 
     def alerts(self, tenant: int = 0, **params: Any) -> list[dict[str, Any]]:
         response = self.get("/v1/alerts", tenant=tenant, params=params)
@@ -115,8 +102,19 @@ def _now_iso(offset_s: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment)) + "Z"
 
 
-def start_world(postgres_url: str, redis_url: str, data_dir: Path) -> Iterator[World]:
-    """Seed two tenants with users and tokens, then run everything in a thread until done."""
+def start_world(
+    postgres_url: str,
+    redis_url: str,
+    data_dir: Path,
+    *,
+    app: Callable[[Services], Any] | None = None,
+    seed: Callable[[EventStore, list[Tenant]], None] | None = None,
+) -> Iterator[World]:
+    """Seed two tenants with users and tokens, then run everything in a thread until done.
+
+    ``app`` builds the ASGI app served over the services (default: the API ``helios up``
+    serves, as it configures it); ``seed`` adds to the store before anything runs.
+    """
     schema = f"q_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
@@ -164,45 +162,25 @@ def start_world(postgres_url: str, redis_url: str, data_dir: Path) -> Iterator[W
             seeded.tokens[role] = token.token
             seeded.emails[role] = email
         tenants.append(seeded)
+    if seed is not None:
+        seed(store, tenants)
     store.close()
 
-    loop = asyncio.new_event_loop()
-    stop_holder: list[asyncio.Event] = []
-    failure: list[BaseException] = []
+    def serve(services: Services) -> uvicorn.Server:
+        assert app is not None
+        config = server_config(
+            app(services), host="127.0.0.1", port=port, api=ApiConfig(), log_level="warning"
+        )
+        return uvicorn.Server(config)
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        stop_holder.append(stop)
-        async with open_services(settings) as services:
-            await run_everything(services, stop)
-
-    def run() -> None:
-        try:
-            loop.run_until_complete(main())
-        except BaseException as error:  # reported by the fixture, not swallowed
-            failure.append(error)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
     base = f"http://127.0.0.1:{port}"
-    with httpx.Client(base_url=base, timeout=10) as client:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if client.get("/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert not failure, failure
-            assert time.monotonic() < deadline, "the API did not start"
-            time.sleep(0.1)
+    with (
+        running_in_thread(settings, None if app is None else serve) as failure,
+        httpx.Client(base_url=base, timeout=10) as client,
+    ):
+        wait_until_healthy(client, failure)
         yield World(base=base, tenants=tenants, http=client)
-    loop.call_soon_threadsafe(stop_holder[0].set)
-    thread.join(timeout=30)
     assert not failure, failure
-    if not thread.is_alive():
-        # Closed here, not by the garbage collector during some later test.
-        loop.close()
 
 
 def seed_alerts(world: World) -> None:
@@ -273,6 +251,8 @@ def test_filters_combine_on_status_priority_service_label_source_and_text(world:
         ("/v1/alerts", {"limit": "0"}, "limit"),
         ("/v1/incidents", {"status": "closed"}, "status"),
         ("/v1/activity", {"cursor": "not-a-cursor"}, "cursor"),
+        ("/v1/changes", {"since": "yesterday"}, "since"),
+        ("/v1/changes", {"until": "2026-13-40"}, "until"),
     ],
 )
 def test_a_bad_query_parameter_is_a_400_that_names_the_parameter_not_the_body(

@@ -18,7 +18,7 @@ from helios.apps.cli import main
 from helios.apps.usecases.ingest import Ingestor
 from helios.domain import alert, engine, silence
 from helios.domain.intake import EnvelopeNormalized, TickReceived
-from helios.domain.patterns import RegexEngine
+from helios.domain.patterns import RegexEngine, engine_for
 from helios.domain.ruleset import LabelMatcher, MatchOp, Multiplier, Ruleset
 from helios.domain.values import MINUTE_MS
 from helios.ports.event_store import AppendBatch, EventStore, StreamAppend
@@ -65,7 +65,7 @@ def test_the_recorded_log_holds_decisions_only_pythons_re_could_take(store: Even
     assert _scores(store, "fp-backref") == [100]  # 70 x 150 % (twin-team), clamped
     inputs = [e.event for e in store.read_log(0, 1_000)]
     assert all(
-        i.regex_engine is RegexEngine.PYTHON_RE
+        engine_for(i.engine_version) is RegexEngine.PYTHON_RE
         for i in inputs
         if isinstance(i, EnvelopeNormalized | TickReceived)
     )
@@ -121,8 +121,8 @@ def test_new_inputs_read_old_patterns_with_re2_and_the_whole_log_verifies(
         if isinstance(i, EnvelopeNormalized) and i.signals[0].dedup_key.startswith("new-")
     ]
     assert len(new_inputs) == len(again)
-    assert {i.regex_engine for i in new_inputs} == {RegexEngine.RE2}
-    ticks = [i.regex_engine for i in recorded if isinstance(i, TickReceived)]
+    assert {engine_for(i.engine_version) for i in new_inputs} == {RegexEngine.RE2}
+    ticks = [engine_for(i.engine_version) for i in recorded if isinstance(i, TickReceived)]
     assert ticks == [RegexEngine.PYTHON_RE, RegexEngine.RE2]
 
     report = replay.verify(store)

@@ -20,8 +20,12 @@ import pytest
 import structlog
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
+from embedded_api import (  # noqa: F401  (fixtures are registered by being imported here)
+    asyncio_backend,
+    local_ca,
+)
 from queues import QUEUE_KINDS, open_test_queue
-from test_ingest_api import TOPIC, Ca, make_api, make_ca, payload
+from test_ingest_api import TOPIC, Ca, make_api, payload
 
 from helios.adapters.embedded_queue import EmbeddedQueue
 from helios.adapters.https_fetcher import HttpsFetcher
@@ -54,16 +58,6 @@ CONFIRMED_XML = (
 )
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def ca() -> Ca:
-    return make_ca()
 
 
 @attrs.define

@@ -7,12 +7,16 @@ and posted to ``create_app`` over the embedded queue.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_ingest_api import TOPIC, Api, Ca, make_api, make_ca, payload
+from embedded_api import (  # noqa: F401  (fixtures are registered by being imported here)
+    asyncio_backend,
+    embedded_api,
+    local_ca,
+)
+from test_ingest_api import TOPIC, Api, Ca, make_api, payload
 
 from helios.adapters.embedded_queue import EmbeddedQueue
 from helios.apps.api.config import ApiConfig
@@ -21,23 +25,6 @@ from helios.domain.values import SourceKind
 
 pytestmark = pytest.mark.anyio
 MINUTE_MS = 60_000
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def ca() -> Ca:
-    return make_ca()
-
-
-@pytest.fixture
-async def api(tmp_path: Path, ca: Ca) -> AsyncIterator[Api]:
-    async with EmbeddedQueue(path=tmp_path / "q.db", poll_interval_s=0.02) as embedded:
-        async for made in make_api(embedded, ca):
-            yield made
 
 
 def alarm_message(at_ms: int, *, message_id: str = "7b3f2c1e-9a4d-5e6f-8a1b-2c3d4e5f6a7b") -> Any:

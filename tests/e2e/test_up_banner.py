@@ -7,12 +7,12 @@ import asyncio
 import io
 import json
 import shutil
-import socket
 from pathlib import Path
 
 import httpx
 import pytest
 from rich.console import Console
+from threaded import free_port
 
 from helios.adapters.queue_codec import decode_envelope
 from helios.apps.bootstrap import open_services
@@ -27,13 +27,6 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def printed_commands(text: str) -> list[str]:

@@ -58,7 +58,7 @@ def outcome(store: EventStore) -> tuple[dict[str, Any], Counter[tuple[str, str]]
         for entry in page:
             if entry.name.startswith(("helios.alert.", "helios.incident.")):
                 decisions[(str(entry.stream_id), _decision(entry.event))] += 1
-            if isinstance(entry.event, alert.SignalAccepted):
+            if isinstance(entry.event, alert.SignalAccepted | alert.SignalIgnored):
                 signal = entry.event.signal
                 states.setdefault(
                     entry.stream_id, alert.initial_state(signal.tenant, signal.dedup_key)

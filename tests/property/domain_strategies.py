@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import attrs
 from hypothesis import strategies as st
 
-from helios.domain.identity import signal_id
+from helios.domain.identity import content_signal_id, is_content_id, signal_id
 from helios.domain.ruleset import LabelMatcher, MatchOp, Multiplier, Ruleset
 from helios.domain.values import Action, Severity, Signal
 
@@ -27,19 +28,35 @@ def make_signal(
     service: str = "db",
     summary: str = "disk full",
     extra_labels: tuple[tuple[str, str], ...] = (),
+    untimed: bool = False,
+    offset_ms: int = 0,
 ) -> Signal:
-    occurred_at = T0 + offset_s * 1000
+    """A signal; ``untimed`` makes it one without a source timestamp (a PagerDuty event from
+    Alertmanager): identified by its content, ``occurred_at`` being when it was received."""
+    occurred_at = T0 + offset_s * 1000 + offset_ms
     labels = tuple(sorted({("service", service), ("alertname", dedup_key), *extra_labels}))
-    sid = signal_id(
-        tenant=tenant,
-        source=source,
-        dedup_key=dedup_key,
-        action=action,
-        occurred_at=occurred_at,
-        severity=severity,
-        summary=summary,
-        labels=labels,
-    )
+    if untimed:
+        sid = content_signal_id(
+            tenant=tenant,
+            source=source,
+            dedup_key=dedup_key,
+            action=action,
+            severity=severity,
+            summary=summary,
+            labels=labels,
+            service=service,
+        )
+    else:
+        sid = signal_id(
+            tenant=tenant,
+            source=source,
+            dedup_key=dedup_key,
+            action=action,
+            occurred_at=occurred_at,
+            severity=severity,
+            summary=summary,
+            labels=labels,
+        )
     return Signal(
         signal_id=sid,
         tenant=tenant,
@@ -50,7 +67,7 @@ def make_signal(
         severity=severity,
         summary=summary,
         occurred_at=occurred_at,
-        received_at=occurred_at + 500,
+        received_at=occurred_at if untimed else occurred_at + 500,
         service=service,
         labels=labels,
     )
@@ -68,7 +85,29 @@ def signals(draw: st.DrawFn, *, tenant: str = "t1", keys: tuple[str, ...] = ("k1
         source=draw(st.sampled_from(SOURCES)),
         service=draw(st.sampled_from(SERVICES)),
         summary=draw(st.sampled_from(("disk full", "disk 95% full", "replica lag"))),
+        untimed=draw(st.integers(0, 3)) == 0,
     )
+
+
+def copy_of(signal: Signal, offset_ms: int) -> Signal:
+    """Another delivery of a timestamp-less signal, received ``offset_ms`` later (or earlier):
+    the other member of an HA pair, or a resend. A timed signal's copy is itself."""
+    if not is_content_id(signal.signal_id):
+        return signal
+    at = signal.occurred_at + offset_ms
+    return attrs.evolve(signal, occurred_at=at, received_at=at)
+
+
+@st.composite
+def with_copies(draw: st.DrawFn, distinct: list[Signal]) -> list[Signal]:
+    """``distinct`` plus copies of some of its timestamp-less signals at other times, each
+    delivery once (a copy at the same millisecond would be a duplicate, not a copy)."""
+    deliveries = {(s.signal_id, s.occurred_at): s for s in distinct}
+    for signal in draw(st.lists(st.sampled_from(distinct), max_size=6), label="copied"):
+        offset = draw(st.integers(min_value=-600_000, max_value=600_000), label="copy offset")
+        copy = copy_of(signal, offset)
+        deliveries.setdefault((copy.signal_id, copy.occurred_at), copy)
+    return list(deliveries.values())
 
 
 matchers = st.builds(
@@ -93,4 +132,7 @@ rulesets = st.builds(
     recurrence_cap=st.integers(min_value=0, max_value=20),
     flapping_penalty=st.integers(min_value=0, max_value=30),
     flap_threshold=st.integers(min_value=2, max_value=6),
+    # Signals drawn here span under two hours: the laws that hold inside the lateness horizon
+    # are stated over them (``test_horizon`` draws horizons they overflow).
+    lateness_horizon_ms=st.just(3 * 3_600_000),
 )

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from domain_strategies import rulesets, signals
+from domain_strategies import copy_of, make_signal, rulesets, signals, with_copies
 from hypothesis import given
 from hypothesis import strategies as st
 
 from helios.domain import alert
 from helios.domain.ruleset import Ruleset
-from helios.domain.values import Signal
+from helios.domain.values import Action, Signal
 
 
 def ingest_all(arrivals: list[Signal], ruleset: Ruleset) -> alert.AlertState:
@@ -25,18 +25,25 @@ def derived(state: alert.AlertState) -> tuple[object, ...]:
     return (state.signals, state.seen, state.fold, state.priority, state.score)
 
 
+def delivery(signal: Signal) -> tuple[str, int]:
+    """What tells two deliveries apart: a timestamp-less signal's copies share its id."""
+    return (signal.signal_id, signal.occurred_at)
+
+
 @given(
-    distinct=st.lists(signals(), min_size=1, max_size=12, unique_by=lambda s: s.signal_id),
+    distinct=st.lists(signals(), min_size=1, max_size=12, unique_by=delivery),
     data=st.data(),
     ruleset=rulesets,
 )
 def test_any_permutation_with_duplicates_gives_the_same_state(
     distinct: list[Signal], data: st.DataObject, ruleset: Ruleset
 ) -> None:
-    """Arrival order and duplicates never change the final alert state."""
-    in_canonical_order = sorted(distinct, key=lambda s: s.order_key)
-    duplicates = data.draw(st.lists(st.sampled_from(distinct), max_size=6), label="duplicates")
-    arrivals = data.draw(st.permutations(distinct + duplicates), label="arrivals")
+    """Arrival order, duplicates and copies of timestamp-less signals (an HA pair's, resends)
+    never change the final alert state."""
+    deliveries = data.draw(with_copies(distinct), label="deliveries")
+    in_canonical_order = sorted(deliveries, key=lambda s: s.order_key)
+    duplicates = data.draw(st.lists(st.sampled_from(deliveries), max_size=6), label="duplicates")
+    arrivals = data.draw(st.permutations(deliveries + duplicates), label="arrivals")
 
     reference = ingest_all(in_canonical_order, ruleset)
     shuffled = ingest_all(arrivals, ruleset)
@@ -59,6 +66,29 @@ def test_applying_a_signal_twice_equals_applying_it_once(
     assert twice == once
     second = alert.decide(alert.IngestSignal(signal=again, ruleset=ruleset), once)
     assert [type(e) for e in second] == [alert.SignalDeduplicated]
+
+
+@given(
+    copies=st.lists(st.integers(min_value=-300_000, max_value=4 * 3_600_000), max_size=8),
+    data=st.data(),
+    ruleset=rulesets,
+)
+def test_copies_of_a_timestamp_less_trigger_in_one_episode_count_once(
+    copies: list[int], data: st.DataObject, ruleset: Ruleset
+) -> None:
+    """However many copies of the same content arrive while the episode is open, in whatever
+    order, the episode has one occurrence and the score of one."""
+    first = make_signal(action=Action.TRIGGER, offset_s=600, untimed=True)
+    deliveries = list({delivery(c): c for c in (copy_of(first, o) for o in [0, *copies])}.values())
+    arrivals = data.draw(st.permutations(deliveries), label="arrivals")
+
+    state = ingest_all(arrivals, ruleset)
+    alone = ingest_all([first], ruleset)
+
+    assert state.episode is not None and alone.episode is not None
+    assert state.fold.episodes == 1
+    assert state.episode.occurrences == 1
+    assert (state.score, state.priority) == (alone.score, alone.priority)
 
 
 @given(

@@ -56,7 +56,7 @@ FORBIDDEN_BUILTIN_CALLS = frozenset(
 )
 # re2 (google-re2): a regular-expression engine, pure computation like the stdlib's re, that
 # matches in linear time; label patterns are RE2 so that no pattern can stall the process.
-DOMAIN_ALLOWED_THIRD_PARTY = frozenset({"attrs", "attr", "re2"})
+DOMAIN_ALLOWED_THIRD_PARTY = frozenset({"attrs", "attr", "re2", "msgspec"})
 
 
 @attrs.frozen
@@ -132,7 +132,7 @@ def check_domain_source(
                 Violation(
                     where,
                     line,
-                    f"imports {name}: the domain depends on the standard library, attrs and re2",
+                    f"imports {name}: the domain depends on the stdlib, attrs, re2 and msgspec",
                 )
             )
     for node in ast.walk(tree):

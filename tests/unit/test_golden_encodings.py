@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from helios.adapters.store.codec import EventCodec
-from helios.domain import engine, identity, incident
+from helios.domain import engine, identity, incident, versions
 from helios.domain.intake import outcome_event
 from helios.domain.normalize import Normalized, normalize
 from helios.domain.ruleset import LabelMatcher, MatchOp, Multiplier, Ruleset
@@ -104,13 +104,21 @@ def _decided(decode: object) -> tuple[list[tuple[str, str, str]], list[tuple[str
     """Per signal: (signal id, digest of its details, digest of the stored outcome event);
     per decided event: (stream id, name, digest of the stored state)."""
     codec = EventCodec()
-    context = engine.TenantContext(ruleset=RULESET)
+    # The history pinned here was recorded before inputs carried an engine version.
+    context = engine.TenantContext(ruleset=RULESET, engine_version=versions.LEGACY)
     working = engine.Working(alerts={}, groups={})
     signals: list[tuple[str, str, str]] = []
     for envelope in _envelopes():
-        result = normalize(envelope, RULESET, decode=decode)  # type: ignore[arg-type]
+        result = normalize(
+            envelope,
+            RULESET,
+            decode=decode,  # type: ignore[arg-type]
+            version=versions.LEGACY,
+        )
         assert isinstance(result, Normalized), result
-        _, outcome = codec.encode(outcome_event(envelope, result, RULESET.version))
+        _, outcome = codec.encode(
+            outcome_event(envelope, result, RULESET.version, engine_version=versions.LEGACY)
+        )
         for signal in result.signals:
             signals.append((signal.signal_id, _short(signal.details), _short(outcome)))
             missing = engine.apply_signal(working, signal, context)
@@ -147,6 +155,24 @@ def test_signal_ids_are_pinned() -> None:
     ) == ("lbl-649f9f31b60803f08c3c883e2be24bd5")
 
 
+def test_content_signal_ids_are_pinned() -> None:
+    """The content hash of a signal without a time of its own (engine version 2) is pinned
+    too: history recorded with it replays only if it stays the same bytes."""
+    assert (
+        identity.content_signal_id(
+            tenant="acme",
+            source="pagerduty",
+            dedup_key="51ff10923c5bd6753d836442ddd771519e24c8d92a1996bd9dc2da25dab17f44",
+            action=Action.TRIGGER,
+            severity=Severity.ERROR,
+            summary="[FIRING:1] DiskFilling storage (db-1:9100 warning)",
+            labels=(("source", "Alertmanager"),),
+            service="storage",
+        )
+        == "sgc-3034e5b2850cbf55630ee882fca6f98b"
+    )
+
+
 def test_stream_ids_are_pinned() -> None:
     """Stream ids are UUID v5 of the natural key, unchanged."""
     assert str(engine.alert_stream("acme", "k1")) == "7607df09-9019-5cd9-ba72-7cd6df9dfe21"
@@ -159,7 +185,7 @@ def test_stream_ids_are_pinned() -> None:
 
 def test_tricky_details_text_is_pinned() -> None:
     """Canonical details: sorted keys, compact, UTF-8, Python's float and escape rendering."""
-    result = normalize(_envelopes()[5], RULESET)
+    result = normalize(_envelopes()[5], RULESET, version=versions.LEGACY)
     assert isinstance(result, Normalized)
     assert result.signals[0].details == (
         '{"":"empty key","Alpha":{"a\\nb":"tab\\there","q":"\\"quoted\\" \\\\ back",'

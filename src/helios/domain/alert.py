@@ -4,22 +4,29 @@
 their reasons; ``evolve`` is total and never raises, so replaying a log cannot fail. The alert's
 state is the canonical fold of its distinct signals (see ``helios.domain.fold``) plus the
 bookkeeping of decisions already taken (priority, notifications, escalation, flapping clears).
+
+From engine version 3 the state is bounded by the lateness horizon of the ruleset: it keeps the
+signals at or after its watermark (the latest ``occurred_at`` minus ``lateness_horizon_ms``),
+at most ``horizon_signals`` of them, and the fold of all older ones as ``base``. A signal older
+than the watermark is recorded flagged ``late_beyond_horizon`` and only counted. Deciding and
+evolving a signal in order costs O(1) whatever the alert's history; a late one inside the
+horizon re-folds from where it sorts, in O(horizon).
 """
 
 from __future__ import annotations
 
-import bisect
-
 import attrs
 
-from helios.domain.events import event
-from helios.domain.fold import EMPTY, Episode, Fold, FoldPolicy, fold_each, step
-from helios.domain.identity import stable_hash
-from helios.domain.patterns import RegexEngine
+from helios.domain import versions
+from helios.domain.events import ADDED_FIELD, event
+from helios.domain.fold import EMPTY, Episode, Fold, FoldPolicy, fold_all, fold_each, step
+from helios.domain.identity import delivery_key, is_content_id, stable_hash
+from helios.domain.patterns import RegexEngine, engine_for
 from helios.domain.ruleset import Ruleset
+from helios.domain.run import Run, empty_run
 from helios.domain.scoring import Factor, Score, ScoreInput, score
 from helios.domain.silence import Silence, matching
-from helios.domain.values import Millis, Priority, Signal, Status
+from helios.domain.values import Action, Millis, Priority, Signal, Status
 
 # --------------------------------------------------------------------------- state
 
@@ -28,14 +35,31 @@ from helios.domain.values import Millis, Priority, Signal, Status
 class AlertState:
     tenant: str
     dedup_key: str
-    signals: tuple[Signal, ...] = ()
-    """Every distinct signal, in canonical order."""
-    seen: frozenset[str] = frozenset()
+    signals: Run[Signal] = attrs.field(factory=empty_run)
+    """The distinct signals inside the lateness horizon, in canonical order (every delivery of
+    a content-identified one); with engine versions 1 and 2, every distinct signal."""
     policy: FoldPolicy | None = None
+    base: Fold = EMPTY
+    """The fold of the signals that left the horizon (``EMPTY`` while none has): the compact
+    summary of the alert's history before ``signals``, episode aggregates included."""
     fold: Fold = EMPTY
-    folds: tuple[Fold, ...] = attrs.field(default=(), eq=False, repr=False)
-    """The fold after each of ``signals`` (so ``folds[-1] is fold``): a late signal re-folds
-    from where it sorts instead of from the first signal. Derived, hence not compared."""
+    folds: Run[Fold] = attrs.field(factory=empty_run, eq=False, repr=False)
+    """The fold after each of ``signals`` (so ``folds[-1] is fold``), or empty when dropped
+    (``compacted``): a late signal re-folds from where it sorts instead of from ``base``.
+    Derived, hence not compared."""
+    latest_trigger: Signal | None = None
+    """The latest trigger in canonical order, kept when it leaves the horizon: the episode's
+    summary and labels come from it, and its links and details are shown with the alert."""
+    evicted_through: tuple[int, int, str] | None = None
+    """The canonical order key of the last signal that left the horizon: nothing sorting
+    before it can take its place in the history any more."""
+    # totals, over every signal recorded (those beyond the horizon included)
+    total_signals: int = 0
+    late_beyond_horizon: int = 0
+    """Signals recorded older than the watermark: counted, and nothing else."""
+    first_signal_at: Millis | None = None
+    last_signal_at: Millis | None = None
+    """The latest ``occurred_at`` recorded: the watermark follows it."""
     # bookkeeping of decisions already recorded
     priority: Priority | None = None
     score: int | None = None
@@ -57,6 +81,38 @@ class AlertState:
     def status(self) -> Status | None:
         return self.fold.episode.status if self.fold.episode else None
 
+    @property
+    def seen(self) -> frozenset[str]:
+        """``identity.delivery_key`` of each of ``signals`` (built on each call)."""
+        return frozenset(delivery_key(s.signal_id, s.occurred_at) for s in self.signals)
+
+    def watermark(self, policy: FoldPolicy) -> Millis | None:
+        """The time before which a signal is beyond ``policy``'s horizon (None: no horizon,
+        or no signal yet)."""
+        if not policy.bounded or self.last_signal_at is None:
+            return None
+        return self.last_signal_at - policy.horizon_ms
+
+    def beyond_horizon(self, signal: Signal, policy: FoldPolicy) -> bool:
+        """Whether ``signal`` is older than the watermark, or sorts before a signal that
+        already left the horizon: it can no longer take its place in the history."""
+        watermark = self.watermark(policy)
+        if watermark is None:
+            return False
+        if signal.occurred_at < watermark:
+            return True
+        return self.evicted_through is not None and _order_key(signal) <= self.evicted_through
+
+    def holds(self, signal: Signal) -> bool:
+        """Whether this very delivery is already among ``signals`` (O(log n)).
+
+        Its order key tells: a time-bound id hashes the time and the action, and a
+        content-identified delivery is told apart by its time."""
+        signals = self.signals
+        key = _order_key(signal)
+        index = signals.bisect_left(key, _order_key)
+        return index < len(signals) and _order_key(signals[index]) == key
+
     def notified_urgency_for(self, episode_id: str) -> int:
         """The urgency already notified for this episode (0: nothing notified yet)."""
         return self.notified_urgency if self.notified_episode == episode_id else 0
@@ -71,13 +127,13 @@ def initial_state(tenant: str, dedup_key: str) -> AlertState:
 
 @attrs.frozen(kw_only=True)
 class IngestSignal:
-    """Apply one normalized signal under the tenant's current rules and silences."""
+    """Apply one normalized signal under the tenant's current rules and silences, with the
+    behaviour of ``engine_version`` (see ``helios.domain.versions``)."""
 
     signal: Signal
     ruleset: Ruleset
     silences: tuple[Silence, ...] = ()
-    regex_engine: RegexEngine = RegexEngine.RE2
-    """The engine the input was recorded under (see ``helios.domain.patterns``)."""
+    engine_version: int = versions.CURRENT
 
 
 @attrs.frozen(kw_only=True)
@@ -87,8 +143,7 @@ class Tick:
     at: Millis
     ruleset: Ruleset
     silences: tuple[Silence, ...] = ()
-    regex_engine: RegexEngine = RegexEngine.RE2
-    """The engine the tick was recorded under (see ``helios.domain.patterns``)."""
+    engine_version: int = versions.CURRENT
 
 
 AlertCommand = IngestSignal | Tick
@@ -99,11 +154,41 @@ AlertCommand = IngestSignal | Tick
 @event("helios.alert.signal_accepted.v1")
 @attrs.frozen(kw_only=True)
 class SignalAccepted:
-    """A new distinct signal joined the alert's set (``late``: older than the episode start)."""
+    """A new distinct signal joined the alert's set (``late``: older than the episode start).
+
+    ``late_beyond_horizon`` (engine version 3 on): the signal is older than the alert's
+    watermark, so it is only recorded and counted; it changes neither the alert's signals nor
+    its status, and no decision follows it."""
 
     signal: Signal
     policy: FoldPolicy
     late: bool = False
+    late_beyond_horizon: bool = attrs.field(default=False, metadata=ADDED_FIELD)
+
+
+@event("helios.alert.signal_repeated.v1")
+@attrs.frozen(kw_only=True)
+class SignalRepeated:
+    """Another copy of a content-identified signal the open episode already has (the other
+    member of an HA pair, a resend): a duplicate for the record, adding no occurrence. It is
+    kept with its time all the same, so that a resolve arriving later, from between the two
+    copies, still makes this one the trigger of a new episode."""
+
+    signal: Signal
+    policy: FoldPolicy
+
+
+@event("helios.alert.signal_ignored.v1")
+@attrs.frozen(kw_only=True)
+class SignalIgnored:
+    """An acknowledge or resolve for an alert never triggered (engine version 2 on): PagerDuty
+    drops such an event, and no alert comes of it. It is kept all the same, like an accepted
+    signal: should the trigger it overtook arrive later, the canonical fold still places it."""
+
+    signal: Signal
+    policy: FoldPolicy
+    reason: str
+    """``never_triggered``."""
 
 
 @event("helios.alert.signal_deduplicated.v1")
@@ -249,6 +334,8 @@ class EscalationDue:
 
 AlertEvent = (
     SignalAccepted
+    | SignalRepeated
+    | SignalIgnored
     | SignalDeduplicated
     | SignalLate
     | AlertTriggered
@@ -271,7 +358,13 @@ AlertEvent = (
 def evolve(state: AlertState, event: AlertEvent) -> AlertState:
     """Apply a recorded event. Total: never raises, so replay cannot fail."""
     match event:
-        case SignalAccepted(signal=signal, policy=policy):
+        case SignalAccepted(signal=signal, late_beyond_horizon=True):
+            return _counted_beyond_horizon(state, signal)
+        case (
+            SignalAccepted(signal=signal, policy=policy)
+            | SignalRepeated(signal=signal, policy=policy)
+            | SignalIgnored(signal=signal, policy=policy)
+        ):
             return _absorb(state, signal, policy)
         case SignalDeduplicated():
             # A duplicate changes nothing: applying a signal twice equals applying it once.
@@ -317,10 +410,20 @@ def evolve(state: AlertState, event: AlertEvent) -> AlertState:
 
 def compacted(state: AlertState) -> AlertState:
     """The same state without its derived per-signal folds: smaller to keep aside. Nothing
-    decided from it changes; a late signal into it re-folds from the first signal."""
-    if not state.folds:
+    decided from it changes; a late signal into it re-folds from ``base``."""
+    signals = state.signals.compact()
+    if not state.folds and signals is state.signals:
         return state
-    return attrs.evolve(state, folds=())
+    return attrs.evolve(state, signals=signals, folds=empty_run())
+
+
+def trimmed(state: AlertState) -> AlertState:
+    """The same state, its runs over lists of exactly what they hold (folds included): what
+    to encode for keeping, so that what the runs let go of is not stored with it."""
+    signals, folds = state.signals.compact(), state.folds.compact()
+    if signals is state.signals and folds is state.folds:
+        return state
+    return attrs.evolve(state, signals=signals, folds=folds)
 
 
 def evolve_all(state: AlertState, events: tuple[AlertEvent, ...] | list[AlertEvent]) -> AlertState:
@@ -330,37 +433,73 @@ def evolve_all(state: AlertState, events: tuple[AlertEvent, ...] | list[AlertEve
 
 
 def _absorb(state: AlertState, signal: Signal, policy: FoldPolicy) -> AlertState:
-    signal_id = signal.signal_id
-    if signal_id in state.seen:
+    if state.holds(signal):
         return state
     signals = state.signals
     folds = state.folds
+    base = state.base
+    complete = len(folds) == len(signals)
     same_policy = policy is state.policy or policy == state.policy
-    in_order = not signals or _order_key(signal) > _order_key(signals[-1])
-    if in_order and same_policy:
-        # The common case stays O(1) in fold work: only the new signal is applied.
+    last = signals.last()
+    key = _order_key(signal)
+    if (last is None or key > _order_key(last)) and same_policy:
+        # The common case is O(1): only the new signal is applied, and both runs grow in place.
         fold = step(state.fold, signal, policy)
-        new_signals = (*signals, signal)
-        new_folds = (*folds, fold)
+        signals = signals.appended(signal)
+        if complete:
+            folds = folds.appended(fold)
     else:
         # A late signal (or a changed policy) re-folds: the canonical fold is the truth. The
         # fold before the insertion point is unchanged, so it resumes from there.
-        index = bisect.bisect(signals, _order_key(signal), key=_order_key)
-        new_signals = (*signals[:index], signal, *signals[index:])
-        if same_policy and len(folds) == len(signals):
-            start = folds[index - 1] if index else EMPTY
-            new_folds = (*folds[:index], *fold_each(start, new_signals[index:], policy))
+        index = signals.bisect_right(key, _order_key)
+        signals = signals.inserted(index, signal)
+        if same_policy and complete:
+            resume = folds[index - 1] if index else base
+            folds = folds.prefix_then(index, fold_each(resume, signals.tail(index), policy))
         else:
-            new_folds = tuple(fold_each(EMPTY, new_signals, policy))
-        fold = new_folds[-1]
+            folds = Run.of(fold_each(base, signals, policy))
+        fold = folds[-1]
+    last_at = state.last_signal_at
+    if last_at is None or signal.occurred_at > last_at:
+        last_at = signal.occurred_at
+    first_at = state.first_signal_at
+    if first_at is None or signal.occurred_at < first_at:
+        first_at = signal.occurred_at
+    latest_trigger = state.latest_trigger
+    if signal.action is Action.TRIGGER and (
+        latest_trigger is None or key > _order_key(latest_trigger)
+    ):
+        latest_trigger = signal
+    evicted_through = state.evicted_through
+    if policy.bounded:
+        # Signals behind the watermark, or beyond the count the horizon keeps, leave the
+        # state: their fold becomes the base. Each leaves once, so this is O(1) amortised.
+        watermark = last_at - policy.horizon_ms
+        leaving = max(0, len(signals) - policy.horizon_signals)
+        while leaving < len(signals) - 1 and signals[leaving].occurred_at < watermark:
+            leaving += 1
+        if leaving:
+            evicted_through = _order_key(signals[leaving - 1])
+            if len(folds) == len(signals):
+                base = folds[leaving - 1]
+                folds = folds.without_first(leaving)
+            else:
+                base = fold_all(tuple(signals.head(leaving)), policy, start=base)
+            signals = signals.without_first(leaving)
     return AlertState(
         tenant=state.tenant,
         dedup_key=state.dedup_key,
-        signals=new_signals,
-        seen=state.seen | {signal_id},
+        signals=signals,
         policy=policy,
+        base=base,
         fold=fold,
-        folds=new_folds,
+        folds=folds,
+        latest_trigger=latest_trigger,
+        evicted_through=evicted_through,
+        total_signals=state.total_signals + 1,
+        late_beyond_horizon=state.late_beyond_horizon,
+        first_signal_at=first_at,
+        last_signal_at=last_at,
         priority=state.priority,
         score=state.score,
         scored_episode=state.scored_episode,
@@ -372,6 +511,23 @@ def _absorb(state: AlertState, signal: Signal, policy: FoldPolicy) -> AlertState
         notified_episode=state.notified_episode,
         notified_urgency=state.notified_urgency,
         notifications=state.notifications,
+    )
+
+
+def _counted_beyond_horizon(state: AlertState, signal: Signal) -> AlertState:
+    """A signal older than the watermark: in the totals, and nowhere else."""
+    first_at = state.first_signal_at
+    if first_at is None or signal.occurred_at < first_at:
+        first_at = signal.occurred_at
+    last_at = state.last_signal_at
+    if last_at is None or signal.occurred_at > last_at:
+        last_at = signal.occurred_at
+    return attrs.evolve(
+        state,
+        total_signals=state.total_signals + 1,
+        late_beyond_horizon=state.late_beyond_horizon + 1,
+        first_signal_at=first_at,
+        last_signal_at=last_at,
     )
 
 
@@ -395,10 +551,16 @@ def _bookkept(
         tenant=state.tenant,
         dedup_key=state.dedup_key,
         signals=state.signals,
-        seen=state.seen,
         policy=state.policy,
+        base=state.base,
         fold=state.fold,
         folds=state.folds,
+        latest_trigger=state.latest_trigger,
+        evicted_through=state.evicted_through,
+        total_signals=state.total_signals,
+        late_beyond_horizon=state.late_beyond_horizon,
+        first_signal_at=state.first_signal_at,
+        last_signal_at=state.last_signal_at,
         priority=priority,
         score=score,
         scored_episode=scored_episode,
@@ -437,14 +599,36 @@ def _decide_signal(
     command: IngestSignal, state: AlertState
 ) -> tuple[tuple[AlertEvent, ...], AlertState]:
     signal, ruleset = command.signal, command.ruleset
-    if signal.signal_id in state.seen:
+    if state.holds(signal):
         duplicate = SignalDeduplicated(
             signal_id=signal.signal_id, source=signal.source, received_at=signal.received_at
         )
         return (duplicate,), state
+    policy = FoldPolicy.of(ruleset, bounded=command.engine_version >= versions.LATENESS_HORIZON)
+    if state.beyond_horizon(signal, policy):
+        # It can no longer rewrite history: recorded and counted, and nothing decided.
+        before = state.episode
+        beyond = SignalAccepted(
+            signal=signal,
+            policy=policy,
+            late=before is not None and signal.occurred_at < before.started_at,
+            late_beyond_horizon=True,
+        )
+        return (beyond,), _counted_beyond_horizon(state, signal)
     before = state.episode
     late = before is not None and signal.occurred_at < before.started_at
-    accepted = SignalAccepted(signal=signal, policy=FoldPolicy.of(ruleset), late=late)
+    accepted: SignalAccepted | SignalRepeated
+    if (
+        before is not None
+        and not late
+        and signal.signal_id in before.content_ids
+        and is_content_id(signal.signal_id)
+        # the same trigger after a resolve is news: it opens the next episode
+        and (before.is_open or signal.action is not Action.TRIGGER)
+    ):
+        accepted = SignalRepeated(signal=signal, policy=policy)
+    else:
+        accepted = SignalAccepted(signal=signal, policy=policy, late=late)
     events: list[AlertEvent] = [accepted]
     if late and before is not None:
         events.append(
@@ -457,6 +641,12 @@ def _decide_signal(
     after_state = evolve(state, accepted)
     after = after_state.episode
     if after is None:
+        # An acknowledge or resolve with nothing ever triggered. Ignoring it is a decision
+        # only: the state is the same either way (the signal is kept for a trigger it
+        # overtook, which the fold will place when it arrives).
+        if command.engine_version >= versions.IGNORE_UNTRIGGERED_ACTIONS:
+            ignored = SignalIgnored(signal=signal, policy=accepted.policy, reason="never_triggered")
+            return (ignored,), after_state
         return tuple(events), after_state
     at = signal.occurred_at
     journal = _Journal(
@@ -464,7 +654,7 @@ def _decide_signal(
         events=events,
         ruleset=ruleset,
         at=at,
-        regex_engine=command.regex_engine,
+        regex_engine=engine_for(command.engine_version),
     )
 
     opened = before is None or (
@@ -513,7 +703,7 @@ def _decide_signal(
             )
 
     silence_ids = matching(
-        command.silences, signal.labels, signal.occurred_at, command.regex_engine
+        command.silences, signal.labels, signal.occurred_at, engine_for(command.engine_version)
     )
     if silence_ids != journal.state.silenced_by:
         journal.add(
@@ -550,7 +740,11 @@ def _decide_tick(command: Tick, state: AlertState) -> tuple[tuple[AlertEvent, ..
     if episode is None:
         return (), state
     journal = _Journal(
-        state=state, events=[], ruleset=ruleset, at=at, regex_engine=command.regex_engine
+        state=state,
+        events=[],
+        ruleset=ruleset,
+        at=at,
+        regex_engine=engine_for(command.engine_version),
     )
     transitions = state.fold.transitions
     last = transitions[-1] if transitions else None
@@ -580,7 +774,9 @@ def _decide_tick(command: Tick, state: AlertState) -> tuple[tuple[AlertEvent, ..
                 due_at=episode.started_at + ruleset.escalate_after_ms,
             )
         )
-        silenced = matching(command.silences, episode.labels, at, command.regex_engine)
+        silenced = matching(
+            command.silences, episode.labels, at, engine_for(command.engine_version)
+        )
         journal.notify("escalation", current.priority, silenced=silenced)
     return tuple(journal.events), journal.state
 

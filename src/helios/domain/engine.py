@@ -13,9 +13,8 @@ from collections.abc import Iterable
 
 import attrs
 
-from helios.domain import alert, incident
+from helios.domain import alert, incident, versions
 from helios.domain.identity import stream_id
-from helios.domain.patterns import RegexEngine
 from helios.domain.ruleset import Ruleset
 from helios.domain.silence import Silence
 from helios.domain.values import Millis, Signal
@@ -44,14 +43,14 @@ def silences_stream(tenant: str) -> uuid.UUID:
 
 @attrs.frozen(kw_only=True)
 class TenantContext:
-    """The rules and silences in force for a tenant when the batch is decided."""
+    """The rules and silences in force for a tenant when the batch is decided, and the
+    behaviour (``engine_version``) it is decided with: the current one for new inputs, the
+    recorded one in replay."""
 
     ruleset: Ruleset
     silences: tuple[Silence, ...] = ()
     silences_version: int = 0
-    regex_engine: RegexEngine = RegexEngine.RE2
-    """The engine inputs decided in this context are recorded under: RE2 for every new
-    input; replay passes the one the input recorded (see ``helios.domain.patterns``)."""
+    engine_version: int = versions.CURRENT
 
 
 @attrs.frozen(kw_only=True)
@@ -97,7 +96,7 @@ def apply_signal(working: Working, signal: Signal, context: TenantContext) -> Mi
         signal=signal,
         ruleset=context.ruleset,
         silences=context.silences,
-        regex_engine=context.regex_engine,
+        engine_version=context.engine_version,
     )
     return _commit(working, key, *alert.decide_and_evolve(command, state))
 
@@ -111,7 +110,7 @@ def apply_tick(
         at=at,
         ruleset=context.ruleset,
         silences=context.silences,
-        regex_engine=context.regex_engine,
+        engine_version=context.engine_version,
     )
     return _commit(working, key, *alert.decide_and_evolve(command, state))
 

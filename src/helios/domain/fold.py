@@ -9,6 +9,12 @@ order and duplicates never change the result. The per-episode state machine:
 
 A trigger while acknowledged keeps it acknowledged (counted, not re-notified); an acknowledge or
 resolve with nothing open is kept in the set but changes nothing.
+
+A signal identified by its content alone (no time of its own, see
+``identity.content_signal_id``) may be in the set several times, once per delivery time. A
+trigger whose content already triggered the current episode is a copy (the other member of an
+HA pair, a resend): it counts no occurrence. The same content after a resolve is a trigger like
+any other and opens the next episode.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from collections.abc import Iterable
 
 import attrs
 
+from helios.domain.events import ADDED_FIELD
+from helios.domain.identity import is_content_id
 from helios.domain.ruleset import Ruleset, SeverityPolicy
 from helios.domain.values import Action, Labels, Millis, Severity, Signal, Status
 
@@ -28,29 +36,42 @@ class FoldPolicy:
     severity_policy: SeverityPolicy = SeverityPolicy.HIGHEST
     flap_threshold: int = 5
     flap_window_ms: Millis = 30 * 60_000
+    horizon_ms: Millis = attrs.field(default=0, metadata=ADDED_FIELD)
+    """The lateness horizon in time (0: none, every signal kept, as engine versions 1 and 2)."""
+    horizon_signals: int = attrs.field(default=0, metadata=ADDED_FIELD)
+    """The most signals kept inside the horizon (0: no bound)."""
+
+    @property
+    def bounded(self) -> bool:
+        return self.horizon_ms > 0
 
     @classmethod
-    def of(cls, ruleset: Ruleset) -> FoldPolicy:
+    def of(cls, ruleset: Ruleset, *, bounded: bool = True) -> FoldPolicy:
+        """The policy of ``ruleset``; ``bounded`` gives it the ruleset's lateness horizon
+        (engine version 3 on), else it keeps every signal."""
         # Asked for every signal, nearly always of the same ruleset object: reusing the last
         # policy lets the alert state recognise it by identity before comparing fields.
-        for known, policy in _LAST_POLICY:
-            if known is ruleset:
+        for known, was_bounded, policy in _LAST_POLICY:
+            if known is ruleset and was_bounded is bounded:
                 return policy
         policy = cls(
             severity_policy=ruleset.severity_policy,
             flap_threshold=ruleset.flap_threshold,
             flap_window_ms=ruleset.flap_window_ms,
+            horizon_ms=ruleset.lateness_horizon_ms if bounded else 0,
+            horizon_signals=ruleset.horizon_signals if bounded else 0,
         )
-        _LAST_POLICY[:] = [(ruleset, policy)]  # one slice assignment: safe between threads
+        _LAST_POLICY[:] = [(ruleset, bounded, policy)]  # one slice assignment: thread-safe
         return policy
 
 
-_LAST_POLICY: list[tuple[Ruleset, FoldPolicy]] = []
+_LAST_POLICY: list[tuple[Ruleset, bool, FoldPolicy]] = []
 
 
 @attrs.frozen(kw_only=True)
 class Episode:
-    """One trigger→resolve cycle. ``episode_id`` is the id of the signal that opened it."""
+    """One trigger→resolve cycle. ``episode_id`` is the id of the signal that opened it (with
+    the episode's number when that id is a content id, which later episodes may share)."""
 
     number: int
     episode_id: str
@@ -67,6 +88,8 @@ class Episode:
     acknowledged_by: str = ""
     resolved_at: Millis | None = None
     resolved_by: str = ""
+    content_ids: frozenset[str] = frozenset()
+    """The content-identified signals applied in this episode: their copies change nothing."""
 
     @property
     def is_open(self) -> bool:
@@ -90,10 +113,12 @@ def step(fold: Fold, signal: Signal, policy: FoldPolicy) -> Fold:
     episode = fold.episode
     match signal.action:
         case Action.TRIGGER:
+            content_id = is_content_id(signal.signal_id)
             if episode is None or episode.status is Status.RESOLVED:
+                number = fold.episodes + 1
                 opened = Episode(
-                    number=fold.episodes + 1,
-                    episode_id=signal.signal_id,
+                    number=number,
+                    episode_id=f"{signal.signal_id}/{number}" if content_id else signal.signal_id,
                     started_at=signal.occurred_at,
                     status=Status.TRIGGERED,
                     severity=signal.severity,
@@ -103,8 +128,13 @@ def step(fold: Fold, signal: Signal, policy: FoldPolicy) -> Fold:
                     sources=(signal.source,),
                     occurrences=1,
                     last_signal_at=signal.occurred_at,
+                    content_ids=frozenset((signal.signal_id,)) if content_id else frozenset(),
                 )
                 return _transition(fold, opened, signal.occurred_at, policy, new_episode=True)
+            # A copy of a trigger this episode already has is no new occurrence; it is still
+            # the latest trigger when it sorts last (its summary and labels are the current
+            # ones again, e.g. an Alertmanager group back to "[FIRING:1]").
+            copy = content_id and signal.signal_id in episode.content_ids
             severity = signal.severity
             if policy.severity_policy is SeverityPolicy.HIGHEST and (
                 episode.severity.rank > severity.rank
@@ -121,12 +151,13 @@ def step(fold: Fold, signal: Signal, policy: FoldPolicy) -> Fold:
                 service=signal.service,
                 labels=signal.labels,
                 sources=_with_source(episode.sources, signal.source),
-                occurrences=episode.occurrences + 1,
+                occurrences=episode.occurrences if copy else episode.occurrences + 1,
                 last_signal_at=signal.occurred_at,
                 acknowledged_at=episode.acknowledged_at,
                 acknowledged_by=episode.acknowledged_by,
                 resolved_at=episode.resolved_at,
                 resolved_by=episode.resolved_by,
+                content_ids=_with_content(episode.content_ids, signal, content_id),
             )
             return Fold(
                 episode=updated,
@@ -153,6 +184,9 @@ def step(fold: Fold, signal: Signal, policy: FoldPolicy) -> Fold:
                 acknowledged_by=signal.source,
                 resolved_at=episode.resolved_at,
                 resolved_by=episode.resolved_by,
+                content_ids=_with_content(
+                    episode.content_ids, signal, is_content_id(signal.signal_id)
+                ),
             )
             return _transition(fold, acked, signal.occurred_at, policy)
         case Action.RESOLVE:
@@ -174,13 +208,16 @@ def step(fold: Fold, signal: Signal, policy: FoldPolicy) -> Fold:
                 acknowledged_by=episode.acknowledged_by,
                 resolved_at=signal.occurred_at,
                 resolved_by=signal.source,
+                content_ids=_with_content(
+                    episode.content_ids, signal, is_content_id(signal.signal_id)
+                ),
             )
             return _transition(fold, resolved, signal.occurred_at, policy)
 
 
-def fold_all(signals: tuple[Signal, ...], policy: FoldPolicy) -> Fold:
-    """Fold signals that are already in canonical order."""
-    fold = EMPTY
+def fold_all(signals: tuple[Signal, ...], policy: FoldPolicy, *, start: Fold = EMPTY) -> Fold:
+    """Fold signals that are already in canonical order (continuing from ``start``)."""
+    fold = start
     for signal in signals:
         fold = step(fold, signal, policy)
     return fold
@@ -216,3 +253,9 @@ def _with_source(sources: tuple[str, ...], source: str) -> tuple[str, ...]:
     if source in sources:
         return sources
     return tuple(sorted((*sources, source)))
+
+
+def _with_content(content_ids: frozenset[str], signal: Signal, content_id: bool) -> frozenset[str]:
+    if not content_id or signal.signal_id in content_ids:
+        return content_ids
+    return content_ids | {signal.signal_id}

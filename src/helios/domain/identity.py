@@ -77,6 +77,58 @@ def _signal_id(observation: tuple[str, str, str, str, str, str, str, Labels]) ->
     )
 
 
+CONTENT_ID_PREFIX = "sgc-"
+"""Marks the id of a signal identified by its content alone (see ``content_signal_id``)."""
+
+
+def content_signal_id(
+    *,
+    tenant: str,
+    source: str,
+    dedup_key: str,
+    action: Action,
+    severity: Severity,
+    summary: str,
+    labels: Labels,
+    service: str,
+) -> str:
+    """The id of a signal whose source gave no time of its own: a hash of its content only.
+
+    Its ``occurred_at`` is then when it was received, which differs between the copies of one
+    notification (both members of an HA pair, every resend), so it cannot be hashed. The same
+    content is the same signal; whether a copy is news is up to the alert (the same content
+    after a resolve opens a new episode). Everything the alert's fold reads from a signal is
+    hashed, the service included, so copies are interchangeable for it.
+    """
+    return CONTENT_ID_PREFIX + stable_hash(
+        tenant,
+        source,
+        dedup_key,
+        action.text,
+        severity.text,
+        summary,
+        render_labels(labels),
+        service,
+    )
+
+
+def is_content_id(signal_id: str) -> bool:
+    """Whether ``signal_id`` identifies its signal by content alone (no time of its own)."""
+    return signal_id.startswith(CONTENT_ID_PREFIX)
+
+
+def delivery_key(signal_id: str, occurred_at: Millis) -> str:
+    """What tells one delivery of a signal from another in an alert's set of signals.
+
+    A time-bound id already hashes the time; copies of a content-identified signal share the
+    id and differ by the time they were received, and each is kept (a late resolve between two
+    copies makes the second one a new episode).
+    """
+    if signal_id.startswith(CONTENT_ID_PREFIX):
+        return f"{signal_id}@{occurred_at}"
+    return signal_id
+
+
 def render_labels(labels: Labels) -> str:
     """Labels as compact JSON pairs, ``[["k","v"],...]``, exactly as
     ``json.dumps(labels, ensure_ascii=False, separators=(",", ":"))`` writes them (that text

@@ -4,12 +4,17 @@ One stream per envelope (keyed by tenant and ingest id). Its first event keeps t
 so replay can re-run normalization as well as decisions, and a normalizer fix can be tried
 against history; an envelope that could not be normalized stays here, quarantined with its
 reasons, until it is re-driven.
+
+Each outcome and tick records the ``engine_version`` that handled it (see
+``helios.domain.versions``); records written before versions were have none and read as
+``LEGACY``.
 """
 
 from __future__ import annotations
 
 import attrs
 
+from helios.domain import versions
 from helios.domain.changes import Change
 from helios.domain.events import ADDED_FIELD, event
 from helios.domain.identity import stream_id
@@ -21,7 +26,6 @@ from helios.domain.normalize import (
     NormalizeResult,
     Rejected,
 )
-from helios.domain.patterns import RegexEngine
 from helios.domain.values import Envelope, Millis, Signal
 
 
@@ -38,7 +42,7 @@ class EnvelopeNormalized:
 
     ``ruleset_version`` and ``silences_version`` (the version of the tenant's silence stream)
     let replay decide with exactly what was in force, even if a rule changed concurrently;
-    ``regex_engine``, with the engine that read the label patterns.
+    ``engine_version``, with the behaviour of normalization and decisions of that time.
     """
 
     ingest_id: str
@@ -46,8 +50,7 @@ class EnvelopeNormalized:
     signals: tuple[Signal, ...]
     skipped: tuple[FieldError, ...] = ()
     silences_version: int = 0
-    regex_engine: RegexEngine = attrs.field(default=RegexEngine.PYTHON_RE, metadata=ADDED_FIELD)
-    """The engine the signals were decided with (absent, ``re``, before RE2)."""
+    engine_version: int = attrs.field(default=versions.LEGACY, metadata=ADDED_FIELD)
 
 
 @event("helios.intake.envelope_rejected.v1")
@@ -59,6 +62,7 @@ class EnvelopeRejected:
     ruleset_version: int
     reason: str
     errors: tuple[FieldError, ...]
+    engine_version: int = attrs.field(default=versions.LEGACY, metadata=ADDED_FIELD)
 
 
 @event("helios.intake.change_recorded.v1")
@@ -71,6 +75,7 @@ class ChangeRecorded:
     ruleset_version: int
     changes: tuple[Change, ...]
     normalizer_version: int
+    engine_version: int = attrs.field(default=versions.LEGACY, metadata=ADDED_FIELD)
 
 
 @event("helios.intake.control_received.v1")
@@ -78,6 +83,7 @@ class ChangeRecorded:
 class ControlReceived:
     ingest_id: str
     control: Control
+    engine_version: int = attrs.field(default=versions.LEGACY, metadata=ADDED_FIELD)
 
 
 @event("helios.intake.envelope_redriven.v1")
@@ -98,8 +104,7 @@ class TickReceived:
     dedup_keys: tuple[str, ...]
     ruleset_version: int
     silences_version: int = 0
-    regex_engine: RegexEngine = attrs.field(default=RegexEngine.PYTHON_RE, metadata=ADDED_FIELD)
-    """The engine the tick was decided with (absent, ``re``, before RE2)."""
+    engine_version: int = attrs.field(default=versions.LEGACY, metadata=ADDED_FIELD)
 
 
 IntakeEvent = (
@@ -128,13 +133,10 @@ def outcome_event(
     ruleset_version: int,
     silences_version: int = 0,
     *,
-    regex_engine: RegexEngine = RegexEngine.PYTHON_RE,
+    engine_version: int,
 ) -> EnvelopeNormalized | EnvelopeRejected | ChangeRecorded | ControlReceived:
-    """The event that records what normalization made of an envelope.
-
-    ``regex_engine`` is the engine its signals were decided with; left out, the outcome is
-    one recorded before RE2 (replay of such records omits it; new inputs always pass it).
-    """
+    """The event that records what normalization (under ``engine_version``) made of an
+    envelope."""
     match result:
         case Normalized(signals=signals, skipped=skipped):
             return EnvelopeNormalized(
@@ -143,7 +145,7 @@ def outcome_event(
                 signals=signals,
                 skipped=skipped,
                 silences_version=silences_version,
-                regex_engine=regex_engine,
+                engine_version=engine_version,
             )
         case Rejected(reason=reason, errors=errors):
             return EnvelopeRejected(
@@ -151,6 +153,7 @@ def outcome_event(
                 ruleset_version=ruleset_version,
                 reason=reason,
                 errors=errors,
+                engine_version=engine_version,
             )
         case ChangeNormalized(changes=changes, normalizer_version=version):
             return ChangeRecorded(
@@ -158,6 +161,9 @@ def outcome_event(
                 ruleset_version=ruleset_version,
                 changes=changes,
                 normalizer_version=version,
+                engine_version=engine_version,
             )
         case Control():
-            return ControlReceived(ingest_id=envelope.ingest_id, control=result)
+            return ControlReceived(
+                ingest_id=envelope.ingest_id, control=result, engine_version=engine_version
+            )

@@ -5,11 +5,12 @@ Alertmanager anchors). Patterns are RE2 syntax (https://github.com/google/re2/wi
 RE2 matches in time linear in the value whatever the pattern, so no matcher of one tenant can
 stall the process for everyone, as a backtracking engine does on ``(a+)+$``.
 
-Which engine reads a pattern is recorded, because it changes decisions: silences, rulesets
-and inputs recorded before RE2 carry no engine and mean Python's backtracking ``re``
-(``RegexEngine.PYTHON_RE``). An input recorded before RE2 is decided again with ``re`` for
-patterns recorded before RE2, so replay reproduces what was decided; every input recorded
-since reads every pattern, old ones included, with RE2 (see ``reading_engine``).
+Which engine reads a pattern is recorded, because it changes decisions: silences and rulesets
+recorded before RE2 carry no engine and mean Python's backtracking ``re``
+(``RegexEngine.PYTHON_RE``); an input's engine follows from its ``engine_version``
+(``helios.domain.versions.RE2_PATTERNS``). An input recorded before RE2 is decided again with
+``re`` for patterns recorded before RE2, so replay reproduces what was decided; every input
+recorded since reads every pattern, old ones included, with RE2 (see ``reading_engine``).
 
 The RE2 options below (memory bound, UTF-8, Perl classes) are part of ``RegexEngine.RE2``:
 changing one would change which patterns compile, so it would be a new engine version.
@@ -22,6 +23,8 @@ import functools
 import re
 
 import re2
+
+from helios.domain import versions
 
 
 class RegexEngine(enum.Enum):
@@ -45,6 +48,14 @@ _RE2_OPTIONS.never_capture = True  # only whether it matches counts: no group bo
 
 _CACHED_PATTERNS = 1024
 """Compiled patterns kept per process (each RE2 one holds at most ``RE2_MAX_MEM``)."""
+
+
+def engine_for(engine_version: int) -> RegexEngine:
+    """The engine an input handled under ``engine_version`` reads patterns with
+    (``helios.domain.versions.RE2_PATTERNS``)."""
+    if engine_version >= versions.RE2_PATTERNS:
+        return RegexEngine.RE2
+    return RegexEngine.PYTHON_RE
 
 
 def reading_engine(recorded: RegexEngine, deciding: RegexEngine) -> RegexEngine:

@@ -14,7 +14,7 @@ import attrs
 
 from helios.domain.events import ADDED_FIELD
 from helios.domain.patterns import RegexEngine, full_match, pattern_problem
-from helios.domain.values import MINUTE_MS, Millis, Priority, Severity
+from helios.domain.values import HOUR_MS, MINUTE_MS, Millis, Priority, Severity
 
 LABEL_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,127}\Z")
 
@@ -127,6 +127,13 @@ class Ruleset:
     severity_policy: SeverityPolicy = SeverityPolicy.HIGHEST
     flap_threshold: int = 5
     flap_window_ms: Millis = 30 * MINUTE_MS
+    # the lateness horizon (engine version 3 on, see ``helios.domain.versions``)
+    lateness_horizon_ms: Millis = attrs.field(default=HOUR_MS, metadata=ADDED_FIELD)
+    """How far behind the latest signal of an alert (in the signals' own times) a signal may
+    arrive and still take its place in the alert's history."""
+    horizon_signals: int = attrs.field(default=1_000, metadata=ADDED_FIELD)
+    """The most signals an alert keeps individually; with ``lateness_horizon_ms``, whichever
+    is smaller bounds the horizon."""
     # scoring
     severity_points: tuple[tuple[Severity, int], ...] = (
         (Severity.CRITICAL, 70),
@@ -182,6 +189,12 @@ class Ruleset:
         return 0
 
 
+MAX_LATENESS_HORIZON_MS: Millis = 7 * 24 * HOUR_MS
+MAX_HORIZON_SIGNALS = 100_000
+"""Bounds of the horizon a ruleset may set: the state of an alert, and the work of a late
+signal inside its horizon, stay within them."""
+
+
 @attrs.frozen(kw_only=True)
 class RuleProblem:
     """One reason a ruleset is invalid, naming the field."""
@@ -213,6 +226,10 @@ def validate(ruleset: Ruleset) -> tuple[RuleProblem, ...]:
         problem("flap_threshold", "must be >= 2")
     if ruleset.flap_window_ms <= 0:
         problem("flap_window_ms", "must be > 0")
+    if not 0 < ruleset.lateness_horizon_ms <= MAX_LATENESS_HORIZON_MS:
+        problem("lateness_horizon_ms", f"must be within 1..{MAX_LATENESS_HORIZON_MS} (7 days)")
+    if not 1 <= ruleset.horizon_signals <= MAX_HORIZON_SIGNALS:
+        problem("horizon_signals", f"must be within 1..{MAX_HORIZON_SIGNALS}")
     if {severity for severity, _ in ruleset.severity_points} != set(Severity):
         problem("severity_points", "needs exactly one entry per severity")
     for severity, points in ruleset.severity_points:

@@ -37,6 +37,13 @@ def test_left_out_keys_keep_the_defaults() -> None:
     assert ruleset == attrs.evolve(DEFAULT_RULESET, version=2, escalate_after_ms=10 * MINUTE_MS)
 
 
+def test_the_lateness_horizon_is_a_conflicts_setting() -> None:
+    ruleset = rules_file.loads(
+        'version = 2\n[conflicts]\nlateness_horizon = "2h"\nhorizon_signals = 500\n'
+    )
+    assert (ruleset.lateness_horizon_ms, ruleset.horizon_signals) == (7_200_000, 500)
+
+
 def test_the_documented_example_is_valid() -> None:
     """docs/examples/rules.toml loads."""
     ruleset = rules_file.load(str(EXAMPLE))
@@ -50,6 +57,8 @@ def test_the_documented_example_is_valid() -> None:
         ("version = 2\n[scoring.thresholds]\nP1 = 80\nP2 = 90\n", "scoring.thresholds", 2),
         ('version = 2\n[conflicts]\nflap_window = "soon"\n', "conflicts.flap_window", 3),
         ("version = 2\n[grouping]\ngroup_bye = []\n", "grouping.group_bye", 3),
+        ("version = 2\n[conflicts]\nlateness_horizon = 0\n", "conflicts.lateness_horizon", 3),
+        ("version = 2\n[conflicts]\nhorizon_signals = -1\n", "conflicts.horizon_signals", 3),
         (
             'version = 2\n[[multipliers]]\nname = "a"\npercent = 1\n'
             '[[multipliers]]\nname = "b"\npercent = 5000\n',

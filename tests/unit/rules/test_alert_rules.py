@@ -5,12 +5,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import attrs
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "property"))
 
 from decider_dsl import Scenario
 from domain_strategies import make_signal
 
-from helios.domain import alert
+from helios.domain import alert, versions
 from helios.domain.ruleset import LabelMatcher, MatchOp, Multiplier, Ruleset, SeverityPolicy
 from helios.domain.silence import Silence
 from helios.domain.values import Action, Priority, Severity, Status
@@ -215,3 +217,131 @@ def test_every_decision_names_the_ruleset_version_that_produced_it() -> None:
     s = scenario().when(trigger(0, severity=Severity.CRITICAL, rules=v3))
     assert s.the(alert.AlertScored).ruleset_version == 3
     assert s.the(alert.NotificationRequested).ruleset_version == 3
+
+
+# --------------------------------------------------------------------------- content identity
+# A PagerDuty event without payload.timestamp (Alertmanager's pagerduty receiver never sends
+# one) is identified by its content: its copies share one signal id, each copy's occurred_at
+# being when it was received.
+
+
+def copy(at_s: int, *, ms: int = 0, action: Action = Action.TRIGGER, **kw) -> alert.IngestSignal:
+    source = kw.pop("source", "pagerduty")
+    return alert.IngestSignal(
+        signal=make_signal(
+            action=action,
+            offset_s=at_s,
+            offset_ms=ms,
+            untimed=True,
+            source=source,
+            severity=kw.pop("severity", Severity.ERROR),
+            **kw,
+        ),
+        ruleset=RULES,
+    )
+
+
+def test_an_ha_pairs_second_copy_adds_no_occurrence_and_no_score() -> None:
+    """Two copies 200 ms apart are one signal: one occurrence, score 50 (not 52)."""
+    s = scenario().given(copy(0)).when(copy(0, ms=200))
+    s.then_kinds(alert.SignalRepeated)
+    assert s.state.episode.occurrences == 1
+    assert s.state.score == 50
+
+
+def test_a_resend_while_the_episode_is_open_adds_no_occurrence() -> None:
+    """Alertmanager's repeat_interval resends the same notification hours later."""
+    s = scenario().given(copy(0), copy(0, ms=200)).when(copy(4 * 3600))
+    s.then_kinds(alert.SignalRepeated)
+    assert s.state.episode.occurrences == 1
+    assert s.state.episode.last_signal_at == s.decided[0].signal.occurred_at
+
+
+def test_other_content_in_the_open_episode_is_another_occurrence() -> None:
+    """A changed summary ("[FIRING:2] …") is news, not a copy."""
+    s = scenario().given(copy(0)).when(copy(60, summary="disk 95% full"))
+    s.then_includes(alert.SignalAccepted, alert.AlertScored)
+    assert s.state.episode.occurrences == 2
+
+
+def test_content_seen_earlier_in_the_episode_is_no_occurrence_but_the_latest_summary() -> None:
+    """An Alertmanager group goes from one alert to two and back: the third notification
+    repeats the first (no occurrence), and its summary is the current one again."""
+    s = scenario().given(copy(0), copy(300, summary="disk 95% full")).when(copy(600))
+    s.then_includes(alert.SignalRepeated)
+    assert s.state.episode.occurrences == 2
+    assert s.state.episode.summary == "disk full"
+
+
+def test_the_same_content_after_a_resolve_opens_a_new_episode() -> None:
+    s = scenario().given(copy(0), copy(0, ms=200), copy(600, action=Action.RESOLVE))
+    first_episode = s.state.episode.episode_id
+    s.when(copy(3600))
+    s.then_includes(alert.SignalAccepted, alert.AlertReopened, alert.NotificationRequested)
+    assert s.state.episode.number == 2
+    assert s.state.episode.occurrences == 1
+    assert s.state.episode.episode_id != first_episode
+
+
+def test_copies_of_a_resolve_resolve_once() -> None:
+    s = scenario().given(copy(0), copy(600, action=Action.RESOLVE))
+    s.when(copy(600, ms=200, action=Action.RESOLVE))
+    s.then_kinds(alert.SignalRepeated)
+    assert s.state.status is Status.RESOLVED
+    assert (
+        s.state.episode.resolved_at == make_signal(action=Action.RESOLVE, offset_s=600).occurred_at
+    )
+
+
+def test_the_earlier_copy_arriving_second_moves_the_start_but_keeps_the_episode() -> None:
+    """Copies can be processed out of order: the episode starts at the earlier one, and stays
+    the same episode (no new notification, no rescore)."""
+    s = scenario().given(copy(0, ms=200)).when(copy(0))
+    s.then_kinds(alert.SignalAccepted, alert.SignalLate)
+    assert s.state.episode.started_at == make_signal(action=Action.TRIGGER, offset_s=0).occurred_at
+    assert s.state.episode.occurrences == 1
+    assert s.state.score == 50
+
+
+def test_a_late_resolve_between_two_copies_splits_them_into_two_episodes() -> None:
+    """The copy after the resolve is a trigger after a resolve, whenever the resolve arrives."""
+    s = scenario().given(copy(0), copy(3600)).when(copy(600, action=Action.RESOLVE))
+    s.then_includes(alert.AlertResolved, alert.AlertReopened)
+    assert s.state.episode.number == 2
+    assert s.state.status is Status.TRIGGERED
+
+
+# --------------------------------------------------------------------------- never triggered
+
+
+def test_an_acknowledge_for_an_alert_never_triggered_is_ignored_with_a_reason() -> None:
+    """PagerDuty drops it; Helios records why, and no alert comes of it."""
+    s = scenario().when(ack(60))
+    s.then_kinds(alert.SignalIgnored)
+    assert s.the(alert.SignalIgnored).reason == "never_triggered"
+    assert s.state.status is None
+
+
+def test_a_resolve_for_an_alert_never_triggered_is_ignored_and_so_are_its_copies() -> None:
+    s = (
+        scenario()
+        .given(copy(60, action=Action.RESOLVE))
+        .when(copy(60, ms=150, action=Action.RESOLVE))
+    )
+    s.then_kinds(alert.SignalIgnored)
+    s.when(copy(60, action=Action.RESOLVE))
+    s.then_kinds(alert.SignalDeduplicated)
+
+
+def test_an_ignored_resolve_still_resolves_the_trigger_it_overtook() -> None:
+    """Ignored is not forgotten: when the earlier trigger arrives, the resolve places."""
+    s = scenario().given(resolve(120)).when(trigger(0))
+    s.then_includes(alert.AlertTriggered, alert.AlertResolved)
+    assert s.state.status is Status.RESOLVED
+
+
+def test_engine_version_1_accepted_an_acknowledge_for_an_alert_never_triggered() -> None:
+    """History decided before the change replays as it was recorded."""
+    legacy = attrs.evolve(ack(60), engine_version=versions.LEGACY)
+    s = scenario().when(legacy)
+    s.then_kinds(alert.SignalAccepted)

@@ -15,7 +15,7 @@ from domain_strategies import make_signal
 
 from helios.domain import alert, engine, incident, ruleset_stream, silence
 from helios.domain.errors import CommandRejected
-from helios.domain.patterns import RegexEngine
+from helios.domain.patterns import RegexEngine, engine_for
 from helios.domain.ruleset import LabelMatcher, MatchOp, Multiplier, Ruleset, validate
 from helios.domain.values import Action
 
@@ -163,7 +163,7 @@ def test_an_old_catastrophic_pattern_cannot_stall_a_new_input() -> None:
     context = engine.TenantContext(
         ruleset=old_rules, silences=(recorded_silence(r"(a+)+$", RegexEngine.PYTHON_RE),)
     )
-    assert context.regex_engine is RegexEngine.RE2
+    assert engine_for(context.engine_version) is RegexEngine.RE2
     signal = make_signal(action=Action.TRIGGER, offset_s=0, extra_labels=(("path", LONGEST_VALUE),))
     working = engine.Working(alerts={}, groups={})
     missing = engine.apply_signal(working, signal, context)

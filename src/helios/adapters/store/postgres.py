@@ -18,6 +18,11 @@ from psycopg.sql import SQL, Identifier
 
 from helios.adapters.store.codec import EventCodec
 from helios.adapters.store.recorder_store import RecorderEventStore
+from helios.adapters.store.snapshots import (
+    SNAPSHOTS_PURPOSE,
+    AbsentSnapshotRows,
+    SqlSnapshotRows,
+)
 from helios.ports.event_store import StoreUnavailable
 
 
@@ -103,25 +108,63 @@ def open_postgres_store(settings: PostgresSettings, *, codec: EventCodec) -> Rec
             raise StoreUnavailable(
                 f"no event store schema in database {settings.dbname!r}: run migrate first"
             )
+        snapshot_rows = _snapshot_rows(factory, settings)
     except BaseException:
         factory.close()
         raise
     return RecorderEventStore(
         recorder=recorder,
         codec=codec,
+        snapshot_rows=snapshot_rows,
         unavailable=(psycopg.Error,),
         on_close=factory.close,
     )
 
 
+def _snapshot_rows(
+    factory: PostgresFactory, settings: PostgresSettings
+) -> SqlSnapshotRows | AbsentSnapshotRows:
+    """The schema's snapshot table, or none if it was migrated before snapshots existed (loads
+    then read whole streams until ``migrate`` runs and the process restarts)."""
+    name = "stored_" + SNAPSHOTS_PURPOSE
+    table = SQL("{schema}.{table}").format(
+        schema=Identifier(settings.schema), table=Identifier(name)
+    )
+    recorder = factory.aggregate_recorder(SNAPSHOTS_PURPOSE)
+    try:
+        with recorder.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
+            cursor.execute("SELECT to_regclass(%s) AS found", (table.as_string(None),))
+            row = cursor.fetchone()
+    except (psycopg.Error, PersistenceError) as error:
+        raise StoreUnavailable(str(error)) from error
+    if row is None or row["found"] is None:
+        return AbsentSnapshotRows(
+            f"no snapshot table in schema {settings.schema!r} of {settings.dbname!r}: run migrate"
+        )
+    return SqlSnapshotRows(
+        recorder,
+        table=table.as_string(None),
+        insert_ignoring=(
+            "INSERT INTO {table} (originator_id, originator_version, topic, state) "
+            "VALUES ({p}, {p}, {p}, {p}) ON CONFLICT DO NOTHING"
+        ),
+        param="%s",
+    )
+
+
 def migrate_postgres(settings: PostgresSettings) -> None:
-    """Create the store's types, tables and indexes if they are missing.
+    """Create the store's types, tables (events, tracking, snapshots) and indexes if missing.
 
     Raises:
         StoreUnavailable: the server cannot be reached.
     """
     factory, _ = _recorder(settings, create=True)
-    factory.close()
+    try:
+        factory.aggregate_recorder(SNAPSHOTS_PURPOSE)
+    except (psycopg.Error, OSError, PersistenceError) as error:
+        raise StoreUnavailable(str(error)) from error
+    finally:
+        factory.close()
 
 
 def _recorder(

@@ -18,6 +18,7 @@ from eventsourcing.persistence import StoredEvent as Row
 from eventsourcing.persistence import Tracking as RecorderTracking
 
 from helios.adapters.store.codec import EventCodec
+from helios.adapters.store.snapshots import MemorySnapshotRows, SnapshotRows, Snapshots
 from helios.ports.event_store import (
     AppendBatch,
     ConcurrencyConflict,
@@ -26,6 +27,7 @@ from helios.ports.event_store import (
     RecordedEvent,
     StoreUnavailable,
 )
+from helios.ports.snapshots import Snapshot
 
 INPUT_NAMESPACE = UUID("5d0c3f4e-8a53-4c1f-9b0e-6f1f4b7f2a10")
 """Namespace of the marker streams; changing it would forget every processed input."""
@@ -43,18 +45,24 @@ def input_stream_id(key: str) -> UUID:
 
 
 class RecorderEventStore:
-    """`EventStore` implemented on a library process recorder and an `EventCodec`."""
+    """`EventStore` and `SnapshotStore` on a library process recorder and an `EventCodec`.
+
+    ``snapshot_rows`` is where the store keeps snapshots (by default, in this process's
+    memory, shared by every handle on the same recorder).
+    """
 
     def __init__(
         self,
         *,
         recorder: ProcessRecorder,
         codec: EventCodec,
+        snapshot_rows: SnapshotRows | None = None,
         unavailable: tuple[type[BaseException], ...] = (),
         on_close: Callable[[], None] | None = None,
     ) -> None:
         self._recorder = recorder
         self._codec = codec
+        self._snapshots = Snapshots(snapshot_rows or MemorySnapshotRows.of(recorder), codec)
         # Driver errors that escape the library's own translation (e.g. at connect time).
         self._unavailable: tuple[type[BaseException], ...] = (
             PersistenceError,
@@ -147,6 +155,20 @@ class RecorderEventStore:
     def has_input(self, key: str) -> bool:
         with self._translated():
             return bool(self._recorder.select_events(input_stream_id(key), limit=1))
+
+    def save_snapshots(self, snapshots: Sequence[Snapshot], *, keep: int) -> None:
+        with self._translated():
+            self._snapshots.save(snapshots, keep)
+
+    def load_snapshot(
+        self, stream_id: UUID, state_type: type[Any], *, at_most: int | None = None
+    ) -> Snapshot | None:
+        with self._translated():
+            return self._snapshots.load(stream_id, state_type, at_most)
+
+    def snapshot_versions(self) -> Iterator[tuple[UUID, int]]:
+        with self._translated():
+            return self._snapshots.versions()
 
     def close(self) -> None:
         if self._on_close is not None:

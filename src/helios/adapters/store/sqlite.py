@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from uuid import UUID
 
 from eventsourcing.persistence import InfrastructureFactory
 
 from helios.adapters.store.codec import EventCodec
 from helios.adapters.store.recorder_store import RecorderEventStore
+from helios.adapters.store.snapshots import SNAPSHOTS_PURPOSE, SqlSnapshotRows
 
 DEFAULT_LOCK_TIMEOUT = 5
 
@@ -34,9 +36,18 @@ def open_sqlite_store(
             "CREATE_TABLE": "yes" if create else "no",
         }
     )
+    snapshots = factory.aggregate_recorder(SNAPSHOTS_PURPOSE)
     return RecorderEventStore(
         recorder=factory.process_recorder(),
         codec=codec,
+        snapshot_rows=SqlSnapshotRows(
+            snapshots,
+            table="stored_" + SNAPSHOTS_PURPOSE,
+            insert_ignoring="INSERT OR IGNORE INTO {table} VALUES ({p}, {p}, {p}, {p})",
+            param="?",
+            # The library stores SQLite stream ids as hex text.
+            stream_param=lambda stream: stream.hex if isinstance(stream, UUID) else stream,
+        ),
         unavailable=(sqlite3.Error,),
         on_close=factory.close,
     )

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import anyio.to_thread
-from litestar import Litestar
+from litestar import Litestar, Response, Router
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
+from litestar.status_codes import HTTP_404_NOT_FOUND
 
 import helios
 from helios.apps.api.config import ApiConfig
-from helios.apps.api.errors import PROBLEM_HANDLERS
+from helios.apps.api.errors import PROBLEM_HANDLERS, NotFound, problem_response
 from helios.apps.api.intake import Intake, now_ms
 from helios.apps.api.middleware import BodyDeadline, RequestContext
 from helios.apps.api.query import OPENAPI_COMPONENTS, query_router
@@ -88,8 +90,26 @@ def create_app(
             version=helios.__version__,
             path="/schema",
             components=OPENAPI_COMPONENTS,
+            openapi_router=_documentation_router(),
         ),
         request_max_body_size=config.max_body_bytes,
+    )
+
+
+def _documentation_router() -> Router:
+    """The router of ``/schema`` (filled by Litestar with the OpenAPI pages), whose unknown
+    pages answer a problem document like every other 404 (Litestar's own is an HTML page)."""
+
+    def problem_for_missing_page(response: Response[Any]) -> Response[Any]:
+        if response.status_code == HTTP_404_NOT_FOUND:
+            return problem_response(NotFound("no such page of the API's documentation"))
+        return response
+
+    return Router(
+        "/schema",
+        route_handlers=[],
+        include_in_schema=False,
+        after_request=problem_for_missing_page,
     )
 
 

@@ -38,6 +38,7 @@ from helios.apps.api.errors import (
 from helios.apps.api.intake import KEPT_HEADERS, MAX_IDEMPOTENCY_KEY_CHARS, Delivery, Intake
 from helios.apps.api.sns import SnsVerifier
 from helios.apps.observability import Metrics
+from helios.apps.tenancy import Authenticated
 from helios.domain.identity import stable_hash
 from helios.domain.normalize import FieldError
 from helios.domain.values import Envelope, Millis, SourceKind
@@ -203,6 +204,27 @@ def build_routes(ctx: ApiContext) -> list[HTTPRouteHandler]:
     sns_max_age_s, sns_ahead_s = ctx.config.sns_max_age_s, ctx.config.signature_tolerance_s
     sns_replay_window_ms = sns.replay_window_ms(max_age_s=sns_max_age_s, ahead_s=sns_ahead_s)
 
+    async def routing_key_caller(document: dict[str, Any], source: SourceKind) -> Authenticated:
+        """The caller a PagerDuty event's routing key stands for.
+
+        Raises:
+            InvalidBody: the key is unknown or of another kind, in PagerDuty's 400 (which
+                names ``routing_key``) rather than a 401/403 its clients do not expect.
+        """
+        try:
+            return await intake.authenticate(document["routing_key"], source=source)
+        except KeyOfAnotherKind as error:
+            # A configuration slip the sender can fix: say which key it is and where it works.
+            raise InvalidBody(
+                "Event object is invalid",
+                errors=(FieldError(field="routing_key", message=error.reason),),
+            ) from None
+        except (Unauthorized, Forbidden):
+            raise InvalidBody(
+                "Event object is invalid",
+                errors=(FieldError(field="routing_key", message="is not a valid routing key"),),
+            ) from None
+
     @post(
         "/v2/enqueue",
         status_code=202,
@@ -215,19 +237,7 @@ def build_routes(ctx: ApiContext) -> list[HTTPRouteHandler]:
         body = await read_body(request, limit)
         document = shapes.decode_object(body)
         shapes.check_pagerduty(document)
-        try:
-            who = await intake.authenticate(document["routing_key"], source=SourceKind.PAGERDUTY)
-        except KeyOfAnotherKind as error:
-            # A configuration slip the sender can fix: say which key it is and where it works.
-            raise InvalidBody(
-                "Event object is invalid",
-                errors=(FieldError(field="routing_key", message=error.reason),),
-            ) from None
-        except (Unauthorized, Forbidden):
-            raise InvalidBody(
-                "Event object is invalid",
-                errors=(FieldError(field="routing_key", message="is not a valid routing key"),),
-            ) from None
+        who = await routing_key_caller(document, SourceKind.PAGERDUTY)
         await intake.limit(who)
         own_key = document.get("dedup_key") or None
 
@@ -266,20 +276,7 @@ def build_routes(ctx: ApiContext) -> list[HTTPRouteHandler]:
         body = await read_body(request, limit)
         document = shapes.decode_object(body)
         shapes.check_pagerduty_change(document)
-        try:
-            who = await intake.authenticate(
-                document["routing_key"], source=SourceKind.PAGERDUTY_CHANGE
-            )
-        except KeyOfAnotherKind as error:
-            raise InvalidBody(
-                "Event object is invalid",
-                errors=(FieldError(field="routing_key", message=error.reason),),
-            ) from None
-        except (Unauthorized, Forbidden):
-            raise InvalidBody(
-                "Event object is invalid",
-                errors=(FieldError(field="routing_key", message="is not a valid routing key"),),
-            ) from None
+        who = await routing_key_caller(document, SourceKind.PAGERDUTY_CHANGE)
         await intake.limit(who)
         delivery = _delivery(request, SourceKind.PAGERDUTY_CHANGE, body, received_at=intake.now())
         await check_normalizes(intake.envelope(who, delivery, ingest_id=_EDGE_INGEST_ID))

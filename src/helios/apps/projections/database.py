@@ -164,16 +164,23 @@ class ReadModels:
 
 
 class _PgCursor:
-    """psycopg's cursor taking ``?`` placeholders."""
+    """psycopg's cursor taking ``?`` placeholders.
+
+    PostgreSQL text cannot hold NUL, which events can (they keep what sources sent): a NUL in
+    a text parameter is written, and looked up, as U+FFFD. Refusing it would stop a projection
+    at that event for good — and every process following the log with it.
+    """
 
     def __init__(self, cursor: Any) -> None:
         self._cursor = cursor
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self._cursor.execute(sql.replace("?", "%s"), params)
+        return self._cursor.execute(sql.replace("?", "%s"), _without_nul(params))
 
     def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> Any:
-        return self._cursor.executemany(sql.replace("?", "%s"), params)
+        return self._cursor.executemany(
+            sql.replace("?", "%s"), [_without_nul(row) for row in params]
+        )
 
     def fetchall(self) -> list[Row]:
         return list(self._cursor.fetchall())
@@ -181,6 +188,14 @@ class _PgCursor:
     @property
     def rowcount(self) -> int:
         return int(self._cursor.rowcount)
+
+
+def _without_nul(params: Sequence[Any]) -> Sequence[Any]:
+    if not any(isinstance(value, str) and "\x00" in value for value in params):
+        return params
+    return [
+        value.replace("\x00", "\ufffd") if isinstance(value, str) else value for value in params
+    ]
 
 
 def _is_pg_connection_error(error: Exception) -> bool:

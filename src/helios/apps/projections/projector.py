@@ -20,7 +20,7 @@ from helios.apps.projections.streams import AlertStates, FoldedAlert, StreamDire
 from helios.domain import alert, incident
 from helios.domain.changes import Change
 from helios.domain.intake import ChangeRecorded
-from helios.domain.values import Action, Link, Signal
+from helios.domain.values import Link
 from helios.ports.event_store import ConcurrencyConflict, EventStore, LogEntry
 
 FOLLOWER = "projector"
@@ -135,12 +135,22 @@ class _PageRows:
     def alert(self, entry: LogEntry, folded: FoldedAlert) -> None:
         state = folded.state
         episode = state.episode
+        if episode is None and isinstance(
+            entry.event, alert.SignalIgnored | alert.SignalDeduplicated
+        ):
+            # Only acknowledge/resolve signals for an alert never triggered, ignored: no
+            # alert to show (until a trigger arrives). Logs of engine version 1 accepted them
+            # instead, and keep the row with status "none" they always had.
+            return
         previous = self.alerts.get(entry.stream_id)
+        # An exact duplicate and a copy of a timestamp-less signal alike (HA pair, resend).
         duplicates = (previous[14] if previous else 0) + isinstance(
-            entry.event, alert.SignalDeduplicated
+            entry.event, alert.SignalDeduplicated | alert.SignalRepeated
         )
         changed = getattr(entry.event, "at", None)
-        if isinstance(entry.event, alert.SignalAccepted | alert.SignalDeduplicated):
+        if isinstance(
+            entry.event, alert.SignalAccepted | alert.SignalDeduplicated | alert.SignalRepeated
+        ):
             changed = None
         last_change = changed if changed is not None else (previous[20] if previous else None)
         if episode is None:
@@ -172,7 +182,7 @@ class _PageRows:
                 "{}",
             ]
         else:
-            trigger = _latest_trigger(state)
+            trigger = state.latest_trigger
             row = [
                 state.tenant,
                 state.dedup_key,
@@ -377,15 +387,6 @@ def move_position(cursor: Cursor, follower: str, *, after: int, to: int) -> None
         )
     if cursor.rowcount != 1:
         raise ConcurrencyConflict(follower=follower)
-
-
-def _latest_trigger(state: alert.AlertState) -> Signal | None:
-    """The latest trigger in canonical order: the one the episode's summary and labels come
-    from (it always belongs to the current episode)."""
-    for signal in reversed(state.signals):
-        if signal.action is Action.TRIGGER:
-            return signal
-    return None
 
 
 def _links_json(links: tuple[Link, ...]) -> str:

@@ -42,7 +42,7 @@ class StreamDirectory:
         """Note the streams a page names (call before looking any of them up)."""
         for entry in entries:
             match entry.event:
-                case alert.SignalAccepted(signal=signal):
+                case alert.SignalAccepted(signal=signal) | alert.SignalIgnored(signal=signal):
                     self._note(
                         entry.stream_id, StreamName("alert", signal.tenant, signal.dedup_key)
                     )
@@ -67,9 +67,9 @@ class StreamDirectory:
         if rows:
             found = StreamName(*rows[0])
         else:
-            # An alert stream always starts with an accepted signal: ask the store.
+            # An alert stream always starts with an accepted (or ignored) signal: ask the store.
             first = self._store.read_stream(stream)[:1]
-            if first and isinstance(first[0].event, alert.SignalAccepted):
+            if first and isinstance(first[0].event, alert.SignalAccepted | alert.SignalIgnored):
                 signal = first[0].event.signal
                 found = StreamName("alert", signal.tenant, signal.dedup_key)
         if found is not None:

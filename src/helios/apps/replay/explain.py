@@ -92,7 +92,14 @@ def explain(
     recorded = store.read_stream(stream_id)
     if not recorded:
         raise AlertNotFound(f"no alert recorded in stream {stream_id}")
-    first = next((r.event for r in recorded if isinstance(r.event, alert.SignalAccepted)), None)
+    first = next(
+        (
+            r.event
+            for r in recorded
+            if isinstance(r.event, alert.SignalAccepted | alert.SignalIgnored)
+        ),
+        None,
+    )
     if first is not None:
         tenant, dedup_key = first.signal.tenant, first.signal.dedup_key
     state = alert.initial_state(tenant or "", dedup_key or "")
@@ -114,6 +121,34 @@ def explain(
                         received_at=s.received_at,
                         summary=s.summary,
                         late=late,
+                    )
+                )
+            case alert.SignalIgnored(signal=s):
+                signals.append(
+                    SignalSeen(
+                        version=item.version,
+                        signal_id=s.signal_id,
+                        source=s.source,
+                        action=s.action.value,
+                        severity=s.severity.value,
+                        occurred_at=s.occurred_at,
+                        received_at=s.received_at,
+                        summary=s.summary,
+                    )
+                )
+                decisions.append(_decision(item.version, event))
+            case alert.SignalRepeated(signal=s):
+                signals.append(
+                    SignalSeen(
+                        version=item.version,
+                        signal_id=s.signal_id,
+                        source=s.source,
+                        action=s.action.value,
+                        severity=s.severity.value,
+                        occurred_at=s.occurred_at,
+                        received_at=s.received_at,
+                        summary=s.summary,
+                        duplicate=True,
                     )
                 )
             case alert.SignalDeduplicated(signal_id=sid, source=source, received_at=received):
@@ -198,4 +233,7 @@ def _decision(version: int, event: Any) -> Decision:
             return Decision(at=at, what=what, priority=event.priority.value, **common)
         case alert.SignalLate():
             return Decision(at=at or event.occurred_at, what="late signal", **common)
+        case alert.SignalIgnored(signal=signal, reason=reason):
+            what = f"{signal.action.value} ignored: {reason.replace('_', ' ')}"
+            return Decision(at=signal.occurred_at, what=what, **common)
     return Decision(at=at, what=kind.replace("_", " "), **common)

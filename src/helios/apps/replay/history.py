@@ -2,22 +2,37 @@
 
 Decisions record the ruleset version and silences version they were taken under; replay keeps
 every version seen so far so it can decide again with exactly those. Rule changes are rare, so
-this grows with the number of changes, never with the number of signals.
+this grows with the number of changes, never with the number of signals. Inputs also record the
+engine version that handled them; replay handles them again with it.
 """
 
 from __future__ import annotations
 
 import uuid
 
-from helios.domain import engine, silence
-from helios.domain.patterns import RegexEngine
+from helios.domain import engine, silence, versions
 from helios.domain.ruleset import DEFAULT_RULESET, Ruleset
 from helios.domain.ruleset_stream import RulesetPublished
 from helios.domain.silence import Silence, SilenceCreated, SilenceExpired, TenantSilences
 
 
 class UnknownVersion(LookupError):
-    """A decision names a ruleset or silences version the log never published."""
+    """A decision names a ruleset or silences version the log never published, or an engine
+    version this code does not have."""
+
+
+def checked_engine_version(version: int) -> int:
+    """``version`` if this code can handle inputs recorded with it.
+
+    Raises:
+        UnknownVersion: the input was handled by a newer Helios (or the record is corrupt).
+    """
+    if not versions.supported(version):
+        raise UnknownVersion(
+            f"engine version {version} is not one this Helios has"
+            f" ({versions.LEGACY}..{versions.CURRENT})"
+        )
+    return version
 
 
 class TenantHistory:
@@ -76,23 +91,20 @@ class TenantHistory:
         return states[version].silences
 
     def context(
-        self,
-        tenant: str,
-        ruleset_version: int,
-        silences_version: int,
-        regex_engine: RegexEngine = RegexEngine.PYTHON_RE,
+        self, tenant: str, ruleset_version: int, silences_version: int, engine_version: int
     ) -> engine.TenantContext:
         """The decision context recorded as ``(ruleset_version, silences_version,
-        regex_engine)`` (an input recorded before RE2 carries no engine: ``re``).
+        engine_version)``.
 
         Raises:
-            UnknownVersion: a version the log never published.
+            UnknownVersion: a version the log never published, or an engine version this code
+                does not have.
         """
         return engine.TenantContext(
             ruleset=self.ruleset(tenant, ruleset_version),
             silences=self.silences(tenant, silences_version),
             silences_version=silences_version,
-            regex_engine=regex_engine,
+            engine_version=checked_engine_version(engine_version),
         )
 
     def _ids(self, tenant: str) -> tuple[uuid.UUID, uuid.UUID]:

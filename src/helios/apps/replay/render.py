@@ -33,6 +33,15 @@ def verify_text(console: Console, report: VerifyReport) -> None:
         f"({report.rate:,.0f} events/s, {report.elapsed_s:.2f} s, "
         f"up to position {report.last_position:,})"
     )
+    if report.snapshots_checked or report.snapshots_skipped:
+        console.print(
+            f"snapshots: {report.snapshots_checked:,} compared with their streams"
+            + (
+                f", {report.snapshots_skipped:,} of an older state shape skipped"
+                if report.snapshots_skipped
+                else ""
+            )
+        )
     for divergence in report.divergences:
         console.print(
             f"\n[bold red]{divergence.kind}[/bold red] at position {divergence.position} "

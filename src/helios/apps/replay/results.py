@@ -13,8 +13,9 @@ class Divergence:
     """One place where the log and the recomputation disagree.
 
     ``kind`` is ``changed`` (both exist and differ), ``unexpected`` (recorded, not
-    recomputed), ``missing`` (recomputed, not recorded), ``outcome`` (normalization differs)
-    or ``unreplayable`` (the input names rules or data the log does not hold).
+    recomputed), ``missing`` (recomputed, not recorded), ``outcome`` (normalization differs),
+    ``unreplayable`` (the input names rules or data the log does not hold) or ``snapshot`` (a
+    snapshot differs from its stream evolved up to its version; ``position`` is 0).
     """
 
     kind: str
@@ -50,6 +51,10 @@ class VerifyReport:
     """States read again from their streams in the store (history before a window)."""
     states_reloaded: int = 0
     """States evicted from memory and read back from the replay's spill file."""
+    snapshots_checked: int = 0
+    """Snapshots compared with their stream evolved up to their version."""
+    snapshots_skipped: int = 0
+    """Snapshots of an older shape of the state (loads refuse them too)."""
 
     @property
     def ok(self) -> bool:

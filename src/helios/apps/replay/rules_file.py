@@ -192,7 +192,9 @@ def loads(text: str) -> Ruleset:
         {"key_labels", "default_severity", "skew_tolerance", "cloudwatch_insufficient_data"},
     )
     conflicts = reader.table(
-        data, "conflicts", {"severity_policy", "flap_threshold", "flap_window"}
+        data,
+        "conflicts",
+        {"severity_policy", "flap_threshold", "flap_window", "lateness_horizon", "horizon_signals"},
     )
     scoring = reader.table(
         data,
@@ -241,6 +243,12 @@ def loads(text: str) -> Ruleset:
             conflicts, "conflicts.flap_threshold", int, d.flap_threshold
         ),
         "flap_window_ms": reader.duration(conflicts, "conflicts.flap_window", d.flap_window_ms),
+        "lateness_horizon_ms": reader.duration(
+            conflicts, "conflicts.lateness_horizon", d.lateness_horizon_ms
+        ),
+        "horizon_signals": reader.value(
+            conflicts, "conflicts.horizon_signals", int, d.horizon_signals
+        ),
         "severity_points": _severity_points(reader, scoring),
         "recurrence_points": reader.value(
             scoring, "scoring.recurrence_points", int, d.recurrence_points
@@ -362,6 +370,8 @@ _FILE_NAMES = {
     "key_labels": "identity.key_labels",
     "flap_threshold": "conflicts.flap_threshold",
     "flap_window_ms": "conflicts.flap_window",
+    "lateness_horizon_ms": "conflicts.lateness_horizon",
+    "horizon_signals": "conflicts.horizon_signals",
     "severity_points": "scoring.severity_points",
     "recurrence_points": "scoring.recurrence_points",
     "flapping_penalty": "scoring.flapping_penalty",
@@ -437,6 +447,8 @@ def dumps(ruleset: Ruleset) -> str:
         f"severity_policy = {_str(ruleset.severity_policy.value)}",
         f"flap_threshold = {ruleset.flap_threshold}",
         f"flap_window = {_duration(ruleset.flap_window_ms)}",
+        f"lateness_horizon = {_duration(ruleset.lateness_horizon_ms)}",
+        f"horizon_signals = {ruleset.horizon_signals}",
         "",
         "[scoring]",
         f"recurrence_points = {ruleset.recurrence_points}",

@@ -10,6 +10,10 @@ Recorded decisions are not decoded: the recomputed decision is encoded and compa
 stored bytes themselves. Only when they differ is the recorded event decoded (through the
 store, so upcasters apply) and compared again, so a decision stored under an older schema
 version, or compressed by another zstd release, is not mistaken for a divergence.
+
+Then every snapshot is compared with its stream evolved up to the snapshot's version
+(``helios.apps.replay.snapshots``): cold loads start from snapshots, so a wrong one is a
+divergence of kind ``snapshot``.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import orjson
 
 from helios.adapters.store.codec import EventCodec
 from helios.apps.replay.deciding import decide_signal, decide_tick
-from helios.apps.replay.history import TenantHistory, UnknownVersion
+from helios.apps.replay.history import TenantHistory, UnknownVersion, checked_engine_version
 from helios.apps.replay.log import (
     CachedStates,
     Window,
@@ -32,6 +36,7 @@ from helios.apps.replay.log import (
     without_automatic_collection,
 )
 from helios.apps.replay.results import Divergence, VerifyReport, plain
+from helios.apps.replay.snapshots import check_snapshots
 from helios.apps.replay.states import DEFAULT_CAPACITY
 from helios.domain import engine, incident
 from helios.domain.intake import (
@@ -44,7 +49,6 @@ from helios.domain.intake import (
     outcome_event,
 )
 from helios.domain.normalize import Normalized, normalize
-from helios.domain.patterns import RegexEngine
 from helios.domain.values import Envelope
 from helios.ports.event_store import EventStore, LogEntry
 
@@ -108,8 +112,11 @@ class Verifier:
                         continue
                     break
                 self._end_phase(last)
+                snapshots = check_snapshots(self._store, tenant=self._window.tenant)
         finally:
             self._states.close()
+        for divergence in snapshots.divergences:
+            self._record(divergence)
         return VerifyReport(
             inputs=self.inputs,
             events=self.events,
@@ -120,6 +127,8 @@ class Verifier:
             last_position=last,
             states_rebuilt=self._states.rebuilds,
             states_reloaded=self._states.reloads,
+            snapshots_checked=snapshots.checked,
+            snapshots_skipped=snapshots.skipped,
         )
 
     # ------------------------------------------------------------------ log entries
@@ -181,7 +190,10 @@ class Verifier:
         try:
             if isinstance(event, TickReceived):
                 context = self._history.context(
-                    event.tenant, event.ruleset_version, event.silences_version, event.regex_engine
+                    event.tenant,
+                    event.ruleset_version,
+                    event.silences_version,
+                    event.engine_version,
                 )
                 for key in event.dedup_keys:
                     working = decide_tick(self._states, event.tenant, key, event.at, context)
@@ -200,18 +212,19 @@ class Verifier:
         else:
             version = recorded.ruleset_version
             silences_version = getattr(recorded, "silences_version", 0)
-        # Only a normalized outcome records the engine; the others decide nothing.
-        regex_engine = getattr(recorded, "regex_engine", RegexEngine.PYTHON_RE)
+        # Normalized again by the engine version that normalized it, so history recorded
+        # before a change of normalization still compares equal.
+        engine_version = checked_engine_version(recorded.engine_version)
         ruleset = self._history.ruleset(envelope.tenant, version)
-        result = normalize(envelope, ruleset, decode=orjson.loads)
+        result = normalize(envelope, ruleset, decode=orjson.loads, version=engine_version)
         recomputed = outcome_event(
-            envelope, result, version, silences_version, regex_engine=regex_engine
+            envelope, result, version, silences_version, engine_version=engine_version
         )
         if not self._same(recorded, recomputed):
             self._diverged(entry, "outcome", recomputed)
         if isinstance(result, Normalized) and result.signals:
             context = self._history.context(
-                envelope.tenant, version, silences_version, regex_engine
+                envelope.tenant, version, silences_version, engine_version
             )
             for signal in result.signals:
                 self._expect(decide_signal(self._states, signal, context), entry.position)

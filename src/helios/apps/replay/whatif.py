@@ -195,12 +195,19 @@ def what_if(
                                 envelope.tenant,
                                 event.ruleset_version,
                                 event.silences_version,
-                                event.regex_engine,
+                                event.engine_version,
                             )
                             for signal in event.signals:
                                 baseline.signal(signal, context)
+                            # Only the rules differ: normalized and decided with the engine
+                            # version the input was recorded with, like the baseline.
                             other = attrs.evolve(context, ruleset=rules)
-                            result = normalize(envelope, rules, decode=orjson.loads)
+                            result = normalize(
+                                envelope,
+                                rules,
+                                decode=orjson.loads,
+                                version=context.engine_version,
+                            )
                             if isinstance(result, Normalized):
                                 for signal in result.signals:
                                     candidate.signal(signal, other)
@@ -211,7 +218,7 @@ def what_if(
                                 tenant,
                                 event.ruleset_version,
                                 event.silences_version,
-                                event.regex_engine,
+                                event.engine_version,
                             )
                             other = attrs.evolve(context, ruleset=rules)
                             for key in event.dedup_keys:

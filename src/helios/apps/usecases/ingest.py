@@ -17,8 +17,9 @@ from typing import Any
 
 import attrs
 import orjson
+import structlog
 
-from helios.domain import alert, engine, incident, ruleset_stream, silence
+from helios.domain import alert, engine, incident, ruleset_stream, silence, versions
 from helios.domain.intake import (
     EnvelopeReceived,
     TickReceived,
@@ -33,10 +34,18 @@ from helios.ports.event_store import (
     ConcurrencyConflict,
     DuplicateInput,
     EventStore,
+    EventStoreError,
     StreamAppend,
 )
+from helios.ports.snapshots import Snapshot, SnapshotStore, SnapshotUnreadable
 
 MAX_ATTEMPTS = 25
+SNAPSHOT_EVERY = 100
+"""A state is snapshotted each time its stream crosses a multiple of this many events."""
+SNAPSHOT_KEEP = 2
+"""Snapshots kept per stream (the latest ones); older ones are pruned as new ones are written."""
+
+_log = structlog.get_logger(__name__)
 
 
 def _backoff(attempt: int) -> None:
@@ -61,6 +70,28 @@ class IngestReport:
     events: int = 0
     attempts: int = 0
     position: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class Snapshotting:
+    """When loaded states are snapshotted: ``every`` events of their stream (0: never)."""
+
+    every: int = attrs.field(default=SNAPSHOT_EVERY, validator=attrs.validators.ge(0))
+    keep: int = attrs.field(default=SNAPSHOT_KEEP, validator=attrs.validators.ge(1))
+
+
+@attrs.define
+class LoadStats:
+    """What cold loads cost (states read from the store, not from the cache)."""
+
+    loads: int = 0
+    events_read: int = 0
+    """Stream events read and evolved by loads."""
+    snapshots_used: int = 0
+    snapshots_refused: int = 0
+    """Snapshots of another shape or that did not decode: their stream was read whole."""
+    snapshots_written: int = 0
+    snapshot_write_failures: int = 0
 
 
 @attrs.define
@@ -106,10 +137,21 @@ class Ingestor:
         *,
         decode: Callable[[bytes], Any] = orjson.loads,
         cache: StateCache | None = None,
+        snapshots: SnapshotStore | None = None,
+        snapshotting: Snapshotting = Snapshotting(),
     ) -> None:
+        """``snapshots`` defaults to the store itself when it keeps snapshots."""
         self._store = store
         self._decode = decode
         self._cache = cache if cache is not None else StateCache()
+        if snapshots is None and isinstance(store, SnapshotStore):
+            snapshots = store
+        self._snapshots = snapshots if snapshotting.every else None
+        self._snapshotting = snapshotting
+        # Streams loaded from further back than a snapshot interval: snapshot them at the next
+        # commit, so history recorded before snapshots existed gets one on first use.
+        self._owed: set[uuid.UUID] = set()
+        self.stats = LoadStats()
 
     # ------------------------------------------------------------------ public
 
@@ -145,6 +187,7 @@ class Ingestor:
                 _backoff(attempts)
                 continue
             plan.remember(self._cache)
+            self._snapshot(plan.working, plan.versions)
             return IngestReport(
                 envelopes=len(pending),
                 already_processed=duplicates,
@@ -183,7 +226,7 @@ class Ingestor:
                 dedup_keys=tuple(dedup_keys),
                 ruleset_version=context.ruleset.version,
                 silences_version=context.silences_version,
-                regex_engine=context.regex_engine,
+                engine_version=context.engine_version,
             )
             intake = StreamAppend(
                 stream_id=uuid.UUID(tick_stream(tenant, at)), expected_version=0, events=(record,)
@@ -200,8 +243,21 @@ class Ingestor:
                 _backoff(attempt)
                 continue
             _remember(self._cache, working, versions)
+            self._snapshot(working, versions)
             return sum(len(s.events) for s in batch.streams) - 1
         return 0
+
+    def alert_state(self, tenant: str, dedup_key: str) -> tuple[alert.AlertState, int]:
+        """An alert's state and stream version, loaded as a decision loads it: from the cache,
+        else from the latest snapshot and the events after it (counted in ``stats``).
+
+        Raises:
+            StoreUnavailable: the store cannot be reached.
+        """
+        working = engine.Working(alerts={}, groups={})
+        versions: dict[uuid.UUID, int] = {}
+        self._load_alert(working, versions, (tenant, dedup_key))
+        return working.alerts[(tenant, dedup_key)], versions[engine.alert_stream(tenant, dedup_key)]
 
     def context(self, tenant: str) -> engine.TenantContext:
         """The rules and silences in force for a tenant now."""
@@ -212,7 +268,16 @@ class Ingestor:
     def _plan(self, envelopes: list[Envelope]) -> _Plan:
         contexts = {tenant: self._context(tenant) for tenant in {e.tenant for e in envelopes}}
         outcomes = [
-            (e, normalize(e, contexts[e.tenant].ruleset, decode=self._decode)) for e in envelopes
+            (
+                e,
+                normalize(
+                    e,
+                    contexts[e.tenant].ruleset,
+                    decode=self._decode,
+                    version=contexts[e.tenant].engine_version,
+                ),
+            )
+            for e in envelopes
         ]
         working = engine.Working(alerts={}, groups={})
         versions: dict[uuid.UUID, int] = {}
@@ -236,7 +301,7 @@ class Ingestor:
                 result,
                 context.ruleset.version,
                 context.silences_version,
-                regex_engine=context.regex_engine,
+                engine_version=context.engine_version,
             )
             intake.append(
                 StreamAppend(
@@ -272,6 +337,7 @@ class Ingestor:
         stream = engine.alert_stream(*key)
         state, version = self._load(
             stream,
+            alert.AlertState,
             lambda: alert.initial_state(*key),
             alert.evolve,  # type: ignore[arg-type]
         )
@@ -286,6 +352,7 @@ class Ingestor:
         stream = engine.group_stream(*key)
         state, version = self._load(
             stream,
+            incident.IncidentGroup,
             lambda: incident.initial_state(*key),
             incident.evolve,  # type: ignore[arg-type]
         )
@@ -295,16 +362,78 @@ class Ingestor:
     def _load(
         self,
         stream: uuid.UUID,
+        state_type: type[Any],
         initial: Callable[[], Any],
         evolve: Callable[[Any, Any], Any],
     ) -> tuple[Any, int]:
         cached = self._cache.get(stream)
-        state, version = (cached.state, cached.version) if cached else (initial(), 0)
-        recorded = self._store.read_stream(stream, after_version=version) if not cached else ()
+        if cached:
+            return cached.state, cached.version
+        self.stats.loads += 1
+        snapshot = self._latest_snapshot(stream, state_type)
+        state, version = (snapshot.state, snapshot.version) if snapshot else (initial(), 0)
+        recorded = self._store.read_stream(stream, after_version=version)
         for item in recorded:
             state = evolve(state, item.event)
             version = item.version
+        self.stats.events_read += len(recorded)
+        if self._snapshots is not None and len(recorded) >= self._snapshotting.every:
+            self._owed.add(stream)
         return state, version
+
+    def _latest_snapshot(self, stream: uuid.UUID, state_type: type[Any]) -> Snapshot | None:
+        """The stream's latest usable snapshot; None (read the whole stream) when there is
+        none or it is unreadable, which is logged and counted, never raised."""
+        if self._snapshots is None:
+            return None
+        try:
+            snapshot = self._snapshots.load_snapshot(stream, state_type)
+        except SnapshotUnreadable as refused:
+            self.stats.snapshots_refused += 1
+            _log.warning(
+                "ingest.snapshot_refused",
+                stream=str(stream),
+                version=refused.version,
+                reason=refused.reason,
+                error=str(refused),
+            )
+            return None
+        except EventStoreError as error:
+            # E.g. a PostgreSQL schema migrated before snapshots existed: the stream is whole.
+            self.stats.snapshots_refused += 1
+            _log.warning("ingest.snapshot_unavailable", stream=str(stream), error=str(error))
+            return None
+        self.stats.snapshots_used += snapshot is not None
+        return snapshot
+
+    def _snapshot(self, working: engine.Working, versions: dict[uuid.UUID, int]) -> None:
+        """After a commit, snapshot each state whose stream crossed a multiple of ``every``
+        events (or that was loaded from too far back); best effort, as snapshots are a cache."""
+        if self._snapshots is None:
+            return
+        every = self._snapshotting.every
+        due: list[Snapshot] = []
+        states: list[tuple[uuid.UUID, Any]] = [
+            *((engine.alert_stream(*key), state) for key, state in working.alerts.items()),
+            *((engine.group_stream(*key), state) for key, state in working.groups.items()),
+        ]
+        for stream, state in states:
+            before = versions.get(stream, 0)
+            after = before + len(working.events.get(stream, ()))
+            if after and (after // every > before // every or stream in self._owed):
+                # Not what an alert's runs let go of and still share with older states.
+                kept = alert.trimmed(state) if isinstance(state, alert.AlertState) else state
+                due.append(Snapshot(stream_id=stream, version=after, state=kept))
+        self._owed.clear()
+        if not due:
+            return
+        try:
+            self._snapshots.save_snapshots(due, keep=self._snapshotting.keep)
+        except EventStoreError as error:
+            self.stats.snapshot_write_failures += 1
+            _log.warning("ingest.snapshot_write_failed", snapshots=len(due), error=str(error))
+            return
+        self.stats.snapshots_written += len(due)
 
     def _context(self, tenant: str) -> engine.TenantContext:
         rules = ruleset_stream.initial_state(tenant)
@@ -319,6 +448,7 @@ class Ingestor:
             ruleset=rules.current,
             silences=silences.silences,
             silences_version=silences_version,
+            engine_version=versions.CURRENT,  # new inputs: today's behaviour, recorded with them
         )
 
 

@@ -27,7 +27,7 @@ import attrs
 import structlog
 
 from helios.adapters.queue_codec import ENVELOPE_KIND, MalformedMessage, decode_envelope
-from helios.apps.usecases.ingest import Ingestor, IngestReport
+from helios.apps.usecases.ingest import Ingestor, IngestReport, Snapshotting
 from helios.apps.worker.commands import (
     SNS_CONFIRM_KIND,
     TICK_KIND,
@@ -77,6 +77,7 @@ class IngestWorker:
     batch: int = 250
     wait_s: float = 5.0
     visibility_s: int = 60
+    snapshotting: Snapshotting = attrs.Factory(Snapshotting)
     on_committed: Committed | None = None
     confirmer: SubscriptionConfirmer | None = None
     """Visits SNS subscription URLs; without one, confirmation commands are dead-lettered."""
@@ -85,7 +86,9 @@ class IngestWorker:
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; in-flight batches finish and are acknowledged."""
         consumers = [
-            asyncio.create_task(self._consume(stop, Ingestor(self.store), number))
+            asyncio.create_task(
+                self._consume(stop, Ingestor(self.store, snapshotting=self.snapshotting), number)
+            )
             for number in range(self.concurrency)
         ]
         try:

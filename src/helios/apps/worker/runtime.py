@@ -12,6 +12,7 @@ import structlog
 from helios.apps.bootstrap import Services, open_mailer, open_queue
 from helios.apps.projections.database import ReadModels, open_read_models
 from helios.apps.projections.projector import Projector
+from helios.apps.usecases.ingest import Snapshotting
 from helios.apps.worker.fanout import DecisionFanout
 from helios.apps.worker.followers import follow
 from helios.apps.worker.ingest import Committed, IngestWorker
@@ -63,6 +64,7 @@ def ingest_worker(
         batch=settings.worker_batch,
         wait_s=settings.worker_wait_s,
         visibility_s=settings.worker_visibility_s,
+        snapshotting=Snapshotting(every=settings.snapshot_every),
         on_committed=on_committed,
         confirmer=SubscriptionConfirmer(services.store, fetcher),
     )

@@ -21,6 +21,11 @@ unsubscribe) are not.
 
 from __future__ import annotations
 
+from typing import Any
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
 from helios.domain import identity
 from helios.domain.normalize import (
     Control,
@@ -31,6 +36,7 @@ from helios.domain.normalize import (
 )
 from helios.domain.normalize import common as check
 from helios.domain.ruleset import CloudWatchInsufficientData, Ruleset
+from helios.domain.timestamps import TimestampError
 from helios.domain.values import Action, Envelope
 
 _STATES = {"ALARM": Action.TRIGGER, "OK": Action.RESOLVE}
@@ -153,6 +159,153 @@ def _alarm(
                 summary=check.summary(headline, notes),
                 occurred_at=check.occurred_at(
                     at, envelope.received_at, ruleset, f"{path}StateChangeTime", notes
+                ),
+                labels=labels,
+                service=namespace,
+                details=details,
+                notes=notes,
+            ),
+        )
+    )
+
+
+# -- typed decoding ---------------------------------------------------------------------------
+# An SNS notification of known fields whose message is a CloudWatch alarm of known fields (as
+# CloudWatch writes them for a single-metric alarm) decodes straight into these structs and maps
+# to the same signal. Subscription handshakes, raw message delivery, metric-math alarms and any
+# other body go through the checks.
+
+
+class TypedTrigger(msgspec.Struct, forbid_unknown_fields=True):
+    """``Trigger`` of a single-metric alarm."""
+
+    MetricName: str | UnsetType = UNSET
+    Namespace: str | UnsetType = UNSET
+    StatisticType: str | UnsetType = UNSET
+    Statistic: str | UnsetType = UNSET
+    ExtendedStatistic: str | UnsetType = UNSET
+    Unit: str | UnsetType | None = UNSET
+    Dimensions: list[dict[str, str]] | UnsetType = UNSET
+    Period: check.Int64 | UnsetType = UNSET
+    EvaluationPeriods: check.Int64 | UnsetType = UNSET
+    DatapointsToAlarm: check.Int64 | UnsetType = UNSET
+    ComparisonOperator: str | UnsetType = UNSET
+    Threshold: check.Int64 | float | UnsetType = UNSET
+    TreatMissingData: str | UnsetType = UNSET
+    EvaluateLowSampleCountPercentile: str | UnsetType = UNSET
+
+
+class TypedAlarm(msgspec.Struct, forbid_unknown_fields=True):
+    """The CloudWatch alarm in an SNS notification's ``Message``."""
+
+    AlarmName: str
+    NewStateValue: str
+    AlarmDescription: str | UnsetType | None = UNSET
+    AWSAccountId: str | UnsetType = UNSET
+    AlarmConfigurationUpdatedTimestamp: str | UnsetType = UNSET
+    NewStateReason: str | UnsetType = UNSET
+    StateChangeTime: str | UnsetType = UNSET
+    Region: str | UnsetType = UNSET
+    AlarmArn: str | UnsetType = UNSET
+    OldStateValue: str | UnsetType = UNSET
+    OKActions: list[str] | UnsetType = UNSET
+    AlarmActions: list[str] | UnsetType = UNSET
+    InsufficientDataActions: list[str] | UnsetType = UNSET
+    Trigger: TypedTrigger | UnsetType = UNSET
+
+
+class TypedNotification(msgspec.Struct, forbid_unknown_fields=True):
+    """An SNS message; only a ``Notification`` takes the typed path."""
+
+    Type: str
+    Message: str
+    MessageId: str | UnsetType = UNSET
+    TopicArn: str | UnsetType = UNSET
+    Subject: str | UnsetType = UNSET
+    Timestamp: str | UnsetType = UNSET
+    SignatureVersion: str | UnsetType = UNSET
+    Signature: str | UnsetType = UNSET
+    SigningCertURL: str | UnsetType = UNSET
+    UnsubscribeURL: str | UnsetType = UNSET
+
+
+_NOTIFICATION = msgspec.json.Decoder(TypedNotification)
+_ALARM = msgspec.json.Decoder(TypedAlarm)
+_SNS_KEPT = tuple(name for name in TypedNotification.__struct_fields__ if name not in _SNS_OMITTED)
+
+
+def typed_cloudwatch(envelope: Envelope, ruleset: Ruleset, version: int) -> NormalizeResult | None:
+    """``normalize_cloudwatch`` of a well-formed alarm notification by typed decoding; None
+    when the body is not one, or when a field check fails (the field checks then name every
+    bad field)."""
+    del version  # no version changed this mapping
+    notification = check.decode_typed(envelope.body, _NOTIFICATION)
+    if notification is None or notification.Type != "Notification":
+        return None
+    alarm = check.decode_typed(notification.Message.encode("utf-8"), _ALARM)
+    if alarm is None or not alarm.AlarmName:
+        return None
+    state = alarm.NewStateValue
+    action = _STATES.get(state)
+    if state == "INSUFFICIENT_DATA":
+        action = _INSUFFICIENT_DATA.get(ruleset.cloudwatch_insufficient_data)
+        if action is None:
+            return Normalized(
+                signals=(),
+                skipped=(
+                    FieldError(
+                        field="Message.NewStateValue",
+                        message="INSUFFICIENT_DATA is ignored by the ruleset",
+                    ),
+                ),
+            )
+    if action is None:
+        return None
+    at = None
+    if alarm.StateChangeTime:
+        try:
+            at = check.parse_time(alarm.StateChangeTime)
+        except TimestampError:
+            return None
+    name = alarm.AlarmName
+    account = alarm.AWSAccountId or ""
+    region = alarm.Region or ""
+    trigger = alarm.Trigger or TypedTrigger()
+    namespace = trigger.Namespace or ""
+    candidates = (
+        ("alertname", name),
+        ("aws_account_id", account),
+        ("region", region),
+        ("namespace", namespace),
+        ("metric_name", trigger.MetricName or ""),
+    )
+    labels = check.typed_labels({key: value for key, value in candidates if value})
+    if labels is None:
+        return None
+    arn = alarm.AlarmArn or ""
+    if len(arn) > check.MAX_DEDUP_KEY_CHARS:
+        key = "cw-" + identity.stable_hash(arn)
+    else:
+        key = arn or "cw-" + identity.stable_hash(account, region, name)
+    kept: dict[str, Any] = msgspec.to_builtins(alarm)
+    extra = {k: v for k, v in kept.items() if k not in _ALARM_MAPPED}
+    sns = {name: value for name in _SNS_KEPT if (value := getattr(notification, name)) is not UNSET}
+    details = check.typed_details({"alarm": extra, "sns": sns} if sns else {"alarm": extra})
+    if details is None:
+        return None
+    reason = alarm.NewStateReason
+    headline = f"{name}: {reason}" if reason else name
+    notes: check.Notes = []
+    return Normalized(
+        signals=(
+            check.assemble(
+                envelope=envelope,
+                dedup_key=key,
+                action=action,
+                severity=check.severity(None, ruleset, "severity", notes),
+                summary=check.summary(headline, notes),
+                occurred_at=check.occurred_at(
+                    at, envelope.received_at, ruleset, "Message.StateChangeTime", notes
                 ),
                 labels=labels,
                 service=namespace,

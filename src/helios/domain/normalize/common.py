@@ -11,7 +11,10 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any, TypeVar
+
+import msgspec
+from msgspec import UNSET, UnsetType
 
 from helios.domain import identity
 from helios.domain.normalize import FieldError, JsonDecoder, Rejected
@@ -26,6 +29,22 @@ MAX_LABELS = 64
 MAX_LABEL_VALUE_CHARS = 1024
 
 JsonObject = dict[str, Any]
+T = TypeVar("T")
+Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+"""An integer a typed struct accepts: orjson reads larger ones as floats, so they take the
+checked path, which decodes them as the injected decoder does."""
+FlatObject = dict[str, str | bool | Int64 | float | None]
+"""A free-form object a typed struct accepts (``custom_details``, ``details``): flat; a nested
+one takes the checked path."""
+
+
+class TypedLink(msgspec.Struct, forbid_unknown_fields=True):
+    """One of a ``links`` list: ``{"href": ..., "text": ...}``."""
+
+    href: str
+    text: str | UnsetType = UNSET
+
+
 Errors = list[FieldError]
 Notes = list[str]
 
@@ -63,6 +82,92 @@ def decode_object(raw: bytes, decode: JsonDecoder, *, field: str, errors: Errors
         errors.append(FieldError(field=field, message="contains an unpaired UTF-16 surrogate"))
         return {}
     return document
+
+
+def link(href: str, text: str) -> Link:
+    """``Link(href=href, text=text)``, shared: links are immutable, and the same few (an alert
+    rule's, the Alertmanager's) recur in every signal of a source."""
+    if len(href) + len(text) > _SHARED_LINK_MAX_CHARS:
+        return Link(href=href, text=text)  # a long one is not kept: the memo stays small
+    return _shared_link(href, text)
+
+
+_SHARED_LINK_MAX_CHARS = 2048
+
+
+@functools.lru_cache(maxsize=1024)
+def _shared_link(href: str, text: str) -> Link:
+    return Link(href=href, text=text)
+
+
+def typed_links(raw: list[TypedLink] | UnsetType) -> tuple[Link, ...] | None:
+    """``links_from`` of typed links; None when ``links_from`` would record an error."""
+    if not raw:
+        return ()
+    if not all(link.href for link in raw):
+        return None
+    return tuple(Link(href=link.href, text=link.text or "") for link in raw)
+
+
+def typed_details(fields: dict[str, Any]) -> str | None:
+    """``details`` of the values of typed structs; None when ``details`` would record an
+    error."""
+    if not fields:
+        return "{}"
+    if not _has_float(fields):
+        return canonical_json(fields).decode("utf-8")
+    # Only the json module writes a float as it always has (msgspec writes 1e16, not 1e+16).
+    errors: Errors = []
+    rendered = details(fields, "", errors)
+    return None if errors else rendered
+
+
+def _has_float(value: object) -> bool:
+    # Typed structs nest only a few levels deep: recursion is bounded.
+    if type(value) is dict:
+        return any(_has_float(item) for item in value.values())
+    if type(value) is list:
+        return any(_has_float(item) for item in value)
+    return type(value) is float
+
+
+def decode_typed(raw: bytes, decoder: msgspec.json.Decoder[T]) -> T | None:
+    """``raw`` decoded into the decoder's typed struct; None when it does not fit exactly.
+
+    The typed path of a source is only taken for bodies that decode completely (known fields,
+    exact types, UTF-8 without lone surrogates, integers within 64 bits, no NaN): on those,
+    ``json.loads`` and ``orjson.loads`` read the same values, so the result cannot depend on
+    the injected decoder. Anything else returns None and is normalized by the field checks,
+    which name each bad field.
+    """
+    try:
+        return decoder.decode(raw)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+
+
+def canonical_json(value: object) -> bytes:
+    """The canonical JSON of ``value`` (sorted keys, compact, UTF-8), as ``details`` writes it.
+
+    For values of typed structs only: strings, integers, booleans, null, lists and string-keyed
+    objects of them (and ``msgspec.Raw`` canonical text). msgspec writes those exactly as the
+    json module does with ``ensure_ascii=False``, but writes floats' exponents differently
+    (``1e16``, not ``1e+16``), so a value that may hold a float goes through ``details``.
+    """
+    return _CANONICAL_MSGSPEC.encode(value)
+
+
+_CANONICAL_MSGSPEC = msgspec.json.Encoder(order="sorted")
+
+
+@functools.lru_cache(maxsize=4096)
+def parse_time(raw: str) -> Millis:
+    """``parse_rfc3339``, memoized: a batch's alerts and an HA pair's copies share times.
+
+    Raises:
+        TimestampError: the text is not a valid timestamp.
+    """
+    return parse_rfc3339(raw)
 
 
 def _has_lone_surrogate(document: JsonObject) -> bool:
@@ -129,6 +234,16 @@ def labels_from(raw: Mapping[str, Any], field: str, errors: Errors) -> Labels:
                 )
             )
     return tuple(items)
+
+
+def typed_labels(raw: dict[str, str]) -> Labels | None:
+    """``labels_from`` of typed labels (every value a string): the sorted labels, or None when
+    ``labels_from`` would record an error."""
+    if len(raw) > MAX_LABELS or not _valid_label_names(tuple(raw)):
+        return None
+    if raw and max(map(len, raw.values())) > MAX_LABEL_VALUE_CHARS:
+        return None
+    return tuple(sorted(raw.items()))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -276,11 +391,27 @@ def assemble(
     links: tuple[Link, ...] = (),
     details: str = "{}",
     notes: Notes | None = None,
+    untimed: bool = False,
 ) -> Signal:
-    """The canonical signal from checked values, with its content-hash ``signal_id``."""
+    """The canonical signal from checked values, with its content-hash ``signal_id``.
+
+    ``untimed``: the source gave no time of its own (``occurred_at`` is when it was received),
+    so the id hashes the content alone (``identity.content_signal_id``).
+    """
     source = envelope.source.value
-    return Signal(
-        signal_id=identity.signal_id(
+    if untimed:
+        sid = identity.content_signal_id(
+            tenant=envelope.tenant,
+            source=source,
+            dedup_key=dedup_key,
+            action=action,
+            severity=severity,
+            summary=summary,
+            labels=labels,
+            service=service,
+        )
+    else:
+        sid = identity.signal_id(
             tenant=envelope.tenant,
             source=source,
             dedup_key=dedup_key,
@@ -289,7 +420,9 @@ def assemble(
             severity=severity,
             summary=summary,
             labels=labels,
-        ),
+        )
+    return Signal(
+        signal_id=sid,
         tenant=envelope.tenant,
         integration=envelope.integration,
         source=source,

@@ -11,10 +11,22 @@ at Helios unchanged):
 - ``payload`` is required for a trigger, with ``summary``, ``source`` and ``severity``.
   ``severity`` goes through the ruleset's table like any other source (PagerDuty itself allows
   critical|error|warning|info). ``timestamp`` is ``occurred_at``.
-- ``service`` is ``payload.component`` when present, else ``payload.source``: the component
-  names the affected software (what incidents should group on), while ``source`` is usually a
-  host name and only a fallback. ``component``, ``group``, ``class`` map to the fields of the
-  same name; ``labels`` are ``source``, ``component``, ``group``, ``class`` when present.
+- Without ``timestamp`` (Alertmanager's pagerduty receiver never sends one; acknowledge and
+  resolve events rarely do), ``occurred_at`` is ``received_at`` and, from engine version 2, the
+  signal is identified by its content alone: the copies an HA pair sends and every
+  ``repeat_interval`` resend are one signal, which the alert counts once per episode. Version 1
+  hashed ``received_at`` into the id, so each copy was another occurrence.
+- ``service`` (what incidents group on by default) is, from engine version 2, the first of:
+  ``payload.component`` (the affected software, as the sender names it); the ``service``
+  label, else the ``job`` label, that every alert Alertmanager lists in
+  ``custom_details.firing`` (``resolved`` when none fires) carries with one value; then
+  ``payload.group`` (PagerDuty's logical grouping of a service's components); then
+  ``payload.source`` (usually a host, and "Alertmanager" for everything Alertmanager sends).
+  ``class`` is the kind of problem ("high CPU"), shared by unrelated services, so it never
+  names one. Version 1 took ``component``, else ``source``, so every alert from Alertmanager
+  was of service "Alertmanager" and unrelated alerts met in one incident.
+  ``component``, ``group``, ``class`` map to the fields of the same name; ``labels`` are
+  ``source``, ``component``, ``group``, ``class`` when present.
 - ``links`` become links (plus ``client_url`` titled with ``client``); ``custom_details``,
   ``images``, ``client`` and unknown fields are kept in ``details``.
 - ``routing_key`` is required but never copied into the signal: it is the integration's secret.
@@ -26,12 +38,17 @@ noted, unmapped.
 
 from __future__ import annotations
 
-import attrs
+import re
 
-from helios.domain import identity
+import attrs
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from helios.domain import identity, versions
 from helios.domain.normalize import FieldError, JsonDecoder, Normalized, NormalizeResult
 from helios.domain.normalize import common as check
 from helios.domain.ruleset import Ruleset
+from helios.domain.timestamps import TimestampError
 from helios.domain.values import Action, Envelope, Link, Millis
 
 _ACTIONS = {action.value: action for action in Action}
@@ -42,9 +59,15 @@ _PAYLOAD_MAPPED = frozenset(
 
 
 def normalize_pagerduty(
-    envelope: Envelope, ruleset: Ruleset, document: check.JsonObject, decode: JsonDecoder
+    envelope: Envelope,
+    ruleset: Ruleset,
+    document: check.JsonObject,
+    decode: JsonDecoder,
+    *,
+    version: int,
 ) -> NormalizeResult:
-    """One Events API v2 event as one signal, or a rejection naming every bad field."""
+    """One Events API v2 event as one signal (as normalization ``version`` makes it), or a
+    rejection naming every bad field."""
     del decode  # the event is one JSON document: nothing nested to decode
     errors: check.Errors = []
     notes: check.Notes = []
@@ -115,13 +138,17 @@ def normalize_pagerduty(
                     payload.timestamp, envelope.received_at, ruleset, "payload.timestamp", notes
                 ),
                 labels=labels,
-                service=payload.component or payload.source,
+                service=_service(
+                    payload, raw_payload.get("custom_details") if raw_payload else None, version
+                ),
                 component=payload.component,
                 group=payload.group,
                 class_=payload.class_,
                 links=links,
                 details=details,
                 notes=notes,
+                untimed=payload.timestamp is None
+                and version >= versions.PAGERDUTY_CONTENT_IDENTITY,
             ),
         )
     )
@@ -147,4 +174,190 @@ def _read_payload(raw: check.JsonObject, required: bool, errors: check.Errors) -
         component=check.text(raw, "component", "payload.component", errors) or "",
         group=check.text(raw, "group", "payload.group", errors) or "",
         class_=check.text(raw, "class", "payload.class", errors) or "",
+    )
+
+
+def _service(payload: _Payload, custom_details: object, version: int) -> str:
+    if version < versions.PAGERDUTY_SERVICE:
+        return payload.component or payload.source
+    if payload.component:
+        return payload.component
+    listed = _alertmanager_alerts(custom_details)
+    return (
+        _common_label(listed, "service")
+        or _common_label(listed, "job")
+        or payload.group
+        or payload.source
+    )
+
+
+# One label in the text of Alertmanager's default pagerduty template (``__text_alert_list``):
+#   Labels:\n - alertname = X\n - service = Y\nAnnotations:\n - summary = …\nSource: url\n
+_LABEL_LINE = re.compile(r" - ([A-Za-z_][A-Za-z0-9_]*) = (.*)\Z")
+
+
+def _alertmanager_alerts(details: object) -> list[dict[str, str]]:
+    """The labels of each alert Alertmanager lists in its default ``custom_details``: the
+    firing ones, or the resolved ones when none fires. Empty for any other shape."""
+    if not isinstance(details, dict):
+        return []
+    for key in ("firing", "resolved"):
+        text = details.get(key)
+        if isinstance(text, str) and text:
+            return _listed_alerts(text)
+    return []
+
+
+def _listed_alerts(text: str) -> list[dict[str, str]]:
+    alerts: list[dict[str, str]] = []
+    current: dict[str, str] | None = None
+    for line in text.split("\n"):
+        if line == "Labels:":
+            current = {}
+            alerts.append(current)
+            continue
+        if current is None:
+            continue  # annotations, the source URL, or text of another template
+        found = _LABEL_LINE.match(line)
+        if found is None:
+            # "Annotations:", or a line this template does not write (a label value with a
+            # line break): this alert's labels end here.
+            current = None
+        else:
+            current.setdefault(found[1], found[2])
+    return alerts
+
+
+def _common_label(alerts: list[dict[str, str]], name: str) -> str:
+    """The value of label ``name`` if every alert has it, all with that value; else ""."""
+    values = {labels.get(name, "") for labels in alerts}
+    return values.pop() if len(values) == 1 else ""
+
+
+# -- typed decoding ---------------------------------------------------------------------------
+# An event whose fields are all known and of their documented types (``custom_details`` flat:
+# Alertmanager's pagerduty receiver sends strings) decodes straight into these structs, and maps
+# to the same signal as the checks above. Any other body goes through the checks.
+
+
+class TypedPayload(msgspec.Struct, forbid_unknown_fields=True):
+    """``payload`` of an event."""
+
+    summary: str | UnsetType = UNSET
+    source: str | UnsetType = UNSET
+    severity: str | UnsetType = UNSET
+    timestamp: str | UnsetType = UNSET
+    component: str | UnsetType = UNSET
+    group: str | UnsetType = UNSET
+    class_: str | UnsetType = msgspec.field(default=UNSET, name="class")
+    custom_details: check.FlatObject | UnsetType = UNSET
+
+
+class TypedEvent(msgspec.Struct, forbid_unknown_fields=True):
+    """An Events API v2 event."""
+
+    routing_key: str
+    event_action: str
+    dedup_key: str | UnsetType = UNSET
+    payload: TypedPayload | UnsetType = UNSET
+    links: list[check.TypedLink] | UnsetType = UNSET
+    images: list[dict[str, str]] | UnsetType = UNSET
+    client: str | UnsetType = UNSET
+    client_url: str | UnsetType = UNSET
+
+
+_EVENT = msgspec.json.Decoder(TypedEvent)
+
+
+def typed_pagerduty(envelope: Envelope, ruleset: Ruleset, version: int) -> NormalizeResult | None:
+    """``normalize_pagerduty`` of a well-formed event by typed decoding; None when the body is
+    not one, or when a field check fails (the field checks then name every bad field)."""
+    event = check.decode_typed(envelope.body, _EVENT)
+    if event is None or not event.routing_key:
+        return None
+    action = _ACTIONS.get(event.event_action)
+    own_key = event.dedup_key or ""
+    if action is None or (action is not Action.TRIGGER and not own_key):
+        return None
+    raw = event.payload
+    if raw is UNSET:
+        if action is Action.TRIGGER:
+            return None
+        raw = TypedPayload()
+    elif action is Action.TRIGGER and not (raw.summary and raw.source and raw.severity):
+        return None
+    timestamp = None
+    if raw.timestamp:
+        try:
+            timestamp = check.parse_time(raw.timestamp)
+        except TimestampError:
+            return None
+    payload = _Payload(
+        summary=raw.summary or "",
+        source=raw.source or "",
+        severity=None if raw.severity is UNSET else raw.severity,
+        timestamp=timestamp,
+        component=raw.component or "",
+        group=raw.group or "",
+        class_=raw.class_ or "",
+    )
+    errors: check.Errors = []
+    notes: check.Notes = []
+    links = check.typed_links(event.links)
+    if links is None:
+        return None
+    if event.client_url:
+        links += (Link(href=event.client_url, text=event.client or ""),)
+    labels = check.labels_from(
+        {
+            name: value
+            for name, value in (
+                ("source", payload.source),
+                ("component", payload.component),
+                ("group", payload.group),
+                ("class", payload.class_),
+            )
+            if value
+        },
+        "payload",
+        errors,
+    )
+    key = own_key or "pd-" + identity.stable_hash(envelope.ingest_id)
+    check.dedup_key(key, labels, ruleset, "dedup_key", errors)
+    if errors:
+        return None
+    extra: dict[str, object] = {
+        name: value
+        for name in ("images", "client", "client_url")
+        if (value := getattr(event, name)) is not UNSET
+    }
+    custom_details = None if raw.custom_details is UNSET else raw.custom_details
+    if custom_details is not None:
+        extra["payload"] = {"custom_details": custom_details}
+    details = check.typed_details(extra)
+    if details is None:
+        return None
+    return Normalized(
+        signals=(
+            check.assemble(
+                envelope=envelope,
+                dedup_key=key,
+                action=action,
+                severity=check.severity(payload.severity, ruleset, "payload.severity", notes),
+                summary=check.summary(payload.summary, notes),
+                occurred_at=check.occurred_at(
+                    payload.timestamp, envelope.received_at, ruleset, "payload.timestamp", notes
+                ),
+                labels=labels,
+                service=_service(payload, custom_details, version),
+                component=payload.component,
+                group=payload.group,
+                class_=payload.class_,
+                links=links,
+                details=details,
+                notes=notes,
+                untimed=payload.timestamp is None
+                and version >= versions.PAGERDUTY_CONTENT_IDENTITY,
+            ),
+        )
     )

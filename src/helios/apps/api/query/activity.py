@@ -18,6 +18,7 @@ from helios.apps.api.query.context import (
     decode_cursor,
     encode_cursor,
     errors,
+    page_rows,
     rfc3339_required,
 )
 from helios.domain.access import Role
@@ -51,13 +52,14 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
         if after is not None:
             where.append("position < ?")
             params.append(after[0])
-        rows = await ctx.rows(
-            "SELECT position, at, kind, subject, text FROM activity "
-            f"WHERE {' AND '.join(where)} ORDER BY position DESC LIMIT ?",
-            [*params, limit + 1],
+        rows, more = await page_rows(
+            ctx,
+            "SELECT position, at, kind, subject, text FROM activity",
+            where=where,
+            params=params,
+            order="position DESC",
+            limit=limit,
         )
-        more = len(rows) > limit
-        rows = rows[:limit]
         page = doc.ActivityPage(
             items=[
                 doc.ActivityEntry(

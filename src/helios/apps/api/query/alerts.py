@@ -21,19 +21,21 @@ from helios.apps.api.query.changes import recent_changes
 from helios.apps.api.query.context import (
     CACHE_HEADERS,
     QueryContext,
+    after_cursor,
     cached,
-    decode_cursor,
     encode_cursor,
     errors,
     like_pattern,
-    parse_time,
+    page_rows,
+    query_time,
     rfc3339,
     rfc3339_required,
+    time_range,
 )
 from helios.domain import alert
 from helios.domain.access import Role
 from helios.domain.normalize import FieldError
-from helios.domain.values import Envelope, SourceKind
+from helios.domain.values import Envelope, Signal, SourceKind
 from helios.ports.queue import QueueUnavailable
 
 _STATUSES = ("triggered", "acknowledged", "resolved", "none")
@@ -86,14 +88,6 @@ def _choices(field: str, raw: str | None, allowed: tuple[str, ...]) -> list[str]
             errors=(FieldError(field=field, message=f"each must be one of {', '.join(allowed)}"),),
         )
     return values
-
-
-def _query_time(field: str, text: str | None) -> int | None:
-    """``parse_time`` for a query parameter: the problem names the parameter, not a body."""
-    try:
-        return parse_time(field, text)
-    except InvalidBody as error:
-        raise InvalidQuery(f"invalid query parameter {field!r}", errors=error.errors) from None
 
 
 def _label_filters(raw: list[str] | None) -> list[str]:
@@ -179,24 +173,17 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
                 "(LOWER(summary) LIKE ? ESCAPE '\\' OR LOWER(dedup_key) LIKE ? ESCAPE '\\')"
             )
             params += [like_pattern(q.lower())] * 2
-        start, end = _query_time("since", since), _query_time("until", until)
-        if start is not None:
-            where.append("last_signal_at >= ?")
-            params.append(start)
-        if end is not None:
-            where.append("last_signal_at < ?")
-            params.append(end)
-        after = decode_cursor(cursor, int, str)
-        if after is not None:
-            where.append("(last_signal_at < ? OR (last_signal_at = ? AND dedup_key < ?))")
-            params += [after[0], after[0], after[1]]
-        rows = await ctx.rows(
-            f"SELECT {ALERT_COLUMNS} FROM alerts WHERE {' AND '.join(where)} "
-            "ORDER BY last_signal_at DESC, dedup_key DESC LIMIT ?",
-            [*params, limit + 1],
+        start, end = query_time("since", since), query_time("until", until)
+        time_range(where, params, "last_signal_at", start, end)
+        after_cursor(where, params, cursor, "last_signal_at", "dedup_key")
+        rows, more = await page_rows(
+            ctx,
+            f"SELECT {ALERT_COLUMNS} FROM alerts",
+            where=where,
+            params=params,
+            order="last_signal_at DESC, dedup_key DESC",
+            limit=limit,
         )
-        more = len(rows) > limit
-        rows = rows[:limit]
         next_cursor = encode_cursor(rows[-1][18], rows[-1][1]) if more else None
         page = doc.AlertPage(items=[alert_summary(r) for r in rows], next_cursor=next_cursor)
         return cached(request, page)
@@ -312,6 +299,24 @@ async def _alert_row(ctx: QueryContext, caller: Caller, alert_id: str) -> tuple[
     return rows[0]
 
 
+def _signal_document(s: Signal, *, late: bool) -> doc.SignalDocument:
+    return doc.SignalDocument(
+        signal_id=s.signal_id,
+        source=s.source,
+        integration=s.integration,
+        action=s.action.value,
+        severity=s.severity.value,
+        summary=s.summary,
+        service=s.service,
+        labels=dict(s.labels),
+        occurred_at=rfc3339_required(s.occurred_at),
+        received_at=rfc3339_required(s.received_at),
+        late=late,
+        links=[doc.LinkDocument(href=k.href, text=k.text) for k in s.links],
+        details=orjson.loads(s.details),
+    )
+
+
 def _detail(row: tuple[Any, ...], recorded: Any) -> doc.AlertDetail:
     signals: list[doc.SignalDocument] = []
     decisions: list[doc.Decision] = []
@@ -321,25 +326,12 @@ def _detail(row: tuple[Any, ...], recorded: Any) -> doc.AlertDetail:
     for item in recorded:
         event = item.event
         match event:
-            case alert.SignalAccepted(signal=s, late=late):
-                signals.append(
-                    doc.SignalDocument(
-                        signal_id=s.signal_id,
-                        source=s.source,
-                        integration=s.integration,
-                        action=s.action.value,
-                        severity=s.severity.value,
-                        summary=s.summary,
-                        service=s.service,
-                        labels=dict(s.labels),
-                        occurred_at=rfc3339_required(s.occurred_at),
-                        received_at=rfc3339_required(s.received_at),
-                        late=late,
-                        links=[doc.LinkDocument(href=k.href, text=k.text) for k in s.links],
-                        details=orjson.loads(s.details),
-                    )
-                )
+            case alert.SignalAccepted(signal=s, late=late, late_beyond_horizon=beyond):
+                signals.append(_signal_document(s, late=late or beyond))
                 continue
+            case alert.SignalIgnored(signal=s):
+                # Shown once a trigger it overtook has arrived: it is part of the history then.
+                signals.append(_signal_document(s, late=False))
             case alert.AlertScored(ruleset_version=version):
                 ruleset_version = version
             case alert.AlertSilenced(silence_ids=ids):

@@ -16,13 +16,15 @@ from helios.apps.api.query import documents as doc
 from helios.apps.api.query.context import (
     CACHE_HEADERS,
     QueryContext,
+    after_cursor,
     cached,
-    decode_cursor,
     encode_cursor,
     errors,
     like_pattern,
-    parse_time,
+    page_rows,
+    query_time,
     rfc3339_required,
+    time_range,
 )
 from helios.domain.access import Role
 from helios.domain.values import Millis
@@ -118,24 +120,18 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
         if q:
             where.append("LOWER(summary) LIKE ? ESCAPE '\\'")
             params.append(like_pattern(q.lower()))
-        start, end = parse_time("since", since), parse_time("until", until)
-        if start is not None:
-            where.append("occurred_at >= ?")
-            params.append(start)
-        if end is not None:
-            where.append("occurred_at < ?")
-            params.append(end)
-        after = decode_cursor(cursor, int, str)
-        if after is not None:
-            where.append("(occurred_at < ? OR (occurred_at = ? AND change_id < ?))")
-            params += [after[0], after[0], after[1]]
-        rows = await ctx.rows(
-            f"SELECT {CHANGE_COLUMNS} FROM changes WHERE {' AND '.join(where)} "
-            "ORDER BY occurred_at DESC, change_id DESC LIMIT ?",
-            [*params, limit + 1],
+        time_range(
+            where, params, "occurred_at", query_time("since", since), query_time("until", until)
         )
-        more = len(rows) > limit
-        rows = rows[:limit]
+        after_cursor(where, params, cursor, "occurred_at", "change_id")
+        rows, more = await page_rows(
+            ctx,
+            f"SELECT {CHANGE_COLUMNS} FROM changes",
+            where=where,
+            params=params,
+            order="occurred_at DESC, change_id DESC",
+            limit=limit,
+        )
         next_cursor = encode_cursor(rows[-1][6], rows[-1][0]) if more else None
         page = doc.ChangePage(items=[change_document(r) for r in rows], next_cursor=next_cursor)
         return cached(request, page)

@@ -159,6 +159,18 @@ def parse_time(field: str, text: str | None) -> Millis | None:
         ) from None
 
 
+def query_time(field: str, text: str | None) -> Millis | None:
+    """``parse_time`` for a query parameter: the problem names the parameter, not a body.
+
+    Raises:
+        InvalidQuery: the text is not an RFC 3339 time with a zone.
+    """
+    try:
+        return parse_time(field, text)
+    except InvalidBody as error:
+        raise InvalidQuery(f"invalid query parameter {field!r}", errors=error.errors) from None
+
+
 def encode_cursor(*position: object) -> str:
     return base64.urlsafe_b64encode(msgspec.json.encode(position)).decode("ascii").rstrip("=")
 
@@ -192,6 +204,48 @@ def decode_cursor(text: str | None, *types: type) -> tuple[Any, ...] | None:
         "invalid query parameter 'cursor'",
         errors=(FieldError(field="cursor", message="is not a valid cursor"),),
     )
+
+
+def time_range(
+    where: list[str], params: list[Any], column: str, start: Millis | None, end: Millis | None
+) -> None:
+    """Add the filter ``start <= column < end`` to a list query (a missing bound is open)."""
+    if start is not None:
+        where.append(f"{column} >= ?")
+        params.append(start)
+    if end is not None:
+        where.append(f"{column} < ?")
+        params.append(end)
+
+
+def after_cursor(
+    where: list[str], params: list[Any], cursor: str | None, time_column: str, id_column: str
+) -> None:
+    """Add the filter that starts a list ordered by ``time_column DESC, id_column DESC`` after
+    the (time, id) position ``cursor`` stands for.
+
+    Raises:
+        InvalidQuery: the cursor was not produced by this API (for this list).
+    """
+    after = decode_cursor(cursor, int, str)
+    if after is not None:
+        where.append(f"({time_column} < ? OR ({time_column} = ? AND {id_column} < ?))")
+        params += [after[0], after[0], after[1]]
+
+
+async def page_rows(
+    ctx: QueryContext, select: str, *, where: list[str], params: list[Any], order: str, limit: int
+) -> tuple[list[tuple[Any, ...]], bool]:
+    """Up to ``limit`` rows of ``select`` (a SELECT ... FROM) filtered by ``where`` (joined
+    with AND) in ``order``, and whether more follow: one row more is read to tell.
+
+    Raises:
+        StoreUnavailable: the read models cannot be reached.
+    """
+    rows = await ctx.rows(
+        f"{select} WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?", [*params, limit + 1]
+    )
+    return rows[:limit], len(rows) > limit
 
 
 def _cursor_field(value: object, kind: type) -> bool:

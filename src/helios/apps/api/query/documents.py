@@ -6,9 +6,13 @@ Structs rather than stdlib dataclasses: msgspec omits defaulted dataclass fields
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
+
+Text = Annotated[str, msgspec.Meta(pattern=r"^[^\x00]*$", description="text without NUL")]
+"""A string a request may send: anything but NUL, which no person means to type and
+PostgreSQL text cannot hold."""
 
 
 class FieldProblem(msgspec.Struct):
@@ -228,9 +232,9 @@ class ActivityPage(msgspec.Struct):
 
 
 class Matcher(msgspec.Struct):
-    name: str
+    name: Text
     op: Literal["=", "!=", "=~", "!~"]
-    value: str
+    value: Text
 
 
 class SilenceDocument(msgspec.Struct):
@@ -251,17 +255,17 @@ class NewSilence(msgspec.Struct, forbid_unknown_fields=True):
     """A silence to create; ``starts_at`` defaults to now."""
 
     matchers: list[Matcher]
-    ends_at: str
-    starts_at: str | None = None
-    comment: str = ""
+    ends_at: Text
+    starts_at: Text | None = None
+    comment: Text = ""
 
 
 class NewNote(msgspec.Struct, forbid_unknown_fields=True):
-    text: str
+    text: Text
 
 
 class ActionRequest(msgspec.Struct, forbid_unknown_fields=True):
-    note: str = ""
+    note: Text = ""
 
 
 class Rules(msgspec.Struct):
@@ -289,9 +293,9 @@ class Me(msgspec.Struct):
 
 
 class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):
-    tenant: str
-    email: str
-    password: str
+    tenant: Text
+    email: Text
+    password: Text
 
 
 class Session(msgspec.Struct):
@@ -303,7 +307,7 @@ class Session(msgspec.Struct):
 
 
 class NewToken(msgspec.Struct, forbid_unknown_fields=True):
-    name: str
+    name: Text
     expires_in_days: int | None = None
 
 
@@ -333,6 +337,6 @@ class UserList(msgspec.Struct):
 
 
 class NewUser(msgspec.Struct, forbid_unknown_fields=True):
-    email: str
+    email: Text
     role: Literal["viewer", "responder", "admin", "owner"]
-    password: str | None = None
+    password: Text | None = None

@@ -17,10 +17,11 @@ from helios.apps.api.query import documents as doc
 from helios.apps.api.query.context import (
     CACHE_HEADERS,
     QueryContext,
+    after_cursor,
     cached,
-    decode_cursor,
     encode_cursor,
     errors,
+    page_rows,
     rfc3339,
     rfc3339_required,
 )
@@ -79,17 +80,15 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
                 )
             where.append("status = ?")
             params.append(status)
-        after = decode_cursor(cursor, int, str)
-        if after is not None:
-            where.append("(opened_at < ? OR (opened_at = ? AND incident_id < ?))")
-            params += [after[0], after[0], after[1]]
-        rows = await ctx.rows(
-            f"SELECT {_COLUMNS} FROM incidents WHERE {' AND '.join(where)} "
-            "ORDER BY opened_at DESC, incident_id DESC LIMIT ?",
-            [*params, limit + 1],
+        after_cursor(where, params, cursor, "opened_at", "incident_id")
+        rows, more = await page_rows(
+            ctx,
+            f"SELECT {_COLUMNS} FROM incidents",
+            where=where,
+            params=params,
+            order="opened_at DESC, incident_id DESC",
+            limit=limit,
         )
-        more = len(rows) > limit
-        rows = rows[:limit]
         page = doc.IncidentPage(
             items=[_summary(r) for r in rows],
             next_cursor=encode_cursor(rows[-1][6], rows[-1][0]) if more else None,
