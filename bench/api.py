@@ -67,12 +67,12 @@ def serve(port: int, data_dir: Path, keys_file: Path) -> None:
     import anyio
     import uvicorn
 
-    from helios.apps.api.app import create_app
-    from helios.apps.api.config import ApiConfig
-    from helios.apps.bootstrap import open_services
+    from helios.apps.application.tenancy import TenancyService
+    from helios.apps.composition import open_services
+    from helios.apps.http.app import create_app
+    from helios.apps.http.config import ApiConfig
     from helios.apps.observability import configure_logging
     from helios.apps.settings import Settings
-    from helios.apps.tenancy import TenancyService
     from helios.domain.values import SourceKind
 
     async def main() -> None:
@@ -196,7 +196,7 @@ def httpx_run(url: str, body: str, seconds: int, connections: int) -> dict[str, 
 
 def edge_check_cost(keys: dict[str, str]) -> None:
     """Print the median cost of the edge's body checks per request, in microseconds."""
-    from helios.apps.api import shapes
+    from helios.apps.http import shapes
     from helios.domain.values import Envelope, SourceKind
 
     templates = bodies(keys)

@@ -1,4 +1,4 @@
-"""Cost of the checks every request body goes through before decoding (``apps/api/bodies.py``).
+"""Cost of the checks every request body goes through before decoding (``apps/http/bodies.py``).
 
     .venv/bin/python bench/bodies.py [--repeat 50]
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import orjson
 
-from helios.apps.api.bodies import MAX_JSON_DEPTH, json_too_deep
+from helios.apps.http.bodies import MAX_JSON_DEPTH, json_too_deep
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "payloads"
 LIMIT = 512 * 1024

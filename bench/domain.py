@@ -26,7 +26,7 @@ import attrs
 import msgspec
 import orjson
 
-from helios.apps.traffic import TrafficGenerator
+from helios.apps.embedded.traffic import TrafficGenerator
 from helios.domain import alert, engine, incident
 from helios.domain.normalize import Normalized, normalize
 from helios.domain.ruleset import Ruleset

@@ -19,14 +19,14 @@ import time
 
 from helios.adapters.memory.limits import InMemoryRateLimiter
 from helios.adapters.store.factory import open_event_store
-from helios.apps.access import (
+from helios.apps.application.access import (
     AccessService,
     InvalidCredentials,
     LoginLocked,
     LoginPolicy,
     PasswordLogin,
 )
-from helios.apps.tenancy import TenancyService
+from helios.apps.application.tenancy import TenancyService
 from helios.domain.access import Role
 
 PASSWORD = "correct horse battery"

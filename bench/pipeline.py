@@ -26,8 +26,8 @@ import psycopg
 from helios.adapters.embedded_queue import EmbeddedQueue
 from helios.adapters.queue_codec import envelope_message
 from helios.adapters.store.factory import migrate, open_event_store
-from helios.apps.traffic import TrafficGenerator
-from helios.apps.worker.ingest import IngestWorker
+from helios.apps.embedded.traffic import TrafficGenerator
+from helios.apps.workers.ingest import IngestWorker
 from helios.ports.queue import Queue
 
 
@@ -104,7 +104,7 @@ def _raw_executemany(url: str, rows: int) -> float:
 
 
 async def _sqs_calls(endpoint: str, store_url: str, envelopes: list) -> dict[str, float]:
-    from helios.adapters.sqs.blobs import MemoryBlobStore
+    from helios.adapters.blobs import MemoryBlobStore
     from helios.adapters.sqs.connection import SqsSettings, sqs_client
     from helios.adapters.sqs.provisioning import create_queues
     from helios.adapters.sqs.queue import SqsQueue

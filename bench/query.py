@@ -27,16 +27,16 @@ from pathlib import Path
 import httpx
 import orjson
 
-from helios.apps.access import AccessService
-from helios.apps.api.app import create_app
-from helios.apps.api.config import ApiConfig
-from helios.apps.api.query.alerts import ALERT_COLUMNS
-from helios.apps.bootstrap import open_services
+from helios.apps.application.access import AccessService
+from helios.apps.application.tenancy import TenancyService
+from helios.apps.composition import open_services
+from helios.apps.http.app import create_app
+from helios.apps.http.config import ApiConfig
+from helios.apps.http.query.alerts import ALERT_COLUMNS
 from helios.apps.library import Helios
-from helios.apps.projections.database import open_read_models
-from helios.apps.projections.projector import Projector
 from helios.apps.settings import Settings
-from helios.apps.tenancy import TenancyService
+from helios.apps.views.database import open_read_models
+from helios.apps.views.projector import Projector
 from helios.domain.access import Role
 
 SERVICES = ["api", "db", "checkout", "search", "billing", "auth", "storage", "queue"]

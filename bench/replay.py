@@ -41,8 +41,8 @@ from pathlib import Path
 
 from helios import replay
 from helios.adapters.store.factory import migrate, open_event_store
-from helios.apps.replay.states import DEFAULT_CAPACITY
-from helios.apps.usecases.ingest import Ingestor
+from helios.apps.application.ingest import Ingestor
+from helios.apps.application.replay.states import DEFAULT_CAPACITY
 from helios.domain.timestamps import format_rfc3339
 from helios.domain.values import Envelope, SourceKind
 from helios.ports.event_store import EventStore

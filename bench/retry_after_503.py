@@ -35,14 +35,14 @@ from typing import Any
 
 import httpx
 
-from helios.apps.api import signatures
-from helios.apps.api.app import create_app
-from helios.apps.api.config import ApiConfig
-from helios.apps.bootstrap import open_services
+from helios.apps.application.tenancy import TenancyService
+from helios.apps.composition import open_services
+from helios.apps.http import signatures
+from helios.apps.http.app import create_app
+from helios.apps.http.config import ApiConfig
 from helios.apps.observability import configure_logging
 from helios.apps.settings import Settings
-from helios.apps.tenancy import TenancyService
-from helios.apps.worker.ingest import IngestWorker
+from helios.apps.workers.ingest import IngestWorker
 from helios.domain.intake import EnvelopeReceived
 from helios.domain.values import SourceKind
 from helios.ports.queue import OutgoingMessage, Queue, QueueUnavailable

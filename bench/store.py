@@ -34,8 +34,8 @@ from psycopg import sql
 
 from helios.adapters.store import migrate, open_event_store
 from helios.adapters.store.codec import EventCodec
-from helios.apps.traffic import TrafficGenerator
-from helios.apps.usecases.ingest import Ingestor
+from helios.apps.application.ingest import Ingestor
+from helios.apps.embedded.traffic import TrafficGenerator
 from helios.domain.events import event
 from helios.domain.values import Envelope
 from helios.ports.event_store import AppendBatch, EventStore, StreamAppend

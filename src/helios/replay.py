@@ -21,9 +21,9 @@ from helios.domain.values import Millis
 from helios.ports.event_store import EventStore
 
 if TYPE_CHECKING:
-    from helios.apps.replay.explain import AlertStory
-    from helios.apps.replay.results import VerifyReport
-    from helios.apps.replay.whatif import WhatIfReport
+    from helios.apps.application.replay.explain import AlertStory
+    from helios.apps.application.replay.results import VerifyReport
+    from helios.apps.application.replay.whatif import WhatIfReport
 
 # The implementations live with the replay app; imported lazily so that importing this facade
 # stays cheap and the layers below never depend on apps.
@@ -51,9 +51,9 @@ def verify(
     Raises:
         StoreUnavailable: the store cannot be reached.
     """
-    from helios.apps.replay.log import Window
-    from helios.apps.replay.states import DEFAULT_CAPACITY
-    from helios.apps.replay.verify import Verifier
+    from helios.apps.application.replay.log import Window
+    from helios.apps.application.replay.states import DEFAULT_CAPACITY
+    from helios.apps.application.replay.verify import Verifier
 
     window = Window(tenant=tenant, since=since, until=until)
     verifier = Verifier(
@@ -80,7 +80,7 @@ def explain(
         AlertNotFound: nothing is recorded for that alert.
         StoreUnavailable: the store cannot be reached.
     """
-    from helios.apps.replay import explain as story
+    from helios.apps.application.replay import explain as story
 
     return story.explain(store, tenant=tenant, dedup_key=dedup_key, stream_id=stream_id)
 
@@ -101,8 +101,8 @@ def what_if(
         UnknownVersion: an input names rules the log never published.
         StoreUnavailable: the store cannot be reached.
     """
-    from helios.apps.replay.log import Window
-    from helios.apps.replay.whatif import what_if as run
+    from helios.apps.application.replay.log import Window
+    from helios.apps.application.replay.whatif import what_if as run
 
     window = Window(tenant=tenant, since=since, until=until)
     return run(store, rules=rules, window=window, page_size=page_size, progress=progress)

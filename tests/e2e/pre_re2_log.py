@@ -14,7 +14,7 @@ import sys
 
 import attrs
 
-from helios.apps.usecases.ingest import Ingestor
+from helios.apps.application.ingest import Ingestor
 from helios.domain import engine, ruleset_stream, silence
 from helios.domain.ruleset import DEFAULT_RULESET, LabelMatcher, MatchOp, Multiplier
 from helios.domain.values import MINUTE_MS, Envelope, SourceKind

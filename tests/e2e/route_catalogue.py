@@ -23,9 +23,9 @@ from litestar.routes import HTTPRoute
 from helios.adapters.memory.limits import InMemoryIdempotencyStore, InMemoryRateLimiter
 from helios.adapters.sqs import MemoryBlobStore
 from helios.adapters.store.factory import open_event_store
-from helios.apps.api.app import create_app
-from helios.apps.api.errors import PAGERDUTY_HANDLERS
-from helios.apps.bootstrap import Services
+from helios.apps.composition import Services
+from helios.apps.http.app import create_app
+from helios.apps.http.errors import PAGERDUTY_HANDLERS
 from helios.apps.settings import Settings
 
 Access = Literal["user", "integration", "public"]

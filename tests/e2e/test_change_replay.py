@@ -13,9 +13,9 @@ import attrs
 from helios import replay
 from helios.adapters.store.codec import EventCodec
 from helios.adapters.store.factory import open_event_store
-from helios.apps.projections.database import open_read_models
-from helios.apps.projections.projector import Projector
-from helios.apps.usecases.ingest import Ingestor
+from helios.apps.application.ingest import Ingestor
+from helios.apps.views.database import open_read_models
+from helios.apps.views.projector import Projector
 from helios.domain.intake import ChangeRecorded
 from helios.domain.values import Envelope, SourceKind
 

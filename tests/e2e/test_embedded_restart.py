@@ -16,12 +16,12 @@ import attrs
 import httpx
 import pytest
 
-from helios.apps.api import signatures
-from helios.apps.api.app import create_app
-from helios.apps.api.config import ApiConfig
-from helios.apps.bootstrap import Services, open_services
+from helios.apps.application.tenancy import TenancyService
+from helios.apps.composition import Services, open_services
+from helios.apps.http import signatures
+from helios.apps.http.app import create_app
+from helios.apps.http.config import ApiConfig
 from helios.apps.settings import Settings
-from helios.apps.tenancy import TenancyService
 from helios.domain.values import SourceKind
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "payloads"

@@ -36,9 +36,9 @@ from workers import outcome
 from helios.adapters.embedded_queue import EmbeddedQueue
 from helios.adapters.queue_codec import envelope_message
 from helios.adapters.store.factory import migrate, open_event_store
+from helios.apps.embedded.traffic import TrafficGenerator
 from helios.apps.library import open_store
-from helios.apps.traffic import TrafficGenerator
-from helios.apps.worker.ingest import IngestWorker
+from helios.apps.workers.ingest import IngestWorker
 
 ENVELOPES = int(os.environ.get("HELIOS_FAULTS_ENVELOPES", "1000"))
 WAVE = 100

@@ -24,12 +24,12 @@ import httpx
 import pytest
 from workers import drain
 
-from helios.apps.api import signatures
-from helios.apps.api.app import create_app
-from helios.apps.api.config import ApiConfig
-from helios.apps.bootstrap import Services, open_services
+from helios.apps.application.tenancy import Issued, TenancyService
+from helios.apps.composition import Services, open_services
+from helios.apps.http import signatures
+from helios.apps.http.app import create_app
+from helios.apps.http.config import ApiConfig
 from helios.apps.settings import Settings
-from helios.apps.tenancy import Issued, TenancyService
 from helios.domain.intake import EnvelopeReceived
 from helios.domain.values import SourceKind
 from helios.ports.queue import OutgoingMessage, Queue, QueueUnavailable

@@ -35,12 +35,12 @@ from route_catalogue import Endpoint, catalogue_app, endpoints
 from test_ingest_api import CERT_URL, TOPIC, Ca, make_ca, payload
 from test_query_api import World, am_alert, seed_alerts, start_world
 
-from helios.apps.api import signatures
-from helios.apps.api.app import create_app
-from helios.apps.api.config import ApiConfig
-from helios.apps.api.sns import SnsVerifier
-from helios.apps.bootstrap import Services
-from helios.apps.tenancy import Issued, TenancyService
+from helios.apps.application.tenancy import Issued, TenancyService
+from helios.apps.composition import Services
+from helios.apps.http import signatures
+from helios.apps.http.app import create_app
+from helios.apps.http.config import ApiConfig
+from helios.apps.http.sns import SnsVerifier
 from helios.domain.access import Role
 from helios.domain.values import SourceKind
 from helios.ports.event_store import EventStore

@@ -27,14 +27,14 @@ import pytest
 import uvicorn
 from threaded import free_port, wait_until_healthy
 
-from helios.apps.access import AccessService
-from helios.apps.api import signatures
-from helios.apps.api.app import create_app
-from helios.apps.api.config import ApiConfig
-from helios.apps.api.server import server_config
-from helios.apps.bootstrap import open_services
+from helios.apps.application.access import AccessService
+from helios.apps.application.tenancy import TenancyService
+from helios.apps.composition import open_services
+from helios.apps.http import signatures
+from helios.apps.http.app import create_app
+from helios.apps.http.config import ApiConfig
+from helios.apps.http.server import server_config
 from helios.apps.settings import Settings
-from helios.apps.tenancy import TenancyService
 from helios.domain.access import Role
 from helios.domain.values import SourceKind
 

@@ -30,13 +30,13 @@ from helios.adapters.memory.limits import InMemoryIdempotencyStore, InMemoryRate
 from helios.adapters.queue_codec import decode_envelope
 from helios.adapters.sqs import MemoryBlobStore
 from helios.adapters.store.factory import open_event_store
-from helios.apps.api import signatures
-from helios.apps.api.app import create_app
-from helios.apps.api.config import ApiConfig
-from helios.apps.api.sns import SnsVerifier, string_to_sign
-from helios.apps.bootstrap import Services
+from helios.apps.application.tenancy import Issued, TenancyService
+from helios.apps.composition import Services
+from helios.apps.http import signatures
+from helios.apps.http.app import create_app
+from helios.apps.http.config import ApiConfig
+from helios.apps.http.sns import SnsVerifier, string_to_sign
 from helios.apps.settings import Settings
-from helios.apps.tenancy import Issued, TenancyService
 from helios.domain.identity import stable_hash
 from helios.domain.normalize import Normalized, normalize
 from helios.domain.ruleset import Ruleset

@@ -18,7 +18,7 @@ from embedded_api import (  # noqa: F401  (fixtures are registered by being impo
 )
 from test_ingest_api import TOPIC, Api, payload, pd_event
 
-from helios.apps.api import signatures
+from helios.apps.http import signatures
 from helios.domain.timestamps import format_rfc3339
 from helios.domain.values import SourceKind
 

@@ -30,11 +30,11 @@ import uvicorn
 from workers import drain, outcome
 
 from helios.adapters.queue_codec import decode_envelope
-from helios.apps.api.app import create_app
-from helios.apps.api.config import ApiConfig
-from helios.apps.bootstrap import open_services
+from helios.apps.application.tenancy import TenancyService
+from helios.apps.composition import open_services
+from helios.apps.http.app import create_app
+from helios.apps.http.config import ApiConfig
 from helios.apps.settings import Settings
-from helios.apps.tenancy import TenancyService
 from helios.domain import alert, intake
 from helios.domain.values import SourceKind
 from helios.ports.event_store import LogEntry

@@ -13,9 +13,9 @@ import pytest
 from helios import replay
 from helios.adapters.store.codec import EventCodec
 from helios.adapters.store.factory import migrate, open_event_store
+from helios.apps.application import rules_file
+from helios.apps.application.ingest import Ingestor
 from helios.apps.cli import main
-from helios.apps.replay import rules_file
-from helios.apps.usecases.ingest import Ingestor
 from helios.domain import engine, ruleset_stream, silence
 from helios.domain.ruleset import DEFAULT_RULESET, LabelMatcher, MatchOp, Multiplier
 from helios.domain.values import MINUTE_MS, Envelope, SourceKind
@@ -196,8 +196,8 @@ def test_verify_passes_on_a_log_written_by_the_ingestor(recorded: EventStore) ->
 
 def test_verify_with_a_tiny_state_cache_reloads_evicted_states(recorded: EventStore) -> None:
     """States evicted to the spill file come back (without their derived folds) and verify."""
-    from helios.apps.replay.log import Window
-    from helios.apps.replay.verify import Verifier
+    from helios.apps.application.replay.log import Window
+    from helios.apps.application.replay.verify import Verifier
 
     report = Verifier(recorded, window=Window(), page_size=50, capacity=1).run()
     assert report.ok, report.divergences[:1]
@@ -207,8 +207,8 @@ def test_verify_with_a_tiny_state_cache_reloads_evicted_states(recorded: EventSt
 
 def test_a_window_rebuilds_the_states_before_it_from_the_store(recorded: EventStore) -> None:
     """History before the window is not replayed: its states are rebuilt from their streams."""
-    from helios.apps.replay.log import Window
-    from helios.apps.replay.verify import Verifier
+    from helios.apps.application.replay.log import Window
+    from helios.apps.application.replay.verify import Verifier
 
     window = Window(since=RULES_AT)
     report = Verifier(recorded, window=window, page_size=50, capacity=1).run()

@@ -14,8 +14,8 @@ from pre_re2_log import ALERTS, SILENCES_END, T0, TENANT, alertmanager, envelope
 from helios import replay
 from helios.adapters.store.codec import EventCodec
 from helios.adapters.store.factory import open_event_store
+from helios.apps.application.ingest import Ingestor
 from helios.apps.cli import main
-from helios.apps.usecases.ingest import Ingestor
 from helios.domain import alert, engine, silence
 from helios.domain.intake import EnvelopeNormalized, TickReceived
 from helios.domain.patterns import RegexEngine, engine_for

@@ -32,15 +32,15 @@ from helios.adapters.https_fetcher import HttpsFetcher
 from helios.adapters.memory.mailer import InMemoryMailer
 from helios.adapters.queue_codec import envelope_message
 from helios.adapters.store.factory import open_event_store
-from helios.apps.bootstrap import open_services
+from helios.apps.application.tenancy import TenancyService
 from helios.apps.cli.integrations import integration_json
-from helios.apps.projections.database import open_read_models
+from helios.apps.composition import open_services
+from helios.apps.embedded.runner import run_everything
 from helios.apps.settings import Settings
-from helios.apps.tenancy import TenancyService
-from helios.apps.worker.embedded import run_everything
-from helios.apps.worker.followers import follow
-from helios.apps.worker.ingest import IngestWorker
-from helios.apps.worker.subscriptions import ConfirmationRequests, SubscriptionConfirmer
+from helios.apps.views.database import open_read_models
+from helios.apps.workers.followers import follow
+from helios.apps.workers.ingest import IngestWorker
+from helios.apps.workers.subscriptions import ConfirmationRequests, SubscriptionConfirmer
 from helios.domain.tenancy import SubscriptionStatus
 from helios.domain.timestamps import format_rfc3339
 from helios.domain.values import Envelope, SourceKind

@@ -19,7 +19,7 @@ from embedded_api import (  # noqa: F401  (fixtures are registered by being impo
 from test_ingest_api import TOPIC, Api, Ca, make_api, payload
 
 from helios.adapters.embedded_queue import EmbeddedQueue
-from helios.apps.api.config import ApiConfig
+from helios.apps.http.config import ApiConfig
 from helios.domain.timestamps import format_rfc3339, parse_rfc3339
 from helios.domain.values import SourceKind
 

@@ -15,10 +15,10 @@ from rich.console import Console
 from threaded import free_port
 
 from helios.adapters.queue_codec import decode_envelope
-from helios.apps.bootstrap import open_services
 from helios.apps.cli.up import banner
+from helios.apps.composition import open_services
+from helios.apps.embedded.runner import INTEGRATION_FILE, access, integration, serve_api
 from helios.apps.settings import Settings
-from helios.apps.worker.embedded import INTEGRATION_FILE, access, integration, serve_api
 from helios.domain.values import SourceKind
 
 pytestmark = pytest.mark.anyio

@@ -11,13 +11,13 @@ from workers import catch_up, drain, outcome
 
 from helios.adapters.memory.mailer import InMemoryMailer
 from helios.adapters.queue_codec import envelope_message
-from helios.apps.bootstrap import open_services
+from helios.apps.composition import open_services
+from helios.apps.embedded.traffic import TrafficGenerator
 from helios.apps.library import open_store
-from helios.apps.projections.database import open_read_models
-from helios.apps.projections.projector import Projector
 from helios.apps.settings import Settings
-from helios.apps.traffic import TrafficGenerator
-from helios.apps.worker.notifier import Dispatcher, NotificationOutbox
+from helios.apps.views.database import open_read_models
+from helios.apps.views.projector import Projector
+from helios.apps.workers.notifier import Dispatcher, NotificationOutbox
 from helios.ports.queue import MessageAttributes, OutgoingMessage
 
 START = 1_700_000_000_000
@@ -133,7 +133,7 @@ def test_followers_project_alerts_and_the_notifier_never_sends_twice(tmp_path: P
 @pytest.mark.parametrize("interval_s", [30.0])
 def test_scheduler_ticks_open_alerts_once_per_interval(tmp_path: Path, interval_s: float) -> None:
     """Two scheduler rounds in one interval record a single tick per tenant."""
-    from helios.apps.worker.scheduler import Scheduler
+    from helios.apps.workers.scheduler import Scheduler
 
     envelopes = _envelopes(100)
 

@@ -13,9 +13,9 @@ from queues import QUEUE_KINDS, open_test_queue
 
 from helios.adapters.queue_codec import envelope_message
 from helios.adapters.store.factory import open_event_store
-from helios.apps.traffic import TrafficGenerator
-from helios.apps.worker.commands import TickCommand, tick_message
-from helios.apps.worker.ingest import IngestWorker
+from helios.apps.embedded.traffic import TrafficGenerator
+from helios.apps.workers.ingest import IngestWorker
+from helios.apps.workers.messages import TickCommand, tick_message
 from helios.ports.queue import Queue
 
 START = 1_700_000_000_000

@@ -14,9 +14,9 @@ from typing import TypeVar
 import httpx
 import uvicorn
 
-from helios.apps.bootstrap import Services, open_services
+from helios.apps.composition import Services, open_services
+from helios.apps.embedded.runner import run_everything
 from helios.apps.settings import Settings
-from helios.apps.worker.embedded import run_everything
 
 T = TypeVar("T")
 

@@ -6,9 +6,9 @@ import asyncio
 from collections import Counter
 from typing import Any
 
-from helios.apps.bootstrap import Services
-from helios.apps.worker.followers import follow
-from helios.apps.worker.ingest import IngestWorker
+from helios.apps.composition import Services
+from helios.apps.workers.followers import follow
+from helios.apps.workers.ingest import IngestWorker
 from helios.domain import alert
 from helios.ports.event_store import EventStore
 

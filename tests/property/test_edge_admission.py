@@ -1,7 +1,7 @@
 """What the ingestion edge accepts, the worker normalizes: no field-level quarantine after a 202.
 
 The edge runs the source's shape checks and then the worker's normalizer on the envelope it is
-about to enqueue (``helios.apps.api.shapes``). The worker normalizes that envelope later, under
+about to enqueue (``helios.apps.http.shapes``). The worker normalizes that envelope later, under
 another ingest id and the tenant's ruleset of the moment, which the edge does not know: for
 any body, time and headers it accepts, no ruleset may reject what it accepted.
 """
@@ -16,8 +16,8 @@ from hypothesis import Phase, event, find, given, settings
 from hypothesis import strategies as st
 from payload_strategies import bodies, headers, normalization_rulesets, received_ats
 
-from helios.apps.api import shapes
-from helios.apps.api.errors import InvalidBody
+from helios.apps.http import shapes
+from helios.apps.http.errors import InvalidBody
 from helios.domain.normalize import Rejected, normalize
 from helios.domain.ruleset import Ruleset
 from helios.domain.values import Envelope, SourceKind

@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from helios.apps.projections.database import open_read_models
+from helios.apps.views.database import open_read_models
 from sqlite_locks import write_lock_held
 
 # The alerts table as the first release created it (before links and details).

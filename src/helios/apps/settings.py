@@ -37,7 +37,7 @@
 |  |  | revocation or role change takes effect within it) |
 | HELIOS_RECENT_CHANGES_WINDOW_S | 3600 | an alert's detail shows the changes of its service made |
 |  |  | within this long before its episode started |
-| HELIOS_API_* |  | the ingestion API's limits: see ``helios.apps.api.config`` |
+| HELIOS_API_* |  | the ingestion API's limits: see ``helios.apps.http.config`` |
 """
 
 from __future__ import annotations

@@ -7,9 +7,9 @@ every time (``at``, expiries, lockout deadlines) is passed in: nothing here read
 draws randomness or hashes anything, so the stream replays to the same state everywhere.
 
 Failed logins are not decided here: the lockout is per client address and email, kept by the
-API's rate limiter (``helios.apps.access``), so that it neither reveals which emails exist nor
-lets anyone lock a user out everywhere. ``LoginFailed`` events recorded by earlier versions
-(which locked the user itself) are still folded, so old streams load to the same state; a
+API's rate limiter (``helios.apps.application.access``), so that it neither reveals which emails
+exist nor lets anyone lock a user out everywhere. ``LoginFailed`` events recorded by earlier
+versions (which locked the user itself) are still folded, so old streams load to the same state; a
 session cannot start before such a recorded lock expires (a new password lifts it). Expired
 sessions are dropped from the state when the next session starts, so the state does not grow
 with every login ever made.

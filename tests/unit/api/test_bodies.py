@@ -9,13 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from helios.apps.api.bodies import (
+from helios.apps.http.bodies import (
     MAX_JSON_DEPTH,
     json_too_deep,
     refuse_content_encoding,
     refuse_deep_json,
 )
-from helios.apps.api.errors import InvalidBody, UnsupportedEncoding
+from helios.apps.http.errors import InvalidBody, UnsupportedEncoding
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(alphabet='[]{}"\\ab,:\n'),

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from helios.apps.api import shapes, signatures
-from helios.apps.api.config import ApiConfig
-from helios.apps.api.errors import InvalidBody, InvalidHeader, Unauthorized
-from helios.apps.api.middleware import route_label
+from helios.apps.http import shapes, signatures
+from helios.apps.http.config import ApiConfig
+from helios.apps.http.errors import InvalidBody, InvalidHeader, Unauthorized
+from helios.apps.http.middleware import route_label
 from helios.apps.observability import Metrics
 from helios.domain.values import SourceKind
 

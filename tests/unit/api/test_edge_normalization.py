@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from helios.apps.api import shapes
-from helios.apps.api.errors import InvalidBody
+from helios.apps.http import shapes
+from helios.apps.http.errors import InvalidBody
 from helios.domain.normalize import Normalized, Rejected, normalize
 from helios.domain.ruleset import CloudWatchInsufficientData, Ruleset
 from helios.domain.values import Envelope, SourceKind

@@ -13,7 +13,7 @@ import pytest
 
 from helios.adapters.memory.limits import InMemoryRateLimiter
 from helios.adapters.store.factory import open_event_store
-from helios.apps.access import (
+from helios.apps.application.access import (
     AccessService,
     InvalidCredentials,
     LoginLocked,
@@ -21,7 +21,7 @@ from helios.apps.access import (
     PasswordLogin,
     verify_password,
 )
-from helios.apps.tenancy import TenancyService
+from helios.apps.application.tenancy import TenancyService
 from helios.domain.access import Role
 from helios.ports.rate_limit import Decision, LimiterUnavailable
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from helios.apps.api import sns
-from helios.apps.api.config import ApiConfig
-from helios.apps.api.errors import InvalidBody, Unauthorized
+from helios.apps.http import sns
+from helios.apps.http.config import ApiConfig
+from helios.apps.http.errors import InvalidBody, Unauthorized
 from helios.domain.timestamps import format_rfc3339, parse_rfc3339
 
 NOW_MS = parse_rfc3339("2026-12-01T12:00:00Z")

@@ -11,7 +11,7 @@ from legacy_log import LOG, legacy_store
 
 from helios import replay
 from helios.adapters.store.codec import EventCodec
-from helios.apps.usecases.ingest import Ingestor
+from helios.apps.application.ingest import Ingestor
 from helios.domain import versions
 from helios.domain.intake import (
     EnvelopeNormalized,

@@ -7,7 +7,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from helios.apps.replay import rules_file
+from helios.apps.application import rules_file
 from helios.domain.ruleset import DEFAULT_RULESET, LabelMatcher, MatchOp, Multiplier
 from helios.domain.values import MINUTE_MS, Priority
 

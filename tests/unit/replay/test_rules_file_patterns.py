@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from helios.apps.application import rules_file
 from helios.apps.cli import main
-from helios.apps.replay import rules_file
 
 BACK_REFERENCE = """version = 2
 

@@ -8,8 +8,8 @@ import attrs
 
 from helios import replay
 from helios.adapters.store.factory import open_event_store
-from helios.apps.traffic import TrafficGenerator
-from helios.apps.usecases.ingest import Ingestor, Snapshotting
+from helios.apps.application.ingest import Ingestor, Snapshotting
+from helios.apps.embedded.traffic import TrafficGenerator
 from helios.domain import alert, engine
 from helios.ports.event_store import AppendBatch, EventStore, StreamAppend
 from helios.ports.snapshots import Snapshot, SnapshotStore

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from helios.apps.application.ingest import SNAPSHOT_EVERY
 from helios.apps.settings import Settings
-from helios.apps.usecases.ingest import SNAPSHOT_EVERY
 
 
 def test_the_snapshot_interval_defaults_to_the_use_case_default() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from helios.apps.worker.subscriptions import subscribe_url_problem
+from helios.apps.workers.subscriptions import subscribe_url_problem
 
 TOPIC = "arn:aws:sns:eu-west-1:210987654321:helios-cloudwatch-alarms"
 GOOD = (

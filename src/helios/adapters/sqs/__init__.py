@@ -1,6 +1,6 @@
 """The queue port on Amazon SQS (aioboto3), its provisioning, and payload stores."""
 
-from helios.adapters.sqs.blobs import FileBlobStore, MemoryBlobStore
+from helios.adapters.blobs import FileBlobStore, MemoryBlobStore
 from helios.adapters.sqs.connection import SqsSettings, open_sqs_queue, sqs_client
 from helios.adapters.sqs.provisioning import (
     QueueNames,

@@ -36,10 +36,10 @@ async def serve(settings: object, host: str | None = None, port: int | None = No
     """Open the services, serve until a signal stops the server, close the services."""
     import uvicorn
 
-    from helios.apps.api.app import create_app
-    from helios.apps.api.config import ApiConfig
-    from helios.apps.api.server import server_config
-    from helios.apps.bootstrap import open_services
+    from helios.apps.composition import open_services
+    from helios.apps.http.app import create_app
+    from helios.apps.http.config import ApiConfig
+    from helios.apps.http.server import server_config
     from helios.apps.observability import configure_logging
     from helios.apps.settings import Settings
 

@@ -22,12 +22,8 @@ from rich.live import Live
 from rich.table import Table
 
 from helios.adapters.queue_codec import envelope_message
-from helios.apps.bootstrap import Services, open_services
-from helios.apps.observability import configure_logging
-from helios.apps.projections.database import ReadModels
-from helios.apps.settings import Settings
-from helios.apps.traffic import TrafficGenerator
-from helios.apps.worker.embedded import (
+from helios.apps.composition import Services, open_services
+from helios.apps.embedded.runner import (
     ApiMissing,
     access,
     api_wanted,
@@ -36,9 +32,13 @@ from helios.apps.worker.embedded import (
     port_in_use,
     run_everything,
 )
-from helios.apps.worker.followers import wait_or_stop
-from helios.apps.worker.ingest import IngestWorker
-from helios.apps.worker.runtime import read_models, stop_on_signals
+from helios.apps.embedded.traffic import TrafficGenerator
+from helios.apps.observability import configure_logging
+from helios.apps.settings import Settings
+from helios.apps.views.database import ReadModels
+from helios.apps.workers.followers import wait_or_stop
+from helios.apps.workers.ingest import IngestWorker
+from helios.apps.workers.runtime import read_models, stop_on_signals
 from helios.domain.values import SourceKind
 
 _log = structlog.get_logger(__name__)
@@ -123,7 +123,7 @@ def demo_keys(services: Services, details: dict[str, str]) -> dict[SourceKind, s
     if path.exists():
         stored = json.loads(path.read_text())
     else:
-        from helios.apps.tenancy import TenancyService
+        from helios.apps.application.tenancy import TenancyService
 
         tenancy = TenancyService(services.store)
         stored = {SourceKind.ALERTMANAGER.value: details["routing_key"]}

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from helios.adapters.queue_codec import ENVELOPE_KIND, MalformedMessage, decode_envelope
-from helios.apps.bootstrap import open_queue
+from helios.apps.composition import open_queue
 from helios.apps.settings import Settings
 from helios.ports.queue import ReceivedMessage
 
@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 async def _dead(args: argparse.Namespace, limit: int) -> Sequence[ReceivedMessage]:
     settings = Settings.from_env()
     settings.blob_dir.mkdir(parents=True, exist_ok=True)
-    from helios.adapters.sqs.blobs import FileBlobStore
+    from helios.adapters.blobs import FileBlobStore
 
     async with open_queue(settings, FileBlobStore(settings.blob_dir), name=args.queue) as queue:
         return await queue.dead_letters(limit=limit)
@@ -125,7 +125,7 @@ def _redrive(args: argparse.Namespace) -> int:
     async def run() -> int:
         settings = Settings.from_env()
         settings.blob_dir.mkdir(parents=True, exist_ok=True)
-        from helios.adapters.sqs.blobs import FileBlobStore
+        from helios.adapters.blobs import FileBlobStore
 
         blobs = FileBlobStore(settings.blob_dir)
         async with open_queue(settings, blobs, name=args.queue) as queue:

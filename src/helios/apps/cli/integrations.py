@@ -10,10 +10,10 @@ import argparse
 import json
 from typing import Any
 
-from helios.apps.bootstrap import open_store
+from helios.apps.application.tenancy import DEFAULT_KEY_GRACE_MS, Issued, TenancyService
 from helios.apps.cli.tenants import print_rejection
+from helios.apps.composition import open_store
 from helios.apps.settings import Settings
-from helios.apps.tenancy import DEFAULT_KEY_GRACE_MS, Issued, TenancyService
 from helios.domain.errors import CommandRejected
 from helios.domain.tenancy import INGEST_KINDS, Integration
 from helios.domain.values import SourceKind

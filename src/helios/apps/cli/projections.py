@@ -8,11 +8,11 @@ import time
 
 import anyio.to_thread
 
-from helios.apps.bootstrap import open_services
-from helios.apps.projections.projector import Projector
+from helios.apps.composition import open_services
 from helios.apps.settings import Settings
-from helios.apps.worker.followers import follow
-from helios.apps.worker.runtime import read_models
+from helios.apps.views.projector import Projector
+from helios.apps.workers.followers import follow
+from helios.apps.workers.runtime import read_models
 
 FOLLOWERS = ("projector", "notifier", "fanout", "sns-confirmations")
 

@@ -8,11 +8,11 @@ import time
 
 import attrs
 
-from helios.apps.bootstrap import open_services
+from helios.apps.composition import open_services
 from helios.apps.observability import configure_logging
 from helios.apps.settings import Settings
-from helios.apps.worker.runtime import read_models, run_scheduler, stop_on_signals
-from helios.apps.worker.scheduler import Scheduler
+from helios.apps.workers.runtime import read_models, run_scheduler, stop_on_signals
+from helios.apps.workers.scheduler import Scheduler
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from helios.apps.bootstrap import open_store
+from helios.apps.application.tenancy import TenancyService
+from helios.apps.composition import open_store
 from helios.apps.settings import Settings
-from helios.apps.tenancy import TenancyService
 from helios.domain.errors import CommandRejected
 
 

@@ -11,9 +11,9 @@ import argparse
 import json
 from typing import Any
 
-from helios.apps.access import AccessService
-from helios.apps.bootstrap import open_store
+from helios.apps.application.access import AccessService
 from helios.apps.cli.tenants import print_rejection
+from helios.apps.composition import open_store
 from helios.apps.settings import Settings
 from helios.domain.access import Token
 from helios.domain.errors import CommandRejected

@@ -14,10 +14,8 @@ from collections.abc import Collection
 import attrs
 from rich.console import Console
 
-from helios.apps.bootstrap import open_services
-from helios.apps.observability import configure_logging
-from helios.apps.settings import Settings
-from helios.apps.worker.embedded import (
+from helios.apps.composition import open_services
+from helios.apps.embedded.runner import (
     ACCESS_FILE,
     INTEGRATION_FILE,
     ApiMissing,
@@ -28,7 +26,9 @@ from helios.apps.worker.embedded import (
     port_in_use,
     run_everything,
 )
-from helios.apps.worker.runtime import stop_on_signals
+from helios.apps.observability import configure_logging
+from helios.apps.settings import Settings
+from helios.apps.workers.runtime import stop_on_signals
 
 INGEST_PATH = "/v1/ingest/alertmanager"
 """Where an Alertmanager webhook is posted (the API's ingestion route for that source)."""

@@ -8,10 +8,10 @@ import asyncio
 import attrs
 import structlog
 
-from helios.apps.bootstrap import open_services
+from helios.apps.composition import open_services
 from helios.apps.observability import configure_logging
 from helios.apps.settings import Settings
-from helios.apps.worker.runtime import ingest_worker, run_followers, stop_on_signals
+from helios.apps.workers.runtime import ingest_worker, run_followers, stop_on_signals
 
 _log = structlog.get_logger(__name__)
 

@@ -1,0 +1,531 @@
+"""Access use cases: users, passwords, logins with lockout, sessions and personal API tokens.
+
+Credentials are bearer tokens of the form ``hx<kind>.<tenant id>.<token id>.<secret>`` (kind
+``p`` personal, ``s`` session): the tenant and token id say where to look, and only the
+SHA-256 of the whole token is recorded, so a token is shown once and cannot be recovered from
+the store. The secret is 32 random bytes, hence a fast hash is enough; passwords, which people
+choose, are hashed with argon2id (argon2-cffi's defaults) off the event loop.
+
+``AccessService`` is synchronous (CLI, admin; the API calls it in a thread).
+``PasswordLogin`` is the API's login: ``AccessService.login`` behind a lockout.
+``TokenAuthenticator`` is the API's cached lookup of a presented token.
+
+Login lockout: failed logins are counted per (client address, tenant, email) — whether the
+email belongs to a user or not — on the rate limiter: ``max_failures`` may fail, then one more
+attempt is allowed per ``lockout_ms``. While none is allowed, every attempt from that address
+for that email is refused (``LoginLocked``), right password or not, before any password is
+checked. So the answers never tell a user that exists from one that does not (an unknown email
+also costs a password verification, against a decoy hash), and guessing from one address never
+locks the owner out from another. The count is not kept in the event log: it is not a decision
+about the user, and unknown emails would let anyone grow a tenant's stream.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+import uuid
+from collections.abc import Callable
+from functools import cache
+
+import anyio.to_thread
+import argon2
+import attrs
+import structlog
+
+from helios.apps.application.tenancy import load_tenant, wall_clock_ms
+from helios.domain import access
+from helios.domain.access import Role, TokenKind
+from helios.domain.errors import CommandRejected
+from helios.domain.values import Millis
+from helios.ports.event_store import AppendBatch, ConcurrencyConflict, EventStore, StreamAppend
+from helios.ports.rate_limit import Decision, LimiterUnavailable, RateLimiter
+
+MIN_PASSWORD_CHARS = 10
+MAX_PASSWORD_CHARS = 1024
+_CONFLICT_RETRIES = 5
+_KIND_LETTER = {TokenKind.PERSONAL: "p", TokenKind.SESSION: "s"}
+_LETTER_KIND = {letter: kind for kind, letter in _KIND_LETTER.items()}
+_log = structlog.get_logger("helios.access")
+
+
+class InvalidCredentials(Exception):
+    """Unknown email, wrong password, or a user without a password (never says which)."""
+
+
+class LoginLocked(Exception):
+    """Too many failed logins from this address for this email: no attempt before ``until``
+    (epoch ms)."""
+
+    def __init__(self, until: Millis) -> None:
+        super().__init__(f"locked until {until}")
+        self.until = until
+
+
+@attrs.frozen(kw_only=True)
+class LoginPolicy:
+    session_ttl_ms: Millis = 3600 * 1000
+    max_failures: int = 5
+    lockout_ms: Millis = 900 * 1000
+
+
+@attrs.frozen(kw_only=True)
+class IssuedToken:
+    """A token as its owner sees it, once: the secret ``token`` and its record."""
+
+    token: str
+    record: access.Token
+    user: access.User
+
+
+@attrs.frozen(kw_only=True)
+class Caller:
+    """Who sent a request: the user behind a valid token."""
+
+    tenant_id: str
+    user: access.User
+    token: access.Token
+
+    @property
+    def role(self) -> Role:
+        return self.user.role
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def parse_token(token: str) -> tuple[TokenKind, str, str] | None:
+    """(kind, tenant id, token id) of a well-formed token, else None."""
+    parts = token.split(".")
+    if len(parts) != 4 or len(parts[0]) != 3 or not parts[0].startswith("hx"):
+        return None
+    kind = _LETTER_KIND.get(parts[0][2])
+    if kind is None or not all(parts[1:]):
+        return None
+    return kind, parts[1], parts[2]
+
+
+@cache
+def _hasher() -> argon2.PasswordHasher:
+    return argon2.PasswordHasher()
+
+
+@cache
+def _decoy_hash() -> str:
+    # Verified against when the email is unknown, so both answers take as long.
+    return _hasher().hash(secrets.token_hex(16))
+
+
+def hash_password(password: str) -> str:
+    """The argon2id hash of a password.
+
+    Raises:
+        CommandRejected: the password is too short or too long.
+    """
+    if not MIN_PASSWORD_CHARS <= len(password) <= MAX_PASSWORD_CHARS:
+        raise CommandRejected(
+            "invalid password",
+            (("password", f"must be {MIN_PASSWORD_CHARS}..{MAX_PASSWORD_CHARS} characters"),),
+        )
+    return _hasher().hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """Whether ``password`` matches an argon2 hash (a password check costs one hash, always)."""
+    try:
+        return _hasher().verify(password_hash or _decoy_hash(), password) and bool(password_hash)
+    except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
+        return False
+
+
+def load_access(
+    store: EventStore,
+    tenant_id: str,
+    *,
+    state: access.AccessDirectory | None = None,
+    after: int = 0,
+) -> tuple[access.AccessDirectory, int]:
+    """The tenant's users and tokens and its stream version, caught up from ``after``."""
+    folded = state if state is not None else access.initial_state(tenant_id)
+    version = after
+    for recorded in store.read_stream(access.access_stream_id(tenant_id), after):
+        folded = access.evolve(folded, recorded.event)
+        version = recorded.version
+    return folded, version
+
+
+class AccessService:
+    """Load → decide → append for a tenant's users and tokens."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        *,
+        policy: LoginPolicy | None = None,
+        clock: Callable[[], Millis] = wall_clock_ms,
+        password_check: Callable[[str, str], bool] = verify_password,
+    ) -> None:
+        self._store = store
+        self._policy = policy or LoginPolicy()
+        self._clock = clock
+        self._password_check = password_check
+
+    def create_user(
+        self, *, tenant_id: str, email: str, role: Role, password: str | None = None, by: str = ""
+    ) -> access.User:
+        """Create a user in an existing tenant, optionally with a password.
+
+        Raises:
+            CommandRejected: unknown tenant, a malformed or taken email, a bad password.
+            StoreUnavailable: the store could not be reached.
+        """
+        if not load_tenant(self._store, tenant_id)[0].exists:
+            raise CommandRejected("no such tenant", (("tenant_id", "unknown"),))
+        password_hash = hash_password(password) if password is not None else ""
+        user_id = "usr_" + uuid.uuid4().hex[:16]
+        at = self._clock()
+        commands: list[access.AccessCommand] = [
+            access.CreateUser(user_id=user_id, email=email, role=role, at=at, by=by)
+        ]
+        if password_hash:
+            commands.append(access.SetPassword(user_id=user_id, password_hash=password_hash, at=at))
+        state = self._run(tenant_id, *commands, register=user_id)
+        user = state.user(user_id)
+        assert user is not None
+        return user
+
+    def set_password(self, *, tenant_id: str, user_id: str, password: str) -> None:
+        """Set (or reset) a user's password; this also lifts a lockout.
+
+        Raises:
+            CommandRejected: unknown user, or the password is too short or too long.
+            StoreUnavailable: the store could not be reached.
+        """
+        password_hash = hash_password(password)
+        self._run(
+            tenant_id,
+            access.SetPassword(user_id=user_id, password_hash=password_hash, at=self._clock()),
+        )
+
+    def change_role(self, *, tenant_id: str, user_id: str, role: Role, by: str = "") -> None:
+        """Give a user another role.
+
+        Raises:
+            CommandRejected: unknown user.
+            StoreUnavailable: the store could not be reached.
+        """
+        self._run(tenant_id, access.ChangeRole(user_id=user_id, role=role, at=self._clock(), by=by))
+
+    def issue_token(
+        self, *, tenant_id: str, user_id: str, name: str, expires_in_ms: Millis | None = None
+    ) -> IssuedToken:
+        """A new personal API token for a user (shown once).
+
+        Raises:
+            CommandRejected: unknown user, an empty or long name, a non-positive expiry.
+            StoreUnavailable: the store could not be reached.
+        """
+        at = self._clock()
+        if expires_in_ms is not None and expires_in_ms <= 0:
+            raise CommandRejected("invalid token", (("expires_in", "must be positive"),))
+        token_id, token = _new_token(TokenKind.PERSONAL, tenant_id)
+        command = access.IssueToken(
+            user_id=user_id,
+            token_id=token_id,
+            token_hash=hash_token(token),
+            name=name,
+            at=at,
+            expires_at=at + expires_in_ms if expires_in_ms else 0,
+        )
+        return self._issued(self._run(tenant_id, command), token, token_id)
+
+    def revoke_token(self, *, tenant_id: str, token_id: str, by: str = "") -> None:
+        """Revoke a token (personal or session) for good; revoking twice changes nothing.
+
+        Raises:
+            CommandRejected: no such token in this tenant.
+            StoreUnavailable: the store could not be reached.
+        """
+        self._run(tenant_id, access.RevokeToken(token_id=token_id, at=self._clock(), by=by))
+
+    def login(self, *, tenant_id: str, email: str, password: str) -> IssuedToken:
+        """Check a password and start a session (no lockout: ``PasswordLogin`` adds it).
+
+        An unknown tenant or email, or a user without a password, is checked against a decoy
+        hash, so that every refusal costs the same password verification.
+
+        Raises:
+            InvalidCredentials: unknown tenant or email, or a wrong password.
+            StoreUnavailable: the store could not be reached.
+        """
+        state, _ = load_access(self._store, tenant_id)
+        user = state.user_by_email(email)
+        now = self._clock()
+        stored = user.password_hash if user is not None and user.password_hash else _decoy_hash()
+        if not self._password_check(stored, password) or user is None or not user.password_hash:
+            raise InvalidCredentials("wrong email or password")
+        token_id, token = _new_token(TokenKind.SESSION, tenant_id)
+        command = access.StartSession(
+            user_id=user.user_id,
+            token_id=token_id,
+            token_hash=hash_token(token),
+            at=now,
+            expires_at=now + self._policy.session_ttl_ms,
+        )
+        try:
+            state = self._run(tenant_id, command)
+        except CommandRejected as rejected:
+            # A lockout recorded in the stream by an earlier version, not yet expired.
+            raise InvalidCredentials(rejected.message) from None
+        return self._issued(state, token, token_id)
+
+    def users(self, tenant_id: str) -> tuple[access.User, ...]:
+        """The tenant's users.
+
+        Raises:
+            StoreUnavailable: the store could not be reached.
+        """
+        return load_access(self._store, tenant_id)[0].users
+
+    def tokens(self, tenant_id: str, user_id: str) -> tuple[access.Token, ...]:
+        """A user's personal tokens (revoked and expired ones included), oldest first.
+
+        Raises:
+            StoreUnavailable: the store could not be reached.
+        """
+        state = load_access(self._store, tenant_id)[0]
+        return tuple(
+            t for t in state.tokens if t.user_id == user_id and t.kind is TokenKind.PERSONAL
+        )
+
+    def tenant_of_user(self, user_id: str) -> str:
+        """The tenant a user id belongs to.
+
+        Raises:
+            CommandRejected: no such user.
+            StoreUnavailable: the store could not be reached.
+        """
+        index = access.UserIndex()
+        for recorded in self._store.read_stream(access.USER_INDEX_STREAM):
+            index = access.evolve_index(index, recorded.event)
+        tenant = index.tenant_of(user_id)
+        if tenant is None:
+            raise CommandRejected("no such user", (("user_id", "unknown"),))
+        return tenant
+
+    @staticmethod
+    def _issued(state: access.AccessDirectory, token: str, token_id: str) -> IssuedToken:
+        record = state.token(token_id)
+        assert record is not None
+        user = state.user(record.user_id)
+        assert user is not None
+        return IssuedToken(token=token, record=record, user=user)
+
+    def _run(
+        self, tenant_id: str, *commands: access.AccessCommand, register: str | None = None
+    ) -> access.AccessDirectory:
+        for attempt in range(_CONFLICT_RETRIES):
+            state, version = load_access(self._store, tenant_id)
+            events: list[access.AccessEvent] = []
+            for command in commands:
+                decided = access.decide(command, state)
+                for event in decided:
+                    state = access.evolve(state, event)
+                events.extend(decided)
+            if not events:
+                return state
+            streams = [
+                StreamAppend(
+                    stream_id=access.access_stream_id(tenant_id),
+                    expected_version=version,
+                    events=tuple(events),
+                )
+            ]
+            if register is not None:
+                index, index_version = access.UserIndex(), 0
+                for recorded in self._store.read_stream(access.USER_INDEX_STREAM):
+                    index = access.evolve_index(index, recorded.event)
+                    index_version = recorded.version
+                registered = access.decide_index(
+                    access.RegisterUser(user_id=register, tenant_id=tenant_id, at=self._clock()),
+                    index,
+                )
+                streams.append(
+                    StreamAppend(
+                        stream_id=access.USER_INDEX_STREAM,
+                        expected_version=index_version,
+                        events=registered,
+                    )
+                )
+            try:
+                self._store.append(AppendBatch(streams=tuple(streams)))
+            except ConcurrencyConflict:
+                if attempt == _CONFLICT_RETRIES - 1:
+                    raise
+                continue
+            return state
+        raise AssertionError("unreachable")
+
+
+class PasswordLogin:
+    """Password logins with a lockout per (client address, tenant, email): see the module."""
+
+    def __init__(
+        self,
+        access: AccessService,
+        limiter: RateLimiter,
+        *,
+        policy: LoginPolicy | None = None,
+        clock: Callable[[], Millis] = wall_clock_ms,
+    ) -> None:
+        self._access = access
+        self._limiter = limiter
+        self._policy = policy or LoginPolicy()
+        self._clock = clock
+        # GCRA: ``max_failures`` at once, then one per ``lockout_ms``.
+        self._rate_per_s = 1000 / max(1, self._policy.lockout_ms)
+        self._burst = max(1, self._policy.max_failures)
+
+    async def login(self, *, tenant_id: str, email: str, password: str, client: str) -> IssuedToken:
+        """Start a session for the right password, unless ``client`` is locked out for
+        ``email``; a wrong password counts against (``client``, ``email``) alone.
+
+        Raises:
+            InvalidCredentials: unknown tenant or email, or a wrong password.
+            LoginLocked: too many failures from ``client`` for ``email``, this one included.
+            StoreUnavailable: the store could not be reached.
+        """
+        now = self._clock()
+        key = self._key(tenant_id, email, client)
+        wait_ms = await self._wait_ms(key, now)
+        if wait_ms:
+            raise LoginLocked(now + wait_ms)
+        try:
+            return await anyio.to_thread.run_sync(
+                lambda: self._access.login(tenant_id=tenant_id, email=email, password=password)
+            )
+        except InvalidCredentials:
+            wait_ms = await self._failed(key, now)
+            if wait_ms:
+                raise LoginLocked(now + wait_ms) from None
+            raise
+
+    @staticmethod
+    def _key(tenant_id: str, email: str, client: str) -> str:
+        # Hashed: a bounded key whatever was sent, and no address or email in the limiter.
+        who = f"{tenant_id}\x00{email.casefold()}\x00{client}".encode()
+        return "login:" + hashlib.sha256(who).hexdigest()
+
+    async def _wait_ms(self, key: str, now: Millis) -> int:
+        """0 when an attempt may be made now, else how long until one may."""
+        try:
+            state = await self._check(key, now, cost=0)
+            if state.remaining > 0:
+                return 0
+            # Same instant, no attempt left: refused, so nothing is consumed.
+            return (await self._check(key, now, cost=1)).retry_after_ms
+        except LimiterUnavailable as error:
+            # Fail open, like the ingestion limits: argon2 still makes each guess expensive.
+            _log.warning("login lockout unavailable", error=str(error))
+            return 0
+
+    async def _failed(self, key: str, now: Millis) -> int:
+        """Count a failure; 0 when another attempt may follow at once, else the wait."""
+        try:
+            counted = await self._check(key, now, cost=1)
+        except LimiterUnavailable as error:
+            _log.warning("login lockout unavailable", error=str(error))
+            return 0
+        if not counted.allowed:
+            return counted.retry_after_ms  # locked by a concurrent attempt meanwhile
+        return 0 if counted.remaining else await self._wait_ms(key, now)
+
+    async def _check(self, key: str, now: Millis, *, cost: int) -> Decision:
+        return await self._limiter.check(
+            key=key, rate_per_s=self._rate_per_s, burst=self._burst, now_ms=now, cost=cost
+        )
+
+
+def _new_token(kind: TokenKind, tenant_id: str) -> tuple[str, str]:
+    token_id = ("ses_" if kind is TokenKind.SESSION else "tok_") + uuid.uuid4().hex[:16]
+    return token_id, f"hx{_KIND_LETTER[kind]}.{tenant_id}.{token_id}.{secrets.token_urlsafe(32)}"
+
+
+@attrs.define
+class _Cached:
+    state: access.AccessDirectory
+    version: int
+    loaded_at: float
+
+
+class TokenAuthenticator:
+    """Finds the user of a bearer token, with a per-tenant cache caught up incrementally.
+
+    A tenant's directory is re-read (only the events after the cached version) when older than
+    ``ttl_s``, or at once when a token id is unknown — at most every ``miss_refresh_s``, so a
+    flood of forged tokens costs one small read per interval.
+    """
+
+    def __init__(
+        self,
+        store: EventStore,
+        *,
+        ttl_s: float = 1.0,
+        miss_refresh_s: float = 0.1,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._ttl_s = ttl_s
+        self._miss_refresh_s = miss_refresh_s
+        self._monotonic = monotonic
+        self._tenants: dict[str, _Cached] = {}
+
+    async def authenticate(self, token: str, *, now_ms: Millis) -> Caller | None:
+        """The caller a token stands for, if it is valid ``now_ms``; else None.
+
+        Raises:
+            StoreUnavailable: the store had to be read and could not be.
+        """
+        parsed = parse_token(token)
+        if parsed is None:
+            return None
+        kind, tenant_id, token_id = parsed
+        state = await self._state(tenant_id, self._ttl_s)
+        record = state.token(token_id)
+        if record is None:
+            state = await self._state(tenant_id, self._miss_refresh_s)
+            record = state.token(token_id)
+        if (
+            record is None
+            or record.kind is not kind
+            or not hmac.compare_digest(record.token_hash, hash_token(token))
+            or not record.valid(now_ms)
+        ):
+            return None
+        user = state.user(record.user_id)
+        return None if user is None else Caller(tenant_id=tenant_id, user=user, token=record)
+
+    def forget(self, tenant_id: str) -> None:
+        """Drop a tenant's cached directory (after this process changed it)."""
+        self._tenants.pop(tenant_id, None)
+
+    async def _state(self, tenant_id: str, max_age_s: float) -> access.AccessDirectory:
+        cached = self._tenants.get(tenant_id)
+        now = self._monotonic()
+        if cached is not None and now - cached.loaded_at < max_age_s:
+            return cached.state
+        state, version = await anyio.to_thread.run_sync(
+            lambda: load_access(
+                self._store,
+                tenant_id,
+                state=cached.state if cached else None,
+                after=cached.version if cached else 0,
+            )
+        )
+        self._tenants[tenant_id] = _Cached(state=state, version=version, loaded_at=now)
+        if len(self._tenants) > 10_000:
+            self._tenants.pop(next(iter(self._tenants)))
+        return state

@@ -1,0 +1,239 @@
+"""Explain one alert: its signals and every decision, with each score's factors.
+
+Reads the alert's own stream only (``read_stream``), so explaining is cheap whatever the size
+of the log; the state shown at the end is the fold of those recorded events.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import attrs
+
+from helios.apps.application.replay.results import plain
+from helios.domain import alert, engine
+from helios.domain.scoring import Factor
+from helios.domain.values import Millis
+from helios.ports.event_store import EventStore
+
+
+class AlertNotFound(LookupError):
+    """The store holds no events for this alert."""
+
+
+@attrs.frozen(kw_only=True)
+class SignalSeen:
+    """One signal as the alert saw it."""
+
+    version: int
+    signal_id: str
+    source: str
+    action: str
+    severity: str
+    occurred_at: Millis
+    received_at: Millis
+    summary: str = ""
+    duplicate: bool = False
+    late: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class Decision:
+    """One recorded decision; ``what`` is a one-line summary for a reader."""
+
+    version: int
+    name: str
+    kind: str
+    at: Millis
+    what: str
+    priority: str | None = None
+    score: int | None = None
+    factors: tuple[Factor, ...] = ()
+    ruleset_version: int | None = None
+    silence_ids: tuple[str, ...] = ()
+    event: Any = None
+
+
+@attrs.frozen(kw_only=True)
+class AlertStory:
+    """An alert's signals and decisions in stream order, and where it stands now."""
+
+    tenant: str
+    dedup_key: str
+    stream_id: str
+    status: str | None
+    priority: str | None
+    score: int | None
+    episodes: int
+    silenced_by: tuple[str, ...]
+    signals: tuple[SignalSeen, ...]
+    decisions: tuple[Decision, ...]
+
+
+def explain(
+    store: EventStore,
+    *,
+    tenant: str | None = None,
+    dedup_key: str | None = None,
+    stream_id: uuid.UUID | None = None,
+) -> AlertStory:
+    """The story of the alert ``(tenant, dedup_key)`` or of the alert stream ``stream_id``.
+
+    Raises:
+        ValueError: neither a (tenant, dedup key) pair nor a stream id was given.
+        AlertNotFound: no events are recorded for that alert.
+        StoreUnavailable: the store cannot be reached.
+    """
+    if stream_id is None:
+        if tenant is None or dedup_key is None:
+            raise ValueError("give a tenant and a dedup key, or an alert stream id")
+        stream_id = engine.alert_stream(tenant, dedup_key)
+    recorded = store.read_stream(stream_id)
+    if not recorded:
+        raise AlertNotFound(f"no alert recorded in stream {stream_id}")
+    first = next(
+        (
+            r.event
+            for r in recorded
+            if isinstance(r.event, alert.SignalAccepted | alert.SignalIgnored)
+        ),
+        None,
+    )
+    if first is not None:
+        tenant, dedup_key = first.signal.tenant, first.signal.dedup_key
+    state = alert.initial_state(tenant or "", dedup_key or "")
+    signals: list[SignalSeen] = []
+    decisions: list[Decision] = []
+    for item in recorded:
+        event = item.event
+        state = alert.evolve(state, event)
+        match event:
+            case alert.SignalAccepted(signal=s, late=late):
+                signals.append(
+                    SignalSeen(
+                        version=item.version,
+                        signal_id=s.signal_id,
+                        source=s.source,
+                        action=s.action.value,
+                        severity=s.severity.value,
+                        occurred_at=s.occurred_at,
+                        received_at=s.received_at,
+                        summary=s.summary,
+                        late=late,
+                    )
+                )
+            case alert.SignalIgnored(signal=s):
+                signals.append(
+                    SignalSeen(
+                        version=item.version,
+                        signal_id=s.signal_id,
+                        source=s.source,
+                        action=s.action.value,
+                        severity=s.severity.value,
+                        occurred_at=s.occurred_at,
+                        received_at=s.received_at,
+                        summary=s.summary,
+                    )
+                )
+                decisions.append(_decision(item.version, event))
+            case alert.SignalRepeated(signal=s):
+                signals.append(
+                    SignalSeen(
+                        version=item.version,
+                        signal_id=s.signal_id,
+                        source=s.source,
+                        action=s.action.value,
+                        severity=s.severity.value,
+                        occurred_at=s.occurred_at,
+                        received_at=s.received_at,
+                        summary=s.summary,
+                        duplicate=True,
+                    )
+                )
+            case alert.SignalDeduplicated(signal_id=sid, source=source, received_at=received):
+                original = next((s for s in state.signals if s.signal_id == sid), None)
+                signals.append(
+                    SignalSeen(
+                        version=item.version,
+                        signal_id=sid,
+                        source=source,
+                        action=original.action.value if original else "",
+                        severity=original.severity.value if original else "",
+                        occurred_at=original.occurred_at if original else received,
+                        received_at=received,
+                        summary=original.summary if original else "",
+                        duplicate=True,
+                    )
+                )
+            case _:
+                decisions.append(_decision(item.version, event))
+    return AlertStory(
+        tenant=state.tenant,
+        dedup_key=state.dedup_key,
+        stream_id=str(stream_id),
+        status=state.status.value if state.status else None,
+        priority=state.priority.value if state.priority else None,
+        score=state.score,
+        episodes=state.fold.episodes,
+        silenced_by=state.silenced_by,
+        signals=tuple(signals),
+        decisions=tuple(decisions),
+    )
+
+
+def _decision(version: int, event: Any) -> Decision:
+    name: str = type(event).NAME
+    kind = name.split(".")[2]
+    common: dict[str, Any] = {"version": version, "name": name, "kind": kind, "event": plain(event)}
+    at = getattr(event, "at", 0)
+    match event:
+        case alert.AlertTriggered() | alert.AlertReopened():
+            what = f"episode {event.episode} {kind} as {event.severity}: {event.summary}"
+            return Decision(at=at, what=what + f" (group {event.group_key})", **common)
+        case alert.AlertAcknowledged(by=by) | alert.AlertResolved(by=by):
+            return Decision(at=at, what=f"episode {event.episode} {kind} by {by}", **common)
+        case alert.AlertScored():
+            before = (
+                f"{event.previous_priority.value} ({event.previous_score}) → "
+                if event.previous_priority is not None
+                else ""
+            )
+            return Decision(
+                at=at,
+                what=f"scored {before}{event.priority.value} ({event.score})",
+                priority=event.priority.value,
+                score=event.score,
+                factors=event.factors,
+                ruleset_version=event.ruleset_version,
+                **common,
+            )
+        case alert.NotificationRequested():
+            priority = event.priority.value if event.priority else None
+            what = f"notify {event.recipients} by {event.channel}: {event.reason}"
+            return Decision(
+                at=at,
+                what=what + (f" at {priority}" if priority else ""),
+                priority=priority,
+                ruleset_version=event.ruleset_version,
+                **common,
+            )
+        case alert.NotificationSuppressed():
+            return Decision(
+                at=at,
+                what=f"notification ({event.reason}) suppressed: {event.because}",
+                silence_ids=event.silence_ids,
+                **common,
+            )
+        case alert.AlertSilenced(silence_ids=ids):
+            what = f"silenced by {', '.join(ids)}"
+            return Decision(at=at, what=what, silence_ids=ids, **common)
+        case alert.EscalationDue():
+            what = f"escalation due at {event.priority.value} (not acknowledged)"
+            return Decision(at=at, what=what, priority=event.priority.value, **common)
+        case alert.SignalLate():
+            return Decision(at=at or event.occurred_at, what="late signal", **common)
+        case alert.SignalIgnored(signal=signal, reason=reason):
+            what = f"{signal.action.value} ignored: {reason.replace('_', ' ')}"
+            return Decision(at=signal.occurred_at, what=what, **common)
+    return Decision(at=at, what=kind.replace("_", " "), **common)

@@ -1,0 +1,287 @@
+"""What-if: replay a window of history under other rules, without writing, and compare.
+
+History before the window is taken as recorded (states rebuilt from the store); inside the
+window every input is decided twice from the same starting states: once under the rules it
+was recorded with (the baseline, equal to the log when ``verify`` passes) and once under the
+candidate ruleset. Each side keeps its states in its own bounded cache (spilled to disk),
+falling back to the recorded states for alerts it has not touched yet; what grows with the
+window is only the report: a tally per alert touched and the notifications requested.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+
+import attrs
+import orjson
+
+from helios.apps.application.replay.deciding import decide_signal, decide_tick
+from helios.apps.application.replay.history import TenantHistory
+from helios.apps.application.replay.log import (
+    CachedStates,
+    Window,
+    is_decision,
+    pages,
+    without_automatic_collection,
+)
+from helios.apps.application.replay.states import DEFAULT_CAPACITY
+from helios.domain import alert, engine, incident
+from helios.domain.intake import EnvelopeNormalized, EnvelopeReceived, TickReceived
+from helios.domain.normalize import Normalized, normalize
+from helios.domain.patterns import RegexEngine
+from helios.domain.ruleset import Ruleset
+from helios.domain.scoring import Factor
+from helios.domain.values import Envelope, Priority, Signal
+from helios.ports.event_store import EventStore
+
+AlertKey = tuple[str, str]
+
+
+@attrs.frozen(kw_only=True)
+class Notification:
+    """A notification one side requested: who, which episode, why, at which priority."""
+
+    tenant: str
+    dedup_key: str
+    episode_id: str
+    reason: str
+    priority: str | None
+
+
+@attrs.frozen(kw_only=True)
+class AlertChange:
+    """An alert whose priority differs under the candidate rules, with both explanations."""
+
+    tenant: str
+    dedup_key: str
+    before: str | None
+    """Highest priority reached in the window as recorded (None: never scored)."""
+    after: str | None
+    before_score: int | None
+    after_score: int | None
+    before_factors: tuple[Factor, ...]
+    after_factors: tuple[Factor, ...]
+
+
+@attrs.frozen(kw_only=True)
+class WhatIfReport:
+    """What the candidate ruleset would have changed in the window."""
+
+    ruleset_version: int
+    inputs: int
+    alerts: int
+    before: dict[str, int]
+    """Alerts per highest priority reached in the window, as recorded."""
+    after: dict[str, int]
+    would_notify: tuple[Notification, ...]
+    """Notifications the candidate rules would have sent that were not sent."""
+    would_not_notify: tuple[Notification, ...]
+    """Notifications that were sent and the candidate rules would not have sent."""
+    changes: tuple[AlertChange, ...]
+    elapsed_s: float
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.changes or self.would_notify or self.would_not_notify)
+
+
+@attrs.define
+class _Tally:
+    highest: Priority | None = None
+    last: alert.AlertScored | None = None
+
+
+class _Side:
+    """One replay of the window: its own states (seeded from history) and what it decided."""
+
+    def __init__(self, store: EventStore, seed: CachedStates, capacity: int) -> None:
+        self._states = CachedStates(store, capacity=capacity, starting_from=seed)
+        self.tallies: dict[AlertKey, _Tally] = {}
+        self.notifications: dict[tuple[str, str, str, str], Notification] = {}
+
+    def alert(self, key: AlertKey) -> alert.AlertState:
+        return self._states.alert(key)
+
+    def group(self, key: engine.GroupKey) -> incident.IncidentGroup:
+        return self._states.group(key)
+
+    def evict(self) -> None:
+        self._states.evict()
+
+    def close(self) -> None:
+        self._states.close()
+
+    def signal(self, signal: Signal, context: engine.TenantContext) -> None:
+        self._take((signal.tenant, signal.dedup_key), decide_signal(self, signal, context))
+
+    def tick(self, tenant: str, key: str, at: int, context: engine.TenantContext) -> None:
+        self._take((tenant, key), decide_tick(self, tenant, key, at, context))
+
+    def _take(self, key: AlertKey, working: engine.Working) -> None:
+        self._states.keep(working)
+        tally = self.tallies.setdefault(key, _Tally())
+        for event in working.events.get(engine.alert_stream(*key), ()):
+            match event:
+                case alert.AlertScored(priority=priority):
+                    tally.last = event
+                    if tally.highest is None or priority.urgency > tally.highest.urgency:
+                        tally.highest = priority
+                case alert.NotificationRequested(episode_id=episode_id, reason=reason):
+                    note = Notification(
+                        tenant=key[0],
+                        dedup_key=key[1],
+                        episode_id=episode_id,
+                        reason=reason,
+                        priority=event.priority.value if event.priority else None,
+                    )
+                    self.notifications[(key[0], key[1], episode_id, reason)] = note
+
+
+def what_if(
+    store: EventStore,
+    *,
+    rules: Ruleset,
+    window: Window,
+    page_size: int = 1_000,
+    capacity: int = DEFAULT_CAPACITY,
+    progress: Callable[[int, int], None] | None = None,
+) -> WhatIfReport:
+    """Replay the window under ``rules`` (for ``window.tenant``, or every tenant) and compare.
+
+    The candidate's patterns are read by RE2, as they would be once published, even for
+    inputs recorded before RE2; the baseline decides each input as it was recorded.
+
+    Raises:
+        UnknownVersion: an input names rules the log never published.
+        StoreUnavailable: the store cannot be reached.
+    """
+    started = time.perf_counter()
+    rules = attrs.evolve(rules, regex_engine=RegexEngine.RE2)
+    history = TenantHistory()
+    seed = CachedStates(store, capacity=capacity)
+    baseline = _Side(store, seed, capacity)
+    candidate = _Side(store, seed, capacity)
+    envelopes: dict[uuid.UUID, Envelope] = {}
+    inputs = 0
+    opened = False
+    try:
+        with without_automatic_collection():
+            for entries, end in pages(store, page_size, encoded=is_decision):
+                for entry in entries:
+                    event = entry.event
+                    if is_decision(entry.name):
+                        if not opened:
+                            seed.advance(entry.stream_id, entry.version, keep_state=False)
+                        continue
+                    if history.observe(entry.stream_id, entry.version, event):
+                        continue
+                    match event:
+                        case EnvelopeReceived(envelope=envelope):
+                            envelopes[entry.stream_id] = envelope
+                        case EnvelopeNormalized():
+                            received = envelopes.pop(entry.stream_id, None)
+                            if received is None or not window.selects(
+                                received.tenant, received.received_at
+                            ):
+                                if received is not None and window.ended(received.received_at):
+                                    return _report(rules, inputs, baseline, candidate, started)
+                                continue
+                            envelope = received
+                            opened = True
+                            inputs += 1
+                            context = history.context(
+                                envelope.tenant,
+                                event.ruleset_version,
+                                event.silences_version,
+                                event.engine_version,
+                            )
+                            for signal in event.signals:
+                                baseline.signal(signal, context)
+                            # Only the rules differ: normalized and decided with the engine
+                            # version the input was recorded with, like the baseline.
+                            other = attrs.evolve(context, ruleset=rules)
+                            result = normalize(
+                                envelope,
+                                rules,
+                                decode=orjson.loads,
+                                version=context.engine_version,
+                            )
+                            if isinstance(result, Normalized):
+                                for signal in result.signals:
+                                    candidate.signal(signal, other)
+                        case TickReceived(tenant=tenant, at=at) if window.selects(tenant, at):
+                            opened = True
+                            inputs += 1
+                            context = history.context(
+                                tenant,
+                                event.ruleset_version,
+                                event.silences_version,
+                                event.engine_version,
+                            )
+                            other = attrs.evolve(context, ruleset=rules)
+                            for key in event.dedup_keys:
+                                baseline.tick(tenant, key, at, context)
+                                candidate.tick(tenant, key, at, other)
+                        case _:
+                            envelopes.pop(entry.stream_id, None)
+                    seed.evict()
+                    if opened:
+                        baseline.evict()
+                        candidate.evict()
+                if progress is not None and entries:
+                    progress(entries[-1].position, end)
+            return _report(rules, inputs, baseline, candidate, started)
+    finally:
+        baseline.close()
+        candidate.close()
+        seed.close()
+
+
+def _report(
+    rules: Ruleset, inputs: int, baseline: _Side, candidate: _Side, started: float
+) -> WhatIfReport:
+    keys = sorted(set(baseline.tallies) | set(candidate.tallies))
+    changes = []
+    for key in keys:
+        before = baseline.tallies.get(key, _Tally())
+        after = candidate.tallies.get(key, _Tally())
+        if before.highest is after.highest and _score(before) == _score(after):
+            continue
+        changes.append(
+            AlertChange(
+                tenant=key[0],
+                dedup_key=key[1],
+                before=before.highest.value if before.highest else None,
+                after=after.highest.value if after.highest else None,
+                before_score=_score(before),
+                after_score=_score(after),
+                before_factors=before.last.factors if before.last else (),
+                after_factors=after.last.factors if after.last else (),
+            )
+        )
+    sent, would = baseline.notifications, candidate.notifications
+    return WhatIfReport(
+        ruleset_version=rules.version,
+        inputs=inputs,
+        alerts=len(keys),
+        before=_counts(baseline),
+        after=_counts(candidate),
+        would_notify=tuple(would[k] for k in sorted(set(would) - set(sent))),
+        would_not_notify=tuple(sent[k] for k in sorted(set(sent) - set(would))),
+        changes=tuple(changes),
+        elapsed_s=time.perf_counter() - started,
+    )
+
+
+def _score(tally: _Tally) -> int | None:
+    return tally.last.score if tally.last else None
+
+
+def _counts(side: _Side) -> dict[str, int]:
+    counts = {p.value: 0 for p in Priority}
+    for tally in side.tallies.values():
+        if tally.highest is not None:
+            counts[tally.highest.value] += 1
+    return counts

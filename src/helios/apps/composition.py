@@ -1,0 +1,124 @@
+"""The composition root: the only place where adapters are chosen, from ``Settings``.
+
+Every process (API, workers, scheduler, ``helios up``) builds its services here, so the
+embedded default and production differ only by configuration, never by code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import anyio.to_thread
+import attrs
+
+from helios.adapters.blobs import FileBlobStore
+from helios.adapters.embedded_queue import EmbeddedQueue
+from helios.adapters.memory.limits import InMemoryIdempotencyStore, InMemoryRateLimiter
+from helios.adapters.store.factory import open_event_store
+from helios.apps.settings import Settings
+from helios.ports.event_store import EventStore
+from helios.ports.idempotency import IdempotencyStore
+from helios.ports.mailer import Mailer
+from helios.ports.queue import BlobStore, Queue
+from helios.ports.rate_limit import RateLimiter
+
+
+@attrs.define
+class Services:
+    settings: Settings
+    store: EventStore
+    queue: Queue
+    blobs: BlobStore
+    limiter: RateLimiter
+    idempotency: IdempotencyStore
+
+
+def open_store(settings: Settings) -> EventStore:
+    """The event store named by the settings (the SQLite default creates its directory)."""
+    url = settings.effective_store_url
+    if url.startswith("sqlite:"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return open_event_store(url)
+
+
+def open_mailer(settings: Settings) -> Mailer:
+    """SMTP when a relay is configured; otherwise emails are only logged (embedded default)."""
+    if settings.smtp_host:
+        from helios.adapters.smtp import SmtpMailer
+
+        return SmtpMailer(host=settings.smtp_host, port=settings.smtp_port)
+    from helios.adapters.memory.mailer import InMemoryMailer
+
+    return InMemoryMailer(log=True)
+
+
+@asynccontextmanager
+async def open_queue(
+    settings: Settings, blobs: BlobStore, *, name: str = "ingest"
+) -> AsyncIterator[Queue]:
+    """A queue by name (``ingest``, ``analytics``): a durable SQLite file by default, or SQS."""
+    if settings.queue == "sqs":
+        from helios.adapters.sqs.connection import SqsSettings, open_sqs_queue
+
+        sqs = SqsSettings(
+            endpoint_url=settings.sqs_endpoint_url,
+            region=settings.aws_region,
+            prefix=settings.sqs_prefix,
+            name=name,
+        )
+        async with open_sqs_queue(sqs, blob_store=blobs) as queue:
+            yield queue
+        return
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    async with EmbeddedQueue(
+        path=settings.queue_path, name=name, min_free_bytes=settings.queue_min_free_bytes
+    ) as queue:
+        yield queue
+
+
+@asynccontextmanager
+async def open_local_idempotency(settings: Settings) -> AsyncIterator[IdempotencyStore]:
+    """Idempotency keys without Redis: in the embedded queue's file, so that a restart keeps
+    them with the queue; in memory only when the queue is SQS (no local file to share)."""
+    if settings.queue == "sqs":
+        yield InMemoryIdempotencyStore()
+        return
+    from helios.adapters.sqlite_idempotency import SqliteIdempotencyStore
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    async with SqliteIdempotencyStore(path=settings.queue_path) as store:
+        yield store
+
+
+@asynccontextmanager
+async def open_services(settings: Settings) -> AsyncIterator[Services]:
+    """Open every service a process may need; all are closed on exit."""
+    async with AsyncExitStack() as stack:
+        store = await anyio.to_thread.run_sync(open_store, settings)
+        stack.callback(store.close)
+        settings.blob_dir.mkdir(parents=True, exist_ok=True)
+        blobs = FileBlobStore(settings.blob_dir)
+        queue = await stack.enter_async_context(open_queue(settings, blobs))
+        limiter: RateLimiter
+        idempotency: IdempotencyStore
+        if settings.redis_url:
+            from helios.adapters.redis.connection import connect
+            from helios.adapters.redis.idempotency import RedisIdempotencyStore
+            from helios.adapters.redis.rate_limit import RedisRateLimiter
+
+            client = connect(settings.redis_url)
+            stack.push_async_callback(client.aclose)
+            limiter = RedisRateLimiter(client)
+            idempotency = RedisIdempotencyStore(client)
+        else:
+            limiter = InMemoryRateLimiter()
+            idempotency = await stack.enter_async_context(open_local_idempotency(settings))
+        yield Services(
+            settings=settings,
+            store=store,
+            queue=queue,
+            blobs=blobs,
+            limiter=limiter,
+            idempotency=idempotency,
+        )

@@ -1,0 +1,226 @@
+"""Everything in one process (``helios up`` / ``helios demo``): API, ingest worker,
+followers and scheduler on one event loop, sharing one set of services."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import os
+from collections.abc import Awaitable
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+import structlog
+
+from helios.apps.composition import Services
+from helios.apps.workers.ingest import Committed, IngestWorker
+from helios.apps.workers.runtime import ingest_worker, run_followers, run_scheduler
+from helios.domain.values import SourceKind
+from helios.ports.http import HttpFetcher
+from helios.ports.mailer import Mailer
+
+_log = structlog.get_logger(__name__)
+
+API_FACTORY = "helios.apps.http.app:create_app"
+INTEGRATION_FILE = "integration.json"
+ACCESS_FILE = "access.json"
+
+
+class ApiMissing(RuntimeError):
+    """The HTTP API package is not installed in this build."""
+
+
+def load_api_factory() -> Any:
+    """``create_app(services)`` of the HTTP API, imported only when it is needed.
+
+    Raises:
+        ApiMissing: the API module or its factory does not exist.
+    """
+    module_name, _, attribute = API_FACTORY.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name and not module_name.startswith(error.name):
+            raise  # the API is there but a dependency of it is not: say so, do not hide it
+        raise ApiMissing(f"the HTTP API ({API_FACTORY}) is not available: {error}") from error
+    factory = getattr(module, attribute, None)
+    if factory is None:
+        raise ApiMissing(f"{module_name} has no {attribute}()")
+    return factory
+
+
+def api_wanted(args: Any) -> bool:
+    """Whether a command's arguments ask for the HTTP API (``--no-api`` turns it off)."""
+    return not getattr(args, "no_api", False)
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether something already listens on ``host:port`` (checked before starting)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def first_start_integration(services: Services) -> tuple[dict[str, str], frozenset[str]]:
+    """The default tenant's integrations, each created (with a new key) the first time only:
+    an Alertmanager webhook (``routing_key``) and a PagerDuty Events API integration
+    (``pagerduty_routing_key``) for tools that send there.
+
+    The keys are written to ``<data dir>/integration.json`` readable by the owner alone
+    (0600); only their hashes are in the store. A file written before the PagerDuty
+    integration existed keeps its key and gains one. Returns (details, the names of the keys
+    created now, to be shown once).
+
+    Raises:
+        StoreUnavailable: the store cannot be reached.
+    """
+    from helios.apps.application.tenancy import TenancyService
+
+    path = Path(services.settings.data_dir) / INTEGRATION_FILE
+    details: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    tenancy = TenancyService(services.store)
+    fresh: set[str] = set()
+    if not details:
+        tenant = tenancy.create_tenant("default")
+        issued = tenancy.create_integration(
+            tenant_id=tenant.tenant_id, kind=SourceKind.ALERTMANAGER, name="alertmanager"
+        )
+        details = {
+            "tenant": issued.tenant_id,
+            "integration": issued.integration.integration_id,
+            "kind": SourceKind.ALERTMANAGER.value,
+            "routing_key": issued.routing_key,
+        }
+        fresh.add("routing_key")
+    if "pagerduty_routing_key" not in details:
+        issued = tenancy.create_integration(
+            tenant_id=details["tenant"], kind=SourceKind.PAGERDUTY, name="pagerduty"
+        )
+        details["pagerduty_integration"] = issued.integration.integration_id
+        details["pagerduty_routing_key"] = issued.routing_key
+        fresh.add("pagerduty_routing_key")
+    if fresh:
+        _write_private(path, details)
+    return details, frozenset(fresh)
+
+
+def _write_private(path: Path, details: dict[str, str]) -> None:
+    """Replace ``path`` with ``details`` as JSON, readable by the owner alone: written to a
+    new 0600 file, then renamed over the old one, so no reader sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.unlink(missing_ok=True)
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        json.dump(details, handle, indent=2)
+    os.replace(partial, path)
+
+
+def first_start_access(services: Services, tenant_id: str) -> tuple[dict[str, str], bool]:
+    """A responder of the default tenant and a personal API token to read alerts with;
+    created on the first start only and saved to ``<data dir>/access.json`` (0600).
+
+    Raises:
+        StoreUnavailable: the store cannot be reached.
+    """
+    path = Path(services.settings.data_dir) / ACCESS_FILE
+    if path.exists():
+        return json.loads(path.read_text()), False
+    from helios.apps.application.access import AccessService
+    from helios.domain.access import Role
+
+    people = AccessService(services.store)
+    user = people.create_user(tenant_id=tenant_id, email="oncall@localhost", role=Role.RESPONDER)
+    issued = people.issue_token(tenant_id=tenant_id, user_id=user.user_id, name="first start")
+    details = {"tenant": tenant_id, "user": user.user_id, "token": issued.token}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        json.dump(details, handle, indent=2)
+    return details, True
+
+
+async def access(services: Services, tenant_id: str) -> tuple[dict[str, str], bool]:
+    """``first_start_access`` from async code."""
+    return await anyio.to_thread.run_sync(first_start_access, services, tenant_id)
+
+
+async def serve_api(services: Services, stop: asyncio.Event) -> None:
+    """Serve ``create_app(services)`` with uvicorn until ``stop`` is set.
+
+    Raises:
+        ApiMissing: the API is not available.
+    """
+    factory = load_api_factory()
+    from helios.apps.http.config import ApiConfig
+    from helios.apps.http.server import server_config
+
+    api = ApiConfig.from_env()
+    app = factory(services, config=api)
+    config = server_config(
+        app,
+        host=services.settings.http_host,
+        port=services.settings.http_port,
+        api=api,
+        log_level="warning",
+    )
+    server = _Server(config)
+    serving = asyncio.create_task(server.serve())
+    await stop.wait()
+    server.should_exit = True
+    await serving
+
+
+class _Server:
+    """uvicorn's server, minus its signal handling: this process handles SIGTERM itself."""
+
+    def __new__(cls, config: Any) -> Any:
+        import contextlib
+
+        import uvicorn
+
+        server = uvicorn.Server(config)
+        server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
+        return server
+
+
+async def run_everything(
+    services: Services,
+    stop: asyncio.Event,
+    *,
+    api: bool = True,
+    mailer: Mailer | None = None,
+    on_committed: Committed | None = None,
+    fetcher: HttpFetcher | None = None,
+) -> IngestWorker:
+    """API (optional), ingest worker, followers and scheduler until ``stop`` is set."""
+    worker = ingest_worker(services, on_committed=on_committed, fetcher=fetcher)
+    jobs: list[Awaitable[None]] = [
+        worker.run(stop),
+        run_followers(services, stop, mailer=mailer),
+        run_scheduler(services, stop),
+    ]
+    if api:
+        jobs.append(serve_api(services, stop))
+    tasks = [asyncio.ensure_future(job) for job in jobs]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        raise
+    return worker
+
+
+async def integration(services: Services) -> tuple[dict[str, str], frozenset[str]]:
+    """``first_start_integration`` from async code."""
+    return await anyio.to_thread.run_sync(first_start_integration, services)

@@ -1,0 +1,121 @@
+"""The app factory: the ingestion API over already-opened services."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import anyio.to_thread
+from litestar import Litestar, Response, Router
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.status_codes import HTTP_404_NOT_FOUND
+
+import helios
+from helios.apps.application.tenancy import KeyDirectory
+from helios.apps.composition import Services
+from helios.apps.http.config import ApiConfig
+from helios.apps.http.errors import PROBLEM_HANDLERS, NotFound, problem_response
+from helios.apps.http.intake import Intake, now_ms
+from helios.apps.http.middleware import BodyDeadline, RequestContext
+from helios.apps.http.query import OPENAPI_COMPONENTS, query_router
+from helios.apps.http.routes import ApiContext, build_routes
+from helios.apps.http.sns import SnsVerifier
+from helios.apps.observability import Metrics
+from helios.domain.values import Millis
+
+
+def create_app(
+    services: Services,
+    *,
+    config: ApiConfig | None = None,
+    sns: SnsVerifier | None = None,
+    metrics: Metrics | None = None,
+    clock: Callable[[], Millis] = now_ms,
+) -> Litestar:
+    """The ingestion API on ``services`` (which the caller opens and closes).
+
+    ``config`` defaults to ``ApiConfig.from_env()``; ``sns`` to a verifier that downloads
+    certificates and trusts the system's CAs; ``clock`` (epoch ms) is injectable for tests.
+    """
+    config = config or ApiConfig.from_env()
+    metrics = metrics or Metrics()
+    directory = KeyDirectory(
+        services.store,
+        tenant_ttl_s=config.key_cache_s,
+        miss_refresh_s=config.key_miss_refresh_s,
+    )
+    if sns is None:
+        sns = SnsVerifier() if config.sns_trust_file is None else _trusting(config)
+    intake = Intake(
+        directory=directory,
+        limiter=services.limiter,
+        idempotency=services.idempotency,
+        queue=services.queue,
+        config=config,
+        metrics=metrics,
+        clock=clock,
+    )
+
+    async def store_ready() -> None:
+        await anyio.to_thread.run_sync(services.store.max_position)
+
+    async def queue_ready() -> None:
+        await services.queue.check_ready()
+
+    async def limiter_ready() -> None:
+        await services.limiter.check(key="readyz", rate_per_s=1.0, burst=1, now_ms=clock(), cost=0)
+
+    ctx = ApiContext(
+        intake=intake,
+        config=config,
+        sns=sns,
+        metrics=metrics,
+        readiness={"store": store_ready, "queue": queue_ready, "limiter": limiter_ready},
+    )
+
+    def stop_taking_traffic() -> None:
+        ctx.shutting_down = True
+
+    return Litestar(
+        route_handlers=[*build_routes(ctx), query_router(services, clock=clock)],
+        exception_handlers=PROBLEM_HANDLERS,
+        middleware=[
+            DefineMiddleware(RequestContext, metrics=metrics),
+            DefineMiddleware(BodyDeadline, timeout_s=config.body_timeout_s),
+        ],
+        on_shutdown=[stop_taking_traffic],
+        openapi_config=OpenAPIConfig(
+            title="Helios ingestion API",
+            version=helios.__version__,
+            path="/schema",
+            components=OPENAPI_COMPONENTS,
+            openapi_router=_documentation_router(),
+        ),
+        request_max_body_size=config.max_body_bytes,
+    )
+
+
+def _documentation_router() -> Router:
+    """The router of ``/schema`` (filled by Litestar with the OpenAPI pages), whose unknown
+    pages answer a problem document like every other 404 (Litestar's own is an HTML page)."""
+
+    def problem_for_missing_page(response: Response[Any]) -> Response[Any]:
+        if response.status_code == HTTP_404_NOT_FOUND:
+            return problem_response(NotFound("no such page of the API's documentation"))
+        return response
+
+    return Router(
+        "/schema",
+        route_handlers=[],
+        include_in_schema=False,
+        after_request=problem_for_missing_page,
+    )
+
+
+def _trusting(config: ApiConfig) -> SnsVerifier:
+    from cryptography import x509
+
+    assert config.sns_trust_file is not None
+    path = config.sns_trust_file
+    return SnsVerifier(trust=lambda: x509.load_pem_x509_certificates(path.read_bytes()))

@@ -1,0 +1,127 @@
+"""Per-request context (ids, a log line, the latency metric) and the deadline of a request body.
+
+Plain ASGI middlewares (cheaper than framework ones on the hot path). The request id is the
+caller's ``X-Request-ID`` or a new one, echoed in the response; the correlation id is the
+caller's ``X-Correlation-ID`` or the request id, and travels with the envelope to the workers
+as a queue message attribute. Both are bound to structlog's context for every log line of the
+request. Routes are labelled by template, never by raw path (paths can hold integration keys).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any, cast
+
+import anyio
+import structlog
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from helios.apps.http.errors import RequestTimeout
+from helios.apps.observability import Metrics
+
+_log = structlog.get_logger("helios.api")
+_INGEST_SOURCES = frozenset({"alertmanager", "grafana", "cloudwatch", "generic"})
+_FIXED_ROUTES = frozenset({"/v2/enqueue", "/v2/change/enqueue", "/healthz", "/readyz", "/metrics"})
+_MAX_ID_CHARS = 128
+
+
+def route_label(path: str) -> str:
+    """The route template a path belongs to, without any secret it may contain."""
+    if path in _FIXED_ROUTES:
+        return path
+    if path.startswith("/v1/ingest/"):
+        parts = path.split("/")
+        source = parts[3] if len(parts) > 3 and parts[3] in _INGEST_SOURCES else "{source}"
+        return f"/v1/ingest/{source}" + ("/{key}" if len(parts) > 4 else "")
+    return "other"
+
+
+class RequestContext:
+    """Wraps the app: ids in, ids out, a metric and a log line per HTTP request."""
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
+        self._app = app
+        self._metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # type: ignore[comparison-overlap]
+            await self._app(scope, receive, send)
+            return
+        http: dict[str, Any] = cast("dict[str, Any]", scope)
+        started = time.perf_counter()
+        request_id = correlation_id = ""
+        for name, value in http["headers"]:
+            if name == b"x-request-id":
+                request_id = value.decode("latin-1")[:_MAX_ID_CHARS]
+            elif name == b"x-correlation-id":
+                correlation_id = value.decode("latin-1")[:_MAX_ID_CHARS]
+        request_id = request_id or uuid.uuid4().hex
+        correlation_id = correlation_id or request_id
+        state = http.setdefault("state", {})
+        state["request_id"] = request_id
+        state["correlation_id"] = correlation_id
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id, correlation_id=correlation_id)
+        status = 500
+        echo = (b"x-request-id", request_id.encode("latin-1"))
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), echo]
+            await send(message)
+
+        try:
+            await self._app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = route_label(http["path"])
+            self._metrics.request_latency.observe(elapsed, http["method"], route, str(status))
+            if route not in ("/healthz", "/readyz", "/metrics"):
+                _log.info(
+                    "request",
+                    method=http["method"],
+                    route=route,
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 2),
+                )
+            structlog.contextvars.clear_contextvars()
+
+
+class BodyDeadline:
+    """Bounds the time a request body may take to arrive, ``timeout_s`` in all.
+
+    The clock starts when the app first asks for the body, so an endpoint that never reads one
+    is not affected. A client that announces more bytes than it sends, or trickles them, gets a
+    408 (``RequestTimeout``, which also closes the connection) instead of holding a connection
+    and a task for as long as it likes. Once the body is complete, later reads (which only wait
+    for a disconnect) are left alone.
+    """
+
+    def __init__(self, app: ASGIApp, *, timeout_s: float) -> None:
+        self._app = app
+        self._timeout_s = timeout_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # type: ignore[comparison-overlap]
+            await self._app(scope, receive, send)
+            return
+        deadline: float | None = None
+        complete = False
+
+        async def bounded_receive() -> Message:
+            nonlocal deadline, complete
+            if complete:
+                return await receive()
+            now = anyio.current_time()
+            if deadline is None:
+                deadline = now + self._timeout_s
+            with anyio.move_on_after(deadline - now):
+                message = await receive()
+                complete = message["type"] != "http.request" or not message.get("more_body")
+                return message
+            raise RequestTimeout(f"the request body did not arrive within {self._timeout_s:g} s")
+
+        await self._app(scope, bounded_receive, send)

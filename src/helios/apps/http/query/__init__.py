@@ -1,0 +1,95 @@
+"""The query and command API for people: ``/v1/alerts``, ``/v1/incidents``, ``/v1/activity``,
+``/v1/changes``, ``/v1/silences``, ``/v1/rules``, ``/v1/me`` and logins.
+
+Every request is authenticated by a bearer token (a personal API token or a login session),
+scoped to the token's tenant (another tenant's ids answer 404), and checked against the role
+the endpoint declares (``opt["role"]``) by one guard. Lists and details are read from the
+read models (and, for one alert's history, the event log); human actions go through the queue
+like any other input, so they are recorded and replayed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from litestar import Request, Router
+from litestar.di import Provide
+from litestar.openapi.spec import Components, SecurityRequirement, SecurityScheme
+
+from helios.apps.application.access import (
+    AccessService,
+    LoginPolicy,
+    PasswordLogin,
+    TokenAuthenticator,
+)
+from helios.apps.application.tenancy import wall_clock_ms
+from helios.apps.composition import Services
+from helios.apps.http.bodies import check_json_body
+from helios.apps.http.query import activity, alerts, changes, incidents, me, rules, silences
+from helios.apps.http.query.context import (
+    QueryContext,
+    current_caller,
+    refuse_nul_characters,
+    role_guard,
+)
+from helios.domain.values import Millis
+
+BEARER: SecurityRequirement = {"bearer": []}
+
+
+def query_router(services: Services, *, clock: Callable[[], Millis] = wall_clock_ms) -> Router:
+    """Every query and command endpoint under ``/v1``, over ``services``."""
+    settings = services.settings
+    policy = LoginPolicy(
+        session_ttl_ms=settings.session_ttl_s * 1000,
+        max_failures=settings.login_max_failures,
+        lockout_ms=settings.login_lockout_s * 1000,
+    )
+    access = AccessService(services.store, policy=policy, clock=clock)
+    ctx = QueryContext(
+        services=services,
+        access=access,
+        logins=PasswordLogin(access, services.limiter, policy=policy, clock=clock),
+        authenticator=TokenAuthenticator(services.store, ttl_s=settings.auth_cache_s),
+        clock=clock,
+    )
+    handlers = [
+        *alerts.build(ctx),
+        *incidents.build(ctx),
+        *activity.build(ctx),
+        *changes.build(ctx),
+        *silences.build(ctx),
+        *rules.build(ctx),
+        *me.build(ctx),
+    ]
+    for handler in handlers:
+        if not handler.opt.get("public"):
+            handler.security = [BEARER]
+    return Router(
+        path="/v1",
+        route_handlers=handlers,
+        guards=[role_guard(ctx)],
+        before_request=_check_request,
+        dependencies={"caller": Provide(current_caller, sync_to_thread=False)},
+    )
+
+
+async def _check_request(request: Request[Any, Any, Any]) -> None:
+    """Before every handler (after the guard): parameters and body the stores can take."""
+    refuse_nul_characters(request)
+    await check_json_body(request)
+
+
+__all__ = ["OPENAPI_COMPONENTS", "query_router"]
+
+OPENAPI_COMPONENTS = Components(
+    security_schemes={
+        "bearer": SecurityScheme(
+            type="http",
+            scheme="bearer",
+            description="A personal API token or a session token from /v1/auth/login",
+        )
+    }
+)
+"""The security scheme the query endpoints name (for the app's OpenAPI config)."""

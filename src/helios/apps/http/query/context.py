@@ -1,0 +1,359 @@
+"""What every query and command handler needs: services, read models, the caller, and the
+HTTP conventions shared by the endpoints (times, cursors, ETags, documented errors)."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import anyio.to_thread
+import attrs
+import msgspec
+from litestar import Request, Response
+from litestar.connection import ASGIConnection
+from litestar.datastructures import ResponseHeader
+from litestar.handlers import BaseRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
+
+from helios.apps.application.access import AccessService, Caller, PasswordLogin, TokenAuthenticator
+from helios.apps.composition import Services
+from helios.apps.http.errors import (
+    PROBLEM_JSON,
+    Forbidden,
+    InvalidBody,
+    InvalidQuery,
+    Unauthorized,
+    Unavailable,
+)
+from helios.apps.http.query.documents import Problem
+from helios.apps.views.database import ReadModels, open_read_models
+from helios.domain.access import Role
+from helios.domain.normalize import FieldError
+from helios.domain.values import Millis
+from helios.ports.event_store import StoreUnavailable
+
+T = TypeVar("T")
+
+# Access paths the query API needs beyond the projector's own indexes.
+_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS alerts_by_recent ON alerts (tenant, last_signal_at, dedup_key)",
+    "CREATE INDEX IF NOT EXISTS alerts_by_stream ON alerts (stream_id)",
+    "CREATE INDEX IF NOT EXISTS incidents_by_opened ON incidents (tenant, opened_at, incident_id)",
+)
+
+
+@attrs.define
+class QueryContext:
+    services: Services
+    access: AccessService
+    logins: PasswordLogin
+    authenticator: TokenAuthenticator
+    clock: Callable[[], Millis]
+    _db: ReadModels | None = None
+    _lock: threading.Lock = attrs.field(factory=threading.Lock)
+
+    def read_models(self) -> ReadModels:
+        """The read-model database, opened (with the query indexes) on first use.
+
+        Raises:
+            StoreUnavailable: the database cannot be reached.
+        """
+        with self._lock:
+            if self._db is None:
+                db = open_read_models(self.services.settings.effective_read_models_url)
+                with db.transaction() as cursor:
+                    for statement in _INDEXES:
+                        cursor.execute(statement)
+                self._db = db
+            return self._db
+
+    async def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a read-only statement on the read models (in a worker thread).
+
+        Raises:
+            StoreUnavailable: the database cannot be reached.
+        """
+        return await anyio.to_thread.run_sync(lambda: self.read_models().query(sql, params))
+
+    async def run(self, func: Callable[[], T]) -> T:
+        """Run a blocking use case in a worker thread."""
+        return await anyio.to_thread.run_sync(func)
+
+
+# --- authentication and roles ------------------------------------------------------------------
+
+
+def bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    scheme, _, token = connection.headers.get("authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def role_guard(ctx: QueryContext) -> Callable[..., Any]:
+    """The guard of every query endpoint: a valid token, and a role at least the handler's
+    ``opt["role"]`` (endpoints that declare none need an owner: closed by default; only
+    ``opt["public"]`` endpoints take no token)."""
+
+    async def guard(
+        connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+    ) -> None:
+        if handler.opt.get("public"):
+            return
+        token = bearer(connection)
+        if token is None:
+            raise Unauthorized("a token is required (Authorization: Bearer <token>)")
+        try:
+            caller = await ctx.authenticator.authenticate(token, now_ms=ctx.clock())
+        except StoreUnavailable:
+            raise Unavailable("cannot check the token now", retry_after_s=5) from None
+        if caller is None:
+            raise Unauthorized("unknown, expired or revoked token")
+        needed: Role = handler.opt.get("role", Role.OWNER)
+        if not caller.role.allows(needed):
+            raise Forbidden(f"this needs the {needed.value} role; yours is {caller.role.value}")
+        connection.scope["state"]["caller"] = caller
+
+    return guard
+
+
+def current_caller(request: Request[Any, Any, Any]) -> Caller:
+    """The caller the guard authenticated (a dependency of every protected handler)."""
+    caller: Caller = request.scope["state"]["caller"]
+    return caller
+
+
+# --- times, cursors, bodies --------------------------------------------------------------------
+
+
+def rfc3339(ms: Millis | None) -> str | None:
+    if ms is None or ms <= 0:
+        return None
+    moment = datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def rfc3339_required(ms: Millis) -> str:
+    return rfc3339(ms) or "1970-01-01T00:00:00.000Z"
+
+
+def parse_time(field: str, text: str | None) -> Millis | None:
+    """Epoch ms of an RFC 3339 time (a zone is required).
+
+    Raises:
+        InvalidBody: the text is not such a time.
+    """
+    if text is None or text == "":
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            raise ValueError("no time zone")
+        return int(moment.timestamp() * 1000)
+    except (ValueError, OverflowError, OSError):
+        raise InvalidBody(
+            f"{field} is not a time",
+            errors=(FieldError(field=field, message="must be an RFC 3339 time with a zone"),),
+        ) from None
+
+
+def query_time(field: str, text: str | None) -> Millis | None:
+    """``parse_time`` for a query parameter: the problem names the parameter, not a body.
+
+    Raises:
+        InvalidQuery: the text is not an RFC 3339 time with a zone.
+    """
+    try:
+        return parse_time(field, text)
+    except InvalidBody as error:
+        raise InvalidQuery(f"invalid query parameter {field!r}", errors=error.errors) from None
+
+
+def encode_cursor(*position: object) -> str:
+    return base64.urlsafe_b64encode(msgspec.json.encode(position)).decode("ascii").rstrip("=")
+
+
+# What a cursor field may hold: what the read-model columns can be compared with (a larger
+# integer overflows SQLite's, a NUL cannot be sent to PostgreSQL).
+_INT64 = range(-(2**63), 2**63)
+_MAX_CURSOR_TEXT = 1024
+
+
+def decode_cursor(text: str | None, *types: type) -> tuple[Any, ...] | None:
+    """The position a cursor stands for.
+
+    Raises:
+        InvalidQuery: the cursor was not produced by this API (for this list).
+    """
+    if not text:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        values = msgspec.json.decode(raw)
+        if (
+            isinstance(values, list)
+            and len(values) == len(types)
+            and all(_cursor_field(v, t) for v, t in zip(values, types, strict=True))
+        ):
+            return tuple(values)
+    except (ValueError, msgspec.DecodeError):
+        pass
+    raise InvalidQuery(
+        "invalid query parameter 'cursor'",
+        errors=(FieldError(field="cursor", message="is not a valid cursor"),),
+    )
+
+
+def time_range(
+    where: list[str], params: list[Any], column: str, start: Millis | None, end: Millis | None
+) -> None:
+    """Add the filter ``start <= column < end`` to a list query (a missing bound is open)."""
+    if start is not None:
+        where.append(f"{column} >= ?")
+        params.append(start)
+    if end is not None:
+        where.append(f"{column} < ?")
+        params.append(end)
+
+
+def after_cursor(
+    where: list[str], params: list[Any], cursor: str | None, time_column: str, id_column: str
+) -> None:
+    """Add the filter that starts a list ordered by ``time_column DESC, id_column DESC`` after
+    the (time, id) position ``cursor`` stands for.
+
+    Raises:
+        InvalidQuery: the cursor was not produced by this API (for this list).
+    """
+    after = decode_cursor(cursor, int, str)
+    if after is not None:
+        where.append(f"({time_column} < ? OR ({time_column} = ? AND {id_column} < ?))")
+        params += [after[0], after[0], after[1]]
+
+
+async def page_rows(
+    ctx: QueryContext, select: str, *, where: list[str], params: list[Any], order: str, limit: int
+) -> tuple[list[tuple[Any, ...]], bool]:
+    """Up to ``limit`` rows of ``select`` (a SELECT ... FROM) filtered by ``where`` (joined
+    with AND) in ``order``, and whether more follow: one row more is read to tell.
+
+    Raises:
+        StoreUnavailable: the read models cannot be reached.
+    """
+    rows = await ctx.rows(
+        f"{select} WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?", [*params, limit + 1]
+    )
+    return rows[:limit], len(rows) > limit
+
+
+def _cursor_field(value: object, kind: type) -> bool:
+    if type(value) is not kind:
+        return False
+    if isinstance(value, int):
+        return value in _INT64
+    return isinstance(value, str) and len(value) <= _MAX_CURSOR_TEXT and "\x00" not in value
+
+
+def decode_body(data: bytes, kind: type[T]) -> T:
+    """A request body as ``kind``, with the offending field named on failure.
+
+    Raises:
+        InvalidBody: not JSON, or not of the expected shape.
+    """
+    try:
+        return msgspec.json.decode(data, type=kind)
+    except msgspec.ValidationError as error:
+        text = str(error)
+        field = text.rsplit("at `$.", 1)[-1].rstrip("`") if "at `$." in text else "body"
+        raise InvalidBody(
+            "the request body has an invalid field",
+            errors=(FieldError(field=field, message=text.split(" - at ", maxsplit=1)[0]),),
+        ) from None
+    except msgspec.DecodeError:
+        raise InvalidBody(
+            "the request body is not JSON",
+            errors=(FieldError(field="body", message="is not valid JSON"),),
+        ) from None
+
+
+def refuse_nul_characters(request: Request[Any, Any, Any]) -> None:
+    """Refuse a NUL character in a path segment or a query parameter: PostgreSQL cannot take
+    one in text, and no id or value Helios stores holds one.
+
+    Raises:
+        InvalidBody: naming the parameter.
+    """
+    named = [*request.path_params.items(), *request.query_params.multi_items()]
+    for name, value in named:
+        if isinstance(value, str) and "\x00" in value:
+            raise InvalidBody(
+                f"invalid {name}",
+                errors=(FieldError(field=name, message="must not contain NUL characters"),),
+            )
+
+
+def like_pattern(text: str) -> str:
+    """``text`` as a LIKE pattern that matches it anywhere (wildcards escaped with ``\\``)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+# --- caching headers ---------------------------------------------------------------------------
+
+CACHE_CONTROL = "private, no-cache"
+"""Clients may keep a copy but must revalidate it (cheap with If-None-Match)."""
+
+
+def cached(request: Request[Any, Any, Any], document: Any) -> Response[Any]:
+    """``document`` with an ETag; 304 without a body when the client's copy is current."""
+    body = msgspec.json.encode(document)
+    etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL, "Vary": "Authorization"}
+    match = request.headers.get("if-none-match", "")
+    if etag in (tag.strip() for tag in match.split(",")) or match.strip() == "*":
+        return Response(content=b"", status_code=304, headers=headers)
+    return Response(content=body, media_type="application/json", headers=headers)
+
+
+CACHE_HEADERS = [
+    ResponseHeader(name="ETag", description="Validator for If-None-Match", documentation_only=True),
+    ResponseHeader(name="Cache-Control", description=CACHE_CONTROL, documentation_only=True),
+]
+
+# --- documented errors -------------------------------------------------------------------------
+
+_ERROR_TEXT = {
+    304: "Not modified (If-None-Match matched the ETag)",
+    400: "Invalid parameters or body; ``errors`` names each field",
+    401: "Missing, unknown, expired or revoked token",
+    403: "The caller's role may not do this",
+    404: "No such resource in the caller's tenant",
+    429: "Too many failed logins: locked out (Retry-After)",
+    503: "A store cannot be reached now (Retry-After)",
+}
+
+
+def errors(*codes: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the problem documents an endpoint may answer with."""
+    specs: dict[int, ResponseSpec] = {}
+    for code in (400, 401, 403, 503, *codes):
+        if code == 304:
+            specs[code] = ResponseSpec(
+                data_container=None, description=_ERROR_TEXT[code], generate_examples=False
+            )
+            continue
+        specs[code] = ResponseSpec(
+            data_container=Problem,
+            description=_ERROR_TEXT[code],
+            media_type=PROBLEM_JSON,
+            generate_examples=False,
+        )
+    return specs
+
+
+def public_errors(*codes: int) -> dict[int, ResponseSpec]:
+    specs = errors(*codes)
+    specs.pop(403, None)
+    return specs

@@ -1,0 +1,401 @@
+"""The HTTP endpoints: PagerDuty's ``/v2/enqueue`` and ``/v2/change/enqueue``,
+``/v1/ingest/{source}``, and operations.
+
+Handlers read the raw body (bounded), run the source's checks and hand over to ``Intake``;
+they answer success themselves and raise ``ApiError`` for everything else (rendered in
+``errors``). Built as closures over one ``ApiContext`` so the hot path does no dependency
+lookup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import attrs
+import msgspec
+from litestar import Request, Response, get, post
+from litestar.exceptions import InternalServerException
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath
+
+from helios.apps.application.tenancy import Authenticated
+from helios.apps.http import shapes, signatures, sns
+from helios.apps.http.bodies import refuse_content_encoding
+from helios.apps.http.config import ApiConfig
+from helios.apps.http.errors import (
+    PAGERDUTY_HANDLERS,
+    ApiError,
+    Forbidden,
+    InvalidBody,
+    InvalidHeader,
+    KeyOfAnotherKind,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+)
+from helios.apps.http.intake import KEPT_HEADERS, MAX_IDEMPOTENCY_KEY_CHARS, Delivery, Intake
+from helios.apps.http.sns import SnsVerifier
+from helios.apps.observability import Metrics
+from helios.domain.identity import stable_hash
+from helios.domain.normalize import FieldError
+from helios.domain.values import Envelope, Millis, SourceKind
+from helios.ports.idempotency import StoredResponse
+
+INGEST_SOURCES = {
+    kind.value: kind
+    for kind in (
+        SourceKind.ALERTMANAGER,
+        SourceKind.GRAFANA,
+        SourceKind.CLOUDWATCH,
+        SourceKind.GENERIC,
+    )
+}
+_JSON = "application/json"
+# The envelope is checked before it has an ingest id. Only a keyless PagerDuty trigger's
+# derived dedup key reads it, and that key's length does not depend on it.
+_EDGE_INGEST_ID = "edge-check"
+# Normalizing costs tens of µs per alert: a large batch is checked in a thread, so that the
+# event loop keeps serving other requests meanwhile (bench/api.py prints the costs).
+_INLINE_CHECK_BYTES = 16 * 1024
+_READY_TIMEOUT_S = 2.0
+
+
+@attrs.define
+class ApiContext:
+    intake: Intake
+    config: ApiConfig
+    sns: SnsVerifier
+    metrics: Metrics
+    readiness: dict[str, Callable[[], Awaitable[object]]]
+    shutting_down: bool = False
+
+
+async def read_body(request: Request[Any, Any, Any], limit: int) -> bytes:
+    """The whole body, refusing one larger than ``limit`` before reading past it.
+
+    Raises:
+        UnsupportedEncoding: the body is sent with a Content-Encoding (compressed).
+        PayloadTooLarge: Content-Length or the bytes received exceed ``limit``.
+        InvalidBody: Content-Length is not a number, or the client went away mid-body.
+        RequestTimeout: the body did not arrive in time (``middleware.BodyDeadline``).
+    """
+    refuse_content_encoding(request.scope["headers"])
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            size = int(declared)
+        except ValueError:
+            raise InvalidBody("Content-Length is not a number") from None
+        if size > limit:
+            raise PayloadTooLarge(f"the body is {size} bytes, at most {limit} are accepted")
+    chunks: list[bytes] = []
+    received = 0
+    try:
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > limit:
+                raise PayloadTooLarge(f"the body exceeds {limit} bytes")
+            chunks.append(chunk)
+    except InternalServerException:
+        raise InvalidBody("the client disconnected before sending the whole body") from None
+    return b"".join(chunks)
+
+
+def _delivery(
+    request: Request[Any, Any, Any],
+    source: SourceKind,
+    body: bytes,
+    *,
+    received_at: Millis,
+    content_dedup: bool = True,
+    dedup_fingerprint: str | None = None,
+    dedup_window_ms: int | None = None,
+) -> Delivery:
+    kept: list[tuple[str, str]] = []
+    idempotency_key: str | None = None
+    content_type = _JSON
+    for raw_name, raw_value in request.scope["headers"]:
+        name = raw_name.decode("latin-1").lower()
+        if name == "content-type":
+            content_type = raw_value.decode("latin-1")
+        elif name in KEPT_HEADERS:
+            value = raw_value.decode("latin-1")
+            kept.append((name, value))
+            if name == "idempotency-key":
+                idempotency_key = _idempotency_key(value)
+    state = request.scope.get("state", {})
+    return Delivery(
+        source=source,
+        body=body,
+        content_type=content_type,
+        headers=tuple(kept),
+        correlation_id=str(state.get("correlation_id", "")),
+        idempotency_key=idempotency_key,
+        content_dedup=content_dedup,
+        received_at=received_at,
+        dedup_fingerprint=dedup_fingerprint,
+        dedup_window_ms=dedup_window_ms,
+    )
+
+
+def _idempotency_key(value: str) -> str | None:
+    """The key as sent (an empty one is no key).
+
+    Raises:
+        InvalidHeader: the key is longer than ``MAX_IDEMPOTENCY_KEY_CHARS``.
+    """
+    if len(value) > MAX_IDEMPOTENCY_KEY_CHARS:
+        raise InvalidHeader(
+            "the Idempotency-Key is too long",
+            errors=(
+                FieldError(
+                    field="Idempotency-Key",
+                    message=f"must be at most {MAX_IDEMPOTENCY_KEY_CHARS} characters,"
+                    f" not {len(value)}",
+                ),
+            ),
+        )
+    return value or None
+
+
+async def check_normalizes(envelope: Envelope) -> None:
+    """``shapes.check_normalizes``, in a worker thread for a large body.
+
+    Raises:
+        InvalidBody: the worker's normalizer would quarantine the envelope.
+    """
+    if len(envelope.body) <= _INLINE_CHECK_BYTES:
+        shapes.check_normalizes(envelope)
+    else:
+        await anyio.to_thread.run_sync(shapes.check_normalizes, envelope)
+
+
+def _answer(stored: StoredResponse) -> Response[bytes]:
+    return Response(
+        content=stored.body,
+        status_code=stored.status,
+        media_type=_JSON,
+        headers=dict(stored.headers),
+    )
+
+
+def _change_processed(ingest_id: str) -> StoredResponse:
+    # PagerDuty's answer to a change event: changes have no dedup key to echo.
+    del ingest_id
+    return StoredResponse(
+        status=202, body=b'{"status":"success","message":"Change event processed"}'
+    )
+
+
+def _bearer(request: Request[Any, Any, Any]) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def build_routes(ctx: ApiContext) -> list[HTTPRouteHandler]:
+    """Every route handler of the API, bound to ``ctx``."""
+    intake = ctx.intake
+    limit = ctx.config.max_body_bytes
+    # An SNS Timestamp may be as far ahead of the API's clock as a generic signature's.
+    sns_max_age_s, sns_ahead_s = ctx.config.sns_max_age_s, ctx.config.signature_tolerance_s
+    sns_replay_window_ms = sns.replay_window_ms(max_age_s=sns_max_age_s, ahead_s=sns_ahead_s)
+
+    async def routing_key_caller(document: dict[str, Any], source: SourceKind) -> Authenticated:
+        """The caller a PagerDuty event's routing key stands for.
+
+        Raises:
+            InvalidBody: the key is unknown or of another kind, in PagerDuty's 400 (which
+                names ``routing_key``) rather than a 401/403 its clients do not expect.
+        """
+        try:
+            return await intake.authenticate(document["routing_key"], source=source)
+        except KeyOfAnotherKind as error:
+            # A configuration slip the sender can fix: say which key it is and where it works.
+            raise InvalidBody(
+                "Event object is invalid",
+                errors=(FieldError(field="routing_key", message=error.reason),),
+            ) from None
+        except (Unauthorized, Forbidden):
+            raise InvalidBody(
+                "Event object is invalid",
+                errors=(FieldError(field="routing_key", message="is not a valid routing key"),),
+            ) from None
+
+    @post(
+        "/v2/enqueue",
+        status_code=202,
+        exception_handlers=PAGERDUTY_HANDLERS,
+        request_max_body_size=limit,
+        summary="PagerDuty Events API v2 (drop-in)",
+        description="The request and responses of PagerDuty's Events API v2.",
+    )
+    async def enqueue(request: Request[Any, Any, Any]) -> Response[bytes]:
+        body = await read_body(request, limit)
+        document = shapes.decode_object(body)
+        shapes.check_pagerduty(document)
+        who = await routing_key_caller(document, SourceKind.PAGERDUTY)
+        await intake.limit(who)
+        own_key = document.get("dedup_key") or None
+
+        def respond(ingest_id: str) -> StoredResponse:
+            dedup_key = own_key or "pd-" + stable_hash(ingest_id)
+            return StoredResponse(
+                status=202,
+                body=msgspec.json.encode(
+                    {"status": "success", "message": "Event processed", "dedup_key": dedup_key}
+                ),
+            )
+
+        delivery = _delivery(
+            request,
+            SourceKind.PAGERDUTY,
+            body,
+            received_at=intake.now(),
+            content_dedup=own_key is not None,
+        )
+        await check_normalizes(intake.envelope(who, delivery, ingest_id=_EDGE_INGEST_ID))
+        return _answer(await intake.admit(who, delivery, respond))
+
+    @post(
+        "/v2/change/enqueue",
+        status_code=202,
+        exception_handlers=PAGERDUTY_HANDLERS,
+        request_max_body_size=limit,
+        summary="PagerDuty change events (drop-in)",
+        description=(
+            "PagerDuty's change events (deploys, config changes), with a PagerDuty "
+            "integration's routing key: recorded and shown beside alerts of the same service, "
+            "never an alert."
+        ),
+    )
+    async def enqueue_change(request: Request[Any, Any, Any]) -> Response[bytes]:
+        body = await read_body(request, limit)
+        document = shapes.decode_object(body)
+        shapes.check_pagerduty_change(document)
+        who = await routing_key_caller(document, SourceKind.PAGERDUTY_CHANGE)
+        await intake.limit(who)
+        delivery = _delivery(request, SourceKind.PAGERDUTY_CHANGE, body, received_at=intake.now())
+        await check_normalizes(intake.envelope(who, delivery, ingest_id=_EDGE_INGEST_ID))
+        return _answer(await intake.admit(who, delivery, _change_processed))
+
+    async def ingest(request: Request[Any, Any, Any], source: str, key: str | None) -> Any:
+        kind = INGEST_SOURCES.get(source)
+        if kind is None:
+            raise NotFound(f"unknown source {source!r}; one of {', '.join(INGEST_SOURCES)}")
+        body = await read_body(request, limit)
+        who = await intake.authenticate(
+            key or _bearer(request),
+            source=kind,
+            tenant_hint=request.headers.get("x-helios-tenant"),
+        )
+        await intake.limit(who)
+        document = shapes.decode_object(body)
+        shapes.check_source(kind, document)
+        signature = None
+        repeats_as: str | None = None
+        if kind is SourceKind.GENERIC:
+            signature = signatures.verify(
+                request.headers.get(signatures.SIGNATURE_HEADER),
+                body,
+                secrets=who.integration.signing_secrets(intake.now()),
+                now_s=intake.now() // 1000,
+                tolerance_s=ctx.config.signature_tolerance_s,
+            )
+        elif kind is SourceKind.CLOUDWATCH:
+            if document.get("TopicArn") not in who.integration.allowed_topics:
+                raise Forbidden("this SNS topic is not allowed for the integration")
+            sns.check_fresh(
+                document, now_ms=intake.now(), max_age_s=sns_max_age_s, ahead_s=sns_ahead_s
+            )
+            await ctx.sns.verify(document)
+            # A resend may carry extra unsigned fields (other bytes): the MessageId is what
+            # repeats, and it is remembered for as long as the message is fresh.
+            repeats_as = "sns-message-id:" + document["MessageId"]
+        delivery = _delivery(
+            request,
+            kind,
+            body,
+            received_at=intake.now(),
+            dedup_fingerprint=repeats_as,
+            dedup_window_ms=sns_replay_window_ms if repeats_as else None,
+        )
+        await check_normalizes(intake.envelope(who, delivery, ingest_id=_EDGE_INGEST_ID))
+        correlation_id = delivery.correlation_id
+
+        def respond(ingest_id: str) -> StoredResponse:
+            return StoredResponse(
+                status=202,
+                body=msgspec.json.encode(
+                    {"status": "accepted", "ingest_id": ingest_id, "correlation_id": correlation_id}
+                ),
+            )
+
+        def duplicate(_: str) -> StoredResponse:
+            return StoredResponse(
+                status=202,
+                body=msgspec.json.encode({"status": "duplicate", "correlation_id": correlation_id}),
+            )
+
+        stored = await intake.admit(
+            who, delivery, respond, duplicate=duplicate, signature=signature
+        )
+        return _answer(stored)
+
+    @post(
+        "/v1/ingest/{source:str}",
+        status_code=202,
+        request_max_body_size=limit,
+        summary="Ingest an event (key in Authorization: Bearer)",
+    )
+    async def ingest_bearer(
+        request: Request[Any, Any, Any], source: FromPath[str]
+    ) -> Response[bytes]:
+        result: Response[bytes] = await ingest(request, source, None)
+        return result
+
+    @post(
+        "/v1/ingest/{source:str}/{key:str}",
+        status_code=202,
+        request_max_body_size=limit,
+        summary="Ingest an event (key in the path, for senders that cannot set headers)",
+    )
+    async def ingest_path_key(
+        request: Request[Any, Any, Any], source: FromPath[str], key: FromPath[str]
+    ) -> Response[bytes]:
+        result: Response[bytes] = await ingest(request, source, key)
+        return result
+
+    @get("/healthz", summary="Liveness")
+    async def healthz() -> Response[bytes]:
+        return Response(content=b'{"status":"ok"}', media_type=_JSON)
+
+    @get("/readyz", summary="Readiness: store, queue and limiter reachable")
+    async def readyz() -> Response[bytes]:
+        checks: dict[str, str] = {}
+        for name, probe in ctx.readiness.items():
+            try:
+                with anyio.fail_after(_READY_TIMEOUT_S):
+                    await probe()
+                checks[name] = "ok"
+            except Exception as error:  # a probe's failure of any kind means "not ready"
+                checks[name] = f"failed: {type(error).__name__}: {error}"[:200]
+        ready = not ctx.shutting_down and all(v == "ok" for v in checks.values())
+        document = {"status": "ready" if ready else "not ready", "checks": checks}
+        return Response(
+            content=msgspec.json.encode(document),
+            status_code=200 if ready else 503,
+            media_type=_JSON,
+        )
+
+    @get("/metrics", summary="Prometheus metrics")
+    async def metrics() -> Response[bytes]:
+        return Response(content=ctx.metrics.render(), media_type=Metrics.CONTENT_TYPE)
+
+    return [enqueue, enqueue_change, ingest_bearer, ingest_path_key, healthz, readyz, metrics]
+
+
+__all__ = ["ApiContext", "ApiError", "build_routes", "read_body"]

@@ -1,0 +1,142 @@
+"""What followers need beyond one log entry: whose stream it is, and the alert's state.
+
+Alert and incident events do not repeat the tenant (the stream id encodes it, one way). The
+directory learns it from the log itself — an alert's first event carries its signal, and an
+alert's trigger names its group — and keeps it in ``stream_directory`` so a restarted follower
+does not need to re-read history.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import attrs
+
+from helios.apps.views.database import Cursor, ReadModels
+from helios.domain import alert, engine
+from helios.domain.scoring import Factor
+from helios.ports.event_store import EventStore, LogEntry
+
+
+@attrs.frozen
+class StreamName:
+    kind: str
+    """``alert`` or ``group``."""
+    tenant: str
+    key: str
+    """The dedup key of an alert, the group key of an incident group."""
+
+
+class StreamDirectory:
+    """Stream id → (kind, tenant, key), learned from the log and remembered in the database."""
+
+    def __init__(self, db: ReadModels, store: EventStore) -> None:
+        self._db = db
+        self._store = store
+        self._known: dict[uuid.UUID, StreamName] = {}
+        self._unsaved: dict[uuid.UUID, StreamName] = {}
+
+    def learn(self, entries: Sequence[LogEntry]) -> None:
+        """Note the streams a page names (call before looking any of them up)."""
+        for entry in entries:
+            match entry.event:
+                case alert.SignalAccepted(signal=signal) | alert.SignalIgnored(signal=signal):
+                    self._note(
+                        entry.stream_id, StreamName("alert", signal.tenant, signal.dedup_key)
+                    )
+                case alert.AlertTriggered(group_key=group) | alert.AlertReopened(group_key=group):
+                    owner = self.name(entry.stream_id)
+                    if owner is not None and group:
+                        stream = engine.group_stream(owner.tenant, group)
+                        self._note(stream, StreamName("group", owner.tenant, group))
+
+    def name(self, stream: uuid.UUID) -> StreamName | None:
+        """Who the stream belongs to, or None if the log never said.
+
+        Raises:
+            StoreUnavailable: the read-model database or the store cannot be reached.
+        """
+        found = self._known.get(stream)
+        if found is not None:
+            return found
+        rows = self._db.query(
+            "SELECT kind, tenant, key FROM stream_directory WHERE stream_id = ?", (str(stream),)
+        )
+        if rows:
+            found = StreamName(*rows[0])
+        else:
+            # An alert stream always starts with an accepted (or ignored) signal: ask the store.
+            first = self._store.read_stream(stream)[:1]
+            if first and isinstance(first[0].event, alert.SignalAccepted | alert.SignalIgnored):
+                signal = first[0].event.signal
+                found = StreamName("alert", signal.tenant, signal.dedup_key)
+        if found is not None:
+            self._known[stream] = found
+        return found
+
+    def save(self, cursor: Cursor) -> None:
+        """Write what was learned since the last save (inside the caller's transaction)."""
+        if not self._unsaved:
+            return
+        cursor.executemany(
+            "INSERT INTO stream_directory (stream_id, kind, tenant, key) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (stream_id) DO NOTHING",
+            [(str(s), n.kind, n.tenant, n.key) for s, n in self._unsaved.items()],
+        )
+        self._unsaved.clear()
+
+    def _note(self, stream: uuid.UUID, name: StreamName) -> None:
+        if stream not in self._known:
+            self._known[stream] = name
+            self._unsaved[stream] = name
+
+
+@attrs.define
+class FoldedAlert:
+    state: alert.AlertState
+    version: int
+    factors: tuple[Factor, ...] = ()
+
+
+class AlertStates:
+    """Alert states as of a log entry: folded incrementally, loaded from the store on a miss."""
+
+    def __init__(self, store: EventStore, *, capacity: int = 20_000) -> None:
+        self._store = store
+        self._items: OrderedDict[uuid.UUID, FoldedAlert] = OrderedDict()
+        self._capacity = capacity
+
+    def apply(self, entry: LogEntry, name: StreamName) -> FoldedAlert:
+        """The alert's state after ``entry`` (which must be the stream's next event).
+
+        Raises:
+            StoreUnavailable: the store cannot be reached.
+        """
+        folded = self._items.get(entry.stream_id)
+        if folded is None or folded.version != entry.version - 1:
+            folded = self._load(entry.stream_id, name, before=entry.version)
+        folded.state = alert.evolve(folded.state, entry.event)
+        folded.version = entry.version
+        if isinstance(entry.event, alert.AlertScored):
+            folded.factors = entry.event.factors
+        self._items[entry.stream_id] = folded
+        self._items.move_to_end(entry.stream_id)
+        while len(self._items) > self._capacity:
+            self._items.popitem(last=False)
+        return folded
+
+    def forget(self) -> None:
+        self._items.clear()
+
+    def _load(self, stream: uuid.UUID, name: StreamName, *, before: int) -> FoldedAlert:
+        folded = FoldedAlert(state=alert.initial_state(name.tenant, name.key), version=0)
+        for item in self._store.read_stream(stream):
+            if item.version >= before:
+                break
+            folded.state = alert.evolve(folded.state, item.event)
+            folded.version = item.version
+            if isinstance(item.event, alert.AlertScored):
+                folded.factors = item.event.factors
+        return folded

@@ -1,0 +1,185 @@
+"""The notifier: decisions to notify become outbox rows; a dispatcher sends them by email.
+
+Exactly-once where it can be: outbox rows are keyed by ``notification_id`` and written in the
+same transaction as the notifier's log position, so re-reading the log never adds a second
+row; a row marked ``sent`` is never sent again. The one window left — the mail relay accepted
+the message and the process died before ``sent`` committed — resends once with the same
+``Message-ID``, which lets the receiving mail system drop the repeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+
+import anyio.to_thread
+import structlog
+
+from helios.apps.views.database import ReadModels
+from helios.apps.views.projector import move_position
+from helios.apps.views.streams import AlertStates, StreamDirectory
+from helios.apps.workers.followers import backoff_delay, wait_or_stop
+from helios.apps.workers.templates import render
+from helios.domain import alert
+from helios.ports.event_store import EventStore, LogEntry, StoreUnavailable
+from helios.ports.mailer import Mailer, MailerUnavailable, MailMessage, MailRejected
+
+_log = structlog.get_logger(__name__)
+
+FOLLOWER = "notifier"
+MAX_ATTEMPTS = 8
+
+
+class NotificationOutbox:
+    """Follower that turns ``NotificationRequested`` decisions into outbox rows."""
+
+    name = FOLLOWER
+
+    def __init__(
+        self, store: EventStore, db: ReadModels, *, public_url: str, recipients: str
+    ) -> None:
+        self._store = store
+        self._db = db
+        self._directory = StreamDirectory(db, store)
+        self._states = AlertStates(store, capacity=2_000)
+        self._public_url = public_url
+        self._recipients = recipients
+
+    def apply(self, page: Sequence[LogEntry], *, after: int) -> None:
+        """Queue an email per notification decision in the page, with the new position.
+
+        Raises:
+            StoreUnavailable: a store cannot be reached.
+            ConcurrencyConflict: another notifier moved the position.
+        """
+        rows = []
+        now = _now_ms()
+        for entry in page:
+            if not isinstance(entry.event, alert.NotificationRequested):
+                continue
+            self._directory.learn([entry])
+            owner = self._directory.name(entry.stream_id)
+            if owner is None:
+                continue
+            folded = self._states.apply(entry, owner)
+            email = render(entry.event, folded, public_url=self._public_url)
+            rows.append(
+                (
+                    entry.event.notification_id,
+                    owner.tenant,
+                    owner.key,
+                    entry.position,
+                    entry.event.reason,
+                    entry.event.priority.value if entry.event.priority else None,
+                    self._recipients,
+                    email.subject,
+                    email.body,
+                    now,
+                    now,
+                )
+            )
+        with self._db.transaction() as cursor:
+            if rows:
+                cursor.executemany(
+                    "INSERT INTO notification_outbox (notification_id, tenant, dedup_key, "
+                    "position, reason, priority, recipients, subject, body, status, "
+                    "next_attempt_at, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) "
+                    "ON CONFLICT (notification_id) DO NOTHING",
+                    rows,
+                )
+            move_position(cursor, FOLLOWER, after=after, to=page[-1].position)
+
+
+class Dispatcher:
+    """Sends pending outbox rows; retries transient failures with backoff, gives up after
+    ``MAX_ATTEMPTS`` or on a permanent refusal (the row says why)."""
+
+    def __init__(self, db: ReadModels, mailer: Mailer, *, sender: str) -> None:
+        self._db = db
+        self._mailer = mailer
+        self._sender = sender
+
+    async def run(self, stop: asyncio.Event, *, poll_s: float = 0.5) -> None:
+        """Send until ``stop`` is set."""
+        failures = 0
+        while not stop.is_set():
+            try:
+                sent = await self.send_due()
+                failures = 0
+            except StoreUnavailable as error:
+                failures += 1
+                _log.warning("notifier.outbox_unavailable", error=str(error))
+                await wait_or_stop(stop, backoff_delay(failures))
+                continue
+            if not sent:
+                await wait_or_stop(stop, poll_s)
+
+    async def send_due(self, *, limit: int = 50) -> int:
+        """Try every row due now; returns how many were attempted.
+
+        Raises:
+            StoreUnavailable: the outbox cannot be read or updated.
+        """
+        now = _now_ms()
+        due = await anyio.to_thread.run_sync(
+            self._db.query,
+            "SELECT notification_id, recipients, subject, body, attempts FROM "
+            "notification_outbox WHERE status = 'pending' AND next_attempt_at <= ? "
+            "ORDER BY position LIMIT ?",
+            (now, limit),
+        )
+        for notification_id, recipients, subject, body, attempts in due:
+            message = MailMessage(
+                message_id=f"{notification_id}@helios",
+                sender=self._sender,
+                recipients=tuple(r.strip() for r in recipients.split(",") if r.strip()),
+                subject=subject,
+                text=body,
+            )
+            try:
+                await self._mailer.send(message)
+            except MailerUnavailable as error:
+                attempt = attempts + 1
+                status = "failed" if attempt >= MAX_ATTEMPTS else "pending"
+                retry_at = now + int(1000 * min(300, 2**attempt))
+                _log.warning(
+                    "notifier.send_failed",
+                    notification_id=notification_id,
+                    attempt=attempt,
+                    error=str(error),
+                )
+                await self._mark(notification_id, status, attempt, retry_at, str(error))
+                continue
+            except MailRejected as error:
+                _log.error("notifier.rejected", notification_id=notification_id, error=str(error))
+                await self._mark(notification_id, "failed", attempts + 1, now, str(error))
+                continue
+            await self._mark(notification_id, "sent", attempts + 1, now, None, sent_at=_now_ms())
+            _log.info("notifier.sent", notification_id=notification_id, subject=subject)
+        return len(due)
+
+    async def _mark(
+        self,
+        notification_id: str,
+        status: str,
+        attempts: int,
+        next_attempt_at: int,
+        error: str | None,
+        *,
+        sent_at: int | None = None,
+    ) -> None:
+        def write() -> None:
+            with self._db.transaction() as cursor:
+                cursor.execute(
+                    "UPDATE notification_outbox SET status = ?, attempts = ?, "
+                    "next_attempt_at = ?, last_error = ?, sent_at = ? WHERE notification_id = ?",
+                    (status, attempts, next_attempt_at, error, sent_at, notification_id),
+                )
+
+        await anyio.to_thread.run_sync(write)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000

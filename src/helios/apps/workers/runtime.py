@@ -1,0 +1,146 @@
+"""Running the workers from ``Services``: what ``helios worker``, ``scheduler`` and ``up`` share."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from contextlib import AsyncExitStack
+
+import anyio.to_thread
+import structlog
+
+from helios.apps.application.ingest import Snapshotting
+from helios.apps.composition import Services, open_mailer, open_queue
+from helios.apps.views.database import ReadModels, open_read_models
+from helios.apps.views.projector import Projector
+from helios.apps.workers.fanout import DecisionFanout
+from helios.apps.workers.followers import follow
+from helios.apps.workers.ingest import Committed, IngestWorker
+from helios.apps.workers.notifier import Dispatcher, NotificationOutbox
+from helios.apps.workers.scheduler import Scheduler
+from helios.apps.workers.subscriptions import ConfirmationRequests, SubscriptionConfirmer
+from helios.ports.http import HttpFetcher
+from helios.ports.mailer import Mailer
+
+_log = structlog.get_logger(__name__)
+
+ANALYTICS_QUEUE = "analytics"
+
+
+def stop_on_signals(stop: asyncio.Event) -> None:
+    """SIGTERM and SIGINT set ``stop``: work in flight drains, then the process exits."""
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+
+
+async def read_models(services: Services) -> ReadModels:
+    """A new connection to the read-model database named by the settings.
+
+    Raises:
+        StoreUnavailable: the database cannot be reached.
+    """
+    url = services.settings.effective_read_models_url
+    return await anyio.to_thread.run_sync(open_read_models, url)
+
+
+def ingest_worker(
+    services: Services,
+    *,
+    on_committed: Committed | None = None,
+    fetcher: HttpFetcher | None = None,
+) -> IngestWorker:
+    """The ingest worker of the settings; ``fetcher`` visits SNS subscription URLs (HTTPS
+    with the system's CAs by default)."""
+    settings = services.settings
+    if fetcher is None:
+        from helios.adapters.https_fetcher import HttpsFetcher
+
+        fetcher = HttpsFetcher()
+    return IngestWorker(
+        queue=services.queue,
+        store=services.store,
+        concurrency=settings.worker_concurrency,
+        batch=settings.worker_batch,
+        wait_s=settings.worker_wait_s,
+        visibility_s=settings.worker_visibility_s,
+        snapshotting=Snapshotting(every=settings.snapshot_every),
+        on_committed=on_committed,
+        confirmer=SubscriptionConfirmer(services.store, fetcher),
+    )
+
+
+async def run_followers(
+    services: Services,
+    stop: asyncio.Event,
+    *,
+    mailer: Mailer | None = None,
+    fanout: bool = True,
+) -> None:
+    """Projector, notifier (outbox + dispatcher), SNS confirmation requests and fan-out until
+    ``stop`` is set."""
+    settings = services.settings
+    poll = settings.follower_poll_s
+    async with AsyncExitStack() as stack:
+        projector_db = await read_models(services)
+        stack.callback(projector_db.close)
+        notifier_db = await read_models(services)
+        stack.callback(notifier_db.close)
+        dispatcher_db = await read_models(services)
+        stack.callback(dispatcher_db.close)
+        outbox = NotificationOutbox(
+            services.store,
+            notifier_db,
+            public_url=settings.effective_public_url,
+            recipients=settings.notify_to,
+        )
+        dispatcher = Dispatcher(
+            dispatcher_db, mailer or open_mailer(settings), sender=settings.smtp_from
+        )
+        confirmations_db = await read_models(services)
+        stack.callback(confirmations_db.close)
+        tasks = [
+            follow(
+                Projector(services.store, projector_db),
+                store=services.store,
+                db=projector_db,
+                stop=stop,
+                poll_s=poll,
+            ),
+            follow(outbox, store=services.store, db=notifier_db, stop=stop, poll_s=poll),
+            dispatcher.run(stop, poll_s=poll),
+            follow(
+                ConfirmationRequests(services.store, confirmations_db, services.queue),
+                store=services.store,
+                db=confirmations_db,
+                stop=stop,
+                poll_s=poll,
+            ),
+        ]
+        if fanout:
+            analytics = await stack.enter_async_context(
+                open_queue(settings, services.blobs, name=ANALYTICS_QUEUE)
+            )
+            fanout_db = await read_models(services)
+            stack.callback(fanout_db.close)
+            tasks.append(
+                follow(
+                    DecisionFanout(services.store, fanout_db, analytics),
+                    store=services.store,
+                    db=fanout_db,
+                    stop=stop,
+                    poll_s=poll,
+                )
+            )
+        await asyncio.gather(*tasks)
+
+
+async def run_scheduler(services: Services, stop: asyncio.Event) -> None:
+    """Ticks and periodic jobs until ``stop`` is set."""
+    db = await read_models(services)
+    try:
+        await Scheduler(
+            queue=services.queue, db=db, interval_s=services.settings.tick_interval_s
+        ).run(stop)
+    finally:
+        db.close()
