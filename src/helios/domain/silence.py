@@ -65,6 +65,9 @@ class TenantSilences:
 class CreateSilence:
     silence: Silence
     at: Millis
+    backfill: bool = False
+    """A silence over past inputs (the library silencing history it ingests): it may have
+    ended before ``at``. A silence created for live traffic must end after ``at``."""
 
 
 @attrs.frozen(kw_only=True)
@@ -102,16 +105,17 @@ def decide(command: SilenceCommand, state: TenantSilences) -> tuple[SilenceEvent
 
     A new silence needs 1 to ``MAX_MATCHERS`` matchers on label names, values no longer than
     a label value, patterns RE2 reads, a comment of at most ``MAX_COMMENT_CHARS`` and a window
-    that ends after it starts and after the command's time (one that has already ended would
-    silence nothing). Every problem is named, in field order, in one refusal.
+    that ends after it starts and, unless it is a ``backfill``, after the command's time (one
+    that has already ended would silence nothing). Every problem is named, in field order, in
+    one refusal.
 
     Raises:
         CommandRejected: a malformed silence (a pattern RE2 cannot read included), a duplicate
             id, or an unknown one to expire.
     """
     match command:
-        case CreateSilence(silence=silence, at=at):
-            problems = _problems(silence, at)
+        case CreateSilence(silence=silence, at=at, backfill=backfill):
+            problems = _problems(silence, None if backfill else at)
             if state.get(silence.silence_id) is not None:
                 problems.append(("silence_id", "already exists"))
             if problems:
@@ -142,7 +146,7 @@ def evolve(state: TenantSilences, event: SilenceEvent) -> TenantSilences:
             )
 
 
-def _problems(silence: Silence, at: Millis) -> list[tuple[str, str]]:
+def _problems(silence: Silence, ends_after: Millis | None) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     if not silence.silence_id:
         problems.append(("silence_id", "must not be empty"))
@@ -158,7 +162,10 @@ def _problems(silence: Silence, at: Millis) -> list[tuple[str, str]]:
             problems.append((f"matchers[{index}].value", reason))
     if len(silence.comment) > MAX_COMMENT_CHARS:
         problems.append(("comment", f"at most {MAX_COMMENT_CHARS} characters"))
-    if silence.ends_at <= max(silence.starts_at, at):
+    if ends_after is None:
+        if silence.ends_at <= silence.starts_at:
+            problems.append(("ends_at", "must be after starts_at"))
+    elif silence.ends_at <= max(silence.starts_at, ends_after):
         problems.append(("ends_at", "must be after starts_at and in the future"))
     return problems
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 
 from helios.domain import silence
@@ -83,3 +84,13 @@ def test_every_bad_field_is_named_in_one_refusal_in_field_order() -> None:
         "comment",
         "ends_at",
     ]
+
+
+def test_a_backfilled_silence_may_have_ended_but_must_still_end_after_it_starts() -> None:
+    """History ingested later is silenced by windows already past when they are recorded."""
+    past = create(matcher(), starts_at=0, ends_at=NOW - 1)
+    backfilled = silence.CreateSilence(silence=past.silence, at=NOW, backfill=True)
+    [created] = silence.decide(backfilled, silence.initial_state("t1"))
+    assert isinstance(created, silence.SilenceCreated)
+    empty = attrs.evolve(backfilled, silence=attrs.evolve(past.silence, ends_at=0))
+    assert problems(empty) == (("ends_at", "must be after starts_at"),)
