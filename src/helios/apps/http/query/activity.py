@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Request, Response, get
+from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
-from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromQuery, QueryParameter
 
 from helios.apps.application.access import Caller
 from helios.apps.http.query import documents as doc
 from helios.apps.http.query.context import (
+    BEARER,
     CACHE_HEADERS,
-    QueryContext,
+    Context,
     cached,
     decode_cursor,
     encode_cursor,
@@ -24,21 +24,25 @@ from helios.apps.http.query.context import (
 from helios.domain.access import Role
 
 
-def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
+class ActivityController(Controller):
     """The activity endpoint."""
 
+    path = "/activity"
+    tags = ["activity"]
+    security = [BEARER]
+
     @get(
-        "/activity",
         summary="The activity feed",
         description="Alert and incident decisions worth a line, newest first, in pages.",
         opt={"role": Role.VIEWER},
         responses=errors(304),
         response_headers=CACHE_HEADERS,
-        tags=["activity"],
     )
     async def activity(
+        self,
         request: Request[Any, Any, Any],
         caller: NamedDependency[Caller],
+        ctx: Context,
         *,
         kind: Annotated[str | None, QueryParameter(description="e.g. triggered, resolved")] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
@@ -70,5 +74,3 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
             next_cursor=encode_cursor(rows[-1][0]) if more else None,
         )
         return cached(request, page)
-
-    return [activity]

@@ -6,15 +6,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from litestar import Request, Response, get
+from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
-from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromQuery, QueryParameter
 
 from helios.apps.application.access import Caller
 from helios.apps.http.query import documents as doc
 from helios.apps.http.query.context import (
+    BEARER,
     CACHE_HEADERS,
+    Context,
     QueryContext,
     after_cursor,
     cached,
@@ -80,11 +81,14 @@ async def recent_changes(
     ]
 
 
-def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
+class ChangeController(Controller):
     """The change endpoints."""
 
+    path = "/changes"
+    tags = ["changes"]
+    security = [BEARER]
+
     @get(
-        "/changes",
         summary="List changes",
         description=(
             "The caller's tenant's changes (PagerDuty change events: deploys, config "
@@ -95,11 +99,12 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
         opt={"role": Role.VIEWER},
         responses=errors(304),
         response_headers=CACHE_HEADERS,
-        tags=["changes"],
     )
     async def list_changes(
+        self,
         request: Request[Any, Any, Any],
         caller: NamedDependency[Caller],
+        ctx: Context,
         *,
         service: FromQuery[str | None] = None,
         source: Annotated[str | None, QueryParameter(description="e.g. pagerduty")] = None,
@@ -135,5 +140,3 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
         next_cursor = encode_cursor(rows[-1][6], rows[-1][0]) if more else None
         page = doc.ChangePage(items=[change_document(r) for r in rows], next_cursor=next_cursor)
         return cached(request, page)
-
-    return [list_changes]
