@@ -43,7 +43,8 @@ def create_silence(
     author: str,
     at: Millis,
 ) -> silence.Silence:
-    """Create a silence (starting ``at`` unless ``starts_at`` is given) under a new id.
+    """Create a silence (starting ``at`` unless ``starts_at`` is given) under a new id;
+    returns it as recorded.
 
     Raises:
         CommandRejected: the silence breaks a rule of ``helios.domain.silence.decide``.
@@ -59,8 +60,10 @@ def create_silence(
         comment=comment,
     )
     command = silence.CreateSilence(silence=new, at=at)
-    _decide_and_append(store, tenant, lambda state: silence.decide(command, state))
-    return new
+    state = _decide_and_append(store, tenant, lambda current: silence.decide(command, current))
+    recorded = state.get(new.silence_id)
+    assert recorded is not None
+    return recorded
 
 
 def expire_silence(
