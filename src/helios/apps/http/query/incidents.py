@@ -19,21 +19,15 @@ from helios.apps.http.query.context import (
     BEARER,
     CACHE_HEADERS,
     Context,
-    after_cursor,
     cached,
+    decode_cursor,
     encode_cursor,
     errors,
-    page_rows,
     rfc3339,
     rfc3339_required,
 )
 from helios.domain.access import Role
 from helios.domain.normalize import FieldError
-
-_COLUMNS = (
-    "incident_id, group_key, number, status, priority, alerts, opened_at, resolved_at, "
-    "last_change_at"
-)
 
 
 class IncidentController(Controller):
@@ -60,27 +54,27 @@ class IncidentController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
         cursor: FromQuery[str | None] = None,
     ) -> Response[doc.IncidentPage]:
-        where, params = ["tenant = ?"], [caller.tenant_id]
-        if status:
-            if status not in ("open", "resolved"):
-                raise InvalidQuery(
-                    "invalid query parameter 'status'",
-                    errors=(FieldError(field="status", message="must be open or resolved"),),
-                )
-            where.append("status = ?")
-            params.append(status)
-        after_cursor(where, params, cursor, "opened_at", "incident_id")
-        rows, more = await page_rows(
-            ctx,
-            f"SELECT {_COLUMNS} FROM incidents",
-            where=where,
-            params=params,
-            order="opened_at DESC, incident_id DESC",
-            limit=limit,
+        if status and status not in ("open", "resolved"):
+            raise InvalidQuery(
+                "invalid query parameter 'status'",
+                errors=(FieldError(field="status", message="must be open or resolved"),),
+            )
+        after = decode_cursor(cursor, int, str)
+        found = await ctx.run(
+            lambda: incidents.incident_page(
+                ctx.read_models(),
+                tenant=caller.tenant_id,
+                status=status,
+                after=(after[0], after[1]) if after else None,
+                limit=limit,
+            )
         )
+        last = found.items[-1] if found.items else None
         page = doc.IncidentPage(
-            items=[_summary(r) for r in rows],
-            next_cursor=encode_cursor(rows[-1][6], rows[-1][0]) if more else None,
+            items=[_summary(r) for r in found.items],
+            next_cursor=encode_cursor(last.opened_at, last.incident_id)
+            if found.more and last
+            else None,
         )
         return cached(request, page)
 
@@ -98,34 +92,30 @@ class IncidentController(Controller):
         ctx: Context,
         incident_id: FromPath[str],
     ) -> Response[doc.IncidentDetail]:
-        rows = await ctx.rows(
-            f"SELECT {_COLUMNS} FROM incidents WHERE incident_id = ? AND tenant = ?",
-            (incident_id, caller.tenant_id),
-        )
-        if not rows:
-            raise NotFound("no such incident")
-        members = await ctx.rows(
-            "SELECT a.stream_id, m.dedup_key, m.status, m.priority FROM incident_alerts m "
-            "LEFT JOIN alerts a ON a.tenant = ? AND a.dedup_key = m.dedup_key "
-            "WHERE m.incident_id = ? ORDER BY m.dedup_key",
-            (caller.tenant_id, incident_id),
-        )
-        timeline = await ctx.rows(
-            "SELECT at, kind, dedup_key, detail FROM incident_timeline WHERE incident_id = ? "
-            "ORDER BY position",
-            (incident_id,),
-        )
+        try:
+            found = await ctx.run(
+                lambda: incidents.incident_view(
+                    ctx.read_models(), tenant=caller.tenant_id, incident_id=incident_id
+                )
+            )
+        except incidents.NoSuchIncident:
+            raise NotFound("no such incident") from None
         detail = doc.IncidentDetail(
-            incident=_summary(rows[0]),
+            incident=_summary(found.incident),
             members=[
-                doc.IncidentMember(alert_id=m[0], dedup_key=m[1], status=m[2], priority=m[3])
-                for m in members
+                doc.IncidentMember(
+                    alert_id=m.alert_id, dedup_key=m.dedup_key, status=m.status, priority=m.priority
+                )
+                for m in found.members
             ],
             timeline=[
                 doc.TimelineEntry(
-                    at=rfc3339_required(t[0]), kind=t[1], dedup_key=t[2], detail=orjson.loads(t[3])
+                    at=rfc3339_required(t.at),
+                    kind=t.kind,
+                    dedup_key=t.dedup_key,
+                    detail=orjson.loads(t.detail),
                 )
-                for t in timeline
+                for t in found.timeline
             ],
         )
         return cached(request, detail)
@@ -167,15 +157,15 @@ class IncidentController(Controller):
         )
 
 
-def _summary(row: tuple[Any, ...]) -> doc.IncidentSummary:
+def _summary(row: incidents.IncidentRow) -> doc.IncidentSummary:
     return doc.IncidentSummary(
-        id=row[0],
-        group_key=row[1],
-        number=row[2],
-        status=row[3],
-        priority=row[4],
-        alerts=row[5],
-        opened_at=rfc3339_required(row[6]),
-        resolved_at=rfc3339(row[7]),
-        last_change_at=rfc3339_required(row[8]),
+        id=row.incident_id,
+        group_key=row.group_key,
+        number=row.number,
+        status=row.status,
+        priority=row.priority,
+        alerts=row.alerts,
+        opened_at=rfc3339_required(row.opened_at),
+        resolved_at=rfc3339(row.resolved_at),
+        last_change_at=rfc3339_required(row.last_change_at),
     )
