@@ -19,7 +19,8 @@ from types import TracebackType
 from helios.adapters.store.factory import open_event_store
 from helios.apps.application.ingest import Ingestor, IngestReport
 from helios.apps.application.repository import execute
-from helios.domain import alert, engine, incident, ruleset_stream, silence
+from helios.apps.application.rules import publish_rules
+from helios.domain import alert, engine, incident, silence
 from helios.domain.ruleset import Ruleset
 from helios.domain.values import Envelope, Millis, SourceKind
 from helios.ports.event_store import (
@@ -102,15 +103,7 @@ class Helios:
             CommandRejected: the ruleset is invalid or not the next version.
             ConcurrencyConflict: another version was published meanwhile.
         """
-        command = ruleset_stream.PublishRuleset(ruleset=ruleset, at=_now(), by=by)
-        execute(
-            self.store,
-            engine.ruleset_stream(tenant),
-            initial=lambda: ruleset_stream.initial_state(tenant),
-            evolve=ruleset_stream.evolve,
-            decide=lambda state: ruleset_stream.decide(command, state),
-        )
-        return ruleset.version
+        return publish_rules(self.store, tenant=tenant, ruleset=ruleset, by=by, at=_now())
 
     def create_silence(self, tenant: str, new: silence.Silence) -> None:
         """Add a silence to a tenant.
@@ -119,7 +112,8 @@ class Helios:
             CommandRejected: the silence is invalid or its id exists.
             ConcurrencyConflict: the tenant's silences changed meanwhile.
         """
-        command = silence.CreateSilence(silence=new, at=_now())
+        # The library ingests history: its silences may cover windows already past.
+        command = silence.CreateSilence(silence=new, at=_now(), backfill=True)
         execute(
             self.store,
             engine.silences_stream(tenant),

@@ -12,9 +12,12 @@ from collections.abc import Mapping
 
 import attrs
 
+from helios.domain.errors import CommandRejected
 from helios.domain.events import event
 from helios.domain.identity import stream_id
 from helios.domain.values import Millis, Priority, Status
+
+MAX_NOTE_CHARS = 4096
 
 
 @attrs.frozen(kw_only=True)
@@ -182,14 +185,33 @@ IncidentEvent = (
 
 
 def decide(command: IncidentCommand, state: IncidentGroup) -> tuple[IncidentEvent, ...]:
-    """What an alert change, a notification or a note means for the group's open incident."""
+    """What an alert change, a notification or a note means for the group's open incident.
+
+    Raises:
+        CommandRejected: a note that is blank or longer than ``MAX_NOTE_CHARS`` (``check_note``).
+    """
     return decide_and_evolve(command, state)[0]
+
+
+def check_note(text: str) -> None:
+    """The rule for a note's text, which ``decide`` applies; callers may apply it before they
+    look the incident up, so that a bad note is refused whether the incident exists or not.
+
+    Raises:
+        CommandRejected: the text is blank or longer than ``MAX_NOTE_CHARS``.
+    """
+    if not text.strip() or len(text) > MAX_NOTE_CHARS:
+        raise CommandRejected("invalid note", (("text", f"must be 1..{MAX_NOTE_CHARS} chars"),))
 
 
 def decide_and_evolve(
     command: IncidentCommand, state: IncidentGroup
 ) -> tuple[tuple[IncidentEvent, ...], IncidentGroup]:
-    """The decisions, with the state they lead to (``evolve`` of each, in order)."""
+    """The decisions, with the state they lead to (``evolve`` of each, in order).
+
+    Raises:
+        CommandRejected: see ``decide``.
+    """
     match command:
         case TrackAlert():
             return _track(command, state)
@@ -215,6 +237,7 @@ def _record(
                 ),
             )
         case AddNote(incident_id=incident_id, author=author, text=text, at=at):
+            check_note(text)
             return (IncidentNoteAdded(incident_id=incident_id, author=author, text=text, at=at),)
 
 

@@ -8,7 +8,7 @@ import datetime
 import hashlib
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import anyio.to_thread
 import attrs
@@ -16,8 +16,11 @@ import msgspec
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
 from litestar.datastructures import ResponseHeader
+from litestar.di import NamedDependency
 from litestar.handlers import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import SecurityRequirement
+from litestar.params import SkipValidation
 
 from helios.apps.application.access import AccessService, Caller, PasswordLogin, TokenAuthenticator
 from helios.apps.composition import Services
@@ -84,7 +87,15 @@ class QueryContext:
         return await anyio.to_thread.run_sync(func)
 
 
+Context: TypeAlias = NamedDependency[SkipValidation[QueryContext]]
+"""A handler's parameter for the router's ``ctx`` dependency (a service, not data: the
+signature model must not try to validate it)."""
+
+
 # --- authentication and roles ------------------------------------------------------------------
+
+BEARER: SecurityRequirement = {"bearer": []}
+"""What the OpenAPI document says every endpoint but login needs (``role_guard`` checks it)."""
 
 
 def bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
