@@ -10,7 +10,7 @@ what the records made before it mean.
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import Any, ClassVar, Protocol
+from typing import Any
 
 ADDED_FIELD_KEY = "helios.added_field"
 ADDED_FIELD = MappingProxyType({ADDED_FIELD_KEY: True})
@@ -21,10 +21,6 @@ Its default is what those older records mean, and the stored encoding leaves the
 whenever it holds the default (the store's codec reads this mark): a record that does not use
 the field keeps the bytes it always had, which replay compares byte for byte.
 """
-
-
-class DomainEvent(Protocol):
-    NAME: ClassVar[str]
 
 
 _REGISTRY: dict[str, type[Any]] = {}

@@ -256,28 +256,6 @@ def _cursor_field(value: object, kind: type) -> bool:
     return isinstance(value, str) and len(value) <= _MAX_CURSOR_TEXT and "\x00" not in value
 
 
-def decode_body(data: bytes, kind: type[T]) -> T:
-    """A request body as ``kind``, with the offending field named on failure.
-
-    Raises:
-        InvalidBody: not JSON, or not of the expected shape.
-    """
-    try:
-        return msgspec.json.decode(data, type=kind)
-    except msgspec.ValidationError as error:
-        text = str(error)
-        field = text.rsplit("at `$.", 1)[-1].rstrip("`") if "at `$." in text else "body"
-        raise InvalidBody(
-            "the request body has an invalid field",
-            errors=(FieldError(field=field, message=text.split(" - at ", maxsplit=1)[0]),),
-        ) from None
-    except msgspec.DecodeError:
-        raise InvalidBody(
-            "the request body is not JSON",
-            errors=(FieldError(field="body", message="is not valid JSON"),),
-        ) from None
-
-
 def refuse_nul_characters(request: Request[Any, Any, Any]) -> None:
     """Refuse a NUL character in a path segment or a query parameter: PostgreSQL cannot take
     one in text, and no id or value Helios stores holds one.
