@@ -27,6 +27,7 @@ from helios.domain.run import Run, empty_run
 from helios.domain.scoring import Factor, Score, ScoreInput, score
 from helios.domain.silence import Silence, matching
 from helios.domain.values import Action, Millis, Priority, Signal, Status
+from helios.domain.values import order_key as _order_key
 
 # --------------------------------------------------------------------------- state
 
@@ -529,10 +530,6 @@ def _counted_beyond_horizon(state: AlertState, signal: Signal) -> AlertState:
         first_signal_at=first_at,
         last_signal_at=last_at,
     )
-
-
-def _order_key(signal: Signal) -> tuple[int, int, str]:
-    return (signal.occurred_at, signal.action.rank, signal.signal_id)
 
 
 def _bookkept(
