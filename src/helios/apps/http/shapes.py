@@ -18,13 +18,13 @@ import orjson
 from helios.apps.http.bodies import refuse_deep_json
 from helios.apps.http.errors import InvalidBody
 from helios.domain.normalize import FieldError, Rejected, normalize
+from helios.domain.normalize.common import MAX_DEDUP_KEY_CHARS
 from helios.domain.ruleset import CloudWatchInsufficientData, Ruleset
 from helios.domain.timestamps import TimestampError, parse_rfc3339
-from helios.domain.values import Envelope, SourceKind
+from helios.domain.values import Action, Envelope, Severity, SourceKind
 
-PD_ACTIONS = ("trigger", "acknowledge", "resolve")
-PD_SEVERITIES = ("critical", "error", "warning", "info")
-MAX_DEDUP_KEY_CHARS = 255
+PD_ACTIONS = tuple(action.value for action in Action)
+PD_SEVERITIES = tuple(severity.value for severity in Severity)
 _SNS_COMMON = ("MessageId", "TopicArn", "Timestamp", "SignatureVersion", "Signature")
 _SNS_TYPES = {
     "Notification": ("Message", "SigningCertURL"),
