@@ -21,6 +21,7 @@ from litestar.openapi.datastructures import ResponseSpec
 
 from helios.apps.application.access import AccessService, Caller, PasswordLogin, TokenAuthenticator
 from helios.apps.composition import Services
+from helios.apps.http.authorization import bearer
 from helios.apps.http.errors import (
     PROBLEM_JSON,
     Forbidden,
@@ -85,11 +86,6 @@ class QueryContext:
 
 
 # --- authentication and roles ------------------------------------------------------------------
-
-
-def bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
-    scheme, _, token = connection.headers.get("authorization", "").partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
 
 
 def role_guard(ctx: QueryContext) -> Callable[..., Any]:
