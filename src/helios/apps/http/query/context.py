@@ -34,6 +34,7 @@ from helios.apps.http.query.documents import Problem
 from helios.apps.views.database import ReadModels, open_read_models
 from helios.domain.access import Role
 from helios.domain.normalize import FieldError
+from helios.domain.timestamps import TimestampError, parse_rfc3339
 from helios.domain.values import Millis
 from helios.ports.event_store import StoreUnavailable
 
@@ -144,11 +145,8 @@ def parse_time(field: str, text: str | None) -> Millis | None:
     if text is None or text == "":
         return None
     try:
-        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-        if moment.tzinfo is None:
-            raise ValueError("no time zone")
-        return int(moment.timestamp() * 1000)
-    except (ValueError, OverflowError, OSError):
+        return parse_rfc3339(text, offset_required=True)
+    except TimestampError:
         raise InvalidBody(
             f"{field} is not a time",
             errors=(FieldError(field=field, message="must be an RFC 3339 time with a zone"),),
