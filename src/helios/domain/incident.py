@@ -8,13 +8,14 @@ later episode of any of its alerts opens a new incident. Its priority is its ale
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 
 import attrs
 
 from helios.domain.events import event
 from helios.domain.identity import stream_id
-from helios.domain.values import Millis, Priority, Status
+from helios.domain.values import Millis, NotificationReason, Priority, Status
 
 
 @attrs.frozen(kw_only=True)
@@ -71,12 +72,25 @@ def incident_id_for(tenant: str, group_key: str, number: int) -> str:
 # --------------------------------------------------------------------------- commands
 
 
+class AlertChange(enum.StrEnum):
+    """What happened to an alert, as its incident hears of it.
+
+    A ``StrEnum``: recorded events store the value, so records made when ``change`` was a
+    plain ``str`` decode to these members and encode to the same bytes.
+    """
+
+    OPENED = "opened"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    PRIORITY = "priority"
+
+
 @attrs.frozen(kw_only=True)
 class TrackAlert:
-    """An alert in this group changed: ``change`` is opened, acknowledged, resolved, priority."""
+    """An alert in this group changed."""
 
     dedup_key: str
-    change: str
+    change: AlertChange
     status: Status
     priority: Priority | None
     at: Millis
@@ -86,7 +100,7 @@ class TrackAlert:
 class RecordNotification:
     dedup_key: str
     notification_id: str
-    reason: str
+    reason: NotificationReason
     at: Millis
 
 
@@ -127,7 +141,7 @@ class IncidentAlertJoined:
 class IncidentAlertChanged:
     incident_id: str
     dedup_key: str
-    change: str
+    change: AlertChange
     status: Status
     priority: Priority | None
     at: Millis
@@ -148,7 +162,7 @@ class IncidentNotified:
     incident_id: str
     dedup_key: str
     notification_id: str
-    reason: str
+    reason: NotificationReason
     at: Millis
 
 
@@ -224,7 +238,7 @@ def _track(
     events: list[IncidentEvent] = []
     current = state.open
     if current is None:
-        if command.change != "opened" or command.status is Status.RESOLVED:
+        if command.change is not AlertChange.OPENED or command.status is Status.RESOLVED:
             return (), state
         number = state.opened + 1
         incident_id = incident_id_for(state.tenant, state.group_key, number)
@@ -237,7 +251,7 @@ def _track(
         incident_id = current.incident_id
     member = current.member(command.dedup_key) if current else None
     if member is None:
-        if command.change != "opened":
+        if command.change is not AlertChange.OPENED:
             return tuple(events), state
         events.append(
             IncidentAlertJoined(

@@ -86,6 +86,21 @@ class Priority(enum.Enum):
         """5 for P1 down to 1 for P5, so that ``max`` picks the most urgent."""
 
 
+class NotificationReason(enum.StrEnum):
+    """Why a notification was asked for (or would have been, when suppressed).
+
+    A ``StrEnum``: recorded events store the value, so records made when this was a plain
+    ``str`` field decode to its members and encode to the same bytes.
+    """
+
+    TRIGGERED = "triggered"
+    REOPENED = "reopened"
+    PRIORITY_RAISED = "priority_raised"
+    RESOLVED = "resolved"
+    FLAPPING_CLEARED = "flapping_cleared"
+    ESCALATION = "escalation"
+
+
 Labels = tuple[tuple[str, str], ...]
 """Sorted (key, value) pairs; a tuple so that signals stay hashable and immutable."""
 
