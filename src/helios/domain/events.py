@@ -47,11 +47,23 @@ def event_types() -> dict[str, type[Any]]:
         alert,
         incident,
         intake,
+        key_index,
         ruleset_stream,
         silence,
         tenancy,
+        user_index,
     )
 
-    registered_by_importing = (access, alert, incident, intake, ruleset_stream, silence, tenancy)
+    registered_by_importing = (
+        access,
+        alert,
+        incident,
+        intake,
+        key_index,
+        ruleset_stream,
+        silence,
+        tenancy,
+        user_index,
+    )
     assert all(registered_by_importing)
     return dict(_REGISTRY)
