@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,16 +24,20 @@ def _unavailable(path: str, error: sqlite3.Error | OSError) -> FileUnavailable:
     return FileUnavailable(f"{path}: {error}")
 
 
+def _file(path: Path, prepare: Callable[[sqlite3.Connection], None]) -> SqliteThread:
+    return SqliteThread(
+        path,
+        busy_timeout_s=1.0,
+        thread_name=path.stem,
+        prepare=prepare,
+        unavailable=_unavailable,
+    )
+
+
 @pytest.mark.anyio
 async def test_every_call_runs_on_the_one_thread_that_owns_the_connection(tmp_path: Path) -> None:
     prepared: list[str] = []
-    file = SqliteThread(
-        tmp_path / "one.db",
-        busy_timeout_s=1.0,
-        thread_name="one-file",
-        prepare=lambda conn: prepared.append(threading.current_thread().name),
-        unavailable=_unavailable,
-    )
+    file = _file(tmp_path / "one.db", lambda conn: prepared.append(threading.current_thread().name))
     try:
         await file.open()
         names = {await file.run(lambda: threading.current_thread().name) for _ in range(5)}
@@ -42,7 +47,7 @@ async def test_every_call_runs_on_the_one_thread_that_owns_the_connection(tmp_pa
         await file.close()
     assert len(names) == 1
     assert prepared == list(names)
-    assert names.pop().startswith("one-file")
+    assert names.pop().startswith("one")
     assert threading.current_thread().name not in prepared
 
 
@@ -58,13 +63,7 @@ async def test_a_file_that_cannot_be_prepared_is_reported_and_opened_again_on_th
         with write_transaction(conn):
             conn.execute("CREATE TABLE IF NOT EXISTS t (x INTEGER)")
 
-    file = SqliteThread(
-        tmp_path / "flaky.db",
-        busy_timeout_s=1.0,
-        thread_name="flaky",
-        prepare=prepare,
-        unavailable=_unavailable,
-    )
+    file = _file(tmp_path / "flaky.db", prepare)
     try:
         with pytest.raises(FileUnavailable, match=r"flaky\.db: schema refused"):
             await file.open()
@@ -88,13 +87,7 @@ async def test_a_write_transaction_that_fails_rolls_back_and_leaves_the_file_usa
             conn.execute("INSERT INTO t VALUES (1)")
             conn.execute("INSERT INTO t VALUES (1)")
 
-    file = SqliteThread(
-        tmp_path / "t.db",
-        busy_timeout_s=1.0,
-        thread_name="t",
-        prepare=prepare,
-        unavailable=_unavailable,
-    )
+    file = _file(tmp_path / "t.db", prepare)
     try:
         with pytest.raises(FileUnavailable, match="UNIQUE"):
             await file.run(insert_twice)
