@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
 from helios.adapters.sqlite_thread import SqliteThread, write_transaction
@@ -91,12 +90,7 @@ class SqliteIdempotencyStore:
         await self._file.open()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *_exc_info: object) -> None:
         await self.close()
 
     async def close(self) -> None:
