@@ -72,3 +72,15 @@ def test_the_bearer_credential_is_read_from_the_authorization_header_in_one_plac
         for name, _ in _functions_named(tree, {"bearer", "_bearer", "bearer_token"})
     ]
     assert found == ["apps/http/authorization.py bearer"]
+
+
+def test_the_label_name_rule_is_written_once() -> None:
+    """Silence matchers, rulesets and normalizers all check label names with ``LABEL_KEY``."""
+    rule = "[A-Za-z_][A-Za-z0-9_.-]{0,127}"
+    found = [
+        str(path.relative_to(PACKAGE))
+        for path, tree in _modules()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and rule in node.value
+    ]
+    assert found == ["domain/ruleset.py"]

@@ -5,7 +5,6 @@ never state changes."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Any
 
@@ -30,14 +29,13 @@ from helios.domain import engine, silence
 from helios.domain.access import Role
 from helios.domain.normalize import FieldError
 from helios.domain.patterns import pattern_problem
-from helios.domain.ruleset import LabelMatcher, MatchOp
+from helios.domain.ruleset import LABEL_KEY, LabelMatcher, MatchOp
 from helios.domain.values import Millis
 from helios.ports.event_store import EventStore
 
 MAX_MATCHERS = 64
 MAX_VALUE_CHARS = 1024
 MAX_COMMENT_CHARS = 1024
-_LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,127}")
 
 
 def _document(item: silence.Silence, now: Millis) -> doc.SilenceDocument:
@@ -79,7 +77,7 @@ def _validated(new: doc.NewSilence, now: Millis, author: str) -> silence.Silence
     if len(new.matchers) > MAX_MATCHERS:
         problems.append(FieldError(field="matchers", message=f"at most {MAX_MATCHERS}"))
     for index, matcher in enumerate(new.matchers):
-        if _LABEL.fullmatch(matcher.name) is None:
+        if LABEL_KEY.match(matcher.name) is None:
             problems.append(
                 FieldError(field=f"matchers[{index}].name", message="is not a label name")
             )
