@@ -28,7 +28,15 @@ from helios.domain.ruleset import Ruleset
 from helios.domain.run import Run, empty_run
 from helios.domain.scoring import Factor, Score, ScoreInput, score
 from helios.domain.silence import Silence, matching
-from helios.domain.values import Action, Millis, NotificationReason, Priority, Signal, Status
+from helios.domain.values import (
+    Action,
+    Millis,
+    NotificationReason,
+    Priority,
+    Severity,
+    Signal,
+    Status,
+)
 from helios.domain.values import order_key as _order_key
 
 # --------------------------------------------------------------------------- state
@@ -230,7 +238,7 @@ class AlertTriggered:
     episode: int
     episode_id: str
     at: Millis
-    severity: str
+    severity: Severity
     summary: str
     group_key: str
 
@@ -241,7 +249,7 @@ class AlertReopened:
     episode: int
     episode_id: str
     at: Millis
-    severity: str
+    severity: Severity
     summary: str
     group_key: str
 
@@ -691,7 +699,7 @@ def _decide_signal(
                 episode=after.number,
                 episode_id=after.episode_id,
                 at=after.started_at,
-                severity=after.severity.value,
+                severity=after.severity,
                 summary=after.summary,
                 group_key=group_key,
             )

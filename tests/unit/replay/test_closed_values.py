@@ -135,3 +135,31 @@ def test_every_recorded_closed_value_decodes_to_a_member_and_encodes_to_its_reco
         assert codec.encode(event) == (name, recorded)
     assert ("change", incident.AlertChange.OPENED) in seen
     assert ("reason", NotificationReason.ESCALATION) in seen
+
+
+@pytest.mark.parametrize("severity", list(Severity), ids=str)
+def test_an_opened_episode_records_its_severity_as_the_bytes_of_its_name(
+    severity: Severity,
+) -> None:
+    codec = EventCodec()
+    for kind in (alert.AlertTriggered, alert.AlertReopened):
+        event = kind(
+            episode=1, episode_id="sig-1", at=1_000, severity=severity, summary="s", group_key="g"
+        )
+        name, encoded = codec.encode(event)
+        as_plain_string = attrs.evolve(event, severity=severity.value)
+        assert codec.encode(as_plain_string) == (name, encoded)
+        assert codec.decode(name, encoded)[1].severity is severity
+
+
+def test_every_recorded_opened_episode_decodes_its_severity_to_a_member() -> None:
+    codec = EventCodec()
+    opened = 0
+    for line in map(json.loads, LOG.read_text().splitlines()):
+        recorded = base64.b64decode(line["state"])
+        name, event = codec.decode(line["name"], recorded)
+        if isinstance(event, alert.AlertTriggered | alert.AlertReopened):
+            assert type(event.severity) is Severity
+            assert codec.encode(event) == (name, recorded)
+            opened += 1
+    assert opened
