@@ -8,6 +8,7 @@ later episode of any of its alerts opens a new incident. Its priority is its ale
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 
 import attrs
@@ -15,7 +16,7 @@ import attrs
 from helios.domain.errors import CommandRejected
 from helios.domain.events import event
 from helios.domain.identity import stream_id
-from helios.domain.values import Millis, Priority, Status
+from helios.domain.values import Millis, NotificationReason, Priority, Status
 
 MAX_NOTE_CHARS = 4096
 
@@ -74,12 +75,25 @@ def incident_id_for(tenant: str, group_key: str, number: int) -> str:
 # --------------------------------------------------------------------------- commands
 
 
+class AlertChange(enum.StrEnum):
+    """What happened to an alert, as its incident hears of it.
+
+    A ``StrEnum``: recorded events store the value, so records made when ``change`` was a
+    plain ``str`` decode to these members and encode to the same bytes.
+    """
+
+    OPENED = "opened"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    PRIORITY = "priority"
+
+
 @attrs.frozen(kw_only=True)
 class TrackAlert:
-    """An alert in this group changed: ``change`` is opened, acknowledged, resolved, priority."""
+    """An alert in this group changed."""
 
     dedup_key: str
-    change: str
+    change: AlertChange
     status: Status
     priority: Priority | None
     at: Millis
@@ -89,7 +103,7 @@ class TrackAlert:
 class RecordNotification:
     dedup_key: str
     notification_id: str
-    reason: str
+    reason: NotificationReason
     at: Millis
 
 
@@ -130,7 +144,7 @@ class IncidentAlertJoined:
 class IncidentAlertChanged:
     incident_id: str
     dedup_key: str
-    change: str
+    change: AlertChange
     status: Status
     priority: Priority | None
     at: Millis
@@ -151,7 +165,7 @@ class IncidentNotified:
     incident_id: str
     dedup_key: str
     notification_id: str
-    reason: str
+    reason: NotificationReason
     at: Millis
 
 
@@ -247,7 +261,7 @@ def _track(
     events: list[IncidentEvent] = []
     current = state.open
     if current is None:
-        if command.change != "opened" or command.status is Status.RESOLVED:
+        if command.change is not AlertChange.OPENED or command.status is Status.RESOLVED:
             return (), state
         number = state.opened + 1
         incident_id = incident_id_for(state.tenant, state.group_key, number)
@@ -260,7 +274,7 @@ def _track(
         incident_id = current.incident_id
     member = current.member(command.dedup_key) if current else None
     if member is None:
-        if command.change != "opened":
+        if command.change is not AlertChange.OPENED:
             return tuple(events), state
         events.append(
             IncidentAlertJoined(

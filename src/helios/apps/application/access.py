@@ -36,7 +36,7 @@ import attrs
 import structlog
 
 from helios.apps.application.tenancy import load_tenant, wall_clock_ms
-from helios.domain import access
+from helios.domain import access, user_index
 from helios.domain.access import Role, TokenKind
 from helios.domain.errors import CommandRejected
 from helios.domain.values import Millis
@@ -308,9 +308,9 @@ class AccessService:
             CommandRejected: no such user.
             StoreUnavailable: the store could not be reached.
         """
-        index = access.UserIndex()
-        for recorded in self._store.read_stream(access.USER_INDEX_STREAM):
-            index = access.evolve_index(index, recorded.event)
+        index = user_index.initial_state()
+        for recorded in self._store.read_stream(user_index.STREAM):
+            index = user_index.evolve(index, recorded.event)
         tenant = index.tenant_of(user_id)
         if tenant is None:
             raise CommandRejected("no such user", (("user_id", "unknown"),))
@@ -345,17 +345,17 @@ class AccessService:
                 )
             ]
             if register is not None:
-                index, index_version = access.UserIndex(), 0
-                for recorded in self._store.read_stream(access.USER_INDEX_STREAM):
-                    index = access.evolve_index(index, recorded.event)
+                index, index_version = user_index.initial_state(), 0
+                for recorded in self._store.read_stream(user_index.STREAM):
+                    index = user_index.evolve(index, recorded.event)
                     index_version = recorded.version
-                registered = access.decide_index(
-                    access.RegisterUser(user_id=register, tenant_id=tenant_id, at=self._clock()),
-                    index,
+                registration = user_index.RegisterUser(
+                    user_id=register, tenant_id=tenant_id, at=self._clock()
                 )
+                registered = user_index.decide(registration, index)
                 streams.append(
                     StreamAppend(
-                        stream_id=access.USER_INDEX_STREAM,
+                        stream_id=user_index.STREAM,
                         expected_version=index_version,
                         events=registered,
                     )

@@ -21,7 +21,7 @@ from typing import Any
 import anyio.to_thread
 import attrs
 
-from helios.domain import tenancy
+from helios.domain import key_index, tenancy
 from helios.domain.values import Millis, SourceKind
 from helios.ports.event_store import AppendBatch, ConcurrencyConflict, EventStore, StreamAppend
 
@@ -232,10 +232,10 @@ class TenancyService:
             CommandRejected: no such integration.
             StoreUnavailable: the store could not be reached.
         """
-        for recorded in self._store.read_stream(tenancy.KEY_INDEX_STREAM):
+        for recorded in self._store.read_stream(key_index.STREAM):
             registered = recorded.event
             if (
-                isinstance(registered, tenancy.RoutingKeyRegistered)
+                isinstance(registered, key_index.RoutingKeyRegistered)
                 and registered.integration_id == integration_id
             ):
                 return registered.tenant_id
@@ -252,7 +252,7 @@ class TenancyService:
     ) -> tenancy.Tenant:
         for attempt in range(_CONFLICT_RETRIES):
             state, version = load_tenant(self._store, tenant_id)
-            events = tenancy.decide_tenant(command, state)
+            events = tenancy.decide(command, state)
             streams = [
                 StreamAppend(
                     stream_id=tenancy.tenant_stream_id(tenant_id),
@@ -264,8 +264,8 @@ class TenancyService:
                 # The tenant's event and the index entry commit together or not at all.
                 index, index_version = load_key_index(self._store)
                 key_hash, integration_id = register
-                registered = tenancy.decide_key(
-                    tenancy.RegisterRoutingKey(
+                registered = key_index.decide(
+                    key_index.RegisterRoutingKey(
                         key_hash=key_hash,
                         tenant_id=tenant_id,
                         integration_id=integration_id,
@@ -275,7 +275,7 @@ class TenancyService:
                 )
                 streams.append(
                     StreamAppend(
-                        stream_id=tenancy.KEY_INDEX_STREAM,
+                        stream_id=key_index.STREAM,
                         expected_version=index_version,
                         events=registered,
                     )
@@ -287,26 +287,26 @@ class TenancyService:
                     raise
                 continue
             for event in events:
-                state = tenancy.evolve_tenant(state, event)
+                state = tenancy.evolve(state, event)
             return state
         raise AssertionError("unreachable")
 
 
 def load_tenant(store: EventStore, tenant_id: str) -> tuple[tenancy.Tenant, int]:
     """A tenant's state and its stream version (0: no such tenant)."""
-    state = tenancy.initial_tenant(tenant_id)
+    state = tenancy.initial_state(tenant_id)
     version = 0
     for recorded in store.read_stream(tenancy.tenant_stream_id(tenant_id)):
-        state = tenancy.evolve_tenant(state, recorded.event)
+        state = tenancy.evolve(state, recorded.event)
         version = recorded.version
     return state, version
 
 
-def load_key_index(store: EventStore) -> tuple[tenancy.KeyIndex, int]:
-    state = tenancy.KeyIndex()
+def load_key_index(store: EventStore) -> tuple[key_index.KeyIndex, int]:
+    state = key_index.initial_state()
     version = 0
-    for recorded in store.read_stream(tenancy.KEY_INDEX_STREAM):
-        state = tenancy.evolve_key(state, recorded.event)
+    for recorded in store.read_stream(key_index.STREAM):
+        state = key_index.evolve(state, recorded.event)
         version = recorded.version
     return state, version
 
@@ -398,11 +398,11 @@ class KeyDirectory:
             if not force and now - self._index_checked_at < self._miss_refresh_s:
                 return
             recorded = await anyio.to_thread.run_sync(
-                self._store.read_stream, tenancy.KEY_INDEX_STREAM, self._index_version
+                self._store.read_stream, key_index.STREAM, self._index_version
             )
             for entry in recorded:
                 event: Any = entry.event
-                if isinstance(event, tenancy.RoutingKeyRegistered):
+                if isinstance(event, key_index.RoutingKeyRegistered):
                     self._owners[event.key_hash] = (event.tenant_id, event.integration_id)
                 self._index_version = entry.version
             self._index_checked_at = now

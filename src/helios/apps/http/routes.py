@@ -23,6 +23,7 @@ from litestar.params import FromPath
 
 from helios.apps.application.tenancy import Authenticated
 from helios.apps.http import shapes, signatures, sns
+from helios.apps.http.authorization import bearer
 from helios.apps.http.bodies import refuse_content_encoding
 from helios.apps.http.config import ApiConfig
 from helios.apps.http.errors import (
@@ -190,12 +191,6 @@ def _change_processed(ingest_id: str) -> StoredResponse:
     )
 
 
-def _bearer(request: Request[Any, Any, Any]) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
-
-
 def build_routes(ctx: ApiContext) -> list[HTTPRouteHandler]:
     """Every route handler of the API, bound to ``ctx``."""
     intake = ctx.intake
@@ -288,7 +283,7 @@ def build_routes(ctx: ApiContext) -> list[HTTPRouteHandler]:
             raise NotFound(f"unknown source {source!r}; one of {', '.join(INGEST_SOURCES)}")
         body = await read_body(request, limit)
         who = await intake.authenticate(
-            key or _bearer(request),
+            key or bearer(request),
             source=kind,
             tenant_hint=request.headers.get("x-helios-tenant"),
         )
