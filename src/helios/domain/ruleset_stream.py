@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+
 import attrs
 
 from helios.domain.errors import CommandRejected
 from helios.domain.events import event
+from helios.domain.identity import stream_id
 from helios.domain.patterns import RegexEngine
 from helios.domain.ruleset import DEFAULT_RULESET, Ruleset, validate
 from helios.domain.values import Millis
@@ -36,6 +39,11 @@ class RulesetPublished:
 
 def initial_state(tenant: str) -> TenantRules:
     return TenantRules(tenant=tenant)
+
+
+def ruleset_stream_id(tenant: str) -> uuid.UUID:
+    """The stream of a tenant's published rulesets."""
+    return stream_id("ruleset", tenant)
 
 
 def decide(command: PublishRuleset, state: TenantRules) -> tuple[RulesetPublished, ...]:
