@@ -20,6 +20,9 @@ class TenantRules:
     current: Ruleset = DEFAULT_RULESET
     published: int = 0
     """How many versions were published (0: the built-in defaults are in force)."""
+    published_at: Millis = 0
+    """When the version in force was published (0: never)."""
+    published_by: str = ""
 
 
 @attrs.frozen(kw_only=True)
@@ -65,4 +68,10 @@ def decide(command: PublishRuleset, state: TenantRules) -> tuple[RulesetPublishe
 
 
 def evolve(state: TenantRules, event: RulesetPublished) -> TenantRules:
-    return attrs.evolve(state, current=event.ruleset, published=state.published + 1)
+    return attrs.evolve(
+        state,
+        current=event.ruleset,
+        published=state.published + 1,
+        published_at=event.at,
+        published_by=event.by,
+    )

@@ -181,12 +181,10 @@ def _what_if(args: argparse.Namespace) -> int:
 
 
 def _dump_rules(args: argparse.Namespace) -> int:
-    from helios.domain import engine, ruleset_stream
+    from helios.apps.application.repository import RULESET, Repository
 
     with _opened(args.store) as store:
-        rules = ruleset_stream.initial_state(args.tenant)
-        for item in store.read_stream(engine.ruleset_stream(args.tenant)):
-            rules = ruleset_stream.evolve(rules, item.event)
+        rules, _ = Repository(store).load(RULESET, args.tenant)
     sys.stdout.write(rules_file.dumps(rules.current))
     return 0
 

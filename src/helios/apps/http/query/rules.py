@@ -10,9 +10,9 @@ from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
 
 from helios.apps.application.access import Caller
+from helios.apps.application.repository import RULESET, Repository
 from helios.apps.http.query import documents as doc
 from helios.apps.http.query.context import CACHE_HEADERS, QueryContext, cached, errors, rfc3339
-from helios.domain import engine, ruleset_stream
 from helios.domain.access import Role
 
 
@@ -20,15 +20,11 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
     """The rules endpoint."""
 
     def current(tenant: str) -> doc.Rules:
-        state = ruleset_stream.initial_state(tenant)
-        published_at, published_by = None, ""
-        for item in ctx.services.store.read_stream(engine.ruleset_stream(tenant)):
-            state = ruleset_stream.evolve(state, item.event)
-            published_at, published_by = item.event.at, item.event.by
+        state, _ = Repository(ctx.services.store).load(RULESET, tenant)
         return doc.Rules(
             version=state.current.version,
-            published_at=rfc3339(published_at),
-            published_by=published_by,
+            published_at=rfc3339(state.published_at),
+            published_by=state.published_by,
             ruleset=msgspec.to_builtins(state.current),
         )
 
