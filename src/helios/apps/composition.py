@@ -14,6 +14,7 @@ import attrs
 
 from helios.adapters.blobs import FileBlobStore
 from helios.adapters.embedded_queue import EmbeddedQueue
+from helios.adapters.key_file import PrivateJsonFile
 from helios.adapters.memory.limits import InMemoryIdempotencyStore, InMemoryRateLimiter
 from helios.adapters.store.factory import open_event_store
 from helios.apps.settings import Settings
@@ -40,6 +41,11 @@ def open_store(settings: Settings) -> EventStore:
     if url.startswith("sqlite:"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     return open_event_store(url)
+
+
+def key_file(settings: Settings, name: str) -> PrivateJsonFile:
+    """The keyring ``name`` in the data directory (first-start credentials, 0600)."""
+    return PrivateJsonFile(settings.data_dir / name)
 
 
 def open_mailer(settings: Settings) -> Mailer:

@@ -16,13 +16,14 @@ horizon re-folds from where it sorts, in O(horizon).
 from __future__ import annotations
 
 import enum
+import uuid
 
 import attrs
 
 from helios.domain import versions
 from helios.domain.events import ADDED_FIELD, event
 from helios.domain.fold import EMPTY, Episode, Fold, FoldPolicy, fold_all, fold_each, step
-from helios.domain.identity import delivery_key, is_content_id, stable_hash
+from helios.domain.identity import delivery_key, is_content_id, stable_hash, stream_id
 from helios.domain.patterns import RegexEngine, engine_for
 from helios.domain.ruleset import Ruleset
 from helios.domain.run import Run, empty_run
@@ -131,6 +132,11 @@ class AlertState:
 
 def initial_state(tenant: str, dedup_key: str) -> AlertState:
     return AlertState(tenant=tenant, dedup_key=dedup_key)
+
+
+def alert_stream_id(tenant: str, dedup_key: str) -> uuid.UUID:
+    """The stream of one alert: its signals and the decisions taken on them."""
+    return stream_id("alert", tenant, dedup_key)
 
 
 # --------------------------------------------------------------------------- commands

@@ -14,10 +14,10 @@ from collections.abc import Iterable
 import attrs
 
 from helios.domain import alert, incident, versions
-from helios.domain.identity import stream_id
 from helios.domain.incident import AlertChange
 from helios.domain.ruleset import Ruleset
-from helios.domain.silence import Silence
+from helios.domain.ruleset_stream import ruleset_stream_id
+from helios.domain.silence import Silence, silences_stream_id
 from helios.domain.values import Millis, Signal
 
 AlertKey = tuple[str, str]
@@ -26,20 +26,11 @@ GroupKey = tuple[str, str]
 """(tenant, group key)"""
 
 
-def alert_stream(tenant: str, dedup_key: str) -> uuid.UUID:
-    return stream_id("alert", tenant, dedup_key)
-
-
-def group_stream(tenant: str, group_key: str) -> uuid.UUID:
-    return stream_id("incident-group", tenant, group_key)
-
-
-def ruleset_stream(tenant: str) -> uuid.UUID:
-    return stream_id("ruleset", tenant)
-
-
-def silences_stream(tenant: str) -> uuid.UUID:
-    return stream_id("silences", tenant)
+# Stream ids are made next to their aggregates; these names stay for the engine's callers.
+alert_stream = alert.alert_stream_id
+group_stream = incident.group_stream_id
+ruleset_stream = ruleset_stream_id
+silences_stream = silences_stream_id
 
 
 @attrs.frozen(kw_only=True)

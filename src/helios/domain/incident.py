@@ -9,6 +9,7 @@ later episode of any of its alerts opens a new incident. Its priority is its ale
 from __future__ import annotations
 
 import enum
+import uuid
 from collections.abc import Mapping
 
 import attrs
@@ -66,6 +67,11 @@ class IncidentGroup:
 
 def initial_state(tenant: str, group_key: str) -> IncidentGroup:
     return IncidentGroup(tenant=tenant, group_key=group_key)
+
+
+def group_stream_id(tenant: str, group_key: str) -> uuid.UUID:
+    """The stream of one incident group: its incidents one after another, with their notes."""
+    return stream_id("incident-group", tenant, group_key)
 
 
 def incident_id_for(tenant: str, group_key: str, number: int) -> str:

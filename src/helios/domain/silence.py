@@ -6,10 +6,13 @@ notifications it would cause are suppressed, and the decisions name the silence.
 
 from __future__ import annotations
 
+import uuid
+
 import attrs
 
 from helios.domain.errors import CommandRejected
 from helios.domain.events import ADDED_FIELD, event
+from helios.domain.identity import stream_id
 from helios.domain.patterns import RegexEngine, pattern_problem, reading_engine
 from helios.domain.ruleset import LABEL_KEY, LabelMatcher, MatchOp, matches_all
 from helios.domain.values import Labels, Millis
@@ -98,6 +101,11 @@ SilenceEvent = SilenceCreated | SilenceExpired
 
 def initial_state(tenant: str) -> TenantSilences:
     return TenantSilences(tenant=tenant)
+
+
+def silences_stream_id(tenant: str) -> uuid.UUID:
+    """The stream of a tenant's silences."""
+    return stream_id("silences", tenant)
 
 
 def decide(command: SilenceCommand, state: TenantSilences) -> tuple[SilenceEvent, ...]:

@@ -8,11 +8,16 @@ can consume positions, and idempotency markers occupy positions that ``read_log`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 from uuid import UUID
 
 import attrs
+
+
+def _tuple(values: Iterable[Any]) -> tuple[Any, ...]:
+    # A typed converter: mypy cannot infer the item type of a bare ``tuple`` converter.
+    return tuple(values)
 
 
 def _non_empty(instance: object, attribute: attrs.Attribute[Any], value: tuple[Any, ...]) -> None:
@@ -37,7 +42,7 @@ class StreamAppend:
 
     stream_id: UUID
     expected_version: int = attrs.field(validator=_non_negative)
-    events: tuple[Any, ...] = attrs.field(converter=tuple, validator=_non_empty)
+    events: tuple[Any, ...] = attrs.field(converter=_tuple, validator=_non_empty)
 
 
 @attrs.frozen(kw_only=True)
@@ -57,8 +62,8 @@ class AppendBatch:
     A stream may appear more than once only with contiguous versions.
     """
 
-    streams: tuple[StreamAppend, ...] = attrs.field(converter=tuple, default=())
-    input_keys: tuple[str, ...] = attrs.field(converter=tuple, default=())
+    streams: tuple[StreamAppend, ...] = attrs.field(converter=_tuple, default=())
+    input_keys: tuple[str, ...] = attrs.field(converter=_tuple, default=())
     tracking: Tracking | None = None
 
     @input_keys.validator

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import attrs
 
-from helios.apps.application.repository import execute
-from helios.domain import engine, ruleset_stream
+from helios.apps.application.repository import RULESET, Repository
+from helios.domain import ruleset_stream
 from helios.domain.ruleset import Ruleset
 from helios.domain.values import Millis
 from helios.ports.event_store import EventStore
@@ -33,13 +33,7 @@ def publish_rules(store: EventStore, *, tenant: str, ruleset: Ruleset, by: str, 
         StoreUnavailable: the store cannot be reached.
     """
     command = ruleset_stream.PublishRuleset(ruleset=ruleset, at=at, by=by)
-    execute(
-        store,
-        engine.ruleset_stream(tenant),
-        initial=lambda: ruleset_stream.initial_state(tenant),
-        evolve=ruleset_stream.evolve,
-        decide=lambda state: ruleset_stream.decide(command, state),
-    )
+    Repository(store).execute(RULESET, tenant, lambda state: ruleset_stream.decide(command, state))
     return ruleset.version
 
 
@@ -49,10 +43,9 @@ def rules_in_force(store: EventStore, *, tenant: str) -> RulesInForce:
     Raises:
         StoreUnavailable: the store cannot be reached.
     """
-    state = ruleset_stream.initial_state(tenant)
-    published_at: Millis | None = None
-    published_by = ""
-    for item in store.read_stream(engine.ruleset_stream(tenant)):
-        state = ruleset_stream.evolve(state, item.event)
-        published_at, published_by = item.event.at, item.event.by
-    return RulesInForce(ruleset=state.current, published_at=published_at, published_by=published_by)
+    state, version = Repository(store).load(RULESET, tenant)
+    return RulesInForce(
+        ruleset=state.current,
+        published_at=state.published_at if version else None,
+        published_by=state.published_by,
+    )
