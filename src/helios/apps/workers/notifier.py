@@ -16,14 +16,14 @@ from collections.abc import Sequence
 import anyio.to_thread
 import structlog
 
-from helios.apps.views.database import ReadModels
-from helios.apps.views.projector import move_position
+from helios.apps.views.positions import move_position
 from helios.apps.views.streams import AlertStates, StreamDirectory
 from helios.apps.workers.followers import backoff_delay, wait_or_stop
 from helios.apps.workers.templates import render
 from helios.domain import alert
 from helios.ports.event_store import EventStore, LogEntry, StoreUnavailable
 from helios.ports.mailer import Mailer, MailerUnavailable, MailMessage, MailRejected
+from helios.ports.read_models import ReadModels
 
 _log = structlog.get_logger(__name__)
 

@@ -21,59 +21,53 @@ from helios.apps.http.query.changes import recent_changes
 from helios.apps.http.query.context import (
     CACHE_HEADERS,
     QueryContext,
-    after_cursor,
     cached,
+    decode_cursor,
     encode_cursor,
     errors,
-    like_pattern,
-    page_rows,
     query_time,
     rfc3339,
     rfc3339_required,
-    time_range,
 )
+from helios.apps.views import alerts
 from helios.domain import alert
 from helios.domain.access import Role
 from helios.domain.normalize import FieldError
 from helios.domain.values import Envelope, Signal, SourceKind
 from helios.ports.queue import QueueUnavailable
 
-_STATUSES = ("triggered", "acknowledged", "resolved", "none")
+_STATUSES = alerts.STATUSES
 _PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
 MAX_PAGE = 500
-ALERT_COLUMNS = (
-    "stream_id, dedup_key, status, priority, score, severity, summary, service, sources, labels, "
-    "occurrences, episode, duplicates, flapping, silenced, group_key, incident_id, "
-    "first_seen_at, last_signal_at, last_change_at, factors, links, details"
-)
 
 
-def alert_summary(row: tuple[Any, ...]) -> doc.AlertSummary:
+def alert_summary(row: alerts.AlertRow) -> doc.AlertSummary:
     return doc.AlertSummary(
-        id=row[0],
-        dedup_key=row[1],
-        status=row[2],
-        priority=row[3],
-        score=row[4],
-        severity=row[5],
-        summary=row[6],
-        service=row[7],
-        sources=orjson.loads(row[8]),
-        labels=orjson.loads(row[9]),
-        occurrences=row[10],
-        episode=row[11],
-        duplicates=row[12],
-        flapping=bool(row[13]),
-        silenced=bool(row[14]),
-        group_key=row[15],
-        incident_id=row[16],
-        first_seen_at=rfc3339(row[17]),
-        last_signal_at=rfc3339(row[18]),
-        last_change_at=rfc3339(row[19]),
+        id=row.stream_id,
+        dedup_key=row.dedup_key,
+        status=row.status,
+        priority=row.priority,
+        score=row.score,
+        severity=row.severity,
+        summary=row.summary,
+        service=row.service,
+        sources=orjson.loads(row.sources),
+        labels=orjson.loads(row.labels),
+        occurrences=row.occurrences,
+        episode=row.episode,
+        duplicates=row.duplicates,
+        flapping=bool(row.flapping),
+        silenced=bool(row.silenced),
+        group_key=row.group_key,
+        incident_id=row.incident_id,
+        first_seen_at=rfc3339(row.first_seen_at),
+        last_signal_at=rfc3339(row.last_signal_at),
+        last_change_at=rfc3339(row.last_change_at),
         links=[
-            doc.LinkDocument(href=link["href"], text=link["text"]) for link in orjson.loads(row[21])
+            doc.LinkDocument(href=link["href"], text=link["text"])
+            for link in orjson.loads(row.links)
         ],
-        details=orjson.loads(row[22]),
+        details=orjson.loads(row.details),
     )
 
 
@@ -90,8 +84,8 @@ def _choices(field: str, raw: str | None, allowed: tuple[str, ...]) -> list[str]
     return values
 
 
-def _label_filters(raw: list[str] | None) -> list[str]:
-    patterns = []
+def _label_filters(raw: list[str] | None) -> tuple[tuple[str, str], ...]:
+    pairs = []
     for index, item in enumerate(raw or ()):
         name, sep, value = item.partition("=")
         if not sep or not name:
@@ -99,10 +93,8 @@ def _label_filters(raw: list[str] | None) -> list[str]:
                 "invalid query parameter 'label': a filter is name=value",
                 errors=(FieldError(field=f"label[{index}]", message="must be name=value"),),
             )
-        # Labels are stored as compact JSON objects: look for the exact "name":"value" pair.
-        pair = orjson.dumps({name: value}).decode()[1:-1]
-        patterns.append(like_pattern(pair))
-    return patterns
+        pairs.append((name, value))
+    return tuple(pairs)
 
 
 def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
@@ -147,44 +139,20 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 50,
         cursor: FromQuery[str | None] = None,
     ) -> Response[doc.AlertPage]:
-        where = ["tenant = ?"]
-        params: list[Any] = [caller.tenant_id]
-        statuses = _choices("status", status, _STATUSES)
-        if statuses:
-            where.append(f"status IN ({', '.join('?' * len(statuses))})")
-            params += statuses
-        else:
-            where.append("status <> 'none'")
-        priorities = _choices("priority", priority, _PRIORITIES)
-        if priorities:
-            where.append(f"priority IN ({', '.join('?' * len(priorities))})")
-            params += priorities
-        if service:
-            where.append("service = ?")
-            params.append(service)
-        if source:
-            where.append("sources LIKE ? ESCAPE '\\'")
-            params.append(like_pattern(orjson.dumps(source).decode()))
-        for pattern in _label_filters(label):
-            where.append("labels LIKE ? ESCAPE '\\'")
-            params.append(pattern)
-        if q:
-            where.append(
-                "(LOWER(summary) LIKE ? ESCAPE '\\' OR LOWER(dedup_key) LIKE ? ESCAPE '\\')"
-            )
-            params += [like_pattern(q.lower())] * 2
-        start, end = query_time("since", since), query_time("until", until)
-        time_range(where, params, "last_signal_at", start, end)
-        after_cursor(where, params, cursor, "last_signal_at", "dedup_key")
-        rows, more = await page_rows(
-            ctx,
-            f"SELECT {ALERT_COLUMNS} FROM alerts",
-            where=where,
-            params=params,
-            order="last_signal_at DESC, dedup_key DESC",
-            limit=limit,
+        where = alerts.AlertFilter(
+            tenant=caller.tenant_id,
+            statuses=tuple(_choices("status", status, _STATUSES)),
+            priorities=tuple(_choices("priority", priority, _PRIORITIES)),
+            service=service or None,
+            source=source or None,
+            labels=_label_filters(label),
+            text=q or None,
+            since=query_time("since", since),
+            until=query_time("until", until),
+            after=_after(cursor),
         )
-        next_cursor = encode_cursor(rows[-1][18], rows[-1][1]) if more else None
+        rows, more = await ctx.run(lambda: alerts.page(ctx.read_models(), where, limit=limit))
+        next_cursor = encode_cursor(rows[-1].last_signal_at, rows[-1].dedup_key) if more else None
         page = doc.AlertPage(items=[alert_summary(r) for r in rows], next_cursor=next_cursor)
         return cached(request, page)
 
@@ -205,12 +173,12 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
         request: Request[Any, Any, Any], caller: NamedDependency[Caller], alert_id: FromPath[str]
     ) -> Response[doc.AlertDetail]:
         row = await _alert_row(ctx, caller, alert_id)
-        recorded = await ctx.run(lambda: ctx.services.store.read_stream(uuid.UUID(row[0])))
+        recorded = await ctx.run(lambda: ctx.services.store.read_stream(uuid.UUID(row.stream_id)))
         detail = _detail(row, recorded)
         # The current episode's start from the alert's own fold: the read model keeps the
         # first episode's, and a late trigger may have moved the start since it was opened.
         state = alert.evolve_all(
-            alert.initial_state(caller.tenant_id, row[1]), [item.event for item in recorded]
+            alert.initial_state(caller.tenant_id, row.dedup_key), [item.event for item in recorded]
         )
         episode = state.episode
         if episode is not None:
@@ -232,7 +200,7 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
                 "note too long", errors=(FieldError(field="note", message="at most 1024 chars"),)
             )
         row = await _alert_row(ctx, caller, alert_id)
-        document = {"action": action, "dedup_key": row[1], "user": caller.user.user_id}
+        document = {"action": action, "dedup_key": row.dedup_key, "user": caller.user.user_id}
         if note:
             document["note"] = note
         envelope = Envelope(
@@ -251,7 +219,7 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
                 "the queue cannot take actions now", retry_after_s=error.retry_after_s
             ) from None
         return doc.ActionAccepted(
-            action_id=envelope.ingest_id, alert_id=row[0], action=action, status="accepted"
+            action_id=envelope.ingest_id, alert_id=row.stream_id, action=action, status="accepted"
         )
 
     @post(
@@ -289,14 +257,23 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
     return [list_alerts, get_alert, acknowledge, resolve]
 
 
-async def _alert_row(ctx: QueryContext, caller: Caller, alert_id: str) -> tuple[Any, ...]:
-    rows = await ctx.rows(
-        f"SELECT {ALERT_COLUMNS} FROM alerts WHERE stream_id = ? AND tenant = ?",
-        (alert_id, caller.tenant_id),
+def _after(cursor: str | None) -> tuple[int, str] | None:
+    """The (last signal, dedup key) position a page cursor stands for.
+
+    Raises:
+        InvalidQuery: the cursor was not produced by this list.
+    """
+    after = decode_cursor(cursor, int, str)
+    return (after[0], after[1]) if after is not None else None
+
+
+async def _alert_row(ctx: QueryContext, caller: Caller, alert_id: str) -> alerts.AlertRow:
+    row = await ctx.run(
+        lambda: alerts.by_id(ctx.read_models(), tenant=caller.tenant_id, alert_id=alert_id)
     )
-    if not rows:
+    if row is None:
         raise NotFound("no such alert")
-    return rows[0]
+    return row
 
 
 def _signal_document(s: Signal, *, late: bool) -> doc.SignalDocument:
@@ -317,7 +294,7 @@ def _signal_document(s: Signal, *, late: bool) -> doc.SignalDocument:
     )
 
 
-def _detail(row: tuple[Any, ...], recorded: Any) -> doc.AlertDetail:
+def _detail(row: alerts.AlertRow, recorded: Any) -> doc.AlertDetail:
     signals: list[doc.SignalDocument] = []
     decisions: list[doc.Decision] = []
     notifications: list[doc.Notification] = []
@@ -375,7 +352,7 @@ def _detail(row: tuple[Any, ...], recorded: Any) -> doc.AlertDetail:
                 detail=msgspec.to_builtins(event),
             )
         )
-    factors = [doc.Factor(name=n, input=i, effect=e) for n, i, e in orjson.loads(row[20])]
+    factors = [doc.Factor(name=n, input=i, effect=e) for n, i, e in orjson.loads(row.factors)]
     return doc.AlertDetail(
         alert=alert_summary(row),
         factors=factors,

@@ -20,7 +20,7 @@ from litestar.handlers import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 
 from helios.apps.application.access import AccessService, Caller, PasswordLogin, TokenAuthenticator
-from helios.apps.composition import Services
+from helios.apps.composition import Services, open_read_models
 from helios.apps.http.errors import (
     PROBLEM_JSON,
     Forbidden,
@@ -30,20 +30,13 @@ from helios.apps.http.errors import (
     Unavailable,
 )
 from helios.apps.http.query.documents import Problem
-from helios.apps.views.database import ReadModels, open_read_models
 from helios.domain.access import Role
 from helios.domain.normalize import FieldError
 from helios.domain.values import Millis
 from helios.ports.event_store import StoreUnavailable
+from helios.ports.read_models import ReadModels
 
 T = TypeVar("T")
-
-# Access paths the query API needs beyond the projector's own indexes.
-_INDEXES = (
-    "CREATE INDEX IF NOT EXISTS alerts_by_recent ON alerts (tenant, last_signal_at, dedup_key)",
-    "CREATE INDEX IF NOT EXISTS alerts_by_stream ON alerts (stream_id)",
-    "CREATE INDEX IF NOT EXISTS incidents_by_opened ON incidents (tenant, opened_at, incident_id)",
-)
 
 
 @attrs.define
@@ -57,18 +50,14 @@ class QueryContext:
     _lock: threading.Lock = attrs.field(factory=threading.Lock)
 
     def read_models(self) -> ReadModels:
-        """The read-model database, opened (with the query indexes) on first use.
+        """The read-model database, opened on first use.
 
         Raises:
             StoreUnavailable: the database cannot be reached.
         """
         with self._lock:
             if self._db is None:
-                db = open_read_models(self.services.settings.effective_read_models_url)
-                with db.transaction() as cursor:
-                    for statement in _INDEXES:
-                        cursor.execute(statement)
-                self._db = db
+                self._db = open_read_models(self.services.settings.effective_read_models_url)
             return self._db
 
     async def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
