@@ -134,6 +134,32 @@ def raw(db_url: str, where: alerts.AlertFilter, n: int) -> list[float]:
     return samples
 
 
+def filter_cases(tenant: str) -> list[tuple[str, str, str, alerts.AlertFilter]]:
+    """(ratio name, printed name, API path, the view's filter) of each measured query."""
+    base = alerts.AlertFilter(tenant=tenant)
+    return [
+        ("first page", "GET /v1/alerts (first page of 50)", "/v1/alerts", base),
+        ("status filter", "?status=triggered", "/v1/alerts?status=triggered",
+         attrs.evolve(base, statuses=("triggered",))),
+        ("status filter (rare)", "?status=acknowledged&priority=P1",
+         "/v1/alerts?status=acknowledged&priority=P1",
+         attrs.evolve(base, statuses=("acknowledged",), priorities=("P1",))),
+        ("service filter", "?service=db", "/v1/alerts?service=db",
+         attrs.evolve(base, service="db")),
+        ("status+service filter", "?status=triggered&service=db",
+         "/v1/alerts?status=triggered&service=db",
+         attrs.evolve(base, statuses=("triggered",), service="db")),
+        ("label filter", "?label=instance=i-4242 (1 alert)",
+         "/v1/alerts?label=instance%3Di-4242",
+         attrs.evolve(base, labels=(("instance", "i-4242"),))),
+        ("label filter (200 alerts)", "?label=alertname=Alert7",
+         "/v1/alerts?label=alertname%3DAlert7",
+         attrs.evolve(base, labels=(("alertname", "Alert7"),))),
+        ("label filter (1 in 8)", "?label=service=db", "/v1/alerts?label=service%3Ddb",
+         attrs.evolve(base, labels=(("service", "db"),))),
+    ]  # fmt: skip
+
+
 async def main(args: argparse.Namespace) -> None:
     # A log line per request would cost more than some of the queries measured.
     configure_logging(log_format="json", level="error")
@@ -166,28 +192,7 @@ async def main(args: argparse.Namespace) -> None:
             detail_ids = [a["id"] for a in real["items"]]
             await measure(client, "/v1/alerts", headers, 20)  # warm-up (indexes, caches)
             n = args.requests
-            base = alerts.AlertFilter(tenant=tenant)
-            cases = [
-                ("first page", "GET /v1/alerts (first page of 50)", "/v1/alerts", base),
-                ("status filter", "?status=triggered", "/v1/alerts?status=triggered",
-                 attrs.evolve(base, statuses=("triggered",))),
-                ("status filter (rare)", "?status=acknowledged&priority=P1",
-                 "/v1/alerts?status=acknowledged&priority=P1",
-                 attrs.evolve(base, statuses=("acknowledged",), priorities=("P1",))),
-                ("service filter", "?service=db", "/v1/alerts?service=db",
-                 attrs.evolve(base, service="db")),
-                ("status+service filter", "?status=triggered&service=db",
-                 "/v1/alerts?status=triggered&service=db",
-                 attrs.evolve(base, statuses=("triggered",), service="db")),
-                ("label filter", "?label=instance=i-4242 (1 alert)",
-                 "/v1/alerts?label=instance%3Di-4242",
-                 attrs.evolve(base, labels=(("instance", "i-4242"),))),
-                ("label filter (200 alerts)", "?label=alertname=Alert7",
-                 "/v1/alerts?label=alertname%3DAlert7",
-                 attrs.evolve(base, labels=(("alertname", "Alert7"),))),
-                ("label filter (1 in 8)", "?label=service=db", "/v1/alerts?label=service%3Ddb",
-                 attrs.evolve(base, labels=(("service", "db"),))),
-            ]  # fmt: skip
+            cases = filter_cases(tenant)
             print(f"{'query':50} {'API p50':>9} {'p99':>8} {'view p50':>9} {'p99':>8}  (ms)")
             p99s: dict[str, float] = {}
             for key, name, path, where in cases:

@@ -55,7 +55,6 @@ def query_router(services: Services, *, clock: Callable[[], Millis] = wall_clock
         clock=clock,
     )
     handlers = [
-        *alerts.build(ctx),
         *incidents.build(ctx),
         *activity.build(ctx),
         *changes.build(ctx),
@@ -68,10 +67,13 @@ def query_router(services: Services, *, clock: Callable[[], Millis] = wall_clock
             handler.security = [BEARER]
     return Router(
         path="/v1",
-        route_handlers=handlers,
+        route_handlers=[alerts.AlertsController, *handlers],
         guards=[role_guard(ctx)],
         before_request=_check_request,
-        dependencies={"caller": Provide(current_caller, sync_to_thread=False)},
+        dependencies={
+            "caller": Provide(current_caller, sync_to_thread=False),
+            "ctx": Provide(lambda: ctx, use_cache=True, sync_to_thread=False),
+        },
     )
 
 
