@@ -15,7 +15,7 @@ position of the latest event folded), links (JSON list of ``{"href", "text"}``) 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import attrs
@@ -132,18 +132,29 @@ def _row(values: Row) -> AlertRow:
     return AlertRow(**dict(zip(COLUMNS, values, strict=True)))
 
 
-def upsert(cursor: Cursor, rows: Sequence[AlertRow]) -> None:
+def upsert(
+    cursor: Cursor,
+    rows: Sequence[AlertRow],
+    *,
+    labels_unchanged: Callable[[AlertRow], bool] = lambda row: False,
+) -> None:
     """Write the rows of one page (``duplicates`` adds to the stored count) and their labels.
 
-    The label rows are rewritten from each row's ``labels`` in the same transaction, so a
-    label filter never sees an alert's labels other than those of its row.
+    The label rows are rewritten from each row's ``labels`` and ``last_signal_at`` in the
+    same transaction, so a label filter never sees an alert's labels other than those of its
+    row; but not for the rows ``labels_unchanged`` vouches for (the caller last wrote the same
+    labels and time: most of an alert's events change neither).
     """
     if not rows:
         return
     cursor.executemany(_UPSERT, [tuple(getattr(row, name) for name in _WRITTEN) for row in rows])
     alert_labels.replace(
         cursor,
-        [(row.tenant, row.dedup_key, row.last_signal_at, orjson.loads(row.labels)) for row in rows],
+        [
+            (row.tenant, row.dedup_key, row.last_signal_at, orjson.loads(row.labels))
+            for row in rows
+            if not labels_unchanged(row)
+        ],
     )
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Callable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import attrs
@@ -62,6 +63,7 @@ class Projector:
         self._db = db
         self._directory = StreamDirectory(db, store)
         self._states = AlertStates(store)
+        self._labels = _LabelsWritten()
 
     def apply(self, page: Sequence[LogEntry], *, after: int) -> None:
         """Project one page and move the position from ``after`` to the page's last entry.
@@ -74,10 +76,16 @@ class Projector:
         page_rows = _PageRows()
         for entry in page:
             self._entry(entry, page_rows)
-        with self._db.transaction() as cursor:
-            page_rows.write(cursor)
-            self._directory.save(cursor)
-            move_position(cursor, FOLLOWER, after=after, to=page[-1].position)
+        try:
+            with self._db.transaction() as cursor:
+                page_rows.write(cursor, labels_unchanged=self._labels.unchanged)
+                self._directory.save(cursor)
+                move_position(cursor, FOLLOWER, after=after, to=page[-1].position)
+        except BaseException:
+            # Rolled back, or another projector wrote meanwhile: written labels are unknown.
+            self._labels.forget()
+            raise
+        self._labels.written(page_rows.alerts.values())
 
     def reset(self) -> None:
         """Forget every projected row and the position (the next run rebuilds from 0).
@@ -90,6 +98,7 @@ class Projector:
                 cursor.execute(f"DELETE FROM {table}")
             forget_position(cursor, FOLLOWER)
         self._states.forget()
+        self._labels.forget()
 
     def _entry(self, entry: LogEntry, rows: _PageRows) -> None:
         if entry.name.startswith("helios.alert."):
@@ -308,11 +317,34 @@ class _PageRows:
         )
         write(functools.partial(incidents.add_to_timeline, row=timeline))
 
-    def write(self, cursor: Cursor) -> None:
+    def write(self, cursor: Cursor, *, labels_unchanged: Callable[[alerts.AlertRow], bool]) -> None:
         # Alert rows first: incident statements of the same page may point them at incidents.
-        alerts.upsert(cursor, list(self.alerts.values()))
+        alerts.upsert(cursor, list(self.alerts.values()), labels_unchanged=labels_unchanged)
         for write in self.writes:
             write(cursor)
+
+
+class _LabelsWritten:
+    """The labels (and time) this projector last committed for the alerts it saw recently, so
+    that a row whose labels did not change does not rewrite its label rows."""
+
+    def __init__(self, *, capacity: int = 20_000) -> None:
+        self._items: OrderedDict[tuple[str, str], tuple[str, int]] = OrderedDict()
+        self._capacity = capacity
+
+    def unchanged(self, row: alerts.AlertRow) -> bool:
+        return self._items.get((row.tenant, row.dedup_key)) == (row.labels, row.last_signal_at)
+
+    def written(self, rows: Iterable[alerts.AlertRow]) -> None:
+        for row in rows:
+            key = (row.tenant, row.dedup_key)
+            self._items[key] = (row.labels, row.last_signal_at)
+            self._items.move_to_end(key)
+        while len(self._items) > self._capacity:
+            self._items.popitem(last=False)
+
+    def forget(self) -> None:
+        self._items.clear()
 
 
 def _factors_json(folded: FoldedAlert) -> str:
