@@ -5,14 +5,13 @@ same rows, and read models made before the table get it filled when opened."""
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
-import psycopg
-import pytest
+from read_model_fixtures import (  # noqa: F401  (fixtures are registered by being imported here)
+    db_fixture,
+    read_models_url_fixture,
+    store_fixture,
+)
 
-from helios.adapters.store.factory import open_event_store
 from helios.apps.application.ingest import Ingestor
 from helios.apps.composition import open_read_models
 from helios.apps.views import alerts
@@ -24,39 +23,6 @@ from helios.ports.read_models import ReadModels
 
 T0 = 1_773_480_000_000  # 2026-03-14T09:20:00Z
 LABELS = "SELECT tenant, dedup_key, name, value, last_signal_at FROM alert_labels ORDER BY 1, 2, 3"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def read_models_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty read-model database: a SQLite file, or a PostgreSQL schema of its own."""
-    if request.param == "sqlite":
-        yield f"sqlite:{tmp_path / 'readmodels.db'}"
-        return
-    base: str = request.getfixturevalue("postgres_url")
-    schema = f"rm_{uuid.uuid4().hex[:10]}"
-    try:
-        yield f"{base}?schema={schema}"
-    finally:
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[EventStore]:
-    store = open_event_store(f"sqlite:{tmp_path / 'helios.db'}")
-    try:
-        yield store
-    finally:
-        store.close()
-
-
-@pytest.fixture
-def db(read_models_url: str) -> Iterator[ReadModels]:
-    db = open_read_models(read_models_url)
-    try:
-        yield db
-    finally:
-        db.close()
 
 
 def _firing(n: int, fingerprint: str, labels: dict[str, str], minute: int) -> Envelope:
