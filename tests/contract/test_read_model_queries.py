@@ -82,3 +82,24 @@ def test_an_alert_is_found_by_its_id_in_its_own_tenant_only(
     found = alerts.by_id(db, tenant="acme", alert_id=rows[0].stream_id)
     assert found == rows[0]
     assert alerts.by_id(db, tenant="other", alert_id=rows[0].stream_id) is None
+
+
+def test_an_outbox_email_is_due_until_sent_and_written_once(db: ReadModels) -> None:
+    """Written twice: one row. A failed attempt postpones it; once sent it is never due."""
+    email = outbox.PendingEmail(
+        notification_id="n-1", tenant="acme", dedup_key="fp-1", position=7, reason="triggered",
+        priority="P2", recipients="a@x.io,b@x.io", subject="s", body="b", created_at=T0,
+    )  # fmt: skip
+    for _ in range(2):
+        with db.transaction() as cursor:
+            outbox.add_pending(cursor, [email])
+    assert outbox.count(db) == 1
+    [due] = outbox.due(db, now=T0, limit=10)
+    assert (due.notification_id, due.recipients, due.attempts) == ("n-1", "a@x.io,b@x.io", 0)
+
+    outbox.mark(db, "n-1", status="pending", attempts=1, next_attempt_at=T0 + 2_000, error="x")
+    assert outbox.due(db, now=T0 + 1_999, limit=10) == []
+    assert [e.attempts for e in outbox.due(db, now=T0 + 2_000, limit=10)] == [1]
+
+    outbox.mark(db, "n-1", status="sent", attempts=2, next_attempt_at=T0, error=None, sent_at=T0)
+    assert outbox.due(db, now=T0 + 10_000, limit=10) == []
