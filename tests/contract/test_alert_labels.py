@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import attrs
 from read_model_fixtures import (  # noqa: F401  (fixtures are registered by being imported here)
     db_fixture,
     read_models_url_fixture,
@@ -133,3 +134,34 @@ def test_read_models_made_before_the_label_table_get_it_filled_when_opened(
         assert again.query(LABELS) == projected
     finally:
         again.close()
+
+
+def test_pages_of_a_label_filter_follow_the_list_order_without_gaps_or_repeats(
+    store: EventStore, db: ReadModels
+) -> None:
+    """Walked two at a time after each page's last (time, key), with a second label and a
+    status: the same alerts, in the same order, as one page of everything."""
+    ingest = Ingestor(store)
+    for n in range(7):
+        labels = {"env": "prod" if n != 3 else "dev", "team": "db" if n % 2 else "web"}
+        ingest.ingest([_firing(n, f"fp-{n}", labels, n % 4)])
+    _project(store, db, Projector(store, db))
+    where = alerts.AlertFilter(
+        tenant="acme", statuses=("triggered",), labels=(("env", "prod"), ("team", "db"))
+    )
+    everything, _ = alerts.page(db, where, limit=50)
+    assert sorted(row.dedup_key for row in everything) == ["fp-1", "fp-5"]
+    where = alerts.AlertFilter(tenant="acme", labels=(("env", "prod"),))
+    everything, _ = alerts.page(db, where, limit=50)
+    walked: list[str] = []
+    after: tuple[int, str] | None = None
+    while True:
+        rows, more = alerts.page(db, attrs.evolve(where, after=after), limit=2)
+        walked += [row.dedup_key for row in rows]
+        if not more:
+            break
+        after = (rows[-1].last_signal_at, rows[-1].dedup_key)
+    assert walked == [row.dedup_key for row in everything]
+    assert len(walked) == 6
+    keys = [(row.last_signal_at, row.dedup_key) for row in everything]
+    assert keys == sorted(keys, reverse=True)
