@@ -3,17 +3,17 @@
     .venv/bin/python bench/query.py [--alerts 100000] [--requests 300] [--detail-alerts 500]
 
 Read models in SQLite (the embedded default) in a temporary directory. The ``alerts`` table (and
-its label index) is filled through the alerts view with ``--alerts`` synthetic rows for one
-tenant (plus as many for a second tenant, so tenant scoping is exercised). Alert *details* also read the alert's stream from the
-event store, so ``--detail-alerts`` real alerts are ingested through the library (SQLite store)
-and projected first; detail latency is measured on those, with the 100k synthetic rows beside
-them in the table. Requests go through the real ASGI app (authentication, guard, ETag,
-serialisation) in process, without a socket: the numbers are the server's cost, not the
-network's. The queries are timed in turns (one of each per round), so a busy machine weighs on
-all alike. Reported: p50 and p99 in milliseconds per query, and the view's own query (the SQL
-and its rows, without HTTP) p50/p99; then, for each filter, its API p99 over the first page's
-(the target: at most 5, whatever the filter's selectivity). The free-text ``q`` filter is a
-scan by design and is not among them.
+its label index) is filled through the alerts view with ``--alerts`` synthetic rows for one tenant
+(plus as many for a second tenant, so tenant scoping is exercised). Alert *details* also read the
+alert's stream from the event store, so ``--detail-alerts`` real alerts are ingested through the
+library (SQLite store) and projected first; detail latency is measured on those, with the 100k
+synthetic rows beside them in the table. Requests go through the real ASGI app (authentication,
+guard, ETag, serialisation) in process, without a socket: the numbers are the server's cost, not
+the network's. The queries are timed in turns (one of each per round), so a busy machine weighs on
+all alike. Reported: p50 and p99 in milliseconds per query, and the view's own query (the SQL and
+its rows, without HTTP) p50/p99; then, for each filter, its API p99 over the first page's (the
+target: at most 5, whatever the filter's selectivity). The free-text ``q`` filter is a scan by
+design and is not among them.
 """
 
 from __future__ import annotations

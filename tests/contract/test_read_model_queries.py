@@ -12,7 +12,7 @@ from read_model_fixtures import (  # noqa: F401  (fixtures are registered by bei
 )
 
 from helios.apps.application.ingest import Ingestor
-from helios.apps.views import alerts, incidents, outbox
+from helios.apps.views import activity, alerts, incidents, outbox
 from helios.apps.views.projector import Projector
 from helios.domain.values import Envelope, SourceKind
 from helios.ports.event_store import EventStore
@@ -103,3 +103,33 @@ def test_an_outbox_email_is_due_until_sent_and_written_once(db: ReadModels) -> N
 
     outbox.mark(db, "n-1", status="sent", attempts=2, next_attempt_at=T0, error=None, sent_at=T0)
     assert outbox.due(db, now=T0 + 10_000, limit=10) == []
+
+
+def test_the_feed_and_the_incidents_page_back_in_order(store: EventStore, db: ReadModels) -> None:
+    """Walked one row at a time, each list gives what one page of everything gives."""
+    _projected(store, db)
+    lines, _ = activity.page(db, tenant="acme", limit=500)
+    assert lines and [line.position for line in lines] == sorted(
+        (line.position for line in lines), reverse=True
+    )
+    walked: list[int] = []
+    before: int | None = None
+    while True:
+        page, more = activity.page(db, tenant="acme", before=before, limit=1)
+        walked += [line.position for line in page]
+        if not more:
+            break
+        before = page[-1].position
+    assert walked == [line.position for line in lines]
+    triggered, _ = activity.page(db, tenant="acme", kind="triggered", limit=9)
+    assert {line.kind for line in triggered} == {"triggered"}
+
+    opened, _ = incidents.page(db, tenant="acme", limit=500)
+    assert opened
+    for row in opened:
+        assert incidents.by_id(db, tenant="acme", incident_id=row.incident_id) == row
+        assert incidents.by_id(db, tenant="other", incident_id=row.incident_id) is None
+        members = incidents.members(db, tenant="acme", incident_id=row.incident_id)
+        assert len(members) == row.alerts
+        assert all(m.alert_id is not None for m in members)
+        assert incidents.timeline(db, incident_id=row.incident_id)[0].kind == "opened"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import attrs
 
-from helios.ports.read_models import Cursor
+from helios.ports.read_models import Cursor, ReadModels
 
 DDL = (
     """CREATE TABLE IF NOT EXISTS activity (
@@ -52,3 +52,32 @@ def add_unless_change_known(cursor: Cursor, row: ActivityRow, *, change_id: str)
         "ON CONFLICT (position) DO NOTHING",
         (row.position, row.tenant, row.at, row.kind, row.subject, row.text, row.tenant, change_id),
     )
+
+
+def page(
+    db: ReadModels, *, tenant: str, kind: str | None = None, before: int | None = None, limit: int
+) -> tuple[list[ActivityRow], bool]:
+    """Up to ``limit`` of the tenant's lines, latest first, before the log position ``before``;
+    and whether more follow.
+
+    Raises:
+        StoreUnavailable: the database cannot be reached.
+    """
+    clauses = ["tenant = ?"]
+    params: list[object] = [tenant]
+    if kind:
+        clauses.append("kind = ?")
+        params.append(kind)
+    if before is not None:
+        clauses.append("position < ?")
+        params.append(before)
+    rows = db.query(
+        "SELECT position, tenant, at, kind, subject, text FROM activity "
+        f"WHERE {' AND '.join(clauses)} ORDER BY position DESC LIMIT ?",
+        [*params, limit + 1],
+    )
+    lines = [
+        ActivityRow(position=p, tenant=t, at=at, kind=k, subject=s, text=x)
+        for p, t, at, k, s, x in rows[:limit]
+    ]
+    return lines, len(rows) > limit

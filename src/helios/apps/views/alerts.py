@@ -21,7 +21,7 @@ from typing import Literal
 import attrs
 import orjson
 
-from helios.apps.views import alert_labels
+from helios.apps.views import alert_labels, search
 from helios.ports.read_models import Cursor, ReadModels, Row
 
 DDL = (
@@ -232,16 +232,15 @@ def _filter(where: AlertFilter, clauses: list[str], params: list[object], *, ord
         params.append(where.service)
     if where.source:
         # Sources are a short JSON list: a scan, narrowed by the other filters first.
-        clauses.append("a.sources LIKE ? ESCAPE '\\'")
-        params.append(_anywhere(orjson.dumps(where.source).decode()))
+        clauses.append(f"a.sources LIKE ? {search.ESCAPE}")
+        params.append(search.anywhere(orjson.dumps(where.source).decode()))
     for name, value in where.labels[1:]:
         clauses.append(alert_labels.HAS_LABEL)
         params += [name, value]
     if where.text:
-        clauses.append(
-            "(LOWER(a.summary) LIKE ? ESCAPE '\\' OR LOWER(a.dedup_key) LIKE ? ESCAPE '\\')"
-        )
-        params += [_anywhere(where.text.lower())] * 2
+        like = f"LIKE ? {search.ESCAPE}"
+        clauses.append(f"(LOWER(a.summary) {like} OR LOWER(a.dedup_key) {like})")
+        params += [search.anywhere(where.text.lower())] * 2
     # Bounds on the order's own columns (equal to the alert's), so the index range starts
     # where the page does.
     if where.since is not None:
@@ -257,12 +256,6 @@ def _filter(where: AlertFilter, clauses: list[str], params: list[object], *, ord
             f"({order}.last_signal_at = ? AND {order}.dedup_key < ?))"
         )
         params += [at, at, key]
-
-
-def _anywhere(text: str) -> str:
-    """``text`` as a LIKE pattern that matches it anywhere (wildcards escaped with ``\\``)."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 def by_id(db: ReadModels, *, tenant: str, alert_id: str) -> AlertRow | None:

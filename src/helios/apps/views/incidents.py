@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import attrs
 
 from helios.ports.read_models import Cursor, ReadModels
@@ -125,3 +127,110 @@ def counts_by_status(db: ReadModels) -> dict[str, int]:
         str(status): int(n)
         for status, n in db.query("SELECT status, COUNT(*) FROM incidents GROUP BY status")
     }
+
+
+IncidentStatus = Literal["open", "resolved"]
+
+
+@attrs.frozen(kw_only=True)
+class IncidentRow:
+    incident_id: str
+    tenant: str
+    group_key: str
+    number: int
+    status: IncidentStatus
+    priority: str | None
+    alerts: int
+    """How many alerts are members."""
+    opened_at: int
+    resolved_at: int | None
+    last_change_at: int
+
+
+COLUMNS = tuple(field.name for field in attrs.fields(IncidentRow))
+_SELECT = f"SELECT {', '.join(COLUMNS)} FROM incidents"
+STATUSES: tuple[IncidentStatus, ...] = ("open", "resolved")
+
+
+def page(
+    db: ReadModels,
+    *,
+    tenant: str,
+    status: str | None = None,
+    after: tuple[int, str] | None = None,
+    limit: int,
+) -> tuple[list[IncidentRow], bool]:
+    """Up to ``limit`` of the tenant's incidents, most recently opened first (ties by id,
+    descending), after the (opened_at, incident_id) position ``after``; and whether more
+    follow.
+
+    Raises:
+        StoreUnavailable: the database cannot be reached.
+    """
+    clauses = ["tenant = ?"]
+    params: list[object] = [tenant]
+    if status is not None:
+        clauses.append("status = ?")
+        params.append(status)
+    if after is not None:
+        clauses.append("(opened_at < ? OR (opened_at = ? AND incident_id < ?))")
+        params += [after[0], after[0], after[1]]
+    rows = db.query(
+        f"{_SELECT} WHERE {' AND '.join(clauses)} "
+        "ORDER BY opened_at DESC, incident_id DESC LIMIT ?",
+        [*params, limit + 1],
+    )
+    return [IncidentRow(**dict(zip(COLUMNS, r, strict=True))) for r in rows[:limit]], (
+        len(rows) > limit
+    )
+
+
+def by_id(db: ReadModels, *, tenant: str, incident_id: str) -> IncidentRow | None:
+    """The tenant's incident ``incident_id`` (another tenant's: None).
+
+    Raises:
+        StoreUnavailable: the database cannot be reached.
+    """
+    rows = db.query(f"{_SELECT} WHERE incident_id = ? AND tenant = ?", (incident_id, tenant))
+    return IncidentRow(**dict(zip(COLUMNS, rows[0], strict=True))) if rows else None
+
+
+@attrs.frozen(kw_only=True)
+class MemberRow:
+    alert_id: str | None
+    """The member alert's stream id (None if its row is gone, e.g. mid-rebuild)."""
+    dedup_key: str
+    status: str
+    priority: str | None
+
+
+def members(db: ReadModels, *, tenant: str, incident_id: str) -> list[MemberRow]:
+    """The incident's alerts, by dedup key.
+
+    Raises:
+        StoreUnavailable: the database cannot be reached.
+    """
+    rows = db.query(
+        "SELECT a.stream_id, m.dedup_key, m.status, m.priority FROM incident_alerts m "
+        "LEFT JOIN alerts a ON a.tenant = ? AND a.dedup_key = m.dedup_key "
+        "WHERE m.incident_id = ? ORDER BY m.dedup_key",
+        (tenant, incident_id),
+    )
+    return [MemberRow(alert_id=a, dedup_key=k, status=s, priority=p) for a, k, s, p in rows]
+
+
+def timeline(db: ReadModels, *, incident_id: str) -> list[TimelineRow]:
+    """The incident's timeline, in log order.
+
+    Raises:
+        StoreUnavailable: the database cannot be reached.
+    """
+    rows = db.query(
+        "SELECT incident_id, position, at, kind, dedup_key, detail FROM incident_timeline "
+        "WHERE incident_id = ? ORDER BY position",
+        (incident_id,),
+    )
+    return [
+        TimelineRow(incident_id=i, position=p, at=at, kind=k, dedup_key=d, detail=detail)
+        for i, p, at, k, d, detail in rows
+    ]

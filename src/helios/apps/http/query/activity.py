@@ -18,9 +18,9 @@ from helios.apps.http.query.context import (
     decode_cursor,
     encode_cursor,
     errors,
-    page_rows,
     rfc3339_required,
 )
+from helios.apps.views import activity as feed
 from helios.domain.access import Role
 
 
@@ -44,30 +44,28 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
         cursor: FromQuery[str | None] = None,
     ) -> Response[doc.ActivityPage]:
-        where, params = ["tenant = ?"], [caller.tenant_id]
-        if kind:
-            where.append("kind = ?")
-            params.append(kind)
         after = decode_cursor(cursor, int)
-        if after is not None:
-            where.append("position < ?")
-            params.append(after[0])
-        rows, more = await page_rows(
-            ctx,
-            "SELECT position, at, kind, subject, text FROM activity",
-            where=where,
-            params=params,
-            order="position DESC",
-            limit=limit,
+        rows, more = await ctx.run(
+            lambda: feed.page(
+                ctx.read_models(),
+                tenant=caller.tenant_id,
+                kind=kind or None,
+                before=after[0] if after is not None else None,
+                limit=limit,
+            )
         )
         page = doc.ActivityPage(
             items=[
                 doc.ActivityEntry(
-                    id=r[0], at=rfc3339_required(r[1]), kind=r[2], subject=r[3], text=r[4]
+                    id=r.position,
+                    at=rfc3339_required(r.at),
+                    kind=r.kind,
+                    subject=r.subject,
+                    text=r.text,
                 )
                 for r in rows
             ],
-            next_cursor=encode_cursor(rows[-1][0]) if more else None,
+            next_cursor=encode_cursor(rows[-1].position) if more else None,
         )
         return cached(request, page)
 

@@ -16,43 +16,39 @@ from helios.apps.http.query import documents as doc
 from helios.apps.http.query.context import (
     CACHE_HEADERS,
     QueryContext,
-    after_cursor,
     cached,
+    decode_cursor,
     encode_cursor,
     errors,
-    like_pattern,
-    page_rows,
     query_time,
     rfc3339_required,
-    time_range,
 )
+from helios.apps.views import changes
 from helios.domain.access import Role
 from helios.domain.values import Millis
 
 MAX_PAGE = 500
 RECENT_LIMIT = 20
-CHANGE_COLUMNS = (
-    "change_id, summary, service, origin, source, integration, occurred_at, received_at, "
-    "links, details"
-)
 
 
-def change_document(row: tuple[Any, ...]) -> doc.ChangeDocument:
+def change_document(row: changes.ChangeRow) -> doc.ChangeDocument:
     return doc.ChangeDocument(**_fields(row))
 
 
-def _fields(row: tuple[Any, ...]) -> dict[str, Any]:
+def _fields(row: changes.ChangeRow) -> dict[str, Any]:
     return {
-        "id": row[0],
-        "summary": row[1],
-        "service": row[2],
-        "origin": row[3],
-        "source": row[4],
-        "integration": row[5],
-        "occurred_at": rfc3339_required(row[6]),
-        "received_at": rfc3339_required(row[7]),
-        "links": [doc.LinkDocument(href=k["href"], text=k["text"]) for k in orjson.loads(row[8])],
-        "details": orjson.loads(row[9]),
+        "id": row.change_id,
+        "summary": row.summary,
+        "service": row.service,
+        "origin": row.origin,
+        "source": row.source,
+        "integration": row.integration,
+        "occurred_at": rfc3339_required(row.occurred_at),
+        "received_at": rfc3339_required(row.received_at),
+        "links": [
+            doc.LinkDocument(href=k["href"], text=k["text"]) for k in orjson.loads(row.links)
+        ],
+        "details": orjson.loads(row.details),
     }
 
 
@@ -68,14 +64,18 @@ async def recent_changes(
     if not service or not started_at:
         return []
     window_ms = ctx.services.settings.recent_changes_window_s * 1000
-    rows = await ctx.rows(
-        f"SELECT {CHANGE_COLUMNS} FROM changes WHERE tenant = ? AND service = ? "
-        "AND occurred_at >= ? AND occurred_at <= ? "
-        "ORDER BY occurred_at DESC, change_id DESC LIMIT ?",
-        (tenant, service, started_at - window_ms, started_at, RECENT_LIMIT),
+    rows = await ctx.run(
+        lambda: changes.recent(
+            ctx.read_models(),
+            tenant=tenant,
+            service=service,
+            since=started_at - window_ms,
+            until=started_at,
+            limit=RECENT_LIMIT,
+        )
     )
     return [
-        doc.RecentChange(**_fields(row), seconds_before=(started_at - row[6]) // 1000)
+        doc.RecentChange(**_fields(row), seconds_before=(started_at - row.occurred_at) // 1000)
         for row in rows
     ]
 
@@ -109,31 +109,28 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 50,
         cursor: FromQuery[str | None] = None,
     ) -> Response[doc.ChangePage]:
-        where = ["tenant = ?"]
-        params: list[Any] = [caller.tenant_id]
-        if service:
-            where.append("service = ?")
-            params.append(service)
-        if source:
-            where.append("source = ?")
-            params.append(source)
-        if q:
-            where.append("LOWER(summary) LIKE ? ESCAPE '\\'")
-            params.append(like_pattern(q.lower()))
-        time_range(
-            where, params, "occurred_at", query_time("since", since), query_time("until", until)
+        where = changes.ChangeFilter(
+            tenant=caller.tenant_id,
+            service=service or None,
+            source=source or None,
+            text=q or None,
+            since=query_time("since", since),
+            until=query_time("until", until),
+            after=_after(cursor),
         )
-        after_cursor(where, params, cursor, "occurred_at", "change_id")
-        rows, more = await page_rows(
-            ctx,
-            f"SELECT {CHANGE_COLUMNS} FROM changes",
-            where=where,
-            params=params,
-            order="occurred_at DESC, change_id DESC",
-            limit=limit,
-        )
-        next_cursor = encode_cursor(rows[-1][6], rows[-1][0]) if more else None
+        rows, more = await ctx.run(lambda: changes.page(ctx.read_models(), where, limit=limit))
+        next_cursor = encode_cursor(rows[-1].occurred_at, rows[-1].change_id) if more else None
         page = doc.ChangePage(items=[change_document(r) for r in rows], next_cursor=next_cursor)
         return cached(request, page)
 
     return [list_changes]
+
+
+def _after(cursor: str | None) -> tuple[int, str] | None:
+    """The (occurred_at, change_id) position a page cursor stands for.
+
+    Raises:
+        InvalidQuery: the cursor was not produced by this list.
+    """
+    after = decode_cursor(cursor, int, str)
+    return (after[0], after[1]) if after is not None else None

@@ -18,36 +18,32 @@ from helios.apps.http.query import documents as doc
 from helios.apps.http.query.context import (
     CACHE_HEADERS,
     QueryContext,
-    after_cursor,
     cached,
+    decode_cursor,
     encode_cursor,
     errors,
-    page_rows,
     rfc3339,
     rfc3339_required,
 )
+from helios.apps.views import incidents
 from helios.domain import engine, incident
 from helios.domain.access import Role
 from helios.domain.normalize import FieldError
 
 MAX_NOTE_CHARS = 4096
-_COLUMNS = (
-    "incident_id, group_key, number, status, priority, alerts, opened_at, resolved_at, "
-    "last_change_at"
-)
 
 
-def _summary(row: tuple[Any, ...]) -> doc.IncidentSummary:
+def _summary(row: incidents.IncidentRow) -> doc.IncidentSummary:
     return doc.IncidentSummary(
-        id=row[0],
-        group_key=row[1],
-        number=row[2],
-        status=row[3],
-        priority=row[4],
-        alerts=row[5],
-        opened_at=rfc3339_required(row[6]),
-        resolved_at=rfc3339(row[7]),
-        last_change_at=rfc3339_required(row[8]),
+        id=row.incident_id,
+        group_key=row.group_key,
+        number=row.number,
+        status=row.status,
+        priority=row.priority,
+        alerts=row.alerts,
+        opened_at=rfc3339_required(row.opened_at),
+        resolved_at=rfc3339(row.resolved_at),
+        last_change_at=rfc3339_required(row.last_change_at),
     )
 
 
@@ -71,27 +67,24 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
         cursor: FromQuery[str | None] = None,
     ) -> Response[doc.IncidentPage]:
-        where, params = ["tenant = ?"], [caller.tenant_id]
-        if status:
-            if status not in ("open", "resolved"):
-                raise InvalidQuery(
-                    "invalid query parameter 'status'",
-                    errors=(FieldError(field="status", message="must be open or resolved"),),
-                )
-            where.append("status = ?")
-            params.append(status)
-        after_cursor(where, params, cursor, "opened_at", "incident_id")
-        rows, more = await page_rows(
-            ctx,
-            f"SELECT {_COLUMNS} FROM incidents",
-            where=where,
-            params=params,
-            order="opened_at DESC, incident_id DESC",
-            limit=limit,
+        if status and status not in incidents.STATUSES:
+            raise InvalidQuery(
+                "invalid query parameter 'status'",
+                errors=(FieldError(field="status", message="must be open or resolved"),),
+            )
+        after = decode_cursor(cursor, int, str)
+        rows, more = await ctx.run(
+            lambda: incidents.page(
+                ctx.read_models(),
+                tenant=caller.tenant_id,
+                status=status or None,
+                after=(after[0], after[1]) if after is not None else None,
+                limit=limit,
+            )
         )
         page = doc.IncidentPage(
             items=[_summary(r) for r in rows],
-            next_cursor=encode_cursor(rows[-1][6], rows[-1][0]) if more else None,
+            next_cursor=encode_cursor(rows[-1].opened_at, rows[-1].incident_id) if more else None,
         )
         return cached(request, page)
 
@@ -107,26 +100,28 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
         request: Request[Any, Any, Any], caller: NamedDependency[Caller], incident_id: FromPath[str]
     ) -> Response[doc.IncidentDetail]:
         row = await _incident_row(ctx, caller, incident_id)
-        members = await ctx.rows(
-            "SELECT a.stream_id, m.dedup_key, m.status, m.priority FROM incident_alerts m "
-            "LEFT JOIN alerts a ON a.tenant = ? AND a.dedup_key = m.dedup_key "
-            "WHERE m.incident_id = ? ORDER BY m.dedup_key",
-            (caller.tenant_id, incident_id),
+        members = await ctx.run(
+            lambda: incidents.members(
+                ctx.read_models(), tenant=caller.tenant_id, incident_id=incident_id
+            )
         )
-        timeline = await ctx.rows(
-            "SELECT at, kind, dedup_key, detail FROM incident_timeline WHERE incident_id = ? "
-            "ORDER BY position",
-            (incident_id,),
+        timeline = await ctx.run(
+            lambda: incidents.timeline(ctx.read_models(), incident_id=incident_id)
         )
         detail = doc.IncidentDetail(
             incident=_summary(row),
             members=[
-                doc.IncidentMember(alert_id=m[0], dedup_key=m[1], status=m[2], priority=m[3])
+                doc.IncidentMember(
+                    alert_id=m.alert_id, dedup_key=m.dedup_key, status=m.status, priority=m.priority
+                )
                 for m in members
             ],
             timeline=[
                 doc.TimelineEntry(
-                    at=rfc3339_required(t[0]), kind=t[1], dedup_key=t[2], detail=orjson.loads(t[3])
+                    at=rfc3339_required(t.at),
+                    kind=t.kind,
+                    dedup_key=t.dedup_key,
+                    detail=orjson.loads(t.detail),
                 )
                 for t in timeline
             ],
@@ -154,7 +149,7 @@ def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
         at = ctx.clock()
         author = caller.user.email
         command = incident.AddNote(incident_id=incident_id, author=author, text=note.text, at=at)
-        await ctx.run(lambda: _append_note(ctx, caller.tenant_id, row[1], command))
+        await ctx.run(lambda: _append_note(ctx, caller.tenant_id, row.group_key, command))
         return doc.NoteAdded(
             incident_id=incident_id, author=author, text=note.text, at=rfc3339_required(at)
         )
@@ -172,11 +167,12 @@ def _append_note(ctx: QueryContext, tenant: str, group_key: str, command: incide
     )
 
 
-async def _incident_row(ctx: QueryContext, caller: Caller, incident_id: str) -> tuple[Any, ...]:
-    rows = await ctx.rows(
-        f"SELECT {_COLUMNS} FROM incidents WHERE incident_id = ? AND tenant = ?",
-        (incident_id, caller.tenant_id),
+async def _incident_row(
+    ctx: QueryContext, caller: Caller, incident_id: str
+) -> incidents.IncidentRow:
+    row = await ctx.run(
+        lambda: incidents.by_id(ctx.read_models(), tenant=caller.tenant_id, incident_id=incident_id)
     )
-    if not rows:
+    if row is None:
         raise NotFound("no such incident")
-    return rows[0]
+    return row
