@@ -122,7 +122,7 @@ class _Side:
     def _take(self, key: AlertKey, working: engine.Working) -> None:
         self._states.keep(working)
         tally = self.tallies.setdefault(key, _Tally())
-        for event in working.events.get(engine.alert_stream(*key), ()):
+        for event in working.events.get(alert.alert_stream_id(*key), ()):
             match event:
                 case alert.AlertScored(priority=priority):
                     tally.last = event
