@@ -16,9 +16,9 @@ import uuid
 from collections.abc import Iterator, Sequence
 from types import TracebackType
 
-from helios.adapters.store.factory import open_event_store
 from helios.apps.application.ingest import Ingestor, IngestReport
 from helios.apps.application.repository import execute
+from helios.apps.composition import open_event_store
 from helios.domain import alert, engine, incident, ruleset_stream, silence
 from helios.domain.ruleset import Ruleset
 from helios.domain.values import Envelope, Millis, SourceKind

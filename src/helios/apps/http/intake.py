@@ -24,7 +24,7 @@ from collections.abc import Callable
 import attrs
 import structlog
 
-from helios.adapters.queue_codec import envelope_message
+from helios.apps.application.envelopes import envelope_message
 from helios.apps.application.tenancy import Authenticated, KeyDirectory
 from helios.apps.http.config import ApiConfig
 from helios.apps.http.errors import (

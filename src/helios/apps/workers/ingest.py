@@ -26,7 +26,7 @@ import anyio.to_thread
 import attrs
 import structlog
 
-from helios.adapters.queue_codec import ENVELOPE_KIND, MalformedMessage, decode_envelope
+from helios.apps.application.envelopes import ENVELOPE_KIND, MalformedMessage, decode_envelope
 from helios.apps.application.ingest import Ingestor, IngestReport, Snapshotting
 from helios.apps.workers.followers import backoff_delay, wait_or_stop
 from helios.apps.workers.messages import (

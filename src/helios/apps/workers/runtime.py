@@ -10,7 +10,7 @@ import anyio.to_thread
 import structlog
 
 from helios.apps.application.ingest import Snapshotting
-from helios.apps.composition import Services, open_mailer, open_queue
+from helios.apps.composition import Services, open_fetcher, open_mailer, open_queue
 from helios.apps.views.database import ReadModels, open_read_models
 from helios.apps.views.projector import Projector
 from helios.apps.workers.fanout import DecisionFanout
@@ -54,9 +54,7 @@ def ingest_worker(
     with the system's CAs by default)."""
     settings = services.settings
     if fetcher is None:
-        from helios.adapters.https_fetcher import HttpsFetcher
-
-        fetcher = HttpsFetcher()
+        fetcher = open_fetcher()
     return IngestWorker(
         queue=services.queue,
         store=services.store,

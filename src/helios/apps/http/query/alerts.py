@@ -13,8 +13,8 @@ from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from helios.adapters.queue_codec import envelope_message
 from helios.apps.application.access import Caller
+from helios.apps.application.envelopes import envelope_message
 from helios.apps.http.errors import InvalidBody, InvalidQuery, NotFound, Unavailable
 from helios.apps.http.query import documents as doc
 from helios.apps.http.query.changes import recent_changes
