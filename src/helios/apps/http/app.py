@@ -19,7 +19,7 @@ from helios.apps.http.errors import PROBLEM_HANDLERS, NotFound, problem_response
 from helios.apps.http.intake import Intake, now_ms
 from helios.apps.http.middleware import BodyDeadline, RequestContext
 from helios.apps.http.query import OPENAPI_COMPONENTS, query_router
-from helios.apps.http.routes import ApiContext, build_routes
+from helios.apps.http.routes import ROUTES, ApiContext, dependencies
 from helios.apps.http.sns import SnsVerifier
 from helios.apps.observability import Metrics
 from helios.domain.values import Millis
@@ -78,7 +78,8 @@ def create_app(
         ctx.shutting_down = True
 
     return Litestar(
-        route_handlers=[*build_routes(ctx), query_router(services, clock=clock)],
+        route_handlers=[*ROUTES, query_router(services, clock=clock)],
+        dependencies=dependencies(ctx),
         exception_handlers=PROBLEM_HANDLERS,
         middleware=[
             DefineMiddleware(RequestContext, metrics=metrics),
