@@ -20,6 +20,7 @@ from helios.apps.application.ingest import Ingestor, IngestReport
 from helios.apps.application.repository import execute
 from helios.apps.composition import open_event_store
 from helios.domain import alert, engine, incident, ruleset_stream, silence
+from helios.domain.alert import AlertState
 from helios.domain.ruleset import Ruleset
 from helios.domain.values import Envelope, Millis, SourceKind
 from helios.ports.event_store import (
@@ -147,7 +148,7 @@ class Helios:
         """Every event of the alert's stream, in order (its signals and decisions)."""
         return list(self.store.read_stream(engine.alert_stream(tenant, dedup_key)))
 
-    def alerts(self, tenant: str) -> list[alert.AlertState]:
+    def alerts(self, tenant: str) -> list[AlertState]:
         """Every alert of a tenant (scans the log: fine embedded, the API uses projections)."""
         keys = sorted(
             {

@@ -8,7 +8,7 @@ can consume positions, and idempotency markers occupy positions that ``read_log`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -18,6 +18,15 @@ import attrs
 def _non_empty(instance: object, attribute: attrs.Attribute[Any], value: tuple[Any, ...]) -> None:
     if not value:
         raise ValueError(f"{attribute.name} must not be empty")
+
+
+# Typed converters (``converter=tuple`` would leave the attrs constructor's parameter untyped).
+def _events(value: Iterable[Any]) -> tuple[Any, ...]:
+    return tuple(value)
+
+
+def _strings(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
 
 
 def _non_negative(instance: object, attribute: attrs.Attribute[Any], value: int) -> None:
@@ -37,7 +46,11 @@ class StreamAppend:
 
     stream_id: UUID
     expected_version: int = attrs.field(validator=_non_negative)
-    events: tuple[Any, ...] = attrs.field(converter=tuple, validator=_non_empty)
+    events: tuple[Any, ...] = attrs.field(converter=_events, validator=_non_empty)
+
+
+def _stream_appends(value: Iterable[StreamAppend]) -> tuple[StreamAppend, ...]:
+    return tuple(value)
 
 
 @attrs.frozen(kw_only=True)
@@ -57,8 +70,8 @@ class AppendBatch:
     A stream may appear more than once only with contiguous versions.
     """
 
-    streams: tuple[StreamAppend, ...] = attrs.field(converter=tuple, default=())
-    input_keys: tuple[str, ...] = attrs.field(converter=tuple, default=())
+    streams: tuple[StreamAppend, ...] = attrs.field(converter=_stream_appends, default=())
+    input_keys: tuple[str, ...] = attrs.field(converter=_strings, default=())
     tracking: Tracking | None = None
 
     @input_keys.validator

@@ -13,6 +13,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from typing import Any
 
 import attrs
@@ -218,7 +219,7 @@ class Ingestor:
                 self._apply(
                     working,
                     versions,
-                    lambda w, k=key, c=context: engine.apply_tick(w, (tenant, k), at, c),
+                    partial(engine.apply_tick, key=(tenant, key), at=at, context=context),
                 )
             record = TickReceived(
                 tenant=tenant,
@@ -291,7 +292,7 @@ class Ingestor:
         for signal in signals:
             context = contexts[signal.tenant]
             self._apply(
-                working, versions, lambda w, s=signal, c=context: engine.apply_signal(w, s, c)
+                working, versions, partial(engine.apply_signal, signal=signal, context=context)
             )
         intake: list[StreamAppend] = []
         for envelope, result in outcomes:
@@ -339,7 +340,7 @@ class Ingestor:
             stream,
             alert.AlertState,
             lambda: alert.initial_state(*key),
-            alert.evolve,  # type: ignore[arg-type]
+            alert.evolve,
         )
         working.alerts[key] = state
         versions[stream] = version
@@ -354,7 +355,7 @@ class Ingestor:
             stream,
             incident.IncidentGroup,
             lambda: incident.initial_state(*key),
-            incident.evolve,  # type: ignore[arg-type]
+            incident.evolve,
         )
         working.groups[key] = state
         versions[stream] = version

@@ -283,7 +283,9 @@ def _summary(db: ReadModels, worker: IngestWorker | None) -> _Summary:
         "SELECT COALESCE(priority, '--'), status, COUNT(*) FROM alerts GROUP BY 1, 2 ORDER BY 1, 2"
     )
     duplicates = db.query("SELECT COALESCE(SUM(duplicates), 0) FROM alerts")[0][0]
-    incidents = dict(db.query("SELECT status, COUNT(*) FROM incidents GROUP BY status"))
+    incidents: dict[str, int] = dict(
+        db.query("SELECT status, COUNT(*) FROM incidents GROUP BY status")
+    )
     sent = db.query("SELECT COUNT(*) FROM notification_outbox")[0][0]
     return _Summary(
         by_priority=[(str(p), str(s), int(n)) for p, s, n in rows],
@@ -309,7 +311,7 @@ def _summary_table(summary: _Summary) -> Table:
     table.add_row("notifications", "queued/sent", str(summary.notifications))
     if summary.envelopes is not None:
         table.add_row("envelopes processed", "", str(summary.envelopes))
-    for status, count in sorted(HTTP.statuses.items()):
-        label = f"HTTP {status}" if status else "HTTP errors"
+    for code, count in sorted(HTTP.statuses.items()):
+        label = f"HTTP {code}" if code else "HTTP errors"
         table.add_row("requests sent", label, str(count))
     return table

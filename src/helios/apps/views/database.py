@@ -127,6 +127,7 @@ class ReadModels:
     def _connection(self) -> Any:
         if self._conn is not None:
             return self._conn
+        conn: Any  # a psycopg or a sqlite3 connection: both take execute()
         if self.is_postgres:
             import psycopg
 

@@ -35,13 +35,13 @@ _KINDS = {
         alert.AlertState,
         lambda s: engine.alert_stream(s.tenant, s.dedup_key),
         lambda s: alert.initial_state(s.tenant, s.dedup_key),
-        alert.evolve,  # type: ignore[arg-type]
+        alert.evolve,
     ),
     "helios.incident.": _Kind(
         incident.IncidentGroup,
         lambda s: engine.group_stream(s.tenant, s.group_key),
         lambda s: incident.initial_state(s.tenant, s.group_key),
-        incident.evolve,  # type: ignore[arg-type]
+        incident.evolve,
     ),
 }
 

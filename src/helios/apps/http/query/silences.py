@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
@@ -41,7 +41,9 @@ _LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,127}")
 
 
 def _document(item: silence.Silence, now: Millis) -> doc.SilenceDocument:
-    state = "pending" if now < item.starts_at else "active" if now < item.ends_at else "expired"
+    state: Literal["pending", "active", "expired"] = (
+        "pending" if now < item.starts_at else "active" if now < item.ends_at else "expired"
+    )
     return doc.SilenceDocument(
         id=item.silence_id,
         matchers=[doc.Matcher(name=m.name, op=m.op.value, value=m.value) for m in item.matchers],
