@@ -213,23 +213,17 @@ class Intake:
         """
         scope = f"{who.tenant_id}/{who.integration.integration_id}"
         fingerprint = hashlib.sha256(delivery.body).hexdigest()
+        if delivery.idempotency_key is None:
+            return await self._admit_by_content(
+                who,
+                delivery,
+                respond,
+                duplicate=duplicate,
+                signature=signature,
+                scope=scope,
+                fingerprint=fingerprint,
+            )
         key = delivery.idempotency_key
-        if key is None:
-            if signature is not None:
-                await self._refuse_used_signature(who, signature)
-            seen_as = delivery.dedup_fingerprint or fingerprint
-            if delivery.content_dedup and await self._seen(scope, seen_as):
-                self._metrics.envelopes.inc(delivery.source.value, "duplicate")
-                response = (duplicate or respond)("")
-            else:
-                response = await self._enqueue(who, delivery, respond)
-                if delivery.content_dedup:
-                    window_ms = delivery.dedup_window_ms or self._dedup_window_ms
-                    await self._remember(f"body:{scope}", seen_as, window_ms)
-            if signature is not None:
-                # Also after a "duplicate": what the signature vouches for is on the queue.
-                await self._remember_signature(who, signature)
-            return response
         try:
             begun = await self._idempotency.begin(
                 scope=scope, key=key, fingerprint=fingerprint, now_ms=self._clock()
@@ -268,6 +262,40 @@ class Intake:
             # after it a second envelope, which the worker deduplicates by content.
             _log.warning("could not record the Idempotency-Key response", error=str(error))
         if signature is not None:
+            await self._remember_signature(who, signature)
+        return response
+
+    async def _admit_by_content(
+        self,
+        who: Authenticated,
+        delivery: Delivery,
+        respond: ResponseBuilder,
+        *,
+        duplicate: ResponseBuilder | None,
+        signature: str | None,
+        scope: str,
+        fingerprint: str,
+    ) -> StoredResponse:
+        """``admit`` without an ``Idempotency-Key``: a delivery seen within the window (same
+        body, or same ``dedup_fingerprint``) is answered as a duplicate, not enqueued again.
+
+        Raises:
+            Unauthorized: the signature was already used (a replayed request).
+            Unavailable: the queue is down (503).
+        """
+        if signature is not None:
+            await self._refuse_used_signature(who, signature)
+        seen_as = delivery.dedup_fingerprint or fingerprint
+        if delivery.content_dedup and await self._seen(scope, seen_as):
+            self._metrics.envelopes.inc(delivery.source.value, "duplicate")
+            response = (duplicate or respond)("")
+        else:
+            response = await self._enqueue(who, delivery, respond)
+            if delivery.content_dedup:
+                window_ms = delivery.dedup_window_ms or self._dedup_window_ms
+                await self._remember(f"body:{scope}", seen_as, window_ms)
+        if signature is not None:
+            # Also after a "duplicate": what the signature vouches for is on the queue.
             await self._remember_signature(who, signature)
         return response
 

@@ -65,7 +65,7 @@ def decode_object(body: bytes) -> dict[str, Any]:
     return document
 
 
-def check_pagerduty(document: dict[str, Any]) -> None:
+def check_pagerduty(document: dict[str, Any]) -> None:  # noqa: C901, PLR0912
     """Refuse an Events API v2 event PagerDuty would refuse.
 
     Raises:
@@ -180,7 +180,7 @@ def check_normalizes(envelope: Envelope) -> None:
         raise InvalidBody(detail[:1].upper() + detail[1:], errors=shown)
 
 
-def check_source(source: SourceKind, document: dict[str, Any]) -> None:
+def check_source(source: SourceKind, document: dict[str, Any]) -> None:  # noqa: PLR0912
     """Refuse a body that is not the document its source sends.
 
     Raises:

@@ -105,7 +105,7 @@ def _label_filters(raw: list[str] | None) -> list[str]:
     return patterns
 
 
-def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
+def build(ctx: QueryContext) -> list[HTTPRouteHandler]:  # noqa: C901, PLR0915
     """The alert endpoints."""
 
     @get(

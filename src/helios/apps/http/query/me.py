@@ -48,7 +48,7 @@ def _token_document(token: access.Token) -> doc.TokenDocument:
     )
 
 
-def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
+def build(ctx: QueryContext) -> list[HTTPRouteHandler]:  # noqa: C901
     """The identity endpoints."""
 
     @get("/me", summary="The caller", opt={"role": Role.VIEWER}, responses=errors(), tags=["me"])
