@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio.to_thread
@@ -57,21 +57,12 @@ def create_app(
         clock=clock,
     )
 
-    async def store_ready() -> None:
-        await anyio.to_thread.run_sync(services.store.max_position)
-
-    async def queue_ready() -> None:
-        await services.queue.check_ready()
-
-    async def limiter_ready() -> None:
-        await services.limiter.check(key="readyz", rate_per_s=1.0, burst=1, now_ms=clock(), cost=0)
-
     ctx = ApiContext(
         intake=intake,
         config=config,
         sns=sns,
         metrics=metrics,
-        readiness={"store": store_ready, "queue": queue_ready, "limiter": limiter_ready},
+        readiness=_readiness_probes(services, clock),
     )
 
     def stop_taking_traffic() -> None:
@@ -95,6 +86,24 @@ def create_app(
         ),
         request_max_body_size=config.max_body_bytes,
     )
+
+
+def _readiness_probes(
+    services: Services, clock: Callable[[], Millis]
+) -> dict[str, Callable[[], Awaitable[object]]]:
+    """What ``/readyz`` checks: the store, the queue and the limiter answer (none is changed:
+    the limiter is asked at no cost)."""
+
+    async def store_ready() -> None:
+        await anyio.to_thread.run_sync(services.store.max_position)
+
+    async def queue_ready() -> None:
+        await services.queue.check_ready()
+
+    async def limiter_ready() -> None:
+        await services.limiter.check(key="readyz", rate_per_s=1.0, burst=1, now_ms=clock(), cost=0)
+
+    return {"store": store_ready, "queue": queue_ready, "limiter": limiter_ready}
 
 
 def _documentation_router() -> Router:
