@@ -12,11 +12,11 @@ from litestar.openapi import OpenAPIConfig
 from litestar.status_codes import HTTP_404_NOT_FOUND
 
 import helios
+from helios.apps.application.admission import Intake, now_ms
 from helios.apps.application.tenancy import KeyDirectory
 from helios.apps.composition import Services
 from helios.apps.http.config import ApiConfig
 from helios.apps.http.errors import PROBLEM_HANDLERS, NotFound, problem_response
-from helios.apps.http.intake import Intake, now_ms
 from helios.apps.http.middleware import BodyDeadline, RequestContext
 from helios.apps.http.query import OPENAPI_COMPONENTS, query_router
 from helios.apps.http.routes import ROUTES, ApiContext, dependencies

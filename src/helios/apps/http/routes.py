@@ -23,6 +23,15 @@ from litestar.exceptions import InternalServerException
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 
+from helios.apps.application.admission import (
+    KEPT_HEADERS,
+    MAX_IDEMPOTENCY_KEY_CHARS,
+    Delivery,
+    Intake,
+    KeyOfAnotherKind,
+    NotAuthenticated,
+    OtherTenantsKey,
+)
 from helios.apps.application.tenancy import Authenticated
 from helios.apps.http import shapes, signatures, sns
 from helios.apps.http.bodies import refuse_content_encoding
@@ -33,12 +42,9 @@ from helios.apps.http.errors import (
     Forbidden,
     InvalidBody,
     InvalidHeader,
-    KeyOfAnotherKind,
     NotFound,
     PayloadTooLarge,
-    Unauthorized,
 )
-from helios.apps.http.intake import KEPT_HEADERS, MAX_IDEMPOTENCY_KEY_CHARS, Delivery, Intake
 from helios.apps.http.sns import SnsVerifier
 from helios.apps.observability import Metrics
 from helios.domain.identity import stable_hash
@@ -226,7 +232,7 @@ async def _routing_key_caller(
             "Event object is invalid",
             errors=(FieldError(field="routing_key", message=error.reason),),
         ) from None
-    except (Unauthorized, Forbidden):
+    except (NotAuthenticated, OtherTenantsKey):
         raise InvalidBody(
             "Event object is invalid",
             errors=(FieldError(field="routing_key", message="is not a valid routing key"),),
