@@ -26,7 +26,8 @@ from pathlib import Path
 from store import DEV_SERVER, fresh_database
 
 from helios.adapters.store import migrate, open_event_store
-from helios.apps.application.ingest import Ingestor, Snapshotting, StateCache
+from helios.apps.application.ingest import Ingestor
+from helios.apps.application.repository import Snapshotting, StateCache
 from helios.domain import alert, engine
 from helios.domain.values import Envelope, SourceKind
 from helios.ports.event_store import AppendBatch, EventStore, StreamAppend

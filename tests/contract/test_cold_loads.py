@@ -13,7 +13,8 @@ from store_fixtures import (  # noqa: F401  (fixtures are registered by being im
 from structlog.testing import capture_logs
 
 from helios.adapters.store.factory import open_event_store
-from helios.apps.application.ingest import Ingestor, Snapshotting, StateCache
+from helios.apps.application.ingest import Ingestor
+from helios.apps.application.repository import Snapshotting, StateCache
 from helios.apps.embedded.traffic import TrafficGenerator
 from helios.domain import alert, engine
 from helios.domain.values import Envelope

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import threading
+import uuid
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from store_fixtures import (  # noqa: F401  (fixtures are registered by being imported here)
     event_store,
@@ -11,11 +14,12 @@ from store_fixtures import (  # noqa: F401  (fixtures are registered by being im
 )
 
 from helios.adapters.store.factory import open_event_store
-from helios.apps.application.ingest import Ingestor, StateCache
+from helios.apps.application.ingest import Ingestor
+from helios.apps.application.repository import Snapshotting, StateCache
 from helios.apps.embedded.traffic import TrafficGenerator
 from helios.domain import alert, engine
 from helios.domain.values import Envelope, SourceKind, Status
-from helios.ports.event_store import EventStore
+from helios.ports.event_store import EventStore, RecordedEvent
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "payloads" / "examples"
 T0 = 1_773_480_000_000
@@ -166,3 +170,41 @@ def _fold(store: EventStore, key: str) -> alert.AlertState:
     for item in store.read_stream(engine.alert_stream("acme", key)):
         state = alert.evolve(state, item.event)
     return state
+
+
+class ReadCounting:
+    """The real store, noting from which version each stream is read."""
+
+    def __init__(self, store: EventStore) -> None:
+        self._store = store
+        self.reads: list[tuple[uuid.UUID, int]] = []
+
+    def read_stream(self, stream_id: uuid.UUID, after_version: int = 0) -> Sequence[RecordedEvent]:
+        self.reads.append((stream_id, after_version))
+        return self._store.read_stream(stream_id, after_version)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def test_after_a_conflict_an_alert_is_caught_up_not_read_whole(store: EventStore) -> None:
+    """A stale cached alert conflicts; the retry reads only the events another worker
+    appended after the cached version, never the alert's whole stream again."""
+    traffic = list(TrafficGenerator(tenant="acme", start=T0, problems=1).envelopes(30))
+    counting = ReadCounting(store)
+    ours = Ingestor(counting, snapshotting=Snapshotting(every=0))  # type: ignore[arg-type]
+    ours.ingest(traffic[:10])
+    Ingestor(store).ingest(traffic[10:20])  # another worker: our cached states are now stale
+    alerts = {(s, v) for s, v in counting.reads if s in _alert_streams(store)}
+    assert alerts and all(version == 0 for _, version in alerts)  # first loads: whole
+    counting.reads.clear()
+
+    report = ours.ingest(traffic[20:])
+
+    assert report.attempts == 2
+    rereads = [(s, v) for s, v in counting.reads if s in _alert_streams(store)]
+    assert rereads and all(version > 0 for _, version in rereads)
+
+
+def _alert_streams(store: EventStore) -> set[uuid.UUID]:
+    return {engine.alert_stream("acme", key) for key in _alert_keys(store)}

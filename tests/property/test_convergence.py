@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from helios.domain import alert
 from helios.domain.ruleset import Ruleset
-from helios.domain.values import Action, Signal
+from helios.domain.values import Action, Signal, order_key
 
 
 def ingest_all(arrivals: list[Signal], ruleset: Ruleset) -> alert.AlertState:
@@ -41,7 +41,7 @@ def test_any_permutation_with_duplicates_gives_the_same_state(
     """Arrival order, duplicates and copies of timestamp-less signals (an HA pair's, resends)
     never change the final alert state."""
     deliveries = data.draw(with_copies(distinct), label="deliveries")
-    in_canonical_order = sorted(deliveries, key=lambda s: s.order_key)
+    in_canonical_order = sorted(deliveries, key=order_key)
     duplicates = data.draw(st.lists(st.sampled_from(deliveries), max_size=6), label="duplicates")
     arrivals = data.draw(st.permutations(deliveries + duplicates), label="arrivals")
 

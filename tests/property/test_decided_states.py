@@ -7,12 +7,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from helios.domain import incident
-from helios.domain.values import Priority, Status
+from helios.domain.values import NotificationReason, Priority, Status
 
 track = st.builds(
     incident.TrackAlert,
     dedup_key=st.sampled_from(["a", "b", "c", "d"]),
-    change=st.sampled_from(["opened", "acknowledged", "resolved", "priority"]),
+    change=st.sampled_from(list(incident.AlertChange)),
     status=st.sampled_from(list(Status)),
     priority=st.none() | st.sampled_from(list(Priority)),
     at=st.integers(min_value=0, max_value=10**6),
@@ -21,7 +21,7 @@ notify = st.builds(
     incident.RecordNotification,
     dedup_key=st.sampled_from(["a", "b", "z"]),
     notification_id=st.just("ntf-1"),
-    reason=st.just("triggered"),
+    reason=st.just(NotificationReason.TRIGGERED),
     at=st.integers(min_value=0, max_value=10**6),
 )
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from helios.domain import alert
 from helios.domain.ruleset import Ruleset
-from helios.domain.values import Action, Severity, Signal
+from helios.domain.values import Action, Severity, Signal, order_key
 
 SOURCES = ("alertmanager", "grafana", "pagerduty")
 
@@ -73,7 +73,7 @@ horizons = st.builds(
 
 
 @given(
-    distinct=st.lists(signals(), min_size=1, max_size=12, unique_by=lambda s: s.order_key),
+    distinct=st.lists(signals(), min_size=1, max_size=12, unique_by=order_key),
     data=st.data(),
     ruleset=rulesets,
     slack=st.integers(min_value=0, max_value=3),
@@ -93,7 +93,7 @@ def test_any_permutation_within_the_horizon_gives_the_same_state(
     duplicates = data.draw(st.lists(st.sampled_from(deliveries), max_size=4), label="duplicates")
     arrivals = data.draw(st.permutations(deliveries + duplicates), label="arrivals")
 
-    reference, _ = ingest_all(sorted(deliveries, key=lambda s: s.order_key), ruleset)
+    reference, _ = ingest_all(sorted(deliveries, key=order_key), ruleset)
     shuffled, decided = ingest_all(arrivals, ruleset)
 
     assert decisive(shuffled) == decisive(reference)

@@ -6,7 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from helios.adapters.store.factory import open_event_store
-from helios.apps.application.ingest import Ingestor, Snapshotting, StateCache
+from helios.apps.application.ingest import Ingestor
+from helios.apps.application.repository import Snapshotting, StateCache
 from helios.apps.embedded.traffic import TrafficGenerator
 from helios.ports.event_store import EventStore
 

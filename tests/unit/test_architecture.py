@@ -422,14 +422,11 @@ LONG_FUNCTIONS = {
     "helios/apps/application/rules_file.py:loads": 125,
     # the people's API: route handlers built as closures over the query context
     "helios/apps/http/query/alerts.py:build": 182,
-    "helios/apps/http/query/incidents.py:build": 109,
-    "helios/apps/http/query/me.py:build": 167,
     # the incidents read model's page of rows
     "helios/apps/views/projector.py:_PageRows.incident": 97,
     # deciders: one exhaustive match over the commands each
-    "helios/domain/alert.py:_decide_signal": 137,
+    "helios/domain/alert.py:_decide_signal": 142,
     "helios/domain/fold.py:step": 105,
-    "helios/domain/tenancy.py:decide_tenant": 100,
     # normalizers: one pass over the source's document each
     "helios/domain/normalize/alertmanager.py:_typed_alert_signal": 81,
     "helios/domain/normalize/pagerduty.py:normalize_pagerduty": 94,

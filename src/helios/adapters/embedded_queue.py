@@ -33,13 +33,11 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Self
 
 from helios.adapters.embedded_owners import OwnerLocks
-from helios.adapters.sqlite_wal import connect_wal
+from helios.adapters.sqlite_thread import SqliteThread, write_transaction
 from helios.ports.queue import (
     DEFAULT_MAX_RECEIVES,
     MessageAttributes,
@@ -48,8 +46,6 @@ from helios.ports.queue import (
     ReceivedMessage,
     RedriveAll,
 )
-
-_T = TypeVar("_T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS queue_messages (
@@ -105,18 +101,22 @@ class EmbeddedQueue:
         min_free_bytes: int = DEFAULT_MIN_FREE_BYTES,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._path = str(path)
         self._min_free_bytes = min_free_bytes
         self._name = name
         self._max_receives = max_receives
         self._default_visibility_ms = default_visibility_timeout_s * 1000
         self._poll_interval_s = poll_interval_s
         self._dedup_window_ms = dedup_window_s * 1000
-        self._busy_timeout_s = busy_timeout_s
         self._clock = clock
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedded-queue")
-        self._conn: sqlite3.Connection | None = None
-        self._owners = OwnerLocks(self._path)
+        self._owners = OwnerLocks(path)
+        self._file = SqliteThread(
+            path,
+            busy_timeout_s=busy_timeout_s,
+            thread_name="embedded-queue",
+            prepare=self._prepare,
+            unavailable=_unavailable,
+            on_close=self._owners.release,
+        )
         self._owner: str | None = None
         self._take_back_pending = True
         self._wakeup = asyncio.Event()
@@ -125,23 +125,17 @@ class EmbeddedQueue:
         self._committer: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Self:
-        await self._run(self._connection)
+        await self._file.open()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *_exc_info: object) -> None:
         await self.close()
 
     async def close(self) -> None:
         """Close the file; pending calls finish first (the worker thread runs them in order)."""
         if self._committer is not None:
             await self._committer
-        await asyncio.get_running_loop().run_in_executor(self._executor, self._close_connection)
-        self._executor.shutdown(wait=True)
+        await self._file.close()
 
     # -- the port -------------------------------------------------------------------------
 
@@ -161,7 +155,7 @@ class EmbeddedQueue:
         while self._pending:
             group, self._pending = self._pending, []
             try:
-                await self._run(self._send, [m for messages, _ in group for m in messages])
+                await self._file.run(self._send, [m for messages, _ in group for m in messages])
             except Exception as error:  # every sender in the group must hear of the failure
                 for _, accepted in group:
                     if not accepted.done():
@@ -188,7 +182,7 @@ class EmbeddedQueue:
         while True:
             # Cleared before looking, so a send that lands after the look still wakes us.
             self._wakeup.clear()
-            received = await self._run(self._receive, max_messages, visibility_ms)
+            received = await self._file.run(self._receive, max_messages, visibility_ms)
             remaining = deadline - loop.time()
             if received or remaining <= 0:
                 return received
@@ -199,7 +193,7 @@ class EmbeddedQueue:
 
     async def delete(self, messages: Sequence[ReceivedMessage]) -> None:
         if messages:
-            await self._run(
+            await self._file.run(
                 self._write,
                 "DELETE FROM queue_messages WHERE message_id = ? AND receipt = ?"
                 " AND dead_at_ms IS NULL",
@@ -209,7 +203,7 @@ class EmbeddedQueue:
     async def extend_visibility(self, messages: Sequence[ReceivedMessage], seconds: int) -> None:
         if messages:
             visible_at = self._now_ms() + seconds * 1000
-            await self._run(
+            await self._file.run(
                 self._write,
                 "UPDATE queue_messages SET visible_at_ms = ? WHERE message_id = ? AND receipt = ?"
                 " AND dead_at_ms IS NULL",
@@ -217,10 +211,10 @@ class EmbeddedQueue:
             )
 
     async def check_ready(self) -> None:
-        await self._run(self._probe_write)
+        await self._file.run(self._probe_write)
 
     async def depth(self) -> int:
-        rows = await self._run(
+        rows = await self._file.run(
             self._read,
             "SELECT count(*) FROM queue_messages WHERE queue = ? AND dead_at_ms IS NULL",
             (self._name,),
@@ -228,7 +222,7 @@ class EmbeddedQueue:
         return int(rows[0][0])
 
     async def dead_letters(self, *, limit: int) -> Sequence[ReceivedMessage]:
-        rows = await self._run(
+        rows = await self._file.run(
             self._read,
             f"SELECT {_COLUMNS} FROM queue_messages WHERE queue = ? AND dead_at_ms IS NOT NULL"
             " ORDER BY dead_at_ms, seq LIMIT ?",
@@ -243,9 +237,9 @@ class EmbeddedQueue:
         )
         now = self._now_ms()
         if message_ids == "all":
-            moved = await self._run(self._write, revive, [(now, self._name)])
+            moved = await self._file.run(self._write, revive, [(now, self._name)])
         else:
-            moved = await self._run(
+            moved = await self._file.run(
                 self._write,
                 revive + " AND message_id = ?",
                 [(now, self._name, message_id) for message_id in message_ids],
@@ -256,34 +250,16 @@ class EmbeddedQueue:
 
     # -- on the worker thread ------------------------------------------------------------
 
-    async def _run(self, fn: Callable[..., _T], *args: Any) -> _T:
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._executor, fn, *args)
-        except (sqlite3.Error, OSError) as error:
-            # Locked past the busy timeout, disk full, I/O error: the caller retries later.
-            raise QueueUnavailable(f"embedded queue {self._path}: {error}") from error
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            if self._owner is None:
-                self._owner = self._owners.hold()
-            conn = connect_wal(self._path, busy_timeout_s=self._busy_timeout_s)
-            with _transaction(conn):
-                _create_schema(conn)
-            self._conn = conn
-        return self._conn
-
-    def _close_connection(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-        self._owners.release()
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        if self._owner is None:
+            self._owner = self._owners.hold()
+        with write_transaction(conn):
+            _create_schema(conn)
 
     def _check_room(self) -> None:
         if not self._min_free_bytes:
             return
-        free = shutil.disk_usage(Path(self._path).parent).free
+        free = shutil.disk_usage(Path(self._file.path).parent).free
         if free < self._min_free_bytes:
             raise OSError(
                 errno.ENOSPC,
@@ -293,7 +269,7 @@ class EmbeddedQueue:
 
     def _probe_write(self) -> None:
         self._check_room()
-        with _durable_transaction(self._connection()) as conn:
+        with _durable_transaction(self._file.connection()) as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO queue_readiness (queue, checked_at_ms) VALUES (?, ?)",
                 (self._name, self._now_ms()),
@@ -302,7 +278,7 @@ class EmbeddedQueue:
     def _send(self, messages: list[OutgoingMessage]) -> None:
         self._check_room()
         now = self._now_ms()
-        with _durable_transaction(self._connection()) as conn:
+        with _durable_transaction(self._file.connection()) as conn:
             if self._dedup_window_ms and now >= self._next_dedup_purge_ms:
                 conn.execute("DELETE FROM queue_dedup WHERE expires_at_ms <= ?", (now,))
                 self._next_dedup_purge_ms = now + 10_000
@@ -348,10 +324,10 @@ class EmbeddedQueue:
         return False
 
     def _receive(self, max_messages: int, visibility_ms: int) -> list[ReceivedMessage]:
-        conn = self._connection()
+        conn = self._file.connection()
         now = self._now_ms()
         delivered: list[ReceivedMessage] = []
-        with _transaction(conn):
+        with write_transaction(conn):
             if self._take_back_pending:
                 self._take_back(conn, now)
             while len(delivered) < max_messages:
@@ -402,15 +378,15 @@ class EmbeddedQueue:
         self._owners.sweep()
 
     def _write(self, sql: str, params: list[tuple[Any, ...]]) -> int:
-        conn = self._connection()
+        conn = self._file.connection()
         changed = 0
-        with _transaction(conn):
+        with write_transaction(conn):
             for one in params:
                 changed += conn.execute(sql, one).rowcount
         return changed
 
     def _read(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        return self._connection().execute(sql, params).fetchall()
+        return self._file.connection().execute(sql, params).fetchall()
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
@@ -426,31 +402,19 @@ def _create_schema(conn: sqlite3.Connection) -> None:
 
 
 @contextlib.contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    # IMMEDIATE takes the write lock up front: two processes cannot both pick the same
-    # visible message, and lock waits happen at BEGIN (covered by the busy timeout).
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-        conn.execute("COMMIT")
-    except BaseException:
-        # A failed COMMIT (disk full, busy) may leave the transaction open, or SQLite may
-        # have rolled it back already: end it either way, or the next BEGIN would fail.
-        if conn.in_transaction:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-        raise
-
-
-@contextlib.contextmanager
 def _durable_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     # What was accepted must survive a power cut: this commit waits for the disk.
     conn.execute("PRAGMA synchronous=FULL")
     try:
-        with _transaction(conn):
+        with write_transaction(conn):
             yield conn
     finally:
         conn.execute("PRAGMA synchronous=NORMAL")
+
+
+def _unavailable(path: str, error: sqlite3.Error | OSError) -> QueueUnavailable:
+    # Locked past the busy timeout, disk full, I/O error: the caller retries later.
+    return QueueUnavailable(f"embedded queue {path}: {error}")
 
 
 def _received(row: tuple[Any, ...], *, receipt: str) -> ReceivedMessage:

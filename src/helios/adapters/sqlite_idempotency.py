@@ -19,17 +19,12 @@ stays used.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import sqlite3
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Self
 
-from helios.adapters.sqlite_wal import connect_wal
+from helios.adapters.sqlite_thread import SqliteThread, write_transaction
 from helios.ports.idempotency import (
     DEFAULT_LEASE_MS,
     DEFAULT_RETENTION_MS,
@@ -41,8 +36,6 @@ from helios.ports.idempotency import (
     Started,
     StoredResponse,
 )
-
-_T = TypeVar("_T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS idempotency_keys (
@@ -82,34 +75,27 @@ class SqliteIdempotencyStore:
     ) -> None:
         if retention_ms < 1 or lease_ms < 1:
             raise ValueError("retention_ms and lease_ms must be positive")
-        self._path = str(path)
         self._retention_ms = retention_ms
         self._lease_ms = lease_ms
-        self._busy_timeout_s = busy_timeout_s
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="idempotency")
-        self._conn: sqlite3.Connection | None = None
+        self._file = SqliteThread(
+            path,
+            busy_timeout_s=busy_timeout_s,
+            thread_name="idempotency",
+            prepare=_prepare,
+            unavailable=_unavailable,
+        )
         self._next_sweep_ms = 0
-        self._closed = False
 
     async def __aenter__(self) -> Self:
-        await self._run(self._connection)
+        await self._file.open()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *_exc_info: object) -> None:
         await self.close()
 
     async def close(self) -> None:
         """Close the file once the calls already made have run (closing twice is harmless)."""
-        if self._closed:
-            return
-        self._closed = True
-        await asyncio.get_running_loop().run_in_executor(self._executor, self._close_connection)
-        self._executor.shutdown(wait=True)
+        await self._file.close()
 
     # -- the port -------------------------------------------------------------------------
 
@@ -119,7 +105,7 @@ class SqliteIdempotencyStore:
         Raises:
             IdempotencyUnavailable: the file cannot be read or written (locked, disk full).
         """
-        return await self._run(self._begin, scope, key, fingerprint, now_ms)
+        return await self._file.run(self._begin, scope, key, fingerprint, now_ms)
 
     async def complete(
         self, *, scope: str, key: str, fingerprint: str, response: StoredResponse, now_ms: int
@@ -138,7 +124,7 @@ class SqliteIdempotencyStore:
             response.body,
             json.dumps([list(pair) for pair in response.headers]),
         )
-        await self._run(
+        await self._file.run(
             self._write,
             now_ms,
             "INSERT OR REPLACE INTO idempotency_keys"
@@ -154,7 +140,7 @@ class SqliteIdempotencyStore:
             IdempotencyUnavailable: the file cannot be written.
         """
         # A completed key is never removed: abandon after complete must not reopen it.
-        await self._run(
+        await self._file.run(
             self._write,
             None,
             "DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND status IS NULL",
@@ -167,7 +153,7 @@ class SqliteIdempotencyStore:
         Raises:
             IdempotencyUnavailable: the file cannot be read.
         """
-        return await self._run(self._seen, scope, fingerprint, now_ms)
+        return await self._file.run(self._seen, scope, fingerprint, now_ms)
 
     async def remember_seen(
         self, *, scope: str, fingerprint: str, window_ms: int, now_ms: int
@@ -181,7 +167,7 @@ class SqliteIdempotencyStore:
         if window_ms < 1:
             raise ValueError(f"window_ms must be positive, got {window_ms!r}")
         # A fingerprint still within its window keeps it: repeats never extend the window.
-        await self._run(
+        await self._file.run(
             self._write,
             now_ms,
             "INSERT INTO idempotency_seen (scope, fingerprint, expires_at_ms) VALUES (?, ?, ?)"
@@ -192,35 +178,9 @@ class SqliteIdempotencyStore:
 
     # -- on the worker thread ------------------------------------------------------------
 
-    async def _run(self, fn: Callable[..., _T], *args: Any) -> _T:
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._executor, fn, *args)
-        except (sqlite3.Error, OSError) as error:
-            # Locked past the busy timeout, disk full, I/O error: the API's policy applies.
-            raise IdempotencyUnavailable(
-                f"idempotency store {self._path}: {error}", retry_after_s=5
-            ) from error
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            conn = connect_wal(self._path, busy_timeout_s=self._busy_timeout_s)
-            conn.execute("PRAGMA synchronous=NORMAL")
-            with _transaction(conn):
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-            self._conn = conn
-        return self._conn
-
-    def _close_connection(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
     def _begin(self, scope: str, key: str, fingerprint: str, now_ms: int) -> Begin:
-        conn = self._connection()
-        with _transaction(conn):
+        conn = self._file.connection()
+        with write_transaction(conn):
             self._maybe_sweep(conn, now_ms)
             row = conn.execute(
                 "SELECT fingerprint, status, body, headers FROM idempotency_keys"
@@ -244,7 +204,7 @@ class SqliteIdempotencyStore:
 
     def _seen(self, scope: str, fingerprint: str, now_ms: int) -> bool:
         row = (
-            self._connection()
+            self._file.connection()
             .execute(
                 "SELECT 1 FROM idempotency_seen"
                 " WHERE scope = ? AND fingerprint = ? AND expires_at_ms > ?",
@@ -255,8 +215,8 @@ class SqliteIdempotencyStore:
         return row is not None
 
     def _write(self, now_ms: int | None, sql: str, params: tuple[Any, ...]) -> None:
-        conn = self._connection()
-        with _transaction(conn):
+        conn = self._file.connection()
+        with write_transaction(conn):
             if now_ms is not None:
                 self._maybe_sweep(conn, now_ms)
             conn.execute(sql, params)
@@ -269,16 +229,14 @@ class SqliteIdempotencyStore:
         self._next_sweep_ms = now_ms + SWEEP_INTERVAL_MS
 
 
-@contextlib.contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-        conn.execute("COMMIT")
-    except BaseException:
-        # A failed COMMIT (disk full, busy) may leave the transaction open, or SQLite may
-        # have rolled it back already: end it either way, or the next BEGIN would fail.
-        if conn.in_transaction:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-        raise
+def _prepare(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA synchronous=NORMAL")
+    with write_transaction(conn):
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+
+
+def _unavailable(path: str, error: sqlite3.Error | OSError) -> IdempotencyUnavailable:
+    # Locked past the busy timeout, disk full, I/O error: the API's policy applies.
+    return IdempotencyUnavailable(f"idempotency store {path}: {error}", retry_after_s=5)

@@ -14,6 +14,7 @@ import attrs
 
 from helios.adapters.blobs import FileBlobStore
 from helios.adapters.embedded_queue import EmbeddedQueue
+from helios.adapters.key_file import PrivateJsonFile
 from helios.adapters.memory.limits import InMemoryIdempotencyStore, InMemoryRateLimiter
 from helios.adapters.store import factory
 from helios.apps.settings import Settings
@@ -107,6 +108,11 @@ async def create_sqs_queues(settings: Settings, names: tuple[str, ...]) -> list[
                 ProvisionedQueue(name=name, url=urls.main, dead_letter_url=urls.dead_letter)
             )
     return created
+
+
+def key_file(settings: Settings, name: str) -> PrivateJsonFile:
+    """The keyring ``name`` in the data directory (first-start credentials, 0600)."""
+    return PrivateJsonFile(settings.data_dir / name)
 
 
 def open_mailer(settings: Settings) -> Mailer:

@@ -6,7 +6,8 @@
         for alert in hx.alerts("acme"):
             print(alert.dedup_key, alert.status, alert.priority)
 
-Reads here fold streams straight from the event log; the HTTP API serves projections instead.
+Reads here load aggregates from the event log (through the repository); the HTTP API
+serves projections instead.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from collections.abc import Iterator, Sequence
 from types import TracebackType
 
 from helios.apps.application.ingest import Ingestor, IngestReport
-from helios.apps.application.repository import execute
+from helios.apps.application.repository import ALERT, INCIDENT_GROUP, SILENCES, Repository
+from helios.apps.application.rules import publish_rules
 from helios.apps.composition import open_event_store
-from helios.domain import alert, engine, incident, ruleset_stream, silence
+from helios.domain import alert, incident, silence
 from helios.domain.alert import AlertState
 from helios.domain.ruleset import Ruleset
 from helios.domain.values import Envelope, Millis, SourceKind
@@ -37,7 +39,8 @@ class Helios:
 
     def __init__(self, store: EventStore) -> None:
         self.store = store
-        self._ingestor = Ingestor(store)
+        self._repository = Repository(store)
+        self._ingestor = Ingestor(store, repository=self._repository)
 
     def __enter__(self) -> Helios:
         return self
@@ -103,15 +106,7 @@ class Helios:
             CommandRejected: the ruleset is invalid or not the next version.
             ConcurrencyConflict: another version was published meanwhile.
         """
-        command = ruleset_stream.PublishRuleset(ruleset=ruleset, at=_now(), by=by)
-        execute(
-            self.store,
-            engine.ruleset_stream(tenant),
-            initial=lambda: ruleset_stream.initial_state(tenant),
-            evolve=ruleset_stream.evolve,
-            decide=lambda state: ruleset_stream.decide(command, state),
-        )
-        return ruleset.version
+        return publish_rules(self.store, tenant=tenant, ruleset=ruleset, by=by, at=_now())
 
     def create_silence(self, tenant: str, new: silence.Silence) -> None:
         """Add a silence to a tenant.
@@ -120,33 +115,27 @@ class Helios:
             CommandRejected: the silence is invalid or its id exists.
             ConcurrencyConflict: the tenant's silences changed meanwhile.
         """
-        command = silence.CreateSilence(silence=new, at=_now())
-        execute(
-            self.store,
-            engine.silences_stream(tenant),
-            initial=lambda: silence.initial_state(tenant),
-            evolve=silence.evolve,
-            decide=lambda state: silence.decide(command, state),
-        )
+        # The library ingests history: its silences may cover windows already past.
+        command = silence.CreateSilence(silence=new, at=_now(), backfill=True)
+        self._repository.execute(SILENCES, tenant, lambda state: silence.decide(command, state))
 
     # ------------------------------------------------------------------ reading
 
     def rules(self, tenant: str) -> Ruleset:
         return self._ingestor.context(tenant).ruleset
 
-    def alert(self, tenant: str, dedup_key: str) -> alert.AlertState | None:
-        """The alert's current state, folded from its stream (None if it never existed)."""
-        recorded = self.store.read_stream(engine.alert_stream(tenant, dedup_key))
-        if not recorded:
-            return None
-        state = alert.initial_state(tenant, dedup_key)
-        for item in recorded:
-            state = alert.evolve(state, item.event)
-        return state
+    def alert(self, tenant: str, dedup_key: str) -> AlertState | None:
+        """The alert's current state (None if it never existed).
+
+        Raises:
+            StoreUnavailable: the store cannot be reached.
+        """
+        state, version = self._repository.load(ALERT, (tenant, dedup_key))
+        return state if version else None
 
     def decisions(self, tenant: str, dedup_key: str) -> list[RecordedEvent]:
         """Every event of the alert's stream, in order (its signals and decisions)."""
-        return list(self.store.read_stream(engine.alert_stream(tenant, dedup_key)))
+        return list(self.store.read_stream(alert.alert_stream_id(tenant, dedup_key)))
 
     def alerts(self, tenant: str) -> list[AlertState]:
         """Every alert of a tenant (scans the log: fine embedded, the API uses projections)."""
@@ -166,9 +155,7 @@ class Helios:
         groups = sorted({a.group_key for a in self.alerts(tenant) if a.group_key})
         found = []
         for key in groups:
-            state = incident.initial_state(tenant, key)
-            for item in self.store.read_stream(engine.group_stream(tenant, key)):
-                state = incident.evolve(state, item.event)
+            state, _ = self._repository.load(INCIDENT_GROUP, (tenant, key))
             if state.opened:
                 found.append(state)
         return found

@@ -80,6 +80,30 @@ class TokenKind(enum.Enum):
     """A user's API token for scripts and tools: named, revocable, optionally expiring."""
 
 
+class RoleNotGranted(CommandRejected):
+    """A user asked to give a role above their own (no escalation through the users they
+    create)."""
+
+    def __init__(self, granter: Role, role: Role) -> None:
+        super().__init__(
+            f"a {granter.value} cannot create a {role.value}", (("role", "above yours"),)
+        )
+        self.granter = granter
+        self.role = role
+
+
+def check_grant(granter: Role, role: Role) -> None:
+    """The rule for the role of a new user, which ``decide`` applies to the creator named by
+    ``CreateUser.by``: at most the creator's own. Callers may apply it before they do costly
+    work (hashing a password) for a command that will be refused.
+
+    Raises:
+        RoleNotGranted: ``role`` is above ``granter``.
+    """
+    if not granter.allows(role):
+        raise RoleNotGranted(granter, role)
+
+
 def access_stream_id(tenant_id: str) -> uuid.UUID:
     """The stream of a tenant's users and tokens."""
     return identity.stream_id("access", tenant_id)
@@ -274,12 +298,17 @@ def decide(command: AccessCommand, state: AccessDirectory) -> tuple[AccessEvent,
     """Validate a command against the tenant's users and tokens.
 
     Raises:
+        RoleNotGranted: a user of the tenant (``CreateUser.by``) creating a user with a role
+            above their own; checked first, so the refusal says nothing about the email.
         CommandRejected: a malformed or duplicate email, user or token id; an unknown user or
             token; a hash that is not one; a session for a locked user or one without a
             password; an expiry not after ``at``.
     """
     match command:
         case CreateUser(user_id=user_id, email=email, role=role, at=at, by=by):
+            creator = state.user(by) if by else None
+            if creator is not None:
+                check_grant(creator.role, role)
             problems = _email_problems(email)
             if not user_id:
                 problems.append(("user_id", "must not be empty"))
@@ -456,48 +485,3 @@ def _token_problems(
     if expires_at and expires_at <= at:
         problems.append(("expires_at", "must be after the time of issue"))
     return problems
-
-
-# --------------------------------------------------------------------------- user index
-
-USER_INDEX_STREAM = identity.stream_id("access.user-index")
-"""The one stream that says which tenant a user id belongs to (operators name users by id)."""
-
-
-@attrs.frozen(kw_only=True)
-class UserIndex:
-    owners: tuple[tuple[str, str], ...] = ()
-    """(user id, tenant id) of every user ever created."""
-
-    def tenant_of(self, user_id: str) -> str | None:
-        return next((tenant for user, tenant in self.owners if user == user_id), None)
-
-
-@attrs.frozen(kw_only=True)
-class RegisterUser:
-    user_id: str
-    tenant_id: str
-    at: Millis
-
-
-@event("helios.access.user_registered.v1")
-@attrs.frozen(kw_only=True)
-class UserRegistered:
-    user_id: str
-    tenant_id: str
-    at: Millis
-
-
-def decide_index(command: RegisterUser, state: UserIndex) -> tuple[UserRegistered, ...]:
-    """Note which tenant a new user belongs to.
-
-    Raises:
-        CommandRejected: the user id is registered already.
-    """
-    if state.tenant_of(command.user_id) is not None:
-        raise CommandRejected("invalid user", (("user_id", "already exists"),))
-    return (UserRegistered(user_id=command.user_id, tenant_id=command.tenant_id, at=command.at),)
-
-
-def evolve_index(state: UserIndex, event: UserRegistered) -> UserIndex:
-    return UserIndex(owners=(*state.owners, (event.user_id, event.tenant_id)))

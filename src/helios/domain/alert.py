@@ -15,18 +15,30 @@ horizon re-folds from where it sorts, in O(horizon).
 
 from __future__ import annotations
 
+import enum
+import uuid
+
 import attrs
 
 from helios.domain import versions
 from helios.domain.events import ADDED_FIELD, event
 from helios.domain.fold import EMPTY, Episode, Fold, FoldPolicy, fold_all, fold_each, step
-from helios.domain.identity import delivery_key, is_content_id, stable_hash
+from helios.domain.identity import delivery_key, is_content_id, stable_hash, stream_id
 from helios.domain.patterns import RegexEngine, engine_for
 from helios.domain.ruleset import Ruleset
 from helios.domain.run import Run, empty_run
 from helios.domain.scoring import Factor, Score, ScoreInput, score
 from helios.domain.silence import Silence, matching
-from helios.domain.values import Action, Millis, Priority, Signal, Status
+from helios.domain.values import (
+    Action,
+    Millis,
+    NotificationReason,
+    Priority,
+    Severity,
+    Signal,
+    Status,
+)
+from helios.domain.values import order_key as _order_key
 
 # --------------------------------------------------------------------------- state
 
@@ -122,6 +134,11 @@ def initial_state(tenant: str, dedup_key: str) -> AlertState:
     return AlertState(tenant=tenant, dedup_key=dedup_key)
 
 
+def alert_stream_id(tenant: str, dedup_key: str) -> uuid.UUID:
+    """The stream of one alert: its signals and the decisions taken on them."""
+    return stream_id("alert", tenant, dedup_key)
+
+
 # --------------------------------------------------------------------------- commands
 
 
@@ -178,6 +195,21 @@ class SignalRepeated:
     policy: FoldPolicy
 
 
+class IgnoredBecause(enum.StrEnum):
+    """Why a signal made no alert (a ``StrEnum``: records store the value, as when it was a
+    plain ``str``)."""
+
+    NEVER_TRIGGERED = "never_triggered"
+
+
+class SuppressedBecause(enum.StrEnum):
+    """Why a notification was held back (a ``StrEnum``: records store the value, as when it
+    was a plain ``str``)."""
+
+    SILENCED = "silenced"
+    FLAPPING = "flapping"
+
+
 @event("helios.alert.signal_ignored.v1")
 @attrs.frozen(kw_only=True)
 class SignalIgnored:
@@ -187,8 +219,7 @@ class SignalIgnored:
 
     signal: Signal
     policy: FoldPolicy
-    reason: str
-    """``never_triggered``."""
+    reason: IgnoredBecause
 
 
 @event("helios.alert.signal_deduplicated.v1")
@@ -213,7 +244,7 @@ class AlertTriggered:
     episode: int
     episode_id: str
     at: Millis
-    severity: str
+    severity: Severity
     summary: str
     group_key: str
 
@@ -224,7 +255,7 @@ class AlertReopened:
     episode: int
     episode_id: str
     at: Millis
-    severity: str
+    severity: Severity
     summary: str
     group_key: str
 
@@ -301,7 +332,7 @@ class NotificationRequested:
     episode: int
     episode_id: str
     at: Millis
-    reason: str
+    reason: NotificationReason
     priority: Priority | None
     channel: str
     recipients: str
@@ -315,10 +346,9 @@ class NotificationSuppressed:
     episode: int
     episode_id: str
     at: Millis
-    reason: str
-    """The notification that would have been sent (``triggered``, ``escalation`` …)."""
-    because: str
-    """``silenced`` or ``flapping``."""
+    reason: NotificationReason
+    """The notification that would have been sent."""
+    because: SuppressedBecause
     silence_ids: tuple[str, ...] = ()
 
 
@@ -390,7 +420,7 @@ def evolve(state: AlertState, event: AlertEvent) -> AlertState:  # noqa: C901, P
         case AlertUnsilenced():
             return attrs.evolve(state, silenced_by=())
         case NotificationRequested(episode_id=episode_id, reason=reason, priority=priority):
-            if reason == "resolved" or priority is None:
+            if reason is NotificationReason.RESOLVED or priority is None:
                 return attrs.evolve(state, notifications=state.notifications + 1)
             return _bookkept(
                 state,
@@ -531,10 +561,6 @@ def _counted_beyond_horizon(state: AlertState, signal: Signal) -> AlertState:
     )
 
 
-def _order_key(signal: Signal) -> tuple[int, int, str]:
-    return (signal.occurred_at, signal.action.rank, signal.signal_id)
-
-
 def _bookkept(
     state: AlertState,
     *,
@@ -645,7 +671,9 @@ def _decide_signal(  # noqa: C901, PLR0912
         # only: the state is the same either way (the signal is kept for a trigger it
         # overtook, which the fold will place when it arrives).
         if command.engine_version >= versions.IGNORE_UNTRIGGERED_ACTIONS:
-            ignored = SignalIgnored(signal=signal, policy=accepted.policy, reason="never_triggered")
+            ignored = SignalIgnored(
+                signal=signal, policy=accepted.policy, reason=IgnoredBecause.NEVER_TRIGGERED
+            )
             return (ignored,), after_state
         return tuple(events), after_state
     at = signal.occurred_at
@@ -677,7 +705,7 @@ def _decide_signal(  # noqa: C901, PLR0912
                 episode=after.number,
                 episode_id=after.episode_id,
                 at=after.started_at,
-                severity=after.severity.value,
+                severity=after.severity,
                 summary=after.summary,
                 group_key=group_key,
             )
@@ -715,7 +743,10 @@ def _decide_signal(  # noqa: C901, PLR0912
     rescored = _rescore(journal, after)
 
     if opened:
-        journal.notify("triggered" if before is None else "reopened", rescored.priority)
+        journal.notify(
+            NotificationReason.TRIGGERED if before is None else NotificationReason.REOPENED,
+            rescored.priority,
+        )
     elif (
         same_episode
         and previous_priority is not None
@@ -723,14 +754,14 @@ def _decide_signal(  # noqa: C901, PLR0912
         and after.status is Status.TRIGGERED
         and rescored.priority.urgency > journal.state.notified_urgency_for(after.episode_id)
     ):
-        journal.notify("priority_raised", rescored.priority)
+        journal.notify(NotificationReason.PRIORITY_RAISED, rescored.priority)
     if (
         previous_status is not Status.RESOLVED
         and after.status is Status.RESOLVED
         and ruleset.notify_on_resolve
         and journal.state.notified_episode == after.episode_id
     ):
-        journal.notify("resolved", journal.state.priority, always=True)
+        journal.notify(NotificationReason.RESOLVED, journal.state.priority, always=True)
     return tuple(journal.events), journal.state
 
 
@@ -756,7 +787,7 @@ def _decide_tick(command: Tick, state: AlertState) -> tuple[tuple[AlertEvent, ..
             and journal.state.notified_episode != episode.episode_id
             and journal.state.priority is not None
         ):
-            journal.notify("flapping_cleared", journal.state.priority)
+            journal.notify(NotificationReason.FLAPPING_CLEARED, journal.state.priority)
     current = journal.state
     if (
         episode.status is Status.TRIGGERED
@@ -777,7 +808,7 @@ def _decide_tick(command: Tick, state: AlertState) -> tuple[tuple[AlertEvent, ..
         silenced = matching(
             command.silences, episode.labels, at, engine_for(command.engine_version)
         )
-        journal.notify("escalation", current.priority, silenced=silenced)
+        journal.notify(NotificationReason.ESCALATION, current.priority, silenced=silenced)
     return tuple(journal.events), journal.state
 
 
@@ -800,7 +831,7 @@ class _Journal:
 
     def notify(
         self,
-        reason: str,
+        reason: NotificationReason,
         priority: Priority | None,
         *,
         always: bool = False,
@@ -827,7 +858,9 @@ class _Journal:
                     episode_id=episode.episode_id,
                     at=self.at,
                     reason=reason,
-                    because="silenced" if silence_ids else "flapping",
+                    because=SuppressedBecause.SILENCED
+                    if silence_ids
+                    else SuppressedBecause.FLAPPING,
                     silence_ids=silence_ids,
                 )
             )

@@ -14,9 +14,10 @@ from collections.abc import Iterable
 import attrs
 
 from helios.domain import alert, incident, versions
-from helios.domain.identity import stream_id
+from helios.domain.incident import AlertChange
 from helios.domain.ruleset import Ruleset
-from helios.domain.silence import Silence
+from helios.domain.ruleset_stream import ruleset_stream_id
+from helios.domain.silence import Silence, silences_stream_id
 from helios.domain.values import Millis, Signal
 
 AlertKey = tuple[str, str]
@@ -25,20 +26,11 @@ GroupKey = tuple[str, str]
 """(tenant, group key)"""
 
 
-def alert_stream(tenant: str, dedup_key: str) -> uuid.UUID:
-    return stream_id("alert", tenant, dedup_key)
-
-
-def group_stream(tenant: str, group_key: str) -> uuid.UUID:
-    return stream_id("incident-group", tenant, group_key)
-
-
-def ruleset_stream(tenant: str) -> uuid.UUID:
-    return stream_id("ruleset", tenant)
-
-
-def silences_stream(tenant: str) -> uuid.UUID:
-    return stream_id("silences", tenant)
+# Stream ids are made next to their aggregates; these names stay for the engine's callers.
+alert_stream = alert.alert_stream_id
+group_stream = incident.group_stream_id
+ruleset_stream = ruleset_stream_id
+silences_stream = silences_stream_id
 
 
 @attrs.frozen(kw_only=True)
@@ -138,37 +130,43 @@ def _commit(
     return None
 
 
-_CHANGE_RANK = {"priority": 0, "acknowledged": 1, "resolved": 2, "opened": 3}
+_CHANGE_RANK = {
+    AlertChange.PRIORITY: 0,
+    AlertChange.ACKNOWLEDGED: 1,
+    AlertChange.RESOLVED: 2,
+    AlertChange.OPENED: 3,
+}
+"""Which change an incident hears of when one command makes several (the highest)."""
 
 
 def incident_commands(
     events: tuple[alert.AlertEvent, ...], after: alert.AlertState
 ) -> tuple[incident.IncidentCommand, ...]:
     """What an alert's decisions mean for its incident group."""
-    change = ""
+    change: AlertChange | None = None
     notifications: list[incident.IncidentCommand] = []
     at: Millis = 0
     for decided in events:
-        found = ""
+        found: AlertChange | None = None
         match decided:
             case alert.AlertTriggered(at=at) | alert.AlertReopened(at=at):
-                found = "opened"
+                found = AlertChange.OPENED
             case alert.AlertAcknowledged(at=at):
-                found = "acknowledged"
+                found = AlertChange.ACKNOWLEDGED
             case alert.AlertResolved(at=at):
-                found = "resolved"
+                found = AlertChange.RESOLVED
             case alert.AlertScored(at=at) if decided.priority_changed:
-                found = "priority"
+                found = AlertChange.PRIORITY
             case alert.NotificationRequested(notification_id=nid, reason=reason, at=at):
                 notifications.append(
                     incident.RecordNotification(
                         dedup_key=after.dedup_key, notification_id=nid, reason=reason, at=at
                     )
                 )
-        if found and _CHANGE_RANK[found] >= _CHANGE_RANK.get(change, -1):
+        if found is not None and (change is None or _CHANGE_RANK[found] >= _CHANGE_RANK[change]):
             change = found
     episode = after.episode
-    if not change or episode is None or not after.group_key:
+    if change is None or episode is None or not after.group_key:
         return tuple(notifications)
     track = incident.TrackAlert(
         dedup_key=after.dedup_key,

@@ -8,13 +8,18 @@ later episode of any of its alerts opens a new incident. Its priority is its ale
 
 from __future__ import annotations
 
+import enum
+import uuid
 from collections.abc import Mapping
 
 import attrs
 
+from helios.domain.errors import CommandRejected
 from helios.domain.events import event
 from helios.domain.identity import stream_id
-from helios.domain.values import Millis, Priority, Status
+from helios.domain.values import Millis, NotificationReason, Priority, Status
+
+MAX_NOTE_CHARS = 4096
 
 
 @attrs.frozen(kw_only=True)
@@ -64,6 +69,11 @@ def initial_state(tenant: str, group_key: str) -> IncidentGroup:
     return IncidentGroup(tenant=tenant, group_key=group_key)
 
 
+def group_stream_id(tenant: str, group_key: str) -> uuid.UUID:
+    """The stream of one incident group: its incidents one after another, with their notes."""
+    return stream_id("incident-group", tenant, group_key)
+
+
 def incident_id_for(tenant: str, group_key: str, number: int) -> str:
     return "inc-" + stream_id("incident", tenant, group_key, str(number)).hex[:24]
 
@@ -71,12 +81,25 @@ def incident_id_for(tenant: str, group_key: str, number: int) -> str:
 # --------------------------------------------------------------------------- commands
 
 
+class AlertChange(enum.StrEnum):
+    """What happened to an alert, as its incident hears of it.
+
+    A ``StrEnum``: recorded events store the value, so records made when ``change`` was a
+    plain ``str`` decode to these members and encode to the same bytes.
+    """
+
+    OPENED = "opened"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    PRIORITY = "priority"
+
+
 @attrs.frozen(kw_only=True)
 class TrackAlert:
-    """An alert in this group changed: ``change`` is opened, acknowledged, resolved, priority."""
+    """An alert in this group changed."""
 
     dedup_key: str
-    change: str
+    change: AlertChange
     status: Status
     priority: Priority | None
     at: Millis
@@ -86,7 +109,7 @@ class TrackAlert:
 class RecordNotification:
     dedup_key: str
     notification_id: str
-    reason: str
+    reason: NotificationReason
     at: Millis
 
 
@@ -127,7 +150,7 @@ class IncidentAlertJoined:
 class IncidentAlertChanged:
     incident_id: str
     dedup_key: str
-    change: str
+    change: AlertChange
     status: Status
     priority: Priority | None
     at: Millis
@@ -148,7 +171,7 @@ class IncidentNotified:
     incident_id: str
     dedup_key: str
     notification_id: str
-    reason: str
+    reason: NotificationReason
     at: Millis
 
 
@@ -182,14 +205,33 @@ IncidentEvent = (
 
 
 def decide(command: IncidentCommand, state: IncidentGroup) -> tuple[IncidentEvent, ...]:
-    """What an alert change, a notification or a note means for the group's open incident."""
+    """What an alert change, a notification or a note means for the group's open incident.
+
+    Raises:
+        CommandRejected: a note that is blank or longer than ``MAX_NOTE_CHARS`` (``check_note``).
+    """
     return decide_and_evolve(command, state)[0]
+
+
+def check_note(text: str) -> None:
+    """The rule for a note's text, which ``decide`` applies; callers may apply it before they
+    look the incident up, so that a bad note is refused whether the incident exists or not.
+
+    Raises:
+        CommandRejected: the text is blank or longer than ``MAX_NOTE_CHARS``.
+    """
+    if not text.strip() or len(text) > MAX_NOTE_CHARS:
+        raise CommandRejected("invalid note", (("text", f"must be 1..{MAX_NOTE_CHARS} chars"),))
 
 
 def decide_and_evolve(
     command: IncidentCommand, state: IncidentGroup
 ) -> tuple[tuple[IncidentEvent, ...], IncidentGroup]:
-    """The decisions, with the state they lead to (``evolve`` of each, in order)."""
+    """The decisions, with the state they lead to (``evolve`` of each, in order).
+
+    Raises:
+        CommandRejected: see ``decide``.
+    """
     match command:
         case TrackAlert():
             return _track(command, state)
@@ -215,6 +257,7 @@ def _record(
                 ),
             )
         case AddNote(incident_id=incident_id, author=author, text=text, at=at):
+            check_note(text)
             return (IncidentNoteAdded(incident_id=incident_id, author=author, text=text, at=at),)
 
 
@@ -224,7 +267,7 @@ def _track(
     events: list[IncidentEvent] = []
     current = state.open
     if current is None:
-        if command.change != "opened" or command.status is Status.RESOLVED:
+        if command.change is not AlertChange.OPENED or command.status is Status.RESOLVED:
             return (), state
         number = state.opened + 1
         incident_id = incident_id_for(state.tenant, state.group_key, number)
@@ -237,7 +280,7 @@ def _track(
         incident_id = current.incident_id
     member = current.member(command.dedup_key) if current else None
     if member is None:
-        if command.change != "opened":
+        if command.change is not AlertChange.OPENED:
             return tuple(events), state
         events.append(
             IncidentAlertJoined(

@@ -107,17 +107,6 @@ class TickReceived:
     engine_version: int = attrs.field(default=versions.LEGACY, metadata=ADDED_FIELD)
 
 
-IntakeEvent = (
-    EnvelopeReceived
-    | EnvelopeNormalized
-    | EnvelopeRejected
-    | ChangeRecorded
-    | ControlReceived
-    | EnvelopeRedriven
-    | TickReceived
-)
-
-
 def envelope_stream(tenant: str, ingest_id: str) -> str:
     return str(stream_id("envelope", tenant, ingest_id))
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+
 import attrs
 
 from helios.domain.errors import CommandRejected
 from helios.domain.events import event
+from helios.domain.identity import stream_id
 from helios.domain.patterns import RegexEngine
 from helios.domain.ruleset import DEFAULT_RULESET, Ruleset, validate
 from helios.domain.values import Millis
@@ -17,6 +20,9 @@ class TenantRules:
     current: Ruleset = DEFAULT_RULESET
     published: int = 0
     """How many versions were published (0: the built-in defaults are in force)."""
+    published_at: Millis = 0
+    """When the version in force was published (0: never)."""
+    published_by: str = ""
 
 
 @attrs.frozen(kw_only=True)
@@ -38,6 +44,11 @@ def initial_state(tenant: str) -> TenantRules:
     return TenantRules(tenant=tenant)
 
 
+def ruleset_stream_id(tenant: str) -> uuid.UUID:
+    """The stream of a tenant's published rulesets."""
+    return stream_id("ruleset", tenant)
+
+
 def decide(command: PublishRuleset, state: TenantRules) -> tuple[RulesetPublished, ...]:
     """Publish the next version of a tenant's rules.
 
@@ -57,4 +68,10 @@ def decide(command: PublishRuleset, state: TenantRules) -> tuple[RulesetPublishe
 
 
 def evolve(state: TenantRules, event: RulesetPublished) -> TenantRules:
-    return attrs.evolve(state, current=event.ruleset, published=state.published + 1)
+    return attrs.evolve(
+        state,
+        current=event.ruleset,
+        published=state.published + 1,
+        published_at=event.at,
+        published_by=event.by,
+    )

@@ -6,13 +6,22 @@ notifications it would cause are suppressed, and the decisions name the silence.
 
 from __future__ import annotations
 
+import uuid
+
 import attrs
 
 from helios.domain.errors import CommandRejected
 from helios.domain.events import ADDED_FIELD, event
+from helios.domain.identity import stream_id
 from helios.domain.patterns import RegexEngine, pattern_problem, reading_engine
-from helios.domain.ruleset import LabelMatcher, MatchOp, matches_all
+from helios.domain.ruleset import LABEL_KEY, LabelMatcher, MatchOp, matches_all
 from helios.domain.values import Labels, Millis
+
+MAX_MATCHERS = 64
+MAX_VALUE_CHARS = 1024
+"""The longest value an ``=`` or ``!=`` matcher may hold (a label value's limit); patterns
+have theirs (``helios.domain.patterns.MAX_PATTERN_CHARS``)."""
+MAX_COMMENT_CHARS = 1024
 
 
 @attrs.frozen(kw_only=True)
@@ -59,6 +68,9 @@ class TenantSilences:
 class CreateSilence:
     silence: Silence
     at: Millis
+    backfill: bool = False
+    """A silence over past inputs (the library silencing history it ingests): it may have
+    ended before ``at``. A silence created for live traffic must end after ``at``."""
 
 
 @attrs.frozen(kw_only=True)
@@ -91,16 +103,27 @@ def initial_state(tenant: str) -> TenantSilences:
     return TenantSilences(tenant=tenant)
 
 
+def silences_stream_id(tenant: str) -> uuid.UUID:
+    """The stream of a tenant's silences."""
+    return stream_id("silences", tenant)
+
+
 def decide(command: SilenceCommand, state: TenantSilences) -> tuple[SilenceEvent, ...]:
     """Validate a silence command.
+
+    A new silence needs 1 to ``MAX_MATCHERS`` matchers on label names, values no longer than
+    a label value, patterns RE2 reads, a comment of at most ``MAX_COMMENT_CHARS`` and a window
+    that ends after it starts and, unless it is a ``backfill``, after the command's time (one
+    that has already ended would silence nothing). Every problem is named, in field order, in
+    one refusal.
 
     Raises:
         CommandRejected: a malformed silence (a pattern RE2 cannot read included), a duplicate
             id, or an unknown one to expire.
     """
     match command:
-        case CreateSilence(silence=silence, at=at):
-            problems = _problems(silence)
+        case CreateSilence(silence=silence, at=at, backfill=backfill):
+            problems = _problems(silence, None if backfill else at)
             if state.get(silence.silence_id) is not None:
                 problems.append(("silence_id", "already exists"))
             if problems:
@@ -131,17 +154,33 @@ def evolve(state: TenantSilences, event: SilenceEvent) -> TenantSilences:
             )
 
 
-def _problems(silence: Silence) -> list[tuple[str, str]]:
+def _problems(silence: Silence, ends_after: Millis | None) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     if not silence.silence_id:
         problems.append(("silence_id", "must not be empty"))
     if not silence.matchers:
         problems.append(("matchers", "at least one matcher is required"))
-    if silence.ends_at <= silence.starts_at:
-        problems.append(("ends_at", "must be after starts_at"))
+    if len(silence.matchers) > MAX_MATCHERS:
+        problems.append(("matchers", f"at most {MAX_MATCHERS}"))
     for index, matcher in enumerate(silence.matchers):
-        if matcher.op in (MatchOp.RE, MatchOp.NRE):
-            reason = pattern_problem(matcher.value)
-            if reason is not None:
-                problems.append((f"matchers[{index}].value", reason))
+        if LABEL_KEY.match(matcher.name) is None:
+            problems.append((f"matchers[{index}].name", "is not a label name"))
+        reason = _value_problem(matcher)
+        if reason is not None:
+            problems.append((f"matchers[{index}].value", reason))
+    if len(silence.comment) > MAX_COMMENT_CHARS:
+        problems.append(("comment", f"at most {MAX_COMMENT_CHARS} characters"))
+    if ends_after is None:
+        if silence.ends_at <= silence.starts_at:
+            problems.append(("ends_at", "must be after starts_at"))
+    elif silence.ends_at <= max(silence.starts_at, ends_after):
+        problems.append(("ends_at", "must be after starts_at and in the future"))
     return problems
+
+
+def _value_problem(matcher: LabelMatcher) -> str | None:
+    if matcher.op in (MatchOp.RE, MatchOp.NRE):
+        return pattern_problem(matcher.value)
+    if len(matcher.value) > MAX_VALUE_CHARS:
+        return f"at most {MAX_VALUE_CHARS} characters"
+    return None

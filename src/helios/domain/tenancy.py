@@ -1,15 +1,11 @@
-"""Tenants and their integrations, and the index that finds an integration by its routing key.
+"""Tenants and their integrations: one stream per tenant, a decider (``decide`` refuses,
+``evolve`` is total).
 
-Two aggregates, each a decider (``decide`` refuses, ``evolve`` is total):
-
-* **Tenant** (one stream per tenant): the tenant and its integrations. An integration is a
-  configured source: its kind, the SHA-256 hash of its routing key (the key itself is shown
-  once and never stored), an optional signing secret, a default service and, for CloudWatch,
-  the SNS topics it accepts. Rotating a key or a secret keeps the previous one valid until a
-  grace deadline, so senders can be reconfigured without losing events.
-* **Key index** (one stream for the installation): which integration a routing-key hash
-  belongs to. The API hashes the key it receives and looks it up here; the index refuses a
-  hash that is already registered.
+An integration is a configured source: its kind, the SHA-256 hash of its routing key (the key
+itself is shown once and never stored), an optional signing secret, a default service and, for
+CloudWatch, the SNS topics it accepts. Rotating a key or a secret keeps the previous one valid
+until a grace deadline, so senders can be reconfigured without losing events. Which
+integration a routing-key hash belongs to is the key index's (``helios.domain.key_index``).
 
 A CloudWatch integration also keeps, per SNS topic, how the confirmation of its subscription
 went (confirmed, retrying, failed), so an operator sees it on the integration.
@@ -33,12 +29,12 @@ import attrs
 from helios.domain import identity
 from helios.domain.errors import CommandRejected
 from helios.domain.events import event
+from helios.domain.key_index import key_hash_problems
 from helios.domain.values import Millis, SourceKind
 
 MAX_NAME_CHARS = 100
 # Change events come with a PagerDuty integration's routing key: no integration of their own.
 INGEST_KINDS = frozenset(SourceKind) - {SourceKind.USER, SourceKind.PAGERDUTY_CHANGE}
-_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _SNS_TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]{1,256}")
 MIN_SECRET_CHARS = 16
 
@@ -69,10 +65,6 @@ CloudWatch and generic keys are never enough on their own: their formats carry a
 def tenant_stream_id(tenant_id: str) -> uuid.UUID:
     """The stream that holds one tenant and its integrations."""
     return identity.stream_id("tenant", tenant_id)
-
-
-KEY_INDEX_STREAM = identity.stream_id("tenancy.key-index")
-"""The one stream of the key index."""
 
 
 class SubscriptionStatus(enum.Enum):
@@ -303,113 +295,140 @@ TenantEvent = (
 MAX_REASON_CHARS = 500
 
 
-def initial_tenant(tenant_id: str) -> Tenant:
+def initial_state(tenant_id: str) -> Tenant:
     return Tenant(tenant_id=tenant_id)
 
 
-def decide_tenant(command: TenantCommand, state: Tenant) -> tuple[TenantEvent, ...]:
+def decide(command: TenantCommand, state: Tenant) -> tuple[TenantEvent, ...]:
     """Validate a tenancy command against the tenant's current state.
 
     Raises:
         CommandRejected: the tenant exists already (create) or not at all (anything else), an
             unknown integration, a malformed name, kind, key hash, secret or topic.
     """
-    tenant_id = state.tenant_id
     match command:
-        case CreateTenant(name=name, at=at):
-            problems = _name_problems("name", name)
-            if state.exists:
-                problems.append(("tenant_id", "already exists"))
-            _refuse("invalid tenant", problems)
-            return (TenantCreated(tenant_id=tenant_id, name=name, at=at),)
+        case CreateTenant():
+            return _create_tenant(command, state)
         case CreateIntegration():
-            _require_tenant(state)
-            problems = _integration_problems(command)
-            if state.integration(command.integration_id) is not None:
-                problems.append(("integration_id", "already exists"))
-            _refuse("invalid integration", problems)
-            return (
-                IntegrationCreated(
-                    tenant_id=tenant_id,
-                    integration_id=command.integration_id,
-                    kind=command.kind,
-                    name=command.name,
-                    key_hash=command.key_hash,
-                    at=command.at,
-                    signing_secret=command.signing_secret,
-                    default_service=command.default_service,
-                    allowed_topics=tuple(sorted(set(command.allowed_topics))),
-                ),
-            )
-        case RotateRoutingKey(integration_id=integration_id, key_hash=key_hash, at=at):
-            existing = _require_integration(state, integration_id)
-            problems = _hash_problems(key_hash)
-            problems += _grace_problems(command.grace_ms)
-            if key_hash in (existing.key_hash, existing.previous_key_hash):
-                problems.append(("key_hash", "must differ from the current and previous keys"))
-            _refuse("invalid key rotation", problems)
-            return (
-                RoutingKeyRotated(
-                    tenant_id=tenant_id,
-                    integration_id=integration_id,
-                    key_hash=key_hash,
-                    previous_valid_until=at + command.grace_ms,
-                    at=at,
-                ),
-            )
-        case RotateSigningSecret(integration_id=integration_id, signing_secret=secret, at=at):
-            existing = _require_integration(state, integration_id)
-            problems = _secret_problems(secret, required=True)
-            problems += _grace_problems(command.grace_ms)
-            if secret == existing.signing_secret:
-                problems.append(("signing_secret", "must differ from the current secret"))
-            _refuse("invalid secret rotation", problems)
-            return (
-                SigningSecretRotated(
-                    tenant_id=tenant_id,
-                    integration_id=integration_id,
-                    signing_secret=secret,
-                    previous_valid_until=at + command.grace_ms,
-                    at=at,
-                ),
-            )
-        case RecordSubscriptionConfirmed(integration_id=integration_id, topic_arn=topic):
-            existing = _require_integration(state, integration_id)
-            # Only a topic the integration accepts may ever be recorded as subscribed.
-            _refuse("invalid confirmation", _topic_problems(existing, topic, allowed=True))
-            return (
-                SubscriptionConfirmed(
-                    tenant_id=tenant_id,
-                    integration_id=integration_id,
-                    topic_arn=topic,
-                    message_id=command.message_id,
-                    subscription_arn=command.subscription_arn,
-                    at=command.at,
-                ),
-            )
-        case RecordConfirmationFailed(integration_id=integration_id, topic_arn=topic):
-            existing = _require_integration(state, integration_id)
-            problems = _topic_problems(existing, topic, allowed=False)
-            if command.attempt < 1:
-                problems.append(("attempt", "must be at least 1"))
-            _refuse("invalid confirmation failure", problems)
-            return (
-                ConfirmationFailed(
-                    tenant_id=tenant_id,
-                    integration_id=integration_id,
-                    topic_arn=topic,
-                    message_id=command.message_id,
-                    attempt=command.attempt,
-                    reason=command.reason[:MAX_REASON_CHARS],
-                    retrying=command.retrying,
-                    at=command.at,
-                ),
-            )
+            return _create_integration(command, state)
+        case RotateRoutingKey():
+            return _rotate_routing_key(command, state)
+        case RotateSigningSecret():
+            return _rotate_signing_secret(command, state)
+        case RecordSubscriptionConfirmed():
+            return _record_confirmed(command, state)
+        case RecordConfirmationFailed():
+            return _record_confirmation_failed(command, state)
         case _:
             assert_never(command)
 
 
-def evolve_tenant(state: Tenant, event: TenantEvent) -> Tenant:
+def _create_tenant(command: CreateTenant, state: Tenant) -> tuple[TenantEvent, ...]:
+    problems = _name_problems("name", command.name)
+    if state.exists:
+        problems.append(("tenant_id", "already exists"))
+    _refuse("invalid tenant", problems)
+    return (TenantCreated(tenant_id=state.tenant_id, name=command.name, at=command.at),)
+
+
+def _create_integration(command: CreateIntegration, state: Tenant) -> tuple[TenantEvent, ...]:
+    _require_tenant(state)
+    problems = _integration_problems(command)
+    if state.integration(command.integration_id) is not None:
+        problems.append(("integration_id", "already exists"))
+    _refuse("invalid integration", problems)
+    return (
+        IntegrationCreated(
+            tenant_id=state.tenant_id,
+            integration_id=command.integration_id,
+            kind=command.kind,
+            name=command.name,
+            key_hash=command.key_hash,
+            at=command.at,
+            signing_secret=command.signing_secret,
+            default_service=command.default_service,
+            allowed_topics=tuple(sorted(set(command.allowed_topics))),
+        ),
+    )
+
+
+def _rotate_routing_key(command: RotateRoutingKey, state: Tenant) -> tuple[TenantEvent, ...]:
+    existing = _require_integration(state, command.integration_id)
+    problems = key_hash_problems(command.key_hash)
+    problems += _grace_problems(command.grace_ms)
+    if command.key_hash in (existing.key_hash, existing.previous_key_hash):
+        problems.append(("key_hash", "must differ from the current and previous keys"))
+    _refuse("invalid key rotation", problems)
+    return (
+        RoutingKeyRotated(
+            tenant_id=state.tenant_id,
+            integration_id=command.integration_id,
+            key_hash=command.key_hash,
+            previous_valid_until=command.at + command.grace_ms,
+            at=command.at,
+        ),
+    )
+
+
+def _rotate_signing_secret(command: RotateSigningSecret, state: Tenant) -> tuple[TenantEvent, ...]:
+    existing = _require_integration(state, command.integration_id)
+    problems = _secret_problems(command.signing_secret, required=True)
+    problems += _grace_problems(command.grace_ms)
+    if command.signing_secret == existing.signing_secret:
+        problems.append(("signing_secret", "must differ from the current secret"))
+    _refuse("invalid secret rotation", problems)
+    return (
+        SigningSecretRotated(
+            tenant_id=state.tenant_id,
+            integration_id=command.integration_id,
+            signing_secret=command.signing_secret,
+            previous_valid_until=command.at + command.grace_ms,
+            at=command.at,
+        ),
+    )
+
+
+def _record_confirmed(
+    command: RecordSubscriptionConfirmed, state: Tenant
+) -> tuple[TenantEvent, ...]:
+    existing = _require_integration(state, command.integration_id)
+    # Only a topic the integration accepts may ever be recorded as subscribed.
+    _refuse("invalid confirmation", _topic_problems(existing, command.topic_arn, allowed=True))
+    return (
+        SubscriptionConfirmed(
+            tenant_id=state.tenant_id,
+            integration_id=command.integration_id,
+            topic_arn=command.topic_arn,
+            message_id=command.message_id,
+            subscription_arn=command.subscription_arn,
+            at=command.at,
+        ),
+    )
+
+
+def _record_confirmation_failed(
+    command: RecordConfirmationFailed, state: Tenant
+) -> tuple[TenantEvent, ...]:
+    existing = _require_integration(state, command.integration_id)
+    problems = _topic_problems(existing, command.topic_arn, allowed=False)
+    if command.attempt < 1:
+        problems.append(("attempt", "must be at least 1"))
+    _refuse("invalid confirmation failure", problems)
+    return (
+        ConfirmationFailed(
+            tenant_id=state.tenant_id,
+            integration_id=command.integration_id,
+            topic_arn=command.topic_arn,
+            message_id=command.message_id,
+            attempt=command.attempt,
+            reason=command.reason[:MAX_REASON_CHARS],
+            retrying=command.retrying,
+            at=command.at,
+        ),
+    )
+
+
+def evolve(state: Tenant, event: TenantEvent) -> Tenant:
     match event:
         case TenantCreated(name=name, at=at):
             return attrs.evolve(state, name=name, created_at=at)
@@ -487,59 +506,6 @@ def evolve_tenant(state: Tenant, event: TenantEvent) -> Tenant:
             assert_never(event)
 
 
-# --- key index ---------------------------------------------------------------------------------
-
-
-@attrs.frozen(kw_only=True)
-class KeyIndex:
-    """Every routing-key hash ever registered (a rotated-out key stays: hashes are never
-    reused). A frozenset: evolving copies it, fine for the thousands of keys an installation
-    holds."""
-
-    key_hashes: frozenset[str] = frozenset()
-
-
-@attrs.frozen(kw_only=True)
-class RegisterRoutingKey:
-    key_hash: str
-    tenant_id: str
-    integration_id: str
-    at: Millis
-
-
-@event("helios.tenancy.routing_key_registered.v1")
-@attrs.frozen(kw_only=True)
-class RoutingKeyRegistered:
-    key_hash: str
-    tenant_id: str
-    integration_id: str
-    at: Millis
-
-
-def decide_key(command: RegisterRoutingKey, state: KeyIndex) -> tuple[RoutingKeyRegistered, ...]:
-    """Register a routing-key hash for an integration.
-
-    Raises:
-        CommandRejected: the hash is malformed or already registered.
-    """
-    problems = _hash_problems(command.key_hash)
-    if command.key_hash in state.key_hashes:
-        problems.append(("key_hash", "already registered"))
-    _refuse("invalid routing key", problems)
-    return (
-        RoutingKeyRegistered(
-            key_hash=command.key_hash,
-            tenant_id=command.tenant_id,
-            integration_id=command.integration_id,
-            at=command.at,
-        ),
-    )
-
-
-def evolve_key(state: KeyIndex, event: RoutingKeyRegistered) -> KeyIndex:
-    return KeyIndex(key_hashes=state.key_hashes | {event.key_hash})
-
-
 # --- checks ------------------------------------------------------------------------------------
 
 
@@ -606,12 +572,6 @@ def _name_problems(field: str, name: str) -> list[tuple[str, str]]:
     return []
 
 
-def _hash_problems(key_hash: str) -> list[tuple[str, str]]:
-    if _SHA256_HEX.fullmatch(key_hash) is None:
-        return [("key_hash", "must be a SHA-256 hex digest")]
-    return []
-
-
 def _secret_problems(secret: str, *, required: bool) -> list[tuple[str, str]]:
     if not secret:
         return [("signing_secret", "is required")] if required else []
@@ -626,7 +586,7 @@ def _grace_problems(grace_ms: Millis) -> list[tuple[str, str]]:
 
 def _integration_problems(command: CreateIntegration) -> list[tuple[str, str]]:
     problems = _name_problems("name", command.name)
-    problems += _hash_problems(command.key_hash)
+    problems += key_hash_problems(command.key_hash)
     if command.kind not in INGEST_KINDS:
         problems.append(("kind", f"{command.kind.value} is not a source kind for integrations"))
     problems += _secret_problems(

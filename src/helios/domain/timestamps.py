@@ -22,17 +22,22 @@ class TimestampError(ValueError):
 # Pure, and the same timestamps recur (HA pairs and repeat intervals resend the same alert):
 # memoized. A failure is not cached; it raises again on every call.
 @functools.lru_cache(maxsize=1 << 14)
-def parse_rfc3339(text: str) -> Millis:
-    """Parse an RFC 3339 timestamp to UTC milliseconds (a missing offset means UTC).
+def parse_rfc3339(text: str, *, offset_required: bool = False) -> Millis:
+    """Parse an RFC 3339 timestamp to UTC milliseconds.
 
-    Fractions finer than a millisecond are truncated (Alertmanager sends nanoseconds).
+    A missing offset means UTC, as sources send it, unless ``offset_required`` (what people
+    type into the API must say which zone it means). Fractions finer than a millisecond are
+    truncated (Alertmanager sends nanoseconds).
 
     Raises:
-        TimestampError: the text is not a valid timestamp.
+        TimestampError: the text is not a valid timestamp, or has no offset when one is
+            required.
     """
     match = _RFC3339.match(text.strip())
     if match is None:
         raise TimestampError(f"not an RFC 3339 timestamp: {text[:64]!r}")
+    if offset_required and match["tz"] is None:
+        raise TimestampError(f"no UTC offset (Z or +hh:mm): {text[:64]!r}")
     try:
         moment = _dt.datetime(
             int(match["y"]),

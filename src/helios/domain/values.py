@@ -86,6 +86,21 @@ class Priority(enum.Enum):
         """5 for P1 down to 1 for P5, so that ``max`` picks the most urgent."""
 
 
+class NotificationReason(enum.StrEnum):
+    """Why a notification was asked for (or would have been, when suppressed).
+
+    A ``StrEnum``: recorded events store the value, so records made when this was a plain
+    ``str`` field decode to its members and encode to the same bytes.
+    """
+
+    TRIGGERED = "triggered"
+    REOPENED = "reopened"
+    PRIORITY_RAISED = "priority_raised"
+    RESOLVED = "resolved"
+    FLAPPING_CLEARED = "flapping_cleared"
+    ESCALATION = "escalation"
+
+
 Labels = tuple[tuple[str, str], ...]
 """Sorted (key, value) pairs; a tuple so that signals stay hashable and immutable."""
 
@@ -148,13 +163,18 @@ class Signal:
     notes: tuple[str, ...] = ()
     """What normalization changed and why (truncation, clamped clock skew, defaults)."""
 
-    @property
-    def order_key(self) -> tuple[int, int, str]:
-        """Canonical order: ``(occurred_at, action rank, signal_id)``."""
-        return (self.occurred_at, self.action.rank, self.signal_id)
-
     def label(self, name: str) -> str | None:
         for key, value in self.labels:
             if key == name:
                 return value
         return None
+
+
+def order_key(signal: Signal) -> tuple[int, int, str]:
+    """The canonical order of signals: ``(occurred_at, action rank, signal_id)``.
+
+    A plain function rather than a property: the alert sorts and bisects by it for every
+    signal, and a function passed as a key is cheaper than a property looked up through a
+    lambda.
+    """
+    return (signal.occurred_at, signal.action.rank, signal.signal_id)

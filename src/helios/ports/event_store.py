@@ -15,18 +15,14 @@ from uuid import UUID
 import attrs
 
 
+def _tuple(values: Iterable[Any]) -> tuple[Any, ...]:
+    # A typed converter: mypy cannot infer the item type of a bare ``tuple`` converter.
+    return tuple(values)
+
+
 def _non_empty(instance: object, attribute: attrs.Attribute[Any], value: tuple[Any, ...]) -> None:
     if not value:
         raise ValueError(f"{attribute.name} must not be empty")
-
-
-# Typed converters (``converter=tuple`` would leave the attrs constructor's parameter untyped).
-def _events(value: Iterable[Any]) -> tuple[Any, ...]:
-    return tuple(value)
-
-
-def _strings(value: Iterable[str]) -> tuple[str, ...]:
-    return tuple(value)
 
 
 def _non_negative(instance: object, attribute: attrs.Attribute[Any], value: int) -> None:
@@ -46,11 +42,7 @@ class StreamAppend:
 
     stream_id: UUID
     expected_version: int = attrs.field(validator=_non_negative)
-    events: tuple[Any, ...] = attrs.field(converter=_events, validator=_non_empty)
-
-
-def _stream_appends(value: Iterable[StreamAppend]) -> tuple[StreamAppend, ...]:
-    return tuple(value)
+    events: tuple[Any, ...] = attrs.field(converter=_tuple, validator=_non_empty)
 
 
 @attrs.frozen(kw_only=True)
@@ -70,8 +62,8 @@ class AppendBatch:
     A stream may appear more than once only with contiguous versions.
     """
 
-    streams: tuple[StreamAppend, ...] = attrs.field(converter=_stream_appends, default=())
-    input_keys: tuple[str, ...] = attrs.field(converter=_strings, default=())
+    streams: tuple[StreamAppend, ...] = attrs.field(converter=_tuple, default=())
+    input_keys: tuple[str, ...] = attrs.field(converter=_tuple, default=())
     tracking: Tracking | None = None
 
     @input_keys.validator

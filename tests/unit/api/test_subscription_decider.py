@@ -15,15 +15,15 @@ OTHER = "arn:aws:sns:eu-west-1:210987654321:other"
 
 
 def given(*events: tenancy.TenantEvent) -> tenancy.Tenant:
-    state = tenancy.initial_tenant("ten_1")
+    state = tenancy.initial_state("ten_1")
     for event in events:
-        state = tenancy.evolve_tenant(state, event)
+        state = tenancy.evolve(state, event)
     return state
 
 
 def when(state: tenancy.Tenant, command: tenancy.TenantCommand) -> tenancy.Tenant:
-    for event in tenancy.decide_tenant(command, state):
-        state = tenancy.evolve_tenant(state, event)
+    for event in tenancy.decide(command, state):
+        state = tenancy.evolve(state, event)
     return state
 
 

@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from helios.domain import tenancy
+from helios.domain import key_index, tenancy
 from helios.domain.errors import CommandRejected
 from helios.domain.values import SourceKind
 
@@ -16,9 +16,9 @@ def key_hash(key: str) -> str:
 
 
 def given(*events: tenancy.TenantEvent) -> tenancy.Tenant:
-    state = tenancy.initial_tenant("ten_1")
+    state = tenancy.initial_state("ten_1")
     for event in events:
-        state = tenancy.evolve_tenant(state, event)
+        state = tenancy.evolve(state, event)
     return state
 
 
@@ -40,7 +40,7 @@ def test_an_integration_of_an_unknown_tenant_is_refused() -> None:
         integration_id="int_1", kind=SourceKind.PAGERDUTY, name="pd", key_hash=key_hash("k"), at=2
     )
     with pytest.raises(CommandRejected, match="no such tenant"):
-        tenancy.decide_tenant(command, given())
+        tenancy.decide(command, given())
 
 
 def test_a_malformed_integration_names_every_problem() -> None:
@@ -54,7 +54,7 @@ def test_a_malformed_integration_names_every_problem() -> None:
         allowed_topics=("not-an-arn",),
     )
     with pytest.raises(CommandRejected) as refused:
-        tenancy.decide_tenant(command, given(CREATED))
+        tenancy.decide(command, given(CREATED))
     fields = {field for field, _ in refused.value.problems}
     assert fields == {"name", "key_hash", "kind", "allowed_topics[0]", "allowed_topics"}
 
@@ -65,7 +65,7 @@ def test_a_generic_integration_needs_a_signing_secret() -> None:
         integration_id="int_2", kind=SourceKind.GENERIC, name="g", key_hash=key_hash("k"), at=2
     )
     with pytest.raises(CommandRejected):
-        tenancy.decide_tenant(command, given(CREATED))
+        tenancy.decide(command, given(CREATED))
 
 
 def test_a_rotated_key_is_accepted_with_the_old_one_until_the_grace_deadline() -> None:
@@ -73,7 +73,7 @@ def test_a_rotated_key_is_accepted_with_the_old_one_until_the_grace_deadline() -
     rotate = tenancy.RotateRoutingKey(
         integration_id="int_1", key_hash=key_hash("k2"), grace_ms=1000, at=10
     )
-    [event] = tenancy.decide_tenant(rotate, given(CREATED, INTEGRATION))
+    [event] = tenancy.decide(rotate, given(CREATED, INTEGRATION))
     state = given(CREATED, INTEGRATION, event)
     integration = state.integration("int_1")
     assert integration is not None
@@ -87,7 +87,7 @@ def test_a_rotated_secret_leaves_two_valid_secrets_during_the_grace_period() -> 
     rotate = tenancy.RotateSigningSecret(
         integration_id="int_1", signing_secret="whsec_fedcba9876543210", grace_ms=100, at=10
     )
-    [event] = tenancy.decide_tenant(rotate, given(CREATED, INTEGRATION))
+    [event] = tenancy.decide(rotate, given(CREATED, INTEGRATION))
     integration = given(CREATED, INTEGRATION, event).integration("int_1")
     assert integration is not None
     assert integration.signing_secrets(50) == ("whsec_fedcba9876543210", "whsec_0123456789abcdef")
@@ -96,12 +96,12 @@ def test_a_rotated_secret_leaves_two_valid_secrets_during_the_grace_period() -> 
 
 def test_the_key_index_refuses_a_hash_registered_twice() -> None:
     """A key hash identifies one integration, forever."""
-    register = tenancy.RegisterRoutingKey(
+    register = key_index.RegisterRoutingKey(
         key_hash=key_hash("k1"), tenant_id="ten_1", integration_id="int_1", at=1
     )
-    [event] = tenancy.decide_key(register, tenancy.KeyIndex())
+    [event] = key_index.decide(register, key_index.initial_state())
     with pytest.raises(CommandRejected, match="invalid routing key"):
-        tenancy.decide_key(register, tenancy.evolve_key(tenancy.KeyIndex(), event))
+        key_index.decide(register, key_index.evolve(key_index.initial_state(), event))
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from decider_dsl import Scenario
 from helios.domain import incident, ruleset_stream, silence
 from helios.domain.errors import CommandRejected
 from helios.domain.ruleset import LabelMatcher, MatchOp, Ruleset
-from helios.domain.values import Priority, Status
+from helios.domain.values import NotificationReason, Priority, Status
 
 
 def group() -> Scenario:
@@ -29,7 +29,7 @@ def track(
     key: str, change: str, status: Status, priority: Priority | None = Priority.P3, at: int = 0
 ):
     return incident.TrackAlert(
-        dedup_key=key, change=change, status=status, priority=priority, at=at
+        dedup_key=key, change=incident.AlertChange(change), status=status, priority=priority, at=at
     )
 
 
@@ -83,7 +83,9 @@ def test_acknowledgements_and_notifications_go_on_the_timeline() -> None:
         incident.IncidentAlertChanged
     )
     s.when(
-        incident.RecordNotification(dedup_key="a", notification_id="n1", reason="triggered", at=5)
+        incident.RecordNotification(
+            dedup_key="a", notification_id="n1", reason=NotificationReason.TRIGGERED, at=5
+        )
     )
     s.then_kinds(incident.IncidentNotified)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from helios.apps.application.ingest import SNAPSHOT_EVERY
+from helios.apps.application.repository import SNAPSHOT_EVERY
 from helios.apps.settings import Settings
 
 

@@ -29,23 +29,33 @@ import time
 import uuid
 from collections.abc import Callable
 from functools import cache
+from typing import Any
 
 import anyio.to_thread
 import argon2
 import attrs
 import structlog
 
-from helios.apps.application.tenancy import load_tenant, wall_clock_ms
-from helios.domain import access
+from helios.apps.application.repository import (
+    ACCESS,
+    TENANT,
+    USER_INDEX,
+    Repository,
+    StateCache,
+    Step,
+)
+from helios.apps.application.tenancy import wall_clock_ms
+from helios.domain import access, user_index
 from helios.domain.access import Role, TokenKind
 from helios.domain.errors import CommandRejected
 from helios.domain.values import Millis
-from helios.ports.event_store import AppendBatch, ConcurrencyConflict, EventStore, StreamAppend
+from helios.ports.event_store import EventStore
 from helios.ports.rate_limit import Decision, LimiterUnavailable, RateLimiter
 
 MIN_PASSWORD_CHARS = 10
 MAX_PASSWORD_CHARS = 1024
-_CONFLICT_RETRIES = 5
+DIRECTORIES_CACHED = 10_000
+"""Tenants' directories an API process keeps for authenticating tokens."""
 _KIND_LETTER = {TokenKind.PERSONAL: "p", TokenKind.SESSION: "s"}
 _LETTER_KIND = {letter: kind for kind, letter in _KIND_LETTER.items()}
 _log = structlog.get_logger("helios.access")
@@ -141,22 +151,6 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-def load_access(
-    store: EventStore,
-    tenant_id: str,
-    *,
-    state: access.AccessDirectory | None = None,
-    after: int = 0,
-) -> tuple[access.AccessDirectory, int]:
-    """The tenant's users and tokens and its stream version, caught up from ``after``."""
-    folded = state if state is not None else access.initial_state(tenant_id)
-    version = after
-    for recorded in store.read_stream(access.access_stream_id(tenant_id), after):
-        folded = access.evolve(folded, recorded.event)
-        version = recorded.version
-    return folded, version
-
-
 class AccessService:
     """Load → decide → append for a tenant's users and tokens."""
 
@@ -167,8 +161,9 @@ class AccessService:
         policy: LoginPolicy | None = None,
         clock: Callable[[], Millis] = wall_clock_ms,
         password_check: Callable[[str, str], bool] = verify_password,
+        repository: Repository | None = None,
     ) -> None:
-        self._store = store
+        self._repository = repository if repository is not None else Repository(store)
         self._policy = policy or LoginPolicy()
         self._clock = clock
         self._password_check = password_check
@@ -182,7 +177,7 @@ class AccessService:
             CommandRejected: unknown tenant, a malformed or taken email, a bad password.
             StoreUnavailable: the store could not be reached.
         """
-        if not load_tenant(self._store, tenant_id)[0].exists:
+        if not self._repository.load(TENANT, tenant_id)[0].exists:
             raise CommandRejected("no such tenant", (("tenant_id", "unknown"),))
         password_hash = hash_password(password) if password is not None else ""
         user_id = "usr_" + uuid.uuid4().hex[:16]
@@ -261,7 +256,7 @@ class AccessService:
             InvalidCredentials: unknown tenant or email, or a wrong password.
             StoreUnavailable: the store could not be reached.
         """
-        state, _ = load_access(self._store, tenant_id)
+        state, _ = self._repository.load(ACCESS, tenant_id)
         user = state.user_by_email(email)
         now = self._clock()
         stored = user.password_hash if user is not None and user.password_hash else _decoy_hash()
@@ -288,7 +283,7 @@ class AccessService:
         Raises:
             StoreUnavailable: the store could not be reached.
         """
-        return load_access(self._store, tenant_id)[0].users
+        return self._repository.load(ACCESS, tenant_id)[0].users
 
     def tokens(self, tenant_id: str, user_id: str) -> tuple[access.Token, ...]:
         """A user's personal tokens (revoked and expired ones included), oldest first.
@@ -296,7 +291,7 @@ class AccessService:
         Raises:
             StoreUnavailable: the store could not be reached.
         """
-        state = load_access(self._store, tenant_id)[0]
+        state = self._repository.load(ACCESS, tenant_id)[0]
         return tuple(
             t for t in state.tokens if t.user_id == user_id and t.kind is TokenKind.PERSONAL
         )
@@ -308,10 +303,7 @@ class AccessService:
             CommandRejected: no such user.
             StoreUnavailable: the store could not be reached.
         """
-        index = access.UserIndex()
-        for recorded in self._store.read_stream(access.USER_INDEX_STREAM):
-            index = access.evolve_index(index, recorded.event)
-        tenant = index.tenant_of(user_id)
+        tenant = self._repository.load(USER_INDEX, None)[0].tenant_of(user_id)
         if tenant is None:
             raise CommandRejected("no such user", (("user_id", "unknown"),))
         return tenant
@@ -327,47 +319,24 @@ class AccessService:
     def _run(
         self, tenant_id: str, *commands: access.AccessCommand, register: str | None = None
     ) -> access.AccessDirectory:
-        for attempt in range(_CONFLICT_RETRIES):
-            state, version = load_access(self._store, tenant_id)
+        def decide(state: access.AccessDirectory) -> list[access.AccessEvent]:
             events: list[access.AccessEvent] = []
             for command in commands:
                 decided = access.decide(command, state)
                 for event in decided:
                     state = access.evolve(state, event)
                 events.extend(decided)
-            if not events:
-                return state
-            streams = [
-                StreamAppend(
-                    stream_id=access.access_stream_id(tenant_id),
-                    expected_version=version,
-                    events=tuple(events),
-                )
-            ]
-            if register is not None:
-                index, index_version = access.UserIndex(), 0
-                for recorded in self._store.read_stream(access.USER_INDEX_STREAM):
-                    index = access.evolve_index(index, recorded.event)
-                    index_version = recorded.version
-                registered = access.decide_index(
-                    access.RegisterUser(user_id=register, tenant_id=tenant_id, at=self._clock()),
-                    index,
-                )
-                streams.append(
-                    StreamAppend(
-                        stream_id=access.USER_INDEX_STREAM,
-                        expected_version=index_version,
-                        events=registered,
-                    )
-                )
-            try:
-                self._store.append(AppendBatch(streams=tuple(streams)))
-            except ConcurrencyConflict:
-                if attempt == _CONFLICT_RETRIES - 1:
-                    raise
-                continue
-            return state
-        raise AssertionError("unreachable")
+            return events
+
+        steps: list[Step[Any, Any]] = [Step(kind=ACCESS, key=tenant_id, decide=decide)]
+        if register is not None:
+            # The user and the index entry commit together or not at all.
+            entry = user_index.RegisterUser(user_id=register, tenant_id=tenant_id, at=self._clock())
+            steps.append(
+                Step(kind=USER_INDEX, key=None, decide=lambda idx: user_index.decide(entry, idx))
+            )
+        state: access.AccessDirectory = self._repository.execute_all(steps)[0][0]
+        return state
 
 
 class PasswordLogin:
@@ -454,19 +423,12 @@ def _new_token(kind: TokenKind, tenant_id: str) -> tuple[str, str]:
     return token_id, f"hx{_KIND_LETTER[kind]}.{tenant_id}.{token_id}.{secrets.token_urlsafe(32)}"
 
 
-@attrs.define
-class _Cached:
-    state: access.AccessDirectory
-    version: int
-    loaded_at: float
-
-
 class TokenAuthenticator:
-    """Finds the user of a bearer token, with a per-tenant cache caught up incrementally.
+    """Finds the user of a bearer token, with the tenants' directories cached in a repository.
 
-    A tenant's directory is re-read (only the events after the cached version) when older than
-    ``ttl_s``, or at once when a token id is unknown — at most every ``miss_refresh_s``, so a
-    flood of forged tokens costs one small read per interval.
+    A tenant's directory is caught up (only the events after the cached version are read) when
+    older than ``ttl_s``, or at once when a token id is unknown — at most every
+    ``miss_refresh_s``, so a flood of forged tokens costs one small read per interval.
     """
 
     def __init__(
@@ -476,12 +438,15 @@ class TokenAuthenticator:
         ttl_s: float = 1.0,
         miss_refresh_s: float = 0.1,
         monotonic: Callable[[], float] = time.monotonic,
+        repository: Repository | None = None,
     ) -> None:
-        self._store = store
+        self._repository = (
+            repository
+            if repository is not None
+            else Repository(store, cache=StateCache(DIRECTORIES_CACHED), monotonic=monotonic)
+        )
         self._ttl_s = ttl_s
         self._miss_refresh_s = miss_refresh_s
-        self._monotonic = monotonic
-        self._tenants: dict[str, _Cached] = {}
 
     async def authenticate(self, token: str, *, now_ms: Millis) -> Caller | None:
         """The caller a token stands for, if it is valid ``now_ms``; else None.
@@ -510,22 +475,14 @@ class TokenAuthenticator:
 
     def forget(self, tenant_id: str) -> None:
         """Drop a tenant's cached directory (after this process changed it)."""
-        self._tenants.pop(tenant_id, None)
+        self._repository.forget(ACCESS, tenant_id)
 
     async def _state(self, tenant_id: str, max_age_s: float) -> access.AccessDirectory:
-        cached = self._tenants.get(tenant_id)
-        now = self._monotonic()
-        if cached is not None and now - cached.loaded_at < max_age_s:
-            return cached.state
-        state, version = await anyio.to_thread.run_sync(
-            lambda: load_access(
-                self._store,
-                tenant_id,
-                state=cached.state if cached else None,
-                after=cached.version if cached else 0,
-            )
+        # The hot path: a cached directory is answered without a trip to a worker thread.
+        cached = self._repository.cached(ACCESS, tenant_id, max_age_s=max_age_s)
+        if cached is not None:
+            return cached[0]
+        state, _ = await anyio.to_thread.run_sync(
+            lambda: self._repository.load(ACCESS, tenant_id, max_age_s=max_age_s)
         )
-        self._tenants[tenant_id] = _Cached(state=state, version=version, loaded_at=now)
-        if len(self._tenants) > 10_000:
-            self._tenants.pop(next(iter(self._tenants)))
         return state

@@ -21,12 +21,15 @@ from typing import Any
 import anyio.to_thread
 import attrs
 
-from helios.domain import tenancy
+from helios.apps.application.repository import KEY_INDEX, TENANT, Repository, StateCache, Step
+from helios.domain import key_index, tenancy
+from helios.domain.errors import CommandRejected
 from helios.domain.values import Millis, SourceKind
-from helios.ports.event_store import AppendBatch, ConcurrencyConflict, EventStore, StreamAppend
+from helios.ports.event_store import EventStore
 
 DEFAULT_KEY_GRACE_MS = 24 * 60 * 60 * 1000
-_CONFLICT_RETRIES = 5
+TENANTS_CACHED = 10_000
+"""Tenants an API process keeps for authenticating routing keys (the least recently used go)."""
 
 Clock = Callable[[], Millis]
 
@@ -61,8 +64,14 @@ class Issued:
 class TenancyService:
     """Load → decide → append for tenants and integrations (synchronous: CLI and admin)."""
 
-    def __init__(self, store: EventStore, *, clock: Clock = wall_clock_ms) -> None:
-        self._store = store
+    def __init__(
+        self,
+        store: EventStore,
+        *,
+        clock: Clock = wall_clock_ms,
+        repository: Repository | None = None,
+    ) -> None:
+        self._repository = repository if repository is not None else Repository(store)
         self._clock = clock
 
     def create_tenant(self, name: str) -> tenancy.Tenant:
@@ -82,7 +91,7 @@ class TenancyService:
         Raises:
             StoreUnavailable: the store could not be reached.
         """
-        return load_tenant(self._store, tenant_id)[0]
+        return self._repository.load(TENANT, tenant_id)[0]
 
     def create_integration(
         self,
@@ -232,15 +241,13 @@ class TenancyService:
             CommandRejected: no such integration.
             StoreUnavailable: the store could not be reached.
         """
-        for recorded in self._store.read_stream(tenancy.KEY_INDEX_STREAM):
+        for recorded in self._repository.store.read_stream(key_index.STREAM):
             registered = recorded.event
             if (
-                isinstance(registered, tenancy.RoutingKeyRegistered)
+                isinstance(registered, key_index.RoutingKeyRegistered)
                 and registered.integration_id == integration_id
             ):
                 return registered.tenant_id
-        from helios.domain.errors import CommandRejected
-
         raise CommandRejected("no such integration", (("integration_id", "unknown"),))
 
     def _run_tenant(
@@ -250,65 +257,27 @@ class TenancyService:
         *,
         register: tuple[str, str] | None = None,
     ) -> tenancy.Tenant:
-        for attempt in range(_CONFLICT_RETRIES):
-            state, version = load_tenant(self._store, tenant_id)
-            events = tenancy.decide_tenant(command, state)
-            streams = [
-                StreamAppend(
-                    stream_id=tenancy.tenant_stream_id(tenant_id),
-                    expected_version=version,
-                    events=events,
-                )
-            ]
-            if register is not None:
-                # The tenant's event and the index entry commit together or not at all.
-                index, index_version = load_key_index(self._store)
-                key_hash, integration_id = register
-                registered = tenancy.decide_key(
-                    tenancy.RegisterRoutingKey(
-                        key_hash=key_hash,
-                        tenant_id=tenant_id,
-                        integration_id=integration_id,
-                        at=self._clock(),
-                    ),
-                    index,
-                )
-                streams.append(
-                    StreamAppend(
-                        stream_id=tenancy.KEY_INDEX_STREAM,
-                        expected_version=index_version,
-                        events=registered,
-                    )
-                )
-            try:
-                self._store.append(AppendBatch(streams=tuple(streams)))
-            except ConcurrencyConflict:
-                if attempt == _CONFLICT_RETRIES - 1:
-                    raise
-                continue
-            for event in events:
-                state = tenancy.evolve_tenant(state, event)
-            return state
-        raise AssertionError("unreachable")
-
-
-def load_tenant(store: EventStore, tenant_id: str) -> tuple[tenancy.Tenant, int]:
-    """A tenant's state and its stream version (0: no such tenant)."""
-    state = tenancy.initial_tenant(tenant_id)
-    version = 0
-    for recorded in store.read_stream(tenancy.tenant_stream_id(tenant_id)):
-        state = tenancy.evolve_tenant(state, recorded.event)
-        version = recorded.version
-    return state, version
-
-
-def load_key_index(store: EventStore) -> tuple[tenancy.KeyIndex, int]:
-    state = tenancy.KeyIndex()
-    version = 0
-    for recorded in store.read_stream(tenancy.KEY_INDEX_STREAM):
-        state = tenancy.evolve_key(state, recorded.event)
-        version = recorded.version
-    return state, version
+        steps: list[Step[Any, Any]] = [
+            Step(
+                kind=TENANT,
+                key=tenant_id,
+                decide=lambda state: tenancy.decide(command, state),
+            )
+        ]
+        if register is not None:
+            # The tenant's event and the index entry commit together or not at all.
+            key_hash, integration_id = register
+            entry = key_index.RegisterRoutingKey(
+                key_hash=key_hash,
+                tenant_id=tenant_id,
+                integration_id=integration_id,
+                at=self._clock(),
+            )
+            steps.append(
+                Step(kind=KEY_INDEX, key=None, decide=lambda index: key_index.decide(entry, index))
+            )
+        state: tenancy.Tenant = self._repository.execute_all(steps)[0][0]
+        return state
 
 
 @attrs.frozen(kw_only=True)
@@ -319,21 +288,16 @@ class Authenticated:
     integration: tenancy.Integration
 
 
-@attrs.define
-class _CachedTenant:
-    state: tenancy.Tenant
-    version: int
-    loaded_at: float
-
-
 class KeyDirectory:
     """Finds the integration of a routing key, with an in-process cache.
 
     The index of key hashes is caught up incrementally from its stream (``read_stream`` after
     the last version seen) when a key is not found, at most once per ``miss_refresh_s`` so
-    a flood of wrong keys costs one store read per interval. Tenants are cached for
-    ``tenant_ttl_s`` and reloaded at once when a key belongs to an integration whose cached
-    state does not accept it (a rotation made by another process).
+    a flood of wrong keys costs one store read per interval. (The index is kept here as a
+    dictionary caught up in place: as an immutable state, each registration would copy it.)
+    Tenants come from the repository's cache, accepted for ``tenant_ttl_s`` and caught up at
+    once when a key belongs to an integration whose cached state does not accept it (a
+    rotation made by another process).
     """
 
     def __init__(
@@ -343,15 +307,20 @@ class KeyDirectory:
         tenant_ttl_s: float = 30.0,
         miss_refresh_s: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
+        repository: Repository | None = None,
     ) -> None:
         self._store = store
+        self._repository = (
+            repository
+            if repository is not None
+            else Repository(store, cache=StateCache(TENANTS_CACHED), monotonic=monotonic)
+        )
         self._tenant_ttl_s = tenant_ttl_s
         self._miss_refresh_s = miss_refresh_s
         self._monotonic = monotonic
         self._owners: dict[str, tuple[str, str]] = {}
         self._index_version = 0
         self._index_checked_at = float("-inf")
-        self._tenants: dict[str, _CachedTenant] = {}
         self._lock = asyncio.Lock()
 
     async def authenticate(self, key: str, *, now_ms: Millis) -> Authenticated | None:
@@ -398,21 +367,22 @@ class KeyDirectory:
             if not force and now - self._index_checked_at < self._miss_refresh_s:
                 return
             recorded = await anyio.to_thread.run_sync(
-                self._store.read_stream, tenancy.KEY_INDEX_STREAM, self._index_version
+                self._store.read_stream, key_index.STREAM, self._index_version
             )
             for entry in recorded:
                 event: Any = entry.event
-                if isinstance(event, tenancy.RoutingKeyRegistered):
+                if isinstance(event, key_index.RoutingKeyRegistered):
                     self._owners[event.key_hash] = (event.tenant_id, event.integration_id)
                 self._index_version = entry.version
             self._index_checked_at = now
 
     async def _tenant(self, tenant_id: str, *, max_age_s: float | None = None) -> tenancy.Tenant:
-        cached = self._tenants.get(tenant_id)
-        now = self._monotonic()
         limit = self._tenant_ttl_s if max_age_s is None else max_age_s
-        if cached is not None and now - cached.loaded_at < limit:
-            return cached.state
-        state, version = await anyio.to_thread.run_sync(load_tenant, self._store, tenant_id)
-        self._tenants[tenant_id] = _CachedTenant(state=state, version=version, loaded_at=now)
+        # The hot path: a cached tenant is answered without a trip to a worker thread.
+        cached = self._repository.cached(TENANT, tenant_id, max_age_s=limit)
+        if cached is not None:
+            return cached[0]
+        state, _ = await anyio.to_thread.run_sync(
+            lambda: self._repository.load(TENANT, tenant_id, max_age_s=limit)
+        )
         return state

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import shutil
@@ -22,7 +21,8 @@ from rich.live import Live
 from rich.table import Table
 
 from helios.apps.application.envelopes import envelope_message
-from helios.apps.composition import Services, open_services
+from helios.apps.application.provisioning import Provisioning
+from helios.apps.composition import Services, key_file, open_services
 from helios.apps.embedded.runner import (
     ApiMissing,
     access,
@@ -119,23 +119,8 @@ _PATHS = {
 def demo_keys(services: Services, details: dict[str, str]) -> dict[SourceKind, str]:
     """A routing key per demo source: the first-start Alertmanager integration, plus a
     Grafana and a PagerDuty integration created once for the demo (kept 0600 on disk)."""
-    path = Path(services.settings.data_dir) / DEMO_KEYS
-    if path.exists():
-        stored = json.loads(path.read_text())
-    else:
-        from helios.apps.application.tenancy import TenancyService
-
-        tenancy = TenancyService(services.store)
-        stored = {SourceKind.ALERTMANAGER.value: details["routing_key"]}
-        for kind in (SourceKind.GRAFANA, SourceKind.PAGERDUTY):
-            issued = tenancy.create_integration(
-                tenant_id=details["tenant"], kind=kind, name=f"demo-{kind.value}"
-            )
-            stored[kind.value] = issued.routing_key
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            json.dump(stored, handle, indent=2)
-    return {SourceKind(kind): key for kind, key in stored.items()}
+    keyring = key_file(services.settings, DEMO_KEYS)
+    return Provisioning(services.store).demo_integrations(keyring, details)
 
 
 @attrs.define

@@ -181,13 +181,11 @@ def _what_if(args: argparse.Namespace) -> int:
 
 
 def _dump_rules(args: argparse.Namespace) -> int:
-    from helios.domain import engine, ruleset_stream
+    from helios.apps.application.rules import rules_in_force
 
     with _opened(args.store) as store:
-        rules = ruleset_stream.initial_state(args.tenant)
-        for item in store.read_stream(engine.ruleset_stream(args.tenant)):
-            rules = ruleset_stream.evolve(rules, item.event)
-    sys.stdout.write(rules_file.dumps(rules.current))
+        current = rules_in_force(store, tenant=args.tenant).ruleset
+    sys.stdout.write(rules_file.dumps(current))
     return 0
 
 

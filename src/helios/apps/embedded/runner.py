@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import json
-import os
 from collections.abc import Awaitable
-from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
 import structlog
 
-from helios.apps.composition import Services
+from helios.apps.application.provisioning import Provisioning
+from helios.apps.composition import Services, key_file
 from helios.apps.workers.ingest import Committed, IngestWorker
 from helios.apps.workers.runtime import ingest_worker, run_followers, run_scheduler
-from helios.domain.values import SourceKind
 from helios.ports.http import HttpFetcher
 from helios.ports.mailer import Mailer
 
@@ -70,58 +67,15 @@ def port_in_use(host: str, port: int) -> bool:
 
 
 def first_start_integration(services: Services) -> tuple[dict[str, str], frozenset[str]]:
-    """The default tenant's integrations, each created (with a new key) the first time only:
-    an Alertmanager webhook (``routing_key``) and a PagerDuty Events API integration
-    (``pagerduty_routing_key``) for tools that send there.
-
-    The keys are written to ``<data dir>/integration.json`` readable by the owner alone
-    (0600); only their hashes are in the store. A file written before the PagerDuty
-    integration existed keeps its key and gains one. Returns (details, the names of the keys
+    """The default tenant's integrations, created on the first start only; their keys are
+    kept in ``<data dir>/integration.json`` (0600). Returns (details, the names of the keys
     created now, to be shown once).
 
     Raises:
         StoreUnavailable: the store cannot be reached.
     """
-    from helios.apps.application.tenancy import TenancyService
-
-    path = Path(services.settings.data_dir) / INTEGRATION_FILE
-    details: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
-    tenancy = TenancyService(services.store)
-    fresh: set[str] = set()
-    if not details:
-        tenant = tenancy.create_tenant("default")
-        issued = tenancy.create_integration(
-            tenant_id=tenant.tenant_id, kind=SourceKind.ALERTMANAGER, name="alertmanager"
-        )
-        details = {
-            "tenant": issued.tenant_id,
-            "integration": issued.integration.integration_id,
-            "kind": SourceKind.ALERTMANAGER.value,
-            "routing_key": issued.routing_key,
-        }
-        fresh.add("routing_key")
-    if "pagerduty_routing_key" not in details:
-        issued = tenancy.create_integration(
-            tenant_id=details["tenant"], kind=SourceKind.PAGERDUTY, name="pagerduty"
-        )
-        details["pagerduty_integration"] = issued.integration.integration_id
-        details["pagerduty_routing_key"] = issued.routing_key
-        fresh.add("pagerduty_routing_key")
-    if fresh:
-        _write_private(path, details)
-    return details, frozenset(fresh)
-
-
-def _write_private(path: Path, details: dict[str, str]) -> None:
-    """Replace ``path`` with ``details`` as JSON, readable by the owner alone: written to a
-    new 0600 file, then renamed over the old one, so no reader sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.unlink(missing_ok=True)
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        json.dump(details, handle, indent=2)
-    os.replace(partial, path)
+    keyring = key_file(services.settings, INTEGRATION_FILE)
+    return Provisioning(services.store).integrations(keyring)
 
 
 def first_start_access(services: Services, tenant_id: str) -> tuple[dict[str, str], bool]:
@@ -131,21 +85,8 @@ def first_start_access(services: Services, tenant_id: str) -> tuple[dict[str, st
     Raises:
         StoreUnavailable: the store cannot be reached.
     """
-    path = Path(services.settings.data_dir) / ACCESS_FILE
-    if path.exists():
-        return json.loads(path.read_text()), False
-    from helios.apps.application.access import AccessService
-    from helios.domain.access import Role
-
-    people = AccessService(services.store)
-    user = people.create_user(tenant_id=tenant_id, email="oncall@localhost", role=Role.RESPONDER)
-    issued = people.issue_token(tenant_id=tenant_id, user_id=user.user_id, name="first start")
-    details = {"tenant": tenant_id, "user": user.user_id, "token": issued.token}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        json.dump(details, handle, indent=2)
-    return details, True
+    keyring = key_file(services.settings, ACCESS_FILE)
+    return Provisioning(services.store).responder(keyring, tenant_id)
 
 
 async def access(services: Services, tenant_id: str) -> tuple[dict[str, str], bool]:

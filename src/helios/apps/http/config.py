@@ -27,7 +27,8 @@ from pathlib import Path
 
 import attrs
 
-MAX_BODY_BYTES = 512 * 1024
+from helios.domain.normalize.common import MAX_BODY_BYTES
+
 SNS_MAX_AGE_S = 3900
 """SNS stops retrying an HTTP(S) delivery after at most 3,600 s (a hard limit of its delivery
 policies; the default policy gives up after about a minute), plus 5 minutes for clock skew

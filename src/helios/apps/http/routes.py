@@ -34,6 +34,7 @@ from helios.apps.application.admission import (
 )
 from helios.apps.application.tenancy import Authenticated
 from helios.apps.http import shapes, signatures, sns
+from helios.apps.http.authorization import bearer
 from helios.apps.http.bodies import refuse_content_encoding
 from helios.apps.http.config import ApiConfig
 from helios.apps.http.errors import (
@@ -209,12 +210,6 @@ def _change_processed(ingest_id: str) -> StoredResponse:
     )
 
 
-def _bearer(request: Request[Any, Any, Any]) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
-
-
 async def _routing_key_caller(
     api: ApiContext, document: dict[str, Any], source: SourceKind
 ) -> Authenticated:
@@ -370,7 +365,7 @@ async def _ingest(
         raise NotFound(f"unknown source {source!r}; one of {', '.join(INGEST_SOURCES)}")
     body = await read_body(request, api.config.max_body_bytes)
     who = await intake.authenticate(
-        key or _bearer(request),
+        key or bearer(request),
         source=kind,
         tenant_hint=request.headers.get("x-helios-tenant"),
     )

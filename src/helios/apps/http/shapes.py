@@ -18,13 +18,13 @@ import orjson
 from helios.apps.http.bodies import refuse_deep_json
 from helios.apps.http.errors import InvalidBody
 from helios.domain.normalize import FieldError, Rejected, normalize
+from helios.domain.normalize.common import MAX_DEDUP_KEY_CHARS
 from helios.domain.ruleset import CloudWatchInsufficientData, Ruleset
 from helios.domain.timestamps import TimestampError, parse_rfc3339
-from helios.domain.values import Envelope, SourceKind
+from helios.domain.values import Action, Envelope, Severity, SourceKind
 
-PD_ACTIONS = ("trigger", "acknowledge", "resolve")
-PD_SEVERITIES = ("critical", "error", "warning", "info")
-MAX_DEDUP_KEY_CHARS = 255
+PD_ACTIONS = tuple(action.value for action in Action)
+PD_SEVERITIES = tuple(severity.value for severity in Severity)
 _SNS_COMMON = ("MessageId", "TopicArn", "Timestamp", "SignatureVersion", "Signature")
 _SNS_TYPES = {
     "Notification": ("Message", "SigningCertURL"),
@@ -65,7 +65,7 @@ def decode_object(body: bytes) -> dict[str, Any]:
     return document
 
 
-def check_pagerduty(document: dict[str, Any]) -> None:  # noqa: C901, PLR0912
+def check_pagerduty(document: dict[str, Any]) -> None:
     """Refuse an Events API v2 event PagerDuty would refuse.
 
     Raises:
@@ -85,40 +85,13 @@ def check_pagerduty(document: dict[str, Any]) -> None:  # noqa: C901, PLR0912
         errors.append(
             FieldError(field="dedup_key", message=f"must be at most {MAX_DEDUP_KEY_CHARS} chars")
         )
-    if action == "trigger":
+    if action == Action.TRIGGER.value:
         payload = document.get("payload")
         if not isinstance(payload, dict):
             errors.append(FieldError(field="payload", message="is missing or not an object"))
         else:
-            _text(payload, "summary", "payload.summary", errors, required=True)
-            _text(payload, "source", "payload.source", errors, required=True)
-            severity = _text(payload, "severity", "payload.severity", errors, required=True)
-            if severity and severity not in PD_SEVERITIES:
-                errors.append(
-                    FieldError(
-                        field="payload.severity",
-                        message=f"is invalid (must be one of {', '.join(PD_SEVERITIES)})",
-                    )
-                )
-            stamp = _text(payload, "timestamp", "payload.timestamp", errors)
-            if stamp:
-                try:
-                    parse_rfc3339(stamp)
-                except TimestampError:
-                    errors.append(
-                        FieldError(field="payload.timestamp", message="is not an ISO 8601 time")
-                    )
-            for name in ("component", "group", "class"):
-                _text(payload, name, f"payload.{name}", errors)
-            details = payload.get("custom_details")
-            if details is not None and not isinstance(details, dict | str | list):
-                errors.append(
-                    FieldError(field="payload.custom_details", message="must be an object")
-                )
-    for name in ("links", "images"):
-        value = document.get(name)
-        if value is not None and not isinstance(value, list):
-            errors.append(FieldError(field=name, message="must be an array"))
+            _trigger_payload(payload, errors)
+    _arrays(document, errors)
     if errors:
         raise InvalidBody("Event object is invalid", errors=errors)
 
@@ -138,12 +111,33 @@ def check_pagerduty_change(document: dict[str, Any]) -> None:
         _text(payload, "summary", "payload.summary", errors, required=True)
         _text(payload, "source", "payload.source", errors)
         _timestamp(payload, errors)
-        details = payload.get("custom_details")
-        if details is not None and not isinstance(details, dict | str | list):
-            errors.append(FieldError(field="payload.custom_details", message="must be an object"))
+        _custom_details(payload, errors)
     _arrays(document, errors)
     if errors:
         raise InvalidBody("Event object is invalid", errors=errors)
+
+
+def _trigger_payload(payload: dict[str, Any], errors: list[FieldError]) -> None:
+    _text(payload, "summary", "payload.summary", errors, required=True)
+    _text(payload, "source", "payload.source", errors, required=True)
+    severity = _text(payload, "severity", "payload.severity", errors, required=True)
+    if severity and severity not in PD_SEVERITIES:
+        errors.append(
+            FieldError(
+                field="payload.severity",
+                message=f"is invalid (must be one of {', '.join(PD_SEVERITIES)})",
+            )
+        )
+    _timestamp(payload, errors)
+    for name in ("component", "group", "class"):
+        _text(payload, name, f"payload.{name}", errors)
+    _custom_details(payload, errors)
+
+
+def _custom_details(payload: dict[str, Any], errors: list[FieldError]) -> None:
+    details = payload.get("custom_details")
+    if details is not None and not isinstance(details, dict | str | list):
+        errors.append(FieldError(field="payload.custom_details", message="must be an object"))
 
 
 def _timestamp(payload: dict[str, Any], errors: list[FieldError]) -> None:

@@ -189,7 +189,7 @@ def _decision(version: int, event: Any) -> Decision:
     at = getattr(event, "at", 0)
     match event:
         case alert.AlertTriggered() | alert.AlertReopened():
-            what = f"episode {event.episode} {kind} as {event.severity}: {event.summary}"
+            what = f"episode {event.episode} {kind} as {event.severity.value}: {event.summary}"
             return Decision(at=at, what=what + f" (group {event.group_key})", **common)
         case alert.AlertAcknowledged(by=by) | alert.AlertResolved(by=by):
             return Decision(at=at, what=f"episode {event.episode} {kind} by {by}", **common)

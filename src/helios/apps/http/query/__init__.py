@@ -15,7 +15,7 @@ from typing import Any
 
 from litestar import Request, Router
 from litestar.di import Provide
-from litestar.openapi.spec import Components, SecurityRequirement, SecurityScheme
+from litestar.openapi.spec import Components, SecurityScheme
 
 from helios.apps.application.access import (
     AccessService,
@@ -23,19 +23,25 @@ from helios.apps.application.access import (
     PasswordLogin,
     TokenAuthenticator,
 )
+from helios.apps.application.accounts import Accounts
 from helios.apps.application.tenancy import wall_clock_ms
 from helios.apps.composition import Services
 from helios.apps.http.bodies import check_json_body
-from helios.apps.http.query import activity, alerts, changes, incidents, me, rules, silences
+from helios.apps.http.query import alerts
+from helios.apps.http.query.activity import ActivityController
+from helios.apps.http.query.changes import ChangeController
 from helios.apps.http.query.context import (
+    BEARER,
     QueryContext,
     current_caller,
     refuse_nul_characters,
     role_guard,
 )
+from helios.apps.http.query.incidents import IncidentController
+from helios.apps.http.query.me import LoginController, MeController, UserController
+from helios.apps.http.query.rules import RuleController
+from helios.apps.http.query.silences import SilenceController
 from helios.domain.values import Millis
-
-BEARER: SecurityRequirement = {"bearer": []}
 
 
 def query_router(services: Services, *, clock: Callable[[], Millis] = wall_clock_ms) -> Router:
@@ -54,25 +60,37 @@ def query_router(services: Services, *, clock: Callable[[], Millis] = wall_clock
         authenticator=TokenAuthenticator(services.store, ttl_s=settings.auth_cache_s),
         clock=clock,
     )
-    handlers = [
-        *alerts.build(ctx),
-        *incidents.build(ctx),
-        *activity.build(ctx),
-        *changes.build(ctx),
-        *silences.build(ctx),
-        *rules.build(ctx),
-        *me.build(ctx),
-    ]
-    for handler in handlers:
+    # The alert endpoints are still built over the context; every other one is a controller.
+    alert_handlers = alerts.build(ctx)
+    for handler in alert_handlers:
         if not handler.opt.get("public"):
             handler.security = [BEARER]
     return Router(
         path="/v1",
-        route_handlers=handlers,
+        route_handlers=[
+            *alert_handlers,
+            IncidentController,
+            ActivityController,
+            ChangeController,
+            SilenceController,
+            RuleController,
+            LoginController,
+            MeController,
+            UserController,
+        ],
         guards=[role_guard(ctx)],
         before_request=_check_request,
-        dependencies={"caller": Provide(current_caller, sync_to_thread=False)},
+        dependencies={
+            "caller": Provide(current_caller, sync_to_thread=False),
+            "ctx": _constant(ctx),
+            "accounts": _constant(Accounts(access, ctx.authenticator)),
+        },
     )
+
+
+def _constant(value: object) -> Provide:
+    """A dependency that is always ``value`` (built once with the router)."""
+    return Provide(lambda: value, use_cache=True, sync_to_thread=False)
 
 
 async def _check_request(request: Request[Any, Any, Any]) -> None:

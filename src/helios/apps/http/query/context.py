@@ -8,7 +8,7 @@ import datetime
 import hashlib
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import anyio.to_thread
 import attrs
@@ -16,11 +16,15 @@ import msgspec
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
 from litestar.datastructures import ResponseHeader
+from litestar.di import NamedDependency
 from litestar.handlers import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import SecurityRequirement
+from litestar.params import SkipValidation
 
 from helios.apps.application.access import AccessService, Caller, PasswordLogin, TokenAuthenticator
 from helios.apps.composition import Services
+from helios.apps.http.authorization import bearer
 from helios.apps.http.errors import (
     PROBLEM_JSON,
     Forbidden,
@@ -33,6 +37,7 @@ from helios.apps.http.query.documents import Problem
 from helios.apps.views.database import ReadModels, open_read_models
 from helios.domain.access import Role
 from helios.domain.normalize import FieldError
+from helios.domain.timestamps import TimestampError, parse_rfc3339
 from helios.domain.values import Millis
 from helios.ports.event_store import StoreUnavailable
 
@@ -84,12 +89,15 @@ class QueryContext:
         return await anyio.to_thread.run_sync(func)
 
 
+Context: TypeAlias = NamedDependency[SkipValidation[QueryContext]]
+"""A handler's parameter for the router's ``ctx`` dependency (a service, not data: the
+signature model must not try to validate it)."""
+
+
 # --- authentication and roles ------------------------------------------------------------------
 
-
-def bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
-    scheme, _, token = connection.headers.get("authorization", "").partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
+BEARER: SecurityRequirement = {"bearer": []}
+"""What the OpenAPI document says every endpoint but login needs (``role_guard`` checks it)."""
 
 
 def role_guard(ctx: QueryContext) -> Callable[..., Any]:
@@ -148,11 +156,8 @@ def parse_time(field: str, text: str | None) -> Millis | None:
     if text is None or text == "":
         return None
     try:
-        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-        if moment.tzinfo is None:
-            raise ValueError("no time zone")
-        return int(moment.timestamp() * 1000)
-    except (ValueError, OverflowError, OSError):
+        return parse_rfc3339(text, offset_required=True)
+    except TimestampError:
         raise InvalidBody(
             f"{field} is not a time",
             errors=(FieldError(field=field, message="must be an RFC 3339 time with a zone"),),
@@ -254,28 +259,6 @@ def _cursor_field(value: object, kind: type) -> bool:
     if isinstance(value, int):
         return value in _INT64
     return isinstance(value, str) and len(value) <= _MAX_CURSOR_TEXT and "\x00" not in value
-
-
-def decode_body(data: bytes, kind: type[T]) -> T:
-    """A request body as ``kind``, with the offending field named on failure.
-
-    Raises:
-        InvalidBody: not JSON, or not of the expected shape.
-    """
-    try:
-        return msgspec.json.decode(data, type=kind)
-    except msgspec.ValidationError as error:
-        text = str(error)
-        field = text.rsplit("at `$.", 1)[-1].rstrip("`") if "at `$." in text else "body"
-        raise InvalidBody(
-            "the request body has an invalid field",
-            errors=(FieldError(field=field, message=text.split(" - at ", maxsplit=1)[0]),),
-        ) from None
-    except msgspec.DecodeError:
-        raise InvalidBody(
-            "the request body is not JSON",
-            errors=(FieldError(field="body", message="is not valid JSON"),),
-        ) from None
 
 
 def refuse_nul_characters(request: Request[Any, Any, Any]) -> None:

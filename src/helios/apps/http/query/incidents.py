@@ -1,182 +1,171 @@
-"""``/v1/incidents``: the list, one incident with its members and timeline, and notes (an
-``incident.AddNote`` decided and appended to the incident group's stream)."""
+"""``/v1/incidents``: the list, one incident with its members and timeline, and notes (the use
+case ``helios.apps.application.incidents.add_note``: the incident decider's rule, appended to
+the incident group's stream)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 import orjson
-from litestar import Request, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
+from helios.apps.application import incidents
 from helios.apps.application.access import Caller
-from helios.apps.application.repository import execute
-from helios.apps.http.errors import InvalidBody, InvalidQuery, NotFound
+from helios.apps.http.errors import InvalidQuery, NotFound
 from helios.apps.http.query import documents as doc
 from helios.apps.http.query.context import (
+    BEARER,
     CACHE_HEADERS,
-    QueryContext,
-    after_cursor,
+    Context,
     cached,
+    decode_cursor,
     encode_cursor,
     errors,
-    page_rows,
     rfc3339,
     rfc3339_required,
 )
-from helios.domain import engine, incident
 from helios.domain.access import Role
 from helios.domain.normalize import FieldError
 
-MAX_NOTE_CHARS = 4096
-_COLUMNS = (
-    "incident_id, group_key, number, status, priority, alerts, opened_at, resolved_at, "
-    "last_change_at"
-)
 
-
-def _summary(row: tuple[Any, ...]) -> doc.IncidentSummary:
-    return doc.IncidentSummary(
-        id=row[0],
-        group_key=row[1],
-        number=row[2],
-        status=row[3],
-        priority=row[4],
-        alerts=row[5],
-        opened_at=rfc3339_required(row[6]),
-        resolved_at=rfc3339(row[7]),
-        last_change_at=rfc3339_required(row[8]),
-    )
-
-
-def build(ctx: QueryContext) -> list[HTTPRouteHandler]:
+class IncidentController(Controller):
     """The incident endpoints."""
 
+    path = "/incidents"
+    tags = ["incidents"]
+    security = [BEARER]
+
     @get(
-        "/incidents",
         summary="List incidents",
         description="The tenant's incidents, most recently opened first, in pages.",
         opt={"role": Role.VIEWER},
         responses=errors(304),
         response_headers=CACHE_HEADERS,
-        tags=["incidents"],
     )
     async def list_incidents(
+        self,
         request: Request[Any, Any, Any],
         caller: NamedDependency[Caller],
+        ctx: Context,
         *,
         status: Annotated[str | None, QueryParameter(description="open or resolved")] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
         cursor: FromQuery[str | None] = None,
     ) -> Response[doc.IncidentPage]:
-        where, params = ["tenant = ?"], [caller.tenant_id]
-        if status:
-            if status not in ("open", "resolved"):
-                raise InvalidQuery(
-                    "invalid query parameter 'status'",
-                    errors=(FieldError(field="status", message="must be open or resolved"),),
-                )
-            where.append("status = ?")
-            params.append(status)
-        after_cursor(where, params, cursor, "opened_at", "incident_id")
-        rows, more = await page_rows(
-            ctx,
-            f"SELECT {_COLUMNS} FROM incidents",
-            where=where,
-            params=params,
-            order="opened_at DESC, incident_id DESC",
-            limit=limit,
+        if status and status not in ("open", "resolved"):
+            raise InvalidQuery(
+                "invalid query parameter 'status'",
+                errors=(FieldError(field="status", message="must be open or resolved"),),
+            )
+        after = decode_cursor(cursor, int, str)
+        found = await ctx.run(
+            lambda: incidents.incident_page(
+                ctx.read_models(),
+                tenant=caller.tenant_id,
+                status=status,
+                after=(after[0], after[1]) if after else None,
+                limit=limit,
+            )
         )
+        last = found.items[-1] if found.items else None
         page = doc.IncidentPage(
-            items=[_summary(r) for r in rows],
-            next_cursor=encode_cursor(rows[-1][6], rows[-1][0]) if more else None,
+            items=[_summary(r) for r in found.items],
+            next_cursor=encode_cursor(last.opened_at, last.incident_id)
+            if found.more and last
+            else None,
         )
         return cached(request, page)
 
     @get(
-        "/incidents/{incident_id:str}",
+        "/{incident_id:str}",
         summary="One incident with its alerts and timeline",
         opt={"role": Role.VIEWER},
         responses=errors(304, 404),
         response_headers=CACHE_HEADERS,
-        tags=["incidents"],
     )
     async def get_incident(
-        request: Request[Any, Any, Any], caller: NamedDependency[Caller], incident_id: FromPath[str]
+        self,
+        request: Request[Any, Any, Any],
+        caller: NamedDependency[Caller],
+        ctx: Context,
+        incident_id: FromPath[str],
     ) -> Response[doc.IncidentDetail]:
-        row = await _incident_row(ctx, caller, incident_id)
-        members = await ctx.rows(
-            "SELECT a.stream_id, m.dedup_key, m.status, m.priority FROM incident_alerts m "
-            "LEFT JOIN alerts a ON a.tenant = ? AND a.dedup_key = m.dedup_key "
-            "WHERE m.incident_id = ? ORDER BY m.dedup_key",
-            (caller.tenant_id, incident_id),
-        )
-        timeline = await ctx.rows(
-            "SELECT at, kind, dedup_key, detail FROM incident_timeline WHERE incident_id = ? "
-            "ORDER BY position",
-            (incident_id,),
-        )
+        try:
+            found = await ctx.run(
+                lambda: incidents.incident_view(
+                    ctx.read_models(), tenant=caller.tenant_id, incident_id=incident_id
+                )
+            )
+        except incidents.NoSuchIncident:
+            raise NotFound("no such incident") from None
         detail = doc.IncidentDetail(
-            incident=_summary(row),
+            incident=_summary(found.incident),
             members=[
-                doc.IncidentMember(alert_id=m[0], dedup_key=m[1], status=m[2], priority=m[3])
-                for m in members
+                doc.IncidentMember(
+                    alert_id=m.alert_id, dedup_key=m.dedup_key, status=m.status, priority=m.priority
+                )
+                for m in found.members
             ],
             timeline=[
                 doc.TimelineEntry(
-                    at=rfc3339_required(t[0]), kind=t[1], dedup_key=t[2], detail=orjson.loads(t[3])
+                    at=rfc3339_required(t.at),
+                    kind=t.kind,
+                    dedup_key=t.dedup_key,
+                    detail=orjson.loads(t.detail),
                 )
-                for t in timeline
+                for t in found.timeline
             ],
         )
         return cached(request, detail)
 
     @post(
-        "/incidents/{incident_id:str}/notes",
+        "/{incident_id:str}/notes",
         status_code=201,
         summary="Add a note to an incident's timeline",
         opt={"role": Role.RESPONDER},
         responses=errors(404),
-        tags=["incidents"],
     )
     async def add_note(
-        caller: NamedDependency[Caller], incident_id: FromPath[str], data: JSONBody[doc.NewNote]
+        self,
+        caller: NamedDependency[Caller],
+        ctx: Context,
+        incident_id: FromPath[str],
+        data: JSONBody[doc.NewNote],
     ) -> doc.NoteAdded:
-        note = data
-        if not note.text.strip() or len(note.text) > MAX_NOTE_CHARS:
-            raise InvalidBody(
-                "invalid note",
-                errors=(FieldError(field="text", message=f"must be 1..{MAX_NOTE_CHARS} chars"),),
-            )
-        row = await _incident_row(ctx, caller, incident_id)
         at = ctx.clock()
-        author = caller.user.email
-        command = incident.AddNote(incident_id=incident_id, author=author, text=note.text, at=at)
-        await ctx.run(lambda: _append_note(ctx, caller.tenant_id, row[1], command))
+        try:
+            added = await ctx.run(
+                lambda: incidents.add_note(
+                    ctx.services.store,
+                    ctx.read_models(),
+                    tenant=caller.tenant_id,
+                    incident_id=incident_id,
+                    author=caller.user.email,
+                    text=data.text,
+                    at=at,
+                )
+            )
+        except incidents.NoSuchIncident:
+            raise NotFound("no such incident") from None
         return doc.NoteAdded(
-            incident_id=incident_id, author=author, text=note.text, at=rfc3339_required(at)
+            incident_id=added.incident_id,
+            author=added.author,
+            text=added.text,
+            at=rfc3339_required(added.at),
         )
 
-    return [list_incidents, get_incident, add_note]
 
-
-def _append_note(ctx: QueryContext, tenant: str, group_key: str, command: incident.AddNote) -> None:
-    execute(
-        ctx.services.store,
-        engine.group_stream(tenant, group_key),
-        initial=lambda: incident.initial_state(tenant, group_key),
-        evolve=incident.evolve,
-        decide=lambda state: incident.decide(command, state),
+def _summary(row: incidents.IncidentRow) -> doc.IncidentSummary:
+    return doc.IncidentSummary(
+        id=row.incident_id,
+        group_key=row.group_key,
+        number=row.number,
+        status=row.status,
+        priority=row.priority,
+        alerts=row.alerts,
+        opened_at=rfc3339_required(row.opened_at),
+        resolved_at=rfc3339(row.resolved_at),
+        last_change_at=rfc3339_required(row.last_change_at),
     )
-
-
-async def _incident_row(ctx: QueryContext, caller: Caller, incident_id: str) -> tuple[Any, ...]:
-    rows = await ctx.rows(
-        f"SELECT {_COLUMNS} FROM incidents WHERE incident_id = ? AND tenant = ?",
-        (incident_id, caller.tenant_id),
-    )
-    if not rows:
-        raise NotFound("no such incident")
-    return rows[0]

@@ -1,0 +1,125 @@
+"""One SQLite connection owned by one worker thread, for the embedded adapters' files.
+
+The embedded queue and the embedded idempotency store each keep a file that several tasks of
+one process, and several processes, use at once. Each runs every call on a single worker
+thread that owns its connection: the event loop never waits on disk, the calls of one process
+run in the order they were made, and a ``sqlite3.Connection`` is only ever used by the thread
+that opened it. Other processes are excluded by ``write_transaction`` (``BEGIN IMMEDIATE``)
+and the busy timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from helios.adapters.sqlite_wal import connect_wal
+
+_T = TypeVar("_T")
+
+
+class SqliteThread:
+    """A SQLite file in WAL mode, opened lazily on its own worker thread.
+
+    ``prepare`` runs on the new connection before any other use (pragmas, schema); a failure
+    closes it, and the next call opens again. ``unavailable`` turns the file's path and a
+    driver or disk error into the port's own error. ``on_close`` runs on the worker thread
+    once the connection is closed (releasing what the owner holds beside the file).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        busy_timeout_s: float,
+        thread_name: str,
+        prepare: Callable[[sqlite3.Connection], None],
+        unavailable: Callable[[str, sqlite3.Error | OSError], Exception],
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        self.path = str(path)
+        self._busy_timeout_s = busy_timeout_s
+        self._prepare = prepare
+        self._unavailable = unavailable
+        self._on_close = on_close
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=thread_name)
+        self._conn: sqlite3.Connection | None = None
+        self._closed = False
+
+    async def open(self) -> None:
+        """Open and prepare the file now rather than on the first call.
+
+        Raises:
+            Exception: what ``unavailable`` makes of the failure to open it.
+        """
+        await self.run(self.connection)
+
+    async def run(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """``fn(*args)`` on the worker thread, after every call made before it.
+
+        Raises:
+            Exception: what ``unavailable`` makes of a ``sqlite3.Error`` or ``OSError`` (locked
+                past the busy timeout, disk full, I/O error); other errors of ``fn`` as they are.
+        """
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, fn, *args)
+        except (sqlite3.Error, OSError) as error:
+            raise self._unavailable(self.path, error) from error
+
+    def connection(self) -> sqlite3.Connection:
+        """The open connection (on the worker thread only: call it from a function given to
+        ``run``).
+
+        Raises:
+            sqlite3.Error: the file cannot be opened or prepared.
+        """
+        if self._conn is None:
+            conn = connect_wal(self.path, busy_timeout_s=self._busy_timeout_s)
+            try:
+                self._prepare(conn)
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
+        return self._conn
+
+    async def close(self) -> None:
+        """Close the file once the calls already made have run (closing twice is harmless)."""
+        if self._closed:
+            return
+        self._closed = True
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._close_connection)
+        self._executor.shutdown(wait=True)
+
+    def _close_connection(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._on_close is not None:
+            self._on_close()
+
+
+@contextlib.contextmanager
+def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A transaction that takes the file's write lock up front (``BEGIN IMMEDIATE``).
+
+    Taking it at the start means lock waits happen at ``BEGIN``, covered by the busy timeout,
+    and two processes cannot both read a row the other is about to change.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        # A failed COMMIT (disk full, busy) may leave the transaction open, or SQLite may
+        # have rolled it back already: end it either way, or the next BEGIN would fail.
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        raise
