@@ -14,7 +14,8 @@ from helios import replay
 from helios.adapters.store.codec import EventCodec
 from helios.adapters.store.factory import open_event_store
 from helios.apps.application.ingest import Ingestor
-from helios.apps.views.database import open_read_models
+from helios.apps.composition import open_read_models
+from helios.apps.views.positions import committed_position
 from helios.apps.views.projector import Projector
 from helios.domain.intake import ChangeRecorded
 from helios.domain.values import Envelope, SourceKind
@@ -123,7 +124,7 @@ def test_a_change_delivered_twice_is_projected_once_and_rebuilds_the_same(tmp_pa
 
         def project() -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
             log = store.read_log(0, 1_000)
-            projector.apply(log, after=db.position("projector"))
+            projector.apply(log, after=committed_position(db, "projector"))
             return (
                 db.query("SELECT change_id, service, summary, ingest_id FROM changes"),
                 db.query("SELECT kind, subject, text FROM activity WHERE kind = 'change'"),

@@ -142,3 +142,20 @@ def test_dlq_lists_shows_and_redrives_a_dead_envelope(helios: Helios, tmp_path: 
     assert (code, moved) == (0, {"redriven": 1})
     code, listed = helios("dlq", "list", "--json")
     assert (code, listed) == (0, [])
+
+
+def test_projections_rebuild_then_status_shows_each_follower_s_position(helios: Helios) -> None:
+    """Over a new (empty) store: the rebuild reaches position 0, and the status lists the log
+    head and each follower's position."""
+    code, out = helios("projections", "rebuild")
+    assert code == 0 and out.startswith("projections rebuilt up to position 0")
+    code, out = helios("projections", "status")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "log head: 0"
+    assert [line.split()[:2] for line in lines[1:]] == [
+        ["projector", "0"],
+        ["notifier", "0"],
+        ["fanout", "0"],
+        ["sns-confirmations", "0"],
+    ]

@@ -29,11 +29,10 @@ from threaded import free_port, running_in_thread, wait_for, wait_until_healthy
 from helios.adapters.store.factory import open_event_store
 from helios.apps.application.access import AccessService
 from helios.apps.application.tenancy import TenancyService
-from helios.apps.composition import Services
+from helios.apps.composition import Services, open_read_models
 from helios.apps.http.app import create_app
 from helios.apps.http.config import ApiConfig
 from helios.apps.settings import Settings
-from helios.apps.views.database import open_read_models
 from helios.domain.access import Role
 from helios.domain.values import SourceKind
 

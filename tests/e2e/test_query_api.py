@@ -24,11 +24,10 @@ from threaded import free_port, running_in_thread, wait_for, wait_until_healthy
 from helios.adapters.store.factory import migrate, open_event_store
 from helios.apps.application.access import AccessService, LoginPolicy
 from helios.apps.application.tenancy import TenancyService
-from helios.apps.composition import Services
+from helios.apps.composition import Services, open_read_models
 from helios.apps.http.config import ApiConfig
 from helios.apps.http.server import server_config
 from helios.apps.settings import Settings
-from helios.apps.views.database import open_read_models
 from helios.domain.access import Role
 from helios.domain.values import SourceKind
 from helios.ports.event_store import EventStore

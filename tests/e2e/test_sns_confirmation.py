@@ -34,10 +34,9 @@ from helios.adapters.store.factory import open_event_store
 from helios.apps.application.envelopes import envelope_message
 from helios.apps.application.tenancy import TenancyService
 from helios.apps.cli.integrations import integration_json
-from helios.apps.composition import open_services
+from helios.apps.composition import open_read_models, open_services
 from helios.apps.embedded.runner import run_everything
 from helios.apps.settings import Settings
-from helios.apps.views.database import open_read_models
 from helios.apps.workers.followers import follow
 from helios.apps.workers.ingest import IngestWorker
 from helios.apps.workers.subscriptions import ConfirmationRequests, SubscriptionConfirmer

@@ -11,11 +11,10 @@ from workers import catch_up, drain, outcome
 
 from helios.adapters.memory.mailer import InMemoryMailer
 from helios.apps.application.envelopes import envelope_message
-from helios.apps.composition import open_services
+from helios.apps.composition import open_read_models, open_services
 from helios.apps.embedded.traffic import TrafficGenerator
 from helios.apps.library import open_store
 from helios.apps.settings import Settings
-from helios.apps.views.database import open_read_models
 from helios.apps.views.projector import Projector
 from helios.apps.workers.notifier import Dispatcher, NotificationOutbox
 from helios.ports.queue import MessageAttributes, OutgoingMessage

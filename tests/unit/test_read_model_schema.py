@@ -11,7 +11,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from helios.apps.views.database import open_read_models
+from helios.apps.composition import open_read_models
+from helios.apps.views.positions import committed_position
 from sqlite_locks import write_lock_held
 
 # The alerts table as the first release created it (before links and details).
@@ -80,7 +81,7 @@ def test_sqlite_read_models_open_a_fresh_file_while_another_process_creates_it(
     with write_lock_held(path, for_s=0.5):
         db = open_read_models(f"sqlite:{path}")
         try:
-            assert db.position("alerts") == 0
+            assert committed_position(db, "alerts") == 0
         finally:
             db.close()
     with sqlite3.connect(path) as conn:

@@ -16,14 +16,17 @@ from helios.adapters.blobs import FileBlobStore
 from helios.adapters.embedded_queue import EmbeddedQueue
 from helios.adapters.key_file import PrivateJsonFile
 from helios.adapters.memory.limits import InMemoryIdempotencyStore, InMemoryRateLimiter
+from helios.adapters.read_models import open_sql_read_models
 from helios.adapters.store import factory
 from helios.apps.settings import Settings
+from helios.apps.views.schema import install
 from helios.ports.event_store import EventStore
 from helios.ports.http import HttpFetcher
 from helios.ports.idempotency import IdempotencyStore
 from helios.ports.mailer import Mailer
 from helios.ports.queue import BlobStore, Queue
 from helios.ports.rate_limit import RateLimiter
+from helios.ports.read_models import ReadModels
 
 
 @attrs.define
@@ -113,6 +116,22 @@ async def create_sqs_queues(settings: Settings, names: tuple[str, ...]) -> list[
 def key_file(settings: Settings, name: str) -> PrivateJsonFile:
     """The keyring ``name`` in the data directory (first-start credentials, 0600)."""
     return PrivateJsonFile(settings.data_dir / name)
+
+
+def open_read_models(url: str) -> ReadModels:
+    """The read-model database at ``url``, its tables created or upgraded (blocking).
+
+    Raises:
+        ValueError: unsupported URL.
+        StoreUnavailable: the database cannot be reached.
+    """
+    db = open_sql_read_models(url)
+    try:
+        install(db)
+    except BaseException:
+        db.close()
+        raise
+    return db
 
 
 def open_mailer(settings: Settings) -> Mailer:

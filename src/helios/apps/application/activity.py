@@ -2,28 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from helios.apps.application.paging import Page
+from helios.apps.views import activity as feed
+from helios.ports.read_models import ReadModels
 
-import attrs
-
-from helios.apps.application.paging import Filters, Page, page_of
-from helios.apps.views.database import ReadModels
-from helios.domain.values import Millis
-
-
-@attrs.frozen(kw_only=True)
-class ActivityRow:
-    position: int
-    """The decision's position in the tenant-wide log (the entry's id)."""
-    at: Millis
-    kind: str
-    subject: str
-    text: str
-
-    @classmethod
-    def of(cls, row: Sequence[Any]) -> ActivityRow:
-        return cls(position=row[0], at=row[1], kind=row[2], subject=row[3], text=row[4])
+ActivityRow = feed.ActivityRow
 
 
 def activity_page(
@@ -35,18 +18,5 @@ def activity_page(
     Raises:
         StoreUnavailable: the read models cannot be reached.
     """
-    filters = Filters()
-    filters.equal("tenant", tenant)
-    if kind:
-        filters.equal("kind", kind)
-    if before is not None:
-        filters.where.append("position < ?")
-        filters.params.append(before)
-    return page_of(
-        read_models,
-        "SELECT position, at, kind, subject, text FROM activity",
-        filters,
-        order="position DESC",
-        limit=limit,
-        row=ActivityRow.of,
-    )
+    rows, more = feed.page(read_models, tenant=tenant, kind=kind, before=before, limit=limit)
+    return Page(items=tuple(rows), more=more)

@@ -3,51 +3,16 @@ service made shortly before an alert's episode started (a read model)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 import attrs
 
-from helios.apps.application.paging import Filters, Page, page_of
-from helios.apps.views.database import ReadModels
+from helios.apps.application.paging import Page
+from helios.apps.views import changes as view
 from helios.domain.values import Millis
+from helios.ports.read_models import ReadModels
 
 RECENT_LIMIT = 20
-_COLUMNS = (
-    "change_id, summary, service, origin, source, integration, occurred_at, received_at, "
-    "links, details"
-)
 
-
-@attrs.frozen(kw_only=True)
-class ChangeRow:
-    change_id: str
-    summary: str
-    service: str
-    origin: str
-    source: str
-    integration: str
-    occurred_at: Millis
-    received_at: Millis
-    links: str
-    """JSON text: a list of ``{"href", "text"}``."""
-    details: str
-    """JSON text: an object."""
-
-    @classmethod
-    def of(cls, row: Sequence[Any]) -> ChangeRow:
-        return cls(
-            change_id=row[0],
-            summary=row[1],
-            service=row[2],
-            origin=row[3],
-            source=row[4],
-            integration=row[5],
-            occurred_at=row[6],
-            received_at=row[7],
-            links=row[8],
-            details=row[9],
-        )
+ChangeRow = view.ChangeRow
 
 
 @attrs.frozen(kw_only=True)
@@ -76,24 +41,20 @@ def change_page(
     Raises:
         StoreUnavailable: the read models cannot be reached.
     """
-    filters = Filters()
-    filters.equal("tenant", tenant)
-    if matching.service:
-        filters.equal("service", matching.service)
-    if matching.source:
-        filters.equal("source", matching.source)
-    if matching.text:
-        filters.contains("summary", matching.text)
-    filters.time_range("occurred_at", matching.since, matching.until)
-    filters.after("occurred_at", "change_id", after)
-    return page_of(
+    rows, more = view.page(
         read_models,
-        f"SELECT {_COLUMNS} FROM changes",
-        filters,
-        order="occurred_at DESC, change_id DESC",
+        view.ChangeFilter(
+            tenant=tenant,
+            service=matching.service,
+            source=matching.source,
+            text=matching.text,
+            since=matching.since,
+            until=matching.until,
+            after=after,
+        ),
         limit=limit,
-        row=ChangeRow.of,
     )
+    return Page(items=tuple(rows), more=more)
 
 
 def recent_changes(
@@ -105,10 +66,12 @@ def recent_changes(
     Raises:
         StoreUnavailable: the read models cannot be reached.
     """
-    rows = read_models.query(
-        f"SELECT {_COLUMNS} FROM changes WHERE tenant = ? AND service = ? "
-        "AND occurred_at >= ? AND occurred_at <= ? "
-        "ORDER BY occurred_at DESC, change_id DESC LIMIT ?",
-        (tenant, service, started_at - window_ms, started_at, RECENT_LIMIT),
+    found = view.recent(
+        read_models,
+        tenant=tenant,
+        service=service,
+        since=started_at - window_ms,
+        until=started_at,
+        limit=RECENT_LIMIT,
     )
-    return tuple(ChangeRow.of(row) for row in rows)
+    return tuple(found)

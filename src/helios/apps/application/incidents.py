@@ -7,72 +7,24 @@ group an incident id belongs to, and the note is decided and appended there.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Literal
-
 import attrs
 
-from helios.apps.application.paging import Filters, Page, page_of
-from helios.apps.application.repository import execute
-from helios.apps.views.database import ReadModels
-from helios.domain import engine, incident
+from helios.apps.application.paging import Page
+from helios.apps.application.repository import INCIDENT_GROUP, Repository
+from helios.apps.views import incidents as view
+from helios.domain import incident
 from helios.domain.values import Millis
 from helios.ports.event_store import EventStore
+from helios.ports.read_models import ReadModels
 
 
 class NoSuchIncident(LookupError):
     """The tenant has no incident with this id."""
 
 
-_COLUMNS = (
-    "incident_id, group_key, number, status, priority, alerts, opened_at, resolved_at, "
-    "last_change_at"
-)
-
-
-@attrs.frozen(kw_only=True)
-class IncidentRow:
-    incident_id: str
-    group_key: str
-    number: int
-    status: Literal["open", "resolved"]
-    priority: str | None
-    alerts: int
-    opened_at: Millis
-    resolved_at: Millis | None
-    last_change_at: Millis
-
-    @classmethod
-    def of(cls, row: Sequence[Any]) -> IncidentRow:
-        return cls(
-            incident_id=row[0],
-            group_key=row[1],
-            number=row[2],
-            status=row[3],
-            priority=row[4],
-            alerts=row[5],
-            opened_at=row[6],
-            resolved_at=row[7],
-            last_change_at=row[8],
-        )
-
-
-@attrs.frozen(kw_only=True)
-class MemberRow:
-    alert_id: str | None
-    """The member's alert id (None until the alert's own row is projected)."""
-    dedup_key: str
-    status: str
-    priority: str | None
-
-
-@attrs.frozen(kw_only=True)
-class TimelineRow:
-    at: Millis
-    kind: str
-    dedup_key: str | None
-    detail: str
-    """The entry's detail as JSON text."""
+IncidentRow = view.IncidentRow
+MemberRow = view.MemberRow
+TimelineRow = view.TimelineRow
 
 
 @attrs.frozen(kw_only=True)
@@ -96,19 +48,8 @@ def incident_page(
     Raises:
         StoreUnavailable: the read models cannot be reached.
     """
-    filters = Filters()
-    filters.equal("tenant", tenant)
-    if status:
-        filters.equal("status", status)
-    filters.after("opened_at", "incident_id", after)
-    return page_of(
-        read_models,
-        f"SELECT {_COLUMNS} FROM incidents",
-        filters,
-        order="opened_at DESC, incident_id DESC",
-        limit=limit,
-        row=IncidentRow.of,
-    )
+    rows, more = view.page(read_models, tenant=tenant, status=status, after=after, limit=limit)
+    return Page(items=tuple(rows), more=more)
 
 
 def incident_view(read_models: ReadModels, *, tenant: str, incident_id: str) -> IncidentView:
@@ -118,31 +59,13 @@ def incident_view(read_models: ReadModels, *, tenant: str, incident_id: str) -> 
         NoSuchIncident: the tenant has no such incident.
         StoreUnavailable: the read models cannot be reached.
     """
-    rows = read_models.query(
-        f"SELECT {_COLUMNS} FROM incidents WHERE incident_id = ? AND tenant = ?",
-        (incident_id, tenant),
-    )
-    if not rows:
+    found = view.by_id(read_models, tenant=tenant, incident_id=incident_id)
+    if found is None:
         raise NoSuchIncident(incident_id)
-    members = read_models.query(
-        "SELECT a.stream_id, m.dedup_key, m.status, m.priority FROM incident_alerts m "
-        "LEFT JOIN alerts a ON a.tenant = ? AND a.dedup_key = m.dedup_key "
-        "WHERE m.incident_id = ? ORDER BY m.dedup_key",
-        (tenant, incident_id),
-    )
-    timeline = read_models.query(
-        "SELECT at, kind, dedup_key, detail FROM incident_timeline WHERE incident_id = ? "
-        "ORDER BY position",
-        (incident_id,),
-    )
     return IncidentView(
-        incident=IncidentRow.of(rows[0]),
-        members=tuple(
-            MemberRow(alert_id=m[0], dedup_key=m[1], status=m[2], priority=m[3]) for m in members
-        ),
-        timeline=tuple(
-            TimelineRow(at=t[0], kind=t[1], dedup_key=t[2], detail=t[3]) for t in timeline
-        ),
+        incident=found,
+        members=tuple(view.members(read_models, tenant=tenant, incident_id=incident_id)),
+        timeline=tuple(view.timeline(read_models, incident_id=incident_id)),
     )
 
 
@@ -170,12 +93,8 @@ def add_note(
     if group_key is None:
         raise NoSuchIncident(incident_id)
     command = incident.AddNote(incident_id=incident_id, author=author, text=text, at=at)
-    _, events = execute(
-        store,
-        engine.group_stream(tenant, group_key),
-        initial=lambda: incident.initial_state(tenant, group_key),
-        evolve=incident.evolve,
-        decide=lambda state: incident.decide(command, state),
+    _, events = Repository(store).execute(
+        INCIDENT_GROUP, (tenant, group_key), lambda state: incident.decide(command, state)
     )
     [added] = events
     assert isinstance(added, incident.IncidentNoteAdded)
@@ -188,8 +107,5 @@ def incident_group(read_models: ReadModels, *, tenant: str, incident_id: str) ->
     Raises:
         StoreUnavailable: the read models cannot be reached.
     """
-    rows = read_models.query(
-        "SELECT group_key FROM incidents WHERE incident_id = ? AND tenant = ?",
-        (incident_id, tenant),
-    )
-    return str(rows[0][0]) if rows else None
+    found = view.by_id(read_models, tenant=tenant, incident_id=incident_id)
+    return found.group_key if found is not None else None

@@ -35,11 +35,12 @@ from helios.apps.embedded.runner import (
 from helios.apps.embedded.traffic import TrafficGenerator
 from helios.apps.observability import configure_logging
 from helios.apps.settings import Settings
-from helios.apps.views.database import ReadModels
+from helios.apps.views import alerts, incidents, outbox
 from helios.apps.workers.followers import wait_or_stop
 from helios.apps.workers.ingest import IngestWorker
 from helios.apps.workers.runtime import read_models, stop_on_signals
 from helios.domain.values import SourceKind
+from helios.ports.read_models import ReadModels
 
 _log = structlog.get_logger(__name__)
 
@@ -264,20 +265,13 @@ class _Summary:
 
 
 def _summary(db: ReadModels, worker: IngestWorker | None) -> _Summary:
-    rows = db.query(
-        "SELECT COALESCE(priority, '--'), status, COUNT(*) FROM alerts GROUP BY 1, 2 ORDER BY 1, 2"
-    )
-    duplicates = db.query("SELECT COALESCE(SUM(duplicates), 0) FROM alerts")[0][0]
-    incidents: dict[str, int] = dict(
-        db.query("SELECT status, COUNT(*) FROM incidents GROUP BY status")
-    )
-    sent = db.query("SELECT COUNT(*) FROM notification_outbox")[0][0]
+    counts = incidents.counts_by_status(db)
     return _Summary(
-        by_priority=[(str(p), str(s), int(n)) for p, s, n in rows],
-        duplicates=int(duplicates),
-        incidents_open=int(incidents.get("open", 0)),
-        incidents_resolved=int(incidents.get("resolved", 0)),
-        notifications=int(sent),
+        by_priority=[(c.priority, c.status, c.alerts) for c in alerts.counts_by_priority(db)],
+        duplicates=alerts.total_duplicates(db),
+        incidents_open=counts.get("open", 0),
+        incidents_resolved=counts.get("resolved", 0),
+        notifications=outbox.count(db),
         envelopes=worker.stats.envelopes if worker else None,
     )
 

@@ -8,20 +8,25 @@ the same tables.
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import attrs
 import orjson
 
-from helios.apps.views.database import Cursor, ReadModels
+from helios.apps.views import activity, alerts, changes, incidents
+from helios.apps.views.positions import forget_position, move_position
 from helios.apps.views.schema import REBUILT_TABLES
 from helios.apps.views.streams import AlertStates, FoldedAlert, StreamDirectory
 from helios.domain import alert, incident
 from helios.domain.changes import Change
 from helios.domain.intake import ChangeRecorded
 from helios.domain.values import Link
-from helios.ports.event_store import ConcurrencyConflict, EventStore, LogEntry
+from helios.ports.event_store import EventStore, LogEntry
+from helios.ports.read_models import Cursor, ReadModels
 
 FOLLOWER = "projector"
 
@@ -47,23 +52,6 @@ _TIMELINE = {
     incident.IncidentResolved: "resolved",
 }
 
-_UPSERT_ALERT = """
-INSERT INTO alerts (tenant, dedup_key, stream_id, status, priority, score, factors, severity,
-    summary, service, sources, labels, occurrences, episode, duplicates, flapping, silenced,
-    group_key, first_seen_at, last_signal_at, last_change_at, position, links, details)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (tenant, dedup_key) DO UPDATE SET
-    status = excluded.status, priority = excluded.priority, score = excluded.score,
-    factors = excluded.factors, severity = excluded.severity, summary = excluded.summary,
-    service = excluded.service, sources = excluded.sources, labels = excluded.labels,
-    occurrences = excluded.occurrences, episode = excluded.episode,
-    duplicates = alerts.duplicates + excluded.duplicates, flapping = excluded.flapping,
-    silenced = excluded.silenced, group_key = excluded.group_key,
-    last_signal_at = excluded.last_signal_at,
-    last_change_at = COALESCE(excluded.last_change_at, alerts.last_change_at),
-    position = excluded.position, links = excluded.links, details = excluded.details
-"""
-
 
 class Projector:
     """Applies log pages to the read models (synchronous: run it in a thread)."""
@@ -75,6 +63,7 @@ class Projector:
         self._db = db
         self._directory = StreamDirectory(db, store)
         self._states = AlertStates(store)
+        self._labels = _LabelsWritten()
 
     def apply(self, page: Sequence[LogEntry], *, after: int) -> None:
         """Project one page and move the position from ``after`` to the page's last entry.
@@ -87,10 +76,16 @@ class Projector:
         page_rows = _PageRows()
         for entry in page:
             self._entry(entry, page_rows)
-        with self._db.transaction() as cursor:
-            page_rows.write(cursor)
-            self._directory.save(cursor)
-            move_position(cursor, FOLLOWER, after=after, to=page[-1].position)
+        try:
+            with self._db.transaction() as cursor:
+                page_rows.write(cursor, labels_unchanged=self._labels.unchanged)
+                self._directory.save(cursor)
+                move_position(cursor, FOLLOWER, after=after, to=page[-1].position)
+        except BaseException:
+            # Rolled back, or another projector wrote meanwhile: written labels are unknown.
+            self._labels.forget()
+            raise
+        self._labels.written(page_rows.alerts.values())
 
     def reset(self) -> None:
         """Forget every projected row and the position (the next run rebuilds from 0).
@@ -101,8 +96,9 @@ class Projector:
         with self._db.transaction() as cursor:
             for table in REBUILT_TABLES:
                 cursor.execute(f"DELETE FROM {table}")
-            cursor.execute("DELETE FROM follower_positions WHERE follower = ?", (FOLLOWER,))
+            forget_position(cursor, FOLLOWER)
         self._states.forget()
+        self._labels.forget()
 
     def _entry(self, entry: LogEntry, rows: _PageRows) -> None:
         if entry.name.startswith("helios.alert."):
@@ -129,8 +125,8 @@ class _PageRows:
     """What one page changes, collapsed so each alert row is written once per page."""
 
     def __init__(self) -> None:
-        self.alerts: dict[uuid.UUID, list[Any]] = {}
-        self.statements: list[tuple[str, tuple[Any, ...]]] = []
+        self.alerts: dict[uuid.UUID, alerts.AlertRow] = {}
+        self.writes: list[Callable[[Cursor], None]] = []
 
     def alert(self, entry: LogEntry, folded: FoldedAlert) -> None:
         state = folded.state
@@ -144,7 +140,7 @@ class _PageRows:
             return
         previous = self.alerts.get(entry.stream_id)
         # An exact duplicate and a copy of a timestamp-less signal alike (HA pair, resend).
-        duplicates = (previous[14] if previous else 0) + isinstance(
+        duplicates = (previous.duplicates if previous else 0) + isinstance(
             entry.event, alert.SignalDeduplicated | alert.SignalRepeated
         )
         changed = getattr(entry.event, "at", None)
@@ -152,111 +148,97 @@ class _PageRows:
             entry.event, alert.SignalAccepted | alert.SignalDeduplicated | alert.SignalRepeated
         ):
             changed = None
-        last_change = changed if changed is not None else (previous[20] if previous else None)
+        last_change = (
+            changed if changed is not None else (previous.last_change_at if previous else None)
+        )
+        common: dict[str, Any] = {
+            "tenant": state.tenant,
+            "dedup_key": state.dedup_key,
+            "stream_id": str(entry.stream_id),
+            "duplicates": duplicates,
+            "last_change_at": last_change,
+            "position": entry.position,
+        }
         if episode is None:
             # Only a late or resolve-first signal so far: nothing to show yet but the key.
-            row = [
-                state.tenant,
-                state.dedup_key,
-                str(entry.stream_id),
-                "none",
-                None,
-                None,
-                "[]",
-                "info",
-                "",
-                "",
-                "[]",
-                "{}",
-                0,
-                0,
-                duplicates,
-                0,
-                0,
-                "",
-                0,
-                0,
-                last_change,
-                entry.position,
-                "[]",
-                "{}",
-            ]
+            row = alerts.AlertRow(
+                status="none", priority=None, score=None, factors="[]", severity="info",
+                summary="", service="", sources="[]", labels="{}", occurrences=0, episode=0,
+                flapping=0, silenced=0, group_key="", first_seen_at=0, last_signal_at=0,
+                links="[]", details="{}", **common,
+            )  # fmt: skip
         else:
             trigger = state.latest_trigger
-            row = [
-                state.tenant,
-                state.dedup_key,
-                str(entry.stream_id),
-                episode.status.value,
-                state.priority.value if state.priority else None,
-                state.score,
-                orjson.dumps([[f.name, f.input, f.effect] for f in folded.factors]).decode(),
-                episode.severity.value,
-                episode.summary,
-                episode.service,
-                orjson.dumps(list(episode.sources)).decode(),
-                orjson.dumps(dict(episode.labels)).decode(),
-                episode.occurrences,
-                episode.number,
-                duplicates,
-                int(state.flapping),
-                int(bool(state.silenced_by)),
-                state.group_key,
-                episode.started_at,
-                episode.last_signal_at,
-                last_change,
-                entry.position,
-                _links_json(trigger.links) if trigger else "[]",
-                trigger.details if trigger else "{}",
-            ]
-        if previous is not None and previous[18]:
-            row[18] = min(previous[18], row[18] or previous[18])
+            row = alerts.AlertRow(
+                status=episode.status.value,
+                priority=state.priority.value if state.priority else None,
+                score=state.score,
+                factors=_factors_json(folded),
+                severity=episode.severity.value,
+                summary=episode.summary,
+                service=episode.service,
+                sources=orjson.dumps(list(episode.sources)).decode(),
+                labels=orjson.dumps(dict(episode.labels)).decode(),
+                occurrences=episode.occurrences,
+                episode=episode.number,
+                flapping=int(state.flapping),
+                silenced=int(bool(state.silenced_by)),
+                group_key=state.group_key,
+                first_seen_at=episode.started_at,
+                last_signal_at=episode.last_signal_at,
+                links=_links_json(trigger.links) if trigger else "[]",
+                details=trigger.details if trigger else "{}",
+                **common,
+            )
+        if previous is not None and previous.first_seen_at:
+            # The first episode's start stays (the upsert never changes it either).
+            first = min(previous.first_seen_at, row.first_seen_at or previous.first_seen_at)
+            row = attrs.evolve(row, first_seen_at=first)
         self.alerts[entry.stream_id] = row
 
     def activity(self, entry: LogEntry, tenant: str, kind: str, subject: str, text: str) -> None:
-        self.statements.append(
-            (
-                "INSERT INTO activity (position, tenant, at, kind, subject, text) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (position) DO NOTHING",
-                (entry.position, tenant, getattr(entry.event, "at", 0), kind, subject, text),
-            )
+        line = activity.ActivityRow(
+            position=entry.position,
+            tenant=tenant,
+            at=getattr(entry.event, "at", 0),
+            kind=kind,
+            subject=subject,
+            text=text,
         )
+        self.writes.append(functools.partial(activity.add, row=line))
 
     def change(self, entry: LogEntry, ingest_id: str, change: Change) -> None:
         # The feed line first, and only for a change not seen before: the same change
         # delivered again (after the API's dedup window) is one row and one line.
-        self._add(
-            "INSERT INTO activity (position, tenant, at, kind, subject, text) "
-            "SELECT ?, ?, ?, 'change', ?, ? WHERE NOT EXISTS "
-            "(SELECT 1 FROM changes WHERE tenant = ? AND change_id = ?) "
-            "ON CONFLICT (position) DO NOTHING",
-            entry.position,
-            change.tenant,
-            change.occurred_at,
-            change.service or change.change_id,
-            f"{change.service or change.origin or 'change'}: {change.summary} — change",
-            change.tenant,
-            change.change_id,
+        line = activity.ActivityRow(
+            position=entry.position,
+            tenant=change.tenant,
+            at=change.occurred_at,
+            kind="change",
+            subject=change.service or change.change_id,
+            text=f"{change.service or change.origin or 'change'}: {change.summary} — change",
         )
-        self._add(
-            "INSERT INTO changes (tenant, change_id, position, ingest_id, integration, source, "
-            "service, origin, summary, occurred_at, received_at, links, details) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (tenant, change_id) DO NOTHING",
-            change.tenant,
-            change.change_id,
-            entry.position,
-            ingest_id,
-            change.integration,
-            change.source,
-            change.service,
-            change.origin,
-            change.summary,
-            change.occurred_at,
-            change.received_at,
-            _links_json(change.links),
-            change.details,
+        self.writes.append(
+            functools.partial(
+                activity.add_unless_change_known, row=line, change_id=change.change_id
+            )
         )
+        row = changes.ChangeRow(
+            tenant=change.tenant,
+            change_id=change.change_id,
+            position=entry.position,
+            ingest_id=ingest_id,
+            integration=change.integration,
+            source=change.source,
+            service=change.service,
+            origin=change.origin,
+            summary=change.summary,
+            occurred_at=change.occurred_at,
+            received_at=change.received_at,
+            links=_links_json(change.links),
+            details=change.details,
+        )
+        self.writes.append(functools.partial(changes.add, row=row))
 
     def incident(self, entry: LogEntry, tenant: str, group_key: str) -> None:
         event = entry.event
@@ -266,20 +248,15 @@ class _PageRows:
             return
         incident_id = event.incident_id
         detail: dict[str, Any] = {}
+        write = self.writes.append
         match event:
             case incident.IncidentOpened(number=number):
-                self._add(
-                    "INSERT INTO incidents (incident_id, tenant, group_key, number, status, "
-                    "priority, alerts, opened_at, last_change_at) "
-                    "VALUES (?, ?, ?, ?, 'open', NULL, 0, ?, ?) "
-                    "ON CONFLICT (incident_id) DO NOTHING",
-                    incident_id,
-                    tenant,
-                    group_key,
-                    number,
-                    at,
-                    at,
-                )
+                write(
+                    functools.partial(
+                        incidents.open_incident, incident_id=incident_id, tenant=tenant,
+                        group_key=group_key, number=number, at=at,
+                    )
+                )  # fmt: skip
                 self.activity(
                     entry,
                     tenant,
@@ -293,51 +270,36 @@ class _PageRows:
                 detail = {"status": status.value, "priority": priority.value if priority else None}
                 if isinstance(event, incident.IncidentAlertChanged):
                     detail["change"] = event.change
-                self._add(
-                    "INSERT INTO incident_alerts (incident_id, dedup_key, status, priority) "
-                    "VALUES (?, ?, ?, ?) ON CONFLICT (incident_id, dedup_key) DO UPDATE SET "
-                    "status = excluded.status, priority = excluded.priority",
-                    incident_id,
-                    key,
-                    status.value,
-                    detail["priority"],
-                )
-                self._add(
-                    "UPDATE incidents SET last_change_at = ?, alerts = (SELECT COUNT(*) FROM "
-                    "incident_alerts WHERE incident_alerts.incident_id = ?) WHERE incident_id = ?",
-                    at,
-                    incident_id,
-                    incident_id,
-                )
-                self._add(
-                    "UPDATE alerts SET incident_id = ? WHERE tenant = ? AND dedup_key = ?",
-                    incident_id,
-                    tenant,
-                    key,
+                write(
+                    functools.partial(
+                        incidents.set_member, incident_id=incident_id, dedup_key=key,
+                        status=status.value, priority=detail["priority"], at=at,
+                    )
+                )  # fmt: skip
+                write(
+                    functools.partial(
+                        alerts.set_incident, tenant=tenant, dedup_key=key, incident_id=incident_id
+                    )
                 )
             case incident.IncidentPriorityChanged(previous=previous, priority=priority):
                 detail = {
                     "previous": previous.value if previous else None,
                     "priority": priority.value if priority else None,
                 }
-                self._add(
-                    "UPDATE incidents SET priority = ?, last_change_at = ? WHERE incident_id = ?",
-                    detail["priority"],
-                    at,
-                    incident_id,
+                write(
+                    functools.partial(
+                        incidents.set_priority,
+                        incident_id=incident_id,
+                        priority=detail["priority"],
+                        at=at,
+                    )
                 )
             case incident.IncidentNotified(notification_id=nid, reason=reason):
                 detail = {"notification_id": nid, "reason": reason}
             case incident.IncidentNoteAdded(author=author, text=text):
                 detail = {"author": author, "text": text}
             case incident.IncidentResolved():
-                self._add(
-                    "UPDATE incidents SET status = 'resolved', resolved_at = ?, "
-                    "last_change_at = ? WHERE incident_id = ?",
-                    at,
-                    at,
-                    incident_id,
-                )
+                write(functools.partial(incidents.resolve, incident_id=incident_id, at=at))
                 self.activity(
                     entry,
                     tenant,
@@ -345,48 +307,48 @@ class _PageRows:
                     incident_id,
                     f"incident for {group_key} resolved",
                 )
-        self._add(
-            "INSERT INTO incident_timeline (incident_id, position, at, kind, dedup_key, detail) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (incident_id, position) DO NOTHING",
-            incident_id,
-            entry.position,
-            at,
-            kind,
-            getattr(event, "dedup_key", None),
-            orjson.dumps(detail).decode(),
+        timeline = incidents.TimelineRow(
+            incident_id=incident_id,
+            position=entry.position,
+            at=at,
+            kind=kind,
+            dedup_key=getattr(event, "dedup_key", None),
+            detail=orjson.dumps(detail).decode(),
         )
+        write(functools.partial(incidents.add_to_timeline, row=timeline))
 
-    def _add(self, sql: str, *params: Any) -> None:
-        self.statements.append((sql, params))
-
-    def write(self, cursor: Cursor) -> None:
+    def write(self, cursor: Cursor, *, labels_unchanged: Callable[[alerts.AlertRow], bool]) -> None:
         # Alert rows first: incident statements of the same page may point them at incidents.
-        if self.alerts:
-            cursor.executemany(_UPSERT_ALERT, list(self.alerts.values()))
-        for sql, params in self.statements:
-            cursor.execute(sql, params)
+        alerts.upsert(cursor, list(self.alerts.values()), labels_unchanged=labels_unchanged)
+        for write in self.writes:
+            write(cursor)
 
 
-def move_position(cursor: Cursor, follower: str, *, after: int, to: int) -> None:
-    """Record ``to`` as the follower's position, if it still is at ``after``.
+class _LabelsWritten:
+    """The labels (and time) this projector last committed for the alerts it saw recently, so
+    that a row whose labels did not change does not rewrite its label rows."""
 
-    Raises:
-        ConcurrencyConflict: another instance of the follower moved it meanwhile.
-    """
-    if after == 0:
-        cursor.execute(
-            "INSERT INTO follower_positions (follower, position) VALUES (?, ?) "
-            "ON CONFLICT (follower) DO UPDATE SET position = excluded.position "
-            "WHERE follower_positions.position = 0",
-            (follower, to),
-        )
-    else:
-        cursor.execute(
-            "UPDATE follower_positions SET position = ? WHERE follower = ? AND position = ?",
-            (to, follower, after),
-        )
-    if cursor.rowcount != 1:
-        raise ConcurrencyConflict(follower=follower)
+    def __init__(self, *, capacity: int = 20_000) -> None:
+        self._items: OrderedDict[tuple[str, str], tuple[str, int]] = OrderedDict()
+        self._capacity = capacity
+
+    def unchanged(self, row: alerts.AlertRow) -> bool:
+        return self._items.get((row.tenant, row.dedup_key)) == (row.labels, row.last_signal_at)
+
+    def written(self, rows: Iterable[alerts.AlertRow]) -> None:
+        for row in rows:
+            key = (row.tenant, row.dedup_key)
+            self._items[key] = (row.labels, row.last_signal_at)
+            self._items.move_to_end(key)
+        while len(self._items) > self._capacity:
+            self._items.popitem(last=False)
+
+    def forget(self) -> None:
+        self._items.clear()
+
+
+def _factors_json(folded: FoldedAlert) -> str:
+    return orjson.dumps([[f.name, f.input, f.effect] for f in folded.factors]).decode()
 
 
 def _links_json(links: tuple[Link, ...]) -> str:

@@ -4,6 +4,9 @@ Alert and incident events do not repeat the tenant (the stream id encodes it, on
 directory learns it from the log itself — an alert's first event carries its signal, and an
 alert's trigger names its group — and keeps it in ``stream_directory`` so a restarted follower
 does not need to re-read history.
+
+``stream_directory`` — which tenant and key a stream id stands for (alert and incident-group
+streams), so followers can name the tenant of events that do not carry it.
 """
 
 from __future__ import annotations
@@ -14,10 +17,19 @@ from collections.abc import Sequence
 
 import attrs
 
-from helios.apps.views.database import Cursor, ReadModels
 from helios.domain import alert, engine
 from helios.domain.scoring import Factor
 from helios.ports.event_store import EventStore, LogEntry
+from helios.ports.read_models import Cursor, ReadModels
+
+DDL = (
+    """CREATE TABLE IF NOT EXISTS stream_directory (
+    stream_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    tenant TEXT NOT NULL,
+    key TEXT NOT NULL
+)""",
+)
 
 
 @attrs.frozen
@@ -65,7 +77,8 @@ class StreamDirectory:
             "SELECT kind, tenant, key FROM stream_directory WHERE stream_id = ?", (str(stream),)
         )
         if rows:
-            found = StreamName(*rows[0])
+            kind, tenant, key = rows[0]
+            found = StreamName(kind=kind, tenant=tenant, key=key)
         else:
             # An alert stream always starts with an accepted (or ignored) signal: ask the store.
             first = self._store.read_stream(stream)[:1]

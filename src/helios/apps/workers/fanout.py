@@ -13,11 +13,11 @@ from collections.abc import Sequence
 import anyio.from_thread
 import msgspec
 
-from helios.apps.views.database import ReadModels
-from helios.apps.views.projector import move_position
+from helios.apps.views.positions import move_position
 from helios.apps.views.streams import StreamDirectory
 from helios.ports.event_store import EventStore, LogEntry
 from helios.ports.queue import MessageAttributes, OutgoingMessage, Queue
+from helios.ports.read_models import ReadModels
 
 FOLLOWER = "fanout"
 DECISION_KIND = "decision.v1"

@@ -17,9 +17,10 @@ from typing import Protocol
 import anyio.to_thread
 import structlog
 
-from helios.apps.views.database import ReadModels
+from helios.apps.views.positions import committed_position
 from helios.ports.event_store import ConcurrencyConflict, EventStore, LogEntry, StoreUnavailable
 from helios.ports.queue import QueueUnavailable
+from helios.ports.read_models import ReadModels
 
 _log = structlog.get_logger(__name__)
 
@@ -59,7 +60,7 @@ async def follow(
     while not stop.is_set():
         try:
             if position is None:
-                position = await anyio.to_thread.run_sync(db.position, follower.name)
+                position = await anyio.to_thread.run_sync(committed_position, db, follower.name)
             after = position
             page = await anyio.to_thread.run_sync(store.read_log, after, page_size)
             if page:

@@ -16,14 +16,15 @@ from collections.abc import Sequence
 import anyio.to_thread
 import structlog
 
-from helios.apps.views.database import ReadModels
-from helios.apps.views.projector import move_position
+from helios.apps.views import outbox
+from helios.apps.views.positions import move_position
 from helios.apps.views.streams import AlertStates, StreamDirectory
 from helios.apps.workers.followers import backoff_delay, wait_or_stop
 from helios.apps.workers.templates import render
 from helios.domain import alert
 from helios.ports.event_store import EventStore, LogEntry, StoreUnavailable
 from helios.ports.mailer import Mailer, MailerUnavailable, MailMessage, MailRejected
+from helios.ports.read_models import ReadModels
 
 _log = structlog.get_logger(__name__)
 
@@ -53,7 +54,7 @@ class NotificationOutbox:
             StoreUnavailable: a store cannot be reached.
             ConcurrencyConflict: another notifier moved the position.
         """
-        rows = []
+        emails: list[outbox.PendingEmail] = []
         now = _now_ms()
         for entry in page:
             if not isinstance(entry.event, alert.NotificationRequested):
@@ -64,31 +65,22 @@ class NotificationOutbox:
                 continue
             folded = self._states.apply(entry, owner)
             email = render(entry.event, folded, public_url=self._public_url)
-            rows.append(
-                (
-                    entry.event.notification_id,
-                    owner.tenant,
-                    owner.key,
-                    entry.position,
-                    entry.event.reason,
-                    entry.event.priority.value if entry.event.priority else None,
-                    self._recipients,
-                    email.subject,
-                    email.body,
-                    now,
-                    now,
+            emails.append(
+                outbox.PendingEmail(
+                    notification_id=entry.event.notification_id,
+                    tenant=owner.tenant,
+                    dedup_key=owner.key,
+                    position=entry.position,
+                    reason=entry.event.reason,
+                    priority=entry.event.priority.value if entry.event.priority else None,
+                    recipients=self._recipients,
+                    subject=email.subject,
+                    body=email.body,
+                    created_at=now,
                 )
             )
         with self._db.transaction() as cursor:
-            if rows:
-                cursor.executemany(
-                    "INSERT INTO notification_outbox (notification_id, tenant, dedup_key, "
-                    "position, reason, priority, recipients, subject, body, status, "
-                    "next_attempt_at, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) "
-                    "ON CONFLICT (notification_id) DO NOTHING",
-                    rows,
-                )
+            outbox.add_pending(cursor, emails)
             move_position(cursor, FOLLOWER, after=after, to=page[-1].position)
 
 
@@ -123,20 +115,15 @@ class Dispatcher:
             StoreUnavailable: the outbox cannot be read or updated.
         """
         now = _now_ms()
-        due = await anyio.to_thread.run_sync(
-            self._db.query,
-            "SELECT notification_id, recipients, subject, body, attempts FROM "
-            "notification_outbox WHERE status = 'pending' AND next_attempt_at <= ? "
-            "ORDER BY position LIMIT ?",
-            (now, limit),
-        )
-        for notification_id, recipients, subject, body, attempts in due:
+        due = await anyio.to_thread.run_sync(lambda: outbox.due(self._db, now=now, limit=limit))
+        for email in due:
+            notification_id, attempts = email.notification_id, email.attempts
             message = MailMessage(
                 message_id=f"{notification_id}@helios",
                 sender=self._sender,
-                recipients=tuple(r.strip() for r in recipients.split(",") if r.strip()),
-                subject=subject,
-                text=body,
+                recipients=tuple(r.strip() for r in email.recipients.split(",") if r.strip()),
+                subject=email.subject,
+                text=email.body,
             )
             try:
                 await self._mailer.send(message)
@@ -157,7 +144,7 @@ class Dispatcher:
                 await self._mark(notification_id, "failed", attempts + 1, now, str(error))
                 continue
             await self._mark(notification_id, "sent", attempts + 1, now, None, sent_at=_now_ms())
-            _log.info("notifier.sent", notification_id=notification_id, subject=subject)
+            _log.info("notifier.sent", notification_id=notification_id, subject=email.subject)
         return len(due)
 
     async def _mark(
@@ -170,15 +157,17 @@ class Dispatcher:
         *,
         sent_at: int | None = None,
     ) -> None:
-        def write() -> None:
-            with self._db.transaction() as cursor:
-                cursor.execute(
-                    "UPDATE notification_outbox SET status = ?, attempts = ?, "
-                    "next_attempt_at = ?, last_error = ?, sent_at = ? WHERE notification_id = ?",
-                    (status, attempts, next_attempt_at, error, sent_at, notification_id),
-                )
-
-        await anyio.to_thread.run_sync(write)
+        await anyio.to_thread.run_sync(
+            lambda: outbox.mark(
+                self._db,
+                notification_id,
+                status=status,
+                attempts=attempts,
+                next_attempt_at=next_attempt_at,
+                error=error,
+                sent_at=sent_at,
+            )
+        )
 
 
 def _now_ms() -> int:

@@ -10,8 +10,13 @@ import anyio.to_thread
 import structlog
 
 from helios.apps.application.ingest import Snapshotting
-from helios.apps.composition import Services, open_fetcher, open_mailer, open_queue
-from helios.apps.views.database import ReadModels, open_read_models
+from helios.apps.composition import (
+    Services,
+    open_fetcher,
+    open_mailer,
+    open_queue,
+    open_read_models,
+)
 from helios.apps.views.projector import Projector
 from helios.apps.workers.fanout import DecisionFanout
 from helios.apps.workers.followers import follow
@@ -21,6 +26,7 @@ from helios.apps.workers.scheduler import Scheduler
 from helios.apps.workers.subscriptions import ConfirmationRequests, SubscriptionConfirmer
 from helios.ports.http import HttpFetcher
 from helios.ports.mailer import Mailer
+from helios.ports.read_models import ReadModels
 
 _log = structlog.get_logger(__name__)
 

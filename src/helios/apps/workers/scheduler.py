@@ -15,11 +15,12 @@ from collections import defaultdict
 import anyio.to_thread
 import structlog
 
-from helios.apps.views.database import ReadModels
+from helios.apps.views import alerts
 from helios.apps.workers.followers import backoff_delay, wait_or_stop
 from helios.apps.workers.messages import TickCommand, tick_message
 from helios.ports.event_store import StoreUnavailable
 from helios.ports.queue import Queue, QueueUnavailable
+from helios.ports.read_models import ReadModels
 
 _log = structlog.get_logger(__name__)
 
@@ -72,11 +73,7 @@ class Scheduler:
             QueueUnavailable: the queue cannot take the ticks (the next interval retries).
         """
         at = now_ms - now_ms % self._interval_ms
-        rows = await anyio.to_thread.run_sync(
-            self._db.query,
-            "SELECT tenant, dedup_key FROM alerts WHERE status IN ('triggered', 'acknowledged') "
-            "ORDER BY tenant, dedup_key",
-        )
+        rows = await anyio.to_thread.run_sync(alerts.open_keys, self._db)
         open_alerts: dict[str, list[str]] = defaultdict(list)
         for tenant, key in rows:
             open_alerts[tenant].append(key)

@@ -34,8 +34,7 @@ import attrs
 import structlog
 
 from helios.apps.application.tenancy import TenancyService, wall_clock_ms
-from helios.apps.views.database import ReadModels
-from helios.apps.views.projector import move_position
+from helios.apps.views.positions import move_position
 from helios.apps.workers.messages import ConfirmSubscription, confirm_message
 from helios.domain.errors import CommandRejected
 from helios.domain.intake import ControlReceived, EnvelopeReceived
@@ -44,6 +43,7 @@ from helios.domain.values import Envelope, Millis, SourceKind
 from helios.ports.event_store import EventStore, LogEntry
 from helios.ports.http import FetchUnavailable, HttpFetcher
 from helios.ports.queue import DEFAULT_MAX_RECEIVES, Queue
+from helios.ports.read_models import ReadModels
 
 _log = structlog.get_logger(__name__)
 

@@ -11,6 +11,8 @@ from typing import Any
 
 import attrs
 
+from helios.apps.application.alert_history import SignalSeen as SignalSeenInStream
+from helios.apps.application.alert_history import alert_history
 from helios.apps.application.replay.results import plain
 from helios.domain import alert, engine
 from helios.domain.scoring import Factor
@@ -102,72 +104,19 @@ def explain(
     )
     if first is not None:
         tenant, dedup_key = first.signal.tenant, first.signal.dedup_key
-    state = alert.initial_state(tenant or "", dedup_key or "")
-    signals: list[SignalSeen] = []
-    decisions: list[Decision] = []
-    for item in recorded:
-        event = item.event
-        state = alert.evolve(state, event)
-        match event:
-            case alert.SignalAccepted(signal=s, late=late):
-                signals.append(
-                    SignalSeen(
-                        version=item.version,
-                        signal_id=s.signal_id,
-                        source=s.source,
-                        action=s.action.value,
-                        severity=s.severity.value,
-                        occurred_at=s.occurred_at,
-                        received_at=s.received_at,
-                        summary=s.summary,
-                        late=late,
-                    )
-                )
-            case alert.SignalIgnored(signal=s):
-                signals.append(
-                    SignalSeen(
-                        version=item.version,
-                        signal_id=s.signal_id,
-                        source=s.source,
-                        action=s.action.value,
-                        severity=s.severity.value,
-                        occurred_at=s.occurred_at,
-                        received_at=s.received_at,
-                        summary=s.summary,
-                    )
-                )
-                decisions.append(_decision(item.version, event))
-            case alert.SignalRepeated(signal=s):
-                signals.append(
-                    SignalSeen(
-                        version=item.version,
-                        signal_id=s.signal_id,
-                        source=s.source,
-                        action=s.action.value,
-                        severity=s.severity.value,
-                        occurred_at=s.occurred_at,
-                        received_at=s.received_at,
-                        summary=s.summary,
-                        duplicate=True,
-                    )
-                )
-            case alert.SignalDeduplicated(signal_id=sid, source=source, received_at=received):
-                original = next((s for s in state.signals if s.signal_id == sid), None)
-                signals.append(
-                    SignalSeen(
-                        version=item.version,
-                        signal_id=sid,
-                        source=source,
-                        action=original.action.value if original else "",
-                        severity=original.severity.value if original else "",
-                        occurred_at=original.occurred_at if original else received,
-                        received_at=received,
-                        summary=original.summary if original else "",
-                        duplicate=True,
-                    )
-                )
-            case _:
-                decisions.append(_decision(item.version, event))
+    history = alert_history(stream_id, recorded, tenant=tenant or "", dedup_key=dedup_key or "")
+    state = history.state
+    signals = [
+        _signal(entry.recorded.version, entry.signal)
+        for entry in history.entries
+        if entry.signal is not None
+    ]
+    # Copies are shown among the signals (flagged), not again among the decisions.
+    decisions = [
+        _decision(entry.recorded.version, entry.recorded.event)
+        for entry in history.entries
+        if entry.decision and not (entry.signal is not None and entry.signal.duplicate)
+    ]
     return AlertStory(
         tenant=state.tenant,
         dedup_key=state.dedup_key,
@@ -179,6 +128,22 @@ def explain(
         silenced_by=state.silenced_by,
         signals=tuple(signals),
         decisions=tuple(decisions),
+    )
+
+
+def _signal(version: int, seen: SignalSeenInStream) -> SignalSeen:
+    s = seen.signal
+    return SignalSeen(
+        version=version,
+        signal_id=seen.signal_id,
+        source=seen.source,
+        action=s.action.value if s else "",
+        severity=s.severity.value if s else "",
+        occurred_at=s.occurred_at if s else seen.received_at,
+        received_at=seen.received_at,
+        summary=s.summary if s else "",
+        duplicate=seen.duplicate,
+        late=seen.late,
     )
 
 

@@ -31,7 +31,6 @@ from helios.apps.http.query import alerts
 from helios.apps.http.query.activity import ActivityController
 from helios.apps.http.query.changes import ChangeController
 from helios.apps.http.query.context import (
-    BEARER,
     QueryContext,
     current_caller,
     refuse_nul_characters,
@@ -60,15 +59,10 @@ def query_router(services: Services, *, clock: Callable[[], Millis] = wall_clock
         authenticator=TokenAuthenticator(services.store, ttl_s=settings.auth_cache_s),
         clock=clock,
     )
-    # The alert endpoints are still built over the context; every other one is a controller.
-    alert_handlers = alerts.build(ctx)
-    for handler in alert_handlers:
-        if not handler.opt.get("public"):
-            handler.security = [BEARER]
     return Router(
         path="/v1",
         route_handlers=[
-            *alert_handlers,
+            alerts.AlertsController,
             IncidentController,
             ActivityController,
             ChangeController,

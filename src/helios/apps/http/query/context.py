@@ -7,7 +7,7 @@ import base64
 import datetime
 import hashlib
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, TypeAlias, TypeVar
 
 import anyio.to_thread
@@ -23,7 +23,7 @@ from litestar.openapi.spec import SecurityRequirement
 from litestar.params import SkipValidation
 
 from helios.apps.application.access import AccessService, Caller, PasswordLogin, TokenAuthenticator
-from helios.apps.composition import Services
+from helios.apps.composition import Services, open_read_models
 from helios.apps.http.authorization import bearer
 from helios.apps.http.errors import (
     PROBLEM_JSON,
@@ -34,21 +34,14 @@ from helios.apps.http.errors import (
     Unavailable,
 )
 from helios.apps.http.query.documents import Problem
-from helios.apps.views.database import ReadModels, open_read_models
 from helios.domain.access import Role
 from helios.domain.normalize import FieldError
 from helios.domain.timestamps import TimestampError, parse_rfc3339
 from helios.domain.values import Millis
 from helios.ports.event_store import StoreUnavailable
+from helios.ports.read_models import ReadModels
 
 T = TypeVar("T")
-
-# Access paths the query API needs beyond the projector's own indexes.
-_INDEXES = (
-    "CREATE INDEX IF NOT EXISTS alerts_by_recent ON alerts (tenant, last_signal_at, dedup_key)",
-    "CREATE INDEX IF NOT EXISTS alerts_by_stream ON alerts (stream_id)",
-    "CREATE INDEX IF NOT EXISTS incidents_by_opened ON incidents (tenant, opened_at, incident_id)",
-)
 
 
 @attrs.define
@@ -62,27 +55,15 @@ class QueryContext:
     _lock: threading.Lock = attrs.field(factory=threading.Lock)
 
     def read_models(self) -> ReadModels:
-        """The read-model database, opened (with the query indexes) on first use.
+        """The read-model database, opened on first use.
 
         Raises:
             StoreUnavailable: the database cannot be reached.
         """
         with self._lock:
             if self._db is None:
-                db = open_read_models(self.services.settings.effective_read_models_url)
-                with db.transaction() as cursor:
-                    for statement in _INDEXES:
-                        cursor.execute(statement)
-                self._db = db
+                self._db = open_read_models(self.services.settings.effective_read_models_url)
             return self._db
-
-    async def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Rows of a read-only statement on the read models (in a worker thread).
-
-        Raises:
-            StoreUnavailable: the database cannot be reached.
-        """
-        return await anyio.to_thread.run_sync(lambda: self.read_models().query(sql, params))
 
     async def run(self, func: Callable[[], T]) -> T:
         """Run a blocking use case in a worker thread."""
@@ -211,48 +192,6 @@ def decode_cursor(text: str | None, *types: type) -> tuple[Any, ...] | None:
     )
 
 
-def time_range(
-    where: list[str], params: list[Any], column: str, start: Millis | None, end: Millis | None
-) -> None:
-    """Add the filter ``start <= column < end`` to a list query (a missing bound is open)."""
-    if start is not None:
-        where.append(f"{column} >= ?")
-        params.append(start)
-    if end is not None:
-        where.append(f"{column} < ?")
-        params.append(end)
-
-
-def after_cursor(
-    where: list[str], params: list[Any], cursor: str | None, time_column: str, id_column: str
-) -> None:
-    """Add the filter that starts a list ordered by ``time_column DESC, id_column DESC`` after
-    the (time, id) position ``cursor`` stands for.
-
-    Raises:
-        InvalidQuery: the cursor was not produced by this API (for this list).
-    """
-    after = decode_cursor(cursor, int, str)
-    if after is not None:
-        where.append(f"({time_column} < ? OR ({time_column} = ? AND {id_column} < ?))")
-        params += [after[0], after[0], after[1]]
-
-
-async def page_rows(
-    ctx: QueryContext, select: str, *, where: list[str], params: list[Any], order: str, limit: int
-) -> tuple[list[tuple[Any, ...]], bool]:
-    """Up to ``limit`` rows of ``select`` (a SELECT ... FROM) filtered by ``where`` (joined
-    with AND) in ``order``, and whether more follow: one row more is read to tell.
-
-    Raises:
-        StoreUnavailable: the read models cannot be reached.
-    """
-    rows = await ctx.rows(
-        f"{select} WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?", [*params, limit + 1]
-    )
-    return rows[:limit], len(rows) > limit
-
-
 def _cursor_field(value: object, kind: type) -> bool:
     if type(value) is not kind:
         return False
@@ -276,14 +215,6 @@ def refuse_nul_characters(request: Request[Any, Any, Any]) -> None:
                 errors=(FieldError(field=name, message="must not contain NUL characters"),),
             )
 
-
-def like_pattern(text: str) -> str:
-    """``text`` as a LIKE pattern that matches it anywhere (wildcards escaped with ``\\``)."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-# --- caching headers ---------------------------------------------------------------------------
 
 CACHE_CONTROL = "private, no-cache"
 """Clients may keep a copy but must revalidate it (cheap with If-None-Match)."""

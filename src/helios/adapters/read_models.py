@@ -4,7 +4,9 @@ Read models are derived data: they can be dropped and rebuilt from the event log
 (``helios projections rebuild``), so they live apart from the log — a file of their own, or
 the ``helios_read`` schema of the store's database — and a rebuild never touches history.
 
-SQL is written once, with ``?`` placeholders and the upsert syntax both engines share.
+This adapter only connects and runs statements; the tables and their SQL are the views'
+(``helios.apps.views``), written once with ``?`` placeholders and the upsert syntax both
+engines share.
 """
 
 from __future__ import annotations
@@ -14,27 +16,20 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 from helios.adapters.sqlite_wal import connect_wal
 from helios.adapters.store.factory import postgres_settings, sqlite_path
-from helios.apps.views.schema import ADDED_COLUMNS, SCHEMA
 from helios.ports.event_store import StoreUnavailable
-
-Row = tuple[Any, ...]
-
-
-class Cursor(Protocol):
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
-    def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> Any: ...
-    def fetchall(self) -> list[Row]: ...
-    @property
-    def rowcount(self) -> int: ...
+from helios.ports.read_models import Cursor, Row
 
 
-class ReadModels:
-    """One connection to the read-model database (one per follower: they never share)."""
+class SqlReadModels:
+    """One connection to the read-model database (one per follower: they never share).
+
+    The connection is opened on first use and opened again after PostgreSQL dropped it.
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -43,34 +38,10 @@ class ReadModels:
         self._conn: Any = None
         if self._scheme not in ("sqlite", "postgresql", "postgres"):
             raise ValueError(f"unsupported read-model URL scheme {self._scheme!r}")
-        with self.transaction() as cursor:
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    cursor.execute(statement)
-            for table, column, definition in ADDED_COLUMNS:
-                self._add_column(cursor, table, column, definition)
 
     @property
     def is_postgres(self) -> bool:
         return self._scheme != "sqlite"
-
-    def _add_column(self, cursor: Cursor, table: str, column: str, definition: str) -> None:
-        # Looked up first: an ALTER TABLE, even one that changes nothing, takes PostgreSQL's
-        # strongest table lock, and every process opens the read models.
-        if self.is_postgres:
-            cursor.execute(
-                "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
-                "AND table_name = ? AND column_name = ?",
-                (table, column),
-            )
-            if not cursor.fetchall():
-                cursor.execute(
-                    f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {definition}"
-                )
-            return
-        cursor.execute(f"PRAGMA table_info({table})")
-        if column not in {row[1] for row in cursor.fetchall()}:
-            cursor.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
@@ -110,15 +81,6 @@ class ReadModels:
         with self.transaction() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
-
-    def position(self, follower: str) -> int:
-        """The follower's committed position in the event log (0 if it never ran).
-
-        Raises:
-            StoreUnavailable: the database cannot be reached.
-        """
-        rows = self.query("SELECT position FROM follower_positions WHERE follower = ?", (follower,))
-        return int(rows[0][0]) if rows else 0
 
     def close(self) -> None:
         with self._lock:
@@ -205,11 +167,11 @@ def _is_pg_connection_error(error: Exception) -> bool:
     return isinstance(error, psycopg.OperationalError | psycopg.InterfaceError)
 
 
-def open_read_models(url: str) -> ReadModels:
-    """Open (creating tables when missing) the read-model database at ``url``.
+def open_sql_read_models(url: str) -> SqlReadModels:
+    """The read-model database at ``url`` (``sqlite:PATH`` or a PostgreSQL URL, whose
+    ``schema`` parameter names the schema), connected on first use.
 
     Raises:
         ValueError: unsupported URL.
-        StoreUnavailable: the database cannot be reached.
     """
-    return ReadModels(url)
+    return SqlReadModels(url)

@@ -1,0 +1,127 @@
+"""``notification_outbox``: written by the notifier, *not* rebuilt (it is history: a rebuild
+never sends again). One row per ``notification_id`` with the rendered email and its delivery
+status (``pending`` / ``sent`` / ``failed``), attempts, next_attempt_at, last_error, sent_at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+
+from helios.ports.read_models import Cursor, ReadModels
+
+DDL = (
+    """CREATE TABLE IF NOT EXISTS notification_outbox (
+    notification_id TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    dedup_key TEXT NOT NULL,
+    position BIGINT NOT NULL,
+    reason TEXT NOT NULL,
+    priority TEXT,
+    recipients TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    body TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT NOT NULL,
+    last_error TEXT,
+    created_at BIGINT NOT NULL,
+    sent_at BIGINT
+)""",
+    "CREATE INDEX IF NOT EXISTS outbox_pending ON notification_outbox (status, next_attempt_at)",
+)
+
+
+@attrs.frozen(kw_only=True)
+class PendingEmail:
+    """A notification to send: written ``pending``, due at once."""
+
+    notification_id: str
+    tenant: str
+    dedup_key: str
+    position: int
+    reason: str
+    priority: str | None
+    recipients: str
+    """Comma-separated addresses."""
+    subject: str
+    body: str
+    created_at: int
+
+
+def add_pending(cursor: Cursor, emails: Sequence[PendingEmail]) -> None:
+    """Write each email once (a notification id already there keeps its row and status)."""
+    if not emails:
+        return
+    cursor.executemany(
+        "INSERT INTO notification_outbox (notification_id, tenant, dedup_key, position, reason, "
+        "priority, recipients, subject, body, status, next_attempt_at, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) "
+        "ON CONFLICT (notification_id) DO NOTHING",
+        [
+            (
+                e.notification_id, e.tenant, e.dedup_key, e.position, e.reason, e.priority,
+                e.recipients, e.subject, e.body, e.created_at, e.created_at,
+            )
+            for e in emails
+        ],
+    )  # fmt: skip
+
+
+@attrs.frozen(kw_only=True)
+class DueEmail:
+    notification_id: str
+    recipients: str
+    subject: str
+    body: str
+    attempts: int
+
+
+def due(db: ReadModels, *, now: int, limit: int) -> list[DueEmail]:
+    """Pending emails whose next attempt is due at ``now``, in log order.
+
+    Raises:
+        StoreUnavailable: the database cannot be reached.
+    """
+    rows = db.query(
+        "SELECT notification_id, recipients, subject, body, attempts FROM notification_outbox "
+        "WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY position LIMIT ?",
+        (now, limit),
+    )
+    return [
+        DueEmail(notification_id=n, recipients=r, subject=s, body=b, attempts=a)
+        for n, r, s, b, a in rows
+    ]
+
+
+def mark(
+    db: ReadModels,
+    notification_id: str,
+    *,
+    status: str,
+    attempts: int,
+    next_attempt_at: int,
+    error: str | None,
+    sent_at: int | None = None,
+) -> None:
+    """Record an attempt's outcome: ``sent``, ``failed`` for good, or ``pending`` again.
+
+    Raises:
+        StoreUnavailable: the database cannot be reached.
+    """
+    with db.transaction() as cursor:
+        cursor.execute(
+            "UPDATE notification_outbox SET status = ?, attempts = ?, next_attempt_at = ?, "
+            "last_error = ?, sent_at = ? WHERE notification_id = ?",
+            (status, attempts, next_attempt_at, error, sent_at, notification_id),
+        )
+
+
+def count(db: ReadModels) -> int:
+    """Notifications in the outbox, whatever their status, every tenant together.
+
+    Raises:
+        StoreUnavailable: the database cannot be reached.
+    """
+    return int(db.query("SELECT COUNT(*) FROM notification_outbox")[0][0])
