@@ -139,7 +139,7 @@ class _Side:
                     self.notifications[(key[0], key[1], episode_id, reason)] = note
 
 
-def what_if(  # noqa: C901, PLR0912, PLR0915
+def what_if(
     store: EventStore,
     *,
     rules: Ruleset,
