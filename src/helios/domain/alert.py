@@ -109,6 +109,16 @@ class AlertState:
         Its order key tells: a time-bound id hashes the time and the action, and a
         content-identified delivery is told apart by its time."""
         signals = self.signals
+        last = signals.last()
+        if (
+            last is not None
+            and last.signal_id == signal.signal_id
+            and last.occurred_at == signal.occurred_at
+            and last.action is signal.action
+        ):
+            # The latest delivery again (the other member of an HA pair, a repeat): the
+            # commonest duplicate, told without a search.
+            return True
         key = _order_key(signal)
         index = signals.bisect_left(key, _order_key)
         return index < len(signals) and _order_key(signals[index]) == key
@@ -604,10 +614,10 @@ def _decide_signal(
             signal_id=signal.signal_id, source=signal.source, received_at=signal.received_at
         )
         return (duplicate,), state
-    policy = FoldPolicy.of(ruleset, bounded=command.engine_version >= versions.LATENESS_HORIZON)
+    policy = FoldPolicy.of(ruleset, bounded=command.engine_version >= _LATENESS_HORIZON)
+    before = state.episode
     if state.beyond_horizon(signal, policy):
         # It can no longer rewrite history: recorded and counted, and nothing decided.
-        before = state.episode
         beyond = SignalAccepted(
             signal=signal,
             policy=policy,
@@ -615,7 +625,55 @@ def _decide_signal(
             late_beyond_horizon=True,
         )
         return (beyond,), _counted_beyond_horizon(state, signal)
-    before = state.episode
+    events = _accepted(before, signal, policy)
+    # What ``evolve`` does with either acceptance, without dispatching on its type.
+    after_state = _absorb(state, signal, policy)
+    after = after_state.episode
+    if after is None:
+        # An acknowledge or resolve with nothing ever triggered. Ignoring it is a decision
+        # only: the state is the same either way (the signal is kept for a trigger it
+        # overtook, which the fold will place when it arrives).
+        if command.engine_version >= _IGNORE_UNTRIGGERED_ACTIONS:
+            ignored = SignalIgnored(signal=signal, policy=policy, reason="never_triggered")
+            return (ignored,), after_state
+        return tuple(events), after_state
+    journal = _Journal(
+        state=after_state,
+        events=events,
+        ruleset=ruleset,
+        at=signal.occurred_at,
+        regex_engine=engine_for(command.engine_version),
+    )
+    opened = before is None or (
+        after.episode_id != before.episode_id and after.started_at > before.started_at
+    )
+    previous_status = _TRIGGERED if opened else before.status if before else None
+    _decide_status(journal, signal, before, after, opened=opened, previous_status=previous_status)
+    # No silences (the usual case) silence nothing: ``matching`` would say so more slowly.
+    silence_ids = (
+        matching(command.silences, signal.labels, signal.occurred_at, journal.regex_engine)
+        if command.silences
+        else ()
+    )
+    if silence_ids != journal.state.silenced_by:
+        at = journal.at
+        journal.add(
+            AlertSilenced(at=at, silence_ids=silence_ids) if silence_ids else AlertUnsilenced(at=at)
+        )
+    _decide_flapping(journal)
+    _decide_notifications(journal, before, after, opened=opened, previous_status=previous_status)
+    return tuple(journal.events), journal.state
+
+
+_TRIGGER = Action.TRIGGER
+_TRIGGERED, _ACKNOWLEDGED, _RESOLVED = Status.TRIGGERED, Status.ACKNOWLEDGED, Status.RESOLVED
+_LATENESS_HORIZON = versions.LATENESS_HORIZON
+_IGNORE_UNTRIGGERED_ACTIONS = versions.IGNORE_UNTRIGGERED_ACTIONS
+
+
+def _accepted(before: Episode | None, signal: Signal, policy: FoldPolicy) -> list[AlertEvent]:
+    """How a new distinct signal inside the horizon is recorded: accepted, or repeated (a
+    copy the open episode already has); and flagged late when older than the episode."""
     late = before is not None and signal.occurred_at < before.started_at
     accepted: SignalAccepted | SignalRepeated
     if (
@@ -624,114 +682,109 @@ def _decide_signal(
         and signal.signal_id in before.content_ids
         and is_content_id(signal.signal_id)
         # the same trigger after a resolve is news: it opens the next episode
-        and (before.is_open or signal.action is not Action.TRIGGER)
+        and (before.status is not _RESOLVED or signal.action is not _TRIGGER)
     ):
         accepted = SignalRepeated(signal=signal, policy=policy)
     else:
         accepted = SignalAccepted(signal=signal, policy=policy, late=late)
-    events: list[AlertEvent] = [accepted]
     if late and before is not None:
-        events.append(
+        return [
+            accepted,
             SignalLate(
                 signal_id=signal.signal_id,
                 occurred_at=signal.occurred_at,
                 episode_started_at=before.started_at,
-            )
-        )
-    after_state = evolve(state, accepted)
-    after = after_state.episode
-    if after is None:
-        # An acknowledge or resolve with nothing ever triggered. Ignoring it is a decision
-        # only: the state is the same either way (the signal is kept for a trigger it
-        # overtook, which the fold will place when it arrives).
-        if command.engine_version >= versions.IGNORE_UNTRIGGERED_ACTIONS:
-            ignored = SignalIgnored(signal=signal, policy=accepted.policy, reason="never_triggered")
-            return (ignored,), after_state
-        return tuple(events), after_state
-    at = signal.occurred_at
-    journal = _Journal(
-        state=after_state,
-        events=events,
-        ruleset=ruleset,
-        at=at,
-        regex_engine=engine_for(command.engine_version),
-    )
+            ),
+        ]
+    return [accepted]
 
-    opened = before is None or (
-        after.episode_id != before.episode_id and after.started_at > before.started_at
-    )
-    previous_status = Status.TRIGGERED if opened else before.status if before else None
-    if opened and before is not None and before.is_open:
+
+def _decide_status(
+    journal: _Journal,
+    signal: Signal,
+    before: Episode | None,
+    after: Episode,
+    *,
+    opened: bool,
+    previous_status: Status | None,
+) -> None:
+    """The episode changes a new signal made: opened (or reopened), acknowledged, resolved."""
+    at = journal.at
+    if opened and before is not None and before.status is not _RESOLVED:
         # A late resolve split the open episode: it closed back then, and a later trigger
         # opened the episode that is current now. Record both, so the history stays true.
         journal.add(
             AlertResolved(
-                episode=before.number, episode_id=before.episode_id, at=at, by=signal.source
+                episode=before.number,
+                episode_id=before.episode_id,
+                at=at,
+                by=signal.source,
             )
         )
     if opened:
-        group_key = group_key_of(after, ruleset)
         kind = AlertTriggered if before is None else AlertReopened
         journal.add(
             kind(
                 episode=after.number,
                 episode_id=after.episode_id,
                 at=after.started_at,
-                severity=after.severity.value,
+                severity=after.severity.text,
                 summary=after.summary,
-                group_key=group_key,
+                group_key=group_key_of(after, journal.ruleset),
             )
         )
-    if after.status is not previous_status:
-        if after.status is Status.ACKNOWLEDGED:
-            journal.add(
-                AlertAcknowledged(
-                    episode=after.number,
-                    episode_id=after.episode_id,
-                    at=after.acknowledged_at if after.acknowledged_at is not None else at,
-                    by=after.acknowledged_by,
-                )
-            )
-        elif after.status is Status.RESOLVED:
-            journal.add(
-                AlertResolved(
-                    episode=after.number,
-                    episode_id=after.episode_id,
-                    at=after.resolved_at if after.resolved_at is not None else at,
-                    by=after.resolved_by,
-                )
-            )
-
-    silence_ids = matching(
-        command.silences, signal.labels, signal.occurred_at, engine_for(command.engine_version)
-    )
-    if silence_ids != journal.state.silenced_by:
+    status = after.status
+    if status is previous_status:
+        return
+    if status is _ACKNOWLEDGED:
         journal.add(
-            AlertSilenced(at=at, silence_ids=silence_ids) if silence_ids else AlertUnsilenced(at=at)
+            AlertAcknowledged(
+                episode=after.number,
+                episode_id=after.episode_id,
+                at=after.acknowledged_at if after.acknowledged_at is not None else at,
+                by=after.acknowledged_by,
+            )
         )
-    _decide_flapping(journal)
+    elif status is _RESOLVED:
+        journal.add(
+            AlertResolved(
+                episode=after.number,
+                episode_id=after.episode_id,
+                at=after.resolved_at if after.resolved_at is not None else at,
+                by=after.resolved_by,
+            )
+        )
+
+
+def _decide_notifications(
+    journal: _Journal,
+    before: Episode | None,
+    after: Episode,
+    *,
+    opened: bool,
+    previous_status: Status | None,
+) -> None:
+    """Score the episode, and notify of what a new signal made of it."""
     previous_priority = journal.state.priority
     same_episode = journal.state.scored_episode == after.episode_id
     rescored = _rescore(journal, after)
-
     if opened:
         journal.notify("triggered" if before is None else "reopened", rescored.priority)
     elif (
         same_episode
         and previous_priority is not None
         and rescored.priority.urgency > previous_priority.urgency
-        and after.status is Status.TRIGGERED
+        and after.status is _TRIGGERED
         and rescored.priority.urgency > journal.state.notified_urgency_for(after.episode_id)
     ):
         journal.notify("priority_raised", rescored.priority)
     if (
-        previous_status is not Status.RESOLVED
-        and after.status is Status.RESOLVED
-        and ruleset.notify_on_resolve
+        previous_status is not _RESOLVED
+        and after.status is _RESOLVED
+        and journal.ruleset.notify_on_resolve
         and journal.state.notified_episode == after.episode_id
     ):
         journal.notify("resolved", journal.state.priority, always=True)
-    return tuple(journal.events), journal.state
 
 
 def _decide_tick(command: Tick, state: AlertState) -> tuple[tuple[AlertEvent, ...], AlertState]:

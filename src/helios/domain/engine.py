@@ -139,6 +139,16 @@ def _commit(
 
 
 _CHANGE_RANK = {"priority": 0, "acknowledged": 1, "resolved": 2, "opened": 3}
+_CHANGE_OF: dict[type, str] = {
+    alert.AlertTriggered: "opened",
+    alert.AlertReopened: "opened",
+    alert.AlertAcknowledged: "acknowledged",
+    alert.AlertResolved: "resolved",
+    alert.AlertScored: "priority",
+    alert.NotificationRequested: "",
+}
+"""The change each event that matters to the incident group makes (``priority`` only when
+the priority moved; a notification makes none, it is recorded): any other event is skipped."""
 
 
 def incident_commands(
@@ -149,23 +159,26 @@ def incident_commands(
     notifications: list[incident.IncidentCommand] = []
     at: Millis = 0
     for decided in events:
-        found = ""
-        match decided:
-            case alert.AlertTriggered(at=at) | alert.AlertReopened(at=at):
-                found = "opened"
-            case alert.AlertAcknowledged(at=at):
-                found = "acknowledged"
-            case alert.AlertResolved(at=at):
-                found = "resolved"
-            case alert.AlertScored(at=at) if decided.priority_changed:
-                found = "priority"
-            case alert.NotificationRequested(notification_id=nid, reason=reason, at=at):
-                notifications.append(
-                    incident.RecordNotification(
-                        dedup_key=after.dedup_key, notification_id=nid, reason=reason, at=at
-                    )
+        # A dict on the exact type, not a ``match``: most signals decide a lone duplicate,
+        # which no case matches, and each case would be tried on it.
+        found = _CHANGE_OF.get(type(decided))
+        if found is None:
+            continue
+        # Every one of these events carries the time the change (if any) is tracked at.
+        at = decided.at  # type: ignore[union-attr]
+        if isinstance(decided, alert.AlertScored) and not decided.priority_changed:
+            continue
+        if isinstance(decided, alert.NotificationRequested):
+            notifications.append(
+                incident.RecordNotification(
+                    dedup_key=after.dedup_key,
+                    notification_id=decided.notification_id,
+                    reason=decided.reason,
+                    at=at,
                 )
-        if found and _CHANGE_RANK[found] >= _CHANGE_RANK.get(change, -1):
+            )
+            continue
+        if _CHANGE_RANK[found] >= _CHANGE_RANK.get(change, -1):
             change = found
     episode = after.episode
     if not change or episode is None or not after.group_key:
