@@ -15,6 +15,9 @@ horizon re-folds from where it sorts, in O(horizon).
 
 from __future__ import annotations
 
+import operator
+from typing import Any
+
 import attrs
 
 from helios.domain import versions
@@ -24,7 +27,7 @@ from helios.domain.identity import delivery_key, is_content_id, stable_hash
 from helios.domain.patterns import RegexEngine, engine_for
 from helios.domain.ruleset import Ruleset
 from helios.domain.run import Run, empty_run
-from helios.domain.scoring import Factor, Score, ScoreInput, score
+from helios.domain.scoring import Factor, Score, scored
 from helios.domain.silence import Silence, matching
 from helios.domain.values import Action, Millis, Priority, Signal, Status
 
@@ -380,7 +383,7 @@ def evolve(state: AlertState, event: AlertEvent) -> AlertState:
             # A duplicate changes nothing: applying a signal twice equals applying it once.
             return state
         case AlertTriggered(group_key=group_key) | AlertReopened(group_key=group_key):
-            return attrs.evolve(state, group_key=group_key)
+            return _changed(state, group_key=group_key)
         case AlertScored(priority=priority, score=value, episode_id=episode_id):
             return _bookkept(
                 state,
@@ -392,16 +395,16 @@ def evolve(state: AlertState, event: AlertEvent) -> AlertState:
                 notifications=state.notifications,
             )
         case FlappingStarted():
-            return attrs.evolve(state, flapping=True)
+            return _changed(state, flapping=True)
         case FlappingCleared(last_transition=last_transition):
-            return attrs.evolve(state, flapping=False, flap_cleared_at=last_transition)
+            return _changed(state, flapping=False, flap_cleared_at=last_transition)
         case AlertSilenced(silence_ids=silence_ids):
-            return attrs.evolve(state, silenced_by=silence_ids)
+            return _changed(state, silenced_by=silence_ids)
         case AlertUnsilenced():
-            return attrs.evolve(state, silenced_by=())
+            return _changed(state, silenced_by=())
         case NotificationRequested(episode_id=episode_id, reason=reason, priority=priority):
             if reason == "resolved" or priority is None:
-                return attrs.evolve(state, notifications=state.notifications + 1)
+                return _changed(state, notifications=state.notifications + 1)
             return _bookkept(
                 state,
                 priority=state.priority,
@@ -412,9 +415,9 @@ def evolve(state: AlertState, event: AlertEvent) -> AlertState:
                 notifications=state.notifications + 1,
             )
         case NotificationSuppressed():
-            return attrs.evolve(state, notifications=state.notifications + 1)
+            return _changed(state, notifications=state.notifications + 1)
         case EscalationDue(episode_id=episode_id):
-            return attrs.evolve(state, escalated_episode=episode_id)
+            return _changed(state, escalated_episode=episode_id)
     return state
 
 
@@ -445,6 +448,11 @@ def evolve_all(state: AlertState, events: tuple[AlertEvent, ...] | list[AlertEve
 def _absorb(state: AlertState, signal: Signal, policy: FoldPolicy) -> AlertState:
     if state.holds(signal):
         return state
+    return _absorbed(state, signal, policy)
+
+
+def _absorbed(state: AlertState, signal: Signal, policy: FoldPolicy) -> AlertState:
+    """``state`` with ``signal``, which it does not hold yet."""
     signals = state.signals
     folds = state.folds
     base = state.base
@@ -532,7 +540,7 @@ def _counted_beyond_horizon(state: AlertState, signal: Signal) -> AlertState:
     last_at = state.last_signal_at
     if last_at is None or signal.occurred_at > last_at:
         last_at = signal.occurred_at
-    return attrs.evolve(
+    return _changed(
         state,
         total_signals=state.total_signals + 1,
         late_beyond_horizon=state.late_beyond_horizon + 1,
@@ -585,6 +593,18 @@ def _bookkept(
     )
 
 
+_STATE_FIELDS = tuple(field.name for field in attrs.fields(AlertState))
+_state_values = operator.attrgetter(*_STATE_FIELDS)
+
+
+def _changed(state: AlertState, **changes: Any) -> AlertState:
+    """``attrs.evolve(state, **changes)``, faster: the fields read at once (in C), and no
+    per-call look-up of the class's fields."""
+    values = dict(zip(_STATE_FIELDS, _state_values(state), strict=True))
+    values.update(changes)
+    return AlertState(**values)
+
+
 # --------------------------------------------------------------------------- decide
 
 
@@ -626,8 +646,8 @@ def _decide_signal(
         )
         return (beyond,), _counted_beyond_horizon(state, signal)
     events = _accepted(before, signal, policy)
-    # What ``evolve`` does with either acceptance, without dispatching on its type.
-    after_state = _absorb(state, signal, policy)
+    # What ``evolve`` does with either acceptance (the signal is known not to be held).
+    after_state = _absorbed(state, signal, policy)
     after = after_state.episode
     if after is None:
         # An acknowledge or resolve with nothing ever triggered. Ignoring it is a decision
@@ -919,16 +939,14 @@ def _rescore(journal: _Journal, episode: Episode) -> Score:
     final priority must not depend on the order signals arrived in.
     """
     state = journal.state
-    current = score(
-        ScoreInput(
-            severity=episode.severity,
-            service=episode.service,
-            labels=episode.labels,
-            occurrences=episode.occurrences,
-            flapping=state.flapping,
-            regex_engine=journal.regex_engine,
-        ),
+    current = scored(
         journal.ruleset,
+        severity=episode.severity,
+        service=episode.service,
+        labels=episode.labels,
+        occurrences=episode.occurrences,
+        flapping=state.flapping,
+        regex_engine=journal.regex_engine,
     )
     same_episode = state.scored_episode == episode.episode_id
     if same_episode and state.priority is current.priority and state.score == current.value:
