@@ -360,8 +360,10 @@ def test_the_same_episode_scores_by_each_ruleset_it_is_decided_under() -> None:
             ),
         ),
     )
-    s = scenario().given(trigger(0, severity=Severity.ERROR)).when(
-        trigger(60, severity=Severity.ERROR, rules=tier0)
+    s = (
+        scenario()
+        .given(trigger(0, severity=Severity.ERROR))
+        .when(trigger(60, severity=Severity.ERROR, rules=tier0))
     )
     assert s.the(alert.AlertScored).score == 50 * 150 // 100 + 2
     s = s.when(trigger(120, severity=Severity.ERROR))
