@@ -122,7 +122,11 @@ class AlertState:
             # The latest delivery again (the other member of an HA pair, a repeat): the
             # commonest duplicate, told without a search.
             return True
+        if last is None:
+            return False
         key = _order_key(signal)
+        if key > _order_key(last):
+            return False  # sorts after every signal held (a new one in order): no search
         index = signals.bisect_left(key, _order_key)
         return index < len(signals) and _order_key(signals[index]) == key
 
@@ -371,19 +375,8 @@ AlertEvent = (
 def evolve(state: AlertState, event: AlertEvent) -> AlertState:
     """Apply a recorded event. Total: never raises, so replay cannot fail."""
     match event:
-        case SignalAccepted(signal=signal, late_beyond_horizon=True):
-            return _counted_beyond_horizon(state, signal)
-        case (
-            SignalAccepted(signal=signal, policy=policy)
-            | SignalRepeated(signal=signal, policy=policy)
-            | SignalIgnored(signal=signal, policy=policy)
-        ):
-            return _absorb(state, signal, policy)
-        case SignalDeduplicated():
-            # A duplicate changes nothing: applying a signal twice equals applying it once.
-            return state
-        case AlertTriggered(group_key=group_key) | AlertReopened(group_key=group_key):
-            return _changed(state, group_key=group_key)
+        # The decisions a decider adds one by one come first: the cases are tried in order
+        # (the classes are disjoint, so the order changes nothing else).
         case AlertScored(priority=priority, score=value, episode_id=episode_id):
             return _bookkept(
                 state,
@@ -394,14 +387,6 @@ def evolve(state: AlertState, event: AlertEvent) -> AlertState:
                 notified_urgency=state.notified_urgency,
                 notifications=state.notifications,
             )
-        case FlappingStarted():
-            return _changed(state, flapping=True)
-        case FlappingCleared(last_transition=last_transition):
-            return _changed(state, flapping=False, flap_cleared_at=last_transition)
-        case AlertSilenced(silence_ids=silence_ids):
-            return _changed(state, silenced_by=silence_ids)
-        case AlertUnsilenced():
-            return _changed(state, silenced_by=())
         case NotificationRequested(episode_id=episode_id, reason=reason, priority=priority):
             if reason == "resolved" or priority is None:
                 return _changed(state, notifications=state.notifications + 1)
@@ -414,6 +399,27 @@ def evolve(state: AlertState, event: AlertEvent) -> AlertState:
                 notified_urgency=priority.urgency,
                 notifications=state.notifications + 1,
             )
+        case AlertTriggered(group_key=group_key) | AlertReopened(group_key=group_key):
+            return _changed(state, group_key=group_key)
+        case SignalAccepted(signal=signal, late_beyond_horizon=True):
+            return _counted_beyond_horizon(state, signal)
+        case (
+            SignalAccepted(signal=signal, policy=policy)
+            | SignalRepeated(signal=signal, policy=policy)
+            | SignalIgnored(signal=signal, policy=policy)
+        ):
+            return _absorb(state, signal, policy)
+        case SignalDeduplicated():
+            # A duplicate changes nothing: applying a signal twice equals applying it once.
+            return state
+        case FlappingStarted():
+            return _changed(state, flapping=True)
+        case FlappingCleared(last_transition=last_transition):
+            return _changed(state, flapping=False, flap_cleared_at=last_transition)
+        case AlertSilenced(silence_ids=silence_ids):
+            return _changed(state, silenced_by=silence_ids)
+        case AlertUnsilenced():
+            return _changed(state, silenced_by=())
         case NotificationSuppressed():
             return _changed(state, notifications=state.notifications + 1)
         case EscalationDue(episode_id=episode_id):
@@ -484,21 +490,20 @@ def _absorbed(state: AlertState, signal: Signal, policy: FoldPolicy) -> AlertSta
     if first_at is None or signal.occurred_at < first_at:
         first_at = signal.occurred_at
     latest_trigger = state.latest_trigger
-    if signal.action is Action.TRIGGER and (
-        latest_trigger is None or key > _order_key(latest_trigger)
-    ):
+    if signal.action is _TRIGGER and (latest_trigger is None or key > _order_key(latest_trigger)):
         latest_trigger = signal
     evicted_through = state.evicted_through
-    if policy.bounded:
+    if policy.horizon_ms > 0:  # bounded
         # Signals behind the watermark, or beyond the count the horizon keeps, leave the
         # state: their fold becomes the base. Each leaves once, so this is O(1) amortised.
         watermark = last_at - policy.horizon_ms
-        leaving = max(0, len(signals) - policy.horizon_signals)
-        while leaving < len(signals) - 1 and signals[leaving].occurred_at < watermark:
+        count = len(signals)
+        leaving = max(0, count - policy.horizon_signals)
+        while leaving < count - 1 and signals[leaving].occurred_at < watermark:
             leaving += 1
         if leaving:
             evicted_through = _order_key(signals[leaving - 1])
-            if len(folds) == len(signals):
+            if len(folds) == count:
                 base = folds[leaving - 1]
                 folds = folds.without_first(leaving)
             else:

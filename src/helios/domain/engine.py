@@ -8,6 +8,7 @@ No I/O here: the same inputs and states always give the same events.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable
 
@@ -25,10 +26,14 @@ GroupKey = tuple[str, str]
 """(tenant, group key)"""
 
 
+# Asked for every signal decided (its alert's stream) and every group change: memoized on the
+# key itself, which spares building the name that ``stream_id`` memoizes on.
+@functools.lru_cache(maxsize=1 << 13)
 def alert_stream(tenant: str, dedup_key: str) -> uuid.UUID:
     return stream_id("alert", tenant, dedup_key)
 
 
+@functools.lru_cache(maxsize=1 << 12)
 def group_stream(tenant: str, group_key: str) -> uuid.UUID:
     return stream_id("incident-group", tenant, group_key)
 
