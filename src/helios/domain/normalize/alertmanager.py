@@ -240,27 +240,20 @@ class AlertMemo:
     def __init__(self) -> None:
         self._by_ruleset: list[tuple[Ruleset, Callable[..., _Prepared | None]]] = []
 
-    def prepare(
-        self,
-        source: TypedWebhookSource,
-        ruleset: Ruleset,
-        raw: bytes,
-        context: tuple[str, str, str, bytes, str],
-    ) -> _Prepared | None:
-        """``_prepare`` of an alert; ``context`` is the tenant, the source, and the group's
-        status, fields and externalURL."""
-        if len(raw) > _MEMO_MAX_ALERT_BYTES:
-            return _prepare(source, ruleset, raw, context)  # not kept: the memo stays small
+    def of(self, source: TypedWebhookSource, ruleset: Ruleset) -> Callable[..., _Prepared | None]:
+        """``_prepare`` of an alert of ``source`` under ``ruleset``, memoized: called with the
+        alert's bytes (at most ``_MEMO_MAX_ALERT_BYTES``) and ``context``, the tenant, the
+        source, and the group's status, fields and externalURL."""
         known = self._by_ruleset
         for held, prepared in known:
             if held is ruleset:
-                return prepared(raw, context)
+                return prepared
         prepared = functools.lru_cache(maxsize=_MEMO_ALERTS)(
             functools.partial(_prepare, source, ruleset)
         )
         # One assignment of a new list: another thread sees the old list or the new one.
         self._by_ruleset = [(ruleset, prepared), *known[: _MEMO_RULESETS - 1]]
-        return prepared(raw, context)
+        return prepared
 
 
 _MEMO_ALERTS = 8192
@@ -360,10 +353,14 @@ def typed_webhook(
         group,
         webhook.externalURL or "",
     )
-    prepare = source.memo.prepare
+    memo = source.memo.of(source, ruleset)
     signals: list[Signal] = []
     for index, alert in enumerate(webhook.alerts):
-        prepared = prepare(source, ruleset, bytes(alert), context)
+        raw = bytes(alert)
+        if len(raw) <= _MEMO_MAX_ALERT_BYTES:
+            prepared = memo(raw, context)
+        else:
+            prepared = _prepare(source, ruleset, raw, context)  # not kept: the memo stays small
         if prepared is None:
             return None
         signals.append(_finished(prepared, envelope, ruleset, index))
