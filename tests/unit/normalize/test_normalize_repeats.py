@@ -11,6 +11,7 @@ import attrs
 import orjson
 
 from conftest import RECEIVED_AT, MakeEnvelope
+from helios.apps.embedded.traffic import TrafficGenerator
 from helios.domain import versions
 from helios.domain.normalize import Normalized, normalize
 from helios.domain.normalize.alertmanager import typed_alertmanager
@@ -180,3 +181,13 @@ def test_an_alert_too_large_to_remember_maps_the_same_every_time(
     again = _same_as_checked(envelope, ruleset)
     assert again == first
     assert '"log":"xxx' in first.signals[0].details
+
+
+def test_the_demo_traffic_normalizes_as_the_field_checks_normalize_it() -> None:
+    """Realistic repeats (HA pairs, every group interval, other groups, resolves) through the
+    memo give exactly the field checks' results, envelope by envelope."""
+    generator = TrafficGenerator(tenant="acme", start=RECEIVED_AT, problems=30)
+    ruleset = Ruleset()
+    for envelope in generator.envelopes(600):
+        typed = normalize(envelope, ruleset, decode=orjson.loads)
+        assert typed == normalize_checked(envelope, ruleset, decode=orjson.loads), envelope

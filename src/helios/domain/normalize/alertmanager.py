@@ -27,6 +27,7 @@ applied. A batch with no alerts is ``Normalized(signals=())``.
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -243,14 +244,19 @@ class AlertMemo:
     def of(self, source: TypedWebhookSource, ruleset: Ruleset) -> Callable[..., _Prepared | None]:
         """``_prepare`` of an alert of ``source`` under ``ruleset``, memoized: called with the
         alert's bytes (at most ``_MEMO_MAX_ALERT_BYTES``) and ``context``, the tenant, the
-        source, and the group's status, fields and externalURL."""
+        source, and the group's status, fields and externalURL.
+
+        Two levels: the alert's mapping without its details is memoized apart from its
+        group's fields, so that the same alert in a batch of another group (whose details
+        differ) is only given its details."""
         known = self._by_ruleset
         for held, prepared in known:
             if held is ruleset:
                 return prepared
-        prepared = functools.lru_cache(maxsize=_MEMO_ALERTS)(
-            functools.partial(_prepare, source, ruleset)
+        mapping = functools.lru_cache(maxsize=_MEMO_ALERTS)(
+            functools.partial(_map_alert, source, ruleset)
         )
+        prepared = functools.lru_cache(maxsize=_MEMO_ALERTS)(functools.partial(_prepare, mapping))
         # One assignment of a new list: another thread sees the old list or the new one.
         self._by_ruleset = [(ruleset, prepared), *known[: _MEMO_RULESETS - 1]]
         return prepared
@@ -360,7 +366,8 @@ def typed_webhook(
         if len(raw) <= _MEMO_MAX_ALERT_BYTES:
             prepared = memo(raw, context)
         else:
-            prepared = _prepare(source, ruleset, raw, context)  # not kept: the memo stays small
+            # not kept: the memo stays small
+            prepared = _prepare(functools.partial(_map_alert, source, ruleset), raw, context)
         if prepared is None:
             return None
         signals.append(_finished(prepared, envelope, ruleset, index))
@@ -389,21 +396,49 @@ class _Prepared:
     component: str
     links: tuple[Link, ...]
     details: str
+    """Empty until the group's fields are spliced in (``_prepare``)."""
+    extra: dict[str, Any]
+    """The alert's fields kept in details (never changed once prepared)."""
     source: str
     signal_id: str
     """The id when ``at`` is the signal's time (empty when ``at`` is None)."""
 
 
+_PREPARED_FIELDS = tuple(field.name for field in attrs.fields(_Prepared))
+_prepared_values = operator.attrgetter(*_PREPARED_FIELDS)
+
+
 def _prepare(
-    source: TypedWebhookSource,
-    ruleset: Ruleset,
+    mapping: Callable[[bytes, tuple[str, str, str, str]], _Prepared | None],
     raw: bytes,
     context: tuple[str, str, str, bytes, str],
 ) -> _Prepared | None:
-    """What an alert maps to whatever envelope brings it; None if it does not decode into the
-    source's alert, or a field check fails. Each check is the one ``_alert_signal`` makes,
-    without naming the field (the field checks will)."""
+    """What an alert maps to whatever envelope brings it, its group's fields in its details
+    (``mapping`` maps it without them); None if it does not decode into the source's alert,
+    or a field check fails."""
     tenant, kind, group_status, group, external_url = context
+    mapped = mapping(raw, (tenant, kind, group_status, external_url))
+    if mapped is None:
+        return None
+    details = _typed_details(mapped.extra, group)
+    if details is None:
+        return None
+    values = dict(zip(_PREPARED_FIELDS, _prepared_values(mapped), strict=True))
+    values["details"] = details
+    return _Prepared(**values)
+
+
+def _map_alert(
+    source: TypedWebhookSource,
+    ruleset: Ruleset,
+    raw: bytes,
+    context: tuple[str, str, str, str],
+) -> _Prepared | None:
+    """What an alert maps to whatever envelope and group bring it (``context``: the tenant,
+    the source, the group's status and externalURL), its details left empty; None if it does
+    not decode into the source's alert, or a field check fails. Each check is the one
+    ``_alert_signal`` makes, without naming the field (the field checks will)."""
+    tenant, kind, group_status, external_url = context
     alert = check.decode_typed(raw, source.alert_decoder)
     if alert is None:
         return None
@@ -420,9 +455,9 @@ def _prepare(
     at = _typed_time(alert.endsAt if action is Action.RESOLVE else alert.startsAt)
     if at is _INVALID_TIME:
         return None
-    details = _typed_details(alert, source.alert_kept, group)
-    if details is None:
-        return None
+    extra = _kept_fields(alert, source.alert_kept)
+    if _typed_details(extra, b"{}") is None:
+        return None  # the group's fields, already valid, cannot make it so
     annotations = alert.annotations or {}
     headline = (
         annotations.get("summary")
@@ -451,7 +486,8 @@ def _prepare(
         service=raw_labels.get("service") or raw_labels.get("job", ""),
         component=raw_labels.get("component", ""),
         links=(*_typed_alert_links(alert, source.alert_links), *external),
-        details=details,
+        details="",
+        extra=extra,
         source=kind,
         signal_id=""
         if at is None
@@ -483,19 +519,19 @@ def _typed_time(raw: str | UnsetType) -> Millis | None:
     return None if at == _GO_ZERO_TIME else at
 
 
-def _typed_details(alert: AlertmanagerAlert, kept: tuple[str, ...], group: bytes) -> str | None:
-    """The alert's details, its group's spliced in; None when ``details`` would record an
-    error."""
+def _kept_fields(alert: AlertmanagerAlert, kept: tuple[str, ...]) -> dict[str, Any]:
+    """The alert's fields kept in its details."""
     if kept == _ANNOTATIONS_ONLY:
         # Alertmanager's alerts keep their annotations alone (a Grafana alert keeps more).
-        extra: dict[str, Any] = (
-            {} if alert.annotations is UNSET else {"annotations": alert.annotations}
-        )
-    else:
-        extra = {name: value for name in kept if (value := getattr(alert, name)) is not UNSET}
+        return {} if alert.annotations is UNSET else {"annotations": alert.annotations}
+    return {name: value for name in kept if (value := getattr(alert, name)) is not UNSET}
+
+
+def _typed_details(extra: dict[str, Any], group: bytes) -> str | None:
+    """The details of an alert's kept fields, its group's spliced in; None when ``details``
+    would record an error."""
     if extra.get("values", UNSET) is UNSET:
-        extra["group"] = msgspec.Raw(group)
-        return check.canonical_json(extra).decode("utf-8")
+        return check.canonical_json({**extra, "group": msgspec.Raw(group)}).decode("utf-8")
     # Grafana's values may be floats, whose text only the json module writes as before.
     errors: check.Errors = []
     details = check.details_with(
