@@ -87,7 +87,7 @@ def scored(
 _ScoreKey = tuple[Severity, str, Labels, int, bool, RegexEngine]
 _MEMOS: list[tuple[Ruleset, Callable[[_ScoreKey], Score]]] = []
 """Per ruleset (by identity: a ruleset is immutable), the memo of its scores."""
-_MEMO_SCORES = 4096
+_MEMO_SCORES = 1024
 _MEMO_RULESETS = 4
 
 
