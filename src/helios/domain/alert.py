@@ -16,7 +16,9 @@ horizon re-folds from where it sorts, in O(horizon).
 from __future__ import annotations
 
 import enum
+import operator
 import uuid
+from typing import Any
 
 import attrs
 
@@ -27,7 +29,7 @@ from helios.domain.identity import delivery_key, is_content_id, stable_hash, str
 from helios.domain.patterns import RegexEngine, engine_for
 from helios.domain.ruleset import Ruleset
 from helios.domain.run import Run, empty_run
-from helios.domain.scoring import Factor, Score, ScoreInput, score
+from helios.domain.scoring import Factor, Score, scored
 from helios.domain.silence import Silence, matching
 from helios.domain.values import (
     Action,
@@ -121,7 +123,21 @@ class AlertState:
         Its order key tells: a time-bound id hashes the time and the action, and a
         content-identified delivery is told apart by its time."""
         signals = self.signals
+        last = signals.last()
+        if (
+            last is not None
+            and last.signal_id == signal.signal_id
+            and last.occurred_at == signal.occurred_at
+            and last.action is signal.action
+        ):
+            # The latest delivery again (the other member of an HA pair, a repeat): the
+            # commonest duplicate, told without a search.
+            return True
+        if last is None:
+            return False
         key = _order_key(signal)
+        if key > _order_key(last):
+            return False  # sorts after every signal held (a new one in order): no search
         index = signals.bisect_left(key, _order_key)
         return index < len(signals) and _order_key(signals[index]) == key
 
@@ -388,6 +404,32 @@ AlertEvent = (
 def evolve(state: AlertState, event: AlertEvent) -> AlertState:  # noqa: C901, PLR0912
     """Apply a recorded event. Total: never raises, so replay cannot fail."""
     match event:
+        # The decisions a decider adds one by one come first: the cases are tried in order
+        # (the classes are disjoint, so the order changes nothing else).
+        case AlertScored(priority=priority, score=value, episode_id=episode_id):
+            return _bookkept(
+                state,
+                priority=priority,
+                score=value,
+                scored_episode=episode_id,
+                notified_episode=state.notified_episode,
+                notified_urgency=state.notified_urgency,
+                notifications=state.notifications,
+            )
+        case NotificationRequested(episode_id=episode_id, reason=reason, priority=priority):
+            if reason == NotificationReason.RESOLVED or priority is None:
+                return _changed(state, notifications=state.notifications + 1)
+            return _bookkept(
+                state,
+                priority=state.priority,
+                score=state.score,
+                scored_episode=state.scored_episode,
+                notified_episode=episode_id,
+                notified_urgency=priority.urgency,
+                notifications=state.notifications + 1,
+            )
+        case AlertTriggered(group_key=group_key) | AlertReopened(group_key=group_key):
+            return _changed(state, group_key=group_key)
         case SignalAccepted(signal=signal, late_beyond_horizon=True):
             return _counted_beyond_horizon(state, signal)
         case (
@@ -399,42 +441,18 @@ def evolve(state: AlertState, event: AlertEvent) -> AlertState:  # noqa: C901, P
         case SignalDeduplicated():
             # A duplicate changes nothing: applying a signal twice equals applying it once.
             return state
-        case AlertTriggered(group_key=group_key) | AlertReopened(group_key=group_key):
-            return attrs.evolve(state, group_key=group_key)
-        case AlertScored(priority=priority, score=value, episode_id=episode_id):
-            return _bookkept(
-                state,
-                priority=priority,
-                score=value,
-                scored_episode=episode_id,
-                notified_episode=state.notified_episode,
-                notified_urgency=state.notified_urgency,
-                notifications=state.notifications,
-            )
         case FlappingStarted():
-            return attrs.evolve(state, flapping=True)
+            return _changed(state, flapping=True)
         case FlappingCleared(last_transition=last_transition):
-            return attrs.evolve(state, flapping=False, flap_cleared_at=last_transition)
+            return _changed(state, flapping=False, flap_cleared_at=last_transition)
         case AlertSilenced(silence_ids=silence_ids):
-            return attrs.evolve(state, silenced_by=silence_ids)
+            return _changed(state, silenced_by=silence_ids)
         case AlertUnsilenced():
-            return attrs.evolve(state, silenced_by=())
-        case NotificationRequested(episode_id=episode_id, reason=reason, priority=priority):
-            if reason is NotificationReason.RESOLVED or priority is None:
-                return attrs.evolve(state, notifications=state.notifications + 1)
-            return _bookkept(
-                state,
-                priority=state.priority,
-                score=state.score,
-                scored_episode=state.scored_episode,
-                notified_episode=episode_id,
-                notified_urgency=priority.urgency,
-                notifications=state.notifications + 1,
-            )
+            return _changed(state, silenced_by=())
         case NotificationSuppressed():
-            return attrs.evolve(state, notifications=state.notifications + 1)
+            return _changed(state, notifications=state.notifications + 1)
         case EscalationDue(episode_id=episode_id):
-            return attrs.evolve(state, escalated_episode=episode_id)
+            return _changed(state, escalated_episode=episode_id)
     return state
 
 
@@ -462,9 +480,14 @@ def evolve_all(state: AlertState, events: tuple[AlertEvent, ...] | list[AlertEve
     return state
 
 
-def _absorb(state: AlertState, signal: Signal, policy: FoldPolicy) -> AlertState:  # noqa: PLR0912
+def _absorb(state: AlertState, signal: Signal, policy: FoldPolicy) -> AlertState:
     if state.holds(signal):
         return state
+    return _absorbed(state, signal, policy)
+
+
+def _absorbed(state: AlertState, signal: Signal, policy: FoldPolicy) -> AlertState:  # noqa: PLR0912
+    """``state`` with ``signal``, which it does not hold yet."""
     signals = state.signals
     folds = state.folds
     base = state.base
@@ -496,21 +519,20 @@ def _absorb(state: AlertState, signal: Signal, policy: FoldPolicy) -> AlertState
     if first_at is None or signal.occurred_at < first_at:
         first_at = signal.occurred_at
     latest_trigger = state.latest_trigger
-    if signal.action is Action.TRIGGER and (
-        latest_trigger is None or key > _order_key(latest_trigger)
-    ):
+    if signal.action is _TRIGGER and (latest_trigger is None or key > _order_key(latest_trigger)):
         latest_trigger = signal
     evicted_through = state.evicted_through
-    if policy.bounded:
+    if policy.horizon_ms > 0:  # bounded
         # Signals behind the watermark, or beyond the count the horizon keeps, leave the
         # state: their fold becomes the base. Each leaves once, so this is O(1) amortised.
         watermark = last_at - policy.horizon_ms
-        leaving = max(0, len(signals) - policy.horizon_signals)
-        while leaving < len(signals) - 1 and signals[leaving].occurred_at < watermark:
+        count = len(signals)
+        leaving = max(0, count - policy.horizon_signals)
+        while leaving < count - 1 and signals[leaving].occurred_at < watermark:
             leaving += 1
         if leaving:
             evicted_through = _order_key(signals[leaving - 1])
-            if len(folds) == len(signals):
+            if len(folds) == count:
                 base = folds[leaving - 1]
                 folds = folds.without_first(leaving)
             else:
@@ -552,7 +574,7 @@ def _counted_beyond_horizon(state: AlertState, signal: Signal) -> AlertState:
     last_at = state.last_signal_at
     if last_at is None or signal.occurred_at > last_at:
         last_at = signal.occurred_at
-    return attrs.evolve(
+    return _changed(
         state,
         total_signals=state.total_signals + 1,
         late_beyond_horizon=state.late_beyond_horizon + 1,
@@ -601,6 +623,18 @@ def _bookkept(
     )
 
 
+_STATE_FIELDS = tuple(field.name for field in attrs.fields(AlertState))
+_state_values = operator.attrgetter(*_STATE_FIELDS)
+
+
+def _changed(state: AlertState, **changes: Any) -> AlertState:
+    """``attrs.evolve(state, **changes)``, faster: the fields read at once (in C), and no
+    per-call look-up of the class's fields."""
+    values = dict(zip(_STATE_FIELDS, _state_values(state), strict=True))
+    values.update(changes)
+    return AlertState(**values)
+
+
 # --------------------------------------------------------------------------- decide
 
 
@@ -621,7 +655,7 @@ def decide_and_evolve(
             return _decide_tick(command, state)
 
 
-def _decide_signal(  # noqa: C901, PLR0912
+def _decide_signal(
     command: IngestSignal, state: AlertState
 ) -> tuple[tuple[AlertEvent, ...], AlertState]:
     signal, ruleset = command.signal, command.ruleset
@@ -630,10 +664,10 @@ def _decide_signal(  # noqa: C901, PLR0912
             signal_id=signal.signal_id, source=signal.source, received_at=signal.received_at
         )
         return (duplicate,), state
-    policy = FoldPolicy.of(ruleset, bounded=command.engine_version >= versions.LATENESS_HORIZON)
+    policy = FoldPolicy.of(ruleset, bounded=command.engine_version >= _LATENESS_HORIZON)
+    before = state.episode
     if state.beyond_horizon(signal, policy):
         # It can no longer rewrite history: recorded and counted, and nothing decided.
-        before = state.episode
         beyond = SignalAccepted(
             signal=signal,
             policy=policy,
@@ -641,7 +675,57 @@ def _decide_signal(  # noqa: C901, PLR0912
             late_beyond_horizon=True,
         )
         return (beyond,), _counted_beyond_horizon(state, signal)
-    before = state.episode
+    events = _accepted(before, signal, policy)
+    # What ``evolve`` does with either acceptance (the signal is known not to be held).
+    after_state = _absorbed(state, signal, policy)
+    after = after_state.episode
+    if after is None:
+        # An acknowledge or resolve with nothing ever triggered. Ignoring it is a decision
+        # only: the state is the same either way (the signal is kept for a trigger it
+        # overtook, which the fold will place when it arrives).
+        if command.engine_version >= _IGNORE_UNTRIGGERED_ACTIONS:
+            ignored = SignalIgnored(
+                signal=signal, policy=policy, reason=IgnoredBecause.NEVER_TRIGGERED
+            )
+            return (ignored,), after_state
+        return tuple(events), after_state
+    journal = _Journal(
+        state=after_state,
+        events=events,
+        ruleset=ruleset,
+        at=signal.occurred_at,
+        regex_engine=engine_for(command.engine_version),
+    )
+    opened = before is None or (
+        after.episode_id != before.episode_id and after.started_at > before.started_at
+    )
+    previous_status = _TRIGGERED if opened else before.status if before else None
+    _decide_status(journal, signal, before, after, opened=opened, previous_status=previous_status)
+    # No silences (the usual case) silence nothing: ``matching`` would say so more slowly.
+    silence_ids = (
+        matching(command.silences, signal.labels, signal.occurred_at, journal.regex_engine)
+        if command.silences
+        else ()
+    )
+    if silence_ids != journal.state.silenced_by:
+        at = journal.at
+        journal.add(
+            AlertSilenced(at=at, silence_ids=silence_ids) if silence_ids else AlertUnsilenced(at=at)
+        )
+    _decide_flapping(journal)
+    _decide_notifications(journal, before, after, opened=opened, previous_status=previous_status)
+    return tuple(journal.events), journal.state
+
+
+_TRIGGER = Action.TRIGGER
+_TRIGGERED, _ACKNOWLEDGED, _RESOLVED = Status.TRIGGERED, Status.ACKNOWLEDGED, Status.RESOLVED
+_LATENESS_HORIZON = versions.LATENESS_HORIZON
+_IGNORE_UNTRIGGERED_ACTIONS = versions.IGNORE_UNTRIGGERED_ACTIONS
+
+
+def _accepted(before: Episode | None, signal: Signal, policy: FoldPolicy) -> list[AlertEvent]:
+    """How a new distinct signal inside the horizon is recorded: accepted, or repeated (a
+    copy the open episode already has); and flagged late when older than the episode."""
     late = before is not None and signal.occurred_at < before.started_at
     accepted: SignalAccepted | SignalRepeated
     if (
@@ -650,55 +734,46 @@ def _decide_signal(  # noqa: C901, PLR0912
         and signal.signal_id in before.content_ids
         and is_content_id(signal.signal_id)
         # the same trigger after a resolve is news: it opens the next episode
-        and (before.is_open or signal.action is not Action.TRIGGER)
+        and (before.status is not _RESOLVED or signal.action is not _TRIGGER)
     ):
         accepted = SignalRepeated(signal=signal, policy=policy)
     else:
         accepted = SignalAccepted(signal=signal, policy=policy, late=late)
-    events: list[AlertEvent] = [accepted]
     if late and before is not None:
-        events.append(
+        return [
+            accepted,
             SignalLate(
                 signal_id=signal.signal_id,
                 occurred_at=signal.occurred_at,
                 episode_started_at=before.started_at,
-            )
-        )
-    after_state = evolve(state, accepted)
-    after = after_state.episode
-    if after is None:
-        # An acknowledge or resolve with nothing ever triggered. Ignoring it is a decision
-        # only: the state is the same either way (the signal is kept for a trigger it
-        # overtook, which the fold will place when it arrives).
-        if command.engine_version >= versions.IGNORE_UNTRIGGERED_ACTIONS:
-            ignored = SignalIgnored(
-                signal=signal, policy=accepted.policy, reason=IgnoredBecause.NEVER_TRIGGERED
-            )
-            return (ignored,), after_state
-        return tuple(events), after_state
-    at = signal.occurred_at
-    journal = _Journal(
-        state=after_state,
-        events=events,
-        ruleset=ruleset,
-        at=at,
-        regex_engine=engine_for(command.engine_version),
-    )
+            ),
+        ]
+    return [accepted]
 
-    opened = before is None or (
-        after.episode_id != before.episode_id and after.started_at > before.started_at
-    )
-    previous_status = Status.TRIGGERED if opened else before.status if before else None
-    if opened and before is not None and before.is_open:
+
+def _decide_status(
+    journal: _Journal,
+    signal: Signal,
+    before: Episode | None,
+    after: Episode,
+    *,
+    opened: bool,
+    previous_status: Status | None,
+) -> None:
+    """The episode changes a new signal made: opened (or reopened), acknowledged, resolved."""
+    at = journal.at
+    if opened and before is not None and before.status is not _RESOLVED:
         # A late resolve split the open episode: it closed back then, and a later trigger
         # opened the episode that is current now. Record both, so the history stays true.
         journal.add(
             AlertResolved(
-                episode=before.number, episode_id=before.episode_id, at=at, by=signal.source
+                episode=before.number,
+                episode_id=before.episode_id,
+                at=at,
+                by=signal.source,
             )
         )
     if opened:
-        group_key = group_key_of(after, ruleset)
         kind = AlertTriggered if before is None else AlertReopened
         journal.add(
             kind(
@@ -707,41 +782,44 @@ def _decide_signal(  # noqa: C901, PLR0912
                 at=after.started_at,
                 severity=after.severity,
                 summary=after.summary,
-                group_key=group_key,
+                group_key=group_key_of(after, journal.ruleset),
             )
         )
-    if after.status is not previous_status:
-        if after.status is Status.ACKNOWLEDGED:
-            journal.add(
-                AlertAcknowledged(
-                    episode=after.number,
-                    episode_id=after.episode_id,
-                    at=after.acknowledged_at if after.acknowledged_at is not None else at,
-                    by=after.acknowledged_by,
-                )
-            )
-        elif after.status is Status.RESOLVED:
-            journal.add(
-                AlertResolved(
-                    episode=after.number,
-                    episode_id=after.episode_id,
-                    at=after.resolved_at if after.resolved_at is not None else at,
-                    by=after.resolved_by,
-                )
-            )
-
-    silence_ids = matching(
-        command.silences, signal.labels, signal.occurred_at, engine_for(command.engine_version)
-    )
-    if silence_ids != journal.state.silenced_by:
+    status = after.status
+    if status is previous_status:
+        return
+    if status is _ACKNOWLEDGED:
         journal.add(
-            AlertSilenced(at=at, silence_ids=silence_ids) if silence_ids else AlertUnsilenced(at=at)
+            AlertAcknowledged(
+                episode=after.number,
+                episode_id=after.episode_id,
+                at=after.acknowledged_at if after.acknowledged_at is not None else at,
+                by=after.acknowledged_by,
+            )
         )
-    _decide_flapping(journal)
+    elif status is _RESOLVED:
+        journal.add(
+            AlertResolved(
+                episode=after.number,
+                episode_id=after.episode_id,
+                at=after.resolved_at if after.resolved_at is not None else at,
+                by=after.resolved_by,
+            )
+        )
+
+
+def _decide_notifications(
+    journal: _Journal,
+    before: Episode | None,
+    after: Episode,
+    *,
+    opened: bool,
+    previous_status: Status | None,
+) -> None:
+    """Score the episode, and notify of what a new signal made of it."""
     previous_priority = journal.state.priority
     same_episode = journal.state.scored_episode == after.episode_id
     rescored = _rescore(journal, after)
-
     if opened:
         journal.notify(
             NotificationReason.TRIGGERED if before is None else NotificationReason.REOPENED,
@@ -751,18 +829,17 @@ def _decide_signal(  # noqa: C901, PLR0912
         same_episode
         and previous_priority is not None
         and rescored.priority.urgency > previous_priority.urgency
-        and after.status is Status.TRIGGERED
+        and after.status is _TRIGGERED
         and rescored.priority.urgency > journal.state.notified_urgency_for(after.episode_id)
     ):
         journal.notify(NotificationReason.PRIORITY_RAISED, rescored.priority)
     if (
-        previous_status is not Status.RESOLVED
-        and after.status is Status.RESOLVED
-        and ruleset.notify_on_resolve
+        previous_status is not _RESOLVED
+        and after.status is _RESOLVED
+        and journal.ruleset.notify_on_resolve
         and journal.state.notified_episode == after.episode_id
     ):
         journal.notify(NotificationReason.RESOLVED, journal.state.priority, always=True)
-    return tuple(journal.events), journal.state
 
 
 def _decide_tick(command: Tick, state: AlertState) -> tuple[tuple[AlertEvent, ...], AlertState]:
@@ -899,16 +976,14 @@ def _rescore(journal: _Journal, episode: Episode) -> Score:
     final priority must not depend on the order signals arrived in.
     """
     state = journal.state
-    current = score(
-        ScoreInput(
-            severity=episode.severity,
-            service=episode.service,
-            labels=episode.labels,
-            occurrences=episode.occurrences,
-            flapping=state.flapping,
-            regex_engine=journal.regex_engine,
-        ),
+    current = scored(
         journal.ruleset,
+        severity=episode.severity,
+        service=episode.service,
+        labels=episode.labels,
+        occurrences=episode.occurrences,
+        flapping=state.flapping,
+        regex_engine=journal.regex_engine,
     )
     same_episode = state.scored_episode == episode.episode_id
     if same_episode and state.priority is current.priority and state.score == current.value:

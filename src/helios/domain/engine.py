@@ -129,6 +129,16 @@ _CHANGE_RANK = {
     AlertChange.OPENED: 3,
 }
 """Which change an incident hears of when one command makes several (the highest)."""
+_CHANGE_OF: dict[type, AlertChange | None] = {
+    alert.AlertTriggered: AlertChange.OPENED,
+    alert.AlertReopened: AlertChange.OPENED,
+    alert.AlertAcknowledged: AlertChange.ACKNOWLEDGED,
+    alert.AlertResolved: AlertChange.RESOLVED,
+    alert.AlertScored: AlertChange.PRIORITY,
+    alert.NotificationRequested: None,
+}
+"""The change each event that matters to the incident group makes (``priority`` only when
+the priority moved; a notification makes none, it is recorded): any other event is skipped."""
 
 
 def incident_commands(
@@ -139,23 +149,28 @@ def incident_commands(
     notifications: list[incident.IncidentCommand] = []
     at: Millis = 0
     for decided in events:
-        found: AlertChange | None = None
-        match decided:
-            case alert.AlertTriggered(at=at) | alert.AlertReopened(at=at):
-                found = AlertChange.OPENED
-            case alert.AlertAcknowledged(at=at):
-                found = AlertChange.ACKNOWLEDGED
-            case alert.AlertResolved(at=at):
-                found = AlertChange.RESOLVED
-            case alert.AlertScored(at=at) if decided.priority_changed:
-                found = AlertChange.PRIORITY
-            case alert.NotificationRequested(notification_id=nid, reason=reason, at=at):
-                notifications.append(
-                    incident.RecordNotification(
-                        dedup_key=after.dedup_key, notification_id=nid, reason=reason, at=at
-                    )
+        # A dict on the exact type, not a ``match``: most signals decide a lone duplicate,
+        # which no case matches, and each case would be tried on it.
+        kind = type(decided)
+        if kind not in _CHANGE_OF:
+            continue
+        found = _CHANGE_OF[kind]
+        # Every one of these events carries the time the change (if any) is tracked at.
+        at = decided.at  # type: ignore[union-attr]
+        if isinstance(decided, alert.AlertScored) and not decided.priority_changed:
+            continue
+        if isinstance(decided, alert.NotificationRequested):
+            notifications.append(
+                incident.RecordNotification(
+                    dedup_key=after.dedup_key,
+                    notification_id=decided.notification_id,
+                    reason=decided.reason,
+                    at=at,
                 )
-        if found is not None and (change is None or _CHANGE_RANK[found] >= _CHANGE_RANK[change]):
+            )
+            continue
+        assert found is not None
+        if change is None or _CHANGE_RANK[found] >= _CHANGE_RANK[change]:
             change = found
     episode = after.episode
     if change is None or episode is None or not after.group_key:

@@ -28,6 +28,12 @@ from helios.domain.identity import is_content_id
 from helios.domain.ruleset import Ruleset, SeverityPolicy
 from helios.domain.values import Action, Labels, Millis, Severity, Signal, Status
 
+# Read for every signal: an enum member read off its class (as a ``match`` value pattern
+# reads it) costs a descriptor call each time, a module constant does not.
+_TRIGGER, _ACKNOWLEDGE = Action.TRIGGER, Action.ACKNOWLEDGE
+_TRIGGERED, _ACKNOWLEDGED, _RESOLVED = Status.TRIGGERED, Status.ACKNOWLEDGED, Status.RESOLVED
+_HIGHEST = SeverityPolicy.HIGHEST
+
 
 @attrs.frozen(kw_only=True)
 class FoldPolicy:
@@ -93,7 +99,7 @@ class Episode:
 
     @property
     def is_open(self) -> bool:
-        return self.status is not Status.RESOLVED
+        return self.status is not _RESOLVED
 
 
 @attrs.frozen(kw_only=True)
@@ -110,109 +116,113 @@ EMPTY = Fold()
 
 def step(fold: Fold, signal: Signal, policy: FoldPolicy) -> Fold:
     """Apply one signal, which must not sort before any signal already applied."""
+    action = signal.action
+    if action is _TRIGGER:
+        return _trigger(fold, signal, policy)
     episode = fold.episode
-    match signal.action:
-        case Action.TRIGGER:
-            content_id = is_content_id(signal.signal_id)
-            if episode is None or episode.status is Status.RESOLVED:
-                number = fold.episodes + 1
-                opened = Episode(
-                    number=number,
-                    episode_id=f"{signal.signal_id}/{number}" if content_id else signal.signal_id,
-                    started_at=signal.occurred_at,
-                    status=Status.TRIGGERED,
-                    severity=signal.severity,
-                    summary=signal.summary,
-                    service=signal.service,
-                    labels=signal.labels,
-                    sources=(signal.source,),
-                    occurrences=1,
-                    last_signal_at=signal.occurred_at,
-                    content_ids=frozenset((signal.signal_id,)) if content_id else frozenset(),
-                )
-                return _transition(fold, opened, signal.occurred_at, policy, new_episode=True)
-            # A copy of a trigger this episode already has is no new occurrence; it is still
-            # the latest trigger when it sorts last (its summary and labels are the current
-            # ones again, e.g. an Alertmanager group back to "[FIRING:1]").
-            copy = content_id and signal.signal_id in episode.content_ids
-            severity = signal.severity
-            if policy.severity_policy is SeverityPolicy.HIGHEST and (
-                episode.severity.rank > severity.rank
-            ):
-                severity = episode.severity
-            # Direct constructor calls, not attrs.evolve: this runs for every signal.
-            updated = Episode(
-                number=episode.number,
-                episode_id=episode.episode_id,
-                started_at=episode.started_at,
-                status=episode.status,
-                severity=severity,
-                summary=signal.summary,
-                service=signal.service,
-                labels=signal.labels,
-                sources=_with_source(episode.sources, signal.source),
-                occurrences=episode.occurrences if copy else episode.occurrences + 1,
-                last_signal_at=signal.occurred_at,
-                acknowledged_at=episode.acknowledged_at,
-                acknowledged_by=episode.acknowledged_by,
-                resolved_at=episode.resolved_at,
-                resolved_by=episode.resolved_by,
-                content_ids=_with_content(episode.content_ids, signal, content_id),
-            )
-            return Fold(
-                episode=updated,
-                episodes=fold.episodes,
-                transitions=fold.transitions,
-                flapping=fold.flapping,
-            )
-        case Action.ACKNOWLEDGE:
-            if episode is None or episode.status is not Status.TRIGGERED:
-                return fold
-            acked = Episode(
-                number=episode.number,
-                episode_id=episode.episode_id,
-                started_at=episode.started_at,
-                status=Status.ACKNOWLEDGED,
-                severity=episode.severity,
-                summary=episode.summary,
-                service=episode.service,
-                labels=episode.labels,
-                sources=_with_source(episode.sources, signal.source),
-                occurrences=episode.occurrences,
-                last_signal_at=signal.occurred_at,
-                acknowledged_at=signal.occurred_at,
-                acknowledged_by=signal.source,
-                resolved_at=episode.resolved_at,
-                resolved_by=episode.resolved_by,
-                content_ids=_with_content(
-                    episode.content_ids, signal, is_content_id(signal.signal_id)
-                ),
-            )
-            return _transition(fold, acked, signal.occurred_at, policy)
-        case Action.RESOLVE:
-            if episode is None or episode.status is Status.RESOLVED:
-                return fold
-            resolved = Episode(
-                number=episode.number,
-                episode_id=episode.episode_id,
-                started_at=episode.started_at,
-                status=Status.RESOLVED,
-                severity=episode.severity,
-                summary=episode.summary,
-                service=episode.service,
-                labels=episode.labels,
-                sources=_with_source(episode.sources, signal.source),
-                occurrences=episode.occurrences,
-                last_signal_at=signal.occurred_at,
-                acknowledged_at=episode.acknowledged_at,
-                acknowledged_by=episode.acknowledged_by,
-                resolved_at=signal.occurred_at,
-                resolved_by=signal.source,
-                content_ids=_with_content(
-                    episode.content_ids, signal, is_content_id(signal.signal_id)
-                ),
-            )
-            return _transition(fold, resolved, signal.occurred_at, policy)
+    if action is _ACKNOWLEDGE:
+        if episode is None or episode.status is not _TRIGGERED:
+            return fold
+        return _transition(fold, _acknowledged(episode, signal), signal.occurred_at, policy)
+    if episode is None or episode.status is _RESOLVED:
+        return fold
+    return _transition(fold, _resolved(episode, signal), signal.occurred_at, policy)
+
+
+def _trigger(fold: Fold, signal: Signal, policy: FoldPolicy) -> Fold:
+    episode = fold.episode
+    content_id = is_content_id(signal.signal_id)
+    if episode is None or episode.status is _RESOLVED:
+        number = fold.episodes + 1
+        opened = Episode(
+            number=number,
+            episode_id=f"{signal.signal_id}/{number}" if content_id else signal.signal_id,
+            started_at=signal.occurred_at,
+            status=_TRIGGERED,
+            severity=signal.severity,
+            summary=signal.summary,
+            service=signal.service,
+            labels=signal.labels,
+            sources=(signal.source,),
+            occurrences=1,
+            last_signal_at=signal.occurred_at,
+            content_ids=frozenset((signal.signal_id,)) if content_id else frozenset(),
+        )
+        return _transition(fold, opened, signal.occurred_at, policy, new_episode=True)
+    # A copy of a trigger this episode already has is no new occurrence; it is still the
+    # latest trigger when it sorts last (its summary and labels are the current ones again,
+    # e.g. an Alertmanager group back to "[FIRING:1]").
+    copy = content_id and signal.signal_id in episode.content_ids
+    severity = signal.severity
+    if policy.severity_policy is _HIGHEST and episode.severity.rank > severity.rank:
+        severity = episode.severity
+    # Direct constructor calls, not attrs.evolve: this runs for every signal.
+    updated = Episode(
+        number=episode.number,
+        episode_id=episode.episode_id,
+        started_at=episode.started_at,
+        status=episode.status,
+        severity=severity,
+        summary=signal.summary,
+        service=signal.service,
+        labels=signal.labels,
+        sources=_with_source(episode.sources, signal.source),
+        occurrences=episode.occurrences if copy else episode.occurrences + 1,
+        last_signal_at=signal.occurred_at,
+        acknowledged_at=episode.acknowledged_at,
+        acknowledged_by=episode.acknowledged_by,
+        resolved_at=episode.resolved_at,
+        resolved_by=episode.resolved_by,
+        content_ids=_with_content(episode.content_ids, signal, content_id),
+    )
+    return Fold(
+        episode=updated,
+        episodes=fold.episodes,
+        transitions=fold.transitions,
+        flapping=fold.flapping,
+    )
+
+
+def _acknowledged(episode: Episode, signal: Signal) -> Episode:
+    return Episode(
+        number=episode.number,
+        episode_id=episode.episode_id,
+        started_at=episode.started_at,
+        status=_ACKNOWLEDGED,
+        severity=episode.severity,
+        summary=episode.summary,
+        service=episode.service,
+        labels=episode.labels,
+        sources=_with_source(episode.sources, signal.source),
+        occurrences=episode.occurrences,
+        last_signal_at=signal.occurred_at,
+        acknowledged_at=signal.occurred_at,
+        acknowledged_by=signal.source,
+        resolved_at=episode.resolved_at,
+        resolved_by=episode.resolved_by,
+        content_ids=_with_content(episode.content_ids, signal, is_content_id(signal.signal_id)),
+    )
+
+
+def _resolved(episode: Episode, signal: Signal) -> Episode:
+    return Episode(
+        number=episode.number,
+        episode_id=episode.episode_id,
+        started_at=episode.started_at,
+        status=_RESOLVED,
+        severity=episode.severity,
+        summary=episode.summary,
+        service=episode.service,
+        labels=episode.labels,
+        sources=_with_source(episode.sources, signal.source),
+        occurrences=episode.occurrences,
+        last_signal_at=signal.occurred_at,
+        acknowledged_at=episode.acknowledged_at,
+        acknowledged_by=episode.acknowledged_by,
+        resolved_at=signal.occurred_at,
+        resolved_by=signal.source,
+        content_ids=_with_content(episode.content_ids, signal, is_content_id(signal.signal_id)),
+    )
 
 
 def fold_all(signals: tuple[Signal, ...], policy: FoldPolicy, *, start: Fold = EMPTY) -> Fold:

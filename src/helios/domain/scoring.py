@@ -7,6 +7,9 @@ platform, and floats would not.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import attrs
 
 from helios.domain.patterns import RegexEngine, reading_engine
@@ -46,13 +49,57 @@ class ScoreInput:
 
 def score(subject: ScoreInput, ruleset: Ruleset) -> Score:
     """Score an alert's current episode under a ruleset, with its explanation."""
-    points = ruleset.points(subject.severity)
-    factors = [Factor(name="severity", input=subject.severity.value, effect=points)]
+    return scored(
+        ruleset,
+        severity=subject.severity,
+        service=subject.service,
+        labels=subject.labels,
+        occurrences=subject.occurrences,
+        flapping=subject.flapping,
+        regex_engine=subject.regex_engine,
+    )
+
+
+def scored(
+    ruleset: Ruleset,
+    *,
+    severity: Severity,
+    service: str,
+    labels: Labels,
+    occurrences: int,
+    flapping: bool,
+    regex_engine: RegexEngine,
+) -> Score:
+    """``score`` of the ``ScoreInput`` of these fields, memoized: an episode is scored again
+    on every signal it takes, mostly to the same score (a score is immutable)."""
+    key = (severity, service, labels, occurrences, flapping, regex_engine)
+    for held, memo in _MEMOS:
+        if held is ruleset:
+            return memo(key)
+    memo = functools.lru_cache(maxsize=_MEMO_SCORES)(functools.partial(_score, ruleset))
+    _MEMOS[:] = [
+        (ruleset, memo),
+        *_MEMOS[: _MEMO_RULESETS - 1],
+    ]  # one slice assignment: thread-safe
+    return memo(key)
+
+
+_ScoreKey = tuple[Severity, str, Labels, int, bool, RegexEngine]
+_MEMOS: list[tuple[Ruleset, Callable[[_ScoreKey], Score]]] = []
+"""Per ruleset (by identity: a ruleset is immutable), the memo of its scores."""
+_MEMO_SCORES = 1024
+_MEMO_RULESETS = 4
+
+
+def _score(ruleset: Ruleset, key: _ScoreKey) -> Score:
+    severity, service, label_pairs, occurrences, flapping, regex_engine = key
+    points = ruleset.points(severity)
+    factors = [Factor(name="severity", input=severity.value, effect=points)]
     value = points
-    labels = dict(subject.labels)
-    engine = reading_engine(ruleset.regex_engine, subject.regex_engine)
+    labels = dict(label_pairs)
+    engine = reading_engine(ruleset.regex_engine, regex_engine)
     for multiplier in ruleset.multipliers:
-        if multiplier.service is not None and multiplier.service != subject.service:
+        if multiplier.service is not None and multiplier.service != service:
             continue
         if not matches_all(multiplier.matchers, labels, engine):
             continue
@@ -65,12 +112,12 @@ def score(subject: ScoreInput, ruleset: Ruleset) -> Score:
             )
         )
         value = scaled
-    extra = max(0, subject.occurrences - 1)
+    extra = max(0, occurrences - 1)
     if extra and ruleset.recurrence_points:
         bonus = min(ruleset.recurrence_cap, extra * ruleset.recurrence_points)
-        factors.append(Factor(name="recurrence", input=f"{subject.occurrences}", effect=bonus))
+        factors.append(Factor(name="recurrence", input=f"{occurrences}", effect=bonus))
         value += bonus
-    if subject.flapping and ruleset.flapping_penalty:
+    if flapping and ruleset.flapping_penalty:
         factors.append(Factor(name="flapping", input="flapping", effect=-ruleset.flapping_penalty))
         value -= ruleset.flapping_penalty
     clamped = min(100, max(0, value))

@@ -345,3 +345,26 @@ def test_engine_version_1_accepted_an_acknowledge_for_an_alert_never_triggered()
     legacy = attrs.evolve(ack(60), engine_version=versions.LEGACY)
     s = scenario().when(legacy)
     s.then_kinds(alert.SignalAccepted)
+
+
+def test_the_same_episode_scores_by_each_ruleset_it_is_decided_under() -> None:
+    """Scores are remembered per ruleset: a new multiplier rescores the next signal at once,
+    and going back to the first ruleset scores as that one did."""
+    tier0 = Ruleset(
+        version=2,
+        multipliers=(
+            Multiplier(
+                name="tier0-db",
+                percent=150,
+                matchers=(LabelMatcher(name="service", op=MatchOp.EQ, value="db"),),
+            ),
+        ),
+    )
+    s = (
+        scenario()
+        .given(trigger(0, severity=Severity.ERROR))
+        .when(trigger(60, severity=Severity.ERROR, rules=tier0))
+    )
+    assert s.the(alert.AlertScored).score == 50 * 150 // 100 + 2
+    s = s.when(trigger(120, severity=Severity.ERROR))
+    assert s.the(alert.AlertScored).score == 50 + 4

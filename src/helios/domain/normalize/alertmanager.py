@@ -26,6 +26,9 @@ applied. A batch with no alerts is ``Normalized(signals=())``.
 
 from __future__ import annotations
 
+import functools
+import operator
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -37,7 +40,7 @@ from helios.domain.normalize import FieldError, JsonDecoder, Normalized, Normali
 from helios.domain.normalize import common as check
 from helios.domain.ruleset import Ruleset
 from helios.domain.timestamps import TimestampError, parse_rfc3339
-from helios.domain.values import Action, Envelope, Link, Signal
+from helios.domain.values import Action, Envelope, Labels, Link, Millis, Severity, Signal
 
 _ACTIONS = {"firing": Action.TRIGGER, "resolved": Action.RESOLVE}
 _GO_ZERO_TIME = parse_rfc3339("0001-01-01T00:00:00Z")
@@ -226,6 +229,47 @@ class AlertmanagerWebhook(msgspec.Struct, forbid_unknown_fields=True):
     routeLabels: dict[str, str] | UnsetType = UNSET
 
 
+class AlertMemo:
+    """What each well-formed alert of a source maps to, memoized per ruleset: the same alert
+    comes in every batch while it fires (and twice from an HA pair), and maps the same way.
+
+    Keyed on the alert's exact bytes with everything else its mapping reads (the tenant, the
+    group's fields, the ruleset by identity: a ruleset is immutable); bounded, in entries, in
+    rulesets and in the size of an alert kept.
+    """
+
+    def __init__(self) -> None:
+        self._by_ruleset: list[tuple[Ruleset, Callable[..., _Prepared | None]]] = []
+
+    def of(self, source: TypedWebhookSource, ruleset: Ruleset) -> Callable[..., _Prepared | None]:
+        """``_prepare`` of an alert of ``source`` under ``ruleset``, memoized: called with the
+        alert's bytes (at most ``_MEMO_MAX_ALERT_BYTES``) and ``context``, the tenant, the
+        source, and the group's status, fields and externalURL.
+
+        Two levels: the alert's mapping without its details is memoized apart from its
+        group's fields, so that the same alert in a batch of another group (whose details
+        differ) is only given its details."""
+        known = self._by_ruleset
+        for held, prepared in known:
+            if held is ruleset:
+                return prepared
+        mapping = functools.lru_cache(maxsize=_MEMO_ALERTS)(
+            functools.partial(_map_alert, source, ruleset)
+        )
+        prepared = functools.lru_cache(maxsize=_MEMO_ALERTS)(functools.partial(_prepare, mapping))
+        # One assignment of a new list: another thread sees the old list or the new one.
+        self._by_ruleset = [(ruleset, prepared), *known[: _MEMO_RULESETS - 1]]
+        return prepared
+
+
+_MEMO_ALERTS = 1024
+"""Alerts kept per ruleset (at each level): those firing at once come back within it. Kept
+small on purpose: what a memo holds is scanned by every full garbage collection, and on the
+demo traffic 1024 entries hit nearly as often as 8192."""
+_MEMO_RULESETS = 4
+_MEMO_MAX_ALERT_BYTES = 8192
+
+
 @attrs.frozen
 class TypedWebhookSource:
     """How a source's Alertmanager-shaped webhook is decoded and mapped."""
@@ -239,6 +283,10 @@ class TypedWebhookSource:
     """The group's fields kept in details (all but alerts, commonLabels, commonAnnotations)."""
     alert_kept: tuple[str, ...]
     """The alert's fields kept in details (all that are neither mapped nor links)."""
+    raw_decoder: msgspec.json.Decoder[Any]
+    """The webhook with each of its alerts left undecoded (``msgspec.Raw``)."""
+    alert_decoder: msgspec.json.Decoder[AlertmanagerAlert]
+    memo: AlertMemo = attrs.field(factory=AlertMemo, eq=False, repr=False)
 
 
 def typed_webhook_source(
@@ -250,8 +298,21 @@ def typed_webhook_source(
 ) -> TypedWebhookSource:
     """The typed mapping of a webhook whose structs are ``webhook`` and ``alert``."""
     unmapped = _ALERT_MAPPED.union(name for name, _ in alert_links)
+    # The same webhook, its alerts kept as raw JSON: each alert is then decoded on its own,
+    # the first time its bytes are seen (a body decodes this way exactly when it decodes
+    # whole: the raw alerts are JSON, and each must decode into ``alert``).
+    raw_webhook = msgspec.defstruct(
+        f"{webhook.__name__}WithRawAlerts",
+        [
+            (field.name, list[msgspec.Raw] if field.name == "alerts" else field.type, field.default)
+            for field in msgspec.structs.fields(webhook)
+        ],
+        forbid_unknown_fields=True,
+    )
     return TypedWebhookSource(
         decoder=msgspec.json.Decoder(webhook),
+        raw_decoder=msgspec.json.Decoder(raw_webhook),
+        alert_decoder=msgspec.json.Decoder(alert),
         alert_links=alert_links,
         external_link_text=external_link_text,
         group_kept=tuple(name for name in webhook.__struct_fields__ if name not in _GROUP_OMITTED),
@@ -282,12 +343,9 @@ def typed_webhook(
 ) -> NormalizeResult | None:
     """``normalize_webhook`` of a well-formed webhook; None when the body is not one, or when
     any field check fails (the field checks then name every bad field)."""
-    webhook = check.decode_typed(envelope.body, source.decoder)
+    webhook = check.decode_typed(envelope.body, source.raw_decoder)
     if webhook is None:
         return None
-    group_status = webhook.status or ""
-    external_url = webhook.externalURL
-    group_links = (check.link(external_url, source.external_link_text),) if external_url else ()
     group = check.canonical_json(
         {
             name: value
@@ -295,37 +353,96 @@ def typed_webhook(
             if (value := getattr(webhook, name)) is not UNSET
         }
     )
+    context = (
+        envelope.tenant,
+        envelope.source._value_,  # the value, read without the enum's descriptor
+        webhook.status or "",
+        group,
+        webhook.externalURL or "",
+    )
+    memo = source.memo.of(source, ruleset)
     signals: list[Signal] = []
     for index, alert in enumerate(webhook.alerts):
-        signal = _typed_alert_signal(
-            envelope,
-            ruleset,
-            alert,
-            index=index,
-            group_status=group_status,
-            group=group,
-            kept=source.alert_kept,
-            links=(*_typed_alert_links(alert, source.alert_links), *group_links),
-        )
-        if signal is None:
+        raw = bytes(alert)
+        if len(raw) <= _MEMO_MAX_ALERT_BYTES:
+            prepared = memo(raw, context)
+        else:
+            # not kept: the memo stays small
+            prepared = _prepare(functools.partial(_map_alert, source, ruleset), raw, context)
+        if prepared is None:
             return None
-        signals.append(signal)
+        signals.append(_finished(prepared, envelope, ruleset, index))
     return Normalized(signals=tuple(signals))
 
 
-def _typed_alert_signal(  # noqa: PLR0912
-    envelope: Envelope,
+@attrs.frozen(kw_only=True)
+class _Prepared:
+    """An alert mapped as far as its envelope's time and position allow: what it maps to in
+    every delivery of it (memoized by ``AlertMemo``)."""
+
+    action: Action
+    time_field: str
+    at: Millis | None
+    """The alert's own time (None: unset)."""
+    dedup_key: str
+    labels: Labels
+    severity: Severity
+    summary: str
+    noted: bool
+    """Whether mapping the severity or summary writes a note (then mapped again, the note
+    naming the alert's position)."""
+    raw_severity: str
+    headline: str
+    service: str
+    component: str
+    links: tuple[Link, ...]
+    details: str
+    """Empty until the group's fields are spliced in (``_prepare``)."""
+    extra: dict[str, Any]
+    """The alert's fields kept in details (never changed once prepared)."""
+    source: str
+    signal_id: str
+    """The id when ``at`` is the signal's time (empty when ``at`` is None)."""
+
+
+_PREPARED_FIELDS = tuple(field.name for field in attrs.fields(_Prepared))
+_prepared_values = operator.attrgetter(*_PREPARED_FIELDS)
+
+
+def _prepare(
+    mapping: Callable[[bytes, tuple[str, str, str, str]], _Prepared | None],
+    raw: bytes,
+    context: tuple[str, str, str, bytes, str],
+) -> _Prepared | None:
+    """What an alert maps to whatever envelope brings it, its group's fields in its details
+    (``mapping`` maps it without them); None if it does not decode into the source's alert,
+    or a field check fails."""
+    tenant, kind, group_status, group, external_url = context
+    mapped = mapping(raw, (tenant, kind, group_status, external_url))
+    if mapped is None:
+        return None
+    details = _typed_details(mapped.extra, group)
+    if details is None:
+        return None
+    values = dict(zip(_PREPARED_FIELDS, _prepared_values(mapped), strict=True))
+    values["details"] = details
+    return _Prepared(**values)
+
+
+def _map_alert(
+    source: TypedWebhookSource,
     ruleset: Ruleset,
-    alert: AlertmanagerAlert,
-    *,
-    index: int,
-    group_status: str,
-    group: bytes,
-    kept: tuple[str, ...],
-    links: tuple[Link, ...],
-) -> Signal | None:
-    """The signal of a typed alert; None if a field check fails. Each check is the one
+    raw: bytes,
+    context: tuple[str, str, str, str],
+) -> _Prepared | None:
+    """What an alert maps to whatever envelope and group bring it (``context``: the tenant,
+    the source, the group's status and externalURL), its details left empty; None if it does
+    not decode into the source's alert, or a field check fails. Each check is the one
     ``_alert_signal`` makes, without naming the field (the field checks will)."""
+    tenant, kind, group_status, external_url = context
+    alert = check.decode_typed(raw, source.alert_decoder)
+    if alert is None:
+        return None
     action = _ACTIONS.get(alert.status or group_status)
     if action is None:
         return None
@@ -336,33 +453,12 @@ def _typed_alert_signal(  # noqa: PLR0912
     fingerprint = alert.fingerprint
     if fingerprint and len(fingerprint) > check.MAX_DEDUP_KEY_CHARS:
         return None
-    raw_time = alert.endsAt if action is Action.RESOLVE else alert.startsAt
-    at = None
-    if raw_time:
-        try:
-            at = check.parse_time(raw_time)
-        except TimestampError:
-            return None
-        if at == _GO_ZERO_TIME:
-            at = None
-    if kept == _ANNOTATIONS_ONLY:
-        # Alertmanager's alerts keep their annotations alone (a Grafana alert keeps more).
-        extra: dict[str, Any] = (
-            {} if alert.annotations is UNSET else {"annotations": alert.annotations}
-        )
-    else:
-        extra = {name: value for name in kept if (value := getattr(alert, name)) is not UNSET}
-    if extra.get("values", UNSET) is UNSET:
-        extra["group"] = msgspec.Raw(group)
-        details = check.canonical_json(extra).decode("utf-8")
-    else:
-        # Grafana's values may be floats, whose text only the json module writes as before.
-        errors: check.Errors = []
-        details = check.details_with(
-            extra, key="group", rendered=group.decode("utf-8"), field="", errors=errors
-        )
-        if errors:
-            return None
+    at = _typed_time(alert.endsAt if action is Action.RESOLVE else alert.startsAt)
+    if at is _INVALID_TIME:
+        return None
+    extra = _kept_fields(alert, source.alert_kept)
+    if _typed_details(extra, b"{}") is None:
+        return None  # the group's fields, already valid, cannot make it so
     annotations = alert.annotations or {}
     headline = (
         annotations.get("summary")
@@ -373,25 +469,125 @@ def _typed_alert_signal(  # noqa: PLR0912
     raw_severity = raw_labels.get("severity", "")
     severity, defaulted = ruleset.map_severity(raw_severity)
     if defaulted:
-        severity = check.severity(raw_severity, ruleset, f"alerts[{index}].labels.severity", notes)
-    # Notes in the order the field checks write them: severity, summary, time.
+        severity = check.severity(raw_severity, ruleset, "", notes)
     summary = check.summary(headline, notes)
+    dedup_key = fingerprint or identity.labels_dedup_key(labels, ruleset.key_labels)
+    external = (check.link(external_url, source.external_link_text),) if external_url else ()
+    return _Prepared(
+        action=action,
+        time_field="endsAt" if action is Action.RESOLVE else "startsAt",
+        at=at,
+        dedup_key=dedup_key,
+        labels=labels,
+        severity=severity,
+        summary=summary,
+        noted=bool(notes),
+        raw_severity=raw_severity,
+        headline=headline,
+        service=raw_labels.get("service") or raw_labels.get("job", ""),
+        component=raw_labels.get("component", ""),
+        links=(*_typed_alert_links(alert, source.alert_links), *external),
+        details="",
+        extra=extra,
+        source=kind,
+        signal_id=""
+        if at is None
+        else identity.signal_id(
+            tenant=tenant,
+            source=kind,
+            dedup_key=dedup_key,
+            action=action,
+            occurred_at=at,
+            severity=severity,
+            summary=summary,
+            labels=labels,
+        ),
+    )
+
+
+_INVALID_TIME = -1 << 80
+"""``_typed_time`` of a text that is not a timestamp (no time parses to it)."""
+
+
+def _typed_time(raw: str | UnsetType) -> Millis | None:
+    """The alert time in ``raw``: None when unset (absent, empty, or Go's zero time)."""
+    if not raw:
+        return None
+    try:
+        at = check.parse_time(raw)
+    except TimestampError:
+        return _INVALID_TIME
+    return None if at == _GO_ZERO_TIME else at
+
+
+def _kept_fields(alert: AlertmanagerAlert, kept: tuple[str, ...]) -> dict[str, Any]:
+    """The alert's fields kept in its details."""
+    if kept == _ANNOTATIONS_ONLY:
+        # Alertmanager's alerts keep their annotations alone (a Grafana alert keeps more).
+        return {} if alert.annotations is UNSET else {"annotations": alert.annotations}
+    return {name: value for name in kept if (value := getattr(alert, name)) is not UNSET}
+
+
+def _typed_details(extra: dict[str, Any], group: bytes) -> str | None:
+    """The details of an alert's kept fields, its group's spliced in; None when ``details``
+    would record an error."""
+    if extra.get("values", UNSET) is UNSET:
+        return check.canonical_json({**extra, "group": msgspec.Raw(group)}).decode("utf-8")
+    # Grafana's values may be floats, whose text only the json module writes as before.
+    errors: check.Errors = []
+    details = check.details_with(
+        extra, key="group", rendered=group.decode("utf-8"), field="", errors=errors
+    )
+    return None if errors else details
+
+
+def _finished(prepared: _Prepared, envelope: Envelope, ruleset: Ruleset, index: int) -> Signal:
+    """The signal of a prepared alert in ``envelope``, the ``index``-th of its batch."""
     received_at = envelope.received_at
+    at = prepared.at
+    if not prepared.noted and at is not None and at - received_at <= ruleset.skew_tolerance_ms:
+        # Nothing noted and the alert's own time kept: the id is the prepared one (what
+        # ``check.assemble`` computes from the same values).
+        return Signal(
+            signal_id=prepared.signal_id,
+            tenant=envelope.tenant,
+            integration=envelope.integration,
+            source=prepared.source,
+            dedup_key=prepared.dedup_key,
+            action=prepared.action,
+            severity=prepared.severity,
+            summary=prepared.summary,
+            occurred_at=at,
+            received_at=received_at,
+            service=prepared.service,
+            component=prepared.component,
+            labels=prepared.labels,
+            links=prepared.links,
+            details=prepared.details,
+        )
+    notes: check.Notes = []
+    severity, summary = prepared.severity, prepared.summary
+    if prepared.noted:
+        # Notes in the order the field checks write them: severity, summary, time.
+        field = f"alerts[{index}].labels.severity"
+        if ruleset.map_severity(prepared.raw_severity)[1]:
+            severity = check.severity(prepared.raw_severity, ruleset, field, notes)
+        summary = check.summary(prepared.headline, notes)
     if at is None or at - received_at > ruleset.skew_tolerance_ms:
-        time_field = "endsAt" if action is Action.RESOLVE else "startsAt"
-        at = check.occurred_at(at, received_at, ruleset, f"alerts[{index}].{time_field}", notes)
+        field = f"alerts[{index}].{prepared.time_field}"
+        at = check.occurred_at(at, received_at, ruleset, field, notes)
     return check.assemble(
         envelope=envelope,
-        dedup_key=fingerprint or identity.labels_dedup_key(labels, ruleset.key_labels),
-        action=action,
+        dedup_key=prepared.dedup_key,
+        action=prepared.action,
         severity=severity,
         summary=summary,
         occurred_at=at,
-        labels=labels,
-        service=raw_labels.get("service") or raw_labels.get("job", ""),
-        component=raw_labels.get("component", ""),
-        links=links,
-        details=details,
+        labels=prepared.labels,
+        service=prepared.service,
+        component=prepared.component,
+        links=prepared.links,
+        details=prepared.details,
         notes=notes,
     )
 

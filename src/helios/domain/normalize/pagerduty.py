@@ -49,7 +49,7 @@ from helios.domain.normalize import FieldError, JsonDecoder, Normalized, Normali
 from helios.domain.normalize import common as check
 from helios.domain.ruleset import Ruleset
 from helios.domain.timestamps import TimestampError
-from helios.domain.values import Action, Envelope, Link, Millis
+from helios.domain.values import Action, Envelope, Labels, Link, Millis
 
 _ACTIONS = {action.value: action for action in Action}
 _MAPPED = frozenset({"routing_key", "event_action", "dedup_key", "payload", "links"})
@@ -99,20 +99,7 @@ def normalize_pagerduty(
     if isinstance(client_url, str) and client_url:
         client = document.get("client")
         links += (Link(href=client_url, text=client if isinstance(client, str) else ""),)
-    labels = check.labels_from(
-        {
-            name: value
-            for name, value in (
-                ("source", payload.source),
-                ("component", payload.component),
-                ("group", payload.group),
-                ("class", payload.class_),
-            )
-            if value
-        },
-        "payload",
-        errors,
-    )
+    labels = check.labels_from(_payload_labels(payload), "payload", errors)
     key = own_key or "pd-" + identity.stable_hash(envelope.ingest_id)
     check.dedup_key(key, labels, ruleset, "dedup_key", errors)
     extra: check.JsonObject = {k: v for k, v in document.items() if k not in _MAPPED}
@@ -126,32 +113,79 @@ def normalize_pagerduty(
     if errors or action is None:
         return check.rejected("PagerDuty event", errors)
 
+    custom_details = raw_payload.get("custom_details") if raw_payload else None
+    return _normalized(
+        envelope,
+        ruleset,
+        _Mapped(key=key, action=action, labels=labels, links=links, details=details),
+        payload,
+        custom_details=custom_details,
+        notes=notes,
+        version=version,
+    )
+
+
+@attrs.frozen(kw_only=True)
+class _Mapped:
+    """What the checks or the typed decoding read from the event, besides its payload."""
+
+    key: str
+    action: Action
+    labels: Labels
+    links: tuple[Link, ...]
+    details: str
+
+
+def _normalized(
+    envelope: Envelope,
+    ruleset: Ruleset,
+    mapped: _Mapped,
+    payload: _Payload,
+    *,
+    custom_details: object,
+    notes: check.Notes,
+    version: int,
+) -> Normalized:
+    """The signal of a checked event (notes in the order the checks write them: severity,
+    summary, time)."""
     return Normalized(
         signals=(
             check.assemble(
                 envelope=envelope,
-                dedup_key=key,
-                action=action,
+                dedup_key=mapped.key,
+                action=mapped.action,
                 severity=check.severity(payload.severity, ruleset, "payload.severity", notes),
                 summary=check.summary(payload.summary, notes),
                 occurred_at=check.occurred_at(
                     payload.timestamp, envelope.received_at, ruleset, "payload.timestamp", notes
                 ),
-                labels=labels,
-                service=_service(
-                    payload, raw_payload.get("custom_details") if raw_payload else None, version
-                ),
+                labels=mapped.labels,
+                service=_service(payload, custom_details, version),
                 component=payload.component,
                 group=payload.group,
                 class_=payload.class_,
-                links=links,
-                details=details,
+                links=mapped.links,
+                details=mapped.details,
                 notes=notes,
                 untimed=payload.timestamp is None
                 and version >= versions.PAGERDUTY_CONTENT_IDENTITY,
             ),
         )
     )
+
+
+def _payload_labels(payload: _Payload) -> dict[str, str]:
+    """The labels of a payload: its source, component, group and class, when present."""
+    return {
+        name: value
+        for name, value in (
+            ("source", payload.source),
+            ("component", payload.component),
+            ("group", payload.group),
+            ("class", payload.class_),
+        )
+        if value
+    }
 
 
 @attrs.frozen(kw_only=True)
@@ -269,7 +303,28 @@ class TypedEvent(msgspec.Struct, forbid_unknown_fields=True):
 _EVENT = msgspec.json.Decoder(TypedEvent)
 
 
-def typed_pagerduty(envelope: Envelope, ruleset: Ruleset, version: int) -> NormalizeResult | None:  # noqa: C901
+def _typed_payload(raw: TypedPayload, action: Action) -> _Payload | None:
+    """``_read_payload`` of a typed payload; None when it would record an error."""
+    if action is Action.TRIGGER and not (raw.summary and raw.source and raw.severity):
+        return None
+    timestamp = None
+    if raw.timestamp:
+        try:
+            timestamp = check.parse_time(raw.timestamp)
+        except TimestampError:
+            return None
+    return _Payload(
+        summary=raw.summary or "",
+        source=raw.source or "",
+        severity=None if raw.severity is UNSET else raw.severity,
+        timestamp=timestamp,
+        component=raw.component or "",
+        group=raw.group or "",
+        class_=raw.class_ or "",
+    )
+
+
+def typed_pagerduty(envelope: Envelope, ruleset: Ruleset, version: int) -> NormalizeResult | None:
     """``normalize_pagerduty`` of a well-formed event by typed decoding; None when the body is
     not one, or when a field check fails (the field checks then name every bad field)."""
     event = check.decode_typed(envelope.body, _EVENT)
@@ -284,23 +339,9 @@ def typed_pagerduty(envelope: Envelope, ruleset: Ruleset, version: int) -> Norma
         if action is Action.TRIGGER:
             return None
         raw = TypedPayload()
-    elif action is Action.TRIGGER and not (raw.summary and raw.source and raw.severity):
+    payload = _typed_payload(raw, action)
+    if payload is None:
         return None
-    timestamp = None
-    if raw.timestamp:
-        try:
-            timestamp = check.parse_time(raw.timestamp)
-        except TimestampError:
-            return None
-    payload = _Payload(
-        summary=raw.summary or "",
-        source=raw.source or "",
-        severity=None if raw.severity is UNSET else raw.severity,
-        timestamp=timestamp,
-        component=raw.component or "",
-        group=raw.group or "",
-        class_=raw.class_ or "",
-    )
     errors: check.Errors = []
     notes: check.Notes = []
     links = check.typed_links(event.links)
@@ -308,20 +349,7 @@ def typed_pagerduty(envelope: Envelope, ruleset: Ruleset, version: int) -> Norma
         return None
     if event.client_url:
         links += (Link(href=event.client_url, text=event.client or ""),)
-    labels = check.labels_from(
-        {
-            name: value
-            for name, value in (
-                ("source", payload.source),
-                ("component", payload.component),
-                ("group", payload.group),
-                ("class", payload.class_),
-            )
-            if value
-        },
-        "payload",
-        errors,
-    )
+    labels = check.labels_from(_payload_labels(payload), "payload", errors)
     key = own_key or "pd-" + identity.stable_hash(envelope.ingest_id)
     check.dedup_key(key, labels, ruleset, "dedup_key", errors)
     if errors:
@@ -337,27 +365,12 @@ def typed_pagerduty(envelope: Envelope, ruleset: Ruleset, version: int) -> Norma
     details = check.typed_details(extra)
     if details is None:
         return None
-    return Normalized(
-        signals=(
-            check.assemble(
-                envelope=envelope,
-                dedup_key=key,
-                action=action,
-                severity=check.severity(payload.severity, ruleset, "payload.severity", notes),
-                summary=check.summary(payload.summary, notes),
-                occurred_at=check.occurred_at(
-                    payload.timestamp, envelope.received_at, ruleset, "payload.timestamp", notes
-                ),
-                labels=labels,
-                service=_service(payload, custom_details, version),
-                component=payload.component,
-                group=payload.group,
-                class_=payload.class_,
-                links=links,
-                details=details,
-                notes=notes,
-                untimed=payload.timestamp is None
-                and version >= versions.PAGERDUTY_CONTENT_IDENTITY,
-            ),
-        )
+    return _normalized(
+        envelope,
+        ruleset,
+        _Mapped(key=key, action=action, labels=labels, links=links, details=details),
+        payload,
+        custom_details=custom_details,
+        notes=notes,
+        version=version,
     )

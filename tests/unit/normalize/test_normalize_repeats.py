@@ -1,0 +1,193 @@
+"""An alert delivered again (the other member of an HA pair, the next group interval, another
+batch) maps exactly as the field checks map that delivery: its own envelope's facts, its own
+position in the batch, the ruleset in force."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import attrs
+import orjson
+
+from conftest import RECEIVED_AT, MakeEnvelope
+from helios.apps.embedded.traffic import TrafficGenerator
+from helios.domain import versions
+from helios.domain.normalize import Normalized, normalize
+from helios.domain.normalize.alertmanager import typed_alertmanager
+from helios.domain.normalize.dispatch import normalize_checked
+from helios.domain.normalize.grafana import typed_grafana
+from helios.domain.ruleset import Ruleset
+from helios.domain.timestamps import format_rfc3339
+from helios.domain.values import Envelope, Severity, SourceKind
+
+STARTED = RECEIVED_AT - 60_000
+TYPED = {SourceKind.ALERTMANAGER: typed_alertmanager, SourceKind.GRAFANA: typed_grafana}
+
+
+def _alert(instance: str, **changes: Any) -> dict[str, Any]:
+    alert: dict[str, Any] = {
+        "status": "firing",
+        "labels": {
+            "alertname": "HighErrorRate",
+            "service": "checkout",
+            "instance": instance,
+            "severity": "critical",
+        },
+        "annotations": {"summary": f"5xx rate on {instance} above 2 req/s"},
+        "startsAt": format_rfc3339(STARTED),
+        "endsAt": "0001-01-01T00:00:00Z",
+        "generatorURL": "https://prometheus.example.com/graph",
+        "fingerprint": f"fp-{instance}",
+    }
+    alert.update(changes)
+    return alert
+
+
+def _webhook(*alerts: dict[str, Any]) -> bytes:
+    return orjson.dumps(
+        {
+            "version": "4",
+            "groupKey": '{}:{service="checkout"}',
+            "status": "firing",
+            "receiver": "helios",
+            "groupLabels": {"service": "checkout"},
+            "externalURL": "https://alertmanager.example.com",
+            "alerts": list(alerts),
+        }
+    )
+
+
+def _same_as_checked(envelope: Envelope, ruleset: Ruleset) -> Normalized:
+    """The envelope normalized by the typed decoding (not by falling back to the checks), and
+    the same as the field checks make it."""
+    typed = TYPED[envelope.source](envelope, ruleset, versions.CURRENT)
+    assert isinstance(typed, Normalized), typed
+    assert typed == normalize(envelope, ruleset, decode=orjson.loads)
+    assert typed == normalize_checked(envelope, ruleset, decode=orjson.loads)
+    return typed
+
+
+def test_each_delivery_of_an_alert_keeps_its_own_received_at_and_integration(
+    make_envelope: MakeEnvelope,
+) -> None:
+    """Both members of an HA pair deliver the batch: each signal is its own delivery's."""
+    body = _webhook(_alert("checkout-1"), _alert("checkout-2"))
+    ruleset = Ruleset()
+    first = _same_as_checked(make_envelope(SourceKind.ALERTMANAGER, body), ruleset)
+    second = _same_as_checked(
+        make_envelope(
+            SourceKind.ALERTMANAGER, body, received_at=RECEIVED_AT + 37, integration="int-2"
+        ),
+        ruleset,
+    )
+    assert [s.signal_id for s in first.signals] == [s.signal_id for s in second.signals]
+    assert {(s.received_at, s.integration) for s in second.signals} == {(RECEIVED_AT + 37, "int-2")}
+
+
+def test_a_repeated_alert_notes_its_position_in_the_batch_it_came_in(
+    make_envelope: MakeEnvelope,
+) -> None:
+    """The note of a missing severity names ``alerts[1]`` when the alert comes second."""
+    unrated = _alert("checkout-3")
+    del unrated["labels"]["severity"]
+    ruleset = Ruleset()
+    _same_as_checked(make_envelope(SourceKind.ALERTMANAGER, _webhook(unrated)), ruleset)
+    later = _same_as_checked(
+        make_envelope(SourceKind.ALERTMANAGER, _webhook(_alert("checkout-4"), unrated)), ruleset
+    )
+    assert later.signals[1].notes == ("alerts[1].labels.severity missing: used warning",)
+
+
+def test_a_repeated_alert_too_far_ahead_of_its_delivery_is_clamped_to_it(
+    make_envelope: MakeEnvelope,
+) -> None:
+    """A delivery received long before the alert's time (a skewed clock) clamps it, even
+    after a delivery that kept the time."""
+    body = _webhook(_alert("checkout-5"))
+    ruleset = Ruleset()
+    _same_as_checked(make_envelope(SourceKind.ALERTMANAGER, body), ruleset)
+    early = RECEIVED_AT - ruleset.skew_tolerance_ms - 120_000
+    clamped = _same_as_checked(
+        make_envelope(SourceKind.ALERTMANAGER, body, received_at=early), ruleset
+    )
+    (signal,) = clamped.signals
+    assert signal.occurred_at == early
+    assert "clamped to received_at" in signal.notes[0]
+
+
+def test_a_repeated_alert_maps_by_the_ruleset_in_force_for_its_delivery(
+    make_envelope: MakeEnvelope,
+) -> None:
+    """A new ruleset (here another severity table) applies to the next delivery at once."""
+    body = _webhook(_alert("checkout-6"))
+    _same_as_checked(make_envelope(SourceKind.ALERTMANAGER, body), Ruleset())
+    demoted = Ruleset(version=2, severity_map=(("critical", Severity.INFO),))
+    (signal,) = _same_as_checked(make_envelope(SourceKind.ALERTMANAGER, body), demoted).signals
+    assert signal.severity is Severity.INFO
+
+
+def test_a_repeated_alert_maps_the_same_for_another_tenant_and_source(
+    make_envelope: MakeEnvelope,
+) -> None:
+    """The same bytes from another tenant, or from Grafana, are that tenant's and source's."""
+    alert = _alert("checkout-7")
+    ruleset = Ruleset()
+    body = _webhook(alert)
+    _same_as_checked(make_envelope(SourceKind.ALERTMANAGER, body), ruleset)
+    other = _same_as_checked(make_envelope(SourceKind.ALERTMANAGER, body, tenant="globex"), ruleset)
+    assert other.signals[0].tenant == "globex"
+    grafana = _same_as_checked(make_envelope(SourceKind.GRAFANA, body), ruleset)
+    assert grafana.signals[0].source == "grafana"
+
+
+def test_a_repeated_alert_in_a_group_with_other_fields_carries_that_group(
+    make_envelope: MakeEnvelope,
+) -> None:
+    """The group's fields are part of each alert's details: a new groupKey shows."""
+    body = _webhook(_alert("checkout-8"))
+    ruleset = Ruleset()
+    _same_as_checked(make_envelope(SourceKind.ALERTMANAGER, body), ruleset)
+    document = orjson.loads(body)
+    regrouped = copy.deepcopy(document) | {"groupKey": "{}:{}", "externalURL": ""}
+    (signal,) = _same_as_checked(
+        make_envelope(SourceKind.ALERTMANAGER, orjson.dumps(regrouped)), ruleset
+    ).signals
+    assert '"groupKey":"{}:{}"' in signal.details
+    assert [link.text for link in signal.links] == ["Source"]
+
+
+def test_an_equal_ruleset_maps_a_repeated_alert_as_the_one_it_equals(
+    make_envelope: MakeEnvelope,
+) -> None:
+    """A ruleset loaded again (equal, another object) gives the same signals."""
+    body = _webhook(_alert("checkout-9"))
+    first = _same_as_checked(make_envelope(SourceKind.ALERTMANAGER, body), Ruleset())
+    again = _same_as_checked(
+        make_envelope(SourceKind.ALERTMANAGER, body), attrs.evolve(Ruleset(), version=0)
+    )
+    assert again == first
+
+
+def test_an_alert_too_large_to_remember_maps_the_same_every_time(
+    make_envelope: MakeEnvelope,
+) -> None:
+    """An alert of many kilobytes is mapped afresh on each delivery, to the same signal."""
+    large = _alert("checkout-10", annotations={"summary": "disk full", "log": "x" * 20_000})
+    body = _webhook(large, _alert("checkout-11"))
+    ruleset = Ruleset()
+    envelope = make_envelope(SourceKind.ALERTMANAGER, body)
+    first = _same_as_checked(envelope, ruleset)
+    again = _same_as_checked(envelope, ruleset)
+    assert again == first
+    assert '"log":"xxx' in first.signals[0].details
+
+
+def test_the_demo_traffic_normalizes_as_the_field_checks_normalize_it() -> None:
+    """Realistic repeats (HA pairs, every group interval, other groups, resolves) through the
+    memo give exactly the field checks' results, envelope by envelope."""
+    generator = TrafficGenerator(tenant="acme", start=RECEIVED_AT, problems=30)
+    ruleset = Ruleset()
+    for envelope in generator.envelopes(600):
+        typed = normalize(envelope, ruleset, decode=orjson.loads)
+        assert typed == normalize_checked(envelope, ruleset, decode=orjson.loads), envelope
