@@ -16,6 +16,7 @@ horizon re-folds from where it sorts, in O(horizon).
 from __future__ import annotations
 
 import enum
+import functools
 import operator
 import uuid
 from typing import Any
@@ -150,6 +151,9 @@ def initial_state(tenant: str, dedup_key: str) -> AlertState:
     return AlertState(tenant=tenant, dedup_key=dedup_key)
 
 
+# Asked for every signal decided: memoized on the key itself (bounded), which spares
+# building the name that ``stream_id`` hashes.
+@functools.lru_cache(maxsize=1 << 13)
 def alert_stream_id(tenant: str, dedup_key: str) -> uuid.UUID:
     """The stream of one alert: its signals and the decisions taken on them."""
     return stream_id("alert", tenant, dedup_key)

@@ -9,6 +9,7 @@ later episode of any of its alerts opens a new incident. Its priority is its ale
 from __future__ import annotations
 
 import enum
+import functools
 import uuid
 from collections.abc import Mapping
 
@@ -69,6 +70,9 @@ def initial_state(tenant: str, group_key: str) -> IncidentGroup:
     return IncidentGroup(tenant=tenant, group_key=group_key)
 
 
+# Asked for every signal decided: memoized on the key itself (bounded), which spares
+# building the name that ``stream_id`` hashes.
+@functools.lru_cache(maxsize=1 << 12)
 def group_stream_id(tenant: str, group_key: str) -> uuid.UUID:
     """The stream of one incident group: its incidents one after another, with their notes."""
     return stream_id("incident-group", tenant, group_key)
