@@ -45,31 +45,45 @@ flapping_steps = st.lists(
     min_size=6,
     max_size=20,
 )
+# Silences over everything, for a while: they change how an escalation is notified, never when.
+silences = st.lists(
+    st.builds(
+        lambda n, start, length: Silence(
+            silence_id=f"s{n}", matchers=(), starts_at=T0 + start, ends_at=T0 + start + length
+        ),
+        st.integers(min_value=0, max_value=9),
+        st.integers(min_value=-3_600_000, max_value=4 * 3_600_000),
+        st.integers(min_value=1, max_value=3 * 3_600_000),
+    ),
+    max_size=2,
+).map(tuple)
 probes = st.lists(st.integers(min_value=-3600, max_value=6 * 3600), min_size=1, max_size=6)
 
 
-def _history(steps: list[Signal | int], ruleset: Ruleset) -> alert.AlertState:
+def _history(
+    steps: list[Signal | int], ruleset: Ruleset, silences: tuple[Silence, ...] = ()
+) -> alert.AlertState:
     state = alert.initial_state("t1", "k1")
     for step in steps:
         command: alert.AlertCommand
         if isinstance(step, Signal):
-            command = alert.IngestSignal(signal=step, ruleset=ruleset)
+            command = alert.IngestSignal(signal=step, ruleset=ruleset, silences=silences)
         else:
-            command = alert.Tick(at=T0 + step * 1000, ruleset=ruleset)
+            command = alert.Tick(at=T0 + step * 1000, ruleset=ruleset, silences=silences)
         _, state = alert.decide_and_evolve(command, state)
     return state
 
 
-def _tick(state: alert.AlertState, at: int, ruleset: Ruleset) -> tuple[alert.AlertEvent, ...]:
-    return alert.decide(alert.Tick(at=at, ruleset=ruleset), state)
-
-
-@given(steps=steps | flapping_steps, ruleset=tick_rulesets, probes=probes)
+@given(steps=steps | flapping_steps, ruleset=tick_rulesets, probes=probes, silences=silences)
 def test_a_tick_before_the_deadline_decides_nothing_and_one_at_it_decides(
-    steps: list[Signal | int], ruleset: Ruleset, probes: list[int]
+    steps: list[Signal | int], ruleset: Ruleset, probes: list[int], silences: tuple[Silence, ...]
 ) -> None:
-    state = _history(steps, ruleset)
-    deadline = next_deadline(state, ruleset)
+    state = _history(steps, ruleset, silences)
+    deadline = next_deadline(state, ruleset, silences)
+
+    def _tick(state: alert.AlertState, at: int, ruleset: Ruleset) -> tuple[alert.AlertEvent, ...]:
+        return alert.decide(alert.Tick(at=at, ruleset=ruleset, silences=silences), state)
+
     times = [T0 + probe * 1000 for probe in probes]
     if deadline is None:
         # Nothing pending: no tick, however late, decides anything.
@@ -88,10 +102,9 @@ def test_a_tick_before_the_deadline_decides_nothing_and_one_at_it_decides(
             assert _tick(state, at, ruleset), "a tick after the deadline changes it too"
 
 
-@given(steps=steps, ruleset=tick_rulesets)
+@given(steps=steps | flapping_steps, ruleset=tick_rulesets, silences=silences)
 def test_the_deadline_does_not_depend_on_the_silences(
-    steps: list[Signal | int], ruleset: Ruleset
+    steps: list[Signal | int], ruleset: Ruleset, silences: tuple[Silence, ...]
 ) -> None:
-    state = _history(steps, ruleset)
-    every = Silence(silence_id="s1", matchers=(), starts_at=T0, ends_at=T0 + 3_600_000)
-    assert next_deadline(state, ruleset, (every,)) == next_deadline(state, ruleset)
+    state = _history(steps, ruleset, silences)
+    assert next_deadline(state, ruleset, silences) == next_deadline(state, ruleset)
