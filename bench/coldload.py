@@ -28,7 +28,7 @@ from store import DEV_SERVER, fresh_database
 from helios.adapters.store import migrate, open_event_store
 from helios.apps.application.ingest import Ingestor
 from helios.apps.application.repository import Snapshotting, StateCache
-from helios.domain import alert, engine
+from helios.domain import alert
 from helios.domain.values import Envelope, SourceKind
 from helios.ports.event_store import AppendBatch, EventStore, StreamAppend
 from helios.ports.snapshots import Snapshot, SnapshotStore
@@ -53,7 +53,7 @@ def history(store: EventStore, size: int) -> tuple[str, int]:
         body=BODY,
     )
     Ingestor(store, snapshotting=Snapshotting(every=0)).ingest([envelope])
-    stream = engine.alert_stream("acme", "bench/one")
+    stream = alert.alert_stream_id("acme", "bench/one")
     recorded = store.read_stream(stream)
     key = recorded[0].event.signal.dedup_key
     version = len(recorded)
@@ -93,7 +93,7 @@ def timed(load: Callable[[], int], repeat: int) -> tuple[float, int]:
 def measure(store: EventStore, size: int, repeat: int) -> list[tuple[str, float, int]]:
     # Half an interval past the last snapshot: what a cold load reads on average.
     key, version = history(store, size + EVERY // 2)
-    stream = engine.alert_stream("acme", key)
+    stream = alert.alert_stream_id("acme", key)
 
     def cold(every: int) -> Callable[[], int]:
         def load() -> int:

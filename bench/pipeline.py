@@ -24,8 +24,8 @@ import attrs
 import psycopg
 
 from helios.adapters.embedded_queue import EmbeddedQueue
-from helios.adapters.queue_codec import envelope_message
 from helios.adapters.store.factory import migrate, open_event_store
+from helios.apps.application.envelopes import envelope_message
 from helios.apps.embedded.traffic import TrafficGenerator
 from helios.apps.workers.ingest import IngestWorker
 from helios.ports.queue import Queue

@@ -166,7 +166,7 @@ def filter_cases(tenant: str) -> list[tuple[str, str, str, alerts.AlertFilter]]:
     ]  # fmt: skip
 
 
-async def main(args: argparse.Namespace) -> None:
+async def main(args: argparse.Namespace) -> None:  # noqa: PLR0915 (a script: one step after another)
     # A log line per request would cost more than some of the queries measured.
     configure_logging(log_format="json", level="error")
     logging.getLogger("httpx").setLevel(logging.WARNING)

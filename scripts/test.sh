@@ -2,8 +2,9 @@
 # The one test command: bash scripts/test.sh [PYTEST ARGS...]
 #
 # Creates .venv and installs the project with its dev extra (again only when pyproject.toml
-# changed), starts the test servers (scripts/services.sh), then runs ruff, mypy and pytest with
-# every server required (a missing one fails, never skips) and the Hypothesis `ci` profile.
+# changed), starts the test servers (scripts/services.sh), then runs ruff, mypy, import-linter and
+# pytest with every server required (a missing one fails, never skips) and the Hypothesis `ci`
+# profile.
 # Servers that were already running are left running; those started here are stopped on exit.
 #
 #   HYPOTHESIS_PROFILE=deep bash scripts/test.sh tests/property   # a longer property run
@@ -59,8 +60,10 @@ lint_status=0
 if [[ ${SKIP_LINT:-} != 1 ]]; then
     section "ruff check"
     "$VENV/bin/ruff" check src tests || lint_status=1
-    section "mypy (strict: helios.domain, helios.ports)"
+    section "mypy (strict: all of helios)"
     "$VENV/bin/mypy" || lint_status=1
+    section "import-linter (layers, entry points through the composition root)"
+    PYTHONPATH="$REPO/src" "$VENV/bin/lint-imports" --no-cache || lint_status=1
 fi
 
 section "pytest"

@@ -15,9 +15,9 @@ from read_model_fixtures import (  # noqa: F401  (fixtures are registered by bei
 )
 
 from helios.adapters.embedded_queue import EmbeddedQueue
-from helios.adapters.queue_codec import ENVELOPE_KIND, decode_envelope
 from helios.apps.application.actions import AlertActions, InvalidAction
 from helios.apps.application.alert_history import AlertNotFound
+from helios.apps.application.envelopes import ENVELOPE_KIND, decode_envelope
 from helios.apps.application.ingest import Ingestor
 from helios.apps.views import alerts
 from helios.apps.views.projector import Projector

@@ -16,7 +16,7 @@ from helios.adapters.store.factory import open_event_store
 from helios.apps.application.ingest import Ingestor
 from helios.apps.application.repository import Snapshotting, StateCache
 from helios.apps.embedded.traffic import TrafficGenerator
-from helios.domain import alert, engine
+from helios.domain import alert
 from helios.domain.values import Envelope
 from helios.ports.event_store import EventStore, StoreUnavailable
 from helios.ports.snapshots import Snapshot, SnapshotStore
@@ -41,9 +41,9 @@ def longest_alert(store: EventStore) -> tuple[str, uuid.UUID, int]:
         for e in store.read_log(0, 1_000_000)
         if isinstance(e.event, alert.SignalAccepted)
     }
-    lengths = {k: len(store.read_stream(engine.alert_stream("acme", k))) for k in keys}
+    lengths = {k: len(store.read_stream(alert.alert_stream_id("acme", k))) for k in keys}
     key = max(lengths, key=lambda k: lengths[k])
-    return key, engine.alert_stream("acme", key), lengths[key]
+    return key, alert.alert_stream_id("acme", key), lengths[key]
 
 
 def test_a_cold_load_reads_only_the_events_after_the_latest_snapshot(store: EventStore) -> None:

@@ -17,7 +17,7 @@ from helios.adapters.store.factory import open_event_store
 from helios.apps.application.ingest import Ingestor
 from helios.apps.application.repository import Snapshotting, StateCache
 from helios.apps.embedded.traffic import TrafficGenerator
-from helios.domain import alert, engine
+from helios.domain import alert
 from helios.domain.values import Envelope, SourceKind, Status
 from helios.ports.event_store import EventStore, RecordedEvent
 
@@ -153,7 +153,7 @@ def test_a_tick_is_recorded_once_and_escalates_unacknowledged_p2(store: EventSto
     again = ingestor.tick("acme", [key], later)
 
     assert decided >= 2 and again == 0
-    names = [e.name for e in store.read_stream(engine.alert_stream("acme", key))]
+    names = [e.name for e in store.read_stream(alert.alert_stream_id("acme", key))]
     assert names.count("helios.alert.escalation_due.v1") == 1
 
 
@@ -167,7 +167,7 @@ def _alert_keys(store: EventStore) -> set[str]:
 
 def _fold(store: EventStore, key: str) -> alert.AlertState:
     state = alert.initial_state("acme", key)
-    for item in store.read_stream(engine.alert_stream("acme", key)):
+    for item in store.read_stream(alert.alert_stream_id("acme", key)):
         state = alert.evolve(state, item.event)
     return state
 
@@ -207,4 +207,4 @@ def test_after_a_conflict_an_alert_is_caught_up_not_read_whole(store: EventStore
 
 
 def _alert_streams(store: EventStore) -> set[uuid.UUID]:
-    return {engine.alert_stream("acme", key) for key in _alert_keys(store)}
+    return {alert.alert_stream_id("acme", key) for key in _alert_keys(store)}

@@ -21,7 +21,6 @@ from pathlib import Path
 import anyio
 import pytest
 
-from helios.adapters import queue_codec
 from helios.adapters.embedded_queue import EmbeddedQueue
 from helios.adapters.sqs import (
     FileBlobStore,
@@ -33,6 +32,7 @@ from helios.adapters.sqs import (
     sqs_client,
 )
 from helios.adapters.sqs.batching import split_batches
+from helios.apps.application import envelopes as queue_codec
 from helios.domain.values import Envelope, SourceKind
 from helios.ports.queue import (
     BlobNotFound,

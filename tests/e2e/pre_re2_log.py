@@ -15,7 +15,7 @@ import sys
 import attrs
 
 from helios.apps.application.ingest import Ingestor
-from helios.domain import engine, ruleset_stream, silence
+from helios.domain import ruleset_stream, silence
 from helios.domain.ruleset import DEFAULT_RULESET, LabelMatcher, MatchOp, Multiplier
 from helios.domain.values import MINUTE_MS, Envelope, SourceKind
 from helios.ports.event_store import AppendBatch, EventStore, StreamAppend
@@ -108,7 +108,7 @@ def build(store: EventStore) -> None:
     published = ruleset_stream.decide(
         ruleset_stream.PublishRuleset(ruleset=RULES, at=T0), ruleset_stream.initial_state(TENANT)
     )
-    _append(store, engine.ruleset_stream(TENANT), 0, published)
+    _append(store, ruleset_stream.ruleset_stream_id(TENANT), 0, published)
     state = silence.initial_state(TENANT)
     for version, (silence_id, matcher) in enumerate(SILENCES):
         created = silence.decide(
@@ -124,7 +124,7 @@ def build(store: EventStore) -> None:
             ),
             state,
         )
-        _append(store, engine.silences_stream(TENANT), version, created)
+        _append(store, silence.silences_stream_id(TENANT), version, created)
         for event in created:
             state = silence.evolve(state, event)
     ingest = Ingestor(store)

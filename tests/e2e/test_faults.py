@@ -34,8 +34,8 @@ import pytest
 from workers import outcome
 
 from helios.adapters.embedded_queue import EmbeddedQueue
-from helios.adapters.queue_codec import envelope_message
 from helios.adapters.store.factory import migrate, open_event_store
+from helios.apps.application.envelopes import envelope_message
 from helios.apps.embedded.traffic import TrafficGenerator
 from helios.apps.library import open_store
 from helios.apps.workers.ingest import IngestWorker

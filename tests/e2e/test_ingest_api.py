@@ -27,9 +27,9 @@ from queues import QUEUE_KINDS, open_test_queue
 
 from helios.adapters.embedded_queue import EmbeddedQueue
 from helios.adapters.memory.limits import InMemoryIdempotencyStore, InMemoryRateLimiter
-from helios.adapters.queue_codec import decode_envelope
 from helios.adapters.sqs import MemoryBlobStore
 from helios.adapters.store.factory import open_event_store
+from helios.apps.application.envelopes import decode_envelope
 from helios.apps.application.tenancy import Issued, TenancyService
 from helios.apps.composition import Services
 from helios.apps.http import signatures

@@ -29,7 +29,7 @@ import pytest
 import uvicorn
 from workers import drain, outcome
 
-from helios.adapters.queue_codec import decode_envelope
+from helios.apps.application.envelopes import decode_envelope
 from helios.apps.application.tenancy import TenancyService
 from helios.apps.composition import open_services
 from helios.apps.http.app import create_app

@@ -16,7 +16,7 @@ from helios.adapters.store.factory import migrate, open_event_store
 from helios.apps.application import rules_file
 from helios.apps.application.ingest import Ingestor
 from helios.apps.cli import main
-from helios.domain import engine, ruleset_stream, silence
+from helios.domain import ruleset_stream, silence
 from helios.domain.ruleset import DEFAULT_RULESET, LabelMatcher, MatchOp, Multiplier
 from helios.domain.values import MINUTE_MS, Envelope, SourceKind
 from helios.ports.event_store import AppendBatch, EventStore, StreamAppend
@@ -139,7 +139,7 @@ def build_history(store: EventStore) -> None:
 def _publish(store: EventStore, ruleset: object) -> None:
     command = ruleset_stream.PublishRuleset(ruleset=ruleset, at=RULES_AT)  # type: ignore[arg-type]
     events = ruleset_stream.decide(command, ruleset_stream.initial_state(TENANT))
-    stream = engine.ruleset_stream(TENANT)
+    stream = ruleset_stream.ruleset_stream_id(TENANT)
     store.append(
         AppendBatch(streams=(StreamAppend(stream_id=stream, expected_version=0, events=events),))
     )
@@ -150,7 +150,7 @@ def _silence(store: EventStore, sid: str, matcher: LabelMatcher, start: int, end
         silence=silence.Silence(silence_id=sid, matchers=(matcher,), starts_at=start, ends_at=end),
         at=start,
     )
-    stream = engine.silences_stream(TENANT)
+    stream = silence.silences_stream_id(TENANT)
     store.append(
         AppendBatch(
             streams=(StreamAppend(stream_id=stream, expected_version=0, events=(created,)),)

@@ -16,7 +16,7 @@ from helios.adapters.store.codec import EventCodec
 from helios.adapters.store.factory import open_event_store
 from helios.apps.application.ingest import Ingestor
 from helios.apps.cli import main
-from helios.domain import alert, engine, silence
+from helios.domain import alert, silence
 from helios.domain.intake import EnvelopeNormalized, TickReceived
 from helios.domain.patterns import RegexEngine, engine_for
 from helios.domain.ruleset import LabelMatcher, MatchOp, Multiplier, Ruleset
@@ -45,7 +45,7 @@ def store(copied: Path) -> Iterator[EventStore]:
 def _silenced_by(store: EventStore, dedup_key: str) -> list[tuple[str, ...]]:
     return [
         item.event.silence_ids
-        for item in store.read_stream(engine.alert_stream(TENANT, dedup_key))
+        for item in store.read_stream(alert.alert_stream_id(TENANT, dedup_key))
         if isinstance(item.event, alert.AlertSilenced)
     ]
 
@@ -53,7 +53,7 @@ def _silenced_by(store: EventStore, dedup_key: str) -> list[tuple[str, ...]]:
 def _scores(store: EventStore, dedup_key: str) -> list[int]:
     return [
         item.event.score
-        for item in store.read_stream(engine.alert_stream(TENANT, dedup_key))
+        for item in store.read_stream(alert.alert_stream_id(TENANT, dedup_key))
         if isinstance(item.event, alert.AlertScored)
     ]
 
@@ -134,7 +134,7 @@ def test_a_silence_created_now_is_read_by_re2_and_verifies(store: EventStore) ->
     """The new silence records its engine; an alert under it (and the old \\d+ one) is silenced
     and replays."""
     state = silence.initial_state(TENANT)
-    stream = engine.silences_stream(TENANT)
+    stream = silence.silences_stream_id(TENANT)
     recorded = store.read_stream(stream)
     for item in recorded:
         state = silence.evolve(state, item.event)

@@ -30,8 +30,8 @@ from test_ingest_api import TOPIC, Ca, make_api, payload
 from helios.adapters.embedded_queue import EmbeddedQueue
 from helios.adapters.https_fetcher import HttpsFetcher
 from helios.adapters.memory.mailer import InMemoryMailer
-from helios.adapters.queue_codec import envelope_message
 from helios.adapters.store.factory import open_event_store
+from helios.apps.application.envelopes import envelope_message
 from helios.apps.application.tenancy import TenancyService
 from helios.apps.cli.integrations import integration_json
 from helios.apps.composition import open_read_models, open_services

@@ -14,7 +14,7 @@ import pytest
 from rich.console import Console
 from threaded import free_port
 
-from helios.adapters.queue_codec import decode_envelope
+from helios.apps.application.envelopes import decode_envelope
 from helios.apps.cli.up import banner
 from helios.apps.composition import open_services
 from helios.apps.embedded.runner import INTEGRATION_FILE, access, integration, serve_api

@@ -10,7 +10,7 @@ import pytest
 from workers import catch_up, drain, outcome
 
 from helios.adapters.memory.mailer import InMemoryMailer
-from helios.adapters.queue_codec import envelope_message
+from helios.apps.application.envelopes import envelope_message
 from helios.apps.composition import open_read_models, open_services
 from helios.apps.embedded.traffic import TrafficGenerator
 from helios.apps.library import open_store

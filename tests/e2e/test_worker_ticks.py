@@ -11,8 +11,8 @@ import attrs
 import pytest
 from queues import QUEUE_KINDS, open_test_queue
 
-from helios.adapters.queue_codec import envelope_message
 from helios.adapters.store.factory import open_event_store
+from helios.apps.application.envelopes import envelope_message
 from helios.apps.embedded.traffic import TrafficGenerator
 from helios.apps.workers.ingest import IngestWorker
 from helios.apps.workers.messages import TickCommand, tick_message

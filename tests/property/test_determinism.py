@@ -74,7 +74,7 @@ def _step(
     command: alert.AlertCommand,
     apply: Callable[[engine.Working], engine.Missing | None],
 ) -> Step:
-    stream = engine.alert_stream(*key)
+    stream = alert.alert_stream_id(*key)
     before = len(working.events.get(stream, []))
     missing = apply(working)
     if isinstance(missing, engine.Missing):
@@ -149,6 +149,6 @@ def test_decisions_do_not_depend_on_the_process_hash_seed() -> None:
 
 def test_the_stream_of_an_alert_is_the_same_in_every_process() -> None:
     """Stream ids are UUIDv5 of the natural key, never salted."""
-    assert engine.alert_stream("t1", "k1") == uuid.uuid5(
+    assert alert.alert_stream_id("t1", "k1") == uuid.uuid5(
         uuid.UUID("5f0c6b3e-6a53-4d1f-9d6e-3d2f1c0b7a11"), "alert\x1ft1\x1fk1"
     )

@@ -39,7 +39,7 @@ class Lifecycle(RuleBasedStateMachine):
         key = (signal.tenant, signal.dedup_key)
         before = self.working.alerts.get(key)
         before_status = before.status if before else None
-        stream = engine.alert_stream(*key)
+        stream = alert.alert_stream_id(*key)
         done = len(self.working.events.get(stream, []))
         self._run(lambda w: engine.apply_signal(w, signal, self.context))
         status = before_status

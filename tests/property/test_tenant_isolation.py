@@ -6,7 +6,7 @@ from domain_strategies import signals
 from hypothesis import given
 from hypothesis import strategies as st
 
-from helios.domain import engine, incident
+from helios.domain import alert, engine, incident
 from helios.domain.ruleset import Ruleset
 from helios.domain.values import Signal
 
@@ -46,14 +46,14 @@ def test_a_tenants_signals_only_touch_its_own_streams(batch: list[Signal]) -> No
     # B's streams hold exactly what B alone would have produced: A changed nothing of B's.
     assert {s: mixed.events[s] for s in b_streams} == alone.events
     a_streams = set(mixed.events) - b_streams
-    own_a = {engine.alert_stream(t, k) for t, k in mixed.alerts if t == "tenant-a"} | {
-        engine.group_stream(t, g) for t, g in mixed.groups if t == "tenant-a"
+    own_a = {alert.alert_stream_id(t, k) for t, k in mixed.alerts if t == "tenant-a"} | {
+        incident.group_stream_id(t, g) for t, g in mixed.groups if t == "tenant-a"
     }
     assert a_streams <= own_a
 
 
 def test_the_same_dedup_key_in_two_tenants_names_two_streams() -> None:
-    assert engine.alert_stream("tenant-a", "k1") != engine.alert_stream("tenant-b", "k1")
-    assert engine.group_stream("tenant-a", "service=db") != engine.group_stream(
+    assert alert.alert_stream_id("tenant-a", "k1") != alert.alert_stream_id("tenant-b", "k1")
+    assert incident.group_stream_id("tenant-a", "service=db") != incident.group_stream_id(
         "tenant-b", "service=db"
     )

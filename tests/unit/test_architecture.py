@@ -1,14 +1,17 @@
 """The dependency rule, checked on the source: domain <- ports <- adapters <- apps.
 
-The check parses every module with `ast` rather than running import-linter: import-linter is not
-a dependency of the project, it sees imports only (not `datetime.now()` or `open()` calls, which
-matter as much for a deterministic domain), and an AST walk of a few dozen files costs
-milliseconds and can point at the offending file:line.
+Two checks. An AST walk of the domain and the ports sees what import-linter cannot (calls such as
+``datetime.now()`` or ``open()``, which matter as much for a deterministic domain) and points at
+the offending file:line in milliseconds. import-linter (contracts in pyproject.toml) checks the
+layers of the whole package, including the application layer and the entry points, which reach
+adapters only through the composition root. A last check keeps functions short.
 """
 
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -320,3 +323,162 @@ def test_the_ports_checker_flags_a_driver_import() -> None:
         rule="r",
     )
     assert [v.line for v in violations] == [1, 2]
+
+
+# --- import-linter: the layers and the composition root, as contracts in pyproject.toml -------
+
+ROOT = SRC.parent
+
+# The modules that must exist for every contract to name something (import-linter refuses a
+# contract over a missing module), each breaking one contract in the synthetic tree below.
+_SYNTHETIC_VIOLATIONS = {
+    "domain/__init__.py": "from helios.ports import queue\n",
+    "ports/__init__.py": "",
+    "ports/queue.py": "from helios.adapters import sqs\n",
+    "adapters/__init__.py": "",
+    "adapters/sqs.py": "import helios.apps.settings\n",
+    "replay.py": "",
+    "apps/__init__.py": "",
+    "apps/settings.py": "",
+    "apps/composition.py": "from helios.adapters import sqs\n",
+    "apps/application/__init__.py": "from helios.apps import composition\n",
+    "apps/views/__init__.py": "from helios.apps.http import app\n",
+    "apps/http/__init__.py": "",
+    "apps/http/app.py": "from helios.adapters.sqs import SqsQueue\n",
+    "apps/cli/__init__.py": "from helios.apps.composition import open_queue\n",
+    "apps/workers/__init__.py": "",
+    "apps/embedded/__init__.py": "",
+    "apps/library.py": "",
+}
+
+
+def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
+    """``lint-imports`` with ``root``'s pyproject.toml over ``root``'s ``src/helios`` (first on
+    the path, so that an installed copy of the package is not the one checked)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "src"), str(SRC)])}
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from importlinter.cli import lint_imports_command as c; sys.exit(c())",
+            "--config",
+            str(root / "pyproject.toml"),
+            "--no-cache",
+        ],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_import_contracts_in_pyproject_are_kept() -> None:
+    """Every import-linter contract (domain, ports, adapters, the application layer, entry
+    points through the composition root) holds for this source tree."""
+    result = lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+
+
+def test_the_import_contracts_catch_each_kind_of_violation(tmp_path: Path) -> None:
+    """Over a synthetic tree that breaks every contract once, lint-imports fails each one."""
+    for name, source in _SYNTHETIC_VIOLATIONS.items():
+        module = tmp_path / "src" / "helios" / name
+        module.parent.mkdir(parents=True, exist_ok=True)
+        module.write_text(source)
+    (tmp_path / "src" / "helios" / "__init__.py").write_text("")
+    config = (ROOT / "pyproject.toml").read_text()
+    (tmp_path / "pyproject.toml").write_text(config[config.index("[tool.importlinter]") :])
+
+    result = lint_imports(tmp_path)
+
+    assert result.returncode != 0
+    assert "Contracts: 0 kept, 5 broken." in result.stdout, result.stdout + result.stderr
+    for chain in (
+        "helios.domain -> helios.ports.queue",
+        "helios.ports.queue -> helios.adapters.sqs",
+        "helios.adapters.sqs -> helios.apps.settings",
+        "helios.apps.application -> helios.apps.composition",
+        "helios.apps.views -> helios.apps.http.app",
+        "helios.apps.http.app -> helios.adapters.sqs",
+    ):
+        assert chain in result.stdout, result.stdout
+
+
+# --- function length ---------------------------------------------------------------------------
+
+MAX_FUNCTION_LINES = 80
+
+# Functions longer than MAX_FUNCTION_LINES today (lines from ``def`` to the last line of the
+# body). The list may only shrink: a function that gets shorter must leave it, and no new one
+# may join it.
+LONG_FUNCTIONS = {
+    # deciders: one exhaustive match over the commands each
+    "helios/domain/alert.py:_decide_signal": 142,
+    "helios/domain/fold.py:step": 105,
+    # normalizers: one pass over the source's document each
+    "helios/domain/normalize/alertmanager.py:_typed_alert_signal": 81,
+    "helios/domain/normalize/pagerduty.py:normalize_pagerduty": 94,
+    "helios/domain/normalize/pagerduty.py:typed_pagerduty": 92,
+}
+
+
+def function_lengths(source: str) -> Iterator[tuple[str, int, int]]:
+    """Yield (qualified name, first line, number of lines) for every function in ``source``,
+    nested ones and methods included (a nested function counts within its parent too)."""
+
+    def walk(node: ast.AST, prefix: str) -> Iterator[tuple[str, int, int]]:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                name = prefix + child.name
+                end = child.end_lineno or child.lineno
+                yield name, child.lineno, end - child.lineno + 1
+                yield from walk(child, name + ".")
+            elif isinstance(child, ast.ClassDef):
+                yield from walk(child, prefix + child.name + ".")
+            else:
+                yield from walk(child, prefix)
+
+    yield from walk(ast.parse(source), "")
+
+
+def _long_functions() -> dict[str, int]:
+    found: dict[str, int] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        where = path.relative_to(SRC).as_posix()
+        for name, _, lines in function_lengths(path.read_text()):
+            if lines > MAX_FUNCTION_LINES:
+                found[f"{where}:{name}"] = lines
+    return found
+
+
+def test_no_function_is_longer_than_80_lines_but_those_listed() -> None:
+    """A function over the limit is either listed (and no longer than listed) or a failure."""
+    found = _long_functions()
+    new = {name: lines for name, lines in found.items() if name not in LONG_FUNCTIONS}
+    grown = {
+        name: (LONG_FUNCTIONS[name], lines)
+        for name, lines in found.items()
+        if name in LONG_FUNCTIONS and lines > LONG_FUNCTIONS[name]
+    }
+    assert not new, f"functions over {MAX_FUNCTION_LINES} lines: {new}"
+    assert not grown, f"listed functions that grew (listed, now): {grown}"
+
+
+def test_the_list_of_long_functions_only_shrinks() -> None:
+    """A listed function that was shortened (or moved, or removed) must leave the list."""
+    found = _long_functions()
+    stale = sorted(name for name in LONG_FUNCTIONS if name not in found)
+    assert not stale, (
+        f"no longer over {MAX_FUNCTION_LINES} lines, remove from LONG_FUNCTIONS: {stale}"
+    )
+
+
+def test_function_lengths_count_nested_functions_and_methods() -> None:
+    """The measure names methods and nested functions and counts from def to the last line."""
+    source = (
+        "class A:\n    def m(self):\n        def inner():\n            pass\n        return 1\n"
+    )
+    assert list(function_lengths(source)) == [("A.m", 2, 4), ("A.m.inner", 3, 2)]

@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from helios.adapters.store.codec import EventCodec
-from helios.domain import engine, identity, incident, versions
+from helios.domain import alert, engine, identity, incident, versions
 from helios.domain.intake import outcome_event
 from helios.domain.normalize import Normalized, normalize
 from helios.domain.ruleset import LabelMatcher, MatchOp, Multiplier, Ruleset
@@ -175,9 +175,9 @@ def test_content_signal_ids_are_pinned() -> None:
 
 def test_stream_ids_are_pinned() -> None:
     """Stream ids are UUID v5 of the natural key, unchanged."""
-    assert str(engine.alert_stream("acme", "k1")) == "7607df09-9019-5cd9-ba72-7cd6df9dfe21"
+    assert str(alert.alert_stream_id("acme", "k1")) == "7607df09-9019-5cd9-ba72-7cd6df9dfe21"
     assert (
-        str(engine.group_stream("acme", "service=checkout"))
+        str(incident.group_stream_id("acme", "service=checkout"))
         == "98344832-9b4f-53ab-a08a-580421be531a"
     )
     assert incident.incident_id_for("acme", "service=checkout", 3) == "inc-1585222a8d565ad088e9efec"

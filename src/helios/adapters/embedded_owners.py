@@ -17,11 +17,13 @@ import contextlib
 import os
 import uuid
 from pathlib import Path
+from types import ModuleType
 
+fcntl: ModuleType | None
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not on POSIX
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None
 
 _SUFFIX = ".lock"
 

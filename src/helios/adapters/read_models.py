@@ -89,7 +89,7 @@ class SqlReadModels:
     def _connection(self) -> Any:
         if self._conn is not None:
             return self._conn
-        conn: Any
+        conn: Any  # a psycopg or a sqlite3 connection: both take execute()
         if self.is_postgres:
             import psycopg
 

@@ -17,10 +17,11 @@ from helios.adapters.embedded_queue import EmbeddedQueue
 from helios.adapters.key_file import PrivateJsonFile
 from helios.adapters.memory.limits import InMemoryIdempotencyStore, InMemoryRateLimiter
 from helios.adapters.read_models import open_sql_read_models
-from helios.adapters.store.factory import open_event_store
+from helios.adapters.store import factory
 from helios.apps.settings import Settings
 from helios.apps.views.schema import install
 from helios.ports.event_store import EventStore
+from helios.ports.http import HttpFetcher
 from helios.ports.idempotency import IdempotencyStore
 from helios.ports.mailer import Mailer
 from helios.ports.queue import BlobStore, Queue
@@ -43,7 +44,73 @@ def open_store(settings: Settings) -> EventStore:
     url = settings.effective_store_url
     if url.startswith("sqlite:"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return open_event_store(url)
+    return factory.open_event_store(url)
+
+
+def open_event_store(url: str) -> EventStore:
+    """The event store at ``url`` (``memory://``, ``sqlite:path``, ``postgresql://…``).
+
+    Raises:
+        ValueError: the URL's scheme is not supported.
+        StoreUnavailable: the store cannot be reached, or a PostgreSQL schema is missing.
+    """
+    return factory.open_event_store(url)
+
+
+def migrate_store(url: str) -> None:
+    """Create the event store's schema at ``url`` if missing (idempotent).
+
+    Raises:
+        ValueError: the URL's scheme is not supported.
+        StoreUnavailable: the store cannot be reached.
+    """
+    factory.migrate(url)
+
+
+def open_blobs(settings: Settings) -> BlobStore:
+    """Where payloads too large for a queue message are kept (a directory of the settings)."""
+    settings.blob_dir.mkdir(parents=True, exist_ok=True)
+    return FileBlobStore(settings.blob_dir)
+
+
+def open_fetcher() -> HttpFetcher:
+    """The HTTPS client that visits SNS subscription URLs (the system's CAs)."""
+    from helios.adapters.https_fetcher import HttpsFetcher
+
+    return HttpsFetcher()
+
+
+@attrs.frozen(kw_only=True)
+class ProvisionedQueue:
+    """A queue ``create_sqs_queues`` made sure exists."""
+
+    name: str
+    url: str
+    dead_letter_url: str
+
+
+async def create_sqs_queues(settings: Settings, names: tuple[str, ...]) -> list[ProvisionedQueue]:
+    """Create the SQS queues ``names`` and their dead-letter queues (idempotent).
+
+    The SQS client's own errors (endpoint unreachable, access denied) propagate: provisioning
+    is an operator's command, whose traceback names the cause.
+    """
+    from helios.adapters.sqs.connection import SqsSettings, sqs_client
+    from helios.adapters.sqs.provisioning import create_queues
+
+    client_settings = SqsSettings(
+        endpoint_url=settings.sqs_endpoint_url,
+        region=settings.aws_region,
+        prefix=settings.sqs_prefix,
+    )
+    created: list[ProvisionedQueue] = []
+    async with sqs_client(client_settings) as client:
+        for name in names:
+            urls = await create_queues(client, prefix=settings.sqs_prefix, name=name)
+            created.append(
+                ProvisionedQueue(name=name, url=urls.main, dead_letter_url=urls.dead_letter)
+            )
+    return created
 
 
 def key_file(settings: Settings, name: str) -> PrivateJsonFile:
@@ -122,8 +189,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     async with AsyncExitStack() as stack:
         store = await anyio.to_thread.run_sync(open_store, settings)
         stack.callback(store.close)
-        settings.blob_dir.mkdir(parents=True, exist_ok=True)
-        blobs = FileBlobStore(settings.blob_dir)
+        blobs = open_blobs(settings)
         queue = await stack.enter_async_context(open_queue(settings, blobs))
         limiter: RateLimiter
         idempotency: IdempotencyStore

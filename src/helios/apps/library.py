@@ -17,10 +17,10 @@ import uuid
 from collections.abc import Iterator, Sequence
 from types import TracebackType
 
-from helios.adapters.store.factory import open_event_store
 from helios.apps.application.ingest import Ingestor, IngestReport
 from helios.apps.application.repository import ALERT, INCIDENT_GROUP, SILENCES, Repository
 from helios.apps.application.rules import publish_rules
+from helios.apps.composition import open_event_store
 from helios.domain import alert, incident, silence
 from helios.domain.alert import AlertState
 from helios.domain.ruleset import Ruleset

@@ -294,7 +294,7 @@ AccessEvent = (
 )  # fmt: skip
 
 
-def decide(command: AccessCommand, state: AccessDirectory) -> tuple[AccessEvent, ...]:
+def decide(command: AccessCommand, state: AccessDirectory) -> tuple[AccessEvent, ...]:  # noqa: C901, PLR0912
     """Validate a command against the tenant's users and tokens.
 
     Raises:

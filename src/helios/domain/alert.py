@@ -385,7 +385,7 @@ AlertEvent = (
 # --------------------------------------------------------------------------- evolve
 
 
-def evolve(state: AlertState, event: AlertEvent) -> AlertState:
+def evolve(state: AlertState, event: AlertEvent) -> AlertState:  # noqa: C901, PLR0912
     """Apply a recorded event. Total: never raises, so replay cannot fail."""
     match event:
         case SignalAccepted(signal=signal, late_beyond_horizon=True):
@@ -462,7 +462,7 @@ def evolve_all(state: AlertState, events: tuple[AlertEvent, ...] | list[AlertEve
     return state
 
 
-def _absorb(state: AlertState, signal: Signal, policy: FoldPolicy) -> AlertState:
+def _absorb(state: AlertState, signal: Signal, policy: FoldPolicy) -> AlertState:  # noqa: PLR0912
     if state.holds(signal):
         return state
     signals = state.signals
@@ -621,7 +621,7 @@ def decide_and_evolve(
             return _decide_tick(command, state)
 
 
-def _decide_signal(
+def _decide_signal(  # noqa: C901, PLR0912
     command: IngestSignal, state: AlertState
 ) -> tuple[tuple[AlertEvent, ...], AlertState]:
     signal, ruleset = command.signal, command.ruleset

@@ -16,21 +16,13 @@ import attrs
 from helios.domain import alert, incident, versions
 from helios.domain.incident import AlertChange
 from helios.domain.ruleset import Ruleset
-from helios.domain.ruleset_stream import ruleset_stream_id
-from helios.domain.silence import Silence, silences_stream_id
+from helios.domain.silence import Silence
 from helios.domain.values import Millis, Signal
 
 AlertKey = tuple[str, str]
 """(tenant, dedup key)"""
 GroupKey = tuple[str, str]
 """(tenant, group key)"""
-
-
-# Stream ids are made next to their aggregates; these names stay for the engine's callers.
-alert_stream = alert.alert_stream_id
-group_stream = incident.group_stream_id
-ruleset_stream = ruleset_stream_id
-silences_stream = silences_stream_id
 
 
 @attrs.frozen(kw_only=True)
@@ -118,7 +110,7 @@ def _commit(
     if commands and group not in working.groups:
         return Missing(groups=frozenset({group}))
     working.alerts[key] = after
-    working.record(alert_stream(*key), events)
+    working.record(alert.alert_stream_id(*key), events)
     if commands:
         group_state = working.groups[group]
         decided: list[object] = []
@@ -126,7 +118,7 @@ def _commit(
             produced, group_state = incident.decide_and_evolve(command, group_state)
             decided.extend(produced)
         working.groups[group] = group_state
-        working.record(group_stream(*group), decided)
+        working.record(incident.group_stream_id(*group), decided)
     return None
 
 

@@ -203,7 +203,7 @@ class RuleProblem:
     message: str
 
 
-def validate(ruleset: Ruleset) -> tuple[RuleProblem, ...]:
+def validate(ruleset: Ruleset) -> tuple[RuleProblem, ...]:  # noqa: C901, PLR0912
     """Every problem in a ruleset; empty when it may be published (patterns must be RE2)."""
     problems: list[RuleProblem] = []
 

@@ -6,9 +6,15 @@ The notifier keeps an outbox and retries; a mailer only has to tell a transient 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Protocol
 
 import attrs
+
+
+def _addresses(value: Iterable[str]) -> tuple[str, ...]:
+    # Typed: ``converter=tuple`` would leave the constructor's parameter untyped.
+    return tuple(value)
 
 
 @attrs.frozen(kw_only=True)
@@ -18,7 +24,7 @@ class MailMessage:
 
     message_id: str
     sender: str
-    recipients: tuple[str, ...] = attrs.field(converter=tuple)
+    recipients: tuple[str, ...] = attrs.field(converter=_addresses)
     subject: str
     text: str
 

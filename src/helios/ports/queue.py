@@ -59,7 +59,7 @@ class MessageAttributes:
 
 @attrs.frozen(kw_only=True)
 class OutgoingMessage:
-    """A message to enqueue. ``body`` is opaque bytes (see ``helios.adapters.queue_codec``)."""
+    """A message to enqueue. ``body`` is opaque to the queue (an encoded envelope or command)."""
 
     body: bytes
     attributes: MessageAttributes

@@ -12,7 +12,7 @@ import pytest
 from legacy_log import legacy_store
 
 from helios import replay
-from helios.domain import alert, engine, versions
+from helios.domain import alert, versions
 from helios.domain.intake import EnvelopeNormalized, EnvelopeReceived
 from helios.domain.normalize import Normalized, normalize
 from helios.domain.ruleset import Ruleset
@@ -39,7 +39,7 @@ def test_the_legacy_log_verifies_without_a_divergence(store: EventStore) -> None
 
 def _alert(store: EventStore, dedup_key: str) -> alert.AlertState:
     state = alert.initial_state(TENANT, dedup_key)
-    for item in store.read_stream(engine.alert_stream(TENANT, dedup_key)):
+    for item in store.read_stream(alert.alert_stream_id(TENANT, dedup_key)):
         state = alert.evolve(state, item.event)
     return state
 

@@ -10,7 +10,7 @@ from helios import replay
 from helios.adapters.store.factory import open_event_store
 from helios.apps.application.ingest import Ingestor, Snapshotting
 from helios.apps.embedded.traffic import TrafficGenerator
-from helios.domain import alert, engine
+from helios.domain import alert
 from helios.ports.event_store import AppendBatch, EventStore, StreamAppend
 from helios.ports.snapshots import Snapshot, SnapshotStore
 
@@ -34,7 +34,7 @@ def an_alert(store: EventStore) -> tuple[str, int]:
         for e in store.read_log(0, 10_000)
         if isinstance(e.event, alert.SignalAccepted)
     )
-    stream = engine.alert_stream("acme", key)
+    stream = alert.alert_stream_id("acme", key)
     taken = {v for s, v in store.snapshot_versions() if s == stream}
     length = len(store.read_stream(stream))
     return key, max(set(range(1, length)) - taken) + 1
@@ -42,7 +42,7 @@ def an_alert(store: EventStore) -> tuple[str, int]:
 
 def evolved(store: EventStore, key: str, version: int) -> alert.AlertState:
     state = alert.initial_state("acme", key)
-    for item in store.read_stream(engine.alert_stream("acme", key)):
+    for item in store.read_stream(alert.alert_stream_id("acme", key)):
         if item.version <= version:
             state = alert.evolve(state, item.event)
     return state
@@ -60,7 +60,7 @@ def test_a_snapshot_that_differs_from_its_stream_is_a_divergence() -> None:
     store = recorded_with_snapshots()
     assert isinstance(store, SnapshotStore)
     key, length = an_alert(store)
-    stream = engine.alert_stream("acme", key)
+    stream = alert.alert_stream_id("acme", key)
     wrong = attrs.evolve(evolved(store, key, length - 1), notifications=999)
     store.save_snapshots([Snapshot(stream_id=stream, version=length - 1, state=wrong)], keep=9)
 
@@ -77,7 +77,7 @@ def test_a_snapshot_of_another_stream_is_a_divergence() -> None:
     store = recorded_with_snapshots()
     assert isinstance(store, SnapshotStore)
     key, _ = an_alert(store)
-    elsewhere = engine.alert_stream("acme", key + "-elsewhere")
+    elsewhere = alert.alert_stream_id("acme", key + "-elsewhere")
     store.save_snapshots(
         [Snapshot(stream_id=elsewhere, version=1, state=evolved(store, key, 1))], keep=2
     )
@@ -103,7 +103,7 @@ def test_a_snapshot_of_an_older_shape_is_skipped_not_a_divergence() -> None:
     key, length = an_alert(store)
     older = OlderAlertState(tenant="acme", dedup_key=key)
     store.save_snapshots(
-        [Snapshot(stream_id=engine.alert_stream("acme", key), version=length - 1, state=older)],
+        [Snapshot(stream_id=alert.alert_stream_id("acme", key), version=length - 1, state=older)],
         keep=9,
     )
 
@@ -113,7 +113,7 @@ def test_a_snapshot_of_an_older_shape_is_skipped_not_a_divergence() -> None:
 
 
 def _copy_first_event(store: EventStore, key: str, stream: uuid.UUID) -> AppendBatch:
-    first = store.read_stream(engine.alert_stream("acme", key))[0].event
+    first = store.read_stream(alert.alert_stream_id("acme", key))[0].event
     return AppendBatch(
         streams=(StreamAppend(stream_id=stream, expected_version=0, events=(first,)),)
     )

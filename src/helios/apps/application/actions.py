@@ -16,8 +16,8 @@ import anyio.to_thread
 import attrs
 import orjson
 
-from helios.adapters.queue_codec import envelope_message
 from helios.apps.application.alert_history import AlertNotFound
+from helios.apps.application.envelopes import envelope_message
 from helios.apps.views import alerts
 from helios.domain.normalize import FieldError
 from helios.domain.values import Envelope, Millis, SourceKind

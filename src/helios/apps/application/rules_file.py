@@ -163,6 +163,40 @@ _TOP = {
     "notifications",
 }
 
+# The keys of each plain section, in the order the sections are checked (and their problems
+# reported); severity_map and multipliers are read by their own functions.
+_SECTION_KEYS = {
+    "identity": {
+        "key_labels",
+        "default_severity",
+        "skew_tolerance",
+        "cloudwatch_insufficient_data",
+    },
+    "conflicts": {
+        "severity_policy",
+        "flap_threshold",
+        "flap_window",
+        "lateness_horizon",
+        "horizon_signals",
+    },
+    "scoring": {
+        "severity_points",
+        "recurrence_points",
+        "recurrence_cap",
+        "flapping_penalty",
+        "thresholds",
+    },
+    "grouping": {"group_by"},
+    "notifications": {
+        "priorities",
+        "on_resolve",
+        "channel",
+        "recipients",
+        "escalate_after",
+        "escalate_priorities",
+    },
+}
+
 
 def loads(text: str) -> Ruleset:
     """Parse and validate a TOML ruleset.
@@ -171,8 +205,36 @@ def loads(text: str) -> Ruleset:
         RulesFileError: invalid TOML, unknown keys, wrong types or a ruleset that does not
             validate; each problem names its field and, when it can be found, its line.
     """
+    data = _parse(text)
+    reader = _Reader(text)
+    for unknown in sorted(set(data) - _TOP):
+        reader.fail(unknown, f"unknown section or key (expected one of: {', '.join(sorted(_TOP))})")
+    sections = {name: reader.table(data, name, keys) for name, keys in _SECTION_KEYS.items()}
+    fields: dict[str, Any] = {
+        "version": reader.value(data, "version", int, 1),
+        **_identity(reader, sections["identity"]),
+        "severity_map": _severity_map(reader, data),
+        **_conflicts(reader, sections["conflicts"]),
+        **_scoring(reader, sections["scoring"]),
+        "multipliers": _multipliers(reader, data),
+        "group_by": reader.strings(
+            sections["grouping"], "grouping.group_by", DEFAULT_RULESET.group_by
+        ),
+        **_notifications(reader, sections["notifications"]),
+    }
+    if reader.problems:
+        raise RulesFileError(tuple(reader.problems))
+    return _validated(text, Ruleset(**fields))
+
+
+def _parse(text: str) -> dict[str, Any]:
+    """The TOML document as a table.
+
+    Raises:
+        RulesFileError: the text is not TOML (the problem names the line when the parser does).
+    """
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         line = re.search(r"line (\d+)", str(error))
         raise RulesFileError(
@@ -182,46 +244,11 @@ def loads(text: str) -> Ruleset:
                 ),
             )
         ) from error
-    reader = _Reader(text)
-    for unknown in sorted(set(data) - _TOP):
-        reader.fail(unknown, f"unknown section or key (expected one of: {', '.join(sorted(_TOP))})")
+
+
+def _identity(reader: _Reader, identity: dict[str, Any]) -> dict[str, Any]:
     d = DEFAULT_RULESET
-    identity = reader.table(
-        data,
-        "identity",
-        {"key_labels", "default_severity", "skew_tolerance", "cloudwatch_insufficient_data"},
-    )
-    conflicts = reader.table(
-        data,
-        "conflicts",
-        {"severity_policy", "flap_threshold", "flap_window", "lateness_horizon", "horizon_signals"},
-    )
-    scoring = reader.table(
-        data,
-        "scoring",
-        {
-            "severity_points",
-            "recurrence_points",
-            "recurrence_cap",
-            "flapping_penalty",
-            "thresholds",
-        },
-    )
-    grouping = reader.table(data, "grouping", {"group_by"})
-    notifications = reader.table(
-        data,
-        "notifications",
-        {
-            "priorities",
-            "on_resolve",
-            "channel",
-            "recipients",
-            "escalate_after",
-            "escalate_priorities",
-        },
-    )
-    fields: dict[str, Any] = {
-        "version": reader.value(data, "version", int, 1),
+    return {
         "key_labels": reader.strings(identity, "identity.key_labels", d.key_labels),
         "default_severity": reader.enum(
             identity, "identity.default_severity", Severity, d.default_severity
@@ -235,7 +262,12 @@ def loads(text: str) -> Ruleset:
             CloudWatchInsufficientData,
             d.cloudwatch_insufficient_data,
         ),
-        "severity_map": _severity_map(reader, data),
+    }
+
+
+def _conflicts(reader: _Reader, conflicts: dict[str, Any]) -> dict[str, Any]:
+    d = DEFAULT_RULESET
+    return {
         "severity_policy": reader.enum(
             conflicts, "conflicts.severity_policy", SeverityPolicy, d.severity_policy
         ),
@@ -249,6 +281,12 @@ def loads(text: str) -> Ruleset:
         "horizon_signals": reader.value(
             conflicts, "conflicts.horizon_signals", int, d.horizon_signals
         ),
+    }
+
+
+def _scoring(reader: _Reader, scoring: dict[str, Any]) -> dict[str, Any]:
+    d = DEFAULT_RULESET
+    return {
         "severity_points": _severity_points(reader, scoring),
         "recurrence_points": reader.value(
             scoring, "scoring.recurrence_points", int, d.recurrence_points
@@ -258,8 +296,12 @@ def loads(text: str) -> Ruleset:
             scoring, "scoring.flapping_penalty", int, d.flapping_penalty
         ),
         "thresholds": _thresholds(reader, scoring),
-        "multipliers": _multipliers(reader, data),
-        "group_by": reader.strings(grouping, "grouping.group_by", d.group_by),
+    }
+
+
+def _notifications(reader: _Reader, notifications: dict[str, Any]) -> dict[str, Any]:
+    d = DEFAULT_RULESET
+    return {
         "notify_priorities": reader.priorities(
             notifications, "notifications.priorities", d.notify_priorities
         ),
@@ -277,9 +319,14 @@ def loads(text: str) -> Ruleset:
             notifications, "notifications.escalate_priorities", d.escalate_priorities
         ),
     }
-    if reader.problems:
-        raise RulesFileError(tuple(reader.problems))
-    ruleset = Ruleset(**fields)
+
+
+def _validated(text: str, ruleset: Ruleset) -> Ruleset:
+    """The ruleset, once the domain's validation accepts it.
+
+    Raises:
+        RulesFileError: validation refused it; problems are named as the file spells them.
+    """
     problems = tuple(
         RulesProblem(
             field=_file_field(p.field), message=p.message, line=_line_of(text, _file_field(p.field))

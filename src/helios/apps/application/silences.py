@@ -7,10 +7,9 @@ decider holds every rule, so a refusal names the fields exactly as the domain do
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 
-from helios.apps.application.repository import execute, fold_stream
-from helios.domain import engine, silence
+from helios.apps.application.repository import SILENCES, Repository
+from helios.domain import silence
 from helios.domain.ruleset import LabelMatcher
 from helios.domain.values import Millis
 from helios.ports.event_store import EventStore
@@ -26,9 +25,7 @@ def tenant_silences(store: EventStore, *, tenant: str) -> tuple[silence.Silence,
     Raises:
         StoreUnavailable: the store cannot be reached.
     """
-    state, _ = fold_stream(
-        store, engine.silences_stream(tenant), silence.initial_state(tenant), silence.evolve
-    )
+    state, _ = Repository(store).load(SILENCES, tenant)
     return tuple(sorted(state.silences, key=lambda s: -s.starts_at))
 
 
@@ -60,7 +57,9 @@ def create_silence(
         comment=comment,
     )
     command = silence.CreateSilence(silence=new, at=at)
-    state = _decide_and_append(store, tenant, lambda current: silence.decide(command, current))
+    state, _ = Repository(store).execute(
+        SILENCES, tenant, lambda current: silence.decide(command, current)
+    )
     recorded = state.get(new.silence_id)
     assert recorded is not None
     return recorded
@@ -84,22 +83,7 @@ def expire_silence(
             raise NoSuchSilence(silence_id)
         return silence.decide(command, state)
 
-    state = _decide_and_append(store, tenant, decide)
+    state, _ = Repository(store).execute(SILENCES, tenant, decide)
     expired = state.get(silence_id)
     assert expired is not None
     return expired
-
-
-def _decide_and_append(
-    store: EventStore,
-    tenant: str,
-    decide: Callable[[silence.TenantSilences], tuple[silence.SilenceEvent, ...]],
-) -> silence.TenantSilences:
-    state, _ = execute(
-        store,
-        engine.silences_stream(tenant),
-        initial=lambda: silence.initial_state(tenant),
-        evolve=silence.evolve,
-        decide=decide,
-    )
-    return state

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from helios.adapters.store.factory import migrate
+from helios.apps.composition import migrate_store
 
 DEFAULT_URL = "sqlite:.helios/helios.db"
 
@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    migrate(args.store)
+    migrate_store(args.store)
     print(f"event store ready: {_redacted(args.store)}")
     return 0
 

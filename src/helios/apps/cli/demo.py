@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from helios.adapters.queue_codec import envelope_message
+from helios.apps.application.envelopes import envelope_message
 from helios.apps.application.provisioning import Provisioning
 from helios.apps.composition import Services, key_file, open_services
 from helios.apps.embedded.runner import (
@@ -290,7 +290,7 @@ def _summary_table(summary: _Summary) -> Table:
     table.add_row("notifications", "queued/sent", str(summary.notifications))
     if summary.envelopes is not None:
         table.add_row("envelopes processed", "", str(summary.envelopes))
-    for status, count in sorted(HTTP.statuses.items()):
-        label = f"HTTP {status}" if status else "HTTP errors"
+    for code, count in sorted(HTTP.statuses.items()):
+        label = f"HTTP {code}" if code else "HTTP errors"
         table.add_row("requests sent", label, str(count))
     return table

@@ -12,8 +12,8 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from helios.adapters.queue_codec import ENVELOPE_KIND, MalformedMessage, decode_envelope
-from helios.apps.composition import open_queue
+from helios.apps.application.envelopes import ENVELOPE_KIND, MalformedMessage, decode_envelope
+from helios.apps.composition import open_blobs, open_queue
 from helios.apps.settings import Settings
 from helios.ports.queue import ReceivedMessage
 
@@ -42,10 +42,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 async def _dead(args: argparse.Namespace, limit: int) -> Sequence[ReceivedMessage]:
     settings = Settings.from_env()
-    settings.blob_dir.mkdir(parents=True, exist_ok=True)
-    from helios.adapters.blobs import FileBlobStore
-
-    async with open_queue(settings, FileBlobStore(settings.blob_dir), name=args.queue) as queue:
+    async with open_queue(settings, open_blobs(settings), name=args.queue) as queue:
         return await queue.dead_letters(limit=limit)
 
 
@@ -124,11 +121,7 @@ def _redrive(args: argparse.Namespace) -> int:
 
     async def run() -> int:
         settings = Settings.from_env()
-        settings.blob_dir.mkdir(parents=True, exist_ok=True)
-        from helios.adapters.blobs import FileBlobStore
-
-        blobs = FileBlobStore(settings.blob_dir)
-        async with open_queue(settings, blobs, name=args.queue) as queue:
+        async with open_queue(settings, open_blobs(settings), name=args.queue) as queue:
             return await queue.redrive("all" if args.all else set(args.message_ids))
 
     moved = asyncio.run(run())

@@ -10,6 +10,7 @@ import anyio.to_thread
 
 from helios.apps.composition import open_services
 from helios.apps.settings import Settings
+from helios.apps.views.positions import committed_position
 from helios.apps.views.projector import Projector
 from helios.apps.workers.followers import follow
 from helios.apps.workers.runtime import read_models
@@ -63,7 +64,7 @@ def _status(args: argparse.Namespace) -> int:
                 head = await anyio.to_thread.run_sync(services.store.max_position)
                 print(f"log head: {head}")
                 for follower in FOLLOWERS:
-                    position = await anyio.to_thread.run_sync(db.position, follower)
+                    position = await anyio.to_thread.run_sync(committed_position, db, follower)
                     print(f"{follower:<17} {position:>10}  behind by {max(0, head - position)}")
             finally:
                 db.close()

@@ -46,25 +46,12 @@ def _create(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    created = anyio.run(_create_sqs, settings, names)
-    print(json.dumps({"queue": "sqs", "created": created}))
+    from helios.apps.composition import create_sqs_queues
+
+    created = anyio.run(create_sqs_queues, settings, names)
+    listed = [
+        {"name": queue.name, "url": queue.url, "dead_letter_url": queue.dead_letter_url}
+        for queue in created
+    ]
+    print(json.dumps({"queue": "sqs", "created": listed}))
     return 0
-
-
-async def _create_sqs(settings: object, names: tuple[str, ...]) -> list[dict[str, str]]:
-    from helios.adapters.sqs.connection import SqsSettings, sqs_client
-    from helios.adapters.sqs.provisioning import create_queues
-    from helios.apps.settings import Settings
-
-    assert isinstance(settings, Settings)
-    created: list[dict[str, str]] = []
-    client_settings = SqsSettings(
-        endpoint_url=settings.sqs_endpoint_url,
-        region=settings.aws_region,
-        prefix=settings.sqs_prefix,
-    )
-    async with sqs_client(client_settings) as client:
-        for name in names:
-            urls = await create_queues(client, prefix=settings.sqs_prefix, name=name)
-            created.append({"name": name, "url": urls.main, "dead_letter_url": urls.dead_letter})
-    return created

@@ -16,13 +16,13 @@ from contextlib import contextmanager
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from helios.adapters.store.factory import open_event_store
 from helios.apps.application import rules_file
 from helios.apps.application.replay import render
 from helios.apps.application.replay.explain import AlertNotFound, explain
 from helios.apps.application.replay.log import Window
 from helios.apps.application.replay.verify import Verifier
 from helios.apps.application.replay.whatif import what_if
+from helios.apps.composition import open_event_store
 from helios.domain.timestamps import parse_rfc3339
 from helios.domain.values import Millis
 from helios.ports.event_store import EventStore, StoreUnavailable

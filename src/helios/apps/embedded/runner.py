@@ -129,7 +129,7 @@ class _Server:
         import uvicorn
 
         server = uvicorn.Server(config)
-        server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
+        server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign, assignment]
         return server
 
 

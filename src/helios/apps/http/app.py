@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio.to_thread
@@ -12,14 +12,14 @@ from litestar.openapi import OpenAPIConfig
 from litestar.status_codes import HTTP_404_NOT_FOUND
 
 import helios
+from helios.apps.application.admission import Intake, now_ms
 from helios.apps.application.tenancy import KeyDirectory
 from helios.apps.composition import Services
 from helios.apps.http.config import ApiConfig
 from helios.apps.http.errors import PROBLEM_HANDLERS, NotFound, problem_response
-from helios.apps.http.intake import Intake, now_ms
 from helios.apps.http.middleware import BodyDeadline, RequestContext
 from helios.apps.http.query import OPENAPI_COMPONENTS, query_router
-from helios.apps.http.routes import ApiContext, build_routes
+from helios.apps.http.routes import ROUTES, ApiContext, dependencies
 from helios.apps.http.sns import SnsVerifier
 from helios.apps.observability import Metrics
 from helios.domain.values import Millis
@@ -57,28 +57,20 @@ def create_app(
         clock=clock,
     )
 
-    async def store_ready() -> None:
-        await anyio.to_thread.run_sync(services.store.max_position)
-
-    async def queue_ready() -> None:
-        await services.queue.check_ready()
-
-    async def limiter_ready() -> None:
-        await services.limiter.check(key="readyz", rate_per_s=1.0, burst=1, now_ms=clock(), cost=0)
-
     ctx = ApiContext(
         intake=intake,
         config=config,
         sns=sns,
         metrics=metrics,
-        readiness={"store": store_ready, "queue": queue_ready, "limiter": limiter_ready},
+        readiness=_readiness_probes(services, clock),
     )
 
     def stop_taking_traffic() -> None:
         ctx.shutting_down = True
 
     return Litestar(
-        route_handlers=[*build_routes(ctx), query_router(services, clock=clock)],
+        route_handlers=[*ROUTES, query_router(services, clock=clock)],
+        dependencies=dependencies(ctx),
         exception_handlers=PROBLEM_HANDLERS,
         middleware=[
             DefineMiddleware(RequestContext, metrics=metrics),
@@ -94,6 +86,24 @@ def create_app(
         ),
         request_max_body_size=config.max_body_bytes,
     )
+
+
+def _readiness_probes(
+    services: Services, clock: Callable[[], Millis]
+) -> dict[str, Callable[[], Awaitable[object]]]:
+    """What ``/readyz`` checks: the store, the queue and the limiter answer (none is changed:
+    the limiter is asked at no cost)."""
+
+    async def store_ready() -> None:
+        await anyio.to_thread.run_sync(services.store.max_position)
+
+    async def queue_ready() -> None:
+        await services.queue.check_ready()
+
+    async def limiter_ready() -> None:
+        await services.limiter.check(key="readyz", rate_per_s=1.0, burst=1, now_ms=clock(), cost=0)
+
+    return {"store": store_ready, "queue": queue_ready, "limiter": limiter_ready}
 
 
 def _documentation_router() -> Router:

@@ -19,6 +19,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
 
+from helios.apps.application import admission
 from helios.domain.errors import CommandRejected
 from helios.domain.normalize import FieldError
 from helios.ports.event_store import StoreUnavailable
@@ -210,6 +211,8 @@ def as_api_error(error: Exception) -> ApiError:
     """Any exception as the ``ApiError`` it is answered with."""
     if isinstance(error, ApiError):
         return error
+    if isinstance(error, admission.Refused):
+        return _refusal(error)
     if isinstance(error, CommandRejected):
         problems = [FieldError(field=field, message=message) for field, message in error.problems]
         return InvalidBody(error.message, errors=problems)
@@ -237,6 +240,27 @@ def as_api_error(error: Exception) -> ApiError:
         generic.title = str(error.detail)
         return generic
     _log.error("unhandled error", exc_info=error)
+    return ApiError()
+
+
+def _refusal(error: admission.Refused) -> ApiError:
+    """An ingestion request the admission refused, as the API answers it."""
+    match error:
+        case admission.KeyOfAnotherKind(reason=reason):
+            return KeyOfAnotherKind(reason)
+        case admission.NotAuthenticated():
+            return Unauthorized(error.detail)
+        case admission.OtherTenantsKey():
+            return Forbidden(error.detail)
+        case admission.RateExceeded(retry_after_s=retry_after_s):
+            return RateLimited(error.detail, retry_after_s=retry_after_s)
+        case admission.IdempotencyKeyReused():
+            return IdempotencyKeyReused(error.detail)
+        case admission.RequestInFlight():
+            return RequestInFlight(error.detail)
+        case admission.CannotAdmitNow(retry_after_s=retry_after_s):
+            return Unavailable(error.detail, retry_after_s=retry_after_s)
+    _log.error("unmapped refusal", exc_info=error)
     return ApiError()
 
 

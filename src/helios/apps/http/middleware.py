@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import anyio
 import structlog
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 
 from helios.apps.http.errors import RequestTimeout
 from helios.apps.observability import Metrics
@@ -111,7 +111,7 @@ class BodyDeadline:
         deadline: float | None = None
         complete = False
 
-        async def bounded_receive() -> Message:
+        async def bounded_receive() -> ReceiveMessage:
             nonlocal deadline, complete
             if complete:
                 return await receive()

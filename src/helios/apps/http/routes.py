@@ -3,24 +3,35 @@
 
 Handlers read the raw body (bounded), run the source's checks and hand over to ``Intake``;
 they answer success themselves and raise ``ApiError`` for everything else (rendered in
-``errors``). Built as closures over one ``ApiContext`` so the hot path does no dependency
-lookup.
+``errors``). They are plain module-level handlers: the app (``app.create_app``) provides the
+one ``ApiContext`` as the ``api`` dependency (cached: built once per app), and sets the body
+size limit for every route.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Final
 
 import anyio
 import anyio.to_thread
 import attrs
 import msgspec
 from litestar import Request, Response, get, post
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import InternalServerException
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 
+from helios.apps.application.admission import (
+    KEPT_HEADERS,
+    MAX_IDEMPOTENCY_KEY_CHARS,
+    Delivery,
+    Intake,
+    KeyOfAnotherKind,
+    NotAuthenticated,
+    OtherTenantsKey,
+)
 from helios.apps.application.tenancy import Authenticated
 from helios.apps.http import shapes, signatures, sns
 from helios.apps.http.authorization import bearer
@@ -32,12 +43,9 @@ from helios.apps.http.errors import (
     Forbidden,
     InvalidBody,
     InvalidHeader,
-    KeyOfAnotherKind,
     NotFound,
     PayloadTooLarge,
-    Unauthorized,
 )
-from helios.apps.http.intake import KEPT_HEADERS, MAX_IDEMPOTENCY_KEY_CHARS, Delivery, Intake
 from helios.apps.http.sns import SnsVerifier
 from helios.apps.observability import Metrics
 from helios.domain.identity import stable_hash
@@ -66,12 +74,23 @@ _READY_TIMEOUT_S = 2.0
 
 @attrs.define
 class ApiContext:
+    """What the ingestion handlers need, built once per app (the ``api`` dependency)."""
+
     intake: Intake
     config: ApiConfig
     sns: SnsVerifier
     metrics: Metrics
     readiness: dict[str, Callable[[], Awaitable[object]]]
     shutting_down: bool = False
+
+    @property
+    def sns_ahead_s(self) -> int:
+        # An SNS Timestamp may be as far ahead of the API's clock as a generic signature's.
+        return self.config.signature_tolerance_s
+
+    @property
+    def sns_replay_window_ms(self) -> int:
+        return sns.replay_window_ms(max_age_s=self.config.sns_max_age_s, ahead_s=self.sns_ahead_s)
 
 
 async def read_body(request: Request[Any, Any, Any], limit: int) -> bytes:
@@ -191,206 +210,273 @@ def _change_processed(ingest_id: str) -> StoredResponse:
     )
 
 
-def build_routes(ctx: ApiContext) -> list[HTTPRouteHandler]:
-    """Every route handler of the API, bound to ``ctx``."""
-    intake = ctx.intake
-    limit = ctx.config.max_body_bytes
-    # An SNS Timestamp may be as far ahead of the API's clock as a generic signature's.
-    sns_max_age_s, sns_ahead_s = ctx.config.sns_max_age_s, ctx.config.signature_tolerance_s
-    sns_replay_window_ms = sns.replay_window_ms(max_age_s=sns_max_age_s, ahead_s=sns_ahead_s)
+async def _routing_key_caller(
+    api: ApiContext, document: dict[str, Any], source: SourceKind
+) -> Authenticated:
+    """The caller a PagerDuty event's routing key stands for.
 
-    async def routing_key_caller(document: dict[str, Any], source: SourceKind) -> Authenticated:
-        """The caller a PagerDuty event's routing key stands for.
+    Raises:
+        InvalidBody: the key is unknown or of another kind, in PagerDuty's 400 (which
+            names ``routing_key``) rather than a 401/403 its clients do not expect.
+    """
+    try:
+        return await api.intake.authenticate(document["routing_key"], source=source)
+    except KeyOfAnotherKind as error:
+        # A configuration slip the sender can fix: say which key it is and where it works.
+        raise InvalidBody(
+            "Event object is invalid",
+            errors=(FieldError(field="routing_key", message=error.reason),),
+        ) from None
+    except (NotAuthenticated, OtherTenantsKey):
+        raise InvalidBody(
+            "Event object is invalid",
+            errors=(FieldError(field="routing_key", message="is not a valid routing key"),),
+        ) from None
 
-        Raises:
-            InvalidBody: the key is unknown or of another kind, in PagerDuty's 400 (which
-                names ``routing_key``) rather than a 401/403 its clients do not expect.
-        """
-        try:
-            return await intake.authenticate(document["routing_key"], source=source)
-        except KeyOfAnotherKind as error:
-            # A configuration slip the sender can fix: say which key it is and where it works.
-            raise InvalidBody(
-                "Event object is invalid",
-                errors=(FieldError(field="routing_key", message=error.reason),),
-            ) from None
-        except (Unauthorized, Forbidden):
-            raise InvalidBody(
-                "Event object is invalid",
-                errors=(FieldError(field="routing_key", message="is not a valid routing key"),),
-            ) from None
 
-    @post(
-        "/v2/enqueue",
-        status_code=202,
-        exception_handlers=PAGERDUTY_HANDLERS,
-        request_max_body_size=limit,
-        summary="PagerDuty Events API v2 (drop-in)",
-        description="The request and responses of PagerDuty's Events API v2.",
-    )
-    async def enqueue(request: Request[Any, Any, Any]) -> Response[bytes]:
-        body = await read_body(request, limit)
-        document = shapes.decode_object(body)
-        shapes.check_pagerduty(document)
-        who = await routing_key_caller(document, SourceKind.PAGERDUTY)
-        await intake.limit(who)
-        own_key = document.get("dedup_key") or None
+@post(
+    "/v2/enqueue",
+    status_code=202,
+    exception_handlers=PAGERDUTY_HANDLERS,
+    summary="PagerDuty Events API v2 (drop-in)",
+    description="The request and responses of PagerDuty's Events API v2.",
+)
+async def enqueue(
+    request: Request[Any, Any, Any], api: NamedDependency[ApiContext]
+) -> Response[bytes]:
+    intake = api.intake
+    body = await read_body(request, api.config.max_body_bytes)
+    document = shapes.decode_object(body)
+    shapes.check_pagerduty(document)
+    who = await _routing_key_caller(api, document, SourceKind.PAGERDUTY)
+    await intake.limit(who)
+    own_key = document.get("dedup_key") or None
 
-        def respond(ingest_id: str) -> StoredResponse:
-            dedup_key = own_key or "pd-" + stable_hash(ingest_id)
-            return StoredResponse(
-                status=202,
-                body=msgspec.json.encode(
-                    {"status": "success", "message": "Event processed", "dedup_key": dedup_key}
-                ),
-            )
-
-        delivery = _delivery(
-            request,
-            SourceKind.PAGERDUTY,
-            body,
-            received_at=intake.now(),
-            content_dedup=own_key is not None,
+    def respond(ingest_id: str) -> StoredResponse:
+        dedup_key = own_key or "pd-" + stable_hash(ingest_id)
+        return StoredResponse(
+            status=202,
+            body=msgspec.json.encode(
+                {"status": "success", "message": "Event processed", "dedup_key": dedup_key}
+            ),
         )
-        await check_normalizes(intake.envelope(who, delivery, ingest_id=_EDGE_INGEST_ID))
-        return _answer(await intake.admit(who, delivery, respond))
 
-    @post(
-        "/v2/change/enqueue",
-        status_code=202,
-        exception_handlers=PAGERDUTY_HANDLERS,
-        request_max_body_size=limit,
-        summary="PagerDuty change events (drop-in)",
-        description=(
-            "PagerDuty's change events (deploys, config changes), with a PagerDuty "
-            "integration's routing key: recorded and shown beside alerts of the same service, "
-            "never an alert."
-        ),
+    delivery = _delivery(
+        request,
+        SourceKind.PAGERDUTY,
+        body,
+        received_at=intake.now(),
+        content_dedup=own_key is not None,
     )
-    async def enqueue_change(request: Request[Any, Any, Any]) -> Response[bytes]:
-        body = await read_body(request, limit)
-        document = shapes.decode_object(body)
-        shapes.check_pagerduty_change(document)
-        who = await routing_key_caller(document, SourceKind.PAGERDUTY_CHANGE)
-        await intake.limit(who)
-        delivery = _delivery(request, SourceKind.PAGERDUTY_CHANGE, body, received_at=intake.now())
-        await check_normalizes(intake.envelope(who, delivery, ingest_id=_EDGE_INGEST_ID))
-        return _answer(await intake.admit(who, delivery, _change_processed))
+    await check_normalizes(intake.envelope(who, delivery, ingest_id=_EDGE_INGEST_ID))
+    return _answer(await intake.admit(who, delivery, respond))
 
-    async def ingest(request: Request[Any, Any, Any], source: str, key: str | None) -> Any:
-        kind = INGEST_SOURCES.get(source)
-        if kind is None:
-            raise NotFound(f"unknown source {source!r}; one of {', '.join(INGEST_SOURCES)}")
-        body = await read_body(request, limit)
-        who = await intake.authenticate(
-            key or bearer(request),
-            source=kind,
-            tenant_hint=request.headers.get("x-helios-tenant"),
-        )
-        await intake.limit(who)
-        document = shapes.decode_object(body)
-        shapes.check_source(kind, document)
-        signature = None
-        repeats_as: str | None = None
-        if kind is SourceKind.GENERIC:
-            signature = signatures.verify(
+
+@post(
+    "/v2/change/enqueue",
+    status_code=202,
+    exception_handlers=PAGERDUTY_HANDLERS,
+    summary="PagerDuty change events (drop-in)",
+    description=(
+        "PagerDuty's change events (deploys, config changes), with a PagerDuty "
+        "integration's routing key: recorded and shown beside alerts of the same service, "
+        "never an alert."
+    ),
+)
+async def enqueue_change(
+    request: Request[Any, Any, Any], api: NamedDependency[ApiContext]
+) -> Response[bytes]:
+    intake = api.intake
+    body = await read_body(request, api.config.max_body_bytes)
+    document = shapes.decode_object(body)
+    shapes.check_pagerduty_change(document)
+    who = await _routing_key_caller(api, document, SourceKind.PAGERDUTY_CHANGE)
+    await intake.limit(who)
+    delivery = _delivery(request, SourceKind.PAGERDUTY_CHANGE, body, received_at=intake.now())
+    await check_normalizes(intake.envelope(who, delivery, ingest_id=_EDGE_INGEST_ID))
+    return _answer(await intake.admit(who, delivery, _change_processed))
+
+
+@attrs.frozen
+class _SourceChecked:
+    """What a source's own checks vouch for, beyond the body's shape."""
+
+    signature: str | None = None
+    """The verified signature of a generic request (refused if used again)."""
+    repeats_as: str | None = None
+    """What a resend has in common with this request (an SNS ``MessageId``)."""
+
+
+async def _check_source(
+    api: ApiContext,
+    request: Request[Any, Any, Any],
+    *,
+    kind: SourceKind,
+    who: Authenticated,
+    document: dict[str, Any],
+    body: bytes,
+) -> _SourceChecked:
+    """The source's own checks: a generic request's signature, an SNS message's topic,
+    freshness and signature.
+
+    Raises:
+        Unauthorized: a generic request's signature is missing, wrong or stale.
+        Forbidden: the SNS topic is not allowed for the integration.
+        InvalidBody: the SNS message is stale, from the future, or badly signed.
+    """
+    intake = api.intake
+    if kind is SourceKind.GENERIC:
+        return _SourceChecked(
+            signature=signatures.verify(
                 request.headers.get(signatures.SIGNATURE_HEADER),
                 body,
                 secrets=who.integration.signing_secrets(intake.now()),
                 now_s=intake.now() // 1000,
-                tolerance_s=ctx.config.signature_tolerance_s,
+                tolerance_s=api.config.signature_tolerance_s,
             )
-        elif kind is SourceKind.CLOUDWATCH:
-            if document.get("TopicArn") not in who.integration.allowed_topics:
-                raise Forbidden("this SNS topic is not allowed for the integration")
-            sns.check_fresh(
-                document, now_ms=intake.now(), max_age_s=sns_max_age_s, ahead_s=sns_ahead_s
-            )
-            await ctx.sns.verify(document)
-            # A resend may carry extra unsigned fields (other bytes): the MessageId is what
-            # repeats, and it is remembered for as long as the message is fresh.
-            repeats_as = "sns-message-id:" + document["MessageId"]
-        delivery = _delivery(
-            request,
-            kind,
-            body,
-            received_at=intake.now(),
-            dedup_fingerprint=repeats_as,
-            dedup_window_ms=sns_replay_window_ms if repeats_as else None,
         )
-        await check_normalizes(intake.envelope(who, delivery, ingest_id=_EDGE_INGEST_ID))
-        correlation_id = delivery.correlation_id
-
-        def respond(ingest_id: str) -> StoredResponse:
-            return StoredResponse(
-                status=202,
-                body=msgspec.json.encode(
-                    {"status": "accepted", "ingest_id": ingest_id, "correlation_id": correlation_id}
-                ),
-            )
-
-        def duplicate(_: str) -> StoredResponse:
-            return StoredResponse(
-                status=202,
-                body=msgspec.json.encode({"status": "duplicate", "correlation_id": correlation_id}),
-            )
-
-        stored = await intake.admit(
-            who, delivery, respond, duplicate=duplicate, signature=signature
+    if kind is SourceKind.CLOUDWATCH:
+        if document.get("TopicArn") not in who.integration.allowed_topics:
+            raise Forbidden("this SNS topic is not allowed for the integration")
+        sns.check_fresh(
+            document,
+            now_ms=intake.now(),
+            max_age_s=api.config.sns_max_age_s,
+            ahead_s=api.sns_ahead_s,
         )
-        return _answer(stored)
+        await api.sns.verify(document)
+        # A resend may carry extra unsigned fields (other bytes): the MessageId is what
+        # repeats, and it is remembered for as long as the message is fresh.
+        return _SourceChecked(repeats_as="sns-message-id:" + document["MessageId"])
+    return _SourceChecked()
 
-    @post(
-        "/v1/ingest/{source:str}",
-        status_code=202,
-        request_max_body_size=limit,
-        summary="Ingest an event (key in Authorization: Bearer)",
+
+async def _ingest(
+    api: ApiContext, request: Request[Any, Any, Any], source: str, key: str | None
+) -> Response[bytes]:
+    """``POST /v1/ingest/{source}``, the key in the path or in ``Authorization``.
+
+    Raises:
+        ApiError: the request is refused (unknown source, key, rate, shape, signature…).
+    """
+    intake = api.intake
+    kind = INGEST_SOURCES.get(source)
+    if kind is None:
+        raise NotFound(f"unknown source {source!r}; one of {', '.join(INGEST_SOURCES)}")
+    body = await read_body(request, api.config.max_body_bytes)
+    who = await intake.authenticate(
+        key or bearer(request),
+        source=kind,
+        tenant_hint=request.headers.get("x-helios-tenant"),
     )
-    async def ingest_bearer(
-        request: Request[Any, Any, Any], source: FromPath[str]
-    ) -> Response[bytes]:
-        result: Response[bytes] = await ingest(request, source, None)
-        return result
-
-    @post(
-        "/v1/ingest/{source:str}/{key:str}",
-        status_code=202,
-        request_max_body_size=limit,
-        summary="Ingest an event (key in the path, for senders that cannot set headers)",
+    await intake.limit(who)
+    document = shapes.decode_object(body)
+    shapes.check_source(kind, document)
+    checked = await _check_source(api, request, kind=kind, who=who, document=document, body=body)
+    delivery = _delivery(
+        request,
+        kind,
+        body,
+        received_at=intake.now(),
+        dedup_fingerprint=checked.repeats_as,
+        dedup_window_ms=api.sns_replay_window_ms if checked.repeats_as else None,
     )
-    async def ingest_path_key(
-        request: Request[Any, Any, Any], source: FromPath[str], key: FromPath[str]
-    ) -> Response[bytes]:
-        result: Response[bytes] = await ingest(request, source, key)
-        return result
+    await check_normalizes(intake.envelope(who, delivery, ingest_id=_EDGE_INGEST_ID))
+    correlation_id = delivery.correlation_id
 
-    @get("/healthz", summary="Liveness")
-    async def healthz() -> Response[bytes]:
-        return Response(content=b'{"status":"ok"}', media_type=_JSON)
-
-    @get("/readyz", summary="Readiness: store, queue and limiter reachable")
-    async def readyz() -> Response[bytes]:
-        checks: dict[str, str] = {}
-        for name, probe in ctx.readiness.items():
-            try:
-                with anyio.fail_after(_READY_TIMEOUT_S):
-                    await probe()
-                checks[name] = "ok"
-            except Exception as error:  # a probe's failure of any kind means "not ready"
-                checks[name] = f"failed: {type(error).__name__}: {error}"[:200]
-        ready = not ctx.shutting_down and all(v == "ok" for v in checks.values())
-        document = {"status": "ready" if ready else "not ready", "checks": checks}
-        return Response(
-            content=msgspec.json.encode(document),
-            status_code=200 if ready else 503,
-            media_type=_JSON,
+    def respond(ingest_id: str) -> StoredResponse:
+        return StoredResponse(
+            status=202,
+            body=msgspec.json.encode(
+                {"status": "accepted", "ingest_id": ingest_id, "correlation_id": correlation_id}
+            ),
         )
 
-    @get("/metrics", summary="Prometheus metrics")
-    async def metrics() -> Response[bytes]:
-        return Response(content=ctx.metrics.render(), media_type=Metrics.CONTENT_TYPE)
+    def duplicate(_: str) -> StoredResponse:
+        return StoredResponse(
+            status=202,
+            body=msgspec.json.encode({"status": "duplicate", "correlation_id": correlation_id}),
+        )
 
-    return [enqueue, enqueue_change, ingest_bearer, ingest_path_key, healthz, readyz, metrics]
+    stored = await intake.admit(
+        who, delivery, respond, duplicate=duplicate, signature=checked.signature
+    )
+    return _answer(stored)
 
 
-__all__ = ["ApiContext", "ApiError", "build_routes", "read_body"]
+@post(
+    "/v1/ingest/{source:str}",
+    status_code=202,
+    summary="Ingest an event (key in Authorization: Bearer)",
+)
+async def ingest_bearer(
+    request: Request[Any, Any, Any], api: NamedDependency[ApiContext], source: FromPath[str]
+) -> Response[bytes]:
+    return await _ingest(api, request, source, None)
+
+
+@post(
+    "/v1/ingest/{source:str}/{key:str}",
+    status_code=202,
+    summary="Ingest an event (key in the path, for senders that cannot set headers)",
+)
+async def ingest_path_key(
+    request: Request[Any, Any, Any],
+    api: NamedDependency[ApiContext],
+    source: FromPath[str],
+    key: FromPath[str],
+) -> Response[bytes]:
+    return await _ingest(api, request, source, key)
+
+
+@get("/healthz", summary="Liveness")
+async def healthz() -> Response[bytes]:
+    return Response(content=b'{"status":"ok"}', media_type=_JSON)
+
+
+@get("/readyz", summary="Readiness: store, queue and limiter reachable")
+async def readyz(api: NamedDependency[ApiContext]) -> Response[bytes]:
+    checks: dict[str, str] = {}
+    for name, probe in api.readiness.items():
+        try:
+            with anyio.fail_after(_READY_TIMEOUT_S):
+                await probe()
+            checks[name] = "ok"
+        except Exception as error:  # a probe's failure of any kind means "not ready"
+            checks[name] = f"failed: {type(error).__name__}: {error}"[:200]
+    ready = not api.shutting_down and all(v == "ok" for v in checks.values())
+    document = {"status": "ready" if ready else "not ready", "checks": checks}
+    return Response(
+        content=msgspec.json.encode(document),
+        status_code=200 if ready else 503,
+        media_type=_JSON,
+    )
+
+
+@get("/metrics", summary="Prometheus metrics")
+async def metrics(api: NamedDependency[ApiContext]) -> Response[bytes]:
+    return Response(content=api.metrics.render(), media_type=Metrics.CONTENT_TYPE)
+
+
+ROUTES: Final[tuple[HTTPRouteHandler, ...]] = (
+    enqueue,
+    enqueue_change,
+    ingest_bearer,
+    ingest_path_key,
+    healthz,
+    readyz,
+    metrics,
+)
+"""Every route handler of the ingestion API; each takes the ``api`` dependency it needs."""
+
+
+def dependencies(ctx: ApiContext) -> dict[str, Provide]:
+    """The dependencies ``ROUTES`` take: ``api`` is ``ctx``, the same for every request."""
+
+    def provide_api() -> ApiContext:
+        return ctx
+
+    return {"api": Provide(provide_api, use_cache=True, sync_to_thread=False)}
+
+
+__all__ = ["ROUTES", "ApiContext", "ApiError", "dependencies", "read_body"]

@@ -36,8 +36,10 @@ class ProblemH11Protocol(H11Protocol):
     def send_400_response(self, msg: str) -> None:
         answer = problem_response(MalformedRequest(msg))
         body = answer.content
+        media_type = answer.media_type
+        assert isinstance(media_type, str)  # problem_response always names its media type
         headers = [
-            (b"content-type", answer.media_type.encode("ascii")),
+            (b"content-type", media_type.encode("ascii")),
             (b"content-length", str(len(body)).encode("ascii")),
             (b"connection", b"close"),
         ]

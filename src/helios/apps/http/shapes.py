@@ -174,7 +174,7 @@ def check_normalizes(envelope: Envelope) -> None:
         raise InvalidBody(detail[:1].upper() + detail[1:], errors=shown)
 
 
-def check_source(source: SourceKind, document: dict[str, Any]) -> None:
+def check_source(source: SourceKind, document: dict[str, Any]) -> None:  # noqa: PLR0912
     """Refuse a body that is not the document its source sends.
 
     Raises:

@@ -54,6 +54,9 @@ _TIMELINE = {
     incident.IncidentResolved: "resolved",
 }
 
+# An alert's part in an incident (named here: inside _PageRows, ``incident`` is a method).
+_Membership = incident.IncidentAlertJoined | incident.IncidentAlertChanged
+
 
 class Projector:
     """Applies log pages to the read models (synchronous: run it in a thread)."""
@@ -199,37 +202,7 @@ class _PageRows:
             "last_change_at": last_change,
             "position": entry.position,
         }
-        if episode is None:
-            # Only a late or resolve-first signal so far: nothing to show yet but the key.
-            row = alerts.AlertRow(
-                status="none", priority=None, score=None, factors="[]", severity="info",
-                summary="", service="", sources="[]", labels="{}", occurrences=0, episode=0,
-                flapping=0, silenced=0, group_key="", first_seen_at=0, last_signal_at=0,
-                links="[]", details="{}", **common,
-            )  # fmt: skip
-        else:
-            trigger = state.latest_trigger
-            row = alerts.AlertRow(
-                status=episode.status.value,
-                priority=state.priority.value if state.priority else None,
-                score=state.score,
-                factors=_factors_json(folded),
-                severity=episode.severity.value,
-                summary=episode.summary,
-                service=episode.service,
-                sources=orjson.dumps(list(episode.sources)).decode(),
-                labels=orjson.dumps(dict(episode.labels)).decode(),
-                occurrences=episode.occurrences,
-                episode=episode.number,
-                flapping=int(state.flapping),
-                silenced=int(bool(state.silenced_by)),
-                group_key=state.group_key,
-                first_seen_at=episode.started_at,
-                last_signal_at=episode.last_signal_at,
-                links=_links_json(trigger.links) if trigger else "[]",
-                details=trigger.details if trigger else "{}",
-                **common,
-            )
+        row = _alert_row(folded, common)
         if previous is not None and previous.first_seen_at:
             # The first episode's start stays (the upsert never changes it either).
             first = min(previous.first_seen_at, row.first_seen_at or previous.first_seen_at)
@@ -290,8 +263,24 @@ class _PageRows:
         kind = _TIMELINE.get(type(event))
         if kind is None:
             return
+        detail = self._incident_change(entry, tenant, group_key, at)
+        timeline = incidents.TimelineRow(
+            incident_id=event.incident_id,
+            position=entry.position,
+            at=at,
+            kind=kind,
+            dedup_key=getattr(event, "dedup_key", None),
+            detail=orjson.dumps(detail).decode(),
+        )
+        self.writes.append(functools.partial(incidents.add_to_timeline, row=timeline))
+
+    def _incident_change(
+        self, entry: LogEntry, tenant: str, group_key: str, at: int
+    ) -> dict[str, Any]:
+        """Queue what an incident event changes besides its timeline (the incident, its
+        members, the alerts' incident, the activity feed); returns the timeline line's detail."""
+        event = entry.event
         incident_id = event.incident_id
-        detail: dict[str, Any] = {}
         write = self.writes.append
         match event:
             case incident.IncidentOpened(number=number):
@@ -308,25 +297,10 @@ class _PageRows:
                     incident_id,
                     f"incident #{number} opened for {group_key}",
                 )
-            case incident.IncidentAlertJoined(dedup_key=key, status=status, priority=priority) | (
-                incident.IncidentAlertChanged(dedup_key=key, status=status, priority=priority)
-            ):
-                detail = {"status": status.value, "priority": priority.value if priority else None}
-                if isinstance(event, incident.IncidentAlertChanged):
-                    detail["change"] = event.change
-                write(
-                    functools.partial(
-                        incidents.set_member, incident_id=incident_id, dedup_key=key,
-                        status=status.value, priority=detail["priority"], at=at,
-                    )
-                )  # fmt: skip
-                write(
-                    functools.partial(
-                        alerts.set_incident, tenant=tenant, dedup_key=key, incident_id=incident_id
-                    )
-                )
+            case incident.IncidentAlertJoined() | incident.IncidentAlertChanged():
+                return self._member(event, tenant, at)
             case incident.IncidentPriorityChanged(previous=previous, priority=priority):
-                detail = {
+                detail: dict[str, Any] = {
                     "previous": previous.value if previous else None,
                     "priority": priority.value if priority else None,
                 }
@@ -338,10 +312,11 @@ class _PageRows:
                         at=at,
                     )
                 )
+                return detail
             case incident.IncidentNotified(notification_id=nid, reason=reason):
-                detail = {"notification_id": nid, "reason": reason}
+                return {"notification_id": nid, "reason": reason}
             case incident.IncidentNoteAdded(author=author, text=text):
-                detail = {"author": author, "text": text}
+                return {"author": author, "text": text}
             case incident.IncidentResolved():
                 write(functools.partial(incidents.resolve, incident_id=incident_id, at=at))
                 self.activity(
@@ -351,15 +326,32 @@ class _PageRows:
                     incident_id,
                     f"incident for {group_key} resolved",
                 )
-        timeline = incidents.TimelineRow(
-            incident_id=incident_id,
-            position=entry.position,
-            at=at,
-            kind=kind,
-            dedup_key=getattr(event, "dedup_key", None),
-            detail=orjson.dumps(detail).decode(),
+        return {}
+
+    def _member(self, event: _Membership, tenant: str, at: int) -> dict[str, Any]:
+        """An alert joined an incident or changed in it: its member row and the incident its
+        alert row points at; returns the timeline line's detail."""
+        detail: dict[str, Any] = {
+            "status": event.status.value,
+            "priority": event.priority.value if event.priority else None,
+        }
+        if isinstance(event, incident.IncidentAlertChanged):
+            detail["change"] = event.change
+        self.writes.append(
+            functools.partial(
+                incidents.set_member, incident_id=event.incident_id, dedup_key=event.dedup_key,
+                status=event.status.value, priority=detail["priority"], at=at,
+            )
+        )  # fmt: skip
+        self.writes.append(
+            functools.partial(
+                alerts.set_incident,
+                tenant=tenant,
+                dedup_key=event.dedup_key,
+                incident_id=event.incident_id,
+            )
         )
-        write(functools.partial(incidents.add_to_timeline, row=timeline))
+        return detail
 
     def write(self, cursor: Cursor, *, labels_unchanged: Callable[[alerts.AlertRow], bool]) -> None:
         # Alert rows first: incident statements of the same page may point them at incidents.
@@ -456,6 +448,42 @@ class _LabelsWritten:
 
     def forget(self) -> None:
         self._items.clear()
+
+
+def _alert_row(folded: FoldedAlert, common: dict[str, Any]) -> alerts.AlertRow:
+    """The alert's row as its state shows it (``common``: the columns every row has)."""
+    state = folded.state
+    episode = state.episode
+    if episode is None:
+        # Only a late or resolve-first signal so far: nothing to show yet but the key.
+        return alerts.AlertRow(
+            status="none", priority=None, score=None, factors="[]", severity="info",
+            summary="", service="", sources="[]", labels="{}", occurrences=0, episode=0,
+            flapping=0, silenced=0, group_key="", first_seen_at=0, last_signal_at=0,
+            links="[]", details="{}", **common,
+        )  # fmt: skip
+    trigger = state.latest_trigger
+    return alerts.AlertRow(
+        status=episode.status.value,
+        priority=state.priority.value if state.priority else None,
+        score=state.score,
+        factors=_factors_json(folded),
+        severity=episode.severity.value,
+        summary=episode.summary,
+        service=episode.service,
+        sources=orjson.dumps(list(episode.sources)).decode(),
+        labels=orjson.dumps(dict(episode.labels)).decode(),
+        occurrences=episode.occurrences,
+        episode=episode.number,
+        flapping=int(state.flapping),
+        silenced=int(bool(state.silenced_by)),
+        group_key=state.group_key,
+        first_seen_at=episode.started_at,
+        last_signal_at=episode.last_signal_at,
+        links=_links_json(trigger.links) if trigger else "[]",
+        details=trigger.details if trigger else "{}",
+        **common,
+    )
 
 
 def _factors_json(folded: FoldedAlert) -> str:

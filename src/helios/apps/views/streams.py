@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from helios.domain import alert, engine
+from helios.domain import alert, incident
 from helios.domain.scoring import Factor
 from helios.ports.event_store import EventStore, LogEntry
 from helios.ports.read_models import Cursor, ReadModels
@@ -61,7 +61,7 @@ class StreamDirectory:
                 case alert.AlertTriggered(group_key=group) | alert.AlertReopened(group_key=group):
                     owner = self.name(entry.stream_id)
                     if owner is not None and group:
-                        stream = engine.group_stream(owner.tenant, group)
+                        stream = incident.group_stream_id(owner.tenant, group)
                         self._note(stream, StreamName("group", owner.tenant, group))
 
     def name(self, stream: uuid.UUID) -> StreamName | None:

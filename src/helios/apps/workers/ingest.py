@@ -20,13 +20,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TypeVar
 
 import anyio.to_thread
 import attrs
 import structlog
 
-from helios.adapters.queue_codec import ENVELOPE_KIND, MalformedMessage, decode_envelope
+from helios.apps.application.envelopes import ENVELOPE_KIND, MalformedMessage, decode_envelope
 from helios.apps.application.ingest import Ingestor, IngestReport, Snapshotting
 from helios.apps.workers.followers import backoff_delay, wait_or_stop
 from helios.apps.workers.messages import (
@@ -195,7 +196,7 @@ class IngestWorker:
             # A tick that decides nothing (0) is done all the same; only None, a stop during
             # a store outage, leaves it for redelivery. Treating 0 as a failure dead-lettered
             # every idle tick after three receives.
-            decided = await self._with_store(stop, lambda t=tick: self._tick(ingestor, t))
+            decided = await self._with_store(stop, partial(self._tick, ingestor, tick))
             if decided is not None:
                 done.append(message)
         for message, command in confirmations:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import attrs
 import orjson
 
-from helios.adapters.queue_codec import MalformedMessage
+from helios.apps.application.envelopes import MalformedMessage
 from helios.domain.values import Millis
 from helios.ports.queue import MessageAttributes, OutgoingMessage
 

@@ -10,7 +10,13 @@ import anyio.to_thread
 import structlog
 
 from helios.apps.application.ingest import Snapshotting
-from helios.apps.composition import Services, open_mailer, open_queue, open_read_models
+from helios.apps.composition import (
+    Services,
+    open_fetcher,
+    open_mailer,
+    open_queue,
+    open_read_models,
+)
 from helios.apps.views.projector import Projector
 from helios.apps.workers.fanout import DecisionFanout
 from helios.apps.workers.followers import follow
@@ -54,9 +60,7 @@ def ingest_worker(
     with the system's CAs by default)."""
     settings = services.settings
     if fetcher is None:
-        from helios.adapters.https_fetcher import HttpsFetcher
-
-        fetcher = HttpsFetcher()
+        fetcher = open_fetcher()
     return IngestWorker(
         queue=services.queue,
         store=services.store,

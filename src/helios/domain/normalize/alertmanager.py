@@ -313,7 +313,7 @@ def typed_webhook(
     return Normalized(signals=tuple(signals))
 
 
-def _typed_alert_signal(
+def _typed_alert_signal(  # noqa: PLR0912
     envelope: Envelope,
     ruleset: Ruleset,
     alert: AlertmanagerAlert,

@@ -269,7 +269,7 @@ class TypedEvent(msgspec.Struct, forbid_unknown_fields=True):
 _EVENT = msgspec.json.Decoder(TypedEvent)
 
 
-def typed_pagerduty(envelope: Envelope, ruleset: Ruleset, version: int) -> NormalizeResult | None:
+def typed_pagerduty(envelope: Envelope, ruleset: Ruleset, version: int) -> NormalizeResult | None:  # noqa: C901
     """``normalize_pagerduty`` of a well-formed event by typed decoding; None when the body is
     not one, or when a field check fails (the field checks then name every bad field)."""
     event = check.decode_typed(envelope.body, _EVENT)

@@ -14,7 +14,7 @@ import attrs
 from helios.apps.application.alert_history import SignalSeen as SignalSeenInStream
 from helios.apps.application.alert_history import alert_history
 from helios.apps.application.replay.results import plain
-from helios.domain import alert, engine
+from helios.domain import alert
 from helios.domain.scoring import Factor
 from helios.domain.values import Millis
 from helios.ports.event_store import EventStore
@@ -90,7 +90,7 @@ def explain(
     if stream_id is None:
         if tenant is None or dedup_key is None:
             raise ValueError("give a tenant and a dedup key, or an alert stream id")
-        stream_id = engine.alert_stream(tenant, dedup_key)
+        stream_id = alert.alert_stream_id(tenant, dedup_key)
     recorded = store.read_stream(stream_id)
     if not recorded:
         raise AlertNotFound(f"no alert recorded in stream {stream_id}")

@@ -12,7 +12,7 @@ import uuid
 
 from helios.domain import engine, silence, versions
 from helios.domain.ruleset import DEFAULT_RULESET, Ruleset
-from helios.domain.ruleset_stream import RulesetPublished
+from helios.domain.ruleset_stream import RulesetPublished, ruleset_stream_id
 from helios.domain.silence import Silence, SilenceCreated, SilenceExpired, TenantSilences
 
 
@@ -111,7 +111,7 @@ class TenantHistory:
         ids = self._streams.get(tenant)
         if ids is None:
             ids = self._streams[tenant] = (
-                engine.ruleset_stream(tenant),
-                engine.silences_stream(tenant),
+                ruleset_stream_id(tenant),
+                silence.silences_stream_id(tenant),
             )
         return ids

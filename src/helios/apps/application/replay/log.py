@@ -84,8 +84,8 @@ class Window:
 
 
 # Stream ids are name-based UUIDs (a SHA-1 each); replay asks for the same few repeatedly.
-_alert_stream = functools.lru_cache(maxsize=4_096)(engine.alert_stream)
-_group_stream = functools.lru_cache(maxsize=4_096)(engine.group_stream)
+_alert_stream = functools.lru_cache(maxsize=4_096)(alert.alert_stream_id)
+_group_stream = functools.lru_cache(maxsize=4_096)(incident.group_stream_id)
 
 
 def _compact(state: object) -> object:

@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 
 from helios.apps.application.replay.results import Divergence, plain
-from helios.domain import alert, engine, incident
+from helios.domain import alert, incident
 from helios.ports.event_store import EventStore
 from helios.ports.snapshots import SnapshotStore, SnapshotUnreadable
 
@@ -33,15 +33,15 @@ class _Kind:
 _KINDS = {
     "helios.alert.": _Kind(
         alert.AlertState,
-        lambda s: engine.alert_stream(s.tenant, s.dedup_key),
+        lambda s: alert.alert_stream_id(s.tenant, s.dedup_key),
         lambda s: alert.initial_state(s.tenant, s.dedup_key),
-        alert.evolve,  # type: ignore[arg-type]
+        alert.evolve,
     ),
     "helios.incident.": _Kind(
         incident.IncidentGroup,
-        lambda s: engine.group_stream(s.tenant, s.group_key),
+        lambda s: incident.group_stream_id(s.tenant, s.group_key),
         lambda s: incident.initial_state(s.tenant, s.group_key),
-        incident.evolve,  # type: ignore[arg-type]
+        incident.evolve,
     ),
 }
 

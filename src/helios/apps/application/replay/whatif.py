@@ -34,7 +34,7 @@ from helios.domain.patterns import RegexEngine
 from helios.domain.ruleset import Ruleset
 from helios.domain.scoring import Factor
 from helios.domain.values import Envelope, Priority, Signal
-from helios.ports.event_store import EventStore
+from helios.ports.event_store import EventStore, LogEntry
 
 AlertKey = tuple[str, str]
 
@@ -122,7 +122,7 @@ class _Side:
     def _take(self, key: AlertKey, working: engine.Working) -> None:
         self._states.keep(working)
         tally = self.tallies.setdefault(key, _Tally())
-        for event in working.events.get(engine.alert_stream(*key), ()):
+        for event in working.events.get(alert.alert_stream_id(*key), ()):
             match event:
                 case alert.AlertScored(priority=priority):
                     tally.last = event
@@ -159,84 +159,118 @@ def what_if(
     """
     started = time.perf_counter()
     rules = attrs.evolve(rules, regex_engine=RegexEngine.RE2)
-    history = TenantHistory()
-    seed = CachedStates(store, capacity=capacity)
-    baseline = _Side(store, seed, capacity)
-    candidate = _Side(store, seed, capacity)
-    envelopes: dict[uuid.UUID, Envelope] = {}
-    inputs = 0
-    opened = False
+    run = _Run(store, rules=rules, window=window, capacity=capacity)
     try:
         with without_automatic_collection():
             for entries, end in pages(store, page_size, encoded=is_decision):
                 for entry in entries:
-                    event = entry.event
-                    if is_decision(entry.name):
-                        if not opened:
-                            seed.advance(entry.stream_id, entry.version, keep_state=False)
-                        continue
-                    if history.observe(entry.stream_id, entry.version, event):
-                        continue
-                    match event:
-                        case EnvelopeReceived(envelope=envelope):
-                            envelopes[entry.stream_id] = envelope
-                        case EnvelopeNormalized():
-                            received = envelopes.pop(entry.stream_id, None)
-                            if received is None or not window.selects(
-                                received.tenant, received.received_at
-                            ):
-                                if received is not None and window.ended(received.received_at):
-                                    return _report(rules, inputs, baseline, candidate, started)
-                                continue
-                            envelope = received
-                            opened = True
-                            inputs += 1
-                            context = history.context(
-                                envelope.tenant,
-                                event.ruleset_version,
-                                event.silences_version,
-                                event.engine_version,
-                            )
-                            for signal in event.signals:
-                                baseline.signal(signal, context)
-                            # Only the rules differ: normalized and decided with the engine
-                            # version the input was recorded with, like the baseline.
-                            other = attrs.evolve(context, ruleset=rules)
-                            result = normalize(
-                                envelope,
-                                rules,
-                                decode=orjson.loads,
-                                version=context.engine_version,
-                            )
-                            if isinstance(result, Normalized):
-                                for signal in result.signals:
-                                    candidate.signal(signal, other)
-                        case TickReceived(tenant=tenant, at=at) if window.selects(tenant, at):
-                            opened = True
-                            inputs += 1
-                            context = history.context(
-                                tenant,
-                                event.ruleset_version,
-                                event.silences_version,
-                                event.engine_version,
-                            )
-                            other = attrs.evolve(context, ruleset=rules)
-                            for key in event.dedup_keys:
-                                baseline.tick(tenant, key, at, context)
-                                candidate.tick(tenant, key, at, other)
-                        case _:
-                            envelopes.pop(entry.stream_id, None)
-                    seed.evict()
-                    if opened:
-                        baseline.evict()
-                        candidate.evict()
+                    run.take(entry)
+                    if run.past_window:
+                        return run.report(started)
                 if progress is not None and entries:
                     progress(entries[-1].position, end)
-            return _report(rules, inputs, baseline, candidate, started)
+            return run.report(started)
     finally:
-        baseline.close()
-        candidate.close()
-        seed.close()
+        run.close()
+
+
+class _Run:
+    """The log read once, in order: history rebuilt up to the window, then each input in the
+    window decided by both sides."""
+
+    def __init__(self, store: EventStore, *, rules: Ruleset, window: Window, capacity: int) -> None:
+        self.rules = rules
+        self.window = window
+        self.history = TenantHistory()
+        self.seed = CachedStates(store, capacity=capacity)
+        self.baseline = _Side(store, self.seed, capacity)
+        self.candidate = _Side(store, self.seed, capacity)
+        self.envelopes: dict[uuid.UUID, Envelope] = {}
+        self.inputs = 0
+        self.opened = False
+        """Whether an input of the window was decided: the sides' states are in use."""
+        self.past_window = False
+        """Whether an input recorded after the window was met: the rest is not read."""
+
+    def take(self, entry: LogEntry) -> None:
+        """Follow one log entry: a recorded decision, a change of rules or silences, or an
+        input (decided by both sides when in the window)."""
+        if is_decision(entry.name):
+            # Before the window the sides start from the recorded states: note how far each
+            # stream went (its state is rebuilt from the store when a side first needs it).
+            if not self.opened:
+                self.seed.advance(entry.stream_id, entry.version, keep_state=False)
+            return
+        if self.history.observe(entry.stream_id, entry.version, entry.event):
+            return
+        if not self._input(entry):
+            return
+        self.seed.evict()
+        if self.opened:
+            self.baseline.evict()
+            self.candidate.evict()
+
+    def _input(self, entry: LogEntry) -> bool:
+        """Decide an input entry; False when it was a normalized envelope left out of the
+        window (nothing was loaded for it)."""
+        match entry.event:
+            case EnvelopeReceived(envelope=envelope):
+                self.envelopes[entry.stream_id] = envelope
+            case EnvelopeNormalized() as normalized:
+                received = self.envelopes.pop(entry.stream_id, None)
+                if received is None or not self.window.selects(
+                    received.tenant, received.received_at
+                ):
+                    if received is not None and self.window.ended(received.received_at):
+                        self.past_window = True
+                    return False
+                self._envelope(received, normalized)
+            case TickReceived(tenant=tenant, at=at) as tick if self.window.selects(tenant, at):
+                self._tick(tick)
+            case _:
+                self.envelopes.pop(entry.stream_id, None)
+        return True
+
+    def _envelope(self, envelope: Envelope, recorded: EnvelopeNormalized) -> None:
+        """The baseline decides the signals as recorded; the candidate normalizes the envelope
+        again under its rules and decides those."""
+        context = self._context(envelope.tenant, recorded)
+        for signal in recorded.signals:
+            self.baseline.signal(signal, context)
+        # Only the rules differ: normalized and decided with the engine version the input was
+        # recorded with, like the baseline.
+        other = attrs.evolve(context, ruleset=self.rules)
+        result = normalize(
+            envelope, self.rules, decode=orjson.loads, version=context.engine_version
+        )
+        if isinstance(result, Normalized):
+            for signal in result.signals:
+                self.candidate.signal(signal, other)
+
+    def _tick(self, tick: TickReceived) -> None:
+        context = self._context(tick.tenant, tick)
+        other = attrs.evolve(context, ruleset=self.rules)
+        for key in tick.dedup_keys:
+            self.baseline.tick(tick.tenant, key, tick.at, context)
+            self.candidate.tick(tick.tenant, key, tick.at, other)
+
+    def _context(
+        self, tenant: str, recorded: EnvelopeNormalized | TickReceived
+    ) -> engine.TenantContext:
+        """The context the input was recorded with; counts the input and opens the window."""
+        self.opened = True
+        self.inputs += 1
+        return self.history.context(
+            tenant, recorded.ruleset_version, recorded.silences_version, recorded.engine_version
+        )
+
+    def report(self, started: float) -> WhatIfReport:
+        return _report(self.rules, self.inputs, self.baseline, self.candidate, started)
+
+    def close(self) -> None:
+        self.baseline.close()
+        self.candidate.close()
+        self.seed.close()
 
 
 def _report(

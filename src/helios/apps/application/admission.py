@@ -1,4 +1,7 @@
-"""Admitting one request: authenticate, limit, deduplicate, enqueue — or refuse.
+"""Admitting one ingestion request: authenticate, limit, deduplicate, enqueue — or refuse.
+
+The use case behind every ingestion endpoint. It speaks no HTTP: a refusal is a ``Refused``
+error, which the API renders (``apps.http.errors``) with the status given below.
 
 The order matters and every step has its failure policy (see the ports' docstrings):
 
@@ -20,22 +23,13 @@ import hashlib
 import time
 import uuid
 from collections.abc import Callable
+from typing import Protocol
 
 import attrs
 import structlog
 
-from helios.adapters.queue_codec import envelope_message
+from helios.apps.application.envelopes import envelope_message
 from helios.apps.application.tenancy import Authenticated, KeyDirectory
-from helios.apps.http.config import ApiConfig
-from helios.apps.http.errors import (
-    Forbidden,
-    IdempotencyKeyReused,
-    KeyOfAnotherKind,
-    RateLimited,
-    RequestInFlight,
-    Unauthorized,
-    Unavailable,
-)
 from helios.apps.observability import Metrics
 from helios.domain.tenancy import ACCEPTED_FORMATS
 from helios.domain.values import Envelope, Millis, SourceKind
@@ -53,6 +47,73 @@ from helios.ports.queue import Queue, QueueUnavailable
 from helios.ports.rate_limit import LimiterUnavailable, RateLimiter
 
 _log = structlog.get_logger("helios.api")
+
+
+class Refused(Exception):
+    """The request is not admitted; ``detail`` tells the sender why."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotAuthenticated(Refused):
+    """No key, an unknown or expired one, or a signature already used (401)."""
+
+
+class KeyOfAnotherKind(Refused):
+    """A valid key whose integration does not send this format (403); ``reason`` (a phrase
+    that follows "this key") says which kind it is and where it works."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"this key {reason}")
+        self.reason = reason
+
+
+class OtherTenantsKey(Refused):
+    """The key belongs to another tenant than the one the request names (403)."""
+
+
+class RateExceeded(Refused):
+    """The integration's or the tenant's rate is exhausted (429)."""
+
+    def __init__(self, detail: str, *, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
+
+
+class IdempotencyKeyReused(Refused):
+    """The ``Idempotency-Key`` came with another body (422)."""
+
+
+class RequestInFlight(Refused):
+    """The ``Idempotency-Key``'s first request is still being processed (409)."""
+
+
+class CannotAdmitNow(Refused):
+    """A store the admission needs is down (503): retry after ``retry_after_s``."""
+
+    def __init__(self, detail: str, *, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
+
+
+class AdmissionPolicy(Protocol):
+    """The rates and windows admission applies (``ApiConfig`` is one)."""
+
+    @property
+    def rate_per_integration(self) -> float: ...
+    @property
+    def burst_per_integration(self) -> int: ...
+    @property
+    def rate_per_tenant(self) -> float: ...
+    @property
+    def burst_per_tenant(self) -> int: ...
+    @property
+    def dedup_window_s(self) -> float: ...
+    @property
+    def signature_tolerance_s(self) -> int: ...
+
 
 KEPT_HEADERS = frozenset(
     {
@@ -122,7 +183,7 @@ class Intake:
         limiter: RateLimiter,
         idempotency: IdempotencyStore,
         queue: Queue,
-        config: ApiConfig,
+        config: AdmissionPolicy,
         metrics: Metrics,
         clock: Callable[[], Millis] = now_ms,
         queue_name: str = "ingest",
@@ -145,30 +206,30 @@ class Intake:
         """The integration that owns ``key``, if it may send ``source`` events.
 
         Raises:
-            Unauthorized: no key, or an unknown or expired one.
+            NotAuthenticated: no key, or an unknown or expired one.
             KeyOfAnotherKind: the key's integration does not send ``source``'s format.
-            Forbidden: the key belongs to another tenant than ``tenant_hint``.
-            Unavailable: the key store could not be read.
+            OtherTenantsKey: the key belongs to another tenant than ``tenant_hint``.
+            CannotAdmitNow: the key store could not be read.
         """
         if not key:
-            raise Unauthorized("an integration key is required (Authorization: Bearer <key>)")
+            raise NotAuthenticated("an integration key is required (Authorization: Bearer <key>)")
         try:
             found = await self._directory.authenticate(key, now_ms=self._clock())
         except StoreUnavailable as error:
-            raise Unavailable(f"cannot check the key now: {error}", retry_after_s=5) from None
+            raise CannotAdmitNow(f"cannot check the key now: {error}", retry_after_s=5) from None
         if found is None:
-            raise Unauthorized("unknown or expired integration key")
+            raise NotAuthenticated("unknown or expired integration key")
         if not found.integration.accepts_format(source):
             raise KeyOfAnotherKind(_where_it_works(found.integration.kind, source))
         if tenant_hint and tenant_hint != found.tenant_id:
-            raise Forbidden("this key belongs to another tenant")
+            raise OtherTenantsKey("this key belongs to another tenant")
         return found
 
     async def limit(self, who: Authenticated) -> None:
         """Apply the integration's and the tenant's rates.
 
         Raises:
-            RateLimited: one of them is exhausted (the limiter being down lets the request in).
+            RateExceeded: one of them is exhausted (the limiter being down lets the request in).
         """
         config = self._config
         for key, rate, burst in (
@@ -185,7 +246,7 @@ class Intake:
                 return
             if not decision.allowed:
                 retry_s = -(-decision.retry_after_ms // 1000)
-                raise RateLimited(
+                raise RateExceeded(
                     f"{'integration' if key.startswith('int') else 'tenant'} rate exceeded",
                     retry_after_s=retry_s,
                 )
@@ -208,34 +269,28 @@ class Intake:
         Raises:
             IdempotencyKeyReused: the key came with another body (422).
             RequestInFlight: the key's first request is still being processed (409).
-            Unauthorized: the signature was already used (a replayed request).
-            Unavailable: the idempotency store (with a key) or the queue is down (503).
+            NotAuthenticated: the signature was already used (a replayed request).
+            CannotAdmitNow: the idempotency store (with a key) or the queue is down (503).
         """
         scope = f"{who.tenant_id}/{who.integration.integration_id}"
         fingerprint = hashlib.sha256(delivery.body).hexdigest()
+        if delivery.idempotency_key is None:
+            return await self._admit_by_content(
+                who,
+                delivery,
+                respond,
+                duplicate=duplicate,
+                signature=signature,
+                scope=scope,
+                fingerprint=fingerprint,
+            )
         key = delivery.idempotency_key
-        if key is None:
-            if signature is not None:
-                await self._refuse_used_signature(who, signature)
-            seen_as = delivery.dedup_fingerprint or fingerprint
-            if delivery.content_dedup and await self._seen(scope, seen_as):
-                self._metrics.envelopes.inc(delivery.source.value, "duplicate")
-                response = (duplicate or respond)("")
-            else:
-                response = await self._enqueue(who, delivery, respond)
-                if delivery.content_dedup:
-                    window_ms = delivery.dedup_window_ms or self._dedup_window_ms
-                    await self._remember(f"body:{scope}", seen_as, window_ms)
-            if signature is not None:
-                # Also after a "duplicate": what the signature vouches for is on the queue.
-                await self._remember_signature(who, signature)
-            return response
         try:
             begun = await self._idempotency.begin(
                 scope=scope, key=key, fingerprint=fingerprint, now_ms=self._clock()
             )
         except IdempotencyUnavailable as error:
-            raise Unavailable(
+            raise CannotAdmitNow(
                 "cannot check the Idempotency-Key now", retry_after_s=error.retry_after_s
             ) from None
         match begun:
@@ -271,6 +326,40 @@ class Intake:
             await self._remember_signature(who, signature)
         return response
 
+    async def _admit_by_content(
+        self,
+        who: Authenticated,
+        delivery: Delivery,
+        respond: ResponseBuilder,
+        *,
+        duplicate: ResponseBuilder | None,
+        signature: str | None,
+        scope: str,
+        fingerprint: str,
+    ) -> StoredResponse:
+        """``admit`` without an ``Idempotency-Key``: a delivery seen within the window (same
+        body, or same ``dedup_fingerprint``) is answered as a duplicate, not enqueued again.
+
+        Raises:
+            NotAuthenticated: the signature was already used (a replayed request).
+            CannotAdmitNow: the queue is down (503).
+        """
+        if signature is not None:
+            await self._refuse_used_signature(who, signature)
+        seen_as = delivery.dedup_fingerprint or fingerprint
+        if delivery.content_dedup and await self._seen(scope, seen_as):
+            self._metrics.envelopes.inc(delivery.source.value, "duplicate")
+            response = (duplicate or respond)("")
+        else:
+            response = await self._enqueue(who, delivery, respond)
+            if delivery.content_dedup:
+                window_ms = delivery.dedup_window_ms or self._dedup_window_ms
+                await self._remember(f"body:{scope}", seen_as, window_ms)
+        if signature is not None:
+            # Also after a "duplicate": what the signature vouches for is on the queue.
+            await self._remember_signature(who, signature)
+        return response
+
     @property
     def _dedup_window_ms(self) -> int:
         return int(self._config.dedup_window_s * 1000)
@@ -282,7 +371,7 @@ class Intake:
         a replayed event is deduplicated downstream.
 
         Raises:
-            Unauthorized: the signature was already used.
+            NotAuthenticated: the signature was already used.
         """
         try:
             seen = await self._idempotency.recently_seen(
@@ -294,7 +383,7 @@ class Intake:
             _log.warning("replay check unavailable: letting the request in", error=str(error))
             return
         if seen:
-            raise Unauthorized("this signature was already used (replayed request)")
+            raise NotAuthenticated("this signature was already used (replayed request)")
 
     async def _remember_signature(self, who: Authenticated, signature: str) -> None:
         # Remembered for twice the tolerance: a signature cannot be fresh for longer.
@@ -354,7 +443,7 @@ class Intake:
             self._metrics.queue_errors.inc(self._queue_name, "unavailable")
             self._metrics.envelopes.inc(delivery.source.value, "queue_unavailable")
             _log.warning("queue unavailable", error=error.reason)
-            raise Unavailable(
+            raise CannotAdmitNow(
                 "the ingest queue cannot take events now", retry_after_s=error.retry_after_s
             ) from None
         self._metrics.envelopes.inc(delivery.source.value, "accepted")
