@@ -9,7 +9,7 @@ from pathlib import Path
 
 from workers import catch_up, drain
 
-from helios.adapters.queue_codec import envelope_message
+from helios.apps.application.envelopes import envelope_message
 from helios.apps.application.rules import publish_rules
 from helios.apps.composition import Services, open_read_models, open_services
 from helios.apps.settings import Settings
