@@ -1,4 +1,5 @@
-"""``helios scheduler``: ticks for open alerts and periodic jobs (dead-letter report)."""
+"""``helios scheduler``: ticks for the open alerts that are due, and periodic jobs (dead-letter
+report)."""
 
 from __future__ import annotations
 
@@ -18,9 +19,10 @@ from helios.apps.workers.scheduler import Scheduler
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = subparsers.add_parser(
         "scheduler",
-        help="send ticks for open alerts; report dead letters",
-        description="Every interval, send one Tick per tenant (its open alerts, from the "
-        "projections) on the ingest queue; the ingest worker applies them once.",
+        help="send ticks for open alerts that are due; report dead letters",
+        description="Every interval, send Ticks for the open alerts that are due (an "
+        "escalation, a flapping state to clear; from the projections) on the ingest queue; "
+        "the ingest worker applies them once.",
     )
     run.add_argument("--interval", type=float, help="seconds between ticks (default: settings)")
     run.add_argument("--once", action="store_true", help="send one round of ticks and exit")

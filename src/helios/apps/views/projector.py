@@ -17,13 +17,15 @@ from typing import Any
 import attrs
 import orjson
 
-from helios.apps.views import activity, alerts, changes, incidents
+from helios.apps.views import activity, alert_deadlines, alerts, changes, incidents
 from helios.apps.views.positions import forget_position, move_position
 from helios.apps.views.schema import REBUILT_TABLES
 from helios.apps.views.streams import AlertStates, FoldedAlert, StreamDirectory
-from helios.domain import alert, incident
+from helios.domain import alert, incident, ruleset_stream
 from helios.domain.changes import Change
-from helios.domain.intake import ChangeRecorded
+from helios.domain.deadlines import Pending, pending
+from helios.domain.intake import ChangeRecorded, TickReceived
+from helios.domain.ruleset import Ruleset
 from helios.domain.values import Link
 from helios.ports.event_store import EventStore, LogEntry
 from helios.ports.read_models import Cursor, ReadModels
@@ -67,6 +69,7 @@ class Projector:
         self._directory = StreamDirectory(db, store)
         self._states = AlertStates(store)
         self._labels = _LabelsWritten()
+        self._rules = _Rules(store, db)
 
     def apply(self, page: Sequence[LogEntry], *, after: int) -> None:
         """Project one page and move the position from ``after`` to the page's last entry.
@@ -79,9 +82,11 @@ class Projector:
         page_rows = _PageRows()
         for entry in page:
             self._entry(entry, page_rows)
+        deadlines = self._deadlines(page_rows)
         try:
             with self._db.transaction() as cursor:
                 page_rows.write(cursor, labels_unchanged=self._labels.unchanged)
+                deadlines.write(cursor)
                 self._directory.save(cursor)
                 move_position(cursor, FOLLOWER, after=after, to=page[-1].position)
         except BaseException:
@@ -102,6 +107,7 @@ class Projector:
             forget_position(cursor, FOLLOWER)
         self._states.forget()
         self._labels.forget()
+        self._rules.forget()
 
     def _entry(self, entry: LogEntry, rows: _PageRows) -> None:
         if entry.name.startswith("helios.alert."):
@@ -109,6 +115,7 @@ class Projector:
             if owner is None:
                 return
             folded = self._states.apply(entry, owner)
+            self._rules.know(owner.tenant)
             rows.alert(entry, folded)
             kind = _ACTIVITY.get(type(entry.event))
             if isinstance(entry.event, alert.AlertScored) and entry.event.priority_changed:
@@ -122,6 +129,35 @@ class Projector:
         elif isinstance(entry.event, ChangeRecorded):
             for change in entry.event.changes:
                 rows.change(entry, entry.event.ingest_id, change)
+        elif isinstance(entry.event, TickReceived):
+            tenant = entry.event.tenant
+            rows.ticked.extend((tenant, key) for key in entry.event.dedup_keys)
+        elif isinstance(entry.event, ruleset_stream.RulesetPublished):
+            changed = self._rules.published(entry.stream_id, entry.event.ruleset)
+            if changed is not None:
+                rows.rules_changed.add(changed)
+
+    def _deadlines(self, rows: _PageRows) -> _PageDeadlines:
+        """The deadline rows a page writes, each under its tenant's ruleset as of the page's
+        end: those of the alerts it wrote, those of ticked alerts whose row waited for their
+        state (made before the table was), and the tenants whose rules changed."""
+        deadlines = _PageDeadlines(rules_changed={
+            tenant: self._rules.of(tenant) for tenant in rows.rules_changed
+        })  # fmt: skip
+        for tenant, key in alert_deadlines.unknown(self._db, rows.ticked):
+            state = self._states.latest(alert.alert_stream_id(tenant, key), tenant, key)
+            episode = state.episode
+            rows.deadlines[alert.alert_stream_id(tenant, key)] = (
+                tenant, key, pending(state) if episode and episode.is_open else None,
+            )  # fmt: skip
+        for tenant, key, what in rows.deadlines.values():
+            if what is None:
+                deadlines.closed.append((tenant, key))
+            else:
+                deadlines.open.append(
+                    alert_deadlines.row_for(tenant, key, what, self._rules.of(tenant))
+                )
+        return deadlines
 
 
 class _PageRows:
@@ -130,6 +166,10 @@ class _PageRows:
     def __init__(self) -> None:
         self.alerts: dict[uuid.UUID, alerts.AlertRow] = {}
         self.writes: list[Callable[[Cursor], None]] = []
+        self.deadlines: dict[uuid.UUID, tuple[str, str, Pending | None]] = {}
+        """What a tick may act on, per alert written (None: it is closed, no row)."""
+        self.ticked: list[tuple[str, str]] = []
+        self.rules_changed: set[str] = set()
 
     def alert(self, entry: LogEntry, folded: FoldedAlert) -> None:
         state = folded.state
@@ -168,6 +208,10 @@ class _PageRows:
             first = min(previous.first_seen_at, row.first_seen_at or previous.first_seen_at)
             row = attrs.evolve(row, first_seen_at=first)
         self.alerts[entry.stream_id] = row
+        self.deadlines[entry.stream_id] = (
+            state.tenant, state.dedup_key,
+            pending(state) if episode is not None and episode.is_open else None,
+        )  # fmt: skip
 
     def activity(self, entry: LogEntry, tenant: str, kind: str, subject: str, text: str) -> None:
         line = activity.ActivityRow(
@@ -314,6 +358,73 @@ class _PageRows:
         alerts.upsert(cursor, list(self.alerts.values()), labels_unchanged=labels_unchanged)
         for write in self.writes:
             write(cursor)
+
+
+@attrs.define
+class _PageDeadlines:
+    """The ``alert_deadlines`` changes of one page."""
+
+    rules_changed: dict[str, Ruleset]
+    open: list[alert_deadlines.DeadlineRow] = attrs.field(factory=list)
+    closed: list[tuple[str, str]] = attrs.field(factory=list)
+
+    def write(self, cursor: Cursor) -> None:
+        alert_deadlines.replace(cursor, self.open, self.closed)
+        for tenant, ruleset in self.rules_changed.items():
+            alert_deadlines.reschedule(cursor, tenant, ruleset)
+
+
+class _Rules:
+    """Each tenant's ruleset in force, read once from its stream and then followed in the
+    log (a published version only ever replaces an older one, so a rebuild that starts with
+    the latest keeps it)."""
+
+    def __init__(self, store: EventStore, db: ReadModels) -> None:
+        self._store = store
+        self._db = db
+        self._current: dict[str, Ruleset] = {}
+        self._tenants: dict[uuid.UUID, str] = {}
+
+    def know(self, tenant: str) -> None:
+        """Note a tenant seen, so its rules stream is recognized when it changes."""
+        if tenant not in self._current:
+            self._tenants.setdefault(ruleset_stream.ruleset_stream_id(tenant), tenant)
+
+    def of(self, tenant: str) -> Ruleset:
+        """The tenant's ruleset in force.
+
+        Raises:
+            StoreUnavailable: the store cannot be reached.
+        """
+        found = self._current.get(tenant)
+        if found is None:
+            state = ruleset_stream.initial_state(tenant)
+            for item in self._store.read_stream(ruleset_stream.ruleset_stream_id(tenant)):
+                state = ruleset_stream.evolve(state, item.event)
+            found = self._current[tenant] = state.current
+            self.know(tenant)
+        return found
+
+    def published(self, stream: uuid.UUID, ruleset: Ruleset) -> str | None:
+        """Learn a ruleset published on ``stream``; returns its tenant (None: a tenant with
+        no open alert, whose deadlines it cannot move).
+
+        Raises:
+            StoreUnavailable: the store or the read-model database cannot be reached.
+        """
+        tenant = self._tenants.get(stream)
+        if tenant is None:
+            for known in alert_deadlines.tenants(self._db):
+                self.know(known)
+            tenant = self._tenants.get(stream)
+            if tenant is None:
+                return None
+        if ruleset.version > self.of(tenant).version:
+            self._current[tenant] = ruleset
+        return tenant
+
+    def forget(self) -> None:
+        self._current.clear()
 
 
 class _LabelsWritten:

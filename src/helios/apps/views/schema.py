@@ -1,10 +1,10 @@
 """The read models' tables: what the query API reads. Rebuildable from the log at any time.
 
-Each table is described, with its row type and its SQL, in its own module: ``alerts`` and
-``alert_labels``, ``incidents`` (with ``incident_alerts`` and ``incident_timeline``),
-``activity``, ``changes``, ``outbox`` (``notification_outbox``), ``positions``
-(``follower_positions``) and ``streams`` (``stream_directory``). Times are milliseconds since
-the epoch (UTC); JSON columns hold compact JSON text.
+Each table is described, with its row type and its SQL, in its own module: ``alerts``,
+``alert_labels`` and ``alert_deadlines``, ``incidents`` (with ``incident_alerts`` and
+``incident_timeline``), ``activity``, ``changes``, ``outbox`` (``notification_outbox``),
+``positions`` (``follower_positions``) and ``streams`` (``stream_directory``). Times are
+milliseconds since the epoch (UTC); JSON columns hold compact JSON text.
 
 Opening the read models (``install``) creates what is missing and upgrades what an earlier
 release made: columns added since (``ADDED_COLUMNS``) and migrations that fill a new table
@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from helios.apps.views import (
     activity,
+    alert_deadlines,
     alert_labels,
     alerts,
     changes,
@@ -32,6 +33,7 @@ STATEMENTS: tuple[str, ...] = (
     *streams.DDL,
     *alerts.DDL,
     *alert_labels.DDL,
+    *alert_deadlines.DDL,
     *incidents.DDL,
     *activity.DDL,
     *changes.DDL,
@@ -49,6 +51,7 @@ them again (any new event of the alert) or ``helios projections rebuild`` runs.
 
 MIGRATIONS: tuple[tuple[str, Callable[[Cursor], None]], ...] = (
     ("alert_labels", alert_labels.fill_from_alerts),
+    ("alert_deadlines", alert_deadlines.fill_from_alerts),
 )
 """Steps that fill a table added after its source rows existed: ``(name, step)``. A fresh
 database records them without work to do; a rebuild refills the tables from the log."""
@@ -56,6 +59,7 @@ database records them without work to do; a rebuild refills the tables from the 
 REBUILT_TABLES = (
     "alerts",
     "alert_labels",
+    "alert_deadlines",
     *incidents.TABLES,
     "activity",
     "changes",

@@ -140,6 +140,14 @@ class AlertStates:
             self._items.popitem(last=False)
         return folded
 
+    def latest(self, stream: uuid.UUID, tenant: str, dedup_key: str) -> alert.AlertState:
+        """The alert's state after every event the store has of it (not kept).
+
+        Raises:
+            StoreUnavailable: the store cannot be reached.
+        """
+        return self._load(stream, StreamName("alert", tenant, dedup_key), before=2**62).state
+
     def forget(self) -> None:
         self._items.clear()
 

@@ -1,4 +1,10 @@
-"""The scheduler: sends ``Tick`` commands for open alerts, and runs periodic jobs.
+"""The scheduler: sends ``Tick`` commands for the open alerts that are due, and runs periodic
+jobs.
+
+An alert is due when a tick at this interval's ``at`` can change it: its ``next_due_at`` in the
+read model (``views.alert_deadlines``, see ``helios.domain.deadlines``) is at or before ``at``.
+Any other tick would decide nothing, so an idle interval costs one indexed query whatever the
+number of open alerts.
 
 Ticks travel on the ingest queue like envelopes (``kind=tick.v1``) so that one worker pool
 applies both, with the same batching, retries and dead-lettering. ``at`` is the wall clock
@@ -9,13 +15,14 @@ rounded down to the interval: a scheduler restarted (or run twice) sends the sam
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections import defaultdict
 
 import anyio.to_thread
 import structlog
 
-from helios.apps.views import alerts
+from helios.apps.views import alert_deadlines
 from helios.apps.workers.followers import backoff_delay, wait_or_stop
 from helios.apps.workers.messages import TickCommand, tick_message
 from helios.ports.event_store import StoreUnavailable
@@ -27,9 +34,13 @@ _log = structlog.get_logger(__name__)
 MAX_KEYS_PER_TICK = 500
 """Open alerts per tick message (bounded so one tick stays one small transaction)."""
 
+DUE_PAGE = 5_000
+"""Due alerts read at a time (the scheduler holds at most this many keys at once)."""
+
 
 class Scheduler:
-    """Ticks every ``interval_s`` for each tenant's open alerts, and reports DLQ depth."""
+    """Ticks every ``interval_s`` for each tenant's open alerts that are due, and reports DLQ
+    depth."""
 
     def __init__(
         self,
@@ -73,28 +84,38 @@ class Scheduler:
             QueueUnavailable: the queue cannot take the ticks (the next interval retries).
         """
         at = now_ms - now_ms % self._interval_ms
-        rows = await anyio.to_thread.run_sync(alerts.open_keys, self._db)
-        open_alerts: dict[str, list[str]] = defaultdict(list)
-        for tenant, key in rows:
-            open_alerts[tenant].append(key)
-        messages = []
-        for tenant, keys in open_alerts.items():
-            for start in range(0, len(keys), MAX_KEYS_PER_TICK):
-                chunk = tuple(keys[start : start + MAX_KEYS_PER_TICK])
-                # Chunks of one tenant need distinct ``at``s: a tick is recorded once per
-                # (tenant, at). One millisecond apart keeps time practically the same.
-                messages.append(
-                    tick_message(
-                        TickCommand(
-                            tenant=tenant, at=at + start // MAX_KEYS_PER_TICK, dedup_keys=chunk
+        sent, tenants = 0, set[str]()
+        # Each tenant's chunks need distinct ``at``s (a tick is recorded once per (tenant,
+        # at)): one millisecond apart keeps time practically the same.
+        chunks: dict[str, int] = defaultdict(int)
+        after: tuple[int, str, str] | None = None
+        while True:
+            rows = await anyio.to_thread.run_sync(
+                functools.partial(alert_deadlines.due, self._db, at=at, limit=DUE_PAGE, after=after)
+            )
+            if not rows:
+                break
+            after = rows[-1]
+            due: dict[str, list[str]] = defaultdict(list)
+            for _, tenant, key in rows:
+                due[tenant].append(key)
+            messages = []
+            for tenant, keys in due.items():
+                for start in range(0, len(keys), MAX_KEYS_PER_TICK):
+                    chunk = tuple(keys[start : start + MAX_KEYS_PER_TICK])
+                    messages.append(
+                        tick_message(
+                            TickCommand(tenant=tenant, at=at + chunks[tenant], dedup_keys=chunk)
                         )
                     )
-                )
-        if messages:
+                    chunks[tenant] += 1
             await self._queue.send(messages)
-            self.ticks_sent += len(messages)
-            _log.info("scheduler.ticks", at=at, tenants=len(open_alerts), messages=len(messages))
-        return len(messages)
+            sent += len(messages)
+            tenants.update(due)
+        if sent:
+            self.ticks_sent += sent
+            _log.info("scheduler.ticks", at=at, tenants=len(tenants), messages=sent)
+        return sent
 
     async def report_dead_letters(self) -> int:
         """Log how many dead letters wait for an operator; returns the count (up to 1,000).
