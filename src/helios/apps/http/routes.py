@@ -48,8 +48,7 @@ from helios.apps.http.errors import (
 )
 from helios.apps.http.sns import SnsVerifier
 from helios.apps.observability import Metrics
-from helios.domain.identity import stable_hash
-from helios.domain.normalize import FieldError
+from helios.domain.normalize import FieldError, pagerduty
 from helios.domain.values import Envelope, Millis, SourceKind
 from helios.ports.idempotency import StoredResponse
 
@@ -253,7 +252,7 @@ async def enqueue(
     own_key = document.get("dedup_key") or None
 
     def respond(ingest_id: str) -> StoredResponse:
-        dedup_key = own_key or "pd-" + stable_hash(ingest_id)
+        dedup_key = own_key or pagerduty.keyless_dedup_key(ingest_id)
         return StoredResponse(
             status=202,
             body=msgspec.json.encode(

@@ -51,6 +51,13 @@ from helios.domain.ruleset import Ruleset
 from helios.domain.timestamps import TimestampError
 from helios.domain.values import Action, Envelope, Labels, Link, Millis
 
+
+def keyless_dedup_key(ingest_id: str) -> str:
+    """The dedup key of a trigger sent without one: derived from its envelope, so that the API
+    can answer with it at once and a re-run of normalization gives it again."""
+    return "pd-" + identity.stable_hash(ingest_id)
+
+
 _ACTIONS = {action.value: action for action in Action}
 _MAPPED = frozenset({"routing_key", "event_action", "dedup_key", "payload", "links"})
 _PAYLOAD_MAPPED = frozenset(
@@ -100,7 +107,7 @@ def normalize_pagerduty(
         client = document.get("client")
         links += (Link(href=client_url, text=client if isinstance(client, str) else ""),)
     labels = check.labels_from(_payload_labels(payload), "payload", errors)
-    key = own_key or "pd-" + identity.stable_hash(envelope.ingest_id)
+    key = own_key or keyless_dedup_key(envelope.ingest_id)
     check.dedup_key(key, labels, ruleset, "dedup_key", errors)
     extra: check.JsonObject = {k: v for k, v in document.items() if k not in _MAPPED}
     if payload_errors:
@@ -350,7 +357,7 @@ def typed_pagerduty(envelope: Envelope, ruleset: Ruleset, version: int) -> Norma
     if event.client_url:
         links += (Link(href=event.client_url, text=event.client or ""),)
     labels = check.labels_from(_payload_labels(payload), "payload", errors)
-    key = own_key or "pd-" + identity.stable_hash(envelope.ingest_id)
+    key = own_key or keyless_dedup_key(envelope.ingest_id)
     check.dedup_key(key, labels, ruleset, "dedup_key", errors)
     if errors:
         return None
