@@ -9,7 +9,7 @@ import pytest
 from normalize_support import only_signals, rejected_fields
 
 from helios.domain import identity
-from helios.domain.normalize import Control, Normalized, Rejected, normalize
+from helios.domain.normalize import Control, Normalized, Rejected, normalize, user
 from helios.domain.ruleset import Ruleset
 from helios.domain.values import SourceKind
 
@@ -159,3 +159,27 @@ def test_user_actions_are_normalized_from_the_api_s_small_body(make_envelope):
     body = b'{"action": "acknowledge", "dedup_key": "k", "user": "usr_1"}'
     accepted = normalize(make_envelope(SourceKind.USER, body), Ruleset())
     assert isinstance(accepted, Normalized) and accepted.signals[0].source == "user:usr_1"
+
+
+@pytest.mark.parametrize("note", ["", "rolled back", "ça a redémarré"])
+def test_the_body_the_api_writes_for_a_human_action_is_the_one_the_normalizer_reads(
+    make_envelope, note
+):
+    """The user-action format has one definition: what ``user_action_body`` writes, normalized,
+    gives the action, the key, the user and the note back."""
+    body = user.user_action_body("resolve", dedup_key="db-down", user="usr_7", note=note)
+    [signal] = only_signals(normalize(make_envelope(SourceKind.USER, body), Ruleset()))
+
+    assert (signal.action.value, signal.dedup_key, signal.source) == (
+        "resolve",
+        "db-down",
+        "user:usr_7",
+    )
+    assert json.loads(signal.details) == {"note": note}
+
+
+def test_a_note_longer_than_the_user_action_limit_is_refused_naming_the_note(make_envelope):
+    body = user.user_action_body(
+        "acknowledge", dedup_key="k", user="u", note="x" * (user.MAX_NOTE_CHARS + 1)
+    )
+    assert rejected_fields(normalize(make_envelope(SourceKind.USER, body), Ruleset())) == {"note"}

@@ -14,19 +14,18 @@ from typing import Literal
 
 import anyio.to_thread
 import attrs
-import orjson
 
 from helios.apps.application.alert_history import AlertNotFound
 from helios.apps.application.envelopes import envelope_message
 from helios.apps.views import alerts
-from helios.domain.normalize import FieldError
+from helios.domain.normalize import FieldError, user
 from helios.domain.values import Envelope, Millis, SourceKind
 from helios.ports.queue import Queue
 from helios.ports.read_models import ReadModels
 
 ActionName = Literal["acknowledge", "resolve"]
 
-MAX_NOTE_CHARS = 1024
+MAX_NOTE_CHARS = user.MAX_NOTE_CHARS
 """The longest note ``normalize_user`` accepts: refused here before anything is sent."""
 
 
@@ -83,16 +82,13 @@ class AlertActions:
         )
         if row is None:
             raise AlertNotFound(alert_id)
-        document = {"action": action, "dedup_key": row.dedup_key, "user": user_id}
-        if note:
-            document["note"] = note
         envelope = Envelope(
             ingest_id=uuid.uuid4().hex,
             tenant=tenant,
             integration="api",
             source=SourceKind.USER,
             received_at=self.clock(),
-            body=orjson.dumps(document),
+            body=user.user_action_body(action, dedup_key=row.dedup_key, user=user_id, note=note),
         )
         await self.queue.send([envelope_message(envelope, correlation_id=correlation_id)])
         return ActionAccepted(action_id=envelope.ingest_id, alert_id=row.stream_id, action=action)

@@ -15,6 +15,16 @@ from helios.domain.ruleset import Ruleset
 from helios.domain.values import Action, Envelope, Signal
 
 _ACTIONS = {"acknowledge": Action.ACKNOWLEDGE, "resolve": Action.RESOLVE}
+MAX_USER_CHARS = 128
+MAX_NOTE_CHARS = 1024
+
+
+def user_action_body(action: str, *, dedup_key: str, user: str, note: str = "") -> bytes:
+    """The body of a human action's envelope, as ``normalize_user`` reads it."""
+    document = {"action": action, "dedup_key": dedup_key, "user": user}
+    if note:
+        document["note"] = note
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def normalize_user(envelope: Envelope, ruleset: Ruleset, decode: JsonDecoder) -> NormalizeResult:
@@ -38,11 +48,15 @@ def normalize_user(envelope: Envelope, ruleset: Ruleset, decode: JsonDecoder) ->
     if not isinstance(dedup_key, str) or not dedup_key or len(dedup_key) > 255:
         errors.append(FieldError(field="dedup_key", message="must be a string of 1..255 chars"))
     user = document.get("user")
-    if not isinstance(user, str) or not user or len(user) > 128:
-        errors.append(FieldError(field="user", message="must be a string of 1..128 chars"))
+    if not isinstance(user, str) or not user or len(user) > MAX_USER_CHARS:
+        errors.append(
+            FieldError(field="user", message=f"must be a string of 1..{MAX_USER_CHARS} chars")
+        )
     note = document.get("note", "")
-    if not isinstance(note, str) or len(note) > 1024:
-        errors.append(FieldError(field="note", message="must be a string of at most 1024 chars"))
+    if not isinstance(note, str) or len(note) > MAX_NOTE_CHARS:
+        errors.append(
+            FieldError(field="note", message=f"must be a string of at most {MAX_NOTE_CHARS} chars")
+        )
     if (
         errors
         or action is None
