@@ -302,6 +302,15 @@ class Server:
                 self.process.wait()
 
 
+def die_with_parent() -> None:
+    """In the child, before exec: be sent SIGTERM when the benchmark dies, even by SIGKILL
+    (a test's timeout), so that no server outlives it."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def wait_until(check: Callable[[], bool], what: str, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while True:
@@ -350,6 +359,7 @@ class Alertmanager(Server):
             ],
             stdout=self.log,
             stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - no other thread runs here then
         )
         wait_until(
             lambda: httpx.get(f"{self.base}/-/ready").status_code == 200,
@@ -407,6 +417,7 @@ class Helios(Server):
             env=env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - no other thread runs here then
         )
         wait_until(
             lambda: (
@@ -667,10 +678,10 @@ def measure_state(system: str, results: Results, sizes: Sizes, starts_at: str) -
         began = time.perf_counter()
         refused = send_alerts(server, 0, sizes.visible, 10)
         sent_s = time.perf_counter() - began
-        wait_visible(server, client, sizes.visible, timeout_s=600)
-        visible_s = time.perf_counter() - began
         if refused:
             raise RuntimeError(f"{system} refused {refused} requests")
+        wait_visible(server, client, sizes.visible, timeout_s=600)
+        visible_s = time.perf_counter() - began
         progress(f"  sent in {sent_s:.2f} s, all visible after {visible_s:.2f} s")
         results.add(
             f"seconds until {sizes.visible} distinct alerts visible", "s", system, visible_s
@@ -805,6 +816,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     starts_at = (datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=1)).strftime(
         "%Y-%m-%dT%H:%M:%S.000Z"
     )
+    # SIGTERM unwinds like Ctrl-C: every server started is stopped and its directory removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     results = Results()
     for number in range(1, args.rounds + 1):
         order = ["Alertmanager", "Helios"] if number % 2 else ["Helios", "Alertmanager"]
