@@ -617,6 +617,13 @@ class Results:
         self.units[measure] = unit
         self.samples.setdefault(measure, {}).setdefault(system, []).append(value)
 
+    def keep_rounds(self, rounds: int) -> None:
+        """Drop the samples of a round that did not finish (each round adds one per measure
+        and system)."""
+        for per_system in self.samples.values():
+            for system, taken in per_system.items():
+                per_system[system] = taken[:rounds]
+
     def median(self, measure: str, system: str) -> float | None:
         taken = self.samples.get(measure, {}).get(system)
         return statistics.median(taken) if taken else None
@@ -779,7 +786,7 @@ def report(results: Results, rounds: int, client: str, sizes: Sizes) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 3; 1 with --quick)")
     parser.add_argument(
         "--duration", type=int, default=10, help="wrk seconds per load measure (default 10)"
     )
@@ -795,8 +802,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         sizes = Sizes(seconds=1, active=600, visible=200, cpu_window_s=2.0, settle_s=1.0)
-        args.rounds = 1
+        args.rounds = args.rounds or 1
     else:
+        args.rounds = args.rounds or 3
         if args.active <= VISIBLE:
             parser.error(f"--active must be above {VISIBLE}")
         sizes = Sizes(
@@ -819,15 +827,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     # SIGTERM unwinds like Ctrl-C: every server started is stopped and its directory removed.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     results = Results()
-    for number in range(1, args.rounds + 1):
-        order = ["Alertmanager", "Helios"] if number % 2 else ["Helios", "Alertmanager"]
-        start = os.getloadavg()
-        progress(f"round {number}/{args.rounds}: load average {start[0]:.2f}; order {order}")
-        for system in order:
-            measure_load(system, results, sizes, starts_at, use_wrk=use_wrk)
-        for system in order:
-            measure_state(system, results, sizes, starts_at)
-        results.loads.append((number, start, os.getloadavg()))
+    try:
+        for number in range(1, args.rounds + 1):
+            order = ["Alertmanager", "Helios"] if number % 2 else ["Helios", "Alertmanager"]
+            start = os.getloadavg()
+            progress(f"round {number}/{args.rounds}: load average {start[0]:.2f}; order {order}")
+            for system in order:
+                measure_load(system, results, sizes, starts_at, use_wrk=use_wrk)
+            for system in order:
+                measure_state(system, results, sizes, starts_at)
+            results.loads.append((number, start, os.getloadavg()))
+    except (KeyboardInterrupt, SystemExit):
+        # Stopped early (Ctrl-C, SIGTERM): what was measured is still worth printing.
+        if not results.loads:
+            raise
+        progress(f"interrupted: reporting the {len(results.loads)} complete round(s)")
+        results.keep_rounds(len(results.loads))
+        report(results, len(results.loads), client, sizes)
+        return 130
     report(results, args.rounds, client, sizes)
     return 0
 
