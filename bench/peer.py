@@ -655,10 +655,18 @@ def wait_visible(
     seen = 0
     while time.monotonic() < deadline:
         began = time.monotonic()
-        if server.has(client, total - 1):
-            seen = server.count(client, expected=total)
-            if seen >= total:
-                return seen
+        try:
+            if server.has(client, total - 1):
+                seen = server.count(client, expected=total)
+                if seen >= total:
+                    return seen
+        except httpx.TransportError as error:
+            # A keep-alive connection the server closed as the next poll went out (polls can
+            # be further apart than its idle timeout): poll again on a new one.
+            if server.process.poll() is not None:
+                raise RuntimeError(f"{server.name} exited while being polled") from error
+            progress(f"  poll failed ({error!r}); polling again")
+            continue
         # Polling takes the server's time too (Helios's label filter scans its rows): keep it
         # to a fraction of the wall clock.
         time.sleep(max(0.2, spacing * (time.monotonic() - began)))
