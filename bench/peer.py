@@ -8,8 +8,9 @@ nothing; ``--no-wrk`` loads both servers from concurrent httpx clients in this p
 
 Each server is started fresh for every measure of every round — its own temporary directory,
 a free port on 127.0.0.1 — and the rounds are interleaved (Alertmanager and Helios alternate
-which goes first), so a noisy neighbour on the shared cores hits both alike. Medians of the
-rounds are reported.
+which goes first), so a noisy neighbour on the shared cores hits both alike. The throughput
+rounds run first, then the big-state rounds; medians of the rounds are reported. Stopped early
+(Ctrl-C, SIGTERM), it reports the rounds that measured both systems.
 
 - Alertmanager: ``prometheus-alertmanager`` with one ``null`` receiver (no integrations),
   ``group_by: [alertname, service]``, ``resolve_timeout: 1h`` (nothing expires during a round),
@@ -628,18 +629,25 @@ class Results:
 
     samples: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)
-    loads: list[tuple[int, tuple[float, ...], tuple[float, ...]]] = field(default_factory=list)
+    loads: list[tuple[str, tuple[float, ...], tuple[float, ...]]] = field(default_factory=list)
 
     def add(self, measure: str, unit: str, system: str, value: float) -> None:
         self.units[measure] = unit
         self.samples.setdefault(measure, {}).setdefault(system, []).append(value)
 
-    def keep_rounds(self, rounds: int) -> None:
-        """Drop the samples of a round that did not finish (each round adds one per measure
-        and system)."""
-        for per_system in self.samples.values():
-            for system, taken in per_system.items():
-                per_system[system] = taken[:rounds]
+    def keep_paired(self) -> None:
+        """Keep, for each measure, the rounds that measured both systems: a round adds at most
+        one sample per measure and system, so the i-th samples of both are from round i."""
+        for measure, per_system in list(self.samples.items()):
+            both = min(len(per_system.get(system, [])) for system in SYSTEMS)
+            if not both:
+                del self.samples[measure]
+                continue
+            for system in SYSTEMS:
+                per_system[system] = per_system[system][:both]
+
+    def rounds(self, measure: str) -> int:
+        return min(len(self.samples[measure].get(system, [])) for system in SYSTEMS)
 
     def median(self, measure: str, system: str) -> float | None:
         taken = self.samples.get(measure, {}).get(system)
@@ -785,24 +793,32 @@ def ratio_of(helios: float | None, alertmanager: float | None) -> str:
     return f"{helios / alertmanager:.2f}"
 
 
-def report(results: Results, rounds: int, client: str, sizes: Sizes) -> None:
+def report(
+    results: Results, rounds: int, client: str, sizes: Sizes, *, interrupted: bool = False
+) -> None:
+    stopped = " (stopped early: n says how many rounds measured both)" if interrupted else ""
     print(
-        f"Helios (helios up) vs Alertmanager 0.25: medians of {rounds} interleaved round(s); "
-        f"load: {client}; {sizes.seconds} s per load measure; big state {sizes.active} alerts"
+        f"Helios (helios up) vs Alertmanager 0.25: medians of {rounds} interleaved round(s)"
+        f"{stopped}; load: {client}; {sizes.seconds} s per load measure; big state "
+        f"{sizes.active} alerts"
     )
     width = max(len(m) for m in results.samples) + 2
-    print(f"{'measure':{width}s} {'unit':>11s} {'Helios':>12s} {'Alertmanager':>13s} {'ratio':>7s}")
+    print(
+        f"{'measure':{width}s} {'unit':>11s} {'Helios':>12s} {'Alertmanager':>13s} "
+        f"{'ratio':>7s} {'n':>2s}"
+    )
     for measure in results.samples:
         helios = results.median(measure, "Helios")
         alertmanager = results.median(measure, "Alertmanager")
         print(
             f"{measure:{width}s} {results.units[measure]:>11s} {fmt_value(helios):>12s} "
-            f"{fmt_value(alertmanager):>13s} {ratio_of(helios, alertmanager):>7s}"
+            f"{fmt_value(alertmanager):>13s} {ratio_of(helios, alertmanager):>7s} "
+            f"{results.rounds(measure):>2d}"
         )
     print("load average (1, 5, 15 min) at the start and end of each round:")
-    for number, start, end in results.loads:
+    for label, start, end in results.loads:
         print(
-            f"  round {number}: start {' '.join(f'{v:.2f}' for v in start)}"
+            f"  {label}: start {' '.join(f'{v:.2f}' for v in start)}"
             f"   end {' '.join(f'{v:.2f}' for v in end)}"
         )
     print(DIFFERENCES)
@@ -857,23 +873,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     # SIGTERM unwinds like Ctrl-C: every server started is stopped and its directory removed.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     results = Results()
+    # The throughput rounds first, then the big-state rounds (Helios takes minutes to decide
+    # the big state): a run stopped early still has every round of the quick measures.
+    phases: list[tuple[str, Callable[[str], None]]] = [
+        ("load", lambda system: measure_load(system, results, sizes, starts_at, use_wrk=use_wrk)),
+        ("state", lambda system: measure_state(system, results, sizes, starts_at)),
+    ]
     try:
-        for number in range(1, args.rounds + 1):
-            order = ["Alertmanager", "Helios"] if number % 2 else ["Helios", "Alertmanager"]
-            start = os.getloadavg()
-            progress(f"round {number}/{args.rounds}: load average {start[0]:.2f}; order {order}")
-            for system in order:
-                measure_load(system, results, sizes, starts_at, use_wrk=use_wrk)
-            for system in order:
-                measure_state(system, results, sizes, starts_at)
-            results.loads.append((number, start, os.getloadavg()))
+        for phase, measure in phases:
+            for number in range(1, args.rounds + 1):
+                order = ["Alertmanager", "Helios"] if number % 2 else ["Helios", "Alertmanager"]
+                start = os.getloadavg()
+                progress(
+                    f"{phase} round {number}/{args.rounds}: load average {start[0]:.2f}; "
+                    f"order {', '.join(order)}"
+                )
+                for system in order:
+                    measure(system)
+                results.loads.append((f"{phase} round {number}", start, os.getloadavg()))
     except (KeyboardInterrupt, SystemExit):
         # Stopped early (Ctrl-C, SIGTERM): what was measured is still worth printing.
-        if not results.loads:
+        results.keep_paired()
+        if not results.samples:
             raise
-        progress(f"interrupted: reporting the {len(results.loads)} complete round(s)")
-        results.keep_rounds(len(results.loads))
-        report(results, len(results.loads), client, sizes)
+        progress("interrupted: reporting the rounds that measured both")
+        report(results, args.rounds, client, sizes, interrupted=True)
         return 130
     report(results, args.rounds, client, sizes)
     return 0

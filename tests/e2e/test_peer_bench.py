@@ -73,7 +73,8 @@ def test_the_peer_benchmark_gives_every_measure_a_ratio_at_small_sizes(
     assert "disk used per alert" in ratios
     helios_disk = re.search(r"^disk used per alert\s+bytes\s+([\d,]+)", result.stdout, re.M)
     assert helios_disk and int(helios_disk.group(1).replace(",", "")) > 0, result.stdout
-    assert re.search(r"round 1: start [\d. ]+ end [\d. ]+$", result.stdout, re.MULTILINE)
+    for phase in ("load", "state"):
+        assert re.search(rf"{phase} round 1: start [\d. ]+ end [\d. ]+$", result.stdout, re.M)
     assert "What differs in the work" in result.stdout
     # One progress line per step, on stderr only.
     assert "Helios: idle CPU" in result.stderr and "[peer" not in result.stdout
