@@ -28,9 +28,10 @@ copy also carries a fingerprint made from it, as Alertmanager would send), a hun
 - accepted requests/s and alerts/s, p50 and p99 latency, under wrk (one thread, 32
   connections, ``--duration`` seconds, Lua scripts generated into the temporary directory): new
   distinct alerts 1 and 10 per request, and the same alert again and again;
-- seconds from the first send until 10,000 distinct alerts (10 per request, 16 concurrent
-  senders) are all listed by each one's API: Alertmanager ``GET /api/v2/alerts``, Helios
-  ``GET /v1/alerts`` with the responder token from ``access.json`` (pages of 500, counted);
+- seconds from the first send until 10,000 distinct alerts (10 per request, sent by wrk
+  with a script that stops after exactly that many) are all listed by each one's API:
+  Alertmanager ``GET /api/v2/alerts``, Helios ``GET /v1/alerts`` with the responder token from
+  ``access.json`` (pages of 500, counted); the polls are what limits its resolution;
 - memory idle, at 10,000 and at ``--active`` open alerts: PSS from ``/proc/PID/smaps_rollup``,
   summed over the process tree (Helios: every process under ``helios up``);
 - idle CPU with ``--active`` open alerts over a 30 s window (utime + stime from
@@ -74,7 +75,7 @@ PER_SERVICE = 100
 """Distinct alerts per ``service`` label: both systems group by it."""
 CONNECTIONS = 32
 SENDERS = 16
-"""Concurrent senders of the fixed batches (visibility, loading the big state)."""
+"""Concurrent httpx senders of the fixed batches with ``--no-wrk``."""
 LOAD_BATCH = 100
 """Alerts per request when loading the big state (not a measure: only to get there)."""
 CPU_WINDOW_S = 30.0
@@ -172,11 +173,18 @@ def _lua_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def lua_script(fmt: Format, *, per_request: int, repeated: bool) -> str:
-    """A wrk script posting ``per_request`` alerts per request, distinct by a counter unless
-    ``repeated`` (then the same body every time)."""
+def lua_script(
+    fmt: Format, *, per_request: int, repeated: bool = False, first: int = 0, requests: int = 0
+) -> str:
+    """A wrk script posting ``per_request`` alerts per request, numbered from ``first``, or the
+    same body every time when ``repeated``.
+
+    With ``requests``, it sends that many and, once all are answered, stops its thread and
+    prints ``bench-answered <n> failed <m>`` on stderr (unbuffered); connections that have
+    nothing left to send meanwhile ask for a path that does not exist (404) once a second,
+    which neither server counts as work."""
     lines = [
-        "local counter = 0",
+        f"local counter = {first}",
         f"local alert = {_lua_string(fmt.alert)}",
         f"local prefix = {_lua_string(fmt.prefix)}",
         f"local suffix = {_lua_string(fmt.suffix)}",
@@ -188,6 +196,14 @@ def lua_script(fmt: Format, *, per_request: int, repeated: bool) -> str:
         f'{PER_SERVICE})), F = string.format("%016x", n)}}',
         '  return (alert:gsub("__(%u)__", values))',
         "end",
+        "local function numbered()",
+        "  local parts = {}",
+        "  for i = 1, per_request do",
+        "    parts[i] = one(counter)",
+        "    counter = counter + 1",
+        "  end",
+        '  return wrk.format(nil, nil, nil, prefix .. table.concat(parts, ",") .. suffix)',
+        "end",
     ]
     if repeated:
         lines += [
@@ -196,17 +212,35 @@ def lua_script(fmt: Format, *, per_request: int, repeated: bool) -> str:
             "  return wrk.format(nil, nil, nil, body)",
             "end",
         ]
-    else:
+    elif requests:
         lines += [
+            f"local limit = {requests}",
+            "local sent, answered, failed = 0, 0, 0",
+            # wrk calls request() once per thread before connecting, to check what it returns,
+            # and never sends that one: it must not take a number.
+            "local checked = false",
             "request = function()",
-            "  local parts = {}",
-            "  for i = 1, per_request do",
-            "    parts[i] = one(counter)",
-            "    counter = counter + 1",
+            '  if not checked then checked = true; return wrk.format("GET", "/bench-check") end',
+            '  if sent >= limit then return wrk.format("GET", "/bench-nothing-here") end',
+            "  sent = sent + 1",
+            "  return numbered()",
+            "end",
+            "delay = function()",
+            "  if sent >= limit then return 1000 end",
+            "  return 0",
+            "end",
+            "response = function(status, headers, body)",
+            "  if status == 404 then return end",
+            "  answered = answered + 1",
+            "  if status >= 300 then failed = failed + 1 end",
+            "  if answered == limit then",
+            '    io.stderr:write(("bench-answered %d failed %d\\n"):format(answered, failed))',
+            "    wrk.thread:stop()",
             "  end",
-            '  return wrk.format(nil, nil, nil, prefix .. table.concat(parts, ",") .. suffix)',
             "end",
         ]
+    else:
+        lines += ["request = numbered"]
     return "\n".join(lines) + "\n"
 
 
@@ -569,6 +603,36 @@ async def _post_all(
     return latencies, len(latencies), refused
 
 
+def wrk_send(server: Server, first: int, count: int, per_request: int) -> int:
+    """Post alerts ``first`` … ``first + count - 1`` with wrk, ``per_request`` to a request;
+    the number refused."""
+    requests, rest = divmod(count, per_request)
+    assert requests and not rest, (count, per_request)
+    script = server.data_dir.parent / f"send-{first}-{count}.lua"
+    script.write_text(
+        lua_script(server.fmt, per_request=per_request, first=first, requests=requests)
+    )
+    connections = min(CONNECTIONS, requests)
+    # The script stops its thread once every request is answered, but wrk itself waits out its
+    # duration: it is interrupted (SIGINT: it prints its summary and exits) on the script's line.
+    wrk = subprocess.Popen(
+        ["wrk", "-t1", f"-c{connections}", "-d3600s", "--timeout", "60s", "-s", str(script),
+         server.post_url],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=die_with_parent,  # noqa: PLW1509 - no other thread runs here then
+    )  # fmt: skip
+    assert wrk.stderr is not None
+    answered = None
+    for line in wrk.stderr:
+        answered = re.search(r"bench-answered (\d+) failed (\d+)", line)
+        if answered:
+            wrk.send_signal(signal.SIGINT)
+            break
+    output, errors = wrk.communicate(timeout=60)
+    assert answered and int(answered.group(1)) == requests, (output, errors)
+    return int(answered.group(2))
+
+
 def send_alerts(server: Server, first: int, count: int, per_request: int) -> int:
     """Post alerts ``first`` … ``first + count - 1``, ``per_request`` to a request; the number
     refused."""
@@ -712,7 +776,10 @@ def measure_load(
             progress(f"  {system} refused {sample['refused']:.0f} requests")
 
 
-def measure_state(system: str, results: Results, sizes: Sizes, starts_at: str) -> None:
+def measure_state(
+    system: str, results: Results, sizes: Sizes, starts_at: str, *, use_wrk: bool
+) -> None:
+    send = wrk_send if use_wrk else send_alerts
     progress(f"{system}: start, idle memory")
     with running(system, starts_at) as server, httpx.Client(timeout=120.0) as client:
         pid = server.process.pid
@@ -721,7 +788,7 @@ def measure_state(system: str, results: Results, sizes: Sizes, starts_at: str) -
 
         progress(f"{system}: {sizes.visible} distinct alerts, 10 per request, until all visible")
         began = time.perf_counter()
-        refused = send_alerts(server, 0, sizes.visible, 10)
+        refused = send(server, 0, sizes.visible, 10)
         sent_s = time.perf_counter() - began
         if refused:
             raise RuntimeError(f"{system} refused {refused} requests")
@@ -731,7 +798,7 @@ def measure_state(system: str, results: Results, sizes: Sizes, starts_at: str) -
         results.add(
             f"seconds until {sizes.visible} distinct alerts visible", "s", system, visible_s
         )
-        results.add(f"seconds to send {sizes.visible} alerts (16 senders)", "s", system, sent_s)
+        results.add(f"seconds to send {sizes.visible} alerts", "s", system, sent_s)
         time.sleep(sizes.settle_s)
         results.add(
             f"memory at {sizes.visible} alerts (PSS)", "MiB", system, memory_mib(pid)["pss"]
@@ -739,7 +806,7 @@ def measure_state(system: str, results: Results, sizes: Sizes, starts_at: str) -
 
         progress(f"{system}: load to {sizes.active} open alerts, {LOAD_BATCH} per request")
         began = time.perf_counter()
-        refused = send_alerts(server, sizes.visible, sizes.active - sizes.visible, LOAD_BATCH)
+        refused = send(server, sizes.visible, sizes.active - sizes.visible, LOAD_BATCH)
         if refused:
             raise RuntimeError(f"{system} refused {refused} requests")
         # Not a measure, only getting there: poll less, leave the cores to the work.
@@ -882,7 +949,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # the big state): a run stopped early still has every round of the quick measures.
     phases: list[tuple[str, Callable[[str], None]]] = [
         ("load", lambda system: measure_load(system, results, sizes, starts_at, use_wrk=use_wrk)),
-        ("state", lambda system: measure_state(system, results, sizes, starts_at)),
+        (
+            "state",
+            lambda system: measure_state(system, results, sizes, starts_at, use_wrk=use_wrk),
+        ),
     ]
     try:
         for phase, measure in phases:
