@@ -561,10 +561,12 @@ def wrk_load(
 
 
 def _wrk_ms(output: str, label: str) -> float:
-    match = re.search(rf"^\s+{re.escape(label)}\s+([\d.]+)(us|ms|s)$", output, re.MULTILINE)
+    # wrk pads a value in seconds with a space ("1.16s "), and writes minutes as "1.02m".
+    found = rf"^\s+{re.escape(label)}\s+([\d.]+)(us|ms|s|m)\s*$"
+    match = re.search(found, output, re.MULTILINE)
     assert match, output
     value, unit = float(match.group(1)), match.group(2)
-    return {"us": value / 1000, "ms": value, "s": value * 1000}[unit]
+    return {"us": value / 1000, "ms": value, "s": value * 1000, "m": value * 60_000}[unit]
 
 
 async def _post_all(
