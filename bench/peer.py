@@ -847,8 +847,8 @@ What differs in the work:
   the repeat into the alert it holds.
 - Both group by (alertname, service). Alertmanager would notify once per group, to a null
   receiver; Helios's notifier writes a notification per triggered alert (severity critical),
-  logged only as there is no SMTP relay. Helios's scheduler sends ticks for the open alerts
-  every 30 s, which its worker then decides: its idle CPU includes that work.
+  logged only as there is no SMTP relay. Helios's scheduler ticks only the alerts with a
+  deadline due (escalation, flap clearing), so an idle Helios has only its polling loops.
 - A ratio is n/a where Alertmanager's side is zero: its disk (alerts live in memory only) and,
   usually, its idle CPU (no timer of its fires within the window: 0 ns in schedstat)."""
 
