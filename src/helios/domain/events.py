@@ -45,10 +45,12 @@ def event_types() -> dict[str, type[Any]]:
     # because the event modules import this one to register.
     from helios.domain import (  # noqa: F401
         access,
+        admin_jobs,
         alert,
         incident,
         intake,
         key_index,
+        operators,
         ruleset_stream,
         silence,
         tenancy,
