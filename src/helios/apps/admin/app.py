@@ -14,7 +14,7 @@ from typing import Any
 
 from litestar import Litestar, Response, Router, get
 from litestar.config.csrf import CSRFConfig
-from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.datastructures import ResponseHeader
 from litestar.di import Provide
 from litestar.exceptions import (
