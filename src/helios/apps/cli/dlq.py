@@ -12,12 +12,10 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from helios.apps.application.envelopes import ENVELOPE_KIND, MalformedMessage, decode_envelope
+from helios.apps.application.dead_letters import PREVIEW_CHARS, describe
 from helios.apps.composition import open_blobs, open_queue
 from helios.apps.settings import Settings
 from helios.ports.queue import ReceivedMessage
-
-_PREVIEW = 60
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -47,29 +45,25 @@ async def _dead(args: argparse.Namespace, limit: int) -> Sequence[ReceivedMessag
 
 
 def _describe(message: ReceivedMessage, *, full: bool = False) -> dict[str, Any]:
+    letter = describe(message)
     info: dict[str, Any] = {
-        "message_id": message.message_id,
-        "kind": message.attributes.kind,
-        "tenant": message.attributes.tenant,
-        "correlation_id": message.attributes.correlation_id,
-        "receive_count": message.receive_count,
-        "bytes": len(message.body),
+        "message_id": letter.message_id,
+        "kind": letter.kind,
+        "tenant": letter.tenant,
+        "correlation_id": letter.correlation_id,
+        "receive_count": letter.receive_count,
+        "bytes": letter.size,
     }
-    body = message.body
-    if message.attributes.kind == ENVELOPE_KIND:
-        try:
-            envelope = decode_envelope(body)
-            info.update(
-                ingest_id=envelope.ingest_id,
-                source=envelope.source.value,
-                integration=envelope.integration,
-                received_at=envelope.received_at,
-            )
-            body = envelope.body
-        except MalformedMessage as error:
-            info["error"] = str(error)
-    text = body.decode("utf-8", errors="replace")
-    info["body"] = text if full else text[:_PREVIEW]
+    if letter.ingest_id:
+        info.update(
+            ingest_id=letter.ingest_id,
+            source=letter.source,
+            integration=letter.integration,
+            received_at=letter.received_at,
+        )
+    if letter.error:
+        info["error"] = letter.error
+    info["body"] = letter.body if full else letter.body[:PREVIEW_CHARS]
     return info
 
 
