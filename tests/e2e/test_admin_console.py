@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -37,7 +38,9 @@ matchers = ["service=db"]
 """
 
 
-def _seed(data_dir: Path) -> object:
+def seed_console(data_dir: Path) -> Callable[[EventStore, list[Tenant]], None]:
+    """Passwords for every admin, owner and viewer; an operator; a dead letter per tenant."""
+
     def seed(store: EventStore, tenants: list[Tenant]) -> None:
         access = AccessService(store)
         for tenant in tenants:
@@ -49,7 +52,12 @@ def _seed(data_dir: Path) -> object:
                     tenant_id=tenant.tenant_id, user_id=user.user_id, password=PASSWORD
                 )
         OperatorService(store).create(name=OPERATOR, password=PASSWORD, by="cli:test")
-        asyncio.run(_dead_letters(Settings(data_dir=data_dir), tenants))
+        # In a thread of its own: a browser test's thread already runs Playwright's loop.
+        worker = threading.Thread(
+            target=lambda: asyncio.run(_dead_letters(Settings(data_dir=data_dir), tenants))
+        )
+        worker.start()
+        worker.join()
 
     return seed
 
@@ -80,7 +88,7 @@ def world(
     postgres_url: str, redis_session_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
     data_dir = tmp_path_factory.mktemp("admin")
-    made = start_world(postgres_url, redis_session_url, data_dir, seed=_seed(data_dir))  # type: ignore[arg-type]
+    made = start_world(postgres_url, redis_session_url, data_dir, seed=seed_console(data_dir))
     yield next(made)
     next(made, None)
 
