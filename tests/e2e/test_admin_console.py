@@ -171,6 +171,30 @@ def test_an_admin_signs_in_with_a_strict_http_only_session_cookie(
     assert f"Rules of {tenant.tenant_id}" in page.text
 
 
+def test_the_session_cookie_is_secure_when_the_console_is_served_over_tls(
+    world: World, console: Browser
+) -> None:
+    """Behind a TLS-terminating proxy on loopback (a trusted proxy), the cookie is Secure."""
+    console.get("/admin/sign-in")
+    tenant = world.tenants[0]
+    response = console.http.post(
+        "/admin/sign-in",
+        headers={"X-Forwarded-Proto": "https"},
+        follow_redirects=False,
+        data={
+            "tenant": tenant.tenant_id,
+            "email": tenant.emails[Role.ADMIN],
+            "password": PASSWORD,
+            "_csrf_token": console.token,
+        },
+    )
+    assert response.status_code == 303
+    cookie = next(
+        v for k, v in response.headers.multi_items() if k == "set-cookie" and "session" in v
+    )
+    assert "Secure" in cookie
+
+
 @pytest.mark.parametrize("role", [Role.RESPONDER, Role.VIEWER])
 def test_responders_and_viewers_are_refused_with_a_403_page(
     world: World, console: Browser, role: Role
@@ -309,7 +333,24 @@ def test_another_tenants_admin_sees_nothing_of_this_tenant(world: World, console
         assert other.get(alpha_job).status_code == 404
         assert alpha_job.rsplit("/", 1)[1] not in other.get("/admin/jobs").text
         assert world.tenants[0].emails[Role.ADMIN] not in other.get("/admin/audit").text
-        assert f"ing-dead-{world.tenants[0].tenant_id}" not in other.get("/admin/jobs").text
+        assert world.tenants[0].tenant_id not in other.get("/admin/jobs").text
+        # Nor can they redrive alpha's dead letter by its id.
+        operator = Browser(world)
+        operator.get("/admin/sign-in")
+        platform = operator.post(
+            "/admin/sign-in/operator", {"name": OPERATOR, "password": PASSWORD}
+        )
+        operator.http.close()
+        alpha_letter = re.search(
+            rf'value="([^"]+)" id="dl-\d+"[^<]*</td>\s*<td><a[^>]*>[^<]*</a></td>\s*'
+            rf"<td>{world.tenants[0].tenant_id}</td>",
+            platform.text,
+        )
+        assert alpha_letter is not None
+        refused = other.post(
+            "/admin/jobs/dead-letters/redrive", {"message_id": alpha_letter.group(1)}
+        )
+        assert "Redriven: 0 dead letter(s)." in refused.text
     finally:
         other.http.close()
 
