@@ -386,3 +386,16 @@ def test_the_audit_log_filters_by_actor_kind_and_date(world: World, console: Bro
     bad = console.get("/admin/audit", params={"since": "yesterday"})
     assert bad.status_code == 422
     assert "since" in bad.text
+
+
+def test_an_admin_purges_their_tenants_dead_letter_for_good(world: World, console: Browser) -> None:
+    tenant = world.tenants[1]
+    console.sign_in(tenant, Role.ADMIN)
+    ids = re.findall(r'name="message_id" value="([^"]+)"', console.get("/admin/jobs").text)
+    assert len(ids) == 1
+    purged = console.post("/admin/jobs/dead-letters/purge", {"message_id": ids[0]})
+    assert "Purged: 1 dead letter(s)." in purged.text
+    assert "No dead letters" in purged.text
+    assert console.get(f"/admin/jobs/dead-letters/{ids[0]}").status_code == 404
+    audit = console.get("/admin/audit", params={"kind": "dlq.purge"})
+    assert "purged=1" in audit.text

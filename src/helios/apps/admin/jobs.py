@@ -3,6 +3,7 @@ among them), and for operators the projections' lag and the scheduler."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio.to_thread
@@ -19,10 +20,16 @@ from helios.domain.errors import CommandRejected
 from helios.ports.event_store import StoreUnavailable
 from helios.ports.queue import QueueUnavailable
 
+Action = Callable[..., Awaitable[int]]
+"""A dead-letter action: (queue, runner, *, tenant, message_ids, by) -> how many."""
+
 
 @get("/jobs", name="admin-jobs")
 async def jobs_page(
-    ctx: Ctx, request: AnyRequest, redriven: FromQuery[int | None] = None
+    ctx: Ctx,
+    request: AnyRequest,
+    redriven: FromQuery[int | None] = None,
+    purged: FromQuery[int | None] = None,
 ) -> Template:
     viewer = await ctx.require(request)
     letters: tuple[dead_letters.DeadLetter, ...] = ()
@@ -41,9 +48,17 @@ async def jobs_page(
         letters=letters,
         jobs=jobs,
         problems=problems,
-        notice="" if redriven is None else f"Redriven: {redriven} dead letter(s).",
+        notice=_notice(redriven, purged),
         **platform,
     )
+
+
+def _notice(redriven: int | None, purged: int | None) -> str:
+    if redriven is not None:
+        return f"Redriven: {redriven} dead letter(s)."
+    if purged is not None:
+        return f"Purged: {purged} dead letter(s)."
+    return ""
 
 
 async def _platform(ctx: AdminContext, problems: list[str]) -> dict[str, Any]:
@@ -75,17 +90,28 @@ async def dead_letter_page(ctx: Ctx, request: AnyRequest, message_id: FromPath[s
 
 @post("/jobs/dead-letters/redrive", name="admin-dead-letters-redrive")
 async def redrive(ctx: Ctx, request: AnyRequest) -> Template | Redirect:
+    return await _act(ctx, request, dead_letters.redrive, "redriven")
+
+
+@post("/jobs/dead-letters/purge", name="admin-dead-letters-purge")
+async def purge(ctx: Ctx, request: AnyRequest) -> Template | Redirect:
+    return await _act(ctx, request, dead_letters.purge, "purged")
+
+
+async def _act(
+    ctx: AdminContext, request: AnyRequest, action: Action, done: str
+) -> Template | Redirect:
     viewer = await ctx.require(request)
     ids = await form_list(request, "message_id")
     if not ids:
-        return await _jobs_error(ctx, viewer, "Choose the dead letters to redrive.")
+        return await _jobs_error(ctx, viewer, "Choose the dead letters first.")
     try:
-        moved = await dead_letters.redrive(
+        count = await action(
             ctx.services.queue, ctx.runner, tenant=viewer.tenant, message_ids=ids, by=viewer.actor
         )
     except (QueueUnavailable, CommandRejected) as error:
-        return await _jobs_error(ctx, viewer, f"Not redriven: {error}")
-    return see_other(ctx, f"/jobs?redriven={moved}")
+        return await _jobs_error(ctx, viewer, f"Nothing done: {error}")
+    return see_other(ctx, f"/jobs?{done}={count}")
 
 
 async def _jobs_error(ctx: AdminContext, viewer: Viewer, message: str) -> Template:
@@ -103,4 +129,4 @@ async def _jobs_error(ctx: AdminContext, viewer: Viewer, message: str) -> Templa
     )
 
 
-HANDLERS = [jobs_page, dead_letter_page, redrive]
+HANDLERS = [jobs_page, dead_letter_page, redrive, purge]

@@ -1,8 +1,9 @@
-"""Dead letters: look at them and send them back to their queue, scoped to who asks.
+"""Dead letters: look at them, send them back to their queue or purge them, scoped to who
+asks.
 
 A tenant's admins see and redrive only the dead letters of their tenant; operators (scope
-``None``) see every tenant's. A redrive is an admin action, recorded as a job with who, when
-and which messages (``JobRunner.act_async``).
+``None``) see every tenant's. A redrive or a purge is an admin action, recorded as a job with
+who, when and which messages (``JobRunner.act_async``).
 """
 
 from __future__ import annotations
@@ -116,6 +117,38 @@ async def redrive(
         work=work,
     )
     return moved
+
+
+async def purge(
+    queue: Queue,
+    runner: JobRunner,
+    *,
+    tenant: str | None,
+    message_ids: Sequence[str],
+    by: str,
+) -> int:
+    """Delete dead letters for good (only ``tenant``'s; None: any); returns how many.
+
+    Raises:
+        CommandRejected: no actor given.
+        QueueUnavailable: the queue cannot be reached.
+        StoreUnavailable: the store cannot be reached.
+    """
+    wanted = set(message_ids)
+
+    async def work() -> tuple[Params, int]:
+        visible = {m.message_id for m in _scoped(await queue.dead_letters(limit=LOOKED_AT), tenant)}
+        purged = await queue.purge_dead_letters(wanted & visible)
+        return (("purged", str(purged)),), purged
+
+    purged: int = await runner.act_async(
+        scope=PLATFORM if tenant is None else tenant,
+        kind=JobKind.DLQ_PURGE,
+        by=by,
+        params=(("messages", ",".join(sorted(wanted))),),
+        work=work,
+    )
+    return purged
 
 
 def _scoped(messages: Sequence[ReceivedMessage], tenant: str | None) -> list[ReceivedMessage]:

@@ -1,4 +1,5 @@
-"""``helios dlq list|show|redrive``: look at dead letters and send them back to the queue."""
+"""``helios dlq list|show|redrive|purge``: look at dead letters, send them back to the queue,
+or delete them for good."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from helios.ports.queue import ReceivedMessage
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    dlq = subparsers.add_parser("dlq", help="dead-letter queue: list, show, redrive")
+    dlq = subparsers.add_parser("dlq", help="dead-letter queue: list, show, redrive, purge")
     actions = dlq.add_subparsers(title="dlq commands", metavar="ACTION")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--queue", default="ingest", help="queue name (default: %(default)s)")
@@ -36,6 +37,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     redrive.add_argument("message_ids", nargs="*", help="ids to move (or --all)")
     redrive.add_argument("--all", action="store_true", help="move every dead letter back")
     redrive.set_defaults(func=_redrive)
+    purge = actions.add_parser("purge", parents=[common], help="delete dead letters for good")
+    purge.add_argument("message_ids", nargs="+", help="ids to delete")
+    purge.set_defaults(func=_purge)
 
 
 async def _dead(args: argparse.Namespace, limit: int) -> Sequence[ReceivedMessage]:
@@ -123,4 +127,18 @@ def _redrive(args: argparse.Namespace) -> int:
         print(orjson.dumps({"redriven": moved}).decode())
     else:
         print(f"redriven: {moved}")
+    return 0
+
+
+def _purge(args: argparse.Namespace) -> int:
+    async def run() -> int:
+        settings = Settings.from_env()
+        async with open_queue(settings, open_blobs(settings), name=args.queue) as queue:
+            return await queue.purge_dead_letters(set(args.message_ids))
+
+    purged = asyncio.run(run())
+    if args.json:
+        print(orjson.dumps({"purged": purged}).decode())
+    else:
+        print(f"purged: {purged}")
     return 0

@@ -1,11 +1,13 @@
 // Helios admin: a little plain JavaScript, served from the app itself (no CDN).
-// 1. Forms marked data-confirm ask before a destructive action.
+// 1. Forms and buttons marked data-confirm ask before a destructive action.
 // 2. An element with data-progress-url polls a running job and reloads the page when it ends.
 "use strict";
 
 document.addEventListener("submit", function (event) {
   var form = event.target;
-  var message = form.getAttribute && form.getAttribute("data-confirm");
+  var button = event.submitter;
+  var message = (button && button.getAttribute("data-confirm")) ||
+    (form.getAttribute && form.getAttribute("data-confirm"));
   if (message && !window.confirm(message)) {
     event.preventDefault();
   }
