@@ -3,16 +3,18 @@ previews and publishing what was previewed, the audit log."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
 
+from helios.adapters.memory.limits import InMemoryRateLimiter
 from helios.adapters.store.factory import open_event_store
 from helios.apps.application import rules_review
-from helios.apps.application.access import InvalidCredentials
+from helios.apps.application.access import InvalidCredentials, LoginLocked, LoginPolicy
 from helios.apps.application.audit import AuditFilter, audit_log
 from helios.apps.application.jobs import JobRunner
-from helios.apps.application.operators import OperatorService
+from helios.apps.application.operators import OperatorLogin, OperatorService
 from helios.apps.application.rules_file import RulesFileError
 from helios.domain.admin_jobs import PLATFORM, JobKind, Outcome
 from helios.domain.errors import CommandRejected
@@ -145,4 +147,42 @@ def test_operators_actions_are_in_the_platform_audit_log(store: EventStore) -> N
     entries = audit_log(store, scope=PLATFORM)
     assert [(e.kind, e.actor, e.what) for e in entries] == [
         ("operator.created", "cli:root", "alice")
+    ]
+
+
+def test_an_operator_is_locked_out_after_too_many_failures_from_one_address(
+    store: EventStore,
+) -> None:
+    """Three failures from one address, then even the right password is refused there."""
+    service = OperatorService(store, clock=lambda: T0)
+    service.create(name="alice", password=PASSWORD, by="cli:root")
+    logins = OperatorLogin(
+        service,
+        InMemoryRateLimiter(),
+        policy=LoginPolicy(max_failures=3, lockout_ms=900_000),
+        clock=lambda: T0,
+    )
+
+    async def attempts() -> list[str]:
+        outcomes = []
+        for password, client in [("wrong password!", "10.0.0.1")] * 4 + [
+            (PASSWORD, "10.0.0.1"),
+            (PASSWORD, "10.0.0.2"),
+        ]:
+            try:
+                await logins.sign_in(name="alice", password=password, client=client)
+                outcomes.append("signed in")
+            except InvalidCredentials:
+                outcomes.append("wrong")
+            except LoginLocked:
+                outcomes.append("locked")
+        return outcomes
+
+    assert asyncio.run(attempts()) == [
+        "wrong",
+        "wrong",
+        "wrong",
+        "locked",
+        "locked",
+        "signed in",
     ]

@@ -38,7 +38,7 @@ from helios.apps.application.access import (
 )
 from helios.apps.application.admission import now_ms
 from helios.apps.application.jobs import JobRunner
-from helios.apps.application.operators import OperatorService
+from helios.apps.application.operators import OperatorLogin, OperatorService
 from helios.apps.composition import Services
 from helios.domain.values import Millis
 from helios.ports.event_store import StoreUnavailable
@@ -76,13 +76,15 @@ def create_admin_app(
         lockout_ms=settings.login_lockout_s * 1000,
     )
     access = AccessService(services.store, policy=policy, clock=clock)
+    operators = OperatorService(services.store, clock=clock)
     ctx = AdminContext(
         services=services,
         config=config,
         access=access,
         logins=PasswordLogin(access, services.limiter, policy=policy, clock=clock),
         authenticator=TokenAuthenticator(services.store, ttl_s=settings.auth_cache_s),
-        operators=OperatorService(services.store, clock=clock),
+        operators=operators,
+        operator_logins=OperatorLogin(operators, services.limiter, policy=policy, clock=clock),
         runner=runner or JobRunner(services.store, clock=clock),
         clock=clock,
     )

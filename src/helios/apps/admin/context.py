@@ -17,7 +17,7 @@ from litestar.params import SkipValidation
 
 from helios.apps.application.access import AccessService, PasswordLogin, TokenAuthenticator
 from helios.apps.application.jobs import JobRunner
-from helios.apps.application.operators import OperatorService, session_id
+from helios.apps.application.operators import OperatorLogin, OperatorService, session_id
 from helios.apps.composition import Services, open_read_models
 from helios.domain.access import Role
 from helios.domain.admin_jobs import PLATFORM
@@ -81,6 +81,7 @@ class AdminContext:
     logins: PasswordLogin
     authenticator: TokenAuthenticator
     operators: OperatorService
+    operator_logins: OperatorLogin
     runner: JobRunner
     clock: Callable[[], Millis]
     _db: ReadModels | None = None

@@ -73,14 +73,15 @@ async def sign_in(ctx: Ctx, request: AnyRequest) -> Template | Redirect:
 @post("/sign-in/operator", name="admin-sign-in-operator")
 async def sign_in_operator(ctx: Ctx, request: AnyRequest) -> Template | Redirect:
     form = await form_fields(request)
+    client = request.client.host if request.client else ""
     try:
-        signed = await anyio.to_thread.run_sync(
-            lambda: ctx.operators.sign_in(
-                name=form.get("name", ""), password=form.get("password", "")
-            )
+        signed = await ctx.operator_logins.sign_in(
+            name=form.get("name", ""), password=form.get("password", ""), client=client
         )
     except InvalidCredentials:
         return _refused(ctx, form, "Wrong operator name or password.", 401)
+    except LoginLocked:
+        return _refused(ctx, form, "Too many failed attempts: try again later.", 429)
     max_age = max(1, (signed.expires_at - ctx.clock()) // 1000)
     return see_other(ctx, "/jobs", cookies=[session_cookie(ctx, request, signed.token, max_age)])
 

@@ -7,15 +7,20 @@ time. Operators are outside every tenant: the admin console shows them platform-
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 import uuid
 from collections.abc import Callable
 
+import anyio.to_thread
 import attrs
+import structlog
 
 from helios.apps.application.access import (
     InvalidCredentials,
+    LoginLocked,
+    LoginPolicy,
     hash_password,
     hash_token,
     verify_password,
@@ -25,6 +30,7 @@ from helios.apps.application.tenancy import wall_clock_ms
 from helios.domain import operators
 from helios.domain.values import Millis
 from helios.ports.event_store import EventStore
+from helios.ports.rate_limit import Decision, LimiterUnavailable, RateLimiter
 
 OPERATORS: Kind[None, operators.Operators] = Kind(
     name="operators",
@@ -36,6 +42,7 @@ OPERATORS: Kind[None, operators.Operators] = Kind(
 
 SESSION_TTL_MS = 8 * 3600 * 1000
 _PREFIX = "hxo"
+_log = structlog.get_logger("helios.operators")
 
 
 @attrs.frozen(kw_only=True)
@@ -156,6 +163,58 @@ class OperatorService:
             OPERATORS, None, lambda state: operators.decide(command, state)
         )[0]
         return state
+
+
+class OperatorLogin:
+    """Operators' sign-ins behind the same lockout as users' (``access.PasswordLogin``): per
+    (client address, name), ``max_failures`` may fail, then one attempt per ``lockout_ms``."""
+
+    def __init__(
+        self,
+        operators: OperatorService,
+        limiter: RateLimiter,
+        *,
+        policy: LoginPolicy | None = None,
+        clock: Callable[[], Millis] = wall_clock_ms,
+    ) -> None:
+        self._operators = operators
+        self._limiter = limiter
+        self._policy = policy or LoginPolicy()
+        self._clock = clock
+
+    async def sign_in(self, *, name: str, password: str, client: str) -> OperatorSignIn:
+        """A session for the right password, unless ``client`` is locked out for ``name``.
+
+        Raises:
+            InvalidCredentials: unknown operator or wrong password.
+            LoginLocked: too many failures from ``client`` for ``name``.
+            StoreUnavailable: the store cannot be reached.
+        """
+        key = "operator-login:" + hashlib.sha256(f"{name}\x00{client}".encode()).hexdigest()
+        now = self._clock()
+        if not (await self._check(key, now, cost=0)).remaining:
+            raise LoginLocked(now + self._policy.lockout_ms)
+        try:
+            return await anyio.to_thread.run_sync(
+                lambda: self._operators.sign_in(name=name, password=password)
+            )
+        except InvalidCredentials:
+            await self._check(key, now, cost=1)
+            raise
+
+    async def _check(self, key: str, now: Millis, *, cost: int) -> Decision:
+        try:
+            return await self._limiter.check(
+                key=key,
+                rate_per_s=1000 / max(1, self._policy.lockout_ms),
+                burst=max(1, self._policy.max_failures),
+                now_ms=now,
+                cost=cost,
+            )
+        except LimiterUnavailable as error:
+            # Fail open, like users' logins: argon2 still makes each guess expensive.
+            _log.warning("operator login lockout unavailable", error=str(error))
+            return Decision(allowed=True, retry_after_ms=0, remaining=1)
 
 
 def session_id(token: str) -> str | None:
