@@ -399,3 +399,38 @@ def test_an_admin_purges_their_tenants_dead_letter_for_good(world: World, consol
     assert console.get(f"/admin/jobs/dead-letters/{ids[0]}").status_code == 404
     audit = console.get("/admin/audit", params={"kind": "dlq.purge"})
     assert "purged=1" in audit.text
+
+
+def test_the_console_runs_alone_on_its_own_port_as_helios_admin_serves_it(
+    tmp_path: Path,
+) -> None:
+    """The embedded default's services, the console alone: / leads to its sign-in form."""
+    import uvicorn
+    from threaded import free_port, running_in_thread, wait_for
+
+    from helios.apps.admin.app import create_admin_app
+
+    port = free_port()
+    settings = Settings(data_dir=tmp_path / "data", http_port=free_port())
+
+    def serve(services: object) -> uvicorn.Server:
+        app = create_admin_app(services)  # type: ignore[arg-type]
+        return uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
+
+    with (
+        running_in_thread(settings, serve) as failure,
+        httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client,
+    ):
+        page = wait_for(lambda: _answer(client, "/"), 20)
+        assert page.url.path == "/admin/sign-in"
+        assert "Sign in to the admin console" in page.text
+        assert page.headers["content-security-policy"].startswith("default-src 'self'")
+        assert client.get("/admin/static/admin.js").status_code == 200
+    assert not failure, failure
+
+
+def _answer(client: httpx.Client, path: str) -> httpx.Response | None:
+    try:
+        return client.get(path, follow_redirects=True)
+    except httpx.TransportError:
+        return None
