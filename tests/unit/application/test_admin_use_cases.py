@@ -4,6 +4,7 @@ previews and publishing what was previewed, the audit log."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -13,7 +14,7 @@ from helios.adapters.store.factory import open_event_store
 from helios.apps.application import rules_review
 from helios.apps.application.access import InvalidCredentials, LoginLocked, LoginPolicy
 from helios.apps.application.audit import AuditFilter, audit_log
-from helios.apps.application.jobs import JobRunner
+from helios.apps.application.jobs import Advance, JobRunner
 from helios.apps.application.operators import OperatorLogin, OperatorService
 from helios.apps.application.rules_file import RulesFileError
 from helios.domain.admin_jobs import PLATFORM, JobKind, Outcome
@@ -186,3 +187,24 @@ def test_an_operator_is_locked_out_after_too_many_failures_from_one_address(
         "locked",
         "signed in",
     ]
+
+
+def test_a_running_jobs_progress_is_readable_while_it_runs(runner: JobRunner) -> None:
+    halfway, release = threading.Event(), threading.Event()
+
+    def work(advance: Advance) -> tuple[tuple[tuple[str, str], ...], str]:
+        advance(5, 10)
+        halfway.set()
+        release.wait(10)
+        return (("done", "yes"),), "the result"
+
+    job_id = runner.start(scope="ten_1", kind=JobKind.RULES_PREVIEW, by="ana", params=(), work=work)
+    assert halfway.wait(10)
+    progress = runner.progress(job_id)
+    assert progress is not None and progress.percent == 50
+    assert runner.job("ten_1", job_id).running  # type: ignore[union-attr]
+    release.set()
+    runner.wait(10)
+    assert runner.result(job_id) == "the result"
+    assert runner.progress(job_id).percent == 100  # type: ignore[union-attr]
+    assert dict(runner.job("ten_1", job_id).summary) == {"done": "yes"}  # type: ignore[union-attr]
