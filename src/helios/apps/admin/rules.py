@@ -150,7 +150,10 @@ async def preview_progress(ctx: Ctx, request: AnyRequest, job_id: FromPath[str])
     percent = progress.percent if progress and progress.total else None
     if not job.running:
         text = f"Preview {job.outcome.value if job.outcome else 'finished'}."
-    elif progress is None or not progress.total:
+    elif progress is None:
+        # Started by another admin process (or by one stopped since): only the log is shared.
+        text = "Running in another admin process; this page updates when it finishes."
+    elif not progress.total:
         text = "Starting: reading the log…"
     else:
         text = f"Replaying: {progress.done:,} of {progress.total:,} log entries ({percent}%)."
