@@ -7,11 +7,12 @@ Screenshots of every screen are written to ``test-artifacts/admin/`` (ignored by
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Browser, BrowserType, Playwright, sync_playwright
 
 E2E = Path(__file__).resolve().parents[2] / "e2e"
 if str(E2E) not in sys.path:
@@ -58,3 +59,44 @@ def world(
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+# pytest-playwright keeps its Playwright (and the event loop it runs on this thread) for the
+# whole session; every later test calling asyncio.run() would then fail. Here it lives for
+# one module and is stopped with it.
+@pytest.fixture(scope="module")
+def playwright(_pw_api_request_contexts: Any) -> Iterator[Playwright]:
+    pw = sync_playwright().start()
+    if _pw_api_request_contexts:
+        _pw_api_request_contexts.instrument(pw)
+    yield pw
+    pw.stop()
+
+
+@pytest.fixture(scope="module")
+def browser_type(playwright: Playwright, browser_name: str) -> BrowserType:
+    chosen: BrowserType = getattr(playwright, browser_name)
+    return chosen
+
+
+@pytest.fixture(scope="module")
+def launch_browser(
+    browser_type_launch_args: dict[str, Any], browser_type: BrowserType
+) -> Callable[..., Browser]:
+    def launch(**kwargs: Any) -> Browser:
+        return browser_type.launch(**{**browser_type_launch_args, **kwargs})
+
+    return launch
+
+
+@pytest.fixture(scope="module")
+def browser(launch_browser: Callable[..., Browser]) -> Iterator[Browser]:
+    opened = launch_browser()
+    yield opened
+    opened.close()
+
+
+@pytest.fixture(scope="module")
+def browser_context_args(playwright: Playwright) -> dict[str, Any]:
+    # No device emulation nor base URL: the tests set their viewport and use full URLs.
+    return {}
