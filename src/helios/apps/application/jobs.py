@@ -185,8 +185,9 @@ class JobRunner:
         # A job's failure, whatever it is, is recorded as its outcome: the thread must not die
         # with the job left running in the log.
         except Exception as error:
-            _log.exception("admin job failed", job_id=job_id)
+            # Recorded first: the record matters more than the log line.
             self._finish(scope, job_id, Outcome.FAILED, (("error", str(error) or repr(error)),))
+            _log.exception("admin job failed", job_id=job_id)
             return
         with self._lock:
             self._results[job_id] = result
