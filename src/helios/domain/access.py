@@ -439,19 +439,8 @@ def decide(command: AccessCommand, state: AccessDirectory) -> tuple[AccessEvent,
             active owner, or oneself.
     """
     match command:
-        case CreateUser(user_id=user_id, email=email, role=role, at=at, by=by):
-            creator = state.user(by) if by else None
-            if creator is not None:
-                check_grant(creator.role, role)
-            problems = _email_problems(email)
-            if not user_id:
-                problems.append(("user_id", "must not be empty"))
-            if state.user(user_id) is not None:
-                problems.append(("user_id", "already exists"))
-            if state.user_by_email(email) is not None:
-                problems.append(("email", "a user with this email exists"))
-            _refuse("invalid user", problems)
-            return (UserCreated(user_id=user_id, email=email, role=role, at=at, by=by),)
+        case CreateUser():
+            return _create_user(command, state)
         case ChangeRole():
             return _change_role(command, state)
         case SetPassword(user_id=user_id, password_hash=password_hash, at=at):
@@ -626,6 +615,22 @@ def _check_authority(state: AccessDirectory, by: str, user: User, role: Role, ac
         return
     check_grant(actor.role, user.role, action=action)
     check_grant(actor.role, role, action=action)
+
+
+def _create_user(command: CreateUser, state: AccessDirectory) -> tuple[AccessEvent, ...]:
+    user_id, email, by = command.user_id, command.email, command.by
+    creator = state.user(by) if by else None
+    if creator is not None:
+        check_grant(creator.role, command.role)
+    problems = _email_problems(email)
+    if not user_id:
+        problems.append(("user_id", "must not be empty"))
+    if state.user(user_id) is not None:
+        problems.append(("user_id", "already exists"))
+    if state.user_by_email(email) is not None:
+        problems.append(("email", "a user with this email exists"))
+    _refuse("invalid user", problems)
+    return (UserCreated(user_id=user_id, email=email, role=command.role, at=command.at, by=by),)
 
 
 def _change_role(command: ChangeRole, state: AccessDirectory) -> tuple[AccessEvent, ...]:

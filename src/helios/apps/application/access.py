@@ -388,6 +388,19 @@ class AccessService:
         )
         self._run(tenant_id, command)
 
+    def revoke_all(self, *, tenant_id: str, user_id: str, by: str = "") -> tuple[str, ...]:
+        """Revoke every valid session and personal token of a user; the ids revoked.
+
+        Raises:
+            CommandRejected: no such user in this tenant.
+            StoreUnavailable: the store could not be reached.
+        """
+        at = self._clock()
+        live = tuple(t.token_id for t in self.credentials(tenant_id, user_id) if t.valid(at))
+        if live:
+            self._run(tenant_id, *(access.RevokeToken(token_id=t, at=at, by=by) for t in live))
+        return live
+
     def credentials(self, tenant_id: str, user_id: str) -> tuple[access.Token, ...]:
         """A user's sessions and personal tokens (revoked and expired ones included), oldest
         first.

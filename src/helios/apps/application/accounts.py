@@ -10,15 +10,24 @@ change is recorded with the caller as ``by``, and reaches only users of the call
 from __future__ import annotations
 
 import attrs
+import structlog
 
-from helios.apps.application.access import AccessService, Caller, IssuedToken, TokenAuthenticator
+from helios.apps.application.access import (
+    AccessService,
+    Caller,
+    IssuedToken,
+    TokenAuthenticator,
+    parse_link_token,
+)
 from helios.apps.application.people import Invited, PeopleMail
 from helios.domain import access
-from helios.domain.access import Role, TokenKind
+from helios.domain.access import LinkPurpose, Role, TokenKind
 from helios.domain.errors import CommandRejected
+from helios.ports.event_store import StoreUnavailable
 
 DAY_MS = 24 * 3600 * 1000
 MAX_TOKEN_DAYS = 3650
+_log = structlog.get_logger("helios.accounts")
 
 
 class NoSuchToken(LookupError):
@@ -145,6 +154,29 @@ class Accounts:
         return await self._mail().resend_invitation(
             tenant_id=caller.tenant_id, user_id=user_id, by=caller.user.user_id
         )
+
+    async def redeem_link(self, *, token: str, purpose: LinkPurpose, password: str) -> access.User:
+        """Accept an invitation or confirm a password reset with an emailed link's token (no
+        caller: the token is the credential).
+
+        Raises:
+            CommandRejected: an invalid, used or expired link (``token``), a bad password.
+            StoreUnavailable: the store cannot be reached.
+        """
+        user = await self._mail().redeem(token=token, purpose=purpose, password=password)
+        parsed = parse_link_token(token)
+        if parsed is not None:
+            self.authenticator.forget(parsed[1])
+        return user
+
+    async def request_password_reset(self, *, tenant_id: str, email: str) -> None:
+        """Email a reset link if ``email`` is an active user's of the tenant; says nothing
+        either way, and logs (rather than raises) a store that cannot be reached, since
+        nobody waits for the answer."""
+        try:
+            await self._mail().request_password_reset(tenant_id=tenant_id, email=email)
+        except StoreUnavailable as error:
+            _log.warning("password reset not sent", error=str(error))
 
     def user(self, caller: Caller, user_id: str) -> access.User:
         """A user of the caller's tenant.

@@ -57,12 +57,17 @@ def _template(name: str) -> string.Template:
     return string.Template(text)
 
 
+def link_url(issued: IssuedLink, *, public_url: str) -> str:
+    """The address a one-time link opens (its token in the fragment)."""
+    return f"{public_url.rstrip('/')}/{_PAGES[issued.record.purpose]}#token={issued.token}"
+
+
 def render_link_email(
     issued: IssuedLink, *, tenant_id: str, public_url: str, sender: str, inviter: str = ""
 ) -> MailMessage:
     """The email that carries a one-time link to its user (text and HTML)."""
     purpose = issued.record.purpose
-    link = f"{public_url.rstrip('/')}/{_PAGES[purpose]}#token={issued.token}"
+    link = link_url(issued, public_url=public_url)
     expires = datetime.fromtimestamp(issued.record.expires_at / 1000, UTC)
     values = {
         "tenant": tenant_id,
