@@ -1,18 +1,28 @@
-"""``helios integrations create|rotate|list``: integrations and their credentials, as JSON.
+"""``helios integrations create|rotate|revoke|list``: integrations and their credentials, as
+JSON.
 
 A routing key (and a generic integration's signing secret) is printed once, when it is created
-or rotated; only its hash is recorded.
+or rotated; only the key's hash is recorded, and the secret is sealed in the secret store.
+``rotate --all --force`` rotates every integration with no grace period: the remedy for the
+signing secrets that versions before the secret store recorded in the event log, which cannot
+be erased from it (``list`` shows them as ``"legacy_secret": true``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
-from helios.apps.application.tenancy import DEFAULT_KEY_GRACE_MS, Issued, TenancyService
+from helios.apps.application.tenancy import (
+    DEFAULT_KEY_GRACE_MS,
+    Issued,
+    TenancyService,
+    wall_clock_ms,
+)
 from helios.apps.cli.tenants import print_rejection
-from helios.apps.composition import open_store
+from helios.apps.composition import open_secret_vault, open_store
 from helios.apps.settings import Settings
 from helios.domain.errors import CommandRejected
 from helios.domain.tenancy import INGEST_KINDS, Integration
@@ -42,7 +52,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     rotate = commands.add_parser(
         "rotate", help="issue a new routing key (or signing secret); the old stays valid a while"
     )
-    rotate.add_argument("--integration", required=True, help="integration id")
+    target = rotate.add_mutually_exclusive_group(required=True)
+    target.add_argument("--integration", help="integration id")
+    target.add_argument(
+        "--all", action="store_true", help="every integration of every tenant (not revoked)"
+    )
+    rotate.add_argument(
+        "--force",
+        action="store_true",
+        help="no grace period: the old keys and secrets stop working at once",
+    )
     rotate.add_argument(
         "--grace-s",
         type=int,
@@ -55,6 +74,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="rotate the signing secret (generic integrations) instead of the routing key",
     )
     rotate.set_defaults(func=_rotate)
+
+    revoke = commands.add_parser(
+        "revoke", help="revoke an integration for good: nothing it sends is accepted"
+    )
+    revoke.add_argument("--integration", required=True, help="integration id")
+    revoke.set_defaults(func=_revoke)
 
     listing = commands.add_parser("list", help="a tenant's integrations (no secrets)")
     listing.add_argument("--tenant", required=True, help="tenant id")
@@ -69,7 +94,10 @@ def integration_json(integration: Integration) -> dict[str, Any]:
         "name": integration.name,
         "key_hash_prefix": integration.key_hash[:12],
         "previous_key_valid_until_ms": integration.previous_key_valid_until or None,
-        "has_signing_secret": bool(integration.signing_secret),
+        "has_signing_secret": bool(integration.signing_secret_ref or integration.signing_secret),
+        "signing_secret_fingerprint": integration.signing_secret_fingerprint or None,
+        "legacy_secret": integration.legacy_secret(wall_clock_ms()),
+        "revoked_at_ms": integration.revoked_at or None,
         "default_service": integration.default_service,
         "allowed_topics": list(integration.allowed_topics),
         "sns_subscriptions": [
@@ -96,10 +124,15 @@ def _issued_json(issued: Issued) -> dict[str, Any]:
     return document
 
 
+def _service(settings: Settings) -> tuple[TenancyService, Any]:
+    store = open_store(settings)
+    return TenancyService(store, secrets=open_secret_vault(settings)), store
+
+
 def _create(args: argparse.Namespace) -> int:
-    store = open_store(Settings.from_env())
+    service, store = _service(Settings.from_env())
     try:
-        issued = TenancyService(store).create_integration(
+        issued = service.create_integration(
             tenant_id=args.tenant,
             kind=SourceKind(args.kind),
             name=args.name,
@@ -115,8 +148,11 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _rotate(args: argparse.Namespace) -> int:
-    store = open_store(Settings.from_env())
-    service = TenancyService(store)
+    if args.all:
+        return _rotate_all(args)
+    if args.force:
+        args.grace_s = 0
+    service, store = _service(Settings.from_env())
     try:
         if args.signing_secret:
             issued = service.rotate_signing_secret(
@@ -131,6 +167,42 @@ def _rotate(args: argparse.Namespace) -> int:
     finally:
         store.close()
     print(json.dumps(_issued_json(issued)))
+    return 0
+
+
+def _rotate_all(args: argparse.Namespace) -> int:
+    service, store = _service(Settings.from_env())
+
+    def progress(done: int, total: int) -> None:
+        width = 30
+        filled = width * done // max(1, total)
+        sys.stderr.write(f"\rrotating [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    try:
+        issued = service.rotate_all(
+            grace_ms=args.grace_s * 1000, force=args.force, progress=progress
+        )
+    except CommandRejected as error:
+        return print_rejection(error)
+    finally:
+        store.close()
+    print(json.dumps([_issued_json(i) for i in issued]))
+    return 0
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    service, store = _service(Settings.from_env())
+    try:
+        tenant = service.tenant_of(args.integration)
+        integration = service.revoke_integration(integration_id=args.integration, by="cli")
+    except CommandRejected as error:
+        return print_rejection(error)
+    finally:
+        store.close()
+    print(json.dumps({"tenant_id": tenant, **integration_json(integration)}))
     return 0
 
 

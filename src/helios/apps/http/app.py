@@ -13,7 +13,7 @@ from litestar.status_codes import HTTP_404_NOT_FOUND
 
 import helios
 from helios.apps.application.admission import Intake, now_ms
-from helios.apps.application.tenancy import KeyDirectory
+from helios.apps.application.tenancy import KeyDirectory, SigningSecrets
 from helios.apps.composition import Services
 from helios.apps.http.config import ApiConfig
 from helios.apps.http.errors import PROBLEM_HANDLERS, NotFound, problem_response
@@ -66,6 +66,7 @@ def create_app(
         sns=sns,
         metrics=metrics,
         readiness=_readiness_probes(services, clock),
+        signing=SigningSecrets(services.secrets),
     )
 
     def stop_taking_traffic() -> None:
