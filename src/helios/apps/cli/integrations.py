@@ -15,6 +15,7 @@ import json
 import sys
 from typing import Any
 
+from helios.apps.application.integrations import overview
 from helios.apps.application.tenancy import (
     DEFAULT_KEY_GRACE_MS,
     Issued,
@@ -22,7 +23,7 @@ from helios.apps.application.tenancy import (
     wall_clock_ms,
 )
 from helios.apps.cli.tenants import print_rejection
-from helios.apps.composition import open_secret_vault, open_store
+from helios.apps.composition import open_read_models, open_secret_vault, open_store
 from helios.apps.settings import Settings
 from helios.domain.errors import CommandRejected
 from helios.domain.tenancy import INGEST_KINDS, Integration
@@ -81,7 +82,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     revoke.add_argument("--integration", required=True, help="integration id")
     revoke.set_defaults(func=_revoke)
 
-    listing = commands.add_parser("list", help="a tenant's integrations (no secrets)")
+    listing = commands.add_parser(
+        "list",
+        help="a tenant's integrations (no secrets), last seen and deliveries accepted/rejected",
+    )
     listing.add_argument("--tenant", required=True, help="tenant id")
     listing.set_defaults(func=_list)
 
@@ -207,13 +211,27 @@ def _revoke(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    store = open_store(Settings.from_env())
+    settings = Settings.from_env()
+    store = open_store(settings)
+    db = open_read_models(settings.effective_read_models_url)
     try:
-        tenant = TenancyService(store).tenant(args.tenant)
+        found = overview(TenancyService(store), db, tenant=args.tenant)
+    except CommandRejected as error:
+        return print_rejection(error)
     finally:
+        db.close()
         store.close()
-    if not tenant.exists:
-        print(json.dumps({"error": "no such tenant", "tenant_id": args.tenant}))
-        return 1
-    print(json.dumps([integration_json(i) for i in tenant.integrations]))
+    print(
+        json.dumps(
+            [
+                {
+                    **integration_json(o.integration),
+                    "last_seen_at_ms": o.last_seen_at,
+                    "accepted": o.accepted,
+                    "rejected": o.rejected,
+                }
+                for o in found
+            ]
+        )
+    )
     return 0
