@@ -128,3 +128,16 @@ def test_the_last_owner_cannot_be_deactivated_or_demoted_from_the_command_line(h
     ]
     code, refused = helios("users", "set-role", "--user", owner["user_id"], "--role", "admin")
     assert code == 1 and refused["problems"][0]["message"] == "the last owner cannot be demoted"
+
+
+def test_users_invite_without_a_relay_asks_for_one_or_print_link(
+    helios, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HELIOS_SMTP_HOST")
+    _, tenant = helios("tenants", "create", "acme")
+    code, refused = helios(
+        "users", "invite", "--tenant", tenant["tenant_id"], "--email", "n@x.io", "--role", "viewer"
+    )
+    assert code == 1 and refused["error"] == "no SMTP relay to send the invitation"
+    _, users = helios("users", "list", "--tenant", tenant["tenant_id"])
+    assert users == []  # nobody was created

@@ -16,7 +16,7 @@ from helios.apps.cli import main
 from helios.apps.composition import open_store
 from helios.apps.settings import Settings
 from helios.domain import flags, incident
-from helios.domain.intake import EnvelopeNormalized
+from helios.domain.intake import EnvelopeNormalized, TickReceived
 from helios.domain.values import Envelope, SourceKind
 
 T0 = 1_773_480_000_000
@@ -91,6 +91,13 @@ def test_no_incident_grouping_keeps_alerts_out_of_incidents_and_replays(helios) 
 
     recorded = [e.flags_version for e in log() if isinstance(e, EnvelopeNormalized)]
     assert recorded[0] == 0 and recorded[-1] == 3  # defined, switched on, rolled out
+    store = open_store(Settings.from_env())
+    try:  # time passes for every alert: ticks decide under the flags too, and record them
+        Ingestor(store).tick(TENANT, ["before", "during", *keys], T0 + 3_600_000)
+    finally:
+        store.close()
+    ticks = [e for e in log() if isinstance(e, TickReceived)]
+    assert [t.flags_version for t in ticks] == [3]
     store = open_store(Settings.from_env())
     try:
         report = replay.verify(store)

@@ -6,6 +6,7 @@ old events keep their bytes."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -140,3 +141,34 @@ def test_a_revoked_integration_is_listed_as_revoked_and_left_out_of_rotations(he
     assert code == 0 and revoked["revoked_at_ms"]
     code, rotated = helios("integrations", "rotate", "--all")
     assert code == 0 and rotated == []
+
+
+def test_an_operator_sets_a_secret_the_sender_already_has(
+    helios, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, tenant = helios("tenants", "create", "acme")
+    _, made = helios("integrations", "create", "--tenant", tenant["tenant_id"], "--kind", "generic")
+    chosen = "whsec_chosen-by-the-sender-0123"
+    monkeypatch.setattr("sys.stdin", io.StringIO(chosen + "\n"))
+    code, rotated = helios(
+        "integrations",
+        "rotate",
+        "--integration",
+        made["integration_id"],
+        "--signing-secret",
+        "--secret-stdin",
+        "--grace-s",
+        "0",
+    )
+    assert code == 0 and rotated["signing_secret"] == chosen
+    assert plaintexts(tenant["tenant_id"], made["integration_id"], 10**13) == (chosen,)
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    code, refused = helios(
+        "integrations",
+        "rotate",
+        "--integration",
+        made["integration_id"],
+        "--signing-secret",
+        "--secret-stdin",
+    )
+    assert code == 1 and refused["problems"][0]["field"] == "signing_secret"

@@ -34,6 +34,8 @@ from helios.ports.secrets import SecretError, SecretUnavailable, SecretVault
 _log = structlog.get_logger("helios.tenancy")
 
 DEFAULT_KEY_GRACE_MS = 24 * 60 * 60 * 1000
+MIN_SECRET_CHARS = 16
+"""The shortest signing secret an operator may set (generated ones are 49 characters)."""
 TENANTS_CACHED = 10_000
 """Tenants an API process keeps for authenticating routing keys (the least recently used go)."""
 
@@ -187,19 +189,29 @@ class TenancyService:
         return Issued(tenant_id=tenant_id, integration=integration, routing_key=key)
 
     def rotate_signing_secret(
-        self, *, integration_id: str, grace_ms: Millis = DEFAULT_KEY_GRACE_MS
+        self,
+        *,
+        integration_id: str,
+        grace_ms: Millis = DEFAULT_KEY_GRACE_MS,
+        secret: str | None = None,
     ) -> Issued:
-        """Issue a new signing secret; signatures made with the old one are accepted for
-        ``grace_ms``.
+        """Set a new signing secret — ``secret`` (one the sender already has) or a fresh
+        random one; signatures made with the old one are accepted for ``grace_ms``.
 
         Raises:
-            CommandRejected: unknown integration or a negative grace period.
+            CommandRejected: unknown integration, a negative grace period, or a given secret
+                shorter than ``MIN_SECRET_CHARS``.
             NoSecretVault: this service has no secret vault.
             SecretUnavailable: the secret vault cannot be reached.
             StoreUnavailable: the store could not be reached.
         """
         tenant_id = self.tenant_of(integration_id)
-        secret = new_signing_secret()
+        if secret is not None and len(secret) < MIN_SECRET_CHARS:
+            raise CommandRejected(
+                "invalid secret",
+                (("signing_secret", f"must be at least {MIN_SECRET_CHARS} characters"),),
+            )
+        secret = secret if secret is not None else new_signing_secret()
         ref, fingerprint = self._seal(tenant_id, integration_id, secret)
         command = tenancy.RotateSigningSecret(
             integration_id=integration_id,

@@ -74,6 +74,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="rotate the signing secret (generic integrations) instead of the routing key",
     )
+    rotate.add_argument(
+        "--secret-stdin",
+        action="store_true",
+        help="with --signing-secret: set the secret read from standard input (one the sender "
+        "already uses) instead of a random one",
+    )
     rotate.set_defaults(func=_rotate)
 
     revoke = commands.add_parser(
@@ -159,8 +165,9 @@ def _rotate(args: argparse.Namespace) -> int:
     service, store = _service(Settings.from_env())
     try:
         if args.signing_secret:
+            given = sys.stdin.readline().rstrip("\n") if args.secret_stdin else None
             issued = service.rotate_signing_secret(
-                integration_id=args.integration, grace_ms=args.grace_s * 1000
+                integration_id=args.integration, grace_ms=args.grace_s * 1000, secret=given
             )
         else:
             issued = service.rotate_routing_key(

@@ -164,6 +164,11 @@ def _invite(args: argparse.Namespace) -> int:
             issued = service.invite(tenant_id=args.tenant, email=args.email, role=role, by="cli")
             link = link_url(issued, public_url=settings.effective_public_url)
             return {**user_json(issued.user), "link": link, "emailed": False}
+        if not settings.smtp_host:
+            raise CommandRejected(
+                "no SMTP relay to send the invitation",
+                (("email", "set HELIOS_SMTP_HOST, or use --print-link and pass the link on"),),
+            )
         mail = PeopleMail(
             service=service,
             mailer=open_mailer(settings),
