@@ -688,16 +688,25 @@ def _issue_link(command: IssueLink, state: AccessDirectory) -> tuple[AccessEvent
     )
 
 
-def _usable_link(command: RedeemLink, state: AccessDirectory) -> tuple[Link, User]:
-    link = state.link(command.link_id)
+def check_link(
+    state: AccessDirectory, link_id: str, purpose: LinkPurpose, token_hash: str, at: Millis
+) -> tuple[Link, User]:
+    """The rule for redeeming a link, which ``decide`` applies to ``RedeemLink``: known, its
+    token's hash (compared in constant time), its purpose, not expired, an active user.
+    Callers may apply it before they do costly work (hashing the new password).
+
+    Raises:
+        CommandRejected: the link may not be used (one answer for every reason, so a guess
+            learns nothing about which links exist).
+    """
+    link = state.link(link_id)
     user = state.user(link.user_id) if link is not None else None
-    # One answer for every reason, so a guess learns nothing about which links exist.
     if (
         link is None
         or user is None
-        or not hmac.compare_digest(link.token_hash, command.token_hash)
-        or link.purpose is not command.purpose
-        or not link.usable(command.at)
+        or not hmac.compare_digest(link.token_hash, token_hash)
+        or link.purpose is not purpose
+        or not link.usable(at)
         or not user.active
     ):
         raise CommandRejected("invalid link", (("token", "is invalid, used or expired"),))
@@ -705,7 +714,7 @@ def _usable_link(command: RedeemLink, state: AccessDirectory) -> tuple[Link, Use
 
 
 def _redeem_link(command: RedeemLink, state: AccessDirectory) -> tuple[AccessEvent, ...]:
-    link, user = _usable_link(command, state)
+    link, user = check_link(state, command.link_id, command.purpose, command.token_hash, command.at)
     if not command.password_hash.startswith("$argon2"):
         _refuse("invalid password", [("password_hash", "must be an argon2 hash")])
     at = command.at

@@ -236,3 +236,12 @@ def test_the_last_owner_stays_an_owner(store: EventStore) -> None:
     with pytest.raises(CommandRejected) as refused:
         world.accounts.change_role(world.owner, world.owner.user.user_id, Role.ADMIN)
     assert refused.value.problems == (("role", "the last owner cannot be demoted"),)
+
+
+def test_a_forged_link_is_refused_before_the_password_is_looked_at(store: EventStore) -> None:
+    """No argon2 run for a guess: the answer names the token, even for a bad password."""
+    world = World(store)
+    forged = f"hxi.{world.tenant}.lnk_0123456789abcdef.guess"
+    with pytest.raises(CommandRejected) as refused:
+        asyncio.run(world.mail.redeem(token=forged, purpose=LinkPurpose.INVITATION, password="x"))
+    assert refused.value.problems == (("token", "is invalid, used or expired"),)

@@ -357,18 +357,19 @@ class AccessService:
         if parsed is None or parsed[0] is not purpose:
             raise CommandRejected("invalid link", (("token", "is invalid, used or expired"),))
         _, tenant_id, link_id = parsed
+        at = self._clock()
+        state, _ = self._repository.load(ACCESS, tenant_id)
+        # Checked before the password is hashed: a forged link costs no argon2 run.
+        link, _ = access.check_link(state, link_id, purpose, hash_token(token), at)
         command = access.RedeemLink(
             link_id=link_id,
             purpose=purpose,
             token_hash=hash_token(token),
             password_hash=hash_password(password),
-            at=self._clock(),
+            at=at,
         )
-        state, _ = self._repository.load(ACCESS, tenant_id)
-        link = state.link(link_id)
-        state = self._run(tenant_id, command)
-        user = state.user(link.user_id) if link is not None else None
-        assert user is not None  # the decider accepted the link, so it and its user exist
+        user = self._run(tenant_id, command).user(link.user_id)
+        assert user is not None  # the decider accepted the link, so its user exists
         return user
 
     def set_active(self, *, tenant_id: str, user_id: str, active: bool, by: str = "") -> None:
