@@ -29,6 +29,7 @@ import structlog
 from helios.domain import (
     access,
     alert,
+    flags,
     incident,
     key_index,
     ruleset_stream,
@@ -109,6 +110,14 @@ USER_INDEX: Kind[None, user_index.UserIndex] = Kind(
     evolve=user_index.evolve,
 )
 """Which tenant each user id belongs to (one stream: the key is None)."""
+
+FLAGS: Kind[str, flags.TenantFlags] = Kind(
+    name="flags",
+    stream=flags.flags_stream_id,
+    initial=flags.initial_state,
+    evolve=flags.evolve,
+)
+"""A tenant's feature flags, by tenant id."""
 
 RULESET: Kind[str, ruleset_stream.TenantRules] = Kind(
     name="ruleset",

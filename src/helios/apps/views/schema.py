@@ -3,7 +3,8 @@
 Each table is described, with its row type and its SQL, in its own module: ``alerts``,
 ``alert_labels`` and ``alert_deadlines``, ``incidents`` (with ``incident_alerts`` and
 ``incident_timeline``), ``activity``, ``changes``, ``outbox`` (``notification_outbox``),
-``positions`` (``follower_positions``) and ``streams`` (``stream_directory``). Times are
+``positions`` (``follower_positions``), ``streams`` (``stream_directory``) and
+``integration_stats``. Times are
 milliseconds since the epoch (UTC); JSON columns hold compact JSON text.
 
 Opening the read models (``install``) creates what is missing and upgrades what an earlier
@@ -22,6 +23,7 @@ from helios.apps.views import (
     alerts,
     changes,
     incidents,
+    integration_stats,
     outbox,
     positions,
     streams,
@@ -38,6 +40,7 @@ STATEMENTS: tuple[str, ...] = (
     *activity.DDL,
     *changes.DDL,
     *outbox.DDL,
+    *integration_stats.DDL,
     "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)",
 )
 
@@ -63,6 +66,7 @@ REBUILT_TABLES = (
     *incidents.TABLES,
     "activity",
     "changes",
+    "integration_stats",
 )
 """Tables ``helios projections rebuild`` empties (the outbox is history: never resent)."""
 
