@@ -103,17 +103,29 @@ async def access(services: Services, tenant_id: str) -> tuple[dict[str, str], bo
 
 
 async def serve_api(services: Services, stop: asyncio.Event) -> None:
-    """Serve ``create_app(services)`` with uvicorn until ``stop`` is set.
+    """Serve ``create_app(services)`` with granian (or uvicorn, as ``HELIOS_API_SERVER``
+    says) until ``stop`` is set.
 
     Raises:
         ApiMissing: the API is not available.
     """
     factory = load_api_factory()
     from helios.apps.http.config import ApiConfig
-    from helios.apps.http.server import server_config
+    from helios.apps.http.server import granian_server, server_config
 
     api = ApiConfig.from_env()
     app = factory(services, config=api)
+    if api.server == "granian":
+        granian = granian_server(
+            app, host=services.settings.http_host, port=services.settings.http_port, api=api
+        )
+        serving = asyncio.create_task(granian.serve())
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait([serving, stopping], return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        granian.stop()
+        await serving
+        return
     config = server_config(
         app,
         host=services.settings.http_host,
