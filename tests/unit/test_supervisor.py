@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from helios.apps.embedded.supervisor import Backoff, Child, CrashLoop, Supervisor, watch_parent
+from helios.apps.embedded.supervisor import (
+    Backoff,
+    Child,
+    CrashLoop,
+    Supervisor,
+    spec,
+    watch_parent,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -142,3 +149,25 @@ async def test_a_child_stops_when_its_supervisor_is_not_its_parent() -> None:
     assert not still.is_set()
     still.set()
     await watching
+
+
+async def test_the_supervisor_module_runs_a_spec_and_stops_cleanly_on_sigterm(
+    tmp_path: Path,
+) -> None:
+    """``python -m helios.apps.embedded.supervisor SPEC`` (what ``helios up`` execs into)
+    starts the children of the spec and, on SIGTERM, drains them and exits 0."""
+    marker = tmp_path / "pids"
+    wanted = spec([draining(marker)], log_format="json", log_level="info")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "helios.apps.embedded.supervisor",
+        wanted,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    await _until(lambda: _lines(marker))
+    process.send_signal(signal.SIGTERM)
+    _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0, stderr
+    assert _lines(marker)[-1] == "drained"
+    assert b'"event": "supervisor.stopped"' in stderr

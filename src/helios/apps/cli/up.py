@@ -30,7 +30,7 @@ from helios.apps.embedded.runner import (
     run_child,
     run_everything,
 )
-from helios.apps.embedded.supervisor import Child, Supervisor
+from helios.apps.embedded.supervisor import Child, spec
 from helios.apps.observability import configure_logging
 from helios.apps.settings import Settings
 from helios.apps.workers.runtime import stop_on_signals
@@ -104,7 +104,7 @@ def _up(args: argparse.Namespace) -> int:
         )
         return 2
 
-    async def main() -> int:
+    async def main() -> bool:
         stop = asyncio.Event()
         stop_on_signals(stop)
         async with open_services(settings) as services:
@@ -120,11 +120,19 @@ def _up(args: argparse.Namespace) -> int:
             )
             if args.one_process:
                 await run_everything(services, stop, api=not args.no_api)
-                return 0
-        # The files are the children's from here: this process only watches over them.
-        return await Supervisor(children(args, settings)).run(stop)
+        return stop.is_set()
 
-    return asyncio.run(main())
+    stopped = asyncio.run(main())
+    if args.one_process or stopped:
+        return 0
+    # The files are the children's from here: this process only watches over them, and
+    # becomes a bare supervisor (same pid) to hold nothing it does not need.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    wanted = spec(
+        children(args, settings), log_format=settings.log_format, log_level=settings.log_level
+    )
+    os.execv(sys.executable, [sys.executable, "-m", "helios.apps.embedded.supervisor", wanted])
 
 
 def banner(
