@@ -86,6 +86,8 @@ class Settings:
     login_lockout_s: int = 900
     auth_cache_s: float = 1.0
     recent_changes_window_s: int = 3600
+    analytics_path: str = ""
+    analytics_publish_s: float = 30.0
 
     @property
     def effective_store_url(self) -> str:
@@ -105,6 +107,13 @@ class Settings:
     @property
     def effective_public_url(self) -> str:
         return self.public_url or f"http://{self.http_host}:{self.http_port}"
+
+    @property
+    def effective_analytics_path(self) -> Path:
+        """The analytics worker's DuckDB file (private to it: derived, rebuildable)."""
+        if self.analytics_path:
+            return Path(self.analytics_path)
+        return self.data_dir / "analytics.duckdb"
 
     @property
     def queue_path(self) -> Path:
@@ -165,6 +174,8 @@ class Settings:
             login_lockout_s=max(1, _int(values, "HELIOS_LOGIN_LOCKOUT_S", 900)),
             auth_cache_s=_float(values, "HELIOS_AUTH_CACHE_S", 1.0),
             recent_changes_window_s=max(0, _int(values, "HELIOS_RECENT_CHANGES_WINDOW_S", 3600)),
+            analytics_path=values.get("HELIOS_ANALYTICS_PATH", ""),
+            analytics_publish_s=max(0.0, _float(values, "HELIOS_ANALYTICS_PUBLISH_S", 30.0)),
         )
 
 

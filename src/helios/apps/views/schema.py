@@ -3,6 +3,7 @@
 Each table is described, with its row type and its SQL, in its own module: ``alerts``,
 ``alert_labels`` and ``alert_deadlines``, ``incidents`` (with ``incident_alerts`` and
 ``incident_timeline``), ``activity``, ``changes``, ``outbox`` (``notification_outbox``),
+``insights`` (``insight_documents``, ``insight_reports``: written by the analytics worker),
 ``positions`` (``follower_positions``) and ``streams`` (``stream_directory``). Times are
 milliseconds since the epoch (UTC); JSON columns hold compact JSON text.
 
@@ -22,6 +23,7 @@ from helios.apps.views import (
     alerts,
     changes,
     incidents,
+    insights,
     outbox,
     positions,
     streams,
@@ -38,6 +40,7 @@ STATEMENTS: tuple[str, ...] = (
     *activity.DDL,
     *changes.DDL,
     *outbox.DDL,
+    *insights.DDL,
     "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)",
 )
 

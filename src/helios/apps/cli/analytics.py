@@ -1,0 +1,100 @@
+"""``helios analytics``: the analytics worker, its rebuild from the log, and reports."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+import anyio.to_thread
+import structlog
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from helios.apps.application.analytics.rebuild import rebuild_analytics
+from helios.apps.composition import open_analytics_store, open_read_models, open_services
+from helios.apps.observability import configure_logging
+from helios.apps.settings import Settings
+from helios.apps.workers.analytics import run_analytics
+from helios.apps.workers.runtime import stop_on_signals
+from helios.ports.analytics import AnalyticsUnavailable
+
+_log = structlog.get_logger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    analytics = subparsers.add_parser(
+        "analytics",
+        help="run the analytics worker; rebuild its store; write reports",
+        description="Without a sub-command: consume the analytics queue into the analytics "
+        "store (a DuckDB file private to this worker, $HELIOS_ANALYTICS_PATH) and publish "
+        "overview, trends and suggestions to the read models for the API. Runs beside "
+        "'helios up' or 'helios worker followers'; SIGTERM stops it after the batch in flight.",
+    )
+    analytics.set_defaults(func=_run)
+    commands = analytics.add_subparsers(title="sub-commands", metavar="SUB-COMMAND")
+    rebuild = commands.add_parser(
+        "rebuild",
+        help="rebuild the analytics store from the event log (stop the worker first)",
+        description="Forget every fact and load every decision of the log again, with a "
+        "progress bar; the result equals what the worker would have loaded.",
+    )
+    rebuild.add_argument("--quiet", action="store_true", help="no progress bar")
+    rebuild.set_defaults(func=_rebuild)
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    configure_logging(log_format=settings.log_format, level=settings.log_level)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+        async with open_services(settings) as services:
+            await run_analytics(services, stop)
+
+    asyncio.run(main())
+    return 0
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    configure_logging(log_format=settings.log_format, level=settings.log_level)
+    console = Console(stderr=True)
+    try:
+        analytics = open_analytics_store(settings)
+    except AnalyticsUnavailable as error:
+        console.print(f"[red]cannot open the analytics store:[/red] {error}")
+        console.print("Stop the analytics worker first: it holds the file.")
+        return 1
+
+    async def main() -> int:
+        async with open_services(settings) as services:
+            db = await anyio.to_thread.run_sync(
+                open_read_models, settings.effective_read_models_url
+            )
+            try:
+                with Progress(
+                    TextColumn("rebuilding analytics"),
+                    BarColumn(),
+                    TextColumn("{task.completed:,}/{task.total:,} log entries"),
+                    TimeRemainingColumn(),
+                    console=console,
+                    disable=args.quiet,
+                ) as progress:
+                    task = progress.add_task("rebuild", total=None)
+
+                    def advance(position: int, end: int) -> None:
+                        progress.update(task, completed=position, total=end)
+
+                    return await anyio.to_thread.run_sync(
+                        lambda: rebuild_analytics(services.store, analytics, db, progress=advance)
+                    )
+            finally:
+                db.close()
+
+    try:
+        loaded = asyncio.run(main())
+    finally:
+        analytics.close()
+    console.print(f"loaded {loaded:,} facts into {settings.effective_analytics_path}")
+    return 0
