@@ -1,5 +1,5 @@
 """Everything in one process (``helios up`` / ``helios demo``): API, ingest worker,
-followers and scheduler on one event loop, sharing one set of services."""
+followers, scheduler and the analytics worker on one event loop, sharing one set of services."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import structlog
 
 from helios.apps.application.provisioning import Provisioning
 from helios.apps.composition import Services, key_file
+from helios.apps.workers.analytics import run_analytics
 from helios.apps.workers.ingest import Committed, IngestWorker
 from helios.apps.workers.runtime import ingest_worker, run_followers, run_scheduler
 from helios.ports.http import HttpFetcher
@@ -142,12 +143,13 @@ async def run_everything(
     on_committed: Committed | None = None,
     fetcher: HttpFetcher | None = None,
 ) -> IngestWorker:
-    """API (optional), ingest worker, followers and scheduler until ``stop`` is set."""
+    """API (optional), ingest worker, followers, scheduler and analytics until ``stop`` is set."""
     worker = ingest_worker(services, on_committed=on_committed, fetcher=fetcher)
-    jobs: list[Awaitable[None]] = [
+    jobs: list[Awaitable[object]] = [
         worker.run(stop),
         run_followers(services, stop, mailer=mailer),
         run_scheduler(services, stop),
+        run_analytics(services, stop),
     ]
     if api:
         jobs.append(serve_api(services, stop))

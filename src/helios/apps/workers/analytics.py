@@ -124,13 +124,14 @@ class AnalyticsWorker:
         depth = await self._queue.depth()
         self.metrics.lag_positions.set(max(0, head - through))
         self.metrics.queue_depth.set(depth)
-        _log.info(
-            "analytics.published",
-            tenants=len(tenants),
-            loaded_through=through,
-            lag_positions=max(0, head - through),
-            queue_depth=depth,
-        )
+        if tenants:
+            _log.info(
+                "analytics.published",
+                tenants=len(tenants),
+                loaded_through=through,
+                lag_positions=max(0, head - through),
+                queue_depth=depth,
+            )
 
     def touch(self, tenants: Sequence[str]) -> None:
         """Publish these tenants at the next publication (after a rebuild, at start)."""

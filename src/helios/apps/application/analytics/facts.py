@@ -24,7 +24,6 @@ _KINDS = {
     "helios.alert.notification_requested.v1": "notified",
     "helios.alert.notification_suppressed.v1": "suppressed",
     "helios.alert.escalation_due.v1": "escalation",
-    "helios.incident.opened.v1": "incident_opened",
 }
 """The decisions analytics counts, by wire name; any other decision gives no fact."""
 
