@@ -146,6 +146,13 @@ def open_analytics_store(settings: Settings) -> AnalyticsStore:
     return DuckDbAnalytics(settings.effective_analytics_path)
 
 
+def open_memory_analytics() -> AnalyticsStore:
+    """An analytics store in memory (an on-demand report while the worker holds the file)."""
+    from helios.adapters.duckdb_analytics import DuckDbAnalytics
+
+    return DuckDbAnalytics(":memory:")
+
+
 def open_mailer(settings: Settings) -> Mailer:
     """SMTP when a relay is configured; otherwise emails are only logged (embedded default)."""
     if settings.smtp_host:

@@ -19,14 +19,16 @@ def _addresses(value: Iterable[str]) -> tuple[str, ...]:
 
 @attrs.frozen(kw_only=True)
 class MailMessage:
-    """A plain-text email. ``message_id`` is stable per notification, so a mail system that
-    receives the same notification twice can tell it is a repeat."""
+    """A plain-text email, with an HTML alternative when ``html`` is set. ``message_id`` is
+    stable per notification, so a mail system that receives the same notification twice can
+    tell it is a repeat."""
 
     message_id: str
     sender: str
     recipients: tuple[str, ...] = attrs.field(converter=_addresses)
     subject: str
     text: str
+    html: str = ""
 
 
 class MailerError(Exception):

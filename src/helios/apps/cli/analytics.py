@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import datetime
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import anyio.to_thread
 import structlog
@@ -11,12 +16,18 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from helios.apps.application.analytics.rebuild import rebuild_analytics
-from helios.apps.composition import open_analytics_store, open_read_models, open_services
+from helios.apps.application.analytics.report import weekly_report
+from helios.apps.composition import (
+    open_analytics_store,
+    open_memory_analytics,
+    open_read_models,
+    open_services,
+)
 from helios.apps.observability import configure_logging
 from helios.apps.settings import Settings
 from helios.apps.workers.analytics import run_analytics
 from helios.apps.workers.runtime import stop_on_signals
-from helios.ports.analytics import AnalyticsUnavailable
+from helios.ports.analytics import AnalyticsStore, AnalyticsUnavailable
 
 _log = structlog.get_logger(__name__)
 
@@ -40,6 +51,38 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     rebuild.add_argument("--quiet", action="store_true", help="no progress bar")
     rebuild.set_defaults(func=_rebuild)
+    report = commands.add_parser(
+        "report",
+        help="write a tenant's weekly report as one HTML file",
+        description="The report of the last full ISO week (Monday to Monday, UTC) before "
+        "--at (default: now), charts as inline SVG: it opens offline. Reads the analytics "
+        "store, or the log when the running worker holds the store.",
+    )
+    report.add_argument("--tenant", required=True, help="tenant id")
+    report.add_argument("--out", required=True, type=Path, help="HTML file to write")
+    report.add_argument(
+        "--at", type=_instant, help="a moment after the week (RFC 3339, default: now)"
+    )
+    report.set_defaults(func=_report)
+
+
+@contextlib.contextmanager
+def _progress(console: Console, *, quiet: bool) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar over log positions; yields ``advance(position, end)``."""
+    with Progress(
+        TextColumn("reading the log"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,} log entries"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=quiet,
+    ) as progress:
+        task = progress.add_task("log", total=None)
+
+        def advance(position: int, end: int) -> None:
+            progress.update(task, completed=position, total=end)
+
+        yield advance
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -98,3 +141,62 @@ def _rebuild(args: argparse.Namespace) -> int:
         analytics.close()
     console.print(f"loaded {loaded:,} facts into {settings.effective_analytics_path}")
     return 0
+
+
+def _instant(text: str) -> int:
+    try:
+        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not an RFC 3339 time: {text!r}") from error
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def _report(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    configure_logging(log_format=settings.log_format, level=settings.log_level)
+    console = Console(stderr=True)
+    at = args.at if args.at is not None else time.time_ns() // 1_000_000
+    try:
+        analytics = open_analytics_store(settings)
+    except AnalyticsUnavailable:
+        console.print("The analytics worker holds its store: reading the log instead.")
+        analytics = _from_log(settings, console)
+    try:
+        made = weekly_report(analytics, args.tenant, at=at)
+    finally:
+        analytics.close()
+    try:
+        args.out.write_text(made.html, encoding="utf-8")
+    except OSError as error:
+        console.print(f"[red]cannot write {args.out}:[/red] {error}")
+        return 1
+    summary = made.summary
+    console.print(
+        f"wrote {args.out}: week {made.report_id}, {summary['alerts']} alerts, "
+        f"{summary['pages']} pages ({summary['pages_trend']}), "
+        f"{summary['suggestions']} suggestions"
+    )
+    return 0
+
+
+def _from_log(settings: Settings, console: Console) -> AnalyticsStore:
+    """An in-memory analytics store loaded from the log, with a progress bar."""
+    memory = open_memory_analytics()
+
+    async def main() -> None:
+        async with open_services(settings) as services:
+            db = await anyio.to_thread.run_sync(
+                open_read_models, settings.effective_read_models_url
+            )
+            try:
+                with _progress(console, quiet=False) as advance:
+                    await anyio.to_thread.run_sync(
+                        lambda: rebuild_analytics(services.store, memory, db, progress=advance)
+                    )
+            finally:
+                db.close()
+
+    asyncio.run(main())
+    return memory

@@ -149,7 +149,7 @@ async def run_everything(
         worker.run(stop),
         run_followers(services, stop, mailer=mailer),
         run_scheduler(services, stop),
-        run_analytics(services, stop),
+        run_analytics(services, stop, mailer=mailer),
     ]
     if api:
         jobs.append(serve_api(services, stop))

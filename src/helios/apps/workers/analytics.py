@@ -14,23 +14,39 @@ import time
 from collections.abc import Callable, Sequence
 
 import anyio.to_thread
+import attrs
 import structlog
 
 from helios.apps.application.analytics import queries
 from helios.apps.application.analytics.facts import BadDecision, fact_from_message
 from helios.apps.application.analytics.publishing import publish_documents
-from helios.apps.composition import Services, open_analytics_store, open_queue
+from helios.apps.application.analytics.report import WeeklyReport
+from helios.apps.application.analytics.reports import keep_due_reports, report_text
+from helios.apps.composition import Services, open_analytics_store, open_mailer, open_queue
 from helios.apps.observability import AnalyticsMetrics
 from helios.apps.workers.followers import backoff_delay, wait_or_stop
 from helios.apps.workers.runtime import ANALYTICS_QUEUE, read_models
 from helios.ports.analytics import AnalyticsStore, AnalyticsUnavailable, Fact
 from helios.ports.event_store import EventStore, StoreUnavailable
+from helios.ports.mailer import Mailer, MailerUnavailable, MailMessage, MailRejected
 from helios.ports.queue import Queue, QueueUnavailable, ReceivedMessage
 from helios.ports.read_models import ReadModels
 
 _log = structlog.get_logger(__name__)
 
 Clock = Callable[[], int]
+
+REPORT_CHECK_S = 3600.0
+"""How often the worker looks for a week without its report."""
+
+
+@attrs.frozen(kw_only=True)
+class ReportMail:
+    """Where the weekly reports go: the mailer, the sender, the subscribers."""
+
+    mailer: Mailer
+    sender: str
+    recipients: tuple[str, ...]
 
 
 def wall_clock_ms() -> int:
@@ -53,6 +69,7 @@ class AnalyticsWorker:
         publish_s: float = 30.0,
         metrics: AnalyticsMetrics | None = None,
         clock: Clock = wall_clock_ms,
+        reports: ReportMail | None = None,
     ) -> None:
         self._queue = queue
         self._analytics = analytics
@@ -65,6 +82,8 @@ class AnalyticsWorker:
         self._clock = clock
         self._touched: set[str] = set()
         self._published_at = 0.0
+        self._reports = reports
+        self._reports_checked_at: float | None = None
         self.loaded = 0
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -124,6 +143,7 @@ class AnalyticsWorker:
         depth = await self._queue.depth()
         self.metrics.lag_positions.set(max(0, head - through))
         self.metrics.queue_depth.set(depth)
+        await self._weekly_reports()
         if tenants:
             _log.info(
                 "analytics.published",
@@ -132,6 +152,40 @@ class AnalyticsWorker:
                 lag_positions=max(0, head - through),
                 queue_depth=depth,
             )
+
+    async def _weekly_reports(self) -> None:
+        """Keep each tenant's report of the last full week (checked every
+        ``REPORT_CHECK_S``) and mail the ones made now to the subscribers."""
+        mail = self._reports
+        now = time.monotonic()
+        if mail is None or (
+            self._reports_checked_at is not None and now - self._reports_checked_at < REPORT_CHECK_S
+        ):
+            return
+        self._reports_checked_at = now
+        at = self._clock()
+
+        def keep() -> list[WeeklyReport]:
+            tenants = queries.tenants(self._analytics)
+            return keep_due_reports(self._analytics, self._db, tenants=tenants, at=at)
+
+        for report in await anyio.to_thread.run_sync(keep):
+            message = MailMessage(
+                message_id=f"report-{report.tenant}-{report.report_id}@helios",
+                sender=mail.sender,
+                recipients=mail.recipients,
+                subject=f"[Helios] weekly report {report.report_id}: "
+                f"{report.summary['pages']} pages",
+                text=report_text(report),
+                html=report.html,
+            )
+            try:
+                await mail.mailer.send(message)
+            except (MailerUnavailable, MailRejected) as error:
+                # The report stays listed in the API; only this email is lost.
+                _log.warning("analytics.report_not_sent", report=report.report_id, error=str(error))
+                continue
+            _log.info("analytics.report_sent", tenant=report.tenant, report=report.report_id)
 
     def touch(self, tenants: Sequence[str]) -> None:
         """Publish these tenants at the next publication (after a rebuild, at start)."""
@@ -154,10 +208,16 @@ class AnalyticsWorker:
 
 
 async def run_analytics(
-    services: Services, stop: asyncio.Event, *, metrics: AnalyticsMetrics | None = None
+    services: Services,
+    stop: asyncio.Event,
+    *,
+    metrics: AnalyticsMetrics | None = None,
+    mailer: Mailer | None = None,
 ) -> AnalyticsWorker | None:
     """The analytics worker of the settings until ``stop`` is set: what ``helios analytics``
-    runs, and what a supervisor starts beside ``helios up``'s other workers.
+    runs, and what a supervisor starts beside ``helios up``'s other workers. Weekly reports
+    are mailed through ``mailer`` (default: the settings' SMTP relay, or the log) to
+    ``HELIOS_NOTIFY_TO``.
 
     Waits (with backoff) while the analytics store cannot be opened, e.g. held by another
     process or on an unwritable disk: the core goes on meanwhile. Returns the worker (None
@@ -180,6 +240,13 @@ async def run_analytics(
                     wait_s=min(settings.worker_wait_s, 1.0),
                     publish_s=settings.analytics_publish_s,
                     metrics=metrics,
+                    reports=ReportMail(
+                        mailer=mailer or open_mailer(settings),
+                        sender=settings.smtp_from,
+                        recipients=tuple(
+                            r.strip() for r in settings.notify_to.split(",") if r.strip()
+                        ),
+                    ),
                 )
                 # Publish every tenant once at start: documents follow the code that made them.
                 worker.touch(await anyio.to_thread.run_sync(queries.tenants, analytics))
