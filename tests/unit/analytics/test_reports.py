@@ -14,6 +14,7 @@ from helios.apps.application.analytics.report import week_bounds, weekly_report
 from helios.apps.application.analytics.reports import keep_due_reports
 from helios.apps.composition import open_read_models
 from helios.apps.views import insights
+from helios.apps.views.positions import move_position
 from helios.apps.workers.analytics import AnalyticsWorker, ReportMail
 from helios.ports.analytics import Fact
 
@@ -60,6 +61,8 @@ def test_a_week_is_reported_once_and_mailed_to_the_subscribers(tmp_path: Path) -
     store = DuckDbAnalytics(":memory:")
     store.load(_facts())
     db = open_read_models(f"sqlite:{tmp_path / 'read.db'}")
+    with db.transaction() as cursor:  # the fan-out sent every decision of the log
+        move_position(cursor, "fanout", after=0, to=store.loaded_through())
     mailer = InMemoryMailer()
 
     class _Queue:

@@ -24,6 +24,8 @@ from helios.apps.application.analytics.report import WeeklyReport
 from helios.apps.application.analytics.reports import keep_due_reports, report_text
 from helios.apps.composition import Services, open_analytics_store, open_mailer, open_queue
 from helios.apps.observability import AnalyticsMetrics
+from helios.apps.views.positions import committed_position
+from helios.apps.workers.fanout import FOLLOWER as FANOUT
 from helios.apps.workers.followers import backoff_delay, wait_or_stop
 from helios.apps.workers.runtime import ANALYTICS_QUEUE, read_models
 from helios.ports.analytics import AnalyticsStore, AnalyticsUnavailable, Fact
@@ -38,6 +40,8 @@ Clock = Callable[[], int]
 
 REPORT_CHECK_S = 3600.0
 """How often the worker looks for a week without its report."""
+WHAT_IF_EVERY_S = 3600.0
+"""How often the best suggestions' what-ifs are replayed (each reads the log)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -84,6 +88,7 @@ class AnalyticsWorker:
         self._published_at = 0.0
         self._reports = reports
         self._reports_checked_at: float | None = None
+        self._what_if_at: float | None = None
         self.loaded = 0
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -131,19 +136,33 @@ class AnalyticsWorker:
         self._published_at = time.monotonic()
         tenants = sorted(self._touched)
         started = time.perf_counter()
+        head = await anyio.to_thread.run_sync(self._log_store.max_position)
+        fanned = await anyio.to_thread.run_sync(committed_position, self._db, FANOUT)
+        depth = await self._queue.depth()
+        # What-ifs and reports wait until every decision so far is loaded: a report is made
+        # once per week, and a what-if compares against the pages counted here.
+        caught_up = depth == 0 and fanned >= head
         if tenants:
             now = self._clock()
+            # What-ifs replay the log: at most every WHAT_IF_EVERY_S, in between kept as is.
+            replay = caught_up and (
+                self._what_if_at is None or started - self._what_if_at >= WHAT_IF_EVERY_S
+            )
+            if replay:
+                self._what_if_at = started
+            log = self._log_store if replay else None
             await anyio.to_thread.run_sync(
-                lambda: publish_documents(self._analytics, self._db, tenants=tenants, now=now)
+                lambda: publish_documents(
+                    self._analytics, self._db, tenants=tenants, now=now, log=log
+                )
             )
             self._touched.difference_update(tenants)
             self.metrics.publish_latency.observe(time.perf_counter() - started)
-        head = await anyio.to_thread.run_sync(self._log_store.max_position)
         through = await anyio.to_thread.run_sync(self._analytics.loaded_through)
-        depth = await self._queue.depth()
         self.metrics.lag_positions.set(max(0, head - through))
         self.metrics.queue_depth.set(depth)
-        await self._weekly_reports()
+        if caught_up:
+            await self._weekly_reports()
         if tenants:
             _log.info(
                 "analytics.published",
@@ -151,6 +170,7 @@ class AnalyticsWorker:
                 loaded_through=through,
                 lag_positions=max(0, head - through),
                 queue_depth=depth,
+                caught_up=caught_up,
             )
 
     async def _weekly_reports(self) -> None:

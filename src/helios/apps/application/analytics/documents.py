@@ -152,6 +152,8 @@ def _alert_insights(row: dict[str, Any], weeks: float) -> list[dict[str, Any]]:
             }
         )
     if row["quick"] >= 3:
+        # A quieter rule is worth proposing only for an alert that pages, and once.
+        proposes = row["pages"] > 0 and not any(item["change"] for item in found)
         found.append(
             {
                 "kind": "self_resolving",
@@ -160,7 +162,7 @@ def _alert_insights(row: dict[str, Any], weeks: float) -> list[dict[str, Any]]:
                 "without anyone acknowledging: a lower priority would stop it paging",
                 "weight": row["quick"] / weeks,
                 "evidence": evidence,
-                "change": _quieter(name, row["service"]),
+                "change": _quieter(name, row["service"]) if proposes else None,
             }
         )
     return found

@@ -140,8 +140,8 @@ def _page(
         )
     )
     trend = (
-        f"Pages {summary['pages_trend']} week over week (conditional Poisson rate test, "
-        f"p = {p_value:.3g}; {documents.TEST})."
+        f"Pages {summary['pages_trend']} week over week (p = {p_value:.3g}). "
+        f"Test: {documents.TEST}."
     )
     items = "".join(
         f"<li><b>{escape(item['title'])}</b>: {escape(item['why'])}"
