@@ -10,11 +10,11 @@ import orjson
 
 from helios.adapters.duckdb_analytics import DuckDbAnalytics
 from helios.adapters.memory.mailer import InMemoryMailer
+from helios.adapters.store.factory import open_event_store
 from helios.apps.application.analytics.report import week_bounds, weekly_report
 from helios.apps.application.analytics.reports import keep_due_reports
 from helios.apps.composition import open_read_models
 from helios.apps.views import insights
-from helios.apps.views.positions import move_position
 from helios.apps.workers.analytics import AnalyticsWorker, ReportMail
 from helios.ports.analytics import Fact
 
@@ -61,23 +61,18 @@ def test_a_week_is_reported_once_and_mailed_to_the_subscribers(tmp_path: Path) -
     store = DuckDbAnalytics(":memory:")
     store.load(_facts())
     db = open_read_models(f"sqlite:{tmp_path / 'read.db'}")
-    with db.transaction() as cursor:  # the fan-out sent every decision of the log
-        move_position(cursor, "fanout", after=0, to=store.loaded_through())
     mailer = InMemoryMailer()
 
     class _Queue:
         async def depth(self) -> int:
             return 0
 
-    class _Log:
-        def max_position(self) -> int:
-            return store.loaded_through()
-
+    log = open_event_store("memory://")
     worker = AnalyticsWorker(
         queue=_Queue(),  # type: ignore[arg-type]
         analytics=store,
         db=db,
-        log=_Log(),  # type: ignore[arg-type]
+        log=log,
         clock=lambda: AT,
         reports=ReportMail(mailer=mailer, sender="helios@x", recipients=("team@x",)),
     )
@@ -88,7 +83,14 @@ def test_a_week_is_reported_once_and_mailed_to_the_subscribers(tmp_path: Path) -
     assert orjson.loads(kept[0].summary)["pages"] == 6
     assert [m.recipients for m in mailer.sent] == [("team@x",)]
     assert mailer.sent[0].html.startswith("<!doctype html>")
-    assert keep_due_reports(store, db, tenants=["acme"], at=AT + 60 * MINUTE) == []
-    assert keep_due_reports(store, db, tenants=["nobody"], at=AT) == []
+    issued = [e.event for e in log.read_log(0, 10) if e.name == "helios.report.issued.v1"]
+    assert [(e.report_id, e.by) for e in issued] == [("2030-W01", "analytics")]
+    assert keep_due_reports(store, db, log, tenants=["acme"], at=AT + 60 * MINUTE) == []
+    assert keep_due_reports(store, db, log, tenants=["nobody"], at=AT) == []
+    # Issued, but the read models lost it (rebuilt elsewhere): kept again, not issued again.
+    other = open_read_models(f"sqlite:{tmp_path / 'other.db'}")
+    assert keep_due_reports(store, other, log, tenants=["acme"], at=AT) == []
+    assert [r.report_id for r in insights.reports(other, tenant="acme")] == ["2030-W01"]
+    other.close()
     db.close()
     store.close()

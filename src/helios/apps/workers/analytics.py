@@ -187,7 +187,9 @@ class AnalyticsWorker:
 
         def keep() -> list[WeeklyReport]:
             tenants = queries.tenants(self._analytics)
-            return keep_due_reports(self._analytics, self._db, tenants=tenants, at=at)
+            return keep_due_reports(
+                self._analytics, self._db, self._log_store, tenants=tenants, at=at
+            )
 
         for report in await anyio.to_thread.run_sync(keep):
             message = MailMessage(
