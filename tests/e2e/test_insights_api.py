@@ -45,11 +45,18 @@ def world(
 
 
 def _published(world: World, tenant: int) -> dict[str, Any]:
+    """The tenant's overview once it counts every alert sent (three for the first tenant, the
+    HA pair's copy either a repeat or a newer signal; one for the second)."""
+    sent = 3 if tenant == 0 else 1
+
     def ready() -> dict[str, Any] | None:
         response = world.get("/v1/insights/overview", tenant=tenant)
         assert response.status_code == 200, response.text
         data: dict[str, Any] | None = response.json()["data"]
-        return data if data and data["totals"].get("alerts") else None
+        if not data:
+            return None
+        totals = data["totals"]
+        return data if totals.get("signals", 0) + totals.get("duplicates", 0) == sent else None
 
     found: dict[str, Any] = world.wait_for(ready, timeout_s=60)
     return found
@@ -59,8 +66,7 @@ def test_a_viewer_reads_the_overview_of_its_own_tenant_only(world: World) -> Non
     alpha = _published(world, 0)
     beta = _published(world, 1)
     assert alpha["totals"]["alerts"] == 2
-    assert alpha["totals"]["signals"] == 2
-    assert alpha["totals"]["duplicates"] >= 1
+    assert alpha["totals"]["signals"] >= 2
     assert {row["value"] for row in alpha["by"]["service"]} == {"db", "api"}
     assert beta["totals"]["alerts"] == 1
     assert {row["value"] for row in beta["by"]["service"]} == {"db"}
