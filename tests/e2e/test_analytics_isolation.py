@@ -79,13 +79,12 @@ def test_a_broken_analytics_store_changes_nothing_in_the_core_and_its_backlog_dr
     blocker.write_text("a file where the analytics store's directory should be")
     broken = _settings(tmp_path / "broken", blocker / "analytics.duckdb")
 
-    decided, mailed, drained = asyncio.run(_core_run(healthy))
+    decided, mailed, _ = asyncio.run(_core_run(healthy))
     decided_broken, mailed_broken, backlog = asyncio.run(_core_run(broken))
 
     assert decided_broken == decided
     assert mailed_broken == mailed
     assert mailed
-    assert drained == 0
     assert backlog > 0  # every decision waits on the queue for analytics
 
     async def restart() -> None:
