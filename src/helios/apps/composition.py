@@ -23,6 +23,7 @@ from helios.adapters.read_models import open_sql_read_models
 from helios.adapters.store import factory
 from helios.apps.settings import Settings
 from helios.apps.views.schema import install
+from helios.ports.analytics import AnalyticsStore
 from helios.ports.event_store import EventStore
 from helios.ports.http import HttpFetcher
 from helios.ports.idempotency import IdempotencyStore
@@ -176,6 +177,24 @@ def open_read_models(url: str) -> ReadModels:
         db.close()
         raise
     return db
+
+
+def open_analytics_store(settings: Settings) -> AnalyticsStore:
+    """The analytics worker's DuckDB file (blocking; one process at a time holds it).
+
+    Raises:
+        AnalyticsUnavailable: the file cannot be opened.
+    """
+    from helios.adapters.duckdb_analytics import DuckDbAnalytics
+
+    return DuckDbAnalytics(settings.effective_analytics_path)
+
+
+def open_memory_analytics() -> AnalyticsStore:
+    """An analytics store in memory (an on-demand report while the worker holds the file)."""
+    from helios.adapters.duckdb_analytics import DuckDbAnalytics
+
+    return DuckDbAnalytics(":memory:")
 
 
 def open_mailer(settings: Settings) -> Mailer:

@@ -108,6 +108,9 @@ class Settings:
             return "memory://"
         return f"sqlite:{self.data_dir / 'secrets.db'}"
 
+    analytics_path: str = ""
+    analytics_publish_s: float = 30.0
+
     @property
     def effective_store_url(self) -> str:
         return self.store_url or f"sqlite:{self.data_dir / 'helios.db'}"
@@ -126,6 +129,13 @@ class Settings:
     @property
     def effective_public_url(self) -> str:
         return self.public_url or f"http://{self.http_host}:{self.http_port}"
+
+    @property
+    def effective_analytics_path(self) -> Path:
+        """The analytics worker's DuckDB file (private to it: derived, rebuildable)."""
+        if self.analytics_path:
+            return Path(self.analytics_path)
+        return self.data_dir / "analytics.duckdb"
 
     @property
     def queue_path(self) -> Path:
@@ -188,6 +198,8 @@ class Settings:
             recent_changes_window_s=max(0, _int(values, "HELIOS_RECENT_CHANGES_WINDOW_S", 3600)),
             secrets_url=values.get("HELIOS_SECRETS_URL", ""),
             secrets_kek=values.get("HELIOS_SECRETS_KEK", ""),
+            analytics_path=values.get("HELIOS_ANALYTICS_PATH", ""),
+            analytics_publish_s=max(0.0, _float(values, "HELIOS_ANALYTICS_PUBLISH_S", 30.0)),
         )
 
 

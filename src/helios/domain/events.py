@@ -50,6 +50,7 @@ def event_types() -> dict[str, type[Any]]:
         incident,
         intake,
         key_index,
+        reports,
         ruleset_stream,
         silence,
         tenancy,

@@ -32,6 +32,7 @@ from helios.domain import (
     flags,
     incident,
     key_index,
+    reports,
     ruleset_stream,
     silence,
     tenancy,
@@ -134,6 +135,14 @@ SILENCES: Kind[str, silence.TenantSilences] = Kind(
     evolve=silence.evolve,
 )
 """A tenant's silences, by tenant id."""
+
+REPORTS: Kind[str, reports.TenantReports] = Kind(
+    name="reports",
+    stream=reports.reports_stream_id,
+    initial=reports.initial_state,
+    evolve=reports.evolve,
+)
+"""A tenant's issued weekly reports, by tenant id."""
 
 
 def _alert_stream(key: tuple[str, str]) -> uuid.UUID:

@@ -1,6 +1,6 @@
-"""What ``helios up`` and ``helios demo`` run: the API, the ingest worker, followers and
-scheduler — in one process on one event loop (``run_everything``), or each group in a process
-of its own under a supervisor (``CHILD_ROLES``, ``run_child``)."""
+"""What ``helios up`` and ``helios demo`` run: the API, the ingest worker, followers, scheduler
+and the analytics worker — in one process on one event loop (``run_everything``), or each group
+in a process of its own under a supervisor (``CHILD_ROLES``, ``run_child``)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from helios.apps.application.provisioning import Provisioning
 from helios.apps.composition import Services, key_file, open_services
 from helios.apps.embedded.supervisor import watch_parent
 from helios.apps.settings import Settings
+from helios.apps.workers.analytics import run_analytics
 from helios.apps.workers.ingest import Committed, IngestWorker
 from helios.apps.workers.runtime import (
     ingest_worker,
@@ -162,12 +163,13 @@ async def run_everything(
     on_committed: Committed | None = None,
     fetcher: HttpFetcher | None = None,
 ) -> IngestWorker:
-    """API (optional), ingest worker, followers and scheduler until ``stop`` is set."""
+    """API (optional), ingest worker, followers, scheduler and analytics until ``stop`` is set."""
     worker = ingest_worker(services, on_committed=on_committed, fetcher=fetcher)
-    jobs: list[Awaitable[None]] = [
+    jobs: list[Awaitable[object]] = [
         worker.run(stop),
         run_followers(services, stop, mailer=mailer),
         run_scheduler(services, stop),
+        run_analytics(services, stop, mailer=mailer),
     ]
     if api:
         jobs.append(serve_api(services, stop))
@@ -188,7 +190,7 @@ async def integration(services: Services) -> tuple[dict[str, str], frozenset[str
 
 
 async def run_workers(services: Services, stop: asyncio.Event) -> None:
-    """The worker side of ``helios up``: ingest worker, followers and scheduler."""
+    """The worker side of ``helios up``: ingest worker, followers, scheduler and analytics."""
     await run_everything(services, stop, api=False)
 
 

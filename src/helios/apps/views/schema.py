@@ -3,6 +3,7 @@
 Each table is described, with its row type and its SQL, in its own module: ``alerts``,
 ``alert_labels`` and ``alert_deadlines``, ``incidents`` (with ``incident_alerts`` and
 ``incident_timeline``), ``activity``, ``changes``, ``outbox`` (``notification_outbox``),
+``insights`` (``insight_documents``, ``insight_reports``: written by the analytics worker),
 ``positions`` (``follower_positions``), ``streams`` (``stream_directory``) and
 ``integration_stats``. Times are
 milliseconds since the epoch (UTC); JSON columns hold compact JSON text.
@@ -23,6 +24,7 @@ from helios.apps.views import (
     alerts,
     changes,
     incidents,
+    insights,
     integration_stats,
     outbox,
     positions,
@@ -41,6 +43,7 @@ STATEMENTS: tuple[str, ...] = (
     *changes.DDL,
     *outbox.DDL,
     *integration_stats.DDL,
+    *insights.DDL,
     "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)",
 )
 
