@@ -29,8 +29,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     create = commands.add_parser("create", help="create a user in a tenant")
     create.add_argument("--tenant", required=True, help="tenant id")
-    create.add_argument("--email", required=True)
-    create.add_argument("--role", required=True, choices=_ROLES)
+    create.add_argument("--email", required=True, help="the address the user signs in with")
+    create.add_argument("--role", required=True, choices=_ROLES, help="what the user may do")
     _password_options(create)
     create.set_defaults(func=_create)
 
@@ -45,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     role = commands.add_parser("set-role", help="give a user another role")
     role.add_argument("--user", required=True, help="user id")
-    role.add_argument("--role", required=True, choices=_ROLES)
+    role.add_argument("--role", required=True, choices=_ROLES, help="the new role")
     role.set_defaults(func=_set_role)
 
 
