@@ -81,6 +81,18 @@ class Runbook:
             )
         return result
 
+    def start(self, tag: str, env: Mapping[str, str], *, log: Path) -> subprocess.Popen[bytes]:
+        """Start the block tagged ``tag`` in the background (a long-running command such as a
+        worker); the caller stops it."""
+        assert tag in self.blocks, f"{self.path} has no block tagged 'drill: {tag}'"
+        with log.open("ab") as out:
+            return subprocess.Popen(
+                ["bash", "-euo", "pipefail", "-c", f"exec {self.blocks[tag].strip()}"],
+                env=dict(env),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
 
 @attrs.define
 class Helios:

@@ -54,6 +54,10 @@ DEFAULT_QUEUE_MIN_FREE_MB = 32
 (usually on the same disk) and for SQLite's own journal (no guarantee for any backlog)."""
 
 
+class InvalidSetting(ValueError):
+    """An environment variable has a value Helios cannot use; the message names it."""
+
+
 @attrs.frozen(kw_only=True)
 class Settings:
     data_dir: Path = Path(".helios")
@@ -119,17 +123,19 @@ class Settings:
         """Read every setting from the environment (see the module's table).
 
         Raises:
-            ValueError: a setting has an invalid value (the message names it).
+            InvalidSetting: a setting has an invalid value (the message names it).
         """
         values = os.environ if env is None else env
         queue = values.get("HELIOS_QUEUE", "embedded")
         if queue not in ("embedded", "sqs"):
-            raise ValueError(f"HELIOS_QUEUE must be 'embedded' or 'sqs', not {queue!r}")
+            raise InvalidSetting(f"HELIOS_QUEUE must be 'embedded' or 'sqs', not {queue!r}")
         log_format = values.get("HELIOS_LOG_FORMAT") or (
             "console" if sys.stderr.isatty() else "json"
         )
         if log_format not in ("json", "console"):
-            raise ValueError(f"HELIOS_LOG_FORMAT must be 'json' or 'console', not {log_format!r}")
+            raise InvalidSetting(
+                f"HELIOS_LOG_FORMAT must be 'json' or 'console', not {log_format!r}"
+            )
         return cls(
             data_dir=Path(values.get("HELIOS_DATA_DIR", ".helios")),
             store_url=values.get("HELIOS_STORE_URL", ""),
@@ -175,7 +181,7 @@ def _int(values: Mapping[str, str], name: str, default: int) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise ValueError(f"{name} must be an integer, not {raw!r}") from None
+        raise InvalidSetting(f"{name} must be an integer, not {raw!r}") from None
 
 
 def _float(values: Mapping[str, str], name: str, default: float) -> float:
@@ -185,4 +191,4 @@ def _float(values: Mapping[str, str], name: str, default: float) -> float:
     try:
         return float(raw)
     except ValueError:
-        raise ValueError(f"{name} must be a number, not {raw!r}") from None
+        raise InvalidSetting(f"{name} must be a number, not {raw!r}") from None
