@@ -177,7 +177,8 @@ class Metrics:
         )
         self.envelopes = Counter(
             "helios_envelopes_total",
-            "Ingestion requests by source and outcome (accepted, duplicate, rejected, ...).",
+            "Ingestion requests by source and outcome: accepted, duplicate, replayed,"
+            " queue_unavailable; refused: rejected, unauthorized, rate_limited, timeout.",
             ("source", "outcome"),
         )
         self.queue_errors = Counter(
