@@ -311,3 +311,34 @@ class PrivatePostgres:
     def stop(self) -> None:
         with contextlib.suppress(subprocess.CalledProcessError):
             self._as_postgres("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+
+class PrivateServer:
+    """A server process of one drill alone (moto, redis-server, an SMTP sink), on a free port,
+    that the drill can kill and start again on the same port."""
+
+    def __init__(self, argv: list[str], *, port: int, log: Path) -> None:
+        self.argv = argv
+        self.port = port
+        self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while True:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5),
+            ):
+                return
+            assert self.process.poll() is None, f"{self.argv[0]} exited: {self.log.read_text()}"
+            assert time.monotonic() < deadline, f"{self.argv[0]} did not listen on {self.port}"
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
