@@ -16,6 +16,7 @@ import bisect
 import logging
 import sys
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
@@ -152,6 +153,13 @@ class BacklogLike(Protocol):
     def dead_letters(self) -> int: ...
 
 
+class OutboxLike(Protocol):
+    @property
+    def by_status(self) -> Mapping[str, int]: ...
+    @property
+    def oldest_pending_created_at(self) -> int | None: ...
+
+
 class HealthLike(Protocol):
     """What ``Metrics.set_health`` reads (``helios.apps.application.health.Health``)."""
 
@@ -161,6 +169,8 @@ class HealthLike(Protocol):
     def log_head(self) -> int | None: ...
     @property
     def follower_positions(self) -> Mapping[str, int] | None: ...
+    @property
+    def notifications(self) -> OutboxLike | None: ...
     def lag(self, follower: str) -> int | None: ...
 
 
@@ -212,6 +222,16 @@ class Metrics:
             "Log entries a follower (projector, notifier, fanout, ...) has yet to process.",
             ("follower",),
         )
+        self.notifications = Gauge(
+            "helios_notifications",
+            "Notifications in the outbox by status: pending, sent, failed (gave up).",
+            ("status",),
+        )
+        self.oldest_pending_notification = Gauge(
+            "helios_notification_oldest_pending_age_seconds",
+            "How long the oldest unsent notification has waited (mail relay down or slow).",
+            (),
+        )
         self.dependency_up = Gauge(
             "helios_dependency_up",
             "1 when the last scrape could read the dependency (store, queue, read_models).",
@@ -227,6 +247,15 @@ class Metrics:
         self.log_head.set(health.log_head)
         for follower in health.follower_positions or {}:
             self.follower_lag.set(health.lag(follower), follower)
+        outbox = health.notifications
+        for status in ("pending", "sent", "failed"):
+            self.notifications.set(
+                None if outbox is None else outbox.by_status.get(status, 0), status
+            )
+        oldest = None if outbox is None else outbox.oldest_pending_created_at
+        self.oldest_pending_notification.set(
+            None if oldest is None else max(0.0, (time.time_ns() // 1_000_000 - oldest) / 1000)
+        )
         for name, known in (
             ("queue", backlog is not None),
             ("store", health.log_head is not None),
@@ -245,6 +274,8 @@ class Metrics:
             self.dead_letters,
             self.log_head,
             self.follower_lag,
+            self.notifications,
+            self.oldest_pending_notification,
             self.dependency_up,
         ):
             lines.extend(metric.render())

@@ -11,6 +11,8 @@ from collections.abc import Callable
 import anyio.to_thread
 import attrs
 
+from helios.apps.views import outbox
+from helios.apps.views.outbox import OutboxSummary
 from helios.apps.views.positions import all_positions
 from helios.ports.event_store import EventStore
 from helios.ports.queue import Queue, QueueBacklog
@@ -27,6 +29,8 @@ class Health:
     """The event log's last position; None when the store could not be read."""
     follower_positions: dict[str, int] | None
     """Each follower's committed position; None when the read models could not be read."""
+    notifications: OutboxSummary | None = None
+    """The notification outbox by status; None when the read models could not be read."""
 
     def lag(self, follower: str) -> int | None:
         """Log entries the follower has yet to process (None when unknown)."""
@@ -42,6 +46,7 @@ async def read_health(
     backlog: QueueBacklog | None = None
     head: int | None = None
     positions: dict[str, int] | None = None
+    notifications: OutboxSummary | None = None
     with anyio.move_on_after(READ_TIMEOUT_S):
         try:
             backlog = await queue.backlog()
@@ -54,9 +59,12 @@ async def read_health(
             head = None
     with anyio.move_on_after(READ_TIMEOUT_S):
         try:
-            positions = await anyio.to_thread.run_sync(
-                lambda: all_positions(read_models()), abandon_on_cancel=True
+            positions, notifications = await anyio.to_thread.run_sync(
+                lambda: (all_positions(read_models()), outbox.summary(read_models())),
+                abandon_on_cancel=True,
             )
         except Exception:  # as above
-            positions = None
-    return Health(backlog=backlog, log_head=head, follower_positions=positions)
+            positions = notifications = None
+    return Health(
+        backlog=backlog, log_head=head, follower_positions=positions, notifications=notifications
+    )
