@@ -257,62 +257,6 @@ def running(helios: Helios) -> Iterator[Helios]:
         helios.stop_all()
 
 
-class PrivatePostgres:
-    """A PostgreSQL server of one drill alone, so the drill can crash it and start it again."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.data = root / "pgdata"
-        self.port = free_port()
-        self.url = f"postgresql://helios@127.0.0.1:{self.port}/postgres"
-
-    def _as_postgres(self, *command: str) -> None:
-        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run([*prefix, *command], check=True, cwd="/tmp", capture_output=True)
-
-    def init(self) -> None:
-        import shutil
-
-        self.root.mkdir(parents=True, exist_ok=True)
-        if os.geteuid() == 0:
-            shutil.chown(self.root, "postgres", "postgres")
-        self._as_postgres(
-            "initdb",
-            "-D",
-            str(self.data),
-            "-U",
-            "helios",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-            "--locale=C.UTF-8",
-        )
-
-    def start(self) -> None:
-        options = (
-            f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.root}"
-        )
-        self._as_postgres(
-            "pg_ctl",
-            "-D",
-            str(self.data),
-            "-l",
-            str(self.root / "log"),
-            "-w",
-            "-o",
-            options,
-            "start",
-        )
-
-    def crash(self) -> None:
-        """Stop at once, as a power cut or a killed server would (no checkpoint)."""
-        self._as_postgres("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
-
-    def stop(self) -> None:
-        with contextlib.suppress(subprocess.CalledProcessError):
-            self._as_postgres("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
-
-
 class PrivateServer:
     """A server process of one drill alone (moto, redis-server, an SMTP sink), on a free port,
     that the drill can kill and start again on the same port."""

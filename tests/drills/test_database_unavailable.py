@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from harness import Helios, PrivatePostgres, Runbook, free_port
+from harness import Helios, Runbook
 
-
-@pytest.fixture
-def postgres() -> Iterator[PrivatePostgres]:
-    server = PrivatePostgres(Path(f"/tmp/helios-drill-pg-{os.getpid()}-{free_port()}"))
-    server.init()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        import shutil
-
-        shutil.rmtree(server.root, ignore_errors=True)
+from services import PrivatePostgres
 
 
 def test_a_database_crash_holds_decisions_while_ingestion_goes_on_and_loses_nothing(
-    tmp_path: Path, postgres: PrivatePostgres
+    tmp_path: Path, private_postgres: PrivatePostgres
 ) -> None:
     runbook = Runbook("database-unavailable")
-    helios = Helios.create(tmp_path, HELIOS_STORE_URL=postgres.url)
+    helios = Helios.create(tmp_path, HELIOS_STORE_URL=private_postgres.url)
     try:
         helios.cli("db", "migrate")
         issued = helios.provision()
@@ -40,14 +25,14 @@ def test_a_database_crash_holds_decisions_while_ingestion_goes_on_and_loses_noth
             what="the worker to decide the first alerts",
         )
 
-        postgres.crash()
+        private_postgres.crash()
         during = [f"During{i}" for i in range(5)]
         assert helios.post_alerts(issued["routing_key"], during) == [202] * 5  # still accepted
         diagnosis = runbook.run("diagnose", helios.env)
         assert "not ready" in diagnosis.stdout
         assert "the database does not answer" in diagnosis.stdout
 
-        postgres.start()
+        private_postgres.start()
         runbook.run("recover", helios.env)
         helios.wait_until(
             lambda: runbook.run("verify", helios.env, check=False).returncode == 0,

@@ -2,33 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from harness import Helios, PrivatePostgres, Runbook, free_port
+from harness import Helios, Runbook
 
-
-@pytest.fixture
-def postgres() -> Iterator[PrivatePostgres]:
-    server = PrivatePostgres(Path(f"/tmp/helios-drill-pg-{os.getpid()}-{free_port()}"))
-    server.init()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(server.root, ignore_errors=True)
+from services import PrivatePostgres
 
 
 def test_the_runbooks_migration_and_rollback_commands_work_on_postgresql(
-    tmp_path: Path, postgres: PrivatePostgres
+    tmp_path: Path, private_postgres: PrivatePostgres
 ) -> None:
     runbook = Runbook("failed-deployment")
-    helios = Helios.create(tmp_path, HELIOS_STORE_URL=postgres.url)
+    helios = Helios.create(tmp_path, HELIOS_STORE_URL=private_postgres.url)
     try:
         deployed = runbook.run("deploy", helios.env)
         assert deployed.stdout.count("event store ready") == 2

@@ -48,8 +48,10 @@ def configure_logging(*, log_format: str = "json", level: str = "info") -> None:
     )
 
 
-class Counter:
-    """A monotonically increasing count per label values."""
+class _Series:
+    """Values per label values, rendered as one metric family of type ``KIND``."""
+
+    KIND = "untyped"
 
     def __init__(self, name: str, help_text: str, labels: Sequence[str]) -> None:
         self.name = name
@@ -57,6 +59,18 @@ class Counter:
         self.labels = tuple(labels)
         self._values: dict[tuple[str, ...], float] = {}
         self._lock = threading.Lock()
+
+    def render(self) -> Iterable[str]:
+        yield f"# HELP {self.name} {self.help_text}"
+        yield f"# TYPE {self.name} {self.KIND}"
+        for values, value in sorted(self._values.items()):
+            yield f"{self.name}{_labels(self.labels, values)} {_number(value)}"
+
+
+class Counter(_Series):
+    """A monotonically increasing count per label values."""
+
+    KIND = "counter"
 
     def inc(self, *label_values: str, amount: float = 1.0) -> None:
         with self._lock:
@@ -65,22 +79,11 @@ class Counter:
     def value(self, *label_values: str) -> float:
         return self._values.get(label_values, 0.0)
 
-    def render(self) -> Iterable[str]:
-        yield f"# HELP {self.name} {self.help_text}"
-        yield f"# TYPE {self.name} counter"
-        for values, count in sorted(self._values.items()):
-            yield f"{self.name}{_labels(self.labels, values)} {_number(count)}"
 
-
-class Gauge:
+class Gauge(_Series):
     """A value that goes up and down, per label values; set whole on each scrape."""
 
-    def __init__(self, name: str, help_text: str, labels: Sequence[str]) -> None:
-        self.name = name
-        self.help_text = help_text
-        self.labels = tuple(labels)
-        self._values: dict[tuple[str, ...], float] = {}
-        self._lock = threading.Lock()
+    KIND = "gauge"
 
     def set(self, value: float | None, *label_values: str) -> None:
         """Set the value; None removes the series (unknown, rather than a misleading 0)."""
@@ -92,12 +95,6 @@ class Gauge:
 
     def value(self, *label_values: str) -> float | None:
         return self._values.get(label_values)
-
-    def render(self) -> Iterable[str]:
-        yield f"# HELP {self.name} {self.help_text}"
-        yield f"# TYPE {self.name} gauge"
-        for values, value in sorted(self._values.items()):
-            yield f"{self.name}{_labels(self.labels, values)} {_number(value)}"
 
 
 class Histogram:
