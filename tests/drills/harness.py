@@ -196,6 +196,10 @@ class Helios:
                 raise AssertionError(f"timed out waiting for {what}; logs: {logs}")
             time.sleep(0.2)
 
+    def wait_until_decided(self, what: str = "the worker to decide every alert") -> None:
+        """Wait until the ingest queue is empty (every accepted envelope decided)."""
+        self.wait_until(lambda: self.metric('helios_queue_depth{queue="ingest"}') == 0, what=what)
+
     def provision(self, kind: str = "alertmanager") -> dict[str, str]:
         """A tenant with one integration; returns the CLI's JSON (tenant_id, routing_key, ...)."""
         tenant = self.cli("tenants", "create", "drill")

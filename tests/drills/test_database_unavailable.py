@@ -20,10 +20,7 @@ def test_a_database_crash_holds_decisions_while_ingestion_goes_on_and_loses_noth
         helios.start("api")
         helios.start("worker")
         assert helios.post_alerts(issued["routing_key"], ["Before1", "Before2"]) == [202, 202]
-        helios.wait_until(
-            lambda: helios.metric('helios_queue_depth{queue="ingest"}') == 0,
-            what="the worker to decide the first alerts",
-        )
+        helios.wait_until_decided("the worker to decide the first alerts")
 
         private_postgres.crash()
         during = [f"During{i}" for i in range(5)]

@@ -33,10 +33,7 @@ def test_dead_letters_are_found_shown_and_redriven_into_decisions(helios: Helios
 
     runbook.run("recover", helios.env)
     helios.start("worker")
-    helios.wait_until(
-        lambda: helios.metric('helios_queue_depth{queue="ingest"}') == 0,
-        what="the redriven envelopes to be decided",
-    )
+    helios.wait_until_decided("the redriven envelopes to be decided")
     runbook.run("verify", helios.env)
     helios.stop("worker")
     # Each redriven envelope was decided once, and the decisions replay as recorded.

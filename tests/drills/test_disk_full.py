@@ -73,10 +73,7 @@ def test_a_full_data_disk_refuses_new_events_and_recovers_without_a_restart(
         runbook.run("verify", env, cwd=tmp_path)  # the same API process, not restarted
 
         helios.start("worker")
-        helios.wait_until(
-            lambda: helios.metric('helios_queue_depth{queue="ingest"}') == 0,
-            what="the worker to decide what was accepted before and after",
-        )
+        helios.wait_until_decided("the worker to decide what was accepted before and after")
         report = helios.cli("replay", "verify", "--json")
         assert report["divergence_count"] == 0
         assert report["decisions"] >= 2

@@ -22,10 +22,7 @@ def test_the_runbooks_migration_and_rollback_commands_work_on_postgresql(
         helios.start("api")
         helios.start("worker")
         assert helios.post_alerts(issued["routing_key"], ["Release1", "Release2"]) == [202, 202]
-        helios.wait_until(
-            lambda: helios.metric('helios_queue_depth{queue="ingest"}') == 0,
-            what="the release's worker to decide the alerts",
-        )
+        helios.wait_until_decided("the release's worker to decide the alerts")
         helios.stop("worker")
 
         # The next release's workers crash at start (here: a setting it cannot read).

@@ -11,10 +11,7 @@ def test_a_stopped_projector_is_seen_lagging_and_the_runbook_rebuilds_it(helios:
     helios.start("api")
     helios.start("worker")  # decisions go on; no followers run: the projector is "down"
     assert helios.post_alerts(issued["routing_key"], [f"Drill{i}" for i in range(5)]) == [202] * 5
-    helios.wait_until(
-        lambda: helios.metric('helios_queue_depth{queue="ingest"}') == 0,
-        what="the worker to decide every alert",
-    )
+    helios.wait_until_decided("the worker to decide every alert")
 
     diagnosis = runbook.run("diagnose", helios.env)
     head = helios.metric("helios_event_log_head_position")

@@ -29,10 +29,7 @@ def test_a_changed_log_is_found_by_verify_and_restored_from_the_backup(helios: H
     helios.start("api")
     helios.start("worker")
     assert helios.post_alerts(issued["routing_key"], ["DiskFull", "CpuHot"]) == [202, 202]
-    helios.wait_until(
-        lambda: helios.metric('helios_queue_depth{queue="ingest"}') == 0,
-        what="the worker to decide both alerts",
-    )
+    helios.wait_until_decided("the worker to decide both alerts")
     helios.stop_all()
     env = {**helios.env, "BACKUP_DIR": str(helios.root / "backup")}
     runbook.run("backup", env)
