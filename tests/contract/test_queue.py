@@ -280,6 +280,31 @@ async def test_a_message_received_three_times_is_dead_lettered_and_redrive_bring
 
 
 @pytest.mark.anyio
+async def test_the_backlog_counts_waiting_messages_and_dead_letters(queue: Queue) -> None:
+    """What /metrics exports: depth (in flight included), the oldest's age, dead letters."""
+    empty = await queue.backlog()
+    assert (empty.depth, empty.dead_letters, empty.oldest_age_s) == (0, 0, None)
+
+    await queue.send([message(b"first"), message(b"second"), message(b"poison")])
+    backlog = await queue.backlog()
+    assert backlog.depth == 3
+    assert backlog.dead_letters == 0
+    assert backlog.oldest_age_s is None or backlog.oldest_age_s >= 0
+
+    first = await queue.receive(max_messages=10, wait_seconds=2, visibility_timeout_s=0)
+    assert sorted(m.body for m in first) == [b"first", b"poison", b"second"]
+    await queue.delete([m for m in first if m.body != b"poison"])
+    for _ in range(2):  # the poison message is received three times and never deleted
+        assert bodies(
+            await queue.receive(max_messages=10, wait_seconds=2, visibility_timeout_s=0)
+        ) == [b"poison"]
+    # Dead-lettering happens on the next receive (as in SQS).
+    assert await queue.receive(max_messages=10, wait_seconds=0.5, visibility_timeout_s=0) == []
+    drained = await queue.backlog()
+    assert (drained.depth, drained.dead_letters) == (0, 1)
+
+
+@pytest.mark.anyio
 async def test_a_waiting_receive_returns_as_soon_as_a_message_arrives(queue: Queue) -> None:
     """Long polling: a receive waiting 5 s returns well before when a send lands."""
     got: list[ReceivedMessage] = []

@@ -44,6 +44,7 @@ from helios.ports.queue import (
     DEFAULT_MAX_RECEIVES,
     MessageAttributes,
     OutgoingMessage,
+    QueueBacklog,
     QueueUnavailable,
     ReceivedMessage,
     RedriveAll,
@@ -225,6 +226,19 @@ class EmbeddedQueue:
             (self._name,),
         )
         return int(rows[0][0])
+
+    async def backlog(self) -> QueueBacklog:
+        rows = await self._file.run(
+            self._read,
+            "SELECT count(*) FILTER (WHERE dead_at_ms IS NULL),"
+            " min(sent_at_ms) FILTER (WHERE dead_at_ms IS NULL),"
+            " count(*) FILTER (WHERE dead_at_ms IS NOT NULL)"
+            " FROM queue_messages WHERE queue = ?",
+            (self._name,),
+        )
+        depth, oldest_ms, dead = rows[0]
+        oldest_age_s = None if oldest_ms is None else max(0, self._now_ms() - oldest_ms) / 1000
+        return QueueBacklog(depth=int(depth), oldest_age_s=oldest_age_s, dead_letters=int(dead))
 
     async def dead_letters(self, *, limit: int) -> Sequence[ReceivedMessage]:
         rows = await self._file.run(

@@ -41,6 +41,10 @@
 |  |  | sqlite:<data dir>/secrets.db, schema <store schema>_secrets of a PostgreSQL store |
 | HELIOS_SECRETS_KEK | (key file) | key-encryption key: 32 bytes in base64; unset: a key kept |
 |  |  | in <data dir>/secrets-kek.json (0600), created on first use: set it in production |
+| HELIOS_ANALYTICS_PATH | <data dir>/analytics.duckdb | the analytics worker's DuckDB file (only |
+|  |  | that worker opens it; derived, rebuilt with ``helios analytics rebuild``) |
+| HELIOS_ANALYTICS_PUBLISH_S | 30 | how often the analytics worker publishes overview, trends |
+|  |  | and suggestions to the read models (also whenever its queue runs dry) |
 | HELIOS_API_* |  | the ingestion API's limits: see ``helios.apps.http.config`` |
 """
 
@@ -56,6 +60,10 @@ import attrs
 DEFAULT_QUEUE_MIN_FREE_MB = 32
 """Room the embedded queue leaves on its disk: headroom for the worker's writes to the store
 (usually on the same disk) and for SQLite's own journal (no guarantee for any backlog)."""
+
+
+class InvalidSetting(ValueError):
+    """An environment variable has a value Helios cannot use; the message names it."""
 
 
 @attrs.frozen(kw_only=True)
@@ -150,17 +158,19 @@ class Settings:
         """Read every setting from the environment (see the module's table).
 
         Raises:
-            ValueError: a setting has an invalid value (the message names it).
+            InvalidSetting: a setting has an invalid value (the message names it).
         """
         values = os.environ if env is None else env
         queue = values.get("HELIOS_QUEUE", "embedded")
         if queue not in ("embedded", "sqs"):
-            raise ValueError(f"HELIOS_QUEUE must be 'embedded' or 'sqs', not {queue!r}")
+            raise InvalidSetting(f"HELIOS_QUEUE must be 'embedded' or 'sqs', not {queue!r}")
         log_format = values.get("HELIOS_LOG_FORMAT") or (
             "console" if sys.stderr.isatty() else "json"
         )
         if log_format not in ("json", "console"):
-            raise ValueError(f"HELIOS_LOG_FORMAT must be 'json' or 'console', not {log_format!r}")
+            raise InvalidSetting(
+                f"HELIOS_LOG_FORMAT must be 'json' or 'console', not {log_format!r}"
+            )
         return cls(
             data_dir=Path(values.get("HELIOS_DATA_DIR", ".helios")),
             store_url=values.get("HELIOS_STORE_URL", ""),
@@ -210,7 +220,7 @@ def _int(values: Mapping[str, str], name: str, default: int) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise ValueError(f"{name} must be an integer, not {raw!r}") from None
+        raise InvalidSetting(f"{name} must be an integer, not {raw!r}") from None
 
 
 def _float(values: Mapping[str, str], name: str, default: float) -> float:
@@ -220,4 +230,4 @@ def _float(values: Mapping[str, str], name: str, default: float) -> float:
     try:
         return float(raw)
     except ValueError:
-        raise ValueError(f"{name} must be a number, not {raw!r}") from None
+        raise InvalidSetting(f"{name} must be a number, not {raw!r}") from None

@@ -37,21 +37,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     define = commands.add_parser("define", help="define a flag (off, rollout 100%%)")
     _tenant(define)
-    define.add_argument("name")
-    define.add_argument("--description", default="")
+    define.add_argument("name", help="the flag's name, e.g. no_incident_grouping")
+    define.add_argument("--description", default="", help="what the flag changes")
     define.set_defaults(func=_define)
 
     switch = commands.add_parser("set", help="switch a flag on or off")
     _tenant(switch)
-    switch.add_argument("name")
-    switch.add_argument("state", choices=["on", "off"])
+    switch.add_argument("name", help="the flag")
+    switch.add_argument("state", choices=["on", "off"], help="on for every alert, or off")
     switch.set_defaults(func=_set)
 
     rollout = commands.add_parser(
         "rollout", help="the %% of alerts (stable hash of their key) an enabled flag applies to"
     )
     _tenant(rollout)
-    rollout.add_argument("name")
+    rollout.add_argument("name", help="the flag")
     rollout.add_argument("percent", type=int, help="0..100")
     rollout.set_defaults(func=_rollout)
 

@@ -38,8 +38,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     create = commands.add_parser("create", help="create a user in a tenant")
     create.add_argument("--tenant", required=True, help="tenant id")
-    create.add_argument("--email", required=True)
-    create.add_argument("--role", required=True, choices=_ROLES)
+    create.add_argument("--email", required=True, help="the address the user signs in with")
+    create.add_argument("--role", required=True, choices=_ROLES, help="what the user may do")
     _password_options(create)
     create.set_defaults(func=_create)
 
@@ -47,8 +47,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "invite", help="invite someone by email: a user without a password, and a one-time link"
     )
     invite.add_argument("--tenant", required=True, help="tenant id")
-    invite.add_argument("--email", required=True)
-    invite.add_argument("--role", required=True, choices=_ROLES)
+    invite.add_argument("--email", required=True, help="where the invitation goes")
+    invite.add_argument("--role", required=True, choices=_ROLES, help="the role once accepted")
     invite.add_argument(
         "--print-link",
         action="store_true",
@@ -83,7 +83,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     role = commands.add_parser("set-role", help="give a user another role")
     role.add_argument("--user", required=True, help="user id")
-    role.add_argument("--role", required=True, choices=_ROLES)
+    role.add_argument("--role", required=True, choices=_ROLES, help="the new role")
     role.set_defaults(func=_set_role)
 
 

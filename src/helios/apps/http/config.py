@@ -28,6 +28,7 @@ from pathlib import Path
 
 import attrs
 
+from helios.apps.settings import InvalidSetting
 from helios.domain.normalize.common import MAX_BODY_BYTES
 
 SNS_MAX_AGE_S = 3900
@@ -64,7 +65,7 @@ class ApiConfig:
         """Every API setting from the environment (see the module's table).
 
         Raises:
-            ValueError: a setting is not a number, or not positive (the message names it).
+            InvalidSetting: a setting is not a number, or not positive (the message names it).
         """
         values = os.environ if env is None else env
         trust = values.get("HELIOS_API_SNS_TRUST_FILE") or None
@@ -91,7 +92,8 @@ class ApiConfig:
 def _server(values: Mapping[str, str]) -> str:
     server = values.get("HELIOS_API_SERVER") or "granian"
     if server not in SERVERS:
-        raise ValueError(f"HELIOS_API_SERVER must be one of {', '.join(SERVERS)}, not {server!r}")
+        choices = ", ".join(SERVERS)
+        raise InvalidSetting(f"HELIOS_API_SERVER must be one of {choices}, not {server!r}")
     return server
 
 
@@ -105,7 +107,7 @@ def _positive(values: Mapping[str, str], name: str, default: float) -> float:
     try:
         number = float(raw)
     except ValueError:
-        raise ValueError(f"{name} must be a number, not {raw!r}") from None
+        raise InvalidSetting(f"{name} must be a number, not {raw!r}") from None
     if not number > 0:
-        raise ValueError(f"{name} must be positive, not {raw!r}")
+        raise InvalidSetting(f"{name} must be positive, not {raw!r}")
     return number

@@ -32,6 +32,7 @@ from helios.apps.application.admission import (
     NotAuthenticated,
     OtherTenantsKey,
 )
+from helios.apps.application.health import Health
 from helios.apps.application.tenancy import Authenticated, SigningSecrets
 from helios.apps.http import shapes, signatures, sns
 from helios.apps.http.authorization import bearer
@@ -83,6 +84,8 @@ class ApiContext:
     metrics: Metrics
     readiness: dict[str, Callable[[], Awaitable[object]]]
     signing: SigningSecrets
+    health: Callable[[], Awaitable[Health]] | None = None
+    """Reads the backlog and lag gauges on each scrape of ``/metrics`` (None: not exported)."""
     shutting_down: bool = False
 
     @property
@@ -459,8 +462,14 @@ async def readyz(api: NamedDependency[ApiContext]) -> Response[bytes]:
     )
 
 
-@get("/metrics", summary="Prometheus metrics")
+@get(
+    "/metrics",
+    summary="Prometheus metrics",
+    description="Requests, envelopes by outcome, queue backlog and dead letters, followers' lag.",
+)
 async def metrics(api: NamedDependency[ApiContext]) -> Response[bytes]:
+    if api.health is not None:
+        api.metrics.set_health(await api.health())
     return Response(content=api.metrics.render(), media_type=Metrics.CONTENT_TYPE)
 
 

@@ -155,3 +155,14 @@ def report(db: ReadModels, *, tenant: str, report_id: str) -> Report | None:
         summary=str(summary),
         html=str(html),
     )
+
+
+def loaded_through(db: ReadModels) -> int | None:
+    """The furthest log position the analytics worker had loaded when it last published
+    (every tenant together); None before its first publication.
+
+    Raises:
+        StoreUnavailable: the database cannot be reached.
+    """
+    rows = db.query("SELECT MAX(loaded_through) FROM insight_documents", ())
+    return None if not rows or rows[0][0] is None else int(rows[0][0])
