@@ -2,13 +2,13 @@
 # The one test command: bash scripts/test.sh [PYTEST ARGS...]
 #
 # Creates .venv and installs the project with its dev extra (again only when pyproject.toml
-# changed), starts the test servers (scripts/services.sh), then runs ruff, mypy, import-linter and
-# pytest with every server required (a missing one fails, never skips) and the Hypothesis `ci`
-# profile.
+# changed), starts the test servers (scripts/services.sh), then runs ruff, mypy, import-linter,
+# the strict docs build (scripts/docs.sh) and pytest with every server required (a missing one
+# fails, never skips) and the Hypothesis `ci` profile.
 # Servers that were already running are left running; those started here are stopped on exit.
 #
 #   HYPOTHESIS_PROFILE=deep bash scripts/test.sh tests/property   # a longer property run
-#   SKIP_LINT=1 bash scripts/test.sh -x -k idempotency             # pytest only
+#   SKIP_LINT=1 SKIP_DOCS=1 bash scripts/test.sh -x -k idempotency  # pytest only
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -64,6 +64,11 @@ if [[ ${SKIP_LINT:-} != 1 ]]; then
     "$VENV/bin/mypy" || lint_status=1
     section "import-linter (layers, entry points through the composition root)"
     PYTHONPATH="$REPO/src" "$VENV/bin/lint-imports" --no-cache || lint_status=1
+fi
+
+if [[ ${SKIP_DOCS:-} != 1 ]]; then
+    section "docs site (mkdocs --strict: a broken link or a missing page fails)"
+    bash scripts/docs.sh || lint_status=1
 fi
 
 section "pytest"

@@ -23,6 +23,7 @@ if str(TESTS_DIR) not in sys.path:
 
 from services import (  # noqa: E402, F401  (fixtures are registered by being imported here)
     postgres_url,
+    private_postgres,
     redis_session_url,
     redis_url,
     smtp_sink,

@@ -11,9 +11,13 @@ suite that silently skipped every adapter test would pass while proving nothing.
 
 from __future__ import annotations
 
+import contextlib
 import mailbox
 import os
 import secrets
+import shutil
+import socket
+import subprocess
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -178,3 +182,69 @@ def smtp_sink() -> SmtpSink:
     port = require_service("HELIOS_TEST_SMTP_PORT", "SMTP sink")
     maildir = os.environ.get("HELIOS_TEST_SMTP_MAILDIR")
     return SmtpSink(host=host, port=int(port), maildir=Path(maildir) if maildir else None)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class PrivatePostgres:
+    """A PostgreSQL server of one test alone, so the test can stop, crash and start it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.data = root / "pgdata"
+        self.port = free_port()
+        self.url = f"postgresql://helios@127.0.0.1:{self.port}/postgres"
+
+    def _as_postgres(self, *command: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run([*prefix, *command], check=True, cwd="/tmp", capture_output=True)
+
+    def init(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres", "postgres")
+        self._as_postgres(
+            "initdb", "-D", str(self.data), "-U", "helios", "--auth=trust", "-E", "UTF8",
+            "--locale=C.UTF-8",
+        )  # fmt: skip
+
+    def start(self) -> None:
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.root}"
+        )
+        self._as_postgres(
+            "pg_ctl", "-D", str(self.data), "-l", str(self.root / "log"), "-w", "-o", options,
+            "start",
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        """A clean shutdown (``-m fast``)."""
+        self._as_postgres("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def crash(self) -> None:
+        """Stop at once, as a power cut or a killed server would (``-m immediate``)."""
+        self._as_postgres("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A fresh PostgreSQL server on a free port, removed after the test."""
+    if shutil.which("initdb") is None or shutil.which("pg_ctl") is None:
+        reason = "initdb/pg_ctl not on PATH: cannot run a private PostgreSQL"
+        if services_required():
+            pytest.fail(reason)  # CI must run the outage tests, never skip them
+        pytest.skip(reason)
+    server = PrivatePostgres(Path(f"/tmp/helios-pg-{os.getpid()}-{free_port()}"))
+    server.init()
+    server.start()
+    try:
+        yield server
+    finally:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            server.stop()
+        shutil.rmtree(server.root, ignore_errors=True)

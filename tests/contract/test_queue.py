@@ -297,6 +297,31 @@ async def test_a_purged_dead_letter_is_gone_and_the_others_stay(queue: Queue) ->
 
 
 @pytest.mark.anyio
+async def test_the_backlog_counts_waiting_messages_and_dead_letters(queue: Queue) -> None:
+    """What /metrics exports: depth (in flight included), the oldest's age, dead letters."""
+    empty = await queue.backlog()
+    assert (empty.depth, empty.dead_letters, empty.oldest_age_s) == (0, 0, None)
+
+    await queue.send([message(b"first"), message(b"second"), message(b"poison")])
+    backlog = await queue.backlog()
+    assert backlog.depth == 3
+    assert backlog.dead_letters == 0
+    assert backlog.oldest_age_s is None or backlog.oldest_age_s >= 0
+
+    first = await queue.receive(max_messages=10, wait_seconds=2, visibility_timeout_s=0)
+    assert sorted(m.body for m in first) == [b"first", b"poison", b"second"]
+    await queue.delete([m for m in first if m.body != b"poison"])
+    for _ in range(2):  # the poison message is received three times and never deleted
+        assert bodies(
+            await queue.receive(max_messages=10, wait_seconds=2, visibility_timeout_s=0)
+        ) == [b"poison"]
+    # Dead-lettering happens on the next receive (as in SQS).
+    assert await queue.receive(max_messages=10, wait_seconds=0.5, visibility_timeout_s=0) == []
+    drained = await queue.backlog()
+    assert (drained.depth, drained.dead_letters) == (0, 1)
+
+
+@pytest.mark.anyio
 async def test_a_waiting_receive_returns_as_soon_as_a_message_arrives(queue: Queue) -> None:
     """Long polling: a receive waiting 5 s returns well before when a send lands."""
     got: list[ReceivedMessage] = []
@@ -420,6 +445,44 @@ async def test_messages_a_killed_process_held_are_delivered_at_once_by_the_next_
         got = await restarted.receive(max_messages=10, wait_seconds=0)
     assert bodies(got) == [b"held-1", b"held-2", b"waiting"]
     assert {m.body: m.receive_count for m in got}[b"held-1"] == 2
+    assert not list((tmp_path / "queue.db-owners").glob("*.lock"))
+
+
+@pytest.mark.anyio
+async def test_a_running_consumer_takes_back_what_a_killed_process_held_within_a_second(
+    tmp_path: Path,
+) -> None:
+    """Another process receives for 60 s and is SIGKILLed; a live instance, which has
+    received before, gets those messages again without a restart."""
+    path = tmp_path / "queue.db"
+    async with EmbeddedQueue(path=path, poll_interval_s=0.05) as survivor:
+        assert await survivor.receive(max_messages=1, wait_seconds=0) == []
+        await survivor.send([message(body) for body in (b"held-1", b"held-2")])
+        script = textwrap.dedent(
+            f"""
+            import asyncio, os, signal
+            from helios.adapters.embedded_queue import EmbeddedQueue
+
+            async def main():
+                queue = EmbeddedQueue(path={str(path)!r})
+                got = await queue.receive(max_messages=2, wait_seconds=1, visibility_timeout_s=60)
+                print(*(m.body.decode() for m in got), flush=True)
+                os.kill(os.getpid(), signal.SIGKILL)
+
+            asyncio.run(main())
+            """
+        )
+        done = await anyio.run_process(
+            [sys.executable, "-c", script], check=False, stderr=subprocess.PIPE
+        )
+        assert done.returncode == -9
+        assert done.stdout.split() == [b"held-1", b"held-2"]
+        started = time.monotonic()
+        got: list[ReceivedMessage] = []
+        while len(got) < 2 and time.monotonic() - started < 5:
+            got.extend(await survivor.receive(max_messages=10, wait_seconds=0.5))
+    assert bodies(got) == [b"held-1", b"held-2"]
+    assert time.monotonic() - started < 3
     assert not list((tmp_path / "queue.db-owners").glob("*.lock"))
 
 

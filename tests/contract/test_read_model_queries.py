@@ -105,6 +105,32 @@ def test_an_outbox_email_is_due_until_sent_and_written_once(db: ReadModels) -> N
     assert outbox.due(db, now=T0 + 10_000, limit=10) == []
 
 
+def test_a_retry_makes_unsent_emails_due_now_and_never_touches_a_sent_one(db: ReadModels) -> None:
+    """After a mail outage: pending rows due at once, failed ones (with --failed) revived."""
+    for n, status in ((1, "pending"), (2, "failed"), (3, "sent")):
+        email = outbox.PendingEmail(
+            notification_id=f"n-{n}", tenant="acme", dedup_key=f"fp-{n}", position=n,
+            reason="triggered", priority="P1", recipients="a@x.io", subject="s", body="b",
+            created_at=T0 + n,
+        )  # fmt: skip
+        with db.transaction() as cursor:
+            outbox.add_pending(cursor, [email])
+        outbox.mark(
+            db, f"n-{n}", status=status, attempts=8, next_attempt_at=T0 + 300_000, error="x"
+        )
+    before = outbox.summary(db)
+    assert before.by_status == {"pending": 1, "sent": 1, "failed": 1}
+    assert before.oldest_pending_created_at == T0 + 1
+
+    assert outbox.retry_now(db, now=T0 + 10, include_failed=False) == 1
+    assert [e.notification_id for e in outbox.due(db, now=T0 + 10, limit=10)] == ["n-1"]
+
+    assert outbox.retry_now(db, now=T0 + 20, include_failed=True) == 2
+    due = outbox.due(db, now=T0 + 20, limit=10)
+    assert [(e.notification_id, e.attempts) for e in due] == [("n-1", 8), ("n-2", 0)]
+    assert outbox.summary(db).by_status == {"pending": 2, "sent": 1, "failed": 0}
+
+
 def test_the_feed_and_the_incidents_page_back_in_order(store: EventStore, db: ReadModels) -> None:
     """Walked one row at a time, each list gives what one page of everything gives."""
     _projected(store, db)

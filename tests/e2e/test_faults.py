@@ -17,9 +17,7 @@ import asyncio
 import contextlib
 import os
 import random
-import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -30,7 +28,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-import pytest
 from workers import outcome
 
 from helios.adapters.embedded_queue import EmbeddedQueue
@@ -39,6 +36,7 @@ from helios.apps.application.envelopes import envelope_message
 from helios.apps.embedded.traffic import TrafficGenerator
 from helios.apps.library import open_store
 from helios.apps.workers.ingest import IngestWorker
+from services import PrivatePostgres
 
 ENVELOPES = int(os.environ.get("HELIOS_FAULTS_ENVELOPES", "1000"))
 WAVE = 100
@@ -178,78 +176,8 @@ def test_killing_the_worker_at_random_points_loses_and_duplicates_nothing(
 # --- PostgreSQL outage ------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class _PrivatePostgres:
-    """A PostgreSQL instance of this test alone, so it can be stopped and started."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.data = root / "pgdata"
-        self.port = _free_port()
-        self.url = f"postgresql://helios@127.0.0.1:{self.port}/postgres"
-
-    def _as_postgres(self, *command: str) -> None:
-        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run([*prefix, *command], check=True, cwd="/tmp", capture_output=True)
-
-    def init(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        if os.geteuid() == 0:
-            shutil.chown(self.root, "postgres", "postgres")
-        self._as_postgres(
-            "initdb",
-            "-D",
-            str(self.data),
-            "-U",
-            "helios",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-            "--locale=C.UTF-8",
-        )
-
-    def start(self) -> None:
-        self._as_postgres(
-            "pg_ctl",
-            "-D",
-            str(self.data),
-            "-l",
-            str(self.root / "log"),
-            "-w",
-            "-o",
-            f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.root}",
-            "start",
-        )
-
-    def stop(self) -> None:
-        self._as_postgres("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
-
-
-@pytest.fixture
-def private_postgres(tmp_path_factory: pytest.TempPathFactory):
-    if shutil.which("initdb") is None or shutil.which("pg_ctl") is None:
-        reason = "initdb/pg_ctl not on PATH: cannot run a private PostgreSQL"
-        if os.environ.get("HELIOS_REQUIRE_SERVICES") == "1":
-            pytest.fail(reason)  # CI must run the outage test, never skip it
-        pytest.skip(reason)
-    server = _PrivatePostgres(Path(f"/tmp/helios-pg-{os.getpid()}-{_free_port()}"))
-    server.init()
-    server.start()
-    try:
-        yield server
-    finally:
-        with contextlib.suppress(subprocess.CalledProcessError):
-            server.stop()
-        shutil.rmtree(server.root, ignore_errors=True)
-
-
 def test_a_postgres_outage_makes_the_worker_back_off_and_catch_up(
-    tmp_path: Path, private_postgres: _PrivatePostgres
+    tmp_path: Path, private_postgres: PrivatePostgres
 ) -> None:
     """PostgreSQL stopped ~10 s mid-run: nothing lost, nothing twice, nothing dead-lettered."""
     envelopes = _envelopes()[:600]

@@ -207,7 +207,7 @@ async def make_api(
         idempotency=idempotency or InMemoryIdempotencyStore(),
     )
     clock = Clock(now_ms=int(time.time() * 1000))
-    tenancy = TenancyService(store, clock=clock)
+    tenancy = TenancyService(store, clock=clock, secrets=services.secrets)
 
     async def fetch(url: str) -> bytes:
         if url != CERT_URL:
@@ -832,6 +832,23 @@ async def test_health_readiness_and_metrics_are_served(api_embedded: Api) -> Non
     assert 'helios_envelopes_total{source="alertmanager",outcome="accepted"} 1' in text
     assert 'route="/v1/ingest/alertmanager/{key}",status="202"' in text
     assert issued.routing_key not in text
+    # The backlog gauges: the accepted envelope waits in the queue (no worker runs here).
+    assert 'helios_queue_depth{queue="ingest"} 1' in text
+    assert 'helios_queue_dead_letters{queue="ingest"} 0' in text
+    assert 'helios_queue_oldest_message_age_seconds{queue="ingest"} ' in text
+    assert 'helios_dependency_up{dependency="queue"} 1' in text
+    assert 'helios_dependency_up{dependency="store"} 1' in text
+
+    # Refused deliveries are counted too, by what was wrong: the alert rules watch them.
+    bad = await api.client.post(
+        f"/v1/ingest/alertmanager/{issued.routing_key}", content=b'{"alerts": 7}'
+    )
+    assert bad.status_code == 400
+    unknown = await api.client.post("/v1/ingest/alertmanager/not-a-key", content=b"{}")
+    assert unknown.status_code == 401
+    text = (await api.client.get("/metrics")).text
+    assert 'helios_envelopes_total{source="alertmanager",outcome="rejected"} 1' in text
+    assert 'helios_envelopes_total{source="alertmanager",outcome="unauthorized"} 1' in text
 
 
 async def test_the_schema_page_is_html_and_the_openapi_document_is_json_as_documented(

@@ -4,8 +4,10 @@ Logs: structlog, one JSON object per line (or a console rendering on a terminal)
 context variables bound per request (``request_id``, ``correlation_id``) merged into every line.
 
 Metrics: a small registry rendered in the Prometheus text exposition format (version 0.0.4).
-Counters and histograms only, labels as tuples; hand-written because the API needs three
-metrics and the exposition format is a few lines, not worth a dependency.
+Counters, gauges and histograms, labels as tuples; hand-written because the API needs a handful
+of metrics and the exposition format is a few lines, not worth a dependency. The gauges say how
+far behind the system is (queue backlog, followers' lag); ``infra/monitoring/alerts.yml`` alerts
+on them.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import bisect
 import logging
 import sys
 import threading
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Protocol
 
 import structlog
 
@@ -44,15 +48,29 @@ def configure_logging(*, log_format: str = "json", level: str = "info") -> None:
     )
 
 
-class Counter:
-    """A monotonically increasing count per label values."""
+class _Series:
+    """Values per label values, rendered as one metric family of type ``KIND``."""
 
-    def __init__(self, name: str, help_text: str, labels: Sequence[str]) -> None:
+    KIND = "untyped"
+
+    def __init__(self, name: str, help_text: str, labels: Sequence[str] = ()) -> None:
         self.name = name
         self.help_text = help_text
         self.labels = tuple(labels)
         self._values: dict[tuple[str, ...], float] = {}
         self._lock = threading.Lock()
+
+    def render(self) -> Iterable[str]:
+        yield f"# HELP {self.name} {self.help_text}"
+        yield f"# TYPE {self.name} {self.KIND}"
+        for values, value in sorted(self._values.items()):
+            yield f"{self.name}{_labels(self.labels, values)} {_number(value)}"
+
+
+class Counter(_Series):
+    """A monotonically increasing count per label values."""
+
+    KIND = "counter"
 
     def inc(self, *label_values: str, amount: float = 1.0) -> None:
         with self._lock:
@@ -61,11 +79,22 @@ class Counter:
     def value(self, *label_values: str) -> float:
         return self._values.get(label_values, 0.0)
 
-    def render(self) -> Iterable[str]:
-        yield f"# HELP {self.name} {self.help_text}"
-        yield f"# TYPE {self.name} counter"
-        for values, count in sorted(self._values.items()):
-            yield f"{self.name}{_labels(self.labels, values)} {_number(count)}"
+
+class Gauge(_Series):
+    """A value that goes up and down, per label values; set whole on each scrape."""
+
+    KIND = "gauge"
+
+    def set(self, value: float | None, *label_values: str) -> None:
+        """Set the value; None removes the series (unknown, rather than a misleading 0)."""
+        with self._lock:
+            if value is None:
+                self._values.pop(label_values, None)
+            else:
+                self._values[label_values] = float(value)
+
+    def value(self, *label_values: str) -> float | None:
+        return self._values.get(label_values)
 
 
 class Histogram:
@@ -112,6 +141,66 @@ class Histogram:
             yield f"{self.name}_count{_labels(self.labels, values)} {cumulative}"
 
 
+class AnalyticsMetrics:
+    """The analytics worker's metrics: how far behind the log it is, what it loaded."""
+
+    def __init__(self) -> None:
+        self.lag_positions = Gauge(
+            "helios_analytics_lag_positions",
+            "Log entries recorded but not yet loaded into the analytics store.",
+        )
+        self.queue_depth = Gauge(
+            "helios_analytics_queue_depth",
+            "Decisions waiting on the analytics queue.",
+        )
+        self.loaded = Counter(
+            "helios_analytics_facts_total", "Facts loaded into the analytics store.", ()
+        )
+        self.publish_latency = Histogram(
+            "helios_analytics_publish_duration_seconds",
+            "Time to compute and publish every touched tenant's documents.",
+            (),
+        )
+
+    def render(self) -> bytes:
+        lines: list[str] = []
+        for metric in (self.lag_positions, self.queue_depth, self.loaded, self.publish_latency):
+            lines.extend(metric.render())
+        return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+class BacklogLike(Protocol):
+    @property
+    def depth(self) -> int: ...
+    @property
+    def oldest_age_s(self) -> float | None: ...
+    @property
+    def dead_letters(self) -> int: ...
+
+
+class OutboxLike(Protocol):
+    @property
+    def by_status(self) -> Mapping[str, int]: ...
+    @property
+    def oldest_pending_created_at(self) -> int | None: ...
+
+
+class HealthLike(Protocol):
+    """What ``Metrics.set_health`` reads (``helios.apps.application.health.Health``)."""
+
+    @property
+    def backlog(self) -> BacklogLike | None: ...
+    @property
+    def log_head(self) -> int | None: ...
+    @property
+    def follower_positions(self) -> Mapping[str, int] | None: ...
+    @property
+    def notifications(self) -> OutboxLike | None: ...
+    @property
+    def analytics_lag(self) -> int | None: ...
+    def lag(self, follower: str) -> int | None: ...
+
+
 class Metrics:
     """The metrics one API process exposes on ``/metrics``."""
 
@@ -125,7 +214,8 @@ class Metrics:
         )
         self.envelopes = Counter(
             "helios_envelopes_total",
-            "Ingestion requests by source and outcome (accepted, duplicate, rejected, ...).",
+            "Ingestion requests by source and outcome: accepted, duplicate, replayed,"
+            " queue_unavailable; refused: rejected, unauthorized, rate_limited, timeout.",
             ("source", "outcome"),
         )
         self.queue_errors = Counter(
@@ -134,9 +224,94 @@ class Metrics:
             ("queue", "error"),
         )
 
+        self.queue_depth = Gauge(
+            "helios_queue_depth",
+            "Messages accepted and not yet processed (in flight included), by queue.",
+            ("queue",),
+        )
+        self.queue_oldest_age = Gauge(
+            "helios_queue_oldest_message_age_seconds",
+            "Age of the oldest message waiting in the queue (embedded queue; SQS: CloudWatch).",
+            ("queue",),
+        )
+        self.dead_letters = Gauge(
+            "helios_queue_dead_letters",
+            "Messages in the queue's dead-letter queue (see 'helios dlq list').",
+            ("queue",),
+        )
+        self.log_head = Gauge(
+            "helios_event_log_head_position",
+            "The event log's last position.",
+            (),
+        )
+        self.follower_lag = Gauge(
+            "helios_follower_lag_events",
+            "Log entries a follower (projector, notifier, fanout, ...) has yet to process.",
+            ("follower",),
+        )
+        self.notifications = Gauge(
+            "helios_notifications",
+            "Notifications in the outbox by status: pending, sent, failed (gave up).",
+            ("status",),
+        )
+        self.oldest_pending_notification = Gauge(
+            "helios_notification_oldest_pending_age_seconds",
+            "How long the oldest unsent notification has waited (mail relay down or slow).",
+            (),
+        )
+        self.analytics_lag = Gauge(
+            "helios_analytics_lag_events",
+            "Log entries recorded since what analytics last published had loaded (an upper"
+            " bound; grows while the analytics worker is stopped).",
+        )
+        self.dependency_up = Gauge(
+            "helios_dependency_up",
+            "1 when the last scrape could read the dependency (store, queue, read_models).",
+            ("dependency",),
+        )
+
+    def set_health(self, health: HealthLike) -> None:
+        """Set the gauges from a reading of the system's backlog and lag."""
+        backlog = health.backlog
+        self.queue_depth.set(None if backlog is None else backlog.depth, "ingest")
+        self.queue_oldest_age.set(None if backlog is None else backlog.oldest_age_s, "ingest")
+        self.dead_letters.set(None if backlog is None else backlog.dead_letters, "ingest")
+        self.log_head.set(health.log_head)
+        for follower in health.follower_positions or {}:
+            self.follower_lag.set(health.lag(follower), follower)
+        outbox = health.notifications
+        for status in ("pending", "sent", "failed"):
+            self.notifications.set(
+                None if outbox is None else outbox.by_status.get(status, 0), status
+            )
+        oldest = None if outbox is None else outbox.oldest_pending_created_at
+        self.oldest_pending_notification.set(
+            None if oldest is None else max(0.0, (time.time_ns() // 1_000_000 - oldest) / 1000)
+        )
+        self.analytics_lag.set(health.analytics_lag)
+        for name, known in (
+            ("queue", backlog is not None),
+            ("store", health.log_head is not None),
+            ("read_models", health.follower_positions is not None),
+        ):
+            self.dependency_up.set(1 if known else 0, name)
+
     def render(self) -> bytes:
         lines: list[str] = []
-        for metric in (self.request_latency, self.envelopes, self.queue_errors):
+        for metric in (
+            self.request_latency,
+            self.envelopes,
+            self.queue_errors,
+            self.queue_depth,
+            self.queue_oldest_age,
+            self.dead_letters,
+            self.log_head,
+            self.follower_lag,
+            self.notifications,
+            self.oldest_pending_notification,
+            self.analytics_lag,
+            self.dependency_up,
+        ):
             lines.extend(metric.render())
         return ("\n".join(lines) + "\n").encode("utf-8")
 

@@ -37,6 +37,14 @@
 |  |  | revocation or role change takes effect within it) |
 | HELIOS_RECENT_CHANGES_WINDOW_S | 3600 | an alert's detail shows the changes of its service made |
 |  |  | within this long before its episode started |
+| HELIOS_SECRETS_URL | (see meaning) | where sealed integration secrets are kept: default |
+|  |  | sqlite:<data dir>/secrets.db, schema <store schema>_secrets of a PostgreSQL store |
+| HELIOS_SECRETS_KEK | (key file) | key-encryption key: 32 bytes in base64; unset: a key kept |
+|  |  | in <data dir>/secrets-kek.json (0600), created on first use: set it in production |
+| HELIOS_ANALYTICS_PATH | <data dir>/analytics.duckdb | the analytics worker's DuckDB file (only |
+|  |  | that worker opens it; derived, rebuilt with ``helios analytics rebuild``) |
+| HELIOS_ANALYTICS_PUBLISH_S | 30 | how often the analytics worker publishes overview, trends |
+|  |  | and suggestions to the read models (also whenever its queue runs dry) |
 | HELIOS_API_* |  | the ingestion API's limits: see ``helios.apps.http.config`` |
 """
 
@@ -52,6 +60,10 @@ import attrs
 DEFAULT_QUEUE_MIN_FREE_MB = 32
 """Room the embedded queue leaves on its disk: headroom for the worker's writes to the store
 (usually on the same disk) and for SQLite's own journal (no guarantee for any backlog)."""
+
+
+class InvalidSetting(ValueError):
+    """An environment variable has a value Helios cannot use; the message names it."""
 
 
 @attrs.frozen(kw_only=True)
@@ -86,6 +98,26 @@ class Settings:
     login_lockout_s: int = 900
     auth_cache_s: float = 1.0
     recent_changes_window_s: int = 3600
+    secrets_url: str = ""
+    secrets_kek: str = attrs.field(default="", repr=False)
+
+    @property
+    def effective_secrets_url(self) -> str:
+        if self.secrets_url:
+            return self.secrets_url
+        store = self.effective_store_url
+        if store.startswith(("postgresql:", "postgres:")):
+            base, _, query = store.partition("?")
+            schema = dict(p.partition("=")[::2] for p in query.split("&") if p).get(
+                "schema", "helios"
+            )
+            return f"{base}?schema={schema}_secrets"
+        if store.startswith("memory:"):
+            return "memory://"
+        return f"sqlite:{self.data_dir / 'secrets.db'}"
+
+    analytics_path: str = ""
+    analytics_publish_s: float = 30.0
 
     @property
     def effective_store_url(self) -> str:
@@ -107,6 +139,13 @@ class Settings:
         return self.public_url or f"http://{self.http_host}:{self.http_port}"
 
     @property
+    def effective_analytics_path(self) -> Path:
+        """The analytics worker's DuckDB file (private to it: derived, rebuildable)."""
+        if self.analytics_path:
+            return Path(self.analytics_path)
+        return self.data_dir / "analytics.duckdb"
+
+    @property
     def queue_path(self) -> Path:
         return self.data_dir / "queue.db"
 
@@ -119,17 +158,19 @@ class Settings:
         """Read every setting from the environment (see the module's table).
 
         Raises:
-            ValueError: a setting has an invalid value (the message names it).
+            InvalidSetting: a setting has an invalid value (the message names it).
         """
         values = os.environ if env is None else env
         queue = values.get("HELIOS_QUEUE", "embedded")
         if queue not in ("embedded", "sqs"):
-            raise ValueError(f"HELIOS_QUEUE must be 'embedded' or 'sqs', not {queue!r}")
+            raise InvalidSetting(f"HELIOS_QUEUE must be 'embedded' or 'sqs', not {queue!r}")
         log_format = values.get("HELIOS_LOG_FORMAT") or (
             "console" if sys.stderr.isatty() else "json"
         )
         if log_format not in ("json", "console"):
-            raise ValueError(f"HELIOS_LOG_FORMAT must be 'json' or 'console', not {log_format!r}")
+            raise InvalidSetting(
+                f"HELIOS_LOG_FORMAT must be 'json' or 'console', not {log_format!r}"
+            )
         return cls(
             data_dir=Path(values.get("HELIOS_DATA_DIR", ".helios")),
             store_url=values.get("HELIOS_STORE_URL", ""),
@@ -165,6 +206,10 @@ class Settings:
             login_lockout_s=max(1, _int(values, "HELIOS_LOGIN_LOCKOUT_S", 900)),
             auth_cache_s=_float(values, "HELIOS_AUTH_CACHE_S", 1.0),
             recent_changes_window_s=max(0, _int(values, "HELIOS_RECENT_CHANGES_WINDOW_S", 3600)),
+            secrets_url=values.get("HELIOS_SECRETS_URL", ""),
+            secrets_kek=values.get("HELIOS_SECRETS_KEK", ""),
+            analytics_path=values.get("HELIOS_ANALYTICS_PATH", ""),
+            analytics_publish_s=max(0.0, _float(values, "HELIOS_ANALYTICS_PUBLISH_S", 30.0)),
         )
 
 
@@ -175,7 +220,7 @@ def _int(values: Mapping[str, str], name: str, default: int) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise ValueError(f"{name} must be an integer, not {raw!r}") from None
+        raise InvalidSetting(f"{name} must be an integer, not {raw!r}") from None
 
 
 def _float(values: Mapping[str, str], name: str, default: float) -> float:
@@ -185,4 +230,4 @@ def _float(values: Mapping[str, str], name: str, default: float) -> float:
     try:
         return float(raw)
     except ValueError:
-        raise ValueError(f"{name} must be a number, not {raw!r}") from None
+        raise InvalidSetting(f"{name} must be a number, not {raw!r}") from None

@@ -82,6 +82,19 @@ class ReceivedMessage:
     """Where an oversized body is stored out of band; deleted together with the message."""
 
 
+@attrs.frozen(kw_only=True)
+class QueueBacklog:
+    """How much work waits in a queue: what ``/metrics`` exports and the alert rules watch."""
+
+    depth: int
+    """Messages accepted and not yet deleted (in flight included, dead letters excluded)."""
+    oldest_age_s: float | None
+    """Age of the oldest of them; None when the queue cannot tell (SQS: CloudWatch's
+    ``ApproximateAgeOfOldestMessage`` has it) or when it is empty."""
+    dead_letters: int
+    """Messages in the dead-letter queue (approximate on SQS)."""
+
+
 class Queue(Protocol):
     """A durable, at-least-once work queue with a dead-letter queue."""
 
@@ -141,6 +154,14 @@ class Queue(Protocol):
 
     async def depth(self) -> int:
         """Approximate number of messages accepted and not yet deleted (dead letters excluded).
+
+        Raises:
+            QueueUnavailable: the queue cannot be reached.
+        """
+        ...
+
+    async def backlog(self) -> QueueBacklog:
+        """Depth, age of the oldest message and dead letters, read without changing anything.
 
         Raises:
             QueueUnavailable: the queue cannot be reached.

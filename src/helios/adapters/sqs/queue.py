@@ -26,6 +26,7 @@ from helios.ports.queue import (
     MessageAttributes,
     MessageRejected,
     OutgoingMessage,
+    QueueBacklog,
     QueueUnavailable,
     ReceivedMessage,
     RedriveAll,
@@ -162,6 +163,18 @@ class SqsQueue:
         return int(attributes.get("ApproximateNumberOfMessages", 0)) + int(
             attributes.get("ApproximateNumberOfMessagesNotVisible", 0)
         )
+
+    async def backlog(self) -> QueueBacklog:
+        # SQS keeps no age per queue in its attributes (CloudWatch's
+        # ApproximateAgeOfOldestMessage does): the alarms in infra/ watch that one.
+        depth = await self.depth()
+        response = await self._call(
+            "GetQueueAttributes",
+            QueueUrl=self._dead_url,
+            AttributeNames=["ApproximateNumberOfMessages"],
+        )
+        dead = int(response.get("Attributes", {}).get("ApproximateNumberOfMessages", 0))
+        return QueueBacklog(depth=depth, oldest_age_s=None, dead_letters=dead)
 
     async def dead_letters(self, *, limit: int) -> Sequence[ReceivedMessage]:
         seen: dict[str, ReceivedMessage] = {}

@@ -14,6 +14,10 @@ import sys
 from collections.abc import Sequence
 
 import helios
+from helios.apps.settings import InvalidSetting
+
+CONFIG_ERROR = 78
+"""Exit code of a process stopped by an invalid setting (EX_CONFIG of sysexits.h)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +52,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(func(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except InvalidSetting as error:
+        # A configuration mistake is one line that names the variable, not a traceback: it is
+        # what a crash-looping process's log shows last.
+        print(f"helios: invalid setting: {error}", file=sys.stderr)
+        return CONFIG_ERROR
 
 
 if __name__ == "__main__":

@@ -23,7 +23,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "at http://HOST:PORT/admin/: sign-in for a tenant's admins and owners and for "
         "platform operators (helios operators create), rules with a what-if preview, jobs, "
         "and the audit log. Keep it behind your VPN or an authenticating proxy; serve it "
-        "over TLS (a TLS-terminating proxy) so that its session cookie is marked Secure.",
+        "over TLS (a TLS-terminating proxy) so that its session cookie is marked Secure. "
+        "HELIOS_ADMIN_SECRET signs its forms' CSRF tokens: every admin process must share it "
+        "(unset: a random one per process).",
     )
     parser.add_argument("--host", default=None, help="bind address (default: HELIOS_HTTP_HOST)")
     parser.add_argument(

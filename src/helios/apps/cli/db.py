@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 from helios.apps.composition import migrate_store
-
-DEFAULT_URL = "sqlite:.helios/helios.db"
+from helios.apps.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -20,16 +18,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     run.add_argument(
         "--store",
-        default=os.environ.get("HELIOS_STORE_URL", DEFAULT_URL),
+        default=None,
         help="event store URL: memory://, sqlite:///path, postgresql://… "
-        "(default: $HELIOS_STORE_URL or %(default)s)",
+        "(default: the settings' store: $HELIOS_STORE_URL, else helios.db in $HELIOS_DATA_DIR)",
     )
     run.set_defaults(func=_migrate)
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    migrate_store(args.store)
-    print(f"event store ready: {_redacted(args.store)}")
+    url = args.store or Settings.from_env().effective_store_url
+    migrate_store(url)
+    print(f"event store ready: {_redacted(url)}")
     return 0
 
 

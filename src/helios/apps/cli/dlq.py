@@ -26,10 +26,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     common.add_argument("--queue", default="ingest", help="queue name (default: %(default)s)")
     common.add_argument("--json", action="store_true", help="machine-readable output")
     listing = actions.add_parser("list", parents=[common], help="list dead letters")
-    listing.add_argument("--limit", type=int, default=100)
+    listing.add_argument(
+        "--limit", type=int, default=100, help="most messages to list (default: %(default)s)"
+    )
     listing.set_defaults(func=_list)
     show = actions.add_parser("show", parents=[common], help="one dead letter in full")
-    show.add_argument("message_id")
+    show.add_argument("message_id", help="the id `helios dlq list` printed")
     show.set_defaults(func=_show)
     redrive = actions.add_parser(
         "redrive", parents=[common], help="move dead letters back to the queue"

@@ -42,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     listing = commands.add_parser("list", help="every operator")
     listing.set_defaults(func=_list)
     remove = commands.add_parser("remove", help="remove an operator (their sessions end)")
-    remove.add_argument("name")
+    remove.add_argument("name", help="the operator to remove")
     remove.set_defaults(func=_remove)
 
 

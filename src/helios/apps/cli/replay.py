@@ -7,7 +7,6 @@ a divergence, 2 on usage errors (bad arguments, unknown alert, invalid rules fil
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,11 +22,11 @@ from helios.apps.application.replay.log import Window
 from helios.apps.application.replay.verify import Verifier
 from helios.apps.application.replay.whatif import what_if
 from helios.apps.composition import open_event_store
+from helios.apps.settings import Settings
 from helios.domain.timestamps import parse_rfc3339
 from helios.domain.values import Millis
 from helios.ports.event_store import EventStore, StoreUnavailable
 
-DEFAULT_URL = "sqlite:.helios/helios.db"
 USAGE = 2
 
 
@@ -101,9 +100,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _store_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--store",
-        default=os.environ.get("HELIOS_STORE_URL", DEFAULT_URL),
-        help="event store URL: memory://, sqlite:path, postgresql://… "
-        "(default: $HELIOS_STORE_URL or %(default)s)",
+        default=None,
+        help="event store URL: memory://, sqlite:path, postgresql://… (default: the settings'"
+        " store: $HELIOS_STORE_URL, else helios.db in $HELIOS_DATA_DIR, else in .helios)",
     )
 
 
@@ -193,7 +192,8 @@ def _dump_rules(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _opened(url: str) -> Iterator[EventStore]:
+def _opened(url: str | None) -> Iterator[EventStore]:
+    url = url or Settings.from_env().effective_store_url
     try:
         store = open_event_store(url)
     except (ValueError, StoreUnavailable) as error:

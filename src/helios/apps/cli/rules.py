@@ -45,18 +45,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     commands = parser.add_subparsers(title="rules commands", metavar="ACTION")
     show = commands.add_parser("show", help="the rules in force, as TOML")
-    show.add_argument("--tenant", required=True)
+    show.add_argument("--tenant", required=True, help="the tenant whose rules to show")
     show.set_defaults(func=_show)
     validate = commands.add_parser("validate", help="check a rules file, naming each problem")
-    validate.add_argument("file", metavar="FILE")
+    validate.add_argument("file", metavar="FILE", help="a TOML rules file")
     validate.set_defaults(func=_validate)
     for name, func, text in (
         ("preview", _preview, "what the rules in FILE would have changed over the last days"),
         ("publish", _publish, "preview FILE, then publish it as the next version"),
     ):
         command = commands.add_parser(name, help=text)
-        command.add_argument("file", metavar="FILE")
-        command.add_argument("--tenant", required=True)
+        command.add_argument("file", metavar="FILE", help="a TOML rules file (the draft)")
+        command.add_argument("--tenant", required=True, help="the tenant whose history to replay")
         command.add_argument(
             "--days",
             type=int,
@@ -70,7 +70,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             )
         command.set_defaults(func=func)
     history = commands.add_parser("history", help="every version published, with a diff")
-    history.add_argument("--tenant", required=True)
+    history.add_argument("--tenant", required=True, help="the tenant whose versions to list")
     history.add_argument(
         "--diff", nargs=2, type=int, metavar=("OLD", "NEW"), help="show what changed"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote
@@ -15,8 +16,9 @@ from litestar.status_codes import HTTP_404_NOT_FOUND
 
 import helios
 from helios.apps.application.admission import Intake, now_ms
-from helios.apps.application.tenancy import KeyDirectory
-from helios.apps.composition import Services
+from helios.apps.application.health import Health, read_health
+from helios.apps.application.tenancy import KeyDirectory, SigningSecrets
+from helios.apps.composition import Services, open_read_models
 from helios.apps.http.config import ApiConfig
 from helios.apps.http.errors import PROBLEM_HANDLERS, NotFound, problem_response
 from helios.apps.http.middleware import BodyDeadline, RequestContext
@@ -25,6 +27,8 @@ from helios.apps.http.routes import ROUTES, ApiContext, dependencies
 from helios.apps.http.sns import SnsVerifier
 from helios.apps.observability import Metrics
 from helios.domain.values import Millis
+from helios.ports.mailer import Mailer
+from helios.ports.read_models import ReadModels
 
 
 def create_app(
@@ -34,12 +38,14 @@ def create_app(
     sns: SnsVerifier | None = None,
     metrics: Metrics | None = None,
     clock: Callable[[], Millis] = now_ms,
+    mailer: Mailer | None = None,
     admin: bool = True,
 ) -> Litestar:
     """The ingestion API on ``services`` (which the caller opens and closes).
 
     ``config`` defaults to ``ApiConfig.from_env()``; ``sns`` to a verifier that downloads
     certificates and trusts the system's CAs; ``clock`` (epoch ms) is injectable for tests;
+    ``mailer`` (invitations, password resets) defaults to the one the settings name.
     ``admin`` mounts the admin console at ``/admin/`` (``helios up``).
     """
     config = config or ApiConfig.from_env()
@@ -67,6 +73,8 @@ def create_app(
         sns=sns,
         metrics=metrics,
         readiness=_readiness_probes(services, clock),
+        signing=SigningSecrets(services.secrets),
+        health=_health_reader(services),
     )
 
     def stop_taking_traffic() -> None:
@@ -74,7 +82,7 @@ def create_app(
 
     mounted, admin_shutdown = _admin_console(services, clock) if admin else ([], [])
     return Litestar(
-        route_handlers=[*ROUTES, query_router(services, clock=clock), *mounted],
+        route_handlers=[*ROUTES, query_router(services, clock=clock, mailer=mailer), *mounted],
         dependencies=dependencies(ctx),
         exception_handlers=PROBLEM_HANDLERS,
         middleware=[
@@ -124,6 +132,24 @@ def _readiness_probes(
         await services.limiter.check(key="readyz", rate_per_s=1.0, burst=1, now_ms=clock(), cost=0)
 
     return {"store": store_ready, "queue": queue_ready, "limiter": limiter_ready}
+
+
+def _health_reader(services: Services) -> Callable[[], Awaitable[Health]]:
+    """The backlog and lag reading behind ``/metrics``'s gauges, over one read-model
+    connection opened on first use."""
+    opened: list[ReadModels] = []
+    lock = threading.Lock()
+
+    def db() -> ReadModels:
+        with lock:
+            if not opened:
+                opened.append(open_read_models(services.settings.effective_read_models_url))
+            return opened[0]
+
+    async def read() -> Health:
+        return await read_health(store=services.store, queue=services.queue, read_models=db)
+
+    return read
 
 
 def _documentation_router() -> Router:

@@ -37,6 +37,33 @@ def route_label(path: str) -> str:
     return "other"
 
 
+_REFUSALS = {
+    400: "rejected",
+    413: "rejected",
+    415: "rejected",
+    422: "rejected",
+    401: "unauthorized",
+    403: "unauthorized",
+    408: "timeout",
+    429: "rate_limited",
+}
+"""A refused delivery's outcome label in ``helios_envelopes_total``, by status code."""
+
+
+def refused_delivery(route: str, status: int) -> tuple[str, str] | None:
+    """(source, outcome) of an ingestion request Helios refused, or None (not an ingestion
+    route, or not refused by the client's fault)."""
+    outcome = _REFUSALS.get(status)
+    if outcome is None:
+        return None
+    if route.startswith("/v1/ingest/"):
+        source = route.split("/")[3]
+        return ("unknown" if source == "{source}" else source), outcome
+    if route in ("/v2/enqueue", "/v2/change/enqueue"):
+        return "pagerduty", outcome
+    return None
+
+
 class RequestContext:
     """Wraps the app: ids in, ids out, a metric and a log line per HTTP request."""
 
@@ -79,6 +106,9 @@ class RequestContext:
             elapsed = time.perf_counter() - started
             route = route_label(http["path"])
             self._metrics.request_latency.observe(elapsed, http["method"], route, str(status))
+            refused = refused_delivery(route, status)
+            if refused is not None:
+                self._metrics.envelopes.inc(*refused)
             if route not in ("/healthz", "/readyz", "/metrics"):
                 _log.info(
                     "request",

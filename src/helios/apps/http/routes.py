@@ -32,7 +32,8 @@ from helios.apps.application.admission import (
     NotAuthenticated,
     OtherTenantsKey,
 )
-from helios.apps.application.tenancy import Authenticated
+from helios.apps.application.health import Health
+from helios.apps.application.tenancy import Authenticated, SigningSecrets
 from helios.apps.http import shapes, signatures, sns
 from helios.apps.http.authorization import bearer
 from helios.apps.http.bodies import refuse_content_encoding
@@ -45,12 +46,14 @@ from helios.apps.http.errors import (
     InvalidHeader,
     NotFound,
     PayloadTooLarge,
+    Unavailable,
 )
 from helios.apps.http.sns import SnsVerifier
 from helios.apps.observability import Metrics
 from helios.domain.normalize import FieldError, pagerduty
 from helios.domain.values import Envelope, Millis, SourceKind
 from helios.ports.idempotency import StoredResponse
+from helios.ports.secrets import SecretUnavailable
 
 INGEST_SOURCES = {
     kind.value: kind
@@ -80,6 +83,9 @@ class ApiContext:
     sns: SnsVerifier
     metrics: Metrics
     readiness: dict[str, Callable[[], Awaitable[object]]]
+    signing: SigningSecrets
+    health: Callable[[], Awaitable[Health]] | None = None
+    """Reads the backlog and lag gauges on each scrape of ``/metrics`` (None: not exported)."""
     shutting_down: bool = False
 
     @property
@@ -325,11 +331,15 @@ async def _check_source(
     """
     intake = api.intake
     if kind is SourceKind.GENERIC:
+        try:
+            secrets = await api.signing.plaintexts(who.integration, intake.now())
+        except SecretUnavailable:
+            raise Unavailable("cannot check the signature now", retry_after_s=5) from None
         return _SourceChecked(
             signature=signatures.verify(
                 request.headers.get(signatures.SIGNATURE_HEADER),
                 body,
-                secrets=who.integration.signing_secrets(intake.now()),
+                secrets=secrets,
                 now_s=intake.now() // 1000,
                 tolerance_s=api.config.signature_tolerance_s,
             )
@@ -452,8 +462,14 @@ async def readyz(api: NamedDependency[ApiContext]) -> Response[bytes]:
     )
 
 
-@get("/metrics", summary="Prometheus metrics")
+@get(
+    "/metrics",
+    summary="Prometheus metrics",
+    description="Requests, envelopes by outcome, queue backlog and dead letters, followers' lag.",
+)
 async def metrics(api: NamedDependency[ApiContext]) -> Response[bytes]:
+    if api.health is not None:
+        api.metrics.set_health(await api.health())
     return Response(content=api.metrics.render(), media_type=Metrics.CONTENT_TYPE)
 
 

@@ -125,3 +125,48 @@ def count(db: ReadModels) -> int:
         StoreUnavailable: the database cannot be reached.
     """
     return int(db.query("SELECT COUNT(*) FROM notification_outbox")[0][0])
+
+
+@attrs.frozen(kw_only=True)
+class OutboxSummary:
+    """How many notifications are in each state, and how long the oldest unsent one waits."""
+
+    by_status: dict[str, int]
+    oldest_pending_created_at: int | None
+    """``created_at`` (epoch ms) of the oldest pending row; None when nothing is pending."""
+
+
+def summary(db: ReadModels) -> OutboxSummary:
+    """Counts per status (``pending``, ``sent``, ``failed``) and the oldest pending row's time.
+
+    Raises:
+        StoreUnavailable: the database cannot be reached.
+    """
+    rows = db.query("SELECT status, COUNT(*) FROM notification_outbox GROUP BY status", ())
+    oldest = db.query(
+        "SELECT MIN(created_at) FROM notification_outbox WHERE status = 'pending'", ()
+    )
+    by_status = {"pending": 0, "sent": 0, "failed": 0} | {str(s): int(n) for s, n in rows}
+    first = oldest[0][0] if oldest else None
+    return OutboxSummary(
+        by_status=by_status, oldest_pending_created_at=None if first is None else int(first)
+    )
+
+
+def retry_now(db: ReadModels, *, now: int, include_failed: bool) -> int:
+    """Make pending rows due at ``now`` and, with ``include_failed``, give rows that ran out of
+    attempts a fresh set; returns how many rows will be tried. A ``sent`` row is never touched,
+    so a retry cannot send anything twice.
+
+    Raises:
+        StoreUnavailable: the database cannot be reached.
+    """
+    statuses = ("pending", "failed") if include_failed else ("pending",)
+    marks = ", ".join("?" for _ in statuses)
+    with db.transaction() as cursor:
+        cursor.execute(
+            "UPDATE notification_outbox SET status = 'pending', next_attempt_at = ?, attempts ="
+            f" CASE WHEN status = 'failed' THEN 0 ELSE attempts END WHERE status IN ({marks})",
+            (now, *statuses),
+        )
+        return max(0, int(cursor.rowcount))

@@ -23,6 +23,16 @@ def committed_position(db: ReadModels, follower: str) -> int:
     return int(rows[0][0]) if rows else 0
 
 
+def all_positions(db: ReadModels) -> dict[str, int]:
+    """Every follower that ever committed, with its position in the log.
+
+    Raises:
+        StoreUnavailable: the database cannot be reached.
+    """
+    rows = db.query("SELECT follower, position FROM follower_positions", ())
+    return {str(follower): int(position) for follower, position in rows}
+
+
 def move_position(cursor: Cursor, follower: str, *, after: int, to: int) -> None:
     """Record ``to`` as the follower's position, if it still is at ``after``.
 
