@@ -38,10 +38,10 @@ matchers = ["service=db"]
 """
 
 
-def seed_console(data_dir: Path) -> Callable[[EventStore, list[Tenant]], None]:
+def seed_console(data_dir: Path) -> Callable[[EventStore, list[Tenant], object], None]:
     """Passwords for every admin, owner and viewer; an operator; a dead letter per tenant."""
 
-    def seed(store: EventStore, tenants: list[Tenant]) -> None:
+    def seed(store: EventStore, tenants: list[Tenant], vault: object) -> None:
         access = AccessService(store)
         for tenant in tenants:
             for role in (Role.ADMIN, Role.OWNER, Role.VIEWER):
