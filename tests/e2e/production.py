@@ -43,43 +43,48 @@ def private_database(server_url: str) -> Iterator[str]:
 
 
 class Process:
-    """A long-running ``helios`` process; its stderr (JSON logs) kept in a bounded deque."""
+    """A long-running ``helios`` process; its output (JSON logs) read by a thread into a
+    bounded deque, so a full pipe never blocks it."""
 
     def __init__(self, name: str, popen: subprocess.Popen[bytes]) -> None:
         self.name = name
         self.popen = popen
         self.log: deque[str] = deque(maxlen=LOG_LINES)
+        self._lines = 0
+        self._seen: list[str] = []
+        self._lock = threading.Lock()
+        assert popen.stdout is not None
+        threading.Thread(target=self._read, args=(popen.stdout,), daemon=True).start()
+
+    def _read(self, stream: IO[bytes]) -> None:
+        for raw in stream:
+            line = raw.decode(errors="replace").rstrip()
+            with self._lock:
+                self.log.append(line)
+                # Start-up lines are what callers wait for: keep the first ones whole.
+                if len(self._seen) < 200:
+                    self._seen.append(line)
 
     @property
     def pid(self) -> int:
         return self.popen.pid
 
     def wait_for(self, marker: bytes, timeout_s: float = STARTED_WITHIN_S) -> None:
-        """Read the log until a line holds ``marker``; then keep draining it in a thread.
+        """Wait until a log line (among its first 200) holds ``marker``.
 
         Raises:
             AssertionError: the process exited, or no such line came within ``timeout_s``.
         """
-        stream = self.popen.stderr
-        assert stream is not None
+        text = marker.decode()
         deadline = time.monotonic() + timeout_s
-        for line in stream:
-            self.log.append(line.decode(errors="replace").rstrip())
-            if marker in line:
-                break
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{self.name}: no {marker!r} in {timeout_s} s\n{self.tail()}")
-        else:
-            raise AssertionError(f"{self.name} exited ({self.popen.wait()})\n{self.tail()}")
-        self.drain(stream)
-
-    def drain(self, stream: IO[bytes]) -> None:
-        def keep_reading() -> None:
-            # Or a full pipe would block the process.
-            for line in stream:
-                self.log.append(line.decode(errors="replace").rstrip())
-
-        threading.Thread(target=keep_reading, daemon=True).start()
+        while time.monotonic() < deadline:
+            with self._lock:
+                if any(text in line for line in self._seen):
+                    return
+            if self.popen.poll() is not None:
+                raise AssertionError(f"{self.name} exited ({self.popen.returncode})\n{self.tail()}")
+            time.sleep(0.05)
+        raise AssertionError(f"{self.name}: no {marker!r} in {timeout_s} s\n{self.tail()}")
 
     def kill(self) -> None:
         """kill -9, as a crashed host or an OOM kill would."""
@@ -99,7 +104,9 @@ class Process:
         return int(self.popen.returncode)
 
     def tail(self) -> str:
-        return f"--- {self.name} (pid {self.pid}) ---\n" + "\n".join(self.log)
+        with self._lock:
+            lines = list(self.log)
+        return f"--- {self.name} (pid {self.pid}) ---\n" + "\n".join(lines)
 
 
 class Deployment:
@@ -136,21 +143,18 @@ class Deployment:
         wait: bool = True,
         extra: dict[str, str] | None = None,
     ) -> Process:
-        """Start ``helios ARGS…``; with ``wait``, wait for its log line ``ready`` (without,
-        the caller calls ``wait_for(ready)`` itself). No ``ready``: its log is drained at once.
-        """
+        """Start ``helios ARGS…``; with ``wait``, wait for its log line ``ready`` (if any;
+        without ``wait`` the caller calls ``wait_for(ready)`` itself)."""
         popen = subprocess.Popen(
             [*self.helios, *args],
             env={**self._env(name), **(extra or {})},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            # Logs (stderr) and anything printed, in one stream.
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
         process = Process(name, popen)
         self.processes.append(process)
-        if not ready:
-            assert popen.stderr is not None
-            process.drain(popen.stderr)
-        elif wait:
+        if ready and wait:
             process.wait_for(ready)
         return process
 
