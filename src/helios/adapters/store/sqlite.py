@@ -27,7 +27,10 @@ def open_sqlite_store(
     create: bool = True,
     lock_timeout: int = DEFAULT_LOCK_TIMEOUT,
 ) -> RecorderEventStore:
-    """An event store in the SQLite file at ``path`` (tables created if ``create``)."""
+    """An event store in the SQLite file at ``path`` (tables created if ``create``; with
+    ``create``, a missing parent directory too, as for every other file of a data directory)."""
+    if create and str(path) not in ("", ":memory:"):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
     factory = InfrastructureFactory.construct(
         {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
