@@ -32,6 +32,7 @@ MATRIX = [
     ("GET", "/v1/incidents", None, Role.VIEWER),
     ("GET", "/v1/incidents/{incident}", None, Role.VIEWER),
     ("GET", "/v1/activity", None, Role.VIEWER),
+    ("GET", "/v1/live", None, Role.VIEWER),
     ("GET", "/v1/changes", None, Role.VIEWER),
     ("GET", "/v1/silences", None, Role.VIEWER),
     ("GET", "/v1/rules", None, Role.VIEWER),

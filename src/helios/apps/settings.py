@@ -86,6 +86,7 @@ class Settings:
     login_lockout_s: int = 900
     auth_cache_s: float = 1.0
     recent_changes_window_s: int = 3600
+    live_stream_s: float = 300.0
 
     @property
     def effective_store_url(self) -> str:
@@ -165,6 +166,7 @@ class Settings:
             login_lockout_s=max(1, _int(values, "HELIOS_LOGIN_LOCKOUT_S", 900)),
             auth_cache_s=_float(values, "HELIOS_AUTH_CACHE_S", 1.0),
             recent_changes_window_s=max(0, _int(values, "HELIOS_RECENT_CHANGES_WINDOW_S", 3600)),
+            live_stream_s=max(0.1, _float(values, "HELIOS_LIVE_STREAM_S", 300.0)),
         )
 
 

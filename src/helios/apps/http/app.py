@@ -19,6 +19,7 @@ from helios.apps.http.config import ApiConfig
 from helios.apps.http.errors import PROBLEM_HANDLERS, NotFound, problem_response
 from helios.apps.http.middleware import BodyDeadline, RequestContext
 from helios.apps.http.query import OPENAPI_COMPONENTS, query_router
+from helios.apps.http.responder_app import app_router
 from helios.apps.http.routes import ROUTES, ApiContext, dependencies
 from helios.apps.http.sns import SnsVerifier
 from helios.apps.observability import Metrics
@@ -69,7 +70,11 @@ def create_app(
         ctx.shutting_down = True
 
     return Litestar(
-        route_handlers=[*ROUTES, query_router(services, clock=clock)],
+        route_handlers=[
+            *ROUTES,
+            query_router(services, clock=clock),
+            app_router(),
+        ],
         dependencies=dependencies(ctx),
         exception_handlers=PROBLEM_HANDLERS,
         middleware=[

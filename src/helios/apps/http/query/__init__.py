@@ -1,5 +1,5 @@
 """The query and command API for people: ``/v1/alerts``, ``/v1/incidents``, ``/v1/activity``,
-``/v1/changes``, ``/v1/silences``, ``/v1/rules``, ``/v1/me`` and logins.
+``/v1/live``, ``/v1/changes``, ``/v1/silences``, ``/v1/rules``, ``/v1/me`` and logins.
 
 Every request is authenticated by a bearer token (a personal API token or a login session),
 scoped to the token's tenant (another tenant's ids answer 404), and checked against the role
@@ -37,6 +37,7 @@ from helios.apps.http.query.context import (
     role_guard,
 )
 from helios.apps.http.query.incidents import IncidentController
+from helios.apps.http.query.live import LiveController
 from helios.apps.http.query.me import LoginController, MeController, UserController
 from helios.apps.http.query.rules import RuleController
 from helios.apps.http.query.silences import SilenceController
@@ -65,6 +66,7 @@ def query_router(services: Services, *, clock: Callable[[], Millis] = wall_clock
             alerts.AlertsController,
             IncidentController,
             ActivityController,
+            LiveController,
             ChangeController,
             SilenceController,
             RuleController,

@@ -68,6 +68,9 @@ class AlertSummary(msgspec.Struct):
     """The links of the latest trigger (see ``SignalDocument.links``)."""
     details: dict[str, Any]
     """The details of the latest trigger (see ``SignalDocument.details``)."""
+    version: int = 0
+    """Grows with every change of the alert (the log position of its latest projected event);
+    send it as ``If-Match: "<version>"`` with an action to act only on what was seen."""
 
 
 class AlertPage(msgspec.Struct):
