@@ -8,21 +8,26 @@ from pathlib import Path
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from helios.apps.http.errors import PROBLEM_HANDLERS
 from helios.apps.http.responder_app import app_router
 
 
 def _client(build: Path) -> TestClient[Litestar]:
-    return TestClient(Litestar(route_handlers=[app_router(build)]))
+    return TestClient(
+        Litestar(route_handlers=[app_router(build)], exception_handlers=PROBLEM_HANDLERS)
+    )
 
 
-def test_without_a_build_every_app_page_says_how_to_build_it(tmp_path: Path) -> None:
-    """/app/ and any page under it: an HTML page naming the build command."""
+def test_without_a_build_the_app_page_says_how_to_build_it(tmp_path: Path) -> None:
+    """/app/: an HTML page naming the build command; a file under it: a 404 problem."""
     with _client(tmp_path / "missing") as client:
-        for path in ("/app/", "/app/assets/index.js"):
-            response = client.get(path)
-            assert response.status_code == 404
-            assert response.headers["content-type"].startswith("text/html")
-            assert "bash scripts/build_app.sh" in response.text
+        page = client.get("/app/")
+        missing = client.get("/app/assets/index.js")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "bash scripts/build_app.sh" in page.text
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("application/problem+json")
 
 
 def test_a_build_is_served_with_revalidation_and_a_same_origin_policy(tmp_path: Path) -> None:

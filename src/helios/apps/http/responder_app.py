@@ -1,9 +1,9 @@
 """``/app/``: the responders' web app (``web/`` in the repository), served from package data.
 
 ``web/``'s build writes into ``webapp/`` beside this module, which the wheel ships as package
-data and an editable install reads in place. Without a build the API works as ever and
-``/app/`` answers a page saying how to make one. The app routes by the URL's fragment
-(``/app/#/alerts/…``), so the server only ever serves files.
+data and an editable install reads in place. Without a build the API works as ever, ``/app/``
+answers a page saying how to make one, and its other paths a 404 problem. The app routes by
+the URL's fragment (``/app/#/alerts/…``), so the server only ever serves files.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from litestar.datastructures import CacheControlHeader
 from litestar.params import FromPath
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
+
+from helios.apps.http.errors import NotFound
 
 BUILD = Path(__file__).parent / "webapp"
 """Where ``web/``'s build puts the app."""
@@ -93,10 +95,14 @@ def _with_security_headers(response: Response[Any]) -> Response[Any]:
 
 @get("/", media_type="text/html", include_in_schema=False, sync_to_thread=False)
 def _not_built() -> Response[str]:
-    return Response(_NOT_BUILT, media_type="text/html", status_code=404, headers=_SECURITY_HEADERS)
+    return Response(_NOT_BUILT, media_type="text/html", headers=_SECURITY_HEADERS)
 
 
-@get("/{path:path}", media_type="text/html", include_in_schema=False, sync_to_thread=False)
-def _not_built_anywhere(path: FromPath[str]) -> Response[str]:
-    del path
-    return Response(_NOT_BUILT, media_type="text/html", status_code=404, headers=_SECURITY_HEADERS)
+@get("/{path:path}", include_in_schema=False, sync_to_thread=False)
+def _not_built_anywhere(path: FromPath[str]) -> None:
+    """Any other file of an app that is not there (a problem, as every 404 of the API).
+
+    Raises:
+        NotFound: always.
+    """
+    raise NotFound(f"no such file of the app: {path[:100]!r} (the app is not built)")
