@@ -2,13 +2,14 @@
 # The one test command: bash scripts/test.sh [PYTEST ARGS...]
 #
 # Creates .venv and installs the project with its dev extra (again only when pyproject.toml
-# changed), starts the test servers (scripts/services.sh), then runs ruff, mypy, import-linter and
-# pytest with every server required (a missing one fails, never skips) and the Hypothesis `ci`
-# profile.
+# changed), starts the test servers (scripts/services.sh), then runs ruff, mypy, import-linter,
+# builds and checks the web app (web/, scripts/build_app.sh), and runs pytest with every server
+# required (a missing one fails, never skips) and the Hypothesis `ci` profile.
 # Servers that were already running are left running; those started here are stopped on exit.
 #
 #   HYPOTHESIS_PROFILE=deep bash scripts/test.sh tests/property   # a longer property run
 #   SKIP_LINT=1 bash scripts/test.sh -x -k idempotency             # pytest only
+#   SKIP_APP_BUILD=1 bash scripts/test.sh tests/unit                # without building web/
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -64,6 +65,12 @@ if [[ ${SKIP_LINT:-} != 1 ]]; then
     "$VENV/bin/mypy" || lint_status=1
     section "import-linter (layers, entry points through the composition root)"
     PYTHONPATH="$REPO/src" "$VENV/bin/lint-imports" --no-cache || lint_status=1
+fi
+
+if [[ ${SKIP_APP_BUILD:-} != 1 ]]; then
+    # The browser tests (tests/browser/app) need it; its own type check and unit tests run here.
+    section "web app (web/: npm ci, types from the OpenAPI document, tsc, vite build, vitest)"
+    PYTHON="$VENV/bin/python" bash scripts/build_app.sh
 fi
 
 section "pytest"

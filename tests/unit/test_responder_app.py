@@ -45,3 +45,13 @@ def test_a_build_is_served_with_revalidation_and_a_same_origin_policy(tmp_path: 
         assert response.headers["cache-control"] == "no-cache"
         assert "default-src 'self'" in response.headers["content-security-policy"]
     assert (folder.status_code, folder.headers["location"]) == (308, "/app/")
+
+
+def test_a_path_no_file_can_have_is_a_404_problem(tmp_path: Path) -> None:
+    """A name too long for a file system, or a NUL: 404 problem, never a 500."""
+    (tmp_path / "index.html").write_text("<!doctype html>")
+    with _client(tmp_path) as client:
+        for path in ("/app/" + "1" * 400, "/app/a%00b", "/app/" + "a/" * 600):
+            response = client.get(path)
+            assert response.status_code == 404, path
+            assert response.headers["content-type"].startswith("application/problem+json")

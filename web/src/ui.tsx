@@ -63,7 +63,7 @@ export function describe(error: unknown): string {
 }
 
 export function clock(ms: number): string {
-  return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
 }
 
 export function when(iso: string | null | undefined): string {

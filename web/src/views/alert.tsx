@@ -18,7 +18,7 @@ function factorWords(name: string): string {
 }
 
 export function AlertView({ id }: { id: string }) {
-  const { data, announce, navigate } = useApp();
+  const { data, navigate } = useApp();
   const state = useLoad(() => data.alert(id), [id]);
   const [note, setNote] = useState("");
   const [message, setMessage] = useState<string | null>(null);
@@ -38,7 +38,6 @@ export function AlertView({ id }: { id: string }) {
               ? "Acknowledged."
               : "Resolved.";
       setMessage(text);
-      announce(text);
       if (outcome.state !== "changed") setNote("");
     } catch (error) {
       setMessage(describe(error));

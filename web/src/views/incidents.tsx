@@ -44,7 +44,7 @@ export function IncidentsView({ search }: { search: string }) {
 }
 
 export function IncidentView({ id }: { id: string }) {
-  const { data, announce } = useApp();
+  const { data } = useApp();
   const state = useLoad(
     () =>
       data.read(`incident:${id}`, async () =>
@@ -63,7 +63,6 @@ export function IncidentView({ id }: { id: string }) {
       const outcome = await data.note(id, text.trim());
       const said = outcome.state === "queued" ? "Offline: note queued, sent when back online." : "Note added.";
       setMessage(said);
-      announce(said);
       setText("");
       state.reload();
     } catch (error) {

@@ -60,7 +60,7 @@ def app_router(build: Path = BUILD) -> Router:
             PATH,
             route_handlers=[_not_built, _not_built_anywhere],
             include_in_schema=False,
-            before_request=_into_the_folder,
+            before_request=_before,
         )
     files = create_static_files_router(
         path="/",
@@ -73,18 +73,28 @@ def app_router(build: Path = BUILD) -> Router:
         after_request=_with_security_headers,
         include_in_schema=False,
     )
-    return Router(
-        PATH, route_handlers=[files], include_in_schema=False, before_request=_into_the_folder
-    )
+    return Router(PATH, route_handlers=[files], include_in_schema=False, before_request=_before)
 
 
-async def _into_the_folder(request: Request[Any, Any, Any]) -> Redirect | None:
-    """``/app`` → ``/app/``: the service worker's scope is the folder."""
+async def _before(request: Request[Any, Any, Any]) -> Redirect | None:
+    """``/app`` → ``/app/`` (the service worker's scope is the folder); a path no file of the
+    app can have is a 404 before the file system is asked (a NUL, a name too long for it).
+
+    Raises:
+        NotFound: the path cannot name a file of the app.
+    """
     # Litestar routes both alike and strips the slash from ``path``: ask the raw one.
-    raw = request.scope.get("raw_path") or b""
-    if raw.split(b"?", 1)[0] == PATH.encode():
+    raw = (request.scope.get("raw_path") or b"").split(b"?", 1)[0]
+    if raw == PATH.encode():
         return Redirect(f"{PATH}/", status_code=308)
+    path = request.url.path
+    if "\x00" in path or len(path) > _MAX_PATH or any(len(p) > _MAX_NAME for p in path.split("/")):
+        raise NotFound("no such file of the app")
     return None
+
+
+_MAX_PATH = 1024
+_MAX_NAME = 255
 
 
 def _with_security_headers(response: Response[Any]) -> Response[Any]:
