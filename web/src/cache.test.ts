@@ -41,6 +41,24 @@ describe("the normalised cache", () => {
     expect(cache.alert("a")?.version).toBe(6);
   });
 
+  it("keeps an action queued before a reload shown until the server shows its status", () => {
+    const cache = new Cache();
+    cache.applyOptimistic("k1", "a", { status: "acknowledged" });
+    cache.putAlerts([alert("a", 9)]);
+    expect(cache.alert("a")?.status).toBe("acknowledged");
+    cache.putAlerts([alert("a", 11, "acknowledged")]);
+    expect(cache.hasPending("a")).toBe(false);
+  });
+
+  it("settles a sent action with the next newer copy, whatever its status", () => {
+    const cache = new Cache();
+    cache.applyOptimistic("k1", "a", { status: "acknowledged" });
+    cache.putAlerts([alert("a", 9)]);
+    cache.sent("k1");
+    cache.putAlerts([alert("a", 12, "resolved")]);
+    expect(cache.alert("a")?.status).toBe("resolved");
+  });
+
   it("shows the server's copy again when the action is refused", () => {
     const cache = new Cache();
     cache.putAlerts([alert("a", 4)]);

@@ -7,8 +7,10 @@ export interface Pending {
   id: string;
   alertId: string;
   patch: Partial<Alert>;
-  /** The alert's version when the action was taken: a later server version settles it. */
-  baseVersion: number;
+  /** The alert's version when the action was taken: a later server version settles it.
+   * Null when the alert was not loaded then (an action queued before a reload): the server
+   * showing the patched status settles it. */
+  baseVersion: number | null;
 }
 
 export interface CacheState {
@@ -93,16 +95,31 @@ export class Cache {
 
   /** Show an action at once; returns its id (to drop it if the server refuses it). */
   applyOptimistic(id: string, alertId: string, patch: Partial<Alert>): string {
-    const baseVersion = this.state.alerts[alertId]?.version ?? 0;
+    const known = this.state.alerts[alertId];
+    const baseVersion = known ? (known.version ?? 0) : null;
     this.state = { ...this.state, pending: [...this.state.pending, { id, alertId, patch, baseVersion }] };
     this.emit();
     return id;
+  }
+
+  /** The action reached the server: the next newer copy of the alert settles it. */
+  sent(id: string): void {
+    this.state = {
+      ...this.state,
+      pending: this.state.pending.map((p) =>
+        p.id === id ? { ...p, baseVersion: this.state.alerts[p.alertId]?.version ?? p.baseVersion } : p,
+      ),
+    };
   }
 
   /** The server refused the action: show the alert as the server has it. */
   rollback(id: string): void {
     this.state = { ...this.state, pending: this.state.pending.filter((p) => p.id !== id) };
     this.emit();
+  }
+
+  isPending(id: string): boolean {
+    return this.state.pending.some((p) => p.id === id);
   }
 
   hasPending(alertId: string): boolean {
@@ -114,6 +131,8 @@ export class Cache {
 function settle(pending: Pending[], alerts: Record<string, Alert>): Pending[] {
   return pending.filter((p) => {
     const alert = alerts[p.alertId];
-    return !alert || (alert.version ?? 0) <= p.baseVersion;
+    if (!alert) return true;
+    if (p.baseVersion === null) return alert.status !== p.patch.status;
+    return (alert.version ?? 0) <= p.baseVersion;
   });
 }

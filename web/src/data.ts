@@ -167,8 +167,15 @@ export class Data {
     await this.refreshQueue();
   }
 
+  /** Read the queue (after a reload too): its actions show as pending on their alerts. */
   async refreshQueue(): Promise<void> {
     this.queue = await this.store.queued();
+    for (const action of this.queue) {
+      if (action.kind === "note" || this.cache.isPending(action.key)) continue;
+      this.cache.applyOptimistic(action.key, action.target, {
+        status: action.kind === "acknowledge" ? "acknowledged" : "resolved",
+      });
+    }
     this.emit();
   }
 
@@ -202,6 +209,7 @@ export class Data {
     const result = await this.store.flush((action) => this.send(action));
     this.lastFlush = result;
     for (const { action } of result.refused) this.cache.rollback(action.key);
+    for (const action of result.sent) this.cache.sent(action.key);
     if (result.left === 0) this.setOnline(true);
     await this.refreshQueue();
     return result;

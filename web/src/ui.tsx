@@ -70,7 +70,7 @@ export function when(iso: string | null | undefined): string {
   if (!iso) return "—";
   const at = Date.parse(iso);
   const ago = Math.round((Date.now() - at) / 60000);
-  const text = new Date(at).toLocaleString([], { dateStyle: "short", timeStyle: "short" });
+  const text = new Date(at).toLocaleString([], { dateStyle: "short", timeStyle: "short", hourCycle: "h23" });
   if (ago < 1) return `${text} (just now)`;
   if (ago < 120) return `${text} (${ago} min ago)`;
   return text;

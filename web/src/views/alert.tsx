@@ -216,7 +216,7 @@ function Timeline({ detail }: { detail: AlertDetail }) {
   type Line = { at: string; key: string; text: string; badges: string[] };
   const lines: Line[] = [
     ...detail.signals.map((s) => ({
-      at: s.received_at,
+      at: s.occurred_at,
       key: `s-${s.signal_id}`,
       text: `${s.action} from ${s.source}: ${s.summary}`,
       badges: s.late ? ["late"] : [],
