@@ -151,3 +151,25 @@ def test_the_live_stream_needs_a_token(world: World) -> None:
     response = world.http.get("/v1/live")
     assert response.status_code == 401
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_an_action_reads_pending_then_recorded_and_another_tenant_cannot_read_it(
+    world: World,
+) -> None:
+    """The 202's action id: recorded once the workers ran; an id never used: pending; the
+    alert asked through the other tenant: 404."""
+    alert = _fresh_alert(world, f"Outcome{uuid.uuid4().hex[:6]}")
+    accepted = world.http.post(
+        f"/v1/alerts/{alert['id']}/acknowledge", headers=world.auth(_RESPONDER)
+    ).json()
+    path = f"/v1/alerts/{alert['id']}/actions/{accepted['action_id']}"
+    world.wait_for(lambda: world.get(path).json()["state"] == "recorded")
+    assert world.get(path).json() == {
+        "action_id": accepted["action_id"],
+        "alert_id": alert["id"],
+        "state": "recorded",
+        "reason": "",
+    }
+    unknown = world.get(f"/v1/alerts/{alert['id']}/actions/{uuid.uuid4().hex}").json()
+    assert unknown["state"] == "pending"
+    assert world.get(path, tenant=1).status_code == 404

@@ -24,8 +24,10 @@ from helios.apps.application.alert_history import AlertNotFound
 from helios.apps.application.envelopes import envelope_message
 from helios.apps.application.keyed import command_scope, fingerprint, once_per_key
 from helios.apps.views import alerts
+from helios.domain import intake
 from helios.domain.normalize import FieldError, user
 from helios.domain.values import Envelope, Millis, SourceKind
+from helios.ports.event_store import EventStore
 from helios.ports.idempotency import IdempotencyStore, StoredResponse
 from helios.ports.queue import Queue
 from helios.ports.read_models import ReadModels
@@ -177,3 +179,44 @@ class _Accepted(msgspec.Struct):
 
     def accepted(self) -> ActionAccepted:
         return ActionAccepted(action_id=self.action_id, alert_id=self.alert_id, action=self.action)
+
+
+ActionState = Literal["pending", "recorded", "rejected"]
+
+
+@attrs.frozen(kw_only=True)
+class ActionOutcome:
+    """What became of a human action: ``pending`` until the workers recorded it (an id the
+    tenant never used reads the same: the two cannot be told apart before the workers run),
+    then ``recorded`` (decided as a human signal) or ``rejected`` (``reason``)."""
+
+    action_id: str
+    alert_id: str
+    state: ActionState
+    reason: str = ""
+
+
+def action_outcome(
+    store: EventStore, read_models: ReadModels, *, tenant: str, alert_id: str, action_id: str
+) -> ActionOutcome:
+    """The outcome of the action ``action_id`` on the tenant's alert ``alert_id``, from the
+    action's envelope stream (scoped to the tenant by its id).
+
+    Raises:
+        AlertNotFound: no such alert in the tenant.
+        StoreUnavailable: the store or the read models cannot be reached.
+    """
+    row = alerts.by_id(read_models, tenant=tenant, alert_id=alert_id)
+    if row is None:
+        raise AlertNotFound(alert_id)
+    state: ActionState = "pending"
+    reason = ""
+    for recorded in store.read_stream(uuid.UUID(intake.envelope_stream(tenant, action_id))):
+        match recorded.event:
+            case intake.EnvelopeReceived(envelope=sent) if sent.source is not SourceKind.USER:
+                break  # an integration's envelope, not a person's action
+            case intake.EnvelopeNormalized():
+                state = "recorded"
+            case intake.EnvelopeRejected(reason=why):
+                state, reason = "rejected", why
+    return ActionOutcome(action_id=action_id, alert_id=row.stream_id, state=state, reason=reason)

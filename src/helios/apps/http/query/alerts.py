@@ -16,7 +16,13 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter, SkipValidation
 
 from helios.apps.application.access import Caller
-from helios.apps.application.actions import ActionName, AlertActions, AlertChanged, InvalidAction
+from helios.apps.application.actions import (
+    ActionName,
+    AlertActions,
+    AlertChanged,
+    InvalidAction,
+    action_outcome,
+)
 from helios.apps.application.alert_history import AlertHistory, AlertNotFound, alert_detail
 from helios.apps.http.errors import (
     InvalidBody,
@@ -213,6 +219,42 @@ class AlertsController(Controller):
     ) -> doc.ActionAccepted:
         return await _act(
             ctx, caller=caller, alert_id=alert_id, action="resolve", request=request, data=data
+        )
+
+    @get(
+        "/{alert_id:str}/actions/{action_id:str}",
+        summary="What became of an action (pending, recorded or rejected)",
+        description=(
+            "Read after an acknowledge or resolve answered 202 (its ``action_id``): "
+            "``pending`` until the workers recorded it, then ``recorded`` or ``rejected``."
+        ),
+        opt={"role": Role.VIEWER},
+        responses=errors(404),
+    )
+    async def action(
+        self,
+        caller: NamedDependency[Caller],
+        ctx: Context,
+        alert_id: FromPath[str],
+        action_id: FromPath[str],
+    ) -> doc.ActionOutcomeDocument:
+        try:
+            outcome = await ctx.run(
+                lambda: action_outcome(
+                    ctx.services.store,
+                    ctx.read_models(),
+                    tenant=caller.tenant_id,
+                    alert_id=alert_id,
+                    action_id=action_id,
+                )
+            )
+        except AlertNotFound:
+            raise NotFound("no such alert") from None
+        return doc.ActionOutcomeDocument(
+            action_id=outcome.action_id,
+            alert_id=outcome.alert_id,
+            state=outcome.state,
+            reason=outcome.reason,
         )
 
 

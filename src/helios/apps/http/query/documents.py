@@ -177,6 +177,15 @@ class ActionAccepted(msgspec.Struct):
     status: Literal["accepted"]
 
 
+class ActionOutcomeDocument(msgspec.Struct):
+    action_id: str
+    alert_id: str
+    state: Literal["pending", "recorded", "rejected"]
+    """pending: not recorded yet (or no such action of this tenant); recorded: decided as a
+    human signal; rejected: refused by the workers (``reason``)."""
+    reason: str
+
+
 class IncidentSummary(msgspec.Struct):
     id: str
     group_key: str
