@@ -67,6 +67,9 @@ def test_a_responder_sees_an_alert_arrive_live_reads_why_and_acknowledges_it(
     sent = _send(world, name)
     row = page.get_by_role("link", name=re.compile(name))
     expect(row).to_be_visible(timeout=TIMEOUT_MS)
+    for width, height in ((375, 812), (1280, 900)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.screenshot(path=str(artifacts / f"alerts-{width}.png"), full_page=True)
     row.click()
     expect(page.get_by_role("heading", name=re.compile(r"^Why P\d: score \d+"))).to_be_visible()
     expect(page.locator("table.factors tbody tr").first).to_be_visible()
