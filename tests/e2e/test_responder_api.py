@@ -156,8 +156,8 @@ def test_the_live_stream_needs_a_token(world: World) -> None:
 def test_an_action_reads_pending_then_recorded_and_another_tenant_cannot_read_it(
     world: World,
 ) -> None:
-    """The 202's action id: recorded once the workers ran; an id never used: pending; the
-    alert asked through the other tenant: 404."""
+    """The 202's action id: recorded once the workers ran; an id never used: pending; an id
+    no action can have, or the alert asked through the other tenant: 404."""
     alert = _fresh_alert(world, f"Outcome{uuid.uuid4().hex[:6]}")
     accepted = world.http.post(
         f"/v1/alerts/{alert['id']}/acknowledge", headers=world.auth(_RESPONDER)
@@ -173,3 +173,4 @@ def test_an_action_reads_pending_then_recorded_and_another_tenant_cannot_read_it
     unknown = world.get(f"/v1/alerts/{alert['id']}/actions/{uuid.uuid4().hex}").json()
     assert unknown["state"] == "pending"
     assert world.get(path, tenant=1).status_code == 404
+    assert world.get(f"/v1/alerts/{alert['id']}/actions/not-an-id").status_code == 404

@@ -1,6 +1,6 @@
 """Draw the app's PNG icons (the sun of icons/icon.svg) with the standard library alone.
 
-    python3 scripts/icons.py   # writes public/icons/icon-192.png and icon-512.png
+python3 scripts/icons.py   # writes public/icons/icon-192.png and icon-512.png
 """
 
 from __future__ import annotations
@@ -12,8 +12,16 @@ from pathlib import Path
 
 BACKGROUND = (0x10, 0x15, 0x1C)
 SUN = (0xF5, 0xA5, 0x24)
-RAYS = [((32, 8), (32, 16)), ((32, 48), (32, 56)), ((8, 32), (16, 32)), ((48, 32), (56, 32)),
-        ((15, 15), (21, 21)), ((43, 43), (49, 49)), ((15, 49), (21, 43)), ((43, 21), (49, 15))]
+RAYS = [
+    ((32, 8), (32, 16)),
+    ((32, 48), (32, 56)),
+    ((8, 32), (16, 32)),
+    ((48, 32), (56, 32)),
+    ((15, 15), (21, 21)),
+    ((43, 43), (49, 49)),
+    ((15, 49), (21, 43)),
+    ((43, 21), (49, 15)),
+]
 
 
 def _distance_to_segment(p: tuple[float, float], a: tuple[int, int], b: tuple[int, int]) -> float:
@@ -40,11 +48,17 @@ def png(size: int) -> bytes:
     )
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     header = struct.pack(">IIBBBBB", size, size, 8, 6, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows, 9))
+        + chunk(b"IEND", b"")
+    )
 
 
 if __name__ == "__main__":

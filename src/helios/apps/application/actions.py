@@ -12,6 +12,7 @@ forgotten is recorded once by the workers (one marker per envelope id).
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from typing import Literal
@@ -183,6 +184,13 @@ class _Accepted(msgspec.Struct):
 
 ActionState = Literal["pending", "recorded", "rejected"]
 
+_ACTION_ID = re.compile(r"[0-9a-f]{32}")
+"""What an action id looks like (an envelope's ingest id: a UUID's hex)."""
+
+
+class ActionNotFound(LookupError):
+    """The id cannot be one of an action's."""
+
 
 @attrs.frozen(kw_only=True)
 class ActionOutcome:
@@ -204,8 +212,11 @@ def action_outcome(
 
     Raises:
         AlertNotFound: no such alert in the tenant.
+        ActionNotFound: ``action_id`` is not an action's id.
         StoreUnavailable: the store or the read models cannot be reached.
     """
+    if not _ACTION_ID.fullmatch(action_id):
+        raise ActionNotFound(action_id)
     row = alerts.by_id(read_models, tenant=tenant, alert_id=alert_id)
     if row is None:
         raise AlertNotFound(alert_id)

@@ -18,6 +18,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter, SkipV
 from helios.apps.application.access import Caller
 from helios.apps.application.actions import (
     ActionName,
+    ActionNotFound,
     AlertActions,
     AlertChanged,
     InvalidAction,
@@ -250,6 +251,8 @@ class AlertsController(Controller):
             )
         except AlertNotFound:
             raise NotFound("no such alert") from None
+        except ActionNotFound:
+            raise NotFound("no such action") from None
         return doc.ActionOutcomeDocument(
             action_id=outcome.action_id,
             alert_id=outcome.alert_id,
