@@ -18,7 +18,10 @@ export interface AlertQuery {
   q?: string;
 }
 
-export type ActionOutcome = { state: "sent" } | { state: "queued" } | { state: "changed"; message: string };
+export type ActionOutcome =
+  | { state: "sent"; actionId?: string }
+  | { state: "queued" }
+  | { state: "changed"; message: string };
 
 type Listener = () => void;
 
@@ -126,9 +129,9 @@ export class Data {
       return { state: "queued" };
     }
     try {
-      await this.send({ key, kind, target: alert.id, label, text: note, queuedAt: Date.now(), attempts: 0 }, alert.version);
+      const actionId = await this.send({ key, kind, target: alert.id, label, text: note, queuedAt: Date.now(), attempts: 0 }, alert.version);
       void this.alert(alert.id).catch(() => undefined);
-      return { state: "sent" };
+      return { state: "sent", actionId };
     } catch (error) {
       if (error instanceof ApiError && error.retryable) {
         this.setOnline(error.status !== 0);
@@ -179,8 +182,9 @@ export class Data {
     this.emit();
   }
 
-  /** One action to the server (its Idempotency-Key makes a resend harmless). */
-  async send(action: QueuedAction, version?: number): Promise<void> {
+  /** One action to the server (its Idempotency-Key makes a resend harmless); an alert
+   * action's answer names its action id. */
+  async send(action: QueuedAction, version?: number): Promise<string | undefined> {
     const headers: Record<string, string> = { "Idempotency-Key": action.key };
     if (version !== undefined) headers["If-Match"] = `"${version}"`;
     const kind: ActionKind = action.kind;
@@ -195,18 +199,32 @@ export class Data {
       return;
     }
     const path = kind === "acknowledge" ? "/v1/alerts/{alert_id}/acknowledge" : "/v1/alerts/{alert_id}/resolve";
-    unwrap(
+    const accepted = unwrap(
       await this.client.POST(path, {
         params: { path: { alert_id: action.target } },
         body: action.text ? { note: action.text } : null,
         headers,
       }),
     );
+    return accepted.action_id;
+  }
+
+  /** What became of an action: asked a few times while the workers decide it. */
+  async outcome(alertId: string, actionId: string, tries = 10): Promise<{ state: string; reason: string }> {
+    for (let attempt = 0; ; attempt += 1) {
+      const found = unwrap(
+        await this.client.GET("/v1/alerts/{alert_id}/actions/{action_id}", {
+          params: { path: { alert_id: alertId, action_id: actionId } },
+        }),
+      );
+      if (found.state !== "pending" || attempt >= tries) return found;
+      await new Promise((r) => setTimeout(r, 500));
+    }
   }
 
   /** Back online: send what was queued, in order, each once. */
   async flush(): Promise<FlushResult> {
-    const result = await this.store.flush((action) => this.send(action));
+    const result = await this.store.flush(async (action) => void (await this.send(action)));
     this.lastFlush = result;
     for (const { action } of result.refused) this.cache.rollback(action.key);
     for (const action of result.sent) this.cache.sent(action.key);

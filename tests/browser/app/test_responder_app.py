@@ -79,6 +79,10 @@ def test_a_responder_sees_an_alert_arrive_live_reads_why_and_acknowledges_it(
         page.screenshot(path=str(artifacts / f"alert-{width}.png"), full_page=True)
     page.get_by_role("button", name="Acknowledge").click()
     expect(page.get_by_role("status").filter(has_text="Acknowledged.")).to_be_visible()
+    # The app asks what became of it: the workers recorded it.
+    expect(page.get_by_role("status").filter(has_text="Recorded.")).to_be_visible(
+        timeout=TIMEOUT_MS
+    )
     world.wait_for(
         lambda: world.get(f"/v1/alerts/{sent['id']}").json()["alert"]["status"] == "acknowledged"
     )

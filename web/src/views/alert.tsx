@@ -39,6 +39,11 @@ export function AlertView({ id }: { id: string }) {
               : "Resolved.";
       setMessage(text);
       if (outcome.state !== "changed") setNote("");
+      if (outcome.state === "sent" && outcome.actionId) {
+        const found = await data.outcome(alert.id, outcome.actionId);
+        if (found.state === "recorded") setMessage(`${text} Recorded.`);
+        else if (found.state === "rejected") setMessage(`Helios refused it: ${found.reason}`);
+      }
     } catch (error) {
       setMessage(describe(error));
     }
