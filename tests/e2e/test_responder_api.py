@@ -174,3 +174,27 @@ def test_an_action_reads_pending_then_recorded_and_another_tenant_cannot_read_it
     assert unknown["state"] == "pending"
     assert world.get(path, tenant=1).status_code == 404
     assert world.get(f"/v1/alerts/{alert['id']}/actions/not-an-id").status_code == 404
+
+
+def test_a_silence_preview_lists_the_open_alerts_it_would_cover_and_creates_nothing(
+    world: World,
+) -> None:
+    """Equality and RE2 patterns against the tenant's open alerts only; a pattern RE2 refuses
+    is a 400 naming the matcher's value; no silence is created."""
+    silences_before = world.get("/v1/silences").json()["items"]
+
+    def preview(*matchers: tuple[str, str, str]) -> Any:
+        body = {"matchers": [{"name": n, "op": o, "value": v} for n, o, v in matchers]}
+        return world.http.post("/v1/silences/preview", headers=world.auth(_VIEWER), json=body)
+
+    exact = preview(("alertname", "=", "DiskFull")).json()
+    assert [a["labels"]["alertname"] for a in exact["items"]] == ["DiskFull"]
+    assert exact["complete"] is True and exact["scanned"] >= 1
+    pattern = preview(("alertname", "=~", "Disk.*|High.*"), ("service", "!=", "api")).json()
+    assert {a["labels"]["alertname"] for a in pattern["items"]} == {"DiskFull"}
+    # Tenant 1's BetaOnly is another tenant's: never previewed here.
+    assert preview(("alertname", "=", "BetaOnly")).json()["items"] == []
+    refused = preview(("alertname", "=~", "(unclosed"))
+    assert refused.status_code == 400
+    assert [e["field"] for e in refused.json()["errors"]] == ["matchers[0].value"]
+    assert world.get("/v1/silences").json()["items"] == silences_before

@@ -33,6 +33,12 @@ MATRIX = [
     ("GET", "/v1/incidents/{incident}", None, Role.VIEWER),
     ("GET", "/v1/activity", None, Role.VIEWER),
     ("GET", "/v1/live", None, Role.VIEWER),
+    (
+        "POST",
+        "/v1/silences/preview",
+        {"matchers": [{"name": "a", "op": "=", "value": "b"}]},
+        Role.VIEWER,
+    ),
     ("GET", "/v1/alerts/{alert}/actions/00000000000000000000000000000000", None, Role.VIEWER),
     ("GET", "/v1/changes", None, Role.VIEWER),
     ("GET", "/v1/silences", None, Role.VIEWER),

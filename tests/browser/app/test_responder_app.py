@@ -87,6 +87,13 @@ def test_a_responder_sees_an_alert_arrive_live_reads_why_and_acknowledges_it(
         lambda: world.get(f"/v1/alerts/{sent['id']}").json()["alert"]["status"] == "acknowledged"
     )
     assert _human_signals(world, sent["id"]) == 1
+    # A silence from the alert's labels: Helios previews the one open alert it would cover.
+    page.get_by_role("button", name="Silence…").click()
+    expect(page.get_by_role("heading", name="Would silence now: 1 open alerts")).to_be_visible(
+        timeout=TIMEOUT_MS
+    )
+    expect(page.get_by_text(re.compile("Matched on this device"))).to_be_hidden(timeout=TIMEOUT_MS)
+    expect(page.locator("section", has_text="Would silence now").get_by_text(name)).to_be_visible()
     page.goto(f"{world.base}/app/#/")
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
     page.set_viewport_size({"width": 375, "height": 812})

@@ -1,5 +1,5 @@
-import { useMemo, useState } from "preact/hooks";
-import { unwrap, type Matcher } from "../api";
+import { useEffect, useMemo, useState } from "preact/hooks";
+import { ApiError, unwrap, type Alert, type Matcher } from "../api";
 import { matches } from "../data";
 import { describe, Priority, useApp, useLoad } from "../ui";
 
@@ -31,10 +31,29 @@ export function SilenceView({ search }: { search: string }) {
       ),
     [],
   );
-  const matched = useMemo(
+  // Offline (or before the server answered): matched here against the open alerts kept.
+  const local = useMemo(
     () => (open.loaded?.value.items ?? []).filter((a) => matchers.every((m) => m.name) && matches(a.labels, matchers)),
     [open.loaded, matchers],
   );
+  // Online: the server's answer, matched with RE2 exactly as the silence will be.
+  const [server, setServer] = useState<{ items: Alert[]; complete: boolean } | null>(null);
+  const [problem, setProblem] = useState<string | null>(null);
+  useEffect(() => {
+    setServer(null);
+    if (data.offline || matchers.length === 0 || !matchers.every((m) => m.name)) return;
+    const timer = setTimeout(async () => {
+      try {
+        const found = unwrap(await data.client.POST("/v1/silences/preview", { body: { matchers } }));
+        setServer({ items: found.items, complete: found.complete });
+        setProblem(null);
+      } catch (failure) {
+        setProblem(failure instanceof ApiError && failure.status === 400 ? describe(failure) : null);
+      }
+    }, 300);
+    return () => clearTimeout(timer);
+  }, [matchers, data.offline]);
+  const matched = server?.items ?? local;
 
   function change(index: number, patch: Partial<Matcher>) {
     setMatchers((all) => all.map((m, i) => (i === index ? { ...m, ...patch } : m)));
@@ -110,7 +129,16 @@ export function SilenceView({ search }: { search: string }) {
         </button>
       </form>
       <section class="card" aria-labelledby="preview" aria-live="polite">
-        <h2 id="preview">Would silence now: {matched.length} open alerts</h2>
+        <h2 id="preview">
+          Would silence now: {matched.length}
+          {server && !server.complete ? "+" : ""} open alerts
+        </h2>
+        {!server && <p class="muted">Matched on this device ({data.offline ? "offline" : "checking with Helios…"}).</p>}
+        {problem && (
+          <p class="error" role="alert">
+            {problem}
+          </p>
+        )}
         <ul class="plain">
           {matched.slice(0, 50).map((a) => (
             <li key={a.id}>

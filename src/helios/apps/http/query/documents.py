@@ -272,6 +272,18 @@ class NewSilence(msgspec.Struct, forbid_unknown_fields=True):
     comment: Text = ""
 
 
+class SilencePreviewRequest(msgspec.Struct, forbid_unknown_fields=True):
+    matchers: list[Matcher]
+
+
+class SilencePreviewDocument(msgspec.Struct):
+    items: list[AlertSummary]
+    """The open alerts the silence would cover now, newest signal first."""
+    scanned: int
+    complete: bool
+    """False: the tenant has more open alerts than were read (the oldest were not)."""
+
+
 class NewNote(msgspec.Struct, forbid_unknown_fields=True):
     text: Text
 
