@@ -19,6 +19,8 @@ from test_query_api import PASSWORD, World, am_alert
 from helios.domain.access import Role
 
 TIMEOUT_MS = 15_000
+STARTED_AT = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60))
+"""When every alert of these tests started firing (one time: a resend is the same alert)."""
 
 
 def _sign_in(page: Page, world: World) -> None:
@@ -30,8 +32,14 @@ def _sign_in(page: Page, world: World) -> None:
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible(timeout=TIMEOUT_MS)
 
 
-def _send(world: World, name: str) -> dict[str, Any]:
-    world.alertmanager(0, [am_alert(name, "checkout", "critical", instance="c-1")])
+def _send(world: World, name: str, *, receiver: str = "helios") -> dict[str, Any]:
+    """An Alertmanager webhook with one alert (the same alert for a name, whichever receiver
+    sends it: an HA pair's two members); the alert as the API lists it."""
+    alert = am_alert(name, "checkout", "critical", instance="c-1")
+    alert["startsAt"] = STARTED_AT
+    body = {"version": "4", "status": "firing", "receiver": receiver, "alerts": [alert]}
+    key = world.tenants[0].webhook_key
+    assert world.http.post(f"/v1/ingest/alertmanager/{key}", json=body).status_code == 202
     [found] = world.wait_for(lambda: world.alerts(q=name.lower()))
     return dict(found)
 
@@ -67,12 +75,18 @@ def test_a_responder_sees_an_alert_arrive_live_reads_why_and_acknowledges_it(
     sent = _send(world, name)
     row = page.get_by_role("link", name=re.compile(name))
     expect(row).to_be_visible(timeout=TIMEOUT_MS)
+    # The HA twin sends it again (its own receiver: a body of its own, past the edge's
+    # content dedup): a duplicate on the alert's timeline.
+    _send(world, name, receiver="helios-twin")
     for width, height in ((375, 812), (1280, 900)):
         page.set_viewport_size({"width": width, "height": height})
         page.screenshot(path=str(artifacts / f"alerts-{width}.png"), full_page=True)
     row.click()
     expect(page.get_by_role("heading", name=re.compile(r"^Why P\d: score \d+"))).to_be_visible()
     expect(page.locator("table.factors tbody tr").first).to_be_visible()
+    expect(page.locator("ol.timeline .badge", has_text="duplicate").first).to_be_visible(
+        timeout=TIMEOUT_MS
+    )
     assert _serious_violations(page) == []
     for width, height in ((375, 812), (1280, 900)):
         page.set_viewport_size({"width": width, "height": height})

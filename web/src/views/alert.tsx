@@ -217,6 +217,23 @@ function Context({ detail }: { detail: AlertDetail }) {
   );
 }
 
+type Decision = AlertDetail["decisions"][number];
+
+/** When a decision was made: its own time, else that of the signal it is about. */
+function decisionTime(d: Decision): string {
+  if (d.at) return d.at;
+  const detail = d.detail as { received_at?: number; occurred_at?: number; signal?: { received_at?: number } };
+  const ms = detail.received_at ?? detail.signal?.received_at ?? detail.occurred_at;
+  return typeof ms === "number" ? new Date(ms).toISOString() : "";
+}
+
+function decisionText(d: Decision): string {
+  const detail = d.detail as { source?: string; signal?: { source?: string } };
+  const source = detail.source ?? detail.signal?.source;
+  const what = d.kind.replace(/_/g, " ");
+  return source ? `decided: ${what} (from ${source})` : `decided: ${what}`;
+}
+
 function Timeline({ detail }: { detail: AlertDetail }) {
   type Line = { at: string; key: string; text: string; badges: string[] };
   const lines: Line[] = [
@@ -227,12 +244,13 @@ function Timeline({ detail }: { detail: AlertDetail }) {
       badges: s.late ? ["late"] : [],
     })),
     ...detail.decisions
-      .filter((d) => d.at)
-      .map((d) => ({
-        at: d.at ?? "",
+      .map((d) => ({ d, at: decisionTime(d) }))
+      .filter(({ at }) => at)
+      .map(({ d, at }) => ({
+        at,
         key: `d-${d.position}-${d.name}`,
-        text: `decided: ${d.kind.replace(/_/g, " ")}`,
-        badges: d.kind.includes("duplicate") || d.kind.includes("dropped") ? ["duplicate"] : [],
+        text: decisionText(d),
+        badges: /deduplicated|repeated/.test(d.kind) ? ["duplicate"] : /late/.test(d.kind) ? ["late"] : [],
       })),
   ].sort((a, b) => a.at.localeCompare(b.at));
   return (
