@@ -29,8 +29,10 @@ import structlog
 from helios.domain import (
     access,
     alert,
+    flags,
     incident,
     key_index,
+    reports,
     ruleset_stream,
     silence,
     tenancy,
@@ -110,6 +112,14 @@ USER_INDEX: Kind[None, user_index.UserIndex] = Kind(
 )
 """Which tenant each user id belongs to (one stream: the key is None)."""
 
+FLAGS: Kind[str, flags.TenantFlags] = Kind(
+    name="flags",
+    stream=flags.flags_stream_id,
+    initial=flags.initial_state,
+    evolve=flags.evolve,
+)
+"""A tenant's feature flags, by tenant id."""
+
 RULESET: Kind[str, ruleset_stream.TenantRules] = Kind(
     name="ruleset",
     stream=ruleset_stream.ruleset_stream_id,
@@ -125,6 +135,14 @@ SILENCES: Kind[str, silence.TenantSilences] = Kind(
     evolve=silence.evolve,
 )
 """A tenant's silences, by tenant id."""
+
+REPORTS: Kind[str, reports.TenantReports] = Kind(
+    name="reports",
+    stream=reports.reports_stream_id,
+    initial=reports.initial_state,
+    evolve=reports.evolve,
+)
+"""A tenant's issued weekly reports, by tenant id."""
 
 
 def _alert_stream(key: tuple[str, str]) -> uuid.UUID:

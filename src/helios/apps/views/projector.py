@@ -17,16 +17,30 @@ from typing import Any
 import attrs
 import orjson
 
-from helios.apps.views import activity, alert_deadlines, alerts, changes, incidents
+from helios.apps.views import (
+    activity,
+    alert_deadlines,
+    alerts,
+    changes,
+    incidents,
+    integration_stats,
+)
 from helios.apps.views.positions import forget_position, move_position
 from helios.apps.views.schema import REBUILT_TABLES
 from helios.apps.views.streams import AlertStates, FoldedAlert, StreamDirectory
 from helios.domain import alert, incident, ruleset_stream
 from helios.domain.changes import Change
 from helios.domain.deadlines import Pending, pending
-from helios.domain.intake import ChangeRecorded, TickReceived
+from helios.domain.intake import (
+    ChangeRecorded,
+    ControlReceived,
+    EnvelopeNormalized,
+    EnvelopeReceived,
+    EnvelopeRejected,
+    TickReceived,
+)
 from helios.domain.ruleset import Ruleset
-from helios.domain.values import Link
+from helios.domain.values import Envelope, Link
 from helios.ports.event_store import EventStore, LogEntry
 from helios.ports.read_models import Cursor, ReadModels
 
@@ -82,6 +96,8 @@ class Projector:
         page_rows = _PageRows()
         for entry in page:
             self._entry(entry, page_rows)
+            self._delivery(entry, page_rows)
+        page_rows.writes.append(page_rows.deliveries.write)
         deadlines = self._deadlines(page_rows)
         try:
             with self._db.transaction() as cursor:
@@ -137,6 +153,28 @@ class Projector:
             if changed is not None:
                 rows.rules_changed.add(changed)
 
+    def _delivery(self, entry: LogEntry, rows: _PageRows) -> None:
+        """Count an envelope's outcome for its integration (``integration_stats``)."""
+        event = entry.event
+        if isinstance(event, EnvelopeReceived):
+            rows.received[entry.stream_id] = event.envelope
+            return
+        if not isinstance(
+            event, EnvelopeNormalized | EnvelopeRejected | ChangeRecorded | ControlReceived
+        ):
+            return
+        envelope = rows.received.pop(entry.stream_id, None)
+        if envelope is None:  # received at the end of the previous page: read it back
+            first = self._store.read_stream(entry.stream_id)[:1]
+            envelope = first[0].event.envelope if first else None
+        if envelope is not None:
+            rows.deliveries.count(
+                envelope.tenant,
+                envelope.integration,
+                envelope.received_at,
+                accepted=not isinstance(event, EnvelopeRejected),
+            )
+
     def _deadlines(self, rows: _PageRows) -> _PageDeadlines:
         """The deadline rows a page writes, each under its tenant's ruleset as of the page's
         end: those of the alerts it wrote, those of ticked alerts whose row waited for their
@@ -170,6 +208,8 @@ class _PageRows:
         """What a tick may act on, per alert written (None: it is closed, no row)."""
         self.ticked: list[tuple[str, str]] = []
         self.rules_changed: set[str] = set()
+        self.received: dict[uuid.UUID, Envelope] = {}
+        self.deliveries = integration_stats.PageCounts()
 
     def alert(self, entry: LogEntry, folded: FoldedAlert) -> None:
         state = folded.state
