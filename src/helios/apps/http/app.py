@@ -21,6 +21,7 @@ from helios.apps.http.config import ApiConfig
 from helios.apps.http.errors import PROBLEM_HANDLERS, NotFound, problem_response
 from helios.apps.http.middleware import BodyDeadline, RequestContext
 from helios.apps.http.query import OPENAPI_COMPONENTS, query_router
+from helios.apps.http.responder_app import app_router
 from helios.apps.http.routes import ROUTES, ApiContext, dependencies
 from helios.apps.http.sns import SnsVerifier
 from helios.apps.observability import Metrics
@@ -77,7 +78,11 @@ def create_app(
         ctx.shutting_down = True
 
     return Litestar(
-        route_handlers=[*ROUTES, query_router(services, clock=clock, mailer=mailer)],
+        route_handlers=[
+            *ROUTES,
+            query_router(services, clock=clock, mailer=mailer),
+            app_router(),
+        ],
         dependencies=dependencies(ctx),
         exception_handlers=PROBLEM_HANDLERS,
         middleware=[
