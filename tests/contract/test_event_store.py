@@ -26,6 +26,7 @@ from store_fixtures import (
 
 from helios.adapters.store.codec import EventCodec
 from helios.adapters.store.factory import migrate, open_event_store, sqlite_path
+from helios.adapters.store.recorder_store import PROBE_CHUNK
 from helios.adapters.store.sqlite import open_sqlite_store
 from helios.ports.event_store import (
     AppendBatch,
@@ -34,6 +35,7 @@ from helios.ports.event_store import (
     EventStore,
     StoreUnavailable,
     StreamAppend,
+    StreamIndex,
     Tracking,
 )
 
@@ -106,6 +108,26 @@ def test_appended_events_are_read_back_in_version_order(store: EventStore) -> No
     assert [r.version for r in store.read_stream(a, after_version=1)] == [2, 3]
     assert last == store.read_log(0, 3)[-1].position
     assert store.max_position() > last
+
+
+def test_the_store_tells_which_of_many_streams_hold_events(store: EventStore) -> None:
+    """Asked about more streams than one query takes, it names exactly those with events
+    (markers' streams are not confused with them)."""
+    assert isinstance(store, StreamIndex)
+    written = [uuid.uuid4() for _ in range(7)]
+    store.append(
+        AppendBatch(
+            streams=tuple(
+                StreamAppend(stream_id=s, expected_version=0, events=notes("x")) for s in written
+            ),
+            input_keys=("ingest/probe",),
+        )
+    )
+    asked = [uuid.uuid4() for _ in range(PROBE_CHUNK + 3)]
+    asked[1:1] = written[:3]
+    asked.append(written[-1])
+    assert store.existing_streams(asked) == {*written[:3], written[-1]}
+    assert store.existing_streams([]) == set()
 
 
 def test_a_stream_may_appear_twice_in_a_batch_with_contiguous_versions(store: EventStore) -> None:

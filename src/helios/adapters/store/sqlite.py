@@ -8,10 +8,11 @@ every start. Writers serialise on the file lock, waited for up to ``lock_timeout
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 from uuid import UUID
 
-from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.persistence import InfrastructureFactory, ProcessRecorder
 
 from helios.adapters.store.codec import EventCodec
 from helios.adapters.store.recorder_store import RecorderEventStore
@@ -50,7 +51,20 @@ def open_sqlite_store(
         ),
         unavailable=(sqlite3.Error,),
         on_close=factory.close,
+        stream_probe=_existing_streams,
     )
+
+
+def _existing_streams(recorder: ProcessRecorder, streams: Sequence[UUID]) -> set[UUID]:
+    """Which of ``streams`` hold events: one query on the primary key's index (the library
+    stores SQLite stream ids as hex text)."""
+    marks = ", ".join("?" * len(streams))
+    with recorder.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
+        cursor.execute(
+            f"SELECT DISTINCT originator_id FROM stored_events WHERE originator_id IN ({marks})",
+            [stream.hex for stream in streams],
+        )
+        return {UUID(row[0]) for row in cursor.fetchall()}
 
 
 def migrate_sqlite(path: str | Path) -> None:

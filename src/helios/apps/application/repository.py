@@ -42,6 +42,7 @@ from helios.ports.event_store import (
     EventStore,
     EventStoreError,
     StreamAppend,
+    StreamIndex,
 )
 from helios.ports.snapshots import Snapshot, SnapshotStore, SnapshotUnreadable
 
@@ -342,6 +343,29 @@ class Repository:
             state, version = self._cold(kind, key, stream)
         self._cache.put(stream, state, version, now)
         return state, version
+
+    def preload(self, kind: Kind[K, Any], keys: Iterable[K]) -> None:
+        """Cache the initial state of those of ``keys`` whose stream holds no event yet, when
+        the store can tell for many streams at once (``StreamIndex``): a batch of new alerts
+        then costs one query per few hundred, not a snapshot lookup and a stream read each.
+
+        A stream another writer starts meanwhile is no harm: the append expecting version 0
+        conflicts, and the retry reads it.
+
+        Raises:
+            StoreUnavailable: the store cannot be reached.
+        """
+        if not isinstance(self.store, StreamIndex):
+            return
+        unknown = {kind.stream(key): key for key in keys}
+        unknown = {s: key for s, key in unknown.items() if self._cache.get(s) is None}
+        if not unknown:
+            return
+        existing = self.store.existing_streams(list(unknown))
+        now = self._monotonic()
+        for stream, key in unknown.items():
+            if stream not in existing:
+                self._cache.put(stream, kind.initial(key), 0, now)
 
     def cached(self, kind: Kind[K, S], key: K, *, max_age_s: float) -> tuple[S, int] | None:
         """The cached state and version if checked less than ``max_age_s`` ago, else None;
