@@ -151,3 +151,37 @@ def test_a_notifier_starting_mid_log_renders_each_email_from_the_whole_stream(
     emails = _written_emails(db)
     assert emails and emails == _expected_emails(store, after=middle)
     assert counting.stream_reads > 0
+
+
+class Recording:
+    """A follower that keeps its pages and has no use for recorded inputs."""
+
+    name = "recording"
+
+    def __init__(self, db: ReadModels) -> None:
+        self._db = db
+        self.entries: list[Any] = []
+
+    @staticmethod
+    def left_encoded(name: str) -> bool:
+        return name.startswith("helios.intake.")
+
+    def apply(self, page: Sequence[Any], *, after: int) -> None:
+        self.entries += page
+        with self._db.transaction() as cursor:
+            move_position(cursor, self.name, after=after, to=page[-1].position)
+
+
+def test_a_follower_gets_the_entries_it_has_no_use_for_undecoded(
+    store: EventStore, db: ReadModels
+) -> None:
+    """Entries a follower leaves encoded come with their stored bytes and no event; the
+    others are decoded, and none is missing."""
+    follower = Recording(db)
+    _follow(follower, store, db, page_size=100)
+    names = [e.name for e in follower.entries]
+    assert names == [e.name for e in store.read_log(0, 100_000)]
+    intake = [e for e in follower.entries if e.name.startswith("helios.intake.")]
+    assert intake and all(e.event is None and e.encoded for e in intake)
+    others = [e for e in follower.entries if not e.name.startswith("helios.intake.")]
+    assert others and all(e.event is not None and e.encoded is None for e in others)

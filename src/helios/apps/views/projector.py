@@ -24,7 +24,13 @@ from helios.apps.views.streams import AlertStates, FoldedAlert, StreamDirectory
 from helios.domain import alert, incident, ruleset_stream
 from helios.domain.changes import Change
 from helios.domain.deadlines import Pending, pending
-from helios.domain.intake import ChangeRecorded, TickReceived
+from helios.domain.intake import (
+    ChangeRecorded,
+    EnvelopeNormalized,
+    EnvelopeReceived,
+    EnvelopeRejected,
+    TickReceived,
+)
 from helios.domain.ruleset import Ruleset
 from helios.domain.values import Link
 from helios.ports.event_store import EventStore, LogEntry
@@ -54,6 +60,11 @@ _TIMELINE = {
     incident.IncidentResolved: "resolved",
 }
 
+_INPUTS: frozenset[str] = frozenset(
+    cls.NAME  # type: ignore[union-attr]
+    for cls in (EnvelopeReceived, EnvelopeNormalized, EnvelopeRejected)
+)
+
 # An alert's part in an incident (named here: inside _PageRows, ``incident`` is a method).
 _Membership = incident.IncidentAlertJoined | incident.IncidentAlertChanged
 
@@ -62,6 +73,12 @@ class Projector:
     """Applies log pages to the read models (synchronous: run it in a thread)."""
 
     name = FOLLOWER
+
+    @staticmethod
+    def left_encoded(name: str) -> bool:
+        """Recorded inputs (raw envelopes, what normalization made of them) project nothing:
+        they are the largest entries of the log and are not decoded."""
+        return name in _INPUTS
 
     def __init__(self, store: EventStore, db: ReadModels) -> None:
         self._store = store

@@ -37,6 +37,11 @@ class NotificationOutbox:
 
     name = FOLLOWER
 
+    @staticmethod
+    def left_encoded(name: str) -> bool:
+        """Only alert events are folded: the others are not decoded."""
+        return not name.startswith("helios.alert.")
+
     def __init__(
         self, store: EventStore, db: ReadModels, *, public_url: str, recipients: str
     ) -> None:
