@@ -130,6 +130,23 @@ def test_the_store_tells_which_of_many_streams_hold_events(store: EventStore) ->
     assert store.existing_streams([]) == set()
 
 
+def test_a_large_batch_takes_consecutive_positions_and_returns_the_last(store: EventStore) -> None:
+    """Every event of one append is at the positions after the log's end, in batch order."""
+    store.append(append(uuid.uuid4(), 0, *notes("before")))
+    head = store.max_position()
+    streams = [uuid.uuid4() for _ in range(300)]
+    batch = AppendBatch(
+        streams=tuple(
+            StreamAppend(stream_id=s, expected_version=0, events=notes("a", "b")) for s in streams
+        )
+    )
+    last = store.append(batch)
+    entries = store.read_log(head, 1000)
+    assert [e.position for e in entries] == list(range(entries[0].position, last + 1))
+    assert [(e.stream_id, e.version) for e in entries] == [(s, v) for s in streams for v in (1, 2)]
+    assert last == store.max_position()
+
+
 def test_a_stream_may_appear_twice_in_a_batch_with_contiguous_versions(store: EventStore) -> None:
     """Two appends to one stream in a batch chain their versions; a gap is refused."""
     s = uuid.uuid4()
