@@ -15,6 +15,7 @@ which marks it for catching up. Correctness never depends on it.
 
 from __future__ import annotations
 
+import functools
 import random
 import threading
 import time
@@ -128,6 +129,9 @@ SILENCES: Kind[str, silence.TenantSilences] = Kind(
 """A tenant's silences, by tenant id."""
 
 
+# A batch asks for an alert's stream id several times (load, preload, versions, cache): the
+# UUIDv5 (a SHA-1) is computed once per recent key.
+@functools.lru_cache(maxsize=1 << 16)
 def _alert_stream(key: tuple[str, str]) -> uuid.UUID:
     return alert.alert_stream_id(*key)
 
@@ -136,6 +140,7 @@ def _initial_alert(key: tuple[str, str]) -> alert.AlertState:
     return alert.initial_state(*key)
 
 
+@functools.lru_cache(maxsize=1 << 12)
 def _group_stream(key: tuple[str, str]) -> uuid.UUID:
     return incident.group_stream_id(*key)
 
