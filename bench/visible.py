@@ -233,6 +233,10 @@ def raw_baseline(data_dir: Path, alerts_count: int) -> float:
 
 
 def disk_report(data_dir: Path, alerts_count: int) -> None:
+    for path in sorted(data_dir.glob("*.db")):
+        conn = sqlite3.connect(path)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
     total = 0
     for path in sorted(data_dir.rglob("*")):
         if path.is_file():
@@ -240,7 +244,6 @@ def disk_report(data_dir: Path, alerts_count: int) -> None:
     print(f"disk per alert (allocated blocks, after checkpoint): {total / alerts_count:.0f} B")
     for path in sorted(data_dir.glob("*.db")):
         conn = sqlite3.connect(path)
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         rows = conn.execute(
             "SELECT name, SUM(pgsize) FROM dbstat GROUP BY name HAVING SUM(pgsize) > ?"
             " ORDER BY 2 DESC",
