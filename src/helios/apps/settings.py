@@ -29,9 +29,6 @@
 | HELIOS_SNAPSHOT_EVERY | 100 | snapshot an alert or incident group each this many events of its |
 |  |  | stream, so a cold load reads fewer than this many (0: no snapshots) |
 | HELIOS_FOLLOWER_POLL_S | 0.5 | how often an idle follower looks for new log entries |
-| HELIOS_ANALYTICS_FANOUT | on with sqs | on/off: copy each decision to the analytics queue; |
-|  | (else off) | off with the embedded queue, where nothing reads it and it would |
-|  |  | keep a second copy of the log in queue.db that never expires |
 | HELIOS_TICK_INTERVAL_S | 30 | how often the scheduler sends ticks for open alerts |
 | HELIOS_SESSION_TTL_S | 3600 | lifetime of a session token issued by a password login |
 | HELIOS_LOGIN_MAX_FAILURES | 5 | wrong passwords from one address for one email before a lockout |
@@ -83,7 +80,6 @@ class Settings:
     worker_visibility_s: int = 60
     snapshot_every: int = 100
     follower_poll_s: float = 0.5
-    analytics_fanout: bool = False
     tick_interval_s: float = 30.0
     session_ttl_s: int = 3600
     login_max_failures: int = 5
@@ -163,7 +159,6 @@ class Settings:
             worker_visibility_s=max(5, _int(values, "HELIOS_WORKER_VISIBILITY_S", 60)),
             snapshot_every=max(0, _int(values, "HELIOS_SNAPSHOT_EVERY", 100)),
             follower_poll_s=_float(values, "HELIOS_FOLLOWER_POLL_S", 0.5),
-            analytics_fanout=_switch(values, "HELIOS_ANALYTICS_FANOUT", queue == "sqs"),
             tick_interval_s=_float(values, "HELIOS_TICK_INTERVAL_S", 30.0),
             session_ttl_s=max(60, _int(values, "HELIOS_SESSION_TTL_S", 3600)),
             login_max_failures=max(1, _int(values, "HELIOS_LOGIN_MAX_FAILURES", 5)),
@@ -191,14 +186,3 @@ def _float(values: Mapping[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise ValueError(f"{name} must be a number, not {raw!r}") from None
-
-
-def _switch(values: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = (values.get(name) or "").strip().lower()
-    if not raw:
-        return default
-    if raw in ("on", "1", "true", "yes"):
-        return True
-    if raw in ("off", "0", "false", "no"):
-        return False
-    raise ValueError(f"{name} must be 'on' or 'off', not {raw!r}")

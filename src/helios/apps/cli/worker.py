@@ -32,11 +32,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "followers",
         help="follow the event log: projections, notifier (email), analytics fan-out",
     )
-    followers.add_argument(
-        "--no-fanout",
-        action="store_true",
-        help="skip the analytics queue (default: HELIOS_ANALYTICS_FANOUT)",
-    )
+    followers.add_argument("--no-fanout", action="store_true", help="skip the analytics queue")
     followers.set_defaults(func=_followers)
 
 
@@ -81,7 +77,7 @@ def _followers(args: argparse.Namespace) -> int:
         stop_on_signals(stop)
         async with open_services(settings) as services:
             _log.info("followers.started", read_models=settings.effective_read_models_url)
-            await run_followers(services, stop, fanout=False if args.no_fanout else None)
+            await run_followers(services, stop, fanout=not args.no_fanout)
             _log.info("followers.stopped")
 
     asyncio.run(main())

@@ -79,13 +79,11 @@ async def run_followers(
     stop: asyncio.Event,
     *,
     mailer: Mailer | None = None,
-    fanout: bool | None = None,
+    fanout: bool = True,
 ) -> None:
     """Projector, notifier (outbox + dispatcher), SNS confirmation requests and fan-out until
-    ``stop`` is set; ``fanout`` None: as the settings say (``HELIOS_ANALYTICS_FANOUT``)."""
+    ``stop`` is set."""
     settings = services.settings
-    if fanout is None:
-        fanout = settings.analytics_fanout
     poll = settings.follower_poll_s
     async with AsyncExitStack() as stack:
         projector_db = await read_models(services)
