@@ -1,6 +1,7 @@
 """Helios's embedded default (``helios up``) side by side with Prometheus Alertmanager 0.25.
 
     python bench/peer.py [--rounds 3] [--duration 10] [--active 100000] [--quick] [--no-wrk]
+                         [--only load|state]
 
 Expects ``prometheus-alertmanager`` (Debian package) and ``wrk`` on the PATH and installs
 nothing; ``--no-wrk`` loads both servers from concurrent httpx clients in this process instead
@@ -919,6 +920,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--no-wrk", action="store_true", help="load from httpx clients in this process"
     )
+    parser.add_argument(
+        "--only",
+        choices=("load", "state"),
+        help="run one phase: the throughput rounds, or the big-state rounds",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         sizes = Sizes(seconds=1, active=600, visible=200, cpu_window_s=2.0, settle_s=1.0)
@@ -956,6 +962,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             lambda system: measure_state(system, results, sizes, starts_at, use_wrk=use_wrk),
         ),
     ]
+    phases = [(phase, measure) for phase, measure in phases if args.only in (None, phase)]
     try:
         for phase, measure in phases:
             for number in range(1, args.rounds + 1):

@@ -407,6 +407,44 @@ async def test_messages_a_killed_process_held_are_delivered_at_once_by_the_next_
 
 
 @pytest.mark.anyio
+async def test_a_running_consumer_takes_back_what_a_killed_process_held_within_a_second(
+    tmp_path: Path,
+) -> None:
+    """Another process receives for 60 s and is SIGKILLed; a live instance, which has
+    received before, gets those messages again without a restart."""
+    path = tmp_path / "queue.db"
+    async with EmbeddedQueue(path=path, poll_interval_s=0.05) as survivor:
+        assert await survivor.receive(max_messages=1, wait_seconds=0) == []
+        await survivor.send([message(body) for body in (b"held-1", b"held-2")])
+        script = textwrap.dedent(
+            f"""
+            import asyncio, os, signal
+            from helios.adapters.embedded_queue import EmbeddedQueue
+
+            async def main():
+                queue = EmbeddedQueue(path={str(path)!r})
+                got = await queue.receive(max_messages=2, wait_seconds=1, visibility_timeout_s=60)
+                print(*(m.body.decode() for m in got), flush=True)
+                os.kill(os.getpid(), signal.SIGKILL)
+
+            asyncio.run(main())
+            """
+        )
+        done = await anyio.run_process(
+            [sys.executable, "-c", script], check=False, stderr=subprocess.PIPE
+        )
+        assert done.returncode == -9
+        assert done.stdout.split() == [b"held-1", b"held-2"]
+        started = time.monotonic()
+        got: list[ReceivedMessage] = []
+        while len(got) < 2 and time.monotonic() - started < 5:
+            got.extend(await survivor.receive(max_messages=10, wait_seconds=0.5))
+    assert bodies(got) == [b"held-1", b"held-2"]
+    assert time.monotonic() - started < 3
+    assert not list((tmp_path / "queue.db-owners").glob("*.lock"))
+
+
+@pytest.mark.anyio
 async def test_an_embedded_queue_opens_a_fresh_file_while_another_process_creates_it(
     tmp_path: Path,
 ) -> None:

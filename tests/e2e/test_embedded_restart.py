@@ -62,7 +62,7 @@ async def test_keys_bodies_and_signatures_are_remembered_across_a_restart(tmp_pa
     resolved = (FIXTURES / "alertmanager-0.25-captured" / "webhook_v4_resolved.json").read_bytes()
     generic = json.dumps({"action": "trigger", "summary": "Disk full", "dedup_key": "d"}).encode()
     async with process(settings, clock) as (services, client):
-        tenancy = TenancyService(services.store, clock=clock)
+        tenancy = TenancyService(services.store, clock=clock, secrets=services.secrets)
         tenant = tenancy.create_tenant("acme").tenant_id
         am = tenancy.create_integration(tenant_id=tenant, kind=SourceKind.ALERTMANAGER)
         signed = tenancy.create_integration(tenant_id=tenant, kind=SourceKind.GENERIC)

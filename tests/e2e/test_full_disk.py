@@ -184,7 +184,7 @@ async def helios_on(disk: DataDisk, **settings: Any) -> AsyncIterator[Helios]:
         clock = Clock()
         config = ApiConfig(key_miss_refresh_s=1e-9)
         app = create_app(services, config=config, clock=clock)
-        tenancy = TenancyService(services.store, clock=clock)
+        tenancy = TenancyService(services.store, clock=clock, secrets=services.secrets)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://helios.test") as client:
             yield Helios(

@@ -44,6 +44,7 @@ from helios.apps.http.sns import SnsVerifier
 from helios.domain.access import Role
 from helios.domain.values import SourceKind
 from helios.ports.event_store import EventStore
+from helios.ports.secrets import SecretVault
 
 Credentials = Literal["authed", "anonymous", "public"]
 Expect = Literal["refused", "tolerated", "duplicate"] | int
@@ -240,8 +241,8 @@ class Hostile:
 
 
 def _seed_integrations(keys: list[dict[SourceKind, Issued]]) -> Callable[..., None]:
-    def seed(store: EventStore, tenants: list[Any]) -> None:
-        tenancy = TenancyService(store)
+    def seed(store: EventStore, tenants: list[Any], secrets: SecretVault) -> None:
+        tenancy = TenancyService(store, secrets=secrets)
         for tenant in tenants:
             made = {
                 kind: tenancy.create_integration(

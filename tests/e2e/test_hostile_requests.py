@@ -70,7 +70,7 @@ class Site:
 
 
 def _seed(services: Any, site: dict[str, Any]) -> None:
-    tenancy = TenancyService(services.store)
+    tenancy = TenancyService(services.store, secrets=services.secrets)
     tenant = tenancy.create_tenant("acme").tenant_id
     generic = tenancy.create_integration(tenant_id=tenant, kind=SourceKind.GENERIC)
     pagerduty = tenancy.create_integration(tenant_id=tenant, kind=SourceKind.PAGERDUTY)

@@ -207,7 +207,7 @@ async def make_api(
         idempotency=idempotency or InMemoryIdempotencyStore(),
     )
     clock = Clock(now_ms=int(time.time() * 1000))
-    tenancy = TenancyService(store, clock=clock)
+    tenancy = TenancyService(store, clock=clock, secrets=services.secrets)
 
     async def fetch(url: str) -> bytes:
         if url != CERT_URL:

@@ -93,7 +93,7 @@ def test_creating_a_user_above_ones_own_role_is_a_403_saying_so(world: World) ->
     body = {"email": "boss@people.example", "role": "owner", "password": "short"}
     response = world.post("/v1/users", role=Role.ADMIN, json=body)
     assert response.status_code == 403, response.text
-    assert response.json()["detail"] == "a admin cannot create a owner"
+    assert response.json()["detail"] == "an admin cannot create an owner"
 
 
 def test_a_token_expiry_outside_1_to_3650_days_is_a_400_naming_it(world: World) -> None:

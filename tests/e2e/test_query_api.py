@@ -24,13 +24,14 @@ from threaded import free_port, running_in_thread, wait_for, wait_until_healthy
 from helios.adapters.store.factory import migrate, open_event_store
 from helios.apps.application.access import AccessService, LoginPolicy
 from helios.apps.application.tenancy import TenancyService
-from helios.apps.composition import Services, open_read_models
+from helios.apps.composition import Services, open_read_models, open_secret_vault
 from helios.apps.http.config import ApiConfig
 from helios.apps.http.server import server_config
 from helios.apps.settings import Settings
 from helios.domain.access import Role
 from helios.domain.values import SourceKind
 from helios.ports.event_store import EventStore
+from helios.ports.secrets import SecretVault
 
 ROLES = (Role.VIEWER, Role.RESPONDER, Role.ADMIN, Role.OWNER)
 PASSWORD = "correct horse battery"
@@ -107,12 +108,13 @@ def start_world(
     data_dir: Path,
     *,
     app: Callable[[Services], Any] | None = None,
-    seed: Callable[[EventStore, list[Tenant]], None] | None = None,
+    seed: Callable[[EventStore, list[Tenant], SecretVault], None] | None = None,
 ) -> Iterator[World]:
     """Seed two tenants with users and tokens, then run everything in a thread until done.
 
     ``app`` builds the ASGI app served over the services (default: the API ``helios up``
-    serves, as it configures it); ``seed`` adds to the store before anything runs.
+    serves, as it configures it); ``seed`` adds to the store (and the secret vault the
+    services will use) before anything runs.
     """
     schema = f"q_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(postgres_url, autocommit=True) as conn:
@@ -162,7 +164,7 @@ def start_world(
             seeded.emails[role] = email
         tenants.append(seeded)
     if seed is not None:
-        seed(store, tenants)
+        seed(store, tenants, open_secret_vault(settings))
     store.close()
 
     def serve(services: Services) -> uvicorn.Server:

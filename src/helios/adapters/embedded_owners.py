@@ -85,6 +85,16 @@ class OwnerLocks:
         finally:
             os.close(fd)
 
+    def ended(self) -> list[str]:
+        """The instances whose lock files are there but free: ended since the last look (the
+        files are removed on the way, so each is named once). Cheap enough to ask often: one
+        directory listing and a lock attempt per other live instance."""
+        try:
+            names = [path.name.removesuffix(_SUFFIX) for path in self._dir.glob(f"*{_SUFFIX}")]
+        except OSError:
+            return []
+        return [owner for owner in names if self.is_gone(owner)]
+
     def sweep(self) -> None:
         """Remove the lock files of every instance that has ended."""
         with contextlib.suppress(OSError):

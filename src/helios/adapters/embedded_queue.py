@@ -16,7 +16,9 @@ It keeps the SQS contract (visibility timeouts, receive counts, a dead-letter qu
   and holds a lock file while it lives (``embedded_owners``). The first receive of a new
   instance makes the messages of instances that have ended visible again at once, rather than
   after their visibility timeout (a ``kill -9``'d worker's batch is not stuck for a minute);
-  their receive count is kept, so a message that kills its consumer is still dead-lettered.
+  so does a receive of a running instance, every ``reclaim_interval_s``, for the instances
+  that ended since (a consumer process beside it was killed); the receive count is kept, so a
+  message that kills its consumer is still dead-lettered.
 * Disk space: a send is refused (``QueueUnavailable``, hence 503) while the disk holding the
   file has less than ``min_free_bytes`` free, so that the worker keeps room to move what was
   accepted into the store; ``check_ready`` says the same, and commits a tiny write to prove
@@ -99,8 +101,11 @@ class EmbeddedQueue:
         dedup_window_s: int = 300,
         busy_timeout_s: float = 10.0,
         min_free_bytes: int = DEFAULT_MIN_FREE_BYTES,
+        reclaim_interval_s: float = 1.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self._reclaim_interval_ms = int(reclaim_interval_s * 1000)
+        self._next_reclaim_ms = 0
         self._min_free_bytes = min_free_bytes
         self._name = name
         self._max_receives = max_receives
@@ -330,6 +335,10 @@ class EmbeddedQueue:
         with write_transaction(conn):
             if self._take_back_pending:
                 self._take_back(conn, now)
+            elif now >= self._next_reclaim_ms:
+                self._take_back_from(conn, self._owners.ended(), now)
+            if now >= self._next_reclaim_ms:
+                self._next_reclaim_ms = now + self._reclaim_interval_ms
             while len(delivered) < max_messages:
                 rows = conn.execute(
                     f"SELECT {_COLUMNS} FROM queue_messages WHERE queue = ?"
@@ -368,14 +377,19 @@ class EmbeddedQueue:
             "SELECT DISTINCT owner FROM queue_messages"
             " WHERE owner IS NOT NULL AND receipt IS NOT NULL AND dead_at_ms IS NULL"
         ).fetchall()
-        for (owner,) in holders:
-            if self._owners.is_gone(owner):
-                conn.execute(
-                    "UPDATE queue_messages SET receipt = NULL, owner = NULL,"
-                    " visible_at_ms = MIN(visible_at_ms, ?) WHERE owner = ? AND dead_at_ms IS NULL",
-                    (now, owner),
-                )
+        self._take_back_from(
+            conn, [owner for (owner,) in holders if self._owners.is_gone(owner)], now
+        )
         self._owners.sweep()
+
+    def _take_back_from(self, conn: sqlite3.Connection, ended: list[str], now: int) -> None:
+        """Make the messages held by the ``ended`` instances visible now."""
+        for owner in ended:
+            conn.execute(
+                "UPDATE queue_messages SET receipt = NULL, owner = NULL,"
+                " visible_at_ms = MIN(visible_at_ms, ?) WHERE owner = ? AND dead_at_ms IS NULL",
+                (now, owner),
+            )
 
     def _write(self, sql: str, params: list[tuple[Any, ...]]) -> int:
         conn = self._file.connection()

@@ -81,4 +81,6 @@ def _email(message: MailMessage) -> EmailMessage:
     email["Date"] = formatdate(localtime=False)
     email["Message-ID"] = f"<{message.message_id}>"
     email.set_content(message.text)
+    if message.html:
+        email.add_alternative(message.html, subtype="html")
     return email

@@ -14,7 +14,10 @@ stays used.
   callers' time, by a write, so the tables hold only keys and fingerprints still live.
 * Concurrency: every call runs on one worker thread that owns the connection (the event loop
   never waits on disk); each operation is one transaction, and a write takes the file's write
-  lock up front (``BEGIN IMMEDIATE``), so several processes may share the file.
+  lock up front (``BEGIN IMMEDIATE``), so several processes may share the file. The content
+  checks every accepted request makes (``recently_seen``, then ``remember_seen``) are grouped:
+  those made while a group is on the thread go together in the next, the writes in one
+  transaction, so a busy API pays one thread hop and one commit per group, not per request.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Self
 
-from helios.adapters.sqlite_thread import SqliteThread, write_transaction
+from helios.adapters.sqlite_thread import Grouped, SqliteThread, write_transaction
 from helios.ports.idempotency import (
     DEFAULT_LEASE_MS,
     DEFAULT_RETENTION_MS,
@@ -85,6 +88,8 @@ class SqliteIdempotencyStore:
             unavailable=_unavailable,
         )
         self._next_sweep_ms = 0
+        self._seen_group = Grouped(self._file, self._seen_many)
+        self._remember_group = Grouped(self._file, self._remember_many)
 
     async def __aenter__(self) -> Self:
         await self._file.open()
@@ -95,6 +100,8 @@ class SqliteIdempotencyStore:
 
     async def close(self) -> None:
         """Close the file once the calls already made have run (closing twice is harmless)."""
+        await self._seen_group.idle()
+        await self._remember_group.idle()
         await self._file.close()
 
     # -- the port -------------------------------------------------------------------------
@@ -153,7 +160,7 @@ class SqliteIdempotencyStore:
         Raises:
             IdempotencyUnavailable: the file cannot be read.
         """
-        return await self._file.run(self._seen, scope, fingerprint, now_ms)
+        return await self._seen_group((scope, fingerprint, now_ms))
 
     async def remember_seen(
         self, *, scope: str, fingerprint: str, window_ms: int, now_ms: int
@@ -166,15 +173,7 @@ class SqliteIdempotencyStore:
         """
         if window_ms < 1:
             raise ValueError(f"window_ms must be positive, got {window_ms!r}")
-        # A fingerprint still within its window keeps it: repeats never extend the window.
-        await self._file.run(
-            self._write,
-            now_ms,
-            "INSERT INTO idempotency_seen (scope, fingerprint, expires_at_ms) VALUES (?, ?, ?)"
-            " ON CONFLICT (scope, fingerprint) DO UPDATE SET expires_at_ms = excluded.expires_at_ms"
-            " WHERE idempotency_seen.expires_at_ms <= ?",
-            (scope, fingerprint, now_ms + window_ms, now_ms),
-        )
+        await self._remember_group((scope, fingerprint, now_ms + window_ms, now_ms))
 
     # -- on the worker thread ------------------------------------------------------------
 
@@ -202,17 +201,31 @@ class SqliteIdempotencyStore:
         pairs = tuple((str(name), str(value)) for name, value in json.loads(headers))
         return Replay(StoredResponse(status=int(status), body=bytes(body), headers=pairs))
 
-    def _seen(self, scope: str, fingerprint: str, now_ms: int) -> bool:
-        row = (
-            self._file.connection()
-            .execute(
+    def _seen_many(self, asked: list[tuple[str, str, int]]) -> list[bool]:
+        conn = self._file.connection()
+        return [
+            conn.execute(
                 "SELECT 1 FROM idempotency_seen"
                 " WHERE scope = ? AND fingerprint = ? AND expires_at_ms > ?",
-                (scope, fingerprint, now_ms),
+                one,
+            ).fetchone()
+            is not None
+            for one in asked
+        ]
+
+    def _remember_many(self, rows: list[tuple[str, str, int, int]]) -> list[None]:
+        conn = self._file.connection()
+        with write_transaction(conn):
+            self._maybe_sweep(conn, max(row[3] for row in rows))
+            # A fingerprint still within its window keeps it: repeats never extend the window.
+            conn.executemany(
+                "INSERT INTO idempotency_seen (scope, fingerprint, expires_at_ms)"
+                " VALUES (?1, ?2, ?3) ON CONFLICT (scope, fingerprint)"
+                " DO UPDATE SET expires_at_ms = excluded.expires_at_ms"
+                " WHERE idempotency_seen.expires_at_ms <= ?4",
+                rows,
             )
-            .fetchone()
-        )
-        return row is not None
+        return [None] * len(rows)
 
     def _write(self, now_ms: int | None, sql: str, params: tuple[Any, ...]) -> None:
         conn = self._file.connection()

@@ -16,11 +16,13 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from helios.adapters.sqlite_wal import connect_wal
 
 _T = TypeVar("_T")
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
 
 
 class SqliteThread:
@@ -103,6 +105,53 @@ class SqliteThread:
             self._conn = None
         if self._on_close is not None:
             self._on_close()
+
+
+class Grouped(Generic[_In, _Out]):
+    """Calls that arrive while a group of them runs on the file's thread go together in the
+    next group: one hop to the thread (and one transaction, if ``run_group`` makes one) for
+    many concurrent callers, instead of one each, which is what bounds a busy API.
+
+    ``run_group`` gets the group's inputs in arrival order and returns one result per input;
+    if it raises, every caller of the group gets the error.
+    """
+
+    def __init__(self, file: SqliteThread, run_group: Callable[[list[_In]], list[_Out]]) -> None:
+        self._file = file
+        self._run_group = run_group
+        self._pending: list[tuple[_In, asyncio.Future[_Out]]] = []
+        self._runner: asyncio.Task[None] | None = None
+
+    async def __call__(self, item: _In) -> _Out:
+        """``run_group``'s result for ``item``, run with the calls made meanwhile.
+
+        Raises:
+            Exception: what ``SqliteThread.run`` raises for the group.
+        """
+        answer: asyncio.Future[_Out] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, answer))
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.create_task(self._drain())
+        return await answer
+
+    async def idle(self) -> None:
+        """Wait until no group is running (before closing the file)."""
+        if self._runner is not None:
+            await self._runner
+
+    async def _drain(self) -> None:
+        while self._pending:
+            group, self._pending = self._pending, []
+            try:
+                results = await self._file.run(self._run_group, [item for item, _ in group])
+            except Exception as error:  # every caller of the group must hear of it
+                for _, answer in group:
+                    if not answer.done():
+                        answer.set_exception(error)
+            else:
+                for (_, answer), result in zip(group, results, strict=True):
+                    if not answer.done():
+                        answer.set_result(result)
 
 
 @contextlib.contextmanager

@@ -6,6 +6,9 @@ embedded default and production differ only by configuration, never by code.
 
 from __future__ import annotations
 
+import json
+import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -20,6 +23,7 @@ from helios.adapters.read_models import open_sql_read_models
 from helios.adapters.store import factory
 from helios.apps.settings import Settings
 from helios.apps.views.schema import install
+from helios.ports.analytics import AnalyticsStore
 from helios.ports.event_store import EventStore
 from helios.ports.http import HttpFetcher
 from helios.ports.idempotency import IdempotencyStore
@@ -27,6 +31,15 @@ from helios.ports.mailer import Mailer
 from helios.ports.queue import BlobStore, Queue
 from helios.ports.rate_limit import RateLimiter
 from helios.ports.read_models import ReadModels
+from helios.ports.secrets import SecretVault
+
+
+def memory_vault() -> SecretVault:
+    """A vault in memory under a random key: for services built without settings (tests)."""
+    from helios.adapters.secrets.envelope import EnvelopeVault, LocalKek
+    from helios.adapters.secrets.stores import InMemorySecretStore
+
+    return EnvelopeVault(InMemorySecretStore(), LocalKek(os.urandom(32)))
 
 
 @attrs.define
@@ -37,6 +50,7 @@ class Services:
     blobs: BlobStore
     limiter: RateLimiter
     idempotency: IdempotencyStore
+    secrets: SecretVault = attrs.field(factory=memory_vault)
 
 
 def open_store(settings: Settings) -> EventStore:
@@ -65,6 +79,37 @@ def migrate_store(url: str) -> None:
         StoreUnavailable: the store cannot be reached.
     """
     factory.migrate(url)
+
+
+def open_secret_vault(settings: Settings) -> SecretVault:
+    """Where integration secrets are sealed: the secret store of the settings, under their
+    key-encryption key (or, when none is set, one kept in a 0600 file of the data directory).
+
+    Raises:
+        ValueError: the KEK setting is not 32 bytes of base64, or the URL is not supported.
+        SecretUnavailable: the secret store cannot be reached.
+    """
+    from helios.adapters.secrets.envelope import EnvelopeVault, LocalKek, new_kek_text, parse_kek
+    from helios.adapters.secrets.stores import open_secret_store
+
+    text = settings.secrets_kek
+    if not text:
+        keyring = key_file(settings, "secrets-kek.json")
+        text = keyring.read().get("kek", "")
+        if not text:
+            text = new_kek_text()
+            keyring.write({"kek": text})
+            # On stderr as a JSON line: commands print their results on stdout.
+            notice = {
+                "level": "warning",
+                "event": "created a key-encryption key in the data directory; set "
+                "HELIOS_SECRETS_KEK (or use a KMS) in production",
+                "path": str(keyring.path),
+            }
+            print(json.dumps(notice), file=sys.stderr)
+    return EnvelopeVault(
+        open_secret_store(settings.effective_secrets_url), LocalKek(parse_kek(text))
+    )
 
 
 def open_blobs(settings: Settings) -> BlobStore:
@@ -132,6 +177,24 @@ def open_read_models(url: str) -> ReadModels:
         db.close()
         raise
     return db
+
+
+def open_analytics_store(settings: Settings) -> AnalyticsStore:
+    """The analytics worker's DuckDB file (blocking; one process at a time holds it).
+
+    Raises:
+        AnalyticsUnavailable: the file cannot be opened.
+    """
+    from helios.adapters.duckdb_analytics import DuckDbAnalytics
+
+    return DuckDbAnalytics(settings.effective_analytics_path)
+
+
+def open_memory_analytics() -> AnalyticsStore:
+    """An analytics store in memory (an on-demand report while the worker holds the file)."""
+    from helios.adapters.duckdb_analytics import DuckDbAnalytics
+
+    return DuckDbAnalytics(":memory:")
 
 
 def open_mailer(settings: Settings) -> Mailer:
@@ -205,6 +268,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         else:
             limiter = InMemoryRateLimiter()
             idempotency = await stack.enter_async_context(open_local_idempotency(settings))
+        secrets = await anyio.to_thread.run_sync(open_secret_vault, settings)
         yield Services(
             settings=settings,
             store=store,
@@ -212,4 +276,5 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             blobs=blobs,
             limiter=limiter,
             idempotency=idempotency,
+            secrets=secrets,
         )

@@ -112,6 +112,58 @@ class Histogram:
             yield f"{self.name}_count{_labels(self.labels, values)} {cumulative}"
 
 
+class Gauge:
+    """A value that goes up and down, per label values."""
+
+    def __init__(self, name: str, help_text: str, labels: Sequence[str] = ()) -> None:
+        self.name = name
+        self.help_text = help_text
+        self.labels = tuple(labels)
+        self._values: dict[tuple[str, ...], float] = {}
+        self._lock = threading.Lock()
+
+    def set(self, value: float, *label_values: str) -> None:
+        with self._lock:
+            self._values[label_values] = value
+
+    def value(self, *label_values: str) -> float:
+        return self._values.get(label_values, 0.0)
+
+    def render(self) -> Iterable[str]:
+        yield f"# HELP {self.name} {self.help_text}"
+        yield f"# TYPE {self.name} gauge"
+        for values, value in sorted(self._values.items()):
+            yield f"{self.name}{_labels(self.labels, values)} {_number(value)}"
+
+
+class AnalyticsMetrics:
+    """The analytics worker's metrics: how far behind the log it is, what it loaded."""
+
+    def __init__(self) -> None:
+        self.lag_positions = Gauge(
+            "helios_analytics_lag_positions",
+            "Log entries recorded but not yet loaded into the analytics store.",
+        )
+        self.queue_depth = Gauge(
+            "helios_analytics_queue_depth",
+            "Decisions waiting on the analytics queue.",
+        )
+        self.loaded = Counter(
+            "helios_analytics_facts_total", "Facts loaded into the analytics store.", ()
+        )
+        self.publish_latency = Histogram(
+            "helios_analytics_publish_duration_seconds",
+            "Time to compute and publish every touched tenant's documents.",
+            (),
+        )
+
+    def render(self) -> bytes:
+        lines: list[str] = []
+        for metric in (self.lag_positions, self.queue_depth, self.loaded, self.publish_latency):
+            lines.extend(metric.render())
+        return ("\n".join(lines) + "\n").encode("utf-8")
+
+
 class Metrics:
     """The metrics one API process exposes on ``/metrics``."""
 

@@ -37,6 +37,10 @@
 |  |  | revocation or role change takes effect within it) |
 | HELIOS_RECENT_CHANGES_WINDOW_S | 3600 | an alert's detail shows the changes of its service made |
 |  |  | within this long before its episode started |
+| HELIOS_SECRETS_URL | (see meaning) | where sealed integration secrets are kept: default |
+|  |  | sqlite:<data dir>/secrets.db, schema <store schema>_secrets of a PostgreSQL store |
+| HELIOS_SECRETS_KEK | (key file) | key-encryption key: 32 bytes in base64; unset: a key kept |
+|  |  | in <data dir>/secrets-kek.json (0600), created on first use: set it in production |
 | HELIOS_API_* |  | the ingestion API's limits: see ``helios.apps.http.config`` |
 """
 
@@ -86,6 +90,26 @@ class Settings:
     login_lockout_s: int = 900
     auth_cache_s: float = 1.0
     recent_changes_window_s: int = 3600
+    secrets_url: str = ""
+    secrets_kek: str = attrs.field(default="", repr=False)
+
+    @property
+    def effective_secrets_url(self) -> str:
+        if self.secrets_url:
+            return self.secrets_url
+        store = self.effective_store_url
+        if store.startswith(("postgresql:", "postgres:")):
+            base, _, query = store.partition("?")
+            schema = dict(p.partition("=")[::2] for p in query.split("&") if p).get(
+                "schema", "helios"
+            )
+            return f"{base}?schema={schema}_secrets"
+        if store.startswith("memory:"):
+            return "memory://"
+        return f"sqlite:{self.data_dir / 'secrets.db'}"
+
+    analytics_path: str = ""
+    analytics_publish_s: float = 30.0
 
     @property
     def effective_store_url(self) -> str:
@@ -105,6 +129,13 @@ class Settings:
     @property
     def effective_public_url(self) -> str:
         return self.public_url or f"http://{self.http_host}:{self.http_port}"
+
+    @property
+    def effective_analytics_path(self) -> Path:
+        """The analytics worker's DuckDB file (private to it: derived, rebuildable)."""
+        if self.analytics_path:
+            return Path(self.analytics_path)
+        return self.data_dir / "analytics.duckdb"
 
     @property
     def queue_path(self) -> Path:
@@ -165,6 +196,10 @@ class Settings:
             login_lockout_s=max(1, _int(values, "HELIOS_LOGIN_LOCKOUT_S", 900)),
             auth_cache_s=_float(values, "HELIOS_AUTH_CACHE_S", 1.0),
             recent_changes_window_s=max(0, _int(values, "HELIOS_RECENT_CHANGES_WINDOW_S", 3600)),
+            secrets_url=values.get("HELIOS_SECRETS_URL", ""),
+            secrets_kek=values.get("HELIOS_SECRETS_KEK", ""),
+            analytics_path=values.get("HELIOS_ANALYTICS_PATH", ""),
+            analytics_publish_s=max(0.0, _float(values, "HELIOS_ANALYTICS_PUBLISH_S", 30.0)),
         )
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 import attrs
 
 from helios.domain import alert, incident, versions
+from helios.domain.flags import NO_FLAGS, NO_INCIDENT_GROUPING, FlagValues
 from helios.domain.incident import AlertChange
 from helios.domain.ruleset import Ruleset
 from helios.domain.silence import Silence
@@ -27,14 +28,21 @@ GroupKey = tuple[str, str]
 
 @attrs.frozen(kw_only=True)
 class TenantContext:
-    """The rules and silences in force for a tenant when the batch is decided, and the
-    behaviour (``engine_version``) it is decided with: the current one for new inputs, the
-    recorded one in replay."""
+    """The rules, silences and feature flags in force for a tenant when the batch is decided,
+    and the behaviour (``engine_version``) it is decided with: the current one for new inputs,
+    the recorded one in replay."""
 
     ruleset: Ruleset
     silences: tuple[Silence, ...] = ()
     silences_version: int = 0
     engine_version: int = versions.CURRENT
+    flags: FlagValues = NO_FLAGS
+    flags_version: int = 0
+    """The version of the tenant's flag stream ``flags`` are (0: no flags ever defined)."""
+
+    def grouped(self, dedup_key: str) -> bool:
+        """Whether an alert's decisions go to its incident group (``no_incident_grouping``)."""
+        return not self.flags.flags or not self.flags.in_effect(NO_INCIDENT_GROUPING, dedup_key)
 
 
 @attrs.frozen(kw_only=True)
@@ -82,7 +90,9 @@ def apply_signal(working: Working, signal: Signal, context: TenantContext) -> Mi
         silences=context.silences,
         engine_version=context.engine_version,
     )
-    return _commit(working, key, *alert.decide_and_evolve(command, state))
+    return _commit(
+        working, key, *alert.decide_and_evolve(command, state), grouped=context.grouped(key[1])
+    )
 
 
 def apply_tick(
@@ -96,7 +106,9 @@ def apply_tick(
         silences=context.silences,
         engine_version=context.engine_version,
     )
-    return _commit(working, key, *alert.decide_and_evolve(command, state))
+    return _commit(
+        working, key, *alert.decide_and_evolve(command, state), grouped=context.grouped(key[1])
+    )
 
 
 def _commit(
@@ -104,8 +116,10 @@ def _commit(
     key: AlertKey,
     events: tuple[alert.AlertEvent, ...],
     after: alert.AlertState,
+    *,
+    grouped: bool = True,
 ) -> Missing | None:
-    commands = incident_commands(events, after)
+    commands = incident_commands(events, after) if grouped else ()
     group = (key[0], after.group_key)
     if commands and group not in working.groups:
         return Missing(groups=frozenset({group}))

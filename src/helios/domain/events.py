@@ -46,9 +46,11 @@ def event_types() -> dict[str, type[Any]]:
     from helios.domain import (  # noqa: F401
         access,
         alert,
+        flags,
         incident,
         intake,
         key_index,
+        reports,
         ruleset_stream,
         silence,
         tenancy,

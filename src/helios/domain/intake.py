@@ -51,6 +51,8 @@ class EnvelopeNormalized:
     skipped: tuple[FieldError, ...] = ()
     silences_version: int = 0
     engine_version: int = attrs.field(default=versions.LEGACY, metadata=ADDED_FIELD)
+    flags_version: int = attrs.field(default=0, metadata=ADDED_FIELD)
+    """The version of the tenant's flag stream decided with (0: no flags, left out)."""
 
 
 @event("helios.intake.envelope_rejected.v1")
@@ -105,6 +107,8 @@ class TickReceived:
     ruleset_version: int
     silences_version: int = 0
     engine_version: int = attrs.field(default=versions.LEGACY, metadata=ADDED_FIELD)
+    flags_version: int = attrs.field(default=0, metadata=ADDED_FIELD)
+    """The version of the tenant's flag stream decided with (0: no flags, left out)."""
 
 
 def envelope_stream(tenant: str, ingest_id: str) -> str:
@@ -123,6 +127,7 @@ def outcome_event(
     silences_version: int = 0,
     *,
     engine_version: int,
+    flags_version: int = 0,
 ) -> EnvelopeNormalized | EnvelopeRejected | ChangeRecorded | ControlReceived:
     """The event that records what normalization (under ``engine_version``) made of an
     envelope."""
@@ -135,6 +140,7 @@ def outcome_event(
                 skipped=skipped,
                 silences_version=silences_version,
                 engine_version=engine_version,
+                flags_version=flags_version,
             )
         case Rejected(reason=reason, errors=errors):
             return EnvelopeRejected(

@@ -10,8 +10,13 @@ integration a routing-key hash belongs to is the key index's (``helios.domain.ke
 A CloudWatch integration also keeps, per SNS topic, how the confirmation of its subscription
 went (confirmed, retrying, failed), so an operator sees it on the integration.
 
-Signing secrets are kept as they are, not hashed: verifying an HMAC needs the secret itself.
-Ids, hashes, secrets and times are passed in; nothing here draws randomness or reads a clock.
+Signing secrets are not in the log: verifying an HMAC needs the secret itself, so it is sealed
+in the secret store (``helios.ports.secrets``) and events carry only its reference and a
+fingerprint (a short SHA-256, to tell secrets apart). Earlier versions recorded the secret
+itself in ``signing_secret``: those immutable events still fold to a working integration (a
+*legacy* secret) until it is rotated; a plaintext secret in a new command is refused. An
+integration may be revoked: its keys and secrets are accepted no more.
+Ids, hashes, references and times are passed in; nothing here draws randomness or reads a clock.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import attrs
 
 from helios.domain import identity
 from helios.domain.errors import CommandRejected
-from helios.domain.events import event
+from helios.domain.events import ADDED_FIELD, event
 from helios.domain.key_index import key_hash_problems
 from helios.domain.values import Millis, SourceKind
 
@@ -36,7 +41,8 @@ MAX_NAME_CHARS = 100
 # Change events come with a PagerDuty integration's routing key: no integration of their own.
 INGEST_KINDS = frozenset(SourceKind) - {SourceKind.USER, SourceKind.PAGERDUTY_CHANGE}
 _SNS_TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]{1,256}")
-MIN_SECRET_CHARS = 16
+_FINGERPRINT = re.compile(r"sha256:[0-9a-f]{16}")
+_SECRET_REF = re.compile(r"[A-Za-z0-9_./:-]{1,200}")
 
 _PAGERDUTY_RECEIVERS = frozenset({SourceKind.ALERTMANAGER, SourceKind.GRAFANA})
 ACCEPTED_FORMATS: Mapping[SourceKind, frozenset[SourceKind]] = MappingProxyType(
@@ -91,6 +97,16 @@ class SnsSubscription:
 
 
 @attrs.frozen(kw_only=True)
+class SigningSecret:
+    """One valid signing secret: a reference into the secret store, or (``legacy``) the
+    secret itself as an earlier version recorded it in the log."""
+
+    ref: str = ""
+    fingerprint: str = ""
+    legacy: str = ""
+
+
+@attrs.frozen(kw_only=True)
 class Integration:
     integration_id: str
     kind: SourceKind
@@ -106,6 +122,15 @@ class Integration:
     created_at: Millis = 0
     subscriptions: tuple[SnsSubscription, ...] = ()
     """SNS subscriptions confirmed (or tried) for this integration, one per topic."""
+    signing_secret_ref: str = ""
+    signing_secret_fingerprint: str = ""
+    previous_signing_secret_ref: str = ""
+    revoked_at: Millis = 0
+    """0: in use; else when it was revoked (nothing it sends is accepted)."""
+
+    def legacy_secret(self, at: Millis) -> bool:
+        """Whether a secret valid ``at`` is one an earlier version recorded in plain text."""
+        return any(secret.legacy for secret in self.signing_secrets(at))
 
     def subscription(self, topic_arn: str) -> SnsSubscription | None:
         return next((s for s in self.subscriptions if s.topic_arn == topic_arn), None)
@@ -116,6 +141,8 @@ class Integration:
 
     def accepts_key_hash(self, key_hash: str, at: Millis) -> bool:
         """Whether a routing key hashing to ``key_hash`` is valid for this integration ``at``."""
+        if self.revoked_at:
+            return False
         if hmac.compare_digest(self.key_hash, key_hash):
             return True
         return (
@@ -124,12 +151,21 @@ class Integration:
             and hmac.compare_digest(self.previous_key_hash, key_hash)
         )
 
-    def signing_secrets(self, at: Millis) -> tuple[str, ...]:
+    def signing_secrets(self, at: Millis) -> tuple[SigningSecret, ...]:
         """The secrets a signature may be made with ``at``: the current one, and the previous
         one during its grace period."""
-        if self.previous_signing_secret and at < self.previous_secret_valid_until:
-            return (self.signing_secret, self.previous_signing_secret)
-        return (self.signing_secret,) if self.signing_secret else ()
+        current = SigningSecret(
+            ref=self.signing_secret_ref,
+            fingerprint=self.signing_secret_fingerprint,
+            legacy=self.signing_secret,
+        )
+        found = (current,) if current.ref or current.legacy else ()
+        previous = SigningSecret(
+            ref=self.previous_signing_secret_ref, legacy=self.previous_signing_secret
+        )
+        if (previous.ref or previous.legacy) and at < self.previous_secret_valid_until:
+            found = (*found, previous)
+        return found
 
 
 @attrs.frozen(kw_only=True)
@@ -165,8 +201,11 @@ class CreateIntegration:
     key_hash: str
     at: Millis
     signing_secret: str = ""
+    """Refused when set: a secret goes to the secret store, its reference here."""
     default_service: str = ""
     allowed_topics: tuple[str, ...] = ()
+    signing_secret_ref: str = ""
+    signing_secret_fingerprint: str = ""
 
 
 @attrs.frozen(kw_only=True)
@@ -180,9 +219,19 @@ class RotateRoutingKey:
 @attrs.frozen(kw_only=True)
 class RotateSigningSecret:
     integration_id: str
-    signing_secret: str
     grace_ms: Millis
     at: Millis
+    signing_secret_ref: str
+    signing_secret_fingerprint: str
+    signing_secret: str = ""
+    """Refused when set: a secret goes to the secret store, its reference here."""
+
+
+@attrs.frozen(kw_only=True)
+class RevokeIntegration:
+    integration_id: str
+    at: Millis
+    by: str = ""
 
 
 @event("helios.tenant.created.v1")
@@ -203,8 +252,11 @@ class IntegrationCreated:
     key_hash: str
     at: Millis
     signing_secret: str = ""
+    """The secret itself, as versions before the secret store recorded it (now always "")."""
     default_service: str = ""
     allowed_topics: tuple[str, ...] = ()
+    signing_secret_ref: str = attrs.field(default="", metadata=ADDED_FIELD)
+    signing_secret_fingerprint: str = attrs.field(default="", metadata=ADDED_FIELD)
 
 
 @event("helios.tenant.routing_key_rotated.v1")
@@ -223,8 +275,20 @@ class SigningSecretRotated:
     tenant_id: str
     integration_id: str
     signing_secret: str
+    """The secret itself, as versions before the secret store recorded it (now always "")."""
     previous_valid_until: Millis
     at: Millis
+    signing_secret_ref: str = attrs.field(default="", metadata=ADDED_FIELD)
+    signing_secret_fingerprint: str = attrs.field(default="", metadata=ADDED_FIELD)
+
+
+@event("helios.tenant.integration_revoked.v1")
+@attrs.frozen(kw_only=True)
+class IntegrationRevoked:
+    tenant_id: str
+    integration_id: str
+    at: Millis
+    by: str = ""
 
 
 @attrs.frozen(kw_only=True)
@@ -282,6 +346,7 @@ TenantCommand = (
     | RotateSigningSecret
     | RecordSubscriptionConfirmed
     | RecordConfirmationFailed
+    | RevokeIntegration
 )
 TenantEvent = (
     TenantCreated
@@ -290,6 +355,7 @@ TenantEvent = (
     | SigningSecretRotated
     | SubscriptionConfirmed
     | ConfirmationFailed
+    | IntegrationRevoked
 )
 
 MAX_REASON_CHARS = 500
@@ -319,6 +385,18 @@ def decide(command: TenantCommand, state: Tenant) -> tuple[TenantEvent, ...]:
             return _record_confirmed(command, state)
         case RecordConfirmationFailed():
             return _record_confirmation_failed(command, state)
+        case RevokeIntegration():
+            existing = _require_integration(state, command.integration_id)
+            if existing.revoked_at:
+                return ()
+            return (
+                IntegrationRevoked(
+                    tenant_id=state.tenant_id,
+                    integration_id=command.integration_id,
+                    at=command.at,
+                    by=command.by,
+                ),
+            )
         case _:
             assert_never(command)
 
@@ -345,9 +423,10 @@ def _create_integration(command: CreateIntegration, state: Tenant) -> tuple[Tena
             name=command.name,
             key_hash=command.key_hash,
             at=command.at,
-            signing_secret=command.signing_secret,
             default_service=command.default_service,
             allowed_topics=tuple(sorted(set(command.allowed_topics))),
+            signing_secret_ref=command.signing_secret_ref,
+            signing_secret_fingerprint=command.signing_secret_fingerprint,
         ),
     )
 
@@ -372,18 +451,28 @@ def _rotate_routing_key(command: RotateRoutingKey, state: Tenant) -> tuple[Tenan
 
 def _rotate_signing_secret(command: RotateSigningSecret, state: Tenant) -> tuple[TenantEvent, ...]:
     existing = _require_integration(state, command.integration_id)
-    problems = _secret_problems(command.signing_secret, required=True)
+    problems = _secret_problems(
+        command.signing_secret_ref,
+        command.signing_secret_fingerprint,
+        plaintext=command.signing_secret,
+        required=True,
+    )
     problems += _grace_problems(command.grace_ms)
-    if command.signing_secret == existing.signing_secret:
-        problems.append(("signing_secret", "must differ from the current secret"))
+    if command.signing_secret_ref in (
+        existing.signing_secret_ref,
+        existing.previous_signing_secret_ref,
+    ):
+        problems.append(("signing_secret_ref", "must differ from the current and previous"))
     _refuse("invalid secret rotation", problems)
     return (
         SigningSecretRotated(
             tenant_id=state.tenant_id,
             integration_id=command.integration_id,
-            signing_secret=command.signing_secret,
+            signing_secret="",
             previous_valid_until=command.at + command.grace_ms,
             at=command.at,
+            signing_secret_ref=command.signing_secret_ref,
+            signing_secret_fingerprint=command.signing_secret_fingerprint,
         ),
     )
 
@@ -442,6 +531,8 @@ def evolve(state: Tenant, event: TenantEvent) -> Tenant:
                 default_service=event.default_service,
                 allowed_topics=event.allowed_topics,
                 created_at=event.at,
+                signing_secret_ref=event.signing_secret_ref,
+                signing_secret_fingerprint=event.signing_secret_fingerprint,
             )
             return attrs.evolve(state, integrations=(*state.integrations, integration))
         case RoutingKeyRotated(integration_id=integration_id):
@@ -459,12 +550,11 @@ def evolve(state: Tenant, event: TenantEvent) -> Tenant:
             return _with_integration(
                 state,
                 integration_id,
-                lambda i: attrs.evolve(
-                    i,
-                    signing_secret=event.signing_secret,
-                    previous_signing_secret=i.signing_secret,
-                    previous_secret_valid_until=event.previous_valid_until,
-                ),
+                lambda i: _with_rotated_secret(i, event),
+            )
+        case IntegrationRevoked(integration_id=integration_id, at=at):
+            return _with_integration(
+                state, integration_id, lambda i: attrs.evolve(i, revoked_at=at)
             )
         case SubscriptionConfirmed(integration_id=integration_id, topic_arn=topic):
             return _with_integration(
@@ -538,6 +628,18 @@ def _with_integration(
     )
 
 
+def _with_rotated_secret(integration: Integration, event: SigningSecretRotated) -> Integration:
+    return attrs.evolve(
+        integration,
+        signing_secret=event.signing_secret,
+        signing_secret_ref=event.signing_secret_ref,
+        signing_secret_fingerprint=event.signing_secret_fingerprint,
+        previous_signing_secret=integration.signing_secret,
+        previous_signing_secret_ref=integration.signing_secret_ref,
+        previous_secret_valid_until=event.previous_valid_until,
+    )
+
+
 def _with_subscription(integration: Integration, subscription: SnsSubscription) -> Integration:
     others = tuple(s for s in integration.subscriptions if s.topic_arn != subscription.topic_arn)
     return attrs.evolve(
@@ -572,12 +674,19 @@ def _name_problems(field: str, name: str) -> list[tuple[str, str]]:
     return []
 
 
-def _secret_problems(secret: str, *, required: bool) -> list[tuple[str, str]]:
-    if not secret:
-        return [("signing_secret", "is required")] if required else []
-    if len(secret) < MIN_SECRET_CHARS:
-        return [("signing_secret", f"must be at least {MIN_SECRET_CHARS} characters")]
-    return []
+def _secret_problems(
+    ref: str, fingerprint: str, *, plaintext: str, required: bool
+) -> list[tuple[str, str]]:
+    if plaintext:
+        return [("signing_secret", "must be sealed in the secret store (pass its reference)")]
+    if not ref:
+        return [("signing_secret_ref", "is required")] if required else []
+    problems = []
+    if _SECRET_REF.fullmatch(ref) is None:
+        problems.append(("signing_secret_ref", "must be a secret store reference"))
+    if _FINGERPRINT.fullmatch(fingerprint) is None:
+        problems.append(("signing_secret_fingerprint", "must be sha256:<16 hex digits>"))
+    return problems
 
 
 def _grace_problems(grace_ms: Millis) -> list[tuple[str, str]]:
@@ -590,7 +699,10 @@ def _integration_problems(command: CreateIntegration) -> list[tuple[str, str]]:
     if command.kind not in INGEST_KINDS:
         problems.append(("kind", f"{command.kind.value} is not a source kind for integrations"))
     problems += _secret_problems(
-        command.signing_secret, required=command.kind is SourceKind.GENERIC
+        command.signing_secret_ref,
+        command.signing_secret_fingerprint,
+        plaintext=command.signing_secret,
+        required=command.kind is SourceKind.GENERIC,
     )
     for index, topic in enumerate(command.allowed_topics):
         if _SNS_TOPIC_ARN.fullmatch(topic) is None:

@@ -19,14 +19,16 @@ def _addresses(value: Iterable[str]) -> tuple[str, ...]:
 
 @attrs.frozen(kw_only=True)
 class MailMessage:
-    """A plain-text email. ``message_id`` is stable per notification, so a mail system that
-    receives the same notification twice can tell it is a repeat."""
+    """An email: plain text, and optionally the same content as HTML (sent as an alternative,
+    so a client that shows no HTML shows ``text``). ``message_id`` is stable per notification,
+    so a mail system that receives the same notification twice can tell it is a repeat."""
 
     message_id: str
     sender: str
     recipients: tuple[str, ...] = attrs.field(converter=_addresses)
     subject: str
     text: str
+    html: str = ""
 
 
 class MailerError(Exception):

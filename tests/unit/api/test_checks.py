@@ -119,3 +119,11 @@ def test_the_connection_settings_are_read_from_the_environment() -> None:
     assert ApiConfig.from_env({}).trusted_proxies == "127.0.0.1"
     with pytest.raises(ValueError, match="HELIOS_API_BODY_TIMEOUT_S"):
         ApiConfig.from_env({"HELIOS_API_BODY_TIMEOUT_S": "0"})
+
+
+def test_the_server_of_helios_up_is_granian_unless_the_environment_says_uvicorn() -> None:
+    """HELIOS_API_SERVER picks the server; anything else is refused, naming the variable."""
+    assert ApiConfig.from_env({}).server == "granian"
+    assert ApiConfig.from_env({"HELIOS_API_SERVER": "uvicorn"}).server == "uvicorn"
+    with pytest.raises(ValueError, match="HELIOS_API_SERVER"):
+        ApiConfig.from_env({"HELIOS_API_SERVER": "gunicorn"})

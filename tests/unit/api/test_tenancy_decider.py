@@ -22,6 +22,7 @@ def given(*events: tenancy.TenantEvent) -> tenancy.Tenant:
     return state
 
 
+FINGERPRINT = "sha256:0123456789abcdef"
 CREATED = tenancy.TenantCreated(tenant_id="ten_1", name="acme", at=1)
 INTEGRATION = tenancy.IntegrationCreated(
     tenant_id="ten_1",
@@ -30,7 +31,7 @@ INTEGRATION = tenancy.IntegrationCreated(
     name="generic",
     key_hash=key_hash("k1"),
     at=2,
-    signing_secret="whsec_0123456789abcdef",
+    signing_secret="whsec_0123456789abcdef",  # as versions before the secret store recorded it
 )
 
 
@@ -68,6 +69,41 @@ def test_a_generic_integration_needs_a_signing_secret() -> None:
         tenancy.decide(command, given(CREATED))
 
 
+def test_a_plaintext_secret_in_a_new_command_is_refused() -> None:
+    """Secrets go to the secret store; the log gets a reference and a fingerprint."""
+    command = tenancy.CreateIntegration(
+        integration_id="int_2",
+        kind=SourceKind.GENERIC,
+        name="g",
+        key_hash=key_hash("k"),
+        at=2,
+        signing_secret="whsec_0123456789abcdef",
+    )
+    with pytest.raises(CommandRejected) as refused:
+        tenancy.decide(command, given(CREATED))
+    assert [field for field, _ in refused.value.problems] == ["signing_secret"]
+
+
+def test_a_new_integration_records_a_reference_and_a_fingerprint_only() -> None:
+    command = tenancy.CreateIntegration(
+        integration_id="int_2",
+        kind=SourceKind.GENERIC,
+        name="g",
+        key_hash=key_hash("k"),
+        at=2,
+        signing_secret_ref="ten_1/int_2/signing/1",
+        signing_secret_fingerprint=FINGERPRINT,
+    )
+    [event] = tenancy.decide(command, given(CREATED))
+    assert isinstance(event, tenancy.IntegrationCreated)
+    assert (event.signing_secret, event.signing_secret_ref) == ("", "ten_1/int_2/signing/1")
+    integration = given(CREATED, event).integration("int_2")
+    assert integration is not None and not integration.legacy_secret(3)
+    assert integration.signing_secrets(3) == (
+        tenancy.SigningSecret(ref="ten_1/int_2/signing/1", fingerprint=FINGERPRINT),
+    )
+
+
 def test_a_rotated_key_is_accepted_with_the_old_one_until_the_grace_deadline() -> None:
     """Old key valid before ``at + grace``, refused from then on; new key always valid."""
     rotate = tenancy.RotateRoutingKey(
@@ -82,16 +118,35 @@ def test_a_rotated_key_is_accepted_with_the_old_one_until_the_grace_deadline() -
     assert integration.accepts_key_hash(key_hash("k2"), 10**12)
 
 
-def test_a_rotated_secret_leaves_two_valid_secrets_during_the_grace_period() -> None:
-    """Both secrets before the deadline, only the new one after."""
+def test_a_legacy_secret_rotated_into_the_store_stays_valid_only_during_the_grace_period() -> None:
+    """A secret an earlier version recorded in plain text still verifies, as the previous one,
+    until the deadline; then only the sealed one does."""
     rotate = tenancy.RotateSigningSecret(
-        integration_id="int_1", signing_secret="whsec_fedcba9876543210", grace_ms=100, at=10
+        integration_id="int_1",
+        grace_ms=100,
+        at=10,
+        signing_secret_ref="ten_1/int_1/signing/2",
+        signing_secret_fingerprint=FINGERPRINT,
     )
+    assert given(CREATED, INTEGRATION).integration("int_1").legacy_secret(5)  # type: ignore[union-attr]
     [event] = tenancy.decide(rotate, given(CREATED, INTEGRATION))
     integration = given(CREATED, INTEGRATION, event).integration("int_1")
     assert integration is not None
-    assert integration.signing_secrets(50) == ("whsec_fedcba9876543210", "whsec_0123456789abcdef")
-    assert integration.signing_secrets(110) == ("whsec_fedcba9876543210",)
+    sealed = tenancy.SigningSecret(ref="ten_1/int_1/signing/2", fingerprint=FINGERPRINT)
+    assert integration.signing_secrets(50) == (
+        sealed,
+        tenancy.SigningSecret(legacy="whsec_0123456789abcdef"),
+    )
+    assert integration.signing_secrets(110) == (sealed,)
+    assert integration.legacy_secret(50) and not integration.legacy_secret(110)
+
+
+def test_a_revoked_integration_accepts_no_key() -> None:
+    revoke = tenancy.RevokeIntegration(integration_id="int_1", at=10, by="cli")
+    [event] = tenancy.decide(revoke, given(CREATED, INTEGRATION))
+    integration = given(CREATED, INTEGRATION, event).integration("int_1")
+    assert integration is not None and not integration.accepts_key_hash(key_hash("k1"), 11)
+    assert tenancy.decide(revoke, given(CREATED, INTEGRATION, event)) == ()
 
 
 def test_the_key_index_refuses_a_hash_registered_twice() -> None:

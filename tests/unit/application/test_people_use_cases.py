@@ -128,8 +128,8 @@ def test_an_admin_cannot_create_an_owner_and_nothing_is_recorded(store: EventSto
     with pytest.raises(access.RoleNotGranted):
         accounts.create_user(admin, email="o@acme.example", role=Role.OWNER, password=None)
     assert [u.email for u in accounts.users(admin)] == ["admin@acme.example", "v@acme.example"]
-    made = accounts.create_user(admin, email="r@acme.example", role=Role.ADMIN, password=None)
-    assert made.role is Role.ADMIN
+    made = accounts.create_user(admin, email="r@acme.example", role=Role.RESPONDER, password=None)
+    assert made.role is Role.RESPONDER
 
 
 def test_a_caller_revokes_only_their_own_personal_tokens(store: EventStore) -> None:

@@ -1,4 +1,5 @@
-"""The access decider's rule for roles: a user creates users with roles up to their own."""
+"""The access decider's rule for roles: a user creates users with roles up to their own, and
+only an owner creates admins and owners."""
 
 from __future__ import annotations
 
@@ -22,20 +23,34 @@ def create(role: Role, by: str) -> access.CreateUser:
 
 
 @pytest.mark.parametrize(
-    ("creator", "role"),
-    [(Role.VIEWER, Role.RESPONDER), (Role.RESPONDER, Role.ADMIN), (Role.ADMIN, Role.OWNER)],
+    ("creator", "role", "message"),
+    [
+        (Role.VIEWER, Role.RESPONDER, "a viewer cannot create a responder"),
+        (Role.RESPONDER, Role.ADMIN, "a responder cannot create an admin"),
+        (Role.ADMIN, Role.OWNER, "an admin cannot create an owner"),
+    ],
 )
-def test_a_user_cannot_create_a_user_with_a_role_above_their_own(creator: Role, role: Role) -> None:
+def test_a_user_cannot_create_a_user_with_a_role_above_their_own(
+    creator: Role, role: Role, message: str
+) -> None:
     with pytest.raises(access.RoleNotGranted) as refused:
         access.decide(create(role, by="usr_boss"), directory_with(creator))
-    assert refused.value.message == f"a {creator.value} cannot create a {role.value}"
+    assert refused.value.message == message
     assert isinstance(refused.value, CommandRejected)
 
 
-@pytest.mark.parametrize("role", [Role.VIEWER, Role.RESPONDER, Role.ADMIN])
-def test_an_admin_creates_users_with_roles_up_to_admin(role: Role) -> None:
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.RESPONDER])
+def test_an_admin_creates_viewers_and_responders(role: Role) -> None:
     [created] = access.decide(create(role, by="usr_boss"), directory_with(Role.ADMIN))
     assert isinstance(created, access.UserCreated) and created.role is role
+
+
+def test_only_an_owner_creates_an_admin() -> None:
+    with pytest.raises(access.RoleNotGranted) as refused:
+        access.decide(create(Role.ADMIN, by="usr_boss"), directory_with(Role.ADMIN))
+    assert refused.value.message == "an admin cannot create an admin"
+    [created] = access.decide(create(Role.ADMIN, by="usr_boss"), directory_with(Role.OWNER))
+    assert isinstance(created, access.UserCreated)
 
 
 def test_a_creator_that_is_not_a_user_of_the_tenant_is_not_limited() -> None:

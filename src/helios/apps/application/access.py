@@ -6,6 +6,10 @@ SHA-256 of the whole token is recorded, so a token is shown once and cannot be r
 the store. The secret is 32 random bytes, hence a fast hash is enough; passwords, which people
 choose, are hashed with argon2id (argon2-cffi's defaults) off the event loop.
 
+One-time links (an invitation, a password reset) are tokens of the same form, kind ``i`` or
+``r``, recorded the same way (SHA-256 only) with an expiry; they are sent by email
+(``helios.apps.application.people``), never shown to whoever asked for them.
+
 ``AccessService`` is synchronous (CLI, admin; the API calls it in a thread).
 ``PasswordLogin`` is the API's login: ``AccessService.login`` behind a lockout.
 ``TokenAuthenticator`` is the API's cached lookup of a presented token.
@@ -46,7 +50,7 @@ from helios.apps.application.repository import (
 )
 from helios.apps.application.tenancy import wall_clock_ms
 from helios.domain import access, user_index
-from helios.domain.access import Role, TokenKind
+from helios.domain.access import LinkPurpose, Role, TokenKind
 from helios.domain.errors import CommandRejected
 from helios.domain.values import Millis
 from helios.ports.event_store import EventStore
@@ -58,6 +62,10 @@ DIRECTORIES_CACHED = 10_000
 """Tenants' directories an API process keeps for authenticating tokens."""
 _KIND_LETTER = {TokenKind.PERSONAL: "p", TokenKind.SESSION: "s"}
 _LETTER_KIND = {letter: kind for kind, letter in _KIND_LETTER.items()}
+_LINK_LETTER = {LinkPurpose.INVITATION: "i", LinkPurpose.PASSWORD_RESET: "r"}
+_LETTER_LINK = {letter: purpose for purpose, letter in _LINK_LETTER.items()}
+INVITATION_TTL_MS = 7 * 24 * 3600 * 1000
+RESET_TTL_MS = 3600 * 1000
 _log = structlog.get_logger("helios.access")
 
 
@@ -91,6 +99,15 @@ class IssuedToken:
 
 
 @attrs.frozen(kw_only=True)
+class IssuedLink:
+    """A one-time link's secret ``token`` (to be emailed, once), its record and its user."""
+
+    token: str
+    record: access.Link
+    user: access.User
+
+
+@attrs.frozen(kw_only=True)
 class Caller:
     """Who sent a request: the user behind a valid token."""
 
@@ -116,6 +133,17 @@ def parse_token(token: str) -> tuple[TokenKind, str, str] | None:
     if kind is None or not all(parts[1:]):
         return None
     return kind, parts[1], parts[2]
+
+
+def parse_link_token(token: str) -> tuple[LinkPurpose, str, str] | None:
+    """(purpose, tenant id, link id) of a well-formed link token, else None."""
+    parts = token.split(".")
+    if len(parts) != 4 or len(parts[0]) != 3 or not parts[0].startswith("hx"):
+        return None
+    purpose = _LETTER_LINK.get(parts[0][2])
+    if purpose is None or not all(parts[1:]):
+        return None
+    return purpose, parts[1], parts[2]
 
 
 @cache
@@ -167,6 +195,10 @@ class AccessService:
         self._policy = policy or LoginPolicy()
         self._clock = clock
         self._password_check = password_check
+
+    def now(self) -> Millis:
+        """The service's clock (epoch ms)."""
+        return self._clock()
 
     def create_user(
         self, *, tenant_id: str, email: str, role: Role, password: str | None = None, by: str = ""
@@ -246,6 +278,151 @@ class AccessService:
         """
         self._run(tenant_id, access.RevokeToken(token_id=token_id, at=self._clock(), by=by))
 
+    def invite(
+        self,
+        *,
+        tenant_id: str,
+        email: str,
+        role: Role,
+        by: str = "",
+        ttl_ms: Millis = INVITATION_TTL_MS,
+    ) -> IssuedLink:
+        """Create a user without a password and an invitation link for them (to be emailed).
+
+        Raises:
+            RoleNotGranted: ``by`` (a user of the tenant) may not give ``role``.
+            CommandRejected: unknown tenant, a malformed or taken email.
+            StoreUnavailable: the store could not be reached.
+        """
+        if not self._repository.load(TENANT, tenant_id)[0].exists:
+            raise CommandRejected("no such tenant", (("tenant_id", "unknown"),))
+        user_id = "usr_" + uuid.uuid4().hex[:16]
+        at = self._clock()
+        link_id, token = _new_link(LinkPurpose.INVITATION, tenant_id)
+        commands = (
+            access.CreateUser(user_id=user_id, email=email, role=role, at=at, by=by),
+            access.IssueLink(
+                link_id=link_id,
+                user_id=user_id,
+                purpose=LinkPurpose.INVITATION,
+                token_hash=hash_token(token),
+                at=at,
+                expires_at=at + ttl_ms,
+                by=by,
+            ),
+        )
+        return self._link(self._run(tenant_id, *commands, register=user_id), token, link_id)
+
+    def send_link(
+        self,
+        *,
+        tenant_id: str,
+        user_id: str,
+        purpose: LinkPurpose,
+        by: str = "",
+        ttl_ms: Millis | None = None,
+    ) -> IssuedLink:
+        """A new one-time link for a user (it replaces their earlier one of this purpose).
+
+        Raises:
+            CommandRejected: unknown or deactivated user; an invitation for a user who has
+                accepted one already.
+            StoreUnavailable: the store could not be reached.
+        """
+        at = self._clock()
+        if ttl_ms is None:
+            ttl_ms = INVITATION_TTL_MS if purpose is LinkPurpose.INVITATION else RESET_TTL_MS
+        link_id, token = _new_link(purpose, tenant_id)
+        command = access.IssueLink(
+            link_id=link_id,
+            user_id=user_id,
+            purpose=purpose,
+            token_hash=hash_token(token),
+            at=at,
+            expires_at=at + ttl_ms,
+            by=by,
+        )
+        return self._link(self._run(tenant_id, command), token, link_id)
+
+    def redeem_link(self, *, token: str, purpose: LinkPurpose, password: str) -> access.User:
+        """Set a password with a one-time link, which is then used up; any session the user
+        had ends.
+
+        Raises:
+            CommandRejected: a malformed, unknown, used or expired link or one of another
+                purpose (all answered alike, naming ``token``); a bad password.
+            StoreUnavailable: the store could not be reached.
+        """
+        parsed = parse_link_token(token)
+        if parsed is None or parsed[0] is not purpose:
+            raise CommandRejected("invalid link", (("token", "is invalid, used or expired"),))
+        _, tenant_id, link_id = parsed
+        at = self._clock()
+        state, _ = self._repository.load(ACCESS, tenant_id)
+        # Checked before the password is hashed: a forged link costs no argon2 run.
+        link, _ = access.check_link(state, link_id, purpose, hash_token(token), at)
+        command = access.RedeemLink(
+            link_id=link_id,
+            purpose=purpose,
+            token_hash=hash_token(token),
+            password_hash=hash_password(password),
+            at=at,
+        )
+        user = self._run(tenant_id, command).user(link.user_id)
+        assert user is not None  # the decider accepted the link, so its user exists
+        return user
+
+    def set_active(self, *, tenant_id: str, user_id: str, active: bool, by: str = "") -> None:
+        """Deactivate a user (their tokens are revoked, they cannot log in) or reactivate
+        them; doing either twice changes nothing.
+
+        Raises:
+            RoleNotGranted: ``by`` may not act on a user of this role.
+            CommandRejected: unknown user; the last active owner, or oneself (deactivation).
+            StoreUnavailable: the store could not be reached.
+        """
+        at = self._clock()
+        command: access.AccessCommand = (
+            access.ReactivateUser(user_id=user_id, at=at, by=by)
+            if active
+            else access.DeactivateUser(user_id=user_id, at=at, by=by)
+        )
+        self._run(tenant_id, command)
+
+    def revoke_all(self, *, tenant_id: str, user_id: str, by: str = "") -> tuple[str, ...]:
+        """Revoke every valid session and personal token of a user; the ids revoked.
+
+        Raises:
+            CommandRejected: no such user in this tenant.
+            StoreUnavailable: the store could not be reached.
+        """
+        at = self._clock()
+        live = tuple(t.token_id for t in self.credentials(tenant_id, user_id) if t.valid(at))
+        if live:
+            self._run(tenant_id, *(access.RevokeToken(token_id=t, at=at, by=by) for t in live))
+        return live
+
+    def credentials(self, tenant_id: str, user_id: str) -> tuple[access.Token, ...]:
+        """A user's sessions and personal tokens (revoked and expired ones included), oldest
+        first.
+
+        Raises:
+            CommandRejected: no such user in this tenant.
+            StoreUnavailable: the store could not be reached.
+        """
+        state = self._repository.load(ACCESS, tenant_id)[0]
+        if state.user(user_id) is None:
+            raise CommandRejected("no such user", (("user_id", "unknown"),))
+        return tuple(t for t in state.tokens if t.user_id == user_id)
+
+    def user_by_email(self, tenant_id: str, email: str) -> access.User | None:
+        """The tenant's user with this email (compared case-insensitively), if any.
+
+        Raises:
+            StoreUnavailable: the store could not be reached.
+        """
+        return self._repository.load(ACCESS, tenant_id)[0].user_by_email(email)
+
     def login(self, *, tenant_id: str, email: str, password: str) -> IssuedToken:
         """Check a password and start a session (no lockout: ``PasswordLogin`` adds it).
 
@@ -315,6 +492,14 @@ class AccessService:
         user = state.user(record.user_id)
         assert user is not None
         return IssuedToken(token=token, record=record, user=user)
+
+    @staticmethod
+    def _link(state: access.AccessDirectory, token: str, link_id: str) -> IssuedLink:
+        record = state.link(link_id)
+        assert record is not None
+        user = state.user(record.user_id)
+        assert user is not None
+        return IssuedLink(token=token, record=record, user=user)
 
     def _run(
         self, tenant_id: str, *commands: access.AccessCommand, register: str | None = None
@@ -423,6 +608,11 @@ def _new_token(kind: TokenKind, tenant_id: str) -> tuple[str, str]:
     return token_id, f"hx{_KIND_LETTER[kind]}.{tenant_id}.{token_id}.{secrets.token_urlsafe(32)}"
 
 
+def _new_link(purpose: LinkPurpose, tenant_id: str) -> tuple[str, str]:
+    link_id = "lnk_" + uuid.uuid4().hex[:16]
+    return link_id, f"hx{_LINK_LETTER[purpose]}.{tenant_id}.{link_id}.{secrets.token_urlsafe(32)}"
+
+
 class TokenAuthenticator:
     """Finds the user of a bearer token, with the tenants' directories cached in a repository.
 
@@ -471,7 +661,9 @@ class TokenAuthenticator:
         ):
             return None
         user = state.user(record.user_id)
-        return None if user is None else Caller(tenant_id=tenant_id, user=user, token=record)
+        if user is None or not user.active:
+            return None
+        return Caller(tenant_id=tenant_id, user=user, token=record)
 
     def forget(self, tenant_id: str) -> None:
         """Drop a tenant's cached directory (after this process changed it)."""

@@ -19,6 +19,7 @@ import orjson
 
 from helios.apps.application.repository import (
     ALERT,
+    FLAGS,
     INCIDENT_GROUP,
     RULESET,
     SILENCES,
@@ -168,6 +169,7 @@ class Ingestor:
                 ruleset_version=context.ruleset.version,
                 silences_version=context.silences_version,
                 engine_version=context.engine_version,
+                flags_version=context.flags_version,
             )
             intake = StreamAppend(
                 stream_id=uuid.UUID(tick_stream(tenant, at)), expected_version=0, events=(record,)
@@ -237,6 +239,7 @@ class Ingestor:
                 context.ruleset.version,
                 context.silences_version,
                 engine_version=context.engine_version,
+                flags_version=context.flags_version,
             )
             intake.append(
                 StreamAppend(
@@ -286,11 +289,14 @@ class Ingestor:
         # Caught up for every batch: a rule or silence change applies to the next one.
         rules, _ = self._repository.load(RULESET, tenant)
         silences, silences_version = self._repository.load(SILENCES, tenant)
+        flags, flags_version = self._repository.load(FLAGS, tenant)
         return engine.TenantContext(
             ruleset=rules.current,
             silences=silences.silences,
             silences_version=silences_version,
             engine_version=versions.CURRENT,  # new inputs: today's behaviour, recorded with them
+            flags=flags.values,
+            flags_version=flags_version,
         )
 
 

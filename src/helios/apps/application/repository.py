@@ -30,8 +30,10 @@ import structlog
 from helios.domain import (
     access,
     alert,
+    flags,
     incident,
     key_index,
+    reports,
     ruleset_stream,
     silence,
     tenancy,
@@ -112,6 +114,14 @@ USER_INDEX: Kind[None, user_index.UserIndex] = Kind(
 )
 """Which tenant each user id belongs to (one stream: the key is None)."""
 
+FLAGS: Kind[str, flags.TenantFlags] = Kind(
+    name="flags",
+    stream=flags.flags_stream_id,
+    initial=flags.initial_state,
+    evolve=flags.evolve,
+)
+"""A tenant's feature flags, by tenant id."""
+
 RULESET: Kind[str, ruleset_stream.TenantRules] = Kind(
     name="ruleset",
     stream=ruleset_stream.ruleset_stream_id,
@@ -127,6 +137,14 @@ SILENCES: Kind[str, silence.TenantSilences] = Kind(
     evolve=silence.evolve,
 )
 """A tenant's silences, by tenant id."""
+
+REPORTS: Kind[str, reports.TenantReports] = Kind(
+    name="reports",
+    stream=reports.reports_stream_id,
+    initial=reports.initial_state,
+    evolve=reports.evolve,
+)
+"""A tenant's issued weekly reports, by tenant id."""
 
 
 # A batch asks for an alert's stream id several times (load, preload, versions, cache): the

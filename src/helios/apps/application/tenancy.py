@@ -4,8 +4,10 @@ cached routing-key lookup the ingestion API authenticates with.
 Routing keys are ``secrets.token_urlsafe(24)`` (32 characters, the length PagerDuty's own
 integration keys have, so a tool that checks it accepts ours). Only their SHA-256 hash is
 recorded; the key is returned once, to the operator who created or rotated it. Signing secrets
-for the generic source are recorded as they are (an HMAC cannot be verified from a hash): the
-event store must be protected like any store of credentials.
+for the generic source (an HMAC cannot be verified from a hash) are sealed in the secret vault
+(``helios.ports.secrets``); events record only a reference and a fingerprint. Secrets that
+versions before the vault recorded in plain text stay in those immutable events: the only
+remedy is a rotation, which ``rotate_all(force=True)`` does for every integration at once.
 """
 
 from __future__ import annotations
@@ -20,14 +22,20 @@ from typing import Any
 
 import anyio.to_thread
 import attrs
+import structlog
 
 from helios.apps.application.repository import KEY_INDEX, TENANT, Repository, StateCache, Step
 from helios.domain import key_index, tenancy
 from helios.domain.errors import CommandRejected
 from helios.domain.values import Millis, SourceKind
 from helios.ports.event_store import EventStore
+from helios.ports.secrets import SecretError, SecretUnavailable, SecretVault
+
+_log = structlog.get_logger("helios.tenancy")
 
 DEFAULT_KEY_GRACE_MS = 24 * 60 * 60 * 1000
+MIN_SECRET_CHARS = 16
+"""The shortest signing secret an operator may set (generated ones are 49 characters)."""
 TENANTS_CACHED = 10_000
 """Tenants an API process keeps for authenticating routing keys (the least recently used go)."""
 
@@ -51,6 +59,16 @@ def new_signing_secret() -> str:
     return "whsec_" + secrets.token_urlsafe(32)
 
 
+def secret_fingerprint(secret: str) -> str:
+    """What events record to tell secrets apart: a short SHA-256 (secrets are 256 random bits,
+    so it reveals nothing usable)."""
+    return "sha256:" + hashlib.sha256(secret.encode("utf-8")).hexdigest()[:16]
+
+
+class NoSecretVault(RuntimeError):
+    """A signing secret was to be created by a service built without a secret vault."""
+
+
 @attrs.frozen(kw_only=True)
 class Issued:
     """What an operator is shown once: the integration and its fresh credentials."""
@@ -70,9 +88,24 @@ class TenancyService:
         *,
         clock: Clock = wall_clock_ms,
         repository: Repository | None = None,
+        secrets: SecretVault | None = None,
     ) -> None:
         self._repository = repository if repository is not None else Repository(store)
         self._clock = clock
+        self._secrets = secrets
+
+    def _seal(self, tenant_id: str, integration_id: str, secret: str) -> tuple[str, str]:
+        """Seal a new signing secret; its (reference, fingerprint).
+
+        Raises:
+            NoSecretVault: this service has no vault.
+            SecretUnavailable: the vault cannot be reached.
+        """
+        if self._secrets is None:
+            raise NoSecretVault("signing secrets need a secret vault (TenancyService(secrets=))")
+        ref = f"{tenant_id}/{integration_id}/signing/{uuid.uuid4().hex}"
+        self._secrets.seal(ref, secret)
+        return ref, secret_fingerprint(secret)
 
     def create_tenant(self, name: str) -> tenancy.Tenant:
         """Create a tenant with a fresh id.
@@ -106,11 +139,14 @@ class TenancyService:
 
         Raises:
             CommandRejected: unknown tenant, or an invalid kind, name or topic.
+            NoSecretVault: a generic integration, and this service has no secret vault.
+            SecretUnavailable: the secret vault cannot be reached.
             StoreUnavailable: the store could not be reached.
         """
         integration_id = "int_" + uuid.uuid4().hex[:16]
         key = new_routing_key()
         secret = new_signing_secret() if kind is SourceKind.GENERIC else ""
+        ref, fingerprint = self._seal(tenant_id, integration_id, secret) if secret else ("", "")
         at = self._clock()
         command = tenancy.CreateIntegration(
             integration_id=integration_id,
@@ -118,9 +154,10 @@ class TenancyService:
             name=name or kind.value,
             key_hash=hash_key(key),
             at=at,
-            signing_secret=secret,
             default_service=default_service,
             allowed_topics=tuple(allowed_topics),
+            signing_secret_ref=ref,
+            signing_secret_fingerprint=fingerprint,
         )
         state = self._run_tenant(tenant_id, command, register=(hash_key(key), integration_id))
         integration = state.integration(integration_id)
@@ -152,27 +189,113 @@ class TenancyService:
         return Issued(tenant_id=tenant_id, integration=integration, routing_key=key)
 
     def rotate_signing_secret(
-        self, *, integration_id: str, grace_ms: Millis = DEFAULT_KEY_GRACE_MS
+        self,
+        *,
+        integration_id: str,
+        grace_ms: Millis = DEFAULT_KEY_GRACE_MS,
+        secret: str | None = None,
     ) -> Issued:
-        """Issue a new signing secret; signatures made with the old one are accepted for
-        ``grace_ms``.
+        """Set a new signing secret — ``secret`` (one the sender already has) or a fresh
+        random one; signatures made with the old one are accepted for ``grace_ms``.
 
         Raises:
-            CommandRejected: unknown integration or a negative grace period.
+            CommandRejected: unknown integration, a negative grace period, or a given secret
+                shorter than ``MIN_SECRET_CHARS``.
+            NoSecretVault: this service has no secret vault.
+            SecretUnavailable: the secret vault cannot be reached.
             StoreUnavailable: the store could not be reached.
         """
         tenant_id = self.tenant_of(integration_id)
-        secret = new_signing_secret()
+        if secret is not None and len(secret) < MIN_SECRET_CHARS:
+            raise CommandRejected(
+                "invalid secret",
+                (("signing_secret", f"must be at least {MIN_SECRET_CHARS} characters"),),
+            )
+        secret = secret if secret is not None else new_signing_secret()
+        ref, fingerprint = self._seal(tenant_id, integration_id, secret)
         command = tenancy.RotateSigningSecret(
             integration_id=integration_id,
-            signing_secret=secret,
             grace_ms=grace_ms,
             at=self._clock(),
+            signing_secret_ref=ref,
+            signing_secret_fingerprint=fingerprint,
         )
         state = self._run_tenant(tenant_id, command)
         integration = state.integration(integration_id)
         assert integration is not None
         return Issued(tenant_id=tenant_id, integration=integration, signing_secret=secret)
+
+    def revoke_integration(self, *, integration_id: str, by: str = "") -> tenancy.Integration:
+        """Revoke an integration: its keys and secrets are accepted no more (for good).
+
+        Raises:
+            CommandRejected: unknown integration.
+            StoreUnavailable: the store could not be reached.
+        """
+        tenant_id = self.tenant_of(integration_id)
+        command = tenancy.RevokeIntegration(integration_id=integration_id, at=self._clock(), by=by)
+        return self._integration_after(tenant_id, command)
+
+    def all_integrations(self) -> list[tuple[str, tenancy.Integration]]:
+        """(tenant id, integration) of every integration of every tenant, revoked included.
+
+        Raises:
+            StoreUnavailable: the store could not be reached.
+        """
+        owners: dict[str, str] = {}
+        for recorded in self._repository.store.read_stream(key_index.STREAM):
+            registered = recorded.event
+            if isinstance(registered, key_index.RoutingKeyRegistered):
+                owners.setdefault(registered.integration_id, registered.tenant_id)
+        found = []
+        for integration_id, tenant_id in owners.items():
+            integration = self.tenant(tenant_id).integration(integration_id)
+            if integration is not None:
+                found.append((tenant_id, integration))
+        return found
+
+    def rotate_all(
+        self,
+        *,
+        grace_ms: Millis = DEFAULT_KEY_GRACE_MS,
+        force: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[Issued]:
+        """Rotate the routing key (and signing secret) of every integration not revoked.
+
+        With ``force`` the old ones stop working at once (no grace): the remedy for keys or
+        secrets that may have leaked, such as the secrets earlier versions recorded in plain
+        text in the log, which can never be erased from it. ``progress(done, total)`` is
+        called after each integration.
+
+        Raises:
+            NoSecretVault: a generic integration, and this service has no secret vault.
+            SecretUnavailable: the secret vault cannot be reached.
+            StoreUnavailable: the store could not be reached.
+        """
+        grace = 0 if force else grace_ms
+        targets = [(t, i) for t, i in self.all_integrations() if not i.revoked_at]
+        issued: list[Issued] = []
+        for done, (tenant_id, integration) in enumerate(targets, start=1):
+            key = self.rotate_routing_key(integration_id=integration.integration_id, grace_ms=grace)
+            secret = ""
+            if integration.kind is SourceKind.GENERIC:
+                secret = self.rotate_signing_secret(
+                    integration_id=integration.integration_id, grace_ms=grace
+                ).signing_secret
+            latest = self.tenant(tenant_id).integration(integration.integration_id)
+            assert latest is not None
+            issued.append(
+                Issued(
+                    tenant_id=tenant_id,
+                    integration=latest,
+                    routing_key=key.routing_key,
+                    signing_secret=secret,
+                )
+            )
+            if progress is not None:
+                progress(done, len(targets))
+        return issued
 
     def record_confirmed(
         self,
@@ -278,6 +401,49 @@ class TenancyService:
             )
         state: tenancy.Tenant = self._repository.execute_all(steps)[0][0]
         return state
+
+
+class SigningSecrets:
+    """The plaintext signing secrets of an integration, for verifying signatures: legacy
+    secrets as recorded, sealed ones revealed by the vault once per process and cached (a
+    reference names one secret for good, so the cache never goes stale)."""
+
+    def __init__(self, vault: SecretVault, *, max_cached: int = TENANTS_CACHED) -> None:
+        self._vault = vault
+        self._cache: dict[str, str] = {}
+        self._max_cached = max_cached
+
+    async def plaintexts(self, integration: tenancy.Integration, at: Millis) -> tuple[str, ...]:
+        """The secrets a signature may be made with ``at`` (a secret the vault cannot decrypt
+        is left out, and logged).
+
+        Raises:
+            SecretUnavailable: the vault had to be read and could not be.
+        """
+        found: list[str] = []
+        for secret in integration.signing_secrets(at):
+            if secret.legacy:
+                found.append(secret.legacy)
+                continue
+            plain = self._cache.get(secret.ref)
+            if plain is None:
+                plain = await self._reveal(secret.ref)
+            if plain:
+                found.append(plain)
+        return tuple(found)
+
+    async def _reveal(self, ref: str) -> str:
+        try:
+            plain = await anyio.to_thread.run_sync(self._vault.reveal, ref)
+        except SecretUnavailable:
+            raise
+        except SecretError as error:
+            _log.error("signing secret unreadable", ref=ref, error=str(error))
+            return ""
+        if len(self._cache) >= self._max_cached:
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[ref] = plain
+        return plain
 
 
 @attrs.frozen(kw_only=True)

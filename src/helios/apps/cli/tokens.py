@@ -33,9 +33,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     listing = commands.add_parser("list", help="a user's tokens (never their secrets)")
     _user_options(listing)
+    listing.add_argument(
+        "--sessions", action="store_true", help="include the user's login sessions"
+    )
     listing.set_defaults(func=_list)
 
-    revoke = commands.add_parser("revoke", help="revoke a token for good")
+    revoke = commands.add_parser("revoke", help="revoke a token or session for good")
     _user_options(revoke, owner=True)
     revoke.add_argument("--token", required=True, help="token id")
     revoke.set_defaults(func=_revoke)
@@ -105,6 +108,8 @@ def _create(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     def listing(service: AccessService) -> list[dict[str, Any]]:
         tenant = _tenant(service, args)
+        if args.sessions:
+            return [token_json(t) for t in service.credentials(tenant, args.user)]
         return [token_json(t) for t in service.tokens(tenant, args.user)]
 
     return _run(listing)
@@ -113,7 +118,7 @@ def _list(args: argparse.Namespace) -> int:
 def _revoke(args: argparse.Namespace) -> int:
     def revoke(service: AccessService) -> dict[str, str]:
         tenant = _tenant(service, args)
-        if args.token not in {t.token_id for t in service.tokens(tenant, args.user)}:
+        if args.token not in {t.token_id for t in service.credentials(tenant, args.user)}:
             raise CommandRejected("no such token", (("token", "not a token of this user"),))
         service.revoke_token(tenant_id=tenant, token_id=args.token, by="cli")
         return {"token_id": args.token, "status": "revoked"}

@@ -1,4 +1,5 @@
-"""``helios up``: the embedded default — API, workers, followers and scheduler in one process.
+"""``helios up``: the embedded default — the API in one process, the ingest worker, followers
+and scheduler in another, under a small supervisor (``--one-process``: all in one).
 
 SQLite store file, durable embedded queue (an accepted event survives ``kill -9``), in-process
 rate limiter. Nothing to install but the package.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Collection
 
@@ -17,6 +19,7 @@ from rich.console import Console
 from helios.apps.composition import open_services
 from helios.apps.embedded.runner import (
     ACCESS_FILE,
+    CHILD_ROLES,
     INTEGRATION_FILE,
     ApiMissing,
     access,
@@ -24,8 +27,10 @@ from helios.apps.embedded.runner import (
     integration,
     load_api_factory,
     port_in_use,
+    run_child,
     run_everything,
 )
+from helios.apps.embedded.supervisor import Child, spec
 from helios.apps.observability import configure_logging
 from helios.apps.settings import Settings
 from helios.apps.workers.runtime import stop_on_signals
@@ -39,12 +44,22 @@ ENQUEUE_PATH = "/v2/enqueue"
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     up = subparsers.add_parser(
         "up",
-        help="run everything in one process (the embedded default)",
-        description="API, ingest worker, followers and scheduler in one process over files in "
-        "the data directory ($HELIOS_DATA_DIR, default .helios). Ctrl-C stops it cleanly.",
+        help="run everything: API and workers, supervised (the embedded default)",
+        description="The API in one process; the ingest worker, followers and scheduler in "
+        "another; both over files in the data directory ($HELIOS_DATA_DIR, default .helios) "
+        "and kept running by this one (a crashed process is restarted). Ctrl-C stops it "
+        "cleanly.",
     )
     up.add_argument("--port", type=int, help="HTTP port (default: $HELIOS_HTTP_PORT or 8080)")
     up.add_argument("--no-api", action="store_true", help="workers only, no HTTP server")
+    up.add_argument(
+        "--one-process",
+        action="store_true",
+        help="run API and workers on one event loop in this process (no supervisor)",
+    )
+    # What the supervisor starts its children with; not for people.
+    up.add_argument("--child", choices=sorted(CHILD_ROLES), help=argparse.SUPPRESS)
+    up.add_argument("--supervisor", type=int, default=0, help=argparse.SUPPRESS)
     up.set_defaults(func=_up)
 
 
@@ -55,8 +70,24 @@ def settings_for(args: argparse.Namespace) -> Settings:
     return settings
 
 
+def children(args: argparse.Namespace, settings: Settings) -> list[Child]:
+    """The processes to supervise: one per role of ``CHILD_ROLES`` (but the API's with
+    ``--no-api``), each this same command with ``--child ROLE``."""
+    command = (sys.executable, "-m", "helios.apps.cli", "up", "--port", str(settings.http_port))
+    supervisor = ("--supervisor", str(os.getpid()))
+    return [
+        Child(name=role, argv=(*command, *supervisor, "--child", role))
+        for role in CHILD_ROLES
+        if role != "api" or api_wanted(args)
+    ]
+
+
 def _up(args: argparse.Namespace) -> int:
     settings = settings_for(args)
+    if args.child:
+        configure_logging(log_format=settings.log_format, level=settings.log_level)
+        asyncio.run(run_child(settings, args.child, supervisor=args.supervisor or os.getppid()))
+        return 0
     console = Console(stderr=True)
     if not args.no_api:
         try:
@@ -73,7 +104,7 @@ def _up(args: argparse.Namespace) -> int:
         )
         return 2
 
-    async def main() -> None:
+    async def main() -> bool:
         stop = asyncio.Event()
         stop_on_signals(stop)
         async with open_services(settings) as services:
@@ -87,10 +118,21 @@ def _up(args: argparse.Namespace) -> int:
                 api=not args.no_api,
                 token=people["token"],
             )
-            await run_everything(services, stop, api=not args.no_api)
+            if args.one_process:
+                await run_everything(services, stop, api=not args.no_api)
+        return stop.is_set()
 
-    asyncio.run(main())
-    return 0
+    stopped = asyncio.run(main())
+    if args.one_process or stopped:
+        return 0
+    # The files are the children's from here: this process only watches over them, and
+    # becomes a bare supervisor (same pid) to hold nothing it does not need.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    wanted = spec(
+        children(args, settings), log_format=settings.log_format, log_level=settings.log_level
+    )
+    os.execv(sys.executable, [sys.executable, "-m", "helios.apps.embedded.supervisor", wanted])
 
 
 def banner(

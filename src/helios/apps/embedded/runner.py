@@ -1,20 +1,29 @@
-"""Everything in one process (``helios up`` / ``helios demo``): API, ingest worker,
-followers and scheduler on one event loop, sharing one set of services."""
+"""What ``helios up`` and ``helios demo`` run: the API, the ingest worker, followers, scheduler
+and the analytics worker — in one process on one event loop (``run_everything``), or each group
+in a process of its own under a supervisor (``CHILD_ROLES``, ``run_child``)."""
 
 from __future__ import annotations
 
 import asyncio
 import importlib
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio.to_thread
 import structlog
 
 from helios.apps.application.provisioning import Provisioning
-from helios.apps.composition import Services, key_file
+from helios.apps.composition import Services, key_file, open_services
+from helios.apps.embedded.supervisor import watch_parent
+from helios.apps.settings import Settings
+from helios.apps.workers.analytics import run_analytics
 from helios.apps.workers.ingest import Committed, IngestWorker
-from helios.apps.workers.runtime import ingest_worker, run_followers, run_scheduler
+from helios.apps.workers.runtime import (
+    ingest_worker,
+    run_followers,
+    run_scheduler,
+    stop_on_signals,
+)
 from helios.ports.http import HttpFetcher
 from helios.ports.mailer import Mailer
 
@@ -95,17 +104,29 @@ async def access(services: Services, tenant_id: str) -> tuple[dict[str, str], bo
 
 
 async def serve_api(services: Services, stop: asyncio.Event) -> None:
-    """Serve ``create_app(services)`` with uvicorn until ``stop`` is set.
+    """Serve ``create_app(services)`` with granian (or uvicorn, as ``HELIOS_API_SERVER``
+    says) until ``stop`` is set.
 
     Raises:
         ApiMissing: the API is not available.
     """
     factory = load_api_factory()
     from helios.apps.http.config import ApiConfig
-    from helios.apps.http.server import server_config
+    from helios.apps.http.server import granian_server, server_config
 
     api = ApiConfig.from_env()
     app = factory(services, config=api)
+    if api.server == "granian":
+        granian = granian_server(
+            app, host=services.settings.http_host, port=services.settings.http_port, api=api
+        )
+        serving = asyncio.create_task(granian.serve())
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait([serving, stopping], return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        granian.stop()
+        await serving
+        return
     config = server_config(
         app,
         host=services.settings.http_host,
@@ -142,12 +163,13 @@ async def run_everything(
     on_committed: Committed | None = None,
     fetcher: HttpFetcher | None = None,
 ) -> IngestWorker:
-    """API (optional), ingest worker, followers and scheduler until ``stop`` is set."""
+    """API (optional), ingest worker, followers, scheduler and analytics until ``stop`` is set."""
     worker = ingest_worker(services, on_committed=on_committed, fetcher=fetcher)
-    jobs: list[Awaitable[None]] = [
+    jobs: list[Awaitable[object]] = [
         worker.run(stop),
         run_followers(services, stop, mailer=mailer),
         run_scheduler(services, stop),
+        run_analytics(services, stop, mailer=mailer),
     ]
     if api:
         jobs.append(serve_api(services, stop))
@@ -165,3 +187,40 @@ async def run_everything(
 async def integration(services: Services) -> tuple[dict[str, str], frozenset[str]]:
     """``first_start_integration`` from async code."""
     return await anyio.to_thread.run_sync(first_start_integration, services)
+
+
+async def run_workers(services: Services, stop: asyncio.Event) -> None:
+    """The worker side of ``helios up``: ingest worker, followers, scheduler and analytics."""
+    await run_everything(services, stop, api=False)
+
+
+CHILD_ROLES: dict[str, Callable[[Services, asyncio.Event], Awaitable[None]]] = {
+    "api": serve_api,
+    "worker": run_workers,
+}
+"""The processes ``helios up`` supervises, in start order: each runs its role on services of
+its own over the shared data directory until SIGTERM, or until the supervisor is gone. The
+API (ingestion and queries) has a process to itself, so that no decision batch ever holds up
+an answer; the CPU-bound side shares the other."""
+
+
+async def run_child(settings: Settings, role: str, *, supervisor: int) -> None:
+    """Run one of ``CHILD_ROLES`` until SIGTERM/SIGINT or the end of the process
+    ``supervisor``.
+
+    Raises:
+        KeyError: ``role`` is not one of ``CHILD_ROLES``.
+        ApiMissing: the role is the API and it is not available.
+    """
+    serve = CHILD_ROLES[role]
+    stop = asyncio.Event()
+    stop_on_signals(stop)
+    watcher = asyncio.create_task(watch_parent(stop, supervisor))
+    try:
+        async with open_services(settings) as services:
+            _log.info("up.child_started", role=role)
+            await serve(services, stop)
+    finally:
+        stop.set()
+        await watcher
+    _log.info("up.child_stopped", role=role)

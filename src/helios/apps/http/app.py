@@ -13,7 +13,7 @@ from litestar.status_codes import HTTP_404_NOT_FOUND
 
 import helios
 from helios.apps.application.admission import Intake, now_ms
-from helios.apps.application.tenancy import KeyDirectory
+from helios.apps.application.tenancy import KeyDirectory, SigningSecrets
 from helios.apps.composition import Services
 from helios.apps.http.config import ApiConfig
 from helios.apps.http.errors import PROBLEM_HANDLERS, NotFound, problem_response
@@ -23,6 +23,7 @@ from helios.apps.http.routes import ROUTES, ApiContext, dependencies
 from helios.apps.http.sns import SnsVerifier
 from helios.apps.observability import Metrics
 from helios.domain.values import Millis
+from helios.ports.mailer import Mailer
 
 
 def create_app(
@@ -32,11 +33,13 @@ def create_app(
     sns: SnsVerifier | None = None,
     metrics: Metrics | None = None,
     clock: Callable[[], Millis] = now_ms,
+    mailer: Mailer | None = None,
 ) -> Litestar:
     """The ingestion API on ``services`` (which the caller opens and closes).
 
     ``config`` defaults to ``ApiConfig.from_env()``; ``sns`` to a verifier that downloads
-    certificates and trusts the system's CAs; ``clock`` (epoch ms) is injectable for tests.
+    certificates and trusts the system's CAs; ``clock`` (epoch ms) is injectable for tests;
+    ``mailer`` (invitations, password resets) defaults to the one the settings name.
     """
     config = config or ApiConfig.from_env()
     metrics = metrics or Metrics()
@@ -63,13 +66,14 @@ def create_app(
         sns=sns,
         metrics=metrics,
         readiness=_readiness_probes(services, clock),
+        signing=SigningSecrets(services.secrets),
     )
 
     def stop_taking_traffic() -> None:
         ctx.shutting_down = True
 
     return Litestar(
-        route_handlers=[*ROUTES, query_router(services, clock=clock)],
+        route_handlers=[*ROUTES, query_router(services, clock=clock, mailer=mailer)],
         dependencies=dependencies(ctx),
         exception_handlers=PROBLEM_HANDLERS,
         middleware=[

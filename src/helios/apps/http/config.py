@@ -17,6 +17,7 @@
 | HELIOS_API_BODY_TIMEOUT_S | 10 | how long a request body may take to arrive, in all; then 408 |
 | HELIOS_API_KEEP_ALIVE_S | 5 | how long an idle keep-alive connection is kept open |
 | HELIOS_API_TRUSTED_PROXIES | 127.0.0.1 | proxies (IPs, CIDRs) trusted for X-Forwarded-For |
+| HELIOS_API_SERVER | granian | the HTTP server of ``helios up``'s API: ``granian`` or ``uvicorn`` |
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ class ApiConfig:
     trusted_proxies: str = "127.0.0.1"
     """Peers trusted to name the client in X-Forwarded-For: the load balancer's addresses.
     The client address keys login lockouts, so behind a proxy it must be the real client's."""
+    server: str = "granian"
+    """The HTTP server ``helios up`` runs its API on (``helios api`` runs uvicorn): granian
+    answers the ingestion endpoints about twice as fast (bench/servers.py)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ApiConfig:
@@ -80,7 +84,18 @@ class ApiConfig:
             body_timeout_s=_positive(values, "HELIOS_API_BODY_TIMEOUT_S", 10.0),
             keep_alive_s=_positive(values, "HELIOS_API_KEEP_ALIVE_S", 5.0),
             trusted_proxies=values.get("HELIOS_API_TRUSTED_PROXIES") or "127.0.0.1",
+            server=_server(values),
         )
+
+
+def _server(values: Mapping[str, str]) -> str:
+    server = values.get("HELIOS_API_SERVER") or "granian"
+    if server not in SERVERS:
+        raise ValueError(f"HELIOS_API_SERVER must be one of {', '.join(SERVERS)}, not {server!r}")
+    return server
+
+
+SERVERS = ("granian", "uvicorn")
 
 
 def _positive(values: Mapping[str, str], name: str, default: float) -> float:

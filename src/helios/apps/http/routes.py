@@ -32,7 +32,7 @@ from helios.apps.application.admission import (
     NotAuthenticated,
     OtherTenantsKey,
 )
-from helios.apps.application.tenancy import Authenticated
+from helios.apps.application.tenancy import Authenticated, SigningSecrets
 from helios.apps.http import shapes, signatures, sns
 from helios.apps.http.authorization import bearer
 from helios.apps.http.bodies import refuse_content_encoding
@@ -45,12 +45,14 @@ from helios.apps.http.errors import (
     InvalidHeader,
     NotFound,
     PayloadTooLarge,
+    Unavailable,
 )
 from helios.apps.http.sns import SnsVerifier
 from helios.apps.observability import Metrics
 from helios.domain.normalize import FieldError, pagerduty
 from helios.domain.values import Envelope, Millis, SourceKind
 from helios.ports.idempotency import StoredResponse
+from helios.ports.secrets import SecretUnavailable
 
 INGEST_SOURCES = {
     kind.value: kind
@@ -80,6 +82,7 @@ class ApiContext:
     sns: SnsVerifier
     metrics: Metrics
     readiness: dict[str, Callable[[], Awaitable[object]]]
+    signing: SigningSecrets
     shutting_down: bool = False
 
     @property
@@ -325,11 +328,15 @@ async def _check_source(
     """
     intake = api.intake
     if kind is SourceKind.GENERIC:
+        try:
+            secrets = await api.signing.plaintexts(who.integration, intake.now())
+        except SecretUnavailable:
+            raise Unavailable("cannot check the signature now", retry_after_s=5) from None
         return _SourceChecked(
             signature=signatures.verify(
                 request.headers.get(signatures.SIGNATURE_HEADER),
                 body,
-                secrets=who.integration.signing_secrets(intake.now()),
+                secrets=secrets,
                 now_s=intake.now() // 1000,
                 tolerance_s=api.config.signature_tolerance_s,
             )

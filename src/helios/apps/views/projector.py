@@ -17,7 +17,14 @@ from typing import Any
 import attrs
 import orjson
 
-from helios.apps.views import activity, alert_deadlines, alerts, changes, incidents
+from helios.apps.views import (
+    activity,
+    alert_deadlines,
+    alerts,
+    changes,
+    incidents,
+    integration_stats,
+)
 from helios.apps.views.positions import forget_position, move_position
 from helios.apps.views.schema import REBUILT_TABLES
 from helios.apps.views.streams import AlertStates, FoldedAlert, StreamDirectory
@@ -26,13 +33,14 @@ from helios.domain.changes import Change
 from helios.domain.deadlines import Pending, pending
 from helios.domain.intake import (
     ChangeRecorded,
+    ControlReceived,
     EnvelopeNormalized,
     EnvelopeReceived,
     EnvelopeRejected,
     TickReceived,
 )
 from helios.domain.ruleset import Ruleset
-from helios.domain.values import Link
+from helios.domain.values import Envelope, Link
 from helios.ports.event_store import EventStore, LogEntry
 from helios.ports.read_models import Cursor, ReadModels
 
@@ -60,10 +68,15 @@ _TIMELINE = {
     incident.IncidentResolved: "resolved",
 }
 
-_INPUTS: frozenset[str] = frozenset(
-    cls.NAME  # type: ignore[union-attr]
-    for cls in (EnvelopeReceived, EnvelopeNormalized, EnvelopeRejected)
-)
+def _names(*classes: type) -> frozenset[str]:
+    return frozenset(cls.NAME for cls in classes)  # type: ignore[attr-defined]
+
+
+_NORMALIZED: str = EnvelopeNormalized.NAME  # type: ignore[attr-defined]
+_REJECTED: str = EnvelopeRejected.NAME  # type: ignore[attr-defined]
+# What an envelope came to: only the kind of outcome is counted (by name: what normalization
+# made of an envelope is the log's largest entry, and is left undecoded).
+_OUTCOMES = _names(EnvelopeNormalized, EnvelopeRejected, ChangeRecorded, ControlReceived)
 
 # An alert's part in an incident (named here: inside _PageRows, ``incident`` is a method).
 _Membership = incident.IncidentAlertJoined | incident.IncidentAlertChanged
@@ -76,9 +89,9 @@ class Projector:
 
     @staticmethod
     def left_encoded(name: str) -> bool:
-        """Recorded inputs (raw envelopes, what normalization made of them) project nothing:
-        they are the largest entries of the log and are not decoded."""
-        return name in _INPUTS
+        """What normalization made of an envelope projects nothing but its kind (the name
+        says it): the log's largest entries are not decoded."""
+        return name == _NORMALIZED
 
     def __init__(self, store: EventStore, db: ReadModels) -> None:
         self._store = store
@@ -99,6 +112,8 @@ class Projector:
         page_rows = _PageRows()
         for entry in page:
             self._entry(entry, page_rows)
+            self._delivery(entry, page_rows)
+        page_rows.writes.append(page_rows.deliveries.write)
         deadlines = self._deadlines(page_rows)
         try:
             with self._db.transaction() as cursor:
@@ -154,6 +169,26 @@ class Projector:
             if changed is not None:
                 rows.rules_changed.add(changed)
 
+    def _delivery(self, entry: LogEntry, rows: _PageRows) -> None:
+        """Count an envelope's outcome for its integration (``integration_stats``)."""
+        event = entry.event
+        if isinstance(event, EnvelopeReceived):
+            rows.received[entry.stream_id] = event.envelope
+            return
+        if entry.name not in _OUTCOMES:
+            return
+        envelope = rows.received.pop(entry.stream_id, None)
+        if envelope is None:  # received at the end of the previous page: read it back
+            first = self._store.read_stream(entry.stream_id)[:1]
+            envelope = first[0].event.envelope if first else None
+        if envelope is not None:
+            rows.deliveries.count(
+                envelope.tenant,
+                envelope.integration,
+                envelope.received_at,
+                accepted=entry.name != _REJECTED,
+            )
+
     def _deadlines(self, rows: _PageRows) -> _PageDeadlines:
         """The deadline rows a page writes, each under its tenant's ruleset as of the page's
         end: those of the alerts it wrote, those of ticked alerts whose row waited for their
@@ -187,6 +222,8 @@ class _PageRows:
         """What a tick may act on, per alert written (None: it is closed, no row)."""
         self.ticked: list[tuple[str, str]] = []
         self.rules_changed: set[str] = set()
+        self.received: dict[uuid.UUID, Envelope] = {}
+        self.deliveries = integration_stats.PageCounts()
 
     def alert(self, entry: LogEntry, folded: FoldedAlert) -> None:
         state = folded.state

@@ -3,7 +3,9 @@
 Each table is described, with its row type and its SQL, in its own module: ``alerts``,
 ``alert_labels`` and ``alert_deadlines``, ``incidents`` (with ``incident_alerts`` and
 ``incident_timeline``), ``activity``, ``changes``, ``outbox`` (``notification_outbox``),
-``positions`` (``follower_positions``) and ``streams`` (``stream_directory``). Times are
+``insights`` (``insight_documents``, ``insight_reports``: written by the analytics worker),
+``positions`` (``follower_positions``), ``streams`` (``stream_directory``) and
+``integration_stats``. Times are
 milliseconds since the epoch (UTC); JSON columns hold compact JSON text.
 
 Opening the read models (``install``) creates what is missing and upgrades what an earlier
@@ -22,6 +24,8 @@ from helios.apps.views import (
     alerts,
     changes,
     incidents,
+    insights,
+    integration_stats,
     outbox,
     positions,
     streams,
@@ -38,6 +42,8 @@ STATEMENTS: tuple[str, ...] = (
     *activity.DDL,
     *changes.DDL,
     *outbox.DDL,
+    *integration_stats.DDL,
+    *insights.DDL,
     "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)",
 )
 
@@ -72,6 +78,7 @@ REBUILT_TABLES = (
     *incidents.TABLES,
     "activity",
     "changes",
+    "integration_stats",
 )
 """Tables ``helios projections rebuild`` empties (the outbox is history: never resent)."""
 

@@ -1,5 +1,9 @@
 """Fan-out: every decision of the log, as a message on the analytics queue.
 
+Accepted signals go too (reduced to what analytics counts them by: source, service,
+severity, labels), so that analytics can count signals per source and the noise dropped as
+duplicates; ``helios.apps.application.analytics.decisions`` defines the message.
+
 Analytics consumes decisions at its own pace and its failures never touch the core. Delivery
 is at least once: a page is sent, then the position committed; a crash in between sends the
 page again with the same deduplication ids (``decision/<position>``), which the queue drops
@@ -11,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import anyio.from_thread
-import msgspec
 
+from helios.apps.application.analytics.decisions import decision_body, is_fanned_out
 from helios.apps.views.positions import move_position
 from helios.apps.views.streams import StreamDirectory
 from helios.ports.event_store import EventStore, LogEntry
@@ -21,8 +25,6 @@ from helios.ports.read_models import ReadModels
 
 FOLLOWER = "fanout"
 DECISION_KIND = "decision.v1"
-# Signals are inputs, not decisions; analytics reads decisions only.
-_SKIPPED = frozenset({"helios.alert.signal_accepted.v1"})
 
 
 class DecisionFanout:
@@ -47,23 +49,11 @@ class DecisionFanout:
         self._directory.learn(page)
         messages = []
         for entry in page:
-            if entry.name in _SKIPPED or not entry.name.startswith(
-                ("helios.alert.", "helios.incident.")
-            ):
+            if not is_fanned_out(entry.name):
                 continue
             owner = self._directory.name(entry.stream_id)
             tenant = owner.tenant if owner else ""
-            body = msgspec.json.encode(
-                {
-                    "position": entry.position,
-                    "stream_id": str(entry.stream_id),
-                    "version": entry.version,
-                    "name": entry.name,
-                    "tenant": tenant,
-                    "key": owner.key if owner else "",
-                    "event": entry.event,
-                }
-            )
+            body = decision_body(entry, tenant=tenant, key=owner.key if owner else "")
             messages.append(
                 OutgoingMessage(
                     body=body,

@@ -1,4 +1,5 @@
-"""The rules and silences of every tenant, by version, as the log has published them so far.
+"""The rules, silences and feature flags of every tenant, by version, as the log has published
+them so far.
 
 Decisions record the ruleset version and silences version they were taken under; replay keeps
 every version seen so far so it can decide again with exactly those. Rule changes are rare, so
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 
-from helios.domain import engine, silence, versions
+from helios.domain import engine, flags, silence, versions
 from helios.domain.ruleset import DEFAULT_RULESET, Ruleset
 from helios.domain.ruleset_stream import RulesetPublished, ruleset_stream_id
 from helios.domain.silence import Silence, SilenceCreated, SilenceExpired, TenantSilences
@@ -44,6 +45,7 @@ class TenantHistory:
         self._rulesets: dict[uuid.UUID, dict[int, Ruleset]] = {}
         self._silences: dict[uuid.UUID, list[TenantSilences]] = {}
         self._streams: dict[str, tuple[uuid.UUID, uuid.UUID]] = {}
+        self._flags: dict[uuid.UUID, list[flags.TenantFlags]] = {}
 
     def observe(self, stream_id: uuid.UUID, version: int, event: object) -> bool:
         """Take in a ruleset or silence event; False when ``event`` is neither."""
@@ -58,7 +60,26 @@ class TenantHistory:
                     states.append(states[-1])
                 states.append(silence.evolve(states[version - 1], event))
                 return True
+            case flags.FlagDefined() | flags.FlagSwitched() | flags.RolloutSet():
+                kept = self._flags.setdefault(stream_id, [flags.initial_state("")])
+                while len(kept) < version:
+                    kept.append(kept[-1])
+                kept.append(flags.evolve(kept[version - 1], event))
+                return True
         return False
+
+    def flags(self, tenant: str, version: int) -> flags.FlagValues:
+        """The tenant's feature flags after ``version`` events of its flag stream.
+
+        Raises:
+            UnknownVersion: the flag stream has not reached this version.
+        """
+        if version == 0:
+            return flags.NO_FLAGS
+        states = self._flags.get(flags.flags_stream_id(tenant), [])
+        if version >= len(states):
+            raise UnknownVersion(f"tenant {tenant!r} has no flags version {version}")
+        return states[version].values
 
     def ruleset(self, tenant: str, version: int) -> Ruleset:
         """The tenant's ruleset at ``version`` (0: the built-in defaults).
@@ -91,7 +112,12 @@ class TenantHistory:
         return states[version].silences
 
     def context(
-        self, tenant: str, ruleset_version: int, silences_version: int, engine_version: int
+        self,
+        tenant: str,
+        ruleset_version: int,
+        silences_version: int,
+        engine_version: int,
+        flags_version: int = 0,
     ) -> engine.TenantContext:
         """The decision context recorded as ``(ruleset_version, silences_version,
         engine_version)``.
@@ -105,6 +131,8 @@ class TenantHistory:
             silences=self.silences(tenant, silences_version),
             silences_version=silences_version,
             engine_version=checked_engine_version(engine_version),
+            flags=self.flags(tenant, flags_version),
+            flags_version=flags_version,
         )
 
     def _ids(self, tenant: str) -> tuple[uuid.UUID, uuid.UUID]:

@@ -198,6 +198,7 @@ class Verifier:
                     event.ruleset_version,
                     event.silences_version,
                     event.engine_version,
+                    event.flags_version,
                 )
                 for key in event.dedup_keys:
                     working = decide_tick(self._states, event.tenant, key, event.at, context)
@@ -216,19 +217,25 @@ class Verifier:
         else:
             version = recorded.ruleset_version
             silences_version = getattr(recorded, "silences_version", 0)
+        flags_version = getattr(recorded, "flags_version", 0)
         # Normalized again by the engine version that normalized it, so history recorded
         # before a change of normalization still compares equal.
         engine_version = checked_engine_version(recorded.engine_version)
         ruleset = self._history.ruleset(envelope.tenant, version)
         result = normalize(envelope, ruleset, decode=orjson.loads, version=engine_version)
         recomputed = outcome_event(
-            envelope, result, version, silences_version, engine_version=engine_version
+            envelope,
+            result,
+            version,
+            silences_version,
+            engine_version=engine_version,
+            flags_version=flags_version,
         )
         if not self._same(recorded, recomputed):
             self._diverged(entry, "outcome", recomputed)
         if isinstance(result, Normalized) and result.signals:
             context = self._history.context(
-                envelope.tenant, version, silences_version, engine_version
+                envelope.tenant, version, silences_version, engine_version, flags_version
             )
             for signal in result.signals:
                 self._expect(decide_signal(self._states, signal, context), entry.position)

@@ -261,7 +261,11 @@ class _Run:
         self.opened = True
         self.inputs += 1
         return self.history.context(
-            tenant, recorded.ruleset_version, recorded.silences_version, recorded.engine_version
+            tenant,
+            recorded.ruleset_version,
+            recorded.silences_version,
+            recorded.engine_version,
+            recorded.flags_version,
         )
 
     def report(self, started: float) -> WhatIfReport:

@@ -1,5 +1,5 @@
 """The query and command API for people: ``/v1/alerts``, ``/v1/incidents``, ``/v1/activity``,
-``/v1/changes``, ``/v1/silences``, ``/v1/rules``, ``/v1/me`` and logins.
+``/v1/changes``, ``/v1/insights``, ``/v1/silences``, ``/v1/rules``, ``/v1/me`` and logins.
 
 Every request is authenticated by a bearer token (a personal API token or a login session),
 scoped to the token's tenant (another tenant's ids answer 404), and checked against the role
@@ -24,8 +24,9 @@ from helios.apps.application.access import (
     TokenAuthenticator,
 )
 from helios.apps.application.accounts import Accounts
+from helios.apps.application.people import PeopleMail
 from helios.apps.application.tenancy import wall_clock_ms
-from helios.apps.composition import Services
+from helios.apps.composition import Services, open_mailer
 from helios.apps.http.bodies import check_json_body
 from helios.apps.http.query import alerts
 from helios.apps.http.query.activity import ActivityController
@@ -37,14 +38,27 @@ from helios.apps.http.query.context import (
     role_guard,
 )
 from helios.apps.http.query.incidents import IncidentController
-from helios.apps.http.query.me import LoginController, MeController, UserController
+from helios.apps.http.query.insights import InsightController
+from helios.apps.http.query.me import (
+    LoginController,
+    MeController,
+    UserController,
+    UserLinkController,
+)
 from helios.apps.http.query.rules import RuleController
 from helios.apps.http.query.silences import SilenceController
 from helios.domain.values import Millis
+from helios.ports.mailer import Mailer
 
 
-def query_router(services: Services, *, clock: Callable[[], Millis] = wall_clock_ms) -> Router:
-    """Every query and command endpoint under ``/v1``, over ``services``."""
+def query_router(
+    services: Services,
+    *,
+    clock: Callable[[], Millis] = wall_clock_ms,
+    mailer: Mailer | None = None,
+) -> Router:
+    """Every query and command endpoint under ``/v1``, over ``services``; invitations and
+    password resets are emailed with ``mailer`` (default: the one the settings name)."""
     settings = services.settings
     policy = LoginPolicy(
         session_ttl_ms=settings.session_ttl_s * 1000,
@@ -59,25 +73,34 @@ def query_router(services: Services, *, clock: Callable[[], Millis] = wall_clock
         authenticator=TokenAuthenticator(services.store, ttl_s=settings.auth_cache_s),
         clock=clock,
     )
+    people = PeopleMail(
+        service=access,
+        mailer=mailer if mailer is not None else open_mailer(settings),
+        sender=settings.smtp_from,
+        public_url=settings.effective_public_url,
+        limiter=services.limiter,
+    )
     return Router(
         path="/v1",
         route_handlers=[
             alerts.AlertsController,
             IncidentController,
             ActivityController,
+            InsightController,
             ChangeController,
             SilenceController,
             RuleController,
             LoginController,
             MeController,
             UserController,
+            UserLinkController,
         ],
         guards=[role_guard(ctx)],
         before_request=_check_request,
         dependencies={
             "caller": Provide(current_caller, sync_to_thread=False),
             "ctx": _constant(ctx),
-            "accounts": _constant(Accounts(access, ctx.authenticator)),
+            "accounts": _constant(Accounts(access, ctx.authenticator, people)),
         },
     )
 

@@ -282,6 +282,8 @@ class UserDocument(msgspec.Struct):
     role: Literal["viewer", "responder", "admin", "owner"]
     created_at: str
     locked_until: str | None
+    status: Literal["invited", "active", "deactivated"]
+    """``invited``: has not chosen a password yet; ``deactivated``: may not log in."""
 
 
 class Me(msgspec.Struct):
@@ -340,3 +342,50 @@ class NewUser(msgspec.Struct, forbid_unknown_fields=True):
     email: Text
     role: Literal["viewer", "responder", "admin", "owner"]
     password: Text | None = None
+
+
+Role = Literal["viewer", "responder", "admin", "owner"]
+
+
+class NewInvitation(msgspec.Struct, forbid_unknown_fields=True):
+    email: Text
+    role: Role
+
+
+class InvitationDocument(msgspec.Struct):
+    """An invited user; the link went to their email only (``emailed`` false: send it again
+    with ``POST /v1/users/{user_id}/invitation``)."""
+
+    user: UserDocument
+    expires_at: str
+    emailed: bool
+
+
+class RoleChange(msgspec.Struct, forbid_unknown_fields=True):
+    role: Role
+
+
+class LinkRedemption(msgspec.Struct, forbid_unknown_fields=True):
+    token: Text
+    """The token of the emailed link (after ``#token=`` in its address)."""
+    password: Text
+
+
+class PasswordResetRequest(msgspec.Struct, forbid_unknown_fields=True):
+    tenant: Text
+    email: Text
+
+
+class CredentialDocument(msgspec.Struct):
+    """A session or personal token of a user (never its secret)."""
+
+    id: str
+    kind: Literal["session", "personal"]
+    name: str
+    created_at: str
+    expires_at: str | None
+    revoked_at: str | None
+
+
+class CredentialList(msgspec.Struct):
+    items: list[CredentialDocument]
