@@ -68,6 +68,7 @@ _TIMELINE = {
     incident.IncidentResolved: "resolved",
 }
 
+
 def _names(*classes: type) -> frozenset[str]:
     return frozenset(cls.NAME for cls in classes)  # type: ignore[attr-defined]
 
