@@ -217,9 +217,13 @@ class Ingestor:
         signals = [
             s for _, result in outcomes if isinstance(result, Normalized) for s in result.signals
         ]
-        for key in {(s.tenant, s.dedup_key) for s in signals}:
+        keys = {(s.tenant, s.dedup_key) for s in signals}
+        self._repository.preload(ALERT, keys)
+        for key in keys:
             self._load_alert(working, versions, key)
-        for group in engine.groups_needed(signals, working, contexts):
+        groups = engine.groups_needed(signals, working, contexts)
+        self._repository.preload(INCIDENT_GROUP, groups)
+        for group in groups:
             self._load_group(working, versions, group)
         for signal in signals:
             step = functools.partial(
