@@ -7,6 +7,7 @@ calls per signal (never a throughput number: such servers are far slower than SQ
 
     python bench/pipeline.py [--envelopes 5000] [--database postgresql://…/postgres]
                              [--sqs http://127.0.0.1:55005] [--sqs-envelopes 300]
+    python bench/pipeline.py --workers 2 [--envelopes 3000] [--tenants 50]   # bench/scaling.py
 """
 
 from __future__ import annotations
@@ -145,6 +146,13 @@ def main() -> None:
     parser.add_argument("--sqs-envelopes", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="measure horizontal scale instead: 1 vs this many worker processes (bench/scaling.py)",
+    )
+    parser.add_argument("--tenants", type=int, default=50, help="with --workers: the spread case")
     args = parser.parse_args()
     for name, value in (
         ("AWS_ACCESS_KEY_ID", "testing"),
@@ -153,6 +161,11 @@ def main() -> None:
         ("AWS_EC2_METADATA_DISABLED", "true"),
     ):
         os.environ.setdefault(name, value)
+    if args.workers:
+        import scaling
+
+        scaling.main(args.workers, args.envelopes, args.tenants, args.database, args.batch)
+        return
 
     name = f"helios_bench_{secrets.token_hex(4)}"
     server = args.database

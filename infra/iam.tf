@@ -24,6 +24,13 @@ locals {
     Resource = [local.ingest.arn, local.ingest.dead_letter_arn]
   }
 
+  lookup_analytics = {
+    Sid      = "LookUpAnalytics"
+    Effect   = "Allow"
+    Action   = local.lookup
+    Resource = [local.analytics.arn, local.analytics.dead_letter_arn]
+  }
+
   # Batch calls are authorised by the single-message action (SendMessageBatch by SendMessage).
   task_policies = {
     # Accepts envelopes and puts them on the ingest queue.
@@ -71,6 +78,26 @@ locals {
         Resource = [local.ingest.dead_letter_arn]
       },
     ]
+    # Consumes the analytics queue.
+    analytics = [local.lookup_analytics, {
+      Sid      = "ConsumeAnalytics"
+      Effect   = "Allow"
+      Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
+      Resource = [local.analytics.arn]
+    }]
+    # Dead-letter jobs: list and show (receive), purge (delete), redrive (send back to the
+    # ingest queue, then delete from the DLQ).
+    admin = [local.lookup_ingest, {
+      Sid      = "DeadLetterJobs"
+      Effect   = "Allow"
+      Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
+      Resource = [local.ingest.dead_letter_arn]
+      }, {
+      Sid      = "RedriveToIngest"
+      Effect   = "Allow"
+      Action   = ["sqs:SendMessage"]
+      Resource = [local.ingest.arn]
+    }]
   }
 }
 
@@ -95,6 +122,33 @@ resource "aws_iam_role_policy" "execution_secrets" {
       Effect   = "Allow"
       Action   = ["secretsmanager:GetSecretValue"]
       Resource = [module.data.store_url_secret_arn]
+    }]
+  })
+}
+
+# The admin console starts with one more secret (HELIOS_ADMIN_SECRET), which no other
+# process may read: its own execution role.
+resource "aws_iam_role" "admin_execution" {
+  name               = "${local.name}ecs-admin-execution"
+  description        = "ECS starts Helios admin tasks: image pull, logs, store URL, admin secret"
+  assume_role_policy = local.ecs_tasks_trust
+}
+
+resource "aws_iam_role_policy_attachment" "admin_execution" {
+  role       = aws_iam_role.admin_execution.name
+  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+}
+
+resource "aws_iam_role_policy" "admin_execution_secrets" {
+  name = "read-admin-secrets"
+  role = aws_iam_role.admin_execution.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid      = "ReadStoreUrlAndAdminSecret"
+      Effect   = "Allow"
+      Action   = ["secretsmanager:GetSecretValue"]
+      Resource = [module.data.store_url_secret_arn, aws_secretsmanager_secret.admin.arn]
     }]
   })
 }

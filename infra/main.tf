@@ -1,6 +1,7 @@
 # Helios on AWS: a VPC, RDS PostgreSQL (the event store), optional ElastiCache Redis, SQS work
 # queues with dead-letter queues, and ECS Fargate services for the API, the ingest workers, the
-# event log followers and the scheduler, plus the migration task. See docs/deploy.md.
+# event log followers, the scheduler, the admin console (internal) and the analytics worker, plus
+# the migration task. See docs/deploy.md.
 
 locals {
   name         = var.prefix
@@ -24,6 +25,7 @@ locals {
   })
 
   store_secret = { HELIOS_STORE_URL = module.data.store_url_secret_arn }
+  admin_cidrs  = coalesce(var.admin_allowed_cidrs, [var.vpc_cidr])
 }
 
 module "network" {

@@ -48,6 +48,8 @@ output "log_groups" {
     worker    = module.worker.log_group_name
     followers = module.followers.log_group_name
     scheduler = module.scheduler.log_group_name
+    admin     = module.admin.log_group_name
+    analytics = module.analytics.log_group_name
     migrate   = module.migrate.log_group_name
   }
 }
@@ -71,4 +73,9 @@ output "run_migration_command" {
     "--launch-type FARGATE",
     "--network-configuration '${local.one_off_network}'",
   ])
+}
+
+output "admin_url" {
+  description = "Base URL of the admin console, on the internal load balancer (reachable from admin_allowed_cidrs)."
+  value       = "${local.scheme}://${aws_lb.admin.dns_name}"
 }

@@ -8,12 +8,14 @@ resource "aws_security_group" "alb" {
 }
 
 resource "aws_security_group" "api" {
+  #checkov:skip=CKV2_AWS_5:attached to the ECS services through modules/service (security_group_ids), which the graph check does not always follow
   name        = "${local.name}api"
   description = "Helios API tasks: the API port from the load balancer only"
   vpc_id      = module.network.vpc_id
 }
 
 resource "aws_security_group" "background" {
+  #checkov:skip=CKV2_AWS_5:attached to the ECS services through modules/service (security_group_ids), which the graph check does not always follow
   name        = "${local.name}background"
   description = "Helios workers, followers, scheduler and migration: no inbound traffic"
   vpc_id      = module.network.vpc_id
@@ -35,6 +37,7 @@ locals {
   task_security_groups = {
     api        = aws_security_group.api.id
     background = aws_security_group.background.id
+    admin      = aws_security_group.admin.id
   }
   alb_ports = var.certificate_arn == null ? [80] : [80, 443]
   smtp_port = tonumber(lookup(var.environment, "HELIOS_SMTP_PORT", "25"))

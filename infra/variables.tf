@@ -258,18 +258,19 @@ variable "api" {
 variable "worker" {
   description = "Ingest worker service (`helios worker ingest`): task size, task count range, and the number of visible messages in the ingest queue the count tracks."
   type = object({
-    cpu                  = optional(number, 512)
-    memory               = optional(number, 1024)
-    min_tasks            = optional(number, 1)
-    max_tasks            = optional(number, 10)
-    queue_depth_target   = optional(number, 1000)
-    stop_timeout_seconds = optional(number, 60)
+    cpu                      = optional(number, 512)
+    memory                   = optional(number, 1024)
+    min_tasks                = optional(number, 1)
+    max_tasks                = optional(number, 10)
+    queue_depth_target       = optional(number, 1000)
+    queue_age_target_seconds = optional(number, 30)
+    stop_timeout_seconds     = optional(number, 60)
   })
   default = {}
 
   validation {
-    condition     = var.worker.min_tasks >= 0 && var.worker.max_tasks >= max(1, var.worker.min_tasks) && var.worker.queue_depth_target > 0 && var.worker.stop_timeout_seconds >= 2 && var.worker.stop_timeout_seconds <= 120
-    error_message = "worker needs 0 <= min_tasks <= max_tasks, max_tasks >= 1, queue_depth_target > 0 and stop_timeout_seconds within 2..120."
+    condition     = var.worker.min_tasks >= 0 && var.worker.max_tasks >= max(1, var.worker.min_tasks) && var.worker.queue_depth_target > 0 && var.worker.queue_age_target_seconds > 0 && var.worker.stop_timeout_seconds >= 2 && var.worker.stop_timeout_seconds <= 120
+    error_message = "worker needs 0 <= min_tasks <= max_tasks, max_tasks >= 1, queue_depth_target > 0, queue_age_target_seconds > 0 and stop_timeout_seconds within 2..120."
   }
 }
 
@@ -287,6 +288,50 @@ variable "scheduler" {
   type = object({
     cpu    = optional(number, 256)
     memory = optional(number, 512)
+  })
+  default = {}
+}
+
+variable "admin" {
+  description = "Admin console service (`helios admin`, behind the internal load balancer). Always exactly one task (its background jobs run in the process)."
+  type = object({
+    cpu    = optional(number, 256)
+    memory = optional(number, 512)
+  })
+  default = {}
+}
+
+variable "admin_allowed_cidrs" {
+  description = "Who may reach the internal admin load balancer (default: the VPC range, i.e. a VPN or bastion inside it)."
+  type        = list(string)
+  default     = null
+}
+
+variable "admin_secret" {
+  description = "HELIOS_ADMIN_SECRET (signs the admin console's CSRF tokens): 32 to 128 letters and digits. Needed only on the first apply and when admin_secret_version changes; never stored in the plan or state."
+  type        = string
+  default     = null
+  sensitive   = true
+  ephemeral   = true
+
+  validation {
+    condition     = var.admin_secret == null || can(regex("^[A-Za-z0-9]{32,128}$", var.admin_secret))
+    error_message = "admin_secret must be 32 to 128 letters and digits."
+  }
+}
+
+variable "admin_secret_version" {
+  description = "Increase by one to write admin_secret to the HELIOS_ADMIN_SECRET secret."
+  type        = number
+  default     = 1
+}
+
+variable "analytics" {
+  description = "Analytics worker service (`helios analytics`): task size, and the age of the oldest analytics message above which an alarm fires. Always exactly one task (one writer of its DuckDB file)."
+  type = object({
+    cpu                     = optional(number, 512)
+    memory                  = optional(number, 1024)
+    max_backlog_age_seconds = optional(number, 900)
   })
   default = {}
 }

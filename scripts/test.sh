@@ -3,12 +3,13 @@
 #
 # Creates .venv and installs the project with its dev extra (again only when pyproject.toml
 # changed), starts the test servers (scripts/services.sh), then runs ruff, mypy, import-linter,
-# the strict docs build (scripts/docs.sh) and pytest with every server required (a missing one
-# fails, never skips) and the Hypothesis `ci` profile.
+# the strict docs build (scripts/docs.sh), builds and checks the web app (web/,
+# scripts/build_app.sh), and runs pytest with every server required (a missing one fails, never
+# skips) and the Hypothesis `ci` profile.
 # Servers that were already running are left running; those started here are stopped on exit.
 #
 #   HYPOTHESIS_PROFILE=deep bash scripts/test.sh tests/property   # a longer property run
-#   SKIP_LINT=1 SKIP_DOCS=1 bash scripts/test.sh -x -k idempotency  # pytest only
+#   SKIP_LINT=1 SKIP_DOCS=1 SKIP_APP_BUILD=1 bash scripts/test.sh -x -k idempotency  # pytest only
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -69,6 +70,12 @@ fi
 if [[ ${SKIP_DOCS:-} != 1 ]]; then
     section "docs site (mkdocs --strict: a broken link or a missing page fails)"
     bash scripts/docs.sh || lint_status=1
+fi
+
+if [[ ${SKIP_APP_BUILD:-} != 1 ]]; then
+    # The browser tests (tests/browser/app) need it; its own type check and unit tests run here.
+    section "web app (web/: npm ci, types from the OpenAPI document, tsc, vite build, vitest)"
+    PYTHON="$VENV/bin/python" bash scripts/build_app.sh
 fi
 
 section "pytest"

@@ -6,8 +6,9 @@ mock_provider "aws" {
 }
 
 variables {
-  image       = "123456789012.dkr.ecr.us-east-1.amazonaws.com/helios:1.0.0"
-  db_password = "Abcdefghijklmnopqrstuvwxyz0123456789"
+  image        = "123456789012.dkr.ecr.us-east-1.amazonaws.com/helios:1.0.0"
+  db_password  = "Abcdefghijklmnopqrstuvwxyz0123456789"
+  admin_secret = "Zyxwvutsrqponmlkjihgfedcba9876543210"
 }
 
 run "defaults" {
@@ -29,6 +30,11 @@ run "defaults" {
   override_resource {
     target = module.queues["analytics"].aws_sqs_queue.dead_letter
     values = { arn = "arn:aws:sqs:us-east-1:123456789012:helios-analytics-dlq" }
+  }
+
+  override_resource {
+    target = aws_iam_role.admin_execution
+    values = { arn = "arn:aws:iam::123456789012:role/helios-ecs-admin-execution" }
   }
 
   # --- Queues ----------------------------------------------------------------------------
@@ -54,7 +60,7 @@ run "defaults" {
   }
   assert {
     condition = alltrue([
-      for s in [module.api, module.worker, module.followers, module.scheduler] :
+      for s in [module.api, module.worker, module.followers, module.scheduler, module.admin, module.analytics] :
       toset(s.network_configuration.subnets) == toset(module.network.private_subnet_ids) && !s.network_configuration.assign_public_ip
     ])
     error_message = "with a NAT gateway, tasks run in the private subnets without public IPs"
@@ -76,23 +82,24 @@ run "defaults" {
         values(aws_vpc_security_group_ingress_rule.alb_from_clients),
         values(aws_vpc_security_group_ingress_rule.db_from_tasks),
         values(aws_vpc_security_group_ingress_rule.redis_from_tasks),
-      ) : !contains([aws_security_group.api.id, aws_security_group.background.id], r.security_group_id)
+        values(aws_vpc_security_group_ingress_rule.admin_alb_from_operators),
+      ) : !contains([aws_security_group.api.id, aws_security_group.background.id, aws_security_group.admin.id], r.security_group_id)
     ])
     error_message = "only the load balancer may open a connection to a Helios task"
   }
   assert {
-    condition = length(aws_vpc_security_group_ingress_rule.db_from_tasks) == 2 && alltrue([
+    condition = length(aws_vpc_security_group_ingress_rule.db_from_tasks) == 3 && alltrue([
       for r in values(aws_vpc_security_group_ingress_rule.db_from_tasks) :
       r.security_group_id == aws_security_group.db.id && r.from_port == 5432 && r.to_port == 5432 && r.cidr_ipv4 == null &&
-      contains([aws_security_group.api.id, aws_security_group.background.id], r.referenced_security_group_id)
+      contains([aws_security_group.api.id, aws_security_group.background.id, aws_security_group.admin.id], r.referenced_security_group_id)
     ])
     error_message = "PostgreSQL must admit the Helios task security groups only"
   }
   assert {
-    condition = length(aws_vpc_security_group_ingress_rule.redis_from_tasks) == 2 && alltrue([
+    condition = length(aws_vpc_security_group_ingress_rule.redis_from_tasks) == 3 && alltrue([
       for r in values(aws_vpc_security_group_ingress_rule.redis_from_tasks) :
       r.security_group_id == aws_security_group.redis.id && r.from_port == 6379 && r.cidr_ipv4 == null &&
-      contains([aws_security_group.api.id, aws_security_group.background.id], r.referenced_security_group_id)
+      contains([aws_security_group.api.id, aws_security_group.background.id, aws_security_group.admin.id], r.referenced_security_group_id)
     ])
     error_message = "Redis must admit the Helios task security groups only"
   }
@@ -119,12 +126,12 @@ run "defaults" {
   # --- What each process runs, with which settings ----------------------------------------
 
   assert {
-    condition     = module.api.container.command == ["helios", "api"] && module.worker.container.command == ["helios", "worker", "ingest"] && module.followers.container.command == ["helios", "worker", "followers"] && module.scheduler.container.command == ["helios", "scheduler"] && module.migrate.container.command == ["helios", "db", "migrate"]
+    condition     = module.api.container.command == ["helios", "api"] && module.worker.container.command == ["helios", "worker", "ingest"] && module.followers.container.command == ["helios", "worker", "followers"] && module.scheduler.container.command == ["helios", "scheduler"] && module.migrate.container.command == ["helios", "db", "migrate"] && module.admin.container.command == ["helios", "admin"] && module.analytics.container.command == ["helios", "analytics"]
     error_message = "each service must run its own helios command"
   }
   assert {
     condition = alltrue([
-      for s in [module.api, module.worker, module.followers, module.scheduler, module.migrate] :
+      for s in [module.api, module.worker, module.followers, module.scheduler, module.migrate, module.admin, module.analytics] :
       [for e in s.container.secrets : e.valueFrom if e.name == "HELIOS_STORE_URL"] == [module.data.store_url_secret_arn] &&
       length([for e in s.container.environment : e if e.name == "HELIOS_STORE_URL"]) == 0
     ])
@@ -132,7 +139,7 @@ run "defaults" {
   }
   assert {
     condition = alltrue([
-      for s in [module.api, module.worker, module.followers, module.scheduler, module.migrate] :
+      for s in [module.api, module.worker, module.followers, module.scheduler, module.migrate, module.admin, module.analytics] :
       { for e in s.container.environment : e.name => e.value if contains(["HELIOS_QUEUE", "HELIOS_SQS_PREFIX", "AWS_REGION", "HELIOS_LOG_FORMAT", "HELIOS_REDIS_URL"], e.name) } == {
         HELIOS_QUEUE      = "sqs"
         HELIOS_SQS_PREFIX = "helios-"
@@ -156,10 +163,47 @@ run "defaults" {
   }
   assert {
     condition = alltrue([
-      for s in [module.api, module.worker, module.followers, module.scheduler, module.migrate] :
+      for s in [module.api, module.worker, module.followers, module.scheduler, module.migrate, module.admin, module.analytics] :
       s.container.logConfiguration.logDriver == "awslogs" && s.container.logConfiguration.options["awslogs-group"] == s.log_group_name
     ])
     error_message = "each process must log to its own CloudWatch log group"
+  }
+
+  # --- Admin console: internal only -------------------------------------------------------
+
+  assert {
+    condition     = aws_lb.admin.internal && toset(aws_lb.admin.subnets) == toset(module.network.private_subnet_ids) && !aws_lb.api.internal
+    error_message = "the admin console's load balancer must be internal, in the private subnets"
+  }
+  assert {
+    condition = alltrue([
+      for r in values(aws_vpc_security_group_ingress_rule.admin_alb_from_operators) : r.cidr_ipv4 == "10.40.0.0/16"
+    ]) && length(aws_vpc_security_group_ingress_rule.admin_alb_from_operators) == 1
+    error_message = "by default only the VPC may reach the admin load balancer"
+  }
+  assert {
+    condition = (
+      aws_vpc_security_group_ingress_rule.admin_from_alb.security_group_id == aws_security_group.admin.id &&
+      aws_vpc_security_group_ingress_rule.admin_from_alb.referenced_security_group_id == aws_security_group.admin_alb.id &&
+      aws_vpc_security_group_ingress_rule.admin_from_alb.from_port == 8081
+    )
+    error_message = "the admin tasks must admit the admin port from the internal load balancer only"
+  }
+  assert {
+    condition     = one(module.admin.load_balancers).target_group_arn == aws_lb_target_group.admin.arn && one(module.admin.load_balancers).container_port == 8081
+    error_message = "the admin service must register its tasks with the internal target group"
+  }
+  assert {
+    condition = (
+      [for e in module.admin.container.secrets : e.name if e.name == "HELIOS_ADMIN_SECRET"] == ["HELIOS_ADMIN_SECRET"] &&
+      alltrue([for s in [module.api, module.worker, module.followers, module.scheduler, module.analytics] : length([for e in s.container.secrets : e if e.name == "HELIOS_ADMIN_SECRET"]) == 0]) &&
+      contains(module.admin.container.environment, { name = "HELIOS_ADMIN_PORT", value = "8081" })
+    )
+    error_message = "only the admin console gets HELIOS_ADMIN_SECRET (from Secrets Manager), and it listens on 8081"
+  }
+  assert {
+    condition     = contains(module.analytics.container.environment, { name = "HELIOS_ANALYTICS_PATH", value = "/tmp/helios/analytics.duckdb" })
+    error_message = "the analytics worker keeps its DuckDB file on the task's scratch volume"
   }
 
   # --- Permissions ------------------------------------------------------------------------
@@ -194,6 +238,24 @@ run "defaults" {
     error_message = "the scheduler may peek at the ingest DLQ, never delete from it"
   }
   assert {
+    condition = (
+      toset(flatten(jsondecode(aws_iam_role_policy.task["analytics"].policy).Statement[*].Action)) == toset(["sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]) &&
+      alltrue([for st in jsondecode(aws_iam_role_policy.task["analytics"].policy).Statement : st.Resource == ["arn:aws:sqs:us-east-1:123456789012:helios-analytics"] if contains(st.Action, "sqs:ReceiveMessage")])
+    )
+    error_message = "the analytics worker may consume the analytics queue, nothing more"
+  }
+  assert {
+    condition = (
+      alltrue([for st in jsondecode(aws_iam_role_policy.task["admin"].policy).Statement : st.Resource == ["arn:aws:sqs:us-east-1:123456789012:helios-ingest-dlq"] if contains(st.Action, "sqs:ReceiveMessage")]) &&
+      alltrue([for st in jsondecode(aws_iam_role_policy.task["admin"].policy).Statement : st.Resource == ["arn:aws:sqs:us-east-1:123456789012:helios-ingest"] if contains(st.Action, "sqs:SendMessage")])
+    )
+    error_message = "the admin console may work on the ingest DLQ and redrive into the ingest queue, nothing more"
+  }
+  assert {
+    condition     = jsondecode(aws_iam_role_policy.admin_execution_secrets.policy).Statement[0].Resource == [module.data.store_url_secret_arn, aws_secretsmanager_secret.admin.arn] && module.admin.execution_role_arn == "arn:aws:iam::123456789012:role/helios-ecs-admin-execution" && module.api.execution_role_arn != module.admin.execution_role_arn
+    error_message = "only the admin console's execution role may read the admin secret"
+  }
+  assert {
     condition     = !strcontains(join(",", [for p in aws_iam_role_policy.task : p.policy]), "\"*\"") && !strcontains(join(",", [for p in aws_iam_role_policy.task : p.policy]), "sqs:*")
     error_message = "no task policy may use wildcards"
   }
@@ -214,12 +276,24 @@ run "defaults" {
     error_message = "the workers' count must track the visible messages of the ingest queue"
   }
   assert {
+    condition = (
+      aws_appautoscaling_policy.worker_queue_age.resource_id == "service/helios-cluster/helios-worker" &&
+      aws_appautoscaling_policy.worker_queue_age.target_tracking_scaling_policy_configuration[0].customized_metric_specification[0].metric_name == "ApproximateAgeOfOldestMessage" &&
+      aws_appautoscaling_policy.worker_queue_age.target_tracking_scaling_policy_configuration[0].target_value == 30
+    )
+    error_message = "the workers' count must also track the age of the oldest ingest message"
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.analytics_backlog_age.dimensions["QueueName"] == "helios-analytics" && aws_cloudwatch_metric_alarm.analytics_backlog_age.metric_name == "ApproximateAgeOfOldestMessage"
+    error_message = "a lagging analytics worker (one task, cannot scale out) must raise an alarm"
+  }
+  assert {
     condition     = aws_appautoscaling_target.service["worker"].min_capacity == 1 && aws_appautoscaling_target.service["worker"].max_capacity == 10 && aws_appautoscaling_target.service["api"].min_capacity == 2
     error_message = "default task ranges: workers 1-10, API at least 2"
   }
   assert {
-    condition     = alltrue([for k in ["followers", "scheduler"] : aws_appautoscaling_target.service[k].min_capacity == 1 && aws_appautoscaling_target.service[k].max_capacity == 1])
-    error_message = "exactly one follower process and one scheduler"
+    condition     = alltrue([for k in ["followers", "scheduler", "admin", "analytics"] : aws_appautoscaling_target.service[k].min_capacity == 1 && aws_appautoscaling_target.service[k].max_capacity == 1])
+    error_message = "exactly one follower process, one scheduler, one admin console and one analytics worker"
   }
 }
 
@@ -237,7 +311,7 @@ run "no_nat_no_redis_https_paused" {
 
   assert {
     condition = alltrue([
-      for s in [module.api, module.worker, module.followers, module.scheduler] :
+      for s in [module.api, module.worker, module.followers, module.scheduler, module.admin, module.analytics] :
       toset(s.network_configuration.subnets) == toset(module.network.public_subnet_ids) && s.network_configuration.assign_public_ip
     ])
     error_message = "without NAT, tasks run in the public subnets with public IPs"
@@ -251,8 +325,8 @@ run "no_nat_no_redis_https_paused" {
     error_message = "without Redis, nothing opens the Redis port"
   }
   assert {
-    condition     = aws_lb_listener.http.default_action[0].type == "redirect" && aws_lb_listener.https[0].port == 443 && output.api_url == "https://helios-api-123456789.us-east-1.elb.amazonaws.com"
-    error_message = "with a certificate, HTTP redirects to HTTPS"
+    condition     = aws_lb_listener.http.default_action[0].type == "redirect" && aws_lb_listener.https[0].port == 443 && aws_lb_listener.admin_http.default_action[0].type == "redirect" && aws_lb_listener.admin_https[0].ssl_policy == "ELBSecurityPolicy-TLS13-1-2-2021-06" && output.api_url == "https://helios-api-123456789.us-east-1.elb.amazonaws.com"
+    error_message = "with a certificate, HTTP redirects to HTTPS (TLS 1.2+) on both load balancers"
   }
   assert {
     condition     = alltrue([for t in aws_appautoscaling_target.service : t.min_capacity == 0 && t.max_capacity == 0])

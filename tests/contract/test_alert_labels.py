@@ -5,6 +5,7 @@ same rows, and read models made before the table get it filled when opened."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import attrs
 from read_model_fixtures import (  # noqa: F401  (fixtures are registered by being imported here)
@@ -15,7 +16,7 @@ from read_model_fixtures import (  # noqa: F401  (fixtures are registered by bei
 
 from helios.apps.application.ingest import Ingestor
 from helios.apps.composition import open_read_models
-from helios.apps.views import alerts
+from helios.apps.views import alert_labels, alerts
 from helios.apps.views.positions import committed_position
 from helios.apps.views.projector import Projector
 from helios.domain.values import Envelope, SourceKind
@@ -165,3 +166,42 @@ def test_pages_of_a_label_filter_follow_the_list_order_without_gaps_or_repeats(
     assert len(walked) == 6
     keys = [(row.last_signal_at, row.dedup_key) for row in everything]
     assert keys == sorted(keys, reverse=True)
+
+
+def test_a_sqlite_file_keeps_label_rows_without_rowids_and_an_older_one_is_remade_once(
+    store: EventStore, tmp_path: Path
+) -> None:
+    """A new SQLite file has ``alert_labels`` without rowids; a file an earlier release made
+    with rowids is remade when opened, with the same rows, filtered as before, once."""
+    url = f"sqlite:{tmp_path / 'readmodels.db'}"
+    Ingestor(store).ingest(
+        [_firing(1, "fp-1", {"env": "prod"}, 0), _firing(2, "fp-2", {"team": "db"}, 1)]
+    )
+    db = open_read_models(url)
+    try:
+        assert "WITHOUT ROWID" in _labels_table(db)
+        _project(store, db, Projector(store, db))
+        projected = db.query(LABELS)
+        with db.transaction() as cursor:  # as an earlier release left it
+            cursor.execute("DROP TABLE alert_labels")
+            cursor.execute(alert_labels.DDL[0])
+            cursor.execute(alert_labels.DDL[1])
+            cursor.executemany("INSERT INTO alert_labels VALUES (?, ?, ?, ?, ?)", projected)
+            cursor.execute("DELETE FROM schema_migrations WHERE name LIKE '%rowid%'")
+        assert "WITHOUT ROWID" not in _labels_table(db)
+    finally:
+        db.close()
+
+    for _opening in range(2):
+        upgraded = open_read_models(url)
+        try:
+            assert "WITHOUT ROWID" in _labels_table(upgraded)
+            assert upgraded.query(LABELS) == projected
+            assert _found(upgraded, "team", "db") == ["fp-2"]
+        finally:
+            upgraded.close()
+
+
+def _labels_table(db: ReadModels) -> str:
+    rows = db.query("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'alert_labels'")
+    return str(rows[0][0]).upper()

@@ -26,6 +26,7 @@ from store_fixtures import (
 
 from helios.adapters.store.codec import EventCodec
 from helios.adapters.store.factory import migrate, open_event_store, sqlite_path
+from helios.adapters.store.recorder_store import PROBE_CHUNK
 from helios.adapters.store.sqlite import open_sqlite_store
 from helios.ports.event_store import (
     AppendBatch,
@@ -34,6 +35,7 @@ from helios.ports.event_store import (
     EventStore,
     StoreUnavailable,
     StreamAppend,
+    StreamIndex,
     Tracking,
 )
 
@@ -106,6 +108,43 @@ def test_appended_events_are_read_back_in_version_order(store: EventStore) -> No
     assert [r.version for r in store.read_stream(a, after_version=1)] == [2, 3]
     assert last == store.read_log(0, 3)[-1].position
     assert store.max_position() > last
+
+
+def test_the_store_tells_which_of_many_streams_hold_events(store: EventStore) -> None:
+    """Asked about more streams than one query takes, it names exactly those with events
+    (markers' streams are not confused with them)."""
+    assert isinstance(store, StreamIndex)
+    written = [uuid.uuid4() for _ in range(7)]
+    store.append(
+        AppendBatch(
+            streams=tuple(
+                StreamAppend(stream_id=s, expected_version=0, events=notes("x")) for s in written
+            ),
+            input_keys=("ingest/probe",),
+        )
+    )
+    asked = [uuid.uuid4() for _ in range(PROBE_CHUNK + 3)]
+    asked[1:1] = written[:3]
+    asked.append(written[-1])
+    assert store.existing_streams(asked) == {*written[:3], written[-1]}
+    assert store.existing_streams([]) == set()
+
+
+def test_a_large_batch_takes_consecutive_positions_and_returns_the_last(store: EventStore) -> None:
+    """Every event of one append is at the positions after the log's end, in batch order."""
+    store.append(append(uuid.uuid4(), 0, *notes("before")))
+    head = store.max_position()
+    streams = [uuid.uuid4() for _ in range(300)]
+    batch = AppendBatch(
+        streams=tuple(
+            StreamAppend(stream_id=s, expected_version=0, events=notes("a", "b")) for s in streams
+        )
+    )
+    last = store.append(batch)
+    entries = store.read_log(head, 1000)
+    assert [e.position for e in entries] == list(range(entries[0].position, last + 1))
+    assert [(e.stream_id, e.version) for e in entries] == [(s, v) for s in streams for v in (1, 2)]
+    assert last == store.max_position()
 
 
 def test_a_stream_may_appear_twice_in_a_batch_with_contiguous_versions(store: EventStore) -> None:

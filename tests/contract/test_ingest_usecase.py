@@ -19,7 +19,7 @@ from helios.apps.application.repository import Snapshotting, StateCache
 from helios.apps.embedded.traffic import TrafficGenerator
 from helios.domain import alert
 from helios.domain.values import Envelope, SourceKind, Status
-from helios.ports.event_store import EventStore, RecordedEvent
+from helios.ports.event_store import EventStore, RecordedEvent, StreamIndex
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "payloads" / "examples"
 T0 = 1_773_480_000_000
@@ -195,8 +195,9 @@ def test_after_a_conflict_an_alert_is_caught_up_not_read_whole(store: EventStore
     ours = Ingestor(counting, snapshotting=Snapshotting(every=0))  # type: ignore[arg-type]
     ours.ingest(traffic[:10])
     Ingestor(store).ingest(traffic[10:20])  # another worker: our cached states are now stale
+    # First loads: none (new streams, known empty from one probe), or whole.
     alerts = {(s, v) for s, v in counting.reads if s in _alert_streams(store)}
-    assert alerts and all(version == 0 for _, version in alerts)  # first loads: whole
+    assert all(version == 0 for _, version in alerts)
     counting.reads.clear()
 
     report = ours.ingest(traffic[20:])
@@ -208,3 +209,41 @@ def test_after_a_conflict_an_alert_is_caught_up_not_read_whole(store: EventStore
 
 def _alert_streams(store: EventStore) -> set[uuid.UUID]:
     return {alert.alert_stream_id("acme", key) for key in _alert_keys(store)}
+
+
+class WithoutStreamIndex:
+    """The real store, hiding that it can tell which streams exist: loads go one by one."""
+
+    def __init__(self, store: EventStore) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "existing_streams":
+            raise AttributeError(name)
+        return getattr(self._store, name)
+
+
+def _decisions(store: EventStore) -> list[tuple[uuid.UUID, int, str, Any]]:
+    return [(e.stream_id, e.version, e.name, e.event) for e in store.read_log(0, 100_000)]
+
+
+def test_new_alerts_cost_no_loads_and_are_decided_as_one_by_one_loads_decide(
+    store: EventStore,
+) -> None:
+    """A batch of alerts never seen is decided without a cold load each (one probe says their
+    streams are empty); later batches load the alerts they repeat; the log is the one that
+    loading every stream one by one gives."""
+    traffic = list(TrafficGenerator(tenant="acme", start=T0, seed=4).envelopes(120))
+    ingestor = Ingestor(store)
+    first = ingestor.ingest(traffic[:40])
+    assert first.signals > 0 and ingestor.stats.loads == 0
+    for start in range(40, len(traffic), 40):
+        Ingestor(store).ingest(traffic[start : start + 40])  # a cold cache: loads what exists
+
+    reference = open_event_store("memory://")
+    one_by_one = WithoutStreamIndex(reference)
+    assert not isinstance(one_by_one, StreamIndex)
+    for start in range(0, len(traffic), 40):
+        Ingestor(one_by_one).ingest(traffic[start : start + 40])  # type: ignore[arg-type]
+    assert _decisions(store) == _decisions(reference)
+    reference.close()

@@ -133,6 +133,8 @@ def start_world(
         tick_interval_s=3600,
         auth_cache_s=0.2,
         login_max_failures=3,
+        # Short live streams: a probe of /v1/live gets its whole answer within seconds.
+        live_stream_s=1.0,
     )
     # Followers open the read models concurrently: create the tables once, first.
     open_read_models(settings.effective_read_models_url).close()

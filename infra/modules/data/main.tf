@@ -30,6 +30,9 @@ resource "aws_db_parameter_group" "this" {
 }
 
 resource "aws_db_instance" "this" {
+  #checkov:skip=CKV_AWS_157:opt in with db_multi_az = true (doubles the instance cost; docs/deploy.md)
+  #checkov:skip=CKV_AWS_118:Performance Insights and CloudWatch metrics are on; enhanced (OS) monitoring needs a role and is billed
+  #checkov:skip=CKV_AWS_354:AWS-managed key; a customer-managed KMS key is a follow-up (docs/deploy.md, known limits)
   identifier     = "${var.name}db"
   engine         = "postgres"
   engine_version = "15"
@@ -41,6 +44,9 @@ resource "aws_db_instance" "this" {
   # Write-only: sent to RDS when password_version changes, never stored in the plan or state.
   password_wo         = var.password
   password_wo_version = var.password_version
+  # Lets operators sign in with short-lived IAM tokens (rds-db:connect) instead of a password;
+  # Helios itself uses the password from the secret.
+  iam_database_authentication_enabled = true
 
   allocated_storage     = var.allocated_storage
   max_allocated_storage = var.max_allocated_storage
@@ -66,6 +72,8 @@ resource "aws_db_instance" "this" {
 
 # HELIOS_STORE_URL as one secret: ECS injects it into each task at start.
 resource "aws_secretsmanager_secret" "store_url" {
+  #checkov:skip=CKV_AWS_149:AWS-managed key; a customer-managed KMS key is a follow-up (docs/deploy.md, known limits)
+  #checkov:skip=CKV2_AWS_57:the password is rotated with db_password_version (docs/deploy.md, runbook), which changes RDS and the secret together
   name                    = "${var.name}store-url"
   description             = "HELIOS_STORE_URL: PostgreSQL URL of the Helios event store."
   recovery_window_in_days = var.secret_recovery_window_days
@@ -91,6 +99,9 @@ resource "aws_elasticache_subnet_group" "this" {
 }
 
 resource "aws_elasticache_replication_group" "this" {
+  #checkov:skip=CKV_AWS_31:TLS in transit, encrypted at rest, reachable from the Helios task groups only; Helios does not send an AUTH token yet (docs/deploy.md, known limits)
+  #checkov:skip=CKV_AWS_191:AWS-managed key; a customer-managed KMS key is a follow-up (docs/deploy.md, known limits)
+  #checkov:skip=CKV2_AWS_50:opt in with redis_replicas >= 1 (automatic failover, Multi-AZ); the keys are short-lived
   count = var.redis_enabled ? 1 : 0
 
   replication_group_id = "${var.name}redis"

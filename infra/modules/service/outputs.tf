@@ -32,3 +32,8 @@ output "load_balancers" {
   description = "Target groups the service registers its tasks with."
   value       = var.service == null ? [] : aws_ecs_service.this[0].load_balancer
 }
+
+output "execution_role_arn" {
+  description = "Role ECS starts the tasks with (image pull, logs, secrets)."
+  value       = aws_ecs_task_definition.this.execution_role_arn
+}

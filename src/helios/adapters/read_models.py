@@ -75,12 +75,23 @@ class SqlReadModels:
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """Rows of one read-only statement.
 
+        On SQLite the statement runs on its own, as a read (WAL: it sees the last commit and
+        neither waits for a writer nor holds one up); only a write transaction takes the file's
+        one write lock, so the API's and the followers' reads never queue behind the projector.
+
         Raises:
             StoreUnavailable: the database cannot be reached.
         """
-        with self.transaction() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchall()
+        if self.is_postgres:
+            with self.transaction() as cursor:
+                cursor.execute(sql, params)
+                return cursor.fetchall()
+        with self._lock:
+            try:
+                rows: list[Row] = self._connection().execute(sql, params).fetchall()
+            except sqlite3.OperationalError as error:
+                raise StoreUnavailable(f"read models: {error}") from error
+            return rows
 
     def close(self) -> None:
         with self._lock:

@@ -45,6 +45,8 @@
 |  |  | that worker opens it; derived, rebuilt with ``helios analytics rebuild``) |
 | HELIOS_ANALYTICS_PUBLISH_S | 30 | how often the analytics worker publishes overview, trends |
 |  |  | and suggestions to the read models (also whenever its queue runs dry) |
+| HELIOS_LIVE_STREAM_S | 300 | how long one ``/v1/live`` event stream stays open before the |
+|  |  | client reconnects (with ``Last-Event-ID``, so nothing is missed) |
 | HELIOS_API_* |  | the ingestion API's limits: see ``helios.apps.http.config`` |
 """
 
@@ -98,6 +100,7 @@ class Settings:
     login_lockout_s: int = 900
     auth_cache_s: float = 1.0
     recent_changes_window_s: int = 3600
+    live_stream_s: float = 300.0
     secrets_url: str = ""
     secrets_kek: str = attrs.field(default="", repr=False)
 
@@ -206,6 +209,7 @@ class Settings:
             login_lockout_s=max(1, _int(values, "HELIOS_LOGIN_LOCKOUT_S", 900)),
             auth_cache_s=_float(values, "HELIOS_AUTH_CACHE_S", 1.0),
             recent_changes_window_s=max(0, _int(values, "HELIOS_RECENT_CHANGES_WINDOW_S", 3600)),
+            live_stream_s=max(0.1, _float(values, "HELIOS_LIVE_STREAM_S", 300.0)),
             secrets_url=values.get("HELIOS_SECRETS_URL", ""),
             secrets_kek=values.get("HELIOS_SECRETS_KEK", ""),
             analytics_path=values.get("HELIOS_ANALYTICS_PATH", ""),

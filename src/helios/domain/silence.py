@@ -154,20 +154,38 @@ def evolve(state: TenantSilences, event: SilenceEvent) -> TenantSilences:
             )
 
 
-def _problems(silence: Silence, ends_after: Millis | None) -> list[tuple[str, str]]:
+def would_silence(matchers: tuple[LabelMatcher, ...], labels: dict[str, str]) -> bool:
+    """Whether a silence with ``matchers`` covers labels now (a preview: RE2, as decided).
+
+    Raises:
+        CommandRejected: the matchers break a silence's rules (each named).
+    """
+    problems = _matcher_problems(matchers)
+    if problems:
+        raise CommandRejected("invalid matchers", tuple(problems))
+    return matches_all(matchers, labels, RegexEngine.RE2)
+
+
+def _matcher_problems(matchers: tuple[LabelMatcher, ...]) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
-    if not silence.silence_id:
-        problems.append(("silence_id", "must not be empty"))
-    if not silence.matchers:
+    if not matchers:
         problems.append(("matchers", "at least one matcher is required"))
-    if len(silence.matchers) > MAX_MATCHERS:
+    if len(matchers) > MAX_MATCHERS:
         problems.append(("matchers", f"at most {MAX_MATCHERS}"))
-    for index, matcher in enumerate(silence.matchers):
+    for index, matcher in enumerate(matchers):
         if LABEL_KEY.match(matcher.name) is None:
             problems.append((f"matchers[{index}].name", "is not a label name"))
         reason = _value_problem(matcher)
         if reason is not None:
             problems.append((f"matchers[{index}].value", reason))
+    return problems
+
+
+def _problems(silence: Silence, ends_after: Millis | None) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    if not silence.silence_id:
+        problems.append(("silence_id", "must not be empty"))
+    problems.extend(_matcher_problems(silence.matchers))
     if len(silence.comment) > MAX_COMMENT_CHARS:
         problems.append(("comment", f"at most {MAX_COMMENT_CHARS} characters"))
     if ends_after is None:

@@ -8,8 +8,8 @@ can consume positions, and idempotency markers occupy positions that ``read_log`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Collection, Iterable, Sequence
+from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
 
 import attrs
@@ -193,4 +193,18 @@ class EventStore(Protocol):
 
     def close(self) -> None:
         """Release connections; the store must not be used afterwards."""
+        ...
+
+
+@runtime_checkable
+class StreamIndex(Protocol):
+    """Which streams hold events at all, asked for many at once: a batch that touches many
+    new streams then skips reading each one (an event store may offer it)."""
+
+    def existing_streams(self, stream_ids: Collection[UUID]) -> set[UUID]:
+        """Those of ``stream_ids`` that hold at least one event.
+
+        Raises:
+            StoreUnavailable: the store could not be reached.
+        """
         ...

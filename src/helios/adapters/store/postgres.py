@@ -8,10 +8,16 @@ creating an empty store somewhere unexpected.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from uuid import UUID
 
 import attrs
 import psycopg
-from eventsourcing.persistence import InfrastructureFactory, PersistenceError, StoredEvent
+from eventsourcing.persistence import (
+    InfrastructureFactory,
+    PersistenceError,
+    ProcessRecorder,
+    StoredEvent,
+)
 from eventsourcing.postgres import PostgresFactory, PostgresProcessRecorder
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
@@ -118,7 +124,22 @@ def open_postgres_store(settings: PostgresSettings, *, codec: EventCodec) -> Rec
         snapshot_rows=snapshot_rows,
         unavailable=(psycopg.Error,),
         on_close=factory.close,
+        stream_probe=_existing_streams,
     )
+
+
+def _existing_streams(recorder: ProcessRecorder, streams: Sequence[UUID]) -> set[UUID]:
+    """Which of ``streams`` hold events: one query on the primary key's index."""
+    assert isinstance(recorder, PostgresProcessRecorder)
+    query = SQL(
+        "SELECT DISTINCT originator_id FROM {schema}.{table} WHERE originator_id = ANY(%s)"
+    ).format(
+        schema=Identifier(recorder.datastore.schema),
+        table=Identifier(recorder.events_table_name),
+    )
+    with recorder.datastore.transaction(commit=False) as cursor:
+        cursor.execute(query, (list(streams),))
+        return {UUID(str(row["originator_id"])) for row in cursor.fetchall()}
 
 
 def _snapshot_rows(

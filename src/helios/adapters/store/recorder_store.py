@@ -8,7 +8,7 @@ unique (stream, version) key and the whole batch rolls back, with no custom SQL.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 from uuid import UUID, uuid5
@@ -39,6 +39,13 @@ _RESERVED_FOLLOWER = "__migration__"
 T = TypeVar("T")
 
 
+PROBE_CHUNK = 500
+"""Streams asked about per query (SQLite allows 32,766 parameters; keep statements small)."""
+
+StreamProbe = Callable[[ProcessRecorder, Sequence[UUID]], set[UUID]]
+"""One query telling which of the given streams hold events (SQL of the recorder's store)."""
+
+
 def input_stream_id(key: str) -> UUID:
     """The marker stream recording that the input ``key`` was processed."""
     return uuid5(INPUT_NAMESPACE, "input/" + key)
@@ -59,8 +66,10 @@ class RecorderEventStore:
         snapshot_rows: SnapshotRows | None = None,
         unavailable: tuple[type[BaseException], ...] = (),
         on_close: Callable[[], None] | None = None,
+        stream_probe: StreamProbe | None = None,
     ) -> None:
         self._recorder = recorder
+        self._stream_probe = stream_probe
         self._codec = codec
         self._snapshots = Snapshots(snapshot_rows or MemorySnapshotRows.of(recorder), codec)
         # Driver errors that escape the library's own translation (e.g. at connect time).
@@ -151,6 +160,17 @@ class RecorderEventStore:
     def tracked_position(self, follower: str) -> int:
         with self._translated():
             return self._recorder.max_tracking_id(follower) or 0
+
+    def existing_streams(self, stream_ids: Collection[UUID]) -> set[UUID]:
+        wanted = list(stream_ids)
+        found: set[UUID] = set()
+        with self._translated():
+            if self._stream_probe is None:
+                # A store in memory: a lookup per stream costs nothing worth batching.
+                return {s for s in wanted if self._recorder.select_events(s, limit=1)}
+            for start in range(0, len(wanted), PROBE_CHUNK):
+                found |= self._stream_probe(self._recorder, wanted[start : start + PROBE_CHUNK])
+        return found
 
     def has_input(self, key: str) -> bool:
         with self._translated():

@@ -8,16 +8,62 @@ every start. Writers serialise on the file lock, waited for up to ``lock_timeout
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.persistence import (
+    InfrastructureFactory,
+    PersistenceError,
+    ProcessRecorder,
+    StoredEvent,
+    Tracking,
+)
+from eventsourcing.sqlite import SQLiteCursor, SQLiteProcessRecorder
 
 from helios.adapters.store.codec import EventCodec
 from helios.adapters.store.recorder_store import RecorderEventStore
 from helios.adapters.store.snapshots import SNAPSHOTS_PURPOSE, SqlSnapshotRows
 
 DEFAULT_LOCK_TIMEOUT = 5
+
+
+class BatchInsertRecorder(SQLiteProcessRecorder):
+    """The library's recorder, inserting a batch with one ``executemany``.
+
+    The library inserts row by row to read each row's ``lastrowid`` (its log position). Once
+    the first row is in, this transaction holds the write lock: nobody else appends, and
+    SQLite gives each new row the largest rowid so far plus one, so the batch's positions are
+    the last ones of the table (checked: the first row must be at the first of them).
+    """
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        if not stored_events:
+            return super()._insert_events(c, stored_events, **kwargs)
+        rows = [
+            (s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id,
+             s.originator_version, s.topic, s.state)
+            for s in stored_events
+        ]  # fmt: skip
+        # An insert first (not a read): it takes the write lock, waiting for it if need be.
+        c.executemany(self.insert_events_statement, rows)
+        c.execute(self.select_max_notification_id_statement)
+        last = int(c.fetchone()[0])
+        first = last - len(rows) + 1
+        c.execute(
+            f"SELECT originator_id, originator_version FROM {self.events_table_name} "
+            "WHERE rowid = ?",
+            (first,),
+        )
+        if tuple(c.fetchone() or ()) != rows[0][:2]:
+            raise PersistenceError(f"log positions of a batch not consecutive up to {last}")
+        tracking: Tracking | None = kwargs.get("tracking")
+        if tracking is not None:
+            self._insert_tracking(c, tracking)
+        return list(range(first, last + 1))
 
 
 def open_sqlite_store(
@@ -27,13 +73,18 @@ def open_sqlite_store(
     create: bool = True,
     lock_timeout: int = DEFAULT_LOCK_TIMEOUT,
 ) -> RecorderEventStore:
-    """An event store in the SQLite file at ``path`` (tables created if ``create``)."""
+    """An event store in the SQLite file at ``path`` (tables created if ``create``; with
+    ``create``, a missing parent directory too, as for every other file of a data directory)."""
+    if create and str(path) not in ("", ":memory:"):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
     factory = InfrastructureFactory.construct(
         {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(path),
             "SQLITE_LOCK_TIMEOUT": str(lock_timeout),
             "CREATE_TABLE": "yes" if create else "no",
+            # A class topic in configuration only; stored events never carry class paths.
+            "PROCESS_RECORDER_TOPIC": f"{__name__}:{BatchInsertRecorder.__name__}",
         }
     )
     snapshots = factory.aggregate_recorder(SNAPSHOTS_PURPOSE)
@@ -50,7 +101,20 @@ def open_sqlite_store(
         ),
         unavailable=(sqlite3.Error,),
         on_close=factory.close,
+        stream_probe=_existing_streams,
     )
+
+
+def _existing_streams(recorder: ProcessRecorder, streams: Sequence[UUID]) -> set[UUID]:
+    """Which of ``streams`` hold events: one query on the primary key's index (the library
+    stores SQLite stream ids as hex text)."""
+    marks = ", ".join("?" * len(streams))
+    with recorder.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
+        cursor.execute(
+            f"SELECT DISTINCT originator_id FROM stored_events WHERE originator_id IN ({marks})",
+            [stream.hex for stream in streams],
+        )
+        return {UUID(row[0]) for row in cursor.fetchall()}
 
 
 def migrate_sqlite(path: str | Path) -> None:

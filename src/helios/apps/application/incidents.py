@@ -7,14 +7,20 @@ group an incident id belongs to, and the note is decided and appended there.
 
 from __future__ import annotations
 
-import attrs
+from collections.abc import Callable
 
+import anyio.to_thread
+import attrs
+import msgspec
+
+from helios.apps.application.keyed import command_scope, fingerprint, once_per_key
 from helios.apps.application.paging import Page
 from helios.apps.application.repository import INCIDENT_GROUP, Repository
 from helios.apps.views import incidents as view
 from helios.domain import incident
 from helios.domain.values import Millis
 from helios.ports.event_store import EventStore
+from helios.ports.idempotency import IdempotencyStore, StoredResponse
 from helios.ports.read_models import ReadModels
 
 
@@ -99,6 +105,82 @@ def add_note(
     [added] = events
     assert isinstance(added, incident.IncidentNoteAdded)
     return added
+
+
+@attrs.frozen(kw_only=True)
+class NoteRecorded:
+    """A note as recorded on the incident's timeline (the same answer to every retry)."""
+
+    incident_id: str
+    author: str
+    text: str
+    at: Millis
+
+
+class _Recorded(msgspec.Struct):
+    incident_id: str
+    author: str
+    text: str
+    at: int
+
+
+async def add_note_once(
+    store: EventStore,
+    read_models: ReadModels,
+    idempotency: IdempotencyStore,
+    *,
+    tenant: str,
+    user_id: str,
+    incident_id: str,
+    author: str,
+    text: str,
+    clock: Callable[[], Millis],
+    idempotency_key: str | None,
+) -> NoteRecorded:
+    """``add_note`` at the clock's time; with ``idempotency_key``, once per key (a retry gets
+    the note the first request recorded, and records nothing).
+
+    Raises:
+        CommandRejected: the note is blank or too long.
+        NoSuchIncident: the tenant has no such incident.
+        IdempotencyKeyReused: the key was used for another request (422).
+        RequestInFlight: the key's first request is being processed (409).
+        CannotAdmitNow: the idempotency store is down (503).
+        ConcurrencyConflict: the group's stream kept changing.
+        StoreUnavailable: the store or the read models cannot be reached.
+    """
+
+    async def record() -> StoredResponse:
+        at = clock()
+        added = await anyio.to_thread.run_sync(
+            lambda: add_note(
+                store,
+                read_models,
+                tenant=tenant,
+                incident_id=incident_id,
+                author=author,
+                text=text,
+                at=at,
+            )
+        )
+        kept = _Recorded(incident_id=added.incident_id, author=added.author, text=added.text, at=at)
+        return StoredResponse(status=201, body=msgspec.json.encode(kept))
+
+    if idempotency_key is None:
+        stored = await record()
+    else:
+        stored = await once_per_key(
+            idempotency,
+            scope=command_scope(tenant=tenant, user_id=user_id),
+            key=idempotency_key,
+            request_fingerprint=fingerprint("note", incident_id, text),
+            now_ms=clock,
+            work=record,
+        )
+    kept = msgspec.json.decode(stored.body, type=_Recorded)
+    return NoteRecorded(
+        incident_id=kept.incident_id, author=kept.author, text=kept.text, at=kept.at
+    )
 
 
 def incident_group(read_models: ReadModels, *, tenant: str, incident_id: str) -> str | None:

@@ -156,7 +156,7 @@ class Ingestor:
             working = engine.Working(alerts={}, groups={})
             versions: dict[uuid.UUID, int] = {}
             for key in dedup_keys:
-                self._load_alert(working, versions, (tenant, key))
+                self._load_alert(working, versions, (tenant, key), max_age_s=0.0)
             for key in dedup_keys:
                 tick = functools.partial(
                     engine.apply_tick, key=(tenant, key), at=at, context=context
@@ -217,9 +217,13 @@ class Ingestor:
         signals = [
             s for _, result in outcomes if isinstance(result, Normalized) for s in result.signals
         ]
-        for key in {(s.tenant, s.dedup_key) for s in signals}:
+        keys = {(s.tenant, s.dedup_key) for s in signals}
+        self._repository.preload(ALERT, keys)
+        for key in keys:
             self._load_alert(working, versions, key)
-        for group in engine.groups_needed(signals, working, contexts):
+        groups = engine.groups_needed(signals, working, contexts)
+        self._repository.preload(INCIDENT_GROUP, groups)
+        for group in groups:
             self._load_group(working, versions, group)
         for signal in signals:
             step = functools.partial(
@@ -266,9 +270,16 @@ class Ingestor:
             missing = step(working)
 
     def _load_alert(
-        self, working: engine.Working, versions: dict[uuid.UUID, int], key: engine.AlertKey
+        self,
+        working: engine.Working,
+        versions: dict[uuid.UUID, int],
+        key: engine.AlertKey,
+        *,
+        max_age_s: float = math.inf,
     ) -> None:
-        state, version = self._repository.load(ALERT, key, max_age_s=math.inf)
+        # A signal always appends to its alert (accepted or ignored), so a stale cached alert
+        # conflicts and is caught up; a tick may append nothing: ticks load with max_age_s=0.
+        state, version = self._repository.load(ALERT, key, max_age_s=max_age_s)
         working.alerts[key] = state
         versions[ALERT.stream(key)] = version
 
@@ -277,7 +288,11 @@ class Ingestor:
     ) -> None:
         if key in working.groups:
             return
-        state, version = self._repository.load(INCIDENT_GROUP, key, max_age_s=math.inf)
+        # Caught up on every load, never trusted from the cache: a decision may read a group
+        # and append nothing to it (the alert is already a member), and only streams appended
+        # to are version-checked. With several workers, a group another worker changed since
+        # it was cached (an incident resolved) would otherwise be decided on stale, unchecked.
+        state, version = self._repository.load(INCIDENT_GROUP, key, max_age_s=0.0)
         working.groups[key] = state
         versions[INCIDENT_GROUP.stream(key)] = version
 

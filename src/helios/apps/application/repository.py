@@ -15,6 +15,7 @@ which marks it for catching up. Correctness never depends on it.
 
 from __future__ import annotations
 
+import functools
 import random
 import threading
 import time
@@ -44,6 +45,7 @@ from helios.ports.event_store import (
     EventStore,
     EventStoreError,
     StreamAppend,
+    StreamIndex,
 )
 from helios.ports.snapshots import Snapshot, SnapshotStore, SnapshotUnreadable
 
@@ -145,6 +147,9 @@ REPORTS: Kind[str, reports.TenantReports] = Kind(
 """A tenant's issued weekly reports, by tenant id."""
 
 
+# A batch asks for an alert's stream id several times (load, preload, versions, cache): the
+# UUIDv5 (a SHA-1) is computed once per recent key.
+@functools.lru_cache(maxsize=1 << 16)
 def _alert_stream(key: tuple[str, str]) -> uuid.UUID:
     return alert.alert_stream_id(*key)
 
@@ -153,6 +158,7 @@ def _initial_alert(key: tuple[str, str]) -> alert.AlertState:
     return alert.initial_state(*key)
 
 
+@functools.lru_cache(maxsize=1 << 12)
 def _group_stream(key: tuple[str, str]) -> uuid.UUID:
     return incident.group_stream_id(*key)
 
@@ -360,6 +366,29 @@ class Repository:
             state, version = self._cold(kind, key, stream)
         self._cache.put(stream, state, version, now)
         return state, version
+
+    def preload(self, kind: Kind[K, Any], keys: Iterable[K]) -> None:
+        """Cache the initial state of those of ``keys`` whose stream holds no event yet, when
+        the store can tell for many streams at once (``StreamIndex``): a batch of new alerts
+        then costs one query per few hundred, not a snapshot lookup and a stream read each.
+
+        A stream another writer starts meanwhile is no harm: the append expecting version 0
+        conflicts, and the retry reads it.
+
+        Raises:
+            StoreUnavailable: the store cannot be reached.
+        """
+        if not isinstance(self.store, StreamIndex):
+            return
+        unknown = {kind.stream(key): key for key in keys}
+        unknown = {s: key for s, key in unknown.items() if self._cache.get(s) is None}
+        if not unknown:
+            return
+        existing = self.store.existing_streams(list(unknown))
+        now = self._monotonic()
+        for stream, key in unknown.items():
+            if stream not in existing:
+                self._cache.put(stream, kind.initial(key), 0, now)
 
     def cached(self, kind: Kind[K, S], key: K, *, max_age_s: float) -> tuple[S, int] | None:
         """The cached state and version if checked less than ``max_age_s`` ago, else None;

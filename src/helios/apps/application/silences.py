@@ -1,4 +1,4 @@
-"""Silence use cases: list a tenant's silences, create one, expire one.
+"""Silence use cases: list a tenant's silences, create one, expire one, preview one.
 
 Each is load → decide (``helios.domain.silence``) → append on the tenant's silence stream; the
 decider holds every rule, so a refusal names the fields exactly as the domain does.
@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import uuid
 
+import attrs
+import orjson
+
 from helios.apps.application.repository import SILENCES, Repository
+from helios.apps.views import alerts
 from helios.domain import silence
 from helios.domain.ruleset import LabelMatcher
 from helios.domain.values import Millis
 from helios.ports.event_store import EventStore
+from helios.ports.read_models import ReadModels
 
 
 class NoSuchSilence(LookupError):
@@ -87,3 +92,33 @@ def expire_silence(
     expired = state.get(silence_id)
     assert expired is not None
     return expired
+
+
+PREVIEW_SCAN = 2000
+"""The most open alerts a preview reads (the newest first): it says when it stopped there."""
+
+
+@attrs.frozen(kw_only=True)
+class SilencePreview:
+    """The open alerts a silence with these matchers would cover now (newest first)."""
+
+    matched: tuple[alerts.AlertRow, ...]
+    scanned: int
+    complete: bool
+    """False when the tenant has more open alerts than ``PREVIEW_SCAN``: older ones unread."""
+
+
+def preview_silence(
+    read_models: ReadModels, *, tenant: str, matchers: tuple[LabelMatcher, ...]
+) -> SilencePreview:
+    """Which of the tenant's open alerts a silence with ``matchers`` would cover now.
+
+    Raises:
+        CommandRejected: the matchers break a silence's rules (each named).
+        StoreUnavailable: the read models cannot be reached.
+    """
+    silence.would_silence(matchers, {})  # the matchers' own check, before reading anything
+    where = alerts.AlertFilter(tenant=tenant, statuses=alerts.OPEN_STATUSES)
+    rows, more = alerts.page(read_models, where, limit=PREVIEW_SCAN)
+    matched = tuple(r for r in rows if silence.would_silence(matchers, orjson.loads(r.labels)))
+    return SilencePreview(matched=matched, scanned=len(rows), complete=not more)

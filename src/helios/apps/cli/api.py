@@ -49,6 +49,7 @@ async def serve(settings: object, host: str | None = None, port: int | None = No
     async with open_services(settings) as services:
         # The admin console runs as its own process in production (helios admin).
         app = create_app(services, config=config, admin=False)
+        _announce(f"http://{host or settings.http_host}:{port or settings.http_port}")
         server = uvicorn.Server(
             server_config(
                 app,
@@ -59,3 +60,15 @@ async def serve(settings: object, host: str | None = None, port: int | None = No
             )
         )
         await server.serve()
+
+
+def _announce(url: str) -> None:
+    """Where the API and the responders' app are (on stderr: stdout stays the logs')."""
+    from rich.console import Console
+
+    from helios.apps.cli.up import app_note
+
+    console = Console(stderr=True)
+    console.print(f"[bold green]Helios API[/bold green] on {url}")
+    console.print(f"  Responders' app       {url}/app/{app_note()}")
+    console.print(f"  API reference (HTML)  {url}/schema")

@@ -22,6 +22,7 @@ from rich.table import Table
 
 from helios.apps.application.envelopes import envelope_message
 from helios.apps.application.provisioning import Provisioning
+from helios.apps.cli.up import app_note
 from helios.apps.composition import Services, key_file, open_services
 from helios.apps.embedded.runner import (
     ApiMissing,
@@ -237,6 +238,13 @@ def _how_to_look(console: Console, settings: Settings, token: str) -> None:
     )
     console.print(
         f"  {helios} replay verify --store sqlite:{settings.data_dir / 'helios.db'}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(
+        f"Or open the responders' app: {url}/app/{app_note()} and sign in with the personal "
+        f"token {token}",
         markup=False,
         highlight=False,
         soft_wrap=True,

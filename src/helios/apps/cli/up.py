@@ -135,6 +135,13 @@ def _up(args: argparse.Namespace) -> int:
     os.execv(sys.executable, [sys.executable, "-m", "helios.apps.embedded.supervisor", wanted])
 
 
+def app_note() -> str:
+    """After the app's URL: nothing when it is built, else how to build it."""
+    from helios.apps.http.responder_app import is_built
+
+    return "" if is_built() else "  (not built: bash scripts/build_app.sh)"
+
+
 def banner(
     console: Console,
     settings: Settings,
@@ -153,6 +160,7 @@ def banner(
     key_file = settings.data_dir / INTEGRATION_FILE
     console.print(f"[bold green]Helios is running[/bold green] (data in {settings.data_dir})")
     if api:
+        console.print(f"  Responders' app       {url}/app/{app_note()}")
         console.print(f"  API reference (HTML)  {url}/schema")
         console.print(f"  OpenAPI document      {url}/schema/openapi.json")
     shown = [(label, name) for label, name in _KEYS if name in fresh]

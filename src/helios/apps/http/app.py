@@ -23,6 +23,7 @@ from helios.apps.http.config import ApiConfig
 from helios.apps.http.errors import PROBLEM_HANDLERS, NotFound, problem_response
 from helios.apps.http.middleware import BodyDeadline, RequestContext
 from helios.apps.http.query import OPENAPI_COMPONENTS, query_router
+from helios.apps.http.responder_app import app_router
 from helios.apps.http.routes import ROUTES, ApiContext, dependencies
 from helios.apps.http.sns import SnsVerifier
 from helios.apps.observability import Metrics
@@ -82,7 +83,12 @@ def create_app(
 
     mounted, admin_shutdown = _admin_console(services, clock) if admin else ([], [])
     return Litestar(
-        route_handlers=[*ROUTES, query_router(services, clock=clock, mailer=mailer), *mounted],
+        route_handlers=[
+            *ROUTES,
+            query_router(services, clock=clock, mailer=mailer),
+            app_router(),
+            *mounted,
+        ],
         dependencies=dependencies(ctx),
         exception_handlers=PROBLEM_HANDLERS,
         middleware=[

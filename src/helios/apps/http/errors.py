@@ -137,6 +137,17 @@ class IdempotencyKeyReused(ApiError):
     title = "This Idempotency-Key was used with a different body"
 
 
+class PreconditionFailed(ApiError):
+    """``If-Match`` named a version the resource has left; ``ETag`` carries the current one."""
+
+    status = 412
+    slug = "precondition-failed"
+    title = "The resource changed since the version the request names"
+
+    def __init__(self, detail: str, *, etag: str) -> None:
+        super().__init__(detail, headers={"ETag": etag})
+
+
 class _RetryLater(ApiError):
     def __init__(self, detail: str = "", *, retry_after_s: int) -> None:
         self.retry_after_s = max(1, retry_after_s)

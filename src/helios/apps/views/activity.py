@@ -81,3 +81,31 @@ def page(
         for p, t, at, k, s, x in rows[:limit]
     ]
     return lines, len(rows) > limit
+
+
+def after(db: ReadModels, *, tenant: str, position: int, limit: int) -> list[ActivityRow]:
+    """Up to ``limit`` of the tenant's lines after the log position ``position``, oldest first
+    (what a live client has not seen yet).
+
+    Raises:
+        StoreUnavailable: the database cannot be reached.
+    """
+    rows = db.query(
+        "SELECT position, tenant, at, kind, subject, text FROM activity "
+        "WHERE tenant = ? AND position > ? ORDER BY position LIMIT ?",
+        (tenant, position, limit),
+    )
+    return [
+        ActivityRow(position=p, tenant=t, at=at, kind=k, subject=s, text=x)
+        for p, t, at, k, s, x in rows
+    ]
+
+
+def latest_position(db: ReadModels, *, tenant: str) -> int:
+    """The log position of the tenant's latest line (0: none yet).
+
+    Raises:
+        StoreUnavailable: the database cannot be reached.
+    """
+    rows = db.query("SELECT MAX(position) FROM activity WHERE tenant = ?", (tenant,))
+    return int(rows[0][0] or 0) if rows else 0

@@ -16,19 +16,25 @@ import orjson
 
 from helios.ports.read_models import Cursor
 
-DDL = (
-    """CREATE TABLE IF NOT EXISTS alert_labels (
+_TABLE = """CREATE TABLE IF NOT EXISTS alert_labels (
     tenant TEXT NOT NULL,
     dedup_key TEXT NOT NULL,
     name TEXT NOT NULL,
     value TEXT NOT NULL,
     last_signal_at BIGINT NOT NULL,
     PRIMARY KEY (tenant, dedup_key, name)
-)""",
-    # The filter: the tenant's alerts with this label value, latest signal first.
+)"""
+# The filter: the tenant's alerts with this label value, latest signal first.
+_BY_VALUE = (
     "CREATE INDEX IF NOT EXISTS alert_labels_by_value ON alert_labels "
-    "(tenant, name, value, last_signal_at, dedup_key)",
+    "(tenant, name, value, last_signal_at, dedup_key)"
 )
+DDL = (_TABLE, _BY_VALUE)
+
+SQLITE_DDL = (_TABLE + " WITHOUT ROWID", _BY_VALUE)
+"""On SQLite the rows are kept in their primary key's order, with no rowid: a rowid table
+keeps every label twice, in the table and again in the key's own index (about a third of
+the labels' bytes)."""
 
 HAS_LABEL = (
     "EXISTS (SELECT 1 FROM alert_labels x WHERE x.tenant = a.tenant "
@@ -79,3 +85,16 @@ def fill_from_alerts(cursor: Cursor) -> None:
             f"{_INSERT} ON CONFLICT (tenant, dedup_key, name) DO NOTHING",
             rows[start : start + _FILL_BATCH],
         )
+
+
+def drop_rowids(cursor: Cursor) -> None:
+    """SQLite: remake a table an earlier release made with rowids as ``SQLITE_DDL`` makes it,
+    its rows written again from the alerts (a migration, run once)."""
+    cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'alert_labels'")
+    found = cursor.fetchall()
+    if found and "WITHOUT ROWID" in str(found[0][0]).upper():
+        return
+    cursor.execute("DROP TABLE IF EXISTS alert_labels")
+    for statement in SQLITE_DDL:
+        cursor.execute(statement)
+    fill_from_alerts(cursor)

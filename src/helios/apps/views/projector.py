@@ -68,6 +68,17 @@ _TIMELINE = {
     incident.IncidentResolved: "resolved",
 }
 
+
+def _names(*classes: type) -> frozenset[str]:
+    return frozenset(cls.NAME for cls in classes)  # type: ignore[attr-defined]
+
+
+_NORMALIZED: str = EnvelopeNormalized.NAME  # type: ignore[attr-defined]
+_REJECTED: str = EnvelopeRejected.NAME  # type: ignore[attr-defined]
+# What an envelope came to: only the kind of outcome is counted (by name: what normalization
+# made of an envelope is the log's largest entry, and is left undecoded).
+_OUTCOMES = _names(EnvelopeNormalized, EnvelopeRejected, ChangeRecorded, ControlReceived)
+
 # An alert's part in an incident (named here: inside _PageRows, ``incident`` is a method).
 _Membership = incident.IncidentAlertJoined | incident.IncidentAlertChanged
 
@@ -76,6 +87,12 @@ class Projector:
     """Applies log pages to the read models (synchronous: run it in a thread)."""
 
     name = FOLLOWER
+
+    @staticmethod
+    def left_encoded(name: str) -> bool:
+        """What normalization made of an envelope projects nothing but its kind (the name
+        says it): the log's largest entries are not decoded."""
+        return name == _NORMALIZED
 
     def __init__(self, store: EventStore, db: ReadModels) -> None:
         self._store = store
@@ -159,9 +176,7 @@ class Projector:
         if isinstance(event, EnvelopeReceived):
             rows.received[entry.stream_id] = event.envelope
             return
-        if not isinstance(
-            event, EnvelopeNormalized | EnvelopeRejected | ChangeRecorded | ControlReceived
-        ):
+        if entry.name not in _OUTCOMES:
             return
         envelope = rows.received.pop(entry.stream_id, None)
         if envelope is None:  # received at the end of the previous page: read it back
@@ -172,7 +187,7 @@ class Projector:
                 envelope.tenant,
                 envelope.integration,
                 envelope.received_at,
-                accepted=not isinstance(event, EnvelopeRejected),
+                accepted=entry.name != _REJECTED,
             )
 
     def _deadlines(self, rows: _PageRows) -> _PageDeadlines:

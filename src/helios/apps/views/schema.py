@@ -47,6 +47,10 @@ STATEMENTS: tuple[str, ...] = (
     "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)",
 )
 
+_SQLITE_FORMS = dict(zip(alert_labels.DDL, alert_labels.SQLITE_DDL, strict=True))
+SQLITE_STATEMENTS: tuple[str, ...] = tuple(_SQLITE_FORMS.get(s, s) for s in STATEMENTS)
+"""``STATEMENTS`` as a SQLite file takes them (``alert_labels`` without rowids)."""
+
 ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = alerts.ADDED_COLUMNS
 """Columns added to a table after it was first released: ``(table, column, definition)``.
 
@@ -61,6 +65,11 @@ MIGRATIONS: tuple[tuple[str, Callable[[Cursor], None]], ...] = (
 )
 """Steps that fill a table added after its source rows existed: ``(name, step)``. A fresh
 database records them without work to do; a rebuild refills the tables from the log."""
+
+SQLITE_MIGRATIONS: tuple[tuple[str, Callable[[Cursor], None]], ...] = (
+    ("alert_labels_without_rowid", alert_labels.drop_rowids),
+)
+"""Steps of SQLite files only (after ``MIGRATIONS``): tables remade in a more compact form."""
 
 REBUILT_TABLES = (
     "alerts",
@@ -81,12 +90,14 @@ def install(db: ReadModels) -> None:
     Raises:
         StoreUnavailable: the database cannot be reached.
     """
+    statements = STATEMENTS if db.is_postgres else SQLITE_STATEMENTS
+    migrations = MIGRATIONS if db.is_postgres else MIGRATIONS + SQLITE_MIGRATIONS
     with db.transaction() as cursor:
-        for statement in STATEMENTS:
+        for statement in statements:
             cursor.execute(statement)
         for table, column, definition in ADDED_COLUMNS:
             _add_column(db, cursor, table, column, definition)
-        for name, step in MIGRATIONS:
+        for name, step in migrations:
             _migrate(db, cursor, name, step)
 
 

@@ -129,7 +129,12 @@ class AlertStates:
         """
         folded = self._items.get(entry.stream_id)
         if folded is None or folded.version != entry.version - 1:
-            folded = self._load(entry.stream_id, name, before=entry.version)
+            if entry.version == 1:
+                # A stream's first event: nothing before it to read (a burst of new alerts
+                # would otherwise cost one store read each).
+                folded = FoldedAlert(state=alert.initial_state(name.tenant, name.key), version=0)
+            else:
+                folded = self._load(entry.stream_id, name, before=entry.version)
         folded.state = alert.evolve(folded.state, entry.event)
         folded.version = entry.version
         if isinstance(entry.event, alert.AlertScored):

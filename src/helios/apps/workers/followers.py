@@ -28,6 +28,10 @@ PAGE_SIZE = 500
 
 
 class Follower(Protocol):
+    """A reader of the log. One may also say which entries it has no use for, by their
+    stored name, with a ``left_encoded(name) -> bool`` attribute: those come with ``event``
+    None, undecoded (decoding is most of the cost of reading a page)."""
+
     name: str
 
     def apply(self, page: Sequence[LogEntry], *, after: int) -> None:
@@ -55,6 +59,7 @@ async def follow(
     Returns the position reached.
     """
     log = _log.bind(follower=follower.name)
+    read = functools.partial(store.read_log, encoded=getattr(follower, "left_encoded", None))
     position: int | None = None
     failures = 0
     while not stop.is_set():
@@ -62,7 +67,7 @@ async def follow(
             if position is None:
                 position = await anyio.to_thread.run_sync(committed_position, db, follower.name)
             after = position
-            page = await anyio.to_thread.run_sync(store.read_log, after, page_size)
+            page = await anyio.to_thread.run_sync(read, after, page_size)
             if page:
                 await anyio.to_thread.run_sync(functools.partial(follower.apply, page, after=after))
                 position = page[-1].position

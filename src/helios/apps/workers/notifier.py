@@ -37,6 +37,11 @@ class NotificationOutbox:
 
     name = FOLLOWER
 
+    @staticmethod
+    def left_encoded(name: str) -> bool:
+        """Only alert events are folded: the others are not decoded."""
+        return not name.startswith("helios.alert.")
+
     def __init__(
         self, store: EventStore, db: ReadModels, *, public_url: str, recipients: str
     ) -> None:
@@ -56,14 +61,18 @@ class NotificationOutbox:
         """
         emails: list[outbox.PendingEmail] = []
         now = _now_ms()
+        # Every alert event of the page is folded, not only the requests: a request's alert
+        # state is then at hand, rather than read back from the store once per request.
+        self._directory.learn(page)
         for entry in page:
-            if not isinstance(entry.event, alert.NotificationRequested):
+            if not entry.name.startswith("helios.alert."):
                 continue
-            self._directory.learn([entry])
             owner = self._directory.name(entry.stream_id)
             if owner is None:
                 continue
             folded = self._states.apply(entry, owner)
+            if not isinstance(entry.event, alert.NotificationRequested):
+                continue
             email = render(entry.event, folded, public_url=self._public_url)
             emails.append(
                 outbox.PendingEmail(
@@ -81,6 +90,7 @@ class NotificationOutbox:
             )
         with self._db.transaction() as cursor:
             outbox.add_pending(cursor, emails)
+            self._directory.save(cursor)
             move_position(cursor, FOLLOWER, after=after, to=page[-1].position)
 
 

@@ -85,6 +85,9 @@ def subscribe_url_problem(url: str, topic_arn: str) -> str | None:
     return None
 
 
+_CONTROL: str = ControlReceived.NAME  # type: ignore[attr-defined]
+
+
 class ConfirmationRequests:
     """Follower that puts an ``sns.confirm.v1`` command on the queue for each recorded
     ``SubscriptionConfirmation``, then commits its position (at least once: a crash in between
@@ -105,6 +108,12 @@ class ConfirmationRequests:
         self._queue = queue
         self._clock = clock
 
+    @staticmethod
+    def left_encoded(name: str) -> bool:
+        """Only control messages are decoded; a confirmation's envelope is read from its
+        stream (rare), not decoded from every page."""
+        return name != _CONTROL
+
     def apply(self, page: Sequence[LogEntry], *, after: int) -> None:
         """Send the page's confirmation commands, then commit the new position (call from a
         worker thread started by anyio).
@@ -114,20 +123,15 @@ class ConfirmationRequests:
             QueueUnavailable: the queue cannot take the commands.
             ConcurrencyConflict: another instance moved the position.
         """
-        envelopes: dict[uuid.UUID, Envelope] = {}
         messages = []
         for entry in page:
             event = entry.event
-            if isinstance(event, EnvelopeReceived):
-                if event.envelope.source is SourceKind.CLOUDWATCH:
-                    envelopes[entry.stream_id] = event.envelope
-                continue
             if not isinstance(event, ControlReceived):
                 continue
             control = event.control
             if control.kind != SUBSCRIPTION_CONFIRMATION:
                 continue
-            envelope = envelopes.get(entry.stream_id) or self._envelope(entry.stream_id)
+            envelope = self._envelope(entry.stream_id)
             if envelope is None:
                 _log.error("sns.confirmation_without_envelope", ingest_id=event.ingest_id)
                 continue

@@ -1,5 +1,6 @@
 """The query and command API for people: ``/v1/alerts``, ``/v1/incidents``, ``/v1/activity``,
-``/v1/changes``, ``/v1/insights``, ``/v1/silences``, ``/v1/rules``, ``/v1/me`` and logins.
+``/v1/live``, ``/v1/changes``, ``/v1/insights``, ``/v1/silences``, ``/v1/rules``, ``/v1/me``
+and logins.
 
 Every request is authenticated by a bearer token (a personal API token or a login session),
 scoped to the token's tenant (another tenant's ids answer 404), and checked against the role
@@ -39,6 +40,7 @@ from helios.apps.http.query.context import (
 )
 from helios.apps.http.query.incidents import IncidentController
 from helios.apps.http.query.insights import InsightController
+from helios.apps.http.query.live import LiveController
 from helios.apps.http.query.me import (
     LoginController,
     MeController,
@@ -86,6 +88,7 @@ def query_router(
             alerts.AlertsController,
             IncidentController,
             ActivityController,
+            LiveController,
             InsightController,
             ChangeController,
             SilenceController,

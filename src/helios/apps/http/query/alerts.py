@@ -16,9 +16,22 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter, SkipValidation
 
 from helios.apps.application.access import Caller
-from helios.apps.application.actions import ActionName, AlertActions, InvalidAction
+from helios.apps.application.actions import (
+    ActionName,
+    ActionNotFound,
+    AlertActions,
+    AlertChanged,
+    InvalidAction,
+    action_outcome,
+)
 from helios.apps.application.alert_history import AlertHistory, AlertNotFound, alert_detail
-from helios.apps.http.errors import InvalidBody, InvalidQuery, NotFound, Unavailable
+from helios.apps.http.errors import (
+    InvalidBody,
+    InvalidQuery,
+    NotFound,
+    PreconditionFailed,
+    Unavailable,
+)
 from helios.apps.http.query import documents as doc
 from helios.apps.http.query.changes import recent_changes
 from helios.apps.http.query.context import (
@@ -29,9 +42,12 @@ from helios.apps.http.query.context import (
     decode_cursor,
     encode_cursor,
     errors,
+    idempotency_key,
+    if_match_version,
     query_time,
     rfc3339,
     rfc3339_required,
+    version_etag,
 )
 from helios.apps.views import alerts
 from helios.domain import alert
@@ -52,6 +68,15 @@ _LIST_DESCRIPTION = (
     "in the list's order, so a page costs about the same whatever they match; ``q`` (text) "
     "and ``source`` are checked on each row the others let through: alone, on a large "
     "tenant, one that matches few alerts reads many rows."
+)
+
+
+_ACTION_DESCRIPTION = (
+    "Sent to the workers, which record it as a human signal. With an ``Idempotency-Key`` a "
+    "retry (same key, same action and note) is sent once and answers the first answer; the "
+    "key with another request: 422; while the first is being processed: 409. With "
+    '``If-Match: "<version>"`` (the alert\'s ``version``) the action is refused with 412 when '
+    "the alert changed since: the ETag of the answer names its current version."
 )
 
 
@@ -161,8 +186,9 @@ class AlertsController(Controller):
         "/{alert_id:str}/acknowledge",
         status_code=202,
         summary="Acknowledge an alert (recorded as a human signal)",
+        description=_ACTION_DESCRIPTION,
         opt={"role": Role.RESPONDER},
-        responses=errors(404),
+        responses=errors(404, 409, 412, 422),
     )
     async def acknowledge(
         self,
@@ -180,8 +206,9 @@ class AlertsController(Controller):
         "/{alert_id:str}/resolve",
         status_code=202,
         summary="Resolve an alert (recorded as a human signal)",
+        description=_ACTION_DESCRIPTION,
         opt={"role": Role.RESPONDER},
-        responses=errors(404),
+        responses=errors(404, 409, 412, 422),
     )
     async def resolve(
         self,
@@ -195,6 +222,44 @@ class AlertsController(Controller):
             ctx, caller=caller, alert_id=alert_id, action="resolve", request=request, data=data
         )
 
+    @get(
+        "/{alert_id:str}/actions/{action_id:str}",
+        summary="What became of an action (pending, recorded or rejected)",
+        description=(
+            "Read after an acknowledge or resolve answered 202 (its ``action_id``): "
+            "``pending`` until the workers recorded it, then ``recorded`` or ``rejected``."
+        ),
+        opt={"role": Role.VIEWER},
+        responses=errors(404),
+    )
+    async def action(
+        self,
+        caller: NamedDependency[Caller],
+        ctx: Context,
+        alert_id: FromPath[str],
+        action_id: FromPath[str],
+    ) -> doc.ActionOutcomeDocument:
+        try:
+            outcome = await ctx.run(
+                lambda: action_outcome(
+                    ctx.services.store,
+                    ctx.read_models(),
+                    tenant=caller.tenant_id,
+                    alert_id=alert_id,
+                    action_id=action_id,
+                )
+            )
+        except AlertNotFound:
+            raise NotFound("no such alert") from None
+        except ActionNotFound:
+            raise NotFound("no such action") from None
+        return doc.ActionOutcomeDocument(
+            action_id=outcome.action_id,
+            alert_id=outcome.alert_id,
+            state=outcome.state,
+            reason=outcome.reason,
+        )
+
 
 async def _act(
     ctx: QueryContext,
@@ -205,7 +270,12 @@ async def _act(
     request: Request[Any, Any, Any],
     data: doc.ActionRequest | None,
 ) -> doc.ActionAccepted:
-    actions = AlertActions(queue=ctx.services.queue, read_models=ctx.read_models, clock=ctx.clock)
+    actions = AlertActions(
+        queue=ctx.services.queue,
+        read_models=ctx.read_models,
+        clock=ctx.clock,
+        idempotency=ctx.services.idempotency,
+    )
     try:
         accepted = await actions.take(
             tenant=caller.tenant_id,
@@ -214,7 +284,14 @@ async def _act(
             action=action,
             note=data.note if data is not None else "",
             correlation_id=str(request.scope.get("state", {}).get("correlation_id", "")),
+            idempotency_key=idempotency_key(request),
+            expected_version=if_match_version(request),
         )
+    except AlertChanged as error:
+        raise PreconditionFailed(
+            f"the alert changed (it is at version {error.version}): look again before acting",
+            etag=version_etag(error.version),
+        ) from None
     except InvalidAction as error:
         raise InvalidBody(str(error), errors=error.errors) from None
     except AlertNotFound:
@@ -304,6 +381,7 @@ def alert_summary(row: alerts.AlertRow) -> doc.AlertSummary:
             for link in orjson.loads(row.links)
         ],
         details=orjson.loads(row.details),
+        version=row.position,
     )
 
 

@@ -29,6 +29,7 @@ from helios.apps.http.errors import (
     PROBLEM_JSON,
     Forbidden,
     InvalidBody,
+    InvalidHeader,
     InvalidQuery,
     Unauthorized,
     Unavailable,
@@ -216,6 +217,52 @@ def refuse_nul_characters(request: Request[Any, Any, Any]) -> None:
             )
 
 
+MAX_IDEMPOTENCY_KEY_CHARS = 255
+
+
+def idempotency_key(request: Request[Any, Any, Any]) -> str | None:
+    """The request's ``Idempotency-Key`` (an empty one is none).
+
+    Raises:
+        InvalidHeader: the key is longer than ``MAX_IDEMPOTENCY_KEY_CHARS``.
+    """
+    value = request.headers.get("idempotency-key", "")
+    if len(value) > MAX_IDEMPOTENCY_KEY_CHARS:
+        raise InvalidHeader(
+            "the Idempotency-Key is too long",
+            errors=(
+                FieldError(
+                    field="Idempotency-Key",
+                    message=f"must be at most {MAX_IDEMPOTENCY_KEY_CHARS} characters",
+                ),
+            ),
+        )
+    return value or None
+
+
+def version_etag(version: int) -> str:
+    """The strong validator of a resource's version, as ``If-Match`` sends it back."""
+    return f'"{version}"'
+
+
+def if_match_version(request: Request[Any, Any, Any]) -> int | None:
+    """The version an ``If-Match`` header names (``"12"``); none when absent or ``*``.
+
+    Raises:
+        InvalidHeader: naming ``If-Match``, when it is not one quoted version.
+    """
+    raw = request.headers.get("if-match", "").strip()
+    if not raw or raw == "*":
+        return None
+    text = raw.removeprefix("W/").strip('"')
+    if not text.isdigit() or len(text) > 19:
+        raise InvalidHeader(
+            "invalid If-Match",
+            errors=(FieldError(field="If-Match", message='must be one version, e.g. "42"'),),
+        )
+    return int(text)
+
+
 CACHE_CONTROL = "private, no-cache"
 """Clients may keep a copy but must revalidate it (cheap with If-None-Match)."""
 
@@ -244,6 +291,9 @@ _ERROR_TEXT = {
     401: "Missing, unknown, expired or revoked token",
     403: "The caller's role may not do this",
     404: "No such resource in the caller's tenant",
+    409: "A request with this Idempotency-Key is still being processed",
+    412: "If-Match names a version the resource has left (ETag: the current one)",
+    422: "This Idempotency-Key was used for another request",
     429: "Too many failed logins: locked out (Retry-After)",
     503: "A store cannot be reached now (Retry-After)",
 }

@@ -68,6 +68,9 @@ class AlertSummary(msgspec.Struct):
     """The links of the latest trigger (see ``SignalDocument.links``)."""
     details: dict[str, Any]
     """The details of the latest trigger (see ``SignalDocument.details``)."""
+    version: int = 0
+    """Grows with every change of the alert (the log position of its latest projected event);
+    send it as ``If-Match: "<version>"`` with an action to act only on what was seen."""
 
 
 class AlertPage(msgspec.Struct):
@@ -174,6 +177,15 @@ class ActionAccepted(msgspec.Struct):
     status: Literal["accepted"]
 
 
+class ActionOutcomeDocument(msgspec.Struct):
+    action_id: str
+    alert_id: str
+    state: Literal["pending", "recorded", "rejected"]
+    """pending: not recorded yet (or no such action of this tenant); recorded: decided as a
+    human signal; rejected: refused by the workers (``reason``)."""
+    reason: str
+
+
 class IncidentSummary(msgspec.Struct):
     id: str
     group_key: str
@@ -258,6 +270,18 @@ class NewSilence(msgspec.Struct, forbid_unknown_fields=True):
     ends_at: Text
     starts_at: Text | None = None
     comment: Text = ""
+
+
+class SilencePreviewRequest(msgspec.Struct, forbid_unknown_fields=True):
+    matchers: list[Matcher]
+
+
+class SilencePreviewDocument(msgspec.Struct):
+    items: list[AlertSummary]
+    """The open alerts the silence would cover now, newest signal first."""
+    scanned: int
+    complete: bool
+    """False: the tenant has more open alerts than were read (the oldest were not)."""
 
 
 class NewNote(msgspec.Struct, forbid_unknown_fields=True):

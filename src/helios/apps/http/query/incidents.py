@@ -23,6 +23,7 @@ from helios.apps.http.query.context import (
     decode_cursor,
     encode_cursor,
     errors,
+    idempotency_key,
     rfc3339,
     rfc3339_required,
 )
@@ -124,28 +125,34 @@ class IncidentController(Controller):
         "/{incident_id:str}/notes",
         status_code=201,
         summary="Add a note to an incident's timeline",
+        description=(
+            "Recorded at once. With an ``Idempotency-Key`` a retry (same key, same text) "
+            "records nothing and answers the note first recorded; the key with another "
+            "request: 422; while the first is being processed: 409."
+        ),
         opt={"role": Role.RESPONDER},
-        responses=errors(404),
+        responses=errors(404, 409, 422),
     )
     async def add_note(
         self,
+        request: Request[Any, Any, Any],
         caller: NamedDependency[Caller],
         ctx: Context,
         incident_id: FromPath[str],
         data: JSONBody[doc.NewNote],
     ) -> doc.NoteAdded:
-        at = ctx.clock()
         try:
-            added = await ctx.run(
-                lambda: incidents.add_note(
-                    ctx.services.store,
-                    ctx.read_models(),
-                    tenant=caller.tenant_id,
-                    incident_id=incident_id,
-                    author=caller.user.email,
-                    text=data.text,
-                    at=at,
-                )
+            added = await incidents.add_note_once(
+                ctx.services.store,
+                ctx.read_models(),
+                ctx.services.idempotency,
+                tenant=caller.tenant_id,
+                user_id=caller.user.user_id,
+                incident_id=incident_id,
+                author=caller.user.email,
+                text=data.text,
+                clock=ctx.clock,
+                idempotency_key=idempotency_key(request),
             )
         except incidents.NoSuchIncident:
             raise NotFound("no such incident") from None

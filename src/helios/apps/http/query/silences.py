@@ -14,6 +14,7 @@ from helios.apps.application import silences
 from helios.apps.application.access import Caller
 from helios.apps.http.errors import InvalidBody, NotFound
 from helios.apps.http.query import documents as doc
+from helios.apps.http.query.alerts import alert_summary
 from helios.apps.http.query.context import (
     BEARER,
     CACHE_HEADERS,
@@ -53,6 +54,39 @@ class SilenceController(Controller):
         found = await ctx.run(lambda: silences.tenant_silences(store, tenant=caller.tenant_id))
         now = ctx.clock()
         return cached(request, doc.SilenceList(items=[_document(s, now) for s in found]))
+
+    @post(
+        "/preview",
+        status_code=200,
+        summary="The open alerts a silence would cover now",
+        description=(
+            "Nothing is created: the matchers are checked as a new silence's are (400s name "
+            "each) and matched (RE2) against the tenant's open alerts, newest first."
+        ),
+        opt={"role": Role.VIEWER},
+        responses=errors(),
+    )
+    async def preview_silence(
+        self,
+        caller: NamedDependency[Caller],
+        ctx: Context,
+        data: JSONBody[doc.SilencePreviewRequest],
+    ) -> doc.SilencePreviewDocument:
+        preview = await ctx.run(
+            lambda: silences.preview_silence(
+                ctx.read_models(),
+                tenant=caller.tenant_id,
+                matchers=tuple(
+                    LabelMatcher(name=m.name, op=MatchOp(m.op), value=m.value)
+                    for m in data.matchers
+                ),
+            )
+        )
+        return doc.SilencePreviewDocument(
+            items=[alert_summary(r) for r in preview.matched],
+            scanned=preview.scanned,
+            complete=preview.complete,
+        )
 
     @post(
         status_code=201,
