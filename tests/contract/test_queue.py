@@ -280,6 +280,23 @@ async def test_a_message_received_three_times_is_dead_lettered_and_redrive_bring
 
 
 @pytest.mark.anyio
+async def test_a_purged_dead_letter_is_gone_and_the_others_stay(queue: Queue) -> None:
+    """Purging names dead letters; a live message's id is not purged."""
+    await queue.send([message(b"poison"), message(b"also poison")])
+    for _ in range(3):
+        await queue.receive(max_messages=10, wait_seconds=2, visibility_timeout_s=0)
+    assert await queue.receive(max_messages=10, wait_seconds=0.5) == []
+    await queue.send([message(b"alive")])
+    dead = await queue.dead_letters(limit=10)
+    poison = next(m for m in dead if m.body == b"poison")
+
+    assert await queue.purge_dead_letters([poison.message_id, "no-such-id"]) == 1
+    assert bodies(await queue.dead_letters(limit=10)) == [b"also poison"]
+    assert await queue.purge_dead_letters([]) == 0
+    assert [m.body for m in await take(queue, 1)] == [b"alive"]
+
+
+@pytest.mark.anyio
 async def test_the_backlog_counts_waiting_messages_and_dead_letters(queue: Queue) -> None:
     """What /metrics exports: depth (in flight included), the oldest's age, dead letters."""
     empty = await queue.backlog()

@@ -267,6 +267,17 @@ class EmbeddedQueue:
             self._wakeup.set()
         return moved
 
+    async def purge_dead_letters(self, message_ids: Collection[str]) -> int:
+        if not message_ids:
+            return 0
+        purged: int = await self._file.run(
+            self._write,
+            "DELETE FROM queue_messages WHERE queue = ? AND dead_at_ms IS NOT NULL"
+            " AND message_id = ?",
+            [(self._name, message_id) for message_id in message_ids],
+        )
+        return purged
+
     # -- on the worker thread ------------------------------------------------------------
 
     def _prepare(self, conn: sqlite3.Connection) -> None:

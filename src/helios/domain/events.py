@@ -45,11 +45,13 @@ def event_types() -> dict[str, type[Any]]:
     # because the event modules import this one to register.
     from helios.domain import (  # noqa: F401
         access,
+        admin_jobs,
         alert,
         flags,
         incident,
         intake,
         key_index,
+        operators,
         reports,
         ruleset_stream,
         silence,

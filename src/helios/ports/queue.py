@@ -187,6 +187,15 @@ class Queue(Protocol):
         """
         ...
 
+    async def purge_dead_letters(self, message_ids: Collection[str]) -> int:
+        """Delete the given dead letters for good (payloads stored out of band included);
+        returns how many were deleted. Ids that are not dead letters are left alone.
+
+        Raises:
+            QueueUnavailable: the queue cannot be reached.
+        """
+        ...
+
 
 class BlobStore(Protocol):
     """Byte payloads by key, for bodies too large for a queue message."""

@@ -192,6 +192,54 @@ class SqsQueue:
                 break
         return list(seen.values())[:limit]
 
+    async def purge_dead_letters(self, message_ids: Collection[str]) -> int:
+        wanted = set(message_ids)
+        purged = 0
+        skipped: list[str] = []
+        try:
+            while wanted:
+                raw = await self._receive_raw(
+                    self._dead_url,
+                    MAX_BATCH_ENTRIES,
+                    self._redrive_wait_s,
+                    self._redrive_visibility_s,
+                )
+                if not raw:
+                    break
+                chosen = [m for m in raw if m["MessageId"] in wanted]
+                skipped.extend(m["ReceiptHandle"] for m in raw if m["MessageId"] not in wanted)
+                if not chosen:
+                    continue
+                decoded = [await self._decoded(m, strict=False) for m in chosen]
+                await self._batched(
+                    "DeleteMessageBatch",
+                    self._dead_url,
+                    [
+                        {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]}
+                        for n, m in enumerate(chosen)
+                    ],
+                    ignore=_GONE,
+                )
+                for message in decoded:
+                    if message is not None and message.payload_ref is not None:
+                        await self._forget_blob(message.payload_ref)
+                purged += len(chosen)
+                wanted.difference_update(m["MessageId"] for m in chosen)
+        finally:
+            await self._show_again(skipped)
+        return purged
+
+    async def _show_again(self, receipts: list[str]) -> None:
+        """Make the dead letters looked at but not taken visible again at once."""
+        for start in range(0, len(receipts), MAX_BATCH_ENTRIES):
+            entries = [
+                {"Id": str(n), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+                for n, handle in enumerate(receipts[start : start + MAX_BATCH_ENTRIES])
+            ]
+            await self._batched(
+                "ChangeMessageVisibilityBatch", self._dead_url, entries, ignore=_GONE
+            )
+
     async def redrive(self, message_ids: Collection[str] | RedriveAll) -> int:
         # SQS's StartMessageMoveTask moves only everything and is missing from SQS-compatible
         # servers, so move by hand: copy to the main queue first, then delete the dead letter.
@@ -241,15 +289,7 @@ class SqsQueue:
                 if wanted is not None:
                     wanted.difference_update(m["MessageId"] for m in chosen)
         finally:
-            # Make the dead letters we looked at but did not move visible again at once.
-            for start in range(0, len(skipped), MAX_BATCH_ENTRIES):
-                entries = [
-                    {"Id": str(n), "ReceiptHandle": handle, "VisibilityTimeout": 0}
-                    for n, handle in enumerate(skipped[start : start + MAX_BATCH_ENTRIES])
-                ]
-                await self._batched(
-                    "ChangeMessageVisibilityBatch", self._dead_url, entries, ignore=_GONE
-                )
+            await self._show_again(skipped)
         return moved
 
     # -- plumbing -------------------------------------------------------------------------

@@ -47,7 +47,8 @@ async def serve(settings: object, host: str | None = None, port: int | None = No
     configure_logging(log_format=settings.log_format, level=settings.log_level)
     config = ApiConfig.from_env()
     async with open_services(settings) as services:
-        app = create_app(services, config=config)
+        # The admin console runs as its own process in production (helios admin).
+        app = create_app(services, config=config, admin=False)
         _announce(f"http://{host or settings.http_host}:{port or settings.http_port}")
         server = uvicorn.Server(
             server_config(

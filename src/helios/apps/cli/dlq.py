@@ -1,4 +1,5 @@
-"""``helios dlq list|show|redrive``: look at dead letters and send them back to the queue."""
+"""``helios dlq list|show|redrive|purge``: look at dead letters, send them back to the queue,
+or delete them for good."""
 
 from __future__ import annotations
 
@@ -12,16 +13,14 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from helios.apps.application.envelopes import ENVELOPE_KIND, MalformedMessage, decode_envelope
+from helios.apps.application.dead_letters import PREVIEW_CHARS, describe
 from helios.apps.composition import open_blobs, open_queue
 from helios.apps.settings import Settings
 from helios.ports.queue import ReceivedMessage
 
-_PREVIEW = 60
-
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    dlq = subparsers.add_parser("dlq", help="dead-letter queue: list, show, redrive")
+    dlq = subparsers.add_parser("dlq", help="dead-letter queue: list, show, redrive, purge")
     actions = dlq.add_subparsers(title="dlq commands", metavar="ACTION")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--queue", default="ingest", help="queue name (default: %(default)s)")
@@ -40,6 +39,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     redrive.add_argument("message_ids", nargs="*", help="ids to move (or --all)")
     redrive.add_argument("--all", action="store_true", help="move every dead letter back")
     redrive.set_defaults(func=_redrive)
+    purge = actions.add_parser("purge", parents=[common], help="delete dead letters for good")
+    purge.add_argument("message_ids", nargs="+", help="ids to delete")
+    purge.set_defaults(func=_purge)
 
 
 async def _dead(args: argparse.Namespace, limit: int) -> Sequence[ReceivedMessage]:
@@ -49,29 +51,25 @@ async def _dead(args: argparse.Namespace, limit: int) -> Sequence[ReceivedMessag
 
 
 def _describe(message: ReceivedMessage, *, full: bool = False) -> dict[str, Any]:
+    letter = describe(message)
     info: dict[str, Any] = {
-        "message_id": message.message_id,
-        "kind": message.attributes.kind,
-        "tenant": message.attributes.tenant,
-        "correlation_id": message.attributes.correlation_id,
-        "receive_count": message.receive_count,
-        "bytes": len(message.body),
+        "message_id": letter.message_id,
+        "kind": letter.kind,
+        "tenant": letter.tenant,
+        "correlation_id": letter.correlation_id,
+        "receive_count": letter.receive_count,
+        "bytes": letter.size,
     }
-    body = message.body
-    if message.attributes.kind == ENVELOPE_KIND:
-        try:
-            envelope = decode_envelope(body)
-            info.update(
-                ingest_id=envelope.ingest_id,
-                source=envelope.source.value,
-                integration=envelope.integration,
-                received_at=envelope.received_at,
-            )
-            body = envelope.body
-        except MalformedMessage as error:
-            info["error"] = str(error)
-    text = body.decode("utf-8", errors="replace")
-    info["body"] = text if full else text[:_PREVIEW]
+    if letter.ingest_id:
+        info.update(
+            ingest_id=letter.ingest_id,
+            source=letter.source,
+            integration=letter.integration,
+            received_at=letter.received_at,
+        )
+    if letter.error:
+        info["error"] = letter.error
+    info["body"] = letter.body if full else letter.body[:PREVIEW_CHARS]
     return info
 
 
@@ -131,4 +129,18 @@ def _redrive(args: argparse.Namespace) -> int:
         print(orjson.dumps({"redriven": moved}).decode())
     else:
         print(f"redriven: {moved}")
+    return 0
+
+
+def _purge(args: argparse.Namespace) -> int:
+    async def run() -> int:
+        settings = Settings.from_env()
+        async with open_queue(settings, open_blobs(settings), name=args.queue) as queue:
+            return await queue.purge_dead_letters(set(args.message_ids))
+
+    purged = asyncio.run(run())
+    if args.json:
+        print(orjson.dumps({"purged": purged}).decode())
+    else:
+        print(f"purged: {purged}")
     return 0

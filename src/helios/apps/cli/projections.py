@@ -8,14 +8,12 @@ import time
 
 import anyio.to_thread
 
+from helios.apps.application.projections import projection_status
 from helios.apps.composition import open_services
 from helios.apps.settings import Settings
-from helios.apps.views.positions import committed_position
 from helios.apps.views.projector import Projector
 from helios.apps.workers.followers import follow
 from helios.apps.workers.runtime import read_models
-
-FOLLOWERS = ("projector", "notifier", "fanout", "sns-confirmations")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -61,11 +59,10 @@ def _status(args: argparse.Namespace) -> int:
         async with open_services(Settings.from_env()) as services:
             db = await read_models(services)
             try:
-                head = await anyio.to_thread.run_sync(services.store.max_position)
-                print(f"log head: {head}")
-                for follower in FOLLOWERS:
-                    position = await anyio.to_thread.run_sync(committed_position, db, follower)
-                    print(f"{follower:<17} {position:>10}  behind by {max(0, head - position)}")
+                status = await anyio.to_thread.run_sync(projection_status, services.store, db)
+                print(f"log head: {status.head}")
+                for row in status.followers:
+                    print(f"{row.follower:<17} {row.position:>10}  behind by {row.lag}")
             finally:
                 db.close()
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import unquote
 
 import anyio.to_thread
 from litestar import Litestar, Response, Router
+from litestar.handlers import asgi
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.status_codes import HTTP_404_NOT_FOUND
@@ -38,12 +40,14 @@ def create_app(
     metrics: Metrics | None = None,
     clock: Callable[[], Millis] = now_ms,
     mailer: Mailer | None = None,
+    admin: bool = True,
 ) -> Litestar:
     """The ingestion API on ``services`` (which the caller opens and closes).
 
     ``config`` defaults to ``ApiConfig.from_env()``; ``sns`` to a verifier that downloads
     certificates and trusts the system's CAs; ``clock`` (epoch ms) is injectable for tests;
     ``mailer`` (invitations, password resets) defaults to the one the settings name.
+    ``admin`` mounts the admin console at ``/admin/`` (``helios up``).
     """
     config = config or ApiConfig.from_env()
     metrics = metrics or Metrics()
@@ -77,11 +81,13 @@ def create_app(
     def stop_taking_traffic() -> None:
         ctx.shutting_down = True
 
+    mounted, admin_shutdown = _admin_console(services, clock) if admin else ([], [])
     return Litestar(
         route_handlers=[
             *ROUTES,
             query_router(services, clock=clock, mailer=mailer),
             app_router(),
+            *mounted,
         ],
         dependencies=dependencies(ctx),
         exception_handlers=PROBLEM_HANDLERS,
@@ -89,7 +95,7 @@ def create_app(
             DefineMiddleware(RequestContext, metrics=metrics),
             DefineMiddleware(BodyDeadline, timeout_s=config.body_timeout_s),
         ],
-        on_shutdown=[stop_taking_traffic],
+        on_shutdown=[stop_taking_traffic, *admin_shutdown],
         openapi_config=OpenAPIConfig(
             title="Helios ingestion API",
             version=helios.__version__,
@@ -99,6 +105,21 @@ def create_app(
         ),
         request_max_body_size=config.max_body_bytes,
     )
+
+
+def _admin_console(services: Services, clock: Callable[[], Millis]) -> tuple[list[Any], list[Any]]:
+    """The admin console mounted at ``/admin``, and what stops it with the API."""
+    from helios.apps.admin.app import create_admin_app
+
+    console = create_admin_app(services, clock=clock)
+
+    @asgi("/admin", is_mount=True, copy_scope=True, include_in_schema=False)
+    async def admin_console(scope: Any, receive: Any, send: Any) -> None:
+        # The console serves its pages under /admin itself: give it the path as requested.
+        scope["path"] = unquote(scope.get("raw_path", b"").decode("latin-1")) or scope["path"]
+        await console(scope, receive, send)
+
+    return [admin_console], list(console.on_shutdown)
 
 
 def _readiness_probes(
