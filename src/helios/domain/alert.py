@@ -659,15 +659,23 @@ def decide_and_evolve(
             return _decide_tick(command, state)
 
 
+def duplicate(state: AlertState, signal: Signal) -> SignalDeduplicated | None:
+    """The decision on a delivery the alert already holds (the whole decision: it changes
+    no state), or None when ``signal`` is news to it."""
+    if not state.holds(signal):
+        return None
+    return SignalDeduplicated(
+        signal_id=signal.signal_id, source=signal.source, received_at=signal.received_at
+    )
+
+
 def _decide_signal(
     command: IngestSignal, state: AlertState
 ) -> tuple[tuple[AlertEvent, ...], AlertState]:
     signal, ruleset = command.signal, command.ruleset
-    if state.holds(signal):
-        duplicate = SignalDeduplicated(
-            signal_id=signal.signal_id, source=signal.source, received_at=signal.received_at
-        )
-        return (duplicate,), state
+    copy = duplicate(state, signal)
+    if copy is not None:
+        return (copy,), state
     policy = FoldPolicy.of(ruleset, bounded=command.engine_version >= _LATENESS_HORIZON)
     before = state.episode
     if state.beyond_horizon(signal, policy):
