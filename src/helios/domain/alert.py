@@ -22,6 +22,7 @@ import uuid
 from typing import Any
 
 import attrs
+import msgspec
 
 from helios.domain import versions
 from helios.domain.events import ADDED_FIELD, event
@@ -243,11 +244,16 @@ class SignalIgnored:
 
 
 @event("helios.alert.signal_deduplicated.v1")
-@attrs.frozen(kw_only=True)
-class SignalDeduplicated:
+class SignalDeduplicated(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """A delivery the alert already holds: recorded by id, changing nothing.
+
+    The commonest decision by far, hence a frozen ``msgspec.Struct`` (built in C, never
+    tracked by the garbage collector) rather than an attrs class; its fields are declared in
+    name order, the order msgspec wrote the attrs class in, so records keep their bytes."""
+
+    received_at: Millis
     signal_id: str
     source: str
-    received_at: Millis
 
 
 @event("helios.alert.signal_late.v1")
