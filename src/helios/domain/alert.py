@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import enum
 import functools
-import operator
 import uuid
 from typing import Any
 
@@ -47,11 +46,14 @@ from helios.domain.values import order_key as _order_key
 # --------------------------------------------------------------------------- state
 
 
-@attrs.frozen(kw_only=True)
-class AlertState:
+class AlertState(msgspec.Struct, frozen=True, kw_only=True, gc=False, eq=False):
+    """The state of one alert (a frozen ``msgspec.Struct``: several are built for every new
+    signal, and a struct is built in C and never scanned by the garbage collector; it holds
+    no cycle). Equal states hold equal fields, ``folds`` aside (derived)."""
+
     tenant: str
     dedup_key: str
-    signals: Run[Signal] = attrs.field(factory=empty_run)
+    signals: Run[Signal] = msgspec.field(default_factory=empty_run)
     """The distinct signals inside the lateness horizon, in canonical order (every delivery of
     a content-identified one); with engine versions 1 and 2, every distinct signal."""
     policy: FoldPolicy | None = None
@@ -59,7 +61,7 @@ class AlertState:
     """The fold of the signals that left the horizon (``EMPTY`` while none has): the compact
     summary of the alert's history before ``signals``, episode aggregates included."""
     fold: Fold = EMPTY
-    folds: Run[Fold] = attrs.field(factory=empty_run, eq=False, repr=False)
+    folds: Run[Fold] = msgspec.field(default_factory=empty_run)
     """The fold after each of ``signals`` (so ``folds[-1] is fold``), or empty when dropped
     (``compacted``): a late signal re-folds from where it sorts instead of from ``base``.
     Derived, hence not compared."""
@@ -88,6 +90,22 @@ class AlertState:
     notified_episode: str = ""
     notified_urgency: int = 0
     notifications: int = 0
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not AlertState:
+            return NotImplemented
+        return all(
+            getattr(self, name) == getattr(other, name)
+            for name in _STATE_FIELDS
+            if name != "folds"  # derived: dropped by ``compacted``, compared through ``fold``
+        )
+
+    def __ne__(self, other: object) -> bool:
+        # Spelled out: a struct without generated equality would compare identities here.
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    __hash__ = None  # type: ignore[assignment]
 
     @property
     def episode(self) -> Episode | None:
@@ -146,6 +164,9 @@ class AlertState:
     def notified_urgency_for(self, episode_id: str) -> int:
         """The urgency already notified for this episode (0: nothing notified yet)."""
         return self.notified_urgency if self.notified_episode == episode_id else 0
+
+
+_STATE_FIELDS: tuple[str, ...] = AlertState.__struct_fields__
 
 
 def initial_state(tenant: str, dedup_key: str) -> AlertState:
@@ -472,7 +493,7 @@ def compacted(state: AlertState) -> AlertState:
     signals = state.signals.compact()
     if not state.folds and signals is state.signals:
         return state
-    return attrs.evolve(state, signals=signals, folds=empty_run())
+    return msgspec.structs.replace(state, signals=signals, folds=empty_run())
 
 
 def trimmed(state: AlertState) -> AlertState:
@@ -481,7 +502,7 @@ def trimmed(state: AlertState) -> AlertState:
     signals, folds = state.signals.compact(), state.folds.compact()
     if signals is state.signals and folds is state.folds:
         return state
-    return attrs.evolve(state, signals=signals, folds=folds)
+    return msgspec.structs.replace(state, signals=signals, folds=folds)
 
 
 def evolve_all(state: AlertState, events: tuple[AlertEvent, ...] | list[AlertEvent]) -> AlertState:
@@ -633,16 +654,9 @@ def _bookkept(
     )
 
 
-_STATE_FIELDS = tuple(field.name for field in attrs.fields(AlertState))
-_state_values = operator.attrgetter(*_STATE_FIELDS)
-
-
 def _changed(state: AlertState, **changes: Any) -> AlertState:
-    """``attrs.evolve(state, **changes)``, faster: the fields read at once (in C), and no
-    per-call look-up of the class's fields."""
-    values = dict(zip(_STATE_FIELDS, _state_values(state), strict=True))
-    values.update(changes)
-    return AlertState(**values)
+    """``state`` with ``changes`` (a copy made in C)."""
+    return msgspec.structs.replace(state, **changes)
 
 
 # --------------------------------------------------------------------------- decide
