@@ -208,6 +208,12 @@ class Tick:
 AlertCommand = IngestSignal | Tick
 
 # --------------------------------------------------------------------------- events
+# The decisions taken on most new signals are frozen ``msgspec.Struct``s: built in C, and
+# never tracked by the garbage collector (an event holds no cycle), which otherwise scans
+# every decision a batch holds until it is appended. Their fields are declared in name order,
+# the order in which msgspec wrote them when they were attrs classes, so records keep their
+# bytes. Events with a field added since records were made (``ADDED_FIELD``) stay attrs
+# classes: the store's codec reads that mark from attrs metadata.
 
 
 @event("helios.alert.signal_accepted.v1")
@@ -278,67 +284,61 @@ class SignalDeduplicated(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 
 
 @event("helios.alert.signal_late.v1")
-@attrs.frozen(kw_only=True)
-class SignalLate:
-    signal_id: str
-    occurred_at: Millis
+class SignalLate(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     episode_started_at: Millis
+    occurred_at: Millis
+    signal_id: str
 
 
 @event("helios.alert.triggered.v1")
-@attrs.frozen(kw_only=True)
-class AlertTriggered:
+class AlertTriggered(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    at: Millis
     episode: int
     episode_id: str
-    at: Millis
+    group_key: str
     severity: Severity
     summary: str
-    group_key: str
 
 
 @event("helios.alert.reopened.v1")
-@attrs.frozen(kw_only=True)
-class AlertReopened:
+class AlertReopened(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    at: Millis
     episode: int
     episode_id: str
-    at: Millis
+    group_key: str
     severity: Severity
     summary: str
-    group_key: str
 
 
 @event("helios.alert.acknowledged.v1")
-@attrs.frozen(kw_only=True)
-class AlertAcknowledged:
-    episode: int
-    episode_id: str
+class AlertAcknowledged(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     at: Millis
     by: str
+    episode: int
+    episode_id: str
 
 
 @event("helios.alert.resolved.v1")
-@attrs.frozen(kw_only=True)
-class AlertResolved:
-    episode: int
-    episode_id: str
+class AlertResolved(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     at: Millis
     by: str
+    episode: int
+    episode_id: str
 
 
 @event("helios.alert.scored.v1")
-@attrs.frozen(kw_only=True)
-class AlertScored:
+class AlertScored(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """The episode's score or priority changed; ``factors`` reproduce the score exactly."""
 
+    at: Millis
     episode: int
     episode_id: str
-    at: Millis
-    previous_priority: Priority | None
-    priority: Priority
-    previous_score: int | None
-    score: int
     factors: tuple[Factor, ...]
+    previous_priority: Priority | None
+    previous_score: int | None
+    priority: Priority
     ruleset_version: int
+    score: int
 
     @property
     def priority_changed(self) -> bool:
@@ -346,29 +346,25 @@ class AlertScored:
 
 
 @event("helios.alert.flapping_started.v1")
-@attrs.frozen(kw_only=True)
-class FlappingStarted:
+class FlappingStarted(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     at: Millis
     transitions: tuple[Millis, ...]
 
 
 @event("helios.alert.flapping_cleared.v1")
-@attrs.frozen(kw_only=True)
-class FlappingCleared:
+class FlappingCleared(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     at: Millis
     last_transition: Millis | None
 
 
 @event("helios.alert.silenced.v1")
-@attrs.frozen(kw_only=True)
-class AlertSilenced:
+class AlertSilenced(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     at: Millis
     silence_ids: tuple[str, ...]
 
 
 @event("helios.alert.unsilenced.v1")
-@attrs.frozen(kw_only=True)
-class AlertUnsilenced:
+class AlertUnsilenced(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     at: Millis
 
 
@@ -400,13 +396,12 @@ class NotificationSuppressed:
 
 
 @event("helios.alert.escalation_due.v1")
-@attrs.frozen(kw_only=True)
-class EscalationDue:
+class EscalationDue(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    at: Millis
+    due_at: Millis
     episode: int
     episode_id: str
-    at: Millis
     priority: Priority
-    due_at: Millis
 
 
 AlertEvent = (
