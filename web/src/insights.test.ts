@@ -26,7 +26,7 @@ describe("trends in words", () => {
 });
 
 describe("the overview", () => {
-  it("has one value per day of its window, a day without a row being zero", () => {
+  it("has one value per day its window touches, a day without a row being zero", () => {
     const since = Date.UTC(2026, 10, 1, 12);
     const overview: Overview = {
       since,
@@ -35,6 +35,7 @@ describe("the overview", () => {
       by: { day: [{ value: "2026-11-03", signals: 9 }] },
     };
     expect(perDay(overview)).toEqual([
+      { day: "2026-11-01", count: 0 },
       { day: "2026-11-02", count: 0 },
       { day: "2026-11-03", count: 9 },
       { day: "2026-11-04", count: 0 },

@@ -81,10 +81,11 @@ export function published(insights: Insights): boolean {
 
 const DAY_MS = 86_400_000;
 
-/** One value per day of the overview's window, oldest first (a day without a row is 0). */
+/** One value per (UTC) day the overview's window touches, oldest first (a day without a row
+ * is 0); the first and last days are usually partial. */
 export function perDay(overview: Overview, field: keyof Counts = "signals"): { day: string; count: number }[] {
   const rows = new Map((overview.by.day ?? []).map((row) => [row.value, Number(row[field] ?? 0)]));
-  const first = Math.floor(overview.since / DAY_MS) + 1;
+  const first = Math.floor(overview.since / DAY_MS);
   const last = Math.floor((overview.until - 1) / DAY_MS);
   const days = [];
   for (let d = first; d <= last; d += 1) {
