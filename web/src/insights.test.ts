@@ -22,6 +22,9 @@ describe("trends in words", () => {
     );
     expect(changeInWords({ before: 5, after: 5, p_value: 1, direction: "steady" })).toContain("unchanged");
     expect(pValue(1)).toBe("p = 1");
+    expect(changeInWords({ before: 2, after: 12, p_value: 0.0117, direction: "steady" }, "")).toBe(
+      "up 500 % (2 → 12), p = 0.012 — not significant",
+    );
   });
 });
 

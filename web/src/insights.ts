@@ -116,7 +116,7 @@ export function changeInWords(change: Change, period = "week over week"): string
     moved = `${after > before ? "up" : "down"} ${percent} %`;
   }
   const verdict = direction === "steady" ? "not significant" : "significant";
-  return `${moved} ${period} (${before} → ${after}), ${pValue(change.p_value)} — ${verdict}`;
+  return `${[moved, period].filter(Boolean).join(" ")} (${before} → ${after}), ${pValue(change.p_value)} — ${verdict}`;
 }
 
 /** A duration in seconds as "45 s", "12 min", "3.5 h"; null as "—". */

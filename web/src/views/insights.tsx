@@ -120,7 +120,7 @@ function TrendsCard({ trends }: { trends: Trends }) {
       <p>
         {hours.length === 0
           ? "No hour of the day changed significantly."
-          : `Hours that changed: ${hours.map((h) => `${h.hour}:00 ${changeInWords(h, "")}`).join("; ")}.`}
+          : `Hours of the day (UTC) that changed: ${hours.map((h) => `${h.hour}:00 ${changeInWords(h, "")}`).join("; ")}.`}
       </p>
       <details>
         <summary>The test</summary>
