@@ -11,6 +11,7 @@ import { AlertView } from "./views/alert";
 import { AlertsView } from "./views/alerts";
 import { DashboardView } from "./views/dashboard";
 import { IncidentsView, IncidentView } from "./views/incidents";
+import { InsightsView, ReportView } from "./views/insights";
 import { Login } from "./views/login";
 import { SilenceView } from "./views/silence";
 
@@ -29,6 +30,7 @@ const NAV: [string, string][] = [
   ["#/alerts", "Alerts"],
   ["#/incidents", "Incidents"],
   ["#/activity", "Activity"],
+  ["#/insights", "Insights"],
   ["#/account", "Account"],
 ];
 
@@ -152,6 +154,8 @@ export function App({ store }: { store: OfflineStore }) {
   else if (parts[0] === "incidents" && parts[1]) view = <IncidentView id={decodeURIComponent(parts[1])} />;
   else if (parts[0] === "incidents") view = <IncidentsView search={search} />;
   else if (parts[0] === "activity") view = <ActivityView />;
+  else if (parts[0] === "insights" && parts[1] === "reports" && parts[2]) view = <ReportView id={decodeURIComponent(parts[2])} />;
+  else if (parts[0] === "insights") view = <InsightsView />;
   else if (parts[0] === "silence") view = <SilenceView search={search} />;
   else if (parts[0] === "account") view = <AccountView onSignOut={signOut} />;
   else view = <DashboardView />;

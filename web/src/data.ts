@@ -2,6 +2,7 @@
 // actions that are shown at once, sent with an Idempotency-Key, and queued when offline.
 import { ApiError, newKey, unwrap, type Alert, type AlertDetail, type Client, type Matcher } from "./api";
 import { Cache } from "./cache";
+import type { Insights, Overview, Report, Suggestion, Trends } from "./insights";
 import type { ActionKind, FlushResult, OfflineStore, QueuedAction } from "./offline";
 
 export interface Loaded<T> {
@@ -235,6 +236,38 @@ export class Data {
 
   goneOffline(): void {
     this.setOnline(false);
+  }
+
+  /** The tenant's insights as analytics last published them, kept for offline as one copy
+   * (so the overview, trends and suggestions shown are always of one moment). */
+  async insights(): Promise<Loaded<Insights>> {
+    return this.read("insights", async () => {
+      const [overview, trends, suggestions, reports] = await Promise.all([
+        this.client.GET("/v1/insights/overview").then(unwrap),
+        this.client.GET("/v1/insights/trends").then(unwrap),
+        this.client.GET("/v1/insights/suggestions").then(unwrap),
+        this.client.GET("/v1/insights/reports").then(unwrap),
+      ]);
+      const ranked = suggestions.data as { suggestions: Suggestion[] } | null;
+      return {
+        generatedAt: overview.generated_at ?? null,
+        overview: overview.data as Overview | null,
+        trends: trends.data as Trends | null,
+        suggestions: ranked ? ranked.suggestions : null,
+        reports: reports.items as Report[],
+      };
+    });
+  }
+
+  /** One weekly report's HTML page (asked with the bearer token, so shown in the app). */
+  async reportHtml(id: string): Promise<Loaded<string>> {
+    return this.read(`report:${id}`, async () => {
+      const answer = await this.client.GET("/v1/insights/reports/{report_id}", {
+        params: { path: { report_id: id } },
+        parseAs: "text",
+      });
+      return unwrap(answer);
+    });
   }
 
   async createSilence(matchers: Matcher[], endsAt: string, comment: string): Promise<void> {

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import anyio.to_thread
+import attrs
 from litestar import get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
@@ -15,6 +16,7 @@ from helios.apps.admin.charts import priority_chart
 from helios.apps.admin.context import AdminContext, Ctx, Viewer
 from helios.apps.admin.pages import AnyRequest, form_fields, render, see_other
 from helios.apps.application import rules_file, rules_review
+from helios.apps.application.analytics import reading
 from helios.apps.application.replay.whatif import WhatIfReport
 from helios.apps.application.rules import rules_in_force
 from helios.domain.admin_jobs import Job, JobKind
@@ -28,10 +30,41 @@ SHOWN_CHANGES = 200
 
 @get("/rules", name="admin-rules")
 async def rules_page(
-    ctx: Ctx, request: AnyRequest, from_version: FromQuery[int | None] = None
+    ctx: Ctx,
+    request: AnyRequest,
+    from_version: FromQuery[int | None] = None,
+    proposal: FromQuery[str | None] = None,
 ) -> Template:
     viewer = await ctx.require(request, operator_ok=False)
+    if proposal is not None:
+        return await _proposal_page(ctx, viewer, proposal)
     return await _rules_page(ctx, viewer, draft=None, from_version=from_version)
+
+
+async def _proposal_page(ctx: AdminContext, viewer: Viewer, suggestion_id: str) -> Template:
+    """The rules page with a draft that adds the rule change an Insights suggestion of the
+    viewer's tenant proposes at the end of the rules in force (another tenant's suggestion,
+    like none, is not found)."""
+    tenant = viewer.scope
+    db = await ctx.read_models()
+    try:
+        found = await anyio.to_thread.run_sync(
+            lambda: reading.proposal(db, tenant=tenant, suggestion_id=suggestion_id)
+        )
+    except reading.NoSuchProposal:
+        raise NotFoundException("no such suggestion with a rule change") from None
+    current = await anyio.to_thread.run_sync(
+        lambda: rules_in_force(ctx.services.store, tenant=tenant)
+    )
+    # A draft is a next version (the built-in defaults are version 0, which no draft may be).
+    base = attrs.evolve(current.ruleset, version=current.ruleset.version + 1)
+    title = " ".join(found.title.split())
+    draft = f"{rules_file.dumps(base)}\n# Suggested by Insights: {title}\n{found.toml}"
+    notice = (
+        f"The draft adds the change Insights suggests for “{found.title}” at its end. "
+        "Preview it to see what it would have changed, then publish it."
+    )
+    return await _rules_page(ctx, viewer, draft=draft, notice=notice)
 
 
 async def _rules_page(
@@ -43,11 +76,11 @@ async def _rules_page(
     problems: tuple[rules_file.RulesProblem, ...] = (),
     days: str = str(rules_review.DEFAULT_DAYS),
     status_code: int = 200,
+    notice: str = "",
 ) -> Template:
     tenant = viewer.scope
     store = ctx.services.store
     current = await anyio.to_thread.run_sync(lambda: rules_in_force(store, tenant=tenant))
-    notice = ""
     if draft is None and from_version is not None:
         versions = await anyio.to_thread.run_sync(
             lambda: rules_review.history(store, tenant=tenant)

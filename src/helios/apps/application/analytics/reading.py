@@ -16,6 +16,19 @@ class NoSuchReport(LookupError):
     """The tenant has no report with this id."""
 
 
+class NoSuchProposal(LookupError):
+    """The tenant's latest suggestions have none with this id that proposes a rule change."""
+
+
+@attrs.frozen(kw_only=True)
+class Proposal:
+    """A suggestion's rule change, as the ruleset TOML fragment a draft can add."""
+
+    suggestion_id: str
+    title: str
+    toml: str
+
+
 @attrs.frozen(kw_only=True)
 class Published:
     """A document as of its publication (``body`` None: analytics has not published yet)."""
@@ -61,3 +74,21 @@ def report(db: ReadModels, *, tenant: str, report_id: str) -> insights.Report:
     if found is None:
         raise NoSuchReport(report_id)
     return found
+
+
+def proposal(db: ReadModels, *, tenant: str, suggestion_id: str) -> Proposal:
+    """The rule change the tenant's suggestion ``suggestion_id`` proposes (from the latest
+    suggestions analytics published).
+
+    Raises:
+        NoSuchProposal: no such suggestion, or it proposes no ruleset change.
+        StoreUnavailable: the read models cannot be reached.
+    """
+    found = published(db, tenant=tenant, name="suggestions").body or {}
+    for item in found.get("suggestions", ()):
+        change = item.get("change") or {}
+        if item.get("id") == suggestion_id and isinstance(change.get("toml"), str):
+            return Proposal(
+                suggestion_id=suggestion_id, title=str(item["title"]), toml=change["toml"]
+            )
+    raise NoSuchProposal(suggestion_id)
