@@ -81,7 +81,7 @@ fi
 section "pytest"
 pytest_status=0
 HELIOS_REQUIRE_SERVICES=1 HYPOTHESIS_PROFILE="${HYPOTHESIS_PROFILE:-ci}" \
-    "$VENV/bin/python" -m pytest --timeout=600 "$@" || pytest_status=$?
+    "$VENV/bin/python" -m pytest --timeout=600 --durations=15 "$@" || pytest_status=$?
 
 section "summary"
 echo "lint: $([[ $lint_status == 0 ]] && echo ok || echo FAILED)   pytest exit code: $pytest_status"
