@@ -16,15 +16,20 @@ from typing import Any
 
 import pytest
 from test_admin_console import OPERATOR, Browser, seed_console
-from test_query_api import PASSWORD, World, am_alert, start_world
-from test_user_lifecycle_api import link_token, mail_to
+from test_query_api import PASSWORD, Tenant, World, am_alert, start_world
+from test_user_lifecycle_api import link_token, mail_to, parts
 
 from helios.adapters.smtp import SmtpMailer
+from helios.apps.application.tenancy import hash_key
 from helios.apps.composition import Services
 from helios.apps.http.app import create_app
+from helios.domain import tenancy
 from helios.domain.access import Role
+from helios.domain.values import SourceKind
+from helios.ports.event_store import AppendBatch, EventStore, StreamAppend
 from services import SmtpSink
 
+LEGACY_SECRET = "a secret from before the secret store"
 USER_LINK = re.compile(r'href="/admin/users/(usr_[0-9a-f]+)">([^<]+)</a>')
 
 
@@ -39,9 +44,13 @@ def world(
         return create_app(services, mailer=SmtpMailer(host=smtp_sink.host, port=smtp_sink.port))
 
     data_dir = tmp_path_factory.mktemp("admin-people")
-    made = start_world(
-        postgres_url, redis_session_url, data_dir, app=app, seed=seed_console(data_dir)
-    )
+    console_seed = seed_console(data_dir)
+
+    def seed(store: EventStore, tenants: list[Tenant], vault: object) -> None:
+        console_seed(store, tenants, vault)
+        record_legacy_integration(store, tenants[1].tenant_id)
+
+    made = start_world(postgres_url, redis_session_url, data_dir, app=app, seed=seed)
     yield next(made)
     next(made, None)
 
@@ -51,6 +60,26 @@ def console(world: World) -> Iterator[Browser]:
     made = Browser(world)
     yield made
     made.http.close()
+
+
+def record_legacy_integration(store: EventStore, tenant_id: str) -> None:
+    """An integration as versions before the secret store recorded it: its secret in the log."""
+    created = tenancy.IntegrationCreated(
+        tenant_id=tenant_id,
+        integration_id="int_0ld5ecre7",
+        kind=SourceKind.GENERIC,
+        name="old-sender",
+        key_hash=hash_key("legacy-routing-key"),
+        at=1,
+        signing_secret=LEGACY_SECRET,
+    )
+    stream = tenancy.tenant_stream_id(tenant_id)
+    version = len(store.read_stream(stream))
+    store.append(
+        AppendBatch(
+            streams=(StreamAppend(stream_id=stream, expected_version=version, events=(created,)),)
+        )
+    )
 
 
 def fresh_email() -> str:
@@ -123,6 +152,54 @@ def test_an_invitation_is_emailed_and_its_link_lets_the_user_sign_in(
     audit = console.get("/admin/audit", params={"kind": "user.created"})
     assert email in audit.text
     assert tenant.emails[Role.ADMIN] in audit.text  # who invited them, by email
+
+
+def test_the_emailed_link_opens_the_consoles_page_that_sets_the_password(
+    world: World, console: Browser, smtp_sink: SmtpSink
+) -> None:
+    """Without scripts: the token typed in, a mismatch and a forged token refused by field."""
+    tenant = world.tenants[1]
+    console.sign_in(tenant, Role.OWNER)
+    email = fresh_email()
+    invite(console, email, role="admin")
+    (message,) = mail_to(world, smtp_sink, email)
+    assert f"{world.base}/admin/accept-invitation#token=hxi." in parts(message)["text/plain"]
+    token = link_token(message)
+    guest = Browser(world)
+    try:
+        form = guest.get("/admin/accept-invitation")
+        assert form.status_code == 200 and 'for="token"' in form.text
+        differ = guest.post(
+            "/admin/accept-invitation", {"token": token, "password": "p" * 12, "confirm": "q"}
+        )
+        assert differ.status_code == 400 and "<code>confirm</code>" in differ.text
+        forged = guest.post(
+            "/admin/accept-invitation",
+            {"token": token[:-4] + "AAAA", "password": "p" * 12, "confirm": "p" * 12},
+        )
+        assert forged.status_code == 400 and "<code>token</code>" in forged.text
+        done = guest.post(
+            "/admin/accept-invitation",
+            {
+                "token": token,
+                "password": "a long new passphrase",
+                "confirm": "a long new passphrase",
+            },
+        )
+        assert done.status_code == 200
+        assert f"Welcome, {email}" in done.text
+        signed = guest.post(
+            "/admin/sign-in",
+            {"tenant": tenant.tenant_id, "email": email, "password": "a long new passphrase"},
+        )
+        assert f"{email} · admin of {tenant.tenant_id}" in signed.text
+        again = guest.post(
+            "/admin/accept-invitation",
+            {"token": token, "password": "another passphrase", "confirm": "another passphrase"},
+        )
+        assert again.status_code == 400  # a link works once
+    finally:
+        guest.http.close()
 
 
 def test_an_invitation_with_a_bad_email_is_refused_naming_the_field(
@@ -288,6 +365,18 @@ def test_integrations_are_listed_with_kind_last_seen_and_delivery_counts(
     assert "alertmanager" in page and "pagerduty" in page
     assert "UTC" in page  # a last-seen time
     assert "never" in page  # the pagerduty integration never sent anything
+
+
+def test_an_integration_whose_secret_was_recorded_in_plain_text_is_marked_legacy(
+    world: World, console: Browser
+) -> None:
+    console.sign_in(world.tenants[1], Role.ADMIN)
+    page = console.get("/admin/integrations").text
+    row = re.search(r"old-sender.*?</tr>", page, re.S)
+    assert row is not None
+    assert "legacy: recorded in plain text, rotate it" in row.group(0)
+    assert LEGACY_SECRET not in page
+    assert page.count("legacy: recorded in plain text") == 1  # the other integrations are not
 
 
 def test_a_new_integrations_key_is_shown_once_and_never_again(

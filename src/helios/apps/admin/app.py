@@ -27,7 +27,7 @@ from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_303_SEE_OTHER
 from litestar.template.config import TemplateConfig
 
-from helios.apps.admin import audit, flags, integrations, jobs, rules, signin, users
+from helios.apps.admin import audit, flags, integrations, invitations, jobs, rules, signin, users
 from helios.apps.admin.context import CSRF_COOKIE, AdminConfig, AdminContext, SignInRequired
 from helios.apps.admin.pages import AnyRequest, render
 from helios.apps.application.access import (
@@ -82,6 +82,7 @@ def create_admin_app(
             *signin.HANDLERS,
             *rules.HANDLERS,
             *users.HANDLERS,
+            *invitations.HANDLERS,
             *integrations.HANDLERS,
             *flags.HANDLERS,
             *jobs.HANDLERS,
@@ -137,7 +138,8 @@ def _context(
         service=access,
         mailer=mailer if mailer is not None else open_mailer(settings),
         sender=settings.smtp_from,
-        public_url=settings.effective_public_url,
+        # The console's invitations lead to its own page to accept them.
+        public_url=settings.effective_public_url.rstrip("/") + config.prefix,
         limiter=services.limiter,
     )
     return AdminContext(
