@@ -256,6 +256,7 @@ def test_the_last_owner_cannot_be_demoted_and_the_refusal_is_shown_inline(
     refused = console.post(f"/admin/users/{me}/role", {"role": "admin"})
     assert refused.status_code == 409
     assert "the last owner cannot be demoted" in refused.text
+    assert refused.headers["content-type"].startswith("text/html")  # a page, not a JSON string
     assert 'role="alert"' in refused.text
 
 
@@ -517,6 +518,7 @@ def test_a_rollout_outside_0_to_100_is_refused_naming_the_percent_field(
     for bad in ("101", "-1", "half"):
         refused = console.post("/admin/flags/no_incident_grouping/rollout", {"percent": bad})
         assert refused.status_code == 422, bad
+        assert refused.headers["content-type"].startswith("text/html")
         assert "<code>percent</code>" in refused.text
         assert 'aria-invalid="true"' in refused.text
     assert '<td class="num">100%</td>' in console.get("/admin/flags").text

@@ -4,12 +4,11 @@ it on or off, setting its percentage rollout, and the history of every change (w
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import anyio.to_thread
 from litestar import get, post
 from litestar.params import FromPath, FromQuery
-from litestar.response import Template
+from litestar.response import Redirect, Template
 
 from helios.apps.admin.context import AdminContext, Ctx, Viewer
 from helios.apps.admin.pages import AnyRequest, form_fields, render, see_other
@@ -57,7 +56,9 @@ async def _flags_page(
 Change = Callable[[AdminContext, Viewer, str, dict[str, str]], flags.Flag]
 
 
-async def _change(ctx: AdminContext, request: AnyRequest, name: str, change: Change) -> Any:
+async def _change(
+    ctx: AdminContext, request: AnyRequest, name: str, change: Change
+) -> Template | Redirect:
     """Run one change of a flag; the page again with the field's problem inline if refused."""
     viewer = await ctx.require(request, operator_ok=False)
     form = await form_fields(request)
@@ -113,17 +114,17 @@ def _rollout(ctx: AdminContext, viewer: Viewer, name: str, form: dict[str, str])
 
 
 @post("/flags", name="admin-flags-define")
-async def define(ctx: Ctx, request: AnyRequest) -> Any:
+async def define(ctx: Ctx, request: AnyRequest) -> Template | Redirect:
     return await _change(ctx, request, "", _define)
 
 
 @post("/flags/{name:str}/switch", name="admin-flag-switch")
-async def switch(ctx: Ctx, request: AnyRequest, name: FromPath[str]) -> Any:
+async def switch(ctx: Ctx, request: AnyRequest, name: FromPath[str]) -> Template | Redirect:
     return await _change(ctx, request, name, _switch)
 
 
 @post("/flags/{name:str}/rollout", name="admin-flag-rollout")
-async def rollout(ctx: Ctx, request: AnyRequest, name: FromPath[str]) -> Any:
+async def rollout(ctx: Ctx, request: AnyRequest, name: FromPath[str]) -> Template | Redirect:
     return await _change(ctx, request, name, _rollout)
 
 

@@ -6,13 +6,12 @@ secret with an overlap window, and revoking it."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import anyio.to_thread
 from litestar import get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
-from litestar.response import Template
+from litestar.response import Redirect, Template
 
 from helios.apps.admin.context import AdminContext, Ctx, Viewer
 from helios.apps.admin.pages import AnyRequest, form_fields, render, see_other
@@ -160,7 +159,9 @@ async def rotate_secret(ctx: Ctx, request: AnyRequest, integration_id: FromPath[
 
 
 @post("/integrations/{integration_id:str}/revoke", name="admin-integration-revoke")
-async def revoke(ctx: Ctx, request: AnyRequest, integration_id: FromPath[str]) -> Any:
+async def revoke(
+    ctx: Ctx, request: AnyRequest, integration_id: FromPath[str]
+) -> Template | Redirect:
     viewer, _ = await ctx.caller(request)
     tenant = viewer.scope
 

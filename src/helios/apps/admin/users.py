@@ -9,7 +9,6 @@ access decider's, and a refusal is shown inline as the decider words it.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import anyio.to_thread
 from litestar import get, post
@@ -177,7 +176,9 @@ def _refusal(rejected: CommandRejected) -> str:
 Action = Callable[[AdminContext, Caller, str, dict[str, str]], Awaitable[str]]
 
 
-async def _act(ctx: AdminContext, request: AnyRequest, user_id: str, action: Action) -> Any:
+async def _act(
+    ctx: AdminContext, request: AnyRequest, user_id: str, action: Action
+) -> Template | Redirect:
     """Run one action on a user; the user's page again, with the refusal inline if refused."""
     viewer, caller = await ctx.caller(request)
     form = await form_fields(request)
@@ -231,27 +232,27 @@ async def _resend(ctx: AdminContext, caller: Caller, user_id: str, _: dict[str, 
 
 
 @post("/users/{user_id:str}/role", name="admin-user-role")
-async def change_role(ctx: Ctx, request: AnyRequest, user_id: FromPath[str]) -> Any:
+async def change_role(ctx: Ctx, request: AnyRequest, user_id: FromPath[str]) -> Template | Redirect:
     return await _act(ctx, request, user_id, _change_role)
 
 
 @post("/users/{user_id:str}/deactivate", name="admin-user-deactivate")
-async def deactivate(ctx: Ctx, request: AnyRequest, user_id: FromPath[str]) -> Any:
+async def deactivate(ctx: Ctx, request: AnyRequest, user_id: FromPath[str]) -> Template | Redirect:
     return await _act(ctx, request, user_id, _deactivate)
 
 
 @post("/users/{user_id:str}/reactivate", name="admin-user-reactivate")
-async def reactivate(ctx: Ctx, request: AnyRequest, user_id: FromPath[str]) -> Any:
+async def reactivate(ctx: Ctx, request: AnyRequest, user_id: FromPath[str]) -> Template | Redirect:
     return await _act(ctx, request, user_id, _reactivate)
 
 
 @post("/users/{user_id:str}/revoke", name="admin-user-revoke")
-async def revoke(ctx: Ctx, request: AnyRequest, user_id: FromPath[str]) -> Any:
+async def revoke(ctx: Ctx, request: AnyRequest, user_id: FromPath[str]) -> Template | Redirect:
     return await _act(ctx, request, user_id, _revoke)
 
 
 @post("/users/{user_id:str}/invitation", name="admin-user-invitation")
-async def resend(ctx: Ctx, request: AnyRequest, user_id: FromPath[str]) -> Any:
+async def resend(ctx: Ctx, request: AnyRequest, user_id: FromPath[str]) -> Template | Redirect:
     return await _act(ctx, request, user_id, _resend)
 
 
