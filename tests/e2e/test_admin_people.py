@@ -202,6 +202,39 @@ def test_the_emailed_link_opens_the_consoles_page_that_sets_the_password(
         guest.http.close()
 
 
+def test_sending_an_invitation_again_makes_the_first_link_stop_working(
+    world: World, console: Browser, smtp_sink: SmtpSink
+) -> None:
+    console.sign_in(world.tenants[0], Role.ADMIN)
+    email = fresh_email()
+    user_id = invite(console, email)
+    console.get(f"/admin/users/{user_id}")
+    again = console.post(f"/admin/users/{user_id}/invitation", {})
+    assert "A new invitation email is on its way" in again.text
+    first, second = (link_token(m) for m in mail_to(world, smtp_sink, email, count=2))
+    accept = {"password": "a long new passphrase", "confirm": "a long new passphrase"}
+    used = [
+        console.post("/admin/accept-invitation", {**accept, "token": t}).status_code
+        for t in (first, second)
+    ]
+    assert sorted(used) == [200, 400]  # exactly one of the two links works
+
+
+def test_a_crafted_address_puts_no_words_of_its_own_on_the_pages(
+    world: World, console: Browser
+) -> None:
+    """The notices after an action name what the log holds, never text from the address."""
+    console.sign_in(world.tenants[0], Role.ADMIN)
+    for path, param in (
+        ("/admin/users", "invited"),
+        ("/admin/flags", "done"),
+        ("/admin/integrations", "revoked"),
+    ):
+        page = console.get(path, params={param: "Your session ended: call 555-0100"})
+        assert page.status_code == 200
+        assert "555-0100" not in page.text, path
+
+
 def test_an_invitation_with_a_bad_email_is_refused_naming_the_field(
     world: World, console: Browser
 ) -> None:

@@ -20,7 +20,7 @@ from helios.domain.errors import CommandRejected
 @get("/flags", name="admin-flags")
 async def flags_page(ctx: Ctx, request: AnyRequest, done: FromQuery[str] = "") -> Template:
     viewer = await ctx.require(request, operator_ok=False)
-    return await _flags_page(ctx, viewer, notice=done)
+    return await _flags_page(ctx, viewer, changed=done)
 
 
 async def _flags_page(
@@ -30,13 +30,16 @@ async def _flags_page(
     form: dict[str, str] | None = None,
     problems: tuple[tuple[str, str], ...] = (),
     failed: str = "",
-    notice: str = "",
+    changed: str = "",
     status_code: int = 200,
 ) -> Template:
     store, tenant = ctx.services.store, viewer.scope
     found = await anyio.to_thread.run_sync(lambda: flag_cases.tenant_flags(store, tenant=tenant))
     changes = await anyio.to_thread.run_sync(lambda: flag_cases.flag_history(store, tenant=tenant))
     defined = {f.name for f in found}
+    # The notice names the flag just changed as it is now (the address carries its name only).
+    flag = next((f for f in found if f.name == changed), None)
+    notice = "" if flag is None else _state(flag)
     return render(
         ctx,
         "flags.html",
@@ -73,8 +76,11 @@ async def _change(
             failed=name,
             status_code=422,
         )
-    state = "on" if flag.enabled else "off"
-    return see_other(ctx, f"/flags?done={flag.name} is {state}, rollout {flag.percent}%.")
+    return see_other(ctx, f"/flags?done={flag.name}")
+
+
+def _state(flag: flags.Flag) -> str:
+    return f"{flag.name} is {'on' if flag.enabled else 'off'}, rollout {flag.percent}%."
 
 
 def _define(ctx: AdminContext, viewer: Viewer, _: str, form: dict[str, str]) -> flags.Flag:

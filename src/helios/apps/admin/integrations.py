@@ -26,10 +26,11 @@ MAX_GRACE_S = 30 * 24 * 3600
 
 
 @get("/integrations", name="admin-integrations")
-async def integrations_page(ctx: Ctx, request: AnyRequest, done: FromQuery[str] = "") -> Template:
+async def integrations_page(
+    ctx: Ctx, request: AnyRequest, revoked: FromQuery[str] = ""
+) -> Template:
     viewer, _ = await ctx.caller(request)
-    notice = f"Revoked {done}: nothing it sends is accepted any more." if done else ""
-    return await _list_page(ctx, viewer, notice=notice)
+    return await _list_page(ctx, viewer, revoked=revoked)
 
 
 async def _list_page(
@@ -38,7 +39,7 @@ async def _list_page(
     *,
     form: dict[str, str] | None = None,
     problems: tuple[tuple[str, str], ...] = (),
-    notice: str = "",
+    revoked: str = "",
     status_code: int = 200,
 ) -> Template:
     db = await ctx.read_models()
@@ -47,6 +48,10 @@ async def _list_page(
         lambda: integrations.overview(ctx.tenancy, db, tenant=tenant)
     )
     now = ctx.clock()
+    gone = next((o.integration for o in found if o.integration.integration_id == revoked), None)
+    notice = ""
+    if gone is not None and gone.revoked_at:
+        notice = f"Revoked {gone.name}: nothing it sends is accepted any more."
     return render(
         ctx,
         "integrations.html",
@@ -165,16 +170,15 @@ async def revoke(
     viewer, _ = await ctx.caller(request)
     tenant = viewer.scope
 
-    def act() -> str:
-        found = integrations.of_tenant(ctx.tenancy, tenant=tenant, integration_id=integration_id)
+    def act() -> None:
+        integrations.of_tenant(ctx.tenancy, tenant=tenant, integration_id=integration_id)
         ctx.tenancy.revoke_integration(integration_id=integration_id, by=viewer.actor)
-        return found.name
 
     try:
-        name = await anyio.to_thread.run_sync(act)
+        await anyio.to_thread.run_sync(act)
     except integrations.NoSuchIntegration as missing:
         raise NotFoundException("no such integration") from missing
-    return see_other(ctx, f"/integrations?done={name}")
+    return see_other(ctx, f"/integrations?revoked={integration_id}")
 
 
 HANDLERS = [integrations_page, create, rotate_key, rotate_secret, revoke]

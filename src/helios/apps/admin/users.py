@@ -35,8 +35,7 @@ NO_RELAY = (
 @get("/users", name="admin-users")
 async def users_page(ctx: Ctx, request: AnyRequest, invited: FromQuery[str] = "") -> Template:
     viewer, caller = await ctx.caller(request)
-    notice = f"Invited {invited}: the invitation email is on its way." if invited else ""
-    return await _users_page(ctx, viewer, caller, notice=notice)
+    return await _users_page(ctx, viewer, caller, invited=invited)
 
 
 async def _users_page(
@@ -47,10 +46,13 @@ async def _users_page(
     form: dict[str, str] | None = None,
     problems: tuple[tuple[str, str], ...] = (),
     error: str = "",
-    notice: str = "",
+    invited: str = "",
     status_code: int = 200,
 ) -> Template:
     people = await anyio.to_thread.run_sync(ctx.accounts.users, caller)
+    # The address names the user invited by id only: the notice says who it is.
+    person = next((u for u in people if u.user_id == invited), None)
+    notice = f"Invited {person.email}: the invitation email is on its way." if person else ""
     return render(
         ctx,
         "users.html",
@@ -101,7 +103,7 @@ async def invite(ctx: Ctx, request: AnyRequest) -> Template | Redirect:
             "their page.",
             status_code=502,
         )
-    return see_other(ctx, f"/users?invited={email}")
+    return see_other(ctx, f"/users?invited={invited.user.user_id}")
 
 
 @get("/users/{user_id:str}", name="admin-user")
