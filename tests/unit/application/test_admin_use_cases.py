@@ -235,6 +235,7 @@ def test_the_audit_log_names_who_changed_integrations_flags_and_users(store: Eve
     user = access.create_user(tenant_id=tenant, email="v@acme.example", role=Role.VIEWER)
     access.set_active(tenant_id=tenant, user_id=user.user_id, active=False, by=owner.user_id)
     access.set_active(tenant_id=tenant, user_id=user.user_id, active=True, by=owner.user_id)
+    access.invite(tenant_id=tenant, email="i@acme.example", role=Role.VIEWER, by=owner.user_id)
 
     found = {(e.kind, e.actor) for e in audit_log(store, scope=tenant)}
     assert {
@@ -246,5 +247,22 @@ def test_the_audit_log_names_who_changed_integrations_flags_and_users(store: Eve
         ("flag.switched", "cy"),
         ("user.deactivated", "o@acme.example"),
         ("user.reactivated", "o@acme.example"),
+        ("user.invitation_sent", "o@acme.example"),
     } <= found
     assert audit_log(store, scope="ten_other") == ()
+
+
+def test_an_integration_is_found_only_in_its_own_tenant(store: EventStore) -> None:
+    """Integration ids are global: a tenant's admin acting on another's is told it is unknown."""
+    from helios.apps.application import integrations
+    from helios.apps.application.tenancy import TenancyService
+    from helios.domain.values import SourceKind
+
+    tenancy = TenancyService(store, clock=lambda: T0)
+    mine, theirs = (tenancy.create_tenant(name).tenant_id for name in ("mine", "theirs"))
+    issued = tenancy.create_integration(tenant_id=theirs, kind=SourceKind.ALERTMANAGER)
+    integration_id = issued.integration.integration_id
+    found = integrations.of_tenant(tenancy, tenant=theirs, integration_id=integration_id)
+    assert found.integration_id == integration_id
+    with pytest.raises(integrations.NoSuchIntegration):
+        integrations.of_tenant(tenancy, tenant=mine, integration_id=integration_id)

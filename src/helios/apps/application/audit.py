@@ -2,10 +2,10 @@
 
 For a tenant: its admin jobs (previews, dead-letter redrives, …), its rules publications (with
 the rules before and after), its people's accounts (users created, roles changed, users
-deactivated and reactivated, tokens revoked; a user acting is named by their email), its
-integrations (created, keys and secrets rotated, revoked) and its feature flags. For the
-platform: operators' jobs and the operators created and removed. Nothing is kept beside the
-log: the audit log is a reading of it.
+deactivated and reactivated, invitations sent, tokens revoked; a user acting is named by
+their email), its integrations (created, keys and secrets rotated, revoked) and its feature
+flags. For the platform: operators' jobs and the operators created and removed. Nothing is
+kept beside the log: the audit log is a reading of it.
 """
 
 from __future__ import annotations
@@ -144,6 +144,10 @@ def _accounts(store: EventStore, tenant: str) -> Iterator[AuditEntry]:
                 yield entry(event, "user.deactivated", emails.get(event.user_id, event.user_id))
             case access.UserReactivated() as event:
                 yield entry(event, "user.reactivated", emails.get(event.user_id, event.user_id))
+            case access.LinkIssued() as event if event.by:
+                # The first link comes with the user's creation; a later one is sent again.
+                what = emails.get(event.user_id, event.user_id)
+                yield entry(event, f"user.{event.purpose.value}_sent", what)
             case access.TokenRevoked() as event if event.by:
                 yield entry(event, "token.revoked", event.token_id)
 
