@@ -145,7 +145,7 @@ def _accounts(store: EventStore, tenant: str) -> Iterator[AuditEntry]:
             case access.UserReactivated() as event:
                 yield entry(event, "user.reactivated", emails.get(event.user_id, event.user_id))
             case access.LinkIssued() as event if event.by:
-                # The first link comes with the user's creation; a later one is sent again.
+                # Each one sent on someone's behalf: with the user's creation, or again later.
                 what = emails.get(event.user_id, event.user_id)
                 yield entry(event, f"user.{event.purpose.value}_sent", what)
             case access.TokenRevoked() as event if event.by:
