@@ -3,6 +3,7 @@ it on or off, setting its percentage rollout, and the history of every change (w
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import anyio.to_thread
@@ -107,7 +108,8 @@ def _switch(ctx: AdminContext, viewer: Viewer, name: str, form: dict[str, str]) 
 
 def _rollout(ctx: AdminContext, viewer: Viewer, name: str, form: dict[str, str]) -> flags.Flag:
     text = form.get("percent", "")
-    if not text.isdigit() or not 0 <= int(text) <= 100:
+    # Read here, ruled on by the decider (0..100, named ``percent`` when out of range).
+    if not re.fullmatch(r"-?\d{1,9}", text):
         raise CommandRejected("invalid rollout", (("percent", "a whole number, 0..100"),))
     return flag_cases.set_rollout(
         ctx.services.store,
