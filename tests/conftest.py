@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import pytest
+import structlog
 from hypothesis import HealthCheck, settings
 
 TESTS_DIR = Path(__file__).resolve().parent
@@ -61,3 +65,23 @@ def _load_services_env(path: Path) -> None:
 
 
 _load_services_env(SERVICES_ENV)
+
+
+# Commands run in-process by some tests (``helios analytics …``, ``helios rules …``) configure
+# structlog for the whole process: its level, its output, and loggers cached on first use, which
+# later reconfiguration (``structlog.testing.capture_logs`` in other tests) can no longer reach.
+# Loggers stay uncached under test, and each test starts from structlog's defaults.
+_configure_structlog = structlog.configure
+
+
+def _configure_uncached(**options: Any) -> None:
+    _configure_structlog(**{**options, "cache_logger_on_first_use": False})
+
+
+structlog.configure = _configure_uncached
+
+
+@pytest.fixture(autouse=True)
+def _structlog_defaults() -> Iterator[None]:
+    yield
+    structlog.reset_defaults()

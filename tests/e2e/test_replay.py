@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
+import msgspec
 import pytest
 
 from helios import replay
@@ -241,7 +242,7 @@ def test_a_tampered_score_is_caught_at_its_position(tmp_path: Path) -> None:
             ("helios.alert.scored.v1",),
         ).fetchone()
         _, event = codec.decode(topic, state)
-        _, forged = codec.encode(attrs.evolve(event, score=event.score + 7))
+        _, forged = codec.encode(msgspec.structs.replace(event, score=event.score + 7))
         db.execute("UPDATE stored_events SET state = ? WHERE rowid = ?", (forged, rowid))
     store = open_event_store(f"sqlite:{path}")
     report = replay.verify(store)

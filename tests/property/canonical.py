@@ -7,12 +7,17 @@ import json
 from typing import Any
 
 import attrs
+import msgspec
 
 
 def _plain(value: Any) -> Any:
     if attrs.has(type(value)):
         rendered = {f.name: _plain(getattr(value, f.name)) for f in attrs.fields(type(value))}
         return {"_type": getattr(type(value), "NAME", type(value).__name__), **rendered}
+    if isinstance(value, msgspec.Struct):
+        fields = value.__struct_fields__
+        rendered = {name: _plain(getattr(value, name)) for name in fields}
+        return {"_type": type(value).__name__, **rendered}
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, tuple | list):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import attrs
+import msgspec
 from hypothesis import strategies as st
 
 from helios.domain.identity import content_signal_id, is_content_id, signal_id
@@ -95,7 +95,7 @@ def copy_of(signal: Signal, offset_ms: int) -> Signal:
     if not is_content_id(signal.signal_id):
         return signal
     at = signal.occurred_at + offset_ms
-    return attrs.evolve(signal, occurred_at=at, received_at=at)
+    return msgspec.structs.replace(signal, occurred_at=at, received_at=at)
 
 
 @st.composite

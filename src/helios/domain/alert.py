@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import enum
 import functools
-import operator
 import uuid
 from typing import Any
 
 import attrs
+import msgspec
 
 from helios.domain import versions
 from helios.domain.events import ADDED_FIELD, event
@@ -46,11 +46,14 @@ from helios.domain.values import order_key as _order_key
 # --------------------------------------------------------------------------- state
 
 
-@attrs.frozen(kw_only=True)
-class AlertState:
+class AlertState(msgspec.Struct, frozen=True, kw_only=True, gc=False, eq=False):
+    """The state of one alert (a frozen ``msgspec.Struct``: several are built for every new
+    signal, and a struct is built in C and never scanned by the garbage collector; it holds
+    no cycle). Equal states hold equal fields, ``folds`` aside (derived)."""
+
     tenant: str
     dedup_key: str
-    signals: Run[Signal] = attrs.field(factory=empty_run)
+    signals: Run[Signal] = msgspec.field(default_factory=empty_run)
     """The distinct signals inside the lateness horizon, in canonical order (every delivery of
     a content-identified one); with engine versions 1 and 2, every distinct signal."""
     policy: FoldPolicy | None = None
@@ -58,7 +61,7 @@ class AlertState:
     """The fold of the signals that left the horizon (``EMPTY`` while none has): the compact
     summary of the alert's history before ``signals``, episode aggregates included."""
     fold: Fold = EMPTY
-    folds: Run[Fold] = attrs.field(factory=empty_run, eq=False, repr=False)
+    folds: Run[Fold] = msgspec.field(default_factory=empty_run)
     """The fold after each of ``signals`` (so ``folds[-1] is fold``), or empty when dropped
     (``compacted``): a late signal re-folds from where it sorts instead of from ``base``.
     Derived, hence not compared."""
@@ -87,6 +90,22 @@ class AlertState:
     notified_episode: str = ""
     notified_urgency: int = 0
     notifications: int = 0
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not AlertState:
+            return NotImplemented
+        return all(
+            getattr(self, name) == getattr(other, name)
+            for name in _STATE_FIELDS
+            if name != "folds"  # derived: dropped by ``compacted``, compared through ``fold``
+        )
+
+    def __ne__(self, other: object) -> bool:
+        # Spelled out: a struct without generated equality would compare identities here.
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    __hash__ = None  # type: ignore[assignment]
 
     @property
     def episode(self) -> Episode | None:
@@ -147,6 +166,9 @@ class AlertState:
         return self.notified_urgency if self.notified_episode == episode_id else 0
 
 
+_STATE_FIELDS: tuple[str, ...] = AlertState.__struct_fields__
+
+
 def initial_state(tenant: str, dedup_key: str) -> AlertState:
     return AlertState(tenant=tenant, dedup_key=dedup_key)
 
@@ -186,6 +208,12 @@ class Tick:
 AlertCommand = IngestSignal | Tick
 
 # --------------------------------------------------------------------------- events
+# The decisions taken on most new signals are frozen ``msgspec.Struct``s: built in C, and
+# never tracked by the garbage collector (an event holds no cycle), which otherwise scans
+# every decision a batch holds until it is appended. Their fields are declared in name order,
+# the order in which msgspec wrote them when they were attrs classes, so records keep their
+# bytes. Events with a field added since records were made (``ADDED_FIELD``) stay attrs
+# classes: the store's codec reads that mark from attrs metadata.
 
 
 @event("helios.alert.signal_accepted.v1")
@@ -243,75 +271,74 @@ class SignalIgnored:
 
 
 @event("helios.alert.signal_deduplicated.v1")
-@attrs.frozen(kw_only=True)
-class SignalDeduplicated:
+class SignalDeduplicated(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """A delivery the alert already holds: recorded by id, changing nothing.
+
+    The commonest decision by far, hence a frozen ``msgspec.Struct`` (built in C, never
+    tracked by the garbage collector) rather than an attrs class; its fields are declared in
+    name order, the order msgspec wrote the attrs class in, so records keep their bytes."""
+
+    received_at: Millis
     signal_id: str
     source: str
-    received_at: Millis
 
 
 @event("helios.alert.signal_late.v1")
-@attrs.frozen(kw_only=True)
-class SignalLate:
-    signal_id: str
-    occurred_at: Millis
+class SignalLate(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     episode_started_at: Millis
+    occurred_at: Millis
+    signal_id: str
 
 
 @event("helios.alert.triggered.v1")
-@attrs.frozen(kw_only=True)
-class AlertTriggered:
+class AlertTriggered(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    at: Millis
     episode: int
     episode_id: str
-    at: Millis
+    group_key: str
     severity: Severity
     summary: str
-    group_key: str
 
 
 @event("helios.alert.reopened.v1")
-@attrs.frozen(kw_only=True)
-class AlertReopened:
+class AlertReopened(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    at: Millis
     episode: int
     episode_id: str
-    at: Millis
+    group_key: str
     severity: Severity
     summary: str
-    group_key: str
 
 
 @event("helios.alert.acknowledged.v1")
-@attrs.frozen(kw_only=True)
-class AlertAcknowledged:
-    episode: int
-    episode_id: str
+class AlertAcknowledged(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     at: Millis
     by: str
+    episode: int
+    episode_id: str
 
 
 @event("helios.alert.resolved.v1")
-@attrs.frozen(kw_only=True)
-class AlertResolved:
-    episode: int
-    episode_id: str
+class AlertResolved(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     at: Millis
     by: str
+    episode: int
+    episode_id: str
 
 
 @event("helios.alert.scored.v1")
-@attrs.frozen(kw_only=True)
-class AlertScored:
+class AlertScored(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """The episode's score or priority changed; ``factors`` reproduce the score exactly."""
 
+    at: Millis
     episode: int
     episode_id: str
-    at: Millis
-    previous_priority: Priority | None
-    priority: Priority
-    previous_score: int | None
-    score: int
     factors: tuple[Factor, ...]
+    previous_priority: Priority | None
+    previous_score: int | None
+    priority: Priority
     ruleset_version: int
+    score: int
 
     @property
     def priority_changed(self) -> bool:
@@ -319,29 +346,25 @@ class AlertScored:
 
 
 @event("helios.alert.flapping_started.v1")
-@attrs.frozen(kw_only=True)
-class FlappingStarted:
+class FlappingStarted(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     at: Millis
     transitions: tuple[Millis, ...]
 
 
 @event("helios.alert.flapping_cleared.v1")
-@attrs.frozen(kw_only=True)
-class FlappingCleared:
+class FlappingCleared(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     at: Millis
     last_transition: Millis | None
 
 
 @event("helios.alert.silenced.v1")
-@attrs.frozen(kw_only=True)
-class AlertSilenced:
+class AlertSilenced(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     at: Millis
     silence_ids: tuple[str, ...]
 
 
 @event("helios.alert.unsilenced.v1")
-@attrs.frozen(kw_only=True)
-class AlertUnsilenced:
+class AlertUnsilenced(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     at: Millis
 
 
@@ -373,13 +396,12 @@ class NotificationSuppressed:
 
 
 @event("helios.alert.escalation_due.v1")
-@attrs.frozen(kw_only=True)
-class EscalationDue:
+class EscalationDue(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    at: Millis
+    due_at: Millis
     episode: int
     episode_id: str
-    at: Millis
     priority: Priority
-    due_at: Millis
 
 
 AlertEvent = (
@@ -466,7 +488,7 @@ def compacted(state: AlertState) -> AlertState:
     signals = state.signals.compact()
     if not state.folds and signals is state.signals:
         return state
-    return attrs.evolve(state, signals=signals, folds=empty_run())
+    return msgspec.structs.replace(state, signals=signals, folds=empty_run())
 
 
 def trimmed(state: AlertState) -> AlertState:
@@ -475,7 +497,7 @@ def trimmed(state: AlertState) -> AlertState:
     signals, folds = state.signals.compact(), state.folds.compact()
     if signals is state.signals and folds is state.folds:
         return state
-    return attrs.evolve(state, signals=signals, folds=folds)
+    return msgspec.structs.replace(state, signals=signals, folds=folds)
 
 
 def evolve_all(state: AlertState, events: tuple[AlertEvent, ...] | list[AlertEvent]) -> AlertState:
@@ -627,16 +649,9 @@ def _bookkept(
     )
 
 
-_STATE_FIELDS = tuple(field.name for field in attrs.fields(AlertState))
-_state_values = operator.attrgetter(*_STATE_FIELDS)
-
-
 def _changed(state: AlertState, **changes: Any) -> AlertState:
-    """``attrs.evolve(state, **changes)``, faster: the fields read at once (in C), and no
-    per-call look-up of the class's fields."""
-    values = dict(zip(_STATE_FIELDS, _state_values(state), strict=True))
-    values.update(changes)
-    return AlertState(**values)
+    """``state`` with ``changes`` (a copy made in C)."""
+    return msgspec.structs.replace(state, **changes)
 
 
 # --------------------------------------------------------------------------- decide
@@ -659,15 +674,23 @@ def decide_and_evolve(
             return _decide_tick(command, state)
 
 
+def duplicate(state: AlertState, signal: Signal) -> SignalDeduplicated | None:
+    """The decision on a delivery the alert already holds (the whole decision: it changes
+    no state), or None when ``signal`` is news to it."""
+    if not state.holds(signal):
+        return None
+    return SignalDeduplicated(
+        signal_id=signal.signal_id, source=signal.source, received_at=signal.received_at
+    )
+
+
 def _decide_signal(
     command: IngestSignal, state: AlertState
 ) -> tuple[tuple[AlertEvent, ...], AlertState]:
     signal, ruleset = command.signal, command.ruleset
-    if state.holds(signal):
-        duplicate = SignalDeduplicated(
-            signal_id=signal.signal_id, source=signal.source, received_at=signal.received_at
-        )
-        return (duplicate,), state
+    copy = duplicate(state, signal)
+    if copy is not None:
+        return (copy,), state
     policy = FoldPolicy.of(ruleset, bounded=command.engine_version >= _LATENESS_HORIZON)
     before = state.episode
     if state.beyond_horizon(signal, policy):

@@ -83,7 +83,16 @@ def apply_signal(working: Working, signal: Signal, context: TenantContext) -> Mi
     """Decide one signal into ``working``; returns ``Missing`` (and changes nothing) if a
     group state it needs is not loaded."""
     key = (signal.tenant, signal.dedup_key)
-    state = working.alerts.get(key) or alert.initial_state(signal.tenant, signal.dedup_key)
+    state = working.alerts.get(key)
+    if state is None:
+        state = alert.initial_state(signal.tenant, signal.dedup_key)
+    else:
+        duplicate = alert.duplicate(state, signal)
+        if duplicate is not None:
+            # Most signals are copies of one the alert holds (an HA pair, every repeat): the
+            # decision is that one event, which changes neither the alert nor its incident.
+            working.record(alert.alert_stream_id(*key), (duplicate,))
+            return None
     command = alert.IngestSignal(
         signal=signal,
         ruleset=context.ruleset,

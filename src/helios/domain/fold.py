@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import attrs
+import msgspec
 
 from helios.domain.events import ADDED_FIELD
 from helios.domain.identity import is_content_id
@@ -74,10 +75,13 @@ class FoldPolicy:
 _LAST_POLICY: list[tuple[Ruleset, bool, FoldPolicy]] = []
 
 
-@attrs.frozen(kw_only=True)
-class Episode:
+class Episode(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One trigger→resolve cycle. ``episode_id`` is the id of the signal that opened it (with
-    the episode's number when that id is a content id, which later episodes may share)."""
+    the episode's number when that id is a content id, which later episodes may share).
+
+    Like ``Fold``, a frozen ``msgspec.Struct``: one is built for nearly every new signal and
+    kept in the alert's per-signal folds, and a struct is built in C and never tracked by the
+    garbage collector (it holds no cycle)."""
 
     number: int
     episode_id: str
@@ -102,8 +106,7 @@ class Episode:
         return self.status is not _RESOLVED
 
 
-@attrs.frozen(kw_only=True)
-class Fold:
+class Fold(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     episode: Episode | None = None
     episodes: int = 0
     transitions: tuple[Millis, ...] = ()

@@ -11,19 +11,19 @@ import functools
 from collections.abc import Callable
 
 import attrs
+import msgspec
 
 from helios.domain.patterns import RegexEngine, reading_engine
 from helios.domain.ruleset import Ruleset, matches_all
 from helios.domain.values import Labels, Priority, Severity
 
 
-@attrs.frozen(kw_only=True)
-class Factor:
+class Factor(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One step of a score: what it looked at (``input``) and what it added (``effect``)."""
 
-    name: str
-    input: str
     effect: int
+    input: str
+    name: str
 
 
 @attrs.frozen(kw_only=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 
 import attrs
+import msgspec
 
 Millis = int
 """UTC milliseconds since the Unix epoch."""
@@ -133,35 +134,40 @@ class Envelope:
         return None
 
 
-@attrs.frozen(kw_only=True)
-class Signal:
+class Signal(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One canonical, validated observation about one alert.
 
     ``signal_id`` is a content hash of the observation (see ``helios.domain.identity``): the
     same observation delivered twice, by a retry or by both members of an HA pair, has the
     same id, whatever its ``received_at`` or the integration it came through.
+
+    A frozen ``msgspec.Struct``, not an attrs class: one is built for every signal of every
+    envelope, and a struct is built several times faster (in C) and is never tracked by the
+    garbage collector (it can hold no cycle). Its fields are declared in name order because
+    records store a signal as msgspec wrote the attrs class it was, keys in name order: the
+    stored bytes stay those of every signal recorded before.
     """
 
-    signal_id: str
-    tenant: str
-    integration: str
-    source: str
-    dedup_key: str
     action: Action
-    severity: Severity
-    summary: str
+    class_: str = ""
+    component: str = ""
+    dedup_key: str
+    details: str = "{}"
+    """Canonical JSON text (sorted keys): immutable and byte-stable."""
+    group: str = ""
+    integration: str
+    labels: Labels = ()
+    links: tuple[Link, ...] = ()
+    notes: tuple[str, ...] = ()
+    """What normalization changed and why (truncation, clamped clock skew, defaults)."""
     occurred_at: Millis
     received_at: Millis
     service: str = ""
-    component: str = ""
-    group: str = ""
-    class_: str = ""
-    labels: Labels = ()
-    links: tuple[Link, ...] = ()
-    details: str = "{}"
-    """Canonical JSON text (sorted keys): immutable and byte-stable."""
-    notes: tuple[str, ...] = ()
-    """What normalization changed and why (truncation, clamped clock skew, defaults)."""
+    severity: Severity
+    signal_id: str
+    source: str
+    summary: str
+    tenant: str
 
     def label(self, name: str) -> str | None:
         for key, value in self.labels:

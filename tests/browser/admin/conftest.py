@@ -6,43 +6,16 @@ Screenshots of every screen are written to ``test-artifacts/admin/`` (ignored by
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserType, Playwright, sync_playwright
+from playwright.sync_api import Playwright
+from test_admin_console import seed_console
+from test_query_api import World, start_world
 
-E2E = Path(__file__).resolve().parents[2] / "e2e"
-if str(E2E) not in sys.path:
-    sys.path.insert(0, str(E2E))
-
-from test_admin_console import seed_console  # noqa: E402
-from test_query_api import World, start_world  # noqa: E402
-
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "admin"
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (listed in .ci/run)")
-    return {
-        **browser_type_launch_args,
-        "executable_path": CHROMIUM,
-        "args": [
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-        ],
-    }
 
 
 @pytest.fixture(scope="module")
@@ -59,41 +32,6 @@ def world(
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
-
-
-# pytest-playwright keeps its Playwright (and the event loop it runs on this thread) for the
-# whole session; every later test calling asyncio.run() would then fail. Here it lives for
-# one module and is stopped with it.
-@pytest.fixture(scope="module")
-def playwright(_pw_api_request_contexts: Any) -> Iterator[Playwright]:
-    pw = sync_playwright().start()
-    if _pw_api_request_contexts:
-        _pw_api_request_contexts.instrument(pw)
-    yield pw
-    pw.stop()
-
-
-@pytest.fixture(scope="module")
-def browser_type(playwright: Playwright, browser_name: str) -> BrowserType:
-    chosen: BrowserType = getattr(playwright, browser_name)
-    return chosen
-
-
-@pytest.fixture(scope="module")
-def launch_browser(
-    browser_type_launch_args: dict[str, Any], browser_type: BrowserType
-) -> Callable[..., Browser]:
-    def launch(**kwargs: Any) -> Browser:
-        return browser_type.launch(**{**browser_type_launch_args, **kwargs})
-
-    return launch
-
-
-@pytest.fixture(scope="module")
-def browser(launch_browser: Callable[..., Browser]) -> Iterator[Browser]:
-    opened = launch_browser()
-    yield opened
-    opened.close()
 
 
 @pytest.fixture(scope="module")

@@ -191,3 +191,20 @@ def test_the_demo_traffic_normalizes_as_the_field_checks_normalize_it() -> None:
     for envelope in generator.envelopes(600):
         typed = normalize(envelope, ruleset, decode=orjson.loads)
         assert typed == normalize_checked(envelope, ruleset, decode=orjson.loads), envelope
+
+
+def test_a_body_too_large_to_remember_maps_the_same_on_every_delivery(
+    make_envelope: MakeEnvelope,
+) -> None:
+    """A batch of many alerts (a body beyond what the memo keeps whole) is mapped afresh on
+    each delivery of it, to that delivery's signals."""
+    body = _webhook(*(_alert(f"checkout-{index:03d}") for index in range(120)))
+    assert len(body) > 32 * 1024
+    ruleset = Ruleset()
+    first = _same_as_checked(make_envelope(SourceKind.ALERTMANAGER, body), ruleset)
+    again = _same_as_checked(
+        make_envelope(SourceKind.ALERTMANAGER, body, received_at=RECEIVED_AT + 5), ruleset
+    )
+    assert len(again.signals) == 120
+    assert [s.signal_id for s in again.signals] == [s.signal_id for s in first.signals]
+    assert {s.received_at for s in again.signals} == {RECEIVED_AT + 5}

@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 import attrs
+import msgspec
 import pytest
 from legacy_log import LOG
 
@@ -147,7 +148,7 @@ def test_an_opened_episode_records_its_severity_as_the_bytes_of_its_name(
             episode=1, episode_id="sig-1", at=1_000, severity=severity, summary="s", group_key="g"
         )
         name, encoded = codec.encode(event)
-        as_plain_string = attrs.evolve(event, severity=severity.value)
+        as_plain_string = msgspec.structs.replace(event, severity=severity.value)
         assert codec.encode(as_plain_string) == (name, encoded)
         assert codec.decode(name, encoded)[1].severity is severity
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import attrs
+import msgspec
 
 from helios import replay
 from helios.adapters.store.factory import open_event_store
@@ -61,7 +62,7 @@ def test_a_snapshot_that_differs_from_its_stream_is_a_divergence() -> None:
     assert isinstance(store, SnapshotStore)
     key, length = an_alert(store)
     stream = alert.alert_stream_id("acme", key)
-    wrong = attrs.evolve(evolved(store, key, length - 1), notifications=999)
+    wrong = msgspec.structs.replace(evolved(store, key, length - 1), notifications=999)
     store.save_snapshots([Snapshot(stream_id=stream, version=length - 1, state=wrong)], keep=9)
 
     report = replay.verify(store)

@@ -27,7 +27,6 @@ applied. A batch with no alerts is ``Normalized(signals=())``.
 from __future__ import annotations
 
 import functools
-import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -240,6 +239,27 @@ class AlertMemo:
 
     def __init__(self) -> None:
         self._by_ruleset: list[tuple[Ruleset, Callable[..., _Prepared | None]]] = []
+        self._batches: list[tuple[Ruleset, Callable[..., tuple[_Prepared, ...] | None]]] = []
+
+    def batch(
+        self, source: TypedWebhookSource, ruleset: Ruleset
+    ) -> Callable[[bytes, str, str], tuple[_Prepared, ...] | None]:
+        """``_prepare_batch`` of a whole body of ``source`` under ``ruleset``, memoized on the
+        body's bytes (at most ``_MEMO_MAX_BODY_BYTES``), the tenant and the source: both
+        members of an HA pair send the same bytes, and the second copy is then only given its
+        envelope's time and integration."""
+        known = self._batches
+        for held, prepared in known:
+            if held is ruleset:
+                return prepared
+        prepared = functools.lru_cache(maxsize=_MEMO_BODIES)(
+            functools.partial(
+                _prepare_batch, source=source, ruleset=ruleset, memo=self.of(source, ruleset)
+            )
+        )
+        # One assignment of a new list: another thread sees the old list or the new one.
+        self._batches = [(ruleset, prepared), *known[: _MEMO_RULESETS - 1]]
+        return prepared
 
     def of(self, source: TypedWebhookSource, ruleset: Ruleset) -> Callable[..., _Prepared | None]:
         """``_prepare`` of an alert of ``source`` under ``ruleset``, memoized: called with the
@@ -268,6 +288,10 @@ small on purpose: what a memo holds is scanned by every full garbage collection,
 demo traffic 1024 entries hit nearly as often as 8192."""
 _MEMO_RULESETS = 4
 _MEMO_MAX_ALERT_BYTES = 8192
+_MEMO_BODIES = 64
+"""Whole bodies kept per ruleset: the copies of an HA pair arrive within moments."""
+_MEMO_MAX_BODY_BYTES = 32 * 1024
+"""A larger body is not kept (the memo holds at most 64 of these per ruleset)."""
 
 
 @attrs.frozen
@@ -343,7 +367,36 @@ def typed_webhook(
 ) -> NormalizeResult | None:
     """``normalize_webhook`` of a well-formed webhook; None when the body is not one, or when
     any field check fails (the field checks then name every bad field)."""
-    webhook = check.decode_typed(envelope.body, source.raw_decoder)
+    body, tenant = envelope.body, envelope.tenant
+    kind = envelope.source._value_  # the value, read without the enum's descriptor
+    if len(body) <= _MEMO_MAX_BODY_BYTES:
+        prepared = source.memo.batch(source, ruleset)(body, tenant, kind)
+    else:
+        # not kept: the memo stays small
+        memo = source.memo.of(source, ruleset)
+        prepared = _prepare_batch(body, tenant, kind, source=source, ruleset=ruleset, memo=memo)
+    if prepared is None:
+        return None
+    return Normalized(
+        signals=tuple(
+            _finished(alert, envelope, ruleset, index) for index, alert in enumerate(prepared)
+        )
+    )
+
+
+def _prepare_batch(
+    body: bytes,
+    tenant: str,
+    kind: str,
+    *,
+    source: TypedWebhookSource,
+    ruleset: Ruleset,
+    memo: Callable[..., _Prepared | None],
+) -> tuple[_Prepared, ...] | None:
+    """Each alert of a webhook body mapped as far as its envelope allows (see ``_Prepared``);
+    None when the body is not a well-formed webhook, or a field check fails. ``memo`` is
+    ``AlertMemo.of(source, ruleset)``."""
+    webhook = check.decode_typed(body, source.raw_decoder)
     if webhook is None:
         return None
     group = check.canonical_json(
@@ -353,16 +406,9 @@ def typed_webhook(
             if (value := getattr(webhook, name)) is not UNSET
         }
     )
-    context = (
-        envelope.tenant,
-        envelope.source._value_,  # the value, read without the enum's descriptor
-        webhook.status or "",
-        group,
-        webhook.externalURL or "",
-    )
-    memo = source.memo.of(source, ruleset)
-    signals: list[Signal] = []
-    for index, alert in enumerate(webhook.alerts):
+    context = (tenant, kind, webhook.status or "", group, webhook.externalURL or "")
+    found: list[_Prepared] = []
+    for alert in webhook.alerts:
         raw = bytes(alert)
         if len(raw) <= _MEMO_MAX_ALERT_BYTES:
             prepared = memo(raw, context)
@@ -371,14 +417,14 @@ def typed_webhook(
             prepared = _prepare(functools.partial(_map_alert, source, ruleset), raw, context)
         if prepared is None:
             return None
-        signals.append(_finished(prepared, envelope, ruleset, index))
-    return Normalized(signals=tuple(signals))
+        found.append(prepared)
+    return tuple(found)
 
 
-@attrs.frozen(kw_only=True)
-class _Prepared:
+class _Prepared(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """An alert mapped as far as its envelope's time and position allow: what it maps to in
-    every delivery of it (memoized by ``AlertMemo``)."""
+    every delivery of it (memoized by ``AlertMemo``). A struct: one is made for every alert
+    of a batch of a new group, and copied (in C) with that group's details."""
 
     action: Action
     time_field: str
@@ -405,10 +451,6 @@ class _Prepared:
     """The id when ``at`` is the signal's time (empty when ``at`` is None)."""
 
 
-_PREPARED_FIELDS = tuple(field.name for field in attrs.fields(_Prepared))
-_prepared_values = operator.attrgetter(*_PREPARED_FIELDS)
-
-
 def _prepare(
     mapping: Callable[[bytes, tuple[str, str, str, str]], _Prepared | None],
     raw: bytes,
@@ -424,9 +466,7 @@ def _prepare(
     details = _typed_details(mapped.extra, group)
     if details is None:
         return None
-    values = dict(zip(_PREPARED_FIELDS, _prepared_values(mapped), strict=True))
-    values["details"] = details
-    return _Prepared(**values)
+    return msgspec.structs.replace(mapped, details=details)
 
 
 def _map_alert(

@@ -1,11 +1,12 @@
 """What-if: replay a window of history under other rules, without writing, and compare.
 
 History before the window is taken as recorded (states rebuilt from the store); inside the
-window every input is decided twice from the same starting states: once under the rules it
-was recorded with (the baseline, equal to the log when ``verify`` passes) and once under the
-candidate ruleset. Each side keeps its states in its own bounded cache (spilled to disk),
-falling back to the recorded states for alerts it has not touched yet; what grows with the
-window is only the report: a tally per alert touched and the notifications requested.
+window every input is decided again under the candidate ruleset, from the recorded states, and
+compared with what the log recorded for the same alerts (the baseline: the decisions are read,
+not decided again, which is what ``verify`` proves they would be). The candidate keeps its
+states in a bounded cache (spilled to disk), falling back to the recorded states for alerts it
+has not touched yet; what grows with the window is only the report: a tally per alert touched
+and the notifications requested.
 """
 
 from __future__ import annotations
@@ -93,13 +94,58 @@ class _Tally:
     last: alert.AlertScored | None = None
 
 
-class _Side:
-    """One replay of the window: its own states (seeded from history) and what it decided."""
+class _Tallies:
+    """What one side decided in the window: per alert its highest priority and last score,
+    and the notifications it requested."""
 
-    def __init__(self, store: EventStore, seed: CachedStates, capacity: int) -> None:
-        self._states = CachedStates(store, capacity=capacity, starting_from=seed)
+    def __init__(self) -> None:
         self.tallies: dict[AlertKey, _Tally] = {}
         self.notifications: dict[tuple[str, str, str, str], Notification] = {}
+
+    def count(self, key: AlertKey, event: object) -> None:
+        tally = self.tallies.setdefault(key, _Tally())
+        match event:
+            case alert.AlertScored(priority=priority):
+                tally.last = event
+                if tally.highest is None or priority.urgency > tally.highest.urgency:
+                    tally.highest = priority
+            case alert.NotificationRequested(episode_id=episode_id, reason=reason):
+                note = Notification(
+                    tenant=key[0],
+                    dedup_key=key[1],
+                    episode_id=episode_id,
+                    reason=reason,
+                    priority=event.priority.value if event.priority else None,
+                )
+                self.notifications[(key[0], key[1], episode_id, reason)] = note
+
+
+class _Recorded(_Tallies):
+    """The baseline: the decisions the log recorded for the alerts the window's inputs touched."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._keys: dict[uuid.UUID, AlertKey] = {}
+
+    def watch(self, key: AlertKey) -> None:
+        """Count the recorded decisions of this alert from now on."""
+        if key not in self.tallies:
+            self._keys[alert.alert_stream_id(*key)] = key
+            self.tallies[key] = _Tally()
+
+    def take(self, entry: LogEntry) -> None:
+        key = self._keys.get(entry.stream_id)
+        if key is not None and entry.encoded is None:
+            self.count(key, entry.event)
+
+
+class _Side(_Tallies):
+    """The candidate's replay of the window: its own states (seeded from history) and what it
+    decided."""
+
+    def __init__(self, store: EventStore, seed: CachedStates, capacity: int) -> None:
+        super().__init__()
+        self._states = CachedStates(store, capacity=capacity, starting_from=seed)
 
     def alert(self, key: AlertKey) -> alert.AlertState:
         return self._states.alert(key)
@@ -121,22 +167,9 @@ class _Side:
 
     def _take(self, key: AlertKey, working: engine.Working) -> None:
         self._states.keep(working)
-        tally = self.tallies.setdefault(key, _Tally())
+        self.tallies.setdefault(key, _Tally())
         for event in working.events.get(alert.alert_stream_id(*key), ()):
-            match event:
-                case alert.AlertScored(priority=priority):
-                    tally.last = event
-                    if tally.highest is None or priority.urgency > tally.highest.urgency:
-                        tally.highest = priority
-                case alert.NotificationRequested(episode_id=episode_id, reason=reason):
-                    note = Notification(
-                        tenant=key[0],
-                        dedup_key=key[1],
-                        episode_id=episode_id,
-                        reason=reason,
-                        priority=event.priority.value if event.priority else None,
-                    )
-                    self.notifications[(key[0], key[1], episode_id, reason)] = note
+            self.count(key, event)
 
 
 def what_if(
@@ -151,7 +184,7 @@ def what_if(
     """Replay the window under ``rules`` (for ``window.tenant``, or every tenant) and compare.
 
     The candidate's patterns are read by RE2, as they would be once published, even for
-    inputs recorded before RE2; the baseline decides each input as it was recorded.
+    inputs recorded before RE2; the baseline is what the log recorded for the same alerts.
 
     Raises:
         UnknownVersion: an input names rules the log never published.
@@ -162,7 +195,7 @@ def what_if(
     run = _Run(store, rules=rules, window=window, capacity=capacity)
     try:
         with without_automatic_collection():
-            for entries, end in pages(store, page_size, encoded=is_decision):
+            for entries, end in pages(store, page_size, encoded=_left_encoded):
                 for entry in entries:
                     run.take(entry)
                     if run.past_window:
@@ -174,6 +207,16 @@ def what_if(
         run.close()
 
 
+_COUNTED: frozenset[str] = frozenset(
+    {alert.AlertScored.NAME, alert.NotificationRequested.NAME}  # type: ignore[attr-defined]
+)
+"""The recorded decisions the baseline counts: decoded; every other decision stays encoded."""
+
+
+def _left_encoded(name: str) -> bool:
+    return is_decision(name) and name not in _COUNTED
+
+
 class _Run:
     """The log read once, in order: history rebuilt up to the window, then each input in the
     window decided by both sides."""
@@ -183,7 +226,7 @@ class _Run:
         self.window = window
         self.history = TenantHistory()
         self.seed = CachedStates(store, capacity=capacity)
-        self.baseline = _Side(store, self.seed, capacity)
+        self.baseline = _Recorded()
         self.candidate = _Side(store, self.seed, capacity)
         self.envelopes: dict[uuid.UUID, Envelope] = {}
         self.inputs = 0
@@ -200,6 +243,8 @@ class _Run:
             # stream went (its state is rebuilt from the store when a side first needs it).
             if not self.opened:
                 self.seed.advance(entry.stream_id, entry.version, keep_state=False)
+            else:
+                self.baseline.take(entry)
             return
         if self.history.observe(entry.stream_id, entry.version, entry.event):
             return
@@ -207,7 +252,6 @@ class _Run:
             return
         self.seed.evict()
         if self.opened:
-            self.baseline.evict()
             self.candidate.evict()
 
     def _input(self, entry: LogEntry) -> bool:
@@ -232,11 +276,11 @@ class _Run:
         return True
 
     def _envelope(self, envelope: Envelope, recorded: EnvelopeNormalized) -> None:
-        """The baseline decides the signals as recorded; the candidate normalizes the envelope
-        again under its rules and decides those."""
+        """The baseline counts what the log decided for the recorded signals' alerts; the
+        candidate normalizes the envelope again under its rules and decides those."""
         context = self._context(envelope.tenant, recorded)
         for signal in recorded.signals:
-            self.baseline.signal(signal, context)
+            self.baseline.watch((signal.tenant, signal.dedup_key))
         # Only the rules differ: normalized and decided with the engine version the input was
         # recorded with, like the baseline.
         other = attrs.evolve(context, ruleset=self.rules)
@@ -251,7 +295,7 @@ class _Run:
         context = self._context(tick.tenant, tick)
         other = attrs.evolve(context, ruleset=self.rules)
         for key in tick.dedup_keys:
-            self.baseline.tick(tick.tenant, key, tick.at, context)
+            self.baseline.watch((tick.tenant, key))
             self.candidate.tick(tick.tenant, key, tick.at, other)
 
     def _context(
@@ -272,13 +316,12 @@ class _Run:
         return _report(self.rules, self.inputs, self.baseline, self.candidate, started)
 
     def close(self) -> None:
-        self.baseline.close()
         self.candidate.close()
         self.seed.close()
 
 
 def _report(
-    rules: Ruleset, inputs: int, baseline: _Side, candidate: _Side, started: float
+    rules: Ruleset, inputs: int, baseline: _Tallies, candidate: _Side, started: float
 ) -> WhatIfReport:
     keys = sorted(set(baseline.tallies) | set(candidate.tallies))
     changes = []
@@ -317,7 +360,7 @@ def _score(tally: _Tally) -> int | None:
     return tally.last.score if tally.last else None
 
 
-def _counts(side: _Side) -> dict[str, int]:
+def _counts(side: _Tallies) -> dict[str, int]:
     counts = {p.value: 0 for p in Priority}
     for tally in side.tallies.values():
         if tally.highest is not None:

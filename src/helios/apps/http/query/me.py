@@ -19,6 +19,7 @@ from litestar.params import FromPath, JSONBody, SkipValidation
 
 from helios.apps.application.access import Caller, InvalidCredentials, IssuedToken, LoginLocked
 from helios.apps.application.accounts import Accounts, NoSuchToken, NoSuchUser
+from helios.apps.application.people import Invited
 from helios.apps.http.errors import Forbidden, NotFound, RateLimited, Unauthorized
 from helios.apps.http.query import documents as doc
 from helios.apps.http.query.context import (
@@ -32,6 +33,7 @@ from helios.apps.http.query.context import (
 )
 from helios.domain import access
 from helios.domain.access import LinkPurpose, Role
+from helios.domain.values import Millis
 
 AccountsDependency: TypeAlias = NamedDependency[SkipValidation[Accounts]]
 
@@ -235,11 +237,7 @@ class UserController(Controller):
             invited = await accounts.invite(caller, email=data.email, role=Role(data.role))
         except access.RoleNotGranted as refused:
             raise Forbidden(refused.message) from None
-        return doc.InvitationDocument(
-            user=user_document(invited.user, ctx.clock()),
-            expires_at=rfc3339_required(invited.expires_at),
-            emailed=invited.emailed,
-        )
+        return _invitation_document(invited, ctx.clock())
 
     @post(
         "/{user_id:str}/invitation",
@@ -259,11 +257,7 @@ class UserController(Controller):
             invited = await accounts.resend_invitation(caller, user_id)
         except NoSuchUser:
             raise NotFound("no such user") from None
-        return doc.InvitationDocument(
-            user=user_document(invited.user, ctx.clock()),
-            expires_at=rfc3339_required(invited.expires_at),
-            emailed=invited.emailed,
-        )
+        return _invitation_document(invited, ctx.clock())
 
     @post(
         "/{user_id:str}/role",
@@ -460,4 +454,12 @@ def _token_document(token: access.Token) -> doc.TokenDocument:
         created_at=rfc3339_required(token.issued_at),
         expires_at=rfc3339(token.expires_at),
         revoked_at=rfc3339(token.revoked_at),
+    )
+
+
+def _invitation_document(invited: Invited, now: Millis) -> doc.InvitationDocument:
+    return doc.InvitationDocument(
+        user=user_document(invited.user, now),
+        expires_at=rfc3339_required(invited.expires_at),
+        emailed=invited.emailed,
     )
