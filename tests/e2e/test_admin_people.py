@@ -443,6 +443,7 @@ def test_a_rotated_key_and_the_previous_one_are_both_accepted_during_the_overlap
     assert rotated.status_code == 201
     new = re.search(r'<code id="routing-key">([^<]+)</code>', rotated.text).group(1)  # type: ignore[union-attr]
     assert new != old
+    assert f"{world.base}/v1/ingest/alertmanager/{new}" in rotated.text
     assert "Previous key" in rotated.text
     body = {"version": "4", "status": "firing", "receiver": "helios", "alerts": []}
     for key in (old, new):
@@ -450,6 +451,22 @@ def test_a_rotated_key_and_the_previous_one_are_both_accepted_during_the_overlap
         assert sent.status_code == 202, (key == new, sent.text)
     audit = console.get("/admin/audit", params={"kind": "integration.key_rotated"}).text
     assert world.tenants[1].emails[Role.ADMIN] in audit
+
+
+def test_a_pagerduty_integration_is_given_the_events_api_address(
+    world: World, console: Browser
+) -> None:
+    console.sign_in(world.tenants[0], Role.ADMIN)
+    console.get("/admin/integrations")
+    created = console.post("/admin/integrations", {"kind": "pagerduty", "name": "pd"})
+    key = re.search(r'<code id="routing-key">([^<]+)</code>', created.text).group(1)  # type: ignore[union-attr]
+    assert f"<code>{world.base}/v2/enqueue</code>" in created.text
+    event = {
+        "routing_key": key,
+        "event_action": "trigger",
+        "payload": {"summary": "disk full", "source": "db-1", "severity": "critical"},
+    }
+    assert world.http.post("/v2/enqueue", json=event).status_code == 202
 
 
 def test_a_bad_overlap_is_refused_naming_the_grace_field(world: World, console: Browser) -> None:

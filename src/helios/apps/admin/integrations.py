@@ -21,6 +21,10 @@ from helios.domain.errors import CommandRejected
 from helios.domain.values import SourceKind
 
 KINDS = tuple(k.value for k in SourceKind if k is not SourceKind.USER)
+PAGERDUTY_PATHS = {
+    SourceKind.PAGERDUTY: "/v2/enqueue",
+    SourceKind.PAGERDUTY_CHANGE: "/v2/change/enqueue",
+}
 DEFAULT_GRACE_S = DEFAULT_KEY_GRACE_MS // 1000
 GRACE_DIGITS = 9
 """The longest overlap the form reads (up to ~31 years): a number, not a rule."""
@@ -101,9 +105,17 @@ def _issued_page(ctx: AdminContext, viewer: Viewer, issued: Issued, *, title: st
         status_code=201,
         title=title,
         issued=issued,
-        ingest_url=f"{ctx.services.settings.effective_public_url.rstrip('/')}/v1/ingest/"
-        f"{issued.integration.kind.value}/",
+        ingest=_ingest_address(ctx, issued),
     )
+
+
+def _ingest_address(ctx: AdminContext, issued: Issued) -> str:
+    """Where the sender posts (PagerDuty's kinds: the key goes in the body's routing_key)."""
+    base = ctx.services.settings.effective_public_url.rstrip("/")
+    kind = issued.integration.kind
+    if kind in PAGERDUTY_PATHS:
+        return f"{base}{PAGERDUTY_PATHS[kind]}"
+    return f"{base}/v1/ingest/{kind.value}/{issued.routing_key}"
 
 
 def _grace_s(form: dict[str, str]) -> int | None:
