@@ -206,6 +206,7 @@ class CreateIntegration:
     allowed_topics: tuple[str, ...] = ()
     signing_secret_ref: str = ""
     signing_secret_fingerprint: str = ""
+    by: str = ""
 
 
 @attrs.frozen(kw_only=True)
@@ -214,6 +215,7 @@ class RotateRoutingKey:
     key_hash: str
     grace_ms: Millis
     at: Millis
+    by: str = ""
 
 
 @attrs.frozen(kw_only=True)
@@ -225,6 +227,7 @@ class RotateSigningSecret:
     signing_secret_fingerprint: str
     signing_secret: str = ""
     """Refused when set: a secret goes to the secret store, its reference here."""
+    by: str = ""
 
 
 @attrs.frozen(kw_only=True)
@@ -257,6 +260,8 @@ class IntegrationCreated:
     allowed_topics: tuple[str, ...] = ()
     signing_secret_ref: str = attrs.field(default="", metadata=ADDED_FIELD)
     signing_secret_fingerprint: str = attrs.field(default="", metadata=ADDED_FIELD)
+    by: str = attrs.field(default="", metadata=ADDED_FIELD)
+    """Who created it (empty: the command line, or a version that did not record it)."""
 
 
 @event("helios.tenant.routing_key_rotated.v1")
@@ -267,6 +272,7 @@ class RoutingKeyRotated:
     key_hash: str
     previous_valid_until: Millis
     at: Millis
+    by: str = attrs.field(default="", metadata=ADDED_FIELD)
 
 
 @event("helios.tenant.signing_secret_rotated.v1")
@@ -280,6 +286,7 @@ class SigningSecretRotated:
     at: Millis
     signing_secret_ref: str = attrs.field(default="", metadata=ADDED_FIELD)
     signing_secret_fingerprint: str = attrs.field(default="", metadata=ADDED_FIELD)
+    by: str = attrs.field(default="", metadata=ADDED_FIELD)
 
 
 @event("helios.tenant.integration_revoked.v1")
@@ -427,6 +434,7 @@ def _create_integration(command: CreateIntegration, state: Tenant) -> tuple[Tena
             allowed_topics=tuple(sorted(set(command.allowed_topics))),
             signing_secret_ref=command.signing_secret_ref,
             signing_secret_fingerprint=command.signing_secret_fingerprint,
+            by=command.by,
         ),
     )
 
@@ -445,6 +453,7 @@ def _rotate_routing_key(command: RotateRoutingKey, state: Tenant) -> tuple[Tenan
             key_hash=command.key_hash,
             previous_valid_until=command.at + command.grace_ms,
             at=command.at,
+            by=command.by,
         ),
     )
 
@@ -473,6 +482,7 @@ def _rotate_signing_secret(command: RotateSigningSecret, state: Tenant) -> tuple
             at=command.at,
             signing_secret_ref=command.signing_secret_ref,
             signing_secret_fingerprint=command.signing_secret_fingerprint,
+            by=command.by,
         ),
     )
 

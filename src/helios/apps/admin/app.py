@@ -27,7 +27,7 @@ from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_303_SEE_OTHER
 from litestar.template.config import TemplateConfig
 
-from helios.apps.admin import audit, jobs, rules, signin
+from helios.apps.admin import audit, flags, integrations, invitations, jobs, rules, signin, users
 from helios.apps.admin.context import CSRF_COOKIE, AdminConfig, AdminContext, SignInRequired
 from helios.apps.admin.pages import AnyRequest, render
 from helios.apps.application.access import (
@@ -36,12 +36,16 @@ from helios.apps.application.access import (
     PasswordLogin,
     TokenAuthenticator,
 )
+from helios.apps.application.accounts import Accounts
 from helios.apps.application.admission import now_ms
 from helios.apps.application.jobs import JobRunner
 from helios.apps.application.operators import OperatorLogin, OperatorService
-from helios.apps.composition import Services
+from helios.apps.application.people import PeopleMail
+from helios.apps.application.tenancy import TenancyService
+from helios.apps.composition import Services, open_mailer
 from helios.domain.values import Millis
 from helios.ports.event_store import StoreUnavailable
+from helios.ports.mailer import Mailer
 
 HERE = Path(__file__).parent
 SECURITY_HEADERS = [
@@ -62,35 +66,28 @@ def create_admin_app(
     config: AdminConfig | None = None,
     clock: Callable[[], Millis] = now_ms,
     runner: JobRunner | None = None,
+    mailer: Mailer | None = None,
 ) -> Litestar:
     """The admin console on ``services`` (which the caller opens and closes).
 
     ``config`` defaults to ``AdminConfig.from_env()``; ``runner`` (the background jobs) to
-    one worker thread of this process, stopped with the app.
+    one worker thread of this process, stopped with the app; ``mailer`` (invitations) to the
+    one the settings name.
     """
     config = config or AdminConfig.from_env()
-    settings = services.settings
-    policy = LoginPolicy(
-        session_ttl_ms=settings.session_ttl_s * 1000,
-        max_failures=settings.login_max_failures,
-        lockout_ms=settings.login_lockout_s * 1000,
-    )
-    access = AccessService(services.store, policy=policy, clock=clock)
-    operators = OperatorService(services.store, clock=clock)
-    ctx = AdminContext(
-        services=services,
-        config=config,
-        access=access,
-        logins=PasswordLogin(access, services.limiter, policy=policy, clock=clock),
-        authenticator=TokenAuthenticator(services.store, ttl_s=settings.auth_cache_s),
-        operators=operators,
-        operator_logins=OperatorLogin(operators, services.limiter, policy=policy, clock=clock),
-        runner=runner or JobRunner(services.store, clock=clock),
-        clock=clock,
-    )
+    ctx = _context(services, config, clock, runner, mailer)
     pages = Router(
         config.prefix or "/",
-        route_handlers=[*signin.HANDLERS, *rules.HANDLERS, *jobs.HANDLERS, *audit.HANDLERS],
+        route_handlers=[
+            *signin.HANDLERS,
+            *rules.HANDLERS,
+            *users.HANDLERS,
+            *invitations.HANDLERS,
+            *integrations.HANDLERS,
+            *flags.HANDLERS,
+            *jobs.HANDLERS,
+            *audit.HANDLERS,
+        ],
         dependencies={"ctx": Provide(lambda: ctx, use_cache=True, sync_to_thread=False)},
         response_headers=SECURITY_HEADERS,
     )
@@ -117,6 +114,47 @@ def create_admin_app(
         ),
         exception_handlers=_error_pages(ctx),
         on_shutdown=[ctx.close],
+    )
+
+
+def _context(
+    services: Services,
+    config: AdminConfig,
+    clock: Callable[[], Millis],
+    runner: JobRunner | None,
+    mailer: Mailer | None,
+) -> AdminContext:
+    """The use cases every page calls, built once per app."""
+    settings = services.settings
+    policy = LoginPolicy(
+        session_ttl_ms=settings.session_ttl_s * 1000,
+        max_failures=settings.login_max_failures,
+        lockout_ms=settings.login_lockout_s * 1000,
+    )
+    access = AccessService(services.store, policy=policy, clock=clock)
+    operators = OperatorService(services.store, clock=clock)
+    authenticator = TokenAuthenticator(services.store, ttl_s=settings.auth_cache_s)
+    people = PeopleMail(
+        service=access,
+        mailer=mailer if mailer is not None else open_mailer(settings),
+        sender=settings.smtp_from,
+        # The console's invitations lead to its own page to accept them.
+        public_url=settings.effective_public_url.rstrip("/") + config.prefix,
+        limiter=services.limiter,
+    )
+    return AdminContext(
+        services=services,
+        config=config,
+        access=access,
+        logins=PasswordLogin(access, services.limiter, policy=policy, clock=clock),
+        authenticator=authenticator,
+        operators=operators,
+        operator_logins=OperatorLogin(operators, services.limiter, policy=policy, clock=clock),
+        runner=runner or JobRunner(services.store, clock=clock),
+        clock=clock,
+        accounts=Accounts(access, authenticator, people),
+        tenancy=TenancyService(services.store, clock=clock, secrets=services.secrets),
+        can_mail=mailer is not None or bool(settings.smtp_host),
     )
 
 

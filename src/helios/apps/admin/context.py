@@ -15,9 +15,16 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.params import SkipValidation
 
-from helios.apps.application.access import AccessService, PasswordLogin, TokenAuthenticator
+from helios.apps.application.access import (
+    AccessService,
+    Caller,
+    PasswordLogin,
+    TokenAuthenticator,
+)
+from helios.apps.application.accounts import Accounts
 from helios.apps.application.jobs import JobRunner
 from helios.apps.application.operators import OperatorLogin, OperatorService, session_id
+from helios.apps.application.tenancy import TenancyService
 from helios.apps.composition import Services, open_read_models
 from helios.domain.access import Role
 from helios.domain.admin_jobs import PLATFORM
@@ -84,6 +91,10 @@ class AdminContext:
     operator_logins: OperatorLogin
     runner: JobRunner
     clock: Callable[[], Millis]
+    accounts: Accounts
+    tenancy: TenancyService
+    can_mail: bool = True
+    """Whether invitations can be emailed (an SMTP relay is configured, or a mailer given)."""
     _db: ReadModels | None = None
 
     def url(self, path: str = "/") -> str:
@@ -130,6 +141,21 @@ class AdminContext:
                 f"the admin console is for a tenant's admins and owners; you are a {viewer.role}"
             )
         return viewer
+
+    async def caller(self, request: Request[Any, Any, Any]) -> tuple[Viewer, Caller]:
+        """The signed-in tenant admin or owner, as the account use cases know them.
+
+        Raises:
+            SignInRequired: nobody is signed in.
+            PermissionDeniedException: a responder or viewer, or a platform operator (people
+                and integrations belong to a tenant's admins).
+        """
+        viewer = await self.require(request, operator_ok=False)
+        token = request.cookies.get(SESSION_COOKIE, "")
+        caller = await self.authenticator.authenticate(token, now_ms=self.clock())
+        if caller is None:  # revoked between the two reads
+            raise SignInRequired("sign in first")
+        return viewer, caller
 
     def close(self) -> None:
         self.runner.close()

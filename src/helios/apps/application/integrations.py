@@ -47,3 +47,21 @@ def overview(
             )
         )
     return tuple(found)
+
+
+class NoSuchIntegration(LookupError):
+    """The tenant has no integration with this id (another tenant's is not found, like none)."""
+
+
+def of_tenant(tenancy: TenancyService, *, tenant: str, integration_id: str) -> Integration:
+    """One of the tenant's integrations, before anything is done to it on the tenant's behalf
+    (integration ids are global: this keeps each tenant's admins to their own).
+
+    Raises:
+        NoSuchIntegration: the tenant has no integration with this id.
+        StoreUnavailable: the store cannot be reached.
+    """
+    found = tenancy.tenant(tenant).integration(integration_id)
+    if found is None:
+        raise NoSuchIntegration(integration_id)
+    return found

@@ -134,8 +134,10 @@ class TenancyService:
         name: str = "",
         default_service: str = "",
         allowed_topics: Sequence[str] = (),
+        by: str = "",
     ) -> Issued:
-        """Create an integration with a fresh routing key (and a signing secret for generic).
+        """Create an integration with a fresh routing key (and a signing secret for generic);
+        ``by`` names who asked (empty: the command line).
 
         Raises:
             CommandRejected: unknown tenant, or an invalid kind, name or topic.
@@ -158,6 +160,7 @@ class TenancyService:
             allowed_topics=tuple(allowed_topics),
             signing_secret_ref=ref,
             signing_secret_fingerprint=fingerprint,
+            by=by,
         )
         state = self._run_tenant(tenant_id, command, register=(hash_key(key), integration_id))
         integration = state.integration(integration_id)
@@ -167,9 +170,9 @@ class TenancyService:
         )
 
     def rotate_routing_key(
-        self, *, integration_id: str, grace_ms: Millis = DEFAULT_KEY_GRACE_MS
+        self, *, integration_id: str, grace_ms: Millis = DEFAULT_KEY_GRACE_MS, by: str = ""
     ) -> Issued:
-        """Issue a new routing key; the old one stays valid for ``grace_ms``.
+        """Issue a new routing key; the old one stays valid for ``grace_ms`` (``by``: who).
 
         Raises:
             CommandRejected: unknown integration or a negative grace period.
@@ -182,6 +185,7 @@ class TenancyService:
             key_hash=hash_key(key),
             grace_ms=grace_ms,
             at=self._clock(),
+            by=by,
         )
         state = self._run_tenant(tenant_id, command, register=(hash_key(key), integration_id))
         integration = state.integration(integration_id)
@@ -194,9 +198,11 @@ class TenancyService:
         integration_id: str,
         grace_ms: Millis = DEFAULT_KEY_GRACE_MS,
         secret: str | None = None,
+        by: str = "",
     ) -> Issued:
         """Set a new signing secret — ``secret`` (one the sender already has) or a fresh
-        random one; signatures made with the old one are accepted for ``grace_ms``.
+        random one; signatures made with the old one are accepted for ``grace_ms`` (``by``:
+        who asked).
 
         Raises:
             CommandRejected: unknown integration, a negative grace period, or a given secret
@@ -219,6 +225,7 @@ class TenancyService:
             at=self._clock(),
             signing_secret_ref=ref,
             signing_secret_fingerprint=fingerprint,
+            by=by,
         )
         state = self._run_tenant(tenant_id, command)
         integration = state.integration(integration_id)

@@ -81,7 +81,7 @@ def create_app(
     def stop_taking_traffic() -> None:
         ctx.shutting_down = True
 
-    mounted, admin_shutdown = _admin_console(services, clock) if admin else ([], [])
+    mounted, admin_shutdown = _admin_console(services, clock, mailer) if admin else ([], [])
     return Litestar(
         route_handlers=[
             *ROUTES,
@@ -107,11 +107,14 @@ def create_app(
     )
 
 
-def _admin_console(services: Services, clock: Callable[[], Millis]) -> tuple[list[Any], list[Any]]:
-    """The admin console mounted at ``/admin``, and what stops it with the API."""
+def _admin_console(
+    services: Services, clock: Callable[[], Millis], mailer: Mailer | None
+) -> tuple[list[Any], list[Any]]:
+    """The admin console mounted at ``/admin`` (its invitations sent with ``mailer``), and what
+    stops it with the API."""
     from helios.apps.admin.app import create_admin_app
 
-    console = create_admin_app(services, clock=clock)
+    console = create_admin_app(services, clock=clock, mailer=mailer)
 
     @asgi("/admin", is_mount=True, copy_scope=True, include_in_schema=False)
     async def admin_console(scope: Any, receive: Any, send: Any) -> None:

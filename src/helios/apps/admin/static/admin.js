@@ -1,6 +1,7 @@
 // Helios admin: a little plain JavaScript, served from the app itself (no CDN).
 // 1. Forms and buttons marked data-confirm ask before a destructive action.
 // 2. An element with data-progress-url polls a running job and reloads the page when it ends.
+// 3. An invitation link's token (in the fragment, never sent to the server) fills its form.
 "use strict";
 
 document.addEventListener("submit", function (event) {
@@ -30,7 +31,19 @@ function pollProgress(box) {
   tick();
 }
 
+function fillFragmentToken() {
+  var field = document.querySelector("[data-fragment-token]");
+  var found = /(?:^#|&)token=([^&]+)/.exec(window.location.hash);
+  if (!field || !found) { return; }
+  field.value = decodeURIComponent(found[1]);
+  var box = document.querySelector("[data-fragment-token-box]");
+  if (box) { box.hidden = true; }
+  // Out of the address bar (and the history) once it is in the form.
+  window.history.replaceState(null, "", window.location.pathname);
+}
+
 document.addEventListener("DOMContentLoaded", function () {
+  fillFragmentToken();
   var boxes = document.querySelectorAll("[data-progress-url]");
   for (var i = 0; i < boxes.length; i++) { pollProgress(boxes[i]); }
 });
