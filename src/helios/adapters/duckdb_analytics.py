@@ -48,8 +48,10 @@ _INSERT = (
 class DuckDbAnalytics:
     """``AnalyticsStore`` over a DuckDB file (``":memory:"`` for tests)."""
 
-    def __init__(self, path: Path | str) -> None:
-        """Open (or create) the file.
+    def __init__(self, path: Path | str, *, memory_mb: int = 256, threads: int = 1) -> None:
+        """Open (or create) the file. DuckDB's own defaults (80 % of the machine's memory,
+        a thread per core) suit a database server, not a worker beside the core: here it may
+        use ``memory_mb`` and ``threads``, and spills what does not fit to disk.
 
         Raises:
             AnalyticsUnavailable: the file cannot be opened (locked by another process,
@@ -63,7 +65,9 @@ class DuckDbAnalytics:
         self._lock = threading.Lock()
         self._spool = str(path.parent) if isinstance(path, Path) else None
         try:
-            self._db = duckdb.connect(str(path))
+            self._db = duckdb.connect(
+                str(path), config={"memory_limit": f"{memory_mb}MB", "threads": threads}
+            )
             for statement in _DDL:
                 self._db.execute(statement)
         except (duckdb.Error, OSError) as error:

@@ -187,7 +187,11 @@ def open_analytics_store(settings: Settings) -> AnalyticsStore:
     """
     from helios.adapters.duckdb_analytics import DuckDbAnalytics
 
-    return DuckDbAnalytics(settings.effective_analytics_path)
+    return DuckDbAnalytics(
+        settings.effective_analytics_path,
+        memory_mb=settings.analytics_memory_mb,
+        threads=settings.analytics_threads,
+    )
 
 
 def open_memory_analytics() -> AnalyticsStore:

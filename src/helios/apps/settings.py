@@ -47,6 +47,9 @@
 |  |  | and suggestions to the read models (also whenever its queue runs dry) |
 | HELIOS_LIVE_STREAM_S | 300 | how long one ``/v1/live`` event stream stays open before the |
 |  |  | client reconnects (with ``Last-Event-ID``, so nothing is missed) |
+| HELIOS_ANALYTICS_MEMORY_MB | 256 | memory the analytics worker's DuckDB may use (the rest spills |
+|  |  | to disk beside its file; DuckDB's own default is 80 % of the machine) |
+| HELIOS_ANALYTICS_THREADS | 1 | threads of the analytics worker's DuckDB queries |
 | HELIOS_API_* |  | the ingestion API's limits: see ``helios.apps.http.config`` |
 """
 
@@ -121,6 +124,8 @@ class Settings:
 
     analytics_path: str = ""
     analytics_publish_s: float = 30.0
+    analytics_memory_mb: int = 256
+    analytics_threads: int = 1
 
     @property
     def effective_store_url(self) -> str:
@@ -214,6 +219,8 @@ class Settings:
             secrets_kek=values.get("HELIOS_SECRETS_KEK", ""),
             analytics_path=values.get("HELIOS_ANALYTICS_PATH", ""),
             analytics_publish_s=max(0.0, _float(values, "HELIOS_ANALYTICS_PUBLISH_S", 30.0)),
+            analytics_memory_mb=max(64, _int(values, "HELIOS_ANALYTICS_MEMORY_MB", 256)),
+            analytics_threads=max(1, _int(values, "HELIOS_ANALYTICS_THREADS", 1)),
         )
 
 
