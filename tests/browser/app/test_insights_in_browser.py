@@ -136,9 +136,13 @@ def test_an_admin_opens_a_suggestion_in_the_rules_preview_pre_filled(
     page.get_by_role("button", name="Personal token").click()
     page.get_by_label("Personal API token").fill(tenant.tokens[Role.ADMIN])
     page.get_by_role("button", name="Sign in").click()
+    # Signed in (the token kept) before leaving the page, or the insights page starts signed out.
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible(timeout=TIMEOUT_MS)
     page.goto(f"{world.base}/app/#/insights")
     link = _suggestion(page, "DiskFull pages").get_by_role("link", name="Open in the rules preview")
-    expect(link).to_have_attribute("href", re.compile(re.escape("/admin/rules?proposal=")))
+    expect(link).to_have_attribute(
+        "href", re.compile(re.escape("/admin/rules?proposal=")), timeout=TIMEOUT_MS
+    )
     # Only a suggestion that proposes a rule change has one.
     expect(page.get_by_role("link", name="Open in the rules preview")).to_have_count(1)
     link.click()
