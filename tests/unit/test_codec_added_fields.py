@@ -3,10 +3,13 @@ default, so older records keep their bytes and read back with that default."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import attrs
+import msgspec
 
 from helios.adapters.store.codec import EventCodec
-from helios.domain.events import ADDED_FIELD
+from helios.domain.events import ADDED, ADDED_FIELD
 
 
 @attrs.frozen(kw_only=True)
@@ -59,3 +62,38 @@ def test_added_fields_set_otherwise_are_recorded_and_read_back() -> None:
     name, state = codec.encode(event)
     assert codec.decode(name, state) == (name, event)
     assert state != codec.encode(After(inner=InnerLater(text="x")))[1]
+
+
+# The same, for events that are frozen ``msgspec.Struct``s: the mark is the ``ADDED`` metadata
+# of the field's ``Annotated`` type, and the struct may hold an attrs value with added fields.
+
+
+class StructAfter(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    NAME = "test.thing.v1"
+    count: int = 0
+    engine: Annotated[str, ADDED] = "old"
+    inner: InnerLater
+
+
+class StructBefore(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    NAME = "test.thing.v1"
+    count: int = 0
+    inner: Inner
+
+
+def test_a_struct_event_leaves_out_its_added_fields_at_their_default_nested_ones_too() -> None:
+    old = EventCodec(types={}).encode(Before(inner=Inner(text="x")))
+    assert EventCodec(types={}).encode(StructBefore(inner=Inner(text="x"))) == old
+    assert EventCodec(types={}).encode(StructAfter(inner=InnerLater(text="x"))) == old
+
+
+def test_a_struct_event_reads_an_old_record_back_with_the_defaults_and_keeps_other_values() -> None:
+    codec = EventCodec(types={"test.thing.v1": StructAfter})
+    _, state = codec.encode(Before(inner=Inner(text="x"), count=3))
+    assert codec.decode("test.thing.v1", state)[1] == StructAfter(
+        inner=InnerLater(text="x"), count=3
+    )
+    event = StructAfter(inner=InnerLater(text="x", mode="new"), engine="new")
+    name, state = codec.encode(event)
+    assert codec.decode(name, state) == (name, event)
+    assert state != codec.encode(StructAfter(inner=InnerLater(text="x")))[1]

@@ -3,14 +3,16 @@
 Each event class carries ``NAME``, a stable, versioned name such as
 ``helios.alert.triggered.v1``; stores use it instead of a Python class path, so renaming or
 moving a class never breaks history. A new schema version gets a new name and an upcaster;
-a field added to a recorded type can instead carry ``ADDED_FIELD`` metadata, its default being
-what the records made before it mean.
+a field added to a recorded type can instead carry ``ADDED_FIELD`` metadata (``ADDED`` on a
+struct's field), its default being what the records made before it mean.
 """
 
 from __future__ import annotations
 
 from types import MappingProxyType
 from typing import Any
+
+import msgspec
 
 ADDED_FIELD_KEY = "helios.added_field"
 ADDED_FIELD = MappingProxyType({ADDED_FIELD_KEY: True})
@@ -21,6 +23,10 @@ Its default is what those older records mean, and the stored encoding leaves the
 whenever it holds the default (the store's codec reads this mark): a record that does not use
 the field keeps the bytes it always had, which replay compares byte for byte.
 """
+
+ADDED = msgspec.Meta(extra={ADDED_FIELD_KEY: True})
+"""The same mark for a field of a ``msgspec.Struct`` event, on the field's type:
+``late: Annotated[bool, ADDED] = False`` (a struct field carries no other metadata)."""
 
 
 _REGISTRY: dict[str, type[Any]] = {}

@@ -1,4 +1,4 @@
-"""Translate attrs domain events to stored bytes and back, by stable name.
+"""Translate domain events (attrs classes, msgspec structs) to stored bytes and back, by name.
 
 The stored topic is the event's ``NAME`` (``helios.alert.triggered.v1``), never a class path,
 so classes can move or be renamed. The state is msgpack (msgspec encodes attrs classes
@@ -28,7 +28,8 @@ Upcast = Callable[[dict[str, Any]], dict[str, Any]]
 Upcasters = Mapping[str, tuple[str, Upcast]]
 Omissions = tuple[tuple[str, Any, "Omissions | None"], ...]
 """Per field that may be left out: (name, its default, None) for an added field, or
-(name, None, the nested type's omissions) for a field holding an attrs type that has some."""
+(name, None, the nested type's omissions) for a field holding an attrs or struct type that has
+some."""
 
 _PLAIN = b"\x00"
 _ZSTD = b"\x01"
@@ -137,27 +138,48 @@ class EventCodec:
 
 
 def _omissions(cls: type[Any], seen: frozenset[type[Any]] = frozenset()) -> Omissions:
-    """Which fields of ``cls`` (or of attrs types held directly in its fields) are added ones.
+    """Which fields of ``cls`` (or of attrs or struct types held directly in its fields) are
+    added ones: marked ``ADDED_FIELD`` in an attrs field's metadata, or ``ADDED`` on a struct
+    field's ``Annotated`` type.
 
     Added fields inside containers (a tuple of attrs values) are not looked for: none exist.
     """
-    if not attrs.has(cls) or cls in seen:
+    is_struct = isinstance(cls, type) and issubclass(cls, msgspec.Struct)
+    if not (is_struct or attrs.has(cls)) or cls in seen:
         return ()
     try:
-        hints = typing.get_type_hints(cls)
+        hints = typing.get_type_hints(cls, include_extras=True)
     except (NameError, TypeError):
         hints = {}
+    if is_struct:
+        fields = [(f.name, f.default) for f in msgspec.structs.fields(cls)]
+        marked = {name for name, _ in fields if _marked_added(hints.get(name))}
+    else:
+        fields = [(f.name, f.default) for f in attrs.fields(cls)]
+        marked = {f.name for f in attrs.fields(cls) if f.metadata.get(ADDED_FIELD_KEY)}
     found: list[tuple[str, Any, Omissions | None]] = []
-    for field in attrs.fields(cls):
-        if field.metadata.get(ADDED_FIELD_KEY):
-            found.append((field.name, field.default, None))
+    for name, default in fields:
+        if name in marked:
+            found.append((name, default, None))
             continue
-        held = hints.get(field.name)
+        held = hints.get(name)
+        if typing.get_origin(held) is typing.Annotated:
+            held = typing.get_args(held)[0]
         if isinstance(held, type):
             nested = _omissions(held, seen | {cls})
             if nested:
-                found.append((field.name, None, nested))
+                found.append((name, None, nested))
     return tuple(found)
+
+
+def _marked_added(hint: Any) -> bool:
+    """Whether a struct field's type is ``Annotated`` with the ``ADDED`` mark."""
+    if typing.get_origin(hint) is not typing.Annotated:
+        return False
+    return any(
+        isinstance(meta, msgspec.Meta) and (meta.extra or {}).get(ADDED_FIELD_KEY)
+        for meta in typing.get_args(hint)[1:]
+    )
 
 
 def _without_defaults(value: Any, omissions: Omissions) -> Any:
@@ -169,8 +191,12 @@ def _without_defaults(value: Any, omissions: Omissions) -> Any:
         if nested is None:
             if current == default:
                 changes[name] = msgspec.UNSET
-        elif attrs.has(type(current)):
+        elif attrs.has(type(current)) or isinstance(current, msgspec.Struct):
             stripped = _without_defaults(current, nested)
             if stripped is not current:
                 changes[name] = stripped
-    return attrs.evolve(value, **changes) if changes else value
+    if not changes:
+        return value
+    if isinstance(value, msgspec.Struct):
+        return msgspec.structs.replace(value, **changes)
+    return attrs.evolve(value, **changes)
