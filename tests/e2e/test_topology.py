@@ -39,8 +39,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import attrs
 import httpx
+import msgspec
 import pytest
 from production import Deployment, Process, base_env, delete_queues, private_database
 from production import wait_healthy as wait_api
@@ -293,7 +293,7 @@ def _incident_decisions(store: EventStore) -> Counter[str]:
             if entry.name.startswith("helios.incident."):
                 fields = {
                     k: v
-                    for k, v in attrs.asdict(entry.event, recurse=False).items()
+                    for k, v in msgspec.structs.asdict(entry.event).items()
                     if k != "incident_id"
                 }
                 found[f"{entry.name} {sorted(fields.items(), key=str)}"] += 1

@@ -18,13 +18,13 @@ from __future__ import annotations
 import enum
 import functools
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 import attrs
 import msgspec
 
 from helios.domain import versions
-from helios.domain.events import ADDED_FIELD, event
+from helios.domain.events import ADDED, event
 from helios.domain.fold import EMPTY, Episode, Fold, FoldPolicy, fold_all, fold_each, step
 from helios.domain.identity import delivery_key, is_content_id, stable_hash, stream_id
 from helios.domain.patterns import RegexEngine, engine_for
@@ -182,10 +182,11 @@ def alert_stream_id(tenant: str, dedup_key: str) -> uuid.UUID:
 
 
 # --------------------------------------------------------------------------- commands
+# Frozen structs, built for every new signal: a struct is built in C (an attrs class sets each
+# field in Python) and never tracked by the garbage collector.
 
 
-@attrs.frozen(kw_only=True)
-class IngestSignal:
+class IngestSignal(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Apply one normalized signal under the tenant's current rules and silences, with the
     behaviour of ``engine_version`` (see ``helios.domain.versions``)."""
 
@@ -195,8 +196,7 @@ class IngestSignal:
     engine_version: int = versions.CURRENT
 
 
-@attrs.frozen(kw_only=True)
-class Tick:
+class Tick(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Time has reached ``at``: escalations fall due, flapping clears."""
 
     at: Millis
@@ -208,39 +208,36 @@ class Tick:
 AlertCommand = IngestSignal | Tick
 
 # --------------------------------------------------------------------------- events
-# The decisions taken on most new signals are frozen ``msgspec.Struct``s: built in C, and
-# never tracked by the garbage collector (an event holds no cycle), which otherwise scans
-# every decision a batch holds until it is appended. Their fields are declared in name order,
-# the order in which msgspec wrote them when they were attrs classes, so records keep their
-# bytes. Events with a field added since records were made (``ADDED_FIELD``) stay attrs
-# classes: the store's codec reads that mark from attrs metadata.
+# The decisions are frozen ``msgspec.Struct``s: built in C, and never tracked by the garbage
+# collector (an event holds no cycle), which otherwise scans every decision a batch holds
+# until it is appended. Their fields are declared in name order, the order in which msgspec
+# wrote them when they were attrs classes, so records keep their bytes. A field added since
+# records were made is marked ``ADDED`` on its type, which the store's codec reads.
 
 
 @event("helios.alert.signal_accepted.v1")
-@attrs.frozen(kw_only=True)
-class SignalAccepted:
+class SignalAccepted(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A new distinct signal joined the alert's set (``late``: older than the episode start).
 
     ``late_beyond_horizon`` (engine version 3 on): the signal is older than the alert's
     watermark, so it is only recorded and counted; it changes neither the alert's signals nor
     its status, and no decision follows it."""
 
-    signal: Signal
-    policy: FoldPolicy
     late: bool = False
-    late_beyond_horizon: bool = attrs.field(default=False, metadata=ADDED_FIELD)
+    late_beyond_horizon: Annotated[bool, ADDED] = False
+    policy: FoldPolicy
+    signal: Signal
 
 
 @event("helios.alert.signal_repeated.v1")
-@attrs.frozen(kw_only=True)
-class SignalRepeated:
+class SignalRepeated(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Another copy of a content-identified signal the open episode already has (the other
     member of an HA pair, a resend): a duplicate for the record, adding no occurrence. It is
     kept with its time all the same, so that a resolve arriving later, from between the two
     copies, still makes this one the trigger of a new episode."""
 
-    signal: Signal
     policy: FoldPolicy
+    signal: Signal
 
 
 class IgnoredBecause(enum.StrEnum):
@@ -259,15 +256,14 @@ class SuppressedBecause(enum.StrEnum):
 
 
 @event("helios.alert.signal_ignored.v1")
-@attrs.frozen(kw_only=True)
-class SignalIgnored:
+class SignalIgnored(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """An acknowledge or resolve for an alert never triggered (engine version 2 on): PagerDuty
     drops such an event, and no alert comes of it. It is kept all the same, like an accepted
     signal: should the trigger it overtook arrive later, the canonical fold still places it."""
 
-    signal: Signal
     policy: FoldPolicy
     reason: IgnoredBecause
+    signal: Signal
 
 
 @event("helios.alert.signal_deduplicated.v1")
@@ -369,29 +365,27 @@ class AlertUnsilenced(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 
 
 @event("helios.alert.notification_requested.v1")
-@attrs.frozen(kw_only=True)
-class NotificationRequested:
-    notification_id: str
+class NotificationRequested(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    at: Millis
+    channel: str
     episode: int
     episode_id: str
-    at: Millis
-    reason: NotificationReason
+    notification_id: str
     priority: Priority | None
-    channel: str
+    reason: NotificationReason
     recipients: str
     ruleset_version: int
 
 
 @event("helios.alert.notification_suppressed.v1")
-@attrs.frozen(kw_only=True)
-class NotificationSuppressed:
-    notification_id: str
+class NotificationSuppressed(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    at: Millis
+    because: SuppressedBecause
     episode: int
     episode_id: str
-    at: Millis
+    notification_id: str
     reason: NotificationReason
     """The notification that would have been sent."""
-    because: SuppressedBecause
     silence_ids: tuple[str, ...] = ()
 
 
@@ -564,9 +558,9 @@ def _absorbed(state: AlertState, signal: Signal, policy: FoldPolicy) -> AlertSta
             else:
                 base = fold_all(tuple(signals.head(leaving)), policy, start=base)
             signals = signals.without_first(leaving)
-    return AlertState(
-        tenant=state.tenant,
-        dedup_key=state.dedup_key,
+    # A copy made in C of the fields that change (a constructor call names all 24).
+    return msgspec.structs.replace(
+        state,
         signals=signals,
         policy=policy,
         base=base,
@@ -575,20 +569,8 @@ def _absorbed(state: AlertState, signal: Signal, policy: FoldPolicy) -> AlertSta
         latest_trigger=latest_trigger,
         evicted_through=evicted_through,
         total_signals=state.total_signals + 1,
-        late_beyond_horizon=state.late_beyond_horizon,
         first_signal_at=first_at,
         last_signal_at=last_at,
-        priority=state.priority,
-        score=state.score,
-        scored_episode=state.scored_episode,
-        flapping=state.flapping,
-        flap_cleared_at=state.flap_cleared_at,
-        silenced_by=state.silenced_by,
-        group_key=state.group_key,
-        escalated_episode=state.escalated_episode,
-        notified_episode=state.notified_episode,
-        notified_urgency=state.notified_urgency,
-        notifications=state.notifications,
     )
 
 
@@ -619,30 +601,12 @@ def _bookkept(
     notified_urgency: int,
     notifications: int,
 ) -> AlertState:
-    """``state`` with new scoring and notification bookkeeping (a direct constructor call:
-    these change on most decisions, and ``attrs.evolve`` is several times slower)."""
-    return AlertState(
-        tenant=state.tenant,
-        dedup_key=state.dedup_key,
-        signals=state.signals,
-        policy=state.policy,
-        base=state.base,
-        fold=state.fold,
-        folds=state.folds,
-        latest_trigger=state.latest_trigger,
-        evicted_through=state.evicted_through,
-        total_signals=state.total_signals,
-        late_beyond_horizon=state.late_beyond_horizon,
-        first_signal_at=state.first_signal_at,
-        last_signal_at=state.last_signal_at,
+    """``state`` with new scoring and notification bookkeeping (changed on most decisions)."""
+    return msgspec.structs.replace(
+        state,
         priority=priority,
         score=score,
         scored_episode=scored_episode,
-        flapping=state.flapping,
-        flap_cleared_at=state.flap_cleared_at,
-        silenced_by=state.silenced_by,
-        group_key=state.group_key,
-        escalated_episode=state.escalated_episode,
         notified_episode=notified_episode,
         notified_urgency=notified_urgency,
         notifications=notifications,
@@ -677,6 +641,19 @@ def decide_and_evolve(
 def duplicate(state: AlertState, signal: Signal) -> SignalDeduplicated | None:
     """The decision on a delivery the alert already holds (the whole decision: it changes
     no state), or None when ``signal`` is news to it."""
+    signals = state.signals
+    stop = signals.stop
+    if stop > signals.start:
+        # The latest delivery again (``holds`` without its calls): most signals are this.
+        last = signals.items[stop - 1]
+        if (
+            last.signal_id == signal.signal_id
+            and last.occurred_at == signal.occurred_at
+            and last.action is signal.action
+        ):
+            return SignalDeduplicated(
+                signal_id=signal.signal_id, source=signal.source, received_at=signal.received_at
+            )
     if not state.holds(signal):
         return None
     return SignalDeduplicated(
@@ -684,13 +661,27 @@ def duplicate(state: AlertState, signal: Signal) -> SignalDeduplicated | None:
     )
 
 
+def ingest_news(
+    command: IngestSignal, state: AlertState
+) -> tuple[tuple[AlertEvent, ...], AlertState]:
+    """``decide_and_evolve`` of a signal that ``duplicate`` found news to ``state`` (the
+    caller asked it first, and it is not asked again)."""
+    return _decide_new_signal(command, state)
+
+
 def _decide_signal(
     command: IngestSignal, state: AlertState
 ) -> tuple[tuple[AlertEvent, ...], AlertState]:
-    signal, ruleset = command.signal, command.ruleset
-    copy = duplicate(state, signal)
+    copy = duplicate(state, command.signal)
     if copy is not None:
         return (copy,), state
+    return _decide_new_signal(command, state)
+
+
+def _decide_new_signal(
+    command: IngestSignal, state: AlertState
+) -> tuple[tuple[AlertEvent, ...], AlertState]:
+    signal, ruleset = command.signal, command.ruleset
     policy = FoldPolicy.of(ruleset, bounded=command.engine_version >= _LATENESS_HORIZON)
     before = state.episode
     if state.beyond_horizon(signal, policy):

@@ -61,7 +61,10 @@ class Working:
     events: dict[uuid.UUID, list[object]] = attrs.Factory(dict)
 
     def record(self, stream: uuid.UUID, events: Iterable[object]) -> None:
-        bucket = self.events.setdefault(stream, [])
+        bucket = self.events.get(stream)
+        if bucket is None:
+            # Not ``setdefault``: it would build (and drop) an empty list on every call.
+            bucket = self.events[stream] = []
         bucket.extend(events)
 
 
@@ -91,7 +94,12 @@ def apply_signal(working: Working, signal: Signal, context: TenantContext) -> Mi
         if duplicate is not None:
             # Most signals are copies of one the alert holds (an HA pair, every repeat): the
             # decision is that one event, which changes neither the alert nor its incident.
-            working.record(alert.alert_stream_id(*key), (duplicate,))
+            stream = alert.alert_stream_id(*key)
+            bucket = working.events.get(stream)
+            if bucket is None:
+                working.events[stream] = [duplicate]
+            else:
+                bucket.append(duplicate)
             return None
     command = alert.IngestSignal(
         signal=signal,
@@ -100,7 +108,7 @@ def apply_signal(working: Working, signal: Signal, context: TenantContext) -> Mi
         engine_version=context.engine_version,
     )
     return _commit(
-        working, key, *alert.decide_and_evolve(command, state), grouped=context.grouped(key[1])
+        working, key, *alert.ingest_news(command, state), grouped=context.grouped(key[1])
     )
 
 

@@ -12,7 +12,6 @@ import enum
 import json
 from typing import Any
 
-import attrs
 import msgspec
 import pytest
 from legacy_log import LOG
@@ -71,7 +70,7 @@ def _events_with(field: str, member: enum.StrEnum) -> list[Any]:
     )
     candidates = [requested, suppressed, ignored, changed, notified]
     return [
-        attrs.evolve(event, **{field: member})
+        msgspec.structs.replace(event, **{field: member})
         for event in candidates
         if CLOSED_FIELDS[type(event)].get(field) is type(member)
     ]
@@ -112,7 +111,7 @@ def test_a_member_encodes_to_the_bytes_its_plain_string_did_and_decodes_to_the_m
     assert events
     for event in events:
         name, encoded = codec.encode(event)
-        as_plain_string = attrs.evolve(event, **{field: str(member.value)})
+        as_plain_string = msgspec.structs.replace(event, **{field: str(member.value)})
         assert type(getattr(as_plain_string, field)) is str
         assert codec.encode(as_plain_string) == (name, encoded)
         _, decoded = codec.decode(name, encoded)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import attrs
+import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "property"))
 
@@ -342,7 +342,7 @@ def test_an_ignored_resolve_still_resolves_the_trigger_it_overtook() -> None:
 
 def test_engine_version_1_accepted_an_acknowledge_for_an_alert_never_triggered() -> None:
     """History decided before the change replays as it was recorded."""
-    legacy = attrs.evolve(ack(60), engine_version=versions.LEGACY)
+    legacy = msgspec.structs.replace(ack(60), engine_version=versions.LEGACY)
     s = scenario().when(legacy)
     s.then_kinds(alert.SignalAccepted)
 

@@ -47,7 +47,7 @@ from helios.ports.read_models import Cursor, ReadModels
 FOLLOWER = "projector"
 
 # Alert decisions worth a line in the activity feed (signals and bookkeeping are not).
-_ACTIVITY = {
+_ACTIVITY: dict[type, str] = {
     alert.AlertTriggered: "triggered",
     alert.AlertReopened: "reopened",
     alert.AlertAcknowledged: "acknowledged",
@@ -58,7 +58,7 @@ _ACTIVITY = {
     alert.NotificationRequested: "notification_requested",
     alert.EscalationDue: "escalation_due",
 }
-_TIMELINE = {
+_TIMELINE: dict[type, str] = {
     incident.IncidentOpened: "opened",
     incident.IncidentAlertJoined: "alert_joined",
     incident.IncidentAlertChanged: "alert_changed",
