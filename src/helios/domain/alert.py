@@ -158,6 +158,17 @@ class AlertState(msgspec.Struct, frozen=True, kw_only=True, gc=False, eq=False):
         key = _order_key(signal)
         if key > _order_key(last):
             return False  # sorts after every signal held (a new one in order): no search
+        # A copy that arrived a few signals late (the second member of an HA pair after the
+        # first delivered its next ones) is found just before the end: looked for there first.
+        items, start = signals.items, signals.start
+        for position in range(signals.stop - 2, max(start, signals.stop - _NEAR_END) - 1, -1):
+            held = items[position]
+            if (
+                held.signal_id == signal.signal_id
+                and held.occurred_at == signal.occurred_at
+                and held.action is signal.action
+            ):
+                return True
         index = signals.bisect_left(key, _order_key)
         return index < len(signals) and _order_key(signals[index]) == key
 
@@ -167,6 +178,8 @@ class AlertState(msgspec.Struct, frozen=True, kw_only=True, gc=False, eq=False):
 
 
 _STATE_FIELDS: tuple[str, ...] = AlertState.__struct_fields__
+_NEAR_END = 5
+"""How many of the latest signals ``holds`` compares one by one before it bisects."""
 
 
 def initial_state(tenant: str, dedup_key: str) -> AlertState:
@@ -511,9 +524,10 @@ def _absorbed(state: AlertState, signal: Signal, policy: FoldPolicy) -> AlertSta
     signals = state.signals
     folds = state.folds
     base = state.base
-    complete = len(folds) == len(signals)
+    # Run lengths and items read straight off the runs: this runs for every new signal.
+    complete = folds.stop - folds.start == signals.stop - signals.start
     same_policy = policy is state.policy or policy == state.policy
-    last = signals.last()
+    last = signals.items[signals.stop - 1] if signals.stop > signals.start else None
     key = _order_key(signal)
     if (last is None or key > _order_key(last)) and same_policy:
         # The common case is O(1): only the new signal is applied, and both runs grow in place.
@@ -546,13 +560,14 @@ def _absorbed(state: AlertState, signal: Signal, policy: FoldPolicy) -> AlertSta
         # Signals behind the watermark, or beyond the count the horizon keeps, leave the
         # state: their fold becomes the base. Each leaves once, so this is O(1) amortised.
         watermark = last_at - policy.horizon_ms
-        count = len(signals)
+        count = signals.stop - signals.start
         leaving = max(0, count - policy.horizon_signals)
-        while leaving < count - 1 and signals[leaving].occurred_at < watermark:
+        items, start = signals.items, signals.start
+        while leaving < count - 1 and items[start + leaving].occurred_at < watermark:
             leaving += 1
         if leaving:
-            evicted_through = _order_key(signals[leaving - 1])
-            if len(folds) == count:
+            evicted_through = _order_key(items[start + leaving - 1])
+            if folds.stop - folds.start == count:
                 base = folds[leaving - 1]
                 folds = folds.without_first(leaving)
             else:
