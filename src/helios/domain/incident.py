@@ -25,13 +25,14 @@ MAX_NOTE_CHARS = 4096
 
 # The group's state is frozen structs, as the alert's (ADR 0012): one is built for most alert
 # decisions, and a struct is built in C and never tracked by the garbage collector (none holds
-# a cycle). Fields in name order, the order msgspec wrote the attrs classes they were in.
+# a cycle). Fields in the order the attrs classes declared them: the snapshot schema digest
+# (which lists required fields in that order) is unchanged, so stored snapshots stay readable.
 
 
 class Member(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     dedup_key: str
-    priority: Priority | None
     status: Status
+    priority: Priority | None
 
 
 class OpenIncident(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -42,15 +43,15 @@ class OpenIncident(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     member nor the incident's priority walks the member list.
     """
 
+    incident_id: str
+    number: int
+    opened_at: Millis
     by_key: Mapping[str, Member]
     """Never mutated: a change builds a new mapping."""
     counts: tuple[int, ...]
     """Members per urgency: index 0 counts members without a priority, 5 counts P1."""
-    incident_id: str
-    number: int
-    opened_at: Millis
-    priority: Priority | None
     unresolved: int
+    priority: Priority | None
 
     @property
     def members(self) -> tuple[Member, ...]:
@@ -61,11 +62,11 @@ class OpenIncident(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 
 
 class IncidentGroup(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    tenant: str
     group_key: str
-    open: OpenIncident | None = None
     opened: int = 0
     """How many incidents this group has had."""
-    tenant: str
+    open: OpenIncident | None = None
 
 
 def initial_state(tenant: str, group_key: str) -> IncidentGroup:
@@ -378,7 +379,9 @@ def _with_member(current: OpenIncident, member: Member) -> OpenIncident:
         unresolved -= previous.status is not Status.RESOLVED
     counts[_urgency(member.priority)] += 1
     unresolved += member.status is not Status.RESOLVED
-    highest = next((u for u in range(5, 0, -1) if counts[u]), 0)
+    highest = 5
+    while highest and not counts[highest]:  # a loop, not a generator: this runs for most changes
+        highest -= 1
     return OpenIncident(
         incident_id=current.incident_id,
         number=current.number,
