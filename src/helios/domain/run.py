@@ -9,8 +9,10 @@ exactly what it saw. Appending to any other view (a branch) copies. Dropping fro
 moves ``start``; the dropped items are let go of by the next copy, made once they are more than
 the items kept, so the memory held stays within twice the run and the copying amortises.
 
-It is a plain attrs class, so the state stays encodable (the spilled states of replay, through
-msgspec). Equality is that of the items seen, whatever the backing list holds around them.
+It is a frozen ``msgspec.Struct`` (two are built for every new signal: a struct is built in C and
+never tracked by the garbage collector), so the state stays encodable (the spilled states of
+replay, snapshots), with the shape the attrs class it was had. Equality is that of the items
+seen, whatever the backing list holds around them.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import bisect
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Generic, TypeVar
 
-import attrs
+import msgspec
 
 T = TypeVar("T")
 
@@ -27,9 +29,8 @@ _COMPACT_ABOVE = 32
 """Dropped items kept around at most, below which no copy is worth making."""
 
 
-@attrs.frozen(eq=False, kw_only=True)
-class Run(Generic[T]):
-    items: list[T] = attrs.field(factory=list)
+class Run(msgspec.Struct, Generic[T], frozen=True, eq=False, kw_only=True, gc=False):
+    items: list[T] = msgspec.field(default_factory=list)
     start: int = 0
     stop: int = 0
 
