@@ -362,6 +362,12 @@ def typed_alertmanager(
     return typed_webhook(envelope, ruleset, _ALERTMANAGER)
 
 
+def alertmanager_fits(envelope: Envelope, version: int) -> bool:
+    """Whether ``typed_alertmanager`` maps the envelope to signals (see ``webhook_fits``)."""
+    del version  # no version changed this mapping
+    return webhook_fits(envelope.body, _ALERTMANAGER)
+
+
 def typed_webhook(
     envelope: Envelope, ruleset: Ruleset, source: TypedWebhookSource
 ) -> NormalizeResult | None:
@@ -381,6 +387,45 @@ def typed_webhook(
         signals=tuple(
             _finished(alert, envelope, ruleset, index) for index, alert in enumerate(prepared)
         )
+    )
+
+
+def webhook_fits(body: bytes, source: TypedWebhookSource) -> bool:
+    """Whether ``typed_webhook`` maps ``body`` to signals, under any ruleset, found without
+    mapping it: no ids hashed, no details written, nothing memoized (the API checks each body
+    this way before it answers, and throws the result away). False when the body is not a
+    well-formed webhook or a field check fails: the field checks then have the last word.
+
+    The ruleset only chooses what a well-formed alert maps to (its severity, its key labels),
+    never whether it maps, so the answer holds for every ruleset.
+    """
+    webhook = check.decode_typed(body, source.decoder)
+    if webhook is None:
+        return False
+    group_status = webhook.status or ""
+    keeps_more = source.alert_kept != _ANNOTATIONS_ONLY
+    for alert in webhook.alerts:
+        if not _alert_fits(alert, group_status):
+            return False
+        # An Alertmanager alert keeps its annotations alone in its details, strings that
+        # always encode; a Grafana alert's values may hold floats, which are checked.
+        if keeps_more and _typed_details(_kept_fields(alert, source.alert_kept), b"{}") is None:
+            return False
+    return True
+
+
+def _alert_fits(alert: AlertmanagerAlert, group_status: str) -> bool:
+    """Whether ``_map_alert`` passes the checks it makes of ``alert`` (all but its details)."""
+    action = _ACTIONS.get(alert.status or group_status)
+    if action is None:
+        return False
+    if alert.labels and not check.typed_labels_fit(alert.labels):
+        return False
+    fingerprint = alert.fingerprint
+    if fingerprint and len(fingerprint) > check.MAX_DEDUP_KEY_CHARS:
+        return False
+    return _typed_time(alert.endsAt if action is Action.RESOLVE else alert.startsAt) is not (
+        _INVALID_TIME
     )
 
 

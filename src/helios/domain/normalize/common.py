@@ -122,6 +122,12 @@ def typed_details(fields: dict[str, Any]) -> str | None:
     return None if errors else rendered
 
 
+def typed_details_fit(fields: dict[str, Any]) -> bool:
+    """Whether ``typed_details`` of ``fields`` records no error, found without writing them
+    when no float is there (every other typed value always encodes)."""
+    return not _has_float(fields) or typed_details(fields) is not None
+
+
 def _has_float(value: object) -> bool:
     # Typed structs nest only a few levels deep: recursion is bounded.
     if type(value) is dict:
@@ -244,6 +250,15 @@ def typed_labels(raw: dict[str, str]) -> Labels | None:
     if raw and max(map(len, raw.values())) > MAX_LABEL_VALUE_CHARS:
         return None
     return tuple(sorted(raw.items()))
+
+
+def typed_labels_fit(raw: dict[str, str]) -> bool:
+    """Whether ``typed_labels`` accepts ``raw``, without sorting them."""
+    return not raw or (
+        len(raw) <= MAX_LABELS
+        and _valid_label_names(tuple(raw))
+        and max(map(len, raw.values())) <= MAX_LABEL_VALUE_CHARS
+    )
 
 
 @functools.lru_cache(maxsize=1024)
