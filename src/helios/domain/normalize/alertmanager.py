@@ -541,9 +541,8 @@ def _map_alert(
     at = _typed_time(alert.endsAt if action is Action.RESOLVE else alert.startsAt)
     if at is _INVALID_TIME:
         return None
+    # Whether its details can be written is found when they are (``_prepare``).
     extra = _kept_fields(alert, source.alert_kept)
-    if _typed_details(extra, b"{}") is None:
-        return None  # the group's fields, already valid, cannot make it so
     annotations = alert.annotations or {}
     headline = (
         annotations.get("summary")
@@ -616,9 +615,10 @@ def _kept_fields(alert: AlertmanagerAlert, kept: tuple[str, ...]) -> dict[str, A
 def _typed_details(extra: dict[str, Any], group: bytes) -> str | None:
     """The details of an alert's kept fields, its group's spliced in; None when ``details``
     would record an error."""
-    if extra.get("values", UNSET) is UNSET:
+    values = extra.get("values", UNSET)
+    if values is UNSET or not check.has_float_written_apart(values):
         return check.canonical_json({**extra, "group": msgspec.Raw(group)}).decode("utf-8")
-    # Grafana's values may be floats, whose text only the json module writes as before.
+    # Grafana's values may hold a float whose text only the json module writes as before.
     errors: check.Errors = []
     details = check.details_with(
         extra, key="group", rendered=group.decode("utf-8"), field="", errors=errors
