@@ -409,7 +409,7 @@ def webhook_fits(body: bytes, source: TypedWebhookSource) -> bool:
             return False
         # An Alertmanager alert keeps its annotations alone in its details, strings that
         # always encode; a Grafana alert's values may hold floats, which are checked.
-        if keeps_more and _typed_details(_kept_fields(alert, source.alert_kept), b"{}") is None:
+        if keeps_more and _typed_details(_kept_fields(alert, source.alert_kept), "{}") is None:
             return False
     return True
 
@@ -450,7 +450,7 @@ def _prepare_batch(
             for name in source.group_kept
             if (value := getattr(webhook, name)) is not UNSET
         }
-    )
+    ).decode("utf-8")
     context = (tenant, kind, webhook.status or "", group, webhook.externalURL or "")
     found: list[_Prepared] = []
     for alert in webhook.alerts:
@@ -491,6 +491,15 @@ class _Prepared(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Empty until the group's fields are spliced in (``_prepare``)."""
     extra: dict[str, Any]
     """The alert's fields kept in details (never changed once prepared)."""
+    details_head: str
+    """The canonical JSON of ``extra`` up to where the group's fields go (``{...,"group":``),
+    and ``details_tail`` what follows them: the details are the two around the group's
+    canonical JSON. Empty when the details are written by the json module (a float msgspec
+    writes otherwise)."""
+    details_tail: str
+    template: Signal | None = None
+    """The signal of a delivery that keeps the alert's own time and notes nothing, but for its
+    integration and ``received_at`` (None until its details are known, and when ``at`` is)."""
     source: str
     signal_id: str
     """The id when ``at`` is the signal's time (empty when ``at`` is None)."""
@@ -499,7 +508,7 @@ class _Prepared(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 def _prepare(
     mapping: Callable[[bytes, tuple[str, str, str, str]], _Prepared | None],
     raw: bytes,
-    context: tuple[str, str, str, bytes, str],
+    context: tuple[str, str, str, str, str],
 ) -> _Prepared | None:
     """What an alert maps to whatever envelope brings it, its group's fields in its details
     (``mapping`` maps it without them); None if it does not decode into the source's alert,
@@ -508,10 +517,34 @@ def _prepare(
     mapped = mapping(raw, (tenant, kind, group_status, external_url))
     if mapped is None:
         return None
-    details = _typed_details(mapped.extra, group)
+    details = (
+        f"{mapped.details_head}{group}{mapped.details_tail}"
+        if mapped.details_head
+        else _typed_details(mapped.extra, group)
+    )
     if details is None:
         return None
-    return msgspec.structs.replace(mapped, details=details)
+    at = mapped.at
+    template = None
+    if at is not None and not mapped.noted:
+        template = Signal(
+            signal_id=mapped.signal_id,
+            tenant=tenant,
+            integration="",
+            source=mapped.source,
+            dedup_key=mapped.dedup_key,
+            action=mapped.action,
+            severity=mapped.severity,
+            summary=mapped.summary,
+            occurred_at=at,
+            received_at=0,
+            service=mapped.service,
+            component=mapped.component,
+            labels=mapped.labels,
+            links=mapped.links,
+            details=details,
+        )
+    return msgspec.structs.replace(mapped, details=details, template=template)
 
 
 def _map_alert(
@@ -543,6 +576,7 @@ def _map_alert(
         return None
     # Whether its details can be written is found when they are (``_prepare``).
     extra = _kept_fields(alert, source.alert_kept)
+    head, tail = _around_group(extra)
     annotations = alert.annotations or {}
     headline = (
         annotations.get("summary")
@@ -573,6 +607,8 @@ def _map_alert(
         links=(*_typed_alert_links(alert, source.alert_links), *external),
         details="",
         extra=extra,
+        details_head=head,
+        details_tail=tail,
         source=kind,
         signal_id=""
         if at is None
@@ -612,7 +648,21 @@ def _kept_fields(alert: AlertmanagerAlert, kept: tuple[str, ...]) -> dict[str, A
     return {name: value for name in kept if (value := getattr(alert, name)) is not UNSET}
 
 
-def _typed_details(extra: dict[str, Any], group: bytes) -> str | None:
+def _around_group(extra: dict[str, Any]) -> tuple[str, str]:
+    """The canonical JSON of an alert's kept fields split where its group's fields go (keys
+    sort, and no alert field is named "group"): ``{...,"group":`` and ``...}``; two empty
+    texts when a value holds a float that only the json module writes as before."""
+    values = extra.get("values", UNSET)
+    if values is not UNSET and check.has_float_written_apart(values):
+        return "", ""
+    before = {name: value for name, value in extra.items() if name < "group"}
+    after = {name: value for name, value in extra.items() if name > "group"}
+    head = check.canonical_json(before).decode("utf-8")[:-1] + ("," if before else "")
+    tail = "," + check.canonical_json(after).decode("utf-8")[1:] if after else "}"
+    return head + '"group":', tail
+
+
+def _typed_details(extra: dict[str, Any], group: str) -> str | None:
     """The details of an alert's kept fields, its group's spliced in; None when ``details``
     would record an error."""
     values = extra.get("values", UNSET)
@@ -620,9 +670,7 @@ def _typed_details(extra: dict[str, Any], group: bytes) -> str | None:
         return check.canonical_json({**extra, "group": msgspec.Raw(group)}).decode("utf-8")
     # Grafana's values may hold a float whose text only the json module writes as before.
     errors: check.Errors = []
-    details = check.details_with(
-        extra, key="group", rendered=group.decode("utf-8"), field="", errors=errors
-    )
+    details = check.details_with(extra, key="group", rendered=group, field="", errors=errors)
     return None if errors else details
 
 
@@ -630,25 +678,12 @@ def _finished(prepared: _Prepared, envelope: Envelope, ruleset: Ruleset, index: 
     """The signal of a prepared alert in ``envelope``, the ``index``-th of its batch."""
     received_at = envelope.received_at
     at = prepared.at
-    if not prepared.noted and at is not None and at - received_at <= ruleset.skew_tolerance_ms:
+    template = prepared.template
+    if template is not None and template.occurred_at - received_at <= ruleset.skew_tolerance_ms:
         # Nothing noted and the alert's own time kept: the id is the prepared one (what
-        # ``check.assemble`` computes from the same values).
-        return Signal(
-            signal_id=prepared.signal_id,
-            tenant=envelope.tenant,
-            integration=envelope.integration,
-            source=prepared.source,
-            dedup_key=prepared.dedup_key,
-            action=prepared.action,
-            severity=prepared.severity,
-            summary=prepared.summary,
-            occurred_at=at,
-            received_at=received_at,
-            service=prepared.service,
-            component=prepared.component,
-            labels=prepared.labels,
-            links=prepared.links,
-            details=prepared.details,
+        # ``check.assemble`` computes from the same values), the signal the prepared one.
+        return msgspec.structs.replace(
+            template, integration=envelope.integration, received_at=received_at
         )
     notes: check.Notes = []
     severity, summary = prepared.severity, prepared.summary
