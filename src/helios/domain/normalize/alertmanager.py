@@ -383,11 +383,21 @@ def typed_webhook(
         prepared = _prepare_batch(body, tenant, kind, source=source, ruleset=ruleset, memo=memo)
     if prepared is None:
         return None
+    integration, received_at = envelope.integration, envelope.received_at
+    latest = received_at + ruleset.skew_tolerance_ms
+    # Most deliveries keep each alert's own time and note nothing: their signals are copies
+    # of the prepared ones (the test inlined here is the one ``_finished`` makes).
     return Normalized(
         signals=tuple(
-            _finished(alert, envelope, ruleset, index) for index, alert in enumerate(prepared)
+            _replace(template, integration=integration, received_at=received_at)
+            if (template := alert.template) is not None and template.occurred_at <= latest
+            else _finished(alert, envelope, ruleset, index)
+            for index, alert in enumerate(prepared)
         )
     )
+
+
+_replace = msgspec.structs.replace
 
 
 def webhook_fits(body: bytes, source: TypedWebhookSource) -> bool:
@@ -652,6 +662,14 @@ def _around_group(extra: dict[str, Any]) -> tuple[str, str]:
     """The canonical JSON of an alert's kept fields split where its group's fields go (keys
     sort, and no alert field is named "group"): ``{...,"group":`` and ``...}``; two empty
     texts when a value holds a float that only the json module writes as before."""
+    if not extra:
+        return '{"group":', "}"
+    if len(extra) == 1 and "annotations" in extra:
+        # An Alertmanager alert's: its annotations alone.
+        return (
+            f'{{"annotations":{check.canonical_json(extra["annotations"]).decode("utf-8")},"group":',
+            "}",
+        )
     values = extra.get("values", UNSET)
     if values is not UNSET and check.has_float_written_apart(values):
         return "", ""
