@@ -303,8 +303,6 @@ class TypedWebhookSource:
     """Alert fields that are links, with the text each link gets."""
     external_link_text: str
     """The text of the group's ``externalURL`` link."""
-    group_kept: tuple[str, ...]
-    """The group's fields kept in details (all but alerts, commonLabels, commonAnnotations)."""
     alert_kept: tuple[str, ...]
     """The alert's fields kept in details (all that are neither mapped nor links)."""
     raw_decoder: msgspec.json.Decoder[Any]
@@ -339,7 +337,6 @@ def typed_webhook_source(
         alert_decoder=msgspec.json.Decoder(alert),
         alert_links=alert_links,
         external_link_text=external_link_text,
-        group_kept=tuple(name for name in webhook.__struct_fields__ if name not in _GROUP_OMITTED),
         alert_kept=tuple(name for name in alert.__struct_fields__ if name not in unmapped),
     )
 
@@ -454,12 +451,10 @@ def _prepare_batch(
     webhook = check.decode_typed(body, source.raw_decoder)
     if webhook is None:
         return None
+    # The group's kept fields are the webhook's but for these three: unset, they are left out
+    # (msgspec writes no unset field, and sorts a struct's fields as a dict's keys).
     group = check.canonical_json(
-        {
-            name: value
-            for name in source.group_kept
-            if (value := getattr(webhook, name)) is not UNSET
-        }
+        msgspec.structs.replace(webhook, alerts=UNSET, commonLabels=UNSET, commonAnnotations=UNSET)
     ).decode("utf-8")
     context = (tenant, kind, webhook.status or "", group, webhook.externalURL or "")
     found: list[_Prepared] = []
