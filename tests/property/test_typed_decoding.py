@@ -11,7 +11,7 @@ import json
 
 import orjson
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from payload_strategies import bodies, normalization_rulesets, received_ats
 from test_normalization_total import _shaped_payloads
@@ -87,3 +87,21 @@ def test_typed_decoding_of_mutated_real_payloads_gives_what_the_field_checker_gi
         assert normalize(
             envelope, Ruleset(), decode=orjson.loads, version=version
         ) == normalize_checked(envelope, Ruleset(), decode=orjson.loads, version=version)
+
+
+_FLOATS = (
+    st.floats(allow_nan=False, allow_infinity=False)
+    | st.floats(min_value=1e-5, max_value=1e-3)
+    | st.floats(min_value=1e15, max_value=1e17)
+    | st.sampled_from([0.0, -0.0, 1e-4, 1e16, -1e16, 9999999999999998.0, 1e16 - 2, 4.7])
+)
+
+
+@settings(max_examples=500)
+@given(value=_FLOATS, negative=st.booleans())
+def test_a_float_not_written_apart_is_the_text_the_json_module_writes(value, negative):
+    value = -value if negative else value
+    if not check.has_float_written_apart(value):
+        assert check.canonical_json({"v": [value]}).decode("utf-8") == check.details(
+            {"v": [value]}, "body", []
+        )

@@ -11,6 +11,8 @@ import hashlib
 import uuid
 from json.encoder import encode_basestring
 
+import msgspec
+
 from helios.domain.values import Action, Labels, Millis, Severity
 
 NAMESPACE = uuid.UUID("5f0c6b3e-6a53-4d1f-9d6e-3d2f1c0b7a11")
@@ -18,12 +20,15 @@ NAMESPACE = uuid.UUID("5f0c6b3e-6a53-4d1f-9d6e-3d2f1c0b7a11")
 
 def stable_hash(*parts: str) -> str:
     """A 32-hex-digit SHA-256 prefix over the parts, unambiguous about part boundaries."""
-    chunks = []
-    for part in parts:
-        encoded = part.encode("utf-8", "surrogatepass")
+    return _digest([part.encode("utf-8", "surrogatepass") for part in parts])
+
+
+def _digest(parts: list[bytes]) -> str:
+    """``stable_hash`` of parts already encoded: each is hashed after its size (4 bytes)."""
+    chunks: list[bytes] = []
+    for encoded in parts:
         size = len(encoded)
-        chunks.append(_SMALL_SIZES[size] if size < 256 else size.to_bytes(4, "big"))
-        chunks.append(encoded)
+        chunks += (_SMALL_SIZES[size] if size < 256 else size.to_bytes(4, "big"), encoded)
     # One update of the joined chunks hashes the same bytes as one update per chunk.
     return hashlib.sha256(b"".join(chunks)).hexdigest()[:32]
 
@@ -64,16 +69,9 @@ def signal_id(
 
 @functools.lru_cache(maxsize=1 << 14)
 def _signal_id(observation: tuple[str, str, str, str, str, str, str, Labels]) -> str:
-    tenant, source, dedup_key, action, occurred_at, severity, summary, labels = observation
-    return "sig-" + stable_hash(
-        tenant,
-        source,
-        dedup_key,
-        action,
-        occurred_at,
-        severity,
-        summary,
-        render_labels(labels),
+    *texts, labels = observation
+    return "sig-" + _digest(
+        [*(text.encode("utf-8", "surrogatepass") for text in texts), _rendered_labels(labels)]
     )
 
 
@@ -133,10 +131,25 @@ def render_labels(labels: Labels) -> str:
     """Labels as compact JSON pairs, ``[["k","v"],...]``, exactly as
     ``json.dumps(labels, ensure_ascii=False, separators=(",", ":"))`` writes them (that text
     is hashed into every recorded signal id), without building an encoder per call."""
+    return _rendered_labels(labels).decode("utf-8", "surrogatepass")
+
+
+def _rendered_labels(labels: Labels) -> bytes:
+    """``render_labels`` in UTF-8 (a lone surrogate kept, as ``stable_hash`` encodes it)."""
     if not labels:
-        return "[]"
-    quote = encode_basestring
-    return "[" + ",".join(f"[{quote(key)},{quote(value)}]" for key, value in labels) + "]"
+        return b"[]"
+    try:
+        # msgspec writes strings as the json module does without ensure_ascii (the same
+        # escapes), and a tuple of pairs as its list of lists, in C.
+        return _COMPACT_JSON.encode(labels)
+    except UnicodeEncodeError:
+        # A lone surrogate, which only the json module's escaping keeps.
+        quote = encode_basestring
+        text = "[" + ",".join(f"[{quote(key)},{quote(value)}]" for key, value in labels) + "]"
+        return text.encode("utf-8", "surrogatepass")
+
+
+_COMPACT_JSON = msgspec.json.Encoder()
 
 
 def stream_id(kind: str, *parts: str) -> uuid.UUID:

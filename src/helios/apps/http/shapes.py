@@ -6,7 +6,7 @@ the same 400 for the same mistake. Then ``check_normalizes`` runs the worker's o
 on the envelope about to be enqueued, so that every field-level limit (label names and values,
 timestamps, dedup keys …) has one definition and a body the worker would quarantine for a
 field is answered 400 instead of 202. Neither step applies a business rule: the normalizer is
-pure, and its result is thrown away.
+pure, and run as a check, which keeps only whether and why it refuses.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import orjson
 
 from helios.apps.http.bodies import refuse_deep_json
 from helios.apps.http.errors import InvalidBody
-from helios.domain.normalize import FieldError, Rejected, normalize
+from helios.domain.normalize import FieldError, rejection
 from helios.domain.normalize.common import MAX_DEDUP_KEY_CHARS
 from helios.domain.ruleset import CloudWatchInsufficientData, Ruleset
 from helios.domain.timestamps import TimestampError, parse_rfc3339
@@ -162,12 +162,14 @@ def check_normalizes(envelope: Envelope) -> None:
     ``envelope`` must be the one that will be enqueued (same body, source, ``received_at`` and
     headers); normalization is pure, so the worker's result differs only by the ruleset, and
     ``EDGE_RULESET`` rejects whatever any ruleset rejects. ``orjson`` decodes, as in the worker.
+    Only the refusal is wanted: ``rejection`` finds it without making the signals of a body
+    it accepts.
 
     Raises:
         InvalidBody: naming the normalizer's field errors (at most ``MAX_FIELD_ERRORS``).
     """
-    result = normalize(envelope, EDGE_RULESET, decode=orjson.loads)
-    if isinstance(result, Rejected):
+    result = rejection(envelope, EDGE_RULESET, decode=orjson.loads)
+    if result is not None:
         shown = result.errors[:MAX_FIELD_ERRORS]
         more = len(result.errors) - len(shown)
         detail = result.reason + (f" (the first {len(shown)} are named)" if more else "")

@@ -69,3 +69,4 @@ class ChangeNormalized:
 
 NormalizeResult = Normalized | Control | ChangeNormalized | Rejected
 from helios.domain.normalize.dispatch import normalize as normalize  # noqa: E402
+from helios.domain.normalize.dispatch import rejection as rejection  # noqa: E402

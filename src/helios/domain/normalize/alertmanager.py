@@ -303,8 +303,6 @@ class TypedWebhookSource:
     """Alert fields that are links, with the text each link gets."""
     external_link_text: str
     """The text of the group's ``externalURL`` link."""
-    group_kept: tuple[str, ...]
-    """The group's fields kept in details (all but alerts, commonLabels, commonAnnotations)."""
     alert_kept: tuple[str, ...]
     """The alert's fields kept in details (all that are neither mapped nor links)."""
     raw_decoder: msgspec.json.Decoder[Any]
@@ -339,7 +337,6 @@ def typed_webhook_source(
         alert_decoder=msgspec.json.Decoder(alert),
         alert_links=alert_links,
         external_link_text=external_link_text,
-        group_kept=tuple(name for name in webhook.__struct_fields__ if name not in _GROUP_OMITTED),
         alert_kept=tuple(name for name in alert.__struct_fields__ if name not in unmapped),
     )
 
@@ -362,6 +359,12 @@ def typed_alertmanager(
     return typed_webhook(envelope, ruleset, _ALERTMANAGER)
 
 
+def alertmanager_fits(envelope: Envelope, version: int) -> bool:
+    """Whether ``typed_alertmanager`` maps the envelope to signals (see ``webhook_fits``)."""
+    del version  # no version changed this mapping
+    return webhook_fits(envelope.body, _ALERTMANAGER)
+
+
 def typed_webhook(
     envelope: Envelope, ruleset: Ruleset, source: TypedWebhookSource
 ) -> NormalizeResult | None:
@@ -377,10 +380,59 @@ def typed_webhook(
         prepared = _prepare_batch(body, tenant, kind, source=source, ruleset=ruleset, memo=memo)
     if prepared is None:
         return None
+    integration, received_at = envelope.integration, envelope.received_at
+    latest = received_at + ruleset.skew_tolerance_ms
+    # Most deliveries keep each alert's own time and note nothing: their signals are copies
+    # of the prepared ones (the test inlined here is the one ``_finished`` makes).
     return Normalized(
         signals=tuple(
-            _finished(alert, envelope, ruleset, index) for index, alert in enumerate(prepared)
+            _replace(template, integration=integration, received_at=received_at)
+            if (template := alert.template) is not None and template.occurred_at <= latest
+            else _finished(alert, envelope, ruleset, index)
+            for index, alert in enumerate(prepared)
         )
+    )
+
+
+_replace = msgspec.structs.replace
+
+
+def webhook_fits(body: bytes, source: TypedWebhookSource) -> bool:
+    """Whether ``typed_webhook`` maps ``body`` to signals, under any ruleset, found without
+    mapping it: no ids hashed, no details written, nothing memoized (the API checks each body
+    this way before it answers, and throws the result away). False when the body is not a
+    well-formed webhook or a field check fails: the field checks then have the last word.
+
+    The ruleset only chooses what a well-formed alert maps to (its severity, its key labels),
+    never whether it maps, so the answer holds for every ruleset.
+    """
+    webhook = check.decode_typed(body, source.decoder)
+    if webhook is None:
+        return False
+    group_status = webhook.status or ""
+    keeps_more = source.alert_kept != _ANNOTATIONS_ONLY
+    for alert in webhook.alerts:
+        if not _alert_fits(alert, group_status):
+            return False
+        # An Alertmanager alert keeps its annotations alone in its details, strings that
+        # always encode; a Grafana alert's values may hold floats, which are checked.
+        if keeps_more and _typed_details(_kept_fields(alert, source.alert_kept), "{}") is None:
+            return False
+    return True
+
+
+def _alert_fits(alert: AlertmanagerAlert, group_status: str) -> bool:
+    """Whether ``_map_alert`` passes the checks it makes of ``alert`` (all but its details)."""
+    action = _ACTIONS.get(alert.status or group_status)
+    if action is None:
+        return False
+    if alert.labels and not check.typed_labels_fit(alert.labels):
+        return False
+    fingerprint = alert.fingerprint
+    if fingerprint and len(fingerprint) > check.MAX_DEDUP_KEY_CHARS:
+        return False
+    return _typed_time(alert.endsAt if action is Action.RESOLVE else alert.startsAt) is not (
+        _INVALID_TIME
     )
 
 
@@ -399,13 +451,11 @@ def _prepare_batch(
     webhook = check.decode_typed(body, source.raw_decoder)
     if webhook is None:
         return None
+    # The group's kept fields are the webhook's but for these three: unset, they are left out
+    # (msgspec writes no unset field, and sorts a struct's fields as a dict's keys).
     group = check.canonical_json(
-        {
-            name: value
-            for name in source.group_kept
-            if (value := getattr(webhook, name)) is not UNSET
-        }
-    )
+        msgspec.structs.replace(webhook, alerts=UNSET, commonLabels=UNSET, commonAnnotations=UNSET)
+    ).decode("utf-8")
     context = (tenant, kind, webhook.status or "", group, webhook.externalURL or "")
     found: list[_Prepared] = []
     for alert in webhook.alerts:
@@ -446,6 +496,15 @@ class _Prepared(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Empty until the group's fields are spliced in (``_prepare``)."""
     extra: dict[str, Any]
     """The alert's fields kept in details (never changed once prepared)."""
+    details_head: str
+    """The canonical JSON of ``extra`` up to where the group's fields go (``{...,"group":``),
+    and ``details_tail`` what follows them: the details are the two around the group's
+    canonical JSON. Empty when the details are written by the json module (a float msgspec
+    writes otherwise)."""
+    details_tail: str
+    template: Signal | None = None
+    """The signal of a delivery that keeps the alert's own time and notes nothing, but for its
+    integration and ``received_at`` (None until its details are known, and when ``at`` is)."""
     source: str
     signal_id: str
     """The id when ``at`` is the signal's time (empty when ``at`` is None)."""
@@ -454,7 +513,7 @@ class _Prepared(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 def _prepare(
     mapping: Callable[[bytes, tuple[str, str, str, str]], _Prepared | None],
     raw: bytes,
-    context: tuple[str, str, str, bytes, str],
+    context: tuple[str, str, str, str, str],
 ) -> _Prepared | None:
     """What an alert maps to whatever envelope brings it, its group's fields in its details
     (``mapping`` maps it without them); None if it does not decode into the source's alert,
@@ -463,10 +522,34 @@ def _prepare(
     mapped = mapping(raw, (tenant, kind, group_status, external_url))
     if mapped is None:
         return None
-    details = _typed_details(mapped.extra, group)
+    details = (
+        f"{mapped.details_head}{group}{mapped.details_tail}"
+        if mapped.details_head
+        else _typed_details(mapped.extra, group)
+    )
     if details is None:
         return None
-    return msgspec.structs.replace(mapped, details=details)
+    at = mapped.at
+    template = None
+    if at is not None and not mapped.noted:
+        template = Signal(
+            signal_id=mapped.signal_id,
+            tenant=tenant,
+            integration="",
+            source=mapped.source,
+            dedup_key=mapped.dedup_key,
+            action=mapped.action,
+            severity=mapped.severity,
+            summary=mapped.summary,
+            occurred_at=at,
+            received_at=0,
+            service=mapped.service,
+            component=mapped.component,
+            labels=mapped.labels,
+            links=mapped.links,
+            details=details,
+        )
+    return msgspec.structs.replace(mapped, details=details, template=template)
 
 
 def _map_alert(
@@ -496,9 +579,9 @@ def _map_alert(
     at = _typed_time(alert.endsAt if action is Action.RESOLVE else alert.startsAt)
     if at is _INVALID_TIME:
         return None
+    # Whether its details can be written is found when they are (``_prepare``).
     extra = _kept_fields(alert, source.alert_kept)
-    if _typed_details(extra, b"{}") is None:
-        return None  # the group's fields, already valid, cannot make it so
+    head, tail = _around_group(extra)
     annotations = alert.annotations or {}
     headline = (
         annotations.get("summary")
@@ -529,6 +612,8 @@ def _map_alert(
         links=(*_typed_alert_links(alert, source.alert_links), *external),
         details="",
         extra=extra,
+        details_head=head,
+        details_tail=tail,
         source=kind,
         signal_id=""
         if at is None
@@ -568,16 +653,37 @@ def _kept_fields(alert: AlertmanagerAlert, kept: tuple[str, ...]) -> dict[str, A
     return {name: value for name in kept if (value := getattr(alert, name)) is not UNSET}
 
 
-def _typed_details(extra: dict[str, Any], group: bytes) -> str | None:
+def _around_group(extra: dict[str, Any]) -> tuple[str, str]:
+    """The canonical JSON of an alert's kept fields split where its group's fields go (keys
+    sort, and no alert field is named "group"): ``{...,"group":`` and ``...}``; two empty
+    texts when a value holds a float that only the json module writes as before."""
+    if not extra:
+        return '{"group":', "}"
+    if len(extra) == 1 and "annotations" in extra:
+        # An Alertmanager alert's: its annotations alone.
+        return (
+            f'{{"annotations":{check.canonical_json(extra["annotations"]).decode("utf-8")},"group":',
+            "}",
+        )
+    values = extra.get("values", UNSET)
+    if values is not UNSET and check.has_float_written_apart(values):
+        return "", ""
+    before = {name: value for name, value in extra.items() if name < "group"}
+    after = {name: value for name, value in extra.items() if name > "group"}
+    head = check.canonical_json(before).decode("utf-8")[:-1] + ("," if before else "")
+    tail = "," + check.canonical_json(after).decode("utf-8")[1:] if after else "}"
+    return head + '"group":', tail
+
+
+def _typed_details(extra: dict[str, Any], group: str) -> str | None:
     """The details of an alert's kept fields, its group's spliced in; None when ``details``
     would record an error."""
-    if extra.get("values", UNSET) is UNSET:
+    values = extra.get("values", UNSET)
+    if values is UNSET or not check.has_float_written_apart(values):
         return check.canonical_json({**extra, "group": msgspec.Raw(group)}).decode("utf-8")
-    # Grafana's values may be floats, whose text only the json module writes as before.
+    # Grafana's values may hold a float whose text only the json module writes as before.
     errors: check.Errors = []
-    details = check.details_with(
-        extra, key="group", rendered=group.decode("utf-8"), field="", errors=errors
-    )
+    details = check.details_with(extra, key="group", rendered=group, field="", errors=errors)
     return None if errors else details
 
 
@@ -585,25 +691,12 @@ def _finished(prepared: _Prepared, envelope: Envelope, ruleset: Ruleset, index: 
     """The signal of a prepared alert in ``envelope``, the ``index``-th of its batch."""
     received_at = envelope.received_at
     at = prepared.at
-    if not prepared.noted and at is not None and at - received_at <= ruleset.skew_tolerance_ms:
+    template = prepared.template
+    if template is not None and template.occurred_at - received_at <= ruleset.skew_tolerance_ms:
         # Nothing noted and the alert's own time kept: the id is the prepared one (what
-        # ``check.assemble`` computes from the same values).
-        return Signal(
-            signal_id=prepared.signal_id,
-            tenant=envelope.tenant,
-            integration=envelope.integration,
-            source=prepared.source,
-            dedup_key=prepared.dedup_key,
-            action=prepared.action,
-            severity=prepared.severity,
-            summary=prepared.summary,
-            occurred_at=at,
-            received_at=received_at,
-            service=prepared.service,
-            component=prepared.component,
-            labels=prepared.labels,
-            links=prepared.links,
-            details=prepared.details,
+        # ``check.assemble`` computes from the same values), the signal the prepared one.
+        return msgspec.structs.replace(
+            template, integration=envelope.integration, received_at=received_at
         )
     notes: check.Notes = []
     severity, summary = prepared.severity, prepared.summary

@@ -114,21 +114,39 @@ def typed_details(fields: dict[str, Any]) -> str | None:
     error."""
     if not fields:
         return "{}"
-    if not _has_float(fields):
+    if not has_float_written_apart(fields):
         return canonical_json(fields).decode("utf-8")
-    # Only the json module writes a float as it always has (msgspec writes 1e16, not 1e+16).
+    # Only the json module writes such a float as it always has.
     errors: Errors = []
     rendered = details(fields, "", errors)
     return None if errors else rendered
 
 
-def _has_float(value: object) -> bool:
+def typed_details_fit(fields: dict[str, Any]) -> bool:
+    """Whether ``typed_details`` of ``fields`` records no error, found without writing them
+    when no float needs the json module (every other typed value always encodes)."""
+    return not has_float_written_apart(fields) or typed_details(fields) is not None
+
+
+def has_float_written_apart(value: object) -> bool:
+    """Whether ``value`` (of typed structs) holds a float that msgspec writes otherwise than
+    the json module: ``1e+16`` and ``1e-05`` there, ``1e16`` and ``0.00001`` in msgspec. Both
+    write the shortest text that reads back as the float, and differ only in when and how
+    they use an exponent, which ``repr`` (the json module's way) uses from 1e16 up and below
+    1e-4; zero and every float in between are written alike (a property test holds both to
+    it). A NaN or an infinity, which a typed struct never holds, counts as apart too."""
     # Typed structs nest only a few levels deep: recursion is bounded.
     if type(value) is dict:
-        return any(_has_float(item) for item in value.values())
+        return any(has_float_written_apart(item) for item in value.values())
     if type(value) is list:
-        return any(_has_float(item) for item in value)
-    return type(value) is float
+        return any(has_float_written_apart(item) for item in value)
+    if type(value) is float:
+        return not (value == 0 or _PLAIN_FLOAT_LOW <= abs(value) < _PLAIN_FLOAT_HIGH)
+    return False
+
+
+_PLAIN_FLOAT_LOW = 1e-4
+_PLAIN_FLOAT_HIGH = 1e16
 
 
 def decode_typed(raw: bytes, decoder: msgspec.json.Decoder[T]) -> T | None:
@@ -151,8 +169,9 @@ def canonical_json(value: object) -> bytes:
 
     For values of typed structs only: strings, integers, booleans, null, lists and string-keyed
     objects of them (and ``msgspec.Raw`` canonical text). msgspec writes those exactly as the
-    json module does with ``ensure_ascii=False``, but writes floats' exponents differently
-    (``1e16``, not ``1e+16``), so a value that may hold a float goes through ``details``.
+    json module does with ``ensure_ascii=False``, and floats too except where it writes an
+    exponent differently (``1e16``, not ``1e+16``): a value that holds such a float (see
+    ``has_float_written_apart``) goes through ``details``.
     """
     return _CANONICAL_MSGSPEC.encode(value)
 
@@ -160,14 +179,12 @@ def canonical_json(value: object) -> bytes:
 _CANONICAL_MSGSPEC = msgspec.json.Encoder(order="sorted")
 
 
-@functools.lru_cache(maxsize=4096)
-def parse_time(raw: str) -> Millis:
-    """``parse_rfc3339``, memoized: a batch's alerts and an HA pair's copies share times.
+parse_time = parse_rfc3339
+"""``parse_rfc3339``, memoized (it is): a batch's alerts and an HA pair's copies share times.
 
-    Raises:
-        TimestampError: the text is not a valid timestamp.
-    """
-    return parse_rfc3339(raw)
+Raises:
+    TimestampError: the text is not a valid timestamp.
+"""
 
 
 def _has_lone_surrogate(document: JsonObject) -> bool:
@@ -244,6 +261,15 @@ def typed_labels(raw: dict[str, str]) -> Labels | None:
     if raw and max(map(len, raw.values())) > MAX_LABEL_VALUE_CHARS:
         return None
     return tuple(sorted(raw.items()))
+
+
+def typed_labels_fit(raw: dict[str, str]) -> bool:
+    """Whether ``typed_labels`` accepts ``raw``, without sorting them."""
+    return not raw or (
+        len(raw) <= MAX_LABELS
+        and _valid_label_names(tuple(raw))
+        and max(map(len, raw.values())) <= MAX_LABEL_VALUE_CHARS
+    )
 
 
 @functools.lru_cache(maxsize=1024)

@@ -14,11 +14,19 @@ from typing import Any, assert_never
 from helios.domain import versions
 from helios.domain.normalize import FieldError, JsonDecoder, NormalizeResult, Rejected
 from helios.domain.normalize import common as check
-from helios.domain.normalize.alertmanager import normalize_alertmanager, typed_alertmanager
+from helios.domain.normalize.alertmanager import (
+    alertmanager_fits,
+    normalize_alertmanager,
+    typed_alertmanager,
+)
 from helios.domain.normalize.cloudwatch import normalize_cloudwatch, typed_cloudwatch
 from helios.domain.normalize.generic import normalize_generic, typed_generic
-from helios.domain.normalize.grafana import normalize_grafana, typed_grafana
-from helios.domain.normalize.pagerduty import normalize_pagerduty, typed_pagerduty
+from helios.domain.normalize.grafana import grafana_fits, normalize_grafana, typed_grafana
+from helios.domain.normalize.pagerduty import (
+    normalize_pagerduty,
+    pagerduty_fits,
+    typed_pagerduty,
+)
 from helios.domain.normalize.pagerduty_change import (
     normalize_pagerduty_change,
     typed_pagerduty_change,
@@ -61,6 +69,44 @@ def normalize(
         if result is not None:
             return result
     return _checked(envelope, ruleset, decode, version)
+
+
+def rejection(
+    envelope: Envelope,
+    ruleset: Ruleset,
+    *,
+    decode: JsonDecoder = json.loads,
+    version: int = versions.CURRENT,
+) -> Rejected | None:
+    """What ``normalize`` would refuse the envelope with (the same reason, the same field
+    errors), or None when it would not refuse it: a check, for the API to answer before the
+    worker normalizes.
+
+    A well-formed body of a source with a typed check (Alertmanager, Grafana, PagerDuty) is
+    found fit without being mapped: no signal id is hashed, no details are written, no memo
+    is filled. Any other body is normalized in full, so a refusal is always the field checks'
+    own.
+    """
+    fits = _typed_check(envelope.source)
+    if fits is not None and len(envelope.body) <= check.MAX_BODY_BYTES and fits(envelope, version):
+        return None
+    result = normalize(envelope, ruleset, decode=decode, version=version)
+    return result if isinstance(result, Rejected) else None
+
+
+TypedCheck = Callable[[Envelope, int], bool]
+
+
+def _typed_check(source: SourceKind) -> TypedCheck | None:
+    match source:
+        case SourceKind.ALERTMANAGER:
+            return alertmanager_fits
+        case SourceKind.GRAFANA:
+            return grafana_fits
+        case SourceKind.PAGERDUTY:
+            return pagerduty_fits
+        case _:
+            return None
 
 
 def normalize_checked(

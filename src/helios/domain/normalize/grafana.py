@@ -21,6 +21,7 @@ from helios.domain.normalize.alertmanager import (
     normalize_webhook,
     typed_webhook,
     typed_webhook_source,
+    webhook_fits,
 )
 from helios.domain.ruleset import Ruleset
 from helios.domain.values import Envelope
@@ -75,3 +76,9 @@ def typed_grafana(envelope: Envelope, ruleset: Ruleset, version: int) -> Normali
     not one (the field checks then normalize it)."""
     del version  # no version changed this mapping
     return typed_webhook(envelope, ruleset, _GRAFANA)
+
+
+def grafana_fits(envelope: Envelope, version: int) -> bool:
+    """Whether ``typed_grafana`` maps the envelope to signals (see ``webhook_fits``)."""
+    del version  # no version changed this mapping
+    return webhook_fits(envelope.body, _GRAFANA)

@@ -334,12 +334,66 @@ def _typed_payload(raw: TypedPayload, action: Action) -> _Payload | None:
 def typed_pagerduty(envelope: Envelope, ruleset: Ruleset, version: int) -> NormalizeResult | None:
     """``normalize_pagerduty`` of a well-formed event by typed decoding; None when the body is
     not one, or when a field check fails (the field checks then name every bad field)."""
-    event = check.decode_typed(envelope.body, _EVENT)
+    read = _typed_event(envelope.body)
+    if read is None:
+        return None
+    event, action, raw, payload = read
+    errors: check.Errors = []
+    notes: check.Notes = []
+    links = check.typed_links(event.links)
+    if links is None:
+        return None
+    if event.client_url:
+        links += (Link(href=event.client_url, text=event.client or ""),)
+    labels = check.labels_from(_payload_labels(payload), "payload", errors)
+    key = event.dedup_key or keyless_dedup_key(envelope.ingest_id)
+    check.dedup_key(key, labels, ruleset, "dedup_key", errors)
+    if errors:
+        return None
+    extra = _typed_extra(event, raw)
+    details = check.typed_details(extra)
+    if details is None:
+        return None
+    return _normalized(
+        envelope,
+        ruleset,
+        _Mapped(key=key, action=action, labels=labels, links=links, details=details),
+        payload,
+        custom_details=None if raw.custom_details is UNSET else raw.custom_details,
+        notes=notes,
+        version=version,
+    )
+
+
+def pagerduty_fits(envelope: Envelope, version: int) -> bool:
+    """Whether ``typed_pagerduty`` maps the envelope to a signal, under any ruleset, found
+    without mapping it (no id hashed, no details written): the API checks each event this way
+    before it answers. False when the body is not a well-formed event or a field check fails:
+    the field checks then have the last word."""
+    del version  # versions changed what an event maps to, never whether it maps
+    read = _typed_event(envelope.body)
+    if read is None:
+        return False
+    event, _, raw, payload = read
+    if event.links and not all(link.href for link in event.links):
+        return False  # what ``check.typed_links`` refuses
+    # The labels' names are fixed and valid; their values are checked. A key of our own
+    # (``keyless_dedup_key``) is always short enough.
+    if any(len(value) > check.MAX_LABEL_VALUE_CHARS for value in _payload_labels(payload).values()):
+        return False
+    if len(event.dedup_key or "") > check.MAX_DEDUP_KEY_CHARS:
+        return False
+    return check.typed_details_fit(_typed_extra(event, raw))
+
+
+def _typed_event(body: bytes) -> tuple[TypedEvent, Action, TypedPayload, _Payload] | None:
+    """The event, its action, its payload as sent and as read; None when the body is not a
+    well-formed event or its action, key or payload would record an error."""
+    event = check.decode_typed(body, _EVENT)
     if event is None or not event.routing_key:
         return None
     action = _ACTIONS.get(event.event_action)
-    own_key = event.dedup_key or ""
-    if action is None or (action is not Action.TRIGGER and not own_key):
+    if action is None or (action is not Action.TRIGGER and not event.dedup_key):
         return None
     raw = event.payload
     if raw is UNSET:
@@ -349,35 +403,16 @@ def typed_pagerduty(envelope: Envelope, ruleset: Ruleset, version: int) -> Norma
     payload = _typed_payload(raw, action)
     if payload is None:
         return None
-    errors: check.Errors = []
-    notes: check.Notes = []
-    links = check.typed_links(event.links)
-    if links is None:
-        return None
-    if event.client_url:
-        links += (Link(href=event.client_url, text=event.client or ""),)
-    labels = check.labels_from(_payload_labels(payload), "payload", errors)
-    key = own_key or keyless_dedup_key(envelope.ingest_id)
-    check.dedup_key(key, labels, ruleset, "dedup_key", errors)
-    if errors:
-        return None
+    return event, action, raw, payload
+
+
+def _typed_extra(event: TypedEvent, raw: TypedPayload) -> dict[str, object]:
+    """The fields of a typed event kept in its details."""
     extra: dict[str, object] = {
         name: value
         for name in ("images", "client", "client_url")
         if (value := getattr(event, name)) is not UNSET
     }
-    custom_details = None if raw.custom_details is UNSET else raw.custom_details
-    if custom_details is not None:
-        extra["payload"] = {"custom_details": custom_details}
-    details = check.typed_details(extra)
-    if details is None:
-        return None
-    return _normalized(
-        envelope,
-        ruleset,
-        _Mapped(key=key, action=action, labels=labels, links=links, details=details),
-        payload,
-        custom_details=custom_details,
-        notes=notes,
-        version=version,
-    )
+    if raw.custom_details is not UNSET:
+        extra["payload"] = {"custom_details": raw.custom_details}
+    return extra
