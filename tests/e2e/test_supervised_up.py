@@ -281,3 +281,30 @@ async def test_every_alert_answered_202_is_decided_once_through_kill_9_of_each_p
     twice = {key: count for key, count in accepted_per_key.items() if count > 1}
     assert not twice, f"decided more than once: {twice}"
     assert len(burst.accepted) >= 300
+
+
+def _niceness(pid: int) -> int:
+    # Field 19 of stat(5); the fields are counted after the command name's last ")".
+    return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[16])
+
+
+async def test_the_worker_child_runs_at_a_lower_cpu_priority_than_the_api_child(
+    tmp_path: Path,
+) -> None:
+    """The worker child is niced 10 below the API child, so that requests are answered first."""
+    data, port = tmp_path / "data", free_port()
+    up = Up(data, port)
+    try:
+
+        async def both_running() -> bool:
+            started = {str(event.get("role")) for event in up.named("up.child_started")}
+            return {"api", "worker"} <= started and await _serving(port)
+
+        await _until(both_running, STARTS_WITHIN_S, "both children running", up)
+        api, worker = up.starts("api")[-1], up.starts("worker")[-1]
+        assert _niceness(worker) == _niceness(api) + 10
+        up.process.send_signal(signal.SIGTERM)
+        assert up.process.wait(timeout=60) == 0, up.log()
+    finally:
+        if up.process.poll() is None:
+            up.process.kill()

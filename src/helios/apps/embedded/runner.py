@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -203,6 +204,12 @@ its own over the shared data directory until SIGTERM, or until the supervisor is
 API (ingestion and queries) has a process to itself, so that no decision batch ever holds up
 an answer; the CPU-bound side shares the other."""
 
+CHILD_NICENESS: dict[str, int] = {"worker": 10}
+"""How much each child lowers its CPU priority (``os.nice``) as it starts. On a machine with
+fewer cores than busy processes, the API's requests go first and the worker decides on the CPU
+they leave: a burst is accepted at the API's pace and decided right after it, rather than both
+slowed down together (at niceness 10 the worker gets about a tenth of a core the API wants)."""
+
 
 async def run_child(settings: Settings, role: str, *, supervisor: int) -> None:
     """Run one of ``CHILD_ROLES`` until SIGTERM/SIGINT or the end of the process
@@ -213,6 +220,8 @@ async def run_child(settings: Settings, role: str, *, supervisor: int) -> None:
         ApiMissing: the role is the API and it is not available.
     """
     serve = CHILD_ROLES[role]
+    if CHILD_NICENESS.get(role):
+        os.nice(CHILD_NICENESS[role])
     stop = asyncio.Event()
     stop_on_signals(stop)
     watcher = asyncio.create_task(watch_parent(stop, supervisor))
