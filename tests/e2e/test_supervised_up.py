@@ -288,6 +288,14 @@ def _niceness(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[16])
 
 
+def _group_niceness(pid: int) -> int | None:
+    """The niceness of the process's autogroup ("/autogroup-123 nice 0"), None without."""
+    try:
+        return int(Path(f"/proc/{pid}/autogroup").read_text().split()[-1])
+    except OSError:
+        return None
+
+
 async def test_the_worker_child_runs_at_a_lower_cpu_priority_than_the_api_child(
     tmp_path: Path,
 ) -> None:
@@ -303,6 +311,9 @@ async def test_the_worker_child_runs_at_a_lower_cpu_priority_than_the_api_child(
         await _until(both_running, STARTS_WITHIN_S, "both children running", up)
         api, worker = up.starts("api")[-1], up.starts("worker")[-1]
         assert _niceness(worker) == _niceness(api) + 10
+        # Under autogroup scheduling each child's session competes as a group: the group's.
+        if _group_niceness(api) is not None:
+            assert _group_niceness(worker) == _group_niceness(api) + 10  # type: ignore[operator]
         up.process.send_signal(signal.SIGTERM)
         assert up.process.wait(timeout=60) == 0, up.log()
     finally:

@@ -8,6 +8,7 @@ import asyncio
 import importlib
 import os
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
@@ -211,6 +212,23 @@ they leave: a burst is accepted at the API's pace and decided right after it, ra
 slowed down together (at niceness 10 the worker gets about a tenth of a core the API wants)."""
 
 
+def lower_cpu_priority(by: int) -> None:
+    """Lower this process's CPU priority by ``by`` (niceness), where the scheduler will see it.
+
+    With Linux's autogroup scheduling (on by default), each session competes with the others
+    as one group, whatever the niceness of its processes; every child of the supervisor has a
+    session of its own, so its group's niceness is raised too (``/proc/self/autogroup``).
+    """
+    os.nice(by)
+    autogroup = Path("/proc/self/autogroup")
+    try:
+        # "/autogroup-123 nice 0": the group's niceness is the last word.
+        current = int(autogroup.read_text().split()[-1])
+        autogroup.write_text(f"{current + by}\n")
+    except (OSError, ValueError, IndexError):
+        pass  # no autogroup scheduling here: the process's niceness is what counts
+
+
 async def run_child(settings: Settings, role: str, *, supervisor: int) -> None:
     """Run one of ``CHILD_ROLES`` until SIGTERM/SIGINT or the end of the process
     ``supervisor``.
@@ -221,7 +239,7 @@ async def run_child(settings: Settings, role: str, *, supervisor: int) -> None:
     """
     serve = CHILD_ROLES[role]
     if CHILD_NICENESS.get(role):
-        os.nice(CHILD_NICENESS[role])
+        lower_cpu_priority(CHILD_NICENESS[role])
     stop = asyncio.Event()
     stop_on_signals(stop)
     watcher = asyncio.create_task(watch_parent(stop, supervisor))
