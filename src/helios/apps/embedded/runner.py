@@ -205,12 +205,6 @@ its own over the shared data directory until SIGTERM, or until the supervisor is
 API (ingestion and queries) has a process to itself, so that no decision batch ever holds up
 an answer; the CPU-bound side shares the other."""
 
-CHILD_NICENESS: dict[str, int] = {"worker": 10}
-"""How much each child lowers its CPU priority (``os.nice``) as it starts. On a machine with
-fewer cores than busy processes, the API's requests go first and the worker decides on the CPU
-they leave: a burst is accepted at the API's pace and decided right after it, rather than both
-slowed down together (at niceness 10 the worker gets about a tenth of a core the API wants)."""
-
 
 def lower_cpu_priority(by: int) -> None:
     """Lower this process's CPU priority by ``by`` (niceness), where the scheduler will see it.
@@ -238,8 +232,11 @@ async def run_child(settings: Settings, role: str, *, supervisor: int) -> None:
         ApiMissing: the role is the API and it is not available.
     """
     serve = CHILD_ROLES[role]
-    if CHILD_NICENESS.get(role):
-        lower_cpu_priority(CHILD_NICENESS[role])
+    if role == "worker" and settings.up_worker_niceness:
+        # The API's requests go first on a machine with fewer cores than busy processes: a
+        # burst is accepted at the API's pace, decided on the CPU it leaves (a burst is decided
+        # right after it; but on a host busy with other work, decisions lag further behind).
+        lower_cpu_priority(settings.up_worker_niceness)
     stop = asyncio.Event()
     stop_on_signals(stop)
     watcher = asyncio.create_task(watch_parent(stop, supervisor))
