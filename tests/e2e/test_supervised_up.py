@@ -47,9 +47,10 @@ def anyio_backend() -> str:
 class Up:
     """One ``helios up`` process: its log lines (the supervisor's and its children's, JSON)."""
 
-    def __init__(self, data_dir: Path, port: int) -> None:
+    def __init__(self, data_dir: Path, port: int, **settings: str) -> None:
         env = {
             **os.environ,
+            **settings,
             "HELIOS_DATA_DIR": str(data_dir),
             "HELIOS_LOG_FORMAT": "json",
             "HELIOS_LOG_LEVEL": "info",
@@ -296,12 +297,13 @@ def _group_niceness(pid: int) -> int | None:
         return None
 
 
-async def test_the_worker_child_runs_at_a_lower_cpu_priority_than_the_api_child(
+async def test_the_worker_child_can_run_at_a_lower_cpu_priority_than_the_api_child(
     tmp_path: Path,
 ) -> None:
-    """The worker child is niced 10 below the API child, so that requests are answered first."""
+    """With HELIOS_UP_WORKER_NICENESS=10 the worker child is niced 10 below the API child (its
+    process and its autogroup), so that requests are answered first."""
     data, port = tmp_path / "data", free_port()
-    up = Up(data, port)
+    up = Up(data, port, HELIOS_UP_WORKER_NICENESS="10")
     try:
 
         async def both_running() -> bool:

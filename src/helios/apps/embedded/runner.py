@@ -233,9 +233,10 @@ async def run_child(settings: Settings, role: str, *, supervisor: int) -> None:
     """
     serve = CHILD_ROLES[role]
     if role == "worker" and settings.up_worker_niceness:
-        # The API's requests go first on a machine with fewer cores than busy processes: a
-        # burst is accepted at the API's pace, decided on the CPU it leaves (a burst is decided
-        # right after it; but on a host busy with other work, decisions lag further behind).
+        # Opt-in: the API's requests go first, the worker decides on the CPU they leave. On a
+        # host of its own a burst is then accepted faster and decided right after it; on one
+        # busy with other work the worker gets little CPU, and decisions lag minutes behind
+        # (each child is an autogroup of its own, weighed against every other session).
         lower_cpu_priority(settings.up_worker_niceness)
     stop = asyncio.Event()
     stop_on_signals(stop)
