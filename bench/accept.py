@@ -11,7 +11,8 @@ same process and the same rounds, a bare route that only reads and decodes the b
 ratio of the two is what the machine's load does not move much. Printed: requests/s and
 alerts/s of each, the ratio, and the µs per request of the accept path's parts measured
 alone (authentication lookup, rate limit, shape check, the normalizer run as a check, the
-durable enqueue with its commit, the content-dedup read and write), then, with
+durable enqueue with its commit, the content-dedup read and write, and the enqueue that does
+both in its own commit where the queue can), then, with
 ``--profile``, the functions that take the event loop's time.
 """
 
@@ -177,7 +178,27 @@ async def parts(services: Any, app_state: Any, key: str, alerts: int) -> dict[st
             lambda: services.queue.send([envelope_message(envelope, correlation_id="c")]),
             times=100,
         ),
+        **(await _send_once_part(services.queue, envelope, counter, intake.now)),
     }
+
+
+async def _send_once_part(
+    queue: Any, envelope: Any, counter: Any, now: Callable[[], int]
+) -> dict[str, float]:
+    """The enqueue with the content-dedup read and write in its commit, where the queue does
+    it (``SendsOnce``: the embedded queue) — what replaces the three parts above."""
+    from helios.apps.application.envelopes import envelope_message
+    from helios.ports.queue import SeenAs, SendsOnce
+
+    if not isinstance(queue, SendsOnce):
+        return {}
+
+    def send_once() -> Awaitable[bool]:
+        seen_as = SeenAs(scope="bench", fingerprint=str(next(counter)), window_ms=60_000)
+        message = envelope_message(envelope, correlation_id="c")
+        return queue.send_once(message, seen_as=seen_as, now_ms=now())
+
+    return {"enqueue with dedup in its commit (SendsOnce)": await per_call_us(send_once, times=100)}
 
 
 async def main(args: argparse.Namespace) -> None:

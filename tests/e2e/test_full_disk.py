@@ -32,7 +32,7 @@ from helios.apps.http.config import ApiConfig
 from helios.apps.settings import Settings
 from helios.domain.intake import EnvelopeReceived
 from helios.domain.values import SourceKind
-from helios.ports.queue import OutgoingMessage, Queue, QueueUnavailable
+from helios.ports.queue import OutgoingMessage, Queue, QueueUnavailable, SeenAs, SendsOnce
 from services import services_required
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "payloads"
@@ -57,6 +57,12 @@ class _FailingSends:
         if self.disk.full:
             raise QueueUnavailable("database or disk is full (simulated)", retry_after_s=5)
         await self.inner.send(messages)
+
+    async def send_once(self, message: OutgoingMessage, *, seen_as: SeenAs, now_ms: int) -> bool:
+        if self.disk.full:
+            raise QueueUnavailable("database or disk is full (simulated)", retry_after_s=5)
+        assert isinstance(self.inner, SendsOnce)
+        return await self.inner.send_once(message, seen_as=seen_as, now_ms=now_ms)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)

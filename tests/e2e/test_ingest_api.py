@@ -43,7 +43,7 @@ from helios.domain.ruleset import Ruleset
 from helios.domain.timestamps import format_rfc3339
 from helios.domain.values import Envelope, SourceKind
 from helios.ports.idempotency import Started
-from helios.ports.queue import OutgoingMessage, Queue, QueueUnavailable
+from helios.ports.queue import OutgoingMessage, Queue, QueueUnavailable, SeenAs, SendsOnce
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "payloads"
 TOPIC = "arn:aws:sns:eu-west-1:210987654321:helios-cloudwatch-alarms"
@@ -86,6 +86,16 @@ class FlakyQueue:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
+
+
+class FlakySendsOnce(FlakyQueue):
+    """A ``FlakyQueue`` over a queue that deduplicates in its commit (``SendsOnce``)."""
+
+    async def send_once(self, message: OutgoingMessage, *, seen_as: SeenAs, now_ms: int) -> bool:
+        if self.down:
+            raise QueueUnavailable("switched off by the test", retry_after_s=7)
+        assert isinstance(self.inner, SendsOnce)
+        return await self.inner.send_once(message, seen_as=seen_as, now_ms=now_ms)
 
 
 @attrs.define
@@ -197,7 +207,7 @@ async def make_api(
     idempotency: Any = None,
 ) -> AsyncIterator[Api]:
     store = open_event_store("memory://")
-    flaky = FlakyQueue(queue)
+    flaky = (FlakySendsOnce if isinstance(queue, SendsOnce) else FlakyQueue)(queue)
     services = Services(
         settings=Settings(store_url="memory://"),
         store=store,
@@ -664,6 +674,26 @@ async def test_identical_bodies_without_a_key_are_accepted_once_in_the_window(
     assert len(await api.drain(expected=2)) == 2
 
 
+async def test_identical_bodies_sent_at_once_are_enqueued_once(api_embedded: Api) -> None:
+    """Concurrent retries of one webhook: every answer a 202, one envelope on the queue."""
+    api = api_embedded
+    issued = api.integration(SourceKind.ALERTMANAGER)
+    url = f"/v1/ingest/alertmanager/{issued.routing_key}"
+    body = payload("webhook_v4_firing.json")
+    answers: list[httpx.Response] = []
+
+    async def post() -> None:
+        answers.append(await api.client.post(url, content=body))
+
+    async with anyio.create_task_group() as tasks:
+        for _ in range(6):
+            tasks.start_soon(post)
+    assert [answer.status_code for answer in answers] == [202] * 6
+    statuses = sorted(answer.json()["status"] for answer in answers)
+    assert statuses == ["accepted"] + ["duplicate"] * 5
+    assert len(await api.drain(expected=1)) == 1
+
+
 # --- rate limits and failures -------------------------------------------------------------------
 
 
@@ -720,12 +750,20 @@ class FirstSendFails:
         self.sends = 0
 
     async def send(self, messages: Sequence[OutgoingMessage]) -> None:
+        await self._first_fails()
+        await self.inner.send(messages)
+
+    async def send_once(self, message: OutgoingMessage, *, seen_as: SeenAs, now_ms: int) -> bool:
+        await self._first_fails()
+        assert isinstance(self.inner, SendsOnce)
+        return await self.inner.send_once(message, seen_as=seen_as, now_ms=now_ms)
+
+    async def _first_fails(self) -> None:
         self.sends += 1
         if self.sends == 1:
             self.entered.set()
             await self.release.wait()
             raise QueueUnavailable("the first send fails", retry_after_s=3)
-        await self.inner.send(messages)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -769,8 +807,9 @@ async def test_a_twin_sent_while_the_first_is_enqueuing_is_enqueued_too(
 async def test_with_redis_limits_and_keys_work_and_an_outage_follows_the_ports_policy(
     redis_url: str, tmp_path: Path, ca: Ca
 ) -> None:
-    """Redis up: idempotency replays, limits apply. Redis down: limits and dedup fail open,
-    an explicit Idempotency-Key fails closed (503)."""
+    """Redis up: idempotency replays, limits apply. Redis down: limits fail open, an explicit
+    Idempotency-Key fails closed (503), and identical bodies are still enqueued once: the
+    embedded queue remembers them in its own commit (``SendsOnce``), not in Redis."""
     from helios.adapters.redis.connection import connect
     from helios.adapters.redis.idempotency import RedisIdempotencyStore
     from helios.adapters.redis.rate_limit import RedisRateLimiter
@@ -802,7 +841,9 @@ async def test_with_redis_limits_and_keys_work_and_an_outage_follows_the_ports_p
                 else:
                     assert [r.status_code for r in keyed] == [503, 503]
                     assert [r.status_code for r in plain] == [202, 202, 202]
-                    assert len(await api.drain(expected=3)) == 3
+                    statuses = [r.json()["status"] for r in plain]
+                    assert statuses == ["accepted", "duplicate", "duplicate"]
+                    assert len(await api.drain(expected=1)) == 1
                     ready = await api.client.get("/readyz")
                     assert ready.status_code == 503
                     assert ready.json()["checks"]["limiter"].startswith("failed")

@@ -47,9 +47,10 @@ def anyio_backend() -> str:
 class Up:
     """One ``helios up`` process: its log lines (the supervisor's and its children's, JSON)."""
 
-    def __init__(self, data_dir: Path, port: int) -> None:
+    def __init__(self, data_dir: Path, port: int, **settings: str) -> None:
         env = {
             **os.environ,
+            **settings,
             "HELIOS_DATA_DIR": str(data_dir),
             "HELIOS_LOG_FORMAT": "json",
             "HELIOS_LOG_LEVEL": "info",
@@ -281,3 +282,42 @@ async def test_every_alert_answered_202_is_decided_once_through_kill_9_of_each_p
     twice = {key: count for key, count in accepted_per_key.items() if count > 1}
     assert not twice, f"decided more than once: {twice}"
     assert len(burst.accepted) >= 300
+
+
+def _niceness(pid: int) -> int:
+    # Field 19 of stat(5); the fields are counted after the command name's last ")".
+    return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[16])
+
+
+def _group_niceness(pid: int) -> int | None:
+    """The niceness of the process's autogroup ("/autogroup-123 nice 0"), None without."""
+    try:
+        return int(Path(f"/proc/{pid}/autogroup").read_text().split()[-1])
+    except OSError:
+        return None
+
+
+async def test_the_worker_child_can_run_at_a_lower_cpu_priority_than_the_api_child(
+    tmp_path: Path,
+) -> None:
+    """With HELIOS_UP_WORKER_NICENESS=10 the worker child is niced 10 below the API child (its
+    process and its autogroup), so that requests are answered first."""
+    data, port = tmp_path / "data", free_port()
+    up = Up(data, port, HELIOS_UP_WORKER_NICENESS="10")
+    try:
+
+        async def both_running() -> bool:
+            started = {str(event.get("role")) for event in up.named("up.child_started")}
+            return {"api", "worker"} <= started and await _serving(port)
+
+        await _until(both_running, STARTS_WITHIN_S, "both children running", up)
+        api, worker = up.starts("api")[-1], up.starts("worker")[-1]
+        assert _niceness(worker) == _niceness(api) + 10
+        # Under autogroup scheduling each child's session competes as a group: the group's.
+        if _group_niceness(api) is not None:
+            assert _group_niceness(worker) == _group_niceness(api) + 10  # type: ignore[operator]
+        up.process.send_signal(signal.SIGTERM)
+        assert up.process.wait(timeout=60) == 0, up.log()
+    finally:
+        if up.process.poll() is None:
+            up.process.kill()

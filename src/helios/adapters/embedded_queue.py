@@ -7,6 +7,9 @@ It keeps the SQS contract (visibility timeouts, receive counts, a dead-letter qu
   so an accepted message survives ``kill -9`` and power loss. Receive/delete commit with
   ``synchronous=NORMAL``: losing one of those to a power cut only causes a redelivery.
 * Throughput: concurrent sends are committed together (one fsync per group).
+* Content deduplication (``send_once``): the fingerprints of what was sent are remembered in
+  the commit that enqueues it, beside the queue's own deduplication ids, so the API's check
+  for a repeat and its record of a first cost no transaction of their own.
 * Concurrency: every call runs on one worker thread that owns the connection (the event loop
   never waits on disk), so tasks of one process are serialised; other processes on the same
   file are excluded by ``BEGIN IMMEDIATE`` (a write lock) with a busy timeout.
@@ -48,6 +51,7 @@ from helios.ports.queue import (
     QueueUnavailable,
     ReceivedMessage,
     RedriveAll,
+    SeenAs,
 )
 
 _SCHEMA = """
@@ -127,7 +131,9 @@ class EmbeddedQueue:
         self._take_back_pending = True
         self._wakeup = asyncio.Event()
         self._next_dedup_purge_ms = 0
-        self._pending: list[tuple[list[OutgoingMessage], asyncio.Future[None]]] = []
+        self._pending: list[
+            tuple[list[OutgoingMessage], tuple[SeenAs, int] | None, asyncio.Future[bool]]
+        ] = []
         self._committer: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Self:
@@ -146,30 +152,53 @@ class EmbeddedQueue:
     # -- the port -------------------------------------------------------------------------
 
     async def send(self, messages: Sequence[OutgoingMessage]) -> None:
-        if not messages:
-            return
+        if messages:
+            await self._commit_in_group(list(messages), None)
+
+    async def send_once(self, message: OutgoingMessage, *, seen_as: SeenAs, now_ms: int) -> bool:
+        """Enqueue ``message`` unless ``seen_as`` is remembered; see ``SendsOnce.send_once``.
+
+        The fingerprint is kept with the queue's own deduplication ids, in the transaction
+        that inserts the message: a repeat in the same group of sends is a repeat too (both
+        commit together, or neither does).
+
+        Raises:
+            ValueError: ``seen_as.window_ms`` is not positive.
+            QueueUnavailable: the commit failed; nothing was enqueued nor remembered.
+        """
+        if seen_as.window_ms < 1:
+            raise ValueError(f"window_ms must be positive, got {seen_as.window_ms!r}")
+        return await self._commit_in_group([message], (seen_as, now_ms))
+
+    async def _commit_in_group(
+        self, messages: list[OutgoingMessage], once: tuple[SeenAs, int] | None
+    ) -> bool:
         # Group commit: sends that arrive while a commit is on disk share the next one, so
-        # many concurrent API requests cost one fsync instead of one each.
-        accepted = asyncio.get_running_loop().create_future()
-        self._pending.append((list(messages), accepted))
+        # many concurrent API requests cost one thread hop and one fsync instead of one each.
+        accepted: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.append((messages, once, accepted))
         if self._committer is None or self._committer.done():
             self._committer = asyncio.create_task(self._commit_pending())
-        await accepted
-        self._wakeup.set()
+        enqueued = await accepted
+        if enqueued:
+            self._wakeup.set()
+        return enqueued
 
     async def _commit_pending(self) -> None:
         while self._pending:
             group, self._pending = self._pending, []
             try:
-                await self._file.run(self._send, [m for messages, _ in group for m in messages])
+                results = await self._file.run(
+                    self._send, [(messages, once) for messages, once, _ in group]
+                )
             except Exception as error:  # every sender in the group must hear of the failure
-                for _, accepted in group:
+                for _, _, accepted in group:
                     if not accepted.done():
                         accepted.set_exception(error)
             else:
-                for _, accepted in group:
+                for (_, _, accepted), enqueued in zip(group, results, strict=True):
                     if not accepted.done():
-                        accepted.set_result(None)
+                        accepted.set_result(enqueued)
 
     async def receive(
         self,
@@ -305,40 +334,68 @@ class EmbeddedQueue:
                 (self._name, self._now_ms()),
             )
 
-    def _send(self, messages: list[OutgoingMessage]) -> None:
+    def _send(
+        self, sends: list[tuple[list[OutgoingMessage], tuple[SeenAs, int] | None]]
+    ) -> list[bool]:
         self._check_room()
         now = self._now_ms()
+        enqueued: list[bool] = []
         with _durable_transaction(self._file.connection()) as conn:
-            if self._dedup_window_ms and now >= self._next_dedup_purge_ms:
+            if now >= self._next_dedup_purge_ms:
                 conn.execute("DELETE FROM queue_dedup WHERE expires_at_ms <= ?", (now,))
                 self._next_dedup_purge_ms = now + 10_000
             rows = []
-            for message in messages:
-                dedup_id = message.deduplication_id
-                if (
-                    dedup_id is not None
-                    and self._dedup_window_ms
-                    and self._seen_recently(conn, dedup_id, now)
-                ):
+            for messages, once in sends:
+                if once is not None and self._seen_before(conn, *once):
+                    enqueued.append(False)
                     continue
-                attributes = message.attributes
-                rows.append(
-                    (
-                        self._name,
-                        str(uuid.uuid4()),
-                        message.body,
-                        attributes.tenant,
-                        attributes.correlation_id,
-                        attributes.kind,
-                        now,
-                        now,
-                    )
-                )
+                enqueued.append(True)
+                rows += [self._row(conn, message, now) for message in messages]
             conn.executemany(
                 "INSERT INTO queue_messages (queue, message_id, body, tenant, correlation_id,"
                 " kind, sent_at_ms, visible_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
+                [row for row in rows if row is not None],
             )
+        return enqueued
+
+    def _row(
+        self, conn: sqlite3.Connection, message: OutgoingMessage, now: int
+    ) -> tuple[Any, ...] | None:
+        """The row ``message`` is inserted as, or None: a repeat of its deduplication id."""
+        dedup_id = message.deduplication_id
+        if (
+            dedup_id is not None
+            and self._dedup_window_ms
+            and self._seen_recently(conn, dedup_id, now)
+        ):
+            return None
+        attributes = message.attributes
+        return (
+            self._name,
+            str(uuid.uuid4()),
+            message.body,
+            attributes.tenant,
+            attributes.correlation_id,
+            attributes.kind,
+            now,
+            now,
+        )
+
+    def _seen_before(self, conn: sqlite3.Connection, seen_as: SeenAs, now_ms: int) -> bool:
+        """Whether ``seen_as`` is remembered at ``now_ms``; if not, remember it from now."""
+        # The length of the scope first: no scope and fingerprint make another pair's id.
+        dedup_id = f"seen/{len(seen_as.scope)}/{seen_as.scope}/{seen_as.fingerprint}"
+        row = conn.execute(
+            "SELECT expires_at_ms FROM queue_dedup WHERE queue = ? AND dedup_id = ?",
+            (self._name, dedup_id),
+        ).fetchone()
+        if row is not None and row[0] > now_ms:
+            return True
+        conn.execute(
+            "INSERT OR REPLACE INTO queue_dedup (queue, dedup_id, expires_at_ms) VALUES (?, ?, ?)",
+            (self._name, dedup_id, now_ms + seen_as.window_ms),
+        )
+        return False
 
     def _seen_recently(self, conn: sqlite3.Connection, dedup_id: str, now: int) -> bool:
         row = conn.execute(

@@ -26,6 +26,8 @@
 | HELIOS_WORKER_BATCH | 500 | most envelopes per store transaction |
 | HELIOS_WORKER_WAIT_S | 5 | long-poll wait of one receive (SQS caps it at 20) |
 | HELIOS_WORKER_VISIBILITY_S | 60 | visibility of received messages (extended for slow batches) |
+| HELIOS_UP_WORKER_NICENESS | 0 | how much lower ``helios up``'s worker child's CPU priority is |
+|  |  | than the API child's, 0 to 19 (see ``embedded.runner.lower_cpu_priority``) |
 | HELIOS_SNAPSHOT_EVERY | 100 | snapshot an alert or incident group each this many events of its |
 |  |  | stream, so a cold load reads fewer than this many (0: no snapshots) |
 | HELIOS_FOLLOWER_POLL_S | 0.5 | how often an idle follower looks for new log entries |
@@ -95,6 +97,7 @@ class Settings:
     worker_batch: int = 500
     worker_wait_s: float = 5.0
     worker_visibility_s: int = 60
+    up_worker_niceness: int = 0
     snapshot_every: int = 100
     follower_poll_s: float = 0.5
     tick_interval_s: float = 30.0
@@ -206,6 +209,7 @@ class Settings:
             worker_batch=max(1, _int(values, "HELIOS_WORKER_BATCH", 500)),
             worker_wait_s=_float(values, "HELIOS_WORKER_WAIT_S", 5.0),
             worker_visibility_s=max(5, _int(values, "HELIOS_WORKER_VISIBILITY_S", 60)),
+            up_worker_niceness=min(19, max(0, _int(values, "HELIOS_UP_WORKER_NICENESS", 0))),
             snapshot_every=max(0, _int(values, "HELIOS_SNAPSHOT_EVERY", 100)),
             follower_poll_s=_float(values, "HELIOS_FOLLOWER_POLL_S", 0.5),
             tick_interval_s=_float(values, "HELIOS_TICK_INTERVAL_S", 30.0),

@@ -28,7 +28,9 @@ Two mechanisms, one port:
   identical request arriving while the first is still being enqueued is not told "duplicate" on
   the strength of an enqueue that may yet fail: it is enqueued too (both may be accepted, and
   the worker folds the repeated signals into the same alert). A crash between the enqueue and
-  ``remember_seen`` errs the same, safe way: a duplicate envelope, never a lost one.
+  ``remember_seen`` errs the same, safe way: a duplicate envelope, never a lost one. A queue
+  that can remember fingerprints in the commit that enqueues (``ports.queue.SendsOnce``, the
+  embedded queue) does the content deduplication instead, with no such gap.
 
 Time is always passed in (``now_ms``, epoch milliseconds) so that behaviour is deterministic
 and testable; adapters make every decision from it, never from their own clock.

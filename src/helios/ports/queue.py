@@ -10,7 +10,7 @@ moved to a dead-letter queue, where an operator can inspect it and redrive it.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 import attrs
 
@@ -193,6 +193,41 @@ class Queue(Protocol):
 
         Raises:
             QueueUnavailable: the queue cannot be reached.
+        """
+        ...
+
+
+@attrs.frozen(kw_only=True)
+class SeenAs:
+    """What a repeat of a message has in common with it (a body's hash, an SNS message id),
+    in ``scope`` (a tenant's integration), and for how long a repeat is refused."""
+
+    scope: str
+    fingerprint: str
+    window_ms: int
+
+
+@runtime_checkable
+class SendsOnce(Protocol):
+    """A queue that deduplicates by content in the very commit that enqueues.
+
+    What ``IdempotencyStore.recently_seen`` then ``remember_seen`` do around a ``send``, in one
+    step: a repeat is told apart from a first at the moment it would be enqueued, and a
+    message is remembered as seen exactly when it is durably enqueued — never before (its
+    repeat is not refused on the strength of an enqueue that then fails), never after (no
+    crash between the two can leave an accepted message unremembered or a remembered one
+    unaccepted). A queue whose messages and remembered fingerprints share a transaction offers
+    it (the embedded queue); the API uses it when its queue does.
+    """
+
+    async def send_once(self, message: OutgoingMessage, *, seen_as: SeenAs, now_ms: int) -> bool:
+        """Enqueue ``message`` unless ``seen_as`` is remembered (its window not over at
+        ``now_ms``, epoch ms); when enqueued, remember ``seen_as`` until ``now_ms +
+        window_ms`` in the same commit. True: enqueued; False: a repeat, nothing enqueued.
+
+        Raises:
+            ValueError: ``seen_as.window_ms`` is not positive.
+            QueueUnavailable: nothing was enqueued nor remembered; a retry is a first again.
         """
         ...
 

@@ -10,7 +10,8 @@ The order matters and every step has its failure policy (see the ports' docstrin
 3. source checks made by the caller (shape, signatures) before anything is remembered;
 4. ``Idempotency-Key``: replay, 422, 409, or claim it (store down → 503);
    without a key, identical bodies (or SNS messages with one ``MessageId``) within a window are
-   accepted once (store down → let in);
+   accepted once (store down → let in; a queue that ``SendsOnce`` decides it in the commit
+   of step 5 instead, so that a repeat is refused exactly when its first is enqueued);
    a signature already used is refused (store down → let in);
 5. ``queue.send``: only once it returned is the answer a 2xx (queue down → 503, key released).
 6. Only then are the body's fingerprint and the signature remembered as seen: a request the
@@ -43,7 +44,7 @@ from helios.ports.idempotency import (
     Started,
     StoredResponse,
 )
-from helios.ports.queue import Queue, QueueUnavailable
+from helios.ports.queue import OutgoingMessage, Queue, QueueUnavailable, SeenAs, SendsOnce
 from helios.ports.rate_limit import LimiterUnavailable, RateLimiter
 
 _log = structlog.get_logger("helios.api")
@@ -192,6 +193,8 @@ class Intake:
         self._limiter = limiter
         self._idempotency = idempotency
         self._queue = queue
+        # Content dedup in the enqueue's own commit, where the queue can do it.
+        self._sends_once = queue if isinstance(queue, SendsOnce) else None
         self._config = config
         self._metrics = metrics
         self._clock = clock
@@ -310,6 +313,7 @@ class Intake:
         except BaseException:
             await self._release(scope, key)
             raise
+        assert response is not None  # without ``once`` every envelope is enqueued
         try:
             await self._idempotency.complete(
                 scope=scope,
@@ -347,18 +351,25 @@ class Intake:
         if signature is not None:
             await self._refuse_used_signature(who, signature)
         seen_as = delivery.dedup_fingerprint or fingerprint
-        if delivery.content_dedup and await self._seen(scope, seen_as):
-            self._metrics.envelopes.inc(delivery.source.value, "duplicate")
-            response = (duplicate or respond)("")
+        window_ms = delivery.dedup_window_ms or self._dedup_window_ms
+        answer: StoredResponse | None
+        if not delivery.content_dedup:
+            answer = await self._enqueue(who, delivery, respond)
+        elif self._sends_once is not None:
+            once = SeenAs(scope=f"body:{scope}", fingerprint=seen_as, window_ms=window_ms)
+            answer = await self._enqueue(who, delivery, respond, once=(self._sends_once, once))
+        elif await self._seen(scope, seen_as):
+            answer = None
         else:
-            response = await self._enqueue(who, delivery, respond)
-            if delivery.content_dedup:
-                window_ms = delivery.dedup_window_ms or self._dedup_window_ms
-                await self._remember(f"body:{scope}", seen_as, window_ms)
+            answer = await self._enqueue(who, delivery, respond)
+            await self._remember(f"body:{scope}", seen_as, window_ms)
+        if answer is None:
+            self._metrics.envelopes.inc(delivery.source.value, "duplicate")
+            answer = (duplicate or respond)("")
         if signature is not None:
             # Also after a "duplicate": what the signature vouches for is on the queue.
             await self._remember_signature(who, signature)
-        return response
+        return answer
 
     @property
     def _dedup_window_ms(self) -> int:
@@ -432,13 +443,44 @@ class Intake:
         )
 
     async def _enqueue(
-        self, who: Authenticated, delivery: Delivery, respond: ResponseBuilder
-    ) -> StoredResponse:
+        self,
+        who: Authenticated,
+        delivery: Delivery,
+        respond: ResponseBuilder,
+        *,
+        once: tuple[SendsOnce, SeenAs] | None = None,
+    ) -> StoredResponse | None:
+        """Enqueue ``delivery``'s envelope and answer; with ``once``, unless the queue
+        remembers it as seen (None: a repeat, nothing enqueued).
+
+        Raises:
+            CannotAdmitNow: the queue is down (nothing was enqueued nor remembered).
+        """
         ingest_id = uuid.uuid4().hex
         envelope = self.envelope(who, delivery, ingest_id=ingest_id)
         message = envelope_message(envelope, correlation_id=delivery.correlation_id)
+        if not await self._put(delivery, message, once):
+            return None
+        self._metrics.envelopes.inc(delivery.source.value, "accepted")
+        structlog.contextvars.bind_contextvars(
+            ingest_id=ingest_id, tenant=who.tenant_id, integration=envelope.integration
+        )
+        return respond(ingest_id)
+
+    async def _put(
+        self, delivery: Delivery, message: OutgoingMessage, once: tuple[SendsOnce, SeenAs] | None
+    ) -> bool:
+        """Whether ``message`` was enqueued (False: ``once`` says it is a repeat).
+
+        Raises:
+            CannotAdmitNow: the queue is down.
+        """
         try:
-            await self._queue.send([message])
+            if once is None:
+                await self._queue.send([message])
+                return True
+            queue, seen_as = once
+            return await queue.send_once(message, seen_as=seen_as, now_ms=self._clock())
         except QueueUnavailable as error:
             self._metrics.queue_errors.inc(self._queue_name, "unavailable")
             self._metrics.envelopes.inc(delivery.source.value, "queue_unavailable")
@@ -446,11 +488,6 @@ class Intake:
             raise CannotAdmitNow(
                 "the ingest queue cannot take events now", retry_after_s=error.retry_after_s
             ) from None
-        self._metrics.envelopes.inc(delivery.source.value, "accepted")
-        structlog.contextvars.bind_contextvars(
-            ingest_id=ingest_id, tenant=who.tenant_id, integration=envelope.integration
-        )
-        return respond(ingest_id)
 
 
 def _where_it_works(kind: SourceKind, source: SourceKind) -> str:
