@@ -28,6 +28,11 @@
 | HELIOS_WORKER_VISIBILITY_S | 60 | visibility of received messages (extended for slow batches) |
 | HELIOS_SNAPSHOT_EVERY | 100 | snapshot an alert or incident group each this many events of its |
 |  |  | stream, so a cold load reads fewer than this many (0: no snapshots) |
+| HELIOS_STATE_CACHE | 20000 | alert and incident-group states the ingest worker keeps in |
+|  |  | memory (the most recently used); another is loaded from its latest snapshot and the |
+|  |  | events after it (fewer than HELIOS_SNAPSHOT_EVERY) |
+| HELIOS_FOLLOWER_CACHE | 10000 | alerts whose state, stream name and written labels each log |
+|  |  | follower (projector, notifier, fan-out) keeps in memory; the others are read back |
 | HELIOS_FOLLOWER_POLL_S | 0.5 | how often an idle follower looks for new log entries |
 | HELIOS_TICK_INTERVAL_S | 30 | how often the scheduler sends ticks for open alerts |
 | HELIOS_SESSION_TTL_S | 3600 | lifetime of a session token issued by a password login |
@@ -96,6 +101,8 @@ class Settings:
     worker_wait_s: float = 5.0
     worker_visibility_s: int = 60
     snapshot_every: int = 100
+    state_cache: int = 20_000
+    follower_cache: int = 10_000
     follower_poll_s: float = 0.5
     tick_interval_s: float = 30.0
     session_ttl_s: int = 3600
@@ -207,6 +214,8 @@ class Settings:
             worker_wait_s=_float(values, "HELIOS_WORKER_WAIT_S", 5.0),
             worker_visibility_s=max(5, _int(values, "HELIOS_WORKER_VISIBILITY_S", 60)),
             snapshot_every=max(0, _int(values, "HELIOS_SNAPSHOT_EVERY", 100)),
+            state_cache=max(100, _int(values, "HELIOS_STATE_CACHE", 20_000)),
+            follower_cache=max(100, _int(values, "HELIOS_FOLLOWER_CACHE", 10_000)),
             follower_poll_s=_float(values, "HELIOS_FOLLOWER_POLL_S", 0.5),
             tick_interval_s=_float(values, "HELIOS_TICK_INTERVAL_S", 30.0),
             session_ttl_s=max(60, _int(values, "HELIOS_SESSION_TTL_S", 3600)),

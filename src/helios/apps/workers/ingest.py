@@ -28,7 +28,8 @@ import attrs
 import structlog
 
 from helios.apps.application.envelopes import ENVELOPE_KIND, MalformedMessage, decode_envelope
-from helios.apps.application.ingest import Ingestor, IngestReport, Snapshotting
+from helios.apps.application.ingest import Ingestor, IngestReport, Snapshotting, StateCache
+from helios.apps.application.repository import CACHE_CAPACITY
 from helios.apps.workers.followers import backoff_delay, wait_or_stop
 from helios.apps.workers.messages import (
     SNS_CONFIRM_KIND,
@@ -79,6 +80,8 @@ class IngestWorker:
     wait_s: float = 5.0
     visibility_s: int = 60
     snapshotting: Snapshotting = attrs.Factory(Snapshotting)
+    state_cache: int = CACHE_CAPACITY
+    """Alert and incident-group states each consumer keeps in memory (an LRU)."""
     on_committed: Committed | None = None
     confirmer: SubscriptionConfirmer | None = None
     """Visits SNS subscription URLs; without one, confirmation commands are dead-lettered."""
@@ -87,9 +90,7 @@ class IngestWorker:
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; in-flight batches finish and are acknowledged."""
         consumers = [
-            asyncio.create_task(
-                self._consume(stop, Ingestor(self.store, snapshotting=self.snapshotting), number)
-            )
+            asyncio.create_task(self._consume(stop, self._ingestor(), number))
             for number in range(self.concurrency)
         ]
         try:
@@ -97,6 +98,11 @@ class IngestWorker:
         finally:
             for task in consumers:
                 task.cancel()
+
+    def _ingestor(self) -> Ingestor:
+        return Ingestor(
+            self.store, cache=StateCache(self.state_cache), snapshotting=self.snapshotting
+        )
 
     async def _consume(self, stop: asyncio.Event, ingestor: Ingestor, number: int) -> None:
         log = _log.bind(consumer=number)

@@ -18,7 +18,7 @@ import structlog
 
 from helios.apps.views import outbox
 from helios.apps.views.positions import move_position
-from helios.apps.views.streams import AlertStates, StreamDirectory
+from helios.apps.views.streams import STREAMS_KEPT, AlertStates, StreamDirectory
 from helios.apps.workers.followers import backoff_delay, wait_or_stop
 from helios.apps.workers.templates import render
 from helios.domain import alert
@@ -43,12 +43,20 @@ class NotificationOutbox:
         return not name.startswith("helios.alert.")
 
     def __init__(
-        self, store: EventStore, db: ReadModels, *, public_url: str, recipients: str
+        self,
+        store: EventStore,
+        db: ReadModels,
+        *,
+        public_url: str,
+        recipients: str,
+        kept: int = STREAMS_KEPT,
     ) -> None:
+        """``kept``: how many stream names stay in memory (alert states: a fifth of it, as
+        only the requests' alerts need theirs)."""
         self._store = store
         self._db = db
-        self._directory = StreamDirectory(db, store)
-        self._states = AlertStates(store, capacity=2_000)
+        self._directory = StreamDirectory(db, store, capacity=kept)
+        self._states = AlertStates(store, capacity=max(1, kept // 5))
         self._public_url = public_url
         self._recipients = recipients
 
