@@ -10,15 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from workers import outcome
 
 from helios.adapters.store.factory import open_event_store
+from helios.apps.application.envelopes import envelope_message
 from helios.apps.application.ingest import Ingestor, Snapshotting, StateCache
-from helios.apps.composition import open_read_models
+from helios.apps.composition import open_read_models, open_services
 from helios.apps.embedded.traffic import TrafficGenerator
 from helios.apps.settings import Settings
 from helios.apps.views.projector import Projector
 from helios.apps.views.streams import StreamDirectory
 from helios.apps.workers.followers import follow
+from helios.apps.workers.ingest import IngestWorker
 from helios.apps.workers.notifier import NotificationOutbox
 from helios.domain import alert
 from helios.domain.values import Envelope
@@ -127,5 +130,50 @@ def test_a_directory_names_every_stream_of_a_page_it_learned_beyond_its_capacity
 def test_the_cache_sizes_default_to_bounded_values_and_read_the_environment() -> None:
     defaults = Settings.from_env({})
     assert (defaults.state_cache, defaults.follower_cache) == (20_000, 10_000)
-    chosen = Settings.from_env({"HELIOS_STATE_CACHE": "5000", "HELIOS_FOLLOWER_CACHE": "2000"})
+    assert defaults.worker_batch_bytes == 2_000_000
+    chosen = Settings.from_env(
+        {
+            "HELIOS_STATE_CACHE": "5000",
+            "HELIOS_FOLLOWER_CACHE": "2000",
+            "HELIOS_WORKER_BATCH_BYTES": "100000",
+        }
+    )
     assert (chosen.state_cache, chosen.follower_cache) == (5_000, 2_000)
+    assert chosen.worker_batch_bytes == 100_000
+
+
+def test_a_received_batch_of_large_bodies_is_decided_in_parts_recording_the_same_log(
+    tmp_path: Path, store: EventStore
+) -> None:
+    envelopes = _envelopes()
+    largest = max(len(e.body) for e in envelopes)
+    committed: list[tuple[int, int]] = []
+
+    async def run() -> tuple[Any, ...]:
+        settings = Settings(data_dir=tmp_path / "data")
+        async with open_services(settings) as services:
+            await services.queue.send([envelope_message(e, correlation_id="t") for e in envelopes])
+            stop = asyncio.Event()
+            worker = IngestWorker(
+                queue=services.queue,
+                store=services.store,
+                concurrency=1,
+                batch=500,
+                wait_s=0.2,
+                batch_bytes=4 * largest,
+                on_committed=lambda part, _report: committed.append(
+                    (len(part), sum(len(e.body) for e in part))
+                ),
+            )
+            task = asyncio.create_task(worker.run(stop))
+            while await services.queue.depth() > 0:
+                await asyncio.sleep(0.05)
+            stop.set()
+            await task
+            return outcome(services.store)
+
+    recorded = asyncio.run(run())
+
+    assert sum(count for count, _ in committed) == len(envelopes)
+    assert all(size <= 4 * largest for _, size in committed) and len(committed) > 10
+    assert recorded == outcome(store)

@@ -24,6 +24,8 @@
 | HELIOS_NOTIFY_TO | oncall@localhost | recipient of notification emails |
 | HELIOS_WORKER_CONCURRENCY | 1 | ingest consumers per process (CPU-bound: scale with processes) |
 | HELIOS_WORKER_BATCH | 500 | most envelopes per store transaction |
+| HELIOS_WORKER_BATCH_BYTES | 2000000 | most bytes of bodies decided per store transaction (a |
+|  |  | batch of large bodies is decided in several, bounding the worker's memory) |
 | HELIOS_WORKER_WAIT_S | 5 | long-poll wait of one receive (SQS caps it at 20) |
 | HELIOS_WORKER_VISIBILITY_S | 60 | visibility of received messages (extended for slow batches) |
 | HELIOS_SNAPSHOT_EVERY | 100 | snapshot an alert or incident group each this many events of its |
@@ -98,6 +100,7 @@ class Settings:
     notify_to: str = "oncall@localhost"
     worker_concurrency: int = 1
     worker_batch: int = 500
+    worker_batch_bytes: int = 2_000_000
     worker_wait_s: float = 5.0
     worker_visibility_s: int = 60
     snapshot_every: int = 100
@@ -211,6 +214,7 @@ class Settings:
             notify_to=values.get("HELIOS_NOTIFY_TO", "oncall@localhost"),
             worker_concurrency=max(1, _int(values, "HELIOS_WORKER_CONCURRENCY", 1)),
             worker_batch=max(1, _int(values, "HELIOS_WORKER_BATCH", 500)),
+            worker_batch_bytes=max(1, _int(values, "HELIOS_WORKER_BATCH_BYTES", 2_000_000)),
             worker_wait_s=_float(values, "HELIOS_WORKER_WAIT_S", 5.0),
             worker_visibility_s=max(5, _int(values, "HELIOS_WORKER_VISIBILITY_S", 60)),
             snapshot_every=max(0, _int(values, "HELIOS_SNAPSHOT_EVERY", 100)),

@@ -47,6 +47,11 @@ from helios.ports.queue import Queue, QueueUnavailable, ReceivedMessage
 _log = structlog.get_logger(__name__)
 _T = TypeVar("_T")
 
+BATCH_BYTES = 2_000_000
+"""Most bytes of bodies decided in one transaction (``HELIOS_WORKER_BATCH_BYTES``): a received
+batch of large bodies (500 of 100 alerts each) is decided in several, so that the worker never
+holds 50,000 alerts' signals, states and events at once (the allocator keeps such a peak)."""
+
 
 @attrs.define
 class WorkerStats:
@@ -82,6 +87,8 @@ class IngestWorker:
     snapshotting: Snapshotting = attrs.Factory(Snapshotting)
     state_cache: int = CACHE_CAPACITY
     """Alert and incident-group states each consumer keeps in memory (an LRU)."""
+    batch_bytes: int = BATCH_BYTES
+    """Most bytes of envelope bodies per store transaction (at least one envelope)."""
     on_committed: Committed | None = None
     confirmer: SubscriptionConfirmer | None = None
     """Visits SNS subscription URLs; without one, confirmation commands are dead-lettered."""
@@ -196,8 +203,8 @@ class IngestWorker:
                     error=str(error),
                 )
         done: list[ReceivedMessage] = []
-        if envelopes:
-            done += await self._ingest(ingestor, envelopes, stop)
+        for part in _parts(envelopes, self.batch_bytes):
+            done += await self._ingest(ingestor, part, stop)
         for message, tick in ticks:
             # A tick that decides nothing (0) is done all the same; only None, a stop during
             # a store outage, leaves it for redelivery. Treating 0 as a failure dead-lettered
@@ -313,3 +320,19 @@ class IngestWorker:
         self.stats.redelivered += report.already_processed
         self.stats.signals += report.signals
         self.stats.rejected += report.rejected
+
+
+def _parts(
+    batch: list[tuple[ReceivedMessage, Envelope]], most_bytes: int
+) -> list[list[tuple[ReceivedMessage, Envelope]]]:
+    """The batch in order, cut so each part's bodies hold at most ``most_bytes`` (or one)."""
+    parts: list[list[tuple[ReceivedMessage, Envelope]]] = []
+    size = most_bytes + 1
+    for item in batch:
+        length = len(item[1].body)
+        if size + length > most_bytes:
+            parts.append([])
+            size = 0
+        parts[-1].append(item)
+        size += length
+    return parts

@@ -70,6 +70,7 @@ def ingest_worker(
         visibility_s=settings.worker_visibility_s,
         snapshotting=Snapshotting(every=settings.snapshot_every),
         state_cache=settings.state_cache,
+        batch_bytes=settings.worker_batch_bytes,
         on_committed=on_committed,
         confirmer=SubscriptionConfirmer(services.store, fetcher),
     )
