@@ -32,6 +32,12 @@ class DecisionFanout:
 
     name = FOLLOWER
 
+    @staticmethod
+    def left_encoded(name: str) -> bool:
+        """Only the decisions it sends are decoded: intake entries (the envelopes' bodies and
+        what normalization made of them, the log's largest) are not."""
+        return not is_fanned_out(name)
+
     def __init__(
         self, store: EventStore, db: ReadModels, queue: Queue, *, kept: int = STREAMS_KEPT
     ) -> None:
