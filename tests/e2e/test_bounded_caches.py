@@ -104,6 +104,12 @@ def test_followers_keeping_three_alerts_write_what_followers_keeping_all_write(
     assert written[3] == written[100_000]
 
 
+def _save_and_fail(db: ReadModels, directory: StreamDirectory) -> None:
+    with db.transaction() as cursor:
+        directory.save(cursor)
+        raise RuntimeError("the page's transaction fails")
+
+
 def test_a_directory_names_every_stream_of_a_page_it_learned_beyond_its_capacity(
     store: EventStore, tmp_path: Path
 ) -> None:
@@ -117,8 +123,13 @@ def test_a_directory_names_every_stream_of_a_page_it_learned_beyond_its_capacity
         names = {entry.stream_id: directory.name(entry.stream_id) for entry in page}
         groups = {n for n in names.values() if n is not None and n.kind == "group"}
         assert groups
+        # A save rolled back (the page's transaction failed) is written again by the next.
+        with pytest.raises(RuntimeError):
+            _save_and_fail(db, directory)
+        directory.learn(store.read_log(200, 50))
         with db.transaction() as cursor:
             directory.save(cursor)
+        directory.saved()
         again = StreamDirectory(db, store, capacity=1)
         assert {stream: again.name(stream) for stream in names} == names
         signals = [e for e in page if isinstance(e.event, alert.SignalAccepted)]

@@ -128,6 +128,7 @@ class Projector:
             # Rolled back, or another projector wrote meanwhile: written labels are unknown.
             self._labels.forget()
             raise
+        self._directory.saved()
         self._labels.written(page_rows.alerts.values())
 
     def reset(self) -> None:

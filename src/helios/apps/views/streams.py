@@ -101,7 +101,8 @@ class StreamDirectory:
         return found
 
     def save(self, cursor: Cursor) -> None:
-        """Write what was learned since the last save (inside the caller's transaction)."""
+        """Write what was learned and not committed yet (inside the caller's transaction; call
+        ``saved`` once it committed)."""
         if not self._unsaved:
             return
         cursor.executemany(
@@ -109,6 +110,11 @@ class StreamDirectory:
             "ON CONFLICT (stream_id) DO NOTHING",
             [(str(s), n.kind, n.tenant, n.key) for s, n in self._unsaved.items()],
         )
+
+    def saved(self) -> None:
+        """The transaction of the last ``save`` committed. Until then the names stay to be
+        written again: one rolled back and then evicted from memory would be lost (an
+        incident group's stream does not say whose it is)."""
         self._unsaved.clear()
 
     def _note(self, stream: uuid.UUID, name: StreamName) -> None:

@@ -78,3 +78,4 @@ class DecisionFanout:
         with self._db.transaction() as cursor:
             self._directory.save(cursor)
             move_position(cursor, FOLLOWER, after=after, to=page[-1].position)
+        self._directory.saved()

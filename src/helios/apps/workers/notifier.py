@@ -100,6 +100,7 @@ class NotificationOutbox:
             outbox.add_pending(cursor, emails)
             self._directory.save(cursor)
             move_position(cursor, FOLLOWER, after=after, to=page[-1].position)
+        self._directory.saved()
 
 
 class Dispatcher:
