@@ -130,3 +130,26 @@ def test_the_worker_publishes_the_overview_the_api_reads(tmp_path: Path) -> None
             db.close()
 
     asyncio.run(run())
+
+
+def test_the_worker_loads_as_many_decisions_at_a_time_as_its_batch_says(tmp_path: Path) -> None:
+    """One DuckDB insert per receive: a larger batch (2,000 by default) pays its fixed cost
+    fewer times while the worker catches up after a burst."""
+
+    async def run() -> None:
+        async with open_services(_settings(tmp_path)) as services:
+            db = await _record_and_fan_out(services, 300)
+            async with open_queue(services.settings, services.blobs, name=ANALYTICS_QUEUE) as q:
+                await _fan_out(services, db, q)
+                waiting = await q.depth()
+                assert waiting > 600
+                store = DuckDbAnalytics(tmp_path / "analytics.duckdb")
+                taken = await AnalyticsWorker(
+                    queue=q, analytics=store, db=db, log=services.store, wait_s=0.05, batch=600
+                ).step()
+                assert taken == 600
+                assert Settings.from_env({}).analytics_batch == 2_000
+                store.close()
+            db.close()
+
+    asyncio.run(run())

@@ -14,12 +14,14 @@ import pytest
 from workers import outcome
 
 from helios.adapters.store.factory import open_event_store
+from helios.apps.application.analytics.decisions import is_fanned_out
 from helios.apps.application.ingest import Ingestor
 from helios.apps.composition import open_read_models
 from helios.apps.embedded.traffic import TrafficGenerator
 from helios.apps.views.positions import move_position
 from helios.apps.views.projector import Projector
 from helios.apps.views.streams import FoldedAlert
+from helios.apps.workers.fanout import DecisionFanout
 from helios.apps.workers.followers import follow
 from helios.apps.workers.notifier import NotificationOutbox
 from helios.apps.workers.templates import render
@@ -185,3 +187,34 @@ def test_a_follower_gets_the_entries_it_has_no_use_for_undecoded(
     assert intake and all(e.event is None and e.encoded for e in intake)
     others = [e for e in follower.entries if not e.name.startswith("helios.intake.")]
     assert others and all(e.event is not None and e.encoded is None for e in others)
+
+
+class Sending:
+    """An analytics queue that keeps what it is sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[Any] = []
+
+    async def send(self, messages: Sequence[Any]) -> None:
+        self.sent += messages
+
+
+def test_the_fan_out_sends_every_decision_without_decoding_the_intake_entries(
+    store: EventStore, db: ReadModels
+) -> None:
+    """What normalization made of an envelope, and the envelope, are most of the bytes of the
+    log: the fan-out, which sends only alert and incident decisions, leaves them encoded."""
+    decoded: list[Any] = []
+
+    class Watching(CountingStore):
+        def read_log(self, after: int, limit: int, **options: Any) -> Sequence[Any]:
+            page = self._store.read_log(after, limit, **options)
+            decoded.extend(e.name for e in page if e.event is not None)
+            return page
+
+    watching = Watching(store)
+    queue = Sending()
+    _follow(DecisionFanout(watching, db, queue), watching, db, page_size=100)  # type: ignore[arg-type]
+    assert decoded and not [name for name in decoded if name.startswith("helios.intake.")]
+    fanned = [e for e in store.read_log(0, 100_000) if is_fanned_out(e.name)]
+    assert [m.deduplication_id for m in queue.sent] == [f"decision/{e.position}" for e in fanned]

@@ -171,3 +171,34 @@ async def test_the_supervisor_module_runs_a_spec_and_stops_cleanly_on_sigterm(
     assert process.returncode == 0, stderr
     assert _lines(marker)[-1] == "drained"
     assert b'"event": "supervisor.stopped"' in stderr
+
+
+@pytest.mark.parametrize(("inherited", "seen"), [(None, "2"), ("8", "8")])
+async def test_the_children_of_the_supervisor_module_use_two_malloc_arenas_unless_told(
+    tmp_path: Path, inherited: str | None, seen: str
+) -> None:
+    """glibc's default of eight arenas per core keeps much freed memory in a threaded child;
+    an operator's own ``MALLOC_ARENA_MAX`` wins."""
+    marker = tmp_path / "arenas"
+    child = python(
+        "import os, signal, sys, time\n"
+        "signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))\n"
+        f"open({str(marker)!r}, 'w').write(os.environ.get('MALLOC_ARENA_MAX', '-') + '\\n')\n"
+        "while True: time.sleep(0.05)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    if inherited is not None:
+        env["MALLOC_ARENA_MAX"] = inherited
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "helios.apps.embedded.supervisor",
+        spec([child], log_format="json", log_level="info"),
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    await _until(lambda: _lines(marker))
+    process.send_signal(signal.SIGTERM)
+    _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0, stderr
+    assert _lines(marker) == [seen]

@@ -57,7 +57,9 @@ SNAPSHOT_EVERY = 100
 """A state is snapshotted each time its stream crosses a multiple of this many events."""
 SNAPSHOT_KEEP = 2
 """Snapshots kept per stream (the latest ones); older ones are pruned as new ones are written."""
-CACHE_CAPACITY = 50_000
+CACHE_CAPACITY = 20_000
+"""States a repository keeps by default (``HELIOS_STATE_CACHE`` for the ingest worker's): a
+state not kept is loaded from its latest snapshot and fewer than ``SNAPSHOT_EVERY`` events."""
 
 _log = structlog.get_logger(__name__)
 

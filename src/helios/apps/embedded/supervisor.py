@@ -33,6 +33,12 @@ import structlog
 
 _log = structlog.get_logger("helios.supervisor")
 
+MALLOC_ARENAS = "2"
+"""glibc malloc arenas of each child (``MALLOC_ARENA_MAX``) unless the environment sets it.
+glibc's default, eight per core, lets each of the worker threads (SQLite, the followers, DuckDB)
+keep freed memory in an arena of its own: with two, a worker child holding 100,000 open alerts
+keeps tens of MiB less, for no measurable change in time (one GIL serialises the Python anyway)."""
+
 
 @attrs.frozen(kw_only=True)
 class Child:
@@ -230,6 +236,12 @@ def spec(children: Sequence[Child], *, log_format: str, log_level: str) -> str:
     )
 
 
+def child_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """The environment the children run with: ``env``, and ``MALLOC_ARENA_MAX`` unless it is
+    set (glibc reads it when a process starts, hence here rather than in the child)."""
+    return {"MALLOC_ARENA_MAX": MALLOC_ARENAS, **env}
+
+
 def main(argv: Sequence[str]) -> int:
     """Supervise the children of ``argv[0]`` (see ``spec``) until SIGTERM or SIGINT; the exit
     status of ``Supervisor.run``."""
@@ -244,7 +256,7 @@ def main(argv: Sequence[str]) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        return await Supervisor(children).run(stop)
+        return await Supervisor(children, env=child_environment(os.environ)).run(stop)
 
     return asyncio.run(supervise())
 

@@ -95,6 +95,18 @@ def due(db: ReadModels, *, now: int, limit: int) -> list[DueEmail]:
     ]
 
 
+@attrs.frozen(kw_only=True)
+class Attempt:
+    """An attempt's outcome: ``sent``, ``failed`` for good, or ``pending`` again."""
+
+    notification_id: str
+    status: str
+    attempts: int
+    next_attempt_at: int
+    error: str | None = None
+    sent_at: int | None = None
+
+
 def mark(
     db: ReadModels,
     notification_id: str,
@@ -110,11 +122,34 @@ def mark(
     Raises:
         StoreUnavailable: the database cannot be reached.
     """
+    attempt = Attempt(
+        notification_id=notification_id,
+        status=status,
+        attempts=attempts,
+        next_attempt_at=next_attempt_at,
+        error=error,
+        sent_at=sent_at,
+    )
+    mark_all(db, [attempt])
+
+
+def mark_all(db: ReadModels, attempts: Sequence[Attempt]) -> None:
+    """Record the outcomes of several attempts in one transaction (one write of the database
+    per batch sent, not per email: the projector writes to the same database).
+
+    Raises:
+        StoreUnavailable: the database cannot be reached.
+    """
+    if not attempts:
+        return
     with db.transaction() as cursor:
-        cursor.execute(
+        cursor.executemany(
             "UPDATE notification_outbox SET status = ?, attempts = ?, next_attempt_at = ?, "
             "last_error = ?, sent_at = ? WHERE notification_id = ?",
-            (status, attempts, next_attempt_at, error, sent_at, notification_id),
+            [
+                (a.status, a.attempts, a.next_attempt_at, a.error, a.sent_at, a.notification_id)
+                for a in attempts
+            ],
         )
 
 

@@ -27,7 +27,7 @@ from helios.apps.views import (
 )
 from helios.apps.views.positions import forget_position, move_position
 from helios.apps.views.schema import REBUILT_TABLES
-from helios.apps.views.streams import AlertStates, FoldedAlert, StreamDirectory
+from helios.apps.views.streams import STREAMS_KEPT, AlertStates, FoldedAlert, StreamDirectory
 from helios.domain import alert, incident, ruleset_stream
 from helios.domain.changes import Change
 from helios.domain.deadlines import Pending, pending
@@ -94,12 +94,14 @@ class Projector:
         says it): the log's largest entries are not decoded."""
         return name == _NORMALIZED
 
-    def __init__(self, store: EventStore, db: ReadModels) -> None:
+    def __init__(self, store: EventStore, db: ReadModels, *, kept: int = STREAMS_KEPT) -> None:
+        """``kept``: how many alerts' states, stream names and written labels stay in memory
+        (the most recently used; the others are read back when they come up again)."""
         self._store = store
         self._db = db
-        self._directory = StreamDirectory(db, store)
-        self._states = AlertStates(store)
-        self._labels = _LabelsWritten()
+        self._directory = StreamDirectory(db, store, capacity=kept)
+        self._states = AlertStates(store, capacity=kept)
+        self._labels = _LabelsWritten(capacity=kept)
         self._rules = _Rules(store, db)
 
     def apply(self, page: Sequence[LogEntry], *, after: int) -> None:
@@ -126,6 +128,7 @@ class Projector:
             # Rolled back, or another projector wrote meanwhile: written labels are unknown.
             self._labels.forget()
             raise
+        self._directory.saved()
         self._labels.written(page_rows.alerts.values())
 
     def reset(self) -> None:
@@ -486,7 +489,7 @@ class _LabelsWritten:
     """The labels (and time) this projector last committed for the alerts it saw recently, so
     that a row whose labels did not change does not rewrite its label rows."""
 
-    def __init__(self, *, capacity: int = 20_000) -> None:
+    def __init__(self, *, capacity: int = STREAMS_KEPT) -> None:
         self._items: OrderedDict[tuple[str, str], tuple[str, int]] = OrderedDict()
         self._capacity = capacity
 

@@ -41,14 +41,24 @@ class StreamName:
     """The dedup key of an alert, the group key of an incident group."""
 
 
-class StreamDirectory:
-    """Stream id → (kind, tenant, key), learned from the log and remembered in the database."""
+STREAMS_KEPT = 10_000
+"""Stream names a directory keeps in memory (the most recently used); the others are read
+back from ``stream_directory`` (one indexed row) when they come up again."""
 
-    def __init__(self, db: ReadModels, store: EventStore) -> None:
+
+class StreamDirectory:
+    """Stream id → (kind, tenant, key), learned from the log and remembered in the database.
+
+    Keeps at most ``capacity`` names in memory (an LRU), plus those learned and not saved yet:
+    a directory's memory does not grow with the number of alerts ever seen.
+    """
+
+    def __init__(self, db: ReadModels, store: EventStore, *, capacity: int = STREAMS_KEPT) -> None:
         self._db = db
         self._store = store
-        self._known: dict[uuid.UUID, StreamName] = {}
+        self._known: OrderedDict[uuid.UUID, StreamName] = OrderedDict()
         self._unsaved: dict[uuid.UUID, StreamName] = {}
+        self._capacity = max(1, capacity)
 
     def learn(self, entries: Sequence[LogEntry]) -> None:
         """Note the streams a page names (call before looking any of them up)."""
@@ -70,8 +80,9 @@ class StreamDirectory:
         Raises:
             StoreUnavailable: the read-model database or the store cannot be reached.
         """
-        found = self._known.get(stream)
+        found = self._known.get(stream) or self._unsaved.get(stream)
         if found is not None:
+            self._keep(stream, found)
             return found
         rows = self._db.query(
             "SELECT kind, tenant, key FROM stream_directory WHERE stream_id = ?", (str(stream),)
@@ -86,11 +97,12 @@ class StreamDirectory:
                 signal = first[0].event.signal
                 found = StreamName("alert", signal.tenant, signal.dedup_key)
         if found is not None:
-            self._known[stream] = found
+            self._keep(stream, found)
         return found
 
     def save(self, cursor: Cursor) -> None:
-        """Write what was learned since the last save (inside the caller's transaction)."""
+        """Write what was learned and not committed yet (inside the caller's transaction; call
+        ``saved`` once it committed)."""
         if not self._unsaved:
             return
         cursor.executemany(
@@ -98,12 +110,23 @@ class StreamDirectory:
             "ON CONFLICT (stream_id) DO NOTHING",
             [(str(s), n.kind, n.tenant, n.key) for s, n in self._unsaved.items()],
         )
+
+    def saved(self) -> None:
+        """The transaction of the last ``save`` committed. Until then the names stay to be
+        written again: one rolled back and then evicted from memory would be lost (an
+        incident group's stream does not say whose it is)."""
         self._unsaved.clear()
 
     def _note(self, stream: uuid.UUID, name: StreamName) -> None:
         if stream not in self._known:
-            self._known[stream] = name
+            self._keep(stream, name)
             self._unsaved[stream] = name
+
+    def _keep(self, stream: uuid.UUID, name: StreamName) -> None:
+        self._known[stream] = name
+        self._known.move_to_end(stream)
+        while len(self._known) > self._capacity:
+            self._known.popitem(last=False)
 
 
 @attrs.define
@@ -116,10 +139,10 @@ class FoldedAlert:
 class AlertStates:
     """Alert states as of a log entry: folded incrementally, loaded from the store on a miss."""
 
-    def __init__(self, store: EventStore, *, capacity: int = 20_000) -> None:
+    def __init__(self, store: EventStore, *, capacity: int = STREAMS_KEPT) -> None:
         self._store = store
         self._items: OrderedDict[uuid.UUID, FoldedAlert] = OrderedDict()
-        self._capacity = capacity
+        self._capacity = max(1, capacity)
 
     def apply(self, entry: LogEntry, name: StreamName) -> FoldedAlert:
         """The alert's state after ``entry`` (which must be the stream's next event).

@@ -68,7 +68,7 @@ class AnalyticsWorker:
         analytics: AnalyticsStore,
         db: ReadModels,
         log: EventStore,
-        batch: int = 500,
+        batch: int = 2_000,
         wait_s: float = 1.0,
         publish_s: float = 30.0,
         metrics: AnalyticsMetrics | None = None,
@@ -79,7 +79,7 @@ class AnalyticsWorker:
         self._analytics = analytics
         self._db = db
         self._log_store = log
-        self._batch = min(batch, 500)
+        self._batch = max(1, batch)
         self._wait_s = wait_s
         self._publish_s = publish_s
         self.metrics = metrics or AnalyticsMetrics()
@@ -264,7 +264,7 @@ async def run_analytics(
                     analytics=analytics,
                     db=db,
                     log=services.store,
-                    batch=settings.worker_batch,
+                    batch=settings.analytics_batch,
                     wait_s=min(settings.worker_wait_s, 1.0),
                     publish_s=settings.analytics_publish_s,
                     metrics=metrics,

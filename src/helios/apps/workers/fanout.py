@@ -18,7 +18,7 @@ import anyio.from_thread
 
 from helios.apps.application.analytics.decisions import decision_body, is_fanned_out
 from helios.apps.views.positions import move_position
-from helios.apps.views.streams import StreamDirectory
+from helios.apps.views.streams import STREAMS_KEPT, StreamDirectory
 from helios.ports.event_store import EventStore, LogEntry
 from helios.ports.queue import MessageAttributes, OutgoingMessage, Queue
 from helios.ports.read_models import ReadModels
@@ -32,10 +32,19 @@ class DecisionFanout:
 
     name = FOLLOWER
 
-    def __init__(self, store: EventStore, db: ReadModels, queue: Queue) -> None:
+    @staticmethod
+    def left_encoded(name: str) -> bool:
+        """Only the decisions it sends are decoded: intake entries (the envelopes' bodies and
+        what normalization made of them, the log's largest) are not."""
+        return not is_fanned_out(name)
+
+    def __init__(
+        self, store: EventStore, db: ReadModels, queue: Queue, *, kept: int = STREAMS_KEPT
+    ) -> None:
+        """``kept``: how many stream names stay in memory (the most recently used)."""
         self._db = db
         self._queue = queue
-        self._directory = StreamDirectory(db, store)
+        self._directory = StreamDirectory(db, store, capacity=kept)
 
     def apply(self, page: Sequence[LogEntry], *, after: int) -> None:
         """Send the page's decisions, then commit the new position (call from a worker
@@ -69,3 +78,4 @@ class DecisionFanout:
         with self._db.transaction() as cursor:
             self._directory.save(cursor)
             move_position(cursor, FOLLOWER, after=after, to=page[-1].position)
+        self._directory.saved()

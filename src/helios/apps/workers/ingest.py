@@ -28,7 +28,8 @@ import attrs
 import structlog
 
 from helios.apps.application.envelopes import ENVELOPE_KIND, MalformedMessage, decode_envelope
-from helios.apps.application.ingest import Ingestor, IngestReport, Snapshotting
+from helios.apps.application.ingest import Ingestor, IngestReport, Snapshotting, StateCache
+from helios.apps.application.repository import CACHE_CAPACITY
 from helios.apps.workers.followers import backoff_delay, wait_or_stop
 from helios.apps.workers.messages import (
     SNS_CONFIRM_KIND,
@@ -45,6 +46,11 @@ from helios.ports.queue import Queue, QueueUnavailable, ReceivedMessage
 
 _log = structlog.get_logger(__name__)
 _T = TypeVar("_T")
+
+BATCH_BYTES = 2_000_000
+"""Most bytes of bodies decided in one transaction (``HELIOS_WORKER_BATCH_BYTES``): a received
+batch of large bodies (500 of 100 alerts each) is decided in several, so that the worker never
+holds 50,000 alerts' signals, states and events at once (the allocator keeps such a peak)."""
 
 
 @attrs.define
@@ -79,6 +85,10 @@ class IngestWorker:
     wait_s: float = 5.0
     visibility_s: int = 60
     snapshotting: Snapshotting = attrs.Factory(Snapshotting)
+    state_cache: int = CACHE_CAPACITY
+    """Alert and incident-group states each consumer keeps in memory (an LRU)."""
+    batch_bytes: int = BATCH_BYTES
+    """Most bytes of envelope bodies per store transaction (at least one envelope)."""
     on_committed: Committed | None = None
     confirmer: SubscriptionConfirmer | None = None
     """Visits SNS subscription URLs; without one, confirmation commands are dead-lettered."""
@@ -87,9 +97,7 @@ class IngestWorker:
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; in-flight batches finish and are acknowledged."""
         consumers = [
-            asyncio.create_task(
-                self._consume(stop, Ingestor(self.store, snapshotting=self.snapshotting), number)
-            )
+            asyncio.create_task(self._consume(stop, self._ingestor(), number))
             for number in range(self.concurrency)
         ]
         try:
@@ -97,6 +105,11 @@ class IngestWorker:
         finally:
             for task in consumers:
                 task.cancel()
+
+    def _ingestor(self) -> Ingestor:
+        return Ingestor(
+            self.store, cache=StateCache(self.state_cache), snapshotting=self.snapshotting
+        )
 
     async def _consume(self, stop: asyncio.Event, ingestor: Ingestor, number: int) -> None:
         log = _log.bind(consumer=number)
@@ -190,8 +203,8 @@ class IngestWorker:
                     error=str(error),
                 )
         done: list[ReceivedMessage] = []
-        if envelopes:
-            done += await self._ingest(ingestor, envelopes, stop)
+        for part in _parts(envelopes, self.batch_bytes):
+            done += await self._ingest(ingestor, part, stop)
         for message, tick in ticks:
             # A tick that decides nothing (0) is done all the same; only None, a stop during
             # a store outage, leaves it for redelivery. Treating 0 as a failure dead-lettered
@@ -307,3 +320,19 @@ class IngestWorker:
         self.stats.redelivered += report.already_processed
         self.stats.signals += report.signals
         self.stats.rejected += report.rejected
+
+
+def _parts(
+    batch: list[tuple[ReceivedMessage, Envelope]], most_bytes: int
+) -> list[list[tuple[ReceivedMessage, Envelope]]]:
+    """The batch in order, cut so each part's bodies hold at most ``most_bytes`` (or one)."""
+    parts: list[list[tuple[ReceivedMessage, Envelope]]] = []
+    size = most_bytes + 1
+    for item in batch:
+        length = len(item[1].body)
+        if size + length > most_bytes:
+            parts.append([])
+            size = 0
+        parts[-1].append(item)
+        size += length
+    return parts

@@ -18,7 +18,7 @@ import structlog
 
 from helios.apps.views import outbox
 from helios.apps.views.positions import move_position
-from helios.apps.views.streams import AlertStates, StreamDirectory
+from helios.apps.views.streams import STREAMS_KEPT, AlertStates, StreamDirectory
 from helios.apps.workers.followers import backoff_delay, wait_or_stop
 from helios.apps.workers.templates import render
 from helios.domain import alert
@@ -43,12 +43,20 @@ class NotificationOutbox:
         return not name.startswith("helios.alert.")
 
     def __init__(
-        self, store: EventStore, db: ReadModels, *, public_url: str, recipients: str
+        self,
+        store: EventStore,
+        db: ReadModels,
+        *,
+        public_url: str,
+        recipients: str,
+        kept: int = STREAMS_KEPT,
     ) -> None:
+        """``kept``: how many stream names stay in memory (alert states: a fifth of it, as
+        only the requests' alerts need theirs)."""
         self._store = store
         self._db = db
-        self._directory = StreamDirectory(db, store)
-        self._states = AlertStates(store, capacity=2_000)
+        self._directory = StreamDirectory(db, store, capacity=kept)
+        self._states = AlertStates(store, capacity=max(1, kept // 5))
         self._public_url = public_url
         self._recipients = recipients
 
@@ -92,6 +100,7 @@ class NotificationOutbox:
             outbox.add_pending(cursor, emails)
             self._directory.save(cursor)
             move_position(cursor, FOLLOWER, after=after, to=page[-1].position)
+        self._directory.saved()
 
 
 class Dispatcher:
@@ -119,64 +128,61 @@ class Dispatcher:
                 await wait_or_stop(stop, poll_s)
 
     async def send_due(self, *, limit: int = 50) -> int:
-        """Try every row due now; returns how many were attempted.
+        """Try every row due now; returns how many were attempted. The outcomes are recorded
+        together once the batch is tried (a crash before resends it, with the same
+        ``Message-ID``s).
 
         Raises:
             StoreUnavailable: the outbox cannot be read or updated.
         """
         now = _now_ms()
         due = await anyio.to_thread.run_sync(lambda: outbox.due(self._db, now=now, limit=limit))
-        for email in due:
-            notification_id, attempts = email.notification_id, email.attempts
-            message = MailMessage(
-                message_id=f"{notification_id}@helios",
-                sender=self._sender,
-                recipients=tuple(r.strip() for r in email.recipients.split(",") if r.strip()),
-                subject=email.subject,
-                text=email.body,
-            )
-            try:
-                await self._mailer.send(message)
-            except MailerUnavailable as error:
-                attempt = attempts + 1
-                status = "failed" if attempt >= MAX_ATTEMPTS else "pending"
-                retry_at = now + int(1000 * min(300, 2**attempt))
-                _log.warning(
-                    "notifier.send_failed",
-                    notification_id=notification_id,
-                    attempt=attempt,
-                    error=str(error),
-                )
-                await self._mark(notification_id, status, attempt, retry_at, str(error))
-                continue
-            except MailRejected as error:
-                _log.error("notifier.rejected", notification_id=notification_id, error=str(error))
-                await self._mark(notification_id, "failed", attempts + 1, now, str(error))
-                continue
-            await self._mark(notification_id, "sent", attempts + 1, now, None, sent_at=_now_ms())
-            _log.info("notifier.sent", notification_id=notification_id, subject=email.subject)
+        attempts = [await self._attempt(email, now) for email in due]
+        await anyio.to_thread.run_sync(outbox.mark_all, self._db, attempts)
         return len(due)
 
-    async def _mark(
-        self,
-        notification_id: str,
-        status: str,
-        attempts: int,
-        next_attempt_at: int,
-        error: str | None,
-        *,
-        sent_at: int | None = None,
-    ) -> None:
-        await anyio.to_thread.run_sync(
-            lambda: outbox.mark(
-                self._db,
-                notification_id,
-                status=status,
-                attempts=attempts,
-                next_attempt_at=next_attempt_at,
-                error=error,
-                sent_at=sent_at,
+    async def _attempt(self, email: outbox.DueEmail, now: int) -> outbox.Attempt:
+        """Send one email; its outcome, to be recorded."""
+        notification_id, attempt = email.notification_id, email.attempts + 1
+        message = MailMessage(
+            message_id=f"{notification_id}@helios",
+            sender=self._sender,
+            recipients=tuple(r.strip() for r in email.recipients.split(",") if r.strip()),
+            subject=email.subject,
+            text=email.body,
+        )
+        try:
+            await self._mailer.send(message)
+        except MailerUnavailable as error:
+            _log.warning(
+                "notifier.send_failed",
+                notification_id=notification_id,
+                attempt=attempt,
+                error=str(error),
             )
+            return outbox.Attempt(
+                notification_id=notification_id,
+                status="failed" if attempt >= MAX_ATTEMPTS else "pending",
+                attempts=attempt,
+                next_attempt_at=now + int(1000 * min(300, 2**attempt)),
+                error=str(error),
+            )
+        except MailRejected as error:
+            _log.error("notifier.rejected", notification_id=notification_id, error=str(error))
+            return outbox.Attempt(
+                notification_id=notification_id,
+                status="failed",
+                attempts=attempt,
+                next_attempt_at=now,
+                error=str(error),
+            )
+        _log.info("notifier.sent", notification_id=notification_id, subject=email.subject)
+        return outbox.Attempt(
+            notification_id=notification_id,
+            status="sent",
+            attempts=attempt,
+            next_attempt_at=now,
+            sent_at=_now_ms(),
         )
 
 

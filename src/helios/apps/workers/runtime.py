@@ -69,6 +69,8 @@ def ingest_worker(
         wait_s=settings.worker_wait_s,
         visibility_s=settings.worker_visibility_s,
         snapshotting=Snapshotting(every=settings.snapshot_every),
+        state_cache=settings.state_cache,
+        batch_bytes=settings.worker_batch_bytes,
         on_committed=on_committed,
         confirmer=SubscriptionConfirmer(services.store, fetcher),
     )
@@ -85,6 +87,7 @@ async def run_followers(
     ``stop`` is set."""
     settings = services.settings
     poll = settings.follower_poll_s
+    kept = settings.follower_cache
     async with AsyncExitStack() as stack:
         projector_db = await read_models(services)
         stack.callback(projector_db.close)
@@ -97,6 +100,7 @@ async def run_followers(
             notifier_db,
             public_url=settings.effective_public_url,
             recipients=settings.notify_to,
+            kept=kept,
         )
         dispatcher = Dispatcher(
             dispatcher_db, mailer or open_mailer(settings), sender=settings.smtp_from
@@ -105,7 +109,7 @@ async def run_followers(
         stack.callback(confirmations_db.close)
         tasks = [
             follow(
-                Projector(services.store, projector_db),
+                Projector(services.store, projector_db, kept=kept),
                 store=services.store,
                 db=projector_db,
                 stop=stop,
@@ -129,7 +133,7 @@ async def run_followers(
             stack.callback(fanout_db.close)
             tasks.append(
                 follow(
-                    DecisionFanout(services.store, fanout_db, analytics),
+                    DecisionFanout(services.store, fanout_db, analytics, kept=kept),
                     store=services.store,
                     db=fanout_db,
                     stop=stop,

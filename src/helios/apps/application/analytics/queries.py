@@ -249,22 +249,44 @@ def fire_together(
     """Pairs of alerts that started episodes within ``within_ms`` of each other at_ms least
     ``least`` times in the window, most frequent first.
 
+    A pair's count is at most the product of its alerts' starts, so an alert that started
+    once can only reach ``least`` beside one that started ``least`` times: only such pairs,
+    and pairs of alerts that each started more than once, are joined. A burst of alerts that
+    each fire once (100,000 at a time) then costs nothing, where joining every start with
+    every other would hold billions of pairs; the pairs found are the same.
+
     Raises:
         AnalyticsUnavailable: the store cannot be read.
     """
+    pair = (
+        "SELECT a.key AS ak, b.key AS bk, a.name AS an, b.name AS bn, a.service AS asv, "
+        "b.service AS bsv FROM {a} a, p JOIN {b} b ON a.key < b.key "
+        "AND b.at_ms BETWEEN a.at_ms - p.within AND a.at_ms + p.within"
+    )
     sql = (
-        f"{_ENRICHED}, starts AS (SELECT key, name, service, at_ms FROM f "
-        "WHERE kind IN ('triggered', 'reopened')) "
-        "SELECT a.key, b.key, any_value(a.name), any_value(b.name), any_value(a.service), "
-        "any_value(b.service), count(*) AS together "
-        "FROM starts a JOIN starts b "
-        "ON a.key < b.key AND b.at_ms BETWEEN a.at_ms - ? AND a.at_ms + ? "
-        "GROUP BY a.key, b.key HAVING count(*) >= ? ORDER BY together DESC, a.key, b.key LIMIT 20"
+        f"{_ENRICHED}, p AS (SELECT ? AS within, ? AS least), "
+        "starts AS (SELECT key, name, service, at_ms, count(*) OVER (PARTITION BY key) AS n "
+        "FROM f WHERE kind IN ('triggered', 'reopened')), "
+        "multi AS (SELECT * FROM starts WHERE n > 1), "
+        "single AS (SELECT * FROM starts WHERE n = 1), "
+        "heavy AS (SELECT s.* FROM starts s, p WHERE s.n >= greatest(p.least, 2)), "
+        "pairs AS ("
+        + " UNION ALL ".join(
+            [
+                pair.format(a="multi", b="multi"),
+                pair.format(a="single", b="heavy"),
+                pair.format(a="heavy", b="single"),
+                pair.format(a="single", b="single") + " WHERE p.least <= 1",
+            ]
+        )
+        + ") SELECT ak, bk, any_value(an), any_value(bn), any_value(asv), any_value(bsv), "
+        "count(*) AS together FROM pairs, p GROUP BY ak, bk "
+        "HAVING count(*) >= any_value(p.least) ORDER BY together DESC, ak, bk LIMIT 20"
     )
     names = ("first", "second", "first_name", "second_name", "first_service", "second_service")
     return [
         {**dict(zip(names, row[:6], strict=True)), "together": int(row[6])}
-        for row in store.query(sql, [*window.params(), within_ms, within_ms, least])
+        for row in store.query(sql, [*window.params(), within_ms, least])
     ]
 
 
