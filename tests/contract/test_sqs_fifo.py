@@ -238,3 +238,22 @@ async def test_a_consumer_already_waiting_does_not_get_a_held_tenants_next_messa
         await fifo.send([_message("a", "a-2")])
 
     assert sorted(results) == [[], ["a-1"]]
+
+
+@pytest.mark.anyio
+async def test_a_message_with_a_group_of_its_own_does_not_hold_up_its_tenant(
+    fifo: SqsQueue,
+) -> None:
+    """An SNS confirmation held for a retry delay is in its own group: the tenant's envelopes
+    and ticks flow meanwhile."""
+    confirm = OutgoingMessage(
+        body=b"confirm",
+        attributes=MessageAttributes(tenant="a", correlation_id="c", kind="test.v1"),
+        deduplication_id="confirm-1",
+        group="sns-confirm/a/1",
+    )
+    await fifo.send([confirm, _message("a", "a-1")])
+
+    first, second, _ = await _one_each(fifo)
+
+    assert (first, second) == (["confirm"], ["a-1"])

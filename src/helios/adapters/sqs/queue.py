@@ -314,11 +314,13 @@ class SqsQueue:
             },
         }
         if self._fifo:
-            entry.update(_fifo_fields(attributes.tenant, message.deduplication_id))
+            group = message.group if message.group is not None else attributes.tenant
+            entry.update(_fifo_fields(group, message.deduplication_id))
         return entry
 
     def _redriven_fifo_fields(self, item: Mapping[str, Any]) -> dict[str, str]:
-        """A redriven message's group (its tenant, as when first sent) on a FIFO queue.
+        """A redriven message's group on a FIFO queue: the one it had (a FIFO dead-letter
+        queue keeps it), else its tenant's, as ``send`` would choose.
 
         Its deduplication id is new (the dead letter's message id): the original one may still
         be inside the 5-minute window, where SQS would silently drop the copy. A repeated
@@ -326,8 +328,10 @@ class SqsQueue:
         """
         if not self._fifo:
             return {}
-        tenant = (item.get("MessageAttributes") or {}).get("tenant", {}).get("StringValue", "")
-        return _fifo_fields(tenant, f"redrive/{item['MessageId']}")
+        group = item.get("Attributes", {}).get("MessageGroupId") or (
+            (item.get("MessageAttributes") or {}).get("tenant", {}).get("StringValue", "")
+        )
+        return _fifo_fields(group, f"redrive/{item['MessageId']}")
 
     async def _receive_raw(
         self, url: str, count: int, wait_s: int, visibility_s: int | None
@@ -336,7 +340,7 @@ class SqsQueue:
             "QueueUrl": url,
             "MaxNumberOfMessages": count,
             "WaitTimeSeconds": wait_s,
-            "MessageSystemAttributeNames": ["ApproximateReceiveCount"],
+            "MessageSystemAttributeNames": ["ApproximateReceiveCount", "MessageGroupId"],
             "MessageAttributeNames": ["All"],
         }
         if visibility_s is not None:
@@ -442,12 +446,12 @@ def _entry_size(entry: Mapping[str, Any]) -> int:
     return size
 
 
-def _fifo_fields(tenant: str, deduplication_id: str | None) -> dict[str, str]:
-    """MessageGroupId (the tenant: one consumer at a time per tenant, in order) and
+def _fifo_fields(group: str, deduplication_id: str | None) -> dict[str, str]:
+    """MessageGroupId (usually the tenant: one consumer at a time per tenant, in order) and
     MessageDeduplicationId (SQS refuses a FIFO send with neither it nor content-based
     deduplication; a message without an id of its own gets a random one)."""
     return {
-        "MessageGroupId": _fifo_id(tenant or _DEFAULT_GROUP),
+        "MessageGroupId": _fifo_id(group or _DEFAULT_GROUP),
         "MessageDeduplicationId": _fifo_id(deduplication_id or uuid.uuid4().hex),
     }
 
