@@ -2,7 +2,10 @@
 
 Two API processes, two ingest workers, the followers (projections, notifier, fan-out) and the
 scheduler, as separate processes over PostgreSQL (a private database), Redis (rate limits and
-Idempotency-Keys, shared by both APIs) and the SQS-compatible server (private queue names).
+Idempotency-Keys, shared by both APIs) and a private SQS-compatible server, with the ingest
+queue FIFO as in production (``HELIOS_SQS_FIFO``: one message group per tenant, so one
+tenant's envelopes and ticks are decided by one worker at a time). The server is
+``tests/fifo_sqs.py``'s moto, which honours message groups for receives already waiting.
 Several tenants send alerts from three sources (Alertmanager, Grafana, PagerDuty) that report
 the same problems. Mid-run one worker and one API process are killed with SIGKILL and started
 again; clients retry a failed request on the other API with the same Idempotency-Key, as
@@ -16,8 +19,10 @@ At the end:
   envelope as received, each tick) in the same order, in memory;
 * ``helios replay verify`` re-decides the whole log without a divergence.
 
-Known and marked ``xfail`` (not strict: it is a race): a tick and an envelope of the same
-tenant decided at once on two workers can leave one escalation a tick late (see the mark).
+Before FIFO routing, a tick decided on one worker while another decided an envelope of the
+same tenant read alerts it appended nothing to (only appended streams are version-checked), so
+an escalation could be recorded one tick later than any serial order would (about one in 400
+incident decisions): the comparison with the reference caught it.
 
 Decisions depend on arrival order, so a tenant never has two envelopes in flight: each wave
 carries one envelope per tenant and waits until all are decided. Tenants are independent,
@@ -42,10 +47,11 @@ from typing import Any
 import attrs
 import httpx
 import pytest
-from production import Deployment, Process, base_env, delete_queues, private_database
+from production import Deployment, Process, base_env, private_database
 from production import wait_healthy as wait_api
 from threaded import free_port
 
+from fifo_sqs import fifo_sqs_server
 from helios.adapters.sqs import SqsSettings, create_queues, sqs_client
 from helios.adapters.store.factory import migrate, open_event_store
 from helios.apps.application.replay.log import Window
@@ -113,16 +119,18 @@ def _provision(store_url: str) -> list[Tenant]:
 async def _create_queues(endpoint: str, prefix: str) -> None:
     async with sqs_client(SqsSettings(endpoint_url=endpoint, max_attempts=2)) as client:
         for name in ("ingest", "analytics"):
-            await create_queues(client, prefix=prefix, name=name, visibility_timeout_s=5)
+            await create_queues(
+                client, prefix=prefix, name=name, visibility_timeout_s=5, fifo=name == "ingest"
+            )
 
 
 @pytest.fixture
-def topology(tmp_path: Path, redis_url: str, sqs_endpoint: str) -> Iterator[tuple]:
+def topology(tmp_path: Path, redis_url: str) -> Iterator[tuple]:
     server = os.environ.get("HELIOS_TEST_DATABASE_URL", "")
     if not server:
         pytest.fail("HELIOS_TEST_DATABASE_URL not set")
     prefix = f"topo{uuid.uuid4().hex[:10]}-"
-    with private_database(server) as store_url:
+    with private_database(server) as store_url, fifo_sqs_server() as sqs_endpoint:
         env = base_env(
             store_url=store_url,
             redis_url=redis_url,
@@ -143,6 +151,7 @@ def topology(tmp_path: Path, redis_url: str, sqs_endpoint: str) -> Iterator[tupl
                 "HELIOS_WORKER_BATCH": "50",
                 "HELIOS_FOLLOWER_POLL_S": "0.2",
                 "HELIOS_TICK_INTERVAL_S": os.environ.get("HELIOS_TOPOLOGY_TICK_S", "2"),
+                "HELIOS_SQS_FIFO": "true",
             },
             data_root=tmp_path,
         )
@@ -150,7 +159,6 @@ def topology(tmp_path: Path, redis_url: str, sqs_endpoint: str) -> Iterator[tupl
             yield deployment, tenants, store_url
         finally:
             deployment.stop_all()
-            delete_queues(sqs_endpoint, prefix)
 
 
 def _start_api(deployment: Deployment, name: str, port: int) -> Process:
@@ -354,16 +362,6 @@ def _check_against_reference(
     assert sum(c[0] for c in counts.values()) > TENANTS  # alerts were decided at all
 
 
-@pytest.mark.xfail(
-    reason="known race: a tick decided on one worker while another decides an envelope of the "
-    "same tenant reads alerts it appends nothing to, and only appended streams are "
-    "version-checked, so an escalation can be recorded one tick later than a serial run "
-    "would (seen in about one of 400 incident decisions). Fix: one tenant's envelopes and "
-    "ticks to one worker at a time (SQS FIFO message groups by tenant), or a version check "
-    "of the streams a decision read. Exactly-once and process restarts fail the test for real.",
-    raises=SerialOrderDivergence,
-    strict=False,
-)
 def test_two_apis_two_workers_followers_and_scheduler_survive_kills_and_match_a_reference(
     topology: tuple,
 ) -> None:
