@@ -68,7 +68,11 @@ WAVES = int(os.environ.get("HELIOS_TOPOLOGY_WAVES", "24"))
 KILL_WORKER_AT = WAVES // 3
 KILL_API_AT = 2 * WAVES // 3
 WAVE_DECIDED_WITHIN_S = 40
-"""A killed worker's messages come back after the 5 s visibility timeout; slack for a busy box."""
+"""A killed worker's messages come back after the visibility timeout; slack for a busy box."""
+VISIBILITY_S = 15
+"""Long enough that a batch outlives it on no worker, even on a busy 2-core box: a message
+whose visibility lapses mid-batch frees its tenant's message group, and the other worker could
+then decide that tenant at the same time (FIFO's one-at-a-time holds only within it)."""
 START = 1_700_000_000_000
 HELIOS = [sys.executable, "-m", "helios.apps.cli"]
 
@@ -120,7 +124,11 @@ async def _create_queues(endpoint: str, prefix: str) -> None:
     async with sqs_client(SqsSettings(endpoint_url=endpoint, max_attempts=2)) as client:
         for name in ("ingest", "analytics"):
             await create_queues(
-                client, prefix=prefix, name=name, visibility_timeout_s=5, fifo=name == "ingest"
+                client,
+                prefix=prefix,
+                name=name,
+                visibility_timeout_s=VISIBILITY_S,
+                fifo=name == "ingest",
             )
 
 
@@ -147,7 +155,7 @@ def topology(tmp_path: Path, redis_url: str) -> Iterator[tuple]:
             env={
                 **env,
                 "HELIOS_WORKER_WAIT_S": "1",
-                "HELIOS_WORKER_VISIBILITY_S": "5",
+                "HELIOS_WORKER_VISIBILITY_S": str(VISIBILITY_S),
                 "HELIOS_WORKER_BATCH": "50",
                 "HELIOS_FOLLOWER_POLL_S": "0.2",
                 "HELIOS_TICK_INTERVAL_S": os.environ.get("HELIOS_TOPOLOGY_TICK_S", "2"),
