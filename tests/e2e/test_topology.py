@@ -248,6 +248,19 @@ def _wait_decided(reader: LogReader, expected: int, deployment: Deployment) -> N
         time.sleep(0.05)
 
 
+def _wait_log_settled(store: EventStore, *, quiet_s: float = 3.0) -> None:
+    """Wait until nothing has been appended for ``quiet_s`` (ticks in flight decided)."""
+    deadline = time.monotonic() + WAVE_DECIDED_WITHIN_S
+    last, since = store.max_position(), time.monotonic()
+    while time.monotonic() - since < quiet_s:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the log still grows {WAVE_DECIDED_WITHIN_S} s after the end")
+        time.sleep(0.2)
+        position = store.max_position()
+        if position != last:
+            last, since = position, time.monotonic()
+
+
 # --- checks -----------------------------------------------------------------------------------
 
 
@@ -413,6 +426,12 @@ def test_two_apis_two_workers_followers_and_scheduler_survive_kills_and_match_a_
                     wait_api(urls[0], apis[0])
 
         assert scheduler.popen.poll() is None, scheduler.tail()
+        # The scheduler keeps sending ticks: stop it and let the last ones be decided, so that
+        # the inputs, the deployed state and its decisions are all read at one log position
+        # (read while ticks still came, a late tick's escalation was in the deployed decisions
+        # but not in the inputs given to the reference).
+        scheduler.stop()
+        _wait_log_settled(store)
         _check_against_reference(store, store_url, tenants, sender)
     finally:
         store.close()
