@@ -19,10 +19,11 @@ At the end:
   envelope as received, each tick) in the same order, in memory;
 * ``helios replay verify`` re-decides the whole log without a divergence.
 
-Before FIFO routing, a tick decided on one worker while another decided an envelope of the
-same tenant read alerts it appended nothing to (only appended streams are version-checked), so
-an escalation could be recorded one tick later than any serial order would (about one in 400
-incident decisions): the comparison with the reference caught it.
+The comparison is made once the scheduler is stopped and the log has settled: inputs, state
+and decisions are all read at one log position (a tick decided while they were read would
+show as a decision of the deployed run alone). With a standard queue, two workers may decide a
+tick and an envelope of one tenant at once, on state that is not version-checked (a stream
+read but not appended to): FIFO routing rules that out.
 
 Decisions depend on arrival order, so a tenant never has two envelopes in flight: each wave
 carries one envelope per tenant and waits until all are decided. Tenants are independent,
