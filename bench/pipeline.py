@@ -7,7 +7,7 @@ calls per signal (never a throughput number: such servers are far slower than SQ
 
     python bench/pipeline.py [--envelopes 5000] [--database postgresql://…/postgres]
                              [--sqs http://127.0.0.1:55005] [--sqs-envelopes 300]
-    python bench/pipeline.py --workers 2 [--envelopes 3000] [--tenants 50]   # bench/scaling.py
+    python bench/pipeline.py --workers 2 [--envelopes 3000] [--tenants 50] [--fifo]  # scaling.py
 """
 
 from __future__ import annotations
@@ -153,6 +153,11 @@ def main() -> None:
         help="measure horizontal scale instead: 1 vs this many worker processes (bench/scaling.py)",
     )
     parser.add_argument("--tenants", type=int, default=50, help="with --workers: the spread case")
+    parser.add_argument(
+        "--fifo",
+        action="store_true",
+        help="with --workers: also route each tenant to one worker, as a FIFO queue does",
+    )
     args = parser.parse_args()
     for name, value in (
         ("AWS_ACCESS_KEY_ID", "testing"),
@@ -164,7 +169,9 @@ def main() -> None:
     if args.workers:
         import scaling
 
-        scaling.main(args.workers, args.envelopes, args.tenants, args.database, args.batch)
+        scaling.main(
+            args.workers, args.envelopes, args.tenants, args.database, args.batch, fifo=args.fifo
+        )
         return
 
     name = f"helios_bench_{secrets.token_hex(4)}"

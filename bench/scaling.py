@@ -7,9 +7,16 @@ writers with a table lock, so the append time bounds what any number of workers 
 Two workloads: every envelope for one tenant, and the same volume spread over many tenants.
 
 Workers consume an embedded queue file (SQLite): the benchmark measures Helios, not a queue
-server. Each worker process counts its appends and conflicts by wrapping its store.
+server. Each worker process counts its appends and conflicts by wrapping its store, and its CPU
+seconds (robust to a busy machine, unlike signals/s).
 
-    python bench/pipeline.py --workers 2 [--envelopes 3000] [--tenants 50]
+``--fifo`` adds, for N workers, the routing of a FIFO SQS queue (``HELIOS_SQS_FIFO``): one
+tenant's envelopes never on two workers at once. It is emulated on embedded queues, one per
+worker, each tenant's envelopes on the queue its name hashes to: a static partition, which
+is what FIFO message groups give a tenant at best (one worker at a time) without SQS's own
+costs (the SQS-compatible test server is far too slow to measure Helios through).
+
+    python bench/pipeline.py --workers 2 [--envelopes 3000] [--tenants 50] [--fifo]
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -84,8 +92,10 @@ def worker_main(queue_path: str, store_url: str, batch: int) -> None:
             )
             print("ready", flush=True)
             busy_started = time.perf_counter()
+            cpu_started = time.process_time()
             await worker.run(stop)
             busy_s = time.perf_counter() - busy_started
+            cpu_s = time.process_time() - cpu_started
         store.close()
         return {
             "signals": worker.stats.signals,
@@ -97,6 +107,7 @@ def worker_main(queue_path: str, store_url: str, batch: int) -> None:
             "duplicates": store.duplicates,
             "append_s": store.append_s,
             "busy_s": busy_s,
+            "cpu_s": cpu_s,
         }
 
     print(json.dumps(asyncio.run(run())), flush=True)
@@ -127,8 +138,25 @@ def _count_envelopes(store_url: str) -> int:
     return int(row[0]) if row else 0
 
 
-def run_once(server: str, envelopes: list, workers: int, batch: int) -> dict[str, Any]:
-    """One measured run: a fresh database, ``workers`` processes, every envelope decided."""
+FIFO_GROUP_RECEIVE = 10
+"""Messages of one group a FIFO queue hands to one consumer before they are deleted."""
+
+
+def _shard(tenant: str, shards: int) -> int:
+    return zlib.crc32(tenant.encode()) % shards
+
+
+def run_once(
+    server: str, envelopes: list, workers: int, batch: int, *, fifo: bool = False
+) -> dict[str, Any]:
+    """One measured run: a fresh database, ``workers`` processes, every envelope decided.
+
+    With ``fifo``, each worker consumes a queue of its own and a tenant's envelopes all go to
+    one of them (see the module's docstring), and a batch holds at most 10 envelopes per
+    tenant, as one ``ReceiveMessage`` of a FIFO queue hands out (approximated: the batch is
+    capped at 10 per tenant of the workload)."""
+    if fifo:
+        batch = min(batch, FIFO_GROUP_RECEIVE * len({e.tenant for e in envelopes}))
     name = f"helios_bench_{secrets.token_hex(4)}"
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -136,36 +164,49 @@ def run_once(server: str, envelopes: list, workers: int, batch: int) -> dict[str
     try:
         migrate(url)
         with tempfile.TemporaryDirectory() as tmp:
-            queue_path = Path(tmp) / "queue.db"
+            shards = workers if fifo else 1
+            paths = [Path(tmp) / f"queue-{n}.db" for n in range(shards)]
 
             async def prepare() -> None:
-                async with EmbeddedQueue(path=queue_path) as queue:
-                    await queue.depth()
+                for path in paths:
+                    async with EmbeddedQueue(path=path) as queue:
+                        await queue.depth()
 
             asyncio.run(prepare())
             processes = [
                 subprocess.Popen(
-                    [sys.executable, __file__, "--_worker", str(queue_path), url, str(batch)],
+                    [
+                        sys.executable,
+                        __file__,
+                        "--_worker",
+                        str(paths[n % shards]),
+                        url,
+                        str(batch),
+                    ],
                     stdout=subprocess.PIPE,
                     text=True,
                 )
-                for _ in range(workers)
+                for n in range(workers)
             ]
             for process in processes:
                 assert process.stdout is not None
                 assert process.stdout.readline().strip() == "ready"
 
             async def send_and_wait() -> float:
-                async with EmbeddedQueue(path=queue_path) as queue:
-                    started = time.perf_counter()
-                    for start in range(0, len(envelopes), 500):
-                        await queue.send(
-                            [envelope_message(e, correlation_id="bench")
-                             for e in envelopes[start : start + 500]]
-                        )  # fmt: skip
-                    while _count_envelopes(url) < len(envelopes):
-                        await asyncio.sleep(0.05)
-                    return time.perf_counter() - started
+                routed: list[list] = [[] for _ in paths]
+                for envelope in envelopes:
+                    routed[_shard(envelope.tenant, shards)].append(envelope)
+                started = time.perf_counter()
+                for path, mine in zip(paths, routed, strict=True):
+                    async with EmbeddedQueue(path=path) as queue:
+                        for start in range(0, len(mine), 500):
+                            await queue.send(
+                                [envelope_message(e, correlation_id="bench")
+                                 for e in mine[start : start + 500]]
+                            )  # fmt: skip
+                while _count_envelopes(url) < len(envelopes):
+                    await asyncio.sleep(0.05)
+                return time.perf_counter() - started
 
             elapsed = asyncio.run(send_and_wait())
             stats = []
@@ -177,45 +218,56 @@ def run_once(server: str, envelopes: list, workers: int, batch: int) -> dict[str
         totals["seconds"] = elapsed
         totals["signals_per_s"] = totals["signals"] / elapsed
         totals["workers"] = workers
+        totals["fifo"] = fifo
+        totals["batch"] = batch
+        totals["cpu_per_process"] = [s["cpu_s"] for s in stats]
         return totals
     finally:
         with psycopg.connect(server, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def report(label: str, one: dict[str, Any], many: dict[str, Any]) -> None:
-    workers = many["workers"]
-    efficiency = many["signals_per_s"] / one["signals_per_s"] / workers
+def report(label: str, one: dict[str, Any], *runs: dict[str, Any]) -> None:
     print(f"{label}")
-    for result in (one, many):
+    for result in (one, *runs):
         per_k = 1000 / max(1, result["signals"])
         # Of the run's worker-seconds (send → all decided, times processes), the share spent
         # in append: holding the table lock, or (with several workers) waiting for it.
         lock_share = result["append_s"] / max(1e-9, result["seconds"] * result["workers"])
+        routing = f"{'fifo' if result['fifo'] else 'standard'} batch {result['batch']:>3}"
+        cpu = " ".join(f"{c * per_k:.2f}" for c in result["cpu_per_process"])
         print(
-            f"  {result['workers']} worker(s): {result['signals_per_s']:>7.0f} signals/s"
+            f"  {result['workers']} worker(s) {routing}: {result['signals_per_s']:>7.0f} signals/s"
             f"  ({result['signals']} signals in {result['seconds']:.1f} s)"
             f"  conflicts/1k signals {result['conflicts'] * per_k:>5.1f}"
             f"  duplicate inputs/1k {result['duplicates'] * per_k:>4.1f}"
             f"  appends {result['appends']:>3}"
             f"  in append {lock_share:>4.0%}"
+            f"  CPU s/1k signals per process [{cpu}] (total {result['cpu_s'] * per_k:.2f})"
         )
+    for result in runs:
+        efficiency = result["signals_per_s"] / one["signals_per_s"] / result["workers"]
+        routing = "fifo" if result["fifo"] else "standard"
+        print(f"  scaling efficiency ({result['workers']} vs 1, {routing}): {efficiency:.2f}")
     # One worker never waits for the lock: its append time per signal is the time the lock is
     # held per signal, which bounds every number of workers on one database.
     held_ms = 1000 * one["append_s"] / max(1, one["signals"])
     print(
-        f"  scaling efficiency ({workers} vs 1): {efficiency:.2f}"
-        f"   lock held {held_ms:.3f} ms/signal → ceiling ≈ {1000 / max(1e-9, held_ms):.0f}"
+        f"  lock held {held_ms:.3f} ms/signal → ceiling ≈ {1000 / max(1e-9, held_ms):.0f}"
         " signals/s per database, whatever the number of workers"
     )
 
 
-def main(workers: int, envelopes_count: int, tenants: int, server: str, batch: int) -> None:
+def main(
+    workers: int, envelopes_count: int, tenants: int, server: str, batch: int, *, fifo: bool
+) -> None:
     for label, spread in (("one tenant", 1), (f"{tenants} tenants", tenants)):
         envelopes = _envelopes(envelopes_count, spread)
         one = run_once(server, envelopes, 1, batch)
-        many = run_once(server, envelopes, workers, batch)
-        report(f"{label}: {len(envelopes)} envelopes, batch {batch}", one, many)
+        runs = [run_once(server, envelopes, workers, batch)]
+        if fifo:
+            runs.append(run_once(server, envelopes, workers, batch, fifo=True))
+        report(f"{label}: {len(envelopes)} envelopes, batch {batch}", one, *runs)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ locals {
   common_environment = merge(var.environment, {
     HELIOS_QUEUE      = "sqs"
     HELIOS_SQS_PREFIX = var.prefix
+    HELIOS_SQS_FIFO   = "true"
     AWS_REGION        = var.region
     HELIOS_LOG_FORMAT = "json"
     HELIOS_LOG_LEVEL  = var.log_level
@@ -45,6 +46,9 @@ module "queues" {
   name              = each.key
   max_receive_count = 3
   alarm_actions     = var.alarm_actions
+  # Ingest: one tenant's envelopes and ticks to one worker at a time (HELIOS_SQS_FIFO above).
+  # Analytics decisions are not decided again in order, so that queue stays standard.
+  fifo = each.key == "ingest"
 }
 
 module "data" {

@@ -12,7 +12,7 @@ variable "region" {
 }
 
 variable "prefix" {
-  description = "Prefix of every resource name and of the queue names (HELIOS_SQS_PREFIX): \"helios-\" gives helios-ingest, helios-ingest-dlq, helios-analytics, helios-analytics-dlq. Use one per environment, e.g. \"helios-staging-\"."
+  description = "Prefix of every resource name and of the queue names (HELIOS_SQS_PREFIX): \"helios-\" gives helios-ingest.fifo, helios-ingest-dlq.fifo, helios-analytics, helios-analytics-dlq. Use one per environment, e.g. \"helios-staging-\"."
   type        = string
   default     = "helios-"
 
@@ -365,10 +365,11 @@ variable "environment" {
 
   validation {
     condition = length(setintersection(keys(var.environment), [
-      "HELIOS_STORE_URL", "HELIOS_QUEUE", "HELIOS_SQS_PREFIX", "AWS_REGION", "HELIOS_REDIS_URL",
-      "HELIOS_LOG_FORMAT", "HELIOS_HTTP_HOST", "HELIOS_HTTP_PORT", "HELIOS_DATA_DIR",
+      "HELIOS_STORE_URL", "HELIOS_QUEUE", "HELIOS_SQS_PREFIX", "HELIOS_SQS_FIFO", "AWS_REGION",
+      "HELIOS_REDIS_URL", "HELIOS_LOG_FORMAT", "HELIOS_HTTP_HOST", "HELIOS_HTTP_PORT",
+      "HELIOS_DATA_DIR",
     ])) == 0
-    error_message = "environment cannot set HELIOS_STORE_URL, HELIOS_QUEUE, HELIOS_SQS_PREFIX, AWS_REGION, HELIOS_REDIS_URL, HELIOS_LOG_FORMAT, HELIOS_HTTP_HOST, HELIOS_HTTP_PORT or HELIOS_DATA_DIR: they follow from the infrastructure."
+    error_message = "environment cannot set HELIOS_STORE_URL, HELIOS_QUEUE, HELIOS_SQS_PREFIX, HELIOS_SQS_FIFO, AWS_REGION, HELIOS_REDIS_URL, HELIOS_LOG_FORMAT, HELIOS_HTTP_HOST, HELIOS_HTTP_PORT or HELIOS_DATA_DIR: they follow from the infrastructure."
   }
 }
 

@@ -17,11 +17,11 @@ run "defaults" {
   # Distinct ARNs, so each policy can be checked to name the right queue.
   override_resource {
     target = module.queues["ingest"].aws_sqs_queue.main
-    values = { arn = "arn:aws:sqs:us-east-1:123456789012:helios-ingest" }
+    values = { arn = "arn:aws:sqs:us-east-1:123456789012:helios-ingest.fifo" }
   }
   override_resource {
     target = module.queues["ingest"].aws_sqs_queue.dead_letter
-    values = { arn = "arn:aws:sqs:us-east-1:123456789012:helios-ingest-dlq" }
+    values = { arn = "arn:aws:sqs:us-east-1:123456789012:helios-ingest-dlq.fifo" }
   }
   override_resource {
     target = module.queues["analytics"].aws_sqs_queue.main
@@ -40,15 +40,19 @@ run "defaults" {
   # --- Queues ----------------------------------------------------------------------------
 
   assert {
-    condition     = module.queues["ingest"].name == "helios-ingest" && module.queues["ingest"].dead_letter_name == "helios-ingest-dlq"
-    error_message = "the ingest queues must be named helios-ingest and helios-ingest-dlq, as `helios queues create` names them"
+    condition     = module.queues["ingest"].name == "helios-ingest.fifo" && module.queues["ingest"].dead_letter_name == "helios-ingest-dlq.fifo"
+    error_message = "the ingest queues must be FIFO, named helios-ingest.fifo and helios-ingest-dlq.fifo, as `helios queues create` names them"
   }
   assert {
     condition     = module.queues["analytics"].name == "helios-analytics" && module.queues["analytics"].dead_letter_name == "helios-analytics-dlq"
     error_message = "the analytics queues must be named helios-analytics and helios-analytics-dlq"
   }
   assert {
-    condition     = toset(keys(output.queue_urls)) == toset(["helios-ingest", "helios-ingest-dlq", "helios-analytics", "helios-analytics-dlq"])
+    condition     = module.queues["ingest"].fifo && !module.queues["analytics"].fifo
+    error_message = "the ingest queue and its DLQ must be FIFO (tests/queues.tftest.hcl checks their settings); the analytics queue stays standard"
+  }
+  assert {
+    condition     = toset(keys(output.queue_urls)) == toset(["helios-ingest.fifo", "helios-ingest-dlq.fifo", "helios-analytics", "helios-analytics-dlq"])
     error_message = "queue_urls must list the four queues by name"
   }
 
@@ -140,15 +144,16 @@ run "defaults" {
   assert {
     condition = alltrue([
       for s in [module.api, module.worker, module.followers, module.scheduler, module.migrate, module.admin, module.analytics] :
-      { for e in s.container.environment : e.name => e.value if contains(["HELIOS_QUEUE", "HELIOS_SQS_PREFIX", "AWS_REGION", "HELIOS_LOG_FORMAT", "HELIOS_REDIS_URL"], e.name) } == {
+      { for e in s.container.environment : e.name => e.value if contains(["HELIOS_QUEUE", "HELIOS_SQS_PREFIX", "HELIOS_SQS_FIFO", "AWS_REGION", "HELIOS_LOG_FORMAT", "HELIOS_REDIS_URL"], e.name) } == {
         HELIOS_QUEUE      = "sqs"
         HELIOS_SQS_PREFIX = "helios-"
+        HELIOS_SQS_FIFO   = "true"
         AWS_REGION        = "us-east-1"
         HELIOS_LOG_FORMAT = "json"
         HELIOS_REDIS_URL  = "rediss://master.helios-redis.abcdef.use1.cache.amazonaws.com:6379/0"
       }
     ])
-    error_message = "every process must use SQS with the Terraform queue prefix, the region, Redis over TLS and JSON logs"
+    error_message = "every process must use SQS with the Terraform queue prefix and FIFO ingest queue, the region, Redis over TLS and JSON logs"
   }
   assert {
     condition     = { for e in module.api.container.environment : e.name => e.value if startswith(e.name, "HELIOS_HTTP_") } == { HELIOS_HTTP_HOST = "0.0.0.0", HELIOS_HTTP_PORT = "8080" }
@@ -211,15 +216,15 @@ run "defaults" {
   assert {
     condition = (
       toset(flatten(jsondecode(aws_iam_role_policy.task["api"].policy).Statement[*].Action)) == toset(["sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:SendMessage"]) &&
-      alltrue([for st in jsondecode(aws_iam_role_policy.task["api"].policy).Statement : st.Resource == ["arn:aws:sqs:us-east-1:123456789012:helios-ingest"] if contains(st.Action, "sqs:SendMessage")]) &&
-      toset(flatten(jsondecode(aws_iam_role_policy.task["api"].policy).Statement[*].Resource)) == toset(["arn:aws:sqs:us-east-1:123456789012:helios-ingest", "arn:aws:sqs:us-east-1:123456789012:helios-ingest-dlq"])
+      alltrue([for st in jsondecode(aws_iam_role_policy.task["api"].policy).Statement : st.Resource == ["arn:aws:sqs:us-east-1:123456789012:helios-ingest.fifo"] if contains(st.Action, "sqs:SendMessage")]) &&
+      toset(flatten(jsondecode(aws_iam_role_policy.task["api"].policy).Statement[*].Resource)) == toset(["arn:aws:sqs:us-east-1:123456789012:helios-ingest.fifo", "arn:aws:sqs:us-east-1:123456789012:helios-ingest-dlq.fifo"])
     )
     error_message = "the API may send to the ingest queue (and look it up), nothing more"
   }
   assert {
     condition = (
       toset(flatten(jsondecode(aws_iam_role_policy.task["worker"].policy).Statement[*].Action)) == toset(["sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]) &&
-      alltrue([for st in jsondecode(aws_iam_role_policy.task["worker"].policy).Statement : st.Resource == ["arn:aws:sqs:us-east-1:123456789012:helios-ingest"] if contains(st.Action, "sqs:ReceiveMessage")])
+      alltrue([for st in jsondecode(aws_iam_role_policy.task["worker"].policy).Statement : st.Resource == ["arn:aws:sqs:us-east-1:123456789012:helios-ingest.fifo"] if contains(st.Action, "sqs:ReceiveMessage")])
     )
     error_message = "workers may receive, delete and change the visibility of ingest messages (and look the queue up), nothing more"
   }
@@ -233,7 +238,7 @@ run "defaults" {
   assert {
     condition = alltrue([
       for st in jsondecode(aws_iam_role_policy.task["scheduler"].policy).Statement :
-      st.Resource == ["arn:aws:sqs:us-east-1:123456789012:helios-ingest-dlq"] if contains(st.Action, "sqs:ReceiveMessage")
+      st.Resource == ["arn:aws:sqs:us-east-1:123456789012:helios-ingest-dlq.fifo"] if contains(st.Action, "sqs:ReceiveMessage")
     ]) && !contains(flatten(jsondecode(aws_iam_role_policy.task["scheduler"].policy).Statement[*].Action), "sqs:DeleteMessage")
     error_message = "the scheduler may peek at the ingest DLQ, never delete from it"
   }
@@ -246,8 +251,8 @@ run "defaults" {
   }
   assert {
     condition = (
-      alltrue([for st in jsondecode(aws_iam_role_policy.task["admin"].policy).Statement : st.Resource == ["arn:aws:sqs:us-east-1:123456789012:helios-ingest-dlq"] if contains(st.Action, "sqs:ReceiveMessage")]) &&
-      alltrue([for st in jsondecode(aws_iam_role_policy.task["admin"].policy).Statement : st.Resource == ["arn:aws:sqs:us-east-1:123456789012:helios-ingest"] if contains(st.Action, "sqs:SendMessage")])
+      alltrue([for st in jsondecode(aws_iam_role_policy.task["admin"].policy).Statement : st.Resource == ["arn:aws:sqs:us-east-1:123456789012:helios-ingest-dlq.fifo"] if contains(st.Action, "sqs:ReceiveMessage")]) &&
+      alltrue([for st in jsondecode(aws_iam_role_policy.task["admin"].policy).Statement : st.Resource == ["arn:aws:sqs:us-east-1:123456789012:helios-ingest.fifo"] if contains(st.Action, "sqs:SendMessage")])
     )
     error_message = "the admin console may work on the ingest DLQ and redrive into the ingest queue, nothing more"
   }
@@ -271,7 +276,7 @@ run "defaults" {
       aws_appautoscaling_policy.worker_queue_depth.resource_id == "service/helios-cluster/helios-worker" &&
       aws_appautoscaling_policy.worker_queue_depth.target_tracking_scaling_policy_configuration[0].customized_metric_specification[0].namespace == "AWS/SQS" &&
       aws_appautoscaling_policy.worker_queue_depth.target_tracking_scaling_policy_configuration[0].customized_metric_specification[0].metric_name == "ApproximateNumberOfMessagesVisible" &&
-      aws_appautoscaling_policy.worker_queue_depth.target_tracking_scaling_policy_configuration[0].customized_metric_specification[0].dimensions == toset([{ name = "QueueName", value = "helios-ingest" }])
+      aws_appautoscaling_policy.worker_queue_depth.target_tracking_scaling_policy_configuration[0].customized_metric_specification[0].dimensions == toset([{ name = "QueueName", value = "helios-ingest.fifo" }])
     )
     error_message = "the workers' count must track the visible messages of the ingest queue"
   }
@@ -333,7 +338,7 @@ run "no_nat_no_redis_https_paused" {
     error_message = "paused scales every service to zero"
   }
   assert {
-    condition     = module.queues["ingest"].name == "helios-dev-ingest" && aws_appautoscaling_policy.worker_queue_depth.target_tracking_scaling_policy_configuration[0].customized_metric_specification[0].dimensions == toset([{ name = "QueueName", value = "helios-dev-ingest" }])
+    condition     = module.queues["ingest"].name == "helios-dev-ingest.fifo" && aws_appautoscaling_policy.worker_queue_depth.target_tracking_scaling_policy_configuration[0].customized_metric_specification[0].dimensions == toset([{ name = "QueueName", value = "helios-dev-ingest.fifo" }])
     error_message = "scaling follows the prefixed ingest queue"
   }
   assert {

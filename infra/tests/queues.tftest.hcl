@@ -48,3 +48,60 @@ run "redrive_after_three_receives_into_the_dlq" {
     error_message = "an alarm must watch the DLQ"
   }
 }
+
+run "fifo_queues_with_a_fifo_dlq_and_per_group_throughput" {
+  command = apply
+
+  module {
+    source = "./modules/queues"
+  }
+
+  variables {
+    prefix = "helios-"
+    name   = "ingest"
+    fifo   = true
+  }
+
+  assert {
+    condition     = aws_sqs_queue.main.name == "helios-ingest.fifo" && aws_sqs_queue.dead_letter.name == "helios-ingest-dlq.fifo"
+    error_message = "FIFO queues must be named <prefix><name>.fifo and <prefix><name>-dlq.fifo, as `helios queues create` names them with HELIOS_SQS_FIFO=true"
+  }
+  assert {
+    condition     = aws_sqs_queue.main.fifo_queue && aws_sqs_queue.dead_letter.fifo_queue
+    error_message = "a FIFO queue's dead-letter queue must be FIFO too"
+  }
+  assert {
+    condition     = !aws_sqs_queue.main.content_based_deduplication
+    error_message = "messages carry their own deduplication ids; equal bodies are not duplicates"
+  }
+  assert {
+    condition     = aws_sqs_queue.main.deduplication_scope == "messageGroup" && aws_sqs_queue.main.fifo_throughput_limit == "perMessageGroupId"
+    error_message = "the ingest queue must be high-throughput FIFO: quota and deduplication per message group (tenant)"
+  }
+  assert {
+    condition     = jsondecode(aws_sqs_queue.main.redrive_policy).deadLetterTargetArn == aws_sqs_queue.dead_letter.arn
+    error_message = "the redrive policy must target the queue's own FIFO DLQ"
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.dead_letters.dimensions["QueueName"] == "helios-ingest-dlq.fifo"
+    error_message = "the alarm must watch the FIFO DLQ"
+  }
+}
+
+run "standard_queues_have_no_fifo_settings" {
+  command = apply
+
+  module {
+    source = "./modules/queues"
+  }
+
+  variables {
+    prefix = "helios-"
+    name   = "analytics"
+  }
+
+  assert {
+    condition     = aws_sqs_queue.main.fifo_queue != true && aws_sqs_queue.dead_letter.fifo_queue != true && aws_sqs_queue.main.name == "helios-analytics"
+    error_message = "without fifo, standard queues with plain names"
+  }
+}

@@ -99,6 +99,41 @@ def test_queues_create_makes_the_sqs_queues_and_their_dead_letter_queues(
             assert queue["dead_letter_url"].endswith(f"/{prefix}{queue['name']}-dlq")
 
 
+@pytest.mark.sqs
+def test_with_sqs_fifo_the_ingest_queue_is_created_fifo_and_a_dead_letter_redrives_into_it(
+    helios: Helios, sqs_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """HELIOS_SQS_FIFO: ``<prefix>ingest.fifo`` and its FIFO DLQ (analytics stays standard);
+    the processes find it by name, send to it, and ``dlq redrive`` resends into its group."""
+    prefix = f"t{uuid.uuid4().hex[:10]}-"
+    env = {
+        "HELIOS_QUEUE": "sqs",
+        "HELIOS_SQS_ENDPOINT_URL": sqs_endpoint,
+        "HELIOS_SQS_PREFIX": prefix,
+        "HELIOS_SQS_FIFO": "true",
+        "HELIOS_DATA_DIR": str(tmp_path / "data"),
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    code, out = helios("queues", "create", "--name", "ingest", "--name", "analytics")
+    assert code == 0
+    urls = {q["name"]: (q["url"], q["dead_letter_url"]) for q in out["created"]}
+    assert urls["ingest"][0].endswith(f"/{prefix}ingest.fifo")
+    assert urls["ingest"][1].endswith(f"/{prefix}ingest-dlq.fifo")
+    assert urls["analytics"][0].endswith(f"/{prefix}analytics")
+
+    asyncio.run(_dead_letter_one(Settings.from_env(env)))
+    code, moved = helios("dlq", "redrive", "--json", "--all")
+    assert (code, moved) == (0, {"redriven": 1})
+
+    async def receive_back() -> list[Any]:
+        async with open_queue(Settings.from_env(env), open_blobs(Settings.from_env(env))) as q:
+            return list(await q.receive(max_messages=10, wait_seconds=2))
+
+    [back] = asyncio.run(receive_back())
+    assert (back.attributes.tenant, back.receive_count) == ("acme", 1)
+
+
 def _envelope() -> Envelope:
     return Envelope(
         ingest_id="ing-dead-1",

@@ -2,7 +2,10 @@
 
 Two API processes, two ingest workers, the followers (projections, notifier, fan-out) and the
 scheduler, as separate processes over PostgreSQL (a private database), Redis (rate limits and
-Idempotency-Keys, shared by both APIs) and the SQS-compatible server (private queue names).
+Idempotency-Keys, shared by both APIs) and a private SQS-compatible server, with the ingest
+queue FIFO as in production (``HELIOS_SQS_FIFO``: one message group per tenant, so one
+tenant's envelopes and ticks are decided by one worker at a time). The server is
+``tests/fifo_sqs.py``'s moto, which honours message groups for receives already waiting.
 Several tenants send alerts from three sources (Alertmanager, Grafana, PagerDuty) that report
 the same problems. Mid-run one worker and one API process are killed with SIGKILL and started
 again; clients retry a failed request on the other API with the same Idempotency-Key, as
@@ -16,8 +19,11 @@ At the end:
   envelope as received, each tick) in the same order, in memory;
 * ``helios replay verify`` re-decides the whole log without a divergence.
 
-Known and marked ``xfail`` (not strict: it is a race): a tick and an envelope of the same
-tenant decided at once on two workers can leave one escalation a tick late (see the mark).
+The comparison is made once the scheduler is stopped and the log has settled: inputs, state
+and decisions are all read at one log position (a tick decided while they were read would
+show as a decision of the deployed run alone). With a standard queue, two workers may decide a
+tick and an envelope of one tenant at once, on state that is not version-checked (a stream
+read but not appended to): FIFO routing rules that out.
 
 Decisions depend on arrival order, so a tenant never has two envelopes in flight: each wave
 carries one envelope per tenant and waits until all are decided. Tenants are independent,
@@ -42,10 +48,11 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
-from production import Deployment, Process, base_env, delete_queues, private_database
+from production import Deployment, Process, base_env, private_database
 from production import wait_healthy as wait_api
 from threaded import free_port
 
+from fifo_sqs import fifo_sqs_server
 from helios.adapters.sqs import SqsSettings, create_queues, sqs_client
 from helios.adapters.store.factory import migrate, open_event_store
 from helios.apps.application.replay.log import Window
@@ -62,7 +69,11 @@ WAVES = int(os.environ.get("HELIOS_TOPOLOGY_WAVES", "24"))
 KILL_WORKER_AT = WAVES // 3
 KILL_API_AT = 2 * WAVES // 3
 WAVE_DECIDED_WITHIN_S = 40
-"""A killed worker's messages come back after the 5 s visibility timeout; slack for a busy box."""
+"""A killed worker's messages come back after the visibility timeout; slack for a busy box."""
+VISIBILITY_S = 15
+"""Long enough that a batch outlives it on no worker, even on a busy 2-core box: a message
+whose visibility lapses mid-batch frees its tenant's message group, and the other worker could
+then decide that tenant at the same time (FIFO's one-at-a-time holds only within it)."""
 START = 1_700_000_000_000
 HELIOS = [sys.executable, "-m", "helios.apps.cli"]
 
@@ -113,16 +124,22 @@ def _provision(store_url: str) -> list[Tenant]:
 async def _create_queues(endpoint: str, prefix: str) -> None:
     async with sqs_client(SqsSettings(endpoint_url=endpoint, max_attempts=2)) as client:
         for name in ("ingest", "analytics"):
-            await create_queues(client, prefix=prefix, name=name, visibility_timeout_s=5)
+            await create_queues(
+                client,
+                prefix=prefix,
+                name=name,
+                visibility_timeout_s=VISIBILITY_S,
+                fifo=name == "ingest",
+            )
 
 
 @pytest.fixture
-def topology(tmp_path: Path, redis_url: str, sqs_endpoint: str) -> Iterator[tuple]:
+def topology(tmp_path: Path, redis_url: str) -> Iterator[tuple]:
     server = os.environ.get("HELIOS_TEST_DATABASE_URL", "")
     if not server:
         pytest.fail("HELIOS_TEST_DATABASE_URL not set")
     prefix = f"topo{uuid.uuid4().hex[:10]}-"
-    with private_database(server) as store_url:
+    with private_database(server) as store_url, fifo_sqs_server() as sqs_endpoint:
         env = base_env(
             store_url=store_url,
             redis_url=redis_url,
@@ -139,10 +156,11 @@ def topology(tmp_path: Path, redis_url: str, sqs_endpoint: str) -> Iterator[tupl
             env={
                 **env,
                 "HELIOS_WORKER_WAIT_S": "1",
-                "HELIOS_WORKER_VISIBILITY_S": "5",
+                "HELIOS_WORKER_VISIBILITY_S": str(VISIBILITY_S),
                 "HELIOS_WORKER_BATCH": "50",
                 "HELIOS_FOLLOWER_POLL_S": "0.2",
                 "HELIOS_TICK_INTERVAL_S": os.environ.get("HELIOS_TOPOLOGY_TICK_S", "2"),
+                "HELIOS_SQS_FIFO": "true",
             },
             data_root=tmp_path,
         )
@@ -150,7 +168,6 @@ def topology(tmp_path: Path, redis_url: str, sqs_endpoint: str) -> Iterator[tupl
             yield deployment, tenants, store_url
         finally:
             deployment.stop_all()
-            delete_queues(sqs_endpoint, prefix)
 
 
 def _start_api(deployment: Deployment, name: str, port: int) -> Process:
@@ -230,6 +247,19 @@ def _wait_decided(reader: LogReader, expected: int, deployment: Deployment) -> N
                 f"{WAVE_DECIDED_WITHIN_S} s\n{deployment.tails()}"
             )
         time.sleep(0.05)
+
+
+def _wait_log_settled(store: EventStore, *, quiet_s: float = 3.0) -> None:
+    """Wait until nothing has been appended for ``quiet_s`` (ticks in flight decided)."""
+    deadline = time.monotonic() + WAVE_DECIDED_WITHIN_S
+    last, since = store.max_position(), time.monotonic()
+    while time.monotonic() - since < quiet_s:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the log still grows {WAVE_DECIDED_WITHIN_S} s after the end")
+        time.sleep(0.2)
+        position = store.max_position()
+        if position != last:
+            last, since = position, time.monotonic()
 
 
 # --- checks -----------------------------------------------------------------------------------
@@ -354,16 +384,6 @@ def _check_against_reference(
     assert sum(c[0] for c in counts.values()) > TENANTS  # alerts were decided at all
 
 
-@pytest.mark.xfail(
-    reason="known race: a tick decided on one worker while another decides an envelope of the "
-    "same tenant reads alerts it appends nothing to, and only appended streams are "
-    "version-checked, so an escalation can be recorded one tick later than a serial run "
-    "would (seen in about one of 400 incident decisions). Fix: one tenant's envelopes and "
-    "ticks to one worker at a time (SQS FIFO message groups by tenant), or a version check "
-    "of the streams a decision read. Exactly-once and process restarts fail the test for real.",
-    raises=SerialOrderDivergence,
-    strict=False,
-)
 def test_two_apis_two_workers_followers_and_scheduler_survive_kills_and_match_a_reference(
     topology: tuple,
 ) -> None:
@@ -407,6 +427,12 @@ def test_two_apis_two_workers_followers_and_scheduler_survive_kills_and_match_a_
                     wait_api(urls[0], apis[0])
 
         assert scheduler.popen.poll() is None, scheduler.tail()
+        # The scheduler keeps sending ticks: stop it and let the last ones be decided, so that
+        # the inputs, the deployed state and its decisions are all read at one log position
+        # (read while ticks still came, a late tick's escalation was in the deployed decisions
+        # but not in the inputs given to the reference).
+        scheduler.stop()
+        _wait_log_settled(store)
         _check_against_reference(store, store_url, tenants, sender)
     finally:
         store.close()

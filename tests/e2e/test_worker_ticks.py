@@ -11,11 +11,14 @@ import attrs
 import pytest
 from queues import QUEUE_KINDS, open_test_queue
 
+from helios.adapters.embedded_queue import EmbeddedQueue
 from helios.adapters.store.factory import open_event_store
 from helios.apps.application.envelopes import envelope_message
+from helios.apps.application.ingest import Ingestor
 from helios.apps.embedded.traffic import TrafficGenerator
 from helios.apps.workers.ingest import IngestWorker
 from helios.apps.workers.messages import TickCommand, tick_message
+from helios.domain import intake
 from helios.ports.queue import Queue
 
 START = 1_700_000_000_000
@@ -94,5 +97,55 @@ async def test_ticks_that_decide_nothing_are_acknowledged_and_never_dead_lettere
         assert worker.stats.ticks == 4
         recorded = [e for e in store.read_log(0, 10_000) if e.name == "helios.intake.tick.v1"]
         assert len(recorded) == 3
+    finally:
+        store.close()
+
+
+async def test_a_batch_is_decided_in_each_tenants_order_of_envelopes_and_ticks(
+    tmp_path: Path,
+) -> None:
+    """A batch from a FIFO queue holds a tenant's messages in order: an envelope after a tick
+    is decided after it (other tenants' envelopes still share one transaction)."""
+    store = open_event_store("memory://")
+    acme = list(TrafficGenerator(tenant="acme", start=START, seed=5).envelopes(2))[:2]
+    other = list(TrafficGenerator(tenant="other", start=START, seed=6).envelopes(1))[:1]
+    tick = TickCommand(tenant="acme", at=acme[0].received_at + 1, dedup_keys=())
+    try:
+        async with EmbeddedQueue(path=tmp_path / "queue.db") as queue:
+            await queue.send(
+                [
+                    envelope_message(acme[0], correlation_id="a1"),
+                    tick_message(tick),
+                    envelope_message(other[0], correlation_id="o1"),
+                    envelope_message(acme[1], correlation_id="a2"),
+                ]
+            )
+            received = await queue.receive(max_messages=10, wait_seconds=1)
+            assert [m.attributes.correlation_id for m in received] == [
+                "a1",
+                f"tick-{tick.at}",
+                "o1",
+                "a2",
+            ]
+            worker = IngestWorker(queue=queue, store=store, concurrency=1)
+            await worker.process(Ingestor(store), received, asyncio.Event())
+
+            assert await queue.depth() == 0
+        inputs = [
+            e.event
+            for e in store.read_log(0, 10_000)
+            if isinstance(e.event, intake.EnvelopeReceived | intake.TickReceived)
+        ]
+        assert [
+            ("tick", i.tenant)
+            if isinstance(i, intake.TickReceived)
+            else (i.envelope.ingest_id, i.envelope.tenant)
+            for i in inputs
+        ] == [
+            (acme[0].ingest_id, "acme"),
+            (other[0].ingest_id, "other"),
+            ("tick", "acme"),
+            (acme[1].ingest_id, "acme"),
+        ]
     finally:
         store.close()

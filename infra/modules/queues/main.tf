@@ -1,15 +1,20 @@
 # One work queue and its dead-letter queue, named as `helios queues create` names them
-# locally: "<prefix><name>" and "<prefix><name>-dlq".
+# locally: "<prefix><name>" and "<prefix><name>-dlq", with ".fifo" after both when FIFO
+# (HELIOS_SQS_FIFO=true): a FIFO queue's dead-letter queue must be FIFO too.
 
 locals {
-  main_name        = "${var.prefix}${var.name}"
-  dead_letter_name = "${var.prefix}${var.name}-dlq"
+  suffix           = var.fifo ? ".fifo" : ""
+  main_name        = "${var.prefix}${var.name}${local.suffix}"
+  dead_letter_name = "${var.prefix}${var.name}-dlq${local.suffix}"
 }
 
 resource "aws_sqs_queue" "dead_letter" {
   name                      = local.dead_letter_name
   sqs_managed_sse_enabled   = true
   message_retention_seconds = var.dead_letter_retention_seconds
+  fifo_queue                = var.fifo ? true : null
+  # Takes what the redrive policy moves (no sends of its own): per-queue defaults suffice.
+  content_based_deduplication = var.fifo ? false : null
 }
 
 resource "aws_sqs_queue" "main" {
@@ -18,6 +23,15 @@ resource "aws_sqs_queue" "main" {
   visibility_timeout_seconds = var.visibility_timeout_seconds
   message_retention_seconds  = var.retention_seconds
   receive_wait_time_seconds  = 20
+
+  # FIFO: the tenant is the message group, so one tenant is decided by one worker at a time.
+  # Each message carries its own deduplication id (an envelope's ingest id, a tick's tenant
+  # and time), never the body's hash. High-throughput mode: the quota and deduplication are
+  # per message group, not per queue (docs/capacity.md).
+  fifo_queue                  = var.fifo ? true : null
+  content_based_deduplication = var.fifo ? false : null
+  deduplication_scope         = var.fifo ? "messageGroup" : null
+  fifo_throughput_limit       = var.fifo ? "perMessageGroupId" : null
 
   redrive_policy = jsonencode({
     deadLetterTargetArn = aws_sqs_queue.dead_letter.arn

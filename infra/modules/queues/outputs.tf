@@ -27,3 +27,8 @@ output "dead_letter_arn" {
   description = "ARN of the dead-letter queue."
   value       = aws_sqs_queue.dead_letter.arn
 }
+
+output "fifo" {
+  description = "Whether the queue and its dead-letter queue are FIFO queues (one message group per tenant)."
+  value       = aws_sqs_queue.main.fifo_queue == true && aws_sqs_queue.dead_letter.fifo_queue == true
+}

@@ -8,6 +8,12 @@ variable "name" {
   type        = string
 }
 
+variable "fifo" {
+  description = "FIFO queues (\".fifo\" names), one message group per tenant: set with HELIOS_SQS_FIFO=true for the ingest queue."
+  type        = bool
+  default     = false
+}
+
 variable "max_receive_count" {
   description = "Receives after which a message moves to the dead-letter queue."
   type        = number

@@ -151,7 +151,9 @@ async def create_sqs_queues(settings: Settings, names: tuple[str, ...]) -> list[
     created: list[ProvisionedQueue] = []
     async with sqs_client(client_settings) as client:
         for name in names:
-            urls = await create_queues(client, prefix=settings.sqs_prefix, name=name)
+            urls = await create_queues(
+                client, prefix=settings.sqs_prefix, name=name, fifo=is_fifo(settings, name)
+            )
             created.append(
                 ProvisionedQueue(name=name, url=urls.main, dead_letter_url=urls.dead_letter)
             )
@@ -212,6 +214,12 @@ def open_mailer(settings: Settings) -> Mailer:
     return InMemoryMailer(log=True)
 
 
+def is_fifo(settings: Settings, name: str) -> bool:
+    """Whether queue ``name`` is a FIFO queue: the ingest queue with HELIOS_SQS_FIFO. Other
+    queues (analytics) have no decision that depends on another worker's, so stay standard."""
+    return settings.sqs_fifo and name == "ingest"
+
+
 @asynccontextmanager
 async def open_queue(
     settings: Settings, blobs: BlobStore, *, name: str = "ingest"
@@ -225,6 +233,7 @@ async def open_queue(
             region=settings.aws_region,
             prefix=settings.sqs_prefix,
             name=name,
+            fifo=is_fifo(settings, name),
         )
         async with open_sqs_queue(sqs, blob_store=blobs) as queue:
             yield queue

@@ -9,6 +9,9 @@
 |  |  | get 503 and /readyz says not ready (0: only a failing write counts) |
 | HELIOS_SQS_ENDPOINT_URL | (AWS) | an SQS-compatible endpoint, e.g. http://127.0.0.1:55005 |
 | HELIOS_SQS_PREFIX | helios- | queue name prefix (the same names Terraform creates) |
+| HELIOS_SQS_FIFO | false | ``true``: the ingest queue and its dead-letter queue are FIFO |
+|  |  | (``<prefix>ingest.fifo``), one message group per tenant, so one tenant's envelopes and |
+|  |  | ticks are decided by one worker at a time, in order (needs HELIOS_QUEUE=sqs) |
 | AWS_REGION / AWS_DEFAULT_REGION | us-east-1 | SQS region |
 | HELIOS_REDIS_URL | (none: local) | Redis for rate limits and idempotency keys; none: limits in |
 |  |  | process, keys in the embedded queue's file (in process with HELIOS_QUEUE=sqs) |
@@ -91,6 +94,7 @@ class Settings:
     queue_min_free_bytes: int = DEFAULT_QUEUE_MIN_FREE_MB * 1024 * 1024
     sqs_endpoint_url: str | None = None
     sqs_prefix: str = "helios-"
+    sqs_fifo: bool = False
     aws_region: str = "us-east-1"
     redis_url: str | None = None
     http_host: str = "127.0.0.1"
@@ -207,6 +211,7 @@ class Settings:
             * 1024,
             sqs_endpoint_url=values.get("HELIOS_SQS_ENDPOINT_URL") or None,
             sqs_prefix=values.get("HELIOS_SQS_PREFIX", "helios-"),
+            sqs_fifo=_sqs_fifo(values, queue),
             aws_region=values.get("AWS_REGION") or values.get("AWS_DEFAULT_REGION") or "us-east-1",
             redis_url=values.get("HELIOS_REDIS_URL") or None,
             http_host=values.get("HELIOS_HTTP_HOST", "127.0.0.1"),
@@ -244,6 +249,29 @@ class Settings:
             analytics_threads=max(1, _int(values, "HELIOS_ANALYTICS_THREADS", 1)),
             analytics_batch=max(1, _int(values, "HELIOS_ANALYTICS_BATCH", 2_000)),
         )
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"", "0", "false", "no", "off"})
+
+
+def _sqs_fifo(values: Mapping[str, str], queue: str) -> bool:
+    """HELIOS_SQS_FIFO as a boolean.
+
+    Raises:
+        InvalidSetting: not a boolean, or ``true`` without HELIOS_QUEUE=sqs (the embedded queue
+            has no message groups: it would silently ignore the setting).
+    """
+    raw = values.get("HELIOS_SQS_FIFO", "").strip().lower()
+    if raw not in _TRUE | _FALSE:
+        raise InvalidSetting(f"HELIOS_SQS_FIFO must be 'true' or 'false', not {raw!r}")
+    fifo = raw in _TRUE
+    if fifo and queue != "sqs":
+        raise InvalidSetting(
+            f"HELIOS_SQS_FIFO=true needs HELIOS_QUEUE=sqs, not {queue!r} (FIFO routing is an SQS "
+            "feature; the embedded queue is served by one worker process)"
+        )
+    return fifo
 
 
 def _int(values: Mapping[str, str], name: str, default: int) -> int:

@@ -66,6 +66,9 @@ class OutgoingMessage:
     deduplication_id: str | None = None
     """Lets a queue drop a repeat sent within a few minutes (FIFO SQS, embedded). Optional:
     consumers deduplicate anyway."""
+    group: str | None = None
+    """On a FIFO queue, the message group: one consumer at a time takes a group's messages,
+    in order. None: the tenant (its envelopes and ticks are decided one at a time)."""
 
 
 @attrs.frozen(kw_only=True)

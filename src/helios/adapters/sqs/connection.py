@@ -22,6 +22,9 @@ class SqsSettings:
     region: str = "us-east-1"
     prefix: str = DEFAULT_PREFIX
     name: str = INGEST
+    fifo: bool = False
+    """The queue and its dead-letter queue are FIFO (``<prefix><name>.fifo``): one message
+    group per tenant."""
     connect_timeout_s: float = 2.0
     read_timeout_s: float = 25.0
     """Must exceed the 20 s long poll, or every idle receive would time out."""
@@ -54,7 +57,9 @@ async def open_sqs_queue(
         QueueUnavailable: the queues do not exist or SQS cannot be reached.
     """
     async with sqs_client(settings) as client:
-        urls = await find_queues(client, prefix=settings.prefix, name=settings.name)
+        urls = await find_queues(
+            client, prefix=settings.prefix, name=settings.name, fifo=settings.fifo
+        )
         yield SqsQueue(
             client=client,
             queue_url=urls.main,

@@ -12,6 +12,8 @@ from helios.ports.queue import DEFAULT_MAX_RECEIVES, QueueUnavailable
 
 DEFAULT_PREFIX = "helios-"
 INGEST = "ingest"
+FIFO_SUFFIX = ".fifo"
+"""SQS requires it at the end of a FIFO queue's name (and tells FIFO queues apart by it)."""
 
 _FOUR_DAYS_S = 4 * 24 * 3600
 # Longer than the main queue's: a dead letter keeps its original enqueue time, and must not
@@ -31,9 +33,31 @@ class QueueUrls:
     dead_letter: str
 
 
-def queue_names(*, prefix: str = DEFAULT_PREFIX, name: str = INGEST) -> QueueNames:
-    """``helios-ingest`` and ``helios-ingest-dlq`` by default."""
-    return QueueNames(main=f"{prefix}{name}", dead_letter=f"{prefix}{name}-dlq")
+def queue_names(
+    *, prefix: str = DEFAULT_PREFIX, name: str = INGEST, fifo: bool = False
+) -> QueueNames:
+    """``helios-ingest`` and ``helios-ingest-dlq`` by default; with ``fifo``,
+    ``helios-ingest.fifo`` and ``helios-ingest-dlq.fifo`` (a FIFO queue's dead-letter queue
+    must be FIFO too)."""
+    suffix = FIFO_SUFFIX if fifo else ""
+    return QueueNames(main=f"{prefix}{name}{suffix}", dead_letter=f"{prefix}{name}-dlq{suffix}")
+
+
+def fifo_attributes(*, dead_letter: bool) -> dict[str, str]:
+    """The attributes that make a queue FIFO.
+
+    Deduplication is by explicit ``MessageDeduplicationId`` (each message's ingest id, tick or
+    command id; see ``SqsQueue``), not ``ContentBasedDeduplication``: two envelopes with the
+    same body are two deliveries to decide, and a resend of one envelope has the same id.
+    The main queue is high-throughput FIFO: deduplication and the throughput quota per message
+    group (a tenant), not per queue. A dead-letter queue takes what the redrive policy moves,
+    so it keeps the plain (per-queue) defaults.
+    """
+    attributes = {"FifoQueue": "true", "ContentBasedDeduplication": "false"}
+    if not dead_letter:
+        attributes["DeduplicationScope"] = "messageGroup"
+        attributes["FifoThroughputLimit"] = "perMessageGroupId"
+    return attributes
 
 
 async def create_queues(
@@ -43,18 +67,28 @@ async def create_queues(
     name: str = INGEST,
     max_receives: int = DEFAULT_MAX_RECEIVES,
     visibility_timeout_s: int = 30,
+    fifo: bool = False,
 ) -> QueueUrls:
     """Create (or update) a queue and its dead-letter queue with a redrive policy.
+
+    With ``fifo``, both are FIFO queues (``fifo_attributes``): the ``SqsQueue`` on them sends
+    each tenant's messages as one message group, so SQS hands one tenant's work to one
+    consumer at a time, in order.
 
     Idempotent: run again, it leaves existing queues in place and reapplies the attributes.
 
     Raises:
         QueueUnavailable: SQS refused or could not be reached.
     """
-    names = queue_names(prefix=prefix, name=name)
+    names = queue_names(prefix=prefix, name=name, fifo=fifo)
     try:
         dead_url = await _create_or_update(
-            client, names.dead_letter, {"MessageRetentionPeriod": str(_FOURTEEN_DAYS_S)}
+            client,
+            names.dead_letter,
+            {
+                "MessageRetentionPeriod": str(_FOURTEEN_DAYS_S),
+                **(fifo_attributes(dead_letter=True) if fifo else {}),
+            },
         )
         attributes = await client.get_queue_attributes(
             QueueUrl=dead_url, AttributeNames=["QueueArn"]
@@ -71,6 +105,7 @@ async def create_queues(
                 "MessageRetentionPeriod": str(_FOUR_DAYS_S),
                 "ReceiveMessageWaitTimeSeconds": "20",
                 "RedrivePolicy": json.dumps(redrive_policy),
+                **(fifo_attributes(dead_letter=False) if fifo else {}),
             },
         )
     except (BotoCoreError, ClientError) as error:
@@ -79,14 +114,14 @@ async def create_queues(
 
 
 async def find_queues(
-    client: Any, *, prefix: str = DEFAULT_PREFIX, name: str = INGEST
+    client: Any, *, prefix: str = DEFAULT_PREFIX, name: str = INGEST, fifo: bool = False
 ) -> QueueUrls:
-    """The URLs of existing queues.
+    """The URLs of existing queues (``.fifo`` names with ``fifo``).
 
     Raises:
         QueueUnavailable: a queue does not exist or SQS cannot be reached.
     """
-    names = queue_names(prefix=prefix, name=name)
+    names = queue_names(prefix=prefix, name=name, fifo=fifo)
     try:
         main = await client.get_queue_url(QueueName=names.main)
         dead = await client.get_queue_url(QueueName=names.dead_letter)
@@ -120,5 +155,7 @@ async def _create_or_update(client: Any, queue_name: str, attributes: dict[str, 
         }:
             raise
     url = str((await client.get_queue_url(QueueName=queue_name))["QueueUrl"])
-    await client.set_queue_attributes(QueueUrl=url, Attributes=attributes)
+    # FifoQueue is fixed at creation (SetQueueAttributes refuses it); the name says it anyway.
+    changeable = {key: value for key, value in attributes.items() if key != "FifoQueue"}
+    await client.set_queue_attributes(QueueUrl=url, Attributes=changeable)
     return url

@@ -8,7 +8,9 @@ queue's own redrive policy (see ``provisioning.create_queues``).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
+import re
 import uuid
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
@@ -41,6 +43,10 @@ _STRING = "String"
 # Batch entries that fail because the message is no longer ours: it was deleted, or its
 # visibility expired and another consumer holds it now. Nothing to do; it will be redelivered.
 _GONE = frozenset({"ReceiptHandleIsInvalid", "MessageNotInflight", "InvalidParameterValue"})
+# What SQS accepts as a MessageGroupId or MessageDeduplicationId: 1 to 128 printable ASCII
+# characters. Anything else (a long or non-ASCII tenant id) is replaced by its SHA-256.
+_FIFO_ID = re.compile(r"[!-~]{1,128}")
+_DEFAULT_GROUP = "default"
 _REJECTED_CODES = frozenset(
     {"InvalidMessageContents", "InvalidParameterValue", "BatchRequestTooLong", "MissingParameter"}
 )
@@ -272,6 +278,7 @@ class SqsQueue:
                             "Id": str(n),
                             "MessageBody": m["Body"],
                             "MessageAttributes": _copied_attributes(m),
+                            **self._redriven_fifo_fields(m),
                         }
                         for n, m in enumerate(chosen)
                     ],
@@ -307,9 +314,24 @@ class SqsQueue:
             },
         }
         if self._fifo:
-            entry["MessageGroupId"] = attributes.tenant or "default"
-            entry["MessageDeduplicationId"] = message.deduplication_id or uuid.uuid4().hex
+            group = message.group if message.group is not None else attributes.tenant
+            entry.update(_fifo_fields(group, message.deduplication_id))
         return entry
+
+    def _redriven_fifo_fields(self, item: Mapping[str, Any]) -> dict[str, str]:
+        """A redriven message's group on a FIFO queue: the one it had (a FIFO dead-letter
+        queue keeps it), else its tenant's, as ``send`` would choose.
+
+        Its deduplication id is new (the dead letter's message id): the original one may still
+        be inside the 5-minute window, where SQS would silently drop the copy. A repeated
+        redrive of one dead letter (copied, then the delete failed) is still dropped.
+        """
+        if not self._fifo:
+            return {}
+        group = item.get("Attributes", {}).get("MessageGroupId") or (
+            (item.get("MessageAttributes") or {}).get("tenant", {}).get("StringValue", "")
+        )
+        return _fifo_fields(group, f"redrive/{item['MessageId']}")
 
     async def _receive_raw(
         self, url: str, count: int, wait_s: int, visibility_s: int | None
@@ -318,7 +340,7 @@ class SqsQueue:
             "QueueUrl": url,
             "MaxNumberOfMessages": count,
             "WaitTimeSeconds": wait_s,
-            "MessageSystemAttributeNames": ["ApproximateReceiveCount"],
+            "MessageSystemAttributeNames": ["ApproximateReceiveCount", "MessageGroupId"],
             "MessageAttributeNames": ["All"],
         }
         if visibility_s is not None:
@@ -422,6 +444,22 @@ def _entry_size(entry: Mapping[str, Any]) -> int:
     for name, value in entry["MessageAttributes"].items():
         size += len(name) + len(value["DataType"]) + len(value["StringValue"].encode("utf-8"))
     return size
+
+
+def _fifo_fields(group: str, deduplication_id: str | None) -> dict[str, str]:
+    """MessageGroupId (usually the tenant: one consumer at a time per tenant, in order) and
+    MessageDeduplicationId (SQS refuses a FIFO send with neither it nor content-based
+    deduplication; a message without an id of its own gets a random one)."""
+    return {
+        "MessageGroupId": _fifo_id(group or _DEFAULT_GROUP),
+        "MessageDeduplicationId": _fifo_id(deduplication_id or uuid.uuid4().hex),
+    }
+
+
+def _fifo_id(value: str) -> str:
+    if _FIFO_ID.fullmatch(value):
+        return value
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
 def _copied_attributes(item: Mapping[str, Any]) -> dict[str, Any]:

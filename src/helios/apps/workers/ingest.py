@@ -13,6 +13,9 @@
 * ``sns.confirm.v1`` commands visit an SNS ``SubscribeURL`` (``subscriptions``); one that
   should be tried again later is left undeleted and invisible for its retry delay.
 * ``stop`` (SIGTERM) ends receiving; batches in flight are finished and acknowledged.
+* Each tenant's envelopes and ticks are decided in the order received (``in_tenant_order``).
+  On a FIFO queue (``HELIOS_SQS_FIFO``) that is the order sent, and no other consumer gets a
+  tenant's messages while a batch holds some: one tenant is decided by one worker at a time.
 """
 
 from __future__ import annotations
@@ -72,6 +75,75 @@ class WorkerStats:
 
 
 Committed = Callable[[Sequence[Envelope], IngestReport], None]
+
+
+@attrs.define
+class Stage:
+    """Envelopes decided together (one transaction), then ticks, in order."""
+
+    envelopes: list[tuple[ReceivedMessage, Envelope]] = attrs.Factory(list)
+    ticks: list[tuple[ReceivedMessage, TickCommand]] = attrs.Factory(list)
+
+
+def in_tenant_order(
+    received: Sequence[ReceivedMessage],
+) -> tuple[list[Stage], list[tuple[ReceivedMessage, ConfirmSubscription]]]:
+    """A batch decoded into stages that keep each tenant's order of envelopes and ticks.
+
+    A tenant's envelopes go into one stage until one follows a tick of that tenant, which
+    opens its next stage; so a batch without such a case stays one transaction for all its
+    envelopes, as before. Subscription confirmations decide nothing: they come last.
+    Messages that cannot be decoded are logged and left out (not deleted: the queue
+    dead-letters them).
+    """
+    stages: list[Stage] = []
+    confirmations: list[tuple[ReceivedMessage, ConfirmSubscription]] = []
+    stage_of: dict[str, int] = {}
+    after_tick: set[str] = set()
+    for message in received:
+        try:
+            decoded = _decoded(message)
+        except MalformedMessage as error:
+            _log.error(
+                "worker.malformed_message",
+                message_id=message.message_id,
+                receive_count=message.receive_count,
+                error=str(error),
+            )
+            continue
+        if isinstance(decoded, ConfirmSubscription):
+            confirmations.append((message, decoded))
+            continue
+        tenant = decoded.tenant
+        number = stage_of.get(tenant, 0)
+        if isinstance(decoded, Envelope) and tenant in after_tick:
+            number += 1
+            after_tick.discard(tenant)
+        stage_of[tenant] = number
+        while len(stages) <= number:
+            stages.append(Stage())
+        if isinstance(decoded, Envelope):
+            stages[number].envelopes.append((message, decoded))
+        else:
+            stages[number].ticks.append((message, decoded))
+            after_tick.add(tenant)
+    return stages, confirmations
+
+
+def _decoded(message: ReceivedMessage) -> Envelope | TickCommand | ConfirmSubscription:
+    """The body of a message by its kind.
+
+    Raises:
+        MalformedMessage: unknown kind, or a body that is not of its kind.
+    """
+    kind = message.attributes.kind
+    if kind == TICK_KIND:
+        return decode_tick(message.body)
+    if kind == SNS_CONFIRM_KIND:
+        return decode_confirmation(message.body)
+    if kind == ENVELOPE_KIND:
+        return decode_envelope(message.body)
+    raise MalformedMessage(f"unknown kind {kind!r}")
 
 
 @attrs.define
@@ -181,37 +253,24 @@ class IngestWorker:
         stop: asyncio.Event,
         later: list[tuple[ReceivedMessage, int]],
     ) -> list[ReceivedMessage]:
-        """The messages done with; those to try again after a delay are added to ``later``."""
-        envelopes: list[tuple[ReceivedMessage, Envelope]] = []
-        ticks: list[tuple[ReceivedMessage, TickCommand]] = []
-        confirmations: list[tuple[ReceivedMessage, ConfirmSubscription]] = []
-        for message in received:
-            try:
-                if message.attributes.kind == TICK_KIND:
-                    ticks.append((message, decode_tick(message.body)))
-                elif message.attributes.kind == SNS_CONFIRM_KIND:
-                    confirmations.append((message, decode_confirmation(message.body)))
-                elif message.attributes.kind == ENVELOPE_KIND:
-                    envelopes.append((message, decode_envelope(message.body)))
-                else:
-                    raise MalformedMessage(f"unknown kind {message.attributes.kind!r}")
-            except MalformedMessage as error:
-                _log.error(
-                    "worker.malformed_message",
-                    message_id=message.message_id,
-                    receive_count=message.receive_count,
-                    error=str(error),
-                )
+        """The messages done with; those to try again after a delay are added to ``later``.
+
+        Each tenant's envelopes and ticks are decided in the order received (a FIFO queue hands
+        them out in the order sent); see ``in_tenant_order``.
+        """
+        stages, confirmations = in_tenant_order(received)
         done: list[ReceivedMessage] = []
-        for part in _parts(envelopes, self.batch_bytes):
-            done += await self._ingest(ingestor, part, stop)
-        for message, tick in ticks:
-            # A tick that decides nothing (0) is done all the same; only None, a stop during
-            # a store outage, leaves it for redelivery. Treating 0 as a failure dead-lettered
-            # every idle tick after three receives.
-            decided = await self._with_store(stop, partial(self._tick, ingestor, tick))
-            if decided is not None:
-                done.append(message)
+        for stage in stages:
+            if stage.envelopes:
+                for part in _parts(stage.envelopes, self.batch_bytes):
+                    done += await self._ingest(ingestor, part, stop)
+            for message, tick in stage.ticks:
+                # A tick that decides nothing (0) is done all the same; only None, a stop
+                # during a store outage, leaves it for redelivery. Treating 0 as a failure
+                # dead-lettered every idle tick after three receives.
+                decided = await self._with_store(stop, partial(self._tick, ingestor, tick))
+                if decided is not None:
+                    done.append(message)
         for message, command in confirmations:
             delay_s = await self._confirm(message, command)
             if delay_s is None:

@@ -75,6 +75,9 @@ def confirm_message(command: ConfirmSubscription) -> OutgoingMessage:
             kind=SNS_CONFIRM_KIND,
         ),
         deduplication_id=f"sns-confirm/{command.tenant}/{command.ingest_id}",
+        # A group of its own: it decides nothing about alerts, and a retry held invisible for
+        # minutes must not hold up its tenant's envelopes and ticks on a FIFO queue.
+        group=f"sns-confirm/{command.tenant}/{command.ingest_id}",
     )
 
 

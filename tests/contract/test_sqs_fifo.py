@@ -1,0 +1,259 @@
+"""FIFO SQS: one tenant's messages go to one consumer at a time, in order.
+
+FIFO queues made by ``create_queues(fifo=True)`` on a private SQS-compatible server that
+honours message groups (``tests/fifo_sqs.py``: the shared moto server does not, for a receive
+already waiting, and fails the last test here). The group tests are what the ingest workers rely
+on to never decide two messages of one tenant at once; the control test shows they fail on a
+queue without groups.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import anyio
+import pytest
+
+from fifo_sqs import fifo_sqs_server
+from helios.adapters.sqs import (
+    MemoryBlobStore,
+    SqsQueue,
+    SqsSettings,
+    create_queues,
+    delete_queues,
+    sqs_client,
+)
+from helios.adapters.sqs.provisioning import QueueUrls
+from helios.ports.queue import MessageAttributes, OutgoingMessage, ReceivedMessage
+
+pytestmark = pytest.mark.sqs
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
+def fifo_endpoint() -> Iterator[str]:
+    with fifo_sqs_server() as url:
+        yield url
+
+
+@pytest.fixture
+async def sqs(fifo_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Any]:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    async with sqs_client(SqsSettings(endpoint_url=fifo_endpoint, max_attempts=2)) as client:
+        yield client
+
+
+async def _queue(client: Any, *, fifo: bool) -> tuple[SqsQueue, QueueUrls]:
+    urls = await create_queues(client, prefix=f"t{uuid.uuid4().hex[:12]}-fifo-", fifo=fifo)
+    queue = SqsQueue(
+        client=client,
+        queue_url=urls.main,
+        dead_letter_url=urls.dead_letter,
+        blob_store=MemoryBlobStore(),
+        redrive_wait_s=0,
+    )
+    return queue, urls
+
+
+@pytest.fixture
+async def fifo(sqs: Any) -> AsyncIterator[SqsQueue]:
+    queue, urls = await _queue(sqs, fifo=True)
+    try:
+        yield queue
+    finally:
+        await delete_queues(sqs, urls)
+
+
+def _message(tenant: str, body: str, dedup: str | None = None) -> OutgoingMessage:
+    return OutgoingMessage(
+        body=body.encode(),
+        attributes=MessageAttributes(tenant=tenant, correlation_id=body, kind="test.v1"),
+        deduplication_id=dedup if dedup is not None else f"{tenant}/{body}",
+    )
+
+
+def _bodies(messages: list[ReceivedMessage] | tuple[ReceivedMessage, ...]) -> list[str]:
+    return [m.body.decode() for m in messages]
+
+
+async def _one_each(queue: SqsQueue) -> tuple[list[str], list[str], list[ReceivedMessage]]:
+    """Two consumers receive one message each while the first holds its own."""
+    first = await queue.receive(max_messages=1, wait_seconds=2, visibility_timeout_s=30)
+    second = await queue.receive(max_messages=1, wait_seconds=1, visibility_timeout_s=30)
+    return _bodies(first), _bodies(second), [*first, *second]
+
+
+@pytest.mark.anyio
+async def test_a_tenants_next_message_waits_while_one_is_in_flight_and_others_flow(
+    fifo: SqsQueue,
+) -> None:
+    """Consumer 1 holds a-1: consumer 2 gets b-1, never a-2; a-2 comes once a-1 is deleted."""
+    await fifo.send([_message("a", "a-1"), _message("a", "a-2"), _message("b", "b-1")])
+
+    first, second, held = await _one_each(fifo)
+
+    assert first == ["a-1"]
+    assert second == ["b-1"]
+    assert await fifo.receive(max_messages=10, wait_seconds=1, visibility_timeout_s=30) == []
+    await fifo.delete(held)
+    assert _bodies(await fifo.receive(max_messages=10, wait_seconds=2)) == ["a-2"]
+
+
+@pytest.mark.anyio
+async def test_a_batch_receive_hands_out_each_tenants_messages_in_the_order_sent(
+    fifo: SqsQueue,
+) -> None:
+    """Each group comes in send order, again after a timeout; while a batch holds a group, the
+    adapter's next ReceiveMessage call of the same batch gets none of its later messages."""
+    sent = [_message(tenant, f"{tenant}-{n}") for n in range(5) for tenant in ("a", "b")]
+    await fifo.send([*sent, _message("a", "a-5")])
+
+    got = await fifo.receive(max_messages=20, wait_seconds=2, visibility_timeout_s=1)
+    again = await fifo.receive(max_messages=20, wait_seconds=4, visibility_timeout_s=30)
+
+    for batch in (got, again):
+        for tenant in ("a", "b"):
+            mine = [b for b in _bodies(batch) if b.startswith(tenant)]
+            assert mine == [f"{tenant}-{n}" for n in range(5)]
+    assert {m.receive_count for m in again} == {2}
+    await fifo.delete(again)
+    assert _bodies(await fifo.receive(max_messages=10, wait_seconds=2)) == ["a-5"]
+
+
+@pytest.mark.anyio
+async def test_a_resend_with_the_same_deduplication_id_is_dropped(fifo: SqsQueue) -> None:
+    """The same ingest id sent twice is one message; a message without an id is never dropped."""
+    await fifo.send([_message("a", "first", dedup="ingest-1")])
+    await fifo.send([_message("a", "again", dedup="ingest-1")])
+    unnamed = OutgoingMessage(
+        body=b"no id", attributes=MessageAttributes(tenant="", correlation_id="", kind="test.v1")
+    )
+    await fifo.send([unnamed, unnamed])
+
+    got = await fifo.receive(max_messages=10, wait_seconds=2, visibility_timeout_s=30)
+
+    assert sorted(_bodies(got)) == ["first", "no id", "no id"]
+
+
+@pytest.mark.anyio
+async def test_a_long_tenant_id_is_a_valid_group_and_deduplication_id(fifo: SqsQueue) -> None:
+    """SQS takes at most 128 printable ASCII characters: longer or other ids are hashed."""
+    tenant = "t" * 200 + "é"
+    await fifo.send([_message(tenant, "long", dedup="x" * 300)])
+
+    [got] = await fifo.receive(max_messages=1, wait_seconds=2)
+
+    assert got.attributes.tenant == tenant
+
+
+@pytest.mark.anyio
+async def test_a_fifo_dead_letter_is_redriven_into_its_tenants_group(fifo: SqsQueue) -> None:
+    """Dead-lettered after 3 receives into the FIFO DLQ; redrive resends it with its group."""
+    await fifo.send([_message("a", "poison")])
+    for _ in range(3):
+        assert await fifo.receive(max_messages=1, wait_seconds=2, visibility_timeout_s=0)
+    assert await fifo.receive(max_messages=1, wait_seconds=0.5) == []
+    [dead] = await fifo.dead_letters(limit=10)
+
+    assert await fifo.redrive([dead.message_id]) == 1
+
+    [back] = await fifo.receive(max_messages=1, wait_seconds=2)
+    assert back.body == b"poison"
+    assert back.attributes.tenant == "a"
+    assert back.receive_count == 1
+
+
+@pytest.mark.anyio
+async def test_fifo_queues_are_created_idempotently_with_a_fifo_dead_letter_queue(
+    sqs: Any,
+) -> None:
+    """``.fifo`` names, FifoQueue on both, per-group throughput, redrive to the FIFO DLQ."""
+    prefix = f"t{uuid.uuid4().hex[:12]}-fifo-"
+    urls = await create_queues(sqs, prefix=prefix, fifo=True)
+    try:
+        assert urls == await create_queues(sqs, prefix=prefix, fifo=True, max_receives=5)
+        assert urls.main.endswith(f"{prefix}ingest.fifo")
+        assert urls.dead_letter.endswith(f"{prefix}ingest-dlq.fifo")
+        main = (await sqs.get_queue_attributes(QueueUrl=urls.main, AttributeNames=["All"]))[
+            "Attributes"
+        ]
+        dead = (await sqs.get_queue_attributes(QueueUrl=urls.dead_letter, AttributeNames=["All"]))[
+            "Attributes"
+        ]
+        assert main["FifoQueue"] == dead["FifoQueue"] == "true"
+        assert main["ContentBasedDeduplication"] == "false"
+        assert main["DeduplicationScope"] == "messageGroup"
+        assert main["FifoThroughputLimit"] == "perMessageGroupId"
+        policy = json.loads(main["RedrivePolicy"])
+        assert policy["deadLetterTargetArn"] == dead["QueueArn"]
+        assert int(policy["maxReceiveCount"]) == 5
+    finally:
+        await delete_queues(sqs, urls)
+
+
+@pytest.mark.anyio
+async def test_a_standard_queue_does_not_hold_a_tenants_next_message(sqs: Any) -> None:
+    """The control: without FIFO a second consumer gets a-2 while a-1 is in flight (so the
+    first test can tell groups honoured from not)."""
+    queue, urls = await _queue(sqs, fifo=False)
+    try:
+        await queue.send([_message("a", "a-1")])
+        await queue.send([_message("a", "a-2")])
+        _, _, held = await _one_each(queue)
+        assert sorted(_bodies(held)) == ["a-1", "a-2"]
+    finally:
+        await delete_queues(sqs, urls)
+
+
+@pytest.mark.anyio
+async def test_a_consumer_already_waiting_does_not_get_a_held_tenants_next_message(
+    fifo: SqsQueue,
+) -> None:
+    """Two long polls wait on an empty queue; a-1 arrives and one takes it; a-2 arrives while
+    a-1 is held: the other poll must not take it (each worker long-polls all the time)."""
+    results: list[list[str]] = []
+
+    async def poll() -> None:
+        got = await fifo.receive(max_messages=10, wait_seconds=3, visibility_timeout_s=30)
+        results.append(_bodies(got))
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(poll)
+        group.start_soon(poll)
+        await anyio.sleep(0.5)
+        await fifo.send([_message("a", "a-1")])
+        await anyio.sleep(0.5)
+        await fifo.send([_message("a", "a-2")])
+
+    assert sorted(results) == [[], ["a-1"]]
+
+
+@pytest.mark.anyio
+async def test_a_message_with_a_group_of_its_own_does_not_hold_up_its_tenant(
+    fifo: SqsQueue,
+) -> None:
+    """An SNS confirmation held for a retry delay is in its own group: the tenant's envelopes
+    and ticks flow meanwhile."""
+    confirm = OutgoingMessage(
+        body=b"confirm",
+        attributes=MessageAttributes(tenant="a", correlation_id="c", kind="test.v1"),
+        deduplication_id="confirm-1",
+        group="sns-confirm/a/1",
+    )
+    await fifo.send([confirm, _message("a", "a-1")])
+
+    first, second, _ = await _one_each(fifo)
+
+    assert (first, second) == (["confirm"], ["a-1"])
