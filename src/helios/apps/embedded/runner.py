@@ -225,10 +225,9 @@ async def run_child(settings: Settings, role: str, *, supervisor: int) -> None:
     """
     serve = CHILD_ROLES[role]
     if role == "worker" and settings.up_worker_niceness:
-        # Opt-in: the API's requests go first, the worker decides on the CPU they leave. On a
-        # host of its own a burst is then accepted faster and decided right after it; on one
-        # busy with other work the worker gets little CPU, and decisions lag minutes behind
-        # (each child is an autogroup of its own, weighed against every other session).
+        # Opt-in: the API's requests go first, the worker decides on the CPU they leave. The
+        # API mostly waits on the queue file's lock and fsync rather than on CPU, so it
+        # bought no acceptance measured (docs/operations.md).
         lower_cpu_priority(settings.up_worker_niceness)
     stop = asyncio.Event()
     stop_on_signals(stop)
