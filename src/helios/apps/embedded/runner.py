@@ -8,7 +8,6 @@ import asyncio
 import importlib
 import os
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
@@ -207,20 +206,13 @@ an answer; the CPU-bound side shares the other."""
 
 
 def lower_cpu_priority(by: int) -> None:
-    """Lower this process's CPU priority by ``by`` (niceness), where the scheduler will see it.
+    """Lower this process's CPU priority by ``by`` (niceness) against its siblings.
 
-    With Linux's autogroup scheduling (on by default), each session competes with the others
-    as one group, whatever the niceness of its processes; every child of the supervisor has a
-    session of its own, so its group's niceness is raised too (``/proc/self/autogroup``).
+    The supervisor's children share its session, hence its autogroup under Linux's autogroup
+    scheduling: the niceness weighs this process against the other children only, while the
+    group as a whole keeps its share of the machine. The group's own niceness is left alone.
     """
     os.nice(by)
-    autogroup = Path("/proc/self/autogroup")
-    try:
-        # "/autogroup-123 nice 0": the group's niceness is the last word.
-        current = int(autogroup.read_text().split()[-1])
-        autogroup.write_text(f"{current + by}\n")
-    except (OSError, ValueError, IndexError):
-        pass  # no autogroup scheduling here: the process's niceness is what counts
 
 
 async def run_child(settings: Settings, role: str, *, supervisor: int) -> None:
@@ -233,10 +225,9 @@ async def run_child(settings: Settings, role: str, *, supervisor: int) -> None:
     """
     serve = CHILD_ROLES[role]
     if role == "worker" and settings.up_worker_niceness:
-        # Opt-in: the API's requests go first, the worker decides on the CPU they leave. On a
-        # host of its own a burst is then accepted faster and decided right after it; on one
-        # busy with other work the worker gets little CPU, and decisions lag minutes behind
-        # (each child is an autogroup of its own, weighed against every other session).
+        # Opt-in: the API's requests go first, the worker decides on the CPU they leave. The
+        # API mostly waits on the queue file's lock and fsync rather than on CPU, so it
+        # bought no acceptance measured (docs/operations.md).
         lower_cpu_priority(settings.up_worker_niceness)
     stop = asyncio.Event()
     stop_on_signals(stop)

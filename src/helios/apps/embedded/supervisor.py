@@ -5,9 +5,13 @@ on each quick failure (``Backoff``), and gives up — stopping the others and ex
 when one keeps failing (``CrashLoop``). SIGTERM or SIGINT to the parent sends SIGTERM to every
 child and waits for them to drain and exit; one still running after ``grace_s`` is killed.
 
-Children run in their own session, so a Ctrl-C on the terminal reaches the parent only, which
-decides the order of things; a child notices that its parent is gone (``watch_parent``) and
-stops by itself, so a ``kill -9`` of the parent leaves no orphan serving the port.
+Each child runs in a process group of its own, so a Ctrl-C on the terminal (sent to the
+foreground group) reaches the parent only, which decides the order of things. The children
+stay in the parent's session: under Linux's autogroup scheduling a session competes with the
+rest of the machine as one group, so a child niced below its siblings yields to them only,
+not to every other session on the host. A child notices that its parent is gone
+(``watch_parent``) and stops by itself, so a ``kill -9`` of the parent leaves no orphan
+serving the port.
 
 Every start, exit, restart and give-up is one structured log line (``supervisor.*``).
 
@@ -123,7 +127,12 @@ class Supervisor:
         while not stop.is_set():
             started = time.monotonic()
             process = await asyncio.create_subprocess_exec(
-                *running.child.argv, env=self._env, start_new_session=True
+                # Not a session of its own: see the module's docstring. Out of the terminal's
+                # foreground group, a child reading it would be stopped: it reads nothing.
+                *running.child.argv,
+                env=self._env,
+                stdin=asyncio.subprocess.DEVNULL,
+                process_group=0,
             )
             running.process = process
             if stop.is_set():  # stop came while it was starting, after the others were told
