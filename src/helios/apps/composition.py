@@ -22,7 +22,7 @@ from helios.adapters.memory.limits import InMemoryIdempotencyStore, InMemoryRate
 from helios.adapters.read_models import open_sql_read_models
 from helios.adapters.store import factory
 from helios.adapters.store.recorder_store import RecorderEventStore
-from helios.adapters.store.shared_pages import SharedLogPages
+from helios.adapters.store.shared_log import SharedLog
 from helios.apps.settings import Settings
 from helios.apps.views.schema import install
 from helios.ports.analytics import AnalyticsStore
@@ -63,12 +63,12 @@ def open_store(settings: Settings) -> EventStore:
     return factory.open_event_store(url)
 
 
-def shared_log(store: EventStore, *, pages: int) -> LogReader:
-    """What the followers of one process read the log through: pages read once and decoded
-    at most once for all of them (``pages`` kept; 0 reads the store directly)."""
-    if pages < 1 or not isinstance(store, RecorderEventStore):
+def shared_log(store: EventStore, *, entries: int) -> LogReader:
+    """What the followers of one process read the log through: each entry read once and
+    decoded at most once for all of them (``entries`` recent ones kept; 0 reads the store)."""
+    if entries < 1 or not isinstance(store, RecorderEventStore):
         return store
-    return SharedLogPages(store, pages=pages)
+    return SharedLog(store, entries=entries)
 
 
 def open_event_store(url: str) -> EventStore:

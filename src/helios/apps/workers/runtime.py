@@ -89,8 +89,8 @@ async def run_followers(
     settings = services.settings
     poll = settings.follower_poll_s
     kept = settings.follower_cache
-    # One page read and decoded serves every follower below.
-    log = shared_log(services.store, pages=settings.follower_pages)
+    # An entry read and decoded once serves every follower below.
+    log = shared_log(services.store, entries=settings.follower_window)
     async with AsyncExitStack() as stack:
         projector_db = await read_models(services)
         stack.callback(projector_db.close)

@@ -1,4 +1,4 @@
-"""Followers of one process reading the log through the pages they share: the projector, the
+"""Followers of one process reading the log through the entries they share: the projector, the
 notifier and the fan-out running together write what each writes reading the store on its
 own, while every entry of the log is read from the store once and decoded at most once."""
 
@@ -13,7 +13,7 @@ import pytest
 
 from helios.adapters.store.factory import open_event_store
 from helios.adapters.store.recorder_store import RecorderEventStore
-from helios.adapters.store.shared_pages import SharedLogPages
+from helios.adapters.store.shared_log import SharedLog
 from helios.apps.application.ingest import Ingestor
 from helios.apps.composition import open_read_models, shared_log
 from helios.apps.embedded.traffic import TrafficGenerator
@@ -117,7 +117,7 @@ def test_followers_sharing_pages_write_what_they_write_alone_reading_each_entry_
     try:
         sent_alone = _run_together(store, store, alone)
         counting = CountingLog(store)
-        log = SharedLogPages(counting, pages=64)  # the whole log: no page dropped
+        log = SharedLog(counting, entries=100_000)  # the whole log: nothing dropped
         sent_shared = _run_together(store, log, shared)
         expected, got = _read_models(alone), _read_models(shared)
     finally:
@@ -132,6 +132,6 @@ def test_followers_sharing_pages_write_what_they_write_alone_reading_each_entry_
     assert len(counting.decoded) == len(set(counting.decoded)) < len(entries)
 
 
-def test_no_shared_pages_when_the_setting_is_zero(store: RecorderEventStore) -> None:
-    assert shared_log(store, pages=0) is store
-    assert shared_log(store, pages=2) is not store
+def test_no_shared_log_when_the_setting_is_zero(store: RecorderEventStore) -> None:
+    assert shared_log(store, entries=0) is store
+    assert shared_log(store, entries=2) is not store

@@ -1,5 +1,5 @@
-"""Pages of the log shared by the followers of one process, over every store adapter: each
-page is read from the store once, each entry decoded at most once, and a follower gets exactly
+"""The recent log shared by the followers of one process, over every store adapter: each
+entry is read from the store once, each entry decoded at most once, and a follower gets exactly
 what the store itself would return at that moment."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from store_fixtures import BACKENDS, Backend, Blob, Noted, fresh_postgres_database
 
 from helios.adapters.store.recorder_store import RecorderEventStore
-from helios.adapters.store.shared_pages import SharedLogPages
+from helios.adapters.store.shared_log import SharedLog
 from helios.ports.event_store import AppendBatch, EventStore, LogEntry, StreamAppend
 
 BLOB = Blob.NAME  # type: ignore[attr-defined]
@@ -79,7 +79,7 @@ def test_followers_get_the_stores_pages_read_once_and_decoded_at_most_once(
 ) -> None:
     write(store, 23, key="a")
     counting = CountingLog(store)
-    shared = SharedLogPages(counting, pages=8)
+    shared = SharedLog(counting, entries=100)
 
     decoding = pages_of(shared, 5)
     skipping = pages_of(shared, 5, encoded=lambda name: name == BLOB)
@@ -99,7 +99,7 @@ def test_a_follower_leaving_a_kind_encoded_does_not_pay_for_its_decoding(
 ) -> None:
     write(store, 12, key="a")
     counting = CountingLog(store)
-    shared = SharedLogPages(counting, pages=8)
+    shared = SharedLog(counting, entries=100)
 
     skipped = pages_of(shared, 100, encoded=lambda name: name == BLOB)
     blobs = {e.position for p in skipped for e in p if e.name == BLOB}
@@ -116,7 +116,7 @@ def test_a_page_read_at_the_end_of_the_log_is_completed_with_entries_appended_si
     store: EventStore,
 ) -> None:
     write(store, 3, key="a")
-    shared = SharedLogPages(CountingLog(store), pages=8)
+    shared = SharedLog(CountingLog(store), entries=100)
     first = shared.read_log(0, 10)
     assert len(first) == 3
 
@@ -128,23 +128,44 @@ def test_a_page_read_at_the_end_of_the_log_is_completed_with_entries_appended_si
 
 
 def test_an_empty_page_is_not_served_once_the_log_has_grown(store: EventStore) -> None:
-    shared = SharedLogPages(CountingLog(store), pages=8)
+    shared = SharedLog(CountingLog(store), entries=100)
     assert shared.read_log(0, 4) == []
     write(store, 2, key="a")
     assert shared.read_log(0, 4) == store.read_log(0, 4)
     assert len(shared.read_log(0, 4)) == 2
 
 
-def test_the_least_recently_used_page_is_dropped_beyond_the_setting(store: EventStore) -> None:
+def test_followers_whose_pages_end_at_different_positions_share_the_entries(
+    store: EventStore,
+) -> None:
+    write(store, 20, key="a")
+    counting = CountingLog(store)
+    shared = SharedLog(counting, entries=100)
+
+    assert pages_of(shared, 7) == pages_of(store, 7)
+    assert pages_of(shared, 5) == pages_of(store, 5)
+    assert pages_of(shared, 3, encoded=lambda name: name == BLOB) == pages_of(
+        store, 3, encoded=lambda name: name == BLOB
+    )
+    assert counting.entries_read == 20
+
+
+def test_a_follower_behind_the_kept_entries_reads_the_store_and_the_window_stays_bounded(
+    store: EventStore,
+) -> None:
     write(store, 30, key="a")
     counting = CountingLog(store)
-    shared = SharedLogPages(counting, pages=2)
-    first, second, third = (shared.read_log(after, 5) for after in (0, 5, 10))
+    shared = SharedLog(counting, entries=10)
+    everything = pages_of(shared, 5)
+    assert counting.entries_read == 30
 
-    shared.read_log(10, 5)
-    assert counting.reads.count((10, 5)) == 1
-    assert shared.read_log(0, 5) == first
-    assert counting.reads.count((0, 5)) == 2
-    assert shared.read_log(5, 5) == second
-    assert counting.reads.count((5, 5)) == 2
-    assert third
+    # Again from the start: the pages before the ten entries kept come from the store.
+    assert pages_of(shared, 5) == everything
+    assert counting.entries_read == 50
+    positions = [e.position for page in everything for e in page]
+    kept = positions[-11]  # the ten entries after it are the ones kept
+    assert shared.read_log(kept, 5) == store.read_log(kept, 5)
+    assert shared.read_log(positions[-6], 5) == store.read_log(positions[-6], 5)
+    assert counting.entries_read == 50
+    assert shared.read_log(positions[-12], 5) == store.read_log(positions[-12], 5)
+    assert counting.entries_read == 55
