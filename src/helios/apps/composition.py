@@ -21,10 +21,12 @@ from helios.adapters.key_file import PrivateJsonFile
 from helios.adapters.memory.limits import InMemoryIdempotencyStore, InMemoryRateLimiter
 from helios.adapters.read_models import open_sql_read_models
 from helios.adapters.store import factory
+from helios.adapters.store.recorder_store import RecorderEventStore
+from helios.adapters.store.shared_log import SharedLog
 from helios.apps.settings import Settings
 from helios.apps.views.schema import install
 from helios.ports.analytics import AnalyticsStore
-from helios.ports.event_store import EventStore
+from helios.ports.event_store import EventStore, LogReader
 from helios.ports.http import HttpFetcher
 from helios.ports.idempotency import IdempotencyStore
 from helios.ports.mailer import Mailer
@@ -59,6 +61,14 @@ def open_store(settings: Settings) -> EventStore:
     if url.startswith("sqlite:"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     return factory.open_event_store(url)
+
+
+def shared_log(store: EventStore, *, entries: int) -> LogReader:
+    """What the followers of one process read the log through: each entry read once and
+    decoded at most once for all of them (``entries`` recent ones kept; 0 reads the store)."""
+    if entries < 1 or not isinstance(store, RecorderEventStore):
+        return store
+    return SharedLog(store, entries=entries)
 
 
 def open_event_store(url: str) -> EventStore:

@@ -40,6 +40,8 @@
 |  |  | events after it (fewer than HELIOS_SNAPSHOT_EVERY) |
 | HELIOS_FOLLOWER_CACHE | 10000 | alerts whose state, stream name and written labels each log |
 |  |  | follower (projector, notifier, fan-out) keeps in memory; the others are read back |
+| HELIOS_FOLLOWER_WINDOW | 30000 | recent log entries the followers of a worker share, each read |
+|  |  | once and decoded at most once for all of them (0: each follower reads its own) |
 | HELIOS_FOLLOWER_POLL_S | 0.5 | how often an idle follower looks for new log entries |
 | HELIOS_TICK_INTERVAL_S | 30 | how often the scheduler sends ticks for open alerts |
 | HELIOS_SESSION_TTL_S | 3600 | lifetime of a session token issued by a password login |
@@ -116,6 +118,7 @@ class Settings:
     snapshot_every: int = 100
     state_cache: int = 20_000
     follower_cache: int = 10_000
+    follower_window: int = 30_000
     follower_poll_s: float = 0.5
     tick_interval_s: float = 30.0
     session_ttl_s: int = 3600
@@ -233,6 +236,7 @@ class Settings:
             snapshot_every=max(0, _int(values, "HELIOS_SNAPSHOT_EVERY", 100)),
             state_cache=max(100, _int(values, "HELIOS_STATE_CACHE", 20_000)),
             follower_cache=max(100, _int(values, "HELIOS_FOLLOWER_CACHE", 10_000)),
+            follower_window=max(0, _int(values, "HELIOS_FOLLOWER_WINDOW", 30_000)),
             follower_poll_s=_float(values, "HELIOS_FOLLOWER_POLL_S", 0.5),
             tick_interval_s=_float(values, "HELIOS_TICK_INTERVAL_S", 30.0),
             session_ttl_s=max(60, _int(values, "HELIOS_SESSION_TTL_S", 3600)),

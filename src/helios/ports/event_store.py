@@ -130,6 +130,20 @@ class StoreUnavailable(EventStoreError):
     """The store cannot be reached or used now (server down, locked, schema missing)."""
 
 
+class LogReader(Protocol):
+    """What a follower of the log needs of a store: its pages (see ``EventStore.read_log``)."""
+
+    def read_log(
+        self, after: int, limit: int, *, encoded: Callable[[str], bool] | None = None
+    ) -> Sequence[LogEntry]:
+        """Up to ``limit`` domain events with a position greater than ``after``, in order.
+
+        Raises:
+            StoreUnavailable: the store could not be reached.
+        """
+        ...
+
+
 class EventStore(Protocol):
     """Durable, ordered storage of domain events, with idempotent inputs and follower tracking."""
 

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 from uuid import UUID, uuid5
 
+import attrs
 from eventsourcing.persistence import IntegrityError, PersistenceError, ProcessRecorder
 from eventsourcing.persistence import StoredEvent as Row
 from eventsourcing.persistence import Tracking as RecorderTracking
@@ -152,6 +153,17 @@ class RecorderEventStore:
                 break
             start = page[-1].id
         return entries
+
+    def decode_entry(self, entry: LogEntry) -> LogEntry:
+        """``entry`` read encoded, decoded as ``read_log`` would have returned it.
+
+        Raises:
+            CodecError: the stored bytes cannot be decoded.
+        """
+        if entry.encoded is None:
+            return entry
+        name, event = self._codec.decode(entry.name, entry.encoded)
+        return attrs.evolve(entry, name=name, event=event, encoded=None)
 
     def max_position(self) -> int:
         with self._translated():

@@ -18,7 +18,7 @@ import anyio.to_thread
 import structlog
 
 from helios.apps.views.positions import committed_position
-from helios.ports.event_store import ConcurrencyConflict, EventStore, LogEntry, StoreUnavailable
+from helios.ports.event_store import ConcurrencyConflict, LogEntry, LogReader, StoreUnavailable
 from helios.ports.queue import QueueUnavailable
 from helios.ports.read_models import ReadModels
 
@@ -47,7 +47,7 @@ class Follower(Protocol):
 async def follow(
     follower: Follower,
     *,
-    store: EventStore,
+    store: LogReader,
     db: ReadModels,
     stop: asyncio.Event,
     poll_s: float = 0.5,

@@ -16,6 +16,7 @@ from helios.apps.composition import (
     open_mailer,
     open_queue,
     open_read_models,
+    shared_log,
 )
 from helios.apps.views.projector import Projector
 from helios.apps.workers.fanout import DecisionFanout
@@ -88,6 +89,8 @@ async def run_followers(
     settings = services.settings
     poll = settings.follower_poll_s
     kept = settings.follower_cache
+    # An entry read and decoded once serves every follower below.
+    log = shared_log(services.store, entries=settings.follower_window)
     async with AsyncExitStack() as stack:
         projector_db = await read_models(services)
         stack.callback(projector_db.close)
@@ -110,16 +113,16 @@ async def run_followers(
         tasks = [
             follow(
                 Projector(services.store, projector_db, kept=kept),
-                store=services.store,
+                store=log,
                 db=projector_db,
                 stop=stop,
                 poll_s=poll,
             ),
-            follow(outbox, store=services.store, db=notifier_db, stop=stop, poll_s=poll),
+            follow(outbox, store=log, db=notifier_db, stop=stop, poll_s=poll),
             dispatcher.run(stop, poll_s=poll),
             follow(
                 ConfirmationRequests(services.store, confirmations_db, services.queue),
-                store=services.store,
+                store=log,
                 db=confirmations_db,
                 stop=stop,
                 poll_s=poll,
@@ -134,7 +137,7 @@ async def run_followers(
             tasks.append(
                 follow(
                     DecisionFanout(services.store, fanout_db, analytics, kept=kept),
-                    store=services.store,
+                    store=log,
                     db=fanout_db,
                     stop=stop,
                     poll_s=poll,
