@@ -188,17 +188,20 @@ def start_world(
 
 def seed_alerts(world: World) -> None:
     """Tenant 0: four alerts (one sent twice); tenant 1: one alert."""
+    # One dict for both deliveries: its startsAt is read from the clock once, as an HA pair
+    # sends the same alert (built twice, the copies could differ by a second).
+    disk_full = am_alert("DiskFull", "db", "critical", instance="db-1")
     world.alertmanager(
         0,
         [
-            am_alert("DiskFull", "db", "critical", instance="db-1"),
+            disk_full,
             am_alert("HighLatency", "api", "warning", instance="api-1"),
             am_alert("Errors", "api", "error", instance="api-2"),
             am_alert("Backup", "storage", "info", instance="st-1"),
         ],
     )
     # The same alert again, from the HA twin: deduplicated.
-    world.alertmanager(0, [am_alert("DiskFull", "db", "critical", instance="db-1")])
+    world.alertmanager(0, [disk_full])
     world.alertmanager(1, [am_alert("BetaOnly", "db", "critical", instance="b-1")])
     world.wait_for(lambda: len(world.alerts(0)) == 4 and len(world.alerts(1)) == 1)
     world.wait_for(lambda: world.get("/v1/incidents").json()["items"])
