@@ -233,6 +233,7 @@ class EmbeddedQueue:
                 "DELETE FROM queue_messages WHERE message_id = ? AND receipt = ?"
                 " AND dead_at_ms IS NULL",
                 [(m.message_id, m.receipt) for m in messages],
+                "delete",
             )
 
     async def extend_visibility(self, messages: Sequence[ReceivedMessage], seconds: int) -> None:
@@ -340,7 +341,7 @@ class EmbeddedQueue:
         self._check_room()
         now = self._now_ms()
         enqueued: list[bool] = []
-        with _durable_transaction(self._file.connection()) as conn:
+        with _durable_transaction(self._file.connection(), kind="send") as conn:
             if now >= self._next_dedup_purge_ms:
                 conn.execute("DELETE FROM queue_dedup WHERE expires_at_ms <= ?", (now,))
                 self._next_dedup_purge_ms = now + 10_000
@@ -414,7 +415,7 @@ class EmbeddedQueue:
         conn = self._file.connection()
         now = self._now_ms()
         delivered: list[ReceivedMessage] = []
-        with write_transaction(conn):
+        with write_transaction(conn, kind="receive"):
             if self._take_back_pending:
                 self._take_back(conn, now)
             elif now >= self._next_reclaim_ms:
@@ -473,10 +474,10 @@ class EmbeddedQueue:
                 (now, owner),
             )
 
-    def _write(self, sql: str, params: list[tuple[Any, ...]]) -> int:
+    def _write(self, sql: str, params: list[tuple[Any, ...]], kind: str = "write") -> int:
         conn = self._file.connection()
         changed = 0
-        with write_transaction(conn):
+        with write_transaction(conn, kind=kind):
             for one in params:
                 changed += conn.execute(sql, one).rowcount
         return changed
@@ -498,11 +499,13 @@ def _create_schema(conn: sqlite3.Connection) -> None:
 
 
 @contextlib.contextmanager
-def _durable_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+def _durable_transaction(
+    conn: sqlite3.Connection, *, kind: str = "write"
+) -> Iterator[sqlite3.Connection]:
     # What was accepted must survive a power cut: this commit waits for the disk.
     conn.execute("PRAGMA synchronous=FULL")
     try:
-        with write_transaction(conn):
+        with write_transaction(conn, kind=kind):
             yield conn
     finally:
         conn.execute("PRAGMA synchronous=NORMAL")

@@ -19,6 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+import attrs
+
 from helios.adapters.sqlite_wal import connect_wal
 
 _LOCK_POLL_FIRST_S = 0.0002
@@ -159,14 +161,33 @@ class Grouped(Generic[_In, _Out]):
                         answer.set_result(result)
 
 
+@attrs.define
+class LockTime:
+    """How long the transactions of one kind waited for the write lock and then held it."""
+
+    transactions: int = 0
+    wait_s: float = 0.0
+    hold_s: float = 0.0
+
+
+LOCK_TIMES: dict[str, LockTime] = {}
+"""This process's write transactions by the ``kind`` they were given: what a lock-contention
+benchmark reads (two clock readings per transaction, so it is always on)."""
+
+
 @contextlib.contextmanager
-def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+def write_transaction(
+    conn: sqlite3.Connection, *, kind: str = "write"
+) -> Iterator[sqlite3.Connection]:
     """A transaction that takes the file's write lock up front (``BEGIN IMMEDIATE``).
 
     Taking it at the start means lock waits happen at ``BEGIN``, covered by the busy timeout,
-    and two processes cannot both read a row the other is about to change.
+    and two processes cannot both read a row the other is about to change. The wait and the
+    hold (``BEGIN`` to the end of ``COMMIT``) are added to ``LOCK_TIMES[kind]``.
     """
+    asked = time.perf_counter()
     _begin_immediate(conn)
+    taken = time.perf_counter()
     try:
         yield conn
         conn.execute("COMMIT")
@@ -177,6 +198,11 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
         raise
+    finally:
+        times = LOCK_TIMES.setdefault(kind, LockTime())
+        times.transactions += 1
+        times.wait_s += taken - asked
+        times.hold_s += time.perf_counter() - taken
 
 
 def _begin_immediate(conn: sqlite3.Connection) -> None:
