@@ -236,3 +236,32 @@ def _begin_immediate(conn: sqlite3.Connection) -> None:
             pause = min(pause * 2, _LOCK_POLL_LONGEST_S)
     finally:
         conn.execute(f"PRAGMA busy_timeout = {timeout_ms}")
+
+
+def truncate_wal(conn: sqlite3.Connection, *, within_s: float) -> bool:
+    """A TRUNCATE checkpoint: every frame of the WAL copied into the main file and the WAL
+    emptied, trying for the writers' lock as often as ``_begin_immediate`` does, for up to
+    ``within_s``. True if it was done; False if writers or readers kept it from finishing
+    (then it copied what it could, as a PASSIVE checkpoint does).
+
+    SQLite's busy handler would wait 1, 2, 5, 10... ms between tries, and writers that look
+    every fraction of a millisecond would take the lock first every time.
+
+    Raises:
+        sqlite3.Error: the checkpoint failed (disk full, I/O error).
+    """
+    timeout_ms = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        deadline = time.monotonic() + within_s
+        pause = _LOCK_POLL_FIRST_S
+        while True:
+            busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            if not busy:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(pause)
+            pause = min(pause * 2, _LOCK_POLL_LONGEST_S)
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {timeout_ms}")
