@@ -7,6 +7,14 @@ It keeps the SQS contract (visibility timeouts, receive counts, a dead-letter qu
   so an accepted message survives ``kill -9`` and power loss. Receive/delete commit with
   ``synchronous=NORMAL``: losing one of those to a power cut only causes a redelivery.
 * Throughput: concurrent sends are committed together (one fsync per group).
+* The write lock, which the API's sends wait for, is held as little as a consumer can: a
+  receive that finds nothing takes none; one that does runs one query and one UPDATE (its
+  receipts made before it takes the lock); the deletes of concurrent consumers share one
+  transaction. No commit runs a checkpoint (SQLite's automatic one would write and sync the
+  main file inside an accepted request's commit): receives run PASSIVE ones, which take no
+  write lock, when idle and every ``checkpoint_interval_s``, and truncate the WAL once it
+  passes ``wal_limit_bytes`` (16 MB; a sender does at four times that, for a file nobody
+  receives from).
 * Content deduplication (``send_once``): the fingerprints of what was sent are remembered in
   the commit that enqueues it, beside the queue's own deduplication ids, so the API's check
   for a repeat and its record of a first cost no transaction of their own.
@@ -33,6 +41,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import os
 import shutil
 import sqlite3
 import time
@@ -42,7 +51,12 @@ from pathlib import Path
 from typing import Any, Self
 
 from helios.adapters.embedded_owners import OwnerLocks
-from helios.adapters.sqlite_thread import SqliteThread, write_transaction
+from helios.adapters.sqlite_thread import (
+    Grouped,
+    SqliteThread,
+    truncate_wal,
+    write_transaction,
+)
 from helios.ports.queue import (
     DEFAULT_MAX_RECEIVES,
     MessageAttributes,
@@ -88,6 +102,13 @@ CREATE TABLE IF NOT EXISTS queue_readiness (
 """
 
 DEFAULT_MIN_FREE_BYTES = 32 * 1024 * 1024
+DEFAULT_WAL_LIMIT_BYTES = 16 * 1024 * 1024
+"""The WAL's bound: past it a receive's checkpoint blocks the writers and truncates it."""
+_SENDER_WAL_LIMITS = 4
+"""Past this many times the bound a sender truncates the WAL itself, in its committing call:
+a file nobody receives from stays bounded too."""
+_TRUNCATE_WITHIN_S = 0.5
+"""How long a truncating checkpoint tries for the writers' lock before the next receive."""
 
 _COLUMNS = "message_id, body, tenant, correlation_id, kind, receive_count"
 
@@ -107,10 +128,15 @@ class EmbeddedQueue:
         busy_timeout_s: float = 10.0,
         min_free_bytes: int = DEFAULT_MIN_FREE_BYTES,
         reclaim_interval_s: float = 1.0,
+        checkpoint_interval_s: float = 0.5,
+        wal_limit_bytes: int = DEFAULT_WAL_LIMIT_BYTES,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._reclaim_interval_ms = int(reclaim_interval_s * 1000)
         self._next_reclaim_ms = 0
+        self._checkpoint_interval_ms = int(checkpoint_interval_s * 1000)
+        self._next_checkpoint_ms = 0
+        self._wal_limit_bytes = wal_limit_bytes
         self._min_free_bytes = min_free_bytes
         self._name = name
         self._max_receives = max_receives
@@ -129,12 +155,14 @@ class EmbeddedQueue:
         )
         self._owner: str | None = None
         self._take_back_pending = True
+        self._ended: list[str] = []
         self._wakeup = asyncio.Event()
         self._next_dedup_purge_ms = 0
         self._pending: list[
             tuple[list[OutgoingMessage], tuple[SeenAs, int] | None, asyncio.Future[bool]]
         ] = []
         self._committer: asyncio.Task[None] | None = None
+        self._deletes = Grouped(self._file, self._delete_groups)
 
     async def __aenter__(self) -> Self:
         await self._file.open()
@@ -147,6 +175,7 @@ class EmbeddedQueue:
         """Close the file; pending calls finish first (the worker thread runs them in order)."""
         if self._committer is not None:
             await self._committer
+        await self._deletes.idle()
         await self._file.close()
 
     # -- the port -------------------------------------------------------------------------
@@ -228,12 +257,7 @@ class EmbeddedQueue:
 
     async def delete(self, messages: Sequence[ReceivedMessage]) -> None:
         if messages:
-            await self._file.run(
-                self._write,
-                "DELETE FROM queue_messages WHERE message_id = ? AND receipt = ?"
-                " AND dead_at_ms IS NULL",
-                [(m.message_id, m.receipt) for m in messages],
-            )
+            await self._deletes([(m.message_id, m.receipt) for m in messages])
 
     async def extend_visibility(self, messages: Sequence[ReceivedMessage], seconds: int) -> None:
         if messages:
@@ -312,6 +336,10 @@ class EmbeddedQueue:
     def _prepare(self, conn: sqlite3.Connection) -> None:
         if self._owner is None:
             self._owner = self._owners.hold()
+        # No checkpoint inside a commit: SQLite's automatic one runs in the committing call,
+        # writing and syncing the main file while an accepted request waits. Receives run
+        # them instead (``_checkpoint``).
+        conn.execute("PRAGMA wal_autocheckpoint = 0")
         with write_transaction(conn):
             _create_schema(conn)
 
@@ -340,7 +368,7 @@ class EmbeddedQueue:
         self._check_room()
         now = self._now_ms()
         enqueued: list[bool] = []
-        with _durable_transaction(self._file.connection()) as conn:
+        with _durable_transaction(self._file.connection(), kind="send") as conn:
             if now >= self._next_dedup_purge_ms:
                 conn.execute("DELETE FROM queue_dedup WHERE expires_at_ms <= ?", (now,))
                 self._next_dedup_purge_ms = now + 10_000
@@ -356,6 +384,10 @@ class EmbeddedQueue:
                 " kind, sent_at_ms, visible_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [row for row in rows if row is not None],
             )
+        if self._wal_size() > _SENDER_WAL_LIMITS * self._wal_limit_bytes:
+            # Nobody receives (or checkpoints) from this file: the sender bounds the WAL.
+            with contextlib.suppress(sqlite3.Error):
+                truncate_wal(conn, within_s=_TRUNCATE_WITHIN_S)
         return enqueued
 
     def _row(
@@ -413,45 +445,111 @@ class EmbeddedQueue:
     def _receive(self, max_messages: int, visibility_ms: int) -> list[ReceivedMessage]:
         conn = self._file.connection()
         now = self._now_ms()
-        delivered: list[ReceivedMessage] = []
-        with write_transaction(conn):
+        reclaim = self._take_back_pending or now >= self._next_reclaim_ms
+        if not reclaim and not self._any_ready(conn, now):
+            # Nothing to hand out: no write lock taken (the API's sends would wait on it), and
+            # an idle moment is when a checkpoint costs nobody anything.
+            self._checkpoint(conn, now, idle=True)
+            return []
+        # Everything but SQL happens before the lock is taken: the receipts, and the look at
+        # which instances ended (remembered until a commit has made their messages visible).
+        receipts = [uuid.uuid4().hex for _ in range(max_messages)]
+        if reclaim and not self._take_back_pending:
+            self._ended += self._owners.ended()
+        with write_transaction(conn, kind="receive"):
             if self._take_back_pending:
                 self._take_back(conn, now)
-            elif now >= self._next_reclaim_ms:
-                self._take_back_from(conn, self._owners.ended(), now)
-            if now >= self._next_reclaim_ms:
-                self._next_reclaim_ms = now + self._reclaim_interval_ms
-            while len(delivered) < max_messages:
-                rows = conn.execute(
-                    f"SELECT {_COLUMNS} FROM queue_messages WHERE queue = ?"
-                    " AND dead_at_ms IS NULL AND visible_at_ms <= ?"
-                    " ORDER BY visible_at_ms, seq LIMIT ?",
-                    (self._name, now, max_messages - len(delivered)),
-                ).fetchall()
-                if not rows:
-                    break
-                for row in rows:
-                    message_id, receive_count = row[0], row[5]
-                    # Same rule as an SQS redrive policy: the receive after the last allowed
-                    # one moves the message to the dead-letter queue instead of delivering it.
-                    if receive_count >= self._max_receives:
-                        conn.execute(
-                            "UPDATE queue_messages SET dead_at_ms = ?, receipt = NULL,"
-                            " owner = NULL WHERE message_id = ?",
-                            (now, message_id),
-                        )
-                        continue
-                    receipt = uuid.uuid4().hex
-                    # At least 1 ms ahead: with a zero timeout the refill query of this same
-                    # receive must not pick the message again (SQS returns it once per call).
-                    conn.execute(
-                        "UPDATE queue_messages SET receive_count = receive_count + 1,"
-                        " visible_at_ms = ?, receipt = ?, owner = ? WHERE message_id = ?",
-                        (now + max(visibility_ms, 1), receipt, self._owner, message_id),
-                    )
-                    delivered.append(_received((*row[:5], receive_count + 1), receipt=receipt))
+            elif reclaim:
+                self._take_back_from(conn, self._ended, now)
+            delivered = self._deliver(conn, now, visibility_ms, receipts)
+        if reclaim:
+            self._next_reclaim_ms = now + self._reclaim_interval_ms
+            self._ended = []
         self._take_back_pending = False
+        self._checkpoint(conn, now, idle=not delivered)
         return delivered
+
+    def _any_ready(self, conn: sqlite3.Connection, now: int) -> bool:
+        return (
+            conn.execute(
+                "SELECT 1 FROM queue_messages WHERE queue = ? AND dead_at_ms IS NULL"
+                " AND visible_at_ms <= ? LIMIT 1",
+                (self._name, now),
+            ).fetchone()
+            is not None
+        )
+
+    def _deliver(
+        self, conn: sqlite3.Connection, now: int, visibility_ms: int, receipts: list[str]
+    ) -> list[ReceivedMessage]:
+        """Up to ``len(receipts)`` visible messages, each given the next receipt, with one
+        UPDATE for those delivered and one for those dead-lettered per query (in the write
+        transaction of a receive)."""
+        # At least 1 ms ahead: with a zero timeout the refill query of this same receive must
+        # not pick the message again (SQS returns it once per call).
+        visible_at = now + max(visibility_ms, 1)
+        delivered: list[ReceivedMessage] = []
+        while len(delivered) < len(receipts):
+            wanted = len(receipts) - len(delivered)
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM queue_messages WHERE queue = ?"
+                " AND dead_at_ms IS NULL AND visible_at_ms <= ?"
+                " ORDER BY visible_at_ms, seq LIMIT ?",
+                (self._name, now, wanted),
+            ).fetchall()
+            if not rows:
+                break
+            # Same rule as an SQS redrive policy: the receive after the last allowed one moves
+            # the message to the dead-letter queue instead of delivering it.
+            live = [row for row in rows if row[5] < self._max_receives]
+            if len(live) < len(rows):
+                conn.executemany(
+                    "UPDATE queue_messages SET dead_at_ms = ?, receipt = NULL, owner = NULL"
+                    " WHERE message_id = ?",
+                    [(now, row[0]) for row in rows if row[5] >= self._max_receives],
+                )
+            given = receipts[len(delivered) : len(delivered) + len(live)]
+            conn.executemany(
+                "UPDATE queue_messages SET receive_count = receive_count + 1,"
+                " visible_at_ms = ?, receipt = ?, owner = ? WHERE message_id = ?",
+                [
+                    (visible_at, receipt, self._owner, row[0])
+                    for row, receipt in zip(live, given, strict=True)
+                ],
+            )
+            delivered += [
+                _received((*row[:5], row[5] + 1), receipt=receipt)
+                for row, receipt in zip(live, given, strict=True)
+            ]
+            if len(rows) < wanted:
+                break  # no more visible: no need to ask again
+        return delivered
+
+    def _checkpoint(self, conn: sqlite3.Connection, now: int, *, idle: bool) -> None:
+        """Copy the WAL into the main file: when idle, every ``checkpoint_interval_s``, and
+        whenever the WAL is over ``wal_limit_bytes``, then truncating it.
+
+        A PASSIVE checkpoint takes no write lock (SQLite's checkpoint lock only): the API's
+        sends go on meanwhile, and if it copies every frame before the next commit, that
+        commit starts the WAL over from its beginning. Under a steady sender it rarely does,
+        and the WAL grows: past the limit a TRUNCATE checkpoint, which blocks writers while it
+        runs, copies what the PASSIVE one left and empties the file.
+        """
+        over = self._wal_size() > self._wal_limit_bytes
+        if not (idle or over or now >= self._next_checkpoint_ms):
+            return
+        self._next_checkpoint_ms = now + self._checkpoint_interval_ms
+        # The receive has committed: a checkpoint that fails (disk full) is tried again later.
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            if over:
+                truncate_wal(conn, within_s=_TRUNCATE_WITHIN_S)
+
+    def _wal_size(self) -> int:
+        try:
+            return os.stat(self._file.path + "-wal").st_size
+        except OSError:
+            return 0
 
     def _take_back(self, conn: sqlite3.Connection, now: int) -> None:
         """Make the messages held by ended instances visible now (see ``embedded_owners``)."""
@@ -475,11 +573,20 @@ class EmbeddedQueue:
 
     def _write(self, sql: str, params: list[tuple[Any, ...]]) -> int:
         conn = self._file.connection()
-        changed = 0
         with write_transaction(conn):
-            for one in params:
-                changed += conn.execute(sql, one).rowcount
+            changed = conn.executemany(sql, params).rowcount
         return changed
+
+    def _delete_groups(self, groups: list[list[tuple[str, str]]]) -> list[None]:
+        # The deletes of concurrent consumers (made while the previous group was on the
+        # thread) in one transaction: one take of the write lock instead of one each.
+        with write_transaction(self._file.connection(), kind="delete") as conn:
+            conn.executemany(
+                "DELETE FROM queue_messages WHERE message_id = ? AND receipt = ?"
+                " AND dead_at_ms IS NULL",
+                [one for group in groups for one in group],
+            )
+        return [None] * len(groups)
 
     def _read(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         return self._file.connection().execute(sql, params).fetchall()
@@ -498,11 +605,13 @@ def _create_schema(conn: sqlite3.Connection) -> None:
 
 
 @contextlib.contextmanager
-def _durable_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+def _durable_transaction(
+    conn: sqlite3.Connection, *, kind: str = "write"
+) -> Iterator[sqlite3.Connection]:
     # What was accepted must survive a power cut: this commit waits for the disk.
     conn.execute("PRAGMA synchronous=FULL")
     try:
-        with write_transaction(conn):
+        with write_transaction(conn, kind=kind):
             yield conn
     finally:
         conn.execute("PRAGMA synchronous=NORMAL")

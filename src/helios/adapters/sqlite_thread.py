@@ -19,6 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+import attrs
+
 from helios.adapters.sqlite_wal import connect_wal
 
 _LOCK_POLL_FIRST_S = 0.0002
@@ -159,14 +161,33 @@ class Grouped(Generic[_In, _Out]):
                         answer.set_result(result)
 
 
+@attrs.define
+class LockTime:
+    """How long the transactions of one kind waited for the write lock and then held it."""
+
+    transactions: int = 0
+    wait_s: float = 0.0
+    hold_s: float = 0.0
+
+
+LOCK_TIMES: dict[str, LockTime] = {}
+"""This process's write transactions by the ``kind`` they were given: what a lock-contention
+benchmark reads (two clock readings per transaction, so it is always on)."""
+
+
 @contextlib.contextmanager
-def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+def write_transaction(
+    conn: sqlite3.Connection, *, kind: str = "write"
+) -> Iterator[sqlite3.Connection]:
     """A transaction that takes the file's write lock up front (``BEGIN IMMEDIATE``).
 
     Taking it at the start means lock waits happen at ``BEGIN``, covered by the busy timeout,
-    and two processes cannot both read a row the other is about to change.
+    and two processes cannot both read a row the other is about to change. The wait and the
+    hold (``BEGIN`` to the end of ``COMMIT``) are added to ``LOCK_TIMES[kind]``.
     """
+    asked = time.perf_counter()
     _begin_immediate(conn)
+    taken = time.perf_counter()
     try:
         yield conn
         conn.execute("COMMIT")
@@ -177,6 +198,11 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
         raise
+    finally:
+        times = LOCK_TIMES.setdefault(kind, LockTime())
+        times.transactions += 1
+        times.wait_s += taken - asked
+        times.hold_s += time.perf_counter() - taken
 
 
 def _begin_immediate(conn: sqlite3.Connection) -> None:
@@ -206,6 +232,35 @@ def _begin_immediate(conn: sqlite3.Connection) -> None:
                 busy = error.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
                 if not busy or time.monotonic() >= deadline:
                     raise
+            time.sleep(pause)
+            pause = min(pause * 2, _LOCK_POLL_LONGEST_S)
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {timeout_ms}")
+
+
+def truncate_wal(conn: sqlite3.Connection, *, within_s: float) -> bool:
+    """A TRUNCATE checkpoint: every frame of the WAL copied into the main file and the WAL
+    emptied, trying for the writers' lock as often as ``_begin_immediate`` does, for up to
+    ``within_s``. True if it was done; False if writers or readers kept it from finishing
+    (then it copied what it could, as a PASSIVE checkpoint does).
+
+    SQLite's busy handler would wait 1, 2, 5, 10... ms between tries, and writers that look
+    every fraction of a millisecond would take the lock first every time.
+
+    Raises:
+        sqlite3.Error: the checkpoint failed (disk full, I/O error).
+    """
+    timeout_ms = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        deadline = time.monotonic() + within_s
+        pause = _LOCK_POLL_FIRST_S
+        while True:
+            busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            if not busy:
+                return True
+            if time.monotonic() >= deadline:
+                return False
             time.sleep(pause)
             pause = min(pause * 2, _LOCK_POLL_LONGEST_S)
     finally:
