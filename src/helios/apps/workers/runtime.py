@@ -25,6 +25,7 @@ from helios.apps.workers.ingest import Committed, IngestWorker
 from helios.apps.workers.notifier import Dispatcher, NotificationOutbox
 from helios.apps.workers.scheduler import Scheduler
 from helios.apps.workers.subscriptions import ConfirmationRequests, SubscriptionConfirmer
+from helios.apps.workers.trim import IdleTrim
 from helios.ports.http import HttpFetcher
 from helios.ports.mailer import Mailer
 from helios.ports.read_models import ReadModels
@@ -32,6 +33,8 @@ from helios.ports.read_models import ReadModels
 _log = structlog.get_logger(__name__)
 
 ANALYTICS_QUEUE = "analytics"
+TRIM_EVERY_S = 30.0
+"""The least time between two trims of the worker's memory (each collects the whole heap)."""
 
 
 def stop_on_signals(stop: asyncio.Event) -> None:
@@ -85,10 +88,15 @@ async def run_followers(
     fanout: bool = True,
 ) -> None:
     """Projector, notifier (outbox + dispatcher), SNS confirmation requests and fan-out until
-    ``stop`` is set."""
+    ``stop`` is set; freed memory is given back once they have all been caught up for
+    ``HELIOS_IDLE_TRIM_S``."""
     settings = services.settings
     poll = settings.follower_poll_s
     kept = settings.follower_cache
+    # Every decision the ingest worker commits reaches the followers as a page: when no
+    # follower has had a page for a while, this process as a whole has gone quiet.
+    idle = IdleTrim(quiet_s=settings.idle_trim_s, every_s=TRIM_EVERY_S)
+    worked = idle.worked
     # An entry read and decoded once serves every follower below.
     log = shared_log(services.store, entries=settings.follower_window)
     async with AsyncExitStack() as stack:
@@ -117,8 +125,9 @@ async def run_followers(
                 db=projector_db,
                 stop=stop,
                 poll_s=poll,
+                on_page=worked,
             ),
-            follow(outbox, store=log, db=notifier_db, stop=stop, poll_s=poll),
+            follow(outbox, store=log, db=notifier_db, stop=stop, poll_s=poll, on_page=worked),
             dispatcher.run(stop, poll_s=poll),
             follow(
                 ConfirmationRequests(services.store, confirmations_db, services.queue),
@@ -126,7 +135,9 @@ async def run_followers(
                 db=confirmations_db,
                 stop=stop,
                 poll_s=poll,
+                on_page=worked,
             ),
+            idle.run(stop),
         ]
         if fanout:
             analytics = await stack.enter_async_context(
@@ -141,6 +152,7 @@ async def run_followers(
                     db=fanout_db,
                     stop=stop,
                     poll_s=poll,
+                    on_page=worked,
                 )
             )
         await asyncio.gather(*tasks)
