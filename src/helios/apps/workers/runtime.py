@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import signal
 from contextlib import AsyncExitStack
 
@@ -25,7 +26,7 @@ from helios.apps.workers.ingest import Committed, IngestWorker
 from helios.apps.workers.notifier import Dispatcher, NotificationOutbox
 from helios.apps.workers.scheduler import Scheduler
 from helios.apps.workers.subscriptions import ConfirmationRequests, SubscriptionConfirmer
-from helios.apps.workers.trim import IdleTrim
+from helios.apps.workers.trim import IdleTrim, release_freed_memory
 from helios.ports.http import HttpFetcher
 from helios.ports.mailer import Mailer
 from helios.ports.read_models import ReadModels
@@ -93,12 +94,13 @@ async def run_followers(
     settings = services.settings
     poll = settings.follower_poll_s
     kept = settings.follower_cache
-    # Every decision the ingest worker commits reaches the followers as a page: when no
-    # follower has had a page for a while, this process as a whole has gone quiet.
-    idle = IdleTrim(quiet_s=settings.idle_trim_s, every_s=TRIM_EVERY_S)
-    worked = idle.worked
     # An entry read and decoded once serves every follower below.
     log = shared_log(services.store, entries=settings.follower_window)
+    # Every decision the ingest worker commits reaches the followers as a page: when no
+    # follower has had a page for a while, this process as a whole has gone quiet.
+    release = functools.partial(_release, log)
+    idle = IdleTrim(quiet_s=settings.idle_trim_s, every_s=TRIM_EVERY_S, release=release)
+    worked = idle.worked
     async with AsyncExitStack() as stack:
         projector_db = await read_models(services)
         stack.callback(projector_db.close)
@@ -156,6 +158,15 @@ async def run_followers(
                 )
             )
         await asyncio.gather(*tasks)
+
+
+def _release(log: object) -> tuple[int, bool]:
+    """What a quiet worker gives back: the shared window of entries every follower has read
+    (``forget``, when the log keeps one), then Python's and the allocator's free memory."""
+    forget = getattr(log, "forget", None)
+    if forget is not None:
+        forget()
+    return release_freed_memory()
 
 
 async def run_scheduler(services: Services, stop: asyncio.Event) -> None:
