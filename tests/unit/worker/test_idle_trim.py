@@ -22,9 +22,9 @@ class _Clock:
 
 
 def _trim(clock: _Clock, calls: list[int], *, quiet_s: float = 5.0, every_s: float = 30.0):
-    def release() -> tuple[int, bool]:
+    def release() -> dict[str, object]:
         calls.append(1)
-        return 0, True
+        return {}
 
     return IdleTrim(quiet_s=quiet_s, every_s=every_s, release=release, clock=clock)
 
@@ -85,9 +85,9 @@ def test_trims_after_separate_bursts_are_rate_limited() -> None:
 def test_the_running_loop_trims_after_work_and_stops_with_the_process() -> None:
     calls: list[int] = []
 
-    def release() -> tuple[int, bool]:
+    def release() -> dict[str, object]:
         calls.append(1)
-        return 0, True
+        return {}
 
     async def scenario() -> None:
         idle = IdleTrim(quiet_s=0.05, every_s=0.0, release=release)
@@ -118,12 +118,15 @@ def test_releasing_collects_cycles_and_trims_the_c_heap() -> None:
         def __init__(self) -> None:
             self.me = self
 
+    dropped: list[int] = []
     gc.disable()  # or an allocation-triggered collection takes them first
     try:
         for _ in range(1000):
             Node()
+        report = release_freed_memory(first=lambda: dropped.append(1))
     finally:
         gc.enable()
-    collected, released = release_freed_memory()
-    assert collected >= 1000
-    assert isinstance(released, bool)
+    assert dropped == [1]
+    assert isinstance(report["collected"], int) and report["collected"] >= 1000
+    assert isinstance(report["released"], bool)
+    assert report["rss_after_trim_mib"] is None or isinstance(report["rss_after_trim_mib"], float)

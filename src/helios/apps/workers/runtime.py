@@ -160,13 +160,10 @@ async def run_followers(
         await asyncio.gather(*tasks)
 
 
-def _release(log: object) -> tuple[int, bool]:
+def _release(log: object) -> dict[str, object]:
     """What a quiet worker gives back: the shared window of entries every follower has read
     (``forget``, when the log keeps one), then Python's and the allocator's free memory."""
-    forget = getattr(log, "forget", None)
-    if forget is not None:
-        forget()
-    return release_freed_memory()
+    return release_freed_memory(first=getattr(log, "forget", None))
 
 
 async def run_scheduler(services: Services, stop: asyncio.Event) -> None:

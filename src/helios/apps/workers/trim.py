@@ -17,6 +17,7 @@ import ctypes
 import ctypes.util
 import functools
 import gc
+import os
 import time
 from collections.abc import Callable
 
@@ -42,16 +43,33 @@ def _malloc_trim() -> Callable[[int], int] | None:
     return trim
 
 
-def release_freed_memory() -> tuple[int, bool]:
-    """Collect Python's unreachable cycles, then hand the allocator's free memory back.
+def resident_mib() -> float | None:
+    """This process's resident memory in MiB (from ``/proc/self/statm``), None off Linux."""
+    try:
+        with open("/proc/self/statm") as statm:
+            pages = int(statm.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return round(pages * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
 
-    Returns (objects collected, whether the C library gave memory back: False where there is
-    no ``malloc_trim`` or nothing could be released).
+
+def release_freed_memory(*, first: Callable[[], object] | None = None) -> dict[str, object]:
+    """Run ``first`` (dropping what a caller holds without need), collect Python's
+    unreachable cycles, then hand the allocator's free memory back to the system.
+
+    Returns what each step gave back, for the log: resident MiB before and after each,
+    objects collected, and whether ``malloc_trim`` released anything (False without glibc).
     """
-    collected = gc.collect()
+    report: dict[str, object] = {"rss_mib": resident_mib()}
+    if first is not None:
+        first()
+        report["rss_after_drop_mib"] = resident_mib()
+    report["collected"] = gc.collect()
+    report["rss_after_gc_mib"] = resident_mib()
     trim = _malloc_trim()
-    released = bool(trim(0)) if trim is not None else False
-    return collected, released
+    report["released"] = bool(trim(0)) if trim is not None else False
+    report["rss_after_trim_mib"] = resident_mib()
+    return report
 
 
 class IdleTrim:
@@ -66,7 +84,7 @@ class IdleTrim:
         *,
         quiet_s: float,
         every_s: float,
-        release: Callable[[], tuple[int, bool]] = release_freed_memory,
+        release: Callable[[], dict[str, object]] = release_freed_memory,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.quiet_s = quiet_s
@@ -96,13 +114,10 @@ class IdleTrim:
         started = self._clock()
         self._last_work = None
         self._last_trim = started
-        collected, released = await anyio.to_thread.run_sync(self._release)
+        report = await anyio.to_thread.run_sync(self._release)
         self.trims += 1
         _log.info(
-            "worker.memory_trimmed",
-            collected=collected,
-            released=released,
-            took_ms=round((self._clock() - started) * 1000, 1),
+            "worker.memory_trimmed", took_ms=round((self._clock() - started) * 1000, 1), **report
         )
         return True
 
