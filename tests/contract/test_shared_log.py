@@ -169,3 +169,21 @@ def test_a_follower_behind_the_kept_entries_reads_the_store_and_the_window_stays
     assert counting.entries_read == 50
     assert shared.read_log(positions[-12], 5) == store.read_log(positions[-12], 5)
     assert counting.entries_read == 55
+
+
+def test_a_forgotten_window_holds_nothing_and_pages_stay_the_stores(store: EventStore) -> None:
+    write(store, 40, key="a")
+    counting = CountingLog(store)
+    log = SharedLog(counting, entries=100)  # type: ignore[arg-type]
+    first = pages_of(log, 7)
+    assert log.kept == 40
+    log.forget()
+    assert log.kept == 0
+    write(store, 5, key="b")
+    again = pages_of(log, 7)
+    assert [e.position for p in again for e in p] == [
+        e.position for p in pages_of(store, 7) for e in p
+    ]
+    assert [e.position for p in first for e in p] == [e.position for p in again for e in p][:40]
+    tail = log.read_log(again[-1][-1].position, 7)
+    assert list(tail) == []

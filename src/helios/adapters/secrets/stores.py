@@ -8,9 +8,6 @@ import threading
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
-import psycopg
-from psycopg import sql
-
 from helios.adapters.sqlite_wal import connect_wal
 from helios.ports.secrets import SealedSecret, SecretConflict, SecretStore, SecretUnavailable
 
@@ -101,6 +98,9 @@ class PostgresSecretStore:
     missing), one short connection per call: secrets are read once per process and cached."""
 
     def __init__(self, url: str) -> None:
+        import psycopg  # only for a postgresql:// store: the embedded default never needs it
+        from psycopg import sql
+
         parts = urlsplit(url)
         query = parse_qs(parts.query)
         self._schema = unquote(query.pop("schema", ["public"])[-1])
@@ -128,6 +128,9 @@ class PostgresSecretStore:
             SecretConflict: another secret has this reference.
             SecretUnavailable: the server cannot be reached.
         """
+        import psycopg  # only for a postgresql:// store: the embedded default never needs it
+        from psycopg import sql
+
         row = (sealed.ref, sealed.kek_id, sealed.wrapped_key, sealed.nonce, sealed.ciphertext)
         try:
             with psycopg.connect(self._dsn, autocommit=True, connect_timeout=5) as conn:
@@ -149,6 +152,9 @@ class PostgresSecretStore:
         Raises:
             SecretUnavailable: the server cannot be reached.
         """
+        import psycopg  # only for a postgresql:// store: the embedded default never needs it
+        from psycopg import sql
+
         try:
             with psycopg.connect(self._dsn, autocommit=True, connect_timeout=5) as conn:
                 row = conn.execute(

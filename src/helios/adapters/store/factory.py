@@ -10,18 +10,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from helios.adapters.store.codec import EventCodec, Upcasters
 from helios.adapters.store.memory import open_memory_store
-from helios.adapters.store.postgres import (
-    PostgresSettings,
-    migrate_postgres,
-    open_postgres_store,
-)
 from helios.adapters.store.sqlite import migrate_sqlite, open_sqlite_store
 from helios.ports.event_store import EventStore
+
+if TYPE_CHECKING:
+    from helios.adapters.store.postgres import PostgresSettings
+
+# The PostgreSQL adapter (and psycopg, libpq with it: about 10 MiB resident) is imported only
+# when a postgresql:// URL is opened: the embedded default's processes never need it.
 
 _INT_OPTIONS = ("pool_size", "max_overflow", "connect_timeout", "lock_timeout")
 
@@ -45,6 +46,8 @@ def open_event_store(
     if scheme == "sqlite":
         return open_sqlite_store(sqlite_path(url), codec=codec, create=True)
     if scheme in ("postgresql", "postgres"):
+        from helios.adapters.store.postgres import open_postgres_store
+
         return open_postgres_store(postgres_settings(url), codec=codec)
     raise ValueError(f"unsupported event store URL scheme {scheme!r}")
 
@@ -62,6 +65,8 @@ def migrate(url: str) -> None:
     if scheme == "sqlite":
         migrate_sqlite(sqlite_path(url))
     elif scheme in ("postgresql", "postgres"):
+        from helios.adapters.store.postgres import migrate_postgres
+
         migrate_postgres(postgres_settings(url))
     else:
         raise ValueError(f"unsupported event store URL scheme {scheme!r}")
@@ -79,6 +84,8 @@ def sqlite_path(url: str) -> str:
 
 def postgres_settings(url: str) -> PostgresSettings:
     """Connection and pool settings from a ``postgresql:`` URL."""
+    from helios.adapters.store.postgres import PostgresSettings
+
     parts = urlsplit(url)
     query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
     schema = query.pop("schema", "public")

@@ -96,6 +96,22 @@ class SharedLog:
             self._trim()
             return page
 
+    @property
+    def kept(self) -> int:
+        """How many entries the window holds now."""
+        return len(self._entries)
+
+    def forget(self) -> None:
+        """Drop every entry kept: the next read starts a new window at its position.
+
+        Once every follower has read to the end of the log, nothing kept will be asked for
+        again; what a burst left in the window is then only memory held.
+        """
+        with self._lock:
+            self._entries, self._decoded = [], {}
+            self._start = None
+            self._end = 0
+
     def _extend(self, count: int) -> None:
         more = self._store.read_log(self._end, count, encoded=_all)
         if more:

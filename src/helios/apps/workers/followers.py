@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import functools
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import anyio.to_thread
@@ -53,8 +53,10 @@ async def follow(
     poll_s: float = 0.5,
     page_size: int = PAGE_SIZE,
     until_caught_up: bool = False,
+    on_page: Callable[[], None] | None = None,
 ) -> int:
-    """Run ``follower`` until ``stop`` is set (or the log's end, with ``until_caught_up``).
+    """Run ``follower`` until ``stop`` is set (or the log's end, with ``until_caught_up``);
+    ``on_page()`` after each page applied.
 
     Returns the position reached.
     """
@@ -71,6 +73,8 @@ async def follow(
             if page:
                 await anyio.to_thread.run_sync(functools.partial(follower.apply, page, after=after))
                 position = page[-1].position
+                if on_page is not None:
+                    on_page()
             failures = 0
         except (StoreUnavailable, QueueUnavailable) as error:
             failures += 1

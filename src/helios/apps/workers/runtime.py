@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import signal
 from contextlib import AsyncExitStack
 
@@ -25,6 +26,7 @@ from helios.apps.workers.ingest import Committed, IngestWorker
 from helios.apps.workers.notifier import Dispatcher, NotificationOutbox
 from helios.apps.workers.scheduler import Scheduler
 from helios.apps.workers.subscriptions import ConfirmationRequests, SubscriptionConfirmer
+from helios.apps.workers.trim import IdleTrim, release_freed_memory
 from helios.ports.http import HttpFetcher
 from helios.ports.mailer import Mailer
 from helios.ports.read_models import ReadModels
@@ -32,6 +34,8 @@ from helios.ports.read_models import ReadModels
 _log = structlog.get_logger(__name__)
 
 ANALYTICS_QUEUE = "analytics"
+TRIM_EVERY_S = 30.0
+"""The least time between two trims of the worker's memory (each collects the whole heap)."""
 
 
 def stop_on_signals(stop: asyncio.Event) -> None:
@@ -85,12 +89,18 @@ async def run_followers(
     fanout: bool = True,
 ) -> None:
     """Projector, notifier (outbox + dispatcher), SNS confirmation requests and fan-out until
-    ``stop`` is set."""
+    ``stop`` is set; freed memory is given back once they have all been caught up for
+    ``HELIOS_IDLE_TRIM_S``."""
     settings = services.settings
     poll = settings.follower_poll_s
     kept = settings.follower_cache
     # An entry read and decoded once serves every follower below.
     log = shared_log(services.store, entries=settings.follower_window)
+    # Every decision the ingest worker commits reaches the followers as a page: when no
+    # follower has had a page for a while, this process as a whole has gone quiet.
+    release = functools.partial(_release, log)
+    idle = IdleTrim(quiet_s=settings.idle_trim_s, every_s=TRIM_EVERY_S, release=release)
+    worked = idle.worked
     async with AsyncExitStack() as stack:
         projector_db = await read_models(services)
         stack.callback(projector_db.close)
@@ -117,8 +127,9 @@ async def run_followers(
                 db=projector_db,
                 stop=stop,
                 poll_s=poll,
+                on_page=worked,
             ),
-            follow(outbox, store=log, db=notifier_db, stop=stop, poll_s=poll),
+            follow(outbox, store=log, db=notifier_db, stop=stop, poll_s=poll, on_page=worked),
             dispatcher.run(stop, poll_s=poll),
             follow(
                 ConfirmationRequests(services.store, confirmations_db, services.queue),
@@ -126,7 +137,9 @@ async def run_followers(
                 db=confirmations_db,
                 stop=stop,
                 poll_s=poll,
+                on_page=worked,
             ),
+            idle.run(stop),
         ]
         if fanout:
             analytics = await stack.enter_async_context(
@@ -141,9 +154,16 @@ async def run_followers(
                     db=fanout_db,
                     stop=stop,
                     poll_s=poll,
+                    on_page=worked,
                 )
             )
         await asyncio.gather(*tasks)
+
+
+def _release(log: object) -> dict[str, object]:
+    """What a quiet worker gives back: the shared window of entries every follower has read
+    (``forget``, when the log keeps one), then Python's and the allocator's free memory."""
+    return release_freed_memory(first=getattr(log, "forget", None))
 
 
 async def run_scheduler(services: Services, stop: asyncio.Event) -> None:

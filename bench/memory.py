@@ -1,0 +1,149 @@
+"""Memory of each process of ``helios up`` after a burst, and what the worker gives back idle.
+
+Starts ``helios up`` on a fresh data directory and a free port, posts ``--alerts`` distinct
+firing alerts (as ``bench/idle.py`` does), waits until the read model shows them all open, then
+prints the PSS of the supervisor, the API child and the worker child every ``--every`` seconds
+for ``--watch`` seconds, and at the end the worker's memory by kind of mapping (from
+``/proc/PID/smaps``): anonymous memory (the Python heap, malloc's arenas and free lists, DuckDB's
+buffers, SQLite's page caches), shared libraries (of which DuckDB's), and other files.
+
+    python bench/memory.py                         # 20,000 alerts, idle trim as configured
+    HELIOS_IDLE_TRIM_S=0 python bench/memory.py    # the same without the trim, to compare
+    python bench/memory.py --alerts 100000 --watch 40
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from idle import _free_port, _load, _routing_key, _wait_projected
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--alerts", type=int, default=20_000)
+    parser.add_argument("--watch", type=float, default=20.0, help="seconds watched after")
+    parser.add_argument("--every", type=float, default=2.0, help="seconds between readings")
+    parser.add_argument("--log", help="keep helios up's log (stderr) in this file")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="helios-memory-") as tmp:
+        data = Path(tmp) / "data"
+        port = _free_port()
+        env = {
+            **os.environ,
+            "HELIOS_DATA_DIR": str(data),
+            "HELIOS_LOG_LEVEL": os.environ.get("HELIOS_LOG_LEVEL", "warning"),
+            "HELIOS_API_RATE_PER_INTEGRATION": "100000",
+            "HELIOS_API_BURST_PER_INTEGRATION": "100000",
+            "HELIOS_API_RATE_PER_TENANT": "100000",
+            "HELIOS_API_BURST_PER_TENANT": "100000",
+        }
+        process = subprocess.Popen(
+            [sys.executable, "-m", "helios.apps.cli", "up", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=open(Path(tmp) / "up.log", "wb"),  # noqa: SIM115 - closed with the process
+            start_new_session=True,
+        )
+        try:
+            key = _routing_key(data, process)
+            time.sleep(3)
+            print(f"idle: {_pss_line(process.pid)}", flush=True)
+            started = time.monotonic()
+            _load(port, key, args.alerts)
+            _wait_projected(data / "readmodels.db", args.alerts, process)
+            print(f"{args.alerts} open after {time.monotonic() - started:.1f} s", flush=True)
+            watched = time.monotonic()
+            while time.monotonic() - watched <= args.watch:
+                print(f"+{time.monotonic() - watched:4.1f} s: {_pss_line(process.pid)}", flush=True)
+                time.sleep(args.every)
+            worker = _children(process.pid).get("worker")
+            if worker is not None:
+                print("worker child by mapping (MiB PSS):")
+                for kind, mib in sorted(_by_mapping(worker).items(), key=lambda kv: -kv[1]):
+                    print(f"  {kind:<28} {mib:8.1f}")
+            print(f"load: {Path('/proc/loadavg').read_text().strip()}")
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+            if args.log:
+                Path(args.log).write_bytes((Path(tmp) / "up.log").read_bytes())
+    return 0
+
+
+def _children(root: int) -> dict[str, int]:
+    """The children of ``root`` by role (``--child ROLE`` in their command line)."""
+    found: dict[str, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if int(stat.rpartition(")")[2].split()[1]) != root or b"--child" not in argv:
+            continue
+        found[argv[argv.index(b"--child") + 1].decode()] = int(entry.name)
+    return found
+
+
+def _pss_mib(pid: int) -> float:
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0.0
+    found = re.search(r"^Pss:\s+(\d+) kB", rollup, re.MULTILINE)
+    return int(found.group(1)) / 1024 if found else 0.0
+
+
+def _pss_line(root: int) -> str:
+    parts = {"supervisor": _pss_mib(root)}
+    parts.update({role: _pss_mib(pid) for role, pid in sorted(_children(root).items())})
+    total = sum(parts.values())
+    return f"total {total:6.1f} MiB = " + ", ".join(f"{k} {v:.1f}" for k, v in parts.items())
+
+
+def _by_mapping(pid: int) -> dict[str, float]:
+    """PSS of ``pid`` in MiB by what is mapped: anonymous, [heap], DuckDB, other libraries..."""
+    kinds: dict[str, float] = {}
+    kind = "anonymous"
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        head = line.split()
+        if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+            path = head[5] if len(head) > 5 else ""
+            if not path:
+                kind = "anonymous (heaps, arenas)"
+            elif path == "[heap]":
+                kind = "[heap] (brk, main arena)"
+            elif "duckdb" in path:
+                kind = "DuckDB library"
+            elif ".so" in path or "python3" in path:
+                kind = "other libraries, python"
+            elif path.endswith((".db", "-shm", "-wal")):
+                kind = "SQLite files (mmap/shm)"
+            elif path.startswith("["):
+                kind = path
+            else:
+                kind = "other files"
+        elif head and head[0] == "Pss:":
+            kinds[kind] = kinds.get(kind, 0.0) + int(head[1]) / 1024
+    return kinds
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
