@@ -43,23 +43,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="helios-idle-") as tmp:
         data = Path(tmp) / "data"
         port = _free_port()
-        env = {
-            **os.environ,
-            "HELIOS_DATA_DIR": str(data),
-            "HELIOS_LOG_LEVEL": "warning",
-            # The bench posts as fast as the API takes it: no throttling of the one integration.
-            "HELIOS_API_RATE_PER_INTEGRATION": "100000",
-            "HELIOS_API_BURST_PER_INTEGRATION": "100000",
-            "HELIOS_API_RATE_PER_TENANT": "100000",
-            "HELIOS_API_BURST_PER_TENANT": "100000",
-        }
-        process = subprocess.Popen(
-            [sys.executable, "-m", "helios.apps.cli", "up", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=open(Path(tmp) / "up.log", "wb"),  # noqa: SIM115 - closed with the process
-            start_new_session=True,
-        )
+        process = _start_up(Path(tmp), data, port, log_level="warning")
         try:
             key = _routing_key(data, process)
             started = time.monotonic()
@@ -83,6 +67,27 @@ def main() -> int:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
     return 0
+
+
+def _start_up(tmp: Path, data: Path, port: int, *, log_level: str) -> subprocess.Popen[bytes]:
+    """``helios up`` over ``data`` on ``port``, its log in ``tmp/up.log``, in its own session."""
+    env = {
+        **os.environ,
+        "HELIOS_DATA_DIR": str(data),
+        "HELIOS_LOG_LEVEL": log_level,
+        # The bench posts as fast as the API takes it: no throttling of the one integration.
+        "HELIOS_API_RATE_PER_INTEGRATION": "100000",
+        "HELIOS_API_BURST_PER_INTEGRATION": "100000",
+        "HELIOS_API_RATE_PER_TENANT": "100000",
+        "HELIOS_API_BURST_PER_TENANT": "100000",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "helios.apps.cli", "up", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp / "up.log", "wb"),  # closed with the process
+        start_new_session=True,
+    )
 
 
 def _free_port() -> int:

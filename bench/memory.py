@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from idle import _free_port, _load, _routing_key, _wait_projected
+from idle import _free_port, _load, _routing_key, _start_up, _wait_projected
 
 
 def main() -> int:
@@ -39,21 +39,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="helios-memory-") as tmp:
         data = Path(tmp) / "data"
         port = _free_port()
-        env = {
-            **os.environ,
-            "HELIOS_DATA_DIR": str(data),
-            "HELIOS_LOG_LEVEL": os.environ.get("HELIOS_LOG_LEVEL", "warning"),
-            "HELIOS_API_RATE_PER_INTEGRATION": "100000",
-            "HELIOS_API_BURST_PER_INTEGRATION": "100000",
-            "HELIOS_API_RATE_PER_TENANT": "100000",
-            "HELIOS_API_BURST_PER_TENANT": "100000",
-        }
-        process = subprocess.Popen(
-            [sys.executable, "-m", "helios.apps.cli", "up", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=open(Path(tmp) / "up.log", "wb"),  # noqa: SIM115 - closed with the process
-            start_new_session=True,
+        process = _start_up(
+            Path(tmp), data, port, log_level=os.environ.get("HELIOS_LOG_LEVEL", "warning")
         )
         try:
             key = _routing_key(data, process)
