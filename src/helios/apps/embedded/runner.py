@@ -7,17 +7,19 @@ from __future__ import annotations
 import asyncio
 import importlib
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import anyio.to_thread
 import structlog
 
+from helios.apps.application.ingest import IngestReport
 from helios.apps.application.provisioning import Provisioning
 from helios.apps.composition import Services, key_file, open_services
 from helios.apps.embedded.supervisor import watch_parent
 from helios.apps.settings import Settings
 from helios.apps.workers.analytics import run_analytics
+from helios.apps.workers.followers import Appended
 from helios.apps.workers.ingest import Committed, IngestWorker
 from helios.apps.workers.runtime import (
     ingest_worker,
@@ -25,6 +27,7 @@ from helios.apps.workers.runtime import (
     run_scheduler,
     stop_on_signals,
 )
+from helios.domain.values import Envelope
 from helios.ports.http import HttpFetcher
 from helios.ports.mailer import Mailer
 
@@ -164,11 +167,19 @@ async def run_everything(
     on_committed: Committed | None = None,
     fetcher: HttpFetcher | None = None,
 ) -> IngestWorker:
-    """API (optional), ingest worker, followers, scheduler and analytics until ``stop`` is set."""
-    worker = ingest_worker(services, on_committed=on_committed, fetcher=fetcher)
+    """API (optional), ingest worker, followers, scheduler and analytics until ``stop`` is set.
+    The worker's commits wake the followers (rather than their next poll)."""
+    appended = Appended()
+
+    def committed(envelopes: Sequence[Envelope], report: IngestReport) -> None:
+        appended.appended()
+        if on_committed is not None:
+            on_committed(envelopes, report)
+
+    worker = ingest_worker(services, on_committed=committed, fetcher=fetcher)
     jobs: list[Awaitable[object]] = [
         worker.run(stop),
-        run_followers(services, stop, mailer=mailer),
+        run_followers(services, stop, mailer=mailer, appended=appended),
         run_scheduler(services, stop),
         run_analytics(services, stop, mailer=mailer),
     ]

@@ -21,7 +21,7 @@ from helios.apps.composition import (
 )
 from helios.apps.views.projector import Projector
 from helios.apps.workers.fanout import DecisionFanout
-from helios.apps.workers.followers import follow
+from helios.apps.workers.followers import Appended, Lead, follow
 from helios.apps.workers.ingest import Committed, IngestWorker
 from helios.apps.workers.notifier import Dispatcher, NotificationOutbox
 from helios.apps.workers.scheduler import Scheduler
@@ -87,10 +87,16 @@ async def run_followers(
     *,
     mailer: Mailer | None = None,
     fanout: bool = True,
+    appended: Appended | None = None,
 ) -> None:
     """Projector, notifier (outbox + dispatcher), SNS confirmation requests and fan-out until
     ``stop`` is set; freed memory is given back once they have all been caught up for
-    ``HELIOS_IDLE_TRIM_S``."""
+    ``HELIOS_IDLE_TRIM_S``. ``appended``: the commits of an ingest worker in this process,
+    which wake the followers waiting for more.
+
+    The projector leads: the others let it catch up with the log before each of their pages
+    (``Lead``), so that a burst's alerts are listed before the CPU goes to what can lag.
+    """
     settings = services.settings
     poll = settings.follower_poll_s
     kept = settings.follower_cache
@@ -101,6 +107,11 @@ async def run_followers(
     release = functools.partial(_release, log)
     idle = IdleTrim(quiet_s=settings.idle_trim_s, every_s=TRIM_EVERY_S, release=release)
     worked = idle.worked
+    lead = Lead()
+    each = functools.partial(
+        follow, store=log, stop=stop, poll_s=poll, on_page=worked, appended=appended
+    )
+    behind = functools.partial(each, after_lead=lead)
     async with AsyncExitStack() as stack:
         projector_db = await read_models(services)
         stack.callback(projector_db.close)
@@ -121,23 +132,12 @@ async def run_followers(
         confirmations_db = await read_models(services)
         stack.callback(confirmations_db.close)
         tasks = [
-            follow(
-                Projector(services.store, projector_db, kept=kept),
-                store=log,
-                db=projector_db,
-                stop=stop,
-                poll_s=poll,
-                on_page=worked,
-            ),
-            follow(outbox, store=log, db=notifier_db, stop=stop, poll_s=poll, on_page=worked),
+            each(Projector(services.store, projector_db, kept=kept), db=projector_db, leads=lead),
+            behind(outbox, db=notifier_db),
             dispatcher.run(stop, poll_s=poll),
-            follow(
+            behind(
                 ConfirmationRequests(services.store, confirmations_db, services.queue),
-                store=log,
                 db=confirmations_db,
-                stop=stop,
-                poll_s=poll,
-                on_page=worked,
             ),
             idle.run(stop),
         ]
@@ -147,16 +147,8 @@ async def run_followers(
             )
             fanout_db = await read_models(services)
             stack.callback(fanout_db.close)
-            tasks.append(
-                follow(
-                    DecisionFanout(services.store, fanout_db, analytics, kept=kept),
-                    store=log,
-                    db=fanout_db,
-                    stop=stop,
-                    poll_s=poll,
-                    on_page=worked,
-                )
-            )
+            decisions = DecisionFanout(services.store, fanout_db, analytics, kept=kept)
+            tasks.append(behind(decisions, db=fanout_db))
         await asyncio.gather(*tasks)
 
 
