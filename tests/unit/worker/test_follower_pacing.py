@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from helios.apps.composition import open_read_models
-from helios.apps.workers.followers import Appended, Lead, follow
-from helios.ports.event_store import LogEntry
+from helios.apps.workers.followers import Appended, Lead, LeadElsewhere, follow
+from helios.ports.event_store import LogEntry, StoreUnavailable
 from helios.ports.read_models import ReadModels
 
 STREAM = uuid.UUID(int=7)
@@ -161,5 +161,41 @@ def test_a_stopped_follower_does_not_wait_for_its_lead(db: ReadModels) -> None:
         await asyncio.sleep(0.1)
         stop.set()
         await asyncio.wait_for(task, 2.0)
+
+    asyncio.run(run())
+
+
+def test_a_lead_in_another_process_is_asked_until_it_says_it_has_caught_up() -> None:
+    answers = iter([False, False, True])
+    asked: list[int] = []
+
+    def caught_up() -> bool:
+        asked.append(1)
+        return next(answers)
+
+    async def run() -> float:
+        began = time.monotonic()
+        await LeadElsewhere(caught_up, most_s=30.0, every_s=0.01).wait(asyncio.Event())
+        return time.monotonic() - began
+
+    assert asyncio.run(run()) < 5.0
+    assert len(asked) == 3
+
+
+def test_a_lead_in_another_process_holds_a_follower_at_most_its_longest_wait() -> None:
+    async def run() -> float:
+        began = time.monotonic()
+        await LeadElsewhere(lambda: False, most_s=0.2, every_s=0.05).wait(asyncio.Event())
+        return time.monotonic() - began
+
+    assert 0.15 <= asyncio.run(run()) < 5.0
+
+
+def test_a_lead_that_cannot_be_asked_holds_no_follower() -> None:
+    def unreachable() -> bool:
+        raise StoreUnavailable("read models down")
+
+    async def run() -> None:
+        await asyncio.wait_for(LeadElsewhere(unreachable, most_s=30.0).wait(asyncio.Event()), 5)
 
     asyncio.run(run())

@@ -24,6 +24,7 @@ from helios.apps.workers.ingest import Committed, IngestWorker
 from helios.apps.workers.runtime import (
     ingest_worker,
     run_followers,
+    run_projector,
     run_scheduler,
     stop_on_signals,
 )
@@ -166,9 +167,11 @@ async def run_everything(
     mailer: Mailer | None = None,
     on_committed: Committed | None = None,
     fetcher: HttpFetcher | None = None,
+    projector: bool = True,
 ) -> IngestWorker:
-    """API (optional), ingest worker, followers, scheduler and analytics until ``stop`` is set.
-    The worker's commits wake the followers (rather than their next poll)."""
+    """API (optional), ingest worker, followers (the projector too unless told it runs
+    elsewhere), scheduler and analytics until ``stop`` is set. The worker's commits wake the
+    followers (rather than their next poll)."""
     appended = Appended()
 
     def committed(envelopes: Sequence[Envelope], report: IngestReport) -> None:
@@ -179,7 +182,7 @@ async def run_everything(
     worker = ingest_worker(services, on_committed=committed, fetcher=fetcher)
     jobs: list[Awaitable[object]] = [
         worker.run(stop),
-        run_followers(services, stop, mailer=mailer, appended=appended),
+        run_followers(services, stop, mailer=mailer, appended=appended, projector=projector),
         run_scheduler(services, stop),
         run_analytics(services, stop, mailer=mailer),
     ]
@@ -202,13 +205,16 @@ async def integration(services: Services) -> tuple[dict[str, str], frozenset[str
 
 
 async def run_workers(services: Services, stop: asyncio.Event) -> None:
-    """The worker side of ``helios up``: ingest worker, followers, scheduler and analytics."""
-    await run_everything(services, stop, api=False)
+    """The worker side of ``helios up``: ingest worker, followers, scheduler and analytics
+    (the projector in a child of its own with ``HELIOS_UP_PROJECTOR_CHILD``)."""
+    elsewhere = services.settings.up_projector_child
+    await run_everything(services, stop, api=False, projector=not elsewhere)
 
 
 CHILD_ROLES: dict[str, Callable[[Services, asyncio.Event], Awaitable[None]]] = {
     "api": serve_api,
     "worker": run_workers,
+    "projector": run_projector,
 }
 """The processes ``helios up`` supervises, in start order: each runs its role on services of
 its own over the shared data directory until SIGTERM, or until the supervisor is gone. The

@@ -99,6 +99,45 @@ class Follower(Protocol):
         ...
 
 
+class LeadWait(Protocol):
+    """What a follower that lets another go first waits on before each page."""
+
+    async def wait(self, stop: asyncio.Event) -> None:
+        """Until the lead is caught up, ``stop``, or the most a follower waits for it."""
+        ...
+
+
+class LeadElsewhere:
+    """A lead in another process (``helios up``'s projector child): caught up when
+    ``caught_up()`` — a query, run in a thread — says so, asked every ``every_s``."""
+
+    def __init__(
+        self,
+        caught_up: Callable[[], bool],
+        *,
+        most_s: float = LEAD_WAIT_S,
+        every_s: float = 0.1,
+    ) -> None:
+        self._caught_up = caught_up
+        self.most_s = most_s
+        self._every_s = every_s
+
+    async def wait(self, stop: asyncio.Event) -> None:
+        """Until the lead is caught up, ``stop``, or ``most_s``; at once when the question
+        cannot be answered (the follower's own read then meets the outage)."""
+        deadline = asyncio.get_running_loop().time() + self.most_s
+        while not stop.is_set():
+            try:
+                if await anyio.to_thread.run_sync(self._caught_up):
+                    return
+            except StoreUnavailable:
+                return
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return
+            await wait_or_stop(stop, min(self._every_s, left))
+
+
 async def follow(
     follower: Follower,
     *,
@@ -111,7 +150,7 @@ async def follow(
     on_page: Callable[[], None] | None = None,
     appended: Appended | None = None,
     leads: Lead | None = None,
-    after_lead: Lead | None = None,
+    after_lead: LeadWait | None = None,
 ) -> int:
     """Run ``follower`` until ``stop`` is set (or the log's end, with ``until_caught_up``);
     ``on_page()`` after each page applied. Caught up, it waits ``poll_s`` or until

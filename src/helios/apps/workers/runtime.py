@@ -19,9 +19,11 @@ from helios.apps.composition import (
     open_read_models,
     shared_log,
 )
+from helios.apps.views.positions import committed_position
+from helios.apps.views.projector import FOLLOWER as PROJECTOR
 from helios.apps.views.projector import Projector
 from helios.apps.workers.fanout import DecisionFanout
-from helios.apps.workers.followers import Appended, Lead, follow
+from helios.apps.workers.followers import Appended, Lead, LeadElsewhere, LeadWait, follow
 from helios.apps.workers.ingest import Committed, IngestWorker
 from helios.apps.workers.notifier import Dispatcher, NotificationOutbox
 from helios.apps.workers.scheduler import Scheduler
@@ -88,6 +90,7 @@ async def run_followers(
     mailer: Mailer | None = None,
     fanout: bool = True,
     appended: Appended | None = None,
+    projector: bool = True,
 ) -> None:
     """Projector, notifier (outbox + dispatcher), SNS confirmation requests and fan-out until
     ``stop`` is set; freed memory is given back once they have all been caught up for
@@ -96,6 +99,8 @@ async def run_followers(
 
     The projector leads: the others let it catch up with the log before each of their pages
     (``Lead``), so that a burst's alerts are listed before the CPU goes to what can lag.
+    Without ``projector`` (it runs in a process of its own, ``run_projector``), they ask the
+    read models how far it is instead (``LeadElsewhere``).
     """
     settings = services.settings
     poll = settings.follower_poll_s
@@ -111,10 +116,11 @@ async def run_followers(
     each = functools.partial(
         follow, store=log, stop=stop, poll_s=poll, on_page=worked, appended=appended
     )
-    behind = functools.partial(each, after_lead=lead)
     async with AsyncExitStack() as stack:
         projector_db = await read_models(services)
         stack.callback(projector_db.close)
+        ahead: LeadWait = lead if projector else _projector_elsewhere(services, projector_db)
+        behind = functools.partial(each, after_lead=ahead)
         notifier_db = await read_models(services)
         stack.callback(notifier_db.close)
         dispatcher_db = await read_models(services)
@@ -132,7 +138,6 @@ async def run_followers(
         confirmations_db = await read_models(services)
         stack.callback(confirmations_db.close)
         tasks = [
-            each(Projector(services.store, projector_db, kept=kept), db=projector_db, leads=lead),
             behind(outbox, db=notifier_db),
             dispatcher.run(stop, poll_s=poll),
             behind(
@@ -149,7 +154,37 @@ async def run_followers(
             stack.callback(fanout_db.close)
             decisions = DecisionFanout(services.store, fanout_db, analytics, kept=kept)
             tasks.append(behind(decisions, db=fanout_db))
+        if projector:
+            projecting = Projector(services.store, projector_db, kept=kept)
+            tasks.append(each(projecting, db=projector_db, leads=lead))
         await asyncio.gather(*tasks)
+
+
+def _projector_elsewhere(services: Services, db: ReadModels) -> LeadElsewhere:
+    """The projector of another process, caught up once its committed position is the log's
+    last (the last entry of every append is a domain event, which it reaches)."""
+
+    def caught_up() -> bool:
+        return committed_position(db, PROJECTOR) >= services.store.max_position()
+
+    return LeadElsewhere(caught_up)
+
+
+async def run_projector(services: Services, stop: asyncio.Event) -> None:
+    """The projector alone until ``stop`` is set: ``helios up``'s projector child
+    (``HELIOS_UP_PROJECTOR_CHILD``), the read models on a core of their own."""
+    settings = services.settings
+    db = await read_models(services)
+    try:
+        await follow(
+            Projector(services.store, db, kept=settings.follower_cache),
+            store=services.store,
+            db=db,
+            stop=stop,
+            poll_s=settings.follower_poll_s,
+        )
+    finally:
+        db.close()
 
 
 def _release(log: object) -> dict[str, object]:
