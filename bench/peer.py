@@ -1,7 +1,7 @@
 """Helios's embedded default (``helios up``) side by side with Prometheus Alertmanager 0.25.
 
     python bench/peer.py [--rounds 3] [--duration 10] [--active 100000] [--quick] [--no-wrk]
-                         [--only load|state]
+                         [--only load|state] [--helios-setting HELIOS_NAME=VALUE ...]
 
 Expects ``prometheus-alertmanager`` (Debian package) and ``wrk`` on the PATH and installs
 nothing; ``--no-wrk`` loads both servers from concurrent httpx clients in this process instead
@@ -326,6 +326,10 @@ def disk_bytes(directory: Path) -> int:
 # --- the two servers ---------------------------------------------------------------------------
 
 
+HELIOS_SETTINGS: dict[str, str] = {}
+"""``--helios-setting``s: given to ``helios up`` over the defaults (nothing else inherited)."""
+
+
 class Server:
     """One fresh server in its own directory; a context manager stops it."""
 
@@ -451,6 +455,7 @@ class Helios(Server):
         self.base = f"http://127.0.0.1:{port}"
         # The embedded default as shipped: no inherited HELIOS_* setting may point it elsewhere.
         env = {k: v for k, v in os.environ.items() if not k.startswith("HELIOS_")}
+        env.update(HELIOS_SETTINGS)
         env.update(
             HELIOS_DATA_DIR=str(self.data_dir),
             HELIOS_HTTP_HOST="127.0.0.1",
@@ -925,7 +930,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=("load", "state"),
         help="run one phase: the throughput rounds, or the big-state rounds",
     )
+    parser.add_argument(
+        "--helios-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a HELIOS_* setting for helios up, e.g. HELIOS_UP_PROJECTOR_CHILD=true (repeatable)",
+    )
     args = parser.parse_args(argv)
+    for setting in args.helios_setting:
+        name, equals, value = setting.partition("=")
+        if not equals or not name.startswith("HELIOS_"):
+            parser.error(f"--helios-setting wants HELIOS_NAME=VALUE, not {setting!r}")
+        HELIOS_SETTINGS[name] = value
     if args.quick:
         sizes = Sizes(seconds=1, active=600, visible=200, cpu_window_s=2.0, settle_s=1.0)
         args.rounds = args.rounds or 1

@@ -18,6 +18,7 @@ from helios.apps.application.analytics.decisions import is_fanned_out
 from helios.apps.application.ingest import Ingestor
 from helios.apps.composition import open_read_models
 from helios.apps.embedded.traffic import TrafficGenerator
+from helios.apps.views import alerts
 from helios.apps.views.positions import move_position
 from helios.apps.views.projector import Projector
 from helios.apps.views.streams import FoldedAlert
@@ -218,3 +219,28 @@ def test_the_fan_out_sends_every_decision_without_decoding_the_intake_entries(
     assert decoded and not [name for name in decoded if name.startswith("helios.intake.")]
     fanned = [e for e in store.read_log(0, 100_000) if is_fanned_out(e.name)]
     assert [m.deduplication_id for m in queue.sent] == [f"decision/{e.position}" for e in fanned]
+
+
+def test_the_projected_rows_are_the_same_whatever_the_pages_hold(
+    store: EventStore, db: ReadModels, tmp_path: Path
+) -> None:
+    """A page holding several events of an alert writes its row once, from the last of them:
+    the rows are those of a projector given one entry per page. Two columns are left out:
+    where pages end still decides them (an incident joined before the alert's first row, and
+    an episode's start moved earlier within one page), with or without the row made once."""
+    one_by_one = open_read_models(f"sqlite:{tmp_path / 'one_by_one.db'}")
+    columns = ", ".join(c for c in alerts.COLUMNS if c not in ("incident_id", "first_seen_at"))
+    try:
+        _follow(Projector(store, one_by_one), store, one_by_one, page_size=1)
+        _follow(Projector(store, db), store, db, page_size=500)
+        for query in (
+            f"SELECT {columns} FROM alerts ORDER BY tenant, dedup_key",
+            "SELECT * FROM alert_labels ORDER BY tenant, dedup_key, name",
+            "SELECT * FROM alert_deadlines ORDER BY tenant, dedup_key",
+            "SELECT * FROM activity ORDER BY position, kind",
+        ):
+            rows = one_by_one.query(query)
+            assert rows, query
+            assert db.query(query) == rows, query
+    finally:
+        one_by_one.close()

@@ -33,6 +33,9 @@
 | HELIOS_WORKER_VISIBILITY_S | 60 | visibility of received messages (extended for slow batches) |
 | HELIOS_UP_WORKER_NICENESS | 0 | how much lower ``helios up``'s worker child's CPU priority is |
 |  |  | than the API child's, 0 to 19 (see ``embedded.runner.lower_cpu_priority``) |
+| HELIOS_UP_PROJECTOR_CHILD | false | ``true``: ``helios up`` runs the projector in a child |
+|  |  | process of its own, beside the worker's: a burst is listed sooner on two cores, for one |
+|  |  | more process's memory (docs/operations.md) |
 | HELIOS_SNAPSHOT_EVERY | 100 | snapshot an alert or incident group each this many events of its |
 |  |  | stream, so a cold load reads fewer than this many (0: no snapshots) |
 | HELIOS_STATE_CACHE | 20000 | alert and incident-group states the ingest worker keeps in |
@@ -117,6 +120,7 @@ class Settings:
     worker_wait_s: float = 5.0
     worker_visibility_s: int = 60
     up_worker_niceness: int = 0
+    up_projector_child: bool = False
     snapshot_every: int = 100
     state_cache: int = 20_000
     follower_cache: int = 10_000
@@ -236,6 +240,7 @@ class Settings:
             worker_wait_s=_float(values, "HELIOS_WORKER_WAIT_S", 5.0),
             worker_visibility_s=max(5, _int(values, "HELIOS_WORKER_VISIBILITY_S", 60)),
             up_worker_niceness=min(19, max(0, _int(values, "HELIOS_UP_WORKER_NICENESS", 0))),
+            up_projector_child=_flag(values, "HELIOS_UP_PROJECTOR_CHILD"),
             snapshot_every=max(0, _int(values, "HELIOS_SNAPSHOT_EVERY", 100)),
             state_cache=max(100, _int(values, "HELIOS_STATE_CACHE", 20_000)),
             follower_cache=max(100, _int(values, "HELIOS_FOLLOWER_CACHE", 10_000)),
@@ -261,6 +266,18 @@ class Settings:
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"", "0", "false", "no", "off"})
+
+
+def _flag(values: Mapping[str, str], name: str) -> bool:
+    """A boolean setting, false when unset.
+
+    Raises:
+        InvalidSetting: neither true nor false.
+    """
+    raw = values.get(name, "").strip().lower()
+    if raw not in _TRUE | _FALSE:
+        raise InvalidSetting(f"{name} must be 'true' or 'false', not {raw!r}")
+    return raw in _TRUE
 
 
 def _sqs_fifo(values: Mapping[str, str], queue: str) -> bool:

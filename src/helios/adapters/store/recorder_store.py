@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 from uuid import UUID, uuid5
 
-import attrs
 from eventsourcing.persistence import IntegrityError, PersistenceError, ProcessRecorder
 from eventsourcing.persistence import StoredEvent as Row
 from eventsourcing.persistence import Tracking as RecorderTracking
@@ -46,6 +45,12 @@ PROBE_CHUNK = 500
 StreamProbe = Callable[[ProcessRecorder, Sequence[UUID]], set[UUID]]
 """One query telling which of the given streams hold events (SQL of the recorder's store)."""
 
+LogRow = tuple[int, Any, int, str, bytes]
+"""A row of the notification log: position, stream id (as stored), version, topic, state."""
+LogRows = Callable[[ProcessRecorder, int, int], Sequence[LogRow]]
+"""The log's rows after a position, at most so many, in order: the library's
+``select_notifications`` as plain rows, in the SQL of the recorder's store."""
+
 
 def input_stream_id(key: str) -> UUID:
     """The marker stream recording that the input ``key`` was processed."""
@@ -68,9 +73,11 @@ class RecorderEventStore:
         unavailable: tuple[type[BaseException], ...] = (),
         on_close: Callable[[], None] | None = None,
         stream_probe: StreamProbe | None = None,
+        log_rows: LogRows | None = None,
     ) -> None:
         self._recorder = recorder
         self._stream_probe = stream_probe
+        self._log_rows = log_rows
         self._codec = codec
         self._snapshots = Snapshots(snapshot_rows or MemorySnapshotRows.of(recorder), codec)
         # Driver errors that escape the library's own translation (e.g. at connect time).
@@ -120,39 +127,47 @@ class RecorderEventStore:
         # Markers are filtered here rather than by a topic list, so event types registered
         # after opening are still read; keep fetching so a page of markers is not mistaken
         # for the end of the log.
+        streams: dict[Any, UUID] = {}  # an alert's events come together: one UUID for them
         while len(entries) < limit:
             want = limit - len(entries)
             with self._translated():
-                page = self._recorder.select_notifications(start, want, inclusive_of_start=False)
-            for row in page:
-                if row.topic.startswith(MARKER_PREFIX):
+                page = self._select_log(start, want)
+            for position, originator, version, topic, state in page:
+                if topic.startswith(MARKER_PREFIX):
                     continue
-                if encoded is not None and encoded(row.topic):
+                stream = streams.get(originator)
+                if stream is None:
+                    stream = streams[originator] = _uuid(originator)
+                if encoded is not None and encoded(topic):
                     entries.append(
                         LogEntry(
-                            position=row.id,
-                            stream_id=_uuid(row.originator_id),
-                            version=row.originator_version,
-                            name=row.topic,
+                            position=position,
+                            stream_id=stream,
+                            version=version,
+                            name=topic,
                             event=None,
-                            encoded=bytes(row.state),
+                            encoded=bytes(state),
                         )
                     )
                     continue
-                name, event = self._codec.decode(row.topic, row.state)
+                name, event = self._codec.decode(topic, state)
                 entries.append(
                     LogEntry(
-                        position=row.id,
-                        stream_id=_uuid(row.originator_id),
-                        version=row.originator_version,
-                        name=name,
-                        event=event,
+                        position=position, stream_id=stream, version=version, name=name, event=event
                     )
                 )
             if len(page) < want:
                 break
-            start = page[-1].id
+            start = page[-1][0]
         return entries
+
+    def _select_log(self, after: int, limit: int) -> Sequence[LogRow]:
+        if self._log_rows is not None:
+            return self._log_rows(self._recorder, after, limit)
+        return [
+            (row.id, row.originator_id, row.originator_version, row.topic, row.state)
+            for row in self._recorder.select_notifications(after, limit, inclusive_of_start=False)
+        ]
 
     def decode_entry(self, entry: LogEntry) -> LogEntry:
         """``entry`` read encoded, decoded as ``read_log`` would have returned it.
@@ -163,7 +178,14 @@ class RecorderEventStore:
         if entry.encoded is None:
             return entry
         name, event = self._codec.decode(entry.name, entry.encoded)
-        return attrs.evolve(entry, name=name, event=event, encoded=None)
+        # Built, not ``attrs.evolve``d: every entry of a burst comes through here once.
+        return LogEntry(
+            position=entry.position,
+            stream_id=entry.stream_id,
+            version=entry.version,
+            name=name,
+            event=event,
+        )
 
     def max_position(self) -> int:
         with self._translated():

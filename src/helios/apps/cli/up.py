@@ -72,13 +72,15 @@ def settings_for(args: argparse.Namespace) -> Settings:
 
 def children(args: argparse.Namespace, settings: Settings) -> list[Child]:
     """The processes to supervise: one per role of ``CHILD_ROLES`` (but the API's with
-    ``--no-api``), each this same command with ``--child ROLE``."""
+    ``--no-api``, and the projector's only with ``HELIOS_UP_PROJECTOR_CHILD``), each this
+    same command with ``--child ROLE``."""
     command = (sys.executable, "-m", "helios.apps.cli", "up", "--port", str(settings.http_port))
     supervisor = ("--supervisor", str(os.getpid()))
     return [
         Child(name=role, argv=(*command, *supervisor, "--child", role))
         for role in CHILD_ROLES
-        if role != "api" or api_wanted(args)
+        if (role != "api" or api_wanted(args))
+        and (role != "projector" or settings.up_projector_child)
     ]
 
 

@@ -7,24 +7,28 @@ from __future__ import annotations
 import asyncio
 import importlib
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import anyio.to_thread
 import structlog
 
+from helios.apps.application.ingest import IngestReport
 from helios.apps.application.provisioning import Provisioning
 from helios.apps.composition import Services, key_file, open_services
 from helios.apps.embedded.supervisor import watch_parent
 from helios.apps.settings import Settings
 from helios.apps.workers.analytics import run_analytics
+from helios.apps.workers.followers import Appended
 from helios.apps.workers.ingest import Committed, IngestWorker
 from helios.apps.workers.runtime import (
     ingest_worker,
     run_followers,
+    run_projector,
     run_scheduler,
     stop_on_signals,
 )
+from helios.domain.values import Envelope
 from helios.ports.http import HttpFetcher
 from helios.ports.mailer import Mailer
 
@@ -163,12 +167,22 @@ async def run_everything(
     mailer: Mailer | None = None,
     on_committed: Committed | None = None,
     fetcher: HttpFetcher | None = None,
+    projector: bool = True,
 ) -> IngestWorker:
-    """API (optional), ingest worker, followers, scheduler and analytics until ``stop`` is set."""
-    worker = ingest_worker(services, on_committed=on_committed, fetcher=fetcher)
+    """API (optional), ingest worker, followers (the projector too unless told it runs
+    elsewhere), scheduler and analytics until ``stop`` is set. The worker's commits wake the
+    followers (rather than their next poll)."""
+    appended = Appended()
+
+    def committed(envelopes: Sequence[Envelope], report: IngestReport) -> None:
+        appended.appended()
+        if on_committed is not None:
+            on_committed(envelopes, report)
+
+    worker = ingest_worker(services, on_committed=committed, fetcher=fetcher)
     jobs: list[Awaitable[object]] = [
         worker.run(stop),
-        run_followers(services, stop, mailer=mailer),
+        run_followers(services, stop, mailer=mailer, appended=appended, projector=projector),
         run_scheduler(services, stop),
         run_analytics(services, stop, mailer=mailer),
     ]
@@ -191,13 +205,16 @@ async def integration(services: Services) -> tuple[dict[str, str], frozenset[str
 
 
 async def run_workers(services: Services, stop: asyncio.Event) -> None:
-    """The worker side of ``helios up``: ingest worker, followers, scheduler and analytics."""
-    await run_everything(services, stop, api=False)
+    """The worker side of ``helios up``: ingest worker, followers, scheduler and analytics
+    (the projector in a child of its own with ``HELIOS_UP_PROJECTOR_CHILD``)."""
+    elsewhere = services.settings.up_projector_child
+    await run_everything(services, stop, api=False, projector=not elsewhere)
 
 
 CHILD_ROLES: dict[str, Callable[[Services, asyncio.Event], Awaitable[None]]] = {
     "api": serve_api,
     "worker": run_workers,
+    "projector": run_projector,
 }
 """The processes ``helios up`` supervises, in start order: each runs its role on services of
 its own over the shared data directory until SIGTERM, or until the supervisor is gone. The

@@ -40,6 +40,7 @@ from helios.domain.intake import (
     TickReceived,
 )
 from helios.domain.ruleset import Ruleset
+from helios.domain.scoring import Factor
 from helios.domain.values import Envelope, Link
 from helios.ports.event_store import EventStore, LogEntry
 from helios.ports.read_models import Cursor, ReadModels
@@ -116,6 +117,7 @@ class Projector:
         for entry in page:
             self._entry(entry, page_rows)
             self._delivery(entry, page_rows)
+        page_rows.finish()
         page_rows.writes.append(page_rows.deliveries.write)
         deadlines = self._deadlines(page_rows)
         try:
@@ -216,6 +218,18 @@ class Projector:
         return deadlines
 
 
+@attrs.define
+class _AlertSeen:
+    """An alert's latest state in a page, and what its row gathers over the page's events."""
+
+    position: int
+    state: alert.AlertState
+    factors: tuple[Factor, ...]
+    duplicates: int
+    last_change_at: int | None
+    first_seen_at: int
+
+
 class _PageRows:
     """What one page changes, collapsed so each alert row is written once per page."""
 
@@ -228,48 +242,64 @@ class _PageRows:
         self.rules_changed: set[str] = set()
         self.received: dict[uuid.UUID, Envelope] = {}
         self.deliveries = integration_stats.PageCounts()
+        self._seen: dict[uuid.UUID, _AlertSeen] = {}
 
     def alert(self, entry: LogEntry, folded: FoldedAlert) -> None:
+        """Note an alert event; its row is made once, by ``finish``, from the alert's last
+        state in the page (an alert has several events per page: a row for each was most
+        of the projector's time)."""
         state = folded.state
         episode = state.episode
-        if episode is None and isinstance(
-            entry.event, alert.SignalIgnored | alert.SignalDeduplicated
-        ):
+        event = entry.event
+        if episode is None and isinstance(event, alert.SignalIgnored | alert.SignalDeduplicated):
             # Only acknowledge/resolve signals for an alert never triggered, ignored: no
             # alert to show (until a trigger arrives). Logs of engine version 1 accepted them
             # instead, and keep the row with status "none" they always had.
             return
-        previous = self.alerts.get(entry.stream_id)
         # An exact duplicate and a copy of a timestamp-less signal alike (HA pair, resend).
-        duplicates = (previous.duplicates if previous else 0) + isinstance(
-            entry.event, alert.SignalDeduplicated | alert.SignalRepeated
-        )
-        changed = getattr(entry.event, "at", None)
-        if isinstance(
-            entry.event, alert.SignalAccepted | alert.SignalDeduplicated | alert.SignalRepeated
-        ):
+        duplicate = isinstance(event, alert.SignalDeduplicated | alert.SignalRepeated)
+        changed = getattr(event, "at", None)
+        if duplicate or isinstance(event, alert.SignalAccepted):
             changed = None
-        last_change = (
-            changed if changed is not None else (previous.last_change_at if previous else None)
-        )
-        common: dict[str, Any] = {
-            "tenant": state.tenant,
-            "dedup_key": state.dedup_key,
-            "stream_id": str(entry.stream_id),
-            "duplicates": duplicates,
-            "last_change_at": last_change,
-            "position": entry.position,
-        }
-        row = _alert_row(folded, common)
-        if previous is not None and previous.first_seen_at:
-            # The first episode's start stays (the upsert never changes it either).
-            first = min(previous.first_seen_at, row.first_seen_at or previous.first_seen_at)
-            row = attrs.evolve(row, first_seen_at=first)
-        self.alerts[entry.stream_id] = row
-        self.deadlines[entry.stream_id] = (
-            state.tenant, state.dedup_key,
-            pending(state) if episode is not None and episode.is_open else None,
-        )  # fmt: skip
+        first = episode.started_at if episode is not None else 0
+        seen = self._seen.get(entry.stream_id)
+        if seen is None:
+            self._seen[entry.stream_id] = _AlertSeen(
+                position=entry.position, state=state, factors=folded.factors,
+                duplicates=int(duplicate), last_change_at=changed, first_seen_at=first,
+            )  # fmt: skip
+            return
+        seen.position, seen.state, seen.factors = entry.position, state, folded.factors
+        seen.duplicates += duplicate
+        if changed is not None:
+            seen.last_change_at = changed
+        # The first episode's start stays (the upsert never changes it either).
+        if seen.first_seen_at:
+            seen.first_seen_at = min(seen.first_seen_at, first or seen.first_seen_at)
+        else:
+            seen.first_seen_at = first
+
+    def finish(self) -> None:
+        """Make the row and the deadline of every alert the page changed (after its last
+        entry, before ``write``)."""
+        for stream, seen in self._seen.items():
+            state = seen.state
+            episode = state.episode
+            common: dict[str, Any] = {
+                "tenant": state.tenant,
+                "dedup_key": state.dedup_key,
+                "stream_id": str(stream),
+                "duplicates": seen.duplicates,
+                "last_change_at": seen.last_change_at,
+                "position": seen.position,
+                "first_seen_at": seen.first_seen_at,
+            }
+            self.alerts[stream] = _alert_row(state, seen.factors, common)
+            self.deadlines[stream] = (
+                state.tenant, state.dedup_key,
+                pending(state) if episode is not None and episode.is_open else None,
+            )  # fmt: skip
+        self._seen.clear()
 
     def activity(self, entry: LogEntry, tenant: str, kind: str, subject: str, text: str) -> None:
         line = activity.ActivityRow(
@@ -508,16 +538,17 @@ class _LabelsWritten:
         self._items.clear()
 
 
-def _alert_row(folded: FoldedAlert, common: dict[str, Any]) -> alerts.AlertRow:
+def _alert_row(
+    state: alert.AlertState, factors: tuple[Factor, ...], common: dict[str, Any]
+) -> alerts.AlertRow:
     """The alert's row as its state shows it (``common``: the columns every row has)."""
-    state = folded.state
     episode = state.episode
     if episode is None:
         # Only a late or resolve-first signal so far: nothing to show yet but the key.
         return alerts.AlertRow(
             status="none", priority=None, score=None, factors="[]", severity="info",
             summary="", service="", sources="[]", labels="{}", occurrences=0, episode=0,
-            flapping=0, silenced=0, group_key="", first_seen_at=0, last_signal_at=0,
+            flapping=0, silenced=0, group_key="", last_signal_at=0,
             links="[]", details="{}", **common,
         )  # fmt: skip
     trigger = state.latest_trigger
@@ -525,7 +556,7 @@ def _alert_row(folded: FoldedAlert, common: dict[str, Any]) -> alerts.AlertRow:
         status=episode.status.value,
         priority=state.priority.value if state.priority else None,
         score=state.score,
-        factors=_factors_json(folded),
+        factors=_factors_json(factors),
         severity=episode.severity.value,
         summary=episode.summary,
         service=episode.service,
@@ -536,7 +567,6 @@ def _alert_row(folded: FoldedAlert, common: dict[str, Any]) -> alerts.AlertRow:
         flapping=int(state.flapping),
         silenced=int(bool(state.silenced_by)),
         group_key=state.group_key,
-        first_seen_at=episode.started_at,
         last_signal_at=episode.last_signal_at,
         links=_links_json(trigger.links) if trigger else "[]",
         details=trigger.details if trigger else "{}",
@@ -544,8 +574,8 @@ def _alert_row(folded: FoldedAlert, common: dict[str, Any]) -> alerts.AlertRow:
     )
 
 
-def _factors_json(folded: FoldedAlert) -> str:
-    return orjson.dumps([[f.name, f.input, f.effect] for f in folded.factors]).decode()
+def _factors_json(factors: tuple[Factor, ...]) -> str:
+    return orjson.dumps([[f.name, f.input, f.effect] for f in factors]).decode()
 
 
 def _links_json(links: tuple[Link, ...]) -> str:

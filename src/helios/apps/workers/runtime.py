@@ -19,9 +19,11 @@ from helios.apps.composition import (
     open_read_models,
     shared_log,
 )
+from helios.apps.views.positions import committed_position
+from helios.apps.views.projector import FOLLOWER as PROJECTOR
 from helios.apps.views.projector import Projector
 from helios.apps.workers.fanout import DecisionFanout
-from helios.apps.workers.followers import follow
+from helios.apps.workers.followers import Appended, Lead, LeadElsewhere, LeadWait, follow
 from helios.apps.workers.ingest import Committed, IngestWorker
 from helios.apps.workers.notifier import Dispatcher, NotificationOutbox
 from helios.apps.workers.scheduler import Scheduler
@@ -87,10 +89,19 @@ async def run_followers(
     *,
     mailer: Mailer | None = None,
     fanout: bool = True,
+    appended: Appended | None = None,
+    projector: bool = True,
 ) -> None:
     """Projector, notifier (outbox + dispatcher), SNS confirmation requests and fan-out until
     ``stop`` is set; freed memory is given back once they have all been caught up for
-    ``HELIOS_IDLE_TRIM_S``."""
+    ``HELIOS_IDLE_TRIM_S``. ``appended``: the commits of an ingest worker in this process,
+    which wake the followers waiting for more.
+
+    The projector leads: the others let it catch up with the log before each of their pages
+    (``Lead``), so that a burst's alerts are listed before the CPU goes to what can lag.
+    Without ``projector`` (it runs in a process of its own, ``run_projector``), they ask the
+    read models how far it is instead (``LeadElsewhere``).
+    """
     settings = services.settings
     poll = settings.follower_poll_s
     kept = settings.follower_cache
@@ -101,9 +112,15 @@ async def run_followers(
     release = functools.partial(_release, log)
     idle = IdleTrim(quiet_s=settings.idle_trim_s, every_s=TRIM_EVERY_S, release=release)
     worked = idle.worked
+    lead = Lead()
+    each = functools.partial(
+        follow, store=log, stop=stop, poll_s=poll, on_page=worked, appended=appended
+    )
     async with AsyncExitStack() as stack:
         projector_db = await read_models(services)
         stack.callback(projector_db.close)
+        ahead: LeadWait = lead if projector else _projector_elsewhere(services, projector_db)
+        behind = functools.partial(each, after_lead=ahead)
         notifier_db = await read_models(services)
         stack.callback(notifier_db.close)
         dispatcher_db = await read_models(services)
@@ -121,23 +138,11 @@ async def run_followers(
         confirmations_db = await read_models(services)
         stack.callback(confirmations_db.close)
         tasks = [
-            follow(
-                Projector(services.store, projector_db, kept=kept),
-                store=log,
-                db=projector_db,
-                stop=stop,
-                poll_s=poll,
-                on_page=worked,
-            ),
-            follow(outbox, store=log, db=notifier_db, stop=stop, poll_s=poll, on_page=worked),
+            behind(outbox, db=notifier_db),
             dispatcher.run(stop, poll_s=poll),
-            follow(
+            behind(
                 ConfirmationRequests(services.store, confirmations_db, services.queue),
-                store=log,
                 db=confirmations_db,
-                stop=stop,
-                poll_s=poll,
-                on_page=worked,
             ),
             idle.run(stop),
         ]
@@ -147,17 +152,39 @@ async def run_followers(
             )
             fanout_db = await read_models(services)
             stack.callback(fanout_db.close)
-            tasks.append(
-                follow(
-                    DecisionFanout(services.store, fanout_db, analytics, kept=kept),
-                    store=log,
-                    db=fanout_db,
-                    stop=stop,
-                    poll_s=poll,
-                    on_page=worked,
-                )
-            )
+            decisions = DecisionFanout(services.store, fanout_db, analytics, kept=kept)
+            tasks.append(behind(decisions, db=fanout_db))
+        if projector:
+            projecting = Projector(services.store, projector_db, kept=kept)
+            tasks.append(each(projecting, db=projector_db, leads=lead))
         await asyncio.gather(*tasks)
+
+
+def _projector_elsewhere(services: Services, db: ReadModels) -> LeadElsewhere:
+    """The projector of another process, caught up once its committed position is the log's
+    last (the last entry of every append is a domain event, which it reaches)."""
+
+    def caught_up() -> bool:
+        return committed_position(db, PROJECTOR) >= services.store.max_position()
+
+    return LeadElsewhere(caught_up)
+
+
+async def run_projector(services: Services, stop: asyncio.Event) -> None:
+    """The projector alone until ``stop`` is set: ``helios up``'s projector child
+    (``HELIOS_UP_PROJECTOR_CHILD``), the read models on a core of their own."""
+    settings = services.settings
+    db = await read_models(services)
+    try:
+        await follow(
+            Projector(services.store, db, kept=settings.follower_cache),
+            store=services.store,
+            db=db,
+            stop=stop,
+            poll_s=settings.follower_poll_s,
+        )
+    finally:
+        db.close()
 
 
 def _release(log: object) -> dict[str, object]:
