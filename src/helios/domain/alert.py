@@ -657,23 +657,38 @@ def duplicate(state: AlertState, signal: Signal) -> SignalDeduplicated | None:
     """The decision on a delivery the alert already holds (the whole decision: it changes
     no state), or None when ``signal`` is news to it."""
     signals = state.signals
-    stop = signals.stop
-    if stop > signals.start:
-        # The latest delivery again (``holds`` without its calls): most signals are this.
-        last = signals.items[stop - 1]
+    items, start, stop = signals.items, signals.start, signals.stop
+    if stop == start:
+        return None
+    # ``holds`` spelled out, its checks in the order that settles the commonest cases first.
+    last = items[stop - 1]
+    signal_id, occurred_at, action = signal.signal_id, signal.occurred_at, signal.action
+    if last.signal_id == signal_id and last.occurred_at == occurred_at and last.action is action:
+        # The latest delivery again (the other member of an HA pair, a repeat).
+        return SignalDeduplicated(
+            signal_id=signal_id, source=signal.source, received_at=signal.received_at
+        )
+    key = (occurred_at, action.rank, signal_id)  # ``order_key(signal)``
+    if key > (last.occurred_at, last.action.rank, last.signal_id):
+        return None  # sorts after every signal held: a new one, in order
+    # A copy a few signals late (an HA pair's second member after the first delivered its
+    # next ones) is just before the end.
+    for position in range(stop - 2, max(start, stop - _NEAR_END) - 1, -1):
+        held = items[position]
         if (
-            last.signal_id == signal.signal_id
-            and last.occurred_at == signal.occurred_at
-            and last.action is signal.action
+            held.signal_id == signal_id
+            and held.occurred_at == occurred_at
+            and held.action is action
         ):
             return SignalDeduplicated(
-                signal_id=signal.signal_id, source=signal.source, received_at=signal.received_at
+                signal_id=signal_id, source=signal.source, received_at=signal.received_at
             )
-    if not state.holds(signal):
-        return None
-    return SignalDeduplicated(
-        signal_id=signal.signal_id, source=signal.source, received_at=signal.received_at
-    )
+    index = signals.bisect_left(key, _order_key)
+    if index < stop - start and _order_key(items[start + index]) == key:
+        return SignalDeduplicated(
+            signal_id=signal_id, source=signal.source, received_at=signal.received_at
+        )
+    return None
 
 
 def ingest_news(
