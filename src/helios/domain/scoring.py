@@ -73,18 +73,29 @@ def scored(
     memo = _MEMOS[0] if _MEMOS else None
     if memo is None or memo.ruleset is not ruleset:
         memo = _memo_of(ruleset)
-    key = (severity, service, labels, occurrences, flapping, regex_engine)
+    # The severity by its rank and the engine by a bool: an enum member hashes in Python.
+    key = (severity.rank, service, labels, occurrences, flapping, regex_engine is _RE2)
     found = memo.scores.get(key)
     if found is None:
-        found = _score(memo, key)
+        found = _score(
+            memo,
+            severity=severity,
+            service=service,
+            label_pairs=labels,
+            occurrences=occurrences,
+            flapping=flapping,
+            regex_engine=regex_engine,
+        )
         if len(memo.scores) >= _MEMO_SCORES:
             memo.scores.clear()  # bounded; a score is recomputed the same when asked again
         memo.scores[key] = found
     return found
 
 
-_ScoreKey = tuple[Severity, str, Labels, int, bool, RegexEngine]
-_BaseKey = tuple[Severity, str, Labels, RegexEngine]
+_ScoreKey = tuple[int, str, Labels, int, bool, bool]
+"""(severity rank, service, labels, occurrences, flapping, read by RE2)"""
+_BaseKey = tuple[int, str, Labels, bool]
+_RE2 = RegexEngine.RE2
 
 
 @attrs.define
@@ -115,10 +126,18 @@ def _memo_of(ruleset: Ruleset) -> _Memo:
     return memo
 
 
-def _score(memo: _Memo, key: _ScoreKey) -> Score:
+def _score(
+    memo: _Memo,
+    *,
+    severity: Severity,
+    service: str,
+    label_pairs: Labels,
+    occurrences: int,
+    flapping: bool,
+    regex_engine: RegexEngine,
+) -> Score:
     ruleset = memo.ruleset
-    severity, service, label_pairs, occurrences, flapping, regex_engine = key
-    base_key = (severity, service, label_pairs, regex_engine)
+    base_key = (severity.rank, service, label_pairs, regex_engine is _RE2)
     base = memo.bases.get(base_key)
     if base is None:
         base = _base(ruleset, severity, service, label_pairs, regex_engine)
