@@ -436,6 +436,9 @@ AlertEvent = (
 
 def evolve(state: AlertState, event: AlertEvent) -> AlertState:  # noqa: C901, PLR0912
     """Apply a recorded event. Total: never raises, so replay cannot fail."""
+    if type(event) in _UNCHANGING:
+        # Told before the cases, which each of these would be tried against in vain.
+        return state
     match event:
         # The decisions a decider adds one by one come first: the cases are tried in order
         # (the classes are disjoint, so the order changes nothing else).
@@ -471,9 +474,6 @@ def evolve(state: AlertState, event: AlertEvent) -> AlertState:  # noqa: C901, P
             | SignalIgnored(signal=signal, policy=policy)
         ):
             return _absorb(state, signal, policy)
-        case SignalDeduplicated():
-            # A duplicate changes nothing: applying a signal twice equals applying it once.
-            return state
         case FlappingStarted():
             return _changed(state, flapping=True)
         case FlappingCleared(last_transition=last_transition):
@@ -487,6 +487,12 @@ def evolve(state: AlertState, event: AlertEvent) -> AlertState:  # noqa: C901, P
         case EscalationDue(episode_id=episode_id):
             return _changed(state, escalated_episode=episode_id)
     return state
+
+
+_UNCHANGING = frozenset({AlertAcknowledged, AlertResolved, SignalLate, SignalDeduplicated})
+"""Decisions that change no state: an episode's status is the fold's, from its signals; a
+duplicate changes nothing (applying a signal twice equals applying it once); a late signal's
+flag is recorded only."""
 
 
 def compacted(state: AlertState) -> AlertState:
@@ -713,7 +719,7 @@ def _decide_new_signal(
 ) -> tuple[tuple[AlertEvent, ...], AlertState]:
     signal, ruleset = command.signal, command.ruleset
     policy = FoldPolicy.of(ruleset, bounded=command.engine_version >= _LATENESS_HORIZON)
-    before = state.episode
+    before = state.fold.episode
     if state.beyond_horizon(signal, policy):
         # It can no longer rewrite history: recorded and counted, and nothing decided.
         beyond = SignalAccepted(
@@ -726,7 +732,7 @@ def _decide_new_signal(
     events = _accepted(before, signal, policy)
     # What ``evolve`` does with either acceptance (the signal is known not to be held).
     after_state = _absorbed(state, signal, policy)
-    after = after_state.episode
+    after = after_state.fold.episode
     if after is None:
         # An acknowledge or resolve with nothing ever triggered. Ignoring it is a decision
         # only: the state is the same either way (the signal is kept for a trigger it
