@@ -130,10 +130,11 @@ class AlertState(msgspec.Struct, frozen=True, kw_only=True, gc=False, eq=False):
     def beyond_horizon(self, signal: Signal, policy: FoldPolicy) -> bool:
         """Whether ``signal`` is older than the watermark, or sorts before a signal that
         already left the horizon: it can no longer take its place in the history."""
-        watermark = self.watermark(policy)
-        if watermark is None:
+        # ``watermark`` spelled out: asked for every new signal.
+        last_at = self.last_signal_at
+        if policy.horizon_ms <= 0 or last_at is None:
             return False
-        if signal.occurred_at < watermark:
+        if signal.occurred_at < last_at - policy.horizon_ms:
             return True
         return self.evicted_through is not None and _order_key(signal) <= self.evicted_through
 

@@ -205,6 +205,7 @@ _CHANGE_OF: dict[type, AlertChange | None] = {
 }
 """The change each event that matters to the incident group makes (``priority`` only when
 the priority moved; a notification makes none, it is recorded): any other event is skipped."""
+_SCORED = alert.AlertScored
 
 
 def incident_commands(
@@ -223,8 +224,8 @@ def incident_commands(
         found = _CHANGE_OF[kind]
         # Every one of these events carries the time the change (if any) is tracked at.
         at = decided.at  # type: ignore[union-attr]
-        if isinstance(decided, alert.AlertScored) and not decided.priority_changed:
-            continue
+        if kind is _SCORED and decided.previous_priority is decided.priority:  # type: ignore[union-attr]
+            continue  # ``not AlertScored.priority_changed``, without the property's call
         if isinstance(decided, alert.NotificationRequested):
             notifications.append(
                 incident.RecordNotification(
