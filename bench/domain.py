@@ -167,7 +167,7 @@ def feed(fed: _Alert, count: int, ruleset: Ruleset, context: engine.TenantContex
                     working.groups[group] = incident.initial_state(*group)
                 engine.apply_signal(working, signal, context)
         if fed.index % HISTORY_BATCH == 0:
-            working.events.clear()
+            working.clear_events()
 
 
 def history(ruleset: Ruleset, largest: int) -> list[tuple[int, float, float, int, int]]:

@@ -130,10 +130,11 @@ class AlertState(msgspec.Struct, frozen=True, kw_only=True, gc=False, eq=False):
     def beyond_horizon(self, signal: Signal, policy: FoldPolicy) -> bool:
         """Whether ``signal`` is older than the watermark, or sorts before a signal that
         already left the horizon: it can no longer take its place in the history."""
-        watermark = self.watermark(policy)
-        if watermark is None:
+        # ``watermark`` spelled out: asked for every new signal.
+        last_at = self.last_signal_at
+        if policy.horizon_ms <= 0 or last_at is None:
             return False
-        if signal.occurred_at < watermark:
+        if signal.occurred_at < last_at - policy.horizon_ms:
             return True
         return self.evicted_through is not None and _order_key(signal) <= self.evicted_through
 
@@ -436,6 +437,9 @@ AlertEvent = (
 
 def evolve(state: AlertState, event: AlertEvent) -> AlertState:  # noqa: C901, PLR0912
     """Apply a recorded event. Total: never raises, so replay cannot fail."""
+    if type(event) in _UNCHANGING:
+        # Told before the cases, which each of these would be tried against in vain.
+        return state
     match event:
         # The decisions a decider adds one by one come first: the cases are tried in order
         # (the classes are disjoint, so the order changes nothing else).
@@ -471,9 +475,6 @@ def evolve(state: AlertState, event: AlertEvent) -> AlertState:  # noqa: C901, P
             | SignalIgnored(signal=signal, policy=policy)
         ):
             return _absorb(state, signal, policy)
-        case SignalDeduplicated():
-            # A duplicate changes nothing: applying a signal twice equals applying it once.
-            return state
         case FlappingStarted():
             return _changed(state, flapping=True)
         case FlappingCleared(last_transition=last_transition):
@@ -487,6 +488,12 @@ def evolve(state: AlertState, event: AlertEvent) -> AlertState:  # noqa: C901, P
         case EscalationDue(episode_id=episode_id):
             return _changed(state, escalated_episode=episode_id)
     return state
+
+
+_UNCHANGING = frozenset({AlertAcknowledged, AlertResolved, SignalLate, SignalDeduplicated})
+"""Decisions that change no state: an episode's status is the fold's, from its signals; a
+duplicate changes nothing (applying a signal twice equals applying it once); a late signal's
+flag is recorded only."""
 
 
 def compacted(state: AlertState) -> AlertState:
@@ -657,23 +664,38 @@ def duplicate(state: AlertState, signal: Signal) -> SignalDeduplicated | None:
     """The decision on a delivery the alert already holds (the whole decision: it changes
     no state), or None when ``signal`` is news to it."""
     signals = state.signals
-    stop = signals.stop
-    if stop > signals.start:
-        # The latest delivery again (``holds`` without its calls): most signals are this.
-        last = signals.items[stop - 1]
+    items, start, stop = signals.items, signals.start, signals.stop
+    if stop == start:
+        return None
+    # ``holds`` spelled out, its checks in the order that settles the commonest cases first.
+    last = items[stop - 1]
+    signal_id, occurred_at, action = signal.signal_id, signal.occurred_at, signal.action
+    if last.signal_id == signal_id and last.occurred_at == occurred_at and last.action is action:
+        # The latest delivery again (the other member of an HA pair, a repeat).
+        return SignalDeduplicated(
+            signal_id=signal_id, source=signal.source, received_at=signal.received_at
+        )
+    key = (occurred_at, action.rank, signal_id)  # ``order_key(signal)``
+    if key > (last.occurred_at, last.action.rank, last.signal_id):
+        return None  # sorts after every signal held: a new one, in order
+    # A copy a few signals late (an HA pair's second member after the first delivered its
+    # next ones) is just before the end.
+    for position in range(stop - 2, max(start, stop - _NEAR_END) - 1, -1):
+        held = items[position]
         if (
-            last.signal_id == signal.signal_id
-            and last.occurred_at == signal.occurred_at
-            and last.action is signal.action
+            held.signal_id == signal_id
+            and held.occurred_at == occurred_at
+            and held.action is action
         ):
             return SignalDeduplicated(
-                signal_id=signal.signal_id, source=signal.source, received_at=signal.received_at
+                signal_id=signal_id, source=signal.source, received_at=signal.received_at
             )
-    if not state.holds(signal):
-        return None
-    return SignalDeduplicated(
-        signal_id=signal.signal_id, source=signal.source, received_at=signal.received_at
-    )
+    index = signals.bisect_left(key, _order_key)
+    if index < stop - start and _order_key(items[start + index]) == key:
+        return SignalDeduplicated(
+            signal_id=signal_id, source=signal.source, received_at=signal.received_at
+        )
+    return None
 
 
 def ingest_news(
@@ -698,7 +720,7 @@ def _decide_new_signal(
 ) -> tuple[tuple[AlertEvent, ...], AlertState]:
     signal, ruleset = command.signal, command.ruleset
     policy = FoldPolicy.of(ruleset, bounded=command.engine_version >= _LATENESS_HORIZON)
-    before = state.episode
+    before = state.fold.episode
     if state.beyond_horizon(signal, policy):
         # It can no longer rewrite history: recorded and counted, and nothing decided.
         beyond = SignalAccepted(
@@ -711,7 +733,7 @@ def _decide_new_signal(
     events = _accepted(before, signal, policy)
     # What ``evolve`` does with either acceptance (the signal is known not to be held).
     after_state = _absorbed(state, signal, policy)
-    after = after_state.episode
+    after = after_state.fold.episode
     if after is None:
         # An acknowledge or resolve with nothing ever triggered. Ignoring it is a decision
         # only: the state is the same either way (the signal is kept for a trigger it

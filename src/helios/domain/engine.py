@@ -9,7 +9,8 @@ No I/O here: the same inputs and states always give the same events.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 
 import attrs
 
@@ -58,14 +59,50 @@ class Working:
 
     alerts: dict[AlertKey, alert.AlertState]
     groups: dict[GroupKey, incident.IncidentGroup]
-    events: dict[uuid.UUID, list[object]] = attrs.Factory(dict)
+    _decided: dict[uuid.UUID, list[object]] = attrs.field(factory=dict, init=False)
+    # Each stream's list of ``_decided`` by the key it is named from: a tuple of two strings
+    # hashes in C, where the stream id would be built (memoized) and hashed by a Python
+    # ``UUID.__hash__`` for every signal, duplicates included.
+    _by_alert: dict[AlertKey, list[object]] = attrs.field(factory=dict, init=False)
+    _by_group: dict[GroupKey, list[object]] = attrs.field(factory=dict, init=False)
 
-    def record(self, stream: uuid.UUID, events: Iterable[object]) -> None:
-        bucket = self.events.get(stream)
+    @property
+    def events(self) -> Mapping[uuid.UUID, list[object]]:
+        """The events decided, by stream (read-only: ``clear_events`` empties it)."""
+        return MappingProxyType(self._decided)
+
+    def clear_events(self) -> None:
+        """Forget the events decided so far (once they are appended), keeping the states."""
+        self._decided.clear()
+        self._by_alert.clear()
+        self._by_group.clear()
+
+    def alert_events(self, key: AlertKey) -> list[object]:
+        """The list the events of alert ``key``'s stream are decided into."""
+        bucket = self._by_alert.get(key)
+        if bucket is None:
+            bucket = self._bucket(alert.alert_stream_id(*key))
+            self._by_alert[key] = bucket
+        return bucket
+
+    def group_events(self, key: GroupKey) -> list[object]:
+        """The list the events of incident group ``key``'s stream are decided into."""
+        bucket = self._by_group.get(key)
+        if bucket is None:
+            bucket = self._bucket(incident.group_stream_id(*key))
+            self._by_group[key] = bucket
+        return bucket
+
+    def _bucket(self, stream: uuid.UUID) -> list[object]:
+        bucket = self._decided.get(stream)
         if bucket is None:
             # Not ``setdefault``: it would build (and drop) an empty list on every call.
-            bucket = self.events[stream] = []
-        bucket.extend(events)
+            bucket = self._decided[stream] = []
+        return bucket
+
+    def record(self, stream: uuid.UUID, events: Iterable[object]) -> None:
+        """Add ``events`` to ``stream``'s decisions."""
+        self._bucket(stream).extend(events)
 
 
 def groups_needed(
@@ -94,12 +131,10 @@ def apply_signal(working: Working, signal: Signal, context: TenantContext) -> Mi
         if duplicate is not None:
             # Most signals are copies of one the alert holds (an HA pair, every repeat): the
             # decision is that one event, which changes neither the alert nor its incident.
-            stream = alert.alert_stream_id(*key)
-            bucket = working.events.get(stream)
+            bucket = working._by_alert.get(key)  # ``alert_events``, inlined
             if bucket is None:
-                working.events[stream] = [duplicate]
-            else:
-                bucket.append(duplicate)
+                bucket = working.alert_events(key)
+            bucket.append(duplicate)
             return None
     command = alert.IngestSignal(
         signal=signal,
@@ -141,7 +176,7 @@ def _commit(
     if commands and group not in working.groups:
         return Missing(groups=frozenset({group}))
     working.alerts[key] = after
-    working.record(alert.alert_stream_id(*key), events)
+    working.alert_events(key).extend(events)
     if commands:
         group_state = working.groups[group]
         decided: list[object] = []
@@ -149,7 +184,7 @@ def _commit(
             produced, group_state = incident.decide_and_evolve(command, group_state)
             decided.extend(produced)
         working.groups[group] = group_state
-        working.record(incident.group_stream_id(*group), decided)
+        working.group_events(group).extend(decided)
     return None
 
 
@@ -170,6 +205,7 @@ _CHANGE_OF: dict[type, AlertChange | None] = {
 }
 """The change each event that matters to the incident group makes (``priority`` only when
 the priority moved; a notification makes none, it is recorded): any other event is skipped."""
+_SCORED = alert.AlertScored
 
 
 def incident_commands(
@@ -188,8 +224,8 @@ def incident_commands(
         found = _CHANGE_OF[kind]
         # Every one of these events carries the time the change (if any) is tracked at.
         at = decided.at  # type: ignore[union-attr]
-        if isinstance(decided, alert.AlertScored) and not decided.priority_changed:
-            continue
+        if kind is _SCORED and decided.previous_priority is decided.priority:  # type: ignore[union-attr]
+            continue  # ``not AlertScored.priority_changed``, without the property's call
         if isinstance(decided, alert.NotificationRequested):
             notifications.append(
                 incident.RecordNotification(

@@ -265,98 +265,110 @@ def _record(
 def _track(
     command: TrackAlert, state: IncidentGroup
 ) -> tuple[tuple[IncidentEvent, ...], IncidentGroup]:
+    # Each decision is applied as ``evolve`` applies it, through the same helpers, without
+    # matching its type again: this runs for most alert decisions.
+    key, status, priority, at = command.dedup_key, command.status, command.priority, command.at
     events: list[IncidentEvent] = []
     current = state.open
+    after = state
     if current is None:
-        if command.change is not AlertChange.OPENED or command.status is Status.RESOLVED:
+        if command.change is not AlertChange.OPENED or status is Status.RESOLVED:
             return (), state
         number = state.opened + 1
         incident_id = incident_id_for(state.tenant, state.group_key, number)
-        events.append(
-            IncidentOpened(
-                incident_id=incident_id, number=number, group_key=state.group_key, at=command.at
-            )
+        opened = IncidentOpened(
+            incident_id=incident_id, number=number, group_key=state.group_key, at=at
         )
+        events.append(opened)
+        after = _opened(state, opened)
+        member = None
     else:
         incident_id = current.incident_id
-    member = current.member(command.dedup_key) if current else None
+        member = current.by_key.get(key)
     if member is None:
         if command.change is not AlertChange.OPENED:
             return tuple(events), state
         events.append(
             IncidentAlertJoined(
-                incident_id=incident_id,
-                dedup_key=command.dedup_key,
-                status=command.status,
-                priority=command.priority,
-                at=command.at,
+                incident_id=incident_id, dedup_key=key, status=status, priority=priority, at=at
             )
         )
-    elif member.status is not command.status or member.priority is not command.priority:
+        after = _with_member_of(after, key, status, priority)
+    elif member.status is not status or member.priority is not priority:
         events.append(
             IncidentAlertChanged(
                 incident_id=incident_id,
-                dedup_key=command.dedup_key,
+                dedup_key=key,
                 change=command.change,
-                status=command.status,
-                priority=command.priority,
-                at=command.at,
+                status=status,
+                priority=priority,
+                at=at,
             )
         )
-    after = state
-    for decided in events:
-        after = evolve(after, decided)
+        after = _with_member_of(after, key, status, priority)
     if after.open is None:
         return tuple(events), after
     previous = current.priority if current else None
     if after.open.priority is not previous:
         events.append(
             IncidentPriorityChanged(
-                incident_id=incident_id,
-                previous=previous,
-                priority=after.open.priority,
-                at=command.at,
+                incident_id=incident_id, previous=previous, priority=after.open.priority, at=at
             )
         )
     if after.open.unresolved == 0:
-        resolved = IncidentResolved(incident_id=incident_id, at=command.at)
-        events.append(resolved)
-        after = evolve(after, resolved)
+        events.append(IncidentResolved(incident_id=incident_id, at=at))
+        after = _closed(after)
     return tuple(events), after
 
 
 def evolve(state: IncidentGroup, event: IncidentEvent) -> IncidentGroup:
     """Apply a recorded event. Total: never raises."""
-    # Direct constructor calls: this runs for most decisions.
     match event:
-        case IncidentOpened(incident_id=incident_id, number=number, at=at):
-            opened = OpenIncident(
-                incident_id=incident_id,
-                number=number,
-                opened_at=at,
-                by_key={},
-                counts=_NO_MEMBERS,
-                unresolved=0,
-                priority=None,
-            )
-            return IncidentGroup(
-                tenant=state.tenant, group_key=state.group_key, opened=number, open=opened
-            )
+        case IncidentOpened():
+            return _opened(state, event)
         case IncidentAlertJoined(dedup_key=key, status=status, priority=priority) | (
             IncidentAlertChanged(dedup_key=key, status=status, priority=priority)
         ):
-            current = state.open
-            if current is None:
-                return state
-            changed = _with_member(current, Member(dedup_key=key, status=status, priority=priority))
-            return IncidentGroup(
-                tenant=state.tenant, group_key=state.group_key, opened=state.opened, open=changed
-            )
+            return _with_member_of(state, key, status, priority)
         case IncidentResolved():
-            return IncidentGroup(
-                tenant=state.tenant, group_key=state.group_key, opened=state.opened, open=None
-            )
+            return _closed(state)
     return state
+
+
+# Direct constructor calls: these run for most decisions.
+
+
+def _opened(state: IncidentGroup, opened: IncidentOpened) -> IncidentGroup:
+    incident = OpenIncident(
+        incident_id=opened.incident_id,
+        number=opened.number,
+        opened_at=opened.at,
+        by_key={},
+        counts=_NO_MEMBERS,
+        unresolved=0,
+        priority=None,
+    )
+    return IncidentGroup(
+        tenant=state.tenant, group_key=state.group_key, opened=opened.number, open=incident
+    )
+
+
+def _with_member_of(
+    state: IncidentGroup, key: str, status: Status, priority: Priority | None
+) -> IncidentGroup:
+    current = state.open
+    if current is None:
+        return state
+    changed = _with_member(current, Member(dedup_key=key, status=status, priority=priority))
+    return IncidentGroup(
+        tenant=state.tenant, group_key=state.group_key, opened=state.opened, open=changed
+    )
+
+
+def _closed(state: IncidentGroup) -> IncidentGroup:
+    return IncidentGroup(
+        tenant=state.tenant, group_key=state.group_key, opened=state.opened, open=None
+    )
 
 
 _NO_MEMBERS = (0, 0, 0, 0, 0, 0)
@@ -369,7 +381,11 @@ def _urgency(priority: Priority | None) -> int:
 
 def _with_member(current: OpenIncident, member: Member) -> OpenIncident:
     """The incident once ``member`` joined or changed (it moves to the end of the order)."""
-    by_key = dict(current.by_key)
+    held = current.by_key
+    # ``dict.copy`` clones the table even with the hole each move to the end leaves, where
+    # ``dict()`` re-inserts every member one by one once the table has one (several times
+    # slower for a group of some tens of alerts).
+    by_key = held.copy() if isinstance(held, dict) else dict(held)
     previous = by_key.pop(member.dedup_key, None)
     by_key[member.dedup_key] = member
     counts = list(current.counts)

@@ -36,6 +36,9 @@ class RegexEngine(enum.Enum):
     """RE2 with the options of this module: linear time, no back-references or look-around."""
 
 
+_RE2, _PYTHON_RE = RegexEngine.RE2, RegexEngine.PYTHON_RE
+_RE2_PATTERNS = versions.RE2_PATTERNS
+
 MAX_PATTERN_CHARS = 1024
 """The longest pattern a new silence or ruleset may hold (as long as a label value)."""
 RE2_MAX_MEM = 1 << 20
@@ -53,9 +56,9 @@ _CACHED_PATTERNS = 1024
 def engine_for(engine_version: int) -> RegexEngine:
     """The engine an input handled under ``engine_version`` reads patterns with
     (``helios.domain.versions.RE2_PATTERNS``)."""
-    if engine_version >= versions.RE2_PATTERNS:
-        return RegexEngine.RE2
-    return RegexEngine.PYTHON_RE
+    # Module constants: a member read off its enum class costs a descriptor call, and this
+    # is asked for every new signal.
+    return _RE2 if engine_version >= _RE2_PATTERNS else _PYTHON_RE
 
 
 def reading_engine(recorded: RegexEngine, deciding: RegexEngine) -> RegexEngine:

@@ -175,10 +175,15 @@ class Ruleset:
 
     def group_key(self, service: str, labels: tuple[tuple[str, str], ...]) -> str:
         """The incident group key of an alert, from the ``group_by`` fields."""
-        present = dict(labels)
+        present: dict[str, str] | None = None  # built only for a field read off the labels
         parts = []
         for field in self.group_by:
-            value = service if field == "service" and service else present.get(field, "")
+            if field == "service" and service:
+                value = service
+            else:
+                if present is None:
+                    present = dict(labels)
+                value = present.get(field, "")
             parts.append(f"{field}={value}")
         return "|".join(parts)
 

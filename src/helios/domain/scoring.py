@@ -7,9 +7,6 @@ platform, and floats would not.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-
 import attrs
 import msgspec
 
@@ -26,8 +23,9 @@ class Factor(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     name: str
 
 
-@attrs.frozen(kw_only=True)
-class Score:
+class Score(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """A score with its explanation (a frozen struct: one is built for every new score)."""
+
     value: int
     priority: Priority
     factors: tuple[Factor, ...]
@@ -72,27 +70,109 @@ def scored(
 ) -> Score:
     """``score`` of the ``ScoreInput`` of these fields, memoized: an episode is scored again
     on every signal it takes, mostly to the same score (a score is immutable)."""
-    key = (severity, service, labels, occurrences, flapping, regex_engine)
-    for held, memo in _MEMOS:
-        if held is ruleset:
-            return memo(key)
-    memo = functools.lru_cache(maxsize=_MEMO_SCORES)(functools.partial(_score, ruleset))
-    _MEMOS[:] = [
-        (ruleset, memo),
-        *_MEMOS[: _MEMO_RULESETS - 1],
-    ]  # one slice assignment: thread-safe
-    return memo(key)
+    memo = _MEMOS[0] if _MEMOS else None
+    if memo is None or memo.ruleset is not ruleset:
+        memo = _memo_of(ruleset)
+    # The severity by its rank and the engine by a bool: an enum member hashes in Python.
+    key = (severity.rank, service, labels, occurrences, flapping, regex_engine is _RE2)
+    found = memo.scores.get(key)
+    if found is None:
+        found = _score(
+            memo,
+            severity=severity,
+            service=service,
+            label_pairs=labels,
+            occurrences=occurrences,
+            flapping=flapping,
+            regex_engine=regex_engine,
+        )
+        if len(memo.scores) >= _MEMO_SCORES:
+            memo.scores.clear()  # bounded; a score is recomputed the same when asked again
+        memo.scores[key] = found
+    return found
 
 
-_ScoreKey = tuple[Severity, str, Labels, int, bool, RegexEngine]
-_MEMOS: list[tuple[Ruleset, Callable[[_ScoreKey], Score]]] = []
-"""Per ruleset (by identity: a ruleset is immutable), the memo of its scores."""
+_ScoreKey = tuple[int, str, Labels, int, bool, bool]
+"""(severity rank, service, labels, occurrences, flapping, read by RE2)"""
+_BaseKey = tuple[int, str, Labels, bool]
+_RE2 = RegexEngine.RE2
+
+
+@attrs.define
+class _Memo:
+    """The scores of one ruleset (by identity: a ruleset is immutable), and the part of them
+    that only the episode's severity, service and labels decide (the points and multipliers,
+    which look at the labels), shared by its scores at every count of occurrences."""
+
+    ruleset: Ruleset
+    scores: dict[_ScoreKey, Score] = attrs.Factory(dict)
+    bases: dict[_BaseKey, tuple[int, tuple[Factor, ...]]] = attrs.Factory(dict)
+
+
+_MEMOS: list[_Memo] = []
+"""The memos of the rulesets scored lately, the latest first."""
 _MEMO_SCORES = 1024
 _MEMO_RULESETS = 4
 
 
-def _score(ruleset: Ruleset, key: _ScoreKey) -> Score:
-    severity, service, label_pairs, occurrences, flapping, regex_engine = key
+def _memo_of(ruleset: Ruleset) -> _Memo:
+    for memo in _MEMOS:
+        if memo.ruleset is ruleset:
+            break
+    else:
+        memo = _Memo(ruleset=ruleset)
+    _MEMOS[:] = [memo, *(m for m in _MEMOS[:_MEMO_RULESETS] if m is not memo)][:_MEMO_RULESETS]
+    # one slice assignment: thread-safe
+    return memo
+
+
+def _score(
+    memo: _Memo,
+    *,
+    severity: Severity,
+    service: str,
+    label_pairs: Labels,
+    occurrences: int,
+    flapping: bool,
+    regex_engine: RegexEngine,
+) -> Score:
+    ruleset = memo.ruleset
+    base_key = (severity.rank, service, label_pairs, regex_engine is _RE2)
+    base = memo.bases.get(base_key)
+    if base is None:
+        base = _base(ruleset, severity, service, label_pairs, regex_engine)
+        if len(memo.bases) >= _MEMO_SCORES:
+            memo.bases.clear()
+        memo.bases[base_key] = base
+    value, base_factors = base
+    factors = list(base_factors)
+    extra = max(0, occurrences - 1)
+    if extra and ruleset.recurrence_points:
+        bonus = min(ruleset.recurrence_cap, extra * ruleset.recurrence_points)
+        factors.append(Factor(name="recurrence", input=f"{occurrences}", effect=bonus))
+        value += bonus
+    if flapping and ruleset.flapping_penalty:
+        factors.append(Factor(name="flapping", input="flapping", effect=-ruleset.flapping_penalty))
+        value -= ruleset.flapping_penalty
+    clamped = min(100, max(0, value))
+    if clamped != value:
+        factors.append(Factor(name="clamp", input="0..100", effect=clamped - value))
+    return Score(
+        value=clamped,
+        priority=priority_for(clamped, ruleset),
+        factors=tuple(factors),
+        ruleset_version=ruleset.version,
+    )
+
+
+def _base(
+    ruleset: Ruleset,
+    severity: Severity,
+    service: str,
+    label_pairs: Labels,
+    regex_engine: RegexEngine,
+) -> tuple[int, tuple[Factor, ...]]:
+    """The severity's points through each matching multiplier: the value and its factors."""
     points = ruleset.points(severity)
     factors = [Factor(name="severity", input=severity.value, effect=points)]
     value = points
@@ -112,23 +192,7 @@ def _score(ruleset: Ruleset, key: _ScoreKey) -> Score:
             )
         )
         value = scaled
-    extra = max(0, occurrences - 1)
-    if extra and ruleset.recurrence_points:
-        bonus = min(ruleset.recurrence_cap, extra * ruleset.recurrence_points)
-        factors.append(Factor(name="recurrence", input=f"{occurrences}", effect=bonus))
-        value += bonus
-    if flapping and ruleset.flapping_penalty:
-        factors.append(Factor(name="flapping", input="flapping", effect=-ruleset.flapping_penalty))
-        value -= ruleset.flapping_penalty
-    clamped = min(100, max(0, value))
-    if clamped != value:
-        factors.append(Factor(name="clamp", input="0..100", effect=clamped - value))
-    return Score(
-        value=clamped,
-        priority=priority_for(clamped, ruleset),
-        factors=tuple(factors),
-        ruleset_version=ruleset.version,
-    )
+    return value, tuple(factors)
 
 
 def priority_for(value: int, ruleset: Ruleset) -> Priority:
