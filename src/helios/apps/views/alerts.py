@@ -3,12 +3,13 @@ detail of ``/v1/alerts`` show it.
 
 Times are milliseconds since the epoch (UTC); JSON columns hold compact JSON text.
 status (``triggered`` / ``acknowledged`` / ``resolved``; ``none`` for a key seen only through
-late or resolve-first signals, never listed), priority (``P1``…``P5`` or NULL), score (0-100),
-factors (JSON list of ``[name, input, effect]`` that reproduce the score), severity, summary,
-service, sources (JSON list), labels (JSON object; also one row each in ``alert_labels``),
-occurrences (distinct triggers in the episode), episode (its number), duplicates (signals
-dropped as repeats), flapping / silenced (0 or 1), group_key, incident_id (its open incident,
-if any), first_seen_at, last_signal_at, last_change_at (latest decision), position (log
+late or resolve-first signals, or joined to an incident before its first event was projected,
+never listed), priority (``P1``…``P5`` or NULL), score (0-100), factors (JSON list of ``[name,
+input, effect]`` that reproduce the score), severity, summary, service, sources (JSON list),
+labels (JSON object; also one row each in ``alert_labels``), occurrences (distinct triggers in
+the episode), episode (its number), duplicates (signals dropped as repeats), flapping /
+silenced (0 or 1), group_key, incident_id (its open incident, if any), first_seen_at (the
+earliest episode start), last_signal_at, last_change_at (latest decision), position (log
 position of the latest event folded), links (JSON list of ``{"href", "text"}``) and details
 (JSON object) of the latest trigger, as the sender gave them.
 """
