@@ -3,12 +3,13 @@ detail of ``/v1/alerts`` show it.
 
 Times are milliseconds since the epoch (UTC); JSON columns hold compact JSON text.
 status (``triggered`` / ``acknowledged`` / ``resolved``; ``none`` for a key seen only through
-late or resolve-first signals, never listed), priority (``P1``…``P5`` or NULL), score (0-100),
-factors (JSON list of ``[name, input, effect]`` that reproduce the score), severity, summary,
-service, sources (JSON list), labels (JSON object; also one row each in ``alert_labels``),
-occurrences (distinct triggers in the episode), episode (its number), duplicates (signals
-dropped as repeats), flapping / silenced (0 or 1), group_key, incident_id (its open incident,
-if any), first_seen_at, last_signal_at, last_change_at (latest decision), position (log
+late or resolve-first signals, or joined to an incident before its first event was projected,
+never listed), priority (``P1``…``P5`` or NULL), score (0-100), factors (JSON list of ``[name,
+input, effect]`` that reproduce the score), severity, summary, service, sources (JSON list),
+labels (JSON object; also one row each in ``alert_labels``), occurrences (distinct triggers in
+the episode), episode (its number), duplicates (signals dropped as repeats), flapping /
+silenced (0 or 1), group_key, incident_id (its open incident, if any), first_seen_at (the
+earliest episode start), last_signal_at, last_change_at (latest decision), position (log
 position of the latest event folded), links (JSON list of ``{"href", "text"}``) and details
 (JSON object) of the latest trigger, as the sender gave them.
 """
@@ -112,6 +113,9 @@ class AlertRow:
 COLUMNS = tuple(field.name for field in attrs.fields(AlertRow))
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM alerts"
 _WRITTEN = tuple(name for name in COLUMNS if name != "incident_id")
+# ``first_seen_at`` is the earliest episode start of any page (0: none yet), whatever page
+# brought it: a late signal can move a start earlier after the row was first written.
+# (A CASE, not min(a, b): PostgreSQL's min() only aggregates.)
 _UPSERT = f"""
 INSERT INTO alerts ({", ".join(_WRITTEN)})
 VALUES ({", ".join("?" * len(_WRITTEN))})
@@ -123,6 +127,11 @@ ON CONFLICT (tenant, dedup_key) DO UPDATE SET
     duplicates = alerts.duplicates + excluded.duplicates, flapping = excluded.flapping,
     silenced = excluded.silenced, group_key = excluded.group_key,
     last_signal_at = excluded.last_signal_at,
+    first_seen_at = CASE
+        WHEN alerts.first_seen_at = 0 THEN excluded.first_seen_at
+        WHEN excluded.first_seen_at <> 0 AND excluded.first_seen_at < alerts.first_seen_at
+            THEN excluded.first_seen_at
+        ELSE alerts.first_seen_at END,
     last_change_at = COALESCE(excluded.last_change_at, alerts.last_change_at),
     position = excluded.position, links = excluded.links, details = excluded.details
 """
@@ -158,12 +167,23 @@ def upsert(
     )
 
 
-def set_incident(cursor: Cursor, *, tenant: str, dedup_key: str, incident_id: str) -> None:
-    """Point the alert at the incident it joined."""
-    cursor.execute(
-        "UPDATE alerts SET incident_id = ? WHERE tenant = ? AND dedup_key = ?",
-        (incident_id, tenant, dedup_key),
-    )
+# A join can come before the alert's first row (an incident's events precede its alerts' in
+# the log): it makes the row as a placeholder (status "none", never listed) that the alert's
+# own upsert fills in, keeping the incident.
+_SET_INCIDENT = """
+INSERT INTO alerts (tenant, dedup_key, stream_id, status, severity, summary, service, sources,
+    labels, occurrences, episode, first_seen_at, last_signal_at, position, incident_id)
+VALUES (?, ?, ?, 'none', 'info', '', '', '[]', '{}', 0, 0, 0, 0, 0, ?)
+ON CONFLICT (tenant, dedup_key) DO UPDATE SET incident_id = excluded.incident_id
+"""
+
+
+def set_incident(
+    cursor: Cursor, *, tenant: str, dedup_key: str, stream_id: str, incident_id: str
+) -> None:
+    """Point the alert at the incident it joined, whether or not its row was made yet
+    (``stream_id``: its alert stream, for a row not made yet)."""
+    cursor.execute(_SET_INCIDENT, (tenant, dedup_key, stream_id, incident_id))
 
 
 @attrs.frozen(kw_only=True)

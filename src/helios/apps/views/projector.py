@@ -273,7 +273,7 @@ class _PageRows:
         seen.duplicates += duplicate
         if changed is not None:
             seen.last_change_at = changed
-        # The first episode's start stays (the upsert never changes it either).
+        # The earliest episode start (0: none yet) stays, as the upsert keeps it across pages.
         if seen.first_seen_at:
             seen.first_seen_at = min(seen.first_seen_at, first or seen.first_seen_at)
         else:
@@ -436,6 +436,7 @@ class _PageRows:
                 alerts.set_incident,
                 tenant=tenant,
                 dedup_key=event.dedup_key,
+                stream_id=str(alert.alert_stream_id(tenant, event.dedup_key)),
                 incident_id=event.incident_id,
             )
         )
