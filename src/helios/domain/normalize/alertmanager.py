@@ -233,12 +233,14 @@ class AlertMemo:
     comes in every batch while it fires (and twice from an HA pair), and maps the same way.
 
     Keyed on the alert's exact bytes with everything else its mapping reads (the tenant, the
-    group's fields, the ruleset by identity: a ruleset is immutable); bounded, in entries, in
-    rulesets and in the size of an alert kept.
+    source, the group's status and externalURL, the ruleset by identity: a ruleset is
+    immutable); bounded, in entries, in rulesets and in the size of an alert kept. The group's
+    other fields only go into the details, which are spliced around them per batch: the same
+    alert in a batch of another group is found in the memo all the same.
     """
 
     def __init__(self) -> None:
-        self._by_ruleset: list[tuple[Ruleset, Callable[..., _Prepared | None]]] = []
+        self._by_ruleset: list[tuple[Ruleset, Callable[..., _Mapped | None]]] = []
         self._batches: list[tuple[Ruleset, Callable[..., tuple[_Prepared, ...] | None]]] = []
 
     def batch(
@@ -261,29 +263,24 @@ class AlertMemo:
         self._batches = [(ruleset, prepared), *known[: _MEMO_RULESETS - 1]]
         return prepared
 
-    def of(self, source: TypedWebhookSource, ruleset: Ruleset) -> Callable[..., _Prepared | None]:
-        """``_prepare`` of an alert of ``source`` under ``ruleset``, memoized: called with the
-        alert's bytes (at most ``_MEMO_MAX_ALERT_BYTES``) and ``context``, the tenant, the
-        source, and the group's status, fields and externalURL.
-
-        Two levels: the alert's mapping without its details is memoized apart from its
-        group's fields, so that the same alert in a batch of another group (whose details
-        differ) is only given its details."""
+    def of(self, source: TypedWebhookSource, ruleset: Ruleset) -> Callable[..., _Mapped | None]:
+        """``_map_alert`` of an alert of ``source`` under ``ruleset``, memoized: called with
+        the alert's bytes (at most ``_MEMO_MAX_ALERT_BYTES``) and ``context``, the tenant, the
+        source, and the group's status and externalURL."""
         known = self._by_ruleset
-        for held, prepared in known:
+        for held, mapping in known:
             if held is ruleset:
-                return prepared
+                return mapping
         mapping = functools.lru_cache(maxsize=_MEMO_ALERTS)(
             functools.partial(_map_alert, source, ruleset)
         )
-        prepared = functools.lru_cache(maxsize=_MEMO_ALERTS)(functools.partial(_prepare, mapping))
         # One assignment of a new list: another thread sees the old list or the new one.
-        self._by_ruleset = [(ruleset, prepared), *known[: _MEMO_RULESETS - 1]]
-        return prepared
+        self._by_ruleset = [(ruleset, mapping), *known[: _MEMO_RULESETS - 1]]
+        return mapping
 
 
 _MEMO_ALERTS = 1024
-"""Alerts kept per ruleset (at each level): those firing at once come back within it. Kept
+"""Alerts kept per ruleset: those firing at once come back within it. Kept
 small on purpose: what a memo holds is scanned by every full garbage collection, and on the
 demo traffic 1024 entries hit nearly as often as 8192."""
 _MEMO_RULESETS = 4
@@ -443,7 +440,7 @@ def _prepare_batch(
     *,
     source: TypedWebhookSource,
     ruleset: Ruleset,
-    memo: Callable[..., _Prepared | None],
+    memo: Callable[..., _Mapped | None],
 ) -> tuple[_Prepared, ...] | None:
     """Each alert of a webhook body mapped as far as its envelope allows (see ``_Prepared``);
     None when the body is not a well-formed webhook, or a field check fails. ``memo`` is
@@ -456,25 +453,35 @@ def _prepare_batch(
     group = check.canonical_json(
         msgspec.structs.replace(webhook, alerts=UNSET, commonLabels=UNSET, commonAnnotations=UNSET)
     ).decode("utf-8")
-    context = (tenant, kind, webhook.status or "", group, webhook.externalURL or "")
+    context = (tenant, kind, webhook.status or "", webhook.externalURL or "")
     found: list[_Prepared] = []
     for alert in webhook.alerts:
         raw = bytes(alert)
         if len(raw) <= _MEMO_MAX_ALERT_BYTES:
-            prepared = memo(raw, context)
+            mapped = memo(raw, context)
         else:
-            # not kept: the memo stays small
-            prepared = _prepare(functools.partial(_map_alert, source, ruleset), raw, context)
-        if prepared is None:
+            mapped = _map_alert(source, ruleset, raw, context)  # not kept: the memo stays small
+        if mapped is None:
             return None
-        found.append(prepared)
+        if mapped.details_head:
+            details = f"{mapped.details_head}{group}{mapped.details_tail}"
+        else:
+            written = _typed_details(mapped.extra, group)
+            if written is None:
+                return None
+            details = written
+        template = mapped.template
+        found.append(
+            _Prepared(
+                mapped, details, None if template is None else _replace(template, details=details)
+            )
+        )
     return tuple(found)
 
 
-class _Prepared(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """An alert mapped as far as its envelope's time and position allow: what it maps to in
-    every delivery of it (memoized by ``AlertMemo``). A struct: one is made for every alert
-    of a batch of a new group, and copied (in C) with that group's details."""
+class _Mapped(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """An alert mapped as far as its envelope's time and position and its group's fields
+    allow: what it maps to in every delivery of it (memoized by ``AlertMemo``)."""
 
     action: Action
     time_field: str
@@ -492,64 +499,29 @@ class _Prepared(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     service: str
     component: str
     links: tuple[Link, ...]
-    details: str
-    """Empty until the group's fields are spliced in (``_prepare``)."""
     extra: dict[str, Any]
-    """The alert's fields kept in details (never changed once prepared)."""
+    """The alert's fields kept in details (never changed once mapped)."""
     details_head: str
     """The canonical JSON of ``extra`` up to where the group's fields go (``{...,"group":``),
     and ``details_tail`` what follows them: the details are the two around the group's
     canonical JSON. Empty when the details are written by the json module (a float msgspec
     writes otherwise)."""
     details_tail: str
-    template: Signal | None = None
+    template: Signal | None
     """The signal of a delivery that keeps the alert's own time and notes nothing, but for its
-    integration and ``received_at`` (None until its details are known, and when ``at`` is)."""
-    source: str
-    signal_id: str
-    """The id when ``at`` is the signal's time (empty when ``at`` is None)."""
+    details, integration and ``received_at`` (None when ``at`` is, or a note is written): its
+    id is hashed once, here, as ``check.assemble`` would from the same values."""
 
 
-def _prepare(
-    mapping: Callable[[bytes, tuple[str, str, str, str]], _Prepared | None],
-    raw: bytes,
-    context: tuple[str, str, str, str, str],
-) -> _Prepared | None:
-    """What an alert maps to whatever envelope brings it, its group's fields in its details
-    (``mapping`` maps it without them); None if it does not decode into the source's alert,
-    or a field check fails."""
-    tenant, kind, group_status, group, external_url = context
-    mapped = mapping(raw, (tenant, kind, group_status, external_url))
-    if mapped is None:
-        return None
-    details = (
-        f"{mapped.details_head}{group}{mapped.details_tail}"
-        if mapped.details_head
-        else _typed_details(mapped.extra, group)
-    )
-    if details is None:
-        return None
-    at = mapped.at
-    template = None
-    if at is not None and not mapped.noted:
-        template = Signal(
-            signal_id=mapped.signal_id,
-            tenant=tenant,
-            integration="",
-            source=mapped.source,
-            dedup_key=mapped.dedup_key,
-            action=mapped.action,
-            severity=mapped.severity,
-            summary=mapped.summary,
-            occurred_at=at,
-            received_at=0,
-            service=mapped.service,
-            component=mapped.component,
-            labels=mapped.labels,
-            links=mapped.links,
-            details=details,
-        )
-    return msgspec.structs.replace(mapped, details=details, template=template)
+class _Prepared(msgspec.Struct, frozen=True, gc=False):
+    """An alert of a body mapped as far as its envelope's time and position allow: its
+    mapping, its details (its group's fields spliced in) and the template of its signal with
+    them. A struct made positionally (in C): one is made for every alert of a body not seen
+    before."""
+
+    mapped: _Mapped
+    details: str
+    template: Signal | None
 
 
 def _map_alert(
@@ -557,10 +529,10 @@ def _map_alert(
     ruleset: Ruleset,
     raw: bytes,
     context: tuple[str, str, str, str],
-) -> _Prepared | None:
+) -> _Mapped | None:
     """What an alert maps to whatever envelope and group bring it (``context``: the tenant,
-    the source, the group's status and externalURL), its details left empty; None if it does
-    not decode into the source's alert, or a field check fails. Each check is the one
+    the source, the group's status and externalURL), but for its details; None if it does not
+    decode into the source's alert, or a field check fails. Each check is the one
     ``_alert_signal`` makes, without naming the field (the field checks will)."""
     tenant, kind, group_status, external_url = context
     alert = check.decode_typed(raw, source.alert_decoder)
@@ -579,7 +551,7 @@ def _map_alert(
     at = _typed_time(alert.endsAt if action is Action.RESOLVE else alert.startsAt)
     if at is _INVALID_TIME:
         return None
-    # Whether its details can be written is found when they are (``_prepare``).
+    # Whether its details can be written is found when they are (``_prepare_batch``).
     extra = _kept_fields(alert, source.alert_kept)
     head, tail = _around_group(extra)
     annotations = alert.annotations or {}
@@ -596,7 +568,37 @@ def _map_alert(
     summary = check.summary(headline, notes)
     dedup_key = fingerprint or identity.labels_dedup_key(labels, ruleset.key_labels)
     external = (check.link(external_url, source.external_link_text),) if external_url else ()
-    return _Prepared(
+    links = (*_typed_alert_links(alert, source.alert_links), *external)
+    service = raw_labels.get("service") or raw_labels.get("job", "")
+    component = raw_labels.get("component", "")
+    template = None
+    if at is not None and not notes:
+        template = Signal(
+            signal_id=identity.signal_id(
+                tenant=tenant,
+                source=kind,
+                dedup_key=dedup_key,
+                action=action,
+                occurred_at=at,
+                severity=severity,
+                summary=summary,
+                labels=labels,
+            ),
+            tenant=tenant,
+            integration="",
+            source=kind,
+            dedup_key=dedup_key,
+            action=action,
+            severity=severity,
+            summary=summary,
+            occurred_at=at,
+            received_at=0,
+            service=service,
+            component=component,
+            labels=labels,
+            links=links,
+        )
+    return _Mapped(
         action=action,
         time_field="endsAt" if action is Action.RESOLVE else "startsAt",
         at=at,
@@ -607,26 +609,13 @@ def _map_alert(
         noted=bool(notes),
         raw_severity=raw_severity,
         headline=headline,
-        service=raw_labels.get("service") or raw_labels.get("job", ""),
-        component=raw_labels.get("component", ""),
-        links=(*_typed_alert_links(alert, source.alert_links), *external),
-        details="",
+        service=service,
+        component=component,
+        links=links,
         extra=extra,
         details_head=head,
         details_tail=tail,
-        source=kind,
-        signal_id=""
-        if at is None
-        else identity.signal_id(
-            tenant=tenant,
-            source=kind,
-            dedup_key=dedup_key,
-            action=action,
-            occurred_at=at,
-            severity=severity,
-            summary=summary,
-            labels=labels,
-        ),
+        template=template,
     )
 
 
@@ -690,36 +679,35 @@ def _typed_details(extra: dict[str, Any], group: str) -> str | None:
 def _finished(prepared: _Prepared, envelope: Envelope, ruleset: Ruleset, index: int) -> Signal:
     """The signal of a prepared alert in ``envelope``, the ``index``-th of its batch."""
     received_at = envelope.received_at
-    at = prepared.at
     template = prepared.template
     if template is not None and template.occurred_at - received_at <= ruleset.skew_tolerance_ms:
         # Nothing noted and the alert's own time kept: the id is the prepared one (what
         # ``check.assemble`` computes from the same values), the signal the prepared one.
-        return msgspec.structs.replace(
-            template, integration=envelope.integration, received_at=received_at
-        )
+        return _replace(template, integration=envelope.integration, received_at=received_at)
+    mapped = prepared.mapped
+    at = mapped.at
     notes: check.Notes = []
-    severity, summary = prepared.severity, prepared.summary
-    if prepared.noted:
+    severity, summary = mapped.severity, mapped.summary
+    if mapped.noted:
         # Notes in the order the field checks write them: severity, summary, time.
         field = f"alerts[{index}].labels.severity"
-        if ruleset.map_severity(prepared.raw_severity)[1]:
-            severity = check.severity(prepared.raw_severity, ruleset, field, notes)
-        summary = check.summary(prepared.headline, notes)
+        if ruleset.map_severity(mapped.raw_severity)[1]:
+            severity = check.severity(mapped.raw_severity, ruleset, field, notes)
+        summary = check.summary(mapped.headline, notes)
     if at is None or at - received_at > ruleset.skew_tolerance_ms:
-        field = f"alerts[{index}].{prepared.time_field}"
+        field = f"alerts[{index}].{mapped.time_field}"
         at = check.occurred_at(at, received_at, ruleset, field, notes)
     return check.assemble(
         envelope=envelope,
-        dedup_key=prepared.dedup_key,
-        action=prepared.action,
+        dedup_key=mapped.dedup_key,
+        action=mapped.action,
         severity=severity,
         summary=summary,
         occurred_at=at,
-        labels=prepared.labels,
-        service=prepared.service,
-        component=prepared.component,
-        links=prepared.links,
+        labels=mapped.labels,
+        service=mapped.service,
+        component=mapped.component,
+        links=mapped.links,
         details=prepared.details,
         notes=notes,
     )
