@@ -381,14 +381,14 @@ def typed_webhook(
     latest = received_at + ruleset.skew_tolerance_ms
     # Most deliveries keep each alert's own time and note nothing: their signals are copies
     # of the prepared ones (the test inlined here is the one ``_finished`` makes).
-    return Normalized(
-        signals=tuple(
-            _replace(template, integration=integration, received_at=received_at)
-            if (template := alert.template) is not None and template.occurred_at <= latest
-            else _finished(alert, envelope, ruleset, index)
-            for index, alert in enumerate(prepared)
-        )
-    )
+    # A list comprehension, then a tuple: cheaper than a generator handed to tuple().
+    signals = [
+        _replace(template, integration=integration, received_at=received_at)
+        if (template := alert.template) is not None and template.occurred_at <= latest
+        else _finished(alert, envelope, ruleset, index)
+        for index, alert in enumerate(prepared)
+    ]
+    return Normalized(signals=tuple(signals))
 
 
 _replace = msgspec.structs.replace
@@ -573,30 +573,11 @@ def _map_alert(
     component = raw_labels.get("component", "")
     template = None
     if at is not None and not notes:
-        template = Signal(
-            signal_id=identity.signal_id(
-                tenant=tenant,
-                source=kind,
-                dedup_key=dedup_key,
-                action=action,
-                occurred_at=at,
-                severity=severity,
-                summary=summary,
-                labels=labels,
-            ),
-            tenant=tenant,
-            integration="",
-            source=kind,
-            dedup_key=dedup_key,
-            action=action,
-            severity=severity,
-            summary=summary,
-            occurred_at=at,
-            received_at=0,
-            service=service,
-            component=component,
-            labels=labels,
-            links=links,
+        template = _template(
+            (tenant, kind, dedup_key, action, at, severity, summary, labels),
+            service,
+            component,
+            links,
         )
     return _Mapped(
         action=action,
@@ -616,6 +597,43 @@ def _map_alert(
         details_head=head,
         details_tail=tail,
         template=template,
+    )
+
+
+def _template(
+    observation: tuple[str, str, str, Action, Millis, Severity, str, Labels],
+    service: str,
+    component: str,
+    links: tuple[Link, ...],
+) -> Signal:
+    """The signal of an alert's ``observation`` (what its id hashes: the tenant, source, dedup
+    key, action, time, severity, summary and labels) but for its details, integration and
+    ``received_at``: the signal ``check.assemble`` makes of the same values, id included."""
+    tenant, kind, dedup_key, action, at, severity, summary, labels = observation
+    return Signal(
+        signal_id=identity.signal_id(
+            tenant=tenant,
+            source=kind,
+            dedup_key=dedup_key,
+            action=action,
+            occurred_at=at,
+            severity=severity,
+            summary=summary,
+            labels=labels,
+        ),
+        tenant=tenant,
+        integration="",
+        source=kind,
+        dedup_key=dedup_key,
+        action=action,
+        severity=severity,
+        summary=summary,
+        occurred_at=at,
+        received_at=0,
+        service=service,
+        component=component,
+        labels=labels,
+        links=links,
     )
 
 
