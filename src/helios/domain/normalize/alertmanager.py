@@ -266,13 +266,19 @@ class AlertMemo:
     def of(self, source: TypedWebhookSource, ruleset: Ruleset) -> Callable[..., _Mapped | None]:
         """``_map_alert`` of an alert of ``source`` under ``ruleset``, memoized: called with
         the alert's bytes (at most ``_MEMO_MAX_ALERT_BYTES``) and ``context``, the tenant, the
-        source, and the group's status and externalURL."""
+        source, and the group's status and externalURL; its facts memoized apart (an
+        Alertmanager alert's, keyed on its fields but its status and times)."""
         known = self._by_ruleset
         for held, mapping in known:
             if held is ruleset:
                 return mapping
+        # Two levels: an alert's facts (all but what its status and times give) are found
+        # again when the same alert comes back with another status or time.
+        facts = functools.lru_cache(maxsize=_MEMO_ALERTS)(
+            functools.partial(_facts_of_key, source, ruleset)
+        )
         mapping = functools.lru_cache(maxsize=_MEMO_ALERTS)(
-            functools.partial(_map_alert, source, ruleset)
+            functools.partial(_map_alert, source, ruleset, facts)
         )
         # One assignment of a new list: another thread sees the old list or the new one.
         self._by_ruleset = [(ruleset, mapping), *known[: _MEMO_RULESETS - 1]]
@@ -460,13 +466,16 @@ def _prepare_batch(
         if len(raw) <= _MEMO_MAX_ALERT_BYTES:
             mapped = memo(raw, context)
         else:
-            mapped = _map_alert(source, ruleset, raw, context)  # not kept: the memo stays small
+            # Not kept: the memos stay small.
+            facts_of = functools.partial(_facts_of_key, source, ruleset)
+            mapped = _map_alert(source, ruleset, facts_of, raw, context)
         if mapped is None:
             return None
-        if mapped.details_head:
-            details = f"{mapped.details_head}{group}{mapped.details_tail}"
+        facts = mapped.facts
+        if facts.details_head:
+            details = f"{facts.details_head}{group}{facts.details_tail}"
         else:
-            written = _typed_details(mapped.extra, group)
+            written = _typed_details(facts.extra, group)
             if written is None:
                 return None
             details = written
@@ -479,14 +488,10 @@ def _prepare_batch(
     return tuple(found)
 
 
-class _Mapped(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """An alert mapped as far as its envelope's time and position and its group's fields
-    allow: what it maps to in every delivery of it (memoized by ``AlertMemo``)."""
+class _Facts(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """What an alert maps to whatever its status and times: what its labels, annotations,
+    fingerprint and links give (under a ruleset, with its group's externalURL)."""
 
-    action: Action
-    time_field: str
-    at: Millis | None
-    """The alert's own time (None: unset)."""
     dedup_key: str
     labels: Labels
     severity: Severity
@@ -507,6 +512,17 @@ class _Mapped(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     canonical JSON. Empty when the details are written by the json module (a float msgspec
     writes otherwise)."""
     details_tail: str
+
+
+class _Mapped(msgspec.Struct, frozen=True, gc=False):
+    """An alert mapped as far as its envelope's time and position and its group's fields
+    allow: what it maps to in every delivery of it (memoized by ``AlertMemo``)."""
+
+    facts: _Facts
+    action: Action
+    time_field: str
+    at: Millis | None
+    """The alert's own time (None: unset)."""
     template: Signal | None
     """The signal of a delivery that keeps the alert's own time and notes nothing, but for its
     details, integration and ``received_at`` (None when ``at`` is, or a note is written): its
@@ -527,13 +543,17 @@ class _Prepared(msgspec.Struct, frozen=True, gc=False):
 def _map_alert(
     source: TypedWebhookSource,
     ruleset: Ruleset,
+    facts_of: Callable[[tuple[Any, ...]], _Facts | None],
     raw: bytes,
     context: tuple[str, str, str, str],
 ) -> _Mapped | None:
     """What an alert maps to whatever envelope and group bring it (``context``: the tenant,
     the source, the group's status and externalURL), but for its details; None if it does not
     decode into the source's alert, or a field check fails. Each check is the one
-    ``_alert_signal`` makes, without naming the field (the field checks will)."""
+    ``_alert_signal`` makes, without naming the field (the field checks will).
+
+    ``facts_of`` is ``_facts_of_key`` of the source and ruleset, memoized (Alertmanager's) or
+    not (another source's)."""
     tenant, kind, group_status, external_url = context
     alert = check.decode_typed(raw, source.alert_decoder)
     if alert is None:
@@ -541,15 +561,74 @@ def _map_alert(
     action = _ACTIONS.get(alert.status or group_status)
     if action is None:
         return None
+    at = _typed_time(alert.endsAt if action is Action.RESOLVE else alert.startsAt)
+    if at is _INVALID_TIME:
+        return None
+    if source.alert_kept == _ANNOTATIONS_ONLY:
+        # The same alert comes back with another status and times (its resolve, its next
+        # firing): all else it maps to is found by its other fields, all strings, whose
+        # equality is their identity.
+        labels, annotations = alert.labels, alert.annotations
+        facts = facts_of(
+            (
+                labels if labels is UNSET else tuple(labels.items()),
+                annotations if annotations is UNSET else tuple(annotations.items()),
+                alert.generatorURL,
+                alert.fingerprint,
+                external_url,
+            )
+        )
+    else:
+        facts = _facts(source, ruleset, alert, external_url)
+    if facts is None:
+        return None
+    template = None
+    if at is not None and not facts.noted:
+        template = _template(
+            (
+                tenant,
+                kind,
+                facts.dedup_key,
+                action,
+                at,
+                facts.severity,
+                facts.summary,
+                facts.labels,
+            ),
+            facts.service,
+            facts.component,
+            facts.links,
+        )
+    return _Mapped(
+        facts, action, "endsAt" if action is Action.RESOLVE else "startsAt", at, template
+    )
+
+
+def _facts_of_key(
+    source: TypedWebhookSource, ruleset: Ruleset, key: tuple[Any, ...]
+) -> _Facts | None:
+    """``_facts`` of an Alertmanager alert whose labels, annotations (each as its items, or
+    unset), generatorURL and fingerprint, with the group's externalURL, are ``key``."""
+    labels, annotations, generator_url, fingerprint, external_url = key
+    alert = AlertmanagerAlert(
+        labels=labels if labels is UNSET else dict(labels),
+        annotations=annotations if annotations is UNSET else dict(annotations),
+        generatorURL=generator_url,
+        fingerprint=fingerprint,
+    )
+    return _facts(source, ruleset, alert, external_url)
+
+
+def _facts(
+    source: TypedWebhookSource, ruleset: Ruleset, alert: AlertmanagerAlert, external_url: str
+) -> _Facts | None:
+    """What ``alert`` maps to whatever its status and times; None if a field check fails."""
     raw_labels = alert.labels or {}
     labels = check.typed_labels(raw_labels)
     if labels is None:
         return None
     fingerprint = alert.fingerprint
     if fingerprint and len(fingerprint) > check.MAX_DEDUP_KEY_CHARS:
-        return None
-    at = _typed_time(alert.endsAt if action is Action.RESOLVE else alert.startsAt)
-    if at is _INVALID_TIME:
         return None
     # Whether its details can be written is found when they are (``_prepare_batch``).
     extra = _kept_fields(alert, source.alert_kept)
@@ -566,37 +645,21 @@ def _map_alert(
     if defaulted:
         severity = check.severity(raw_severity, ruleset, "", notes)
     summary = check.summary(headline, notes)
-    dedup_key = fingerprint or identity.labels_dedup_key(labels, ruleset.key_labels)
     external = (check.link(external_url, source.external_link_text),) if external_url else ()
-    links = (*_typed_alert_links(alert, source.alert_links), *external)
-    service = raw_labels.get("service") or raw_labels.get("job", "")
-    component = raw_labels.get("component", "")
-    template = None
-    if at is not None and not notes:
-        template = _template(
-            (tenant, kind, dedup_key, action, at, severity, summary, labels),
-            service,
-            component,
-            links,
-        )
-    return _Mapped(
-        action=action,
-        time_field="endsAt" if action is Action.RESOLVE else "startsAt",
-        at=at,
-        dedup_key=dedup_key,
+    return _Facts(
+        dedup_key=fingerprint or identity.labels_dedup_key(labels, ruleset.key_labels),
         labels=labels,
         severity=severity,
         summary=summary,
         noted=bool(notes),
         raw_severity=raw_severity,
         headline=headline,
-        service=service,
-        component=component,
-        links=links,
+        service=raw_labels.get("service") or raw_labels.get("job", ""),
+        component=raw_labels.get("component", ""),
+        links=(*_typed_alert_links(alert, source.alert_links), *external),
         extra=extra,
         details_head=head,
         details_tail=tail,
-        template=template,
     )
 
 
@@ -703,29 +766,30 @@ def _finished(prepared: _Prepared, envelope: Envelope, ruleset: Ruleset, index: 
         # ``check.assemble`` computes from the same values), the signal the prepared one.
         return _replace(template, integration=envelope.integration, received_at=received_at)
     mapped = prepared.mapped
+    facts = mapped.facts
     at = mapped.at
     notes: check.Notes = []
-    severity, summary = mapped.severity, mapped.summary
-    if mapped.noted:
+    severity, summary = facts.severity, facts.summary
+    if facts.noted:
         # Notes in the order the field checks write them: severity, summary, time.
         field = f"alerts[{index}].labels.severity"
-        if ruleset.map_severity(mapped.raw_severity)[1]:
-            severity = check.severity(mapped.raw_severity, ruleset, field, notes)
-        summary = check.summary(mapped.headline, notes)
+        if ruleset.map_severity(facts.raw_severity)[1]:
+            severity = check.severity(facts.raw_severity, ruleset, field, notes)
+        summary = check.summary(facts.headline, notes)
     if at is None or at - received_at > ruleset.skew_tolerance_ms:
         field = f"alerts[{index}].{mapped.time_field}"
         at = check.occurred_at(at, received_at, ruleset, field, notes)
     return check.assemble(
         envelope=envelope,
-        dedup_key=mapped.dedup_key,
+        dedup_key=facts.dedup_key,
         action=mapped.action,
         severity=severity,
         summary=summary,
         occurred_at=at,
-        labels=mapped.labels,
-        service=mapped.service,
-        component=mapped.component,
-        links=mapped.links,
+        labels=facts.labels,
+        service=facts.service,
+        component=facts.component,
+        links=facts.links,
         details=prepared.details,
         notes=notes,
     )
