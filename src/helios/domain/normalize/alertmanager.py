@@ -386,11 +386,11 @@ def typed_webhook(
     integration, received_at = envelope.integration, envelope.received_at
     latest = received_at + ruleset.skew_tolerance_ms
     # Most deliveries keep each alert's own time and note nothing: their signals are copies
-    # of the prepared ones (the test inlined here is the one ``_finished`` makes).
-    # A list comprehension, then a tuple: cheaper than a generator handed to tuple().
+    # of the mapped ones given their details (the test inlined here is the one ``_finished``
+    # makes). A list comprehension, then a tuple: cheaper than a generator handed to tuple().
     signals = [
-        _replace(template, integration=integration, received_at=received_at)
-        if (template := alert.template) is not None and template.occurred_at <= latest
+        _replace(template, details=alert.details, integration=integration, received_at=received_at)
+        if (template := alert.mapped.template) is not None and template.occurred_at <= latest
         else _finished(alert, envelope, ruleset, index)
         for index, alert in enumerate(prepared)
     ]
@@ -479,12 +479,7 @@ def _prepare_batch(
             if written is None:
                 return None
             details = written
-        template = mapped.template
-        found.append(
-            _Prepared(
-                mapped, details, None if template is None else _replace(template, details=details)
-            )
-        )
+        found.append(_Prepared(mapped, details))
     return tuple(found)
 
 
@@ -531,13 +526,12 @@ class _Mapped(msgspec.Struct, frozen=True, gc=False):
 
 class _Prepared(msgspec.Struct, frozen=True, gc=False):
     """An alert of a body mapped as far as its envelope's time and position allow: its
-    mapping, its details (its group's fields spliced in) and the template of its signal with
-    them. A struct made positionally (in C): one is made for every alert of a body not seen
-    before."""
+    mapping and its details (its group's fields spliced in), which each delivery's signal is
+    given with its integration and ``received_at``, in one copy of the mapped template. A
+    struct made positionally (in C): one is made for every alert of a body not seen before."""
 
     mapped: _Mapped
     details: str
-    template: Signal | None
 
 
 def _map_alert(
@@ -760,12 +754,17 @@ def _typed_details(extra: dict[str, Any], group: str) -> str | None:
 def _finished(prepared: _Prepared, envelope: Envelope, ruleset: Ruleset, index: int) -> Signal:
     """The signal of a prepared alert in ``envelope``, the ``index``-th of its batch."""
     received_at = envelope.received_at
-    template = prepared.template
-    if template is not None and template.occurred_at - received_at <= ruleset.skew_tolerance_ms:
-        # Nothing noted and the alert's own time kept: the id is the prepared one (what
-        # ``check.assemble`` computes from the same values), the signal the prepared one.
-        return _replace(template, integration=envelope.integration, received_at=received_at)
     mapped = prepared.mapped
+    template = mapped.template
+    if template is not None and template.occurred_at - received_at <= ruleset.skew_tolerance_ms:
+        # Nothing noted and the alert's own time kept: the id is the mapped one (what
+        # ``check.assemble`` computes from the same values), the signal the mapped one.
+        return _replace(
+            template,
+            details=prepared.details,
+            integration=envelope.integration,
+            received_at=received_at,
+        )
     facts = mapped.facts
     at = mapped.at
     notes: check.Notes = []
