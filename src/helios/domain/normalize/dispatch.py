@@ -58,7 +58,7 @@ def normalize(
     replay both inject ``orjson.loads``, so a recorded envelope normalizes again to the same
     result.
     """
-    typed = _TYPED_NORMALIZERS.get(envelope.source)
+    typed = _TYPED_NORMALIZERS.get(envelope.source._value_)  # a str: hashed in C, not by Enum
     if typed is not None and len(envelope.body) <= check.MAX_BODY_BYTES:
         # Well-formed bodies decode straight into typed structs; the field checks below name
         # what is wrong with any other body, and give the same result on well-formed ones.
@@ -163,16 +163,17 @@ def _checked(
 
 TypedNormalizer = Callable[[Envelope, Ruleset, int], NormalizeResult | None]
 
-_TYPED_NORMALIZERS: dict[SourceKind, TypedNormalizer] = {
-    SourceKind.ALERTMANAGER: typed_alertmanager,
-    SourceKind.GRAFANA: typed_grafana,
-    SourceKind.PAGERDUTY: typed_pagerduty,
-    SourceKind.GENERIC: typed_generic,
-    SourceKind.PAGERDUTY_CHANGE: typed_pagerduty_change,
-    SourceKind.CLOUDWATCH: typed_cloudwatch,
+_TYPED_NORMALIZERS: dict[str, TypedNormalizer] = {
+    SourceKind.ALERTMANAGER.value: typed_alertmanager,
+    SourceKind.GRAFANA.value: typed_grafana,
+    SourceKind.PAGERDUTY.value: typed_pagerduty,
+    SourceKind.GENERIC.value: typed_generic,
+    SourceKind.PAGERDUTY_CHANGE.value: typed_pagerduty_change,
+    SourceKind.CLOUDWATCH.value: typed_cloudwatch,
 }
-"""The typed normalizer of each source that has one (user actions have none): looked up once
-per envelope, in a dict rather than through a match of every case."""
+"""The typed normalizer of each source that has one (user actions have none), by the source's
+value: looked up once per envelope, in a dict rather than through a match of every case, on a
+str (an Enum member is hashed by a Python method)."""
 
 
 def _normalizer(source: SourceKind, version: int) -> SourceNormalizer | None:
