@@ -208,3 +208,34 @@ def test_a_body_too_large_to_remember_maps_the_same_on_every_delivery(
     assert len(again.signals) == 120
     assert [s.signal_id for s in again.signals] == [s.signal_id for s in first.signals]
     assert {s.received_at for s in again.signals} == {RECEIVED_AT + 5}
+
+
+def test_an_alert_back_with_another_status_or_time_maps_as_the_field_checks_map_it(
+    make_envelope: MakeEnvelope,
+) -> None:
+    """Its resolve, its next firing, the same alert with its labels in another order, with
+    empty annotations, then with none: each is its own delivery's signal, though all but its
+    status and times were seen before."""
+    ruleset = Ruleset()
+    ended = format_rfc3339(STARTED + 30_000)
+    reordered = dict(reversed(_alert("checkout-1")["labels"].items()))
+    deliveries = [
+        _alert("checkout-1"),
+        _alert("checkout-1", status="resolved", endsAt=ended),
+        _alert("checkout-1", startsAt=format_rfc3339(STARTED + 40_000)),
+        _alert("checkout-1", labels=reordered, startsAt=format_rfc3339(STARTED + 50_000)),
+        _alert("checkout-1", annotations={}, startsAt=format_rfc3339(STARTED + 60_000)),
+        _alert("checkout-1", startsAt=format_rfc3339(STARTED + 70_000)),
+    ]
+    del deliveries[-1]["annotations"]
+    signals = [
+        _same_as_checked(make_envelope(SourceKind.ALERTMANAGER, _webhook(alert)), ruleset).signals[
+            0
+        ]
+        for alert in deliveries
+    ]
+    assert [signal.action.value for signal in signals] == ["trigger", "resolve", *["trigger"] * 4]
+    assert len({signal.signal_id for signal in signals}) == len(deliveries)
+    assert '"annotations":{}' in signals[4].details
+    assert '"annotations"' not in signals[5].details
+    assert signals[5].summary == "HighErrorRate"

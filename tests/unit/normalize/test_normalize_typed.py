@@ -64,7 +64,7 @@ def _envelope(source: SourceKind, body: bytes) -> Envelope:
 
 
 def _typed(envelope: Envelope, version: int) -> object:
-    typed = dispatch._typed_normalizer(envelope.source)
+    typed = dispatch._TYPED_NORMALIZERS.get(envelope.source.value)
     assert typed is not None
     return typed(envelope, Ruleset(), version)
 

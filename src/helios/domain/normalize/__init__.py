@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
+import msgspec
 
 from helios.domain.changes import Change
 from helios.domain.values import Signal
@@ -27,9 +28,12 @@ class FieldError:
     message: str
 
 
-@attrs.frozen(kw_only=True)
-class Normalized:
-    """The signals an envelope holds (an Alertmanager batch holds many; it may hold none)."""
+class Normalized(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The signals an envelope holds (an Alertmanager batch holds many; it may hold none).
+
+    A frozen ``msgspec.Struct`` (as ``Signal``), not an attrs class: one is made for every
+    envelope, in C, several times faster than a frozen attrs instance sets its fields.
+    """
 
     signals: tuple[Signal, ...]
     skipped: tuple[FieldError, ...] = ()

@@ -233,12 +233,14 @@ class AlertMemo:
     comes in every batch while it fires (and twice from an HA pair), and maps the same way.
 
     Keyed on the alert's exact bytes with everything else its mapping reads (the tenant, the
-    group's fields, the ruleset by identity: a ruleset is immutable); bounded, in entries, in
-    rulesets and in the size of an alert kept.
+    source, the group's status and externalURL, the ruleset by identity: a ruleset is
+    immutable); bounded, in entries, in rulesets and in the size of an alert kept. The group's
+    other fields only go into the details, which are spliced around them per batch: the same
+    alert in a batch of another group is found in the memo all the same.
     """
 
     def __init__(self) -> None:
-        self._by_ruleset: list[tuple[Ruleset, Callable[..., _Prepared | None]]] = []
+        self._by_ruleset: list[tuple[Ruleset, Callable[..., _Mapped | None]]] = []
         self._batches: list[tuple[Ruleset, Callable[..., tuple[_Prepared, ...] | None]]] = []
 
     def batch(
@@ -261,29 +263,30 @@ class AlertMemo:
         self._batches = [(ruleset, prepared), *known[: _MEMO_RULESETS - 1]]
         return prepared
 
-    def of(self, source: TypedWebhookSource, ruleset: Ruleset) -> Callable[..., _Prepared | None]:
-        """``_prepare`` of an alert of ``source`` under ``ruleset``, memoized: called with the
-        alert's bytes (at most ``_MEMO_MAX_ALERT_BYTES``) and ``context``, the tenant, the
-        source, and the group's status, fields and externalURL.
-
-        Two levels: the alert's mapping without its details is memoized apart from its
-        group's fields, so that the same alert in a batch of another group (whose details
-        differ) is only given its details."""
+    def of(self, source: TypedWebhookSource, ruleset: Ruleset) -> Callable[..., _Mapped | None]:
+        """``_map_alert`` of an alert of ``source`` under ``ruleset``, memoized: called with
+        the alert's bytes (at most ``_MEMO_MAX_ALERT_BYTES``) and ``context``, the tenant, the
+        source, and the group's status and externalURL; its facts memoized apart (an
+        Alertmanager alert's, keyed on its fields but its status and times)."""
         known = self._by_ruleset
-        for held, prepared in known:
+        for held, mapping in known:
             if held is ruleset:
-                return prepared
-        mapping = functools.lru_cache(maxsize=_MEMO_ALERTS)(
-            functools.partial(_map_alert, source, ruleset)
+                return mapping
+        # Two levels: an alert's facts (all but what its status and times give) are found
+        # again when the same alert comes back with another status or time.
+        facts = functools.lru_cache(maxsize=_MEMO_ALERTS)(
+            functools.partial(_facts_of_key, source, ruleset)
         )
-        prepared = functools.lru_cache(maxsize=_MEMO_ALERTS)(functools.partial(_prepare, mapping))
+        mapping = functools.lru_cache(maxsize=_MEMO_ALERTS)(
+            functools.partial(_map_alert, source, ruleset, facts)
+        )
         # One assignment of a new list: another thread sees the old list or the new one.
-        self._by_ruleset = [(ruleset, prepared), *known[: _MEMO_RULESETS - 1]]
-        return prepared
+        self._by_ruleset = [(ruleset, mapping), *known[: _MEMO_RULESETS - 1]]
+        return mapping
 
 
 _MEMO_ALERTS = 1024
-"""Alerts kept per ruleset (at each level): those firing at once come back within it. Kept
+"""Alerts kept per ruleset: those firing at once come back within it. Kept
 small on purpose: what a memo holds is scanned by every full garbage collection, and on the
 demo traffic 1024 entries hit nearly as often as 8192."""
 _MEMO_RULESETS = 4
@@ -383,15 +386,15 @@ def typed_webhook(
     integration, received_at = envelope.integration, envelope.received_at
     latest = received_at + ruleset.skew_tolerance_ms
     # Most deliveries keep each alert's own time and note nothing: their signals are copies
-    # of the prepared ones (the test inlined here is the one ``_finished`` makes).
-    return Normalized(
-        signals=tuple(
-            _replace(template, integration=integration, received_at=received_at)
-            if (template := alert.template) is not None and template.occurred_at <= latest
-            else _finished(alert, envelope, ruleset, index)
-            for index, alert in enumerate(prepared)
-        )
-    )
+    # of the mapped ones given their details (the test inlined here is the one ``_finished``
+    # makes). A list comprehension, then a tuple: cheaper than a generator handed to tuple().
+    signals = [
+        _replace(template, details=alert.details, integration=integration, received_at=received_at)
+        if (template := alert.mapped.template) is not None and template.occurred_at <= latest
+        else _finished(alert, envelope, ruleset, index)
+        for index, alert in enumerate(prepared)
+    ]
+    return Normalized(signals=tuple(signals))
 
 
 _replace = msgspec.structs.replace
@@ -443,7 +446,7 @@ def _prepare_batch(
     *,
     source: TypedWebhookSource,
     ruleset: Ruleset,
-    memo: Callable[..., _Prepared | None],
+    memo: Callable[..., _Mapped | None],
 ) -> tuple[_Prepared, ...] | None:
     """Each alert of a webhook body mapped as far as its envelope allows (see ``_Prepared``);
     None when the body is not a well-formed webhook, or a field check fails. ``memo`` is
@@ -456,30 +459,34 @@ def _prepare_batch(
     group = check.canonical_json(
         msgspec.structs.replace(webhook, alerts=UNSET, commonLabels=UNSET, commonAnnotations=UNSET)
     ).decode("utf-8")
-    context = (tenant, kind, webhook.status or "", group, webhook.externalURL or "")
+    context = (tenant, kind, webhook.status or "", webhook.externalURL or "")
     found: list[_Prepared] = []
     for alert in webhook.alerts:
         raw = bytes(alert)
         if len(raw) <= _MEMO_MAX_ALERT_BYTES:
-            prepared = memo(raw, context)
+            mapped = memo(raw, context)
         else:
-            # not kept: the memo stays small
-            prepared = _prepare(functools.partial(_map_alert, source, ruleset), raw, context)
-        if prepared is None:
+            # Not kept: the memos stay small.
+            facts_of = functools.partial(_facts_of_key, source, ruleset)
+            mapped = _map_alert(source, ruleset, facts_of, raw, context)
+        if mapped is None:
             return None
-        found.append(prepared)
+        facts = mapped.facts
+        if facts.details_head:
+            details = f"{facts.details_head}{group}{facts.details_tail}"
+        else:
+            written = _typed_details(facts.extra, group)
+            if written is None:
+                return None
+            details = written
+        found.append(_Prepared(mapped, details))
     return tuple(found)
 
 
-class _Prepared(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """An alert mapped as far as its envelope's time and position allow: what it maps to in
-    every delivery of it (memoized by ``AlertMemo``). A struct: one is made for every alert
-    of a batch of a new group, and copied (in C) with that group's details."""
+class _Facts(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """What an alert maps to whatever its status and times: what its labels, annotations,
+    fingerprint and links give (under a ruleset, with its group's externalURL)."""
 
-    action: Action
-    time_field: str
-    at: Millis | None
-    """The alert's own time (None: unset)."""
     dedup_key: str
     labels: Labels
     severity: Severity
@@ -492,76 +499,55 @@ class _Prepared(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     service: str
     component: str
     links: tuple[Link, ...]
-    details: str
-    """Empty until the group's fields are spliced in (``_prepare``)."""
     extra: dict[str, Any]
-    """The alert's fields kept in details (never changed once prepared)."""
+    """The alert's fields kept in details (never changed once mapped)."""
     details_head: str
     """The canonical JSON of ``extra`` up to where the group's fields go (``{...,"group":``),
     and ``details_tail`` what follows them: the details are the two around the group's
     canonical JSON. Empty when the details are written by the json module (a float msgspec
     writes otherwise)."""
     details_tail: str
-    template: Signal | None = None
+
+
+class _Mapped(msgspec.Struct, frozen=True, gc=False):
+    """An alert mapped as far as its envelope's time and position and its group's fields
+    allow: what it maps to in every delivery of it (memoized by ``AlertMemo``)."""
+
+    facts: _Facts
+    action: Action
+    time_field: str
+    at: Millis | None
+    """The alert's own time (None: unset)."""
+    template: Signal | None
     """The signal of a delivery that keeps the alert's own time and notes nothing, but for its
-    integration and ``received_at`` (None until its details are known, and when ``at`` is)."""
-    source: str
-    signal_id: str
-    """The id when ``at`` is the signal's time (empty when ``at`` is None)."""
+    details, integration and ``received_at`` (None when ``at`` is, or a note is written): its
+    id is hashed once, here, as ``check.assemble`` would from the same values."""
 
 
-def _prepare(
-    mapping: Callable[[bytes, tuple[str, str, str, str]], _Prepared | None],
-    raw: bytes,
-    context: tuple[str, str, str, str, str],
-) -> _Prepared | None:
-    """What an alert maps to whatever envelope brings it, its group's fields in its details
-    (``mapping`` maps it without them); None if it does not decode into the source's alert,
-    or a field check fails."""
-    tenant, kind, group_status, group, external_url = context
-    mapped = mapping(raw, (tenant, kind, group_status, external_url))
-    if mapped is None:
-        return None
-    details = (
-        f"{mapped.details_head}{group}{mapped.details_tail}"
-        if mapped.details_head
-        else _typed_details(mapped.extra, group)
-    )
-    if details is None:
-        return None
-    at = mapped.at
-    template = None
-    if at is not None and not mapped.noted:
-        template = Signal(
-            signal_id=mapped.signal_id,
-            tenant=tenant,
-            integration="",
-            source=mapped.source,
-            dedup_key=mapped.dedup_key,
-            action=mapped.action,
-            severity=mapped.severity,
-            summary=mapped.summary,
-            occurred_at=at,
-            received_at=0,
-            service=mapped.service,
-            component=mapped.component,
-            labels=mapped.labels,
-            links=mapped.links,
-            details=details,
-        )
-    return msgspec.structs.replace(mapped, details=details, template=template)
+class _Prepared(msgspec.Struct, frozen=True, gc=False):
+    """An alert of a body mapped as far as its envelope's time and position allow: its
+    mapping and its details (its group's fields spliced in), which each delivery's signal is
+    given with its integration and ``received_at``, in one copy of the mapped template. A
+    struct made positionally (in C): one is made for every alert of a body not seen before."""
+
+    mapped: _Mapped
+    details: str
 
 
 def _map_alert(
     source: TypedWebhookSource,
     ruleset: Ruleset,
+    facts_of: Callable[[tuple[Any, ...]], _Facts | None],
     raw: bytes,
     context: tuple[str, str, str, str],
-) -> _Prepared | None:
+) -> _Mapped | None:
     """What an alert maps to whatever envelope and group bring it (``context``: the tenant,
-    the source, the group's status and externalURL), its details left empty; None if it does
-    not decode into the source's alert, or a field check fails. Each check is the one
-    ``_alert_signal`` makes, without naming the field (the field checks will)."""
+    the source, the group's status and externalURL), but for its details; None if it does not
+    decode into the source's alert, or a field check fails. Each check is the one
+    ``_alert_signal`` makes, without naming the field (the field checks will).
+
+    ``facts_of`` is ``_facts_of_key`` of the source and ruleset, memoized (Alertmanager's) or
+    not (another source's)."""
     tenant, kind, group_status, external_url = context
     alert = check.decode_typed(raw, source.alert_decoder)
     if alert is None:
@@ -569,6 +555,68 @@ def _map_alert(
     action = _ACTIONS.get(alert.status or group_status)
     if action is None:
         return None
+    at = _typed_time(alert.endsAt if action is Action.RESOLVE else alert.startsAt)
+    if at is _INVALID_TIME:
+        return None
+    if source.alert_kept == _ANNOTATIONS_ONLY:
+        # The same alert comes back with another status and times (its resolve, its next
+        # firing): all else it maps to is found by its other fields, all strings, whose
+        # equality is their identity.
+        labels, annotations = alert.labels, alert.annotations
+        facts = facts_of(
+            (
+                labels if labels is UNSET else tuple(labels.items()),
+                annotations if annotations is UNSET else tuple(annotations.items()),
+                alert.generatorURL,
+                alert.fingerprint,
+                external_url,
+            )
+        )
+    else:
+        facts = _facts(source, ruleset, alert, external_url)
+    if facts is None:
+        return None
+    template = None
+    if at is not None and not facts.noted:
+        template = _template(
+            (
+                tenant,
+                kind,
+                facts.dedup_key,
+                action,
+                at,
+                facts.severity,
+                facts.summary,
+                facts.labels,
+            ),
+            facts.service,
+            facts.component,
+            facts.links,
+        )
+    return _Mapped(
+        facts, action, "endsAt" if action is Action.RESOLVE else "startsAt", at, template
+    )
+
+
+def _facts_of_key(
+    source: TypedWebhookSource, ruleset: Ruleset, key: tuple[Any, ...]
+) -> _Facts | None:
+    """``_facts`` of an Alertmanager alert whose labels, annotations (each as its items, or
+    unset), generatorURL and fingerprint, with the group's externalURL, are ``key``."""
+    labels, annotations, generator_url, fingerprint, external_url = key
+    alert = AlertmanagerAlert(
+        labels=labels if labels is UNSET else dict(labels),
+        annotations=annotations if annotations is UNSET else dict(annotations),
+        generatorURL=generator_url,
+        fingerprint=fingerprint,
+    )
+    return _facts(source, ruleset, alert, external_url)
+
+
+def _facts(
+    source: TypedWebhookSource, ruleset: Ruleset, alert: AlertmanagerAlert, external_url: str
+) -> _Facts | None:
+    """What ``alert`` maps to whatever its status and times; None if a field check fails."""
     raw_labels = alert.labels or {}
     labels = check.typed_labels(raw_labels)
     if labels is None:
@@ -576,10 +624,7 @@ def _map_alert(
     fingerprint = alert.fingerprint
     if fingerprint and len(fingerprint) > check.MAX_DEDUP_KEY_CHARS:
         return None
-    at = _typed_time(alert.endsAt if action is Action.RESOLVE else alert.startsAt)
-    if at is _INVALID_TIME:
-        return None
-    # Whether its details can be written is found when they are (``_prepare``).
+    # Whether its details can be written is found when they are (``_prepare_batch``).
     extra = _kept_fields(alert, source.alert_kept)
     head, tail = _around_group(extra)
     annotations = alert.annotations or {}
@@ -594,13 +639,9 @@ def _map_alert(
     if defaulted:
         severity = check.severity(raw_severity, ruleset, "", notes)
     summary = check.summary(headline, notes)
-    dedup_key = fingerprint or identity.labels_dedup_key(labels, ruleset.key_labels)
     external = (check.link(external_url, source.external_link_text),) if external_url else ()
-    return _Prepared(
-        action=action,
-        time_field="endsAt" if action is Action.RESOLVE else "startsAt",
-        at=at,
-        dedup_key=dedup_key,
+    return _Facts(
+        dedup_key=fingerprint or identity.labels_dedup_key(labels, ruleset.key_labels),
         labels=labels,
         severity=severity,
         summary=summary,
@@ -610,14 +651,24 @@ def _map_alert(
         service=raw_labels.get("service") or raw_labels.get("job", ""),
         component=raw_labels.get("component", ""),
         links=(*_typed_alert_links(alert, source.alert_links), *external),
-        details="",
         extra=extra,
         details_head=head,
         details_tail=tail,
-        source=kind,
-        signal_id=""
-        if at is None
-        else identity.signal_id(
+    )
+
+
+def _template(
+    observation: tuple[str, str, str, Action, Millis, Severity, str, Labels],
+    service: str,
+    component: str,
+    links: tuple[Link, ...],
+) -> Signal:
+    """The signal of an alert's ``observation`` (what its id hashes: the tenant, source, dedup
+    key, action, time, severity, summary and labels) but for its details, integration and
+    ``received_at``: the signal ``check.assemble`` makes of the same values, id included."""
+    tenant, kind, dedup_key, action, at, severity, summary, labels = observation
+    return Signal(
+        signal_id=identity.signal_id(
             tenant=tenant,
             source=kind,
             dedup_key=dedup_key,
@@ -627,6 +678,19 @@ def _map_alert(
             summary=summary,
             labels=labels,
         ),
+        tenant=tenant,
+        integration="",
+        source=kind,
+        dedup_key=dedup_key,
+        action=action,
+        severity=severity,
+        summary=summary,
+        occurred_at=at,
+        received_at=0,
+        service=service,
+        component=component,
+        labels=labels,
+        links=links,
     )
 
 
@@ -690,36 +754,41 @@ def _typed_details(extra: dict[str, Any], group: str) -> str | None:
 def _finished(prepared: _Prepared, envelope: Envelope, ruleset: Ruleset, index: int) -> Signal:
     """The signal of a prepared alert in ``envelope``, the ``index``-th of its batch."""
     received_at = envelope.received_at
-    at = prepared.at
-    template = prepared.template
+    mapped = prepared.mapped
+    template = mapped.template
     if template is not None and template.occurred_at - received_at <= ruleset.skew_tolerance_ms:
-        # Nothing noted and the alert's own time kept: the id is the prepared one (what
-        # ``check.assemble`` computes from the same values), the signal the prepared one.
-        return msgspec.structs.replace(
-            template, integration=envelope.integration, received_at=received_at
+        # Nothing noted and the alert's own time kept: the id is the mapped one (what
+        # ``check.assemble`` computes from the same values), the signal the mapped one.
+        return _replace(
+            template,
+            details=prepared.details,
+            integration=envelope.integration,
+            received_at=received_at,
         )
+    facts = mapped.facts
+    at = mapped.at
     notes: check.Notes = []
-    severity, summary = prepared.severity, prepared.summary
-    if prepared.noted:
+    severity, summary = facts.severity, facts.summary
+    if facts.noted:
         # Notes in the order the field checks write them: severity, summary, time.
         field = f"alerts[{index}].labels.severity"
-        if ruleset.map_severity(prepared.raw_severity)[1]:
-            severity = check.severity(prepared.raw_severity, ruleset, field, notes)
-        summary = check.summary(prepared.headline, notes)
+        if ruleset.map_severity(facts.raw_severity)[1]:
+            severity = check.severity(facts.raw_severity, ruleset, field, notes)
+        summary = check.summary(facts.headline, notes)
     if at is None or at - received_at > ruleset.skew_tolerance_ms:
-        field = f"alerts[{index}].{prepared.time_field}"
+        field = f"alerts[{index}].{mapped.time_field}"
         at = check.occurred_at(at, received_at, ruleset, field, notes)
     return check.assemble(
         envelope=envelope,
-        dedup_key=prepared.dedup_key,
-        action=prepared.action,
+        dedup_key=facts.dedup_key,
+        action=mapped.action,
         severity=severity,
         summary=summary,
         occurred_at=at,
-        labels=prepared.labels,
-        service=prepared.service,
-        component=prepared.component,
-        links=prepared.links,
+        labels=facts.labels,
+        service=facts.service,
+        component=facts.component,
+        links=facts.links,
         details=prepared.details,
         notes=notes,
     )
