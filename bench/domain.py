@@ -45,6 +45,9 @@ HISTORY_SLICES = 10
 HISTORY_START = 1_760_000_000_000
 HISTORY_BATCH = 100
 """Signals decided between two flushes of the decided events (as the worker's batches)."""
+MIX_BATCH = 100
+"""Envelopes of the mix decided between two flushes of the decided events: the worker appends
+a batch's events and forgets them, so they do not pile up over the whole run."""
 
 
 def decode_only(envelopes: list[Envelope], clock: Callable[[], float]) -> float:
@@ -71,20 +74,27 @@ def core(
     working = engine.Working(alerts={}, groups={})
     signals = decisions = 0
     started = clock()
-    for envelope in envelopes:
+    for index, envelope in enumerate(envelopes, 1):
         result = normalize(envelope, ruleset, decode=orjson.loads)
-        if not isinstance(result, Normalized):
-            continue
-        for signal in result.signals:
-            signals += 1
-            missing = engine.apply_signal(working, signal, context)
-            if missing is not None:
-                for group in missing.groups:
-                    working.groups[group] = incident.initial_state(*group)
-                engine.apply_signal(working, signal, context)
-    elapsed = clock() - started
-    decisions = sum(len(events) for events in working.events.values())
-    return elapsed, signals, decisions
+        if isinstance(result, Normalized):
+            for signal in result.signals:
+                signals += 1
+                missing = engine.apply_signal(working, signal, context)
+                if missing is not None:
+                    for group in missing.groups:
+                        working.groups[group] = incident.initial_state(*group)
+                    engine.apply_signal(working, signal, context)
+        if index % MIX_BATCH == 0:
+            decisions += flush(working)
+    decisions += flush(working)
+    return clock() - started, signals, decisions
+
+
+def flush(working: engine.Working) -> int:
+    """Forget the events decided so far, as the worker does once it appended them."""
+    count = sum(len(events) for events in working.events.values())
+    working.clear_events()
+    return count
 
 
 def decide_only(
@@ -99,12 +109,14 @@ def decide_only(
     context = engine.TenantContext(ruleset=ruleset)
     working = engine.Working(alerts={}, groups={})
     started = clock()
-    for signal in signals:
+    for index, signal in enumerate(signals, 1):
         missing = engine.apply_signal(working, signal, context)
         if missing is not None:
             for group in missing.groups:
                 working.groups[group] = incident.initial_state(*group)
             engine.apply_signal(working, signal, context)
+        if index % MIX_BATCH == 0:
+            flush(working)
     return clock() - started, len(signals)
 
 
