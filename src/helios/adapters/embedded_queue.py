@@ -110,6 +110,11 @@ a file nobody receives from stays bounded too."""
 _TRUNCATE_WITHIN_S = 0.5
 """How long a truncating checkpoint tries for the writers' lock before the next receive."""
 
+_UNCHANGED_RECHECK_MS = 10_000
+"""A WAL that looks unchanged since a complete checkpoint is checkpointed again after this
+long all the same: a commit within the file system's clock tick that leaves the WAL's size as
+it was leaves its modification time as it was too."""
+
 _COLUMNS = "message_id, body, tenant, correlation_id, kind, receive_count"
 
 
@@ -136,6 +141,7 @@ class EmbeddedQueue:
         self._next_reclaim_ms = 0
         self._checkpoint_interval_ms = int(checkpoint_interval_s * 1000)
         self._next_checkpoint_ms = 0
+        self._checkpointed_wal: tuple[int, int] | None = None
         self._wal_limit_bytes = wal_limit_bytes
         self._min_free_bytes = min_free_bytes
         self._name = name
@@ -445,26 +451,29 @@ class EmbeddedQueue:
     def _receive(self, max_messages: int, visibility_ms: int) -> list[ReceivedMessage]:
         conn = self._file.connection()
         now = self._now_ms()
-        reclaim = self._take_back_pending or now >= self._next_reclaim_ms
+        if not self._take_back_pending and now >= self._next_reclaim_ms:
+            # The look at which instances ended (a directory listing) happens before any lock;
+            # they are remembered until a commit has made their messages visible.
+            self._ended += self._owners.ended()
+            self._next_reclaim_ms = now + self._reclaim_interval_ms
+        reclaim = self._take_back_pending or bool(self._ended)
         if not reclaim and not self._any_ready(conn, now):
-            # Nothing to hand out: no write lock taken (the API's sends would wait on it), and
-            # an idle moment is when a checkpoint costs nobody anything.
+            # Nothing to hand out and nobody's messages to take back: no write lock taken
+            # (the API's sends would wait on it), and an idle moment is when a checkpoint
+            # costs nobody anything.
             self._checkpoint(conn, now, idle=True)
             return []
-        # Everything but SQL happens before the lock is taken: the receipts, and the look at
-        # which instances ended (remembered until a commit has made their messages visible).
-        receipts = [uuid.uuid4().hex for _ in range(max_messages)]
-        if reclaim and not self._take_back_pending:
-            self._ended += self._owners.ended()
+        # The receipts are made before the lock is taken too: one random prefix per receive
+        # and a counter (unique all the same), not one random draw per message that may come.
+        prefix = uuid.uuid4().hex
+        receipts = [f"{prefix}{n:x}" for n in range(max_messages)]
         with write_transaction(conn, kind="receive"):
             if self._take_back_pending:
                 self._take_back(conn, now)
             elif reclaim:
                 self._take_back_from(conn, self._ended, now)
             delivered = self._deliver(conn, now, visibility_ms, receipts)
-        if reclaim:
-            self._next_reclaim_ms = now + self._reclaim_interval_ms
-            self._ended = []
+        self._ended = []
         self._take_back_pending = False
         self._checkpoint(conn, now, idle=not delivered)
         return delivered
@@ -535,21 +544,38 @@ class EmbeddedQueue:
         and the WAL grows: past the limit a TRUNCATE checkpoint, which blocks writers while it
         runs, copies what the PASSIVE one left and empties the file.
         """
-        over = self._wal_size() > self._wal_limit_bytes
+        wal = self._wal_signature()
+        over = wal[0] > self._wal_limit_bytes
+        if (
+            not over
+            and wal == self._checkpointed_wal
+            and now < self._next_checkpoint_ms + _UNCHANGED_RECHECK_MS
+        ):
+            # Nothing written since a checkpoint copied every frame: an idle consumer polling
+            # the file would otherwise checkpoint it at every look, for nothing.
+            return
         if not (idle or over or now >= self._next_checkpoint_ms):
             return
         self._next_checkpoint_ms = now + self._checkpoint_interval_ms
         # The receive has committed: a checkpoint that fails (disk full) is tried again later.
         with contextlib.suppress(sqlite3.Error):
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            # The WAL as it was before this checkpoint, all of it in the main file now (a
+            # commit since changes its size or modification time, and the next look copies).
+            self._checkpointed_wal = wal if not busy and frames == copied else None
             if over:
                 truncate_wal(conn, within_s=_TRUNCATE_WITHIN_S)
 
     def _wal_size(self) -> int:
+        return self._wal_signature()[0]
+
+    def _wal_signature(self) -> tuple[int, int]:
+        """The WAL file's size and modification time (nanoseconds); zeros when it is absent."""
         try:
-            return os.stat(self._file.path + "-wal").st_size
+            found = os.stat(self._file.path + "-wal")
         except OSError:
-            return 0
+            return (0, 0)
+        return (found.st_size, found.st_mtime_ns)
 
     def _take_back(self, conn: sqlite3.Connection, now: int) -> None:
         """Make the messages held by ended instances visible now (see ``embedded_owners``)."""
