@@ -35,12 +35,12 @@
 |  |  | than the API child's, 0 to 19 (see ``embedded.runner.lower_cpu_priority``) |
 | HELIOS_SNAPSHOT_EVERY | 100 | snapshot an alert or incident group each this many events of its |
 |  |  | stream, so a cold load reads fewer than this many (0: no snapshots) |
-| HELIOS_STATE_CACHE | 20000 | alert and incident-group states the ingest worker keeps in |
+| HELIOS_STATE_CACHE | 5000 | alert and incident-group states the ingest worker keeps in |
 |  |  | memory (the most recently used); another is loaded from its latest snapshot and the |
 |  |  | events after it (fewer than HELIOS_SNAPSHOT_EVERY) |
-| HELIOS_FOLLOWER_CACHE | 10000 | alerts whose state, stream name and written labels each log |
+| HELIOS_FOLLOWER_CACHE | 2500 | alerts whose state, stream name and written labels each log |
 |  |  | follower (projector, notifier, fan-out) keeps in memory; the others are read back |
-| HELIOS_FOLLOWER_WINDOW | 30000 | recent log entries the followers of a worker share, each read |
+| HELIOS_FOLLOWER_WINDOW | 10000 | recent log entries the followers of a worker share, each read |
 |  |  | once and decoded at most once for all of them (0: each follower reads its own) |
 | HELIOS_FOLLOWER_POLL_S | 0.5 | how often an idle follower looks for new log entries |
 | HELIOS_IDLE_TRIM_S | 5 | seconds without new log entries after work before a worker gives |
@@ -121,9 +121,9 @@ class Settings:
     worker_visibility_s: int = 60
     up_worker_niceness: int = 0
     snapshot_every: int = 100
-    state_cache: int = 20_000
-    follower_cache: int = 10_000
-    follower_window: int = 30_000
+    state_cache: int = 5_000
+    follower_cache: int = 2_500
+    follower_window: int = 10_000
     follower_poll_s: float = 0.5
     idle_trim_s: float = 5.0
     tick_interval_s: float = 30.0
@@ -241,9 +241,9 @@ class Settings:
             worker_visibility_s=max(5, _int(values, "HELIOS_WORKER_VISIBILITY_S", 60)),
             up_worker_niceness=min(19, max(0, _int(values, "HELIOS_UP_WORKER_NICENESS", 0))),
             snapshot_every=max(0, _int(values, "HELIOS_SNAPSHOT_EVERY", 100)),
-            state_cache=max(100, _int(values, "HELIOS_STATE_CACHE", 20_000)),
-            follower_cache=max(100, _int(values, "HELIOS_FOLLOWER_CACHE", 10_000)),
-            follower_window=max(0, _int(values, "HELIOS_FOLLOWER_WINDOW", 30_000)),
+            state_cache=max(100, _int(values, "HELIOS_STATE_CACHE", 5_000)),
+            follower_cache=max(100, _int(values, "HELIOS_FOLLOWER_CACHE", 2_500)),
+            follower_window=max(0, _int(values, "HELIOS_FOLLOWER_WINDOW", 10_000)),
             follower_poll_s=_float(values, "HELIOS_FOLLOWER_POLL_S", 0.5),
             idle_trim_s=max(0.0, _float(values, "HELIOS_IDLE_TRIM_S", 5.0)),
             tick_interval_s=_float(values, "HELIOS_TICK_INTERVAL_S", 30.0),
