@@ -97,3 +97,43 @@ async def test_an_idle_consumer_still_receives_what_another_process_sends(
 
         assert sorted(m.body for m in received) == [b"m0", b"m1", b"m2"]
         assert len({m.receipt for m in received}) == 3
+
+
+LOOK = "SELECT 1 FROM queue_messages"
+
+
+@pytest.mark.anyio
+async def test_a_waiting_receive_looks_at_an_unchanged_file_about_once_a_second(
+    tmp_path: Path,
+) -> None:
+    queue = _Traced(path=tmp_path / "queue.db", reclaim_interval_s=3600)
+    async with queue:
+        await _idle_receives(queue, 1)
+        queue.statements.clear()
+
+        assert await queue.receive(max_messages=10, wait_seconds=2.5) == []
+
+        # Polled every 0.1 s, it used to look 25 times.
+        assert 2 <= sum(statement.startswith(LOOK) for statement in queue.statements) <= 5
+
+
+@pytest.mark.anyio
+async def test_a_waiting_receive_sees_another_process_send_without_waiting_for_its_next_look(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "queue.db"
+    async with (
+        EmbeddedQueue(path=path, reclaim_interval_s=3600, look_again_s=60) as consumer,
+        EmbeddedQueue(path=path) as sender,
+    ):
+        await _idle_receives(consumer, 1)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        waiting = asyncio.create_task(consumer.receive(max_messages=10, wait_seconds=30))
+        await asyncio.sleep(0.3)
+        await sender.send(_messages(1))
+
+        received = await waiting
+
+        assert [m.body for m in received] == [b"m0"]
+        assert loop.time() - started < 20  # not at the end of its wait

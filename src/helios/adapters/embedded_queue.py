@@ -22,7 +22,8 @@ It keeps the SQS contract (visibility timeouts, receive counts, a dead-letter qu
   never waits on disk), so tasks of one process are serialised; other processes on the same
   file are excluded by ``BEGIN IMMEDIATE`` (a write lock) with a busy timeout.
 * Long polling: ``send`` in this process wakes waiting receivers at once; other processes'
-  messages are seen within ``poll_interval_s``.
+  messages are seen within ``poll_interval_s`` (a waiting receive looks at the file when its
+  WAL changes, and at least every second).
 * A crashed process: each instance records itself as the owner of the receipts it hands out
   and holds a lock file while it lives (``embedded_owners``). The first receive of a new
   instance makes the messages of instances that have ended visible again at once, rather than
@@ -129,6 +130,7 @@ class EmbeddedQueue:
         max_receives: int = DEFAULT_MAX_RECEIVES,
         default_visibility_timeout_s: int = 30,
         poll_interval_s: float = 0.1,
+        look_again_s: float = 1.0,
         dedup_window_s: int = 300,
         busy_timeout_s: float = 10.0,
         min_free_bytes: int = DEFAULT_MIN_FREE_BYTES,
@@ -148,6 +150,9 @@ class EmbeddedQueue:
         self._max_receives = max_receives
         self._default_visibility_ms = default_visibility_timeout_s * 1000
         self._poll_interval_s = poll_interval_s
+        # A waiting receive looks at the file at least this often even when its WAL seems
+        # unchanged: messages become visible when their visibility ends, without a write.
+        self._look_again_s = look_again_s
         self._dedup_window_ms = dedup_window_s * 1000
         self._clock = clock
         self._owners = OwnerLocks(path)
@@ -250,16 +255,34 @@ class EmbeddedQueue:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_seconds
         while True:
-            # Cleared before looking, so a send that lands after the look still wakes us.
+            # Cleared before looking, so a send that lands after the look still wakes us; the
+            # WAL is read before it for the same reason.
             self._wakeup.clear()
+            looked_at, wal = loop.time(), self._wal_signature()
             received = await self._file.run(self._receive, max_messages, visibility_ms)
-            remaining = deadline - loop.time()
-            if received or remaining <= 0:
+            if received or deadline - loop.time() <= 0:
                 return received
+            await self._until_worth_a_look(wal, looked_at, deadline)
+
+    async def _until_worth_a_look(
+        self, wal: tuple[int, int], looked_at: float, deadline: float
+    ) -> None:
+        """Wait until a send of this process (at once), a write of another process to the file
+        (its WAL changes, seen within ``poll_interval_s``), ``look_again_s`` since the last
+        look (for messages whose visibility ends and ended instances), or ``deadline``.
+
+        Looking costs a trip to the file's thread and a query, which an idle consumer would
+        otherwise pay ten times a second; a ``stat`` of the WAL costs a system call.
+        """
+        loop = asyncio.get_running_loop()
+        while (remaining := deadline - loop.time()) > 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
                     self._wakeup.wait(), timeout=min(self._poll_interval_s, remaining)
                 )
+                return
+            if self._wal_signature() != wal or loop.time() - looked_at >= self._look_again_s:
+                return
 
     async def delete(self, messages: Sequence[ReceivedMessage]) -> None:
         if messages:
