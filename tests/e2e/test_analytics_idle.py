@@ -5,6 +5,7 @@ next decisions, losing none of them."""
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from helios.apps.application.envelopes import envelope_message
 from helios.apps.composition import Services, open_queue, open_read_models, open_services
 from helios.apps.embedded.traffic import TrafficGenerator
 from helios.apps.settings import Settings
+from helios.apps.views import insights
 from helios.apps.workers.analytics import AnalyticsWorker
 from helios.apps.workers.fanout import DecisionFanout
 from helios.apps.workers.runtime import ANALYTICS_QUEUE
@@ -90,6 +92,52 @@ def test_an_idle_worker_closes_its_store_and_opens_it_again_for_new_decisions(
             rebuild_analytics(services.store, rebuilt, db, page_size=97)
             assert loaded == rebuilt.query(ALL_FACTS)
             assert len(loaded) == worker.loaded
+            db.close()
+
+    asyncio.run(run())
+
+
+def test_a_publication_due_after_the_store_was_closed_opens_it_and_counts_every_fact(
+    tmp_path: Path,
+) -> None:
+    async def run() -> None:
+        async with open_services(Settings(data_dir=tmp_path / "data")) as services:
+            envelopes = list(TrafficGenerator(tenant="acme", start=START, seed=5).envelopes(80))
+            db = open_read_models(services.settings.effective_read_models_url)
+            async with open_queue(services.settings, services.blobs, name=ANALYTICS_QUEUE) as q:
+                await _decide_and_fan_out(services, db, q, envelopes)
+                store = DuckDbAnalytics(tmp_path / "analytics.duckdb")
+                worker = AnalyticsWorker(
+                    queue=q,
+                    analytics=store,
+                    db=db,
+                    log=services.store,
+                    wait_s=0.02,
+                    publish_s=3600,
+                    release_s=0.2,
+                )
+                # As after a burst: it published a moment ago and that took 1 s, so the next
+                # publication waits 3 s, more than the store stays open once idle.
+                worker._published_at = time.monotonic()
+                worker._publish_took = 1.0
+                stop = asyncio.Event()
+                running = asyncio.create_task(worker.run(stop))
+                try:
+                    await _until(lambda: worker.loaded > 0 and store.released)
+                    assert insights.document(db, tenant="acme", name="overview") is None
+                    await _until(
+                        lambda: (
+                            insights.document(db, tenant="acme", name="overview") is not None
+                            and store.released
+                        )
+                    )
+                finally:
+                    stop.set()
+                    await running
+                published = insights.document(db, tenant="acme", name="overview")
+                assert published is not None
+                assert published.loaded_through == store.loaded_through() > 0
+                store.close()
             db.close()
 
     asyncio.run(run())

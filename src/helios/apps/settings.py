@@ -66,9 +66,9 @@
 | HELIOS_ANALYTICS_MEMORY_MB | 64 | memory the analytics worker's DuckDB may use (the rest spills |
 |  |  | to disk beside its file; DuckDB's own default is 80 % of the machine); 64 fits the |
 |  |  | publications at 100,000 open alerts, 256 kept ~45 MiB more for ~25 % less CPU each |
-| HELIOS_ANALYTICS_RELEASE_S | 10 | seconds the analytics worker, caught up, waits without a new |
-|  |  | decision before it closes its DuckDB file, giving back its buffers (up to |
-|  |  | HELIOS_ANALYTICS_MEMORY_MB); the next decision opens it again (0: kept open) |
+| HELIOS_ANALYTICS_RELEASE_S | 10 | seconds the analytics worker waits without a new decision |
+|  |  | before it closes its DuckDB file, giving back its buffers (up to |
+|  |  | HELIOS_ANALYTICS_MEMORY_MB); its next use opens it again (0: kept open) |
 | HELIOS_ANALYTICS_THREADS | 1 | threads of the analytics worker's DuckDB queries |
 | HELIOS_ANALYTICS_BATCH | 2000 | decisions the analytics worker receives and loads at a time |
 |  |  | (one DuckDB insert each: 2,000 cost half the CPU of 500 per decision) |

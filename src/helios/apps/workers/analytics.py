@@ -85,7 +85,6 @@ class AnalyticsWorker:
         self._publish_s = publish_s
         self._release_s = release_s
         self._last_received = time.monotonic()
-        self._caught_up = False
         self._through = 0
         self.metrics = metrics or AnalyticsMetrics()
         self._clock = clock
@@ -123,8 +122,10 @@ class AnalyticsWorker:
         return max(0.0 if fresh else self._publish_s, 3 * self._publish_took)
 
     async def _release_when_idle(self, received: int) -> None:
-        """Once caught up and idle for ``release_s``, close the analytics store until the next
-        decision comes (its memory goes back; a store that cannot release keeps it)."""
+        """Once nothing was received for ``release_s``, close the analytics store until it is
+        next used (its memory goes back; a store that cannot release keeps it). A publication
+        still due opens it again, for as long as it takes: after a burst that may be minutes
+        away (three times the last one's duration), with nothing loaded meanwhile."""
         now = time.monotonic()
         if received:
             self._last_received = now
@@ -133,8 +134,6 @@ class AnalyticsWorker:
         if (
             release is None
             or self._release_s <= 0
-            or not self._caught_up
-            or self._touched
             or now - self._last_received < self._release_s
             or getattr(self._analytics, "released", False)
         ):
@@ -178,7 +177,6 @@ class AnalyticsWorker:
         # What-ifs and reports wait until every decision so far is loaded: a report is made
         # once per week, and a what-if compares against the pages counted here.
         caught_up = depth == 0 and fanned >= head
-        self._caught_up = caught_up
         if tenants:
             now = self._clock()
             # What-ifs replay the log: at most every WHAT_IF_EVERY_S, in between kept as is.
