@@ -8,6 +8,10 @@ the whole process tree over ``--window`` seconds and prints it in cores.
     python bench/idle.py            # 100,000 open alerts
     python bench/idle.py --quick    # 5,000
     python bench/idle.py --alerts 20000 --window 60
+    python bench/idle.py --settle 180 --windows 4   # four 30 s windows after 3 minutes
+
+Each window prints the cores of the whole tree and of each process (supervisor, API child,
+worker child), then the PSS of each.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="5,000 alerts")
     parser.add_argument("--window", type=float, default=30.0, help="seconds sampled")
     parser.add_argument("--settle", type=float, default=5.0, help="seconds idle before sampling")
+    parser.add_argument("--windows", type=int, default=1, help="windows sampled one after another")
     args = parser.parse_args()
     count = 5_000 if args.quick else args.alerts
     with tempfile.TemporaryDirectory(prefix="helios-idle-") as tmp:
@@ -52,13 +57,24 @@ def main() -> int:
             _wait_projected(data / "readmodels.db", count, process)
             print(f"projected after {time.monotonic() - started:.1f} s", flush=True)
             time.sleep(args.settle)
-            before = _tree_cpu_s(process.pid)
-            clock = time.monotonic()
-            time.sleep(args.window)
-            used = _tree_cpu_s(process.pid) - before
-            elapsed = time.monotonic() - clock
-            print(f"idle CPU at {count} open alerts: {used / elapsed:.3f} cores")
-            print(f"load: {Path('/proc/loadavg').read_text().strip()}")
+            for _ in range(args.windows):
+                before = _tree_cpu_s(process.pid)
+                roles = _roles(process.pid)
+                each = {role: _cpu_s(pid) for role, pid in roles.items()}
+                clock = time.monotonic()
+                time.sleep(args.window)
+                used = _tree_cpu_s(process.pid) - before
+                elapsed = time.monotonic() - clock
+                parts = ", ".join(
+                    f"{role} {(_cpu_s(pid) - each[role]) / elapsed:.3f}"
+                    for role, pid in roles.items()
+                )
+                print(f"idle CPU at {count} open alerts: {used / elapsed:.3f} cores ({parts})")
+                print(
+                    "  PSS MiB: "
+                    + ", ".join(f"{role} {_pss_mib(pid):.1f}" for role, pid in roles.items())
+                )
+                print(f"  load: {Path('/proc/loadavg').read_text().strip()}", flush=True)
         finally:
             os.killpg(process.pid, signal.SIGTERM)
             try:
@@ -180,6 +196,43 @@ def _wait_projected(path: Path, count: int, process: subprocess.Popen[bytes]) ->
                 seen = int(row[0])
         except sqlite3.Error:
             continue
+
+
+def _roles(root: int) -> dict[str, int]:
+    """The supervisor and its children by role (``--child ROLE`` in their command line)."""
+    found = {"supervisor": root}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if int(stat.rpartition(")")[2].split()[1]) == root and b"--child" in argv:
+            found[argv[argv.index(b"--child") + 1].decode()] = int(entry.name)
+    return found
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of one process, 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICKS_PER_S
+
+
+def _pss_mib(pid: int) -> float:
+    """Proportional set size of one process in MiB (0 once it is gone)."""
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0.0
+    for line in rollup.splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def _tree_cpu_s(root: int) -> float:

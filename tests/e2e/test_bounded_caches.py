@@ -140,7 +140,8 @@ def test_a_directory_names_every_stream_of_a_page_it_learned_beyond_its_capacity
 
 def test_the_cache_sizes_default_to_bounded_values_and_read_the_environment() -> None:
     defaults = Settings.from_env({})
-    assert (defaults.state_cache, defaults.follower_cache) == (20_000, 10_000)
+    assert (defaults.state_cache, defaults.follower_cache) == (5_000, 2_500)
+    assert defaults.follower_window == 10_000
     assert defaults.worker_batch_bytes == 2_000_000
     chosen = Settings.from_env(
         {

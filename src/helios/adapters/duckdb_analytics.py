@@ -64,14 +64,51 @@ class DuckDbAnalytics:
                 raise AnalyticsUnavailable(f"cannot create {path.parent}: {error}") from error
         self._lock = threading.Lock()
         self._spool = str(path.parent) if isinstance(path, Path) else None
+        self._path = str(path)
+        self._config: dict[str, str | bool | int | float | list[str]] = {
+            "memory_limit": f"{memory_mb}MB",
+            "threads": threads,
+        }
+        self._db: duckdb.DuckDBPyConnection | None = self._connect()
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        """A connection to the file, its table created if need be.
+
+        Raises:
+            AnalyticsUnavailable: the file cannot be opened.
+        """
         try:
-            self._db = duckdb.connect(
-                str(path), config={"memory_limit": f"{memory_mb}MB", "threads": threads}
-            )
+            db = duckdb.connect(self._path, config=self._config)
             for statement in _DDL:
-                self._db.execute(statement)
+                db.execute(statement)
         except (duckdb.Error, OSError) as error:
             raise AnalyticsUnavailable(f"cannot open the analytics store: {error}") from error
+        return db
+
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        """The open connection, opened again after ``release`` (call with the lock held).
+
+        Raises:
+            AnalyticsUnavailable: the file cannot be opened (another process took it).
+        """
+        if self._db is None:
+            self._db = self._connect()
+        return self._db
+
+    def release(self) -> None:
+        """Close the file until the store is next used: DuckDB gives back its buffers, up to
+        ``memory_mb`` (and the file's lock). A store in memory is kept: closing would lose it."""
+        if self._spool is None:
+            return
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    @property
+    def released(self) -> bool:
+        """Whether the file is closed now (``release``), to be opened at the next use."""
+        return self._db is None
 
     def load(self, facts: Sequence[Fact]) -> int:
         if not facts:
@@ -90,6 +127,7 @@ class DuckDbAnalytics:
         Raises:
             duckdb.Error: DuckDB refused them.
             OSError: the rows' temporary file cannot be written.
+            AnalyticsUnavailable: the file, released, cannot be opened again.
         """
         with tempfile.NamedTemporaryFile(
             "w", suffix=".csv", newline="", encoding="utf-8", dir=self._spool
@@ -97,7 +135,7 @@ class DuckDbAnalytics:
             csv.writer(spool).writerows(rows)
             spool.flush()
             with self._lock:
-                result = self._db.execute(_INSERT, [spool.name]).fetchone()
+                result = self._connection().execute(_INSERT, [spool.name]).fetchone()
         return int(result[0]) if result else 0
 
     def loaded_through(self) -> int:
@@ -107,20 +145,23 @@ class DuckDbAnalytics:
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with self._lock:
             try:
-                return [tuple(row) for row in self._db.execute(sql, list(params)).fetchall()]
+                rows = self._connection().execute(sql, list(params)).fetchall()
+                return [tuple(row) for row in rows]
             except (duckdb.Error, OSError) as error:
                 raise AnalyticsUnavailable(f"analytics query failed: {error}") from error
 
     def reset(self) -> None:
         with self._lock:
             try:
-                self._db.execute("DELETE FROM facts")
+                self._connection().execute("DELETE FROM facts")
             except (duckdb.Error, OSError) as error:
                 raise AnalyticsUnavailable(f"cannot reset the analytics store: {error}") from error
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            if self._db is not None:
+                self._db.close()
+                self._db = None
 
 
 def _unique(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:

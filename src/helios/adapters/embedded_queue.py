@@ -22,7 +22,8 @@ It keeps the SQS contract (visibility timeouts, receive counts, a dead-letter qu
   never waits on disk), so tasks of one process are serialised; other processes on the same
   file are excluded by ``BEGIN IMMEDIATE`` (a write lock) with a busy timeout.
 * Long polling: ``send`` in this process wakes waiting receivers at once; other processes'
-  messages are seen within ``poll_interval_s``.
+  messages are seen within ``poll_interval_s`` (a waiting receive looks at the file when its
+  WAL changes, and at least every second).
 * A crashed process: each instance records itself as the owner of the receipts it hands out
   and holds a lock file while it lives (``embedded_owners``). The first receive of a new
   instance makes the messages of instances that have ended visible again at once, rather than
@@ -110,6 +111,11 @@ a file nobody receives from stays bounded too."""
 _TRUNCATE_WITHIN_S = 0.5
 """How long a truncating checkpoint tries for the writers' lock before the next receive."""
 
+_UNCHANGED_RECHECK_MS = 10_000
+"""A WAL that looks unchanged since a complete checkpoint is checkpointed again after this
+long all the same: a commit within the file system's clock tick that leaves the WAL's size as
+it was leaves its modification time as it was too."""
+
 _COLUMNS = "message_id, body, tenant, correlation_id, kind, receive_count"
 
 
@@ -124,6 +130,7 @@ class EmbeddedQueue:
         max_receives: int = DEFAULT_MAX_RECEIVES,
         default_visibility_timeout_s: int = 30,
         poll_interval_s: float = 0.1,
+        look_again_s: float = 1.0,
         dedup_window_s: int = 300,
         busy_timeout_s: float = 10.0,
         min_free_bytes: int = DEFAULT_MIN_FREE_BYTES,
@@ -136,12 +143,16 @@ class EmbeddedQueue:
         self._next_reclaim_ms = 0
         self._checkpoint_interval_ms = int(checkpoint_interval_s * 1000)
         self._next_checkpoint_ms = 0
+        self._checkpointed_wal: tuple[int, int] | None = None
         self._wal_limit_bytes = wal_limit_bytes
         self._min_free_bytes = min_free_bytes
         self._name = name
         self._max_receives = max_receives
         self._default_visibility_ms = default_visibility_timeout_s * 1000
         self._poll_interval_s = poll_interval_s
+        # A waiting receive looks at the file at least this often even when its WAL seems
+        # unchanged: messages become visible when their visibility ends, without a write.
+        self._look_again_s = look_again_s
         self._dedup_window_ms = dedup_window_s * 1000
         self._clock = clock
         self._owners = OwnerLocks(path)
@@ -244,16 +255,34 @@ class EmbeddedQueue:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_seconds
         while True:
-            # Cleared before looking, so a send that lands after the look still wakes us.
+            # Cleared before looking, so a send that lands after the look still wakes us; the
+            # WAL is read before it for the same reason.
             self._wakeup.clear()
+            looked_at, wal = loop.time(), self._wal_signature()
             received = await self._file.run(self._receive, max_messages, visibility_ms)
-            remaining = deadline - loop.time()
-            if received or remaining <= 0:
+            if received or deadline - loop.time() <= 0:
                 return received
+            await self._until_worth_a_look(wal, looked_at, deadline)
+
+    async def _until_worth_a_look(
+        self, wal: tuple[int, int], looked_at: float, deadline: float
+    ) -> None:
+        """Wait until a send of this process (at once), a write of another process to the file
+        (its WAL changes, seen within ``poll_interval_s``), ``look_again_s`` since the last
+        look (for messages whose visibility ends and ended instances), or ``deadline``.
+
+        Looking costs a trip to the file's thread and a query, which an idle consumer would
+        otherwise pay ten times a second; a ``stat`` of the WAL costs a system call.
+        """
+        loop = asyncio.get_running_loop()
+        while (remaining := deadline - loop.time()) > 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
                     self._wakeup.wait(), timeout=min(self._poll_interval_s, remaining)
                 )
+                return
+            if self._wal_signature() != wal or loop.time() - looked_at >= self._look_again_s:
+                return
 
     async def delete(self, messages: Sequence[ReceivedMessage]) -> None:
         if messages:
@@ -445,26 +474,29 @@ class EmbeddedQueue:
     def _receive(self, max_messages: int, visibility_ms: int) -> list[ReceivedMessage]:
         conn = self._file.connection()
         now = self._now_ms()
-        reclaim = self._take_back_pending or now >= self._next_reclaim_ms
+        if not self._take_back_pending and now >= self._next_reclaim_ms:
+            # The look at which instances ended (a directory listing) happens before any lock;
+            # they are remembered until a commit has made their messages visible.
+            self._ended += self._owners.ended()
+            self._next_reclaim_ms = now + self._reclaim_interval_ms
+        reclaim = self._take_back_pending or bool(self._ended)
         if not reclaim and not self._any_ready(conn, now):
-            # Nothing to hand out: no write lock taken (the API's sends would wait on it), and
-            # an idle moment is when a checkpoint costs nobody anything.
+            # Nothing to hand out and nobody's messages to take back: no write lock taken
+            # (the API's sends would wait on it), and an idle moment is when a checkpoint
+            # costs nobody anything.
             self._checkpoint(conn, now, idle=True)
             return []
-        # Everything but SQL happens before the lock is taken: the receipts, and the look at
-        # which instances ended (remembered until a commit has made their messages visible).
-        receipts = [uuid.uuid4().hex for _ in range(max_messages)]
-        if reclaim and not self._take_back_pending:
-            self._ended += self._owners.ended()
+        # The receipts are made before the lock is taken too: one random prefix per receive
+        # and a counter (unique all the same), not one random draw per message that may come.
+        prefix = uuid.uuid4().hex
+        receipts = [f"{prefix}{n:x}" for n in range(max_messages)]
         with write_transaction(conn, kind="receive"):
             if self._take_back_pending:
                 self._take_back(conn, now)
             elif reclaim:
                 self._take_back_from(conn, self._ended, now)
             delivered = self._deliver(conn, now, visibility_ms, receipts)
-        if reclaim:
-            self._next_reclaim_ms = now + self._reclaim_interval_ms
-            self._ended = []
+        self._ended = []
         self._take_back_pending = False
         self._checkpoint(conn, now, idle=not delivered)
         return delivered
@@ -535,21 +567,38 @@ class EmbeddedQueue:
         and the WAL grows: past the limit a TRUNCATE checkpoint, which blocks writers while it
         runs, copies what the PASSIVE one left and empties the file.
         """
-        over = self._wal_size() > self._wal_limit_bytes
+        wal = self._wal_signature()
+        over = wal[0] > self._wal_limit_bytes
+        if (
+            not over
+            and wal == self._checkpointed_wal
+            and now < self._next_checkpoint_ms + _UNCHANGED_RECHECK_MS
+        ):
+            # Nothing written since a checkpoint copied every frame: an idle consumer polling
+            # the file would otherwise checkpoint it at every look, for nothing.
+            return
         if not (idle or over or now >= self._next_checkpoint_ms):
             return
         self._next_checkpoint_ms = now + self._checkpoint_interval_ms
         # The receive has committed: a checkpoint that fails (disk full) is tried again later.
         with contextlib.suppress(sqlite3.Error):
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            # The WAL as it was before this checkpoint, all of it in the main file now (a
+            # commit since changes its size or modification time, and the next look copies).
+            self._checkpointed_wal = wal if not busy and frames == copied else None
             if over:
                 truncate_wal(conn, within_s=_TRUNCATE_WITHIN_S)
 
     def _wal_size(self) -> int:
+        return self._wal_signature()[0]
+
+    def _wal_signature(self) -> tuple[int, int]:
+        """The WAL file's size and modification time (nanoseconds); zeros when it is absent."""
         try:
-            return os.stat(self._file.path + "-wal").st_size
+            found = os.stat(self._file.path + "-wal")
         except OSError:
-            return 0
+            return (0, 0)
+        return (found.st_size, found.st_mtime_ns)
 
     def _take_back(self, conn: sqlite3.Connection, now: int) -> None:
         """Make the messages held by ended instances visible now (see ``embedded_owners``)."""

@@ -214,14 +214,15 @@ def open_memory_analytics() -> AnalyticsStore:
 
 
 def open_mailer(settings: Settings) -> Mailer:
-    """SMTP when a relay is configured; otherwise emails are only logged (embedded default)."""
+    """SMTP when a relay is configured; otherwise emails are only logged, and not kept
+    (embedded default)."""
     if settings.smtp_host:
         from helios.adapters.smtp import SmtpMailer
 
         return SmtpMailer(host=settings.smtp_host, port=settings.smtp_port)
-    from helios.adapters.memory.mailer import InMemoryMailer
+    from helios.adapters.memory.mailer import LogMailer
 
-    return InMemoryMailer(log=True)
+    return LogMailer()
 
 
 def is_fifo(settings: Settings, name: str) -> bool:

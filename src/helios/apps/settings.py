@@ -38,12 +38,12 @@
 |  |  | more process's memory (docs/operations.md) |
 | HELIOS_SNAPSHOT_EVERY | 100 | snapshot an alert or incident group each this many events of its |
 |  |  | stream, so a cold load reads fewer than this many (0: no snapshots) |
-| HELIOS_STATE_CACHE | 20000 | alert and incident-group states the ingest worker keeps in |
+| HELIOS_STATE_CACHE | 5000 | alert and incident-group states the ingest worker keeps in |
 |  |  | memory (the most recently used); another is loaded from its latest snapshot and the |
 |  |  | events after it (fewer than HELIOS_SNAPSHOT_EVERY) |
-| HELIOS_FOLLOWER_CACHE | 10000 | alerts whose state, stream name and written labels each log |
+| HELIOS_FOLLOWER_CACHE | 2500 | alerts whose state, stream name and written labels each log |
 |  |  | follower (projector, notifier, fan-out) keeps in memory; the others are read back |
-| HELIOS_FOLLOWER_WINDOW | 30000 | recent log entries the followers of a worker share, each read |
+| HELIOS_FOLLOWER_WINDOW | 10000 | recent log entries the followers of a worker share, each read |
 |  |  | once and decoded at most once for all of them (0: each follower reads its own) |
 | HELIOS_FOLLOWER_POLL_S | 0.5 | how often an idle follower looks for new log entries |
 | HELIOS_IDLE_TRIM_S | 5 | seconds without new log entries after work before a worker gives |
@@ -69,6 +69,9 @@
 | HELIOS_ANALYTICS_MEMORY_MB | 64 | memory the analytics worker's DuckDB may use (the rest spills |
 |  |  | to disk beside its file; DuckDB's own default is 80 % of the machine); 64 fits the |
 |  |  | publications at 100,000 open alerts, 256 kept ~45 MiB more for ~25 % less CPU each |
+| HELIOS_ANALYTICS_RELEASE_S | 10 | seconds the analytics worker waits without a new decision |
+|  |  | before it closes its DuckDB file, giving back its buffers (up to |
+|  |  | HELIOS_ANALYTICS_MEMORY_MB); its next use opens it again (0: kept open) |
 | HELIOS_ANALYTICS_THREADS | 1 | threads of the analytics worker's DuckDB queries |
 | HELIOS_ANALYTICS_BATCH | 2000 | decisions the analytics worker receives and loads at a time |
 |  |  | (one DuckDB insert each: 2,000 cost half the CPU of 500 per decision) |
@@ -122,9 +125,9 @@ class Settings:
     up_worker_niceness: int = 0
     up_projector_child: bool = False
     snapshot_every: int = 100
-    state_cache: int = 20_000
-    follower_cache: int = 10_000
-    follower_window: int = 30_000
+    state_cache: int = 5_000
+    follower_cache: int = 2_500
+    follower_window: int = 10_000
     follower_poll_s: float = 0.5
     idle_trim_s: float = 5.0
     tick_interval_s: float = 30.0
@@ -156,6 +159,7 @@ class Settings:
     analytics_publish_s: float = 30.0
     analytics_memory_mb: int = 64
     analytics_threads: int = 1
+    analytics_release_s: float = 10.0
     analytics_batch: int = 2_000
 
     @property
@@ -242,9 +246,9 @@ class Settings:
             up_worker_niceness=min(19, max(0, _int(values, "HELIOS_UP_WORKER_NICENESS", 0))),
             up_projector_child=_flag(values, "HELIOS_UP_PROJECTOR_CHILD"),
             snapshot_every=max(0, _int(values, "HELIOS_SNAPSHOT_EVERY", 100)),
-            state_cache=max(100, _int(values, "HELIOS_STATE_CACHE", 20_000)),
-            follower_cache=max(100, _int(values, "HELIOS_FOLLOWER_CACHE", 10_000)),
-            follower_window=max(0, _int(values, "HELIOS_FOLLOWER_WINDOW", 30_000)),
+            state_cache=max(100, _int(values, "HELIOS_STATE_CACHE", 5_000)),
+            follower_cache=max(100, _int(values, "HELIOS_FOLLOWER_CACHE", 2_500)),
+            follower_window=max(0, _int(values, "HELIOS_FOLLOWER_WINDOW", 10_000)),
             follower_poll_s=_float(values, "HELIOS_FOLLOWER_POLL_S", 0.5),
             idle_trim_s=max(0.0, _float(values, "HELIOS_IDLE_TRIM_S", 5.0)),
             tick_interval_s=_float(values, "HELIOS_TICK_INTERVAL_S", 30.0),
@@ -260,6 +264,7 @@ class Settings:
             analytics_publish_s=max(0.0, _float(values, "HELIOS_ANALYTICS_PUBLISH_S", 30.0)),
             analytics_memory_mb=max(64, _int(values, "HELIOS_ANALYTICS_MEMORY_MB", 64)),
             analytics_threads=max(1, _int(values, "HELIOS_ANALYTICS_THREADS", 1)),
+            analytics_release_s=max(0.0, _float(values, "HELIOS_ANALYTICS_RELEASE_S", 10.0)),
             analytics_batch=max(1, _int(values, "HELIOS_ANALYTICS_BATCH", 2_000)),
         )
 

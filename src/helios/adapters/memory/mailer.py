@@ -1,4 +1,5 @@
-"""A mailer that keeps what it was given, for tests and for ``helios up`` without SMTP."""
+"""Mailers without a relay: one that keeps what it was given (tests), and one that only logs
+each email (``helios up`` without SMTP)."""
 
 from __future__ import annotations
 
@@ -38,3 +39,19 @@ class InMemoryMailer:
         self.sent.append(message)
         if self._log:
             _log.info("email", to=list(message.recipients), subject=message.subject)
+
+
+class LogMailer:
+    """``Mailer`` of a deployment without an SMTP relay: each email is one log line, and none
+    is kept (its text stays in the notification outbox). Keeping them, as ``InMemoryMailer``
+    does, would grow a long-running worker by every email ever sent."""
+
+    async def send(self, message: MailMessage) -> None:
+        """Log the message.
+
+        Raises:
+            MailRejected: the message has no recipients.
+        """
+        if not message.recipients:
+            raise MailRejected("no recipients")
+        _log.info("email", to=list(message.recipients), subject=message.subject)

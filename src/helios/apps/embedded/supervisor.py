@@ -22,12 +22,20 @@ holds none of the modules the API and the workers need (tens of MiB less in all)
 
 from __future__ import annotations
 
+import sys
+
+if __name__ == "__main__":
+    # Run as ``helios up``'s supervisor, which writes log lines and never speaks TLS: without
+    # these, structlog would load rich for its console renderer and asyncio the ssl module
+    # and OpenSSL (about 6 MiB of the process's PSS, for nothing). Both import without them.
+    sys.modules.setdefault("rich", None)  # type: ignore[arg-type]
+    sys.modules.setdefault("ssl", None)  # type: ignore[arg-type]
+
 import asyncio
 import contextlib
 import json
 import os
 import signal
-import sys
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence

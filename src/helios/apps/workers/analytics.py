@@ -71,6 +71,7 @@ class AnalyticsWorker:
         batch: int = 2_000,
         wait_s: float = 1.0,
         publish_s: float = 30.0,
+        release_s: float = 10.0,
         metrics: AnalyticsMetrics | None = None,
         clock: Clock = wall_clock_ms,
         reports: ReportMail | None = None,
@@ -82,6 +83,9 @@ class AnalyticsWorker:
         self._batch = max(1, batch)
         self._wait_s = wait_s
         self._publish_s = publish_s
+        self._release_s = release_s
+        self._last_received = time.monotonic()
+        self._through = 0
         self.metrics = metrics or AnalyticsMetrics()
         self._clock = clock
         self._touched: set[str] = set()
@@ -98,18 +102,44 @@ class AnalyticsWorker:
         while not stop.is_set():
             try:
                 received = await self.step()
-                # Idle: publish what changed now; busy: every publish_s. Either way at least
-                # three publications' time apart, so that a large tenant's slow aggregation
-                # never takes more than a quarter of the worker's time from loading.
-                gap = max(self._publish_s if received else 0.0, 3 * self._publish_took)
-                if time.monotonic() - self._published_at >= gap:
+                if time.monotonic() - self._published_at >= self._publish_gap(received):
                     await self.publish()
+                await self._release_when_idle(received)
                 failures = 0
             except (AnalyticsUnavailable, StoreUnavailable, QueueUnavailable) as error:
                 failures += 1
                 delay = backoff_delay(failures)
                 _log.warning("analytics.unavailable", error=str(error), retry_in_s=delay)
                 await wait_or_stop(stop, delay)
+
+    def _publish_gap(self, received: int) -> float:
+        """Seconds to leave since the last publication. Busy: ``publish_s``. Idle with
+        something loaded since: none, publish now. Idle with nothing new: ``publish_s`` too
+        (only the lag metrics and the weekly reports' check are due; the documents would come
+        out the same). Either way at least three publications' time apart, so that a large
+        tenant's slow aggregation never takes more than a quarter of the worker's time."""
+        fresh = not received and bool(self._touched)
+        return max(0.0 if fresh else self._publish_s, 3 * self._publish_took)
+
+    async def _release_when_idle(self, received: int) -> None:
+        """Once nothing was received for ``release_s``, close the analytics store until it is
+        next used (its memory goes back; a store that cannot release keeps it). A publication
+        still due opens it again, for as long as it takes: after a burst that may be minutes
+        away (three times the last one's duration), with nothing loaded meanwhile."""
+        now = time.monotonic()
+        if received:
+            self._last_received = now
+            return
+        release = getattr(self._analytics, "release", None)
+        if (
+            release is None
+            or self._release_s <= 0
+            or now - self._last_received < self._release_s
+            or getattr(self._analytics, "released", False)
+        ):
+            return
+        await anyio.to_thread.run_sync(release)
+        _log.info("analytics.released", idle_s=round(now - self._last_received, 1))
 
     async def step(self) -> int:
         """Receive one batch, load its facts, delete its messages; returns how many messages.
@@ -164,7 +194,11 @@ class AnalyticsWorker:
             self._touched.difference_update(tenants)
             self._publish_took = time.perf_counter() - started
             self.metrics.publish_latency.observe(self._publish_took)
-        through = await anyio.to_thread.run_sync(self._analytics.loaded_through)
+        if tenants or not getattr(self._analytics, "released", False):
+            # A released store has loaded nothing since: what it said then still holds, and
+            # asking would open its file again.
+            self._through = await anyio.to_thread.run_sync(self._analytics.loaded_through)
+        through = self._through
         self.metrics.lag_positions.set(max(0, head - through))
         self.metrics.queue_depth.set(depth)
         if caught_up:
@@ -267,6 +301,7 @@ async def run_analytics(
                     batch=settings.analytics_batch,
                     wait_s=min(settings.worker_wait_s, 1.0),
                     publish_s=settings.analytics_publish_s,
+                    release_s=settings.analytics_release_s,
                     metrics=metrics,
                     reports=ReportMail(
                         mailer=mailer or open_mailer(settings),
