@@ -50,6 +50,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Self
 
+from helios.adapters import embedded_intake as intake
 from helios.adapters.embedded_owners import OwnerLocks
 from helios.adapters.sqlite_thread import (
     Grouped,
@@ -57,6 +58,7 @@ from helios.adapters.sqlite_thread import (
     truncate_wal,
     write_transaction,
 )
+from helios.adapters.sqlite_wal import connect_wal
 from helios.ports.queue import (
     DEFAULT_MAX_RECEIVES,
     MessageAttributes,
@@ -111,6 +113,10 @@ _TRUNCATE_WITHIN_S = 0.5
 """How long a truncating checkpoint tries for the writers' lock before the next receive."""
 
 _COLUMNS = "message_id, body, tenant, correlation_id, kind, receive_count"
+_INSERT = (
+    "INSERT INTO queue_messages (queue, message_id, body, tenant, correlation_id,"
+    " kind, sent_at_ms, visible_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 class EmbeddedQueue:
@@ -130,8 +136,14 @@ class EmbeddedQueue:
         reclaim_interval_s: float = 1.0,
         checkpoint_interval_s: float = 0.5,
         wal_limit_bytes: int = DEFAULT_WAL_LIMIT_BYTES,
+        intake_path: str | Path | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        # With an intake file, sends go there and receives move them in (``embedded_intake``).
+        self._intake_path = None if intake_path is None else str(intake_path)
+        self._intake_conn: sqlite3.Connection | None = None
+        self._intake_id = ""
+        self._busy_timeout_s = busy_timeout_s
         self._reclaim_interval_ms = int(reclaim_interval_s * 1000)
         self._next_reclaim_ms = 0
         self._checkpoint_interval_ms = int(checkpoint_interval_s * 1000)
@@ -151,13 +163,14 @@ class EmbeddedQueue:
             thread_name="embedded-queue",
             prepare=self._prepare,
             unavailable=_unavailable,
-            on_close=self._owners.release,
+            on_close=self._closed,
         )
         self._owner: str | None = None
         self._take_back_pending = True
         self._ended: list[str] = []
         self._wakeup = asyncio.Event()
         self._next_dedup_purge_ms = 0
+        self._trimmed_through = 0
         self._pending: list[
             tuple[list[OutgoingMessage], tuple[SeenAs, int] | None, asyncio.Future[bool]]
         ] = []
@@ -278,7 +291,8 @@ class EmbeddedQueue:
             "SELECT count(*) FROM queue_messages WHERE queue = ? AND dead_at_ms IS NULL",
             (self._name,),
         )
-        return int(rows[0][0])
+        arrived, _ = await self._file.run(self._intake_backlog)
+        return int(rows[0][0]) + arrived
 
     async def backlog(self) -> QueueBacklog:
         rows = await self._file.run(
@@ -290,6 +304,10 @@ class EmbeddedQueue:
             (self._name,),
         )
         depth, oldest_ms, dead = rows[0]
+        arrived, oldest_arrival_ms = await self._file.run(self._intake_backlog)
+        depth += arrived
+        if oldest_arrival_ms is not None:
+            oldest_ms = min(oldest_arrival_ms, oldest_ms or oldest_arrival_ms)
         oldest_age_s = None if oldest_ms is None else max(0, self._now_ms() - oldest_ms) / 1000
         return QueueBacklog(depth=int(depth), oldest_age_s=oldest_age_s, dead_letters=int(dead))
 
@@ -342,6 +360,41 @@ class EmbeddedQueue:
         conn.execute("PRAGMA wal_autocheckpoint = 0")
         with write_transaction(conn):
             _create_schema(conn)
+        if self._intake_path is not None:
+            self._open_intake()
+
+    def _open_intake(self) -> sqlite3.Connection:
+        """The intake file's connection, opened (and its schema made) on first use."""
+        if self._intake_conn is None:
+            assert self._intake_path is not None
+            conn = connect_wal(self._intake_path, busy_timeout_s=self._busy_timeout_s)
+            try:
+                conn.execute("PRAGMA wal_autocheckpoint = 0")  # see ``_prepare``
+                self._intake_id = intake.create_intake_schema(conn)
+            except BaseException:
+                conn.close()
+                raise
+            self._intake_conn = conn
+        return self._intake_conn
+
+    def _sending_file(self) -> sqlite3.Connection:
+        """Where sends commit: the intake file if there is one, else the queue's file."""
+        queue_conn = self._file.connection()
+        return queue_conn if self._intake_path is None else self._open_intake()
+
+    def _closed(self) -> None:
+        if self._intake_conn is not None:
+            self._intake_conn.close()
+            self._intake_conn = None
+        self._owners.release()
+
+    def _intake_backlog(self) -> tuple[int, int | None]:
+        """Messages in the intake file not moved into the queue's file yet, and the oldest
+        one's send time ((0, None) without an intake file)."""
+        if self._intake_path is None:
+            return 0, None
+        after = intake.consumed(self._file.connection(), self._intake_id, self._name)
+        return intake.backlog(self._open_intake(), self._name, after)
 
     def _check_room(self) -> None:
         if not self._min_free_bytes:
@@ -356,7 +409,7 @@ class EmbeddedQueue:
 
     def _probe_write(self) -> None:
         self._check_room()
-        with _durable_transaction(self._file.connection()) as conn:
+        with _durable_transaction(self._sending_file()) as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO queue_readiness (queue, checked_at_ms) VALUES (?, ?)",
                 (self._name, self._now_ms()),
@@ -368,10 +421,15 @@ class EmbeddedQueue:
         self._check_room()
         now = self._now_ms()
         enqueued: list[bool] = []
-        with _durable_transaction(self._file.connection(), kind="send") as conn:
+        # What the queue's file has taken in from the intake, read before the intake's lock.
+        trim_through = self._trim_point()
+        conn = self._sending_file()
+        with _durable_transaction(conn, kind="send"):
             if now >= self._next_dedup_purge_ms:
                 conn.execute("DELETE FROM queue_dedup WHERE expires_at_ms <= ?", (now,))
                 self._next_dedup_purge_ms = now + 10_000
+            if trim_through:
+                intake.trim(conn, self._name, trim_through)
             rows = []
             for messages, once in sends:
                 if once is not None and self._seen_before(conn, *once):
@@ -380,11 +438,11 @@ class EmbeddedQueue:
                 enqueued.append(True)
                 rows += [self._row(conn, message, now) for message in messages]
             conn.executemany(
-                "INSERT INTO queue_messages (queue, message_id, body, tenant, correlation_id,"
-                " kind, sent_at_ms, visible_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                _INSERT if self._intake_path is None else intake.INSERT_INTAKE,
                 [row for row in rows if row is not None],
             )
-        if self._wal_size() > _SENDER_WAL_LIMITS * self._wal_limit_bytes:
+        sent_to = self._file.path if self._intake_path is None else self._intake_path
+        if _wal_size(sent_to) > _SENDER_WAL_LIMITS * self._wal_limit_bytes:
             # Nobody receives (or checkpoints) from this file: the sender bounds the WAL.
             with contextlib.suppress(sqlite3.Error):
                 truncate_wal(conn, within_s=_TRUNCATE_WITHIN_S)
@@ -402,6 +460,15 @@ class EmbeddedQueue:
         ):
             return None
         attributes = message.attributes
+        if self._intake_path is not None:  # the intake's row: its id is given when moved in
+            return (
+                self._name,
+                message.body,
+                attributes.tenant,
+                attributes.correlation_id,
+                attributes.kind,
+                now,
+            )
         return (
             self._name,
             str(uuid.uuid4()),
@@ -412,6 +479,18 @@ class EmbeddedQueue:
             now,
             now,
         )
+
+    def _trim_point(self) -> int:
+        """The intake position up to which the queue's file has taken messages in, when it
+        has moved past what was trimmed last (0: nothing to trim, or no intake file)."""
+        if self._intake_path is None:
+            return 0
+        self._open_intake()
+        through = intake.consumed(self._file.connection(), self._intake_id, self._name)
+        if through <= self._trimmed_through:
+            return 0
+        self._trimmed_through = through
+        return through
 
     def _seen_before(self, conn: sqlite3.Connection, seen_as: SeenAs, now_ms: int) -> bool:
         """Whether ``seen_as`` is remembered at ``now_ms``; if not, remember it from now."""
@@ -446,7 +525,8 @@ class EmbeddedQueue:
         conn = self._file.connection()
         now = self._now_ms()
         reclaim = self._take_back_pending or now >= self._next_reclaim_ms
-        if not reclaim and not self._any_ready(conn, now):
+        arrived = self._arrivals(conn)
+        if not arrived and not reclaim and not self._any_ready(conn, now):
             # Nothing to hand out: no write lock taken (the API's sends would wait on it), and
             # an idle moment is when a checkpoint costs nobody anything.
             self._checkpoint(conn, now, idle=True)
@@ -456,7 +536,14 @@ class EmbeddedQueue:
         receipts = [uuid.uuid4().hex for _ in range(max_messages)]
         if reclaim and not self._take_back_pending:
             self._ended += self._owners.ended()
-        with write_transaction(conn, kind="receive"):
+        # Moving accepted messages in is durable: the sender trims its intake once it reads
+        # the position, and a power cut must not take back what it trimmed.
+        begin = _durable_transaction if arrived else write_transaction
+        with begin(conn, kind="receive"):
+            if arrived:
+                intake.move_in(
+                    conn, arrived, intake_id=self._intake_id, queue=self._name, now_ms=now
+                )
             if self._take_back_pending:
                 self._take_back(conn, now)
             elif reclaim:
@@ -468,6 +555,15 @@ class EmbeddedQueue:
         self._take_back_pending = False
         self._checkpoint(conn, now, idle=not delivered)
         return delivered
+
+    def _arrivals(self, conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+        """The intake's messages not moved into the queue's file yet (read without a lock)."""
+        if self._intake_path is None:
+            return []
+        intake_conn = self._open_intake()
+        return intake.waiting(
+            intake_conn, self._name, intake.consumed(conn, self._intake_id, self._name)
+        )
 
     def _any_ready(self, conn: sqlite3.Connection, now: int) -> bool:
         return (
@@ -535,21 +631,20 @@ class EmbeddedQueue:
         and the WAL grows: past the limit a TRUNCATE checkpoint, which blocks writers while it
         runs, copies what the PASSIVE one left and empties the file.
         """
-        over = self._wal_size() > self._wal_limit_bytes
-        if not (idle or over or now >= self._next_checkpoint_ms):
+        files = [(conn, self._file.path)]
+        if self._intake_conn is not None and self._intake_path is not None:
+            files.append((self._intake_conn, self._intake_path))
+        overs = [_wal_size(path) > self._wal_limit_bytes for _, path in files]
+        if not (idle or any(overs) or now >= self._next_checkpoint_ms):
             return
         self._next_checkpoint_ms = now + self._checkpoint_interval_ms
-        # The receive has committed: a checkpoint that fails (disk full) is tried again later.
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            if over:
-                truncate_wal(conn, within_s=_TRUNCATE_WITHIN_S)
-
-    def _wal_size(self) -> int:
-        try:
-            return os.stat(self._file.path + "-wal").st_size
-        except OSError:
-            return 0
+        # The intake's WAL too: a reader may checkpoint, and its sender never waits for one.
+        for (file, _), over in zip(files, overs, strict=True):
+            # The receive has committed: a checkpoint that fails (disk full) is tried later.
+            with contextlib.suppress(sqlite3.Error):
+                file.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                if over:
+                    truncate_wal(file, within_s=_TRUNCATE_WITHIN_S)
 
     def _take_back(self, conn: sqlite3.Connection, now: int) -> None:
         """Make the messages held by ended instances visible now (see ``embedded_owners``)."""
@@ -595,8 +690,15 @@ class EmbeddedQueue:
         return int(self._clock() * 1000)
 
 
+def _wal_size(path: str) -> int:
+    try:
+        return os.stat(path + "-wal").st_size
+    except OSError:
+        return 0
+
+
 def _create_schema(conn: sqlite3.Connection) -> None:
-    for statement in _SCHEMA.split(";"):
+    for statement in (*_SCHEMA.split(";"), intake.POSITIONS_SCHEMA):
         if statement.strip():
             conn.execute(statement)
     columns = {row[1] for row in conn.execute("PRAGMA table_info(queue_messages)")}

@@ -249,8 +249,13 @@ async def open_queue(
             yield queue
         return
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # The ingest queue's senders (the API) commit to a file of their own, so that accepting
+    # never waits for the worker's lock on the queue's file (``embedded_intake``).
     async with EmbeddedQueue(
-        path=settings.queue_path, name=name, min_free_bytes=settings.queue_min_free_bytes
+        path=settings.queue_path,
+        name=name,
+        min_free_bytes=settings.queue_min_free_bytes,
+        intake_path=settings.intake_path if name == "ingest" else None,
     ) as queue:
         yield queue
 
