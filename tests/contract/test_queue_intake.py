@@ -85,9 +85,17 @@ async def test_messages_move_in_once_in_the_order_they_were_accepted(tmp_path: P
 
 
 async def test_the_sender_trims_only_what_the_queue_file_has_taken_in(tmp_path: Path) -> None:
-    """Rows stay in the intake until a receive has moved them; the next send deletes them."""
+    """Rows stay in the intake until a receive has moved them; a later send deletes them."""
     intake_path = tmp_path / "intake.db"
-    async with EmbeddedQueue(path=tmp_path / "queue.db", intake_path=intake_path) as queue:
+    now = [time.time()]
+
+    def clock() -> float:
+        now[0] += 1.0  # a sender looks at the position a few times a second
+        return now[0]
+
+    async with EmbeddedQueue(
+        path=tmp_path / "queue.db", intake_path=intake_path, clock=clock
+    ) as queue:
         await queue.send([message(b"a"), message(b"b")])
         await queue.send([message(b"c")])
         assert intake_rows(intake_path) == 3

@@ -70,8 +70,9 @@ INSERT_INTAKE = (
     " VALUES (?, ?, ?, ?, ?, ?)"
 )
 
-MOVE_LIMIT = 2000
-"""Rows one receive moves in at most: a bounded transaction on the queue's file."""
+MOVE_LIMIT = 500
+"""Rows one receive moves in at most: a bounded transaction on the queue's file (one
+fsync for up to this many, and the worker's own writers wait for no longer)."""
 
 
 def create_intake_schema(conn: sqlite3.Connection) -> str:

@@ -110,6 +110,8 @@ _SENDER_WAL_LIMITS = 4
 """Past this many times the bound a sender truncates the WAL itself, in its committing call:
 a file nobody receives from stays bounded too."""
 _TRUNCATE_WITHIN_S = 0.5
+_TRIM_INTERVAL_MS = 200
+"""How often a sender reads how far the queue's file has taken its intake in."""
 """How long a truncating checkpoint tries for the writers' lock before the next receive."""
 
 _COLUMNS = "message_id, body, tenant, correlation_id, kind, receive_count"
@@ -171,6 +173,7 @@ class EmbeddedQueue:
         self._wakeup = asyncio.Event()
         self._next_dedup_purge_ms = 0
         self._trimmed_through = 0
+        self._next_trim_ms = 0
         self._pending: list[
             tuple[list[OutgoingMessage], tuple[SeenAs, int] | None, asyncio.Future[bool]]
         ] = []
@@ -422,7 +425,7 @@ class EmbeddedQueue:
         now = self._now_ms()
         enqueued: list[bool] = []
         # What the queue's file has taken in from the intake, read before the intake's lock.
-        trim_through = self._trim_point()
+        trim_through = self._trim_point(now)
         conn = self._sending_file()
         with _durable_transaction(conn, kind="send"):
             if now >= self._next_dedup_purge_ms:
@@ -480,11 +483,13 @@ class EmbeddedQueue:
             now,
         )
 
-    def _trim_point(self) -> int:
+    def _trim_point(self, now: int) -> int:
         """The intake position up to which the queue's file has taken messages in, when it
-        has moved past what was trimmed last (0: nothing to trim, or no intake file)."""
-        if self._intake_path is None:
+        has moved past what was trimmed last (0: nothing to trim, or no intake file). Looked
+        at every ``_TRIM_INTERVAL_MS``: one trim deletes what many receives moved in."""
+        if self._intake_path is None or now < self._next_trim_ms:
             return 0
+        self._next_trim_ms = now + _TRIM_INTERVAL_MS
         self._open_intake()
         through = intake.consumed(self._file.connection(), self._intake_id, self._name)
         if through <= self._trimmed_through:

@@ -262,15 +262,16 @@ async def open_queue(
 
 @asynccontextmanager
 async def open_local_idempotency(settings: Settings) -> AsyncIterator[IdempotencyStore]:
-    """Idempotency keys without Redis: in the embedded queue's file, so that a restart keeps
-    them with the queue; in memory only when the queue is SQS (no local file to share)."""
+    """Idempotency keys without Redis: in the API's intake file, where its accepted messages
+    are, so that a restart keeps them together and no key waits for the worker's lock on the
+    queue's file; in memory only when the queue is SQS (no local file to share)."""
     if settings.queue == "sqs":
         yield InMemoryIdempotencyStore()
         return
     from helios.adapters.sqlite_idempotency import SqliteIdempotencyStore
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    async with SqliteIdempotencyStore(path=settings.queue_path) as store:
+    async with SqliteIdempotencyStore(path=settings.intake_path) as store:
         yield store
 
 
