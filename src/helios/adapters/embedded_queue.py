@@ -15,6 +15,9 @@ It keeps the SQS contract (visibility timeouts, receive counts, a dead-letter qu
   write lock, when idle and every ``checkpoint_interval_s``, and truncate the WAL once it
   passes ``wal_limit_bytes`` (16 MB; a sender does at four times that, for a file nobody
   receives from).
+* An intake file (``intake_path``, what ``helios up`` uses for its ingest queue): sends commit
+  to a file of their own and receives move them in, so that the API's sends never wait for
+  the consumer's lock on this file (``embedded_intake``).
 * Content deduplication (``send_once``): the fingerprints of what was sent are remembered in
   the commit that enqueues it, beside the queue's own deduplication ids, so the API's check
   for a repeat and its record of a first cost no transaction of their own.
@@ -110,9 +113,9 @@ _SENDER_WAL_LIMITS = 4
 """Past this many times the bound a sender truncates the WAL itself, in its committing call:
 a file nobody receives from stays bounded too."""
 _TRUNCATE_WITHIN_S = 0.5
+"""How long a truncating checkpoint tries for the writers' lock before the next receive."""
 _TRIM_INTERVAL_MS = 200
 """How often a sender reads how far the queue's file has taken its intake in."""
-"""How long a truncating checkpoint tries for the writers' lock before the next receive."""
 
 _COLUMNS = "message_id, body, tenant, correlation_id, kind, receive_count"
 _INSERT = (
@@ -643,7 +646,8 @@ class EmbeddedQueue:
         if not (idle or any(overs) or now >= self._next_checkpoint_ms):
             return
         self._next_checkpoint_ms = now + self._checkpoint_interval_ms
-        # The intake's WAL too: a reader may checkpoint, and its sender never waits for one.
+        # The intake's WAL too: a reader may checkpoint it. A PASSIVE one leaves the sender
+        # alone; only past the limit does a TRUNCATE make it wait while it copies the rest.
         for (file, _), over in zip(files, overs, strict=True):
             # The receive has committed: a checkpoint that fails (disk full) is tried later.
             with contextlib.suppress(sqlite3.Error):
