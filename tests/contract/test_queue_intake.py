@@ -107,6 +107,22 @@ async def test_the_sender_trims_only_what_the_queue_file_has_taken_in(tmp_path: 
         assert await queue.depth() == 4
 
 
+async def test_the_depth_counts_a_message_once_while_a_receive_moves_it_in(
+    tmp_path: Path,
+) -> None:
+    """A receive between the depth's look at the queue's file and at the intake's is no gap."""
+    paths = {"path": tmp_path / "queue.db", "intake_path": tmp_path / "intake.db"}
+    async with EmbeddedQueue(**paths) as queue:
+        await queue.send([message(b"%d" % n) for n in range(5)])
+        depth, received = await asyncio.gather(
+            queue.depth(),
+            queue.receive(max_messages=10, wait_seconds=0, visibility_timeout_s=60),
+        )
+        assert len(received) == 5
+        assert depth == 5
+        assert (await queue.backlog()).depth == 5
+
+
 async def test_a_fresh_intake_file_is_read_from_its_start(tmp_path: Path) -> None:
     """A deleted intake file's position does not hide the messages of the new one."""
     queue_path, intake_path = tmp_path / "queue.db", tmp_path / "intake.db"

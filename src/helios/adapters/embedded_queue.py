@@ -292,28 +292,11 @@ class EmbeddedQueue:
         await self._file.run(self._probe_write)
 
     async def depth(self) -> int:
-        rows = await self._file.run(
-            self._read,
-            "SELECT count(*) FROM queue_messages WHERE queue = ? AND dead_at_ms IS NULL",
-            (self._name,),
-        )
-        arrived, _ = await self._file.run(self._intake_backlog)
-        return int(rows[0][0]) + arrived
+        depth, _, _ = await self._file.run(self._counts)
+        return depth
 
     async def backlog(self) -> QueueBacklog:
-        rows = await self._file.run(
-            self._read,
-            "SELECT count(*) FILTER (WHERE dead_at_ms IS NULL),"
-            " min(sent_at_ms) FILTER (WHERE dead_at_ms IS NULL),"
-            " count(*) FILTER (WHERE dead_at_ms IS NOT NULL)"
-            " FROM queue_messages WHERE queue = ?",
-            (self._name,),
-        )
-        depth, oldest_ms, dead = rows[0]
-        arrived, oldest_arrival_ms = await self._file.run(self._intake_backlog)
-        depth += arrived
-        if oldest_arrival_ms is not None:
-            oldest_ms = min(oldest_arrival_ms, oldest_ms or oldest_arrival_ms)
+        depth, oldest_ms, dead = await self._file.run(self._counts)
         oldest_age_s = None if oldest_ms is None else max(0, self._now_ms() - oldest_ms) / 1000
         return QueueBacklog(depth=int(depth), oldest_age_s=oldest_age_s, dead_letters=int(dead))
 
@@ -394,13 +377,34 @@ class EmbeddedQueue:
             self._intake_conn = None
         self._owners.release()
 
-    def _intake_backlog(self) -> tuple[int, int | None]:
-        """Messages in the intake file not moved into the queue's file yet, and the oldest
-        one's send time ((0, None) without an intake file)."""
-        if self._intake_path is None:
-            return 0, None
-        after = intake.consumed(self._file.connection(), self._intake_id, self._name)
-        return intake.backlog(self._open_intake(), self._name, after)
+    def _counts(self) -> tuple[int, int | None, int]:
+        """Messages waiting (the intake's not moved in yet included), the oldest one's send
+        time, and dead letters.
+
+        The queue's count and the intake's position come from one snapshot, so a move made
+        meanwhile is counted once: before it, the intake rows past that position; after it,
+        not yet seen in the queue's file and still in the intake (a sender trims only up to
+        a position it has read).
+        """
+        conn = self._file.connection()
+        conn.execute("BEGIN")  # a read transaction: one snapshot of the queue's file
+        try:
+            depth, oldest_ms, dead = conn.execute(
+                "SELECT count(*) FILTER (WHERE dead_at_ms IS NULL),"
+                " min(sent_at_ms) FILTER (WHERE dead_at_ms IS NULL),"
+                " count(*) FILTER (WHERE dead_at_ms IS NOT NULL)"
+                " FROM queue_messages WHERE queue = ?",
+                (self._name,),
+            ).fetchone()
+            after = intake.consumed(conn, self._intake_id, self._name)
+        finally:
+            conn.execute("COMMIT")
+        if self._intake_path is not None:
+            arrived, arrived_at_ms = intake.backlog(self._open_intake(), self._name, after)
+            depth += arrived
+            if arrived_at_ms is not None:
+                oldest_ms = arrived_at_ms if oldest_ms is None else min(oldest_ms, arrived_at_ms)
+        return int(depth), oldest_ms, int(dead)
 
     def _check_room(self) -> None:
         if not self._min_free_bytes:
