@@ -201,4 +201,5 @@ async def test_kill_9_of_the_sender_and_of_the_consumer_loses_and_doubles_nothin
         got = [m.body for m in await drain(restarted)]
     assert len(got) == len(set(got))
     assert acknowledged <= set(got)
-    assert sorted(got) == got
+    # (Not in order: what the killed consumer held is visible again from the restart on,
+    # after what it had not received yet, as any redelivery is.)
