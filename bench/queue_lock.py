@@ -1,6 +1,6 @@
 """How much the embedded queue's consumer slows its sender down by holding the write lock.
 
-    python bench/queue_lock.py [--seconds 5] [--senders 32] [--consumers 2]
+    python bench/queue_lock.py [--seconds 5] [--senders 32] [--consumers 2] [--intake]
 
 Two processes on one queue file, as ``helios up`` runs its API and its worker: a sender
 enqueues messages at full speed (``--senders`` concurrent sends of 10 messages each, which the
@@ -13,6 +13,8 @@ sender's wait for the write lock per commit, and the consumer's hold of it per r
 delete (timed inside the adapter, ``sqlite_thread.LOCK_TIMES``); the largest size of the WAL
 the sender saw.
 The ratio, taken in one run, is what to compare between versions on a busy machine.
+With ``--intake`` the sender commits to an intake file of its own, which the consumer's
+receives move into the queue's file (``embedded_intake``, as ``helios up`` runs it).
 """
 
 from __future__ import annotations
@@ -44,12 +46,18 @@ def _message(n: int) -> OutgoingMessage:
     )
 
 
-async def _send_for(path: str, seconds: float, senders: int) -> dict[str, float]:
+def _intake(path: str, intake: bool) -> str | None:
+    return str(Path(path).with_name("intake.db")) if intake else None
+
+
+async def _send_for(path: str, seconds: float, senders: int, intake: bool) -> dict[str, float]:
     LOCK_TIMES.clear()
     sent = 0
-    wal = Path(path + "-wal")
+    wal = Path((_intake(path, intake) or path) + "-wal")
     wal_most = 0
-    async with EmbeddedQueue(path=path, min_free_bytes=0) as queue:
+    async with EmbeddedQueue(
+        path=path, min_free_bytes=0, intake_path=_intake(path, intake)
+    ) as queue:
         stop = time.monotonic() + seconds
 
         async def one_sender() -> None:
@@ -74,9 +82,11 @@ async def _send_for(path: str, seconds: float, senders: int) -> dict[str, float]
     }
 
 
-async def _consume(path: str, stop_at: float, consumers: int) -> dict[str, float]:
+async def _consume(path: str, stop_at: float, consumers: int, intake: bool) -> dict[str, float]:
     received = 0
-    async with EmbeddedQueue(path=path, min_free_bytes=0) as queue:
+    async with EmbeddedQueue(
+        path=path, min_free_bytes=0, intake_path=_intake(path, intake)
+    ) as queue:
 
         async def one_consumer() -> None:
             nonlocal received
@@ -96,8 +106,10 @@ async def _consume(path: str, stop_at: float, consumers: int) -> dict[str, float
     return out
 
 
-def _consumer_process(path: str, stop_at: float, consumers: int, out: Connection) -> None:
-    out.send(asyncio.run(_consume(path, stop_at, consumers)))
+def _consumer_process(
+    path: str, stop_at: float, consumers: int, intake: bool, out: Connection
+) -> None:
+    out.send(asyncio.run(_consume(path, stop_at, consumers, intake)))
 
 
 def main() -> None:
@@ -105,18 +117,19 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--senders", type=int, default=32)
     parser.add_argument("--consumers", type=int, default=2)
+    parser.add_argument("--intake", action="store_true", help="senders commit to an intake file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="helios-queue-lock-") as tmp:
         path = os.path.join(tmp, "queue.db")
-        alone = asyncio.run(_send_for(path, args.seconds, args.senders))
+        alone = asyncio.run(_send_for(path, args.seconds, args.senders, args.intake))
         ours, theirs = multiprocessing.get_context("spawn").Pipe(duplex=False)
         stop_at = time.time() + args.seconds + 3  # the consumer starts first, drains last
         consumer = multiprocessing.get_context("spawn").Process(
-            target=_consumer_process, args=(path, stop_at, args.consumers, theirs)
+            target=_consumer_process, args=(path, stop_at, args.consumers, args.intake, theirs)
         )
         consumer.start()
         time.sleep(1.0)  # let it import and open the file
-        shared = asyncio.run(_send_for(path, args.seconds, args.senders))
+        shared = asyncio.run(_send_for(path, args.seconds, args.senders, args.intake))
         consumed = ours.recv()
         consumer.join()
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -70,12 +70,15 @@ def blobs() -> MemoryBlobStore:
     return MemoryBlobStore()
 
 
-@pytest.fixture(params=["embedded", pytest.param("sqs", marks=pytest.mark.sqs)])
+@pytest.fixture(params=["embedded", "embedded-intake", pytest.param("sqs", marks=pytest.mark.sqs)])
 async def queue(
     request: pytest.FixtureRequest, tmp_path: Path, aws_env: None, blobs: MemoryBlobStore
 ) -> AsyncIterator[Queue]:
-    if request.param == "embedded":
-        async with EmbeddedQueue(path=tmp_path / "queue.db", poll_interval_s=0.05) as embedded:
+    if request.param.startswith("embedded"):
+        intake = tmp_path / "intake.db" if request.param == "embedded-intake" else None
+        async with EmbeddedQueue(
+            path=tmp_path / "queue.db", poll_interval_s=0.05, intake_path=intake
+        ) as embedded:
             yield embedded
         return
     # Asked for here only, so that a missing server skips (or fails) the SQS case alone.

@@ -15,6 +15,9 @@ It keeps the SQS contract (visibility timeouts, receive counts, a dead-letter qu
   write lock, when idle and every ``checkpoint_interval_s``, and truncate the WAL once it
   passes ``wal_limit_bytes`` (16 MB; a sender does at four times that, for a file nobody
   receives from).
+* An intake file (``intake_path``, what ``helios up`` uses for its ingest queue): sends commit
+  to a file of their own and receives move them in, so that the API's sends never wait for
+  the consumer's lock on this file (``embedded_intake``).
 * Content deduplication (``send_once``): the fingerprints of what was sent are remembered in
   the commit that enqueues it, beside the queue's own deduplication ids, so the API's check
   for a repeat and its record of a first cost no transaction of their own.
@@ -51,6 +54,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Self
 
+from helios.adapters import embedded_intake as intake
 from helios.adapters.embedded_owners import OwnerLocks
 from helios.adapters.sqlite_thread import (
     Grouped,
@@ -58,6 +62,7 @@ from helios.adapters.sqlite_thread import (
     truncate_wal,
     write_transaction,
 )
+from helios.adapters.sqlite_wal import connect_wal
 from helios.ports.queue import (
     DEFAULT_MAX_RECEIVES,
     MessageAttributes,
@@ -110,6 +115,8 @@ _SENDER_WAL_LIMITS = 4
 a file nobody receives from stays bounded too."""
 _TRUNCATE_WITHIN_S = 0.5
 """How long a truncating checkpoint tries for the writers' lock before the next receive."""
+_TRIM_INTERVAL_MS = 200
+"""How often a sender reads how far the queue's file has taken its intake in."""
 
 _UNCHANGED_RECHECK_MS = 10_000
 """A WAL that looks unchanged since a complete checkpoint is checkpointed again after this
@@ -117,6 +124,10 @@ long all the same: a commit within the file system's clock tick that leaves the 
 it was leaves its modification time as it was too."""
 
 _COLUMNS = "message_id, body, tenant, correlation_id, kind, receive_count"
+_INSERT = (
+    "INSERT INTO queue_messages (queue, message_id, body, tenant, correlation_id,"
+    " kind, sent_at_ms, visible_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 class EmbeddedQueue:
@@ -137,13 +148,19 @@ class EmbeddedQueue:
         reclaim_interval_s: float = 1.0,
         checkpoint_interval_s: float = 0.5,
         wal_limit_bytes: int = DEFAULT_WAL_LIMIT_BYTES,
+        intake_path: str | Path | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        # With an intake file, sends go there and receives move them in (``embedded_intake``).
+        self._intake_path = None if intake_path is None else str(intake_path)
+        self._intake_conn: sqlite3.Connection | None = None
+        self._intake_id = ""
+        self._busy_timeout_s = busy_timeout_s
         self._reclaim_interval_ms = int(reclaim_interval_s * 1000)
         self._next_reclaim_ms = 0
         self._checkpoint_interval_ms = int(checkpoint_interval_s * 1000)
         self._next_checkpoint_ms = 0
-        self._checkpointed_wal: tuple[int, int] | None = None
+        self._checkpointed_wal: tuple[int, ...] | None = None
         self._wal_limit_bytes = wal_limit_bytes
         self._min_free_bytes = min_free_bytes
         self._name = name
@@ -162,13 +179,15 @@ class EmbeddedQueue:
             thread_name="embedded-queue",
             prepare=self._prepare,
             unavailable=_unavailable,
-            on_close=self._owners.release,
+            on_close=self._closed,
         )
         self._owner: str | None = None
         self._take_back_pending = True
         self._ended: list[str] = []
         self._wakeup = asyncio.Event()
         self._next_dedup_purge_ms = 0
+        self._trimmed_through = 0
+        self._next_trim_ms = 0
         self._pending: list[
             tuple[list[OutgoingMessage], tuple[SeenAs, int] | None, asyncio.Future[bool]]
         ] = []
@@ -265,7 +284,7 @@ class EmbeddedQueue:
             await self._until_worth_a_look(wal, looked_at, deadline)
 
     async def _until_worth_a_look(
-        self, wal: tuple[int, int], looked_at: float, deadline: float
+        self, wal: tuple[int, ...], looked_at: float, deadline: float
     ) -> None:
         """Wait until a send of this process (at once), a write of another process to the file
         (its WAL changes, seen within ``poll_interval_s``), ``look_again_s`` since the last
@@ -302,23 +321,11 @@ class EmbeddedQueue:
         await self._file.run(self._probe_write)
 
     async def depth(self) -> int:
-        rows = await self._file.run(
-            self._read,
-            "SELECT count(*) FROM queue_messages WHERE queue = ? AND dead_at_ms IS NULL",
-            (self._name,),
-        )
-        return int(rows[0][0])
+        depth, _, _ = await self._file.run(self._counts)
+        return depth
 
     async def backlog(self) -> QueueBacklog:
-        rows = await self._file.run(
-            self._read,
-            "SELECT count(*) FILTER (WHERE dead_at_ms IS NULL),"
-            " min(sent_at_ms) FILTER (WHERE dead_at_ms IS NULL),"
-            " count(*) FILTER (WHERE dead_at_ms IS NOT NULL)"
-            " FROM queue_messages WHERE queue = ?",
-            (self._name,),
-        )
-        depth, oldest_ms, dead = rows[0]
+        depth, oldest_ms, dead = await self._file.run(self._counts)
         oldest_age_s = None if oldest_ms is None else max(0, self._now_ms() - oldest_ms) / 1000
         return QueueBacklog(depth=int(depth), oldest_age_s=oldest_age_s, dead_letters=int(dead))
 
@@ -371,6 +378,62 @@ class EmbeddedQueue:
         conn.execute("PRAGMA wal_autocheckpoint = 0")
         with write_transaction(conn):
             _create_schema(conn)
+        if self._intake_path is not None:
+            self._open_intake()
+
+    def _open_intake(self) -> sqlite3.Connection:
+        """The intake file's connection, opened (and its schema made) on first use."""
+        if self._intake_conn is None:
+            assert self._intake_path is not None
+            conn = connect_wal(self._intake_path, busy_timeout_s=self._busy_timeout_s)
+            try:
+                conn.execute("PRAGMA wal_autocheckpoint = 0")  # see ``_prepare``
+                self._intake_id = intake.create_intake_schema(conn)
+            except BaseException:
+                conn.close()
+                raise
+            self._intake_conn = conn
+        return self._intake_conn
+
+    def _sending_file(self) -> sqlite3.Connection:
+        """Where sends commit: the intake file if there is one, else the queue's file."""
+        queue_conn = self._file.connection()
+        return queue_conn if self._intake_path is None else self._open_intake()
+
+    def _closed(self) -> None:
+        if self._intake_conn is not None:
+            self._intake_conn.close()
+            self._intake_conn = None
+        self._owners.release()
+
+    def _counts(self) -> tuple[int, int | None, int]:
+        """Messages waiting (the intake's not moved in yet included), the oldest one's send
+        time, and dead letters.
+
+        The queue's count and the intake's position come from one snapshot, so a move made
+        meanwhile is counted once: before it, the intake rows past that position; after it,
+        not yet seen in the queue's file and still in the intake (a sender trims only up to
+        a position it has read).
+        """
+        conn = self._file.connection()
+        conn.execute("BEGIN")  # a read transaction: one snapshot of the queue's file
+        try:
+            depth, oldest_ms, dead = conn.execute(
+                "SELECT count(*) FILTER (WHERE dead_at_ms IS NULL),"
+                " min(sent_at_ms) FILTER (WHERE dead_at_ms IS NULL),"
+                " count(*) FILTER (WHERE dead_at_ms IS NOT NULL)"
+                " FROM queue_messages WHERE queue = ?",
+                (self._name,),
+            ).fetchone()
+            after = intake.consumed(conn, self._intake_id, self._name)
+        finally:
+            conn.execute("COMMIT")
+        if self._intake_path is not None:
+            arrived, arrived_at_ms = intake.backlog(self._open_intake(), self._name, after)
+            depth += arrived
+            if arrived_at_ms is not None:
+                oldest_ms = arrived_at_ms if oldest_ms is None else min(oldest_ms, arrived_at_ms)
+        return int(depth), oldest_ms, int(dead)
 
     def _check_room(self) -> None:
         if not self._min_free_bytes:
@@ -385,7 +448,7 @@ class EmbeddedQueue:
 
     def _probe_write(self) -> None:
         self._check_room()
-        with _durable_transaction(self._file.connection()) as conn:
+        with _durable_transaction(self._sending_file()) as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO queue_readiness (queue, checked_at_ms) VALUES (?, ?)",
                 (self._name, self._now_ms()),
@@ -397,10 +460,15 @@ class EmbeddedQueue:
         self._check_room()
         now = self._now_ms()
         enqueued: list[bool] = []
-        with _durable_transaction(self._file.connection(), kind="send") as conn:
+        # What the queue's file has taken in from the intake, read before the intake's lock.
+        trim_through = self._trim_point(now)
+        conn = self._sending_file()
+        with _durable_transaction(conn, kind="send"):
             if now >= self._next_dedup_purge_ms:
                 conn.execute("DELETE FROM queue_dedup WHERE expires_at_ms <= ?", (now,))
                 self._next_dedup_purge_ms = now + 10_000
+            if trim_through:
+                intake.trim(conn, self._name, trim_through)
             rows = []
             for messages, once in sends:
                 if once is not None and self._seen_before(conn, *once):
@@ -409,11 +477,11 @@ class EmbeddedQueue:
                 enqueued.append(True)
                 rows += [self._row(conn, message, now) for message in messages]
             conn.executemany(
-                "INSERT INTO queue_messages (queue, message_id, body, tenant, correlation_id,"
-                " kind, sent_at_ms, visible_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                _INSERT if self._intake_path is None else intake.INSERT_INTAKE,
                 [row for row in rows if row is not None],
             )
-        if self._wal_size() > _SENDER_WAL_LIMITS * self._wal_limit_bytes:
+        sent_to = self._file.path if self._intake_path is None else self._intake_path
+        if _wal_size(sent_to) > _SENDER_WAL_LIMITS * self._wal_limit_bytes:
             # Nobody receives (or checkpoints) from this file: the sender bounds the WAL.
             with contextlib.suppress(sqlite3.Error):
                 truncate_wal(conn, within_s=_TRUNCATE_WITHIN_S)
@@ -431,6 +499,15 @@ class EmbeddedQueue:
         ):
             return None
         attributes = message.attributes
+        if self._intake_path is not None:  # the intake's row: its id is given when moved in
+            return (
+                self._name,
+                message.body,
+                attributes.tenant,
+                attributes.correlation_id,
+                attributes.kind,
+                now,
+            )
         return (
             self._name,
             str(uuid.uuid4()),
@@ -441,6 +518,20 @@ class EmbeddedQueue:
             now,
             now,
         )
+
+    def _trim_point(self, now: int) -> int:
+        """The intake position up to which the queue's file has taken messages in, when it
+        has moved past what was trimmed last (0: nothing to trim, or no intake file). Looked
+        at every ``_TRIM_INTERVAL_MS``: one trim deletes what many receives moved in."""
+        if self._intake_path is None or now < self._next_trim_ms:
+            return 0
+        self._next_trim_ms = now + _TRIM_INTERVAL_MS
+        self._open_intake()
+        through = intake.consumed(self._file.connection(), self._intake_id, self._name)
+        if through <= self._trimmed_through:
+            return 0
+        self._trimmed_through = through
+        return through
 
     def _seen_before(self, conn: sqlite3.Connection, seen_as: SeenAs, now_ms: int) -> bool:
         """Whether ``seen_as`` is remembered at ``now_ms``; if not, remember it from now."""
@@ -480,7 +571,8 @@ class EmbeddedQueue:
             self._ended += self._owners.ended()
             self._next_reclaim_ms = now + self._reclaim_interval_ms
         reclaim = self._take_back_pending or bool(self._ended)
-        if not reclaim and not self._any_ready(conn, now):
+        arrived = self._arrivals(conn)
+        if not arrived and not reclaim and not self._any_ready(conn, now):
             # Nothing to hand out and nobody's messages to take back: no write lock taken
             # (the API's sends would wait on it), and an idle moment is when a checkpoint
             # costs nobody anything.
@@ -490,7 +582,14 @@ class EmbeddedQueue:
         # and a counter (unique all the same), not one random draw per message that may come.
         prefix = uuid.uuid4().hex
         receipts = [f"{prefix}{n:x}" for n in range(max_messages)]
-        with write_transaction(conn, kind="receive"):
+        # Moving accepted messages in is durable: the sender trims its intake once it reads
+        # the position, and a power cut must not take back what it trimmed.
+        begin = _durable_transaction if arrived else write_transaction
+        with begin(conn, kind="receive"):
+            if arrived:
+                intake.move_in(
+                    conn, arrived, intake_id=self._intake_id, queue=self._name, now_ms=now
+                )
             if self._take_back_pending:
                 self._take_back(conn, now)
             elif reclaim:
@@ -500,6 +599,15 @@ class EmbeddedQueue:
         self._take_back_pending = False
         self._checkpoint(conn, now, idle=not delivered)
         return delivered
+
+    def _arrivals(self, conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+        """The intake's messages not moved into the queue's file yet (read without a lock)."""
+        if self._intake_path is None:
+            return []
+        intake_conn = self._open_intake()
+        return intake.waiting(
+            intake_conn, self._name, intake.consumed(conn, self._intake_id, self._name)
+        )
 
     def _any_ready(self, conn: sqlite3.Connection, now: int) -> bool:
         return (
@@ -567,38 +675,45 @@ class EmbeddedQueue:
         and the WAL grows: past the limit a TRUNCATE checkpoint, which blocks writers while it
         runs, copies what the PASSIVE one left and empties the file.
         """
+        files = [(conn, self._file.path)]
+        if self._intake_conn is not None and self._intake_path is not None:
+            files.append((self._intake_conn, self._intake_path))
         wal = self._wal_signature()
-        over = wal[0] > self._wal_limit_bytes
+        overs = [_wal_size(path) > self._wal_limit_bytes for _, path in files]
         if (
-            not over
+            not any(overs)
             and wal == self._checkpointed_wal
             and now < self._next_checkpoint_ms + _UNCHANGED_RECHECK_MS
         ):
             # Nothing written since a checkpoint copied every frame: an idle consumer polling
-            # the file would otherwise checkpoint it at every look, for nothing.
+            # the files would otherwise checkpoint them at every look, for nothing.
             return
-        if not (idle or over or now >= self._next_checkpoint_ms):
+        if not (idle or any(overs) or now >= self._next_checkpoint_ms):
             return
         self._next_checkpoint_ms = now + self._checkpoint_interval_ms
-        # The receive has committed: a checkpoint that fails (disk full) is tried again later.
-        with contextlib.suppress(sqlite3.Error):
-            busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            # The WAL as it was before this checkpoint, all of it in the main file now (a
-            # commit since changes its size or modification time, and the next look copies).
-            self._checkpointed_wal = wal if not busy and frames == copied else None
-            if over:
-                truncate_wal(conn, within_s=_TRUNCATE_WITHIN_S)
+        complete = True
+        # The intake's WAL too: a reader may checkpoint it. A PASSIVE one leaves the sender
+        # alone; only past the limit does a TRUNCATE make it wait while it copies the rest.
+        for (file, _), over in zip(files, overs, strict=True):
+            # The receive has committed: a checkpoint that fails (disk full) is tried later.
+            try:
+                busy, frames, copied = file.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                complete = complete and not busy and frames == copied
+                if over:
+                    truncate_wal(file, within_s=_TRUNCATE_WITHIN_S)
+            except sqlite3.Error:
+                complete = False
+        # The WALs as they were before these checkpoints, all of them in the main files now (a
+        # commit since changes a size or modification time, and the next look copies).
+        self._checkpointed_wal = wal if complete else None
 
-    def _wal_size(self) -> int:
-        return self._wal_signature()[0]
-
-    def _wal_signature(self) -> tuple[int, int]:
-        """The WAL file's size and modification time (nanoseconds); zeros when it is absent."""
-        try:
-            found = os.stat(self._file.path + "-wal")
-        except OSError:
-            return (0, 0)
-        return (found.st_size, found.st_mtime_ns)
+    def _wal_signature(self) -> tuple[int, ...]:
+        """The size and modification time (nanoseconds) of the queue's WAL file and, with an
+        intake, of the intake's too (where other processes' sends land); zeros when absent."""
+        found = _wal_stat(self._file.path)
+        if self._intake_path is None:
+            return found
+        return found + _wal_stat(self._intake_path)
 
     def _take_back(self, conn: sqlite3.Connection, now: int) -> None:
         """Make the messages held by ended instances visible now (see ``embedded_owners``)."""
@@ -644,8 +759,22 @@ class EmbeddedQueue:
         return int(self._clock() * 1000)
 
 
+def _wal_size(path: str) -> int:
+    return _wal_stat(path)[0]
+
+
+def _wal_stat(path: str) -> tuple[int, int]:
+    """The WAL file's size and modification time (nanoseconds) of the SQLite file ``path``;
+    zeros when it is absent."""
+    try:
+        found = os.stat(path + "-wal")
+    except OSError:
+        return (0, 0)
+    return (found.st_size, found.st_mtime_ns)
+
+
 def _create_schema(conn: sqlite3.Connection) -> None:
-    for statement in _SCHEMA.split(";"):
+    for statement in (*_SCHEMA.split(";"), intake.POSITIONS_SCHEMA):
         if statement.strip():
             conn.execute(statement)
     columns = {row[1] for row in conn.execute("PRAGMA table_info(queue_messages)")}

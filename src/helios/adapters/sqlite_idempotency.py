@@ -1,7 +1,8 @@
 """Idempotency keys and seen fingerprints in a SQLite file, for the embedded default.
 
-``helios up`` keeps them in the embedded queue's own file (``queue.db``), so what the API
-accepted and what it remembers about it survive a restart together: the same
+``helios up`` keeps them in the file the API enqueues to (``intake.db``, see
+``embedded_intake``), so what the API accepted and what it remembers about it survive a
+restart together, and no request waits for the worker's lock on ``queue.db``: the same
 ``Idempotency-Key`` and body after a restart replay the first answer, and a used signature
 stays used.
 

@@ -250,23 +250,29 @@ async def open_queue(
             yield queue
         return
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # The ingest queue's senders (the API) commit to a file of their own, so that accepting
+    # never waits for the worker's lock on the queue's file (``embedded_intake``).
     async with EmbeddedQueue(
-        path=settings.queue_path, name=name, min_free_bytes=settings.queue_min_free_bytes
+        path=settings.queue_path,
+        name=name,
+        min_free_bytes=settings.queue_min_free_bytes,
+        intake_path=settings.intake_path if name == "ingest" else None,
     ) as queue:
         yield queue
 
 
 @asynccontextmanager
 async def open_local_idempotency(settings: Settings) -> AsyncIterator[IdempotencyStore]:
-    """Idempotency keys without Redis: in the embedded queue's file, so that a restart keeps
-    them with the queue; in memory only when the queue is SQS (no local file to share)."""
+    """Idempotency keys without Redis: in the API's intake file, where its accepted messages
+    are, so that a restart keeps them together and no key waits for the worker's lock on the
+    queue's file; in memory only when the queue is SQS (no local file to share)."""
     if settings.queue == "sqs":
         yield InMemoryIdempotencyStore()
         return
     from helios.adapters.sqlite_idempotency import SqliteIdempotencyStore
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    async with SqliteIdempotencyStore(path=settings.queue_path) as store:
+    async with SqliteIdempotencyStore(path=settings.intake_path) as store:
         yield store
 
 

@@ -193,6 +193,11 @@ class Settings:
         return self.data_dir / "queue.db"
 
     @property
+    def intake_path(self) -> Path:
+        """Where the API appends what it accepts, for the worker to move into the queue."""
+        return self.data_dir / "intake.db"
+
+    @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
 

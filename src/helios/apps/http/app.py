@@ -21,6 +21,7 @@ from helios.apps.application.tenancy import KeyDirectory, SigningSecrets
 from helios.apps.composition import Services, open_read_models
 from helios.apps.http.config import ApiConfig
 from helios.apps.http.errors import PROBLEM_HANDLERS, NotFound, problem_response
+from helios.apps.http.hot_ingest import HotIngest
 from helios.apps.http.middleware import BodyDeadline, RequestContext
 from helios.apps.http.query import OPENAPI_COMPONENTS, query_router
 from helios.apps.http.responder_app import app_router
@@ -41,13 +42,15 @@ def create_app(
     clock: Callable[[], Millis] = now_ms,
     mailer: Mailer | None = None,
     admin: bool = True,
+    hot_ingest: bool = True,
 ) -> Litestar:
     """The ingestion API on ``services`` (which the caller opens and closes).
 
     ``config`` defaults to ``ApiConfig.from_env()``; ``sns`` to a verifier that downloads
     certificates and trusts the system's CAs; ``clock`` (epoch ms) is injectable for tests;
     ``mailer`` (invitations, password resets) defaults to the one the settings name.
-    ``admin`` mounts the admin console at ``/admin/`` (``helios up``).
+    ``admin`` mounts the admin console at ``/admin/`` (``helios up``). ``hot_ingest``
+    answers the ingestion routes ahead of the router (``hot_ingest``; off: the router does).
     """
     config = config or ApiConfig.from_env()
     metrics = metrics or Metrics()
@@ -82,7 +85,7 @@ def create_app(
         ctx.shutting_down = True
 
     mounted, admin_shutdown = _admin_console(services, clock, mailer) if admin else ([], [])
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             *ROUTES,
             query_router(services, clock=clock, mailer=mailer),
@@ -104,6 +107,21 @@ def create_app(
             openapi_router=_documentation_router(),
         ),
         request_max_body_size=config.max_body_bytes,
+    )
+    if hot_ingest:
+        _answer_ingestion_first(app, ctx)
+    return app
+
+
+def _answer_ingestion_first(app: Litestar, ctx: ApiContext) -> None:
+    """Put ``HotIngest`` in front of ``app``'s router: inside ``Litestar.__call__``, which
+    sets up the scope, and before routing."""
+    app.asgi_handler = HotIngest(
+        app.asgi_handler,
+        litestar=app,
+        api=ctx,
+        metrics=ctx.metrics,
+        body_timeout_s=ctx.config.body_timeout_s,
     )
 
 

@@ -72,6 +72,10 @@ _EDGE_INGEST_ID = "edge-check"
 # event loop keeps serving other requests meanwhile (bench/api.py prints the costs).
 _INLINE_CHECK_BYTES = 16 * 1024
 _READY_TIMEOUT_S = 2.0
+# The names of the hot routes, by which ``hot_ingest`` finds their registered handlers.
+INGEST_BEARER: Final = "ingest_bearer"
+INGEST_PATH_KEY: Final = "ingest_path_key"
+PAGERDUTY_ENQUEUE: Final = "pagerduty_enqueue"
 
 
 @attrs.define
@@ -245,10 +249,21 @@ async def _routing_key_caller(
     exception_handlers=PAGERDUTY_HANDLERS,
     summary="PagerDuty Events API v2 (drop-in)",
     description="The request and responses of PagerDuty's Events API v2.",
+    name=PAGERDUTY_ENQUEUE,
 )
 async def enqueue(
     request: Request[Any, Any, Any], api: NamedDependency[ApiContext]
 ) -> Response[bytes]:
+    return _answer(await pagerduty_event(api, request))
+
+
+async def pagerduty_event(api: ApiContext, request: Request[Any, Any, Any]) -> StoredResponse:
+    """``POST /v2/enqueue``: a PagerDuty event, answered as PagerDuty does.
+
+    Raises:
+        ApiError: the event is refused (shape, routing key, rate…), in PagerDuty's shape
+            through ``PAGERDUTY_HANDLERS``.
+    """
     intake = api.intake
     body = await read_body(request, api.config.max_body_bytes)
     document = shapes.decode_object(body)
@@ -274,7 +289,7 @@ async def enqueue(
         content_dedup=own_key is not None,
     )
     await check_normalizes(intake.envelope(who, delivery, ingest_id=_EDGE_INGEST_ID))
-    return _answer(await intake.admit(who, delivery, respond))
+    return await intake.admit(who, delivery, respond)
 
 
 @post(
@@ -360,9 +375,9 @@ async def _check_source(
     return _SourceChecked()
 
 
-async def _ingest(
+async def ingest(
     api: ApiContext, request: Request[Any, Any, Any], source: str, key: str | None
-) -> Response[bytes]:
+) -> StoredResponse:
     """``POST /v1/ingest/{source}``, the key in the path or in ``Authorization``.
 
     Raises:
@@ -407,27 +422,28 @@ async def _ingest(
             body=msgspec.json.encode({"status": "duplicate", "correlation_id": correlation_id}),
         )
 
-    stored = await intake.admit(
+    return await intake.admit(
         who, delivery, respond, duplicate=duplicate, signature=checked.signature
     )
-    return _answer(stored)
 
 
 @post(
     "/v1/ingest/{source:str}",
     status_code=202,
     summary="Ingest an event (key in Authorization: Bearer)",
+    name=INGEST_BEARER,
 )
 async def ingest_bearer(
     request: Request[Any, Any, Any], api: NamedDependency[ApiContext], source: FromPath[str]
 ) -> Response[bytes]:
-    return await _ingest(api, request, source, None)
+    return _answer(await ingest(api, request, source, None))
 
 
 @post(
     "/v1/ingest/{source:str}/{key:str}",
     status_code=202,
     summary="Ingest an event (key in the path, for senders that cannot set headers)",
+    name=INGEST_PATH_KEY,
 )
 async def ingest_path_key(
     request: Request[Any, Any, Any],
@@ -435,7 +451,7 @@ async def ingest_path_key(
     source: FromPath[str],
     key: FromPath[str],
 ) -> Response[bytes]:
-    return await _ingest(api, request, source, key)
+    return _answer(await ingest(api, request, source, key))
 
 
 @get("/healthz", summary="Liveness")
@@ -494,4 +510,15 @@ def dependencies(ctx: ApiContext) -> dict[str, Provide]:
     return {"api": Provide(provide_api, use_cache=True, sync_to_thread=False)}
 
 
-__all__ = ["ROUTES", "ApiContext", "ApiError", "dependencies", "read_body"]
+__all__ = [
+    "INGEST_BEARER",
+    "INGEST_PATH_KEY",
+    "PAGERDUTY_ENQUEUE",
+    "ROUTES",
+    "ApiContext",
+    "ApiError",
+    "dependencies",
+    "ingest",
+    "pagerduty_event",
+    "read_body",
+]
