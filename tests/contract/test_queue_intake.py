@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 
 from helios.adapters.embedded_queue import EmbeddedQueue
+from helios.adapters.sqlite_idempotency import SqliteIdempotencyStore
+from helios.ports.idempotency import Replay, Started, StoredResponse
 from helios.ports.queue import MessageAttributes, OutgoingMessage, ReceivedMessage, SeenAs
 
 pytestmark = pytest.mark.anyio
@@ -149,9 +151,40 @@ async def test_a_repeat_is_refused_by_the_intake_in_the_commit_that_enqueues(
         assert [m.body for m in await drain(api)] == [b"first"]
 
 
+async def test_what_senders_remembered_in_the_queue_file_before_intake_files_still_holds(
+    tmp_path: Path,
+) -> None:
+    """A file from before intake files kept fingerprints and idempotency keys beside the
+    messages: a retry across the upgrade is still refused, and a key still replays its
+    answer, once the intake file exists."""
+    now = int(time.time() * 1000)
+    queue_path, intake_path = tmp_path / "queue.db", tmp_path / "intake.db"
+    seen = SeenAs(scope="body:tenant-a/int-1", fingerprint="f1", window_ms=60_000)
+    expired = SeenAs(scope="body:tenant-a/int-1", fingerprint="f0", window_ms=1)
+    answer = StoredResponse(status=202, body=b'{"accepted":1}', headers=(("x-a", "1"),))
+    key = {"scope": "tenant-a", "key": "retry-1", "fingerprint": "body-1"}
+    async with EmbeddedQueue(path=queue_path) as before:
+        assert await before.send_once(message(b"first"), seen_as=seen, now_ms=now)
+        assert await before.send_once(message(b"old"), seen_as=expired, now_ms=now - 10)
+    async with SqliteIdempotencyStore(path=queue_path) as keys_before:
+        assert await keys_before.begin(**key, now_ms=now) == Started()
+        await keys_before.complete(**key, response=answer, now_ms=now)
+
+    async with (
+        EmbeddedQueue(path=queue_path, intake_path=intake_path) as after,
+        SqliteIdempotencyStore(path=intake_path) as keys_after,
+    ):
+        assert not await after.send_once(message(b"retry"), seen_as=seen, now_ms=now + 5)
+        assert await after.send_once(message(b"new again"), seen_as=expired, now_ms=now + 5)
+        assert await keys_after.begin(**key, now_ms=now + 5) == Replay(answer)
+        assert [m.body for m in await drain(after)] == [b"first", b"old", b"new again"]
+
+
 _SENDER = """
 import asyncio, sys
 from helios.adapters.embedded_queue import EmbeddedQueue
+from helios.adapters.sqlite_idempotency import SqliteIdempotencyStore
+from helios.ports.idempotency import Replay, Started, StoredResponse
 from helios.ports.queue import MessageAttributes, OutgoingMessage
 
 async def main():
@@ -167,6 +200,8 @@ asyncio.run(main())
 _CONSUMER = """
 import asyncio
 from helios.adapters.embedded_queue import EmbeddedQueue
+from helios.adapters.sqlite_idempotency import SqliteIdempotencyStore
+from helios.ports.idempotency import Replay, Started, StoredResponse
 
 async def main():
     async with EmbeddedQueue(path={queue!r}, intake_path={intake!r}) as queue:

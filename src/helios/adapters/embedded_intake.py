@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from helios.adapters import sqlite_idempotency
 from helios.adapters.sqlite_thread import write_transaction
 
 INTAKE_SCHEMA = """
@@ -75,18 +76,69 @@ MOVE_LIMIT = 500
 fsync for up to this many, and the worker's own writers wait for no longer)."""
 
 
-def create_intake_schema(conn: sqlite3.Connection) -> str:
-    """Create the intake's tables if missing; return the file's identity (made once)."""
+def create_intake_schema(
+    conn: sqlite3.Connection, *, carry_from: str | None = None, now_ms: int = 0
+) -> str:
+    """Create the intake's tables if missing; return the file's identity (made once).
+
+    When the identity is made (a new intake file) and ``carry_from`` names the queue's file,
+    what senders remembered there before intake files existed comes along (``carry_over``).
+    """
     with write_transaction(conn):
         for statement in INTAKE_SCHEMA.split(";"):
             if statement.strip():
                 conn.execute(statement)
-        conn.execute(
+        made = conn.execute(
             "INSERT OR IGNORE INTO intake_identity (only, intake_id) VALUES (1, ?)",
             (uuid.uuid4().hex,),
-        )
+        ).rowcount
+        if made and carry_from is not None:
+            carry_over(conn, carry_from, now_ms=now_ms)
     row = conn.execute("SELECT intake_id FROM intake_identity").fetchone()
     return str(row[0])
+
+
+CARRIED = {
+    "queue_dedup": "queue, dedup_id, expires_at_ms",
+    "idempotency_keys": "scope, key, fingerprint, expires_at_ms, status, body, headers",
+    "idempotency_seen": "scope, fingerprint, expires_at_ms",
+}
+"""What senders kept in the queue's file before they had an intake file: deduplication ids,
+idempotency keys with their stored answers, and seen content fingerprints."""
+
+
+def carry_over(conn: sqlite3.Connection, earlier_path: str, *, now_ms: int) -> int:
+    """Copy the unexpired rows of ``CARRIED`` from the queue's file at ``earlier_path`` into
+    this new intake file (inside the caller's transaction); returns how many were copied.
+
+    A file written before intake files existed kept them beside the messages; without this,
+    a retry made across the upgrade (same ``Idempotency-Key``, same content) would be accepted
+    as new instead of answered as before. Tables the earlier file lacks are skipped.
+    """
+    sqlite_idempotency.create_schema(conn)
+    earlier = sqlite3.connect(earlier_path)
+    copied = 0
+    try:
+        present = {
+            name for (name,) in earlier.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        for table, columns in CARRIED.items():
+            if table not in present:
+                continue
+            # Table and column names are the constants above, never input.
+            rows = earlier.execute(
+                f"SELECT {columns} FROM {table} WHERE expires_at_ms > ?",
+                (now_ms,),
+            ).fetchall()
+            marks = ", ".join("?" * len(columns.split(",")))
+            conn.executemany(
+                f"INSERT OR IGNORE INTO {table} ({columns}) VALUES ({marks})",
+                rows,
+            )
+            copied += len(rows)
+    finally:
+        earlier.close()
+    return copied
 
 
 def consumed(queue_conn: sqlite3.Connection, intake_id: str, queue: str) -> int:

@@ -388,7 +388,9 @@ class EmbeddedQueue:
             conn = connect_wal(self._intake_path, busy_timeout_s=self._busy_timeout_s)
             try:
                 conn.execute("PRAGMA wal_autocheckpoint = 0")  # see ``_prepare``
-                self._intake_id = intake.create_intake_schema(conn)
+                self._intake_id = intake.create_intake_schema(
+                    conn, carry_from=self._file.path, now_ms=self._now_ms()
+                )
             except BaseException:
                 conn.close()
                 raise

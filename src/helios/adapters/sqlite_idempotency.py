@@ -250,9 +250,15 @@ def _prepare(conn: sqlite3.Connection) -> None:
     # inside an accepted request. It stays only as a backstop, past what the queue allows.
     conn.execute(f"PRAGMA wal_autocheckpoint = {_BACKSTOP_CHECKPOINT_PAGES}")
     with write_transaction(conn):
-        for statement in _SCHEMA.split(";"):
-            if statement.strip():
-                conn.execute(statement)
+        create_schema(conn)
+
+
+def create_schema(conn: sqlite3.Connection) -> None:
+    """Create this store's tables in ``conn``'s file if missing (inside the caller's
+    transaction)."""
+    for statement in _SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
 
 
 _BACKSTOP_CHECKPOINT_PAGES = 32_768
