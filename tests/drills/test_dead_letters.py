@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+from pathlib import Path
 
 from harness import Helios, Runbook
 
+from helios.adapters.embedded_queue import EmbeddedQueue
 
-def _dead_letter_everything(queue_file: str) -> int:
+
+async def _take_in(data: Path) -> None:
+    """A receive, as a worker's first one: it moves what the API accepted from its intake file
+    into the queue's file (and is then abandoned, as by a crash)."""
+    async with EmbeddedQueue(
+        path=data / "queue.db", intake_path=data / "intake.db", name="ingest"
+    ) as queue:
+        await queue.receive(max_messages=10, wait_seconds=0, visibility_timeout_s=1)
+
+
+def _dead_letter_everything(data: Path) -> int:
     """What three failed deliveries do to a message in the embedded queue (the failure itself
     — a worker bug since fixed — is what a drill cannot cause on demand)."""
-    with sqlite3.connect(queue_file) as db:
+    asyncio.run(_take_in(data))
+    with sqlite3.connect(data / "queue.db") as db:
         moved = db.execute(
             "UPDATE queue_messages SET dead_at_ms = sent_at_ms + 1, receive_count = 3"
             " WHERE queue = 'ingest' AND dead_at_ms IS NULL"
@@ -24,7 +38,7 @@ def test_dead_letters_are_found_shown_and_redriven_into_decisions(helios: Helios
     helios.start("api")
     names = ["DeadLetterA", "DeadLetterB", "DeadLetterC"]
     assert helios.post_alerts(issued["routing_key"], names) == [202, 202, 202]
-    assert _dead_letter_everything(str(helios.root / "data" / "queue.db")) == 3
+    assert _dead_letter_everything(helios.root / "data") == 3
     assert helios.metric('helios_queue_dead_letters{queue="ingest"}') == 3
 
     diagnosis = runbook.run("diagnose", helios.env)
