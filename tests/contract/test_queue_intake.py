@@ -43,6 +43,11 @@ def intake_rows(path: Path) -> int:
         return int(conn.execute("SELECT count(*) FROM intake_messages").fetchone()[0])
 
 
+def wal_checkpoints(wal: Path) -> int:
+    """The checkpoint sequence number in a WAL's header: a restarted WAL's is one more."""
+    return int.from_bytes(wal.read_bytes()[12:16], "big")
+
+
 async def drain(queue: EmbeddedQueue) -> list[ReceivedMessage]:
     """Every message the queue delivers now (received for a minute, not deleted)."""
     taken: list[ReceivedMessage] = []
@@ -238,3 +243,30 @@ async def test_kill_9_of_the_sender_and_of_the_consumer_loses_and_doubles_nothin
     assert acknowledged <= set(got)
     # (Not in order: what the killed consumer held is visible again from the restart on,
     # after what it had not received yet, as any redelivery is.)
+
+
+async def test_past_its_bound_the_intakes_wal_is_started_over_not_emptied(
+    tmp_path: Path,
+) -> None:
+    """A WAL cut to nothing grows again under every commit, and each growing commit's
+    ``fdatasync`` also commits the file system's journal: the consumer restarts it instead,
+    its file kept, and nothing accepted is lost or delivered twice."""
+    limit = 256 * 1024
+    wal = Path(f"{tmp_path / 'intake.db'}-wal")
+    paths = {"path": tmp_path / "queue.db", "intake_path": tmp_path / "intake.db"}
+    async with (
+        EmbeddedQueue(**paths, min_free_bytes=0, wal_limit_bytes=limit) as sender,
+        EmbeddedQueue(**paths, min_free_bytes=0, wal_limit_bytes=limit) as consumer,
+    ):
+        sent = [b"%d-" % n + b"x" * 4000 for n in range(150)]  # about 600 kB of WAL
+        for start in range(0, len(sent), 10):
+            await sender.send([message(body) for body in sent[start : start + 10]])
+        assert wal.stat().st_size > limit
+        before = wal_checkpoints(wal)
+        received = await drain(consumer)  # moves them in; its checkpoint finds the WAL over
+        await sender.send([message(b"after")])
+        # Written again from its start (a new header) in a file not cut below the bound.
+        assert wal_checkpoints(wal) > before
+        assert wal.stat().st_size >= limit
+        received += await drain(consumer)
+    assert sorted(m.body for m in received) == sorted([*sent, b"after"])

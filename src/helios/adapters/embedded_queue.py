@@ -14,7 +14,8 @@ It keeps the SQS contract (visibility timeouts, receive counts, a dead-letter qu
   main file inside an accepted request's commit): receives run PASSIVE ones, which take no
   write lock, when idle and every ``checkpoint_interval_s``, and truncate the WAL once it
   passes ``wal_limit_bytes`` (16 MB; a sender does at four times that, for a file nobody
-  receives from).
+  receives from). The intake's WAL is restarted rather than truncated, so that the API's
+  commits overwrite it in place instead of growing a file (``_INTAKE_WAL_MODE``).
 * An intake file (``intake_path``, what ``helios up`` uses for its ingest queue): sends commit
   to a file of their own and receives move them in, so that the API's sends never wait for
   the consumer's lock on this file (``embedded_intake``).
@@ -52,7 +53,7 @@ import time
 import uuid
 from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from helios.adapters import embedded_intake as intake
 from helios.adapters.embedded_owners import OwnerLocks
@@ -115,6 +116,12 @@ _SENDER_WAL_LIMITS = 4
 a file nobody receives from stays bounded too."""
 _TRUNCATE_WITHIN_S = 0.5
 """How long a truncating checkpoint tries for the writers' lock before the next receive."""
+_INTAKE_WAL_MODE: Literal["RESTART"] = "RESTART"
+"""The intake's WAL past the bound is started over, not emptied. Every accepted request waits
+for an ``fdatasync`` of that WAL; while the file grows, each one also commits ext4's journal,
+which first writes out what every other file (the worker's queue, store and views) has
+pending, and under load that took an answer hundreds of milliseconds. Once the WAL has
+reached its bound and restarted, commits overwrite blocks the file already has."""
 _TRIM_INTERVAL_MS = 200
 """How often a sender reads how far the queue's file has taken its intake in."""
 
@@ -155,6 +162,7 @@ class EmbeddedQueue:
         self._intake_path = None if intake_path is None else str(intake_path)
         self._intake_conn: sqlite3.Connection | None = None
         self._intake_id = ""
+        self._intake_page_bytes = 0
         self._busy_timeout_s = busy_timeout_s
         self._reclaim_interval_ms = int(reclaim_interval_s * 1000)
         self._next_reclaim_ms = 0
@@ -388,6 +396,9 @@ class EmbeddedQueue:
             conn = connect_wal(self._intake_path, busy_timeout_s=self._busy_timeout_s)
             try:
                 conn.execute("PRAGMA wal_autocheckpoint = 0")  # see ``_prepare``
+                # The intake's WAL is restarted, not emptied (``_INTAKE_WAL_MODE``): a commit
+                # that starts it over cuts a longer file back to the bound, and no shorter.
+                conn.execute(f"PRAGMA journal_size_limit = {self._wal_limit_bytes}")
                 self._intake_id = intake.create_intake_schema(
                     conn, carry_from=self._file.path, now_ms=self._now_ms()
                 )
@@ -681,7 +692,12 @@ class EmbeddedQueue:
         if self._intake_conn is not None and self._intake_path is not None:
             files.append((self._intake_conn, self._intake_path))
         wal = self._wal_signature()
-        overs = [_wal_size(path) > self._wal_limit_bytes for _, path in files]
+        # The intake's file keeps its size once restarted (``_INTAKE_WAL_MODE``): how much of
+        # it is in use is what its PASSIVE checkpoint says, below.
+        overs = [
+            path != self._intake_path and _wal_size(path) > self._wal_limit_bytes
+            for _, path in files
+        ]
         if (
             not any(overs)
             and wal == self._checkpointed_wal
@@ -695,19 +711,32 @@ class EmbeddedQueue:
         self._next_checkpoint_ms = now + self._checkpoint_interval_ms
         complete = True
         # The intake's WAL too: a reader may checkpoint it. A PASSIVE one leaves the sender
-        # alone; only past the limit does a TRUNCATE make it wait while it copies the rest.
-        for (file, _), over in zip(files, overs, strict=True):
+        # alone; only past the limit does a TRUNCATE (the intake's: a RESTART) make it wait
+        # while it copies the rest.
+        for (file, path), over in zip(files, overs, strict=True):
             # The receive has committed: a checkpoint that fails (disk full) is tried later.
             try:
                 busy, frames, copied = file.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                 complete = complete and not busy and frames == copied
-                if over:
-                    truncate_wal(file, within_s=_TRUNCATE_WITHIN_S)
+                # The intake's bound is on the frames in use (its file keeps its size).
+                restart = (
+                    path == self._intake_path
+                    and frames * self._intake_page_size() > self._wal_limit_bytes
+                )
+                if over or restart:
+                    mode = _INTAKE_WAL_MODE if restart else "TRUNCATE"
+                    truncate_wal(file, within_s=_TRUNCATE_WITHIN_S, mode=mode)
             except sqlite3.Error:
                 complete = False
         # The WALs as they were before these checkpoints, all of them in the main files now (a
         # commit since changes a size or modification time, and the next look copies).
         self._checkpointed_wal = wal if complete else None
+
+    def _intake_page_size(self) -> int:
+        if not self._intake_page_bytes:
+            row = self._open_intake().execute("PRAGMA page_size").fetchone()
+            self._intake_page_bytes = int(row[0])
+        return self._intake_page_bytes
 
     def _wal_signature(self) -> tuple[int, ...]:
         """The size and modification time (nanoseconds) of the queue's WAL file and, with an

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import attrs
 
@@ -238,7 +238,9 @@ def _begin_immediate(conn: sqlite3.Connection) -> None:
         conn.execute(f"PRAGMA busy_timeout = {timeout_ms}")
 
 
-def truncate_wal(conn: sqlite3.Connection, *, within_s: float) -> bool:
+def truncate_wal(
+    conn: sqlite3.Connection, *, within_s: float, mode: Literal["TRUNCATE", "RESTART"] = "TRUNCATE"
+) -> bool:
     """A TRUNCATE checkpoint: every frame of the WAL copied into the main file and the WAL
     emptied, trying for the writers' lock as often as ``_begin_immediate`` does, for up to
     ``within_s``. True if it was done; False if writers or readers kept it from finishing
@@ -246,6 +248,11 @@ def truncate_wal(conn: sqlite3.Connection, *, within_s: float) -> bool:
 
     SQLite's busy handler would wait 1, 2, 5, 10... ms between tries, and writers that look
     every fraction of a millisecond would take the lock first every time.
+
+    With ``mode="RESTART"`` the WAL is not emptied but started over from its beginning: the
+    next commits overwrite its blocks in place instead of growing the file again (a file's
+    growth makes each ``fdatasync`` a commit of the file system's journal too, which waits
+    for every other file's writes; ``journal_size_limit`` caps what is kept).
 
     Raises:
         sqlite3.Error: the checkpoint failed (disk full, I/O error).
@@ -256,7 +263,7 @@ def truncate_wal(conn: sqlite3.Connection, *, within_s: float) -> bool:
         deadline = time.monotonic() + within_s
         pause = _LOCK_POLL_FIRST_S
         while True:
-            busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            busy = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()[0]
             if not busy:
                 return True
             if time.monotonic() >= deadline:

@@ -16,6 +16,7 @@ import structlog
 from helios.apps.application.ingest import IngestReport
 from helios.apps.application.provisioning import Provisioning
 from helios.apps.composition import Services, key_file, open_services
+from helios.apps.embedded.heap import freeze_start_up_heap
 from helios.apps.embedded.supervisor import watch_parent
 from helios.apps.settings import Settings
 from helios.apps.workers.analytics import run_analytics
@@ -108,9 +109,10 @@ async def access(services: Services, tenant_id: str) -> tuple[dict[str, str], bo
     return await anyio.to_thread.run_sync(first_start_access, services, tenant_id)
 
 
-async def serve_api(services: Services, stop: asyncio.Event) -> None:
+async def serve_api(services: Services, stop: asyncio.Event, *, freeze_heap: bool = False) -> None:
     """Serve ``create_app(services)`` with granian (or uvicorn, as ``HELIOS_API_SERVER``
-    says) until ``stop`` is set.
+    says) until ``stop`` is set. With ``freeze_heap`` (a process of its own), what start-up
+    made is frozen before the first request (``heap.freeze_start_up_heap``).
 
     Raises:
         ApiMissing: the API is not available.
@@ -121,6 +123,9 @@ async def serve_api(services: Services, stop: asyncio.Event) -> None:
 
     api = ApiConfig.from_env()
     app = factory(services, config=api)
+    if freeze_heap:
+        frozen = freeze_start_up_heap()
+        _log.info("up.heap_frozen", objects=frozen)
     if api.server == "granian":
         granian = granian_server(
             app, host=services.settings.http_host, port=services.settings.http_port, api=api
@@ -211,8 +216,14 @@ async def run_workers(services: Services, stop: asyncio.Event) -> None:
     await run_everything(services, stop, api=False, projector=not elsewhere)
 
 
+async def serve_api_child(services: Services, stop: asyncio.Event) -> None:
+    """The API side of ``helios up``: ``serve_api`` in a process of its own, its start-up
+    heap frozen (full collections no longer walk it, see ``heap``)."""
+    await serve_api(services, stop, freeze_heap=True)
+
+
 CHILD_ROLES: dict[str, Callable[[Services, asyncio.Event], Awaitable[None]]] = {
-    "api": serve_api,
+    "api": serve_api_child,
     "worker": run_workers,
     "projector": run_projector,
 }
