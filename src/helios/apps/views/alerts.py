@@ -186,6 +186,13 @@ def set_incident(
     cursor.execute(_SET_INCIDENT, (tenant, dedup_key, stream_id, incident_id))
 
 
+def set_incidents(cursor: Cursor, joined: Sequence[tuple[str, str, str, str]]) -> None:
+    """``set_incident`` for each (tenant, dedup key, stream id, incident id), in order, in
+    one statement."""
+    if joined:
+        cursor.executemany(_SET_INCIDENT, joined)
+
+
 @attrs.frozen(kw_only=True)
 class AlertFilter:
     """What ``/v1/alerts`` lists: filters combine with AND; empty ones do not filter."""
