@@ -15,7 +15,8 @@ import pytest
 from workers import outcome
 
 from helios.adapters.store.factory import open_event_store
-from helios.apps.application.analytics.decisions import is_fanned_out
+from helios.apps.application.analytics.decisions import decision_body, is_fanned_out
+from helios.apps.application.analytics.facts import fact_from_message
 from helios.apps.application.ingest import Ingestor
 from helios.apps.composition import open_read_models
 from helios.apps.embedded.traffic import TrafficGenerator
@@ -220,6 +221,28 @@ def test_the_fan_out_sends_every_decision_without_decoding_the_intake_entries(
     assert decoded and not [name for name in decoded if name.startswith("helios.intake.")]
     fanned = [e for e in store.read_log(0, 100_000) if is_fanned_out(e.name)]
     assert [m.deduplication_id for m in queue.sent] == [f"decision/{e.position}" for e in fanned]
+
+
+def test_the_fan_out_sends_the_decisions_analytics_counts_and_no_other(
+    store: EventStore, db: ReadModels
+) -> None:
+    """Incident events and the decisions no fact is made of would only be received and
+    dropped by analytics: they are not sent; every decision a fact is made of is."""
+    queue = Sending()
+    _follow(DecisionFanout(store, db, queue), store, db, page_size=100)
+    decisions = [
+        e
+        for e in store.read_log(0, 100_000)
+        if e.name.startswith(("helios.alert.", "helios.incident."))
+    ]
+    assert any(e.name.startswith("helios.incident.") for e in decisions)
+    counted = [
+        e.position
+        for e in decisions
+        if fact_from_message(decision_body(e, tenant="acme", key="k")) is not None
+    ]
+    assert counted and len(counted) < len(decisions)
+    assert [m.deduplication_id for m in queue.sent] == [f"decision/{p}" for p in counted]
 
 
 def _tables(db: ReadModels) -> dict[str, list[Any]]:
