@@ -432,8 +432,9 @@ class _PageRows:
 
     def write(self, cursor: Cursor, *, labels_unchanged: Callable[[alerts.AlertRow], bool]) -> None:
         # Alert rows first: incident statements of the same page may point them at incidents.
-        # Each table's statements keep their log order, and no statement reads another
-        # table written here but ``changes`` (kept in order in ``writes``).
+        # Each table's statements keep their log order; the reads across tables are a
+        # change's line reading ``changes`` (both kept in order in ``writes``) and the
+        # incidents' recount of their members (see ``incidents.PageWrites``).
         alerts.upsert(cursor, list(self.alerts.values()), labels_unchanged=labels_unchanged)
         alerts.set_incidents(cursor, self.joined)
         self.incident_rows.write(cursor)
