@@ -5,6 +5,7 @@ each stream gives, wherever a follower starts."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -14,7 +15,8 @@ import pytest
 from workers import outcome
 
 from helios.adapters.store.factory import open_event_store
-from helios.apps.application.analytics.decisions import is_fanned_out
+from helios.apps.application.analytics.decisions import decision_body, is_fanned_out
+from helios.apps.application.analytics.facts import fact_from_message
 from helios.apps.application.ingest import Ingestor
 from helios.apps.composition import open_read_models
 from helios.apps.embedded.traffic import TrafficGenerator
@@ -221,6 +223,28 @@ def test_the_fan_out_sends_every_decision_without_decoding_the_intake_entries(
     assert [m.deduplication_id for m in queue.sent] == [f"decision/{e.position}" for e in fanned]
 
 
+def test_the_fan_out_sends_the_decisions_analytics_counts_and_no_other(
+    store: EventStore, db: ReadModels
+) -> None:
+    """Incident events and the decisions no fact is made of would only be received and
+    dropped by analytics: they are not sent; every decision a fact is made of is."""
+    queue = Sending()
+    _follow(DecisionFanout(store, db, queue), store, db, page_size=100)
+    decisions = [
+        e
+        for e in store.read_log(0, 100_000)
+        if e.name.startswith(("helios.alert.", "helios.incident."))
+    ]
+    assert any(e.name.startswith("helios.incident.") for e in decisions)
+    counted = [
+        e.position
+        for e in decisions
+        if fact_from_message(decision_body(e, tenant="acme", key="k")) is not None
+    ]
+    assert counted and len(counted) < len(decisions)
+    assert [m.deduplication_id for m in queue.sent] == [f"decision/{p}" for p in counted]
+
+
 def _tables(db: ReadModels) -> dict[str, list[Any]]:
     """Every row of every table a rebuild makes, in one order whatever the insertion order."""
     return {table: sorted(db.query(f"SELECT * FROM {table}"), key=repr) for table in REBUILT_TABLES}
@@ -244,3 +268,54 @@ def test_the_projected_rows_are_the_same_whatever_the_pages_hold(
         assert _tables(db) == rows
     finally:
         one_by_one.close()
+
+
+class StatementCount:
+    """The read models, counting the statements (one ``executemany`` is one) of each
+    transaction."""
+
+    def __init__(self, db: ReadModels) -> None:
+        self._db = db
+        self.per_transaction: list[int] = []
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Any]:
+        with self._db.transaction() as cursor:
+            counting = _CountingCursor(cursor)
+            yield counting
+            self.per_transaction.append(counting.statements)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._db, name)
+
+
+class _CountingCursor:
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+        self.statements = 0
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        self.statements += 1
+        return self._cursor.execute(sql, params)
+
+    def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> Any:
+        self.statements += 1
+        return self._cursor.executemany(sql, params)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
+
+
+def test_a_page_is_written_with_a_few_statements_per_table_not_one_per_event(
+    store: EventStore, db: ReadModels
+) -> None:
+    """Alert, member, timeline and activity rows of a page go in one statement per table
+    (the incidents' own rows: one per run of the same kind of change), not one or more per
+    event: a page of 500 entries, most of them decisions, takes under 100."""
+    counting = StatementCount(db)
+    _follow(Projector(store, counting), store, counting, page_size=500)  # type: ignore[arg-type]
+    pages = [n for n in counting.per_transaction if n > 0]
+    decisions = sum(1 for e in store.read_log(0, 100_000) if is_fanned_out(e.name))
+    assert decisions > 1_000
+    assert len(pages) >= 3
+    assert max(pages) < 100, counting.per_transaction

@@ -4,6 +4,8 @@ kind, subject (dedup key, incident id or a change's service), text (one human-re
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import attrs
 
 from helios.ports.read_models import Cursor, ReadModels
@@ -33,13 +35,19 @@ class ActivityRow:
     text: str
 
 
-def add(cursor: Cursor, row: ActivityRow) -> None:
-    """Write the line (once: a page replayed after a crash writes nothing new)."""
-    cursor.execute(
-        "INSERT INTO activity (position, tenant, at, kind, subject, text) "
-        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (position) DO NOTHING",
-        (row.position, row.tenant, row.at, row.kind, row.subject, row.text),
-    )
+_ADD = (
+    "INSERT INTO activity (position, tenant, at, kind, subject, text) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (position) DO NOTHING"
+)
+
+
+def add(cursor: Cursor, rows: Sequence[ActivityRow]) -> None:
+    """Write the lines, in one statement (each once: a page replayed after a crash writes
+    nothing new)."""
+    if rows:
+        cursor.executemany(
+            _ADD, [(r.position, r.tenant, r.at, r.kind, r.subject, r.text) for r in rows]
+        )
 
 
 def add_unless_change_known(cursor: Cursor, row: ActivityRow, *, change_id: str) -> None:

@@ -16,6 +16,7 @@ position of the latest event folded), links (JSON list of ``{"href", "text"}``) 
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from typing import Literal
 
@@ -113,6 +114,7 @@ class AlertRow:
 COLUMNS = tuple(field.name for field in attrs.fields(AlertRow))
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM alerts"
 _WRITTEN = tuple(name for name in COLUMNS if name != "incident_id")
+_written = operator.attrgetter(*_WRITTEN)  # a row's values, in one call (C, not a loop)
 # ``first_seen_at`` is the earliest episode start of any page (0: none yet), whatever page
 # brought it: a late signal can move a start earlier after the row was first written.
 # (A CASE, not min(a, b): PostgreSQL's min() only aggregates.)
@@ -156,7 +158,7 @@ def upsert(
     """
     if not rows:
         return
-    cursor.executemany(_UPSERT, [tuple(getattr(row, name) for name in _WRITTEN) for row in rows])
+    cursor.executemany(_UPSERT, [_written(row) for row in rows])
     alert_labels.replace(
         cursor,
         [
@@ -184,6 +186,13 @@ def set_incident(
     """Point the alert at the incident it joined, whether or not its row was made yet
     (``stream_id``: its alert stream, for a row not made yet)."""
     cursor.execute(_SET_INCIDENT, (tenant, dedup_key, stream_id, incident_id))
+
+
+def set_incidents(cursor: Cursor, joined: Sequence[tuple[str, str, str, str]]) -> None:
+    """``set_incident`` for each (tenant, dedup key, stream id, incident id), in order, in
+    one statement."""
+    if joined:
+        cursor.executemany(_SET_INCIDENT, joined)
 
 
 @attrs.frozen(kw_only=True)

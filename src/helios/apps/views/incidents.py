@@ -53,48 +53,29 @@ DDL = (
 TABLES = ("incidents", "incident_alerts", "incident_timeline")
 
 
-def open_incident(
-    cursor: Cursor, *, incident_id: str, tenant: str, group_key: str, number: int, at: int
-) -> None:
-    """A new open incident without members (written once)."""
-    cursor.execute(
-        "INSERT INTO incidents (incident_id, tenant, group_key, number, status, priority, "
-        "alerts, opened_at, last_change_at) VALUES (?, ?, ?, ?, 'open', NULL, 0, ?, ?) "
-        "ON CONFLICT (incident_id) DO NOTHING",
-        (incident_id, tenant, group_key, number, at, at),
-    )
-
-
-def set_member(
-    cursor: Cursor, *, incident_id: str, dedup_key: str, status: str, priority: str | None, at: int
-) -> None:
-    """Add or update a member, and recount the incident's members."""
-    cursor.execute(
-        "INSERT INTO incident_alerts (incident_id, dedup_key, status, priority) "
-        "VALUES (?, ?, ?, ?) ON CONFLICT (incident_id, dedup_key) DO UPDATE SET "
-        "status = excluded.status, priority = excluded.priority",
-        (incident_id, dedup_key, status, priority),
-    )
-    cursor.execute(
-        "UPDATE incidents SET last_change_at = ?, alerts = (SELECT COUNT(*) FROM "
-        "incident_alerts WHERE incident_alerts.incident_id = ?) WHERE incident_id = ?",
-        (at, incident_id, incident_id),
-    )
-
-
-def set_priority(cursor: Cursor, *, incident_id: str, priority: str | None, at: int) -> None:
-    cursor.execute(
-        "UPDATE incidents SET priority = ?, last_change_at = ? WHERE incident_id = ?",
-        (priority, at, incident_id),
-    )
-
-
-def resolve(cursor: Cursor, *, incident_id: str, at: int) -> None:
-    cursor.execute(
-        "UPDATE incidents SET status = 'resolved', resolved_at = ?, last_change_at = ? "
-        "WHERE incident_id = ?",
-        (at, at, incident_id),
-    )
+_OPEN = (
+    "INSERT INTO incidents (incident_id, tenant, group_key, number, status, priority, "
+    "alerts, opened_at, last_change_at) VALUES (?, ?, ?, ?, 'open', NULL, 0, ?, ?) "
+    "ON CONFLICT (incident_id) DO NOTHING"
+)
+_MEMBER = (
+    "INSERT INTO incident_alerts (incident_id, dedup_key, status, priority) "
+    "VALUES (?, ?, ?, ?) ON CONFLICT (incident_id, dedup_key) DO UPDATE SET "
+    "status = excluded.status, priority = excluded.priority"
+)
+_RECOUNT = (
+    "UPDATE incidents SET last_change_at = ?, alerts = (SELECT COUNT(*) FROM "
+    "incident_alerts WHERE incident_alerts.incident_id = ?) WHERE incident_id = ?"
+)
+_PRIORITY = "UPDATE incidents SET priority = ?, last_change_at = ? WHERE incident_id = ?"
+_RESOLVE = (
+    "UPDATE incidents SET status = 'resolved', resolved_at = ?, last_change_at = ? "
+    "WHERE incident_id = ?"
+)
+_TIMELINE = (
+    "INSERT INTO incident_timeline (incident_id, position, at, kind, dedup_key, detail) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (incident_id, position) DO NOTHING"
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -108,13 +89,63 @@ class TimelineRow:
     """JSON object."""
 
 
-def add_to_timeline(cursor: Cursor, row: TimelineRow) -> None:
-    """Write the timeline entry (once: a page replayed after a crash writes nothing new)."""
-    cursor.execute(
-        "INSERT INTO incident_timeline (incident_id, position, at, kind, dedup_key, detail) "
-        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (incident_id, position) DO NOTHING",
-        (row.incident_id, row.position, row.at, row.kind, row.dedup_key, row.detail),
-    )
+class PageWrites:
+    """What the events of one page change in the incident tables, gathered in log order and
+    written with one ``executemany`` per table (or per run of one kind of statement on
+    ``incidents``), not a statement per event.
+
+    The result is that of running each event's statements in log order: the member and
+    timeline rows only touch their own table and a row per event; the statements on
+    ``incidents`` keep their order; each recount sets both the member count and the time, so
+    of consecutive recounts of one incident only the last is run (after every member row:
+    it counts the same members the last one in log order counted).
+    """
+
+    def __init__(self) -> None:
+        self._members: list[tuple[str, str, str, str | None]] = []
+        self._timeline: list[tuple[str, int, int, str, str | None, str]] = []
+        self._incidents: list[tuple[str, dict[object, tuple[object, ...]]]] = []
+        self._steps = 0
+
+    def open(self, *, incident_id: str, tenant: str, group_key: str, number: int, at: int) -> None:
+        """A new open incident without members (written once)."""
+        self._incident(_OPEN, incident_id, (incident_id, tenant, group_key, number, at, at))
+
+    def member(
+        self, *, incident_id: str, dedup_key: str, status: str, priority: str | None, at: int
+    ) -> None:
+        """Add or update a member, and recount the incident's members."""
+        self._members.append((incident_id, dedup_key, status, priority))
+        self._incident(_RECOUNT, incident_id, (at, incident_id, incident_id))
+
+    def priority(self, *, incident_id: str, priority: str | None, at: int) -> None:
+        self._incident(_PRIORITY, incident_id, (priority, at, incident_id))
+
+    def resolve(self, *, incident_id: str, at: int) -> None:
+        self._incident(_RESOLVE, incident_id, (at, at, incident_id))
+
+    def timeline(self, row: TimelineRow) -> None:
+        """The timeline entry (once: a page replayed after a crash writes nothing new)."""
+        self._timeline.append(
+            (row.incident_id, row.position, row.at, row.kind, row.dedup_key, row.detail)
+        )
+
+    def _incident(self, sql: str, incident_id: str, params: tuple[object, ...]) -> None:
+        # Every statement but a recount runs (keyed by its step); a recount replaces the
+        # incident's earlier one of the same run.
+        key: object = incident_id if sql == _RECOUNT else self._steps
+        self._steps += 1
+        if not self._incidents or self._incidents[-1][0] != sql:
+            self._incidents.append((sql, {}))
+        self._incidents[-1][1][key] = params
+
+    def write(self, cursor: Cursor) -> None:
+        if self._members:
+            cursor.executemany(_MEMBER, self._members)
+        for sql, statements in self._incidents:
+            cursor.executemany(sql, list(statements.values()))
+        if self._timeline:
+            cursor.executemany(_TIMELINE, self._timeline)
 
 
 def counts_by_status(db: ReadModels) -> dict[str, int]:

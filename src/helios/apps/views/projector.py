@@ -242,6 +242,11 @@ class _PageRows:
         self.rules_changed: set[str] = set()
         self.received: dict[uuid.UUID, Envelope] = {}
         self.deliveries = integration_stats.PageCounts()
+        # The page's rows of each table, written with one statement each (``write``).
+        self.lines: list[activity.ActivityRow] = []
+        self.incident_rows = incidents.PageWrites()
+        self.joined: list[tuple[str, str, str, str]] = []
+        """(tenant, dedup key, alert stream, incident) of each alert that joined one."""
         self._seen: dict[uuid.UUID, _AlertSeen] = {}
 
     def alert(self, entry: LogEntry, folded: FoldedAlert) -> None:
@@ -302,15 +307,16 @@ class _PageRows:
         self._seen.clear()
 
     def activity(self, entry: LogEntry, tenant: str, kind: str, subject: str, text: str) -> None:
-        line = activity.ActivityRow(
-            position=entry.position,
-            tenant=tenant,
-            at=getattr(entry.event, "at", 0),
-            kind=kind,
-            subject=subject,
-            text=text,
+        self.lines.append(
+            activity.ActivityRow(
+                position=entry.position,
+                tenant=tenant,
+                at=getattr(entry.event, "at", 0),
+                kind=kind,
+                subject=subject,
+                text=text,
+            )
         )
-        self.writes.append(functools.partial(activity.add, row=line))
 
     def change(self, entry: LogEntry, ingest_id: str, change: Change) -> None:
         # The feed line first, and only for a change not seen before: the same change
@@ -360,7 +366,7 @@ class _PageRows:
             dedup_key=getattr(event, "dedup_key", None),
             detail=orjson.dumps(detail).decode(),
         )
-        self.writes.append(functools.partial(incidents.add_to_timeline, row=timeline))
+        self.incident_rows.timeline(timeline)
 
     def _incident_change(
         self, entry: LogEntry, tenant: str, group_key: str, at: int
@@ -369,14 +375,12 @@ class _PageRows:
         members, the alerts' incident, the activity feed); returns the timeline line's detail."""
         event = entry.event
         incident_id = event.incident_id
-        write = self.writes.append
+        rows = self.incident_rows
         match event:
             case incident.IncidentOpened(number=number):
-                write(
-                    functools.partial(
-                        incidents.open_incident, incident_id=incident_id, tenant=tenant,
-                        group_key=group_key, number=number, at=at,
-                    )
+                rows.open(
+                    incident_id=incident_id, tenant=tenant, group_key=group_key, number=number,
+                    at=at,
                 )  # fmt: skip
                 self.activity(
                     entry,
@@ -392,21 +396,14 @@ class _PageRows:
                     "previous": previous.value if previous else None,
                     "priority": priority.value if priority else None,
                 }
-                write(
-                    functools.partial(
-                        incidents.set_priority,
-                        incident_id=incident_id,
-                        priority=detail["priority"],
-                        at=at,
-                    )
-                )
+                rows.priority(incident_id=incident_id, priority=detail["priority"], at=at)
                 return detail
             case incident.IncidentNotified(notification_id=nid, reason=reason):
                 return {"notification_id": nid, "reason": reason}
             case incident.IncidentNoteAdded(author=author, text=text):
                 return {"author": author, "text": text}
             case incident.IncidentResolved():
-                write(functools.partial(incidents.resolve, incident_id=incident_id, at=at))
+                rows.resolve(incident_id=incident_id, at=at)
                 self.activity(
                     entry,
                     tenant,
@@ -425,26 +422,23 @@ class _PageRows:
         }
         if isinstance(event, incident.IncidentAlertChanged):
             detail["change"] = event.change
-        self.writes.append(
-            functools.partial(
-                incidents.set_member, incident_id=event.incident_id, dedup_key=event.dedup_key,
-                status=event.status.value, priority=detail["priority"], at=at,
-            )
+        self.incident_rows.member(
+            incident_id=event.incident_id, dedup_key=event.dedup_key,
+            status=event.status.value, priority=detail["priority"], at=at,
         )  # fmt: skip
-        self.writes.append(
-            functools.partial(
-                alerts.set_incident,
-                tenant=tenant,
-                dedup_key=event.dedup_key,
-                stream_id=str(alert.alert_stream_id(tenant, event.dedup_key)),
-                incident_id=event.incident_id,
-            )
-        )
+        stream = str(alert.alert_stream_id(tenant, event.dedup_key))
+        self.joined.append((tenant, event.dedup_key, stream, event.incident_id))
         return detail
 
     def write(self, cursor: Cursor, *, labels_unchanged: Callable[[alerts.AlertRow], bool]) -> None:
         # Alert rows first: incident statements of the same page may point them at incidents.
+        # Each table's statements keep their log order; the reads across tables are a
+        # change's line reading ``changes`` (both kept in order in ``writes``) and the
+        # incidents' recount of their members (see ``incidents.PageWrites``).
         alerts.upsert(cursor, list(self.alerts.values()), labels_unchanged=labels_unchanged)
+        alerts.set_incidents(cursor, self.joined)
+        self.incident_rows.write(cursor)
+        activity.add(cursor, self.lines)
         for write in self.writes:
             write(cursor)
 

@@ -1,4 +1,5 @@
-"""Fan-out: every decision of the log, as a message on the analytics queue.
+"""Fan-out: every decision of the log that analytics counts, as a message on the analytics
+queue (``is_fanned_out``: those a fact is made of; the others would be received and dropped).
 
 Accepted signals go too (reduced to what analytics counts them by: source, service,
 severity, labels), so that analytics can count signals per source and the noise dropped as

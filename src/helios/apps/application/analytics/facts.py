@@ -8,7 +8,7 @@ import msgspec
 
 from helios.ports.analytics import Fact
 
-_KINDS = {
+COUNTED = {
     "helios.alert.signal_accepted.v1": "signal",
     "helios.alert.signal_repeated.v1": "duplicate",
     "helios.alert.signal_deduplicated.v1": "duplicate",
@@ -25,7 +25,8 @@ _KINDS = {
     "helios.alert.notification_suppressed.v1": "suppressed",
     "helios.alert.escalation_due.v1": "escalation",
 }
-"""The decisions analytics counts, by wire name; any other decision gives no fact."""
+"""The decisions analytics counts, by wire name; any other decision gives no fact (and the
+fan-out does not send it)."""
 
 
 class BadDecision(ValueError):
@@ -47,7 +48,7 @@ def fact_from_message(body: bytes) -> Fact | None:
         event = message["event"]
     except (msgspec.DecodeError, KeyError, TypeError, ValueError) as error:
         raise BadDecision(f"not a decision message: {error}") from error
-    kind = _KINDS.get(name)
+    kind = COUNTED.get(name)
     if kind is None or not isinstance(event, dict):
         return None
     return _fact(kind, event, position=position, tenant=tenant, key=key)
