@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from idle import _free_port, _load, _routing_key, _start_up, _wait_projected
+from idle import _free_port, _load, _roles, _routing_key, _start_up, _wait_projected
 
 
 def main() -> int:
@@ -74,19 +74,7 @@ def main() -> int:
 
 def _children(root: int) -> dict[str, int]:
     """The children of ``root`` by role (``--child ROLE`` in their command line)."""
-    found: dict[str, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if int(stat.rpartition(")")[2].split()[1]) != root or b"--child" not in argv:
-            continue
-        found[argv[argv.index(b"--child") + 1].decode()] = int(entry.name)
-    return found
+    return {role: pid for role, pid in _roles(root).items() if role != "supervisor"}
 
 
 def _pss_mib(pid: int) -> float:

@@ -28,17 +28,7 @@ from typing import Any
 from helios.adapters import sqlite_idempotency
 from helios.adapters.sqlite_thread import write_transaction
 
-INTAKE_SCHEMA = """
-CREATE TABLE IF NOT EXISTS intake_messages (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    queue TEXT NOT NULL,
-    body BLOB NOT NULL,
-    tenant TEXT NOT NULL,
-    correlation_id TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    sent_at_ms INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS intake_messages_queue ON intake_messages (queue, seq);
+SENDERS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS queue_dedup (
     queue TEXT NOT NULL,
     dedup_id TEXT NOT NULL,
@@ -50,11 +40,31 @@ CREATE TABLE IF NOT EXISTS queue_readiness (
     queue TEXT PRIMARY KEY,
     checked_at_ms INTEGER NOT NULL
 );
+"""
+"""What senders keep beside the messages they commit (deduplication ids, readiness checks):
+in the queue's file, and in the intake file when there is one."""
+
+INTAKE_SCHEMA = (
+    """
+CREATE TABLE IF NOT EXISTS intake_messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue TEXT NOT NULL,
+    body BLOB NOT NULL,
+    tenant TEXT NOT NULL,
+    correlation_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    sent_at_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS intake_messages_queue ON intake_messages (queue, seq);
+"""
+    + SENDERS_SCHEMA
+    + """
 CREATE TABLE IF NOT EXISTS intake_identity (
     only INTEGER PRIMARY KEY CHECK (only = 1),
     intake_id TEXT NOT NULL
 );
 """
+)
 
 POSITIONS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS queue_intake_positions (

@@ -75,7 +75,8 @@ from helios.ports.queue import (
     SeenAs,
 )
 
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS queue_messages (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     queue TEXT NOT NULL,
@@ -95,18 +96,9 @@ CREATE INDEX IF NOT EXISTS queue_messages_ready
     ON queue_messages (queue, visible_at_ms, seq) WHERE dead_at_ms IS NULL;
 CREATE INDEX IF NOT EXISTS queue_messages_dead
     ON queue_messages (queue, dead_at_ms, seq) WHERE dead_at_ms IS NOT NULL;
-CREATE TABLE IF NOT EXISTS queue_dedup (
-    queue TEXT NOT NULL,
-    dedup_id TEXT NOT NULL,
-    expires_at_ms INTEGER NOT NULL,
-    PRIMARY KEY (queue, dedup_id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS queue_dedup_expiry ON queue_dedup (expires_at_ms);
-CREATE TABLE IF NOT EXISTS queue_readiness (
-    queue TEXT PRIMARY KEY,
-    checked_at_ms INTEGER NOT NULL
-);
 """
+    + intake.SENDERS_SCHEMA
+)
 
 DEFAULT_MIN_FREE_BYTES = 32 * 1024 * 1024
 DEFAULT_WAL_LIMIT_BYTES = 16 * 1024 * 1024
