@@ -266,8 +266,8 @@ class AlertMemo:
     def of(self, source: TypedWebhookSource, ruleset: Ruleset) -> Callable[..., _Mapped | None]:
         """``_map_alert`` of an alert of ``source`` under ``ruleset``, memoized: called with
         the alert's bytes (at most ``_MEMO_MAX_ALERT_BYTES``) and ``context``, the tenant, the
-        source, and the group's status and externalURL; its facts memoized apart (an
-        Alertmanager alert's, keyed on its fields but its status and times)."""
+        source, and the group's status and externalURL; its facts memoized apart, keyed on its
+        fields but its status and times (see ``_facts_key``)."""
         known = self._by_ruleset
         for held, mapping in known:
             if held is ruleset:
@@ -311,6 +311,9 @@ class TypedWebhookSource:
     raw_decoder: msgspec.json.Decoder[Any]
     """The webhook with each of its alerts left undecoded (``msgspec.Raw``)."""
     alert_decoder: msgspec.json.Decoder[AlertmanagerAlert]
+    alert_type: type[AlertmanagerAlert]
+    facts_fields: tuple[str, ...]
+    """The alert's fields its facts are found by: all but its status and times."""
     memo: AlertMemo = attrs.field(factory=AlertMemo, eq=False, repr=False)
 
 
@@ -338,6 +341,8 @@ def typed_webhook_source(
         decoder=msgspec.json.Decoder(webhook),
         raw_decoder=msgspec.json.Decoder(raw_webhook),
         alert_decoder=msgspec.json.Decoder(alert),
+        alert_type=alert,
+        facts_fields=tuple(name for name in alert.__struct_fields__ if name not in _TIMING),
         alert_links=alert_links,
         external_link_text=external_link_text,
         alert_kept=tuple(name for name in alert.__struct_fields__ if name not in unmapped),
@@ -345,6 +350,8 @@ def typed_webhook_source(
 
 
 _ANNOTATIONS_ONLY = ("annotations",)
+_TIMING = frozenset({"status", "startsAt", "endsAt"})
+"""An alert's fields that change from one delivery of it to the next (not in its facts)."""
 _ALERTMANAGER = typed_webhook_source(
     AlertmanagerWebhook,
     AlertmanagerAlert,
@@ -546,8 +553,8 @@ def _map_alert(
     decode into the source's alert, or a field check fails. Each check is the one
     ``_alert_signal`` makes, without naming the field (the field checks will).
 
-    ``facts_of`` is ``_facts_of_key`` of the source and ruleset, memoized (Alertmanager's) or
-    not (another source's)."""
+    ``facts_of`` is ``_facts_of_key`` of the source and ruleset, memoized or not (an alert too
+    large to be kept)."""
     tenant, kind, group_status, external_url = context
     alert = check.decode_typed(raw, source.alert_decoder)
     if alert is None:
@@ -558,22 +565,22 @@ def _map_alert(
     at = _typed_time(alert.endsAt if action is Action.RESOLVE else alert.startsAt)
     if at is _INVALID_TIME:
         return None
+    # The same alert comes back with another status and times (its resolve, its next firing):
+    # all else it maps to is found by its other fields.
     if source.alert_kept == _ANNOTATIONS_ONLY:
-        # The same alert comes back with another status and times (its resolve, its next
-        # firing): all else it maps to is found by its other fields, all strings, whose
-        # equality is their identity.
+        # An Alertmanager alert's, all strings, whose equality is their identity (the
+        # ``_facts_key`` of its fields, written out).
         labels, annotations = alert.labels, alert.annotations
-        facts = facts_of(
-            (
-                labels if labels is UNSET else tuple(labels.items()),
-                annotations if annotations is UNSET else tuple(annotations.items()),
-                alert.generatorURL,
-                alert.fingerprint,
-                external_url,
-            )
+        key: tuple[Any, ...] = (
+            labels if labels is UNSET else tuple(labels.items()),
+            annotations if annotations is UNSET else tuple(annotations.items()),
+            alert.generatorURL,
+            alert.fingerprint,
+            external_url,
         )
     else:
-        facts = _facts(source, ruleset, alert, external_url)
+        key = _facts_key(alert, source.facts_fields, external_url)
+    facts = facts_of(key)
     if facts is None:
         return None
     template = None
@@ -598,18 +605,38 @@ def _map_alert(
     )
 
 
+def _facts_key(
+    alert: AlertmanagerAlert, fields: tuple[str, ...], external_url: str
+) -> tuple[Any, ...]:
+    """What an alert's facts are found by: its ``fields`` (a map as its items), then the
+    group's externalURL.
+
+    Type-exact: equal keys are alerts written alike. A number in a map (Grafana's ``values``)
+    is held with its ``repr``, as ``1`` and ``1.0``, or ``0.0`` and ``-0.0``, are equal
+    numbers that details write apart.
+    """
+    key: list[Any] = []
+    for name in fields:
+        value = getattr(alert, name)
+        if type(value) is dict:
+            value = tuple(
+                item if type(item[1]) is str else (*item, repr(item[1])) for item in value.items()
+            )
+        key.append(value)
+    key.append(external_url)
+    return tuple(key)
+
+
 def _facts_of_key(
     source: TypedWebhookSource, ruleset: Ruleset, key: tuple[Any, ...]
 ) -> _Facts | None:
-    """``_facts`` of an Alertmanager alert whose labels, annotations (each as its items, or
-    unset), generatorURL and fingerprint, with the group's externalURL, are ``key``."""
-    labels, annotations, generator_url, fingerprint, external_url = key
-    alert = AlertmanagerAlert(
-        labels=labels if labels is UNSET else dict(labels),
-        annotations=annotations if annotations is UNSET else dict(annotations),
-        generatorURL=generator_url,
-        fingerprint=fingerprint,
-    )
+    """``_facts`` of an alert of ``source`` whose ``_facts_key`` is ``key``."""
+    *values, external_url = key
+    fields: dict[str, Any] = {
+        name: {item[0]: item[1] for item in value} if type(value) is tuple else value
+        for name, value in zip(source.facts_fields, values, strict=True)
+    }
+    alert = source.alert_type(**fields)
     return _facts(source, ruleset, alert, external_url)
 
 
