@@ -311,9 +311,6 @@ class TypedWebhookSource:
     raw_decoder: msgspec.json.Decoder[Any]
     """The webhook with each of its alerts left undecoded (``msgspec.Raw``)."""
     alert_decoder: msgspec.json.Decoder[AlertmanagerAlert]
-    alert_type: type[AlertmanagerAlert]
-    facts_fields: tuple[str, ...]
-    """The alert's fields its facts are found by: all but its status and times."""
     memo: AlertMemo = attrs.field(factory=AlertMemo, eq=False, repr=False)
 
 
@@ -341,8 +338,6 @@ def typed_webhook_source(
         decoder=msgspec.json.Decoder(webhook),
         raw_decoder=msgspec.json.Decoder(raw_webhook),
         alert_decoder=msgspec.json.Decoder(alert),
-        alert_type=alert,
-        facts_fields=tuple(name for name in alert.__struct_fields__ if name not in _TIMING),
         alert_links=alert_links,
         external_link_text=external_link_text,
         alert_kept=tuple(name for name in alert.__struct_fields__ if name not in unmapped),
@@ -350,8 +345,6 @@ def typed_webhook_source(
 
 
 _ANNOTATIONS_ONLY = ("annotations",)
-_TIMING = frozenset({"status", "startsAt", "endsAt"})
-"""An alert's fields that change from one delivery of it to the next (not in its facts)."""
 _ALERTMANAGER = typed_webhook_source(
     AlertmanagerWebhook,
     AlertmanagerAlert,
@@ -568,19 +561,24 @@ def _map_alert(
     # The same alert comes back with another status and times (its resolve, its next firing):
     # all else it maps to is found by its other fields.
     if source.alert_kept == _ANNOTATIONS_ONLY:
-        # An Alertmanager alert's, all strings, whose equality is their identity (the
-        # ``_facts_key`` of its fields, written out).
+        # An Alertmanager alert's, all strings, whose equality is their identity.
         labels, annotations = alert.labels, alert.annotations
-        key: tuple[Any, ...] = (
-            labels if labels is UNSET else tuple(labels.items()),
-            annotations if annotations is UNSET else tuple(annotations.items()),
-            alert.generatorURL,
-            alert.fingerprint,
-            external_url,
+        facts = facts_of(
+            (
+                labels if labels is UNSET else tuple(labels.items()),
+                annotations if annotations is UNSET else tuple(annotations.items()),
+                alert.generatorURL,
+                alert.fingerprint,
+                external_url,
+            )
         )
     else:
-        key = _facts_key(alert, source.facts_fields, external_url)
-    facts = facts_of(key)
+        written = _written_facts(alert)
+        facts = (
+            _facts(source, ruleset, alert, external_url)
+            if written is None
+            else facts_of((written, external_url))
+        )
     if facts is None:
         return None
     template = None
@@ -605,38 +603,39 @@ def _map_alert(
     )
 
 
-def _facts_key(
-    alert: AlertmanagerAlert, fields: tuple[str, ...], external_url: str
-) -> tuple[Any, ...]:
-    """What an alert's facts are found by: its ``fields`` (a map as its items), then the
-    group's externalURL.
+def _written_facts(alert: AlertmanagerAlert) -> bytes | None:
+    """The JSON of an alert but its status and times, what its facts are found by when its
+    fields are not all strings (Grafana's ``values`` are numbers: ``1`` and ``1.0``, or ``0.0``
+    and ``-0.0``, are equal numbers written apart, and so apart in the memo); None when it
+    cannot be written (a lone surrogate in a text)."""
+    try:
+        return _FACTS_ENCODER.encode(_replace(alert, status=UNSET, startsAt=UNSET, endsAt=UNSET))
+    except UnicodeEncodeError:
+        return None
 
-    Type-exact: equal keys are alerts written alike. A number in a map (Grafana's ``values``)
-    is held with its ``repr``, as ``1`` and ``1.0``, or ``0.0`` and ``-0.0``, are equal
-    numbers that details write apart.
-    """
-    key: list[Any] = []
-    for name in fields:
-        value = getattr(alert, name)
-        if type(value) is dict:
-            value = tuple(
-                item if type(item[1]) is str else (*item, repr(item[1])) for item in value.items()
-            )
-        key.append(value)
-    key.append(external_url)
-    return tuple(key)
+
+_FACTS_ENCODER = msgspec.json.Encoder()
+"""Writes the fields in the order they were decoded (as the items of an Alertmanager alert's
+key): a float as the shortest text that reads back as it, so decoding the text gives back the
+same values, types included."""
 
 
 def _facts_of_key(
     source: TypedWebhookSource, ruleset: Ruleset, key: tuple[Any, ...]
 ) -> _Facts | None:
-    """``_facts`` of an alert of ``source`` whose ``_facts_key`` is ``key``."""
-    *values, external_url = key
-    fields: dict[str, Any] = {
-        name: {item[0]: item[1] for item in value} if type(value) is tuple else value
-        for name, value in zip(source.facts_fields, values, strict=True)
-    }
-    alert = source.alert_type(**fields)
+    """``_facts`` of an alert of ``source`` found by ``key``: an Alertmanager alert's labels,
+    annotations (each as its items, or unset), generatorURL and fingerprint, with the group's
+    externalURL; another source's ``_written_facts`` with the group's externalURL."""
+    if source.alert_kept != _ANNOTATIONS_ONLY:
+        written, external_url = key
+        return _facts(source, ruleset, source.alert_decoder.decode(written), external_url)
+    labels, annotations, generator_url, fingerprint, external_url = key
+    alert = AlertmanagerAlert(
+        labels=labels if labels is UNSET else dict(labels),
+        annotations=annotations if annotations is UNSET else dict(annotations),
+        generatorURL=generator_url,
+        fingerprint=fingerprint,
+    )
     return _facts(source, ruleset, alert, external_url)
 
 
