@@ -267,7 +267,7 @@ class AlertMemo:
         """``_map_alert`` of an alert of ``source`` under ``ruleset``, memoized: called with
         the alert's bytes (at most ``_MEMO_MAX_ALERT_BYTES``) and ``context``, the tenant, the
         source, and the group's status and externalURL; its facts memoized apart, keyed on its
-        fields but its status and times (see ``_facts_key``)."""
+        fields but its status and times (see ``_written_facts``)."""
         known = self._by_ruleset
         for held, mapping in known:
             if held is ruleset:
@@ -537,7 +537,7 @@ class _Prepared(msgspec.Struct, frozen=True, gc=False):
 def _map_alert(
     source: TypedWebhookSource,
     ruleset: Ruleset,
-    facts_of: Callable[[tuple[Any, ...]], _Facts | None],
+    facts_of: Callable[[tuple[bytes, str]], _Facts | None],
     raw: bytes,
     context: tuple[str, str, str, str],
 ) -> _Mapped | None:
@@ -559,26 +559,13 @@ def _map_alert(
     if at is _INVALID_TIME:
         return None
     # The same alert comes back with another status and times (its resolve, its next firing):
-    # all else it maps to is found by its other fields.
-    if source.alert_kept == _ANNOTATIONS_ONLY:
-        # An Alertmanager alert's, all strings, whose equality is their identity.
-        labels, annotations = alert.labels, alert.annotations
-        facts = facts_of(
-            (
-                labels if labels is UNSET else tuple(labels.items()),
-                annotations if annotations is UNSET else tuple(annotations.items()),
-                alert.generatorURL,
-                alert.fingerprint,
-                external_url,
-            )
-        )
-    else:
-        written = _written_facts(alert)
-        facts = (
-            _facts(source, ruleset, alert, external_url)
-            if written is None
-            else facts_of((written, external_url))
-        )
+    # all else it maps to is found by its other fields, as written.
+    written = _written_facts(alert)
+    facts = (
+        _facts(source, ruleset, alert, external_url)
+        if written is None
+        else facts_of((written, external_url))
+    )
     if facts is None:
         return None
     template = None
@@ -604,10 +591,13 @@ def _map_alert(
 
 
 def _written_facts(alert: AlertmanagerAlert) -> bytes | None:
-    """The JSON of an alert but its status and times, what its facts are found by when its
-    fields are not all strings (Grafana's ``values`` are numbers: ``1`` and ``1.0``, or ``0.0``
-    and ``-0.0``, are equal numbers written apart, and so apart in the memo); None when it
-    cannot be written (a lone surrogate in a text)."""
+    """The JSON of an alert but its status and times, what its facts are found by; None when
+    it cannot be written (a lone surrogate in a text).
+
+    Type-exact: Grafana's ``values`` are numbers, and ``1`` and ``1.0``, or ``0.0`` and
+    ``-0.0``, are equal numbers written apart (in details too), so apart in the memo. Cheaper
+    than a key of the fields' values: one copy of the struct and one write, in C, and a hash
+    of bytes instead of one per label (the texts are new at every decode)."""
     try:
         return _FACTS_ENCODER.encode(_replace(alert, status=UNSET, startsAt=UNSET, endsAt=UNSET))
     except UnicodeEncodeError:
@@ -615,28 +605,18 @@ def _written_facts(alert: AlertmanagerAlert) -> bytes | None:
 
 
 _FACTS_ENCODER = msgspec.json.Encoder()
-"""Writes the fields in the order they were decoded (as the items of an Alertmanager alert's
-key): a float as the shortest text that reads back as it, so decoding the text gives back the
-same values, types included."""
+"""Writes the fields in the order they were decoded (labels in another order are another
+key, as they are another details text): a float as the shortest text that reads back as it,
+so decoding the text gives back the same values, types included."""
 
 
 def _facts_of_key(
-    source: TypedWebhookSource, ruleset: Ruleset, key: tuple[Any, ...]
+    source: TypedWebhookSource, ruleset: Ruleset, key: tuple[bytes, str]
 ) -> _Facts | None:
-    """``_facts`` of an alert of ``source`` found by ``key``: an Alertmanager alert's labels,
-    annotations (each as its items, or unset), generatorURL and fingerprint, with the group's
-    externalURL; another source's ``_written_facts`` with the group's externalURL."""
-    if source.alert_kept != _ANNOTATIONS_ONLY:
-        written, external_url = key
-        return _facts(source, ruleset, source.alert_decoder.decode(written), external_url)
-    labels, annotations, generator_url, fingerprint, external_url = key
-    alert = AlertmanagerAlert(
-        labels=labels if labels is UNSET else dict(labels),
-        annotations=annotations if annotations is UNSET else dict(annotations),
-        generatorURL=generator_url,
-        fingerprint=fingerprint,
-    )
-    return _facts(source, ruleset, alert, external_url)
+    """``_facts`` of an alert of ``source`` found by ``key``: its ``_written_facts`` and the
+    group's externalURL."""
+    written, external_url = key
+    return _facts(source, ruleset, source.alert_decoder.decode(written), external_url)
 
 
 def _facts(
