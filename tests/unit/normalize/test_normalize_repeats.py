@@ -239,3 +239,39 @@ def test_an_alert_back_with_another_status_or_time_maps_as_the_field_checks_map_
     assert '"annotations":{}' in signals[4].details
     assert '"annotations"' not in signals[5].details
     assert signals[5].summary == "HighErrorRate"
+
+
+def test_a_grafana_alert_back_with_values_written_otherwise_keeps_each_ones_text(
+    make_envelope: MakeEnvelope,
+) -> None:
+    """Grafana's values are numbers: ``1`` and ``1.0``, ``0.0`` and ``-0.0`` are equal but
+    written apart, so an alert back with one where it had the other is its own delivery's."""
+    ruleset = Ruleset()
+    written = ["1", "1.0", "-0.0", "0.0", "1", "4.7", "0.0"]
+    signals = [
+        _same_as_checked(
+            make_envelope(
+                SourceKind.GRAFANA,
+                _webhook(
+                    _alert(
+                        "checkout-1",
+                        startsAt=format_rfc3339(STARTED + 1_000 * index),
+                        values={"A": orjson.loads(text)},
+                        dashboardURL="https://grafana.example.com/d/1",
+                    )
+                ),
+            ),
+            ruleset,
+        ).signals[0]
+        for index, text in enumerate(written)
+    ]
+    assert [orjson.loads(s.details)["values"]["A"] for s in signals] == [
+        1,
+        1.0,
+        -0.0,
+        0.0,
+        1,
+        4.7,
+        0.0,
+    ]
+    assert [s.details.split('"values":{"A":')[1].split("}")[0] for s in signals] == written

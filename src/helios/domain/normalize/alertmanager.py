@@ -266,8 +266,8 @@ class AlertMemo:
     def of(self, source: TypedWebhookSource, ruleset: Ruleset) -> Callable[..., _Mapped | None]:
         """``_map_alert`` of an alert of ``source`` under ``ruleset``, memoized: called with
         the alert's bytes (at most ``_MEMO_MAX_ALERT_BYTES``) and ``context``, the tenant, the
-        source, and the group's status and externalURL; its facts memoized apart (an
-        Alertmanager alert's, keyed on its fields but its status and times)."""
+        source, and the group's status and externalURL; its facts memoized apart, keyed on its
+        fields but its status and times (see ``_written_facts``)."""
         known = self._by_ruleset
         for held, mapping in known:
             if held is ruleset:
@@ -537,7 +537,7 @@ class _Prepared(msgspec.Struct, frozen=True, gc=False):
 def _map_alert(
     source: TypedWebhookSource,
     ruleset: Ruleset,
-    facts_of: Callable[[tuple[Any, ...]], _Facts | None],
+    facts_of: Callable[[tuple[bytes, str]], _Facts | None],
     raw: bytes,
     context: tuple[str, str, str, str],
 ) -> _Mapped | None:
@@ -546,8 +546,8 @@ def _map_alert(
     decode into the source's alert, or a field check fails. Each check is the one
     ``_alert_signal`` makes, without naming the field (the field checks will).
 
-    ``facts_of`` is ``_facts_of_key`` of the source and ruleset, memoized (Alertmanager's) or
-    not (another source's)."""
+    ``facts_of`` is ``_facts_of_key`` of the source and ruleset, memoized or not (an alert too
+    large to be kept)."""
     tenant, kind, group_status, external_url = context
     alert = check.decode_typed(raw, source.alert_decoder)
     if alert is None:
@@ -558,22 +558,14 @@ def _map_alert(
     at = _typed_time(alert.endsAt if action is Action.RESOLVE else alert.startsAt)
     if at is _INVALID_TIME:
         return None
-    if source.alert_kept == _ANNOTATIONS_ONLY:
-        # The same alert comes back with another status and times (its resolve, its next
-        # firing): all else it maps to is found by its other fields, all strings, whose
-        # equality is their identity.
-        labels, annotations = alert.labels, alert.annotations
-        facts = facts_of(
-            (
-                labels if labels is UNSET else tuple(labels.items()),
-                annotations if annotations is UNSET else tuple(annotations.items()),
-                alert.generatorURL,
-                alert.fingerprint,
-                external_url,
-            )
-        )
-    else:
-        facts = _facts(source, ruleset, alert, external_url)
+    # The same alert comes back with another status and times (its resolve, its next firing):
+    # all else it maps to is found by its other fields, as written.
+    written = _written_facts(alert)
+    facts = (
+        _facts(source, ruleset, alert, external_url)
+        if written is None
+        else facts_of((written, external_url))
+    )
     if facts is None:
         return None
     template = None
@@ -598,19 +590,33 @@ def _map_alert(
     )
 
 
+def _written_facts(alert: AlertmanagerAlert) -> bytes | None:
+    """The JSON of an alert but its status and times, what its facts are found by; None when
+    it cannot be written (a lone surrogate in a text).
+
+    Type-exact: Grafana's ``values`` are numbers, and ``1`` and ``1.0``, or ``0.0`` and
+    ``-0.0``, are equal numbers written apart (in details too), so apart in the memo. Cheaper
+    than a key of the fields' values: one copy of the struct and one write, in C, and a hash
+    of bytes instead of one per label (the texts are new at every decode)."""
+    try:
+        return _FACTS_ENCODER.encode(_replace(alert, status=UNSET, startsAt=UNSET, endsAt=UNSET))
+    except UnicodeEncodeError:
+        return None
+
+
+_FACTS_ENCODER = msgspec.json.Encoder()
+"""Writes the fields in the order they were decoded (labels in another order are another
+key, as they are another details text): a float as the shortest text that reads back as it,
+so decoding the text gives back the same values, types included."""
+
+
 def _facts_of_key(
-    source: TypedWebhookSource, ruleset: Ruleset, key: tuple[Any, ...]
+    source: TypedWebhookSource, ruleset: Ruleset, key: tuple[bytes, str]
 ) -> _Facts | None:
-    """``_facts`` of an Alertmanager alert whose labels, annotations (each as its items, or
-    unset), generatorURL and fingerprint, with the group's externalURL, are ``key``."""
-    labels, annotations, generator_url, fingerprint, external_url = key
-    alert = AlertmanagerAlert(
-        labels=labels if labels is UNSET else dict(labels),
-        annotations=annotations if annotations is UNSET else dict(annotations),
-        generatorURL=generator_url,
-        fingerprint=fingerprint,
-    )
-    return _facts(source, ruleset, alert, external_url)
+    """``_facts`` of an alert of ``source`` found by ``key``: its ``_written_facts`` and the
+    group's externalURL."""
+    written, external_url = key
+    return _facts(source, ruleset, source.alert_decoder.decode(written), external_url)
 
 
 def _facts(
