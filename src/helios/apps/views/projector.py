@@ -9,6 +9,7 @@ the same tables.
 from __future__ import annotations
 
 import functools
+import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
@@ -25,7 +26,7 @@ from helios.apps.views import (
     incidents,
     integration_stats,
 )
-from helios.apps.views.positions import forget_position, move_position
+from helios.apps.views.positions import committed_position, forget_position, move_position
 from helios.apps.views.schema import REBUILT_TABLES
 from helios.apps.views.streams import STREAMS_KEPT, AlertStates, FoldedAlert, StreamDirectory
 from helios.domain import alert, incident, ruleset_stream
@@ -104,14 +105,58 @@ class Projector:
         self._states = AlertStates(store, capacity=kept)
         self._labels = _LabelsWritten(capacity=kept)
         self._rules = _Rules(store, db)
+        # Pages from the log (``apply``) and batches just appended (``appended``) come from
+        # two threads: one at a time, each knowing where the other left the position.
+        self._lock = threading.Lock()
+        self._position: int | None = None
+        """Where this projector's last commit left the position (None: read it back)."""
+
+    def reached(self) -> int | None:
+        """Where this projector's last commit left the position (None: not known here). A
+        follower reading pages for it starts after that: what was appended in this process
+        may have been projected straight from the batch (``appended``)."""
+        return self._position
 
     def apply(self, page: Sequence[LogEntry], *, after: int) -> None:
-        """Project one page and move the position from ``after`` to the page's last entry.
+        """Project one page and move the position from ``after`` to the page's last entry
+        (the entries this projector already projected, at or before ``reached()``, are left
+        out).
 
         Raises:
             StoreUnavailable: the store or the read-model database cannot be reached.
             ConcurrencyConflict: another projector moved the position meanwhile.
         """
+        with self._lock:
+            known = self._position
+            if known is not None and known > after:
+                page = [entry for entry in page if entry.position > known]
+                after = known
+            if page:
+                self._apply(page, after=after)
+
+    def appended(self, entries: Sequence[LogEntry], *, before: int) -> bool:
+        """Project a batch the store just committed, from its events as decided (no log
+        read, no decoding): the rows ``apply`` would write for them, with the position, in
+        one transaction. Only when the position is at ``before`` (the log's end before the
+        batch); otherwise the batch is left to the follower, which reads it from the log.
+        Returns whether it was projected.
+
+        Raises:
+            StoreUnavailable: the store or the read-model database cannot be reached.
+            ConcurrencyConflict: another projector moved the position meanwhile.
+        """
+        if not entries:
+            return False
+        with self._lock:
+            if self._position is None:
+                self._position = committed_position(self._db, FOLLOWER)
+            if self._position != before:
+                return False
+            self._apply(entries, after=before)
+            return True
+
+    def _apply(self, page: Sequence[LogEntry], *, after: int) -> None:
+        self._position = None  # unknown until the commit succeeds
         self._directory.learn(page)
         page_rows = _PageRows()
         for entry in page:
@@ -132,6 +177,7 @@ class Projector:
             raise
         self._directory.saved()
         self._labels.written(page_rows.alerts.values())
+        self._position = page[-1].position
 
     def reset(self) -> None:
         """Forget every projected row and the position (the next run rebuilds from 0).
@@ -139,7 +185,8 @@ class Projector:
         Raises:
             StoreUnavailable: the read-model database cannot be reached.
         """
-        with self._db.transaction() as cursor:
+        with self._lock, self._db.transaction() as cursor:
+            self._position = None
             for table in REBUILT_TABLES:
                 cursor.execute(f"DELETE FROM {table}")
             forget_position(cursor, FOLLOWER)

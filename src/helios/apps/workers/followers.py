@@ -85,7 +85,10 @@ class Lead:
 class Follower(Protocol):
     """A reader of the log. One may also say which entries it has no use for, by their
     stored name, with a ``left_encoded(name) -> bool`` attribute: those come with ``event``
-    None, undecoded (decoding is most of the cost of reading a page)."""
+    None, undecoded (decoding is most of the cost of reading a page); and one that also
+    applies entries by other means (the projector, from batches just appended in its
+    process) says how far it got with a ``reached() -> int | None`` attribute, after which
+    ``follow`` reads on."""
 
     name: str
 
@@ -161,13 +164,14 @@ async def follow(
     """
     log = _log.bind(follower=follower.name)
     read = functools.partial(store.read_log, encoded=getattr(follower, "left_encoded", None))
+    reached: Callable[[], int | None] = getattr(follower, "reached", lambda: None)
     position: int | None = None
     failures = 0
     while not stop.is_set():
         try:
             if position is None:
                 position = await anyio.to_thread.run_sync(committed_position, db, follower.name)
-            after = position
+            after = position = max(position, reached() or 0)
             if after_lead is not None:
                 await after_lead.wait(stop)
             page = await anyio.to_thread.run_sync(read, after, page_size)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import signal
+from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 
 import anyio.to_thread
@@ -13,6 +14,7 @@ import structlog
 from helios.apps.application.ingest import Snapshotting
 from helios.apps.composition import (
     Services,
+    observe_appends,
     open_fetcher,
     open_mailer,
     open_queue,
@@ -29,6 +31,7 @@ from helios.apps.workers.notifier import Dispatcher, NotificationOutbox
 from helios.apps.workers.scheduler import Scheduler
 from helios.apps.workers.subscriptions import ConfirmationRequests, SubscriptionConfirmer
 from helios.apps.workers.trim import IdleTrim, release_freed_memory
+from helios.ports.event_store import LogEntry
 from helios.ports.http import HttpFetcher
 from helios.ports.mailer import Mailer
 from helios.ports.read_models import ReadModels
@@ -156,8 +159,27 @@ async def run_followers(
             tasks.append(behind(decisions, db=fanout_db))
         if projector:
             projecting = Projector(services.store, projector_db, kept=kept)
+            if not settings.project_from_log:
+                stop_inline = observe_appends(services.store, _inline(projecting))
+                if stop_inline is not None:
+                    stack.callback(stop_inline)
             tasks.append(each(projecting, db=projector_db, leads=lead))
         await asyncio.gather(*tasks)
+
+
+def _inline(projector: Projector) -> Callable[[Sequence[LogEntry], int], None]:
+    """What projects each batch this process appends as it commits (``Projector.appended``):
+    the read models are current before the worker takes its next batch, without the
+    follower reading and decoding the log. Whatever it does not project (a failure, or the
+    position elsewhere) the follower reads from the log as before."""
+
+    def appended(entries: Sequence[LogEntry], before: int) -> None:
+        try:
+            projector.appended(entries, before=before)
+        except Exception as error:  # the batch is committed: never fail the append for this
+            _log.warning("projector.inline_skipped", error=repr(error), before=before)
+
+    return appended
 
 
 def _projector_elsewhere(services: Services, db: ReadModels) -> LeadElsewhere:
