@@ -199,3 +199,35 @@ def test_a_lead_that_cannot_be_asked_holds_no_follower() -> None:
         await asyncio.wait_for(LeadElsewhere(unreachable, most_s=30.0).wait(asyncio.Event()), 5)
 
     asyncio.run(run())
+
+
+def test_a_follower_after_a_lead_projecting_inline_waits_while_the_ingest_queue_holds_a_burst(
+    db: ReadModels,
+) -> None:
+    """Caught up after every batch, the lead still goes first while messages wait; the
+    follower reads once the queue is empty, and the queue is asked at most every ``every_s``."""
+
+    async def run() -> None:
+        waiting = [3]
+        asked: list[float] = []
+
+        async def backlog() -> int:
+            asked.append(time.monotonic())
+            return waiting[0]
+
+        log, follower, stop = Log(), Keeping(), asyncio.Event()
+        lead = Lead(most_s=60.0, backlog=backlog, every_s=0.05)
+        lead.read(caught_up=True)
+        log.add(5)
+        task = asyncio.create_task(
+            follow(follower, store=log, db=db, stop=stop, poll_s=0.05, after_lead=lead)
+        )
+        await asyncio.sleep(0.4)
+        assert follower.positions == []
+        assert 3 <= len(asked) <= 10
+        waiting[0] = 0
+        await _until(lambda: follower.positions == [1, 2, 3, 4, 5], within_s=5.0)
+        stop.set()
+        await asyncio.wait_for(task, 5.0)
+
+    asyncio.run(run())

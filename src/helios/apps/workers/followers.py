@@ -21,8 +21,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 import anyio.to_thread
@@ -62,12 +63,27 @@ class Appended:
 
 class Lead:
     """Whether a leading follower is caught up with the log, for the followers that let it go
-    first (see the module's docstring). Used from the event loop only."""
+    first (see the module's docstring). Used from the event loop only.
 
-    def __init__(self, *, most_s: float = LEAD_WAIT_S) -> None:
+    ``backlog``: when the lead projects the ingest worker's batches as they commit (see
+    ``Projector.appended``), it is caught up with the log after every batch, burst or not;
+    the followers then also wait while the ingest queue holds messages (asked once per
+    ``every_s`` for all of them; a queue that cannot answer counts as empty)."""
+
+    def __init__(
+        self,
+        *,
+        most_s: float = LEAD_WAIT_S,
+        backlog: Callable[[], Awaitable[int]] | None = None,
+        every_s: float = 0.1,
+    ) -> None:
         self.most_s = most_s
         self.caught_up = False
         self._event = asyncio.Event()
+        self._backlog = backlog
+        self._every_s = every_s
+        self._asked_at = -math.inf
+        self._pending = False
 
     def read(self, *, caught_up: bool) -> None:
         """The lead applied a page (``caught_up``: it was the end of the log) or is behind."""
@@ -77,9 +93,29 @@ class Lead:
             event.set()
 
     async def wait(self, stop: asyncio.Event) -> None:
-        """Until the lead is caught up, ``stop``, or ``most_s``."""
+        """Until the lead is caught up (and the ingest queue empty), ``stop``, or ``most_s``."""
         if not self.caught_up:
             await _first_of(stop, self._event, self.most_s)
+            return
+        if self._backlog is None:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.most_s
+        while not stop.is_set() and await self._waiting(loop.time()):
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            await wait_or_stop(stop, min(self._every_s, left))
+
+    async def _waiting(self, now: float) -> bool:
+        """Whether the ingest queue holds messages, as last asked (at most ``every_s`` ago)."""
+        if self._backlog is not None and now - self._asked_at >= self._every_s:
+            self._asked_at = now
+            try:
+                self._pending = await self._backlog() > 0
+            except QueueUnavailable:
+                self._pending = False
+        return self._pending
 
 
 class Follower(Protocol):

@@ -115,7 +115,10 @@ async def run_followers(
     release = functools.partial(_release, log)
     idle = IdleTrim(quiet_s=settings.idle_trim_s, every_s=TRIM_EVERY_S, release=release)
     worked = idle.worked
-    lead = Lead()
+    # Projected inline, the projector is current after every batch: the others let the
+    # ingest worker go first while its queue holds a burst.
+    inline = projector and not settings.project_from_log
+    lead = Lead(backlog=services.queue.depth if inline and appended is not None else None)
     each = functools.partial(
         follow, store=log, stop=stop, poll_s=poll, on_page=worked, appended=appended
     )
@@ -159,7 +162,7 @@ async def run_followers(
             tasks.append(behind(decisions, db=fanout_db))
         if projector:
             projecting = Projector(services.store, projector_db, kept=kept)
-            if not settings.project_from_log:
+            if inline:
                 stop_inline = observe_appends(services.store, _inline(projecting))
                 if stop_inline is not None:
                     stack.callback(stop_inline)
