@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from read_model_fixtures import (  # noqa: F401  (fixtures are registered by being imported here)
@@ -16,6 +17,7 @@ from read_model_fixtures import (  # noqa: F401  (fixtures are registered by bei
     store_fixture,
 )
 
+from helios.adapters.store.factory import open_event_store
 from helios.apps.application.ingest import Ingestor
 from helios.apps.composition import observe_appends
 from helios.apps.embedded.traffic import TrafficGenerator
@@ -93,7 +95,7 @@ class CountingLog:
 
 
 def test_batches_projected_as_they_commit_give_the_rows_of_a_rebuild(
-    store: EventStore, db: ReadModels
+    store: EventStore, db: ReadModels, tmp_path: Path
 ) -> None:
     """Every batch is projected inline and the position follows the log's end; the follower,
     woken after the batches, is given nothing of them to read again."""
@@ -101,17 +103,21 @@ def test_batches_projected_as_they_commit_give_the_rows_of_a_rebuild(
     inline = Inline(projector)
     log = CountingLog(store)
     ingestor = Ingestor(store)
-    envelopes = _envelopes(160)
+    envelopes = _envelopes(163)
+    elsewhere = open_event_store(f"sqlite:{tmp_path / 'helios.db'}")  # the fixture's file
 
     async def scenario() -> None:
         stop, appended = asyncio.Event(), Appended()
         following = asyncio.create_task(
             follow(projector, store=log, db=db, stop=stop, poll_s=30, appended=appended)
         )
-        while log.reads == 0:  # it read the empty log and waits for more
+        while log.reads == 0:  # it read its position and the log, and waits for more
             await asyncio.sleep(0.01)
-        for first in range(0, len(envelopes), 40):
+        for first in range(0, len(envelopes) - 3, 40):
             await asyncio.to_thread(ingestor.ingest, envelopes[first : first + 40])
+            if first == 40:
+                # What another process appends meanwhile: the next batch catches up with it.
+                await asyncio.to_thread(Ingestor(elsewhere).ingest, envelopes[-3:])
         tick = ["checkout-latency", "disk-full"]
         await asyncio.to_thread(ingestor.tick, "acme", tick, T0 + 3_600_000)
         appended.appended()
@@ -122,8 +128,11 @@ def test_batches_projected_as_they_commit_give_the_rows_of_a_rebuild(
 
     stop_inline = observe_appends(store, inline)
     assert stop_inline is not None
-    asyncio.run(scenario())
-    stop_inline()
+    try:
+        asyncio.run(scenario())
+    finally:
+        stop_inline()
+        elsewhere.close()
     assert len(inline.outcomes) == 5 and all(outcome is True for outcome in inline.outcomes)
     assert committed_position(db, "projector") == store.max_position()
     assert log.entries == 0
@@ -135,16 +144,16 @@ def test_batches_projected_as_they_commit_give_the_rows_of_a_rebuild(
 def test_what_the_inline_path_could_not_project_the_follower_does_and_nothing_twice(
     store: EventStore, db: ReadModels
 ) -> None:
-    """A batch committed before the observer (the position is then behind the batches that
-    follow) and a batch whose read-model transaction failed are left to the follower; once it
-    caught up, batches are projected inline again; duplicates and activity lines, which add
-    up, are those of a rebuild."""
+    """A batch committed before the observer, too far behind to catch up with, and a batch
+    whose read-model transaction failed (the next one then is too far behind) are left to
+    the follower; once it caught up, batches are projected inline again; duplicates and
+    activity lines, which add up, are those of a rebuild."""
     failing = FailingOnce(db)
-    projector = Projector(store, failing)  # type: ignore[arg-type]
+    projector = Projector(store, failing, catch_up=5)  # type: ignore[arg-type]
     inline = Inline(projector)
     ingestor = Ingestor(store)
     envelopes = _envelopes(200)
-    ingestor.ingest(envelopes[:40])  # nobody observing yet
+    ingestor.ingest(envelopes[:40])  # nobody observing yet: more than 5 entries
     stop = observe_appends(store, inline)
     assert stop is not None
     ingestor.ingest(envelopes[40:80])

@@ -47,6 +47,9 @@ from helios.ports.event_store import EventStore, LogEntry
 from helios.ports.read_models import Cursor, ReadModels
 
 FOLLOWER = "projector"
+CATCH_UP = 500
+"""Most entries appended by others that a batch's inline projection reads from the log and
+projects first (``Projector.appended``); further behind, it leaves the batch to the follower."""
 
 # Alert decisions worth a line in the activity feed (signals and bookkeeping are not).
 _ACTIVITY: dict[type, str] = {
@@ -96,10 +99,19 @@ class Projector:
         says it): the log's largest entries are not decoded."""
         return name == _NORMALIZED
 
-    def __init__(self, store: EventStore, db: ReadModels, *, kept: int = STREAMS_KEPT) -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        db: ReadModels,
+        *,
+        kept: int = STREAMS_KEPT,
+        catch_up: int = CATCH_UP,
+    ) -> None:
         """``kept``: how many alerts' states, stream names and written labels stay in memory
-        (the most recently used; the others are read back when they come up again)."""
+        (the most recently used; the others are read back when they come up again);
+        ``catch_up``: see ``appended``."""
         self._store = store
+        self._catch_up = max(1, catch_up)
         self._db = db
         self._directory = StreamDirectory(db, store, capacity=kept)
         self._states = AlertStates(store, capacity=kept)
@@ -137,9 +149,11 @@ class Projector:
     def appended(self, entries: Sequence[LogEntry], *, before: int) -> bool:
         """Project a batch the store just committed, from its events as decided (no log
         read, no decoding): the rows ``apply`` would write for them, with the position, in
-        one transaction. Only when the position is at ``before`` (the log's end before the
-        batch); otherwise the batch is left to the follower, which reads it from the log.
-        Returns whether it was projected.
+        one transaction. The position must be at ``before`` (the log's end before the
+        batch), or fewer than ``catch_up`` entries behind it (what another process appended
+        meanwhile: read from the log and projected first, in the same transaction);
+        otherwise the batch is left to the follower, which reads it from the log. Returns
+        whether it was projected.
 
         Raises:
             StoreUnavailable: the store or the read-model database cannot be reached.
@@ -148,11 +162,19 @@ class Projector:
         if not entries:
             return False
         with self._lock:
-            if self._position is None:
-                self._position = committed_position(self._db, FOLLOWER)
-            if self._position != before:
-                return False
-            self._apply(entries, after=before)
+            position = self._position
+            if position is None:
+                position = self._position = committed_position(self._db, FOLLOWER)
+            if position > before:
+                return False  # the follower was quicker
+            missed: Sequence[LogEntry] = ()
+            if position < before:
+                limit = self._catch_up
+                missed = self._store.read_log(position, limit, encoded=self.left_encoded)
+                if len(missed) == limit and missed[-1].position <= before:
+                    return False  # further behind than worth reading here
+                missed = [entry for entry in missed if entry.position <= before]
+            self._apply([*missed, *entries], after=position)
             return True
 
     def _apply(self, page: Sequence[LogEntry], *, after: int) -> None:
@@ -333,7 +355,9 @@ class _PageRows:
 
     def finish(self) -> None:
         """Make the row and the deadline of every alert the page changed (after its last
-        entry, before ``write``)."""
+        entry, before ``write``); a row carries the incident its alert last joined in the
+        page, if any."""
+        incident_of = {stream: incident for _, _, stream, incident in self.joined}
         for stream, seen in self._seen.items():
             state = seen.state
             episode = state.episode
@@ -345,6 +369,7 @@ class _PageRows:
                 "last_change_at": seen.last_change_at,
                 "position": seen.position,
                 "first_seen_at": seen.first_seen_at,
+                "incident_id": incident_of.get(str(stream)),
             }
             self.alerts[stream] = _alert_row(state, seen.factors, common)
             self.deadlines[stream] = (
@@ -482,8 +507,10 @@ class _PageRows:
         # Each table's statements keep their log order; the reads across tables are a
         # change's line reading ``changes`` (both kept in order in ``writes``) and the
         # incidents' recount of their members (see ``incidents.PageWrites``).
-        alerts.upsert(cursor, list(self.alerts.values()), labels_unchanged=labels_unchanged)
-        alerts.set_incidents(cursor, self.joined)
+        rows = list(self.alerts.values())
+        alerts.upsert(cursor, rows, labels_unchanged=labels_unchanged)
+        written = {row.stream_id for row in rows if row.incident_id is not None}
+        alerts.set_incidents(cursor, [join for join in self.joined if join[2] not in written])
         self.incident_rows.write(cursor)
         activity.add(cursor, self.lines)
         for write in self.writes:
