@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 
 from helios.apps.composition import open_read_models
-from helios.apps.workers.followers import Appended, Lead, LeadElsewhere, follow
+from helios.apps.workers.followers import (
+    Appended,
+    Lead,
+    LeadElsewhere,
+    LeadItself,
+    QueueDrained,
+    follow,
+)
 from helios.ports.event_store import LogEntry, StoreUnavailable
 from helios.ports.read_models import ReadModels
 
@@ -216,7 +223,7 @@ def test_a_follower_after_a_lead_projecting_inline_waits_while_the_ingest_queue_
             return waiting[0]
 
         log, follower, stop = Log(), Keeping(), asyncio.Event()
-        lead = Lead(most_s=60.0, backlog=backlog, every_s=0.05)
+        lead = Lead(most_s=60.0, drained=QueueDrained(backlog, most_s=60.0, every_s=0.05))
         lead.read(caught_up=True)
         log.add(5)
         task = asyncio.create_task(
@@ -229,5 +236,26 @@ def test_a_follower_after_a_lead_projecting_inline_waits_while_the_ingest_queue_
         await _until(lambda: follower.positions == [1, 2, 3, 4, 5], within_s=5.0)
         stop.set()
         await asyncio.wait_for(task, 5.0)
+
+    asyncio.run(run())
+
+
+def test_the_lead_itself_waits_for_the_queue_only_once_caught_up_with_the_log() -> None:
+    """Behind, it reads on (nothing else projects what it is behind on); caught up, it
+    leaves the batches being decided to the inline path until the queue is drained."""
+
+    async def run() -> None:
+        async def busy() -> int:
+            return 1
+
+        lead, stop = Lead(), asyncio.Event()
+        itself = LeadItself(lead, QueueDrained(busy, most_s=0.3, every_s=0.05))
+        began = time.monotonic()
+        await itself.wait(stop)
+        assert time.monotonic() - began < 0.1
+        lead.read(caught_up=True)
+        began = time.monotonic()
+        await itself.wait(stop)
+        assert time.monotonic() - began >= 0.25
 
     asyncio.run(run())

@@ -61,29 +61,54 @@ class Appended:
         await _first_of(stop, self._event, seconds)
 
 
+class QueueDrained:
+    """Whether the ingest queue of the process has been drained: a wait for the followers
+    that let the ingest worker go first while it holds messages (asked once per
+    ``every_s`` for all of them; a queue that cannot answer counts as drained). Used from
+    the event loop only."""
+
+    def __init__(
+        self, depth: Callable[[], Awaitable[int]], *, most_s: float, every_s: float = 0.1
+    ) -> None:
+        self.most_s = most_s
+        self._depth = depth
+        self._every_s = every_s
+        self._asked_at = -math.inf
+        self._pending = False
+
+    async def wait(self, stop: asyncio.Event, *, most_s: float | None = None) -> None:
+        """Until the queue holds no message, ``stop``, or ``most_s`` (the instance's)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (self.most_s if most_s is None else most_s)
+        while not stop.is_set() and await self._waiting(loop.time()):
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            await wait_or_stop(stop, min(self._every_s, left))
+
+    async def _waiting(self, now: float) -> bool:
+        if now - self._asked_at >= self._every_s:
+            self._asked_at = now
+            try:
+                self._pending = await self._depth() > 0
+            except QueueUnavailable:
+                self._pending = False
+        return self._pending
+
+
 class Lead:
     """Whether a leading follower is caught up with the log, for the followers that let it go
     first (see the module's docstring). Used from the event loop only.
 
-    ``backlog``: when the lead projects the ingest worker's batches as they commit (see
+    ``drained``: when the lead projects the ingest worker's batches as they commit (see
     ``Projector.appended``), it is caught up with the log after every batch, burst or not;
-    the followers then also wait while the ingest queue holds messages (asked once per
-    ``every_s`` for all of them; a queue that cannot answer counts as empty)."""
+    the followers then also wait for the ingest queue to be drained, at most ``most_s``."""
 
-    def __init__(
-        self,
-        *,
-        most_s: float = LEAD_WAIT_S,
-        backlog: Callable[[], Awaitable[int]] | None = None,
-        every_s: float = 0.1,
-    ) -> None:
+    def __init__(self, *, most_s: float = LEAD_WAIT_S, drained: QueueDrained | None = None) -> None:
         self.most_s = most_s
         self.caught_up = False
         self._event = asyncio.Event()
-        self._backlog = backlog
-        self._every_s = every_s
-        self._asked_at = -math.inf
-        self._pending = False
+        self._drained = drained
 
     def read(self, *, caught_up: bool) -> None:
         """The lead applied a page (``caught_up``: it was the end of the log) or is behind."""
@@ -93,29 +118,27 @@ class Lead:
             event.set()
 
     async def wait(self, stop: asyncio.Event) -> None:
-        """Until the lead is caught up (and the ingest queue empty), ``stop``, or ``most_s``."""
+        """Until the lead is caught up (and the ingest queue drained), ``stop``, or
+        ``most_s``."""
         if not self.caught_up:
             await _first_of(stop, self._event, self.most_s)
-            return
-        if self._backlog is None:
-            return
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.most_s
-        while not stop.is_set() and await self._waiting(loop.time()):
-            left = deadline - loop.time()
-            if left <= 0:
-                return
-            await wait_or_stop(stop, min(self._every_s, left))
+        elif self._drained is not None:
+            await self._drained.wait(stop, most_s=self.most_s)
 
-    async def _waiting(self, now: float) -> bool:
-        """Whether the ingest queue holds messages, as last asked (at most ``every_s`` ago)."""
-        if self._backlog is not None and now - self._asked_at >= self._every_s:
-            self._asked_at = now
-            try:
-                self._pending = await self._backlog() > 0
-            except QueueUnavailable:
-                self._pending = False
-        return self._pending
+
+class LeadItself:
+    """What the lead waits on before each page when the ingest worker's batches are
+    projected inline, as they commit: nothing while it is behind the log (it catches up as
+    any follower), else the ingest queue drained, so that it does not race the inline path
+    for a batch just committed, projecting it page by page from the log."""
+
+    def __init__(self, lead: Lead, drained: QueueDrained) -> None:
+        self._lead = lead
+        self._drained = drained
+
+    async def wait(self, stop: asyncio.Event) -> None:
+        if self._lead.caught_up:
+            await self._drained.wait(stop)
 
 
 class Follower(Protocol):

@@ -25,7 +25,16 @@ from helios.apps.views.positions import committed_position
 from helios.apps.views.projector import FOLLOWER as PROJECTOR
 from helios.apps.views.projector import Projector
 from helios.apps.workers.fanout import DecisionFanout
-from helios.apps.workers.followers import Appended, Lead, LeadElsewhere, LeadWait, follow
+from helios.apps.workers.followers import (
+    LEAD_WAIT_S,
+    Appended,
+    Lead,
+    LeadElsewhere,
+    LeadItself,
+    LeadWait,
+    QueueDrained,
+    follow,
+)
 from helios.apps.workers.ingest import Committed, IngestWorker
 from helios.apps.workers.notifier import Dispatcher, NotificationOutbox
 from helios.apps.workers.scheduler import Scheduler
@@ -40,6 +49,9 @@ _log = structlog.get_logger(__name__)
 
 ANALYTICS_QUEUE = "analytics"
 TRIM_EVERY_S = 30.0
+INLINE_WAIT_S = 30.0
+"""The longest the projector's follower waits for the ingest queue to be drained when the
+worker's batches are projected inline (what others appended waits that long at most)."""
 """The least time between two trims of the worker's memory (each collects the whole heap)."""
 
 
@@ -115,10 +127,8 @@ async def run_followers(
     release = functools.partial(_release, log)
     idle = IdleTrim(quiet_s=settings.idle_trim_s, every_s=TRIM_EVERY_S, release=release)
     worked = idle.worked
-    # Projected inline, the projector is current after every batch: the others let the
-    # ingest worker go first while its queue holds a burst.
     inline = projector and not settings.project_from_log
-    lead = Lead(backlog=services.queue.depth if inline and appended is not None else None)
+    lead, projector_waits = _leads(services, inline=inline and appended is not None)
     each = functools.partial(
         follow, store=log, stop=stop, poll_s=poll, on_page=worked, appended=appended
     )
@@ -166,8 +176,21 @@ async def run_followers(
                 stop_inline = observe_appends(services.store, _inline(projecting))
                 if stop_inline is not None:
                     stack.callback(stop_inline)
-            tasks.append(each(projecting, db=projector_db, leads=lead))
+            tasks.append(each(projecting, db=projector_db, leads=lead, after_lead=projector_waits))
         await asyncio.gather(*tasks)
+
+
+def _leads(services: Services, *, inline: bool) -> tuple[Lead, LeadWait | None]:
+    """The projector's ``Lead`` for the others, and what it waits on itself. Projected
+    ``inline`` (with the ingest worker in this process), the projector is current after every
+    batch, and the worker goes first while its queue holds a burst: the others wait for the
+    queue to be drained (a second at most per page, as for the lead), and so does the
+    projector's own follower once caught up (``LeadItself``)."""
+    if not inline:
+        return Lead(), None
+    depth = services.queue.depth
+    lead = Lead(drained=QueueDrained(depth, most_s=LEAD_WAIT_S))
+    return lead, LeadItself(lead, QueueDrained(depth, most_s=INLINE_WAIT_S))
 
 
 def _inline(projector: Projector) -> Callable[[Sequence[LogEntry], int], None]:
