@@ -97,9 +97,10 @@ class CountingLog:
 def test_batches_projected_as_they_commit_give_the_rows_of_a_rebuild(
     store: EventStore, db: ReadModels, tmp_path: Path
 ) -> None:
-    """Every batch is projected inline and the position follows the log's end; the follower,
+    """Every batch is projected inline (in transactions of 37 entries, so that an alert's
+    events fall on both sides of some) and the position follows the log's end; the follower,
     woken after the batches, is given nothing of them to read again."""
-    projector = Projector(store, db)
+    projector = Projector(store, db, inline_page=37)
     inline = Inline(projector)
     log = CountingLog(store)
     ingestor = Ingestor(store)
