@@ -225,9 +225,8 @@ def main() -> None:
         left_out = stage == "enqueue" or (stage == "projector log" and not args.from_log)
         total += 0.0 if left_out else seconds
         print(f"  {stage:<16} {seconds:>9.2f} {seconds * 100:>9.0f}")
-    print(
-        f"  {'worker total':<16} {total:>9.2f} {total * 100:>9.0f}  (all but enqueue{'' if args.from_log else ', projector log'})"
-    )
+    left = "enqueue" if args.from_log else "enqueue, projector log"
+    print(f"  {'worker total':<16} {total:>9.2f} {total * 100:>9.0f}  (all but {left})")
 
 
 if __name__ == "__main__":
