@@ -259,3 +259,25 @@ def test_the_lead_itself_waits_for_the_queue_only_once_caught_up_with_the_log() 
         assert time.monotonic() - began >= 0.25
 
     asyncio.run(run())
+
+
+def test_the_lead_itself_stops_waiting_when_a_batch_was_left_to_it() -> None:
+    """A batch the inline path did not project is in the log for the follower alone: the
+    wait for the queue to be drained ends at once rather than after its most."""
+
+    async def run() -> None:
+        async def busy() -> int:
+            return 1
+
+        lead, stop = Lead(), asyncio.Event()
+        lead.read(caught_up=True)
+        itself = LeadItself(lead, QueueDrained(busy, most_s=30.0, every_s=0.05))
+        waiting = asyncio.create_task(itself.wait(stop))
+        await asyncio.sleep(0.2)
+        assert not waiting.done()
+        began = time.monotonic()
+        await asyncio.to_thread(itself.left_to_follower)
+        await asyncio.wait_for(waiting, 5.0)
+        assert time.monotonic() - began < 1.0
+
+    asyncio.run(run())

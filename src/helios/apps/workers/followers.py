@@ -76,11 +76,18 @@ class QueueDrained:
         self._asked_at = -math.inf
         self._pending = False
 
-    async def wait(self, stop: asyncio.Event, *, most_s: float | None = None) -> None:
-        """Until the queue holds no message, ``stop``, or ``most_s`` (the instance's)."""
+    async def wait(
+        self,
+        stop: asyncio.Event,
+        *,
+        most_s: float | None = None,
+        unless: Callable[[], bool] = lambda: False,
+    ) -> None:
+        """Until the queue holds no message, ``stop``, ``unless()``, or ``most_s`` (the
+        instance's)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + (self.most_s if most_s is None else most_s)
-        while not stop.is_set() and await self._waiting(loop.time()):
+        while not stop.is_set() and not unless() and await self._waiting(loop.time()):
             left = deadline - loop.time()
             if left <= 0:
                 return
@@ -130,15 +137,23 @@ class LeadItself:
     """What the lead waits on before each page when the ingest worker's batches are
     projected inline, as they commit: nothing while it is behind the log (it catches up as
     any follower), else the ingest queue drained, so that it does not race the inline path
-    for a batch just committed, projecting it page by page from the log."""
+    for a batch just committed, projecting it page by page from the log. A batch the inline
+    path left to it (``left_to_follower``: the projector too far behind, a failure) ends the
+    wait: it is in the log, and only the follower will project it."""
 
     def __init__(self, lead: Lead, drained: QueueDrained) -> None:
         self._lead = lead
         self._drained = drained
+        self._left = False
+
+    def left_to_follower(self) -> None:
+        """A batch was not projected inline (callable from any thread)."""
+        self._left = True
 
     async def wait(self, stop: asyncio.Event) -> None:
         if self._lead.caught_up:
-            await self._drained.wait(stop)
+            await self._drained.wait(stop, unless=lambda: self._left)
+        self._left = False
 
 
 class Follower(Protocol):

@@ -173,14 +173,14 @@ async def run_followers(
         if projector:
             projecting = Projector(services.store, projector_db, kept=kept)
             if inline:
-                stop_inline = observe_appends(services.store, _inline(projecting))
+                stop_inline = observe_appends(services.store, _inline(projecting, projector_waits))
                 if stop_inline is not None:
                     stack.callback(stop_inline)
             tasks.append(each(projecting, db=projector_db, leads=lead, after_lead=projector_waits))
         await asyncio.gather(*tasks)
 
 
-def _leads(services: Services, *, inline: bool) -> tuple[Lead, LeadWait | None]:
+def _leads(services: Services, *, inline: bool) -> tuple[Lead, LeadItself | None]:
     """The projector's ``Lead`` for the others, and what it waits on itself. Projected
     ``inline`` (with the ingest worker in this process), the projector is current after every
     batch, and the worker goes first while its queue holds a burst: the others wait for the
@@ -193,17 +193,22 @@ def _leads(services: Services, *, inline: bool) -> tuple[Lead, LeadWait | None]:
     return lead, LeadItself(lead, QueueDrained(depth, most_s=INLINE_WAIT_S))
 
 
-def _inline(projector: Projector) -> Callable[[Sequence[LogEntry], int], None]:
+def _inline(
+    projector: Projector, itself: LeadItself | None
+) -> Callable[[Sequence[LogEntry], int], None]:
     """What projects each batch this process appends as it commits (``Projector.appended``):
     the read models are current before the worker takes its next batch, without the
     follower reading and decoding the log. Whatever it does not project (a failure, or the
-    position elsewhere) the follower reads from the log as before."""
+    position elsewhere) the follower reads from the log as before, told so at once."""
 
     def appended(entries: Sequence[LogEntry], before: int) -> None:
         try:
-            projector.appended(entries, before=before)
+            projected = projector.appended(entries, before=before)
         except Exception as error:  # the batch is committed: never fail the append for this
             _log.warning("projector.inline_skipped", error=repr(error), before=before)
+            projected = False
+        if not projected and itself is not None:
+            itself.left_to_follower()
 
     return appended
 
