@@ -1,9 +1,11 @@
 """The event store over an `eventsourcing` process recorder (memory, SQLite or PostgreSQL).
 
 A batch becomes one ``insert_events(stored_events, tracking=…)`` call, i.e. one transaction
-and, on PostgreSQL, one pipelined round trip. Idempotency markers are ordinary stored events
-at version 1 of a stream derived from the input key: a redelivered input collides on the
-unique (stream, version) key and the whole batch rolls back, with no custom SQL.
+and, on PostgreSQL, one pipelined round trip; on SQLite, the same insert of rows built as the
+table keeps them (``insert_rows``), without a ``StoredEvent`` per row. Idempotency markers
+are ordinary stored events at version 1 of a stream derived from the input key: a
+redelivered input collides on the unique (stream, version) key and the whole batch rolls
+back, with no custom SQL.
 """
 
 from __future__ import annotations
