@@ -41,7 +41,7 @@ from helios.apps.workers.scheduler import Scheduler
 from helios.apps.workers.subscriptions import ConfirmationRequests, SubscriptionConfirmer
 from helios.apps.workers.trim import IdleTrim, release_freed_memory
 from helios.ports.event_store import LogEntry
-from helios.ports.http import HttpFetcher
+from helios.ports.http import HttpAnswer, HttpFetcher
 from helios.ports.mailer import Mailer
 from helios.ports.read_models import ReadModels
 
@@ -79,10 +79,10 @@ def ingest_worker(
     fetcher: HttpFetcher | None = None,
 ) -> IngestWorker:
     """The ingest worker of the settings; ``fetcher`` visits SNS subscription URLs (HTTPS
-    with the system's CAs by default)."""
+    with the system's CAs by default, made at the first URL to visit)."""
     settings = services.settings
     if fetcher is None:
-        fetcher = open_fetcher()
+        fetcher = FetcherWhenNeeded(open_fetcher)
     return IngestWorker(
         queue=services.queue,
         store=services.store,
@@ -96,6 +96,29 @@ def ingest_worker(
         on_committed=on_committed,
         confirmer=SubscriptionConfirmer(services.store, fetcher),
     )
+
+
+class FetcherWhenNeeded:
+    """An ``HttpFetcher`` made by ``make`` at the first URL to visit, then kept.
+
+    Most ingest workers never see an SNS subscription: making the HTTPS client (importing it,
+    loading the system's CAs) costs about 0.2 s of CPU and its memory, which a worker would
+    otherwise pay at every start.
+    """
+
+    def __init__(self, make: Callable[[], HttpFetcher]) -> None:
+        self._make = make
+        self._fetcher: HttpFetcher | None = None
+
+    async def get(self, url: str, *, timeout_s: float, max_bytes: int) -> HttpAnswer:
+        """The made fetcher's ``get``.
+
+        Raises:
+            FetchUnavailable: as the made fetcher's ``get``.
+        """
+        if self._fetcher is None:
+            self._fetcher = self._make()
+        return await self._fetcher.get(url, timeout_s=timeout_s, max_bytes=max_bytes)
 
 
 async def run_followers(
