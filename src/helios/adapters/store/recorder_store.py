@@ -57,6 +57,9 @@ RowInserter = Callable[[ProcessRecorder, list[InsertRow], RecorderTracking | Non
 recorder's store: one transaction, the same rows, positions and errors (``IntegrityError``),
 without a ``StoredEvent`` and a stream id conversion per row."""
 LogRows = Callable[[ProcessRecorder, int, int], Sequence[LogRow]]
+AppendObserver = Callable[[Sequence[LogEntry], int], None]
+"""Told of a batch right after its commit: its domain events as ``read_log`` shows them, and
+the log position just before the batch's first row (nothing else lies in between)."""
 """The log's rows after a position, at most so many, in order: the library's
 ``select_notifications`` as plain rows, in the SQL of the recorder's store."""
 
@@ -102,6 +105,13 @@ class RecorderEventStore:
             *unavailable,
         )
         self._on_close = on_close
+        self._observers: list[AppendObserver] = []
+
+    def observe_appends(self, observer: AppendObserver) -> Callable[[], None]:
+        """Have ``observer`` told of every batch this handle commits, in the appending thread,
+        before ``append`` returns (so it must not raise); returns what stops it."""
+        self._observers.append(observer)
+        return lambda: self._observers.remove(observer)
 
     def append(self, batch: AppendBatch) -> int:
         rows = self._rows(batch)
@@ -120,9 +130,30 @@ class RecorderEventStore:
                     positions = self._recorder.insert_events(stored, tracking=tracking)
         except IntegrityError:
             raise self._explain_conflict(batch) from None
+        if positions and self._observers:
+            self._appended(batch, positions)
         if positions:
             return max(positions)
         return self.max_position()
+
+    def _appended(self, batch: AppendBatch, positions: Sequence[int]) -> None:
+        """Tell the observers: the rows' positions are the markers' then the events' (``_rows``)."""
+        at = iter(positions[len(batch.input_keys) :])
+        entries = []
+        next_version: dict[UUID, int] = {}
+        for append in batch.streams:
+            version = next_version.get(append.stream_id, append.expected_version)
+            for event in append.events:
+                version += 1
+                entries.append(
+                    LogEntry(
+                        position=next(at), stream_id=append.stream_id, version=version,
+                        name=type(event).NAME, event=event,
+                    )
+                )  # fmt: skip
+            next_version[append.stream_id] = version
+        for observer in list(self._observers):
+            observer(entries, min(positions) - 1)
 
     def read_stream(self, stream_id: UUID, after_version: int = 0) -> Sequence[RecordedEvent]:
         with self._translated():
