@@ -25,7 +25,12 @@ import msgspec
 from helios.domain import versions
 from helios.domain.events import ADDED, event
 from helios.domain.fold import EMPTY, Episode, Fold, FoldPolicy, fold_all, fold_each, step
-from helios.domain.identity import delivery_key, is_content_id, stable_hash, stream_id
+from helios.domain.identity import (
+    CONTENT_ID_PREFIX,
+    delivery_key,
+    stable_hash,
+    stream_id,
+)
 from helios.domain.patterns import RegexEngine, engine_for
 from helios.domain.ruleset import Ruleset
 from helios.domain.run import Run, empty_run
@@ -534,8 +539,9 @@ def _absorbed(state: AlertState, signal: Signal, policy: FoldPolicy) -> AlertSta
     complete = folds.stop - folds.start == signals.stop - signals.start
     same_policy = policy is state.policy or policy == state.policy
     last = signals.items[signals.stop - 1] if signals.stop > signals.start else None
-    key = _order_key(signal)
-    if (last is None or key > _order_key(last)) and same_policy:
+    # ``order_key`` spelled out (here and below): this runs for every new signal.
+    key = (signal.occurred_at, signal.action.rank, signal.signal_id)
+    if (last is None or key > (last.occurred_at, last.action.rank, last.signal_id)) and same_policy:
         # The common case is O(1): only the new signal is applied, and both runs grow in place.
         fold = step(state.fold, signal, policy)
         signals = signals.appended(signal)
@@ -559,7 +565,10 @@ def _absorbed(state: AlertState, signal: Signal, policy: FoldPolicy) -> AlertSta
     if first_at is None or signal.occurred_at < first_at:
         first_at = signal.occurred_at
     latest_trigger = state.latest_trigger
-    if signal.action is _TRIGGER and (latest_trigger is None or key > _order_key(latest_trigger)):
+    if signal.action is _TRIGGER and (
+        latest_trigger is None
+        or key > (latest_trigger.occurred_at, latest_trigger.action.rank, latest_trigger.signal_id)
+    ):
         latest_trigger = signal
     evicted_through = state.evicted_through
     if policy.horizon_ms > 0:  # bounded
@@ -697,26 +706,20 @@ def duplicate(state: AlertState, signal: Signal) -> SignalDeduplicated | None:
     return None
 
 
-def ingest_news(
-    command: IngestSignal, state: AlertState
-) -> tuple[tuple[AlertEvent, ...], AlertState]:
-    """``decide_and_evolve`` of a signal that ``duplicate`` found news to ``state`` (the
-    caller asked it first, and it is not asked again)."""
-    return _decide_new_signal(command, state)
-
-
 def _decide_signal(
     command: IngestSignal, state: AlertState
 ) -> tuple[tuple[AlertEvent, ...], AlertState]:
     copy = duplicate(state, command.signal)
     if copy is not None:
         return (copy,), state
-    return _decide_new_signal(command, state)
+    return ingest_news(command, state)
 
 
-def _decide_new_signal(
+def ingest_news(
     command: IngestSignal, state: AlertState
 ) -> tuple[tuple[AlertEvent, ...], AlertState]:
+    """``decide_and_evolve`` of a signal that ``duplicate`` found news to ``state`` (the
+    caller asked it first, and it is not asked again)."""
     signal, ruleset = command.signal, command.ruleset
     policy = FoldPolicy.of(ruleset, bounded=command.engine_version >= _LATENESS_HORIZON)
     before = state.fold.episode
@@ -763,12 +766,15 @@ def _decide_new_signal(
     )
     if silence_ids != journal.silenced_by:
         journal.silence(silence_ids)
-    _decide_flapping(journal)
+    if journal.flapping or after_state.fold.flapping:
+        # Neither flapping nor to be: nothing to decide (``_decide_flapping`` would say so).
+        _decide_flapping(journal)
     _decide_notifications(journal, before, after, opened=opened, previous_status=previous_status)
     return tuple(journal.events), journal.finished()
 
 
 _TRIGGER = Action.TRIGGER
+_CONTENT_ID_PREFIX = CONTENT_ID_PREFIX
 _TRIGGERED, _ACKNOWLEDGED, _RESOLVED = Status.TRIGGERED, Status.ACKNOWLEDGED, Status.RESOLVED
 _LATENESS_HORIZON = versions.LATENESS_HORIZON
 _IGNORE_UNTRIGGERED_ACTIONS = versions.IGNORE_UNTRIGGERED_ACTIONS
@@ -783,7 +789,7 @@ def _accepted(before: Episode | None, signal: Signal, policy: FoldPolicy) -> lis
         before is not None
         and not late
         and signal.signal_id in before.content_ids
-        and is_content_id(signal.signal_id)
+        and signal.signal_id.startswith(_CONTENT_ID_PREFIX)  # ``is_content_id``
         # the same trigger after a resolve is news: it opens the next episode
         and (before.status is not _RESOLVED or signal.action is not _TRIGGER)
     ):
@@ -826,7 +832,7 @@ def _decide_status(
         )
     if opened:
         kind = AlertTriggered if before is None else AlertReopened
-        group_key = group_key_of(after, journal.ruleset)
+        group_key = journal.ruleset.group_key(after.service, after.labels)  # ``group_key_of``
         journal.add(
             kind(
                 episode=after.number,

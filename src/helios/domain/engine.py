@@ -142,9 +142,9 @@ def apply_signal(working: Working, signal: Signal, context: TenantContext) -> Mi
         silences=context.silences,
         engine_version=context.engine_version,
     )
-    return _commit(
-        working, key, *alert.ingest_news(command, state), grouped=context.grouped(key[1])
-    )
+    # ``context.grouped``, its commonest answer told without the call: no flags, grouped.
+    grouped = not context.flags.flags or context.grouped(key[1])
+    return _commit(working, key, *alert.ingest_news(command, state), grouped=grouped)
 
 
 def apply_tick(
@@ -176,7 +176,10 @@ def _commit(
     if commands and group not in working.groups:
         return Missing(groups=frozenset({group}))
     working.alerts[key] = after
-    working.alert_events(key).extend(events)
+    bucket = working._by_alert.get(key)  # ``alert_events``, inlined
+    if bucket is None:
+        bucket = working.alert_events(key)
+    bucket.extend(events)
     if commands:
         group_state = working.groups[group]
         decided: list[object] = []

@@ -375,10 +375,6 @@ _NO_MEMBERS = (0, 0, 0, 0, 0, 0)
 _BY_URGENCY = {p.urgency: p for p in Priority}
 
 
-def _urgency(priority: Priority | None) -> int:
-    return 0 if priority is None else priority.urgency
-
-
 def _with_member(current: OpenIncident, member: Member) -> OpenIncident:
     """The incident once ``member`` joined or changed (it moves to the end of the order)."""
     held = current.by_key
@@ -390,10 +386,13 @@ def _with_member(current: OpenIncident, member: Member) -> OpenIncident:
     by_key[member.dedup_key] = member
     counts = list(current.counts)
     unresolved = current.unresolved
+    # ``_urgency`` spelled out: this runs for most changes.
     if previous is not None:
-        counts[_urgency(previous.priority)] -= 1
+        was = previous.priority
+        counts[0 if was is None else was.urgency] -= 1
         unresolved -= previous.status is not Status.RESOLVED
-    counts[_urgency(member.priority)] += 1
+    now = member.priority
+    counts[0 if now is None else now.urgency] += 1
     unresolved += member.status is not Status.RESOLVED
     highest = 5
     while highest and not counts[highest]:  # a loop, not a generator: this runs for most changes
