@@ -187,7 +187,10 @@ def _commit(
             produced, group_state = incident.decide_and_evolve(command, group_state)
             decided.extend(produced)
         working.groups[group] = group_state
-        working.group_events(group).extend(decided)
+        bucket = working._by_group.get(group)  # ``group_events``, inlined
+        if bucket is None:
+            bucket = working.group_events(group)
+        bucket.extend(decided)
     return None
 
 

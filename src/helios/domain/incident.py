@@ -246,7 +246,7 @@ def _record(
 ) -> tuple[IncidentEvent, ...]:
     match command:
         case RecordNotification(dedup_key=key, notification_id=nid, reason=reason, at=at):
-            if state.open is None or state.open.member(key) is None:
+            if state.open is None or key not in state.open.by_key:  # ``member``, inlined
                 return ()
             return (
                 IncidentNotified(
