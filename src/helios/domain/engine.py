@@ -94,11 +94,11 @@ class Working:
         return bucket
 
     def _bucket(self, stream: uuid.UUID) -> list[object]:
-        bucket = self._decided.get(stream)
-        if bucket is None:
-            # Not ``setdefault``: it would build (and drop) an empty list on every call.
-            bucket = self._decided[stream] = []
-        return bucket
+        # ``setdefault``: a stream id hashes in Python (``UUID.__hash__``), once here where a
+        # look-up then an insertion would hash it twice; this is asked when a stream is first
+        # decided into since the last ``clear_events`` (its list is then the one kept), or by
+        # ``record``.
+        return self._decided.setdefault(stream, [])
 
     def record(self, stream: uuid.UUID, events: Iterable[object]) -> None:
         """Add ``events`` to ``stream``'s decisions."""
