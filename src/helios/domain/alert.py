@@ -822,7 +822,7 @@ def _decide_status(
     if opened and before is not None and before.status is not _RESOLVED:
         # A late resolve split the open episode: it closed back then, and a later trigger
         # opened the episode that is current now. Record both, so the history stays true.
-        journal.add(
+        journal.events.append(
             AlertResolved(
                 episode=before.number,
                 episode_id=before.episode_id,
@@ -833,7 +833,7 @@ def _decide_status(
     if opened:
         kind = AlertTriggered if before is None else AlertReopened
         group_key = journal.ruleset.group_key(after.service, after.labels)  # ``group_key_of``
-        journal.add(
+        journal.events.append(
             kind(
                 episode=after.number,
                 episode_id=after.episode_id,
@@ -848,7 +848,7 @@ def _decide_status(
     if status is previous_status:
         return
     if status is _ACKNOWLEDGED:
-        journal.add(
+        journal.events.append(
             AlertAcknowledged(
                 episode=after.number,
                 episode_id=after.episode_id,
@@ -857,7 +857,7 @@ def _decide_status(
             )
         )
     elif status is _RESOLVED:
-        journal.add(
+        journal.events.append(
             AlertResolved(
                 episode=after.number,
                 episode_id=after.episode_id,
@@ -932,7 +932,7 @@ def _decide_tick(command: Tick, state: AlertState) -> tuple[tuple[AlertEvent, ..
         and at >= episode.started_at + ruleset.escalate_after_ms
         and priority is not None
     ):
-        journal.add(
+        journal.events.append(
             EscalationDue(
                 episode=episode.number,
                 episode_id=episode.episode_id,
@@ -960,6 +960,9 @@ class _Journal:
     fields are kept here as they change, each the way ``evolve`` changes it, and written into
     ``base`` once (``finished``), where evolving each decision would copy the whole state once
     per decision. A plain slotted class: one is made for every new signal.
+
+    A decision is recorded by appending it to ``events`` (no method call: several are made for
+    every new signal), and whoever records it sets the fields it changes, as ``evolve`` does.
     """
 
     __slots__ = (
@@ -1010,10 +1013,6 @@ class _Journal:
         self.notified_urgency: int = state.notified_urgency
         self.notifications: int = state.notifications
 
-    def add(self, decided: AlertEvent) -> None:
-        """Record a decision; the caller sets what it changes (as ``evolve`` would)."""
-        self.events.append(decided)
-
     def finished(self) -> AlertState:
         """``base`` with the bookkeeping decided: ``evolve_all(base, decisions)``."""
         base = self.base
@@ -1041,17 +1040,17 @@ class _Journal:
 
     def silence(self, silence_ids: tuple[str, ...]) -> None:
         at = self.at
-        self.add(
+        self.events.append(
             AlertSilenced(at=at, silence_ids=silence_ids) if silence_ids else AlertUnsilenced(at=at)
         )
         self.silenced_by = silence_ids
 
     def flapping_started(self, transitions: tuple[Millis, ...]) -> None:
-        self.add(FlappingStarted(at=self.at, transitions=transitions))
+        self.events.append(FlappingStarted(at=self.at, transitions=transitions))
         self.flapping = True
 
     def flapping_cleared(self, last_transition: Millis | None) -> None:
-        self.add(FlappingCleared(at=self.at, last_transition=last_transition))
+        self.events.append(FlappingCleared(at=self.at, last_transition=last_transition))
         self.flapping = False
         self.flap_cleared_at = last_transition
 
@@ -1079,7 +1078,7 @@ class _Journal:
         # Either decision counts one notification more (``evolve``).
         self.notifications += 1
         if silence_ids or self.flapping:
-            self.add(
+            self.events.append(
                 NotificationSuppressed(
                     notification_id=notification_id,
                     episode=episode.number,
@@ -1093,7 +1092,7 @@ class _Journal:
                 )
             )
             return
-        self.add(
+        self.events.append(
             NotificationRequested(
                 notification_id=notification_id,
                 episode=episode.number,
@@ -1140,7 +1139,7 @@ def _rescore(journal: _Journal, episode: Episode) -> Score:
     priority, value = journal.priority, journal.score
     if same_episode and priority is current.priority and value == current.value:
         return current
-    journal.add(
+    journal.events.append(
         AlertScored(
             episode=episode.number,
             episode_id=episode.episode_id,
