@@ -458,7 +458,7 @@ def evolve(state: AlertState, event: AlertEvent) -> AlertState:  # noqa: C901, P
                 notifications=state.notifications,
             )
         case NotificationRequested(episode_id=episode_id, reason=reason, priority=priority):
-            if reason == NotificationReason.RESOLVED or priority is None:
+            if reason == _BY_RESOLVE or priority is None:
                 return _changed(state, notifications=state.notifications + 1)
             return _bookkept(
                 state,
@@ -776,6 +776,14 @@ def ingest_news(
 _TRIGGER = Action.TRIGGER
 _CONTENT_ID_PREFIX = CONTENT_ID_PREFIX
 _TRIGGERED, _ACKNOWLEDGED, _RESOLVED = Status.TRIGGERED, Status.ACKNOWLEDGED, Status.RESOLVED
+# Enum members read off their class cost a descriptor call each (in Python): the reasons a
+# decision names, read for every new signal, are read from module constants instead.
+_BY_TRIGGER, _BY_REOPEN = NotificationReason.TRIGGERED, NotificationReason.REOPENED
+_BY_PRIORITY_RAISE, _BY_RESOLVE = NotificationReason.PRIORITY_RAISED, NotificationReason.RESOLVED
+_BY_FLAPPING_CLEARED, _BY_ESCALATION = (
+    NotificationReason.FLAPPING_CLEARED,
+    NotificationReason.ESCALATION,
+)
 _LATENESS_HORIZON = versions.LATENESS_HORIZON
 _IGNORE_UNTRIGGERED_ACTIONS = versions.IGNORE_UNTRIGGERED_ACTIONS
 
@@ -881,7 +889,7 @@ def _decide_notifications(
     rescored = _rescore(journal, after)
     if opened:
         journal.notify(
-            NotificationReason.TRIGGERED if before is None else NotificationReason.REOPENED,
+            _BY_TRIGGER if before is None else _BY_REOPEN,
             rescored.priority,
         )
     elif (
@@ -891,14 +899,14 @@ def _decide_notifications(
         and after.status is _TRIGGERED
         and rescored.priority.urgency > journal.notified_urgency_for(after.episode_id)
     ):
-        journal.notify(NotificationReason.PRIORITY_RAISED, rescored.priority)
+        journal.notify(_BY_PRIORITY_RAISE, rescored.priority)
     if (
         previous_status is not _RESOLVED
         and after.status is _RESOLVED
         and journal.ruleset.notify_on_resolve
         and journal.notified_episode == after.episode_id
     ):
-        journal.notify(NotificationReason.RESOLVED, journal.priority, always=True)
+        journal.notify(_BY_RESOLVE, journal.priority, always=True)
 
 
 def _decide_tick(command: Tick, state: AlertState) -> tuple[tuple[AlertEvent, ...], AlertState]:
@@ -919,14 +927,14 @@ def _decide_tick(command: Tick, state: AlertState) -> tuple[tuple[AlertEvent, ..
         journal.flapping_cleared(last)
         _rescore(journal, episode)
         if (
-            episode.status is Status.TRIGGERED
+            episode.status is _TRIGGERED
             and journal.notified_episode != episode.episode_id
             and journal.priority is not None
         ):
-            journal.notify(NotificationReason.FLAPPING_CLEARED, journal.priority)
+            journal.notify(_BY_FLAPPING_CLEARED, journal.priority)
     priority = journal.priority
     if (
-        episode.status is Status.TRIGGERED
+        episode.status is _TRIGGERED
         and priority in ruleset.escalate_priorities
         and journal.escalated_episode != episode.episode_id
         and at >= episode.started_at + ruleset.escalate_after_ms
@@ -945,7 +953,7 @@ def _decide_tick(command: Tick, state: AlertState) -> tuple[tuple[AlertEvent, ..
         silenced = matching(
             command.silences, episode.labels, at, engine_for(command.engine_version)
         )
-        journal.notify(NotificationReason.ESCALATION, priority, silenced=silenced)
+        journal.notify(_BY_ESCALATION, priority, silenced=silenced)
     return tuple(journal.events), journal.finished()
 
 
@@ -1105,7 +1113,7 @@ class _Journal:
                 ruleset_version=self.ruleset.version,
             )
         )
-        if reason != NotificationReason.RESOLVED and priority is not None:
+        if reason != _BY_RESOLVE and priority is not None:
             self.notified_episode = episode.episode_id
             self.notified_urgency = priority.urgency
 
