@@ -245,7 +245,7 @@ def incident_commands(
         assert found is not None
         if change is None or _CHANGE_RANK[found] >= _CHANGE_RANK[change]:
             change = found
-    episode = after.episode
+    episode = after.fold.episode  # ``AlertState.episode``, without the property's call
     if change is None or episode is None or not after.group_key:
         return tuple(notifications)
     track = incident.TrackAlert(
