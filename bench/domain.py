@@ -15,11 +15,20 @@ alert has 1k, 10k, 100k and 1M signals of history, with the size of the alert's 
 as replay spills it) at each. Cost per signal must not depend on history: it prints
 ``history growth: cost at 1M / cost at 1k``. ``--history-max`` stops it earlier (the ratio is
 then taken at the largest size reached).
+
+``--count PHASE`` (decode, normalize, decide or core) runs that phase once over the first
+``--envelopes`` of the mix, its work alone inside one ``functools.reduce`` call, for an
+instruction count steady whatever the machine's load (decide's signals are normalized first,
+outside it)::
+
+    valgrind --tool=callgrind --collect-atstart=no --toggle-collect=functools_reduce \
+        python bench/domain.py --count decide --envelopes 3000
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import time
 from collections.abc import Callable
@@ -33,7 +42,7 @@ from helios.domain import alert, engine, incident
 from helios.domain.normalize import Normalized, normalize
 from helios.domain.ruleset import Ruleset
 from helios.domain.timestamps import format_rfc3339
-from helios.domain.values import Envelope, SourceKind
+from helios.domain.values import Envelope, Signal, SourceKind
 
 CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
 """What the traffic mix can be timed with (``--clock``)."""
@@ -118,6 +127,65 @@ def decide_only(
         if index % MIX_BATCH == 0:
             flush(working)
     return clock() - started, len(signals)
+
+
+def counted(phase: str, envelopes: list[Envelope], ruleset: Ruleset) -> int:
+    """Run ``phase`` once over ``envelopes``, its work alone inside ``functools.reduce`` (which
+    callgrind can be told to count alone); returns the signals it handled."""
+    signals: list[Signal] = []
+    for envelope in envelopes:
+        result = normalize(envelope, ruleset, decode=orjson.loads)
+        if isinstance(result, Normalized):
+            signals.extend(result.signals)
+    context = engine.TenantContext(ruleset=ruleset)
+    working = engine.Working(alerts={}, groups={})
+    if phase == "decide":
+        functools.reduce(functools.partial(_decide_one, working, context), signals, 0)
+    elif phase == "core":
+        functools.reduce(functools.partial(_core_one, working, context), envelopes, 0)
+    elif phase == "normalize":
+        functools.reduce(functools.partial(_normalize_one, ruleset), envelopes, 0)
+    else:
+        functools.reduce(_decode_one, envelopes, 0)
+    return len(signals)
+
+
+def _decode_one(count: int, envelope: Envelope) -> int:
+    orjson.loads(envelope.body)
+    return count + 1
+
+
+def _normalize_one(ruleset: Ruleset, count: int, envelope: Envelope) -> int:
+    normalize(envelope, ruleset, decode=orjson.loads)
+    return count + 1
+
+
+def _decide_one(
+    working: engine.Working, context: engine.TenantContext, count: int, signal: Signal
+) -> int:
+    """Decide one signal, and flush every ``MIX_BATCH`` signals (as ``decide_only``)."""
+    missing = engine.apply_signal(working, signal, context)
+    if missing is not None:
+        for group in missing.groups:
+            working.groups[group] = incident.initial_state(*group)
+        engine.apply_signal(working, signal, context)
+    if (count + 1) % MIX_BATCH == 0:
+        flush(working)
+    return count + 1
+
+
+def _core_one(
+    working: engine.Working, context: engine.TenantContext, count: int, envelope: Envelope
+) -> int:
+    """Normalize and decide one envelope, and flush every ``MIX_BATCH`` envelopes (as
+    ``core``)."""
+    result = normalize(envelope, context.ruleset, decode=orjson.loads)
+    if isinstance(result, Normalized):
+        for signal in result.signals:
+            _decide_one(working, context, 0, signal)  # never flushes: 0 + 1 < MIX_BATCH
+    if (count + 1) % MIX_BATCH == 0:
+        flush(working)
+    return count + 1
 
 
 def history_envelope(index: int, start: int) -> Envelope:
@@ -228,6 +296,12 @@ def main() -> int:
     parser.add_argument("--no-history", action="store_true")
     parser.add_argument("--history-only", action="store_true")
     parser.add_argument(
+        "--count",
+        choices=("decode", "normalize", "decide", "core"),
+        help="run this phase once over the first --envelopes of the mix, alone inside "
+        "functools.reduce, for callgrind to count (see above); nothing is timed",
+    )
+    parser.add_argument(
         "--clock",
         choices=sorted(CLOCKS),
         default="wall",
@@ -235,6 +309,12 @@ def main() -> int:
         "machine, where the wall time counts the other processes' turns too)",
     )
     args = parser.parse_args()
+    if args.count:
+        generator = TrafficGenerator(tenant="bench", start=1_760_000_000_000, problems=200)
+        envelopes = list(generator.envelopes(args.envelopes))
+        signals = counted(args.count, envelopes, Ruleset())
+        print(f"{args.count}: {len(envelopes):,} envelopes, {signals:,} signals")
+        return 0
     if not args.history_only:
         mix(args)
     if not args.no_history:

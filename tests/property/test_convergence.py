@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from domain_strategies import copy_of, make_signal, rulesets, signals, with_copies
+from domain_strategies import SERVICES, T0, copy_of, make_signal, rulesets, signals, with_copies
 from hypothesis import given
 from hypothesis import strategies as st
 
 from helios.domain import alert
-from helios.domain.ruleset import Ruleset
+from helios.domain.patterns import RegexEngine
+from helios.domain.ruleset import LabelMatcher, MatchOp, Ruleset
+from helios.domain.silence import Silence
 from helios.domain.values import Action, Signal, order_key
 
 
@@ -134,4 +136,50 @@ def test_the_state_decide_returns_is_the_state_its_decisions_lead_to(
         decided, after = alert.decide_and_evolve(command, state)
         assert after == alert.evolve_all(state, decided)
         assert after.folds == alert.evolve_all(state, decided).folds
+        state = after
+
+
+@st.composite
+def silences(draw: st.DrawFn) -> tuple[Silence, ...]:
+    """A few silences of one service each, over part of the hour the signals fall in."""
+    found = []
+    for index in range(draw(st.integers(min_value=0, max_value=2))):
+        start = T0 + draw(st.integers(min_value=0, max_value=3600)) * 1000
+        found.append(
+            Silence(
+                silence_id=f"sil-{index}",
+                matchers=(
+                    LabelMatcher(
+                        name="service", op=MatchOp.EQ, value=draw(st.sampled_from(SERVICES))
+                    ),
+                ),
+                starts_at=start,
+                ends_at=start + draw(st.integers(min_value=1, max_value=3600)) * 1000,
+                regex_engine=RegexEngine.RE2,
+            )
+        )
+    return tuple(found)
+
+
+@given(
+    arrivals=st.lists(signals(), min_size=1, max_size=10),
+    tick_after=st.integers(min_value=0, max_value=3_600_000),
+    ruleset=rulesets,
+    silenced=silences(),
+)
+def test_under_silences_too_the_state_decide_returns_is_the_state_its_decisions_lead_to(
+    arrivals: list[Signal], tick_after: int, ruleset: Ruleset, silenced: tuple[Silence, ...]
+) -> None:
+    """Deciding keeps the bookkeeping its decisions change (silences, notifications held back,
+    flapping, score) as it goes and writes it into the state once: each field as evolving the
+    decisions sets it."""
+    state = alert.initial_state("t1", "k1")
+    commands: list[alert.AlertCommand] = [
+        alert.IngestSignal(signal=signal, ruleset=ruleset, silences=silenced) for signal in arrivals
+    ]
+    last = max(signal.occurred_at for signal in arrivals)
+    commands.append(alert.Tick(at=last + tick_after, ruleset=ruleset, silences=silenced))
+    for command in commands:
+        decided, after = alert.decide_and_evolve(command, state)
+        assert after == alert.evolve_all(state, decided)
         state = after

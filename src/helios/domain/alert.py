@@ -20,13 +20,17 @@ import functools
 import uuid
 from typing import Annotated, Any
 
-import attrs
 import msgspec
 
 from helios.domain import versions
 from helios.domain.events import ADDED, event
 from helios.domain.fold import EMPTY, Episode, Fold, FoldPolicy, fold_all, fold_each, step
-from helios.domain.identity import delivery_key, is_content_id, stable_hash, stream_id
+from helios.domain.identity import (
+    CONTENT_ID_PREFIX,
+    delivery_key,
+    stable_hash,
+    stream_id,
+)
 from helios.domain.patterns import RegexEngine, engine_for
 from helios.domain.ruleset import Ruleset
 from helios.domain.run import Run, empty_run
@@ -454,7 +458,7 @@ def evolve(state: AlertState, event: AlertEvent) -> AlertState:  # noqa: C901, P
                 notifications=state.notifications,
             )
         case NotificationRequested(episode_id=episode_id, reason=reason, priority=priority):
-            if reason == NotificationReason.RESOLVED or priority is None:
+            if reason == _BY_RESOLVE or priority is None:
                 return _changed(state, notifications=state.notifications + 1)
             return _bookkept(
                 state,
@@ -535,8 +539,9 @@ def _absorbed(state: AlertState, signal: Signal, policy: FoldPolicy) -> AlertSta
     complete = folds.stop - folds.start == signals.stop - signals.start
     same_policy = policy is state.policy or policy == state.policy
     last = signals.items[signals.stop - 1] if signals.stop > signals.start else None
-    key = _order_key(signal)
-    if (last is None or key > _order_key(last)) and same_policy:
+    # ``order_key`` spelled out (here and below): this runs for every new signal.
+    key = (signal.occurred_at, signal.action.rank, signal.signal_id)
+    if (last is None or key > (last.occurred_at, last.action.rank, last.signal_id)) and same_policy:
         # The common case is O(1): only the new signal is applied, and both runs grow in place.
         fold = step(state.fold, signal, policy)
         signals = signals.appended(signal)
@@ -560,7 +565,10 @@ def _absorbed(state: AlertState, signal: Signal, policy: FoldPolicy) -> AlertSta
     if first_at is None or signal.occurred_at < first_at:
         first_at = signal.occurred_at
     latest_trigger = state.latest_trigger
-    if signal.action is _TRIGGER and (latest_trigger is None or key > _order_key(latest_trigger)):
+    if signal.action is _TRIGGER and (
+        latest_trigger is None
+        or key > (latest_trigger.occurred_at, latest_trigger.action.rank, latest_trigger.signal_id)
+    ):
         latest_trigger = signal
     evicted_through = state.evicted_through
     if policy.horizon_ms > 0:  # bounded
@@ -698,26 +706,20 @@ def duplicate(state: AlertState, signal: Signal) -> SignalDeduplicated | None:
     return None
 
 
-def ingest_news(
-    command: IngestSignal, state: AlertState
-) -> tuple[tuple[AlertEvent, ...], AlertState]:
-    """``decide_and_evolve`` of a signal that ``duplicate`` found news to ``state`` (the
-    caller asked it first, and it is not asked again)."""
-    return _decide_new_signal(command, state)
-
-
 def _decide_signal(
     command: IngestSignal, state: AlertState
 ) -> tuple[tuple[AlertEvent, ...], AlertState]:
     copy = duplicate(state, command.signal)
     if copy is not None:
         return (copy,), state
-    return _decide_new_signal(command, state)
+    return ingest_news(command, state)
 
 
-def _decide_new_signal(
+def ingest_news(
     command: IngestSignal, state: AlertState
 ) -> tuple[tuple[AlertEvent, ...], AlertState]:
+    """``decide_and_evolve`` of a signal that ``duplicate`` found news to ``state`` (the
+    caller asked it first, and it is not asked again)."""
     signal, ruleset = command.signal, command.ruleset
     policy = FoldPolicy.of(ruleset, bounded=command.engine_version >= _LATENESS_HORIZON)
     before = state.fold.episode
@@ -745,7 +747,7 @@ def _decide_new_signal(
             return (ignored,), after_state
         return tuple(events), after_state
     journal = _Journal(
-        state=after_state,
+        after_state,
         events=events,
         ruleset=ruleset,
         at=signal.occurred_at,
@@ -762,18 +764,26 @@ def _decide_new_signal(
         if command.silences
         else ()
     )
-    if silence_ids != journal.state.silenced_by:
-        at = journal.at
-        journal.add(
-            AlertSilenced(at=at, silence_ids=silence_ids) if silence_ids else AlertUnsilenced(at=at)
-        )
-    _decide_flapping(journal)
+    if silence_ids != journal.silenced_by:
+        journal.silence(silence_ids)
+    if journal.flapping or after_state.fold.flapping:
+        # Neither flapping nor to be: nothing to decide (``_decide_flapping`` would say so).
+        _decide_flapping(journal)
     _decide_notifications(journal, before, after, opened=opened, previous_status=previous_status)
-    return tuple(journal.events), journal.state
+    return tuple(journal.events), journal.finished()
 
 
 _TRIGGER = Action.TRIGGER
+_CONTENT_ID_PREFIX = CONTENT_ID_PREFIX
 _TRIGGERED, _ACKNOWLEDGED, _RESOLVED = Status.TRIGGERED, Status.ACKNOWLEDGED, Status.RESOLVED
+# Enum members read off their class cost a descriptor call each (in Python): the reasons a
+# decision names, read for every new signal, are read from module constants instead.
+_BY_TRIGGER, _BY_REOPEN = NotificationReason.TRIGGERED, NotificationReason.REOPENED
+_BY_PRIORITY_RAISE, _BY_RESOLVE = NotificationReason.PRIORITY_RAISED, NotificationReason.RESOLVED
+_BY_FLAPPING_CLEARED, _BY_ESCALATION = (
+    NotificationReason.FLAPPING_CLEARED,
+    NotificationReason.ESCALATION,
+)
 _LATENESS_HORIZON = versions.LATENESS_HORIZON
 _IGNORE_UNTRIGGERED_ACTIONS = versions.IGNORE_UNTRIGGERED_ACTIONS
 
@@ -787,7 +797,7 @@ def _accepted(before: Episode | None, signal: Signal, policy: FoldPolicy) -> lis
         before is not None
         and not late
         and signal.signal_id in before.content_ids
-        and is_content_id(signal.signal_id)
+        and signal.signal_id.startswith(_CONTENT_ID_PREFIX)  # ``is_content_id``
         # the same trigger after a resolve is news: it opens the next episode
         and (before.status is not _RESOLVED or signal.action is not _TRIGGER)
     ):
@@ -820,7 +830,7 @@ def _decide_status(
     if opened and before is not None and before.status is not _RESOLVED:
         # A late resolve split the open episode: it closed back then, and a later trigger
         # opened the episode that is current now. Record both, so the history stays true.
-        journal.add(
+        journal.events.append(
             AlertResolved(
                 episode=before.number,
                 episode_id=before.episode_id,
@@ -830,21 +840,23 @@ def _decide_status(
         )
     if opened:
         kind = AlertTriggered if before is None else AlertReopened
-        journal.add(
+        group_key = journal.ruleset.group_key(after.service, after.labels)  # ``group_key_of``
+        journal.events.append(
             kind(
                 episode=after.number,
                 episode_id=after.episode_id,
                 at=after.started_at,
                 severity=after.severity,
                 summary=after.summary,
-                group_key=group_key_of(after, journal.ruleset),
+                group_key=group_key,
             )
         )
+        journal.group_key = group_key  # what ``evolve`` makes of either
     status = after.status
     if status is previous_status:
         return
     if status is _ACKNOWLEDGED:
-        journal.add(
+        journal.events.append(
             AlertAcknowledged(
                 episode=after.number,
                 episode_id=after.episode_id,
@@ -853,7 +865,7 @@ def _decide_status(
             )
         )
     elif status is _RESOLVED:
-        journal.add(
+        journal.events.append(
             AlertResolved(
                 episode=after.number,
                 episode_id=after.episode_id,
@@ -872,12 +884,12 @@ def _decide_notifications(
     previous_status: Status | None,
 ) -> None:
     """Score the episode, and notify of what a new signal made of it."""
-    previous_priority = journal.state.priority
-    same_episode = journal.state.scored_episode == after.episode_id
+    previous_priority = journal.priority
+    same_episode = journal.scored_episode == after.episode_id
     rescored = _rescore(journal, after)
     if opened:
         journal.notify(
-            NotificationReason.TRIGGERED if before is None else NotificationReason.REOPENED,
+            _BY_TRIGGER if before is None else _BY_REOPEN,
             rescored.priority,
         )
     elif (
@@ -885,16 +897,16 @@ def _decide_notifications(
         and previous_priority is not None
         and rescored.priority.urgency > previous_priority.urgency
         and after.status is _TRIGGERED
-        and rescored.priority.urgency > journal.state.notified_urgency_for(after.episode_id)
+        and rescored.priority.urgency > journal.notified_urgency_for(after.episode_id)
     ):
-        journal.notify(NotificationReason.PRIORITY_RAISED, rescored.priority)
+        journal.notify(_BY_PRIORITY_RAISE, rescored.priority)
     if (
         previous_status is not _RESOLVED
         and after.status is _RESOLVED
         and journal.ruleset.notify_on_resolve
-        and journal.state.notified_episode == after.episode_id
+        and journal.notified_episode == after.episode_id
     ):
-        journal.notify(NotificationReason.RESOLVED, journal.state.priority, always=True)
+        journal.notify(_BY_RESOLVE, journal.priority, always=True)
 
 
 def _decide_tick(command: Tick, state: AlertState) -> tuple[tuple[AlertEvent, ...], AlertState]:
@@ -903,7 +915,7 @@ def _decide_tick(command: Tick, state: AlertState) -> tuple[tuple[AlertEvent, ..
     if episode is None:
         return (), state
     journal = _Journal(
-        state=state,
+        state,
         events=[],
         ruleset=ruleset,
         at=at,
@@ -912,54 +924,143 @@ def _decide_tick(command: Tick, state: AlertState) -> tuple[tuple[AlertEvent, ..
     transitions = state.fold.transitions
     last = transitions[-1] if transitions else None
     if state.flapping and (last is None or at - last >= ruleset.flap_window_ms):
-        journal.add(FlappingCleared(at=at, last_transition=last))
+        journal.flapping_cleared(last)
         _rescore(journal, episode)
         if (
-            episode.status is Status.TRIGGERED
-            and journal.state.notified_episode != episode.episode_id
-            and journal.state.priority is not None
+            episode.status is _TRIGGERED
+            and journal.notified_episode != episode.episode_id
+            and journal.priority is not None
         ):
-            journal.notify(NotificationReason.FLAPPING_CLEARED, journal.state.priority)
-    current = journal.state
+            journal.notify(_BY_FLAPPING_CLEARED, journal.priority)
+    priority = journal.priority
     if (
-        episode.status is Status.TRIGGERED
-        and current.priority in ruleset.escalate_priorities
-        and current.escalated_episode != episode.episode_id
+        episode.status is _TRIGGERED
+        and priority in ruleset.escalate_priorities
+        and journal.escalated_episode != episode.episode_id
         and at >= episode.started_at + ruleset.escalate_after_ms
-        and current.priority is not None
+        and priority is not None
     ):
-        journal.add(
+        journal.events.append(
             EscalationDue(
                 episode=episode.number,
                 episode_id=episode.episode_id,
                 at=at,
-                priority=current.priority,
+                priority=priority,
                 due_at=episode.started_at + ruleset.escalate_after_ms,
             )
         )
+        journal.escalated_episode = episode.episode_id  # what ``evolve`` makes of it
         silenced = matching(
             command.silences, episode.labels, at, engine_for(command.engine_version)
         )
-        journal.notify(NotificationReason.ESCALATION, current.priority, silenced=silenced)
-    return tuple(journal.events), journal.state
+        journal.notify(_BY_ESCALATION, priority, silenced=silenced)
+    return tuple(journal.events), journal.finished()
 
 
 # --------------------------------------------------------------------------- helpers
 
 
-@attrs.define
 class _Journal:
-    """The events decided so far and the state they lead to (decide-local, never stored)."""
+    """The events decided so far and the bookkeeping they lead to (decide-local, never stored).
 
-    state: AlertState
-    events: list[AlertEvent]
-    ruleset: Ruleset
-    at: Millis
-    regex_engine: RegexEngine
+    The decisions a decider adds after the signal's acceptance change only the state's
+    bookkeeping (priority, score, notifications, flapping, silences, group, escalation): those
+    fields are kept here as they change, each the way ``evolve`` changes it, and written into
+    ``base`` once (``finished``), where evolving each decision would copy the whole state once
+    per decision. A plain slotted class: one is made for every new signal.
 
-    def add(self, decided: AlertEvent) -> None:
-        self.events.append(decided)
-        self.state = evolve(self.state, decided)
+    A decision is recorded by appending it to ``events`` (no method call: several are made for
+    every new signal), and whoever records it sets the fields it changes, as ``evolve`` does.
+    """
+
+    __slots__ = (
+        "at",
+        "base",
+        "bookkept_from",
+        "escalated_episode",
+        "events",
+        "flap_cleared_at",
+        "flapping",
+        "group_key",
+        "notifications",
+        "notified_episode",
+        "notified_urgency",
+        "priority",
+        "regex_engine",
+        "ruleset",
+        "score",
+        "scored_episode",
+        "silenced_by",
+    )
+
+    def __init__(
+        self,
+        state: AlertState,
+        *,
+        events: list[AlertEvent],
+        ruleset: Ruleset,
+        at: Millis,
+        regex_engine: RegexEngine,
+    ) -> None:
+        self.base = state
+        self.events = events
+        self.bookkept_from = len(events)
+        """The decisions before this one change no bookkeeping (they are in ``base``)."""
+        self.ruleset = ruleset
+        self.at = at
+        self.regex_engine = regex_engine
+        self.priority: Priority | None = state.priority
+        self.score: int | None = state.score
+        self.scored_episode: str = state.scored_episode
+        self.flapping: bool = state.flapping
+        self.flap_cleared_at: Millis | None = state.flap_cleared_at
+        self.silenced_by: tuple[str, ...] = state.silenced_by
+        self.group_key: str = state.group_key
+        self.escalated_episode: str = state.escalated_episode
+        self.notified_episode: str = state.notified_episode
+        self.notified_urgency: int = state.notified_urgency
+        self.notifications: int = state.notifications
+
+    def finished(self) -> AlertState:
+        """``base`` with the bookkeeping decided: ``evolve_all(base, decisions)``."""
+        base = self.base
+        if len(self.events) == self.bookkept_from:
+            return base
+        # One copy made in C whatever was decided (a comparison per field would cost more).
+        return msgspec.structs.replace(
+            base,
+            priority=self.priority,
+            score=self.score,
+            scored_episode=self.scored_episode,
+            flapping=self.flapping,
+            flap_cleared_at=self.flap_cleared_at,
+            silenced_by=self.silenced_by,
+            group_key=self.group_key,
+            escalated_episode=self.escalated_episode,
+            notified_episode=self.notified_episode,
+            notified_urgency=self.notified_urgency,
+            notifications=self.notifications,
+        )
+
+    def notified_urgency_for(self, episode_id: str) -> int:
+        """``AlertState.notified_urgency_for`` of the bookkeeping so far."""
+        return self.notified_urgency if self.notified_episode == episode_id else 0
+
+    def silence(self, silence_ids: tuple[str, ...]) -> None:
+        at = self.at
+        self.events.append(
+            AlertSilenced(at=at, silence_ids=silence_ids) if silence_ids else AlertUnsilenced(at=at)
+        )
+        self.silenced_by = silence_ids
+
+    def flapping_started(self, transitions: tuple[Millis, ...]) -> None:
+        self.events.append(FlappingStarted(at=self.at, transitions=transitions))
+        self.flapping = True
+
+    def flapping_cleared(self, last_transition: Millis | None) -> None:
+        self.events.append(FlappingCleared(at=self.at, last_transition=last_transition))
+        self.flapping = False
+        self.flap_cleared_at = last_transition
 
     def notify(
         self,
@@ -969,21 +1070,23 @@ class _Journal:
         always: bool = False,
         silenced: tuple[str, ...] | None = None,
     ) -> None:
-        episode = self.state.episode
+        episode = self.base.fold.episode
         if episode is None:
             return
         if not always and (priority is None or priority not in self.ruleset.notify_priorities):
             return
-        silence_ids = self.state.silenced_by if silenced is None else silenced
+        silence_ids = self.silenced_by if silenced is None else silenced
         notification_id = "ntf-" + stable_hash(
-            self.state.tenant,
-            self.state.dedup_key,
+            self.base.tenant,
+            self.base.dedup_key,
             episode.episode_id,
             reason,
-            str(self.state.notifications),
+            str(self.notifications),
         )
-        if silence_ids or self.state.flapping:
-            self.add(
+        # Either decision counts one notification more (``evolve``).
+        self.notifications += 1
+        if silence_ids or self.flapping:
+            self.events.append(
                 NotificationSuppressed(
                     notification_id=notification_id,
                     episode=episode.number,
@@ -997,7 +1100,7 @@ class _Journal:
                 )
             )
             return
-        self.add(
+        self.events.append(
             NotificationRequested(
                 notification_id=notification_id,
                 episode=episode.number,
@@ -1010,18 +1113,19 @@ class _Journal:
                 ruleset_version=self.ruleset.version,
             )
         )
+        if reason != _BY_RESOLVE and priority is not None:
+            self.notified_episode = episode.episode_id
+            self.notified_urgency = priority.urgency
 
 
 def _decide_flapping(journal: _Journal) -> None:
-    state = journal.state
-    transitions = state.fold.transitions
-    effective = state.fold.flapping and not (
-        transitions and state.flap_cleared_at == transitions[-1]
-    )
-    if effective and not state.flapping:
-        journal.add(FlappingStarted(at=journal.at, transitions=transitions))
-    elif not effective and state.flapping:
-        journal.add(FlappingCleared(at=journal.at, last_transition=state.flap_cleared_at))
+    fold = journal.base.fold
+    transitions = fold.transitions
+    effective = fold.flapping and not (transitions and journal.flap_cleared_at == transitions[-1])
+    if effective and not journal.flapping:
+        journal.flapping_started(transitions)
+    elif not effective and journal.flapping:
+        journal.flapping_cleared(journal.flap_cleared_at)
 
 
 def _rescore(journal: _Journal, episode: Episode) -> Score:
@@ -1030,32 +1134,35 @@ def _rescore(journal: _Journal, episode: Episode) -> Score:
     A resolved episode is scored too: a late signal can still change what it was, and the
     final priority must not depend on the order signals arrived in.
     """
-    state = journal.state
     current = scored(
         journal.ruleset,
         severity=episode.severity,
         service=episode.service,
         labels=episode.labels,
         occurrences=episode.occurrences,
-        flapping=state.flapping,
+        flapping=journal.flapping,
         regex_engine=journal.regex_engine,
     )
-    same_episode = state.scored_episode == episode.episode_id
-    if same_episode and state.priority is current.priority and state.score == current.value:
+    same_episode = journal.scored_episode == episode.episode_id
+    priority, value = journal.priority, journal.score
+    if same_episode and priority is current.priority and value == current.value:
         return current
-    journal.add(
+    journal.events.append(
         AlertScored(
             episode=episode.number,
             episode_id=episode.episode_id,
             at=journal.at,
-            previous_priority=state.priority if same_episode else None,
+            previous_priority=priority if same_episode else None,
             priority=current.priority,
-            previous_score=state.score if same_episode else None,
+            previous_score=value if same_episode else None,
             score=current.value,
             factors=current.factors,
             ruleset_version=current.ruleset_version,
         )
     )
+    # What ``evolve`` makes of it.
+    journal.priority, journal.score = current.priority, current.value
+    journal.scored_episode = episode.episode_id
     return current
 
 

@@ -94,11 +94,11 @@ class Working:
         return bucket
 
     def _bucket(self, stream: uuid.UUID) -> list[object]:
-        bucket = self._decided.get(stream)
-        if bucket is None:
-            # Not ``setdefault``: it would build (and drop) an empty list on every call.
-            bucket = self._decided[stream] = []
-        return bucket
+        # ``setdefault``: a stream id hashes in Python (``UUID.__hash__``), once here where a
+        # look-up then an insertion would hash it twice; this is asked when a stream is first
+        # decided into since the last ``clear_events`` (its list is then the one kept), or by
+        # ``record``.
+        return self._decided.setdefault(stream, [])
 
     def record(self, stream: uuid.UUID, events: Iterable[object]) -> None:
         """Add ``events`` to ``stream``'s decisions."""
@@ -142,9 +142,9 @@ def apply_signal(working: Working, signal: Signal, context: TenantContext) -> Mi
         silences=context.silences,
         engine_version=context.engine_version,
     )
-    return _commit(
-        working, key, *alert.ingest_news(command, state), grouped=context.grouped(key[1])
-    )
+    # ``context.grouped``, its commonest answer told without the call: no flags, grouped.
+    grouped = not context.flags.flags or context.grouped(key[1])
+    return _commit(working, key, *alert.ingest_news(command, state), grouped=grouped)
 
 
 def apply_tick(
@@ -176,7 +176,10 @@ def _commit(
     if commands and group not in working.groups:
         return Missing(groups=frozenset({group}))
     working.alerts[key] = after
-    working.alert_events(key).extend(events)
+    bucket = working._by_alert.get(key)  # ``alert_events``, inlined
+    if bucket is None:
+        bucket = working.alert_events(key)
+    bucket.extend(events)
     if commands:
         group_state = working.groups[group]
         decided: list[object] = []
@@ -184,7 +187,10 @@ def _commit(
             produced, group_state = incident.decide_and_evolve(command, group_state)
             decided.extend(produced)
         working.groups[group] = group_state
-        working.group_events(group).extend(decided)
+        bucket = working._by_group.get(group)  # ``group_events``, inlined
+        if bucket is None:
+            bucket = working.group_events(group)
+        bucket.extend(decided)
     return None
 
 
@@ -239,7 +245,7 @@ def incident_commands(
         assert found is not None
         if change is None or _CHANGE_RANK[found] >= _CHANGE_RANK[change]:
             change = found
-    episode = after.episode
+    episode = after.fold.episode  # ``AlertState.episode``, without the property's call
     if change is None or episode is None or not after.group_key:
         return tuple(notifications)
     track = incident.TrackAlert(

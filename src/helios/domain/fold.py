@@ -25,7 +25,7 @@ import attrs
 import msgspec
 
 from helios.domain.events import ADDED_FIELD
-from helios.domain.identity import is_content_id
+from helios.domain.identity import CONTENT_ID_PREFIX, is_content_id
 from helios.domain.ruleset import Ruleset, SeverityPolicy
 from helios.domain.values import Action, Labels, Millis, Severity, Signal, Status
 
@@ -34,6 +34,7 @@ from helios.domain.values import Action, Labels, Millis, Severity, Signal, Statu
 _TRIGGER, _ACKNOWLEDGE = Action.TRIGGER, Action.ACKNOWLEDGE
 _TRIGGERED, _ACKNOWLEDGED, _RESOLVED = Status.TRIGGERED, Status.ACKNOWLEDGED, Status.RESOLVED
 _HIGHEST = SeverityPolicy.HIGHEST
+_CONTENT_ID_PREFIX = CONTENT_ID_PREFIX
 
 
 @attrs.frozen(kw_only=True)
@@ -134,7 +135,8 @@ def step(fold: Fold, signal: Signal, policy: FoldPolicy) -> Fold:
 
 def _trigger(fold: Fold, signal: Signal, policy: FoldPolicy) -> Fold:
     episode = fold.episode
-    content_id = is_content_id(signal.signal_id)
+    signal_id = signal.signal_id
+    content_id = signal_id.startswith(_CONTENT_ID_PREFIX)  # ``is_content_id``, inlined
     if episode is None or episode.status is _RESOLVED:
         number = fold.episodes + 1
         opened = Episode(
@@ -155,10 +157,14 @@ def _trigger(fold: Fold, signal: Signal, policy: FoldPolicy) -> Fold:
     # A copy of a trigger this episode already has is no new occurrence; it is still the
     # latest trigger when it sorts last (its summary and labels are the current ones again,
     # e.g. an Alertmanager group back to "[FIRING:1]").
-    copy = content_id and signal.signal_id in episode.content_ids
+    content_ids = episode.content_ids
+    copy = content_id and signal_id in content_ids
     severity = signal.severity
     if policy.severity_policy is _HIGHEST and episode.severity.rank > severity.rank:
         severity = episode.severity
+    sources = episode.sources
+    if signal.source not in sources:  # ``_with_source`` asked only when it adds one
+        sources = _with_source(sources, signal.source)
     # Direct constructor calls, not attrs.evolve: this runs for every signal.
     updated = Episode(
         number=episode.number,
@@ -169,14 +175,15 @@ def _trigger(fold: Fold, signal: Signal, policy: FoldPolicy) -> Fold:
         summary=signal.summary,
         service=signal.service,
         labels=signal.labels,
-        sources=_with_source(episode.sources, signal.source),
+        sources=sources,
         occurrences=episode.occurrences if copy else episode.occurrences + 1,
         last_signal_at=signal.occurred_at,
         acknowledged_at=episode.acknowledged_at,
         acknowledged_by=episode.acknowledged_by,
         resolved_at=episode.resolved_at,
         resolved_by=episode.resolved_by,
-        content_ids=_with_content(episode.content_ids, signal, content_id),
+        # ``_with_content``, inlined: a copy's id is held, and most ids are not content ids.
+        content_ids=content_ids if copy or not content_id else content_ids | {signal_id},
     )
     return Fold(
         episode=updated,

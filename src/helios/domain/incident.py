@@ -246,7 +246,7 @@ def _record(
 ) -> tuple[IncidentEvent, ...]:
     match command:
         case RecordNotification(dedup_key=key, notification_id=nid, reason=reason, at=at):
-            if state.open is None or state.open.member(key) is None:
+            if state.open is None or key not in state.open.by_key:  # ``member``, inlined
                 return ()
             return (
                 IncidentNotified(
@@ -272,7 +272,7 @@ def _track(
     current = state.open
     after = state
     if current is None:
-        if command.change is not AlertChange.OPENED or status is Status.RESOLVED:
+        if command.change is not _OPENED or status is _RESOLVED:
             return (), state
         number = state.opened + 1
         incident_id = incident_id_for(state.tenant, state.group_key, number)
@@ -286,7 +286,7 @@ def _track(
         incident_id = current.incident_id
         member = current.by_key.get(key)
     if member is None:
-        if command.change is not AlertChange.OPENED:
+        if command.change is not _OPENED:
             return tuple(events), state
         events.append(
             IncidentAlertJoined(
@@ -372,11 +372,10 @@ def _closed(state: IncidentGroup) -> IncidentGroup:
 
 
 _NO_MEMBERS = (0, 0, 0, 0, 0, 0)
+# Enum members read off their class cost a descriptor call each (in Python): module constants
+# for the ones read for most alert decisions.
+_OPENED, _RESOLVED = AlertChange.OPENED, Status.RESOLVED
 _BY_URGENCY = {p.urgency: p for p in Priority}
-
-
-def _urgency(priority: Priority | None) -> int:
-    return 0 if priority is None else priority.urgency
 
 
 def _with_member(current: OpenIncident, member: Member) -> OpenIncident:
@@ -390,11 +389,14 @@ def _with_member(current: OpenIncident, member: Member) -> OpenIncident:
     by_key[member.dedup_key] = member
     counts = list(current.counts)
     unresolved = current.unresolved
+    # ``_urgency`` spelled out: this runs for most changes.
     if previous is not None:
-        counts[_urgency(previous.priority)] -= 1
-        unresolved -= previous.status is not Status.RESOLVED
-    counts[_urgency(member.priority)] += 1
-    unresolved += member.status is not Status.RESOLVED
+        was = previous.priority
+        counts[0 if was is None else was.urgency] -= 1
+        unresolved -= previous.status is not _RESOLVED
+    now = member.priority
+    counts[0 if now is None else now.urgency] += 1
+    unresolved += member.status is not _RESOLVED
     highest = 5
     while highest and not counts[highest]:  # a loop, not a generator: this runs for most changes
         highest -= 1
