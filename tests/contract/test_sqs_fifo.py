@@ -18,6 +18,7 @@ import anyio
 import pytest
 
 from fifo_sqs import fifo_sqs_server
+from helios.adapters import queue_codec
 from helios.adapters.sqs import (
     MemoryBlobStore,
     SqsQueue,
@@ -257,3 +258,111 @@ async def test_a_message_with_a_group_of_its_own_does_not_hold_up_its_tenant(
     first, second, _ = await _one_each(fifo)
 
     assert (first, second) == (["confirm"], ["a-1"])
+
+
+# -- selective redrive and purge on a FIFO dead-letter queue ----------------------------------
+#
+# On a FIFO dead-letter queue a group's later messages are handed out only once its earlier
+# ones are gone from the queue or at least no longer in flight: picking the 12th of 25 means
+# getting the 11 before it out of the way first.
+
+_DEAD = 25
+_CHOSEN = (0, 11, 24)
+
+
+async def _dead_letters_in_one_group(urls: QueueUrls, sqs: Any) -> list[str]:
+    """25 dead letters of tenant ``a``, in one group as a FIFO DLQ keeps them; their ids."""
+    fifo = urls.dead_letter.endswith(".fifo")
+    ids: list[str] = []
+    for start in range(0, _DEAD, 10):
+        entries = [
+            {
+                "Id": str(n),
+                "MessageBody": queue_codec.to_text(f"d-{n}".encode()),
+                "MessageAttributes": {
+                    "tenant": {"DataType": "String", "StringValue": "a"},
+                    "correlation_id": {"DataType": "String", "StringValue": f"d-{n}"},
+                    "kind": {"DataType": "String", "StringValue": "test.v1"},
+                },
+                **({"MessageGroupId": "a", "MessageDeduplicationId": f"d-{n}"} if fifo else {}),
+            }
+            for n in range(start, min(start + 10, _DEAD))
+        ]
+        response = await sqs.send_message_batch(QueueUrl=urls.dead_letter, Entries=entries)
+        assert not response.get("Failed")
+        ids.extend(
+            m["MessageId"] for m in sorted(response["Successful"], key=lambda m: int(m["Id"]))
+        )
+    return ids
+
+
+async def _drained(url: str, sqs: Any) -> list[str]:
+    """Every message left in ``url``, in the order the queue hands them out (removed)."""
+    bodies: list[str] = []
+    while True:
+        response = await sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=30
+        )
+        batch = response.get("Messages", [])
+        if not batch:
+            return bodies
+        bodies.extend(queue_codec.from_text(m["Body"]).decode() for m in batch)
+        await sqs.delete_message_batch(
+            QueueUrl=url,
+            Entries=[
+                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(batch)
+            ],
+        )
+
+
+def _left(chosen: tuple[int, ...] = _CHOSEN) -> list[str]:
+    return [f"d-{n}" for n in range(_DEAD) if n not in chosen]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("fifo", [True, False], ids=["fifo", "standard"])
+async def test_a_selective_redrive_reaches_chosen_dead_letters_deep_in_a_group(
+    sqs: Any, fifo: bool
+) -> None:
+    """The 1st, 12th and 25th of 25 in one group are moved, in order; 22 stay, in order, and
+    redriving the same ids again moves nothing."""
+    queue, urls = await _queue(sqs, fifo=fifo)
+    try:
+        ids = await _dead_letters_in_one_group(urls, sqs)
+        chosen = {ids[n] for n in _CHOSEN}
+
+        assert await queue.redrive(chosen) == 3
+        assert await queue.redrive(chosen) == 0
+
+        moved = await _drained(urls.main, sqs)
+        left = await _drained(urls.dead_letter, sqs)
+        if fifo:
+            assert moved == ["d-0", "d-11", "d-24"]
+            assert left == _left()
+        else:  # a standard queue keeps no order
+            assert sorted(moved) == ["d-0", "d-11", "d-24"]
+            assert sorted(left) == sorted(_left())
+    finally:
+        await delete_queues(sqs, urls)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("fifo", [True, False], ids=["fifo", "standard"])
+async def test_a_selective_purge_reaches_chosen_dead_letters_deep_in_a_group(
+    sqs: Any, fifo: bool
+) -> None:
+    """The 1st, 12th and 25th of 25 in one group are deleted; 22 stay, in order; a second
+    purge of the same ids deletes nothing."""
+    queue, urls = await _queue(sqs, fifo=fifo)
+    try:
+        ids = await _dead_letters_in_one_group(urls, sqs)
+        chosen = {ids[n] for n in _CHOSEN}
+
+        assert await queue.purge_dead_letters(chosen) == 3
+        assert await queue.purge_dead_letters(chosen) == 0
+
+        assert await _drained(urls.main, sqs) == []
+        left = await _drained(urls.dead_letter, sqs)
+        assert left == _left() if fifo else sorted(left) == sorted(_left())
+    finally:
+        await delete_queues(sqs, urls)
