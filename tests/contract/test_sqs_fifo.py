@@ -366,3 +366,28 @@ async def test_a_selective_purge_reaches_chosen_dead_letters_deep_in_a_group(
         assert left == _left() if fifo else sorted(left) == sorted(_left())
     finally:
         await delete_queues(sqs, urls)
+
+
+@pytest.mark.anyio
+async def test_a_fifo_dead_letter_passed_over_keeps_its_id_and_receives(sqs: Any) -> None:
+    """After a purge of the 25th passed the 24 before it over, the view shows them under the
+    ids they had, with the receives they had; a redrive by such an id reaches it, and on the
+    main queue it is a message of its own again."""
+    queue, urls = await _queue(sqs, fifo=True)
+    try:
+        ids = await _dead_letters_in_one_group(urls, sqs)
+        assert await queue.purge_dead_letters([ids[24]]) == 1
+
+        view = await queue.dead_letters(limit=10)
+
+        assert [(m.message_id, m.body) for m in view] == [
+            (ids[n], f"d-{n}".encode()) for n in range(10)
+        ]
+        assert all(m.receive_count >= 2 for m in view)  # the purge's receive and the view's
+        assert await queue.redrive([ids[5]]) == 1
+        [back] = await queue.receive(max_messages=10, wait_seconds=2)
+        assert (back.body, back.attributes.tenant, back.receive_count) == (b"d-5", "a", 1)
+        assert back.message_id not in ids
+        assert await _drained(urls.dead_letter, sqs) == _left((5, 24))
+    finally:
+        await delete_queues(sqs, urls)
