@@ -27,6 +27,7 @@ from helios.adapters.sqs import (
     delete_queues,
     sqs_client,
 )
+from helios.adapters.sqs import queue as sqs_queue
 from helios.adapters.sqs.provisioning import QueueUrls
 from helios.ports.queue import MessageAttributes, OutgoingMessage, ReceivedMessage
 
@@ -389,5 +390,24 @@ async def test_a_fifo_dead_letter_passed_over_keeps_its_id_and_receives(sqs: Any
         assert (back.body, back.attributes.tenant, back.receive_count) == (b"d-5", "a", 1)
         assert back.message_id not in ids
         assert await _drained(urls.dead_letter, sqs) == _left((5, 24))
+    finally:
+        await delete_queues(sqs, urls)
+
+
+@pytest.mark.anyio
+async def test_a_fifo_scan_ends_even_if_its_copies_lost_the_id_they_are_known_by(
+    sqs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Were the id attribute lost, the scan would never meet a dead letter it passed over:
+    its bound on passes (from the queue's size) ends it, with nothing lost."""
+    queue, urls = await _queue(sqs, fifo=True)
+    monkeypatch.setattr(sqs_queue, "_dead_letter_id", lambda item: item["MessageId"])
+    try:
+        ids = await _dead_letters_in_one_group(urls, sqs)
+
+        with anyio.fail_after(60):
+            assert await queue.purge_dead_letters([ids[24], "no-such-id"]) == 1
+
+        assert sorted(await _drained(urls.dead_letter, sqs)) == sorted(_left((24,)))
     finally:
         await delete_queues(sqs, urls)

@@ -251,7 +251,13 @@ class SqsQueue:
         letter passed over in this scan comes round again. The scan then holds it, as every
         later one of its group (sent after the scan began), and the group keeps its order.
         """
-        scan = _Scan(wanted)
+        # Each dead letter is passed over once per scan. Should a copy ever come back without
+        # the id it is known by, the scan would never come round to it: a bound on passes made
+        # from the queue's size at the start (approximate, hence the margin) still ends it.
+        budget = 0
+        if self._fifo and wanted is not None:
+            budget = 2 * await self._dead_count() + MAX_BATCH_ENTRIES
+        scan = _Scan(wanted, pass_budget=budget)
         try:
             while scan.goes_on():
                 raw = await self._receive_raw(
@@ -269,7 +275,20 @@ class SqsQueue:
                 await self._pass_over(passed_over)
         finally:
             await self._show_again(scan.held)
+        if scan.cut_short:
+            _log.warning("queue.dead_letter_scan_cut_short", passed_over=budget)
         return scan.count
+
+    async def _dead_count(self) -> int:
+        response = await self._call(
+            "GetQueueAttributes",
+            QueueUrl=self._dead_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )
+        attributes = response.get("Attributes", {})
+        return int(attributes.get("ApproximateNumberOfMessages", 0)) + int(
+            attributes.get("ApproximateNumberOfMessagesNotVisible", 0)
+        )
 
     async def _pass_over(self, items: list[dict[str, Any]]) -> None:
         """Move FIFO dead letters to the tail of their group: a copy first (same body,
@@ -514,8 +533,9 @@ class _Scan:
     so it keeps its order; only what was in the queue when the scan began is passed over.
     """
 
-    def __init__(self, wanted: set[str] | None) -> None:
+    def __init__(self, wanted: set[str] | None, *, pass_budget: int) -> None:
         self._wanted = wanted  # None: all
+        self._budget = pass_budget
         self._left = set(wanted) if wanted is not None else set()
         self._taken: set[str] = set()
         self._all_taken = 0
@@ -529,8 +549,15 @@ class _Scan:
         """How many dead letters were taken: each id counted once."""
         return self._all_taken if self._wanted is None else len(self._taken)
 
+    @property
+    def cut_short(self) -> bool:
+        """Whether the scan stopped passing dead letters over at its bound."""
+        return bool(self._moving) and len(self._passed) >= self._budget
+
     def goes_on(self) -> bool:
-        return self._wanted is None or bool(self._left) or bool(self._moving - self._round)
+        if self._wanted is None or self._left:
+            return True
+        return bool(self._moving - self._round) and not self.cut_short
 
     def sort(
         self, raw: list[dict[str, Any]], *, fifo: bool
@@ -549,7 +576,7 @@ class _Scan:
                 self.held.append(item["ReceiptHandle"])
                 if known in self._passed:
                     self._round.add(group)
-            elif self._left or group in self._moving:
+            elif (self._left or group in self._moving) and len(self._passed) < self._budget:
                 passed_over.append(item)
                 self._passed.add(known)
                 self._moving.add(group)
