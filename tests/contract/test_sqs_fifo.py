@@ -271,15 +271,18 @@ _DEAD = 25
 _CHOSEN = (0, 11, 24)
 
 
-async def _dead_letters_in_one_group(urls: QueueUrls, sqs: Any) -> list[str]:
-    """25 dead letters of tenant ``a``, in one group as a FIFO DLQ keeps them; their ids."""
+async def _dead_letters_in_one_group(urls: QueueUrls, sqs: Any, *, pad: int = 0) -> list[str]:
+    """25 dead letters of tenant ``a``, in one group as a FIFO DLQ keeps them; their ids.
+    Each body is ``d-N``, then ``pad`` spaces."""
     fifo = urls.dead_letter.endswith(".fifo")
     ids: list[str] = []
-    for start in range(0, _DEAD, 10):
+    per_call = max(1, min(10, 200_000 // (pad + 100)))
+    for start in range(0, _DEAD, per_call):
         entries = [
             {
                 "Id": str(n),
-                "MessageBody": queue_codec.to_text(f"d-{n}".encode()),
+                # The codec's verbatim text frame, which leaves the padding uncompressed.
+                "MessageBody": "t" + f"d-{n}".ljust(pad + len(f"d-{n}")),
                 "MessageAttributes": {
                     "tenant": {"DataType": "String", "StringValue": "a"},
                     "correlation_id": {"DataType": "String", "StringValue": f"d-{n}"},
@@ -287,7 +290,7 @@ async def _dead_letters_in_one_group(urls: QueueUrls, sqs: Any) -> list[str]:
                 },
                 **({"MessageGroupId": "a", "MessageDeduplicationId": f"d-{n}"} if fifo else {}),
             }
-            for n in range(start, min(start + 10, _DEAD))
+            for n in range(start, min(start + per_call, _DEAD))
         ]
         response = await sqs.send_message_batch(QueueUrl=urls.dead_letter, Entries=entries)
         assert not response.get("Failed")
@@ -307,7 +310,7 @@ async def _drained(url: str, sqs: Any) -> list[str]:
         batch = response.get("Messages", [])
         if not batch:
             return bodies
-        bodies.extend(queue_codec.from_text(m["Body"]).decode() for m in batch)
+        bodies.extend(queue_codec.from_text(m["Body"]).decode().rstrip() for m in batch)
         await sqs.delete_message_batch(
             QueueUrl=url,
             Entries=[
@@ -409,5 +412,24 @@ async def test_a_fifo_scan_ends_even_if_its_copies_lost_the_id_they_are_known_by
             assert await queue.purge_dead_letters([ids[24], "no-such-id"]) == 1
 
         assert sorted(await _drained(urls.dead_letter, sqs)) == sorted(_left((24,)))
+    finally:
+        await delete_queues(sqs, urls)
+
+
+@pytest.mark.anyio
+async def test_large_fifo_dead_letters_are_passed_over_and_redriven_in_batches_sqs_takes(
+    sqs: Any,
+) -> None:
+    """Ten 110 kB dead letters are more than one SQS batch may carry (256 KiB; 1 MiB on the test
+    server): the copies go in
+    as many calls as needed."""
+    queue, urls = await _queue(sqs, fifo=True)
+    try:
+        ids = await _dead_letters_in_one_group(urls, sqs, pad=110_000)
+
+        assert await queue.redrive([ids[n] for n in range(10, 25)]) == 15
+
+        assert await _drained(urls.main, sqs) == [f"d-{n}" for n in range(10, 25)]
+        assert await _drained(urls.dead_letter, sqs) == [f"d-{n}" for n in range(10)]
     finally:
         await delete_queues(sqs, urls)

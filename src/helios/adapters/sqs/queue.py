@@ -218,17 +218,15 @@ class SqsQueue:
         # SQS's StartMessageMoveTask moves only everything and is missing from SQS-compatible
         # servers, so move by hand: copy to the main queue first, then delete the dead letter.
         async def move(chosen: list[dict[str, Any]]) -> None:
-            await self._batched(
-                "SendMessageBatch",
+            await self._send_copies(
                 self._url,
                 [
                     {
-                        "Id": str(n),
                         "MessageBody": m["Body"],
                         "MessageAttributes": _copied_attributes(m),
                         **self._redriven_fifo_fields(m),
                     }
-                    for n, m in enumerate(chosen)
+                    for m in chosen
                 ],
             )
             await self._delete_dead(chosen)
@@ -297,12 +295,10 @@ class SqsQueue:
         over twice (copied, then the delete failed) is copied once."""
         if not items:
             return
-        await self._batched(
-            "SendMessageBatch",
+        await self._send_copies(
             self._dead_url,
             [
                 {
-                    "Id": str(n),
                     "MessageBody": m["Body"],
                     "MessageAttributes": {
                         **_copied_attributes(m),
@@ -316,10 +312,29 @@ class SqsQueue:
                     or _DEFAULT_GROUP,
                     "MessageDeduplicationId": f"pass/{m['MessageId']}",
                 }
-                for n, m in enumerate(items)
+                for m in items
             ],
         )
         await self._delete_dead(items)
+
+    async def _send_copies(self, url: str, entries: list[dict[str, Any]]) -> None:
+        """Send copies of received messages, in as many batches as SQS's byte limit needs.
+
+        Raises:
+            MessageRejected: a copy alone is above the limit (attributes added to a message
+                already at it).
+            QueueUnavailable: the queue cannot be reached.
+        """
+        try:
+            batches = split_batches(
+                [_entry_size(entry) for entry in entries], max_bytes=self._max_message_bytes
+            )
+        except ValueError as error:
+            raise MessageRejected(str(error)) from error
+        for batch in batches:
+            await self._batched(
+                "SendMessageBatch", url, [dict(entries[i], Id=str(n)) for n, i in enumerate(batch)]
+            )
 
     async def _delete_dead(self, items: list[dict[str, Any]]) -> None:
         await self._batched(
