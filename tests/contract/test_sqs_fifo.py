@@ -4,7 +4,8 @@ FIFO queues made by ``create_queues(fifo=True)`` on a private SQS-compatible ser
 honours message groups (``tests/fifo_sqs.py``: the shared moto server does not, for a receive
 already waiting, and fails the last test here). The group tests are what the ingest workers rely
 on to never decide two messages of one tenant at once; the control test shows they fail on a
-queue without groups.
+queue without groups. The dead-letter tests show a selective redrive or purge reaching dead
+letters a group's order hides behind others (they fail on the stock scan, which takes 1 of 3).
 """
 
 from __future__ import annotations
