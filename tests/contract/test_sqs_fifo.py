@@ -4,7 +4,8 @@ FIFO queues made by ``create_queues(fifo=True)`` on a private SQS-compatible ser
 honours message groups (``tests/fifo_sqs.py``: the shared moto server does not, for a receive
 already waiting, and fails the last test here). The group tests are what the ingest workers rely
 on to never decide two messages of one tenant at once; the control test shows they fail on a
-queue without groups.
+queue without groups. The dead-letter tests show a selective redrive or purge reaching dead
+letters a group's order hides behind others (they fail on the stock scan, which takes 1 of 3).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import anyio
 import pytest
 
 from fifo_sqs import fifo_sqs_server
+from helios.adapters import queue_codec
 from helios.adapters.sqs import (
     MemoryBlobStore,
     SqsQueue,
@@ -26,6 +28,7 @@ from helios.adapters.sqs import (
     delete_queues,
     sqs_client,
 )
+from helios.adapters.sqs import queue as sqs_queue
 from helios.adapters.sqs.provisioning import QueueUrls
 from helios.ports.queue import MessageAttributes, OutgoingMessage, ReceivedMessage
 
@@ -257,3 +260,177 @@ async def test_a_message_with_a_group_of_its_own_does_not_hold_up_its_tenant(
     first, second, _ = await _one_each(fifo)
 
     assert (first, second) == (["confirm"], ["a-1"])
+
+
+# -- selective redrive and purge on a FIFO dead-letter queue ----------------------------------
+#
+# On a FIFO dead-letter queue a group's later messages are handed out only once its earlier
+# ones are gone from the queue or at least no longer in flight: picking the 12th of 25 means
+# getting the 11 before it out of the way first.
+
+_DEAD = 25
+_CHOSEN = (0, 11, 24)
+
+
+async def _dead_letters_in_one_group(urls: QueueUrls, sqs: Any, *, pad: int = 0) -> list[str]:
+    """25 dead letters of tenant ``a``, in one group as a FIFO DLQ keeps them; their ids.
+    Each body is ``d-N``, then ``pad`` spaces."""
+    fifo = urls.dead_letter.endswith(".fifo")
+    ids: list[str] = []
+    per_call = max(1, min(10, 200_000 // (pad + 100)))
+    for start in range(0, _DEAD, per_call):
+        entries = [
+            {
+                "Id": str(n),
+                # The codec's verbatim text frame, which leaves the padding uncompressed.
+                "MessageBody": "t" + f"d-{n}".ljust(pad + len(f"d-{n}")),
+                "MessageAttributes": {
+                    "tenant": {"DataType": "String", "StringValue": "a"},
+                    "correlation_id": {"DataType": "String", "StringValue": f"d-{n}"},
+                    "kind": {"DataType": "String", "StringValue": "test.v1"},
+                },
+                **({"MessageGroupId": "a", "MessageDeduplicationId": f"d-{n}"} if fifo else {}),
+            }
+            for n in range(start, min(start + per_call, _DEAD))
+        ]
+        response = await sqs.send_message_batch(QueueUrl=urls.dead_letter, Entries=entries)
+        assert not response.get("Failed")
+        ids.extend(
+            m["MessageId"] for m in sorted(response["Successful"], key=lambda m: int(m["Id"]))
+        )
+    return ids
+
+
+async def _drained(url: str, sqs: Any) -> list[str]:
+    """Every message left in ``url``, in the order the queue hands them out (removed)."""
+    bodies: list[str] = []
+    while True:
+        response = await sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=30
+        )
+        batch = response.get("Messages", [])
+        if not batch:
+            return bodies
+        bodies.extend(queue_codec.from_text(m["Body"]).decode().rstrip() for m in batch)
+        await sqs.delete_message_batch(
+            QueueUrl=url,
+            Entries=[
+                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(batch)
+            ],
+        )
+
+
+def _left(chosen: tuple[int, ...] = _CHOSEN) -> list[str]:
+    return [f"d-{n}" for n in range(_DEAD) if n not in chosen]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("fifo", [True, False], ids=["fifo", "standard"])
+async def test_a_selective_redrive_reaches_chosen_dead_letters_deep_in_a_group(
+    sqs: Any, fifo: bool
+) -> None:
+    """The 1st, 12th and 25th of 25 in one group are moved, in order; 22 stay, in order, and
+    redriving the same ids again moves nothing."""
+    queue, urls = await _queue(sqs, fifo=fifo)
+    try:
+        ids = await _dead_letters_in_one_group(urls, sqs)
+        chosen = {ids[n] for n in _CHOSEN}
+
+        assert await queue.redrive(chosen) == 3
+        assert await queue.redrive(chosen) == 0
+
+        moved = await _drained(urls.main, sqs)
+        left = await _drained(urls.dead_letter, sqs)
+        if fifo:
+            assert moved == ["d-0", "d-11", "d-24"]
+            assert left == _left()
+        else:  # a standard queue keeps no order
+            assert sorted(moved) == ["d-0", "d-11", "d-24"]
+            assert sorted(left) == sorted(_left())
+    finally:
+        await delete_queues(sqs, urls)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("fifo", [True, False], ids=["fifo", "standard"])
+async def test_a_selective_purge_reaches_chosen_dead_letters_deep_in_a_group(
+    sqs: Any, fifo: bool
+) -> None:
+    """The 1st, 12th and 25th of 25 in one group are deleted; 22 stay, in order; a second
+    purge of the same ids deletes nothing."""
+    queue, urls = await _queue(sqs, fifo=fifo)
+    try:
+        ids = await _dead_letters_in_one_group(urls, sqs)
+        chosen = {ids[n] for n in _CHOSEN}
+
+        assert await queue.purge_dead_letters(chosen) == 3
+        assert await queue.purge_dead_letters(chosen) == 0
+
+        assert await _drained(urls.main, sqs) == []
+        left = await _drained(urls.dead_letter, sqs)
+        assert left == _left() if fifo else sorted(left) == sorted(_left())
+    finally:
+        await delete_queues(sqs, urls)
+
+
+@pytest.mark.anyio
+async def test_a_fifo_dead_letter_passed_over_keeps_its_id_and_receives(sqs: Any) -> None:
+    """After a purge of the 25th passed the 24 before it over, the view shows them under the
+    ids they had, with the receives they had; a redrive by such an id reaches it, and on the
+    main queue it is a message of its own again."""
+    queue, urls = await _queue(sqs, fifo=True)
+    try:
+        ids = await _dead_letters_in_one_group(urls, sqs)
+        assert await queue.purge_dead_letters([ids[24]]) == 1
+
+        view = await queue.dead_letters(limit=10)
+
+        assert [(m.message_id, m.body) for m in view] == [
+            (ids[n], f"d-{n}".encode()) for n in range(10)
+        ]
+        assert all(m.receive_count >= 2 for m in view)  # the purge's receive and the view's
+        assert await queue.redrive([ids[5]]) == 1
+        [back] = await queue.receive(max_messages=10, wait_seconds=2)
+        assert (back.body, back.attributes.tenant, back.receive_count) == (b"d-5", "a", 1)
+        assert back.message_id not in ids
+        assert await _drained(urls.dead_letter, sqs) == _left((5, 24))
+    finally:
+        await delete_queues(sqs, urls)
+
+
+@pytest.mark.anyio
+async def test_a_fifo_scan_ends_even_if_its_copies_lost_the_id_they_are_known_by(
+    sqs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Were the id attribute lost, the scan would never meet a dead letter it passed over:
+    its bound on passes (from the queue's size) ends it, with nothing lost."""
+    queue, urls = await _queue(sqs, fifo=True)
+    monkeypatch.setattr(sqs_queue, "_dead_letter_id", lambda item: item["MessageId"])
+    try:
+        ids = await _dead_letters_in_one_group(urls, sqs)
+
+        with anyio.fail_after(60):
+            assert await queue.purge_dead_letters([ids[24], "no-such-id"]) == 1
+
+        assert sorted(await _drained(urls.dead_letter, sqs)) == sorted(_left((24,)))
+    finally:
+        await delete_queues(sqs, urls)
+
+
+@pytest.mark.anyio
+async def test_large_fifo_dead_letters_are_passed_over_and_redriven_in_batches_sqs_takes(
+    sqs: Any,
+) -> None:
+    """Ten 110 kB dead letters are more than one SQS batch may carry (256 KiB; 1 MiB on the test
+    server): the copies go in
+    as many calls as needed."""
+    queue, urls = await _queue(sqs, fifo=True)
+    try:
+        ids = await _dead_letters_in_one_group(urls, sqs, pad=110_000)
+
+        assert await queue.redrive([ids[n] for n in range(10, 25)]) == 15
+
+        assert await _drained(urls.main, sqs) == [f"d-{n}" for n in range(10, 25)]
+        assert await _drained(urls.dead_letter, sqs) == [f"d-{n}" for n in range(10)]
+    finally:
+        await delete_queues(sqs, urls)

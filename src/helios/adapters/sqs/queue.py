@@ -13,7 +13,7 @@ import math
 import re
 import uuid
 from collections import Counter
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -47,6 +47,12 @@ _GONE = frozenset({"ReceiptHandleIsInvalid", "MessageNotInflight", "InvalidParam
 # characters. Anything else (a long or non-ASCII tenant id) is replaced by its SHA-256.
 _FIFO_ID = re.compile(r"[!-~]{1,128}")
 _DEFAULT_GROUP = "default"
+# A FIFO dead letter passed over by a redrive or purge is sent again to the tail of its group: the
+# copy keeps the id it is known by and the receives it had in these attributes (theirs, not the
+# message's: a redrive leaves them out).
+_DEAD_LETTER_ID = "helios.dead_letter_id"
+_EARLIER_RECEIVES = "helios.dead_letter_receives"
+_DEAD_LETTER_ATTRIBUTES = frozenset({_DEAD_LETTER_ID, _EARLIER_RECEIVES})
 _REJECTED_CODES = frozenset(
     {"InvalidMessageContents", "InvalidParameterValue", "BatchRequestTooLong", "MissingParameter"}
 )
@@ -199,11 +205,59 @@ class SqsQueue:
         return list(seen.values())[:limit]
 
     async def purge_dead_letters(self, message_ids: Collection[str]) -> int:
-        wanted = set(message_ids)
-        purged = 0
-        skipped: list[str] = []
+        async def purge(chosen: list[dict[str, Any]]) -> None:
+            decoded = [await self._decoded(m, strict=False) for m in chosen]
+            await self._delete_dead(chosen)
+            for message in decoded:
+                if message is not None and message.payload_ref is not None:
+                    await self._forget_blob(message.payload_ref)
+
+        return await self._take_dead_letters(set(message_ids), purge)
+
+    async def redrive(self, message_ids: Collection[str] | RedriveAll) -> int:
+        # SQS's StartMessageMoveTask moves only everything and is missing from SQS-compatible
+        # servers, so move by hand: copy to the main queue first, then delete the dead letter.
+        async def move(chosen: list[dict[str, Any]]) -> None:
+            await self._send_copies(
+                self._url,
+                [
+                    {
+                        "MessageBody": m["Body"],
+                        "MessageAttributes": _copied_attributes(m),
+                        **self._redriven_fifo_fields(m),
+                    }
+                    for m in chosen
+                ],
+            )
+            await self._delete_dead(chosen)
+
+        return await self._take_dead_letters(
+            None if message_ids == "all" else set(message_ids), move
+        )
+
+    async def _take_dead_letters(
+        self,
+        wanted: set[str] | None,
+        take: Callable[[list[dict[str, Any]]], Awaitable[None]],
+    ) -> int:
+        """Receive the dead letters, ``take`` those ``wanted`` (None: all); how many were taken.
+
+        On a standard queue the others are left in flight, so the next receive gets new ones,
+        and shown again at the end. A FIFO queue hands out a group's messages only in order,
+        none while one of them is in flight: there the others are passed to the tail of their
+        group (``_pass_over``), which puts the group's next ones at its head, until a dead
+        letter passed over in this scan comes round again. The scan then holds it, as every
+        later one of its group (sent after the scan began), and the group keeps its order.
+        """
+        # Each dead letter is passed over once per scan. Should a copy ever come back without
+        # the id it is known by, the scan would never come round to it: a bound on passes made
+        # from the queue's size at the start (approximate, hence the margin) still ends it.
+        budget = 0
+        if self._fifo and wanted is not None:
+            budget = 2 * await self._dead_count() + MAX_BATCH_ENTRIES
+        scan = _Scan(wanted, pass_budget=budget)
         try:
-            while wanted:
+            while scan.goes_on():
                 raw = await self._receive_raw(
                     self._dead_url,
                     MAX_BATCH_ENTRIES,
@@ -212,28 +266,83 @@ class SqsQueue:
                 )
                 if not raw:
                     break
-                chosen = [m for m in raw if m["MessageId"] in wanted]
-                skipped.extend(m["ReceiptHandle"] for m in raw if m["MessageId"] not in wanted)
-                if not chosen:
-                    continue
-                decoded = [await self._decoded(m, strict=False) for m in chosen]
-                await self._batched(
-                    "DeleteMessageBatch",
-                    self._dead_url,
-                    [
-                        {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]}
-                        for n, m in enumerate(chosen)
-                    ],
-                    ignore=_GONE,
-                )
-                for message in decoded:
-                    if message is not None and message.payload_ref is not None:
-                        await self._forget_blob(message.payload_ref)
-                purged += len(chosen)
-                wanted.difference_update(m["MessageId"] for m in chosen)
+                chosen, passed_over = scan.sort(raw, fifo=self._fifo)
+                if chosen:
+                    await take(chosen)
+                    scan.taken(chosen)
+                await self._pass_over(passed_over)
         finally:
-            await self._show_again(skipped)
-        return purged
+            await self._show_again(scan.held)
+        if scan.cut_short:
+            _log.warning("queue.dead_letter_scan_cut_short", passed_over=budget)
+        return scan.count
+
+    async def _dead_count(self) -> int:
+        response = await self._call(
+            "GetQueueAttributes",
+            QueueUrl=self._dead_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )
+        attributes = response.get("Attributes", {})
+        return int(attributes.get("ApproximateNumberOfMessages", 0)) + int(
+            attributes.get("ApproximateNumberOfMessagesNotVisible", 0)
+        )
+
+    async def _pass_over(self, items: list[dict[str, Any]]) -> None:
+        """Move FIFO dead letters to the tail of their group: a copy first (same body,
+        attributes and group; its dead-letter id and receives kept in attributes), then the
+        original is deleted. The copy's deduplication id names the original, so one passed
+        over twice (copied, then the delete failed) is copied once."""
+        if not items:
+            return
+        await self._send_copies(
+            self._dead_url,
+            [
+                {
+                    "MessageBody": m["Body"],
+                    "MessageAttributes": {
+                        **_copied_attributes(m),
+                        _DEAD_LETTER_ID: {"DataType": _STRING, "StringValue": _dead_letter_id(m)},
+                        _EARLIER_RECEIVES: {
+                            "DataType": _STRING,
+                            "StringValue": str(_receive_count(m)),
+                        },
+                    },
+                    "MessageGroupId": m.get("Attributes", {}).get("MessageGroupId")
+                    or _DEFAULT_GROUP,
+                    "MessageDeduplicationId": f"pass/{m['MessageId']}",
+                }
+                for m in items
+            ],
+        )
+        await self._delete_dead(items)
+
+    async def _send_copies(self, url: str, entries: list[dict[str, Any]]) -> None:
+        """Send copies of received messages, in as many batches as SQS's byte limit needs.
+
+        Raises:
+            MessageRejected: a copy alone is above the limit (attributes added to a message
+                already at it).
+            QueueUnavailable: the queue cannot be reached.
+        """
+        try:
+            batches = split_batches(
+                [_entry_size(entry) for entry in entries], max_bytes=self._max_message_bytes
+            )
+        except ValueError as error:
+            raise MessageRejected(str(error)) from error
+        for batch in batches:
+            await self._batched(
+                "SendMessageBatch", url, [dict(entries[i], Id=str(n)) for n, i in enumerate(batch)]
+            )
+
+    async def _delete_dead(self, items: list[dict[str, Any]]) -> None:
+        await self._batched(
+            "DeleteMessageBatch",
+            self._dead_url,
+            [{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(items)],
+            ignore=_GONE,
+        )
 
     async def _show_again(self, receipts: list[str]) -> None:
         """Make the dead letters looked at but not taken visible again at once."""
@@ -245,59 +354,6 @@ class SqsQueue:
             await self._batched(
                 "ChangeMessageVisibilityBatch", self._dead_url, entries, ignore=_GONE
             )
-
-    async def redrive(self, message_ids: Collection[str] | RedriveAll) -> int:
-        # SQS's StartMessageMoveTask moves only everything and is missing from SQS-compatible
-        # servers, so move by hand: copy to the main queue first, then delete the dead letter.
-        wanted = None if message_ids == "all" else set(message_ids)
-        moved = 0
-        skipped: list[str] = []
-        try:
-            while wanted is None or wanted:
-                raw = await self._receive_raw(
-                    self._dead_url,
-                    MAX_BATCH_ENTRIES,
-                    self._redrive_wait_s,
-                    self._redrive_visibility_s,
-                )
-                if not raw:
-                    break
-                chosen = [m for m in raw if wanted is None or m["MessageId"] in wanted]
-                skipped.extend(
-                    m["ReceiptHandle"]
-                    for m in raw
-                    if wanted is not None and m["MessageId"] not in wanted
-                )
-                if not chosen:
-                    continue
-                await self._batched(
-                    "SendMessageBatch",
-                    self._url,
-                    [
-                        {
-                            "Id": str(n),
-                            "MessageBody": m["Body"],
-                            "MessageAttributes": _copied_attributes(m),
-                            **self._redriven_fifo_fields(m),
-                        }
-                        for n, m in enumerate(chosen)
-                    ],
-                )
-                await self._batched(
-                    "DeleteMessageBatch",
-                    self._dead_url,
-                    [
-                        {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]}
-                        for n, m in enumerate(chosen)
-                    ],
-                    ignore=_GONE,
-                )
-                moved += len(chosen)
-                if wanted is not None:
-                    wanted.difference_update(m["MessageId"] for m in chosen)
-        finally:
-            await self._show_again(skipped)
-        return moved
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -331,7 +387,7 @@ class SqsQueue:
         group = item.get("Attributes", {}).get("MessageGroupId") or (
             (item.get("MessageAttributes") or {}).get("tenant", {}).get("StringValue", "")
         )
-        return _fifo_fields(group, f"redrive/{item['MessageId']}")
+        return _fifo_fields(group, f"redrive/{_dead_letter_id(item)}")
 
     async def _receive_raw(
         self, url: str, count: int, wait_s: int, visibility_s: int | None
@@ -365,13 +421,13 @@ class SqsQueue:
         attributes = item.get("MessageAttributes") or {}
         values = [attributes.get(name, {}).get("StringValue", "") for name in _ATTRIBUTE_NAMES]
         return ReceivedMessage(
-            message_id=item["MessageId"],
+            message_id=_dead_letter_id(item),
             receipt=item["ReceiptHandle"],
             body=body,
             attributes=MessageAttributes(
                 tenant=values[0], correlation_id=values[1], kind=values[2]
             ),
-            receive_count=int(item.get("Attributes", {}).get("ApproximateReceiveCount", 1)),
+            receive_count=_receive_count(item),
             payload_ref=key,
         )
 
@@ -467,5 +523,82 @@ def _copied_attributes(item: Mapping[str, Any]) -> dict[str, Any]:
     return {
         name: {"DataType": value["DataType"], "StringValue": value["StringValue"]}
         for name, value in attributes.items()
-        if "StringValue" in value
+        if "StringValue" in value and name not in _DEAD_LETTER_ATTRIBUTES
     }
+
+
+def _dead_letter_id(item: Mapping[str, Any]) -> str:
+    """The id a dead letter is known by: its message id, or the first one's for a copy."""
+    attributes = item.get("MessageAttributes") or {}
+    known: str = attributes.get(_DEAD_LETTER_ID, {}).get("StringValue") or item["MessageId"]
+    return known
+
+
+def _receive_count(item: Mapping[str, Any]) -> int:
+    attributes = item.get("MessageAttributes") or {}
+    earlier = attributes.get(_EARLIER_RECEIVES, {}).get("StringValue", "0")
+    own = item.get("Attributes", {}).get("ApproximateReceiveCount", 1)
+    return int(own) + (int(earlier) if earlier.isdigit() else 0)
+
+
+class _Scan:
+    """One redrive's or purge's pass over the dead letters: which to take, pass over or hold.
+
+    A FIFO group once passed over is scanned round to the first dead letter passed over again,
+    so it keeps its order; only what was in the queue when the scan began is passed over.
+    """
+
+    def __init__(self, wanted: set[str] | None, *, pass_budget: int) -> None:
+        self._wanted = wanted  # None: all
+        self._budget = pass_budget
+        self._left = set(wanted) if wanted is not None else set()
+        self._taken: set[str] = set()
+        self._all_taken = 0
+        self._passed: set[str] = set()
+        self._moving: set[str] = set()  # groups with dead letters passed over
+        self._round: set[str] = set()  # ... and come round to one of them again
+        self.held: list[str] = []  # receipts to show again at the end
+
+    @property
+    def count(self) -> int:
+        """How many dead letters were taken: each id counted once."""
+        return self._all_taken if self._wanted is None else len(self._taken)
+
+    @property
+    def cut_short(self) -> bool:
+        """Whether the scan stopped passing dead letters over at its bound."""
+        return bool(self._moving) and len(self._passed) >= self._budget
+
+    def goes_on(self) -> bool:
+        if self._wanted is None or self._left:
+            return True
+        return bool(self._moving - self._round) and not self.cut_short
+
+    def sort(
+        self, raw: list[dict[str, Any]], *, fifo: bool
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The received dead letters to take and to pass over, in the order received; the
+        receipts of the others are added to ``held``."""
+        chosen: list[dict[str, Any]] = []
+        passed_over: list[dict[str, Any]] = []
+        for item in raw:
+            known = _dead_letter_id(item)
+            group = item.get("Attributes", {}).get("MessageGroupId", "")
+            if self._wanted is None or known in self._wanted:
+                chosen.append(item)
+                self._left.discard(known)
+            elif not fifo or known in self._passed or group in self._round:
+                self.held.append(item["ReceiptHandle"])
+                if known in self._passed:
+                    self._round.add(group)
+            elif (self._left or group in self._moving) and len(self._passed) < self._budget:
+                passed_over.append(item)
+                self._passed.add(known)
+                self._moving.add(group)
+            else:  # nothing left to look for, and a group not moved yet: left as it is
+                self.held.append(item["ReceiptHandle"])
+        return chosen, passed_over
+
+    def taken(self, chosen: list[dict[str, Any]]) -> None:
+        self._all_taken += len(chosen)
+        self._taken.update(_dead_letter_id(m) for m in chosen)
