@@ -253,9 +253,9 @@ async def run_child(settings: Settings, role: str, *, supervisor: int) -> None:
     """
     serve = CHILD_ROLES[role]
     if role == "worker" and settings.up_worker_niceness:
-        # Opt-in: the API's requests go first, the worker decides on the CPU they leave. The
-        # API mostly waits on the queue file's lock and fsync rather than on CPU, so it
-        # bought no acceptance measured (docs/operations.md).
+        # The API's requests go first, the worker decides on the CPU they leave: the API
+        # commits to its own intake file, so what held its answers up under load was the
+        # wait for a core the worker had (docs/operations.md).
         lower_cpu_priority(settings.up_worker_niceness)
     stop = asyncio.Event()
     stop_on_signals(stop)
