@@ -11,7 +11,7 @@ size limit for every route.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import anyio
 import anyio.to_thread
@@ -133,7 +133,7 @@ async def read_body(request: Request[Any, Any, Any], limit: int) -> bytes:
             raise InvalidBody("the client disconnected before sending the whole body")
         if kind != "http.request":
             continue
-        chunk = message.get("body", b"")
+        chunk = cast("bytes", message.get("body", b""))
         received += len(chunk)
         if received > limit:
             raise PayloadTooLarge(f"the body exceeds {limit} bytes")
