@@ -11,7 +11,9 @@ not depend on how busy the machine is the way alerts/s and latencies do: it is t
 compare across changes. Prints one line per round and the load average around it.
 
 Beside each child's CPU, the time its threads spent runnable but waiting for a core
-(``/proc/PID/task/*/schedstat``): how much an answer waited on the other processes' CPU.
+(``/proc/PID/task/*/schedstat``): how much an answer waited on the other processes' CPU; and
+the p50/p99 of the time the API itself took per accepted request (``duration_ms`` of its
+access log lines), against wrk's: the rest is the server's queue, the network and wrk.
 
 With ``--profile FILE``, ``py-spy`` (beside this Python, or on the PATH) samples the API child
 for the length of the load and writes its stacks, collapsed (one line a stack, its count
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import subprocess
 import sys
@@ -66,6 +69,26 @@ def waited_s(pid: int) -> float:
     return total / 1e9
 
 
+def answered_ms(log: Path) -> tuple[float, float]:
+    """p50 and p99 of ``duration_ms`` over the API's access log lines of 202 answers."""
+    durations = []
+    for line in log.read_text(errors="replace").splitlines():
+        if '"request"' not in line:
+            continue
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue  # a line cut by the process's end
+        if event.get("event") == "request" and event.get("status") == 202:
+            durations.append(float(event["duration_ms"]))
+    if not durations:
+        return 0.0, 0.0
+    durations.sort()
+    return durations[len(durations) // 2], durations[
+        min(len(durations) - 1, len(durations) * 99 // 100)
+    ]
+
+
 def one_round(args: argparse.Namespace) -> str:
     starts_at = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     with (
@@ -97,6 +120,7 @@ def one_round(args: argparse.Namespace) -> str:
         if sampler is not None:
             sampler.wait()
         load_after = os.getloadavg()[0]
+        inside_p50, inside_p99 = answered_ms(server.data_dir.parent / "helios.log")
     accepted = result["rps"] * args.duration * args.per_request
     per_alert = {role: (after[role] - before[role]) / max(accepted, 1) * 1e6 for role in children}
     cpu = "  ".join(
@@ -105,7 +129,8 @@ def one_round(args: argparse.Namespace) -> str:
     )
     return (
         f"alerts/s {result['rps'] * args.per_request:,.0f}  p50 {result['p50_ms']:.1f} ms"
-        f"  p99 {result['p99_ms']:.1f} ms  refused {result['refused']:.0f}  |  {cpu}"
+        f"  p99 {result['p99_ms']:.1f} ms  refused {result['refused']:.0f}"
+        f"  (in the API p50 {inside_p50:.1f} ms, p99 {inside_p99:.1f} ms)  |  {cpu}"
         f"  |  load {load_before:.2f} -> {load_after:.2f}"
     )
 
