@@ -1,13 +1,16 @@
-"""``helios up``'s API child runs on uvloop and accepts a webhook there, as on asyncio's loop."""
+"""``helios up``'s API child runs on uvloop and accepts a webhook there, as on asyncio's loop.
+
+The child is started with the command line the supervisor gives it, so that whatever starts
+the children is what is tested."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,6 +19,7 @@ import pytest
 from threaded import free_port
 
 from helios.apps.application.tenancy import TenancyService
+from helios.apps.cli.up import children
 from helios.apps.composition import open_services
 from helios.apps.settings import Settings
 from helios.domain.values import SourceKind
@@ -46,13 +50,12 @@ def test_the_api_child_accepts_a_webhook_on_the_loop_it_is_told(tmp_path: Path, 
         HELIOS_LOG_FORMAT="json",
         HELIOS_API_LOOP=loop,
     )
+    # Started as ``helios up`` starts it: the supervisor's own command line for the role.
+    started = children(argparse.Namespace(no_api=False), Settings(http_port=port))
+    (api,) = [role for role in started if role.name == "api"]
     log = tmp_path / "api.log"
     with log.open("wb") as out:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "helios.apps.cli", "up", "--port", str(port),
-             "--supervisor", str(os.getpid()), "--child", "api"],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        child = subprocess.Popen(list(api.argv), env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
