@@ -10,11 +10,16 @@ waits excluded) is printed, in seconds per 10,000 alerts and microseconds per al
 
 - enqueue: the envelopes onto the embedded queue (what the API does after its checks);
 - ingest: the worker receiving them, deciding and appending, and deleting the messages;
+- projector inline: what the worker's projector spends projecting each batch as it commits,
+  straight from its events (``Projector.appended``: the worker thread's CPU, taken out of
+  ingest's; ``--from-log`` leaves it out, as ``HELIOS_PROJECT_FROM_LOG=true`` does);
 - log read: every entry of the log read and decoded once (what the followers share);
 - then each follower alone from position 0 over its own read-model connection, reading the
   log itself (through a window of its own, decoding what it needs: under ``helios up`` the
   followers share one, so the sum counts some reading twice): projector, notifier (outbox
-  rows), SNS confirmation requests, analytics fan-out.
+  rows), SNS confirmation requests, analytics fan-out. The projector starts over from
+  position 0 (its tables emptied first, outside the count): its number is what a page read
+  from the log costs, as a rebuild or a projector in another process would spend.
 
 The numbers are CPU, not wall clock: a shared machine slows them much less, and the sum is
 what one worker process (one GIL) has to spend before the last alert is visible.
@@ -30,7 +35,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,6 +47,7 @@ from visible import webhook  # noqa: E402
 from helios.apps.application.envelopes import envelope_message  # noqa: E402
 from helios.apps.composition import (  # noqa: E402
     Services,
+    observe_appends,
     open_queue,
     open_read_models,
     open_services,
@@ -57,6 +63,7 @@ from helios.apps.workers.notifier import NotificationOutbox  # noqa: E402
 from helios.apps.workers.runtime import ANALYTICS_QUEUE, ingest_worker  # noqa: E402
 from helios.apps.workers.subscriptions import ConfirmationRequests  # noqa: E402
 from helios.domain.values import Envelope, SourceKind  # noqa: E402
+from helios.ports.event_store import LogEntry  # noqa: E402
 
 SEND_GROUP = 32
 
@@ -85,7 +92,14 @@ async def one_round(args: argparse.Namespace, data_dir: Path) -> dict[str, float
                 await asyncio.gather(*(send(services, details, body) for body in group))
 
         taken["enqueue"] = await cpu(enqueue)
-        taken["ingest"] = await cpu(lambda: ingest(services, len(bodies)))
+        inline = InlineCpu(services, settings)
+        try:
+            taken["ingest"] = await cpu(lambda: ingest(services, len(bodies)))
+        finally:
+            inline.close()
+        if not args.from_log:
+            taken["ingest"] -= inline.seconds
+            taken["projector inline"] = inline.seconds
         taken["log read"] = await cpu(lambda: read_everything(services))
         for name, make in followers(services):
             log = shared_log(services.store, entries=settings.follower_window)
@@ -93,10 +107,35 @@ async def one_round(args: argparse.Namespace, data_dir: Path) -> dict[str, float
             try:
                 async with open_queue(settings, services.blobs, name=ANALYTICS_QUEUE) as queue:
                     follower = make(db, queue)
+                    if isinstance(follower, Projector):
+                        await asyncio.to_thread(follower.reset)
                     taken[name] = await cpu(lambda f=follower, d=db, r=log: catch_up(f, r, d))
             finally:
                 db.close()
     return taken
+
+
+class InlineCpu:
+    """The worker's projector observing its appends (unless ``--from-log``), and the CPU
+    time of the worker thread it spends doing so."""
+
+    def __init__(self, services: Services, settings: Settings) -> None:
+        self.seconds = 0.0
+        self._db = open_read_models(settings.effective_read_models_url)
+        self._projector = Projector(services.store, self._db)
+        self._stop = (
+            None if settings.project_from_log else observe_appends(services.store, self._appended)
+        )
+
+    def _appended(self, entries: Sequence[LogEntry], before: int) -> None:
+        began = time.thread_time()
+        self._projector.appended(entries, before=before)
+        self.seconds += time.thread_time() - began
+
+    def close(self) -> None:
+        if self._stop is not None:
+            self._stop()
+        self._db.close()
 
 
 async def send(services: Services, details: dict[str, str], body: bytes) -> None:
@@ -141,7 +180,7 @@ async def catch_up(follower: Follower, log: object, db: object) -> None:
 def followers(services: Services) -> list[tuple[str, Callable[..., Follower]]]:
     settings, store = services.settings, services.store
     return [
-        ("projector", lambda db, _q: Projector(store, db)),
+        ("projector log", lambda db, _q: Projector(store, db)),
         (
             "notifier",
             lambda db, _q: NotificationOutbox(
@@ -158,9 +197,14 @@ def main() -> None:
     parser.add_argument("--alerts", type=int, default=10_000)
     parser.add_argument("--per-body", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument(
+        "--from-log", action="store_true", help="no inline projection (HELIOS_PROJECT_FROM_LOG)"
+    )
     args = parser.parse_args()
     for name in [k for k in os.environ if k.startswith("HELIOS_")]:
         del os.environ[name]  # the embedded default as shipped
+    if args.from_log:
+        os.environ["HELIOS_PROJECT_FROM_LOG"] = "true"
     os.environ["HELIOS_LOG_LEVEL"] = "warning"
     configure_logging(log_format="json", level="warning")
     load = os.getloadavg()[0]
@@ -173,13 +217,16 @@ def main() -> None:
         f"{args.alerts} alerts in {args.alerts // args.per_body} bodies, {args.rounds} round(s),"
         f" medians; load average {load:.2f} at the start, {os.getloadavg()[0]:.2f} at the end"
     )
-    print(f"  {'stage':<14} {'CPU s/10k':>9} {'us/alert':>9}")
+    print(f"  {'stage':<16} {'CPU s/10k':>9} {'us/alert':>9}")
     total = 0.0
     for stage in rounds[0]:
         seconds = statistics.median(r[stage] for r in rounds) * per
-        total += seconds if stage != "enqueue" else 0.0
-        print(f"  {stage:<14} {seconds:>9.2f} {seconds * 100:>9.0f}")
-    print(f"  {'worker total':<14} {total:>9.2f} {total * 100:>9.0f}  (all but enqueue)")
+        # Projected inline, the log's pages are not the worker's to project (a rebuild's).
+        left_out = stage == "enqueue" or (stage == "projector log" and not args.from_log)
+        total += 0.0 if left_out else seconds
+        print(f"  {stage:<16} {seconds:>9.2f} {seconds * 100:>9.0f}")
+    left = "enqueue" if args.from_log else "enqueue, projector log"
+    print(f"  {'worker total':<16} {total:>9.2f} {total * 100:>9.0f}  (all but {left})")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ seconds SQLite takes to insert as many log rows (one per event, of the same size
 many alert rows, 1,000 per transaction, with nothing decided; then the bytes per alert of
 each file and of each table and index in it (SQLite's ``dbstat``), after a checkpoint.
 ``--profile FILE`` writes cProfile statistics of every thread to ``FILE`` (slower).
+``--from-log`` turns the inline projection off (``HELIOS_PROJECT_FROM_LOG=true``).
 ``--projector-child`` runs the projector as ``HELIOS_UP_PROJECTOR_CHILD=true`` makes ``helios
 up`` run it: in a child process of its own (``helios up --child projector``) over the same
 data directory, the followers left here letting it go first; its CPU is printed apart.
@@ -291,10 +292,17 @@ def main() -> None:
         action="store_true",
         help="the projector in a child process of its own (HELIOS_UP_PROJECTOR_CHILD)",
     )
+    parser.add_argument(
+        "--from-log",
+        action="store_true",
+        help="the projector only follows the log, no inline projection (HELIOS_PROJECT_FROM_LOG)",
+    )
     args = parser.parse_args()
     for name in [k for k in os.environ if k.startswith("HELIOS_")]:
         del os.environ[name]  # the embedded default as shipped
     os.environ["HELIOS_LOG_LEVEL"] = "warning"
+    if args.from_log:
+        os.environ["HELIOS_PROJECT_FROM_LOG"] = "true"
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="helios-bench-visible-") as tmp:
         result = asyncio.run(run(args, Path(tmp)))

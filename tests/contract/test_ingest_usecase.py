@@ -55,6 +55,26 @@ def test_ingesting_the_same_batch_twice_leaves_the_log_unchanged(store: EventSto
     assert whole_log(store) == log
 
 
+def test_the_report_holds_what_was_appended_at_the_positions_up_to_its_own(
+    store: EventStore,
+) -> None:
+    """A caller acting on a batch at once has its decided events and their log positions
+    without reading the log back; a batch that appended nothing reports nothing."""
+    envelopes = list(TrafficGenerator(tenant="acme", start=T0, seed=11).envelopes(30))
+    ingestor = Ingestor(store)
+    ingestor.ingest(envelopes[:10])
+    report = ingestor.ingest(envelopes[5:])
+    decided = [(a.stream_id, a.expected_version + n + 1, event)
+               for a in report.appended for n, event in enumerate(a.events)]  # fmt: skip
+    assert len(decided) == report.events > 0
+    logged = store.read_log(report.position - report.events, report.events)
+    assert [e.position for e in logged] == list(
+        range(report.position - report.events + 1, report.position + 1)
+    )
+    assert [(e.stream_id, e.version, e.event) for e in logged] == decided
+    assert ingestor.ingest(envelopes[5:]).appended == ()
+
+
 def test_a_batch_mixing_new_and_redelivered_envelopes_records_only_the_new(
     store: EventStore,
 ) -> None:

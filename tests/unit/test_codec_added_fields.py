@@ -97,3 +97,25 @@ def test_a_struct_event_reads_an_old_record_back_with_the_defaults_and_keeps_oth
     name, state = codec.encode(event)
     assert codec.decode(name, state) == (name, event)
     assert state != codec.encode(StructAfter(inner=InnerLater(text="x")))[1]
+
+
+def test_a_nested_value_shared_by_many_events_encodes_alike_each_time() -> None:
+    """One nested value carried by every event (a tenant's fold policy) is stripped once and
+    remembered; the events still encode as each would alone, whatever else they hold."""
+    codec = _codec()
+    shared = InnerLater(text="policy")
+    events = [After(inner=shared, count=n, engine="new" if n % 2 else "old") for n in range(5)]
+    alone = [_codec().encode(event) for event in events]
+    assert [codec.encode(event) for event in events] == alone
+    assert [codec.encode(event) for event in events] == alone
+    changed = InnerLater(text="policy", mode="new")
+    assert codec.encode(After(inner=changed)) == _codec().encode(After(inner=changed))
+
+
+def test_an_attrs_event_is_not_changed_by_leaving_out_its_added_fields() -> None:
+    """The copy encoded without its defaults is a copy: the event keeps its values."""
+    event = After(inner=InnerLater(text="x"), count=2)
+    _codec().encode(event)
+    assert event == After(inner=InnerLater(text="x"), count=2)
+    assert event.engine == "old"
+    assert event.inner.mode == "old"

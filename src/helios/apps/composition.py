@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import anyio.to_thread
@@ -26,7 +26,7 @@ from helios.adapters.store.shared_log import SharedLog
 from helios.apps.settings import Settings
 from helios.apps.views.schema import install
 from helios.ports.analytics import AnalyticsStore
-from helios.ports.event_store import EventStore, LogReader
+from helios.ports.event_store import EventStore, LogEntry, LogReader
 from helios.ports.http import HttpFetcher
 from helios.ports.idempotency import IdempotencyStore
 from helios.ports.mailer import Mailer
@@ -69,6 +69,17 @@ def shared_log(store: EventStore, *, entries: int) -> LogReader:
     if entries < 1 or not isinstance(store, RecorderEventStore):
         return store
     return SharedLog(store, entries=entries)
+
+
+def observe_appends(
+    store: EventStore, observer: Callable[[Sequence[LogEntry], int], None]
+) -> Callable[[], None] | None:
+    """Have ``observer(entries, before)`` told of every batch ``store`` commits in this process,
+    right after the commit: its domain events as the log shows them, and the position just
+    before them. Returns what stops it, or None if the store cannot tell."""
+    if not isinstance(store, RecorderEventStore):
+        return None
+    return store.observe_appends(observer)
 
 
 def open_event_store(url: str) -> EventStore:

@@ -36,6 +36,9 @@
 | HELIOS_UP_PROJECTOR_CHILD | false | ``true``: ``helios up`` runs the projector in a child |
 |  |  | process of its own, beside the worker's: a burst is listed sooner on two cores, for one |
 |  |  | more process's memory (docs/operations.md) |
+| HELIOS_PROJECT_FROM_LOG | false | ``true``: the projector only follows the log; by default a |
+|  |  | batch the worker of the same process commits is projected from its events at once |
+|  |  | (no log read), the follower projecting what that did not (docs/operations.md) |
 | HELIOS_SNAPSHOT_EVERY | 100 | snapshot an alert or incident group each this many events of its |
 |  |  | stream, so a cold load reads fewer than this many (0: no snapshots) |
 | HELIOS_STATE_CACHE | 5000 | alert and incident-group states the ingest worker keeps in |
@@ -124,6 +127,7 @@ class Settings:
     worker_visibility_s: int = 60
     up_worker_niceness: int = 19
     up_projector_child: bool = False
+    project_from_log: bool = False
     snapshot_every: int = 100
     state_cache: int = 5_000
     follower_cache: int = 2_500
@@ -250,6 +254,7 @@ class Settings:
             worker_visibility_s=max(5, _int(values, "HELIOS_WORKER_VISIBILITY_S", 60)),
             up_worker_niceness=min(19, max(0, _int(values, "HELIOS_UP_WORKER_NICENESS", 19))),
             up_projector_child=_flag(values, "HELIOS_UP_PROJECTOR_CHILD"),
+            project_from_log=_flag(values, "HELIOS_PROJECT_FROM_LOG"),
             snapshot_every=max(0, _int(values, "HELIOS_SNAPSHOT_EVERY", 100)),
             state_cache=max(100, _int(values, "HELIOS_STATE_CACHE", 5_000)),
             follower_cache=max(100, _int(values, "HELIOS_FOLLOWER_CACHE", 2_500)),

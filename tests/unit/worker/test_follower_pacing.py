@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 
 from helios.apps.composition import open_read_models
-from helios.apps.workers.followers import Appended, Lead, LeadElsewhere, follow
+from helios.apps.workers.followers import (
+    Appended,
+    Lead,
+    LeadElsewhere,
+    LeadItself,
+    QueueDrained,
+    follow,
+)
 from helios.ports.event_store import LogEntry, StoreUnavailable
 from helios.ports.read_models import ReadModels
 
@@ -197,5 +204,80 @@ def test_a_lead_that_cannot_be_asked_holds_no_follower() -> None:
 
     async def run() -> None:
         await asyncio.wait_for(LeadElsewhere(unreachable, most_s=30.0).wait(asyncio.Event()), 5)
+
+    asyncio.run(run())
+
+
+def test_a_follower_after_a_lead_projecting_inline_waits_while_the_ingest_queue_holds_a_burst(
+    db: ReadModels,
+) -> None:
+    """Caught up after every batch, the lead still goes first while messages wait; the
+    follower reads once the queue is empty, and the queue is asked at most every ``every_s``."""
+
+    async def run() -> None:
+        waiting = [3]
+        asked: list[float] = []
+
+        async def backlog() -> int:
+            asked.append(time.monotonic())
+            return waiting[0]
+
+        log, follower, stop = Log(), Keeping(), asyncio.Event()
+        lead = Lead(most_s=60.0, drained=QueueDrained(backlog, most_s=60.0, every_s=0.05))
+        lead.read(caught_up=True)
+        log.add(5)
+        task = asyncio.create_task(
+            follow(follower, store=log, db=db, stop=stop, poll_s=0.05, after_lead=lead)
+        )
+        await asyncio.sleep(0.4)
+        assert follower.positions == []
+        assert 3 <= len(asked) <= 10
+        waiting[0] = 0
+        await _until(lambda: follower.positions == [1, 2, 3, 4, 5], within_s=5.0)
+        stop.set()
+        await asyncio.wait_for(task, 5.0)
+
+    asyncio.run(run())
+
+
+def test_the_lead_itself_waits_for_the_queue_only_once_caught_up_with_the_log() -> None:
+    """Behind, it reads on (nothing else projects what it is behind on); caught up, it
+    leaves the batches being decided to the inline path until the queue is drained."""
+
+    async def run() -> None:
+        async def busy() -> int:
+            return 1
+
+        lead, stop = Lead(), asyncio.Event()
+        itself = LeadItself(lead, QueueDrained(busy, most_s=0.3, every_s=0.05))
+        began = time.monotonic()
+        await itself.wait(stop)
+        assert time.monotonic() - began < 0.1
+        lead.read(caught_up=True)
+        began = time.monotonic()
+        await itself.wait(stop)
+        assert time.monotonic() - began >= 0.25
+
+    asyncio.run(run())
+
+
+def test_the_lead_itself_stops_waiting_when_a_batch_was_left_to_it() -> None:
+    """A batch the inline path did not project is in the log for the follower alone: the
+    wait for the queue to be drained ends at once rather than after its most."""
+
+    async def run() -> None:
+        async def busy() -> int:
+            return 1
+
+        lead, stop = Lead(), asyncio.Event()
+        lead.read(caught_up=True)
+        itself = LeadItself(lead, QueueDrained(busy, most_s=30.0, every_s=0.05))
+        waiting = asyncio.create_task(itself.wait(stop))
+        await asyncio.sleep(0.2)
+        assert not waiting.done()
+        began = time.monotonic()
+        await asyncio.to_thread(itself.left_to_follower)
+        await asyncio.wait_for(waiting, 5.0)
+        assert time.monotonic() - began < 1.0
 
     asyncio.run(run())

@@ -64,6 +64,10 @@ class EventCodec:
         self._encoder = msgspec.msgpack.Encoder()
         self._decoders: dict[str, msgspec.msgpack.Decoder[Any]] = {}
         self._omissions: dict[type[Any], Omissions] = {}
+        # Nested values with added fields recur (every signal of a tenant carries the same
+        # fold policy object): each is stripped once, remembered by identity (the value is
+        # kept, so its id stays its own), a bounded number at a time.
+        self._stripped: dict[int, tuple[Any, Any]] = {}
         # A compressor is reusable but not shareable between threads: one per thread. Its
         # one-shot output is the same bytes as ``zstandard.compress`` at the same level.
         self._local = threading.local()
@@ -79,7 +83,7 @@ class EventCodec:
             # A benign race, as for decoders: two threads compute the same plan.
             omissions = self._omissions[type(event)] = _omissions(type(event))
         if omissions:
-            event = _without_defaults(event, omissions)
+            event = _without_defaults(event, omissions, self._stripped)
         return name, self.pack(self._encoder.encode(event))
 
     def decode(self, name: str, state: bytes) -> tuple[str, Any]:
@@ -182,9 +186,16 @@ def _marked_added(hint: Any) -> bool:
     )
 
 
-def _without_defaults(value: Any, omissions: Omissions) -> Any:
+STRIPPED_KEPT = 256
+"""Nested values a codec remembers stripped (see ``EventCodec.encode``)."""
+
+
+def _without_defaults(
+    value: Any, omissions: Omissions, stripped: dict[int, tuple[Any, Any]] | None = None
+) -> Any:
     """``value`` with each added field that holds its default set to ``UNSET`` (which msgspec
-    leaves out of the encoding); ``value`` itself when nothing is left out."""
+    leaves out of the encoding); ``value`` itself when nothing is left out. ``stripped``
+    remembers nested values already done, by identity."""
     changes: dict[str, Any] = {}
     for name, default, nested in omissions:
         current = getattr(value, name)
@@ -192,11 +203,37 @@ def _without_defaults(value: Any, omissions: Omissions) -> Any:
             if current == default:
                 changes[name] = msgspec.UNSET
         elif attrs.has(type(current)) or isinstance(current, msgspec.Struct):
-            stripped = _without_defaults(current, nested)
-            if stripped is not current:
-                changes[name] = stripped
+            done = _nested_without_defaults(current, nested, stripped)
+            if done is not current:
+                changes[name] = done
     if not changes:
         return value
     if isinstance(value, msgspec.Struct):
         return msgspec.structs.replace(value, **changes)
-    return attrs.evolve(value, **changes)
+    return _attrs_replaced(value, changes)
+
+
+def _nested_without_defaults(
+    value: Any, omissions: Omissions, stripped: dict[int, tuple[Any, Any]] | None
+) -> Any:
+    if stripped is None:
+        return _without_defaults(value, omissions)
+    known = stripped.get(id(value))
+    if known is not None and known[0] is value:
+        return known[1]
+    done = _without_defaults(value, omissions, stripped)
+    if len(stripped) >= STRIPPED_KEPT:
+        stripped.clear()
+    stripped[id(value)] = (value, done)
+    return done
+
+
+def _attrs_replaced(value: Any, changes: dict[str, Any]) -> Any:
+    """A copy of the frozen attrs ``value`` with ``changes``, made for encoding only: no
+    ``__init__`` (``UNSET`` is no value its validators would accept), every field copied."""
+    cls = type(value)
+    copy = object.__new__(cls)
+    for field in attrs.fields(cls):
+        name = field.name
+        object.__setattr__(copy, name, changes[name] if name in changes else getattr(value, name))
+    return copy

@@ -1,9 +1,11 @@
 """The event store over an `eventsourcing` process recorder (memory, SQLite or PostgreSQL).
 
 A batch becomes one ``insert_events(stored_events, tracking=…)`` call, i.e. one transaction
-and, on PostgreSQL, one pipelined round trip. Idempotency markers are ordinary stored events
-at version 1 of a stream derived from the input key: a redelivered input collides on the
-unique (stream, version) key and the whole batch rolls back, with no custom SQL.
+and, on PostgreSQL, one pipelined round trip; on SQLite, the same insert of rows built as the
+table keeps them (``insert_rows``), without a ``StoredEvent`` per row. Idempotency markers
+are ordinary stored events at version 1 of a stream derived from the input key: a
+redelivered input collides on the unique (stream, version) key and the whole batch rolls
+back, with no custom SQL.
 """
 
 from __future__ import annotations
@@ -47,7 +49,17 @@ StreamProbe = Callable[[ProcessRecorder, Sequence[UUID]], set[UUID]]
 
 LogRow = tuple[int, Any, int, str, bytes]
 """A row of the notification log: position, stream id (as stored), version, topic, state."""
+InsertRow = tuple[Any, int, str, bytes]
+"""A row of the events table to insert: stream id (as the store keeps it), version, topic,
+state; in log order."""
+RowInserter = Callable[[ProcessRecorder, list[InsertRow], RecorderTracking | None], Sequence[int]]
+"""The library's ``insert_events(rows, tracking=…)`` on plain rows, in the SQL of the
+recorder's store: one transaction, the same rows, positions and errors (``IntegrityError``),
+without a ``StoredEvent`` and a stream id conversion per row."""
 LogRows = Callable[[ProcessRecorder, int, int], Sequence[LogRow]]
+AppendObserver = Callable[[Sequence[LogEntry], int], None]
+"""Told of a batch right after its commit: its domain events as ``read_log`` shows them, and
+the log position just before the batch's first row (nothing else lies in between)."""
 """The log's rows after a position, at most so many, in order: the library's
 ``select_notifications`` as plain rows, in the SQL of the recorder's store."""
 
@@ -74,8 +86,14 @@ class RecorderEventStore:
         on_close: Callable[[], None] | None = None,
         stream_probe: StreamProbe | None = None,
         log_rows: LogRows | None = None,
+        insert_rows: RowInserter | None = None,
+        stored_id: Callable[[UUID], Any] | None = None,
     ) -> None:
+        """``insert_rows`` replaces the library's ``insert_events`` on the append path;
+        ``stored_id`` is then how that store keeps a stream id (SQLite: its hex text)."""
         self._recorder = recorder
+        self._insert_rows = insert_rows
+        self._stored_id: Callable[[UUID], Any] = stored_id or _as_is
         self._stream_probe = stream_probe
         self._log_rows = log_rows
         self._codec = codec
@@ -87,6 +105,13 @@ class RecorderEventStore:
             *unavailable,
         )
         self._on_close = on_close
+        self._observers: list[AppendObserver] = []
+
+    def observe_appends(self, observer: AppendObserver) -> Callable[[], None]:
+        """Have ``observer`` told of every batch this handle commits, in the appending thread,
+        before ``append`` returns (so it must not raise); returns what stops it."""
+        self._observers.append(observer)
+        return lambda: self._observers.remove(observer)
 
     def append(self, batch: AppendBatch) -> int:
         rows = self._rows(batch)
@@ -95,14 +120,40 @@ class RecorderEventStore:
             if batch.tracking.follower == _RESERVED_FOLLOWER:
                 raise ValueError(f"follower name {_RESERVED_FOLLOWER!r} is reserved")
             tracking = RecorderTracking(batch.tracking.follower, batch.tracking.position)
+        positions: Sequence[int] | None
         try:
             with self._translated():
-                positions = self._recorder.insert_events(rows, tracking=tracking)
+                if self._insert_rows is not None:
+                    positions = self._insert_rows(self._recorder, rows, tracking)
+                else:
+                    stored = [Row(*row) for row in rows]
+                    positions = self._recorder.insert_events(stored, tracking=tracking)
         except IntegrityError:
             raise self._explain_conflict(batch) from None
+        if positions and self._observers:
+            self._appended(batch, positions)
         if positions:
             return max(positions)
         return self.max_position()
+
+    def _appended(self, batch: AppendBatch, positions: Sequence[int]) -> None:
+        """Tell the observers: the rows' positions are the markers' then the events' (``_rows``)."""
+        at = iter(positions[len(batch.input_keys) :])
+        entries = []
+        next_version: dict[UUID, int] = {}
+        for append in batch.streams:
+            version = next_version.get(append.stream_id, append.expected_version)
+            for event in append.events:
+                version += 1
+                entries.append(
+                    LogEntry(
+                        position=next(at), stream_id=append.stream_id, version=version,
+                        name=type(event).NAME, event=event,
+                    )
+                )  # fmt: skip
+            next_version[append.stream_id] = version
+        for observer in list(self._observers):
+            observer(entries, min(positions) - 1)
 
     def read_stream(self, stream_id: UUID, after_version: int = 0) -> Sequence[RecordedEvent]:
         with self._translated():
@@ -228,26 +279,32 @@ class RecorderEventStore:
         if self._on_close is not None:
             self._on_close()
 
-    def _rows(self, batch: AppendBatch) -> list[Row]:
-        # Markers first, so the position returned is that of the last domain event.
-        rows = [
-            Row(input_stream_id(key), 1, INPUT_MARKER, self._codec.pack(key.encode()))
+    def _rows(self, batch: AppendBatch) -> list[InsertRow]:
+        # Markers first, so the position returned is that of the last domain event. Each
+        # stream's id is converted once, not once per event (a batch is ~6 rows an alert).
+        stored_id = self._stored_id
+        pack = self._codec.pack
+        rows: list[InsertRow] = [
+            (stored_id(input_stream_id(key)), 1, INPUT_MARKER, pack(key.encode()))
             for key in batch.input_keys
         ]
         next_version: dict[UUID, int] = {}
         encode = self._codec.encode
+        append_row = rows.append
         for append in batch.streams:
-            version = next_version.get(append.stream_id, append.expected_version)
+            stream = append.stream_id
+            version = next_version.get(stream, append.expected_version)
             if version != append.expected_version:
                 raise ValueError(
-                    f"stream {append.stream_id} appears twice in a batch with "
+                    f"stream {stream} appears twice in a batch with "
                     f"non-contiguous versions ({version} then {append.expected_version})"
                 )
+            key = stored_id(stream)
             for event in append.events:
                 version += 1
                 name, state = encode(event)
-                rows.append(Row(append.stream_id, version, name, state))
-            next_version[append.stream_id] = version
+                append_row((key, version, name, state))
+            next_version[stream] = version
         return rows
 
     def _explain_conflict(self, batch: AppendBatch) -> Exception:
@@ -277,6 +334,10 @@ class RecorderEventStore:
             raise
         except self._unavailable as error:
             raise StoreUnavailable(str(error) or type(error).__name__) from error
+
+
+def _as_is(stream: UUID) -> UUID:
+    return stream
 
 
 def _uuid(value: Any) -> UUID:

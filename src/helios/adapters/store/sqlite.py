@@ -23,7 +23,7 @@ from eventsourcing.persistence import (
 from eventsourcing.sqlite import SQLiteCursor, SQLiteProcessRecorder
 
 from helios.adapters.store.codec import EventCodec
-from helios.adapters.store.recorder_store import RecorderEventStore
+from helios.adapters.store.recorder_store import InsertRow, RecorderEventStore
 from helios.adapters.store.snapshots import SNAPSHOTS_PURPOSE, SqlSnapshotRows
 
 DEFAULT_LOCK_TIMEOUT = 5
@@ -48,6 +48,26 @@ class BatchInsertRecorder(SQLiteProcessRecorder):
              s.originator_version, s.topic, s.state)
             for s in stored_events
         ]  # fmt: skip
+        return self.insert_rows_in(c, rows, kwargs.get("tracking"))
+
+    def insert_rows(self, rows: list[InsertRow], tracking: Tracking | None) -> Sequence[int]:
+        """``insert_events`` on rows already in the table's form (the stream id as hex text):
+        one transaction, the same rows, positions and ``IntegrityError``.
+
+        Raises:
+            IntegrityError: a (stream, version) or the tracking position is already taken.
+            PersistenceError: the file cannot be written, or the positions were not consecutive.
+        """
+        if not rows:  # a tracking position alone: the library's way
+            return list(self.insert_events([], tracking=tracking) or ())
+        with self.datastore.transaction(commit=True) as c:
+            return self.insert_rows_in(c, rows, tracking)
+
+    def insert_rows_in(
+        self, c: SQLiteCursor, rows: list[InsertRow], tracking: Tracking | None
+    ) -> list[int]:
+        """Insert non-empty ``rows`` (and ``tracking``) in the transaction of ``c``; returns
+        their positions."""
         # An insert first (not a read): it takes the write lock, waiting for it if need be.
         c.executemany(self.insert_events_statement, rows)
         c.execute(self.select_max_notification_id_statement)
@@ -60,7 +80,6 @@ class BatchInsertRecorder(SQLiteProcessRecorder):
         )
         if tuple(c.fetchone() or ()) != rows[0][:2]:
             raise PersistenceError(f"log positions of a batch not consecutive up to {last}")
-        tracking: Tracking | None = kwargs.get("tracking")
         if tracking is not None:
             self._insert_tracking(c, tracking)
         return list(range(first, last + 1))
@@ -103,7 +122,22 @@ def open_sqlite_store(
         on_close=factory.close,
         stream_probe=_existing_streams,
         log_rows=_log_rows,
+        insert_rows=_insert_rows,
+        stored_id=_hex,
     )
+
+
+def _insert_rows(
+    recorder: ProcessRecorder, rows: list[InsertRow], tracking: Tracking | None
+) -> Sequence[int]:
+    """The batch's rows inserted as they are (see ``BatchInsertRecorder.insert_rows``)."""
+    assert isinstance(recorder, BatchInsertRecorder)
+    return recorder.insert_rows(rows, tracking)
+
+
+def _hex(stream: UUID) -> str:
+    """A stream id as the library's SQLite tables keep it."""
+    return stream.hex
 
 
 def _existing_streams(recorder: ProcessRecorder, streams: Sequence[UUID]) -> set[UUID]:

@@ -63,6 +63,11 @@ class IngestReport:
     events: int = 0
     attempts: int = 0
     position: int = 0
+    """The log position of the batch's last domain event (0: nothing appended)."""
+    appended: tuple[StreamAppend, ...] = attrs.field(default=(), eq=False, repr=False)
+    """What was appended, as decided (not read back), streams in log order: the ``events``
+    domain events take the positions up to ``position``, in this order (a batch's markers
+    come before them), for a caller that acts on them at once."""
 
 
 class Ingestor:
@@ -136,6 +141,7 @@ class Ingestor:
                     events=plan.events,
                     attempts=attempts,
                     position=position,
+                    appended=plan.batch.streams,
                 )
 
         return self._repository.retrying(attempt)

@@ -108,19 +108,25 @@ class AlertRow:
     links: str
     details: str
     incident_id: str | None = None
-    """Set by the incident projection, never by an alert's own upsert."""
+    """Set by the incident projection: written by the upsert only when not None (the alert
+    joined an incident in the same page as its row)."""
 
 
 COLUMNS = tuple(field.name for field in attrs.fields(AlertRow))
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM alerts"
 _WRITTEN = tuple(name for name in COLUMNS if name != "incident_id")
 _written = operator.attrgetter(*_WRITTEN)  # a row's values, in one call (C, not a loop)
-# ``first_seen_at`` is the earliest episode start of any page (0: none yet), whatever page
-# brought it: a late signal can move a start earlier after the row was first written.
-# (A CASE, not min(a, b): PostgreSQL's min() only aggregates.)
-_UPSERT = f"""
-INSERT INTO alerts ({", ".join(_WRITTEN)})
-VALUES ({", ".join("?" * len(_WRITTEN))})
+_JOINED = (*_WRITTEN, "incident_id")
+_written_joined = operator.attrgetter(*_JOINED)
+
+
+def _upsert(columns: tuple[str, ...], also: str = "") -> str:
+    # ``first_seen_at`` is the earliest episode start of any page (0: none yet), whatever
+    # page brought it: a late signal can move a start earlier after the row was first
+    # written. (A CASE, not min(a, b): PostgreSQL's min() only aggregates.)
+    return f"""
+INSERT INTO alerts ({", ".join(columns)})
+VALUES ({", ".join("?" * len(columns))})
 ON CONFLICT (tenant, dedup_key) DO UPDATE SET
     status = excluded.status, priority = excluded.priority, score = excluded.score,
     factors = excluded.factors, severity = excluded.severity, summary = excluded.summary,
@@ -135,8 +141,14 @@ ON CONFLICT (tenant, dedup_key) DO UPDATE SET
             THEN excluded.first_seen_at
         ELSE alerts.first_seen_at END,
     last_change_at = COALESCE(excluded.last_change_at, alerts.last_change_at),
-    position = excluded.position, links = excluded.links, details = excluded.details
+    position = excluded.position, links = excluded.links, details = excluded.details{also}
 """
+
+
+_UPSERT = _upsert(_WRITTEN)
+# A row whose alert joined an incident in the same page: one statement, not a second one
+# setting the incident (``set_incidents``).
+_UPSERT_JOINED = _upsert(_JOINED, ", incident_id = excluded.incident_id")
 
 
 def _row(values: Row) -> AlertRow:
@@ -149,7 +161,8 @@ def upsert(
     *,
     labels_unchanged: Callable[[AlertRow], bool] = lambda row: False,
 ) -> None:
-    """Write the rows of one page (``duplicates`` adds to the stored count) and their labels.
+    """Write the rows of one page (``duplicates`` adds to the stored count; ``incident_id``
+    when not None) and their labels.
 
     The label rows are rewritten from each row's ``labels`` and ``last_signal_at`` in the
     same transaction, so a label filter never sees an alert's labels other than those of its
@@ -158,7 +171,12 @@ def upsert(
     """
     if not rows:
         return
-    cursor.executemany(_UPSERT, [_written(row) for row in rows])
+    plain = [_written(row) for row in rows if row.incident_id is None]
+    if plain:
+        cursor.executemany(_UPSERT, plain)
+    if len(plain) < len(rows):
+        joined = [_written_joined(row) for row in rows if row.incident_id is not None]
+        cursor.executemany(_UPSERT_JOINED, joined)
     alert_labels.replace(
         cursor,
         [

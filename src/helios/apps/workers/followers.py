@@ -21,8 +21,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 import anyio.to_thread
@@ -60,14 +61,61 @@ class Appended:
         await _first_of(stop, self._event, seconds)
 
 
+class QueueDrained:
+    """Whether the ingest queue of the process has been drained: a wait for the followers
+    that let the ingest worker go first while it holds messages (asked once per
+    ``every_s`` for all of them; a queue that cannot answer counts as drained). Used from
+    the event loop only."""
+
+    def __init__(
+        self, depth: Callable[[], Awaitable[int]], *, most_s: float, every_s: float = 0.1
+    ) -> None:
+        self.most_s = most_s
+        self._depth = depth
+        self._every_s = every_s
+        self._asked_at = -math.inf
+        self._pending = False
+
+    async def wait(
+        self,
+        stop: asyncio.Event,
+        *,
+        most_s: float | None = None,
+        unless: Callable[[], bool] = lambda: False,
+    ) -> None:
+        """Until the queue holds no message, ``stop``, ``unless()``, or ``most_s`` (the
+        instance's)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (self.most_s if most_s is None else most_s)
+        while not stop.is_set() and not unless() and await self._waiting(loop.time()):
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            await wait_or_stop(stop, min(self._every_s, left))
+
+    async def _waiting(self, now: float) -> bool:
+        if now - self._asked_at >= self._every_s:
+            self._asked_at = now
+            try:
+                self._pending = await self._depth() > 0
+            except QueueUnavailable:
+                self._pending = False
+        return self._pending
+
+
 class Lead:
     """Whether a leading follower is caught up with the log, for the followers that let it go
-    first (see the module's docstring). Used from the event loop only."""
+    first (see the module's docstring). Used from the event loop only.
 
-    def __init__(self, *, most_s: float = LEAD_WAIT_S) -> None:
+    ``drained``: when the lead projects the ingest worker's batches as they commit (see
+    ``Projector.appended``), it is caught up with the log after every batch, burst or not;
+    the followers then also wait for the ingest queue to be drained, at most ``most_s``."""
+
+    def __init__(self, *, most_s: float = LEAD_WAIT_S, drained: QueueDrained | None = None) -> None:
         self.most_s = most_s
         self.caught_up = False
         self._event = asyncio.Event()
+        self._drained = drained
 
     def read(self, *, caught_up: bool) -> None:
         """The lead applied a page (``caught_up``: it was the end of the log) or is behind."""
@@ -77,15 +125,44 @@ class Lead:
             event.set()
 
     async def wait(self, stop: asyncio.Event) -> None:
-        """Until the lead is caught up, ``stop``, or ``most_s``."""
+        """Until the lead is caught up (and the ingest queue drained), ``stop``, or
+        ``most_s``."""
         if not self.caught_up:
             await _first_of(stop, self._event, self.most_s)
+        elif self._drained is not None:
+            await self._drained.wait(stop, most_s=self.most_s)
+
+
+class LeadItself:
+    """What the lead waits on before each page when the ingest worker's batches are
+    projected inline, as they commit: nothing while it is behind the log (it catches up as
+    any follower), else the ingest queue drained, so that it does not race the inline path
+    for a batch just committed, projecting it page by page from the log. A batch the inline
+    path left to it (``left_to_follower``: the projector too far behind, a failure) ends the
+    wait: it is in the log, and only the follower will project it."""
+
+    def __init__(self, lead: Lead, drained: QueueDrained) -> None:
+        self._lead = lead
+        self._drained = drained
+        self._left = False
+
+    def left_to_follower(self) -> None:
+        """A batch was not projected inline (callable from any thread)."""
+        self._left = True
+
+    async def wait(self, stop: asyncio.Event) -> None:
+        if self._lead.caught_up:
+            await self._drained.wait(stop, unless=lambda: self._left)
+        self._left = False
 
 
 class Follower(Protocol):
     """A reader of the log. One may also say which entries it has no use for, by their
     stored name, with a ``left_encoded(name) -> bool`` attribute: those come with ``event``
-    None, undecoded (decoding is most of the cost of reading a page)."""
+    None, undecoded (decoding is most of the cost of reading a page); and one that also
+    applies entries by other means (the projector, from batches just appended in its
+    process) says how far it got with a ``reached() -> int | None`` attribute, after which
+    ``follow`` reads on."""
 
     name: str
 
@@ -161,13 +238,14 @@ async def follow(
     """
     log = _log.bind(follower=follower.name)
     read = functools.partial(store.read_log, encoded=getattr(follower, "left_encoded", None))
+    reached: Callable[[], int | None] = getattr(follower, "reached", lambda: None)
     position: int | None = None
     failures = 0
     while not stop.is_set():
         try:
             if position is None:
                 position = await anyio.to_thread.run_sync(committed_position, db, follower.name)
-            after = position
+            after = position = max(position, reached() or 0)
             if after_lead is not None:
                 await after_lead.wait(stop)
             page = await anyio.to_thread.run_sync(read, after, page_size)

@@ -32,6 +32,7 @@ import structlog
 
 from helios.apps.application.envelopes import ENVELOPE_KIND, MalformedMessage, decode_envelope
 from helios.apps.application.ingest import Ingestor, IngestReport, Snapshotting, StateCache
+from helios.apps.application.replay.log import without_automatic_collection
 from helios.apps.application.repository import CACHE_CAPACITY
 from helios.apps.workers.followers import backoff_delay, wait_or_stop
 from helios.apps.workers.messages import (
@@ -317,7 +318,7 @@ class IngestWorker:
     ) -> list[ReceivedMessage]:
         envelopes = [envelope for _, envelope in batch]
         try:
-            report = await self._with_store(stop, lambda: ingestor.ingest(envelopes))
+            report = await self._with_store(stop, partial(_uncollected, ingestor, envelopes))
         except Exception as error:
             if len(batch) == 1:
                 _log.error(
@@ -379,6 +380,24 @@ class IngestWorker:
         self.stats.redelivered += report.already_processed
         self.stats.signals += report.signals
         self.stats.rejected += report.rejected
+
+
+def _uncollected(ingestor: Ingestor, envelopes: list[Envelope]) -> IngestReport:
+    """``ingestor.ingest(envelopes)`` with automatic garbage collection off meanwhile.
+
+    A batch holds its signals, states, decisions and rows (tens of thousands of objects) until
+    its commit: the collections their allocations trigger walk them all and promote them to
+    the older generations, whose full collections then walk them again, a sixth of the
+    batch's CPU (bench/ingest_steps.py). They are acyclic, freed by reference counting when
+    the batch ends; the collector runs as before once it is over. Other threads of the
+    process run without automatic collection for as long.
+
+    Raises:
+        StoreUnavailable: as ``Ingestor.ingest``.
+        ConcurrencyConflict: as ``Ingestor.ingest``.
+    """
+    with without_automatic_collection():
+        return ingestor.ingest(envelopes)
 
 
 def _parts(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import signal
+from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 
 import anyio.to_thread
@@ -13,6 +14,7 @@ import structlog
 from helios.apps.application.ingest import Snapshotting
 from helios.apps.composition import (
     Services,
+    observe_appends,
     open_fetcher,
     open_mailer,
     open_queue,
@@ -23,13 +25,23 @@ from helios.apps.views.positions import committed_position
 from helios.apps.views.projector import FOLLOWER as PROJECTOR
 from helios.apps.views.projector import Projector
 from helios.apps.workers.fanout import DecisionFanout
-from helios.apps.workers.followers import Appended, Lead, LeadElsewhere, LeadWait, follow
+from helios.apps.workers.followers import (
+    LEAD_WAIT_S,
+    Appended,
+    Lead,
+    LeadElsewhere,
+    LeadItself,
+    LeadWait,
+    QueueDrained,
+    follow,
+)
 from helios.apps.workers.ingest import Committed, IngestWorker
 from helios.apps.workers.notifier import Dispatcher, NotificationOutbox
 from helios.apps.workers.scheduler import Scheduler
 from helios.apps.workers.subscriptions import ConfirmationRequests, SubscriptionConfirmer
 from helios.apps.workers.trim import IdleTrim, release_freed_memory
-from helios.ports.http import HttpFetcher
+from helios.ports.event_store import LogEntry
+from helios.ports.http import HttpAnswer, HttpFetcher
 from helios.ports.mailer import Mailer
 from helios.ports.read_models import ReadModels
 
@@ -37,6 +49,9 @@ _log = structlog.get_logger(__name__)
 
 ANALYTICS_QUEUE = "analytics"
 TRIM_EVERY_S = 30.0
+INLINE_WAIT_S = 30.0
+"""The longest the projector's follower waits for the ingest queue to be drained when the
+worker's batches are projected inline (what others appended waits that long at most)."""
 """The least time between two trims of the worker's memory (each collects the whole heap)."""
 
 
@@ -64,10 +79,10 @@ def ingest_worker(
     fetcher: HttpFetcher | None = None,
 ) -> IngestWorker:
     """The ingest worker of the settings; ``fetcher`` visits SNS subscription URLs (HTTPS
-    with the system's CAs by default)."""
+    with the system's CAs by default, made at the first URL to visit)."""
     settings = services.settings
     if fetcher is None:
-        fetcher = open_fetcher()
+        fetcher = FetcherWhenNeeded(open_fetcher)
     return IngestWorker(
         queue=services.queue,
         store=services.store,
@@ -81,6 +96,29 @@ def ingest_worker(
         on_committed=on_committed,
         confirmer=SubscriptionConfirmer(services.store, fetcher),
     )
+
+
+class FetcherWhenNeeded:
+    """An ``HttpFetcher`` made by ``make`` at the first URL to visit, then kept.
+
+    Most ingest workers never see an SNS subscription: making the HTTPS client (importing it,
+    loading the system's CAs) costs about 0.2 s of CPU and its memory, which a worker would
+    otherwise pay at every start.
+    """
+
+    def __init__(self, make: Callable[[], HttpFetcher]) -> None:
+        self._make = make
+        self._fetcher: HttpFetcher | None = None
+
+    async def get(self, url: str, *, timeout_s: float, max_bytes: int) -> HttpAnswer:
+        """The made fetcher's ``get``.
+
+        Raises:
+            FetchUnavailable: as the made fetcher's ``get``.
+        """
+        if self._fetcher is None:
+            self._fetcher = self._make()
+        return await self._fetcher.get(url, timeout_s=timeout_s, max_bytes=max_bytes)
 
 
 async def run_followers(
@@ -112,7 +150,8 @@ async def run_followers(
     release = functools.partial(_release, log)
     idle = IdleTrim(quiet_s=settings.idle_trim_s, every_s=TRIM_EVERY_S, release=release)
     worked = idle.worked
-    lead = Lead()
+    inline = projector and not settings.project_from_log
+    lead, projector_waits = _leads(services, inline=inline and appended is not None)
     each = functools.partial(
         follow, store=log, stop=stop, poll_s=poll, on_page=worked, appended=appended
     )
@@ -156,8 +195,45 @@ async def run_followers(
             tasks.append(behind(decisions, db=fanout_db))
         if projector:
             projecting = Projector(services.store, projector_db, kept=kept)
-            tasks.append(each(projecting, db=projector_db, leads=lead))
+            if inline:
+                stop_inline = observe_appends(services.store, _inline(projecting, projector_waits))
+                if stop_inline is not None:
+                    stack.callback(stop_inline)
+            tasks.append(each(projecting, db=projector_db, leads=lead, after_lead=projector_waits))
         await asyncio.gather(*tasks)
+
+
+def _leads(services: Services, *, inline: bool) -> tuple[Lead, LeadItself | None]:
+    """The projector's ``Lead`` for the others, and what it waits on itself. Projected
+    ``inline`` (with the ingest worker in this process), the projector is current after every
+    batch, and the worker goes first while its queue holds a burst: the others wait for the
+    queue to be drained (a second at most per page, as for the lead), and so does the
+    projector's own follower once caught up (``LeadItself``)."""
+    if not inline:
+        return Lead(), None
+    depth = services.queue.depth
+    lead = Lead(drained=QueueDrained(depth, most_s=LEAD_WAIT_S))
+    return lead, LeadItself(lead, QueueDrained(depth, most_s=INLINE_WAIT_S))
+
+
+def _inline(
+    projector: Projector, itself: LeadItself | None
+) -> Callable[[Sequence[LogEntry], int], None]:
+    """What projects each batch this process appends as it commits (``Projector.appended``):
+    the read models are current before the worker takes its next batch, without the
+    follower reading and decoding the log. Whatever it does not project (a failure, or the
+    position elsewhere) the follower reads from the log as before, told so at once."""
+
+    def appended(entries: Sequence[LogEntry], before: int) -> None:
+        try:
+            projected = projector.appended(entries, before=before)
+        except Exception as error:  # the batch is committed: never fail the append for this
+            _log.warning("projector.inline_skipped", error=repr(error), before=before)
+            projected = False
+        if not projected and itself is not None:
+            itself.left_to_follower()
+
+    return appended
 
 
 def _projector_elsewhere(services: Services, db: ReadModels) -> LeadElsewhere:
