@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -174,3 +175,27 @@ async def test_the_hot_path_answers_the_ingestion_posts_and_passes_the_rest_on(
     for method, elsewhere in (("GET", path), ("GET", "/healthz"), ("POST", path + "/")):
         await twins.both(method, elsewhere)
     assert twins.hot.answered == 2
+
+
+async def test_an_accepted_request_leaves_its_content_remembered_and_nothing_else(
+    twins: Twins, tmp_path: Path
+) -> None:
+    """The intake's commit of an accepted webhook holds its message and the fingerprint of
+    its content (a repeat within the window is a duplicate), not a remembered ingest id: that
+    id is made for the one send, and a row of it would cost every commit a page."""
+    key = twins.tenancy.create_integration(
+        tenant_id=twins.tenant, kind=SourceKind.ALERTMANAGER
+    ).routing_key
+    transport = httpx.ASGITransport(app=twins.hot_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://h.test") as client:
+        for n in range(3):
+            answer = await client.post(f"/v1/ingest/alertmanager/{key}", content=webhook(n))
+            assert answer.json()["status"] == "accepted"
+        again = await client.post(f"/v1/ingest/alertmanager/{key}", content=webhook(0))
+        assert again.json()["status"] == "duplicate"
+    with sqlite3.connect(tmp_path / "intake.db") as intake:
+        remembered = [row[0] for row in intake.execute("SELECT dedup_id FROM queue_dedup")]
+        (messages,) = intake.execute("SELECT count(*) FROM intake_messages").fetchone()
+    assert messages == 3
+    assert len(remembered) == 3
+    assert all(dedup_id.startswith("seen/") for dedup_id in remembered), remembered

@@ -31,7 +31,7 @@
 |  |  | batch of large bodies is decided in several, bounding the worker's memory) |
 | HELIOS_WORKER_WAIT_S | 5 | long-poll wait of one receive (SQS caps it at 20) |
 | HELIOS_WORKER_VISIBILITY_S | 60 | visibility of received messages (extended for slow batches) |
-| HELIOS_UP_WORKER_NICENESS | 0 | how much lower ``helios up``'s worker child's CPU priority is |
+| HELIOS_UP_WORKER_NICENESS | 19 | how much lower ``helios up``'s worker child's CPU priority is |
 |  |  | than the API child's, 0 to 19 (see ``embedded.runner.lower_cpu_priority``) |
 | HELIOS_UP_PROJECTOR_CHILD | false | ``true``: ``helios up`` runs the projector in a child |
 |  |  | process of its own, beside the worker's: a burst is listed sooner on two cores, for one |
@@ -125,7 +125,7 @@ class Settings:
     worker_batch_bytes: int = 2_000_000
     worker_wait_s: float = 5.0
     worker_visibility_s: int = 60
-    up_worker_niceness: int = 0
+    up_worker_niceness: int = 19
     up_projector_child: bool = False
     project_from_log: bool = False
     snapshot_every: int = 100
@@ -252,7 +252,7 @@ class Settings:
             worker_batch_bytes=max(1, _int(values, "HELIOS_WORKER_BATCH_BYTES", 2_000_000)),
             worker_wait_s=_float(values, "HELIOS_WORKER_WAIT_S", 5.0),
             worker_visibility_s=max(5, _int(values, "HELIOS_WORKER_VISIBILITY_S", 60)),
-            up_worker_niceness=min(19, max(0, _int(values, "HELIOS_UP_WORKER_NICENESS", 0))),
+            up_worker_niceness=min(19, max(0, _int(values, "HELIOS_UP_WORKER_NICENESS", 19))),
             up_projector_child=_flag(values, "HELIOS_UP_PROJECTOR_CHILD"),
             project_from_log=_flag(values, "HELIOS_PROJECT_FROM_LOG"),
             snapshot_every=max(0, _int(values, "HELIOS_SNAPSHOT_EVERY", 100)),

@@ -458,7 +458,9 @@ class Intake:
         """
         ingest_id = uuid.uuid4().hex
         envelope = self.envelope(who, delivery, ingest_id=ingest_id)
-        message = envelope_message(envelope, correlation_id=delivery.correlation_id)
+        # The ingest id is new: nothing for the queue to drop as a repeat of it (a repeat of
+        # the request is found by its content or its Idempotency-Key instead).
+        message = envelope_message(envelope, correlation_id=delivery.correlation_id, resent=False)
         if not await self._put(delivery, message, once):
             return None
         self._metrics.envelopes.inc(delivery.source.value, "accepted")

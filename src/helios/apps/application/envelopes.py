@@ -72,12 +72,20 @@ def decode_envelope(data: bytes) -> Envelope:
     )
 
 
-def envelope_message(envelope: Envelope, *, correlation_id: str) -> OutgoingMessage:
-    """The message that carries an accepted envelope to the ingest workers."""
+def envelope_message(
+    envelope: Envelope, *, correlation_id: str, resent: bool = True
+) -> OutgoingMessage:
+    """The message that carries an accepted envelope to the ingest workers.
+
+    ``resent``: the envelope may be sent again under its ingest id (a replay, a retried
+    batch), which the queue then drops as a repeat. False when its ingest id was made for this
+    one send (an accepted request): no repeat of it can exist, and the queue is spared the
+    look-up and the remembered id (in the embedded queue, a row in the send's commit).
+    """
     return OutgoingMessage(
         body=encode_envelope(envelope),
         attributes=MessageAttributes(
             tenant=envelope.tenant, correlation_id=correlation_id, kind=ENVELOPE_KIND
         ),
-        deduplication_id=envelope.ingest_id,
+        deduplication_id=envelope.ingest_id if resent else None,
     )

@@ -24,6 +24,7 @@ from helios.apps.embedded.runner import (
     ApiMissing,
     access,
     api_wanted,
+    child_loop_factory,
     integration,
     load_api_factory,
     port_in_use,
@@ -88,7 +89,9 @@ def _up(args: argparse.Namespace) -> int:
     settings = settings_for(args)
     if args.child:
         configure_logging(log_format=settings.log_format, level=settings.log_level)
-        asyncio.run(run_child(settings, args.child, supervisor=args.supervisor or os.getppid()))
+        supervisor = args.supervisor or os.getppid()
+        with asyncio.Runner(loop_factory=child_loop_factory(args.child)) as runner:
+            runner.run(run_child(settings, args.child, supervisor=supervisor))
         return 0
     console = Console(stderr=True)
     if not args.no_api:

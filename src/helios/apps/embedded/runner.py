@@ -233,6 +233,27 @@ API (ingestion and queries) has a process to itself, so that no decision batch e
 an answer; the CPU-bound side shares the other."""
 
 
+def child_loop_factory(role: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The event loop child ``role`` runs on: uvloop for the API (``HELIOS_API_LOOP``), whose
+    one core goes to the awaits and wake-ups of every request; None (asyncio's own) for the
+    others, and where uvloop is not installed.
+
+    Raises:
+        InvalidSetting: ``HELIOS_API_LOOP`` names another loop.
+    """
+    if role != "api":
+        return None
+    from helios.apps.http.config import ApiConfig
+
+    if ApiConfig.from_env().event_loop != "uvloop":
+        return None
+    try:
+        import uvloop
+    except ImportError:  # no build of it for this platform: asyncio's loop serves as well
+        return None
+    return uvloop.new_event_loop
+
+
 def lower_cpu_priority(by: int) -> None:
     """Lower this process's CPU priority by ``by`` (niceness) against its siblings.
 
@@ -253,16 +274,17 @@ async def run_child(settings: Settings, role: str, *, supervisor: int) -> None:
     """
     serve = CHILD_ROLES[role]
     if role == "worker" and settings.up_worker_niceness:
-        # Opt-in: the API's requests go first, the worker decides on the CPU they leave. The
-        # API mostly waits on the queue file's lock and fsync rather than on CPU, so it
-        # bought no acceptance measured (docs/operations.md).
+        # The API's requests go first, the worker decides on the CPU they leave: the API
+        # commits to its own intake file, so what held its answers up under load was the
+        # wait for a core the worker had (docs/operations.md).
         lower_cpu_priority(settings.up_worker_niceness)
     stop = asyncio.Event()
     stop_on_signals(stop)
     watcher = asyncio.create_task(watch_parent(stop, supervisor))
     try:
         async with open_services(settings) as services:
-            _log.info("up.child_started", role=role)
+            loop = type(asyncio.get_running_loop()).__module__.partition(".")[0]
+            _log.info("up.child_started", role=role, loop=loop)
             await serve(services, stop)
     finally:
         stop.set()

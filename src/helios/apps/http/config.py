@@ -18,6 +18,7 @@
 | HELIOS_API_KEEP_ALIVE_S | 5 | how long an idle keep-alive connection is kept open |
 | HELIOS_API_TRUSTED_PROXIES | 127.0.0.1 | proxies (IPs, CIDRs) trusted for X-Forwarded-For |
 | HELIOS_API_SERVER | granian | the HTTP server of ``helios up``'s API: ``granian`` or ``uvicorn`` |
+| HELIOS_API_LOOP | uvloop | the event loop of ``helios up``'s API: ``uvloop`` or ``asyncio`` |
 """
 
 from __future__ import annotations
@@ -59,6 +60,10 @@ class ApiConfig:
     server: str = "granian"
     """The HTTP server ``helios up`` runs its API on (``helios api`` runs uvicorn): granian
     answers the ingestion endpoints about twice as fast (bench/servers.py)."""
+    event_loop: str = "uvloop"
+    """The event loop ``helios up``'s API process runs on: uvloop (libuv, in C) spends less of
+    the one core on each request's awaits and wake-ups than asyncio's own loop
+    (``bench/accept_cpu.py``); ``asyncio`` where uvloop is not installed (Windows)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ApiConfig:
@@ -86,18 +91,28 @@ class ApiConfig:
             keep_alive_s=_positive(values, "HELIOS_API_KEEP_ALIVE_S", 5.0),
             trusted_proxies=values.get("HELIOS_API_TRUSTED_PROXIES") or "127.0.0.1",
             server=_server(values),
+            event_loop=_choice(values, "HELIOS_API_LOOP", LOOPS),
         )
 
 
 def _server(values: Mapping[str, str]) -> str:
-    server = values.get("HELIOS_API_SERVER") or "granian"
-    if server not in SERVERS:
-        choices = ", ".join(SERVERS)
-        raise InvalidSetting(f"HELIOS_API_SERVER must be one of {choices}, not {server!r}")
-    return server
+    return _choice(values, "HELIOS_API_SERVER", SERVERS)
+
+
+def _choice(values: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """The setting ``name``, one of ``choices`` (the first when unset).
+
+    Raises:
+        InvalidSetting: another value, named with the choices.
+    """
+    value = values.get(name) or choices[0]
+    if value not in choices:
+        raise InvalidSetting(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
 
 
 SERVERS = ("granian", "uvicorn")
+LOOPS = ("uvloop", "asyncio")
 
 
 def _positive(values: Mapping[str, str], name: str, default: float) -> float:
