@@ -52,6 +52,7 @@ def _read_everything_from_several_connections(path: Path) -> list[sqlite3.Connec
 def test_the_page_caches_of_all_connections_stay_within_the_limit(
     tmp_path: Path, unlimited_after: None
 ) -> None:
+    limit_sqlite_memory(0)  # whatever an earlier test of this process set (open_services)
     base = _memory_used()
     readers = _read_everything_from_several_connections(tmp_path / "free.db")
     unlimited = _memory_used() - base
