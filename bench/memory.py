@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
+
 sys.path.insert(0, str(Path(__file__).parent))
 
 from idle import _free_port, _load, _roles, _routing_key, _start_up, _wait_projected
@@ -44,6 +46,7 @@ def main() -> int:
         )
         try:
             key = _routing_key(data, process)
+            _wait_ready(port, process)
             time.sleep(3)
             print(f"idle: {_pss_line(process.pid)}", flush=True)
             started = time.monotonic()
@@ -72,25 +75,50 @@ def main() -> int:
     return 0
 
 
+def _wait_ready(port: int, process: subprocess.Popen[bytes]) -> None:
+    """Until ``/readyz`` answers 200: the children have imported and opened what they serve
+    with (the idle reading taken earlier would miss most of their start-up memory)."""
+    for _ in range(600):
+        if process.poll() is not None:
+            raise SystemExit(f"helios up exited with {process.returncode}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("helios up was not ready within 120 s")
+
+
 def _children(root: int) -> dict[str, int]:
     """The children of ``root`` by role (``--child ROLE`` in their command line)."""
     return {role: pid for role, pid in _roles(root).items() if role != "supervisor"}
 
 
-def _pss_mib(pid: int) -> float:
+def _pss_mib(pid: int, field: str = "Pss") -> float:
+    """``field`` of ``/proc/PID/smaps_rollup`` in MiB (0 once the process is gone)."""
     try:
         rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
     except OSError:
         return 0.0
-    found = re.search(r"^Pss:\s+(\d+) kB", rollup, re.MULTILINE)
+    found = re.search(rf"^{field}:\s+(\d+) kB", rollup, re.MULTILINE)
     return int(found.group(1)) / 1024 if found else 0.0
 
 
 def _pss_line(root: int) -> str:
-    parts = {"supervisor": _pss_mib(root)}
-    parts.update({role: _pss_mib(pid) for role, pid in sorted(_children(root).items())})
-    total = sum(parts.values())
-    return f"total {total:6.1f} MiB = " + ", ".join(f"{k} {v:.1f}" for k, v in parts.items())
+    """Each process's PSS, then its anonymous part alone: a shared library's pages are split
+    between every process on the host that maps them (DuckDB's, another Helios's, ...), so
+    PSS moves with what else runs, the anonymous part does not."""
+    roles = {"supervisor": root, **dict(sorted(_children(root).items()))}
+    parts = {role: _pss_mib(pid) for role, pid in roles.items()}
+    anon = {role: _pss_mib(pid, "Pss_Anon") for role, pid in roles.items()}
+    return (
+        f"total {sum(parts.values()):6.1f} MiB = "
+        + ", ".join(f"{k} {v:.1f}" for k, v in parts.items())
+        + f" (anonymous {sum(anon.values()):.1f} = "
+        + ", ".join(f"{k} {v:.1f}" for k, v in anon.items())
+        + ")"
+    )
 
 
 def _by_mapping(pid: int) -> dict[str, float]:

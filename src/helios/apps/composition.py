@@ -20,6 +20,7 @@ from helios.adapters.embedded_queue import EmbeddedQueue
 from helios.adapters.key_file import PrivateJsonFile
 from helios.adapters.memory.limits import InMemoryIdempotencyStore, InMemoryRateLimiter
 from helios.adapters.read_models import open_sql_read_models
+from helios.adapters.sqlite_memory import limit_sqlite_memory
 from helios.adapters.store import factory
 from helios.adapters.store.recorder_store import RecorderEventStore
 from helios.adapters.store.shared_log import SharedLog
@@ -290,6 +291,10 @@ async def open_local_idempotency(settings: Settings) -> AsyncIterator[Idempotenc
 @asynccontextmanager
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
     """Open every service a process may need; all are closed on exit."""
+    if settings.sqlite_memory_mb:
+        # Process-wide: every SQLite connection opened here (store, queue, read models,
+        # idempotency keys) shares it.
+        limit_sqlite_memory(settings.sqlite_memory_mb * 2**20)
     async with AsyncExitStack() as stack:
         store = await anyio.to_thread.run_sync(open_store, settings)
         stack.callback(store.close)

@@ -51,6 +51,8 @@
 | HELIOS_FOLLOWER_POLL_S | 0.5 | how often an idle follower looks for new log entries |
 | HELIOS_IDLE_TRIM_S | 5 | seconds without new log entries after work before a worker gives |
 |  |  | freed memory back to the system (gc + malloc_trim, at most every 30 s; 0: never) |
+| HELIOS_SQLITE_MEMORY_MB | 8 | memory SQLite may keep in each process, the page caches of all |
+|  |  | its connections together, before they reuse their oldest pages (0: no limit) |
 | HELIOS_TICK_INTERVAL_S | 30 | how often the scheduler sends ticks for open alerts |
 | HELIOS_SESSION_TTL_S | 3600 | lifetime of a session token issued by a password login |
 | HELIOS_LOGIN_MAX_FAILURES | 5 | wrong passwords from one address for one email before a lockout |
@@ -134,6 +136,7 @@ class Settings:
     follower_window: int = 10_000
     follower_poll_s: float = 0.5
     idle_trim_s: float = 5.0
+    sqlite_memory_mb: int = 8
     tick_interval_s: float = 30.0
     session_ttl_s: int = 3600
     login_max_failures: int = 5
@@ -261,6 +264,7 @@ class Settings:
             follower_window=max(0, _int(values, "HELIOS_FOLLOWER_WINDOW", 10_000)),
             follower_poll_s=_float(values, "HELIOS_FOLLOWER_POLL_S", 0.5),
             idle_trim_s=max(0.0, _float(values, "HELIOS_IDLE_TRIM_S", 5.0)),
+            sqlite_memory_mb=max(0, _int(values, "HELIOS_SQLITE_MEMORY_MB", 8)),
             tick_interval_s=_float(values, "HELIOS_TICK_INTERVAL_S", 30.0),
             session_ttl_s=max(60, _int(values, "HELIOS_SESSION_TTL_S", 3600)),
             login_max_failures=max(1, _int(values, "HELIOS_LOGIN_MAX_FAILURES", 5)),

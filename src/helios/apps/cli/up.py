@@ -17,6 +17,7 @@ import attrs
 from rich.console import Console
 
 from helios.apps.composition import open_services
+from helios.apps.embedded.child import command as child_command
 from helios.apps.embedded.runner import (
     ACCESS_FILE,
     CHILD_ROLES,
@@ -73,12 +74,13 @@ def settings_for(args: argparse.Namespace) -> Settings:
 
 def children(args: argparse.Namespace, settings: Settings) -> list[Child]:
     """The processes to supervise: one per role of ``CHILD_ROLES`` (but the API's with
-    ``--no-api``, and the projector's only with ``HELIOS_UP_PROJECTOR_CHILD``), each this
-    same command with ``--child ROLE``."""
-    command = (sys.executable, "-m", "helios.apps.cli", "up", "--port", str(settings.http_port))
-    supervisor = ("--supervisor", str(os.getpid()))
+    ``--no-api``, and the projector's only with ``HELIOS_UP_PROJECTOR_CHILD``), each started
+    as ``helios up --child ROLE`` without the command line's modules (``embedded.child``)."""
     return [
-        Child(name=role, argv=(*command, *supervisor, "--child", role))
+        Child(
+            name=role,
+            argv=child_command(port=settings.http_port, supervisor=os.getpid(), role=role),
+        )
         for role in CHILD_ROLES
         if (role != "api" or api_wanted(args))
         and (role != "projector" or settings.up_projector_child)
