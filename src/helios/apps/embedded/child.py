@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from helios.apps.embedded.runner import CHILD_ROLES, run_child
+from helios.apps.embedded.runner import CHILD_ROLES, child_loop_factory, run_child
 from helios.apps.observability import configure_logging
 from helios.apps.settings import InvalidSetting, Settings
 
@@ -58,7 +58,9 @@ def main(argv: Sequence[str]) -> int:
         if args.port:
             settings = attrs.evolve(settings, http_port=args.port)
         configure_logging(log_format=settings.log_format, level=settings.log_level)
-        asyncio.run(run_child(settings, args.child, supervisor=args.supervisor or os.getppid()))
+        supervisor = args.supervisor or os.getppid()
+        with asyncio.Runner(loop_factory=child_loop_factory(args.child)) as runner:
+            runner.run(run_child(settings, args.child, supervisor=supervisor))
     except KeyboardInterrupt:
         return 130
     except InvalidSetting as error:
