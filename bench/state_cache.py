@@ -27,7 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from helios.apps.application.repository import StateCache  # noqa: E402
+from helios.apps.application.repository import StateCache
 
 
 class Baseline:
@@ -74,9 +74,8 @@ def main() -> None:
         cached.append(per_alert(StateCache(capacity=2 * args.alerts), streams))
         baseline.append(per_alert(Baseline(), streams))
     ours, raw = statistics.median(cached), statistics.median(baseline)
-    print(
-        f"{args.alerts} alerts, {args.rounds} rounds, medians; load average {os.getloadavg()[0]:.2f}"
-    )
+    load = os.getloadavg()[0]
+    print(f"{args.alerts} alerts, {args.rounds} rounds, medians; load average {load:.2f}")
     print(f"  StateCache            {ours:6.2f} µs/alert")
     print(f"  OrderedDict by UUID   {raw:6.2f} µs/alert")
     print(f"  ratio                 {ours / raw:6.2f}")
