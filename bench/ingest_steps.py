@@ -1,7 +1,7 @@
 """CPU microseconds per alert of each step of the ingest stage, and the store's append against
 raw SQLite inserts of the same rows.
 
-    python bench/ingest_steps.py [--alerts 10000] [--per-body 10] [--batch 500]
+    python bench/ingest_steps.py [--alerts 10000] [--per-body 10] [--batch 500] [--freeze-heap]
 
 The same Alertmanager webhooks as ``bench/stages.py`` (new alerts, ``--per-body`` to a body)
 are decided by the ingest use case in batches of ``--batch`` envelopes over a fresh embedded
@@ -14,7 +14,9 @@ printed, in microseconds per alert:
 - encode: the decided events to stored rows (msgpack, zstd for large ones);
 - insert + commit: the SQLite transaction (one ``executemany``, one fsync);
 - bookkeeping: the repository's cache and snapshot checks after the commit;
-- collector: CPython's cycle collector, whichever step it interrupted (counted there too);
+- collector: CPython's cycle collector, whichever step it interrupted (counted there too;
+  ``--freeze-heap`` freezes what start-up made first, as the worker process of ``helios up``
+  does);
 - the queue: receiving the envelopes' messages (moved in from the intake) and deleting them.
 
 Then the same rows are inserted again with nothing but ``sqlite3`` into a fresh file with the
@@ -51,6 +53,7 @@ from helios.adapters.store import recorder_store  # noqa: E402
 from helios.apps.application import ingest, repository  # noqa: E402
 from helios.apps.application.envelopes import decode_envelope, envelope_message  # noqa: E402
 from helios.apps.composition import Services, open_services  # noqa: E402
+from helios.apps.embedded.heap import freeze_start_up_heap  # noqa: E402
 from helios.apps.embedded.runner import first_start_integration  # noqa: E402
 from helios.apps.observability import configure_logging  # noqa: E402
 from helios.apps.settings import Settings  # noqa: E402
@@ -120,6 +123,8 @@ async def run(args: argparse.Namespace, data_dir: Path) -> tuple[dict[str, float
     settings = Settings.from_env()
     starts_at = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() - 60))
     async with open_services(settings) as services:
+        if args.freeze_heap:  # as the worker process of ``helios up`` does once started
+            freeze_start_up_heap()
         details, _ = first_start_integration(services)
         await enqueue(services, details, args, starts_at)
         received_s, envelopes = await receive_all(services)
@@ -199,6 +204,9 @@ def main() -> None:
     parser.add_argument("--alerts", type=int, default=10_000)
     parser.add_argument("--per-body", type=int, default=10)
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument(
+        "--freeze-heap", action="store_true", help="freeze the heap once the services are open"
+    )
     args = parser.parse_args()
     for name in [k for k in os.environ if k.startswith("HELIOS_")]:
         del os.environ[name]  # the embedded default as shipped

@@ -1,5 +1,6 @@
-"""The API process of ``helios up`` freezes its start-up heap before it serves, so that the
-cycle collector's full collections (which stop every request in flight) no longer walk it."""
+"""The API and worker processes of ``helios up`` freeze their start-up heap before they serve,
+so that the cycle collector's full collections (which stop every request in flight, and every
+batch) no longer walk it."""
 
 from __future__ import annotations
 
@@ -69,3 +70,23 @@ async def test_the_api_process_serves_with_its_start_up_heap_frozen(tmp_path: Pa
         finally:
             stop.set()
             await serving
+
+
+@pytest.mark.anyio
+async def test_the_worker_process_runs_with_its_start_up_heap_frozen(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", log_level="warning")
+    async with open_services(settings) as services:
+        assert gc.get_freeze_count() == 0 and walked(services)
+        stop = asyncio.Event()
+        running = asyncio.create_task(CHILD_ROLES["worker"](services, stop))
+        try:
+            for _ in range(200):
+                if gc.get_freeze_count() > 0:
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                pytest.fail("the worker did not freeze its start-up heap")
+            assert not walked(services)
+        finally:
+            stop.set()
+            await running

@@ -6,6 +6,7 @@ processes would be.
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 import uuid
@@ -268,3 +269,17 @@ def test_a_repository_over_a_bounded_cache_still_loads_every_stream(store: Event
     for tenant in ("a", "b", "c"):
         repository.execute(RULESET, tenant, publish_next)
     assert [repository.load(RULESET, t)[1] for t in ("a", "b", "c", "a")] == [1, 1, 1, 1]
+
+
+def test_a_cached_entry_a_reader_holds_never_changes_under_it() -> None:
+    """Another thread's put or staleness replaces the entry: a reader never sees the state of
+    one version with the number of another."""
+    cache = StateCache()
+    stream = uuid.uuid4()
+    cache.put(stream, "old", 1, 1.0)
+    held = cache.get(stream)
+    cache.put(stream, "new", 2, 2.0)
+    cache.stale((stream,))
+    assert held is not None and (held.state, held.version, held.checked_at) == ("old", 1, 1.0)
+    now = cache.get(stream)
+    assert now is not None and (now.state, now.version, now.checked_at) == ("new", 2, -math.inf)

@@ -22,7 +22,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import attrs
 import structlog
@@ -235,8 +235,10 @@ class LoadStats:
 # --------------------------------------------------------------------------- the cache
 
 
-@attrs.define
-class Cached:
+class Cached(NamedTuple):
+    """A cached state; immutable, so that a reader in another thread never sees a state of
+    one version with the number of another (a put replaces the whole entry)."""
+
     state: Any
     version: int
     checked_at: float
@@ -246,11 +248,13 @@ class Cached:
 class StateCache:
     """Recently used states with their stream versions, at most ``capacity`` (an LRU).
 
-    Safe to share between threads (the API loads in worker threads).
+    Safe to share between threads (the API loads in worker threads). Entries are keyed by the
+    stream id's integer, not the ``UUID``: its hash and equality run in C, where a ``UUID``'s
+    are Python calls, and the ingest worker gets and puts a few times per alert.
     """
 
     def __init__(self, capacity: int = CACHE_CAPACITY) -> None:
-        self._items: OrderedDict[uuid.UUID, Cached] = OrderedDict()
+        self._items: OrderedDict[int, Cached] = OrderedDict()
         self._capacity = max(1, capacity)
         self._lock = threading.Lock()
 
@@ -258,36 +262,41 @@ class StateCache:
         return len(self._items)
 
     def get(self, stream: uuid.UUID) -> Cached | None:
+        key = stream.int
         with self._lock:
-            item = self._items.get(stream)
+            item = self._items.get(key)
             if item is not None:
-                self._items.move_to_end(stream)
+                self._items.move_to_end(key)
             return item
 
     def put(self, stream: uuid.UUID, state: Any, version: int, checked_at: float) -> None:
+        key = stream.int
+        items = self._items
         with self._lock:
-            current = self._items.get(stream)
-            if current is not None and current.version > version:
-                # A slower reader must not replace what a faster one already caught up to.
-                self._items.move_to_end(stream)
+            current = items.get(key)
+            if current is None:
+                items[key] = Cached(state, version, checked_at)
+                if len(items) > self._capacity:
+                    items.popitem(last=False)
                 return
-            self._items[stream] = Cached(state=state, version=version, checked_at=checked_at)
-            self._items.move_to_end(stream)
-            while len(self._items) > self._capacity:
-                self._items.popitem(last=False)
+            if current.version <= version:
+                items[key] = Cached(state, version, checked_at)
+            # else: a slower reader must not replace what a faster one already caught up to.
+            items.move_to_end(key)
 
     def stale(self, streams: Iterable[uuid.UUID]) -> None:
         """Have the next load of these streams catch up, whatever age it accepts."""
         with self._lock:
             for stream in streams:
-                item = self._items.get(stream)
+                key = stream.int
+                item = self._items.get(key)
                 if item is not None:
-                    item.checked_at = float("-inf")
+                    self._items[key] = item._replace(checked_at=float("-inf"))
 
     def forget(self, streams: Iterable[uuid.UUID]) -> None:
         with self._lock:
             for stream in streams:
-                self._items.pop(stream, None)
+                self._items.pop(stream.int, None)
 
 
 # --------------------------------------------------------------------------- the repository

@@ -1,4 +1,4 @@
-"""Keeping the API process's garbage collections short: its start-up heap, frozen.
+"""Keeping the API's and the worker's garbage collections short: their start-up heap, frozen.
 
 The API child builds its whole application before it serves (Litestar's routes and models,
 msgspec and attrs types, the adapters, the normalizers): a few hundred thousand container
@@ -10,6 +10,8 @@ slowest one percent of answers. ``gc.freeze()`` moves what is alive once start-u
 the permanent generation, which the collector never walks, so a full collection costs the
 objects made since. Reference counting still frees frozen objects that are released later;
 only a reference cycle among them would stay (the start-up heap has none worth the walk).
+The worker child freezes its own for the same reason: its batches' allocations trigger full
+collections as often, and each one walked the services it built at start-up.
 """
 
 from __future__ import annotations
