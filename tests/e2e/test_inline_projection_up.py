@@ -5,11 +5,11 @@ worker's batches back from the log, and every email is still queued after the bu
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from workers import settle
 
 from helios.apps.application.envelopes import envelope_message
 from helios.apps.composition import open_read_models, open_services
@@ -17,9 +17,7 @@ from helios.apps.embedded.runner import run_workers
 from helios.apps.embedded.traffic import TrafficGenerator
 from helios.apps.settings import Settings
 from helios.apps.views import projector as projection
-from helios.apps.views.positions import committed_position
 from helios.apps.views.schema import REBUILT_TABLES
-from helios.domain import alert
 from helios.ports.event_store import LogEntry
 from helios.ports.read_models import ReadModels
 
@@ -59,16 +57,8 @@ def test_the_worker_s_batches_are_listed_as_a_rebuild_lists_them_without_a_log_r
             await worker.queue.send([envelope_message(e, correlation_id="t") for e in envelopes])
             db = open_read_models(settings.effective_read_models_url)
             try:
-                deadline = time.monotonic() + 120
-                while time.monotonic() < deadline:
-                    await asyncio.sleep(0.2)
-                    log = worker.store.read_log(0, 1_000_000)
-                    requested = sum(isinstance(e.event, alert.NotificationRequested) for e in log)
-                    queued = db.query("SELECT COUNT(*) FROM notification_outbox")[0][0]
-                    projected = committed_position(db, "projector")
-                    settled = await worker.queue.depth() == 0
-                    if settled and queued == requested > 0 and projected >= log[-1].position:
-                        break
+                requested = await settle(worker, db)
+                queued = int(db.query("SELECT COUNT(*) FROM notification_outbox")[0][0])
                 live = _tables(db)
             finally:
                 db.close()

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import time
 from pathlib import Path
 
 import attrs
-from workers import outcome
+from workers import outcome, settle
 
 from helios.apps.application.envelopes import envelope_message
 from helios.apps.cli.up import children
@@ -18,9 +17,7 @@ from helios.apps.composition import open_read_models, open_services
 from helios.apps.embedded.runner import run_workers
 from helios.apps.embedded.traffic import TrafficGenerator
 from helios.apps.settings import Settings
-from helios.apps.views.positions import committed_position
 from helios.apps.workers.runtime import run_projector
-from helios.domain import alert
 
 START = 1_700_000_000_000
 
@@ -48,19 +45,9 @@ def test_a_projector_beside_the_worker_lists_every_alert_and_every_email_is_queu
                 asyncio.create_task(run_projector(projector, stop)),
             ]
             await worker.queue.send([envelope_message(e, correlation_id="t") for e in envelopes])
-            requested = 0
             db = open_read_models(settings.effective_read_models_url)
             try:
-                deadline = time.monotonic() + 120
-                while time.monotonic() < deadline:
-                    await asyncio.sleep(0.2)
-                    log = worker.store.read_log(0, 1_000_000)
-                    requested = sum(isinstance(e.event, alert.NotificationRequested) for e in log)
-                    queued = db.query("SELECT COUNT(*) FROM notification_outbox")[0][0]
-                    projected = committed_position(db, "projector")
-                    settled = await worker.queue.depth() == 0
-                    if settled and queued == requested > 0 and projected >= log[-1].position:
-                        break
+                requested = await settle(worker, db)
                 rows = dict(db.query("SELECT dedup_key, status FROM alerts WHERE status <> 'none'"))
                 queued = int(db.query("SELECT COUNT(*) FROM notification_outbox")[0][0])
             finally:

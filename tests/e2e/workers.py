@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from typing import Any
 
 from helios.apps.composition import Services
+from helios.apps.views.positions import committed_position
 from helios.apps.workers.followers import follow
 from helios.apps.workers.ingest import IngestWorker
 from helios.domain import alert
 from helios.ports.event_store import EventStore
+from helios.ports.read_models import ReadModels
 
 
 async def drain(
@@ -75,3 +78,21 @@ def outcome(store: EventStore) -> tuple[dict[str, Any], Counter[tuple[str, str]]
 
 def _decision(event: Any) -> str:
     return repr(event)
+
+
+async def settle(services: Services, db: ReadModels, *, timeout_s: float = 120) -> int:
+    """Wait (at most ``timeout_s``) until the queue is empty, the projector has reached the end
+    of the log and every notification the log requests is in the outbox; returns how many the
+    log requests, for the caller to compare with what it finds."""
+    requested = 0
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+        log = services.store.read_log(0, 1_000_000)
+        requested = sum(isinstance(e.event, alert.NotificationRequested) for e in log)
+        queued = db.query("SELECT COUNT(*) FROM notification_outbox")[0][0]
+        projected = committed_position(db, "projector")
+        drained = await services.queue.depth() == 0
+        if drained and queued == requested > 0 and projected >= log[-1].position:
+            break
+    return requested

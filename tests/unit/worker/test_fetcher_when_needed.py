@@ -4,11 +4,9 @@ start: most workers never visit one, and making it costs CPU and memory at every
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from pathlib import Path
 
+from embedded_imports import modules_imported
 from helios.apps.workers.runtime import FetcherWhenNeeded
 from helios.ports.http import HttpAnswer, HttpFetcher
 
@@ -37,17 +35,8 @@ class _Recorded:
 
 
 def test_a_started_worker_has_not_imported_the_https_client(tmp_path: Path) -> None:
-    env = {**os.environ, "HELIOS_DATA_DIR": str(tmp_path / "data"), "HELIOS_LOG_LEVEL": "error"}
-    env = {k: v for k, v in env.items() if not k.endswith("_URL") or not k.startswith("HELIOS_")}
-    done = subprocess.run(
-        [sys.executable, "-c", CHECK],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-        env=env,
-    )
-    assert done.stdout.strip() == "[]", done.stdout
+    imported = modules_imported(CHECK, tmp_path / "data")
+    assert imported == "[]", imported
 
 
 def test_the_fetcher_is_made_once_at_the_first_url_and_then_used() -> None:
