@@ -67,7 +67,7 @@ module "api" {
     # connections first and never reuses one the API is closing.
     HELIOS_API_KEEP_ALIVE_S = "65"
   })
-  secrets            = local.store_secret
+  secrets            = local.process_secrets
   execution_role_arn = aws_iam_role.execution.arn
   task_role_arn      = aws_iam_role.task["api"].arn
   log_retention_days = var.log_retention_days
@@ -96,7 +96,7 @@ module "worker" {
   memory               = var.worker.memory
   stop_timeout_seconds = var.worker.stop_timeout_seconds
   environment          = local.common_environment
-  secrets              = local.store_secret
+  secrets              = local.process_secrets
   execution_role_arn   = aws_iam_role.execution.arn
   task_role_arn        = aws_iam_role.task["worker"].arn
   log_retention_days   = var.log_retention_days
@@ -121,7 +121,7 @@ module "followers" {
   cpu                = var.followers.cpu
   memory             = var.followers.memory
   environment        = local.common_environment
-  secrets            = local.store_secret
+  secrets            = local.process_secrets
   execution_role_arn = aws_iam_role.execution.arn
   task_role_arn      = aws_iam_role.task["followers"].arn
   log_retention_days = var.log_retention_days
@@ -150,7 +150,7 @@ module "scheduler" {
   cpu                = var.scheduler.cpu
   memory             = var.scheduler.memory
   environment        = local.common_environment
-  secrets            = local.store_secret
+  secrets            = local.process_secrets
   execution_role_arn = aws_iam_role.execution.arn
   task_role_arn      = aws_iam_role.task["scheduler"].arn
   log_retention_days = var.log_retention_days
@@ -183,7 +183,7 @@ module "admin" {
     HELIOS_HTTP_HOST  = "0.0.0.0"
     HELIOS_ADMIN_PORT = tostring(local.admin_port)
   })
-  secrets = merge(local.store_secret, {
+  secrets = merge(local.process_secrets, {
     HELIOS_ADMIN_SECRET = aws_secretsmanager_secret.admin.arn
   })
   execution_role_arn = aws_iam_role.admin_execution.arn
@@ -219,7 +219,7 @@ module "analytics" {
   cpu                = var.analytics.cpu
   memory             = var.analytics.memory
   environment        = merge(local.common_environment, { HELIOS_ANALYTICS_PATH = "/tmp/helios/analytics.duckdb" })
-  secrets            = local.store_secret
+  secrets            = local.process_secrets
   execution_role_arn = aws_iam_role.execution.arn
   task_role_arn      = aws_iam_role.task["analytics"].arn
   log_retention_days = var.log_retention_days
@@ -248,7 +248,7 @@ module "migrate" {
   cpu                = 256
   memory             = 512
   environment        = local.common_environment
-  secrets            = local.store_secret
+  secrets            = local.process_secrets
   execution_role_arn = aws_iam_role.execution.arn
   task_role_arn      = null # talks to PostgreSQL only
   log_retention_days = var.log_retention_days

@@ -1,6 +1,6 @@
 # Roles. The execution role is what ECS itself uses to start a task (pull the image, write
-# logs, read HELIOS_STORE_URL); each process then runs under a task role that allows only the
-# queue operations that process performs.
+# logs, read HELIOS_STORE_URL and HELIOS_SECRETS_KEK); each process then runs under a task
+# role that allows only the queue operations that process performs.
 
 locals {
   ecs_tasks_trust = jsonencode({
@@ -103,7 +103,7 @@ locals {
 
 resource "aws_iam_role" "execution" {
   name               = "${local.name}ecs-execution"
-  description        = "ECS starts Helios tasks: image pull, logs, HELIOS_STORE_URL"
+  description        = "ECS starts Helios tasks: image pull, logs, HELIOS_STORE_URL, HELIOS_SECRETS_KEK"
   assume_role_policy = local.ecs_tasks_trust
 }
 
@@ -113,15 +113,15 @@ resource "aws_iam_role_policy_attachment" "execution" {
 }
 
 resource "aws_iam_role_policy" "execution_secrets" {
-  name = "read-store-url"
+  name = "read-process-secrets"
   role = aws_iam_role.execution.id
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
-      Sid      = "ReadStoreUrl"
+      Sid      = "ReadStoreUrlAndKek"
       Effect   = "Allow"
       Action   = ["secretsmanager:GetSecretValue"]
-      Resource = [module.data.store_url_secret_arn]
+      Resource = [module.data.store_url_secret_arn, aws_secretsmanager_secret.kek.arn]
     }]
   })
 }
@@ -130,7 +130,7 @@ resource "aws_iam_role_policy" "execution_secrets" {
 # process may read: its own execution role.
 resource "aws_iam_role" "admin_execution" {
   name               = "${local.name}ecs-admin-execution"
-  description        = "ECS starts Helios admin tasks: image pull, logs, store URL, admin secret"
+  description        = "ECS starts Helios admin tasks: image pull, logs, store URL, KEK, admin secret"
   assume_role_policy = local.ecs_tasks_trust
 }
 
@@ -145,10 +145,10 @@ resource "aws_iam_role_policy" "admin_execution_secrets" {
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
-      Sid      = "ReadStoreUrlAndAdminSecret"
+      Sid      = "ReadStoreUrlKekAndAdminSecret"
       Effect   = "Allow"
       Action   = ["secretsmanager:GetSecretValue"]
-      Resource = [module.data.store_url_secret_arn, aws_secretsmanager_secret.admin.arn]
+      Resource = [module.data.store_url_secret_arn, aws_secretsmanager_secret.kek.arn, aws_secretsmanager_secret.admin.arn]
     }]
   })
 }

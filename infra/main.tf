@@ -25,8 +25,12 @@ locals {
     HELIOS_REDIS_URL = module.data.redis_url
   })
 
-  store_secret = { HELIOS_STORE_URL = module.data.store_url_secret_arn }
-  admin_cidrs  = coalesce(var.admin_allowed_cidrs, [var.vpc_cidr])
+  # Read from Secrets Manager by ECS at each task's start, into every Helios container.
+  process_secrets = {
+    HELIOS_STORE_URL   = module.data.store_url_secret_arn
+    HELIOS_SECRETS_KEK = aws_secretsmanager_secret.kek.arn
+  }
+  admin_cidrs = coalesce(var.admin_allowed_cidrs, [var.vpc_cidr])
 }
 
 module "network" {

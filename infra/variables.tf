@@ -326,6 +326,25 @@ variable "admin_secret_version" {
   default     = 1
 }
 
+variable "secrets_kek" {
+  description = "HELIOS_SECRETS_KEK, the key-encryption key of integration secrets: 32 random bytes in base64 (`openssl rand -base64 32`). Needed only on the first apply and when secrets_kek_version changes; never stored in the plan or state."
+  type        = string
+  default     = null
+  sensitive   = true
+  ephemeral   = true
+
+  validation {
+    condition     = var.secrets_kek == null || can(regex("^[A-Za-z0-9+/_-]{43}=?$", var.secrets_kek))
+    error_message = "secrets_kek must be 32 bytes in base64 (44 characters, e.g. from `openssl rand -base64 32`)."
+  }
+}
+
+variable "secrets_kek_version" {
+  description = "Increase by one to write secrets_kek to the HELIOS_SECRETS_KEK secret (secrets sealed under the previous key become unreadable: docs/deploy.md)."
+  type        = number
+  default     = 1
+}
+
 variable "analytics" {
   description = "Analytics worker service (`helios analytics`): task size, and the age of the oldest analytics message above which an alarm fires. Always exactly one task (one writer of its DuckDB file)."
   type = object({
@@ -367,9 +386,9 @@ variable "environment" {
     condition = length(setintersection(keys(var.environment), [
       "HELIOS_STORE_URL", "HELIOS_QUEUE", "HELIOS_SQS_PREFIX", "HELIOS_SQS_FIFO", "AWS_REGION",
       "HELIOS_REDIS_URL", "HELIOS_LOG_FORMAT", "HELIOS_HTTP_HOST", "HELIOS_HTTP_PORT",
-      "HELIOS_DATA_DIR",
+      "HELIOS_DATA_DIR", "HELIOS_SECRETS_KEK",
     ])) == 0
-    error_message = "environment cannot set HELIOS_STORE_URL, HELIOS_QUEUE, HELIOS_SQS_PREFIX, HELIOS_SQS_FIFO, AWS_REGION, HELIOS_REDIS_URL, HELIOS_LOG_FORMAT, HELIOS_HTTP_HOST, HELIOS_HTTP_PORT or HELIOS_DATA_DIR: they follow from the infrastructure."
+    error_message = "environment cannot set HELIOS_STORE_URL, HELIOS_QUEUE, HELIOS_SQS_PREFIX, HELIOS_SQS_FIFO, AWS_REGION, HELIOS_REDIS_URL, HELIOS_LOG_FORMAT, HELIOS_HTTP_HOST, HELIOS_HTTP_PORT, HELIOS_DATA_DIR or HELIOS_SECRETS_KEK (a secret: set secrets_kek): they follow from the infrastructure."
   }
 }
 

@@ -9,6 +9,7 @@ variables {
   image        = "123456789012.dkr.ecr.us-east-1.amazonaws.com/helios:1.0.0"
   db_password  = "Abcdefghijklmnopqrstuvwxyz0123456789"
   admin_secret = "Zyxwvutsrqponmlkjihgfedcba9876543210"
+  secrets_kek  = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80="
 }
 
 run "defaults" {
@@ -30,6 +31,11 @@ run "defaults" {
   override_resource {
     target = module.queues["analytics"].aws_sqs_queue.dead_letter
     values = { arn = "arn:aws:sqs:us-east-1:123456789012:helios-analytics-dlq" }
+  }
+
+  override_resource {
+    target = aws_secretsmanager_secret.kek
+    values = { arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:helios-secrets-kek-AbCdEf" }
   }
 
   override_resource {
@@ -140,6 +146,14 @@ run "defaults" {
       length([for e in s.container.environment : e if e.name == "HELIOS_STORE_URL"]) == 0
     ])
     error_message = "HELIOS_STORE_URL must come from the secret, never from plain environment"
+  }
+  assert {
+    condition = alltrue([
+      for s in [module.api, module.worker, module.followers, module.scheduler, module.migrate, module.admin, module.analytics] :
+      [for e in s.container.secrets : e.valueFrom if e.name == "HELIOS_SECRETS_KEK"] == ["arn:aws:secretsmanager:us-east-1:123456789012:secret:helios-secrets-kek-AbCdEf"] &&
+      length([for e in s.container.environment : e if e.name == "HELIOS_SECRETS_KEK"]) == 0
+    ])
+    error_message = "every Helios container must get HELIOS_SECRETS_KEK from the one KEK secret, never from plain environment"
   }
   assert {
     condition = alltrue([
@@ -257,7 +271,7 @@ run "defaults" {
     error_message = "the admin console may work on the ingest DLQ and redrive into the ingest queue, nothing more"
   }
   assert {
-    condition     = jsondecode(aws_iam_role_policy.admin_execution_secrets.policy).Statement[0].Resource == [module.data.store_url_secret_arn, aws_secretsmanager_secret.admin.arn] && module.admin.execution_role_arn == "arn:aws:iam::123456789012:role/helios-ecs-admin-execution" && module.api.execution_role_arn != module.admin.execution_role_arn
+    condition     = jsondecode(aws_iam_role_policy.admin_execution_secrets.policy).Statement[0].Resource == [module.data.store_url_secret_arn, aws_secretsmanager_secret.kek.arn, aws_secretsmanager_secret.admin.arn] && module.admin.execution_role_arn == "arn:aws:iam::123456789012:role/helios-ecs-admin-execution" && module.api.execution_role_arn != module.admin.execution_role_arn
     error_message = "only the admin console's execution role may read the admin secret"
   }
   assert {
@@ -265,8 +279,8 @@ run "defaults" {
     error_message = "no task policy may use wildcards"
   }
   assert {
-    condition     = jsondecode(aws_iam_role_policy.execution_secrets.policy).Statement[0].Resource == [module.data.store_url_secret_arn]
-    error_message = "the execution role may read the store URL secret and no other"
+    condition     = jsondecode(aws_iam_role_policy.execution_secrets.policy).Statement == [{ Sid = "ReadStoreUrlAndKek", Effect = "Allow", Action = ["secretsmanager:GetSecretValue"], Resource = [module.data.store_url_secret_arn, "arn:aws:secretsmanager:us-east-1:123456789012:secret:helios-secrets-kek-AbCdEf"] }]
+    error_message = "the execution role may read the store URL and KEK secrets and no other"
   }
 
   # --- Scaling ----------------------------------------------------------------------------

@@ -22,6 +22,7 @@ run "invalid_settings_are_refused" {
     worker           = { min_tasks = 5, max_tasks = 2 }
     vpc_cidr         = "10.0.0.0/8"
     log_level        = "verbose"
+    secrets_kek      = "c2hvcnQ="
   }
 
   expect_failures = [
@@ -33,5 +34,6 @@ run "invalid_settings_are_refused" {
     var.worker,
     var.vpc_cidr,
     var.log_level,
+    var.secrets_kek,
   ]
 }

@@ -14,6 +14,7 @@ from the product fails its drill.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import json
@@ -126,6 +127,8 @@ class Helios:
                 "HELIOS_LOG_FORMAT": "json",
                 "HELIOS_WORKER_WAIT_S": "0.5",
                 "HELIOS_FOLLOWER_POLL_S": "0.2",
+                # One key for every process: a drill over PostgreSQL needs it to start.
+                "HELIOS_SECRETS_KEK": base64.urlsafe_b64encode(os.urandom(32)).decode(),
                 **settings,
             }
         )

@@ -7,6 +7,7 @@ last log lines it keeps, to explain a failure.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -181,6 +182,8 @@ def base_env(
     return {
         **env,
         "HELIOS_STORE_URL": store_url,
+        # Shared by every process of the deployment, as the secret of the ECS task definitions.
+        "HELIOS_SECRETS_KEK": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         "HELIOS_REDIS_URL": redis_url,
         "HELIOS_QUEUE": "sqs",
         "HELIOS_SQS_ENDPOINT_URL": sqs_endpoint,

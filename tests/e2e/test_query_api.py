@@ -21,6 +21,7 @@ import pytest
 import uvicorn
 from threaded import free_port, running_in_thread, wait_for, wait_until_healthy
 
+from helios.adapters.secrets.envelope import new_kek_text
 from helios.adapters.store.factory import migrate, open_event_store
 from helios.apps.application.access import AccessService, LoginPolicy
 from helios.apps.application.tenancy import TenancyService
@@ -126,6 +127,7 @@ def start_world(
         data_dir=data_dir,
         store_url=store_url,
         read_models_url=f"{postgres_url}?schema={schema}_read",
+        secrets_kek=new_kek_text(),
         redis_url=redis_url,
         http_port=port,
         follower_poll_s=0.05,

@@ -24,7 +24,7 @@ from helios.adapters.sqlite_memory import limit_sqlite_memory
 from helios.adapters.store import factory
 from helios.adapters.store.recorder_store import RecorderEventStore
 from helios.adapters.store.shared_log import SharedLog
-from helios.apps.settings import Settings
+from helios.apps.settings import InvalidSetting, Settings
 from helios.apps.views.schema import install
 from helios.ports.analytics import AnalyticsStore
 from helios.ports.event_store import EventStore, LogEntry, LogReader
@@ -108,30 +108,53 @@ def open_secret_vault(settings: Settings) -> SecretVault:
     key-encryption key (or, when none is set, one kept in a 0600 file of the data directory).
 
     Raises:
-        ValueError: the KEK setting is not 32 bytes of base64, or the URL is not supported.
+        InvalidSetting: the KEK setting is not 32 bytes of base64; or none is set, the secret
+            store is shared and the data directory holds no key file.
+        ValueError: the URL is not supported.
         SecretUnavailable: the secret store cannot be reached.
     """
-    from helios.adapters.secrets.envelope import EnvelopeVault, LocalKek, new_kek_text, parse_kek
+    from helios.adapters.secrets.envelope import EnvelopeVault, LocalKek, parse_kek
     from helios.adapters.secrets.stores import open_secret_store
 
-    text = settings.secrets_kek
-    if not text:
-        keyring = key_file(settings, "secrets-kek.json")
-        text = keyring.read().get("kek", "")
-        if not text:
-            text = new_kek_text()
-            keyring.write({"kek": text})
-            # On stderr as a JSON line: commands print their results on stdout.
-            notice = {
-                "level": "warning",
-                "event": "created a key-encryption key in the data directory; set "
-                "HELIOS_SECRETS_KEK (or use a KMS) in production",
-                "path": str(keyring.path),
-            }
-            print(json.dumps(notice), file=sys.stderr)
-    return EnvelopeVault(
-        open_secret_store(settings.effective_secrets_url), LocalKek(parse_kek(text))
-    )
+    text = settings.secrets_kek or _local_kek(settings)
+    try:
+        kek = parse_kek(text)
+    except ValueError as error:
+        raise InvalidSetting(f"HELIOS_SECRETS_KEK: {error}") from None
+    return EnvelopeVault(open_secret_store(settings.effective_secrets_url), LocalKek(kek))
+
+
+def _local_kek(settings: Settings) -> str:
+    """The KEK of the data directory's key file, created on first use of a local secret store.
+
+    Raises:
+        InvalidSetting: there is no key file and the secret store is shared: a key made here
+            would be this process's alone (other tasks, or this one after a restart on a fresh
+            disk, could not unwrap what it seals).
+    """
+    from helios.adapters.secrets.envelope import new_kek_text
+
+    keyring = key_file(settings, "secrets-kek.json")
+    text = keyring.read().get("kek", "")
+    if text:
+        return text
+    if settings.shares_secrets:
+        raise InvalidSetting(
+            "HELIOS_SECRETS_KEK is not set: the secret store is shared "
+            f"({settings.effective_secrets_url.partition(':')[0]}), so every process needs the "
+            "same key-encryption key (32 bytes in base64)"
+        )
+    text = new_kek_text()
+    keyring.write({"kek": text})
+    # On stderr as a JSON line: commands print their results on stdout.
+    notice = {
+        "level": "warning",
+        "event": "created a key-encryption key in the data directory; set "
+        "HELIOS_SECRETS_KEK (or use a KMS) in production",
+        "path": str(keyring.path),
+    }
+    print(json.dumps(notice), file=sys.stderr)
+    return text
 
 
 def open_blobs(settings: Settings) -> BlobStore:

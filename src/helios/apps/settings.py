@@ -64,7 +64,8 @@
 | HELIOS_SECRETS_URL | (see meaning) | where sealed integration secrets are kept: default |
 |  |  | sqlite:<data dir>/secrets.db, schema <store schema>_secrets of a PostgreSQL store |
 | HELIOS_SECRETS_KEK | (key file) | key-encryption key: 32 bytes in base64; unset: a key kept |
-|  |  | in <data dir>/secrets-kek.json (0600), created on first use: set it in production |
+|  |  | in <data dir>/secrets-kek.json (0600), created on first use; required when the |
+|  |  | secret store is shared (PostgreSQL) and that file does not exist yet |
 | HELIOS_ANALYTICS_PATH | <data dir>/analytics.duckdb | the analytics worker's DuckDB file (only |
 |  |  | that worker opens it; derived, rebuilt with ``helios analytics rebuild``) |
 | HELIOS_ANALYTICS_PUBLISH_S | 30 | how often the analytics worker publishes overview, trends |
@@ -161,6 +162,12 @@ class Settings:
         if store.startswith("memory:"):
             return "memory://"
         return f"sqlite:{self.data_dir / 'secrets.db'}"
+
+    @property
+    def shares_secrets(self) -> bool:
+        """Whether sealed secrets live where other processes read them (not a file of the data
+        directory, nor memory): then every process must unwrap them with the same KEK."""
+        return not self.effective_secrets_url.startswith(("sqlite:", "memory:"))
 
     analytics_path: str = ""
     analytics_publish_s: float = 30.0
