@@ -25,11 +25,10 @@ from helios.apps.embedded.runner import (
     ApiMissing,
     access,
     api_wanted,
-    child_loop_factory,
     integration,
     load_api_factory,
     port_in_use,
-    run_child,
+    run_child_process,
     run_everything,
 )
 from helios.apps.embedded.supervisor import Child, spec
@@ -91,9 +90,7 @@ def _up(args: argparse.Namespace) -> int:
     settings = settings_for(args)
     if args.child:
         configure_logging(log_format=settings.log_format, level=settings.log_level)
-        supervisor = args.supervisor or os.getppid()
-        with asyncio.Runner(loop_factory=child_loop_factory(args.child)) as runner:
-            runner.run(run_child(settings, args.child, supervisor=supervisor))
+        run_child_process(settings, args.child, supervisor=args.supervisor or os.getppid())
         return 0
     console = Console(stderr=True)
     if not args.no_api:

@@ -17,13 +17,12 @@ if __name__ == "__main__":
     sys.modules.setdefault("rich", None)  # type: ignore[arg-type]
 
 import argparse
-import asyncio
 import os
 from collections.abc import Sequence
 
 import attrs
 
-from helios.apps.embedded.runner import CHILD_ROLES, child_loop_factory, run_child
+from helios.apps.embedded.runner import CHILD_ROLES, run_child_process
 from helios.apps.observability import configure_logging
 from helios.apps.settings import InvalidSetting, Settings
 
@@ -58,9 +57,7 @@ def main(argv: Sequence[str]) -> int:
         if args.port:
             settings = attrs.evolve(settings, http_port=args.port)
         configure_logging(log_format=settings.log_format, level=settings.log_level)
-        supervisor = args.supervisor or os.getppid()
-        with asyncio.Runner(loop_factory=child_loop_factory(args.child)) as runner:
-            runner.run(run_child(settings, args.child, supervisor=supervisor))
+        run_child_process(settings, args.child, supervisor=args.supervisor or os.getppid())
     except KeyboardInterrupt:
         return 130
     except InvalidSetting as error:

@@ -281,6 +281,18 @@ def lower_cpu_priority(by: int) -> None:
     os.nice(by)
 
 
+def run_child_process(settings: Settings, role: str, *, supervisor: int) -> None:
+    """Run ``run_child`` for ``role`` on the event loop that role asks for
+    (``child_loop_factory``): what every way of starting a child goes through.
+
+    Raises:
+        KeyError: ``role`` is not one of ``CHILD_ROLES``.
+        ApiMissing: the role is the API and it is not available.
+    """
+    with asyncio.Runner(loop_factory=child_loop_factory(role)) as runner:
+        runner.run(run_child(settings, role, supervisor=supervisor))
+
+
 async def run_child(settings: Settings, role: str, *, supervisor: int) -> None:
     """Run one of ``CHILD_ROLES`` until SIGTERM/SIGINT or the end of the process
     ``supervisor``.
