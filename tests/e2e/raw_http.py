@@ -7,6 +7,7 @@ answer is the first response the server writes, whatever it writes after it.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from collections.abc import Sequence
@@ -62,7 +63,10 @@ class PendingRequest:
         self, address: tuple[str, int], data: bytes, *, connect_timeout: float = 5
     ) -> None:
         self._sock = socket.create_connection(address, timeout=connect_timeout)
-        self._sock.sendall(data)
+        # A server may answer (413, say) and close before the whole body is written, as HTTP
+        # allows: its answer is still there to read, as a real client would.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self._sock.sendall(data)
         self._buffer = b""
 
     def answer(self, *, deadline: float) -> RawResponse:
