@@ -286,12 +286,13 @@ class EmbeddedQueue:
     async def _until_worth_a_look(
         self, wal: tuple[int, ...], looked_at: float, deadline: float
     ) -> None:
-        """Wait until a send of this process (at once), a write of another process to the file
-        (its WAL changes, seen within ``poll_interval_s``), ``look_again_s`` since the last
-        look (for messages whose visibility ends and ended instances), or ``deadline``.
+        """Wait until a send of this process (at once), a commit of another process to the file
+        (its WAL or WAL index changes, seen within ``poll_interval_s``), ``look_again_s`` since
+        the last look (for messages whose visibility ends and ended instances), or ``deadline``.
 
         Looking costs a trip to the file's thread and a query, which an idle consumer would
-        otherwise pay ten times a second; a ``stat`` of the WAL costs a system call.
+        otherwise pay ten times a second; a ``stat`` of the WAL and a read of the index's header
+        cost a few system calls.
         """
         loop = asyncio.get_running_loop()
         while (remaining := deadline - loop.time()) > 0:
@@ -731,12 +732,12 @@ class EmbeddedQueue:
         return self._intake_page_bytes
 
     def _wal_signature(self) -> tuple[int, ...]:
-        """The size and modification time (nanoseconds) of the queue's WAL file and, with an
-        intake, of the intake's too (where other processes' sends land); zeros when absent."""
-        found = _wal_stat(self._file.path)
+        """What changes when a transaction commits to the queue's file or, with an intake, to
+        the intake's (where other processes' sends land): see ``_wal_state``."""
+        found = _wal_state(self._file.path)
         if self._intake_path is None:
             return found
-        return found + _wal_stat(self._intake_path)
+        return found + _wal_state(self._intake_path)
 
     def _take_back(self, conn: sqlite3.Connection, now: int) -> None:
         """Make the messages held by ended instances visible now (see ``embedded_owners``)."""
@@ -784,6 +785,33 @@ class EmbeddedQueue:
 
 def _wal_size(path: str) -> int:
     return _wal_stat(path)[0]
+
+
+# The first copy of the WAL index's header, at the start of the ``-shm`` file: SQLite rewrites
+# it at every commit (its change counter, last frame and checksums) and at a restart of the WAL.
+_WAL_INDEX_HEADER_BYTES = 48
+
+
+def _wal_state(path: str) -> tuple[int, int, int]:
+    """The WAL file's size and modification time and the WAL index's header, of the SQLite
+    file ``path``; zeros for what is absent.
+
+    The WAL file alone is not enough: a commit writes its frames there first and publishes them
+    in the index after its sync. A reader that looks in between sees nothing new, and the WAL
+    does not change again when the commit becomes visible; the index's header does.
+    """
+    size, modified = _wal_stat(path)
+    try:
+        fd = os.open(path + "-shm", os.O_RDONLY)
+    except OSError:
+        return (size, modified, 0)
+    try:
+        header = os.pread(fd, _WAL_INDEX_HEADER_BYTES, 0)
+    except OSError:
+        header = b""
+    finally:
+        os.close(fd)
+    return (size, modified, int.from_bytes(header, "little"))
 
 
 def _wal_stat(path: str) -> tuple[int, int]:
