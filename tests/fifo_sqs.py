@@ -10,9 +10,9 @@ the very race FIFO routing removes.
 
 Run as a script, this module starts moto's server with ``receive_message`` corrected: each
 attempt first returns timed-out messages to the queue (so a group is redelivered in order),
-then selects under one lock with the groups in flight read fresh; a waiting receive sleeps
-between attempts outside the lock. Everything else is moto's own. ``HELIOS_TEST_SQS_FIFO_URL``
-points the tests at another server instead (real SQS, say).
+then selects under one lock, with the groups in flight read fresh and moto's clock stopped; a
+waiting receive sleeps between attempts outside the lock. Everything else is moto's own.
+``HELIOS_TEST_SQS_FIFO_URL`` points the tests at another server instead (real SQS, say).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def _patch_moto() -> None:
         queue = self.get_queue(queue_name)
         deadline = time.monotonic() + wait_seconds_timeout
         while True:
-            with lock:
+            with lock, _clock_stopped():
                 for message in list(queue.pending_messages):
                     if message.visible:  # its visibility timed out: no longer in flight
                         queue.pending_messages.discard(message)
@@ -63,6 +63,22 @@ def _patch_moto() -> None:
                 queue.wait_for_messages(min(1, max(0.0, deadline - time.monotonic())))
 
     SQSBackend.receive_message = receive_message  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def _clock_stopped() -> Iterator[None]:
+    """moto's SQS clock held at one instant: no timeout ends half-way through one selection
+    (else a group's last message, timing out after its first ones were passed over as in
+    flight, is redelivered first)."""
+    from moto.sqs import models
+
+    running = models.unix_time_millis  # type: ignore[attr-defined]
+    now = running()
+    models.unix_time_millis = lambda *_: now  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        models.unix_time_millis = running  # type: ignore[attr-defined]
 
 
 def _free_port() -> int:
