@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-import uuid
 from collections.abc import Callable
 from typing import Protocol
 
@@ -32,6 +31,7 @@ import structlog
 from helios.apps.application.envelopes import envelope_message
 from helios.apps.application.tenancy import Authenticated, KeyDirectory
 from helios.apps.observability import Metrics
+from helios.apps.unique_ids import unique_id
 from helios.domain.tenancy import ACCEPTED_FORMATS
 from helios.domain.values import Envelope, Millis, SourceKind
 from helios.ports.event_store import StoreUnavailable
@@ -456,7 +456,7 @@ class Intake:
         Raises:
             CannotAdmitNow: the queue is down (nothing was enqueued nor remembered).
         """
-        ingest_id = uuid.uuid4().hex
+        ingest_id = unique_id()
         envelope = self.envelope(who, delivery, ingest_id=ingest_id)
         # The ingest id is new: nothing for the queue to drop as a repeat of it (a repeat of
         # the request is found by its content or its Idempotency-Key instead).

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from typing import Any, cast
 
 import structlog
@@ -19,6 +18,7 @@ from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Sen
 
 from helios.apps.http.errors import RequestTimeout
 from helios.apps.observability import Metrics
+from helios.apps.unique_ids import unique_id
 
 _log = structlog.get_logger("helios.api")
 _INGEST_SOURCES = frozenset({"alertmanager", "grafana", "cloudwatch", "generic"})
@@ -83,7 +83,7 @@ class RequestContext:
                 request_id = value.decode("latin-1")[:_MAX_ID_CHARS]
             elif name == b"x-correlation-id":
                 correlation_id = value.decode("latin-1")[:_MAX_ID_CHARS]
-        request_id = request_id or uuid.uuid4().hex
+        request_id = request_id or unique_id()
         correlation_id = correlation_id or request_id
         state = http.setdefault("state", {})
         state["request_id"] = request_id
