@@ -26,3 +26,20 @@ def test_a_logger_keeps_working_after_stderr_is_swapped_and_the_old_one_closed(
     monkeypatch.setattr(sys, "stderr", second)
     log.info("after", n=1)  # was: ValueError: I/O operation on closed file
     assert json.loads(second.getvalue())["event"] == "after"
+
+
+def test_a_log_line_is_json_whatever_values_it_carries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """orjson renders the lines; what it refuses (an integer past 64 bits, a key that is not a
+    string, an object it does not know) still makes a line, never an error in the caller."""
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", out)
+    configure_logging(log_format="json", level="info")
+    log = structlog.get_logger("helios.test")
+
+    log.info("big", n=2**70)
+    log.info("keys", counts={1: "one"}, thing=object)
+
+    big, keys = (json.loads(line) for line in out.getvalue().splitlines())
+    assert big["n"] == 2**70
+    assert keys["counts"] == {"1": "one"}
+    assert keys["thing"] == str(object)

@@ -170,7 +170,7 @@ async def test_the_supervisor_module_runs_a_spec_and_stops_cleanly_on_sigterm(
     _, stderr = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 0, stderr
     assert _lines(marker)[-1] == "drained"
-    assert b'"event": "supervisor.stopped"' in stderr
+    assert b'"event":"supervisor.stopped"' in stderr
 
 
 @pytest.mark.parametrize(("inherited", "seen"), [(None, "2"), ("8", "8")])

@@ -13,6 +13,7 @@ on them.
 from __future__ import annotations
 
 import bisect
+import json
 import logging
 import sys
 import threading
@@ -20,6 +21,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
+import orjson
 import structlog
 
 LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -37,10 +39,21 @@ class _CurrentStderr:
         sys.stderr.flush()
 
 
+def _json_line(event: Mapping[str, object], **_: object) -> str:
+    """One log line's JSON, compact, by orjson: about a third of the cost of ``json.dumps`` on
+    the access line every request writes. Values orjson does not know become their ``str``;
+    what it refuses outright (an integer past 64 bits) goes to ``json.dumps``: a log call never
+    fails on a value."""
+    try:
+        return orjson.dumps(event, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(event, default=str)
+
+
 def configure_logging(*, log_format: str = "json", level: str = "info") -> None:
     """Configure structlog for the process (idempotent)."""
     renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer()
+        structlog.processors.JSONRenderer(serializer=_json_line)
         if log_format == "json"
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
