@@ -40,10 +40,10 @@ class _CurrentStderr:
 
 
 def _json_line(event: Mapping[str, object], **_: object) -> str:
-    """One log line's JSON, compact, by orjson: about a third of the cost of ``json.dumps`` on
-    the access line every request writes. Values orjson does not know become their ``str``;
-    what it refuses outright (an integer past 64 bits) goes to ``json.dumps``: a log call never
-    fails on a value."""
+    """One log line's JSON, compact, by orjson: the access line every request writes costs
+    about 30 % less than with ``json.dumps`` (14 against 20 µs). Values orjson does not know
+    become their ``str``; what it refuses outright (an integer past 64 bits) goes to
+    ``json.dumps``: a log call never fails on a value."""
     try:
         return orjson.dumps(event, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
     except TypeError:
