@@ -49,6 +49,7 @@ import errno
 import os
 import shutil
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -173,6 +174,8 @@ class EmbeddedQueue:
         self._dedup_window_ms = dedup_window_s * 1000
         self._clock = clock
         self._owners = OwnerLocks(path)
+        self._commits = _CommitCount(str(path))
+        self._intake_commits = None if intake_path is None else _CommitCount(str(intake_path))
         self._file = SqliteThread(
             path,
             busy_timeout_s=busy_timeout_s,
@@ -291,8 +294,8 @@ class EmbeddedQueue:
         the last look (for messages whose visibility ends and ended instances), or ``deadline``.
 
         Looking costs a trip to the file's thread and a query, which an idle consumer would
-        otherwise pay ten times a second; a ``stat`` of the WAL and a read of the index's header
-        cost a few system calls.
+        otherwise pay ten times a second; a ``stat`` of the WAL and a ``PRAGMA data_version``
+        (no row read) cost a few microseconds.
         """
         loop = asyncio.get_running_loop()
         while (remaining := deadline - loop.time()) > 0:
@@ -407,6 +410,9 @@ class EmbeddedQueue:
         return queue_conn if self._intake_path is None else self._open_intake()
 
     def _closed(self) -> None:
+        self._commits.close()
+        if self._intake_commits is not None:
+            self._intake_commits.close()
         if self._intake_conn is not None:
             self._intake_conn.close()
             self._intake_conn = None
@@ -733,11 +739,12 @@ class EmbeddedQueue:
 
     def _wal_signature(self) -> tuple[int, ...]:
         """What changes when a transaction commits to the queue's file or, with an intake, to
-        the intake's (where other processes' sends land): see ``_wal_state``."""
-        found = _wal_state(self._file.path)
-        if self._intake_path is None:
+        the intake's (where other processes' sends land): each WAL file's size and
+        modification time, and each file's commit count (``_CommitCount``)."""
+        found = (*_wal_stat(self._file.path), self._commits.read())
+        if self._intake_path is None or self._intake_commits is None:
             return found
-        return found + _wal_state(self._intake_path)
+        return (*found, *_wal_stat(self._intake_path), self._intake_commits.read())
 
     def _take_back(self, conn: sqlite3.Connection, now: int) -> None:
         """Make the messages held by ended instances visible now (see ``embedded_owners``)."""
@@ -787,31 +794,42 @@ def _wal_size(path: str) -> int:
     return _wal_stat(path)[0]
 
 
-# The first copy of the WAL index's header, at the start of the ``-shm`` file: SQLite rewrites
-# it at every commit (its change counter, last frame and checksums) and at a restart of the WAL.
-_WAL_INDEX_HEADER_BYTES = 48
+class _CommitCount:
+    """``PRAGMA data_version`` of one SQLite file, on a connection of its own that never reads
+    a row: it changes once another connection's commit is published in the WAL index.
 
-
-def _wal_state(path: str) -> tuple[int, int, int]:
-    """The WAL file's size and modification time and the WAL index's header, of the SQLite
-    file ``path``; zeros for what is absent.
-
-    The WAL file alone is not enough: a commit writes its frames there first and publishes them
-    in the index after its sync. A reader that looks in between sees nothing new, and the WAL
-    does not change again when the commit becomes visible; the index's header does.
+    The WAL file alone is not enough: a commit writes its frames there first and publishes
+    them after its sync. A reader that looks in between sees nothing new, and the WAL does not
+    change again when the commit becomes visible. (The index is not read directly: closing a
+    descriptor of the ``-shm`` file would drop this process's SQLite locks on it.)
     """
-    size, modified = _wal_stat(path)
-    try:
-        fd = os.open(path + "-shm", os.O_RDONLY)
-    except OSError:
-        return (size, modified, 0)
-    try:
-        header = os.pread(fd, _WAL_INDEX_HEADER_BYTES, 0)
-    except OSError:
-        header = b""
-    finally:
-        os.close(fd)
-    return (size, modified, int.from_bytes(header, "little"))
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+        self._failures = 0
+
+    def read(self) -> int:
+        """The count; a new negative number each time it cannot be read (the caller looks)."""
+        with self._lock:
+            try:
+                if self._conn is None:
+                    # Never created here: the file is the queue's (or its sender's) to make.
+                    uri = f"{Path(self._path).resolve().as_uri()}?mode=rw"
+                    self._conn = sqlite3.connect(
+                        uri, uri=True, timeout=0, isolation_level=None, check_same_thread=False
+                    )
+                return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+            except sqlite3.Error:
+                self._failures += 1
+                return -self._failures
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
 
 def _wal_stat(path: str) -> tuple[int, int]:
