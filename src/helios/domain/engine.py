@@ -81,7 +81,11 @@ class Working:
         """The list the events of alert ``key``'s stream are decided into."""
         bucket = self._by_alert.get(key)
         if bucket is None:
-            bucket = self._bucket(alert.alert_stream_id(*key))
+            # ``setdefault`` (here and below): a stream id hashes in Python (``UUID.__hash__``),
+            # once here where a look-up then an insertion would hash it twice; this is asked
+            # when a stream is first decided into since the last ``clear_events`` (its list is
+            # then the one kept), or by ``record``.
+            bucket = self._decided.setdefault(alert.alert_stream_id(*key), [])
             self._by_alert[key] = bucket
         return bucket
 
@@ -89,20 +93,13 @@ class Working:
         """The list the events of incident group ``key``'s stream are decided into."""
         bucket = self._by_group.get(key)
         if bucket is None:
-            bucket = self._bucket(incident.group_stream_id(*key))
+            bucket = self._decided.setdefault(incident.group_stream_id(*key), [])
             self._by_group[key] = bucket
         return bucket
 
-    def _bucket(self, stream: uuid.UUID) -> list[object]:
-        # ``setdefault``: a stream id hashes in Python (``UUID.__hash__``), once here where a
-        # look-up then an insertion would hash it twice; this is asked when a stream is first
-        # decided into since the last ``clear_events`` (its list is then the one kept), or by
-        # ``record``.
-        return self._decided.setdefault(stream, [])
-
     def record(self, stream: uuid.UUID, events: Iterable[object]) -> None:
         """Add ``events`` to ``stream``'s decisions."""
-        self._bucket(stream).extend(events)
+        self._decided.setdefault(stream, []).extend(events)
 
 
 def groups_needed(
