@@ -99,8 +99,8 @@ def _core_batch(
 
     Normalizing the whole batch first, as the worker does, is not only more faithful: deciding
     each envelope's signals right after normalizing it (as this did until 2026-12-02) cost
-    about 1 µs per signal more in CPU time for the same instructions, the two working sets
-    evicting each other from the caches at every envelope."""
+    about 1 µs per signal more in CPU time for about the same instructions (most likely the two
+    working sets evicting each other from the caches at every envelope)."""
     ruleset = context.ruleset
     signals: list[Signal] = []
     for envelope in batch:
