@@ -79,24 +79,41 @@ def normalize_only(
 def core(
     envelopes: list[Envelope], ruleset: Ruleset, clock: Callable[[], float]
 ) -> tuple[float, int, int]:
+    """Normalize and decide, a batch of ``MIX_BATCH`` envelopes at a time as the worker does
+    (``Ingestor``: the batch's envelopes normalized, then its signals decided, then its events
+    flushed)."""
     context = engine.TenantContext(ruleset=ruleset)
     working = engine.Working(alerts={}, groups={})
     signals = decisions = 0
     started = clock()
-    for index, envelope in enumerate(envelopes, 1):
+    for first in range(0, len(envelopes), MIX_BATCH):
+        signals += _core_batch(working, context, envelopes[first : first + MIX_BATCH])
+        decisions += flush(working)
+    return clock() - started, signals, decisions
+
+
+def _core_batch(
+    working: engine.Working, context: engine.TenantContext, batch: list[Envelope]
+) -> int:
+    """Normalize ``batch``, then decide its signals (not flushed); returns how many.
+
+    Normalizing the whole batch first, as the worker does, is not only more faithful: deciding
+    each envelope's signals right after normalizing it (as this did until 2026-12-02) cost
+    about 1 µs per signal more in CPU time for about the same instructions (most likely the two
+    working sets evicting each other from the caches at every envelope)."""
+    ruleset = context.ruleset
+    signals: list[Signal] = []
+    for envelope in batch:
         result = normalize(envelope, ruleset, decode=orjson.loads)
         if isinstance(result, Normalized):
-            for signal in result.signals:
-                signals += 1
-                missing = engine.apply_signal(working, signal, context)
-                if missing is not None:
-                    for group in missing.groups:
-                        working.groups[group] = incident.initial_state(*group)
-                    engine.apply_signal(working, signal, context)
-        if index % MIX_BATCH == 0:
-            decisions += flush(working)
-    decisions += flush(working)
-    return clock() - started, signals, decisions
+            signals.extend(result.signals)
+    for signal in signals:
+        missing = engine.apply_signal(working, signal, context)
+        if missing is not None:
+            for group in missing.groups:
+                working.groups[group] = incident.initial_state(*group)
+            engine.apply_signal(working, signal, context)
+    return len(signals)
 
 
 def flush(working: engine.Working) -> int:
@@ -142,7 +159,10 @@ def counted(phase: str, envelopes: list[Envelope], ruleset: Ruleset) -> int:
     if phase == "decide":
         functools.reduce(functools.partial(_decide_one, working, context), signals, 0)
     elif phase == "core":
-        functools.reduce(functools.partial(_core_one, working, context), envelopes, 0)
+        batches = [
+            envelopes[first : first + MIX_BATCH] for first in range(0, len(envelopes), MIX_BATCH)
+        ]
+        functools.reduce(functools.partial(_core_one, working, context), batches, 0)
     elif phase == "normalize":
         functools.reduce(functools.partial(_normalize_one, ruleset), envelopes, 0)
     else:
@@ -175,16 +195,11 @@ def _decide_one(
 
 
 def _core_one(
-    working: engine.Working, context: engine.TenantContext, count: int, envelope: Envelope
+    working: engine.Working, context: engine.TenantContext, count: int, batch: list[Envelope]
 ) -> int:
-    """Normalize and decide one envelope, and flush every ``MIX_BATCH`` envelopes (as
-    ``core``)."""
-    result = normalize(envelope, context.ruleset, decode=orjson.loads)
-    if isinstance(result, Normalized):
-        for signal in result.signals:
-            _decide_one(working, context, 0, signal)  # never flushes: 0 + 1 < MIX_BATCH
-    if (count + 1) % MIX_BATCH == 0:
-        flush(working)
+    """Normalize and decide one batch of envelopes, then flush (as ``core``)."""
+    _core_batch(working, context, batch)
+    flush(working)
     return count + 1
 
 

@@ -81,7 +81,11 @@ class Working:
         """The list the events of alert ``key``'s stream are decided into."""
         bucket = self._by_alert.get(key)
         if bucket is None:
-            bucket = self._bucket(alert.alert_stream_id(*key))
+            # ``setdefault`` (here and below): a stream id hashes in Python (``UUID.__hash__``),
+            # once here where a look-up then an insertion would hash it twice; this is asked
+            # when a stream is first decided into since the last ``clear_events`` (its list is
+            # then the one kept), or by ``record``.
+            bucket = self._decided.setdefault(alert.alert_stream_id(*key), [])
             self._by_alert[key] = bucket
         return bucket
 
@@ -89,20 +93,13 @@ class Working:
         """The list the events of incident group ``key``'s stream are decided into."""
         bucket = self._by_group.get(key)
         if bucket is None:
-            bucket = self._bucket(incident.group_stream_id(*key))
+            bucket = self._decided.setdefault(incident.group_stream_id(*key), [])
             self._by_group[key] = bucket
         return bucket
 
-    def _bucket(self, stream: uuid.UUID) -> list[object]:
-        # ``setdefault``: a stream id hashes in Python (``UUID.__hash__``), once here where a
-        # look-up then an insertion would hash it twice; this is asked when a stream is first
-        # decided into since the last ``clear_events`` (its list is then the one kept), or by
-        # ``record``.
-        return self._decided.setdefault(stream, [])
-
     def record(self, stream: uuid.UUID, events: Iterable[object]) -> None:
         """Add ``events`` to ``stream``'s decisions."""
-        self._bucket(stream).extend(events)
+        self._decided.setdefault(stream, []).extend(events)
 
 
 def groups_needed(
@@ -144,7 +141,9 @@ def apply_signal(working: Working, signal: Signal, context: TenantContext) -> Mi
     )
     # ``context.grouped``, its commonest answer told without the call: no flags, grouped.
     grouped = not context.flags.flags or context.grouped(key[1])
-    return _commit(working, key, *alert.ingest_news(command, state), grouped=grouped)
+    events, after = alert.ingest_news(command, state)
+    # Positional: a call spreading a tuple with a keyword builds a tuple and a dict for it.
+    return _commit(working, key, events, after, grouped)
 
 
 def apply_tick(
@@ -168,7 +167,6 @@ def _commit(
     key: AlertKey,
     events: tuple[alert.AlertEvent, ...],
     after: alert.AlertState,
-    *,
     grouped: bool = True,
 ) -> Missing | None:
     commands = incident_commands(events, after) if grouped else ()
@@ -194,63 +192,64 @@ def _commit(
     return None
 
 
-_CHANGE_RANK = {
-    AlertChange.PRIORITY: 0,
-    AlertChange.ACKNOWLEDGED: 1,
-    AlertChange.RESOLVED: 2,
-    AlertChange.OPENED: 3,
+_NO_CHANGE, _NOTIFIED = -1, -2
+_CHANGE_RANK: dict[type, int] = {
+    alert.AlertScored: 0,
+    alert.AlertAcknowledged: 1,
+    alert.AlertResolved: 2,
+    alert.AlertTriggered: 3,
+    alert.AlertReopened: 3,
+    alert.NotificationRequested: _NOTIFIED,
 }
-"""Which change an incident hears of when one command makes several (the highest)."""
-_CHANGE_OF: dict[type, AlertChange | None] = {
-    alert.AlertTriggered: AlertChange.OPENED,
-    alert.AlertReopened: AlertChange.OPENED,
-    alert.AlertAcknowledged: AlertChange.ACKNOWLEDGED,
-    alert.AlertResolved: AlertChange.RESOLVED,
-    alert.AlertScored: AlertChange.PRIORITY,
-    alert.NotificationRequested: None,
-}
-"""The change each event that matters to the incident group makes (``priority`` only when
-the priority moved; a notification makes none, it is recorded): any other event is skipped."""
-_SCORED = alert.AlertScored
+"""The rank in ``_CHANGES`` of the change each event that matters to the incident group makes
+(``priority`` only when the priority moved; a notification makes none, it is recorded): any
+other event is skipped, and an incident hears of the highest change a command makes."""
+_CHANGES = (
+    AlertChange.PRIORITY,
+    AlertChange.ACKNOWLEDGED,
+    AlertChange.RESOLVED,
+    AlertChange.OPENED,
+)
+_PRIORITY_RANK = _CHANGE_RANK[alert.AlertScored]
 
 
 def incident_commands(
     events: tuple[alert.AlertEvent, ...], after: alert.AlertState
 ) -> tuple[incident.IncidentCommand, ...]:
     """What an alert's decisions mean for its incident group."""
-    change: AlertChange | None = None
+    change = _NO_CHANGE
     notifications: list[incident.IncidentCommand] = []
     at: Millis = 0
     for decided in events:
         # A dict on the exact type, not a ``match``: most signals decide a lone duplicate,
-        # which no case matches, and each case would be tried on it.
-        kind = type(decided)
-        if kind not in _CHANGE_OF:
+        # which no case matches, and each case would be tried on it. One look-up gives the
+        # change's rank too, compared as an int.
+        rank = _CHANGE_RANK.get(type(decided))
+        if rank is None:
             continue
-        found = _CHANGE_OF[kind]
         # Every one of these events carries the time the change (if any) is tracked at.
         at = decided.at  # type: ignore[union-attr]
-        if kind is _SCORED and decided.previous_priority is decided.priority:  # type: ignore[union-attr]
-            continue  # ``not AlertScored.priority_changed``, without the property's call
-        if isinstance(decided, alert.NotificationRequested):
+        if rank == _NOTIFIED:
             notifications.append(
                 incident.RecordNotification(
                     dedup_key=after.dedup_key,
-                    notification_id=decided.notification_id,
-                    reason=decided.reason,
+                    notification_id=decided.notification_id,  # type: ignore[union-attr]
+                    reason=decided.reason,  # type: ignore[union-attr, arg-type]
                     at=at,
                 )
             )
-            continue
-        assert found is not None
-        if change is None or _CHANGE_RANK[found] >= _CHANGE_RANK[change]:
-            change = found
+        elif rank >= change and (
+            rank != _PRIORITY_RANK
+            # ``AlertScored.priority_changed``, without the property's call
+            or decided.previous_priority is not decided.priority  # type: ignore[union-attr]
+        ):
+            change = rank
     episode = after.fold.episode  # ``AlertState.episode``, without the property's call
-    if change is None or episode is None or not after.group_key:
+    if change == _NO_CHANGE or episode is None or not after.group_key:
         return tuple(notifications)
     track = incident.TrackAlert(
         dedup_key=after.dedup_key,
-        change=change,
+        change=_CHANGES[change],
         status=episode.status,
         priority=after.priority,
         at=at,

@@ -335,7 +335,7 @@ def evolve(state: IncidentGroup, event: IncidentEvent) -> IncidentGroup:
     return state
 
 
-# Direct constructor calls: these run for most decisions.
+# Direct constructor calls or copies made in C: these run for most decisions.
 
 
 def _opened(state: IncidentGroup, opened: IncidentOpened) -> IncidentGroup:
@@ -360,15 +360,15 @@ def _with_member_of(
     if current is None:
         return state
     changed = _with_member(current, Member(dedup_key=key, status=status, priority=priority))
-    return IncidentGroup(
-        tenant=state.tenant, group_key=state.group_key, opened=state.opened, open=changed
-    )
+    return _replace(state, open=changed)
 
 
 def _closed(state: IncidentGroup) -> IncidentGroup:
-    return IncidentGroup(
-        tenant=state.tenant, group_key=state.group_key, opened=state.opened, open=None
-    )
+    return _replace(state, open=None)
+
+
+# Copies made in C naming only what changes (a constructor call reads and names every field).
+_replace = msgspec.structs.replace
 
 
 _NO_MEMBERS = (0, 0, 0, 0, 0, 0)
@@ -400,10 +400,8 @@ def _with_member(current: OpenIncident, member: Member) -> OpenIncident:
     highest = 5
     while highest and not counts[highest]:  # a loop, not a generator: this runs for most changes
         highest -= 1
-    return OpenIncident(
-        incident_id=current.incident_id,
-        number=current.number,
-        opened_at=current.opened_at,
+    return _replace(
+        current,
         by_key=by_key,
         counts=tuple(counts),
         unresolved=unresolved,

@@ -85,14 +85,15 @@ class Run(msgspec.Struct, Generic[T], frozen=True, eq=False, kw_only=True, gc=Fa
     def appended(self, value: T) -> Run[T]:
         """This run with ``value`` at its end: O(1) unless this run is a branch (or its
         dropped items are due to be let go of), which copies it once."""
-        items = self.items
-        if self.stop == len(items) and self.start <= max(_COMPACT_ABOVE, self.stop - self.start):
+        # Fields read once, and ``max`` spelled out: this runs for every new signal, twice.
+        items, start, stop = self.items, self.start, self.stop
+        if stop == len(items) and (start <= _COMPACT_ABOVE or start <= stop - start):
             items.append(value)
             # Another state made from this same one may have appended first (between our
             # length check and our append): then ours landed further on, and this is a branch.
-            if items[self.stop] is value:
-                return Run(items=items, start=self.start, stop=self.stop + 1)
-        copied = items[self.start : self.stop]
+            if items[stop] is value:
+                return _replace(self, stop=stop + 1)  # a copy made in C, of the same list
+        copied = items[start:stop]
         copied.append(value)
         return Run(items=copied, start=0, stop=len(copied))
 
@@ -138,6 +139,9 @@ class Run(msgspec.Struct, Generic[T], frozen=True, eq=False, kw_only=True, gc=Fa
         if self.start == 0 and self.stop == len(self.items):
             return self
         return Run(items=self.items[self.start : self.stop], start=0, stop=self.stop - self.start)
+
+
+_replace = msgspec.structs.replace
 
 
 def empty_run() -> Run[Any]:
