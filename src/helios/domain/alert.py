@@ -583,7 +583,7 @@ def _absorbed(state: AlertState, signal: Signal, policy: FoldPolicy) -> AlertSta
         if leaving:
             evicted_through = _order_key(items[start + leaving - 1])
             if folds.stop - folds.start == count:
-                base = folds[leaving - 1]
+                base = folds.items[folds.start + leaving - 1]  # ``folds[leaving - 1]``
                 folds = folds.without_first(leaving)
             else:
                 base = fold_all(tuple(signals.head(leaving)), policy, start=base)
@@ -746,18 +746,20 @@ def ingest_news(
             )
             return (ignored,), after_state
         return tuple(events), after_state
+    # Positional: a class called with keywords gets them as a dict, built for every new signal.
     journal = _Journal(
-        after_state,
-        events=events,
-        ruleset=ruleset,
-        at=signal.occurred_at,
-        regex_engine=engine_for(command.engine_version),
+        after_state, events, ruleset, signal.occurred_at, engine_for(command.engine_version)
     )
     opened = before is None or (
         after.episode_id != before.episode_id and after.started_at > before.started_at
     )
     previous_status = _TRIGGERED if opened else before.status if before else None
-    _decide_status(journal, signal, before, after, opened=opened, previous_status=previous_status)
+    if opened or after.status is not previous_status:
+        # Else no status changed (a trigger on the open episode, the commonest new signal):
+        # ``_decide_status`` would decide nothing.
+        _decide_status(
+            journal, signal, before, after, opened=opened, previous_status=previous_status
+        )
     # No silences (the usual case) silence nothing: ``matching`` would say so more slowly.
     silence_ids = (
         matching(command.silences, signal.labels, signal.occurred_at, journal.regex_engine)
@@ -914,13 +916,7 @@ def _decide_tick(command: Tick, state: AlertState) -> tuple[tuple[AlertEvent, ..
     episode = state.episode
     if episode is None:
         return (), state
-    journal = _Journal(
-        state,
-        events=[],
-        ruleset=ruleset,
-        at=at,
-        regex_engine=engine_for(command.engine_version),
-    )
+    journal = _Journal(state, [], ruleset, at, engine_for(command.engine_version))
     transitions = state.fold.transitions
     last = transitions[-1] if transitions else None
     if state.flapping and (last is None or at - last >= ruleset.flap_window_ms):
@@ -996,7 +992,6 @@ class _Journal:
     def __init__(
         self,
         state: AlertState,
-        *,
         events: list[AlertEvent],
         ruleset: Ruleset,
         at: Millis,
