@@ -165,8 +165,9 @@ class AlertState(msgspec.Struct, frozen=True, kw_only=True, gc=False, eq=False):
             return False  # sorts after every signal held (a new one in order): no search
         # A copy that arrived a few signals late (the second member of an HA pair after the
         # first delivered its next ones) is found just before the end: looked for there first.
-        items, start = signals.items, signals.start
-        for position in range(signals.stop - 2, max(start, signals.stop - _NEAR_END) - 1, -1):
+        items, start, stop = signals.items, signals.start, signals.stop
+        floor = stop - _NEAR_END if stop - _NEAR_END > start else start  # ``max``, spelled out
+        for position in range(stop - 2, floor - 1, -1):
             held = items[position]
             if (
                 held.signal_id == signal.signal_id
@@ -576,7 +577,9 @@ def _absorbed(state: AlertState, signal: Signal, policy: FoldPolicy) -> AlertSta
         # state: their fold becomes the base. Each leaves once, so this is O(1) amortised.
         watermark = last_at - policy.horizon_ms
         count = signals.stop - signals.start
-        leaving = max(0, count - policy.horizon_signals)
+        # ``max(0, ...)`` spelled out: the builtin costs a call through its argument parsing
+        # and iterator protocol, several times this comparison (this runs for every new signal).
+        leaving = count - policy.horizon_signals if count > policy.horizon_signals else 0
         items, start = signals.items, signals.start
         while leaving < count - 1 and items[start + leaving].occurred_at < watermark:
             leaving += 1
@@ -688,7 +691,8 @@ def duplicate(state: AlertState, signal: Signal) -> SignalDeduplicated | None:
         return None  # sorts after every signal held: a new one, in order
     # A copy a few signals late (an HA pair's second member after the first delivered its
     # next ones) is just before the end.
-    for position in range(stop - 2, max(start, stop - _NEAR_END) - 1, -1):
+    floor = stop - _NEAR_END if stop - _NEAR_END > start else start  # ``max``, spelled out
+    for position in range(stop - 2, floor - 1, -1):
         held = items[position]
         if (
             held.signal_id == signal_id
