@@ -690,9 +690,12 @@ def duplicate(state: AlertState, signal: Signal) -> SignalDeduplicated | None:
     if key > (last.occurred_at, last.action.rank, last.signal_id):
         return None  # sorts after every signal held: a new one, in order
     # A copy a few signals late (an HA pair's second member after the first delivered its
-    # next ones) is just before the end.
+    # next ones) is just before the end; so is where most late news sorts. Walked back from
+    # there (a ``while``: a ``range`` with a negative step costs more to make than this walk)
+    # until a held signal sorts before this one, which then is news: no search.
     floor = stop - _NEAR_END if stop - _NEAR_END > start else start  # ``max``, spelled out
-    for position in range(stop - 2, floor - 1, -1):
+    position = stop - 2
+    while position >= floor:
         held = items[position]
         if (
             held.signal_id == signal_id
@@ -702,6 +705,9 @@ def duplicate(state: AlertState, signal: Signal) -> SignalDeduplicated | None:
             return SignalDeduplicated(
                 signal_id=signal_id, source=signal.source, received_at=signal.received_at
             )
+        if (held.occurred_at, held.action.rank, held.signal_id) < key:
+            return None  # sorts between two held signals (the run is in canonical order)
+        position -= 1
     index = signals.bisect_left(key, _order_key)
     if index < stop - start and _order_key(items[start + index]) == key:
         return SignalDeduplicated(
