@@ -233,6 +233,13 @@ def decide_and_evolve(
     Raises:
         CommandRejected: see ``decide``.
     """
+    # The commonest commands told by their exact type first: a class pattern costs an
+    # ``isinstance`` call, and a look-up by name for each attribute it binds (one of these two
+    # is asked for most alert decisions).
+    if type(command) is TrackAlert:
+        return _track(command, state)
+    if type(command) is RecordNotification:
+        return _notified(command, state), state
     match command:
         case TrackAlert():
             return _track(command, state)
@@ -245,21 +252,27 @@ def _record(
     command: RecordNotification | AddNote, state: IncidentGroup
 ) -> tuple[IncidentEvent, ...]:
     match command:
-        case RecordNotification(dedup_key=key, notification_id=nid, reason=reason, at=at):
-            if state.open is None or key not in state.open.by_key:  # ``member``, inlined
-                return ()
-            return (
-                IncidentNotified(
-                    incident_id=state.open.incident_id,
-                    dedup_key=key,
-                    notification_id=nid,
-                    reason=reason,
-                    at=at,
-                ),
-            )
+        case RecordNotification():
+            return _notified(command, state)
         case AddNote(incident_id=incident_id, author=author, text=text, at=at):
             check_note(text)
             return (IncidentNoteAdded(incident_id=incident_id, author=author, text=text, at=at),)
+
+
+def _notified(command: RecordNotification, state: IncidentGroup) -> tuple[IncidentEvent, ...]:
+    """A notification is recorded on the incident its alert is a member of, if any."""
+    key = command.dedup_key
+    if state.open is None or key not in state.open.by_key:  # ``member``, inlined
+        return ()
+    return (
+        IncidentNotified(
+            incident_id=state.open.incident_id,
+            dedup_key=key,
+            notification_id=command.notification_id,
+            reason=command.reason,
+            at=command.at,
+        ),
+    )
 
 
 def _track(
