@@ -400,23 +400,28 @@ def _with_member(current: OpenIncident, member: Member) -> OpenIncident:
     by_key = held.copy() if isinstance(held, dict) else dict(held)
     previous = by_key.pop(member.dedup_key, None)
     by_key[member.dedup_key] = member
-    counts = list(current.counts)
-    unresolved = current.unresolved
-    # ``_urgency`` spelled out: this runs for most changes.
-    if previous is not None:
-        was = previous.priority
-        counts[0 if was is None else was.urgency] -= 1
-        unresolved -= previous.status is not _RESOLVED
+    unresolved = current.unresolved + (member.status is not _RESOLVED)
     now = member.priority
-    counts[0 if now is None else now.urgency] += 1
-    unresolved += member.status is not _RESOLVED
+    if previous is not None:
+        unresolved -= previous.status is not _RESOLVED
+    if previous is not None and previous.priority is now:
+        # A change of status alone (the commonest change): the counts stay as they are.
+        counts = current.counts
+    else:
+        changed = list(current.counts)
+        # ``_urgency`` spelled out: this runs for most changes.
+        if previous is not None:
+            was = previous.priority
+            changed[0 if was is None else was.urgency] -= 1
+        changed[0 if now is None else now.urgency] += 1
+        counts = tuple(changed)
     highest = 5
     while highest and not counts[highest]:  # a loop, not a generator: this runs for most changes
         highest -= 1
     return _replace(
         current,
         by_key=by_key,
-        counts=tuple(counts),
+        counts=counts,
         unresolved=unresolved,
         priority=_BY_URGENCY.get(highest),
     )
