@@ -733,7 +733,14 @@ def ingest_news(
     signal, ruleset = command.signal, command.ruleset
     policy = FoldPolicy.of(ruleset, bounded=command.engine_version >= _LATENESS_HORIZON)
     before = state.fold.episode
-    if state.beyond_horizon(signal, policy):
+    last_at = state.last_signal_at
+    # Asked only of a signal no later than the alert's latest: a later one sorts after every
+    # signal that left the horizon, and is inside it (most new signals are).
+    if (
+        last_at is not None
+        and signal.occurred_at <= last_at
+        and state.beyond_horizon(signal, policy)
+    ):
         # It can no longer rewrite history: recorded and counted, and nothing decided.
         beyond = SignalAccepted(
             signal=signal,
