@@ -165,8 +165,9 @@ class AlertState(msgspec.Struct, frozen=True, kw_only=True, gc=False, eq=False):
             return False  # sorts after every signal held (a new one in order): no search
         # A copy that arrived a few signals late (the second member of an HA pair after the
         # first delivered its next ones) is found just before the end: looked for there first.
-        items, start = signals.items, signals.start
-        for position in range(signals.stop - 2, max(start, signals.stop - _NEAR_END) - 1, -1):
+        items, start, stop = signals.items, signals.start, signals.stop
+        floor = stop - _NEAR_END if stop - _NEAR_END > start else start  # ``max``, spelled out
+        for position in range(stop - 2, floor - 1, -1):
             held = items[position]
             if (
                 held.signal_id == signal.signal_id
@@ -576,14 +577,16 @@ def _absorbed(state: AlertState, signal: Signal, policy: FoldPolicy) -> AlertSta
         # state: their fold becomes the base. Each leaves once, so this is O(1) amortised.
         watermark = last_at - policy.horizon_ms
         count = signals.stop - signals.start
-        leaving = max(0, count - policy.horizon_signals)
+        # ``max(0, ...)`` spelled out: the builtin costs a call through its argument parsing
+        # and iterator protocol, several times this comparison (this runs for every new signal).
+        leaving = count - policy.horizon_signals if count > policy.horizon_signals else 0
         items, start = signals.items, signals.start
         while leaving < count - 1 and items[start + leaving].occurred_at < watermark:
             leaving += 1
         if leaving:
             evicted_through = _order_key(items[start + leaving - 1])
             if folds.stop - folds.start == count:
-                base = folds[leaving - 1]
+                base = folds.items[folds.start + leaving - 1]  # ``folds[leaving - 1]``
                 folds = folds.without_first(leaving)
             else:
                 base = fold_all(tuple(signals.head(leaving)), policy, start=base)
@@ -687,8 +690,12 @@ def duplicate(state: AlertState, signal: Signal) -> SignalDeduplicated | None:
     if key > (last.occurred_at, last.action.rank, last.signal_id):
         return None  # sorts after every signal held: a new one, in order
     # A copy a few signals late (an HA pair's second member after the first delivered its
-    # next ones) is just before the end.
-    for position in range(stop - 2, max(start, stop - _NEAR_END) - 1, -1):
+    # next ones) is just before the end; so is where most late news sorts. Walked back from
+    # there (a ``while``: a ``range`` with a negative step costs more to make than this walk)
+    # until a held signal sorts before this one, which then is news: no search.
+    floor = stop - _NEAR_END if stop - _NEAR_END > start else start  # ``max``, spelled out
+    position = stop - 2
+    while position >= floor:
         held = items[position]
         if (
             held.signal_id == signal_id
@@ -698,6 +705,9 @@ def duplicate(state: AlertState, signal: Signal) -> SignalDeduplicated | None:
             return SignalDeduplicated(
                 signal_id=signal_id, source=signal.source, received_at=signal.received_at
             )
+        if (held.occurred_at, held.action.rank, held.signal_id) < key:
+            return None  # sorts between two held signals (the run is in canonical order)
+        position -= 1
     index = signals.bisect_left(key, _order_key)
     if index < stop - start and _order_key(items[start + index]) == key:
         return SignalDeduplicated(
@@ -723,7 +733,14 @@ def ingest_news(
     signal, ruleset = command.signal, command.ruleset
     policy = FoldPolicy.of(ruleset, bounded=command.engine_version >= _LATENESS_HORIZON)
     before = state.fold.episode
-    if state.beyond_horizon(signal, policy):
+    last_at = state.last_signal_at
+    # Asked only of a signal no later than the alert's latest: a later one sorts after every
+    # signal that left the horizon, and is inside it (most new signals are).
+    if (
+        last_at is not None
+        and signal.occurred_at <= last_at
+        and state.beyond_horizon(signal, policy)
+    ):
         # It can no longer rewrite history: recorded and counted, and nothing decided.
         beyond = SignalAccepted(
             signal=signal,
@@ -746,18 +763,20 @@ def ingest_news(
             )
             return (ignored,), after_state
         return tuple(events), after_state
+    # Positional: a class called with keywords gets them as a dict, built for every new signal.
     journal = _Journal(
-        after_state,
-        events=events,
-        ruleset=ruleset,
-        at=signal.occurred_at,
-        regex_engine=engine_for(command.engine_version),
+        after_state, events, ruleset, signal.occurred_at, engine_for(command.engine_version)
     )
     opened = before is None or (
         after.episode_id != before.episode_id and after.started_at > before.started_at
     )
     previous_status = _TRIGGERED if opened else before.status if before else None
-    _decide_status(journal, signal, before, after, opened=opened, previous_status=previous_status)
+    if opened or after.status is not previous_status:
+        # Else no status changed (a trigger on the open episode, the commonest new signal):
+        # ``_decide_status`` would decide nothing.
+        _decide_status(
+            journal, signal, before, after, opened=opened, previous_status=previous_status
+        )
     # No silences (the usual case) silence nothing: ``matching`` would say so more slowly.
     silence_ids = (
         matching(command.silences, signal.labels, signal.occurred_at, journal.regex_engine)
@@ -914,13 +933,7 @@ def _decide_tick(command: Tick, state: AlertState) -> tuple[tuple[AlertEvent, ..
     episode = state.episode
     if episode is None:
         return (), state
-    journal = _Journal(
-        state,
-        events=[],
-        ruleset=ruleset,
-        at=at,
-        regex_engine=engine_for(command.engine_version),
-    )
+    journal = _Journal(state, [], ruleset, at, engine_for(command.engine_version))
     transitions = state.fold.transitions
     last = transitions[-1] if transitions else None
     if state.flapping and (last is None or at - last >= ruleset.flap_window_ms):
@@ -996,7 +1009,6 @@ class _Journal:
     def __init__(
         self,
         state: AlertState,
-        *,
         events: list[AlertEvent],
         ruleset: Ruleset,
         at: Millis,

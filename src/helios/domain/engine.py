@@ -171,24 +171,24 @@ def _commit(
 ) -> Missing | None:
     commands = incident_commands(events, after) if grouped else ()
     group = (key[0], after.group_key)
-    if commands and group not in working.groups:
+    # One look-up for both whether the group is loaded and its state.
+    group_state = working.groups.get(group) if commands else None
+    if commands and group_state is None:
         return Missing(groups=frozenset({group}))
     working.alerts[key] = after
     bucket = working._by_alert.get(key)  # ``alert_events``, inlined
     if bucket is None:
         bucket = working.alert_events(key)
     bucket.extend(events)
-    if commands:
-        group_state = working.groups[group]
-        decided: list[object] = []
-        for command in commands:
-            produced, group_state = incident.decide_and_evolve(command, group_state)
-            decided.extend(produced)
-        working.groups[group] = group_state
+    if group_state is not None:
         bucket = working._by_group.get(group)  # ``group_events``, inlined
         if bucket is None:
             bucket = working.group_events(group)
-        bucket.extend(decided)
+        # Decided straight into the group's list: a command here is never refused.
+        for command in commands:
+            produced, group_state = incident.decide_and_evolve(command, group_state)
+            bucket.extend(produced)
+        working.groups[group] = group_state
     return None
 
 

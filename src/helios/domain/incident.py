@@ -233,6 +233,13 @@ def decide_and_evolve(
     Raises:
         CommandRejected: see ``decide``.
     """
+    # The commonest commands told by their exact type first: a class pattern costs an
+    # ``isinstance`` call, and a look-up by name for each attribute it binds (one of these two
+    # is asked for most alert decisions).
+    if type(command) is TrackAlert:
+        return _track(command, state)
+    if type(command) is RecordNotification:
+        return _notified(command, state), state
     match command:
         case TrackAlert():
             return _track(command, state)
@@ -245,21 +252,27 @@ def _record(
     command: RecordNotification | AddNote, state: IncidentGroup
 ) -> tuple[IncidentEvent, ...]:
     match command:
-        case RecordNotification(dedup_key=key, notification_id=nid, reason=reason, at=at):
-            if state.open is None or key not in state.open.by_key:  # ``member``, inlined
-                return ()
-            return (
-                IncidentNotified(
-                    incident_id=state.open.incident_id,
-                    dedup_key=key,
-                    notification_id=nid,
-                    reason=reason,
-                    at=at,
-                ),
-            )
+        case RecordNotification():
+            return _notified(command, state)
         case AddNote(incident_id=incident_id, author=author, text=text, at=at):
             check_note(text)
             return (IncidentNoteAdded(incident_id=incident_id, author=author, text=text, at=at),)
+
+
+def _notified(command: RecordNotification, state: IncidentGroup) -> tuple[IncidentEvent, ...]:
+    """A notification is recorded on the incident its alert is a member of, if any."""
+    key = command.dedup_key
+    if state.open is None or key not in state.open.by_key:  # ``member``, inlined
+        return ()
+    return (
+        IncidentNotified(
+            incident_id=state.open.incident_id,
+            dedup_key=key,
+            notification_id=command.notification_id,
+            reason=command.reason,
+            at=command.at,
+        ),
+    )
 
 
 def _track(
@@ -387,23 +400,28 @@ def _with_member(current: OpenIncident, member: Member) -> OpenIncident:
     by_key = held.copy() if isinstance(held, dict) else dict(held)
     previous = by_key.pop(member.dedup_key, None)
     by_key[member.dedup_key] = member
-    counts = list(current.counts)
-    unresolved = current.unresolved
-    # ``_urgency`` spelled out: this runs for most changes.
-    if previous is not None:
-        was = previous.priority
-        counts[0 if was is None else was.urgency] -= 1
-        unresolved -= previous.status is not _RESOLVED
+    unresolved = current.unresolved + (member.status is not _RESOLVED)
     now = member.priority
-    counts[0 if now is None else now.urgency] += 1
-    unresolved += member.status is not _RESOLVED
+    if previous is not None:
+        unresolved -= previous.status is not _RESOLVED
+    if previous is not None and previous.priority is now:
+        # A change of status alone (the commonest change): the counts stay as they are.
+        counts = current.counts
+    else:
+        changed = list(current.counts)
+        # ``_urgency`` spelled out: this runs for most changes.
+        if previous is not None:
+            was = previous.priority
+            changed[0 if was is None else was.urgency] -= 1
+        changed[0 if now is None else now.urgency] += 1
+        counts = tuple(changed)
     highest = 5
     while highest and not counts[highest]:  # a loop, not a generator: this runs for most changes
         highest -= 1
     return _replace(
         current,
         by_key=by_key,
-        counts=tuple(counts),
+        counts=counts,
         unresolved=unresolved,
         priority=_BY_URGENCY.get(highest),
     )

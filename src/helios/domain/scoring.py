@@ -146,15 +146,18 @@ def _score(
         memo.bases[base_key] = base
     value, base_factors = base
     factors = list(base_factors)
-    extra = max(0, occurrences - 1)
+    # ``min`` and ``max`` spelled out: each builtin call goes through argument parsing and
+    # the iterator protocol, several times the comparison (this runs for most new signals).
+    extra = occurrences - 1 if occurrences > 1 else 0
     if extra and ruleset.recurrence_points:
-        bonus = min(ruleset.recurrence_cap, extra * ruleset.recurrence_points)
+        bonus, cap = extra * ruleset.recurrence_points, ruleset.recurrence_cap
+        bonus = cap if bonus > cap else bonus
         factors.append(Factor(name="recurrence", input=f"{occurrences}", effect=bonus))
         value += bonus
     if flapping and ruleset.flapping_penalty:
         factors.append(Factor(name="flapping", input="flapping", effect=-ruleset.flapping_penalty))
         value -= ruleset.flapping_penalty
-    clamped = min(100, max(0, value))
+    clamped = 0 if value < 0 else 100 if value > 100 else value
     if clamped != value:
         factors.append(Factor(name="clamp", input="0..100", effect=clamped - value))
     return Score(
