@@ -254,10 +254,10 @@ class AlertMemo:
         for held, prepared in known:
             if held is ruleset:
                 return prepared
+        # Bound positionally: a partial with keywords builds a dict at every call (once per
+        # body not seen before).
         prepared = functools.lru_cache(maxsize=_MEMO_BODIES)(
-            functools.partial(
-                _prepare_batch, source=source, ruleset=ruleset, memo=self.of(source, ruleset)
-            )
+            functools.partial(_prepare_batch, source, ruleset, self.of(source, ruleset))
         )
         # One assignment of a new list: another thread sees the old list or the new one.
         self._batches = [(ruleset, prepared), *known[: _MEMO_RULESETS - 1]]
@@ -380,7 +380,7 @@ def typed_webhook(
     else:
         # not kept: the memo stays small
         memo = source.memo.of(source, ruleset)
-        prepared = _prepare_batch(body, tenant, kind, source=source, ruleset=ruleset, memo=memo)
+        prepared = _prepare_batch(source, ruleset, memo, body, tenant, kind)
     if prepared is None:
         return None
     integration, received_at = envelope.integration, envelope.received_at
@@ -439,14 +439,13 @@ def _alert_fits(alert: AlertmanagerAlert, group_status: str) -> bool:
     )
 
 
-def _prepare_batch(
-    body: bytes,
-    tenant: str,
-    kind: str,
-    *,
+def _prepare_batch(  # noqa: PLR0917 -- bound positionally by ``AlertMemo.batch``
     source: TypedWebhookSource,
     ruleset: Ruleset,
     memo: Callable[..., _Mapped | None],
+    body: bytes,
+    tenant: str,
+    kind: str,
 ) -> tuple[_Prepared, ...] | None:
     """Each alert of a webhook body mapped as far as its envelope allows (see ``_Prepared``);
     None when the body is not a well-formed webhook, or a field check fails. ``memo`` is

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, TypeVar
 
 import msgspec
@@ -164,19 +164,18 @@ def decode_typed(raw: bytes, decoder: msgspec.json.Decoder[T]) -> T | None:
         return None
 
 
-def canonical_json(value: object) -> bytes:
-    """The canonical JSON of ``value`` (sorted keys, compact, UTF-8), as ``details`` writes it.
-
-    For values of typed structs only: strings, integers, booleans, null, lists and string-keyed
-    objects of them (and ``msgspec.Raw`` canonical text). msgspec writes those exactly as the
-    json module does with ``ensure_ascii=False``, and floats too except where it writes an
-    exponent differently (``1e16``, not ``1e+16``): a value that holds such a float (see
-    ``has_float_written_apart``) goes through ``details``.
-    """
-    return _CANONICAL_MSGSPEC.encode(value)
-
-
 _CANONICAL_MSGSPEC = msgspec.json.Encoder(order="sorted")
+
+# The encoder's own method: called in C, without a Python frame (once per new webhook body).
+canonical_json: Callable[[object], bytes] = _CANONICAL_MSGSPEC.encode
+"""The canonical JSON of a value (sorted keys, compact, UTF-8), as ``details`` writes it.
+
+For values of typed structs only: strings, integers, booleans, null, lists and string-keyed
+objects of them (and ``msgspec.Raw`` canonical text). msgspec writes those exactly as the
+json module does with ``ensure_ascii=False``, and floats too except where it writes an
+exponent differently (``1e16``, not ``1e+16``): a value that holds such a float (see
+``has_float_written_apart``) goes through ``details``.
+"""
 
 
 parse_time = parse_rfc3339
@@ -424,7 +423,7 @@ def assemble(
     ``untimed``: the source gave no time of its own (``occurred_at`` is when it was received),
     so the id hashes the content alone (``identity.content_signal_id``).
     """
-    source = envelope.source.value
+    source = envelope.source._value_  # the value, read without the enum's descriptor
     if untimed:
         sid = identity.content_signal_id(
             tenant=envelope.tenant,
