@@ -189,15 +189,12 @@ def apply_signal(working: Working, signal: Signal, context: TenantContext) -> Mi
                 bucket = working.alert_events(key)
             bucket.append(duplicate)
             return None
-    command = alert.IngestSignal(
-        signal=signal,
-        ruleset=context.ruleset,
-        silences=context.silences,
-        engine_version=context.engine_version,
-    )
     # ``context.grouped``, its commonest answer told without the call: no flags, grouped.
     grouped = not context.flags.flags or context.grouped(key[1])
-    events, after = alert.ingest_news(command, state)
+    # ``alert.decide_and_evolve`` of an ``IngestSignal``, past the ``duplicate`` asked above.
+    events, after = alert.ingest_news(
+        state, signal, context.ruleset, context.silences, context.engine_version
+    )
     # Positional: a call spreading a tuple with a keyword builds a tuple and a dict for it.
     return _commit(working, key, events, after, grouped)
 
