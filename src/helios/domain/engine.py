@@ -186,7 +186,10 @@ def apply_signal(working: Working, signal: Signal, context: TenantContext) -> Mi
             # decision is that one event, which changes neither the alert nor its incident.
             bucket = working._by_alert.get(key)  # ``alert_events``, inlined
             if bucket is None:
-                bucket = working.alert_events(key)
+                # The alert's first decision since the events were cleared, most often a
+                # duplicate: its list made and listed here, without the method's call.
+                bucket = working._by_alert[key] = []
+                working._streams.append((alert.alert_stream_id(*key), bucket))
             bucket.append(duplicate)
             return None
     # ``context.grouped``, its commonest answer told without the call: no flags, grouped.
@@ -229,9 +232,10 @@ def _commit(
     if commands and group_state is None:
         return Missing(groups=frozenset({group}))
     working.alerts[key] = after
-    bucket = working._by_alert.get(key)  # ``alert_events``, inlined
+    bucket = working._by_alert.get(key)  # ``alert_events``, inlined (see ``apply_signal``)
     if bucket is None:
-        bucket = working.alert_events(key)
+        bucket = working._by_alert[key] = []
+        working._streams.append((alert.alert_stream_id(*key), bucket))
     bucket.extend(events)
     if group_state is not None:
         bucket = working._by_group.get(group)  # ``group_events``, inlined
