@@ -121,22 +121,9 @@ _replace = msgspec.structs.replace
 
 def step(fold: Fold, signal: Signal, policy: FoldPolicy) -> Fold:
     """Apply one signal, which must not sort before any signal already applied."""
-    action = signal.action
-    if action is _TRIGGER:
-        return _trigger(fold, signal, policy)
-    episode = fold.episode
-    if action is _ACKNOWLEDGE:
-        if episode is None or episode.status is not _TRIGGERED:
-            return fold
-        return _transition(
-            fold, _settled(episode, signal, _ACKNOWLEDGED), signal.occurred_at, policy
-        )
-    if episode is None or episode.status is _RESOLVED:
-        return fold
-    return _transition(fold, _settled(episode, signal, _RESOLVED), signal.occurred_at, policy)
-
-
-def _trigger(fold: Fold, signal: Signal, policy: FoldPolicy) -> Fold:
+    if signal.action is not _TRIGGER:
+        return _acted(fold, signal, policy)
+    # A trigger (most signals) is applied here, without a call more.
     episode = fold.episode
     signal_id = signal.signal_id
     content_id = signal_id.startswith(_CONTENT_ID_PREFIX)  # ``is_content_id``, inlined
@@ -185,35 +172,43 @@ def _trigger(fold: Fold, signal: Signal, policy: FoldPolicy) -> Fold:
     return _replace(fold, episode=updated)
 
 
-def _settled(episode: Episode, signal: Signal, status: Status) -> Episode:
-    """``episode`` acknowledged or resolved (``status``) by ``signal``."""
+def _acted(fold: Fold, signal: Signal, policy: FoldPolicy) -> Fold:
+    """``step`` of an acknowledge or a resolve."""
+    episode = fold.episode
+    if signal.action is _ACKNOWLEDGE:
+        if episode is None or episode.status is not _TRIGGERED:
+            return fold
+    elif episode is None or episode.status is _RESOLVED:
+        return fold
     signal_id, source, at = signal.signal_id, signal.source, signal.occurred_at
     # ``_with_content`` and ``is_content_id`` inlined, and ``_with_source`` asked only when it
-    # adds one (as in ``_trigger``): this runs for every acknowledge and resolve folded.
+    # adds one (as for a trigger): this runs for every acknowledge and resolve folded.
     sources, content_ids = episode.sources, episode.content_ids
     if source not in sources:
         sources = _with_source(sources, source)
     if signal_id.startswith(_CONTENT_ID_PREFIX) and signal_id not in content_ids:
         content_ids = content_ids | {signal_id}
-    if status is _ACKNOWLEDGED:
-        return _replace(
+    if signal.action is _ACKNOWLEDGE:
+        settled = _replace(
             episode,
-            status=status,
+            status=_ACKNOWLEDGED,
             sources=sources,
             last_signal_at=at,
             acknowledged_at=at,
             acknowledged_by=source,
             content_ids=content_ids,
         )
-    return _replace(
-        episode,
-        status=status,
-        sources=sources,
-        last_signal_at=at,
-        resolved_at=at,
-        resolved_by=source,
-        content_ids=content_ids,
-    )
+    else:
+        settled = _replace(
+            episode,
+            status=_RESOLVED,
+            sources=sources,
+            last_signal_at=at,
+            resolved_at=at,
+            resolved_by=source,
+            content_ids=content_ids,
+        )
+    return _transition(fold, settled, at, policy)
 
 
 def fold_all(signals: tuple[Signal, ...], policy: FoldPolicy, *, start: Fold = EMPTY) -> Fold:
