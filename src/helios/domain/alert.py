@@ -719,19 +719,25 @@ def duplicate(state: AlertState, signal: Signal) -> SignalDeduplicated | None:
 def _decide_signal(
     command: IngestSignal, state: AlertState
 ) -> tuple[tuple[AlertEvent, ...], AlertState]:
-    copy = duplicate(state, command.signal)
+    signal = command.signal
+    copy = duplicate(state, signal)
     if copy is not None:
         return (copy,), state
-    return ingest_news(command, state)
+    return ingest_news(state, signal, command.ruleset, command.silences, command.engine_version)
 
 
 def ingest_news(
-    command: IngestSignal, state: AlertState
+    state: AlertState,
+    signal: Signal,
+    ruleset: Ruleset,
+    silences: tuple[Silence, ...],
+    engine_version: int,
 ) -> tuple[tuple[AlertEvent, ...], AlertState]:
-    """``decide_and_evolve`` of a signal that ``duplicate`` found news to ``state`` (the
-    caller asked it first, and it is not asked again)."""
-    signal, ruleset = command.signal, command.ruleset
-    policy = FoldPolicy.of(ruleset, bounded=command.engine_version >= _LATENESS_HORIZON)
+    """``decide_and_evolve`` of ``IngestSignal`` of these fields, for a signal that
+    ``duplicate`` found news to ``state`` (the caller asked it first, and it is not asked
+    again). The command's fields are passed as they are: the engine would build the command
+    for every new signal only for this call to read it."""
+    policy = FoldPolicy.of(ruleset, bounded=engine_version >= _LATENESS_HORIZON)
     before = state.fold.episode
     last_at = state.last_signal_at
     # Asked only of a signal no later than the alert's latest: a later one sorts after every
@@ -757,16 +763,14 @@ def ingest_news(
         # An acknowledge or resolve with nothing ever triggered. Ignoring it is a decision
         # only: the state is the same either way (the signal is kept for a trigger it
         # overtook, which the fold will place when it arrives).
-        if command.engine_version >= _IGNORE_UNTRIGGERED_ACTIONS:
+        if engine_version >= _IGNORE_UNTRIGGERED_ACTIONS:
             ignored = SignalIgnored(
                 signal=signal, policy=policy, reason=IgnoredBecause.NEVER_TRIGGERED
             )
             return (ignored,), after_state
         return tuple(events), after_state
     # Positional: a class called with keywords gets them as a dict, built for every new signal.
-    journal = _Journal(
-        after_state, events, ruleset, signal.occurred_at, engine_for(command.engine_version)
-    )
+    journal = _Journal(after_state, events, ruleset, signal.occurred_at, engine_for(engine_version))
     opened = before is None or (
         after.episode_id != before.episode_id and after.started_at > before.started_at
     )
@@ -779,8 +783,8 @@ def ingest_news(
         )
     # No silences (the usual case) silence nothing: ``matching`` would say so more slowly.
     silence_ids = (
-        matching(command.silences, signal.labels, signal.occurred_at, journal.regex_engine)
-        if command.silences
+        matching(silences, signal.labels, signal.occurred_at, journal.regex_engine)
+        if silences
         else ()
     )
     if silence_ids != journal.silenced_by:

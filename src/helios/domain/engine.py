@@ -8,9 +8,9 @@ No I/O here: the same inputs and states always give the same events.
 
 from __future__ import annotations
 
+import operator
 import uuid
-from collections.abc import Iterable, Mapping
-from types import MappingProxyType
+from collections.abc import ItemsView, Iterable, Iterator, Mapping, ValuesView
 
 import attrs
 
@@ -53,13 +53,75 @@ class Missing:
     groups: frozenset[GroupKey]
 
 
+class _Decided(Mapping[uuid.UUID, list[object]]):
+    """The events decided, by stream id, in the order each stream was first decided into: a
+    read-only view of ``Working``'s lists.
+
+    Kept as a list of (stream id, events) and not as a dict by stream id: a stream id hashes
+    in Python (``UUID.__hash__``), once per stream and batch in a dict, where the worker only
+    iterates them. A look-up by id indexes them once, when first asked."""
+
+    __slots__ = ("_index", "_streams")
+
+    def __init__(self, streams: list[tuple[uuid.UUID, list[object]]]) -> None:
+        self._streams = streams
+        """Each stream once (``Working`` appends to it, and empties it with ``forget``)."""
+        self._index: dict[uuid.UUID, list[object]] = {}
+
+    def forget(self) -> None:
+        self._streams.clear()
+        self._index = {}
+
+    def __getitem__(self, stream: uuid.UUID) -> list[object]:
+        index = self._index
+        if len(index) != len(self._streams):  # streams were added since it was made
+            index = self._index = dict(self._streams)
+        return index[stream]
+
+    def __iter__(self) -> Iterator[uuid.UUID]:
+        return map(_STREAM, self._streams)
+
+    def __len__(self) -> int:
+        return len(self._streams)
+
+    def items(self) -> ItemsView[uuid.UUID, list[object]]:
+        return _DecidedItems(self)
+
+    def values(self) -> ValuesView[list[object]]:
+        return _DecidedValues(self)
+
+    def listed(self) -> list[tuple[uuid.UUID, list[object]]]:
+        return self._streams
+
+
+class _DecidedItems(ItemsView[uuid.UUID, list[object]]):
+    # Iterated straight off the list: ``ItemsView`` would look each stream up by its id.
+    _mapping: _Decided
+
+    def __iter__(self) -> Iterator[tuple[uuid.UUID, list[object]]]:
+        return iter(self._mapping.listed())
+
+
+class _DecidedValues(ValuesView[list[object]]):
+    _mapping: _Decided
+
+    def __iter__(self) -> Iterator[list[object]]:
+        return map(_EVENTS, self._mapping.listed())
+
+
+_STREAM, _EVENTS = operator.itemgetter(0), operator.itemgetter(1)
+
+
 @attrs.define
 class Working:
     """Loaded states and the events decided so far, in decision order per stream."""
 
     alerts: dict[AlertKey, alert.AlertState]
     groups: dict[GroupKey, incident.IncidentGroup]
-    _decided: dict[uuid.UUID, list[object]] = attrs.field(factory=dict, init=False)
+    _streams: list[tuple[uuid.UUID, list[object]]] = attrs.field(factory=list, init=False)
+    _decided: _Decided = attrs.field(
+        default=attrs.Factory(lambda self: _Decided(self._streams), takes_self=True), init=False
+    )
     # Each stream's list of ``_decided`` by the key it is named from: a tuple of two strings
     # hashes in C, where the stream id would be built (memoized) and hashed by a Python
     # ``UUID.__hash__`` for every signal, duplicates included.
@@ -69,11 +131,11 @@ class Working:
     @property
     def events(self) -> Mapping[uuid.UUID, list[object]]:
         """The events decided, by stream (read-only: ``clear_events`` empties it)."""
-        return MappingProxyType(self._decided)
+        return self._decided
 
     def clear_events(self) -> None:
         """Forget the events decided so far (once they are appended), keeping the states."""
-        self._decided.clear()
+        self._decided.forget()
         self._by_alert.clear()
         self._by_group.clear()
 
@@ -81,25 +143,19 @@ class Working:
         """The list the events of alert ``key``'s stream are decided into."""
         bucket = self._by_alert.get(key)
         if bucket is None:
-            # ``setdefault`` (here and below): a stream id hashes in Python (``UUID.__hash__``),
-            # once here where a look-up then an insertion would hash it twice; this is asked
-            # when a stream is first decided into since the last ``clear_events`` (its list is
-            # then the one kept), or by ``record``.
-            bucket = self._decided.setdefault(alert.alert_stream_id(*key), [])
-            self._by_alert[key] = bucket
+            # Each stream is listed once: it is listed under its key here, and an alert's
+            # stream id and a group's differ.
+            bucket = self._by_alert[key] = []
+            self._streams.append((alert.alert_stream_id(*key), bucket))
         return bucket
 
     def group_events(self, key: GroupKey) -> list[object]:
         """The list the events of incident group ``key``'s stream are decided into."""
         bucket = self._by_group.get(key)
         if bucket is None:
-            bucket = self._decided.setdefault(incident.group_stream_id(*key), [])
-            self._by_group[key] = bucket
+            bucket = self._by_group[key] = []
+            self._streams.append((incident.group_stream_id(*key), bucket))
         return bucket
-
-    def record(self, stream: uuid.UUID, events: Iterable[object]) -> None:
-        """Add ``events`` to ``stream``'s decisions."""
-        self._decided.setdefault(stream, []).extend(events)
 
 
 def groups_needed(
@@ -130,18 +186,18 @@ def apply_signal(working: Working, signal: Signal, context: TenantContext) -> Mi
             # decision is that one event, which changes neither the alert nor its incident.
             bucket = working._by_alert.get(key)  # ``alert_events``, inlined
             if bucket is None:
-                bucket = working.alert_events(key)
+                # The alert's first decision since the events were cleared, most often a
+                # duplicate: its list made and listed here, without the method's call.
+                bucket = working._by_alert[key] = []
+                working._streams.append((alert.alert_stream_id(*key), bucket))
             bucket.append(duplicate)
             return None
-    command = alert.IngestSignal(
-        signal=signal,
-        ruleset=context.ruleset,
-        silences=context.silences,
-        engine_version=context.engine_version,
-    )
     # ``context.grouped``, its commonest answer told without the call: no flags, grouped.
     grouped = not context.flags.flags or context.grouped(key[1])
-    events, after = alert.ingest_news(command, state)
+    # ``alert.decide_and_evolve`` of an ``IngestSignal``, past the ``duplicate`` asked above.
+    events, after = alert.ingest_news(
+        state, signal, context.ruleset, context.silences, context.engine_version
+    )
     # Positional: a call spreading a tuple with a keyword builds a tuple and a dict for it.
     return _commit(working, key, events, after, grouped)
 
@@ -176,9 +232,10 @@ def _commit(
     if commands and group_state is None:
         return Missing(groups=frozenset({group}))
     working.alerts[key] = after
-    bucket = working._by_alert.get(key)  # ``alert_events``, inlined
+    bucket = working._by_alert.get(key)  # ``alert_events``, inlined (see ``apply_signal``)
     if bucket is None:
-        bucket = working.alert_events(key)
+        bucket = working._by_alert[key] = []
+        working._streams.append((alert.alert_stream_id(*key), bucket))
     bucket.extend(events)
     if group_state is not None:
         bucket = working._by_group.get(group)  # ``group_events``, inlined

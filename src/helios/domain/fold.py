@@ -25,7 +25,7 @@ import attrs
 import msgspec
 
 from helios.domain.events import ADDED_FIELD
-from helios.domain.identity import CONTENT_ID_PREFIX, is_content_id
+from helios.domain.identity import CONTENT_ID_PREFIX
 from helios.domain.ruleset import Ruleset, SeverityPolicy
 from helios.domain.values import Action, Labels, Millis, Severity, Signal, Status
 
@@ -121,20 +121,9 @@ _replace = msgspec.structs.replace
 
 def step(fold: Fold, signal: Signal, policy: FoldPolicy) -> Fold:
     """Apply one signal, which must not sort before any signal already applied."""
-    action = signal.action
-    if action is _TRIGGER:
-        return _trigger(fold, signal, policy)
-    episode = fold.episode
-    if action is _ACKNOWLEDGE:
-        if episode is None or episode.status is not _TRIGGERED:
-            return fold
-        return _transition(fold, _acknowledged(episode, signal), signal.occurred_at, policy)
-    if episode is None or episode.status is _RESOLVED:
-        return fold
-    return _transition(fold, _resolved(episode, signal), signal.occurred_at, policy)
-
-
-def _trigger(fold: Fold, signal: Signal, policy: FoldPolicy) -> Fold:
+    if signal.action is not _TRIGGER:
+        return _acted(fold, signal, policy)
+    # A trigger (most signals) is applied here, without a call more.
     episode = fold.episode
     signal_id = signal.signal_id
     content_id = signal_id.startswith(_CONTENT_ID_PREFIX)  # ``is_content_id``, inlined
@@ -183,28 +172,43 @@ def _trigger(fold: Fold, signal: Signal, policy: FoldPolicy) -> Fold:
     return _replace(fold, episode=updated)
 
 
-def _acknowledged(episode: Episode, signal: Signal) -> Episode:
-    return _replace(
-        episode,
-        status=_ACKNOWLEDGED,
-        sources=_with_source(episode.sources, signal.source),
-        last_signal_at=signal.occurred_at,
-        acknowledged_at=signal.occurred_at,
-        acknowledged_by=signal.source,
-        content_ids=_with_content(episode.content_ids, signal, is_content_id(signal.signal_id)),
-    )
-
-
-def _resolved(episode: Episode, signal: Signal) -> Episode:
-    return _replace(
-        episode,
-        status=_RESOLVED,
-        sources=_with_source(episode.sources, signal.source),
-        last_signal_at=signal.occurred_at,
-        resolved_at=signal.occurred_at,
-        resolved_by=signal.source,
-        content_ids=_with_content(episode.content_ids, signal, is_content_id(signal.signal_id)),
-    )
+def _acted(fold: Fold, signal: Signal, policy: FoldPolicy) -> Fold:
+    """``step`` of an acknowledge or a resolve."""
+    episode = fold.episode
+    if signal.action is _ACKNOWLEDGE:
+        if episode is None or episode.status is not _TRIGGERED:
+            return fold
+    elif episode is None or episode.status is _RESOLVED:
+        return fold
+    signal_id, source, at = signal.signal_id, signal.source, signal.occurred_at
+    # ``_with_content`` and ``is_content_id`` inlined, and ``_with_source`` asked only when it
+    # adds one (as for a trigger): this runs for every acknowledge and resolve folded.
+    sources, content_ids = episode.sources, episode.content_ids
+    if source not in sources:
+        sources = _with_source(sources, source)
+    if signal_id.startswith(_CONTENT_ID_PREFIX) and signal_id not in content_ids:
+        content_ids = content_ids | {signal_id}
+    if signal.action is _ACKNOWLEDGE:
+        settled = _replace(
+            episode,
+            status=_ACKNOWLEDGED,
+            sources=sources,
+            last_signal_at=at,
+            acknowledged_at=at,
+            acknowledged_by=source,
+            content_ids=content_ids,
+        )
+    else:
+        settled = _replace(
+            episode,
+            status=_RESOLVED,
+            sources=sources,
+            last_signal_at=at,
+            resolved_at=at,
+            resolved_by=source,
+            content_ids=content_ids,
+        )
+    return _transition(fold, settled, at, policy)
 
 
 def fold_all(signals: tuple[Signal, ...], policy: FoldPolicy, *, start: Fold = EMPTY) -> Fold:
@@ -245,9 +249,3 @@ def _with_source(sources: tuple[str, ...], source: str) -> tuple[str, ...]:
     if source in sources:
         return sources
     return tuple(sorted((*sources, source)))
-
-
-def _with_content(content_ids: frozenset[str], signal: Signal, content_id: bool) -> frozenset[str]:
-    if not content_id or signal.signal_id in content_ids:
-        return content_ids
-    return content_ids | {signal.signal_id}

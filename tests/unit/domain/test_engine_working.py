@@ -76,3 +76,15 @@ def test_decisions_after_clearing_are_listed_again() -> None:
     assert incident.IncidentResolved in {type(e) for e in group_events}
     # The states were kept: the trigger is still held, the resolve closed its episode.
     assert working.alerts[("t1", "k1")].status is not None
+
+
+def test_a_stream_first_decided_after_a_look_up_is_found_too() -> None:
+    working = engine.Working(alerts={}, groups={})
+    _decide(working, make_signal(action=Action.TRIGGER, offset_s=0))
+    assert alert.alert_stream_id("t1", "k2") not in working.events
+    _decide(working, make_signal(dedup_key="k2", action=Action.TRIGGER, offset_s=0))
+    assert type(working.events[alert.alert_stream_id("t1", "k2")][0]) is alert.SignalAccepted
+    assert len(working.events) == len(dict(working.events.items())) == 3
+    assert [len(events) for events in working.events.values()] == [
+        len(working.events[stream]) for stream in working.events
+    ]
