@@ -22,9 +22,8 @@ def test_the_hash_is_that_of_the_parts_each_after_its_size(parts: list[str]) -> 
 
 
 def test_a_known_hash_stays_the_same() -> None:
-    # Pinned (computed by the code before this loop was written out): recorded ids keep
-    # their bytes.
+    # Pinned: ids already recorded keep their bytes.
     assert identity.stable_hash("bench", "disk", "sig-1", "triggered", "0") == (
         identity._digest([b"bench", b"disk", b"sig-1", b"triggered", b"0"])
     )
-    assert identity.stable_hash("a", "b") == "16275ef0f5d0eb9dd9e0a53277549fda"  # as on main before
+    assert identity.stable_hash("a", "b") == "16275ef0f5d0eb9dd9e0a53277549fda"
