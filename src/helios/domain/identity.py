@@ -95,6 +95,56 @@ def _signal_id(observation: tuple[str, str, str, str, str, str, str, Labels]) ->
     return "sig-" + hashlib.sha256(joined).hexdigest()[:32]
 
 
+def observation_head(tenant: str, source: str, dedup_key: str) -> bytes:
+    """What ``signal_id`` hashes of an observation before its action: its tenant, source and
+    dedup key, each after its size (see ``timed_signal_id``)."""
+    return b"".join(
+        (
+            _sized(tenant.encode("utf-8", "surrogatepass")),
+            _sized(source.encode("utf-8", "surrogatepass")),
+            _sized(dedup_key.encode("utf-8", "surrogatepass")),
+        )
+    )
+
+
+def observation_tail(severity: Severity, summary: str, labels: Labels) -> bytes:
+    """What ``signal_id`` hashes of an observation after its time: its severity, summary and
+    labels, each after its size (see ``timed_signal_id``)."""
+    return b"".join(
+        (
+            _sized(severity.text.encode("utf-8", "surrogatepass")),
+            _sized(summary.encode("utf-8", "surrogatepass")),
+            _sized(_rendered_labels(labels)),
+        )
+    )
+
+
+def timed_signal_id(head: bytes, action: Action, occurred_at: Millis, tail: bytes) -> str:
+    """``signal_id`` of the observation whose ``observation_head`` is ``head`` and whose
+    ``observation_tail`` is ``tail``, with ``action`` at ``occurred_at``: the same id, from
+    parts encoded once for every time the observation is seen at (a source's facts keep
+    them), and not memoized (a new time is a new id)."""
+    at = str(occurred_at).encode("utf-8")
+    return (
+        "sig-"
+        + hashlib.sha256(
+            b"".join((head, _ACTION_PARTS[action], _sized_size(len(at)), at, tail))
+        ).hexdigest()[:32]
+    )
+
+
+def _sized(encoded: bytes) -> bytes:
+    """``encoded`` after its size, as ``_digest`` hashes it."""
+    return _sized_size(len(encoded)) + encoded
+
+
+def _sized_size(size: int) -> bytes:
+    return _SMALL_SIZES[size] if size < 256 else size.to_bytes(4, "big")
+
+
+_ACTION_PARTS = {action: _sized(action.text.encode("utf-8")) for action in Action}
+
+
 CONTENT_ID_PREFIX = "sgc-"
 """Marks the id of a signal identified by its content alone (see ``content_signal_id``)."""
 

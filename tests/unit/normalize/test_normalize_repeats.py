@@ -275,3 +275,63 @@ def test_a_grafana_alert_back_with_values_written_otherwise_keeps_each_ones_text
         0.0,
     ]
     assert [s.details.split('"values":{"A":')[1].split("}")[0] for s in signals] == written
+
+
+def _pagerduty_event(**payload: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "summary": "5xx rate on checkout-1 above 2 req/s",
+        "source": "checkout-1",
+        "severity": "critical",
+        "component": "checkout",
+        "group": "checkout",
+        "class": "HighErrorRate",
+    }
+    fields.update(payload)
+    return {
+        "routing_key": "R" * 32,
+        "event_action": "trigger",
+        "dedup_key": "fp-checkout-1",
+        "payload": {key: value for key, value in fields.items() if value is not None},
+    }
+
+
+def test_a_pagerduty_event_reported_again_maps_as_the_field_checks_map_it(
+    make_envelope: MakeEnvelope,
+) -> None:
+    """The same event at other times, in other envelopes, under other rulesets and versions
+    (its facts found again) maps exactly as the field checks map each delivery: its own time,
+    or its envelope's (noted) when it has none or is too far ahead."""
+    strict = Ruleset(skew_tolerance_ms=1_000)
+    times = (STARTED, STARTED + 1, RECEIVED_AT + 500, RECEIVED_AT + 120_000, None)
+    events = [
+        _pagerduty_event(timestamp=None if at is None else format_rfc3339(at)) for at in times
+    ]
+    events += [
+        _pagerduty_event(timestamp=format_rfc3339(STARTED), severity="sev-unknown"),
+        _pagerduty_event(timestamp=format_rfc3339(STARTED), summary="x" * 1_100),
+        _pagerduty_event(timestamp="not a time"),
+        _pagerduty_event(timestamp=format_rfc3339(STARTED), severity=""),
+        {**_pagerduty_event(timestamp=format_rfc3339(STARTED)), "client_url": "https://c"},
+        {**_pagerduty_event(timestamp=format_rfc3339(STARTED)), "dedup_key": "k" * 300},
+    ]
+    seen = set()
+    for _ in range(2):  # the second time round, every event's facts are found again
+        for ruleset in (Ruleset(), strict):
+            for version in (versions.LEGACY, versions.CURRENT):
+                for tenant in ("acme", "globex"):
+                    for index, event in enumerate(events):
+                        envelope = make_envelope(
+                            SourceKind.PAGERDUTY,
+                            event,
+                            received_at=RECEIVED_AT + index,
+                            integration=f"int-{index}",
+                            tenant=tenant,
+                        )
+                        result = normalize(envelope, ruleset, decode=orjson.loads, version=version)
+                        checked = normalize_checked(
+                            envelope, ruleset, decode=orjson.loads, version=version
+                        )
+                        assert result == checked, (event, version)
+                        if isinstance(result, Normalized):
+                            seen.add(result.signals[0].signal_id)
+    assert len(seen) > len(events)
