@@ -40,6 +40,6 @@ def test_a_timed_id_from_its_parts_is_the_signal_id(  # noqa: PLR0917 -- hypothe
         labels=labels,
     )
 
-    head = identity.observation_head(tenant, source, dedup_key)
+    head = identity.observation_head(tenant, source, dedup_key, action)
     tail = identity.observation_tail(severity, summary, labels)
-    assert identity.timed_signal_id(head, action, occurred_at, tail) == expected
+    assert identity.timed_signal_id(head, occurred_at, tail) == expected

@@ -95,14 +95,15 @@ def _signal_id(observation: tuple[str, str, str, str, str, str, str, Labels]) ->
     return "sig-" + hashlib.sha256(joined).hexdigest()[:32]
 
 
-def observation_head(tenant: str, source: str, dedup_key: str) -> bytes:
-    """What ``signal_id`` hashes of an observation before its action: its tenant, source and
-    dedup key, each after its size (see ``timed_signal_id``)."""
+def observation_head(tenant: str, source: str, dedup_key: str, action: Action) -> bytes:
+    """What ``signal_id`` hashes of an observation before its time: its tenant, source, dedup
+    key and action, each after its size (see ``timed_signal_id``)."""
     return b"".join(
         (
             _sized(tenant.encode("utf-8", "surrogatepass")),
             _sized(source.encode("utf-8", "surrogatepass")),
             _sized(dedup_key.encode("utf-8", "surrogatepass")),
+            _sized(action.text.encode("utf-8", "surrogatepass")),
         )
     )
 
@@ -119,30 +120,20 @@ def observation_tail(severity: Severity, summary: str, labels: Labels) -> bytes:
     )
 
 
-def timed_signal_id(head: bytes, action: Action, occurred_at: Millis, tail: bytes) -> str:
+@functools.lru_cache(maxsize=1 << 14, typed=True)
+def timed_signal_id(head: bytes, occurred_at: Millis, tail: bytes) -> str:
     """``signal_id`` of the observation whose ``observation_head`` is ``head`` and whose
-    ``observation_tail`` is ``tail``, with ``action`` at ``occurred_at``: the same id, from
-    parts encoded once for every time the observation is seen at (a source's facts keep
-    them), and not memoized (a new time is a new id)."""
+    ``observation_tail`` is ``tail``, at ``occurred_at``: the same id, from parts encoded once
+    (a source's facts keep them, so the key's texts are hashed once too), memoized as
+    ``signal_id`` is (the same observation arrives many times)."""
     at = str(occurred_at).encode("utf-8")
-    return (
-        "sig-"
-        + hashlib.sha256(
-            b"".join((head, _ACTION_PARTS[action], _sized_size(len(at)), at, tail))
-        ).hexdigest()[:32]
-    )
+    return "sig-" + hashlib.sha256(b"".join((head, _sized(at), tail))).hexdigest()[:32]
 
 
 def _sized(encoded: bytes) -> bytes:
     """``encoded`` after its size, as ``_digest`` hashes it."""
-    return _sized_size(len(encoded)) + encoded
-
-
-def _sized_size(size: int) -> bytes:
-    return _SMALL_SIZES[size] if size < 256 else size.to_bytes(4, "big")
-
-
-_ACTION_PARTS = {action: _sized(action.text.encode("utf-8")) for action in Action}
+    size = len(encoded)
+    return (_SMALL_SIZES[size] if size < 256 else size.to_bytes(4, "big")) + encoded
 
 
 CONTENT_ID_PREFIX = "sgc-"

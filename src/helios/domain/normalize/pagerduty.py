@@ -385,9 +385,7 @@ def typed_pagerduty(envelope: Envelope, ruleset: Ruleset, version: int) -> Norma
                     integration=envelope.integration,
                     occurred_at=at,
                     received_at=received_at,
-                    signal_id=identity.timed_signal_id(
-                        facts.id_head, facts.action, at, facts.id_tail
-                    ),
+                    signal_id=identity.timed_signal_id(facts.id_head, at, facts.id_tail),
                 ),
             )
         )
@@ -413,7 +411,6 @@ class _Facts(msgspec.Struct, frozen=True, gc=False):
 
     mapped: _Mapped
     payload: _Payload
-    action: Action
     template: Signal | None
     id_head: bytes
     id_tail: bytes
@@ -486,9 +483,8 @@ def _event_facts(  # noqa: PLR0917 -- the event's fields, bound positionally by 
     return _Facts(
         mapped,
         payload,
-        action,
         template,
-        identity.observation_head(tenant, _SOURCE, mapped.key),
+        identity.observation_head(tenant, _SOURCE, mapped.key, action),
         identity.observation_tail(mapped_severity, mapped_summary, mapped.labels),
     )
 
