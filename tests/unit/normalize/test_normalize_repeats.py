@@ -9,6 +9,7 @@ from typing import Any
 
 import attrs
 import orjson
+import pytest
 
 from conftest import RECEIVED_AT, MakeEnvelope
 from helios.apps.embedded.traffic import TrafficGenerator
@@ -335,3 +336,64 @@ def test_a_pagerduty_event_reported_again_maps_as_the_field_checks_map_it(
                         if isinstance(result, Normalized):
                             seen.add(result.signals[0].signal_id)
     assert len(seen) > len(events)
+
+
+_COMPACT_ALERT = (
+    b'{"status":"firing","labels":{"alertname":"HighErrorRate","service":"checkout",'
+    b'"instance":"checkout-1","severity":"critical"},"annotations":{"summary":"5xx"},'
+    b'"startsAt":"2026-03-14T09:24:00Z","generatorURL":"https://prometheus.example.com/graph",'
+    b'"fingerprint":"fp-checkout-1"}'
+)
+
+
+def _raw_webhook(*alerts: bytes) -> bytes:
+    return (
+        b'{"version":"4","groupKey":"g","status":"firing","receiver":"helios",'
+        b'"externalURL":"https://alertmanager.example.com","alerts":[' + b",".join(alerts) + b"]}"
+    )
+
+
+@pytest.mark.parametrize(
+    "alert",
+    [
+        _COMPACT_ALERT,
+        # A field sent twice: its first value is any JSON to the first read of the alert.
+        _COMPACT_ALERT.replace(b'{"status"', b'{"labels":5,"status"'),
+        _COMPACT_ALERT.replace(b'{"status"', b'{"labels":"\\ud800","status"'),
+        _COMPACT_ALERT.replace(b'{"status"', b'{"labels":{"a":1},"status"'),
+        _COMPACT_ALERT.replace(b'{"status"', b'{"labels":{"alertname":"Other"},"status"'),
+        _COMPACT_ALERT.replace(b'{"status"', b'{"fingerprint":"fp-other","status"'),
+        _COMPACT_ALERT.replace(
+            b'"fingerprint"', b'"startsAt":"2026-03-14T09:20:00Z","fingerprint"'
+        ),
+        _COMPACT_ALERT.replace(b'"fingerprint"', b'"status":"resolved","fingerprint"'),
+        # Spaces, escapes: more bytes than the fields take written back.
+        _COMPACT_ALERT.replace(b',"annotations"', b' , "annotations"'),
+        _COMPACT_ALERT.replace(b'"startsAt":"2026', b'"startsAt":"\\u0032026'),
+        _COMPACT_ALERT.replace(b'"status":"firing"', b'"st\\u0061tus":"firing"'),
+        _COMPACT_ALERT.replace(b'"status":"firing"', b'"status":"fir\\u0069ng"'),
+        _COMPACT_ALERT.replace(b'"summary":"5xx"', b'"summary":"5\\u0078x"'),
+        _COMPACT_ALERT.replace(b'"summary":"5xx"', b'"summary":"5xx \\ud800"'),
+        _COMPACT_ALERT.replace(b'"summary":"5xx"', b'"summary":1.0'),
+        _COMPACT_ALERT.replace(b'"status":"firing",', b""),
+        _COMPACT_ALERT.replace(b'"status":"firing"', b'"status":"firing","endsAt":""'),
+        b'{"status":"firing"}',
+        b'{"status":"firing","status":"firing"}',
+        b"{}",
+        b'{"labels":null,"status":"firing"}',
+    ],
+)
+def test_an_alert_first_read_by_its_status_and_times_maps_as_the_field_checks_map_it(
+    make_envelope: MakeEnvelope, alert: bytes
+) -> None:
+    """An alert not seen before is first read for its status and times alone, its other
+    fields left as sent: whatever else it holds (a field twice, spaces, escapes, a value of
+    the wrong type), it maps as the field checks map it, alone and beside its compact copy,
+    on its first delivery and on the next."""
+    ruleset = Ruleset()
+    for body in (_raw_webhook(alert), _raw_webhook(_COMPACT_ALERT, alert)):
+        for received_at in (RECEIVED_AT, RECEIVED_AT + 7):
+            envelope = make_envelope(SourceKind.ALERTMANAGER, body, received_at=received_at)
+            assert normalize(envelope, ruleset, decode=orjson.loads) == normalize_checked(
+                envelope, ruleset, decode=orjson.loads
+            ), body

@@ -311,6 +311,10 @@ class TypedWebhookSource:
     raw_decoder: msgspec.json.Decoder[Any]
     """The webhook with each of its alerts left undecoded (``msgspec.Raw``)."""
     alert_decoder: msgspec.json.Decoder[AlertmanagerAlert]
+    split_decoder: msgspec.json.Decoder[Any]
+    """The alert with its status and times decoded, and every other field left undecoded
+    (``msgspec.Raw``): what an alert not seen before is first read with (see
+    ``_written_split``)."""
     memo: AlertMemo = attrs.field(factory=AlertMemo, eq=False, repr=False)
 
 
@@ -334,10 +338,25 @@ def typed_webhook_source(
         ],
         forbid_unknown_fields=True,
     )
+    # The alert with only its status and times decoded: its other fields, as sent, are what
+    # its facts are found by.
+    split_alert = msgspec.defstruct(
+        f"{alert.__name__}Split",
+        [
+            (
+                field.name,
+                field.type if field.name in _ALERT_TIMED else msgspec.Raw | UnsetType,
+                field.default,
+            )
+            for field in msgspec.structs.fields(alert)
+        ],
+        forbid_unknown_fields=True,
+    )
     return TypedWebhookSource(
         decoder=msgspec.json.Decoder(webhook),
         raw_decoder=msgspec.json.Decoder(raw_webhook),
         alert_decoder=msgspec.json.Decoder(alert),
+        split_decoder=msgspec.json.Decoder(split_alert),
         alert_links=alert_links,
         external_link_text=external_link_text,
         alert_kept=tuple(name for name in alert.__struct_fields__ if name not in unmapped),
@@ -345,6 +364,8 @@ def typed_webhook_source(
 
 
 _ANNOTATIONS_ONLY = ("annotations",)
+_ALERT_TIMED = ("status", "startsAt", "endsAt")
+"""The fields of an alert its facts are not found by (what its status and times give)."""
 _ALERTMANAGER = typed_webhook_source(
     AlertmanagerWebhook,
     AlertmanagerAlert,
@@ -548,23 +569,33 @@ def _map_alert(
     ``facts_of`` is ``_facts_of_key`` of the source and ruleset, memoized or not (an alert too
     large to be kept)."""
     tenant, kind, group_status, external_url = context
-    alert = check.decode_typed(raw, source.alert_decoder)
-    if alert is None:
+    # Only the status and times decoded: any body that decodes whole decodes so (its other
+    # fields are any JSON here), and one that does not is refused by its facts.
+    split = check.decode_typed(raw, source.split_decoder)
+    if split is None:
         return None
-    action = _ACTIONS.get(alert.status or group_status)
+    action = _ACTIONS.get(split.status or group_status)
     if action is None:
         return None
-    at = _typed_time(alert.endsAt if action is Action.RESOLVE else alert.startsAt)
+    at = _typed_time(split.endsAt if action is Action.RESOLVE else split.startsAt)
     if at is _INVALID_TIME:
         return None
     # The same alert comes back with another status and times (its resolve, its next firing):
     # all else it maps to is found by its other fields, as written.
-    written = _written_facts(alert)
-    facts = (
-        _facts(source, ruleset, alert, external_url)
-        if written is None
-        else facts_of((written, external_url))
-    )
+    written = _written_split(split, len(raw))
+    if written is not None:
+        facts = facts_of((written, external_url))
+    else:
+        # Not written as one field after another, each once: decoded whole.
+        alert = check.decode_typed(raw, source.alert_decoder)
+        if alert is None:
+            return None
+        written = _written_facts(alert)
+        facts = (
+            _facts(source, ruleset, alert, external_url)
+            if written is None
+            else facts_of((written, external_url))
+        )
     if facts is None:
         return None
     template = None
@@ -587,6 +618,37 @@ def _map_alert(
     return _Mapped(
         facts, action, "endsAt" if action is Action.RESOLVE else "startsAt", at, template
     )
+
+
+def _written_split(split: Any, size: int) -> bytes | None:
+    """The JSON of an alert but its status and times, from its fields as sent (``split``, of
+    the ``size`` bytes sent); None unless the alert was sent as its fields one after another,
+    each once, without spaces, its status and times without escapes.
+
+    Found by sizes: the fields but the status and times written back (each as sent, its name
+    as the struct's), plus the least each of those three takes, add up to ``size`` exactly
+    when nothing else was sent. A field sent twice (whose first value was neither decoded nor
+    checked), a space, an escape all take more. Only then do the fields written stand for
+    the alert: decoding them decodes the alert but its status and times, its facts found by
+    them as by ``_written_facts``."""
+    written: bytes = _FACTS_ENCODER.encode(
+        _replace(split, status=UNSET, startsAt=UNSET, endsAt=UNSET)
+    )
+    timed = 0
+    # Each adds ``"name":"value"`` and a comma: its name's size and 6, and at least one byte
+    # per character of its value.
+    if (status := split.status) is not UNSET:
+        timed += 12 + len(status)
+    if (starts_at := split.startsAt) is not UNSET:
+        timed += 14 + len(starts_at)
+    if (ends_at := split.endsAt) is not UNSET:
+        timed += 12 + len(ends_at)
+    if timed and len(written) == _EMPTY_OBJECT_SIZE:
+        timed -= 1  # no comma after the last of them
+    return written if len(written) + timed == size else None
+
+
+_EMPTY_OBJECT_SIZE = 2
 
 
 def _written_facts(alert: AlertmanagerAlert) -> bytes | None:
@@ -615,7 +677,9 @@ def _facts_of_key(
     """``_facts`` of an alert of ``source`` found by ``key``: its ``_written_facts`` and the
     group's externalURL."""
     written, external_url = key
-    return _facts(source, ruleset, source.alert_decoder.decode(written), external_url)
+    # Written from the fields as sent: decoding them checks their types.
+    alert = check.decode_typed(written, source.alert_decoder)
+    return None if alert is None else _facts(source, ruleset, alert, external_url)
 
 
 def _facts(
