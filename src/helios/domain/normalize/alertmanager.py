@@ -527,6 +527,9 @@ class _Facts(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     canonical JSON. Empty when the details are written by the json module (a float msgspec
     writes otherwise)."""
     details_tail: str
+    signal: Signal
+    """The signal of the alert but for its tenant, source, action, time, id, details,
+    integration and ``received_at`` (see ``_template``)."""
 
 
 class _Mapped(msgspec.Struct, frozen=True, gc=False):
@@ -600,21 +603,7 @@ def _map_alert(
         return None
     template = None
     if at is not None and not facts.noted:
-        template = _template(
-            (
-                tenant,
-                kind,
-                facts.dedup_key,
-                action,
-                at,
-                facts.severity,
-                facts.summary,
-                facts.labels,
-            ),
-            facts.service,
-            facts.component,
-            facts.links,
-        )
+        template = _template(tenant, kind, facts, action, at)
     return _Mapped(
         facts, action, "endsAt" if action is Action.RESOLVE else "startsAt", at, template
     )
@@ -709,57 +698,63 @@ def _facts(
         severity = check.severity(raw_severity, ruleset, "", notes)
     summary = check.summary(headline, notes)
     external = (check.link(external_url, source.external_link_text),) if external_url else ()
+    dedup_key = fingerprint or identity.labels_dedup_key(labels, ruleset.key_labels)
+    service = raw_labels.get("service") or raw_labels.get("job", "")
+    component = raw_labels.get("component", "")
+    links = (*_typed_alert_links(alert, source.alert_links), *external)
     return _Facts(
-        dedup_key=fingerprint or identity.labels_dedup_key(labels, ruleset.key_labels),
+        dedup_key=dedup_key,
         labels=labels,
         severity=severity,
         summary=summary,
         noted=bool(notes),
         raw_severity=raw_severity,
         headline=headline,
-        service=raw_labels.get("service") or raw_labels.get("job", ""),
-        component=raw_labels.get("component", ""),
-        links=(*_typed_alert_links(alert, source.alert_links), *external),
+        service=service,
+        component=component,
+        links=links,
         extra=extra,
         details_head=head,
         details_tail=tail,
+        signal=Signal(
+            signal_id="",
+            tenant="",
+            integration="",
+            source="",
+            dedup_key=dedup_key,
+            action=Action.TRIGGER,
+            severity=severity,
+            summary=summary,
+            occurred_at=0,
+            received_at=0,
+            service=service,
+            component=component,
+            labels=labels,
+            links=links,
+        ),
     )
 
 
-def _template(
-    observation: tuple[str, str, str, Action, Millis, Severity, str, Labels],
-    service: str,
-    component: str,
-    links: tuple[Link, ...],
-) -> Signal:
-    """The signal of an alert's ``observation`` (what its id hashes: the tenant, source, dedup
-    key, action, time, severity, summary and labels) but for its details, integration and
-    ``received_at``: the signal ``check.assemble`` makes of the same values, id included."""
-    tenant, kind, dedup_key, action, at, severity, summary, labels = observation
-    return Signal(
+def _template(tenant: str, kind: str, facts: _Facts, action: Action, at: Millis) -> Signal:
+    """The signal of an alert of ``facts`` from source ``kind`` of ``tenant``, its ``action``
+    at ``at``, but for its details, integration and ``received_at``: the signal
+    ``check.assemble`` makes of the same values, id included (a copy of the facts' signal)."""
+    return _replace(
+        facts.signal,
+        action=action,
+        occurred_at=at,
         signal_id=identity.signal_id(
             tenant=tenant,
             source=kind,
-            dedup_key=dedup_key,
+            dedup_key=facts.dedup_key,
             action=action,
             occurred_at=at,
-            severity=severity,
-            summary=summary,
-            labels=labels,
+            severity=facts.severity,
+            summary=facts.summary,
+            labels=facts.labels,
         ),
-        tenant=tenant,
-        integration="",
         source=kind,
-        dedup_key=dedup_key,
-        action=action,
-        severity=severity,
-        summary=summary,
-        occurred_at=at,
-        received_at=0,
-        service=service,
-        component=component,
-        labels=labels,
-        links=links,
+        tenant=tenant,
     )
 
 
