@@ -375,6 +375,9 @@ def _raw_webhook(*alerts: bytes) -> bytes:
         _COMPACT_ALERT.replace(b'"summary":"5xx"', b'"summary":"5\\u0078x"'),
         _COMPACT_ALERT.replace(b'"summary":"5xx"', b'"summary":"5xx \\ud800"'),
         _COMPACT_ALERT.replace(b'"summary":"5xx"', b'"summary":1.0'),
+        # Bytes that are not UTF-8, where the first read leaves the field as sent.
+        _COMPACT_ALERT.replace(b'"summary":"5xx"', b'"summary":"5\xffx"'),
+        _COMPACT_ALERT.replace(b'"team"', b'"te\xc3am"').replace(b'"service"', b'"s\xc3"'),
         _COMPACT_ALERT.replace(b'"status":"firing",', b""),
         _COMPACT_ALERT.replace(b'"status":"firing"', b'"status":"firing","endsAt":""'),
         b'{"status":"firing"}',
