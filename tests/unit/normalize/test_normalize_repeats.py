@@ -400,3 +400,24 @@ def test_an_alert_first_read_by_its_status_and_times_maps_as_the_field_checks_ma
             assert normalize(envelope, ruleset, decode=orjson.loads) == normalize_checked(
                 envelope, ruleset, decode=orjson.loads
             ), body
+
+
+def test_a_group_seen_again_in_another_order_carries_its_own_fields(
+    make_envelope: MakeEnvelope,
+) -> None:
+    """A group's fields written again (found by them as written) are its own, whatever the
+    order they and their labels come in."""
+    ruleset = Ruleset()
+    groups = (
+        b'"groupKey":"g","status":"firing","groupLabels":{"a":"1","b":"2"},"truncatedAlerts":0',
+        b'"status":"firing","groupKey":"g","groupLabels":{"b":"2","a":"1"},"truncatedAlerts":0',
+        b'"status":"firing","groupKey":"g","groupLabels":{"b":"2","a":"1"},"truncatedAlerts":1',
+        b'"status":"firing","groupKey":"g","groupLabels":{"b":"2","a":"3"}',
+    )
+    for _ in range(2):
+        for group in groups:
+            body = b'{"alerts":[' + _COMPACT_ALERT + b"]," + group + b"}"
+            envelope = make_envelope(SourceKind.ALERTMANAGER, body)
+            typed = normalize(envelope, ruleset, decode=orjson.loads)
+            assert isinstance(typed, Normalized)
+            assert typed == normalize_checked(envelope, ruleset, decode=orjson.loads)

@@ -486,9 +486,9 @@ def _prepare_batch(  # noqa: PLR0917 -- bound positionally by ``AlertMemo.batch`
         return None
     # The group's kept fields are the webhook's but for these three: unset, they are left out
     # (msgspec writes no unset field, and sorts a struct's fields as a dict's keys).
-    group = check.canonical_json(
+    group = _group_text(
         msgspec.structs.replace(webhook, alerts=UNSET, commonLabels=UNSET, commonAnnotations=UNSET)
-    ).decode("utf-8")
+    )
     context = (tenant, kind, webhook.status or "", webhook.externalURL or "")
     found: list[_Prepared] = []
     for alert in webhook.alerts:
@@ -511,6 +511,26 @@ def _prepare_batch(  # noqa: PLR0917 -- bound positionally by ``AlertMemo.batch`
             details = written
         found.append(_Prepared(mapped, details))
     return tuple(found)
+
+
+def _group_text(group: Any) -> str:
+    """The canonical JSON of a group's kept fields (``group``, a webhook struct), found again
+    by the fields as written in the order they were decoded (a group's fields come back in
+    every batch of it): the same text, without sorting its fields and labels again."""
+    written: bytes = _FACTS_ENCODER.encode(group)
+    text = _GROUP_TEXTS.get(written)
+    if text is None:
+        text = check.canonical_json(group).decode("utf-8")
+        if len(_GROUP_TEXTS) >= _MEMO_GROUPS:
+            _GROUP_TEXTS.clear()  # bounded: the groups of the moment come back at once
+        _GROUP_TEXTS[written] = text
+    return text
+
+
+_GROUP_TEXTS: dict[bytes, str] = {}
+"""The canonical JSON of groups' kept fields by the fields as written (the same values: msgspec
+writes each value as it reads back, types included)."""
+_MEMO_GROUPS = 256
 
 
 class _Facts(msgspec.Struct, frozen=True, kw_only=True, gc=False):
