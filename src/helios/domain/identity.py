@@ -62,13 +62,16 @@ def signal_id(
     # The same observation arrives many times (both members of an HA pair, every repeat
     # interval): a pure function, memoized on its arguments (the time as the text hashed, so
     # that equal numbers of another type can never share an entry).
-    return _signal_id(
+    return observed_signal_id(
         (tenant, source, dedup_key, action.text, str(occurred_at), severity.text, summary, labels)
     )
 
 
 @functools.lru_cache(maxsize=1 << 14)
-def _signal_id(observation: tuple[str, str, str, str, str, str, str, Labels]) -> str:
+def observed_signal_id(observation: tuple[str, str, str, str, str, str, str, Labels]) -> str:
+    """``signal_id`` of an observation given as what it hashes: its tenant, source, dedup key,
+    action's text, time as text (``str``), severity's text, summary and labels. The same memo,
+    without a call with keywords (a source that makes the tuple itself, once per new alert)."""
     tenant, source, dedup_key, action, at, severity, summary, labels = observation
     a, b, c, d, e, f, g, h = parts = (
         tenant.encode("utf-8", "surrogatepass"),

@@ -773,15 +773,17 @@ def _template(tenant: str, kind: str, facts: _Facts, action: Action, at: Millis)
         facts.signal,
         action=action,
         occurred_at=at,
-        signal_id=identity.signal_id(
-            tenant=tenant,
-            source=kind,
-            dedup_key=facts.dedup_key,
-            action=action,
-            occurred_at=at,
-            severity=facts.severity,
-            summary=facts.summary,
-            labels=facts.labels,
+        signal_id=identity.observed_signal_id(
+            (
+                tenant,
+                kind,
+                facts.dedup_key,
+                action.text,
+                str(at),
+                facts.severity.text,
+                facts.summary,
+                facts.labels,
+            )
         ),
         source=kind,
         tenant=tenant,
