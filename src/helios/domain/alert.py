@@ -536,7 +536,6 @@ def _absorbed(state: AlertState, signal: Signal, policy: FoldPolicy) -> AlertSta
     signals = state.signals
     folds = state.folds
     base = state.base
-    # Run lengths and items read straight off the runs: this runs for every new signal.
     complete = folds.stop - folds.start == signals.stop - signals.start
     same_policy = policy is state.policy or policy == state.policy
     last = signals.items[signals.stop - 1] if signals.stop > signals.start else None
@@ -546,10 +545,7 @@ def _absorbed(state: AlertState, signal: Signal, policy: FoldPolicy) -> AlertSta
     if same_policy and (
         last is None
         or last.occurred_at < at
-        or (
-            last.occurred_at == at
-            and (last.action.rank, last.signal_id) < (signal.action.rank, signal.signal_id)
-        )
+        or (last.occurred_at == at and _order_key(last) < _order_key(signal))
     ):
         # The common case is O(1): only the new signal is applied, and both runs grow in place.
         fold = step(state.fold, signal, policy)
@@ -574,14 +570,10 @@ def _absorbed(state: AlertState, signal: Signal, policy: FoldPolicy) -> AlertSta
     if first_at is None or signal.occurred_at < first_at:
         first_at = signal.occurred_at
     latest_trigger = state.latest_trigger
-    if signal.action is _TRIGGER and (
+    if signal.action is _TRIGGER and (  # both triggers: at the same time, the ids tell
         latest_trigger is None
         or latest_trigger.occurred_at < at
-        or (
-            latest_trigger.occurred_at == at
-            # both triggers: the same rank, the ids tell
-            and latest_trigger.signal_id < signal.signal_id
-        )
+        or (latest_trigger.occurred_at == at and latest_trigger.signal_id < signal.signal_id)
     ):
         latest_trigger = signal
     evicted_through = state.evicted_through
