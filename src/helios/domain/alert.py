@@ -536,13 +536,17 @@ def _absorbed(state: AlertState, signal: Signal, policy: FoldPolicy) -> AlertSta
     signals = state.signals
     folds = state.folds
     base = state.base
-    # Run lengths and items read straight off the runs: this runs for every new signal.
     complete = folds.stop - folds.start == signals.stop - signals.start
     same_policy = policy is state.policy or policy == state.policy
     last = signals.items[signals.stop - 1] if signals.stop > signals.start else None
-    # ``order_key`` spelled out (here and below): this runs for every new signal.
-    key = (signal.occurred_at, signal.action.rank, signal.signal_id)
-    if (last is None or key > (last.occurred_at, last.action.rank, last.signal_id)) and same_policy:
+    # ``order_key`` compared field by field, the time first (here and below): no tuple is
+    # built unless two times are equal, and this runs for every new signal.
+    at = signal.occurred_at
+    if same_policy and (
+        last is None
+        or last.occurred_at < at
+        or (last.occurred_at == at and _order_key(last) < _order_key(signal))
+    ):
         # The common case is O(1): only the new signal is applied, and both runs grow in place.
         fold = step(state.fold, signal, policy)
         signals = signals.appended(signal)
@@ -551,7 +555,7 @@ def _absorbed(state: AlertState, signal: Signal, policy: FoldPolicy) -> AlertSta
     else:
         # A late signal (or a changed policy) re-folds: the canonical fold is the truth. The
         # fold before the insertion point is unchanged, so it resumes from there.
-        index = signals.bisect_right(key, _order_key)
+        index = signals.bisect_right(_order_key(signal), _order_key)
         signals = signals.inserted(index, signal)
         if same_policy and complete:
             resume = folds[index - 1] if index else base
@@ -566,9 +570,10 @@ def _absorbed(state: AlertState, signal: Signal, policy: FoldPolicy) -> AlertSta
     if first_at is None or signal.occurred_at < first_at:
         first_at = signal.occurred_at
     latest_trigger = state.latest_trigger
-    if signal.action is _TRIGGER and (
+    if signal.action is _TRIGGER and (  # both triggers: at the same time, the ids tell
         latest_trigger is None
-        or key > (latest_trigger.occurred_at, latest_trigger.action.rank, latest_trigger.signal_id)
+        or latest_trigger.occurred_at < at
+        or (latest_trigger.occurred_at == at and latest_trigger.signal_id < signal.signal_id)
     ):
         latest_trigger = signal
     evicted_through = state.evicted_through
@@ -686,8 +691,13 @@ def duplicate(state: AlertState, signal: Signal) -> SignalDeduplicated | None:
         return SignalDeduplicated(
             signal_id=signal_id, source=signal.source, received_at=signal.received_at
         )
-    key = (occurred_at, action.rank, signal_id)  # ``order_key(signal)``
-    if key > (last.occurred_at, last.action.rank, last.signal_id):
+    # ``order_key`` compared field by field, the time first: no tuple is built unless two
+    # times are equal (this runs for every signal that is not the latest delivery again).
+    rank = action.rank
+    held_at = last.occurred_at
+    if held_at < occurred_at or (
+        held_at == occurred_at and (last.action.rank, last.signal_id) < (rank, signal_id)
+    ):
         return None  # sorts after every signal held: a new one, in order
     # A copy a few signals late (an HA pair's second member after the first delivered its
     # next ones) is just before the end; so is where most late news sorts. Walked back from
@@ -697,17 +707,18 @@ def duplicate(state: AlertState, signal: Signal) -> SignalDeduplicated | None:
     position = stop - 2
     while position >= floor:
         held = items[position]
-        if (
-            held.signal_id == signal_id
-            and held.occurred_at == occurred_at
-            and held.action is action
-        ):
-            return SignalDeduplicated(
-                signal_id=signal_id, source=signal.source, received_at=signal.received_at
-            )
-        if (held.occurred_at, held.action.rank, held.signal_id) < key:
+        held_at = held.occurred_at
+        if held_at < occurred_at:
             return None  # sorts between two held signals (the run is in canonical order)
+        if held_at == occurred_at:
+            if held.signal_id == signal_id and held.action is action:
+                return SignalDeduplicated(
+                    signal_id=signal_id, source=signal.source, received_at=signal.received_at
+                )
+            if (held.action.rank, held.signal_id) < (rank, signal_id):
+                return None
         position -= 1
+    key = (occurred_at, rank, signal_id)  # ``order_key(signal)``
     index = signals.bisect_left(key, _order_key)
     if index < stop - start and _order_key(items[start + index]) == key:
         return SignalDeduplicated(

@@ -218,18 +218,42 @@ def apply_tick(
     )
 
 
-def _commit(
+def _commit(  # noqa: C901, PLR0912 -- one pass per new signal, its branches inlined
     working: Working,
     key: AlertKey,
     events: tuple[alert.AlertEvent, ...],
     after: alert.AlertState,
     grouped: bool = True,
 ) -> Missing | None:
-    commands = incident_commands(events, after) if grouped else ()
+    # ``incident_commands`` and ``incident.decide_and_evolve`` of each, without the commands:
+    # most new signals would make one only for ``incident`` to read its fields once. Inlined:
+    # a helper returning the three findings cost as much as the commands saved.
+    change = _NO_CHANGE
+    notified: list[alert.NotificationRequested] | None = None
+    at: Millis = 0
+    if grouped:
+        for decided in events:
+            rank = _CHANGE_RANK.get(type(decided))  # as ``incident_commands`` reads it
+            if rank is None:
+                continue
+            at = decided.at  # type: ignore[union-attr]
+            if rank == _NOTIFIED:
+                if notified is None:
+                    notified = [decided]  # type: ignore[list-item]
+                else:
+                    notified.append(decided)  # type: ignore[arg-type]
+            elif rank >= change and (
+                rank != _PRIORITY_RANK or decided.previous_priority is not decided.priority  # type: ignore[union-attr]
+            ):
+                change = rank
+    episode = after.fold.episode
+    if change != _NO_CHANGE and (episode is None or not after.group_key):
+        change = _NO_CHANGE
     group = (key[0], after.group_key)
     # One look-up for both whether the group is loaded and its state.
-    group_state = working.groups.get(group) if commands else None
-    if commands and group_state is None:
+    needed = change != _NO_CHANGE or notified is not None
+    group_state = working.groups.get(group) if needed else None
+    if needed and group_state is None:
         return Missing(groups=frozenset({group}))
     working.alerts[key] = after
     bucket = working._by_alert.get(key)  # ``alert_events``, inlined (see ``apply_signal``)
@@ -241,10 +265,29 @@ def _commit(
         bucket = working._by_group.get(group)  # ``group_events``, inlined
         if bucket is None:
             bucket = working.group_events(group)
-        # Decided straight into the group's list: a command here is never refused.
-        for command in commands:
-            produced, group_state = incident.decide_and_evolve(command, group_state)
+        # Decided straight into the group's list: a change or a notification is never refused.
+        dedup_key = after.dedup_key
+        if change != _NO_CHANGE:
+            produced, group_state = incident.track(
+                group_state,
+                dedup_key,
+                _CHANGES[change],
+                episode.status,  # type: ignore[union-attr]  # a change is tracked: not None
+                after.priority,
+                at,
+            )
             bucket.extend(produced)
+        if notified is not None:
+            for notification in notified:
+                bucket.extend(
+                    incident.notified(
+                        group_state,
+                        dedup_key,
+                        notification.notification_id,
+                        notification.reason,
+                        notification.at,
+                    )
+                )
         working.groups[group] = group_state
     return None
 

@@ -20,7 +20,15 @@ NAMESPACE = uuid.UUID("5f0c6b3e-6a53-4d1f-9d6e-3d2f1c0b7a11")
 
 def stable_hash(*parts: str) -> str:
     """A 32-hex-digit SHA-256 prefix over the parts, unambiguous about part boundaries."""
-    return _digest([part.encode("utf-8", "surrogatepass") for part in parts])
+    # ``_digest`` of the encoded parts, in one loop: a notification's id is hashed this way
+    # for every notification decided.
+    chunks: list[bytes] = []
+    for part in parts:
+        encoded = part.encode("utf-8", "surrogatepass")
+        size = len(encoded)
+        chunks.append(_SMALL_SIZES[size] if size < 256 else size.to_bytes(4, "big"))
+        chunks.append(encoded)
+    return hashlib.sha256(b"".join(chunks)).hexdigest()[:32]
 
 
 def _digest(parts: list[bytes]) -> str:
@@ -62,13 +70,16 @@ def signal_id(
     # The same observation arrives many times (both members of an HA pair, every repeat
     # interval): a pure function, memoized on its arguments (the time as the text hashed, so
     # that equal numbers of another type can never share an entry).
-    return _signal_id(
+    return observed_signal_id(
         (tenant, source, dedup_key, action.text, str(occurred_at), severity.text, summary, labels)
     )
 
 
 @functools.lru_cache(maxsize=1 << 14)
-def _signal_id(observation: tuple[str, str, str, str, str, str, str, Labels]) -> str:
+def observed_signal_id(observation: tuple[str, str, str, str, str, str, str, Labels]) -> str:
+    """``signal_id`` of an observation given as what it hashes: its tenant, source, dedup key,
+    action's text, time as text (``str``), severity's text, summary and labels. The same memo,
+    without a call with keywords (a source that makes the tuple itself, once per new alert)."""
     tenant, source, dedup_key, action, at, severity, summary, labels = observation
     a, b, c, d, e, f, g, h = parts = (
         tenant.encode("utf-8", "surrogatepass"),
@@ -93,6 +104,48 @@ def _signal_id(observation: tuple[str, str, str, str, str, str, str, Labels]) ->
     except IndexError:  # a longer part
         return "sig-" + _digest(list(parts))
     return "sig-" + hashlib.sha256(joined).hexdigest()[:32]
+
+
+def observation_head(tenant: str, source: str, dedup_key: str, action: Action) -> bytes:
+    """What ``signal_id`` hashes of an observation before its time: its tenant, source, dedup
+    key and action, each after its size (see ``timed_signal_id``)."""
+    return b"".join(
+        (
+            _sized(tenant.encode("utf-8", "surrogatepass")),
+            _sized(source.encode("utf-8", "surrogatepass")),
+            _sized(dedup_key.encode("utf-8", "surrogatepass")),
+            _sized(action.text.encode("utf-8", "surrogatepass")),
+        )
+    )
+
+
+def observation_tail(severity: Severity, summary: str, labels: Labels) -> bytes:
+    """What ``signal_id`` hashes of an observation after its time: its severity, summary and
+    labels, each after its size (see ``timed_signal_id``)."""
+    return b"".join(
+        (
+            _sized(severity.text.encode("utf-8", "surrogatepass")),
+            _sized(summary.encode("utf-8", "surrogatepass")),
+            _sized(_rendered_labels(labels)),
+        )
+    )
+
+
+@functools.lru_cache(maxsize=1 << 12, typed=True)
+def timed_signal_id(head: bytes, occurred_at: Millis, tail: bytes) -> str:
+    """``signal_id`` of the observation whose ``observation_head`` is ``head`` and whose
+    ``observation_tail`` is ``tail``, at ``occurred_at``: the same id, from parts encoded once
+    (a source's facts keep them, so the key's texts are hashed once too), memoized as
+    ``signal_id`` is (the same observation arrives many times; kept smaller, for PagerDuty
+    events alone, most of whose times are new)."""
+    at = str(occurred_at).encode("utf-8")
+    return "sig-" + hashlib.sha256(b"".join((head, _sized(at), tail))).hexdigest()[:32]
+
+
+def _sized(encoded: bytes) -> bytes:
+    """``encoded`` after its size, as ``_digest`` hashes it."""
+    size = len(encoded)
+    return (_SMALL_SIZES[size] if size < 256 else size.to_bytes(4, "big")) + encoded
 
 
 CONTENT_ID_PREFIX = "sgc-"

@@ -260,17 +260,28 @@ def _record(
 
 
 def _notified(command: RecordNotification, state: IncidentGroup) -> tuple[IncidentEvent, ...]:
-    """A notification is recorded on the incident its alert is a member of, if any."""
-    key = command.dedup_key
+    return notified(state, command.dedup_key, command.notification_id, command.reason, command.at)
+
+
+def notified(
+    state: IncidentGroup,
+    key: str,
+    notification_id: str,
+    reason: NotificationReason,
+    at: Millis,
+) -> tuple[IncidentEvent, ...]:
+    """``decide`` of a ``RecordNotification`` of these fields: a notification is recorded on
+    the incident its alert is a member of, if any. (The engine passes the fields of the alert's
+    decision as they are, with no command made for this call alone to read.)"""
     if state.open is None or key not in state.open.by_key:  # ``member``, inlined
         return ()
     return (
         IncidentNotified(
             incident_id=state.open.incident_id,
             dedup_key=key,
-            notification_id=command.notification_id,
-            reason=command.reason,
-            at=command.at,
+            notification_id=notification_id,
+            reason=reason,
+            at=at,
         ),
     )
 
@@ -278,14 +289,28 @@ def _notified(command: RecordNotification, state: IncidentGroup) -> tuple[Incide
 def _track(
     command: TrackAlert, state: IncidentGroup
 ) -> tuple[tuple[IncidentEvent, ...], IncidentGroup]:
+    return track(
+        state, command.dedup_key, command.change, command.status, command.priority, command.at
+    )
+
+
+def track(  # noqa: PLR0917 -- the fields of a ``TrackAlert``, in its order
+    state: IncidentGroup,
+    key: str,
+    change: AlertChange,
+    status: Status,
+    priority: Priority | None,
+    at: Millis,
+) -> tuple[tuple[IncidentEvent, ...], IncidentGroup]:
+    """``decide_and_evolve`` of a ``TrackAlert`` of these fields (the engine passes them as
+    it found them, with no command made for this call alone to read)."""
     # Each decision is applied as ``evolve`` applies it, through the same helpers, without
     # matching its type again: this runs for most alert decisions.
-    key, status, priority, at = command.dedup_key, command.status, command.priority, command.at
     events: list[IncidentEvent] = []
     current = state.open
     after = state
     if current is None:
-        if command.change is not _OPENED or status is _RESOLVED:
+        if change is not _OPENED or status is _RESOLVED:
             return (), state
         number = state.opened + 1
         incident_id = incident_id_for(state.tenant, state.group_key, number)
@@ -299,7 +324,7 @@ def _track(
         incident_id = current.incident_id
         member = current.by_key.get(key)
     if member is None:
-        if command.change is not _OPENED:
+        if change is not _OPENED:
             return tuple(events), state
         events.append(
             IncidentAlertJoined(
@@ -312,7 +337,7 @@ def _track(
             IncidentAlertChanged(
                 incident_id=incident_id,
                 dedup_key=key,
-                change=command.change,
+                change=change,
                 status=status,
                 priority=priority,
                 at=at,

@@ -9,6 +9,7 @@ from typing import Any
 
 import attrs
 import orjson
+import pytest
 
 from conftest import RECEIVED_AT, MakeEnvelope
 from helios.apps.embedded.traffic import TrafficGenerator
@@ -275,3 +276,148 @@ def test_a_grafana_alert_back_with_values_written_otherwise_keeps_each_ones_text
         0.0,
     ]
     assert [s.details.split('"values":{"A":')[1].split("}")[0] for s in signals] == written
+
+
+def _pagerduty_event(**payload: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "summary": "5xx rate on checkout-1 above 2 req/s",
+        "source": "checkout-1",
+        "severity": "critical",
+        "component": "checkout",
+        "group": "checkout",
+        "class": "HighErrorRate",
+    }
+    fields.update(payload)
+    return {
+        "routing_key": "R" * 32,
+        "event_action": "trigger",
+        "dedup_key": "fp-checkout-1",
+        "payload": {key: value for key, value in fields.items() if value is not None},
+    }
+
+
+def test_a_pagerduty_event_reported_again_maps_as_the_field_checks_map_it(
+    make_envelope: MakeEnvelope,
+) -> None:
+    """The same event at other times, in other envelopes, under other rulesets and versions
+    (its facts found again) maps exactly as the field checks map each delivery: its own time,
+    or its envelope's (noted) when it has none or is too far ahead."""
+    strict = Ruleset(skew_tolerance_ms=1_000)
+    times = (STARTED, STARTED + 1, RECEIVED_AT + 500, RECEIVED_AT + 120_000, None)
+    events = [
+        _pagerduty_event(timestamp=None if at is None else format_rfc3339(at)) for at in times
+    ]
+    events += [
+        _pagerduty_event(timestamp=format_rfc3339(STARTED), severity="sev-unknown"),
+        _pagerduty_event(timestamp=format_rfc3339(STARTED), summary="x" * 1_100),
+        _pagerduty_event(timestamp="not a time"),
+        _pagerduty_event(timestamp=format_rfc3339(STARTED), severity=""),
+        {**_pagerduty_event(timestamp=format_rfc3339(STARTED)), "client_url": "https://c"},
+        {**_pagerduty_event(timestamp=format_rfc3339(STARTED)), "dedup_key": "k" * 300},
+    ]
+    seen = set()
+    for _ in range(2):  # the second time round, every event's facts are found again
+        for ruleset in (Ruleset(), strict):
+            for version in (versions.LEGACY, versions.CURRENT):
+                for tenant in ("acme", "globex"):
+                    for index, event in enumerate(events):
+                        envelope = make_envelope(
+                            SourceKind.PAGERDUTY,
+                            event,
+                            received_at=RECEIVED_AT + index,
+                            integration=f"int-{index}",
+                            tenant=tenant,
+                        )
+                        result = normalize(envelope, ruleset, decode=orjson.loads, version=version)
+                        checked = normalize_checked(
+                            envelope, ruleset, decode=orjson.loads, version=version
+                        )
+                        assert result == checked, (event, version)
+                        if isinstance(result, Normalized):
+                            seen.add(result.signals[0].signal_id)
+    assert len(seen) > len(events)
+
+
+_COMPACT_ALERT = (
+    b'{"status":"firing","labels":{"alertname":"HighErrorRate","service":"checkout",'
+    b'"instance":"checkout-1","severity":"critical"},"annotations":{"summary":"5xx"},'
+    b'"startsAt":"2026-03-14T09:24:00Z","generatorURL":"https://prometheus.example.com/graph",'
+    b'"fingerprint":"fp-checkout-1"}'
+)
+
+
+def _raw_webhook(*alerts: bytes) -> bytes:
+    return (
+        b'{"version":"4","groupKey":"g","status":"firing","receiver":"helios",'
+        b'"externalURL":"https://alertmanager.example.com","alerts":[' + b",".join(alerts) + b"]}"
+    )
+
+
+@pytest.mark.parametrize(
+    "alert",
+    [
+        _COMPACT_ALERT,
+        # A field sent twice: its first value is any JSON to the first read of the alert.
+        _COMPACT_ALERT.replace(b'{"status"', b'{"labels":5,"status"'),
+        _COMPACT_ALERT.replace(b'{"status"', b'{"labels":"\\ud800","status"'),
+        _COMPACT_ALERT.replace(b'{"status"', b'{"labels":{"a":1},"status"'),
+        _COMPACT_ALERT.replace(b'{"status"', b'{"labels":{"alertname":"Other"},"status"'),
+        _COMPACT_ALERT.replace(b'{"status"', b'{"fingerprint":"fp-other","status"'),
+        _COMPACT_ALERT.replace(
+            b'"fingerprint"', b'"startsAt":"2026-03-14T09:20:00Z","fingerprint"'
+        ),
+        _COMPACT_ALERT.replace(b'"fingerprint"', b'"status":"resolved","fingerprint"'),
+        # Spaces, escapes: more bytes than the fields take written back.
+        _COMPACT_ALERT.replace(b',"annotations"', b' , "annotations"'),
+        _COMPACT_ALERT.replace(b'"startsAt":"2026', b'"startsAt":"\\u0032026'),
+        _COMPACT_ALERT.replace(b'"status":"firing"', b'"st\\u0061tus":"firing"'),
+        _COMPACT_ALERT.replace(b'"status":"firing"', b'"status":"fir\\u0069ng"'),
+        _COMPACT_ALERT.replace(b'"summary":"5xx"', b'"summary":"5\\u0078x"'),
+        _COMPACT_ALERT.replace(b'"summary":"5xx"', b'"summary":"5xx \\ud800"'),
+        _COMPACT_ALERT.replace(b'"summary":"5xx"', b'"summary":1.0'),
+        # Bytes that are not UTF-8, where the first read leaves the field as sent.
+        _COMPACT_ALERT.replace(b'"summary":"5xx"', b'"summary":"5\xffx"'),
+        _COMPACT_ALERT.replace(b'"team"', b'"te\xc3am"').replace(b'"service"', b'"s\xc3"'),
+        _COMPACT_ALERT.replace(b'"status":"firing",', b""),
+        _COMPACT_ALERT.replace(b'"status":"firing"', b'"status":"firing","endsAt":""'),
+        b'{"status":"firing"}',
+        b'{"status":"firing","status":"firing"}',
+        b"{}",
+        b'{"labels":null,"status":"firing"}',
+    ],
+)
+def test_an_alert_first_read_by_its_status_and_times_maps_as_the_field_checks_map_it(
+    make_envelope: MakeEnvelope, alert: bytes
+) -> None:
+    """An alert not seen before is first read for its status and times alone, its other
+    fields left as sent: whatever else it holds (a field twice, spaces, escapes, a value of
+    the wrong type), it maps as the field checks map it, alone and beside its compact copy,
+    on its first delivery and on the next."""
+    ruleset = Ruleset()
+    for body in (_raw_webhook(alert), _raw_webhook(_COMPACT_ALERT, alert)):
+        for received_at in (RECEIVED_AT, RECEIVED_AT + 7):
+            envelope = make_envelope(SourceKind.ALERTMANAGER, body, received_at=received_at)
+            assert normalize(envelope, ruleset, decode=orjson.loads) == normalize_checked(
+                envelope, ruleset, decode=orjson.loads
+            ), body
+
+
+def test_a_group_seen_again_in_another_order_carries_its_own_fields(
+    make_envelope: MakeEnvelope,
+) -> None:
+    """A group's fields written again (found by them as written) are its own, whatever the
+    order they and their labels come in."""
+    ruleset = Ruleset()
+    groups = (
+        b'"groupKey":"g","status":"firing","groupLabels":{"a":"1","b":"2"},"truncatedAlerts":0',
+        b'"status":"firing","groupKey":"g","groupLabels":{"b":"2","a":"1"},"truncatedAlerts":0',
+        b'"status":"firing","groupKey":"g","groupLabels":{"b":"2","a":"1"},"truncatedAlerts":1',
+        b'"status":"firing","groupKey":"g","groupLabels":{"b":"2","a":"3"}',
+    )
+    for _ in range(2):
+        for group in groups:
+            body = b'{"alerts":[' + _COMPACT_ALERT + b"]," + group + b"}"
+            envelope = make_envelope(SourceKind.ALERTMANAGER, body)
+            typed = normalize(envelope, ruleset, decode=orjson.loads)
+            assert isinstance(typed, Normalized)
+            assert typed == normalize_checked(envelope, ruleset, decode=orjson.loads)

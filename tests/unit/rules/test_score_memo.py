@@ -90,6 +90,7 @@ def test_every_memoized_score_equals_the_score_computed_afresh() -> None:
 
 def test_scores_stay_right_once_the_memo_is_emptied(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(scoring, "_MEMO_SCORES", 3)
+    monkeypatch.setattr(scoring, "_MEMO_BASES", 3)
     monkeypatch.setattr(scoring, "_MEMOS", [])
     for subject in INPUTS * 2:
         assert scoring.score(subject, BOOSTED) == _fresh(subject, BOOSTED)

@@ -311,6 +311,10 @@ class TypedWebhookSource:
     raw_decoder: msgspec.json.Decoder[Any]
     """The webhook with each of its alerts left undecoded (``msgspec.Raw``)."""
     alert_decoder: msgspec.json.Decoder[AlertmanagerAlert]
+    split_decoder: msgspec.json.Decoder[Any]
+    """The alert with its status and times decoded, and every other field left undecoded
+    (``msgspec.Raw``): what an alert not seen before is first read with (see
+    ``_written_split``)."""
     memo: AlertMemo = attrs.field(factory=AlertMemo, eq=False, repr=False)
 
 
@@ -334,10 +338,25 @@ def typed_webhook_source(
         ],
         forbid_unknown_fields=True,
     )
+    # The alert with only its status and times decoded: its other fields, as sent, are what
+    # its facts are found by.
+    split_alert = msgspec.defstruct(
+        f"{alert.__name__}Split",
+        [
+            (
+                field.name,
+                field.type if field.name in _ALERT_TIMED else msgspec.Raw | UnsetType,
+                field.default,
+            )
+            for field in msgspec.structs.fields(alert)
+        ],
+        forbid_unknown_fields=True,
+    )
     return TypedWebhookSource(
         decoder=msgspec.json.Decoder(webhook),
         raw_decoder=msgspec.json.Decoder(raw_webhook),
         alert_decoder=msgspec.json.Decoder(alert),
+        split_decoder=msgspec.json.Decoder(split_alert),
         alert_links=alert_links,
         external_link_text=external_link_text,
         alert_kept=tuple(name for name in alert.__struct_fields__ if name not in unmapped),
@@ -345,6 +364,8 @@ def typed_webhook_source(
 
 
 _ANNOTATIONS_ONLY = ("annotations",)
+_ALERT_TIMED = ("status", "startsAt", "endsAt")
+"""The fields of an alert its facts are not found by (what its status and times give)."""
 _ALERTMANAGER = typed_webhook_source(
     AlertmanagerWebhook,
     AlertmanagerAlert,
@@ -387,13 +408,23 @@ def typed_webhook(
     latest = received_at + ruleset.skew_tolerance_ms
     # Most deliveries keep each alert's own time and note nothing: their signals are copies
     # of the mapped ones given their details (the test inlined here is the one ``_finished``
-    # makes). A list comprehension, then a tuple: cheaper than a generator handed to tuple().
-    signals = [
-        _replace(template, details=alert.details, integration=integration, received_at=received_at)
-        if (template := alert.mapped.template) is not None and template.occurred_at <= latest
-        else _finished(alert, envelope, ruleset, index)
-        for index, alert in enumerate(prepared)
-    ]
+    # makes). A loop, then a tuple: a comprehension is a function of its own in this Python,
+    # made at every call with cells for the names it shares, and costs more.
+    signals: list[Signal] = []
+    append = signals.append
+    for alert in prepared:
+        template = alert.mapped.template
+        if template is not None and template.occurred_at <= latest:
+            append(
+                _replace(
+                    template,
+                    details=alert.details,
+                    integration=integration,
+                    received_at=received_at,
+                )
+            )
+        else:
+            append(_finished(alert, envelope, ruleset, len(signals)))
     return Normalized(signals=tuple(signals))
 
 
@@ -455,9 +486,9 @@ def _prepare_batch(  # noqa: PLR0917 -- bound positionally by ``AlertMemo.batch`
         return None
     # The group's kept fields are the webhook's but for these three: unset, they are left out
     # (msgspec writes no unset field, and sorts a struct's fields as a dict's keys).
-    group = check.canonical_json(
+    group = _group_text(
         msgspec.structs.replace(webhook, alerts=UNSET, commonLabels=UNSET, commonAnnotations=UNSET)
-    ).decode("utf-8")
+    )
     context = (tenant, kind, webhook.status or "", webhook.externalURL or "")
     found: list[_Prepared] = []
     for alert in webhook.alerts:
@@ -480,6 +511,26 @@ def _prepare_batch(  # noqa: PLR0917 -- bound positionally by ``AlertMemo.batch`
             details = written
         found.append(_Prepared(mapped, details))
     return tuple(found)
+
+
+def _group_text(group: Any) -> str:
+    """The canonical JSON of a group's kept fields (``group``, a webhook struct), found again
+    by the fields as written in the order they were decoded (a group's fields come back in
+    every batch of it): the same text, without sorting its fields and labels again."""
+    written: bytes = _FACTS_ENCODER.encode(group)
+    text = _GROUP_TEXTS.get(written)
+    if text is None:
+        text = check.canonical_json(group).decode("utf-8")
+        if len(_GROUP_TEXTS) >= _MEMO_GROUPS:
+            _GROUP_TEXTS.clear()  # bounded: the groups of the moment come back at once
+        _GROUP_TEXTS[written] = text
+    return text
+
+
+_GROUP_TEXTS: dict[bytes, str] = {}
+"""The canonical JSON of groups' kept fields by the fields as written (the same values: msgspec
+writes each value as it reads back, types included)."""
+_MEMO_GROUPS = 256
 
 
 class _Facts(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -506,6 +557,9 @@ class _Facts(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     canonical JSON. Empty when the details are written by the json module (a float msgspec
     writes otherwise)."""
     details_tail: str
+    signal: Signal
+    """The signal of the alert but for its tenant, source, action, time, id, details,
+    integration and ``received_at`` (see ``_template``)."""
 
 
 class _Mapped(msgspec.Struct, frozen=True, gc=False):
@@ -548,45 +602,72 @@ def _map_alert(
     ``facts_of`` is ``_facts_of_key`` of the source and ruleset, memoized or not (an alert too
     large to be kept)."""
     tenant, kind, group_status, external_url = context
-    alert = check.decode_typed(raw, source.alert_decoder)
-    if alert is None:
+    # Only the status and times decoded: any body that decodes whole decodes so (its other
+    # fields are any JSON here), and one that does not is refused by its facts.
+    split = check.decode_typed(raw, source.split_decoder)
+    if split is None:
         return None
-    action = _ACTIONS.get(alert.status or group_status)
+    action = _ACTIONS.get(split.status or group_status)
     if action is None:
         return None
-    at = _typed_time(alert.endsAt if action is Action.RESOLVE else alert.startsAt)
+    at = _typed_time(split.endsAt if action is Action.RESOLVE else split.startsAt)
     if at is _INVALID_TIME:
         return None
     # The same alert comes back with another status and times (its resolve, its next firing):
     # all else it maps to is found by its other fields, as written.
-    written = _written_facts(alert)
-    facts = (
-        _facts(source, ruleset, alert, external_url)
-        if written is None
-        else facts_of((written, external_url))
-    )
+    written = _written_split(split, len(raw))
+    if written is not None:
+        facts = facts_of((written, external_url))
+    else:
+        # Not written as one field after another, each once: decoded whole.
+        alert = check.decode_typed(raw, source.alert_decoder)
+        if alert is None:
+            return None
+        written = _written_facts(alert)
+        facts = (
+            _facts(source, ruleset, alert, external_url)
+            if written is None
+            else facts_of((written, external_url))
+        )
     if facts is None:
         return None
     template = None
     if at is not None and not facts.noted:
-        template = _template(
-            (
-                tenant,
-                kind,
-                facts.dedup_key,
-                action,
-                at,
-                facts.severity,
-                facts.summary,
-                facts.labels,
-            ),
-            facts.service,
-            facts.component,
-            facts.links,
-        )
+        template = _template(tenant, kind, facts, action, at)
     return _Mapped(
         facts, action, "endsAt" if action is Action.RESOLVE else "startsAt", at, template
     )
+
+
+def _written_split(split: Any, size: int) -> bytes | None:
+    """The JSON of an alert but its status and times, from its fields as sent (``split``, of
+    the ``size`` bytes sent); None unless the alert was sent as its fields one after another,
+    each once, without spaces, its status and times without escapes.
+
+    Found by sizes: the fields but the status and times written back (each as sent, its name
+    as the struct's), plus the least each of those three takes, add up to ``size`` exactly
+    when nothing else was sent. A field sent twice (whose first value was neither decoded nor
+    checked), a space, an escape all take more. Only then do the fields written stand for
+    the alert: decoding them decodes the alert but its status and times, its facts found by
+    them as by ``_written_facts``."""
+    written: bytes = _FACTS_ENCODER.encode(
+        _replace(split, status=UNSET, startsAt=UNSET, endsAt=UNSET)
+    )
+    timed = 0
+    # Each adds ``"name":"value"`` and a comma: its name's size and 6, and at least one byte
+    # per character of its value.
+    if (status := split.status) is not UNSET:
+        timed += 12 + len(status)
+    if (starts_at := split.startsAt) is not UNSET:
+        timed += 14 + len(starts_at)
+    if (ends_at := split.endsAt) is not UNSET:
+        timed += 12 + len(ends_at)
+    if timed and len(written) == _EMPTY_OBJECT_SIZE:
+        timed -= 1  # no comma after the last of them
+    return written if len(written) + timed == size else None
+
+
+_EMPTY_OBJECT_SIZE = 2
 
 
 def _written_facts(alert: AlertmanagerAlert) -> bytes | None:
@@ -615,7 +696,9 @@ def _facts_of_key(
     """``_facts`` of an alert of ``source`` found by ``key``: its ``_written_facts`` and the
     group's externalURL."""
     written, external_url = key
-    return _facts(source, ruleset, source.alert_decoder.decode(written), external_url)
+    # Written from the fields as sent: decoding them checks their types.
+    alert = check.decode_typed(written, source.alert_decoder)
+    return None if alert is None else _facts(source, ruleset, alert, external_url)
 
 
 def _facts(
@@ -645,57 +728,65 @@ def _facts(
         severity = check.severity(raw_severity, ruleset, "", notes)
     summary = check.summary(headline, notes)
     external = (check.link(external_url, source.external_link_text),) if external_url else ()
+    dedup_key = fingerprint or identity.labels_dedup_key(labels, ruleset.key_labels)
+    service = raw_labels.get("service") or raw_labels.get("job", "")
+    component = raw_labels.get("component", "")
+    links = (*_typed_alert_links(alert, source.alert_links), *external)
     return _Facts(
-        dedup_key=fingerprint or identity.labels_dedup_key(labels, ruleset.key_labels),
+        dedup_key=dedup_key,
         labels=labels,
         severity=severity,
         summary=summary,
         noted=bool(notes),
         raw_severity=raw_severity,
         headline=headline,
-        service=raw_labels.get("service") or raw_labels.get("job", ""),
-        component=raw_labels.get("component", ""),
-        links=(*_typed_alert_links(alert, source.alert_links), *external),
+        service=service,
+        component=component,
+        links=links,
         extra=extra,
         details_head=head,
         details_tail=tail,
+        signal=Signal(
+            signal_id="",
+            tenant="",
+            integration="",
+            source="",
+            dedup_key=dedup_key,
+            action=Action.TRIGGER,
+            severity=severity,
+            summary=summary,
+            occurred_at=0,
+            received_at=0,
+            service=service,
+            component=component,
+            labels=labels,
+            links=links,
+        ),
     )
 
 
-def _template(
-    observation: tuple[str, str, str, Action, Millis, Severity, str, Labels],
-    service: str,
-    component: str,
-    links: tuple[Link, ...],
-) -> Signal:
-    """The signal of an alert's ``observation`` (what its id hashes: the tenant, source, dedup
-    key, action, time, severity, summary and labels) but for its details, integration and
-    ``received_at``: the signal ``check.assemble`` makes of the same values, id included."""
-    tenant, kind, dedup_key, action, at, severity, summary, labels = observation
-    return Signal(
-        signal_id=identity.signal_id(
-            tenant=tenant,
-            source=kind,
-            dedup_key=dedup_key,
-            action=action,
-            occurred_at=at,
-            severity=severity,
-            summary=summary,
-            labels=labels,
-        ),
-        tenant=tenant,
-        integration="",
-        source=kind,
-        dedup_key=dedup_key,
+def _template(tenant: str, kind: str, facts: _Facts, action: Action, at: Millis) -> Signal:
+    """The signal of an alert of ``facts`` from source ``kind`` of ``tenant``, its ``action``
+    at ``at``, but for its details, integration and ``received_at``: the signal
+    ``check.assemble`` makes of the same values, id included (a copy of the facts' signal)."""
+    return _replace(
+        facts.signal,
         action=action,
-        severity=severity,
-        summary=summary,
         occurred_at=at,
-        received_at=0,
-        service=service,
-        component=component,
-        labels=labels,
-        links=links,
+        signal_id=identity.observed_signal_id(
+            (
+                tenant,
+                kind,
+                facts.dedup_key,
+                action.text,
+                str(at),
+                facts.severity.text,
+                facts.summary,
+                facts.labels,
+            )
+        ),
+        source=kind,
+        tenant=tenant,
     )
 
 

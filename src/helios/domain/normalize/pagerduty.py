@@ -38,7 +38,9 @@ noted, unmapped.
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -48,7 +50,7 @@ from helios.domain.normalize import FieldError, JsonDecoder, Normalized, Normali
 from helios.domain.normalize import common as check
 from helios.domain.ruleset import Ruleset
 from helios.domain.timestamps import TimestampError
-from helios.domain.values import Action, Envelope, Labels, Link, Millis
+from helios.domain.values import Action, Envelope, Labels, Link, Millis, Signal, SourceKind
 
 
 def keyless_dedup_key(ingest_id: str) -> str:
@@ -335,12 +337,233 @@ def _typed_payload(raw: TypedPayload, action: Action) -> _Payload | None:
 def typed_pagerduty(envelope: Envelope, ruleset: Ruleset, version: int) -> NormalizeResult | None:
     """``normalize_pagerduty`` of a well-formed event by typed decoding; None when the body is
     not one, or when a field check fails (the field checks then name every bad field)."""
-    read = _typed_event(envelope.body)
+    event = check.decode_typed(envelope.body, _EVENT)
+    if event is None:
+        return None
+    if not event.routing_key:
+        return None
+    raw = event.payload
+    if (
+        raw is UNSET
+        or raw.custom_details is not UNSET
+        or not event.dedup_key
+        or event.links is not UNSET
+        or event.images is not UNSET
+    ):
+        # A free-form field (not a key), or a key of our own (the envelope's).
+        return _typed_event_signal(envelope, ruleset, version, _typed_read(event))
+    facts = _FACTS.of(ruleset)(
+        version,
+        envelope.tenant,
+        event.event_action,
+        event.dedup_key,
+        event.client,
+        event.client_url,
+        raw.summary,
+        raw.source,
+        raw.severity,
+        raw.component,
+        raw.group,
+        raw.class_,
+    )
+    if facts is None:
+        return None
+    at = None
+    if raw.timestamp:
+        try:
+            at = check.parse_time(raw.timestamp)
+        except TimestampError:
+            return None
+    received_at = envelope.received_at
+    template = facts.template
+    if template is not None and at is not None and at - received_at <= ruleset.skew_tolerance_ms:
+        # Nothing noted and the event's own time kept: the signal ``_normalized`` makes.
+        return Normalized(
+            signals=(
+                _replace(
+                    template,
+                    integration=envelope.integration,
+                    occurred_at=at,
+                    received_at=received_at,
+                    signal_id=identity.timed_signal_id(facts.id_head, at, facts.id_tail),
+                ),
+            )
+        )
+    return _normalized(
+        envelope,
+        ruleset,
+        facts.mapped,
+        _replace(facts.payload, timestamp=at),
+        custom_details=None,
+        notes=[],
+        version=version,
+    )
+
+
+_replace = msgspec.structs.replace
+
+
+class _Facts(msgspec.Struct, frozen=True, gc=False):
+    """What an event maps to whatever its time and envelope (but its tenant): its mapping,
+    its payload as read (without its time), and the signal of a delivery that keeps its own
+    time and notes nothing, but for its id, integration and times (None when a note is
+    written), with what its id hashes around the action and time."""
+
+    mapped: _Mapped
+    payload: _Payload
+    template: Signal | None
+    id_head: bytes
+    id_tail: bytes
+
+
+def _event_facts(  # noqa: PLR0917 -- the event's fields, bound positionally by the memo
+    ruleset: Ruleset,
+    version: int,
+    tenant: str,
+    event_action: str,
+    dedup_key: str,
+    client: str | UnsetType,
+    client_url: str | UnsetType,
+    summary: str | UnsetType,
+    source: str | UnsetType,
+    severity: str | UnsetType,
+    component: str | UnsetType,
+    group: str | UnsetType,
+    class_: str | UnsetType,
+) -> _Facts | None:
+    """The facts of an event with these fields (its payload's time aside, none free-form) for
+    ``tenant`` under ``ruleset`` and normalization ``version``; None when the event is not
+    well-formed or a field check fails."""
+    event = TypedEvent(
+        routing_key=_CHECKED,
+        event_action=event_action,
+        dedup_key=dedup_key,
+        payload=TypedPayload(
+            summary=summary,
+            source=source,
+            severity=severity,
+            component=component,
+            group=group,
+            class_=class_,
+        ),
+        client=client,
+        client_url=client_url,
+    )
+    read = _typed_read(event)
     if read is None:
         return None
-    event, action, raw, payload = read
-    errors: check.Errors = []
+    _, action, _, payload = read
+    mapped = _typed_mapped(event, read, dedup_key)
+    if mapped is None:
+        return None
     notes: check.Notes = []
+    mapped_severity = check.severity(payload.severity, ruleset, "payload.severity", notes)
+    mapped_summary = check.summary(payload.summary, notes)
+    template = None
+    if not notes:
+        template = Signal(
+            signal_id="",
+            tenant=tenant,
+            integration="",
+            source=_SOURCE,
+            dedup_key=mapped.key,
+            action=action,
+            severity=mapped_severity,
+            summary=mapped_summary,
+            occurred_at=0,
+            received_at=0,
+            service=_service(payload, None, version),
+            component=payload.component,
+            group=payload.group,
+            class_=payload.class_,
+            labels=mapped.labels,
+            links=mapped.links,
+            details=mapped.details,
+        )
+    return _Facts(
+        mapped,
+        payload,
+        template,
+        identity.observation_head(tenant, _SOURCE, mapped.key, action),
+        identity.observation_tail(mapped_severity, mapped_summary, mapped.labels),
+    )
+
+
+_SOURCE = SourceKind.PAGERDUTY.value
+_CHECKED = "(checked)"
+"""The routing key of an event whose facts are found: checked present before, never kept."""
+
+
+class _FactsMemo:
+    """The facts of events by their fields, memoized per ruleset: the same alert is reported
+    again and again, each time at another time. Bounded, in entries and in rulesets."""
+
+    def __init__(self) -> None:
+        self._by_ruleset: list[tuple[Ruleset, Callable[..., _Facts | None]]] = []
+
+    def of(self, ruleset: Ruleset) -> Callable[..., _Facts | None]:
+        """``_event_facts`` under ``ruleset``, memoized."""
+        known = self._by_ruleset
+        for held, facts in known:
+            if held is ruleset:
+                return facts
+        facts = functools.lru_cache(maxsize=_MEMO_EVENTS)(functools.partial(_event_facts, ruleset))
+        # One assignment of a new list: another thread sees the old list or the new one.
+        self._by_ruleset = [(ruleset, facts), *known[: _MEMO_RULESETS - 1]]
+        return facts
+
+
+_MEMO_EVENTS = 1024
+_MEMO_RULESETS = 4
+_FACTS = _FactsMemo()
+
+
+def _typed_read(event: TypedEvent) -> tuple[TypedEvent, Action, TypedPayload, _Payload] | None:
+    """``_typed_event`` of a decoded event whose routing key is checked present."""
+    action = _ACTIONS.get(event.event_action)
+    if action is None or (action is not Action.TRIGGER and not event.dedup_key):
+        return None
+    raw = event.payload
+    if raw is UNSET:
+        if action is Action.TRIGGER:
+            return None
+        raw = TypedPayload()
+    payload = _typed_payload(raw, action)
+    if payload is None:
+        return None
+    return event, action, raw, payload
+
+
+def _typed_event_signal(
+    envelope: Envelope,
+    ruleset: Ruleset,
+    version: int,
+    read: tuple[TypedEvent, Action, TypedPayload, _Payload] | None,
+) -> NormalizeResult | None:
+    """The signal of a typed event read (``_typed_read``), mapped afresh."""
+    if read is None:
+        return None
+    event, _, raw, payload = read
+    mapped = _typed_mapped(event, read, event.dedup_key or keyless_dedup_key(envelope.ingest_id))
+    if mapped is None:
+        return None
+    return _normalized(
+        envelope,
+        ruleset,
+        mapped,
+        payload,
+        custom_details=None if raw.custom_details is UNSET else raw.custom_details,
+        notes=[],
+        version=version,
+    )
+
+
+def _typed_mapped(
+    event: TypedEvent, read: tuple[TypedEvent, Action, TypedPayload, _Payload], key: str
+) -> _Mapped | None:
+    """What a typed event read maps to besides its payload, its dedup key ``key``; None when a
+    field check fails."""
+    _, action, raw, payload = read
     links = check.typed_links(event.links)
     if links is None:
         return None
@@ -350,23 +573,14 @@ def typed_pagerduty(envelope: Envelope, ruleset: Ruleset, version: int) -> Norma
     labels = check.typed_labels(_payload_labels(payload))
     if labels is None:
         return None
-    key = event.dedup_key or keyless_dedup_key(envelope.ingest_id)
-    check.dedup_key(key, labels, ruleset, "dedup_key", errors)
-    if errors:
+    # A key of our own (``keyless_dedup_key``) is always short enough; the source's is checked
+    # as ``check.dedup_key`` checks it.
+    if len(key) > check.MAX_DEDUP_KEY_CHARS:
         return None
-    extra = _typed_extra(event, raw)
-    details = check.typed_details(extra)
+    details = check.typed_details(_typed_extra(event, raw))
     if details is None:
         return None
-    return _normalized(
-        envelope,
-        ruleset,
-        _Mapped(key=key, action=action, labels=labels, links=links, details=details),
-        payload,
-        custom_details=None if raw.custom_details is UNSET else raw.custom_details,
-        notes=notes,
-        version=version,
-    )
+    return _Mapped(key=key, action=action, labels=labels, links=links, details=details)
 
 
 def pagerduty_fits(envelope: Envelope, version: int) -> bool:
@@ -396,18 +610,7 @@ def _typed_event(body: bytes) -> tuple[TypedEvent, Action, TypedPayload, _Payloa
     event = check.decode_typed(body, _EVENT)
     if event is None or not event.routing_key:
         return None
-    action = _ACTIONS.get(event.event_action)
-    if action is None or (action is not Action.TRIGGER and not event.dedup_key):
-        return None
-    raw = event.payload
-    if raw is UNSET:
-        if action is Action.TRIGGER:
-            return None
-        raw = TypedPayload()
-    payload = _typed_payload(raw, action)
-    if payload is None:
-        return None
-    return event, action, raw, payload
+    return _typed_read(event)
 
 
 def _typed_extra(event: TypedEvent, raw: TypedPayload) -> dict[str, object]:
