@@ -122,7 +122,7 @@ def test_an_operator_sees_the_platform_jobs(laptop: Page, world: World, artifact
     page.get_by_label("Operator name").fill("ops-alice")
     page.locator("#operator-password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in as operator").click()
-    expect(page.get_by_role("heading", name="Projections")).to_be_visible()
+    expect(page.get_by_role("heading", name="Projections", exact=True)).to_be_visible()
     check_screen(page, artifacts, "08-operator-jobs")
 
 

@@ -55,7 +55,9 @@ def _sign_in(page: Page, world: World, tenant: int = 0) -> None:
     page.get_by_label("Email").fill(world.tenants[tenant].emails[Role.RESPONDER])
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible(timeout=TIMEOUT_MS)
+    expect(page.get_by_role("heading", name="Dashboard", exact=True)).to_be_visible(
+        timeout=TIMEOUT_MS
+    )
 
 
 def _serious_violations(page: Page) -> list[str]:
@@ -137,7 +139,9 @@ def test_an_admin_opens_a_suggestion_in_the_rules_preview_pre_filled(
     page.get_by_label("Personal API token").fill(tenant.tokens[Role.ADMIN])
     page.get_by_role("button", name="Sign in").click()
     # Signed in (the token kept) before leaving the page, or the insights page starts signed out.
-    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible(timeout=TIMEOUT_MS)
+    expect(page.get_by_role("heading", name="Dashboard", exact=True)).to_be_visible(
+        timeout=TIMEOUT_MS
+    )
     page.goto(f"{world.base}/app/#/insights")
     link = _suggestion(page, "DiskFull pages").get_by_role("link", name="Open in the rules preview")
     expect(link).to_have_attribute(
