@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from helios.adapters.sqlite_checkpoints import backstop
 from helios.adapters.sqlite_wal import connect_wal
 from helios.adapters.store.factory import postgres_settings, sqlite_path
 from helios.ports.event_store import StoreUnavailable
@@ -126,6 +127,7 @@ class SqlReadModels:
             # take the write lock up front, and two followers could deadlock on upgrade.
             conn = connect_wal(path, busy_timeout_s=30, check_same_thread=False)
             conn.execute("PRAGMA synchronous=NORMAL")
+            backstop(conn)  # checkpointed by the worker's ``WalCheckpointer``
         self._conn = conn
         return conn
 

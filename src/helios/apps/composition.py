@@ -20,6 +20,7 @@ from helios.adapters.embedded_queue import EmbeddedQueue
 from helios.adapters.key_file import PrivateJsonFile
 from helios.adapters.memory.limits import InMemoryIdempotencyStore, InMemoryRateLimiter
 from helios.adapters.read_models import open_sql_read_models
+from helios.adapters.sqlite_checkpoints import WalCheckpointer
 from helios.adapters.sqlite_memory import limit_sqlite_memory
 from helios.adapters.store import factory
 from helios.adapters.store.recorder_store import RecorderEventStore
@@ -224,6 +225,14 @@ def open_read_models(url: str) -> ReadModels:
         db.close()
         raise
     return db
+
+
+def open_checkpointer(settings: Settings) -> WalCheckpointer | None:
+    """What checkpoints the store's and the read models' WALs when they are SQLite files (the
+    embedded default), not started; None when neither is."""
+    urls = (settings.effective_store_url, settings.effective_read_models_url)
+    paths = [factory.sqlite_path(url) for url in urls if url.startswith("sqlite:")]
+    return WalCheckpointer(paths) if paths else None
 
 
 def open_analytics_store(settings: Settings) -> AnalyticsStore:

@@ -22,6 +22,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.sqlite import SQLiteCursor, SQLiteProcessRecorder
 
+from helios.adapters.sqlite_checkpoints import backstop
 from helios.adapters.store.codec import EventCodec
 from helios.adapters.store.recorder_store import InsertRow, RecorderEventStore
 from helios.adapters.store.snapshots import SNAPSHOTS_PURPOSE, SqlSnapshotRows
@@ -106,6 +107,7 @@ def open_sqlite_store(
             "PROCESS_RECORDER_TOPIC": f"{__name__}:{BatchInsertRecorder.__name__}",
         }
     )
+    _with_backstop(factory.datastore.pool)  # type: ignore[attr-defined]
     snapshots = factory.aggregate_recorder(SNAPSHOTS_PURPOSE)
     return RecorderEventStore(
         recorder=factory.process_recorder(),
@@ -125,6 +127,19 @@ def open_sqlite_store(
         insert_rows=_insert_rows,
         stored_id=_hex,
     )
+
+
+def _with_backstop(pool: Any) -> None:
+    """Have every connection the library's pool opens leave checkpoints to the worker's
+    ``WalCheckpointer`` (``sqlite_checkpoints.backstop``)."""
+    create = pool._create_connection
+
+    def created() -> Any:
+        connection = create()
+        backstop(connection._sqlite_conn)
+        return connection
+
+    pool._create_connection = created
 
 
 def _insert_rows(

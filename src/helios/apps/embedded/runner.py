@@ -24,6 +24,7 @@ from helios.apps.workers.followers import Appended
 from helios.apps.workers.ingest import Committed, IngestWorker
 from helios.apps.workers.runtime import (
     ingest_worker,
+    keep_checkpointed,
     run_followers,
     run_projector,
     run_scheduler,
@@ -195,6 +196,7 @@ async def run_everything(
         run_followers(services, stop, mailer=mailer, appended=appended, projector=projector),
         run_scheduler(services, stop),
         run_analytics(services, stop, mailer=mailer),
+        keep_checkpointed(services, stop),
     ]
     if api:
         jobs.append(serve_api(services, stop))

@@ -15,6 +15,7 @@ from helios.apps.application.ingest import Snapshotting
 from helios.apps.composition import (
     Services,
     observe_appends,
+    open_checkpointer,
     open_fetcher,
     open_mailer,
     open_queue,
@@ -267,6 +268,20 @@ def _release(log: object) -> dict[str, object]:
     """What a quiet worker gives back: the shared window of entries every follower has read
     (``forget``, when the log keeps one), then Python's and the allocator's free memory."""
     return release_freed_memory(first=getattr(log, "forget", None))
+
+
+async def keep_checkpointed(services: Services, stop: asyncio.Event) -> None:
+    """Checkpoint the store's and read models' SQLite WALs from a thread of their own until
+    ``stop`` is set (``sqlite_checkpoints``): the worker's commits, which wrote most of them,
+    no longer copy and sync them. Nothing to do on PostgreSQL."""
+    checkpointer = open_checkpointer(services.settings)
+    if checkpointer is None:
+        return
+    checkpointer.start()
+    try:
+        await stop.wait()
+    finally:
+        await anyio.to_thread.run_sync(checkpointer.stop)
 
 
 async def run_scheduler(services: Services, stop: asyncio.Event) -> None:
