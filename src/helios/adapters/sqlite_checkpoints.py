@@ -3,9 +3,8 @@
 SQLite checkpoints a WAL file by itself in the commit that takes it past 1,000 pages (4 MB):
 that commit copies the WAL's pages into the main file and syncs both before it returns. The
 worker's commits (a batch's events, then its read-model rows, about 3 kB of each per new
-alert) met one every 1,300 alerts or so, each a few milliseconds of copying and two
-``fsync``\\ s in the thread that decides the next batch, and the writers hold the GIL-free
-part of it only.
+alert) met one every 1,300 alerts or so, a few milliseconds of copying and two fsyncs
+each, in the thread that decides the next batch.
 
 ``WalCheckpointer`` does that work in a thread of its own instead, over a connection of its
 own: every ``every_s`` it looks at each file's WAL (its size and time, a ``stat``), and when
