@@ -12,6 +12,8 @@ from helios.adapters.sqlite_checkpoints import BACKSTOP_PAGES, WalCheckpointer, 
 from helios.adapters.sqlite_wal import connect_wal
 from helios.adapters.store.codec import EventCodec
 from helios.adapters.store.sqlite import open_sqlite_store
+from helios.apps.composition import open_checkpointer
+from helios.apps.settings import Settings
 from helios.ports.event_store import AppendBatch
 
 PAGE = 4096
@@ -99,3 +101,11 @@ def test_the_store_and_read_models_connections_keep_only_the_backstop(tmp_path: 
     db = open_sql_read_models(f"sqlite:{tmp_path / 'readmodels.db'}")
     assert db.query("PRAGMA wal_autocheckpoint") == [(BACKSTOP_PAGES,)]
     db.close()
+
+
+def test_the_embedded_default_checkpoints_both_files_postgresql_neither(tmp_path: Path) -> None:
+    embedded = open_checkpointer(Settings.from_env({"HELIOS_DATA_DIR": str(tmp_path)}))
+    assert embedded is not None
+    assert embedded.paths == [tmp_path / "helios.db", tmp_path / "readmodels.db"]
+    url = "postgresql://helios@127.0.0.1:5432/helios"
+    assert open_checkpointer(Settings.from_env({"HELIOS_STORE_URL": url})) is None

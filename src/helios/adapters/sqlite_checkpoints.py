@@ -72,6 +72,11 @@ class WalCheckpointer:
         self.truncations = 0
         """WALs truncated while idle so far."""
 
+    @property
+    def paths(self) -> list[Path]:
+        """The database files it checkpoints."""
+        return [file.path for file in self._files]
+
     def start(self) -> None:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="wal-checkpointer", daemon=True)
