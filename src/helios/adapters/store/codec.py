@@ -36,6 +36,8 @@ _ZSTD = b"\x01"
 COMPRESS_ABOVE = 1024
 """Payloads longer than this many bytes are stored compressed."""
 _ZSTD_LEVEL = 3
+_BLOB_ROOM = 256
+"""Bytes a ``bytearray`` state starts with (most decisions fit; the encoder grows it)."""
 _MAX_UPCASTS = 64
 
 
@@ -63,7 +65,8 @@ class EventCodec:
         self._compress_above = compress_above
         self._encoder = msgspec.msgpack.Encoder()
         self._decoders: dict[str, msgspec.msgpack.Decoder[Any]] = {}
-        self._omissions: dict[type[Any], Omissions] = {}
+        self._plans: dict[type[Any], tuple[str, Omissions]] = {}
+        """Per event type: its name and the fields it may leave out."""
         # Nested values with added fields recur (every signal of a tenant carries the same
         # fold policy object): each is stripped once, remembered by identity (the value is
         # kept, so its id stays its own), a bounded number at a time.
@@ -74,17 +77,40 @@ class EventCodec:
 
     def encode(self, event: Any) -> tuple[str, bytes]:
         """Return the event's stable name and its stored state."""
-        try:
-            name: str = type(event).NAME
-        except AttributeError:
-            raise CodecError(f"{type(event).__qualname__} is not a domain event") from None
-        omissions = self._omissions.get(type(event))
-        if omissions is None:
+        name, value = self._encodable(event)
+        payload = self._encoder.encode(value)
+        # Most decisions are small: ``pack``'s plain case, without the call.
+        if len(payload) <= self._compress_above:
+            return name, _PLAIN + payload
+        return name, self.pack(payload)
+
+    def encode_blob(self, event: Any) -> tuple[str, bytes | bytearray]:
+        """``encode``, the state (the same bytes) in a ``bytearray`` unless it is compressed:
+        SQLite's driver binds a ``bytearray`` as it is, where for ``bytes`` it first looks for
+        an adapter, which costs about as much as the rest of binding the row."""
+        name, value = self._encodable(event)
+        state = bytearray(_BLOB_ROOM)  # its first byte: the flag, _PLAIN
+        self._encoder.encode_into(value, state, 1)
+        if len(state) - 1 <= self._compress_above:
+            return name, state
+        return name, self.pack(bytes(memoryview(state)[1:]))
+
+    def _encodable(self, event: Any) -> tuple[str, Any]:
+        """The event's name, and the event as encoded (without the added fields that hold
+        their default)."""
+        cls = type(event)
+        plan = self._plans.get(cls)
+        if plan is None:
+            try:
+                name: str = cls.NAME
+            except AttributeError:
+                raise CodecError(f"{cls.__qualname__} is not a domain event") from None
             # A benign race, as for decoders: two threads compute the same plan.
-            omissions = self._omissions[type(event)] = _omissions(type(event))
+            plan = self._plans[cls] = (name, _omissions(cls))
+        name, omissions = plan
         if omissions:
-            event = _without_defaults(event, omissions, self._stripped)
-        return name, self.pack(self._encoder.encode(event))
+            return name, _without_defaults(event, omissions, self._stripped)
+        return name, event
 
     def decode(self, name: str, state: bytes) -> tuple[str, Any]:
         """Return the current name and the domain event stored as ``(name, state)``."""

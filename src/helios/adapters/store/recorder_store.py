@@ -49,9 +49,9 @@ StreamProbe = Callable[[ProcessRecorder, Sequence[UUID]], set[UUID]]
 
 LogRow = tuple[int, Any, int, str, bytes]
 """A row of the notification log: position, stream id (as stored), version, topic, state."""
-InsertRow = tuple[Any, int, str, bytes]
+InsertRow = tuple[Any, int, str, bytes | bytearray]
 """A row of the events table to insert: stream id (as the store keeps it), version, topic,
-state; in log order."""
+state (a ``bytearray`` for an ``insert_rows``, ``bytes`` for the library); in log order."""
 RowInserter = Callable[[ProcessRecorder, list[InsertRow], RecorderTracking | None], Sequence[int]]
 """The library's ``insert_events(rows, tracking=…)`` on plain rows, in the SQL of the
 recorder's store: one transaction, the same rows, positions and errors (``IntegrityError``),
@@ -126,32 +126,34 @@ class RecorderEventStore:
                 if self._insert_rows is not None:
                     positions = self._insert_rows(self._recorder, rows, tracking)
                 else:
-                    stored = [Row(*row) for row in rows]
+                    stored = [Row(sid, v, topic, bytes(state)) for sid, v, topic, state in rows]
                     positions = self._recorder.insert_events(stored, tracking=tracking)
         except IntegrityError:
             raise self._explain_conflict(batch) from None
         if positions and self._observers:
-            self._appended(batch, positions)
+            self._appended(batch, rows, positions)
         if positions:
             return max(positions)
         return self.max_position()
 
-    def _appended(self, batch: AppendBatch, positions: Sequence[int]) -> None:
-        """Tell the observers: the rows' positions are the markers' then the events' (``_rows``)."""
-        at = iter(positions[len(batch.input_keys) :])
+    def _appended(
+        self, batch: AppendBatch, rows: list[InsertRow], positions: Sequence[int]
+    ) -> None:
+        """Tell the observers: the rows' positions are the markers' then the events' (``_rows``),
+        whose rows already hold each event's version and name."""
+        skip = len(batch.input_keys)
+        at = iter(zip(positions[skip:], rows[skip:], strict=True))
         entries = []
-        next_version: dict[UUID, int] = {}
         for append in batch.streams:
-            version = next_version.get(append.stream_id, append.expected_version)
+            stream = append.stream_id
             for event in append.events:
-                version += 1
+                position, row = next(at)
                 entries.append(
                     LogEntry(
-                        position=next(at), stream_id=append.stream_id, version=version,
-                        name=type(event).NAME, event=event,
+                        position=position, stream_id=stream, version=row[1], name=row[2],
+                        event=event,
                     )
                 )  # fmt: skip
-            next_version[append.stream_id] = version
         for observer in list(self._observers):
             observer(entries, min(positions) - 1)
 
@@ -288,12 +290,12 @@ class RecorderEventStore:
             (stored_id(input_stream_id(key)), 1, INPUT_MARKER, pack(key.encode()))
             for key in batch.input_keys
         ]
-        next_version: dict[UUID, int] = {}
-        encode = self._codec.encode
+        next_version: dict[int, int] = {}  # by the id's integer, which hashes in C
+        encode = self._codec.encode if self._insert_rows is None else self._codec.encode_blob
         append_row = rows.append
         for append in batch.streams:
             stream = append.stream_id
-            version = next_version.get(stream, append.expected_version)
+            version = next_version.get(stream.int, append.expected_version)
             if version != append.expected_version:
                 raise ValueError(
                     f"stream {stream} appears twice in a batch with "
@@ -304,7 +306,7 @@ class RecorderEventStore:
                 version += 1
                 name, state = encode(event)
                 append_row((key, version, name, state))
-            next_version[stream] = version
+            next_version[stream.int] = version
         return rows
 
     def _explain_conflict(self, batch: AppendBatch) -> Exception:

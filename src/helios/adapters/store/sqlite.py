@@ -44,7 +44,7 @@ class BatchInsertRecorder(SQLiteProcessRecorder):
     ) -> Sequence[int] | None:
         if not stored_events:
             return super()._insert_events(c, stored_events, **kwargs)
-        rows = [
+        rows: list[InsertRow] = [
             (s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id,
              s.originator_version, s.topic, s.state)
             for s in stored_events

@@ -46,6 +46,10 @@ __all__ = ["IngestReport", "Ingestor", "Snapshotting", "StateCache", "input_key"
 
 _SNAPSHOTTING = Snapshotting()
 
+_Versions = dict[int, int]
+"""The versions a batch's streams were loaded at, by the stream id's integer (it hashes in C, a
+``UUID`` in Python); a stream not in it is new (version 0)."""
+
 
 def input_key(envelope: Envelope) -> str:
     return f"ingest/{envelope.tenant}/{envelope.ingest_id}"
@@ -160,7 +164,7 @@ class Ingestor:
         def attempt(_: int) -> int:
             context = self._context(tenant)
             working = engine.Working(alerts={}, groups={})
-            versions: dict[uuid.UUID, int] = {}
+            versions: _Versions = {}
             for key in dedup_keys:
                 self._load_alert(working, versions, (tenant, key), max_age_s=0.0)
             for key in dedup_keys:
@@ -219,16 +223,23 @@ class Ingestor:
             for e in envelopes
         ]
         working = engine.Working(alerts={}, groups={})
-        versions: dict[uuid.UUID, int] = {}
+        versions: _Versions = {}
         signals = [
             s for _, result in outcomes if isinstance(result, Normalized) for s in result.signals
         ]
         keys = {(s.tenant, s.dedup_key) for s in signals}
-        self._repository.preload(ALERT, keys)
+        # New streams are at version 0, which ``versions`` need not hold.
+        fresh = self._repository.preload(ALERT, keys)
+        alerts = working.alerts
         for key in keys:
-            self._load_alert(working, versions, key)
+            state = fresh.get(key)
+            if state is None:
+                self._load_alert(working, versions, key)
+            else:
+                alerts[key] = state
         groups = engine.groups_needed(signals, working, contexts)
-        self._repository.preload(INCIDENT_GROUP, groups)
+        fresh_groups = self._repository.preload(INCIDENT_GROUP, groups)
+        working.groups.update(fresh_groups)
         for group in groups:
             self._load_group(working, versions, group)
         for signal in signals:
@@ -266,7 +277,7 @@ class Ingestor:
     def _apply(
         self,
         working: engine.Working,
-        versions: dict[uuid.UUID, int],
+        versions: _Versions,
         step: Callable[[engine.Working], engine.Missing | None],
     ) -> None:
         missing = step(working)
@@ -278,7 +289,7 @@ class Ingestor:
     def _load_alert(
         self,
         working: engine.Working,
-        versions: dict[uuid.UUID, int],
+        versions: _Versions,
         key: engine.AlertKey,
         *,
         max_age_s: float = math.inf,
@@ -287,10 +298,10 @@ class Ingestor:
         # conflicts and is caught up; a tick may append nothing: ticks load with max_age_s=0.
         state, version = self._repository.load(ALERT, key, max_age_s=max_age_s)
         working.alerts[key] = state
-        versions[ALERT.stream(key)] = version
+        versions[ALERT.stream(key).int] = version
 
     def _load_group(
-        self, working: engine.Working, versions: dict[uuid.UUID, int], key: engine.GroupKey
+        self, working: engine.Working, versions: _Versions, key: engine.GroupKey
     ) -> None:
         if key in working.groups:
             return
@@ -300,7 +311,7 @@ class Ingestor:
         # it was cached (an incident resolved) would otherwise be decided on stale, unchecked.
         state, version = self._repository.load(INCIDENT_GROUP, key, max_age_s=0.0)
         working.groups[key] = state
-        versions[INCIDENT_GROUP.stream(key)] = version
+        versions[INCIDENT_GROUP.stream(key).int] = version
 
     def _context(self, tenant: str) -> engine.TenantContext:
         # Caught up for every batch: a rule or silence change applies to the next one.
@@ -321,7 +332,7 @@ class Ingestor:
 class _Plan:
     batch: AppendBatch
     working: engine.Working
-    versions: dict[uuid.UUID, int]
+    versions: _Versions
     signals: int
     rejected: int
 
@@ -335,13 +346,13 @@ class _Plan:
 
 def _batch(
     working: engine.Working,
-    versions: dict[uuid.UUID, int],
+    versions: _Versions,
     keys: Sequence[str],
     intake: Sequence[StreamAppend] = (),
 ) -> AppendBatch:
     streams = [
         StreamAppend(
-            stream_id=stream, expected_version=versions.get(stream, 0), events=tuple(events)
+            stream_id=stream, expected_version=versions.get(stream.int, 0), events=tuple(events)
         )
         for stream, events in working.events.items()
         if events
@@ -349,11 +360,11 @@ def _batch(
     return AppendBatch(streams=(*intake, *streams), input_keys=tuple(keys))
 
 
-def _loaded(working: engine.Working, versions: dict[uuid.UUID, int]) -> list[Loaded]:
+def _loaded(working: engine.Working, versions: _Versions) -> list[Loaded]:
     """The states a batch decided, with the versions they were decided against."""
     return [
         *(
-            Loaded(kind=ALERT, key=key, state=state, version=versions.get(ALERT.stream(key), 0))
+            Loaded(kind=ALERT, key=key, state=state, version=versions.get(ALERT.stream(key).int, 0))
             for key, state in working.alerts.items()
         ),
         *(
@@ -361,7 +372,7 @@ def _loaded(working: engine.Working, versions: dict[uuid.UUID, int]) -> list[Loa
                 kind=INCIDENT_GROUP,
                 key=key,
                 state=group,
-                version=versions.get(INCIDENT_GROUP.stream(key), 0),
+                version=versions.get(INCIDENT_GROUP.stream(key).int, 0),
             )
             for key, group in working.groups.items()
         ),

@@ -379,10 +379,12 @@ class Repository:
         self._cache.put(stream, state, version, now)
         return state, version
 
-    def preload(self, kind: Kind[K, Any], keys: Iterable[K]) -> None:
-        """Cache the initial state of those of ``keys`` whose stream holds no event yet, when
-        the store can tell for many streams at once (``StreamIndex``): a batch of new alerts
-        then costs one query per few hundred, not a snapshot lookup and a stream read each.
+    def preload(self, kind: Kind[K, S], keys: Iterable[K]) -> dict[K, S]:
+        """The initial states of those of ``keys`` not cached whose stream holds no event yet,
+        by key (their version is 0), when the store can tell for many streams at once
+        (``StreamIndex``): a batch of new alerts then costs one query per few hundred, not a
+        snapshot lookup and a stream read each. They are not cached: a unit of work decides on
+        them and its commit caches what it decided.
 
         A stream another writer starts meanwhile is no harm: the append expecting version 0
         conflicts, and the retry reads it.
@@ -391,16 +393,15 @@ class Repository:
             StoreUnavailable: the store cannot be reached.
         """
         if not isinstance(self.store, StreamIndex):
-            return
-        unknown = {kind.stream(key): key for key in keys}
-        unknown = {s: key for s, key in unknown.items() if self._cache.get(s) is None}
+            return {}
+        get = self._cache.get
+        stream = kind.stream
+        unknown = {s: key for s, key in ((stream(key), key) for key in keys) if get(s) is None}
         if not unknown:
-            return
+            return {}
         existing = self.store.existing_streams(list(unknown))
-        now = self._monotonic()
-        for stream, key in unknown.items():
-            if stream not in existing:
-                self._cache.put(stream, kind.initial(key), 0, now)
+        initial = kind.initial
+        return {key: initial(key) for s, key in unknown.items() if s not in existing}
 
     def cached(self, kind: Kind[K, S], key: K, *, max_age_s: float) -> tuple[S, int] | None:
         """The cached state and version if checked less than ``max_age_s`` ago, else None;
@@ -495,14 +496,17 @@ class Repository:
         """
         now = self._monotonic()
         position = self.store.append(batch)
-        appended: dict[uuid.UUID, int] = {}
+        # By the stream id's integer: it hashes in C, a ``UUID`` in Python.
+        appended: dict[int, int] = {}
         for part in batch.streams:
-            appended[part.stream_id] = appended.get(part.stream_id, 0) + len(part.events)
+            number = part.stream_id.int
+            appended[number] = appended.get(number, 0) + len(part.events)
         due: list[Snapshot] = []
+        put = self._cache.put
         for held in loaded:
             stream = held.kind.stream(held.key)
-            after = held.version + appended.get(stream, 0)
-            self._cache.put(stream, held.state, after, now)
+            after = held.version + appended.get(stream.int, 0)
+            put(stream, held.state, after, now)
             if self._snapshot_due(held, stream, after):
                 form = held.kind.snapshot_form
                 state = form(held.state) if form is not None else held.state
@@ -557,7 +561,7 @@ class Repository:
         if self._snapshots is None or held.kind.snapshot_type is None or not after:
             return False
         every = self._snapshotting.every
-        return after // every > held.version // every or stream in self._owed
+        return after // every > held.version // every or bool(self._owed and stream in self._owed)
 
     def _save_snapshots(self, due: list[Snapshot]) -> None:
         """Best effort: snapshots are a cache, a failure to write them fails nothing."""
