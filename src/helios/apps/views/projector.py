@@ -323,10 +323,11 @@ class _PageRows:
         self.received: dict[uuid.UUID, Envelope] = {}
         self.deliveries = integration_stats.PageCounts()
         # The page's rows of each table, written with one statement each (``write``).
-        self.lines: list[activity.ActivityRow] = []
+        self.lines: list[activity.Values] = []
         self.incident_rows = incidents.PageWrites()
-        self.joined: list[tuple[str, str, str, str]] = []
-        """(tenant, dedup key, alert stream, incident) of each alert that joined one."""
+        self.joined: list[tuple[str, str, str]] = []
+        """(tenant, dedup key, incident) of each alert that joined one (its stream's id, as
+        text, is made only for the few whose row the page does not write)."""
         self._seen: dict[uuid.UUID, _AlertSeen] = {}
 
     def alert(self, entry: LogEntry, folded: FoldedAlert) -> None:
@@ -368,21 +369,12 @@ class _PageRows:
         """Make the row and the deadline of every alert the page changed (after its last
         entry, before ``write``); a row carries the incident its alert last joined in the
         page, if any."""
-        incident_of = {stream: incident for _, _, stream, incident in self.joined}
+        incident_of = {(tenant, key): incident for tenant, key, incident in self.joined}
         for stream, seen in self._seen.items():
             state = seen.state
             episode = state.episode
-            common: dict[str, Any] = {
-                "tenant": state.tenant,
-                "dedup_key": state.dedup_key,
-                "stream_id": str(stream),
-                "duplicates": seen.duplicates,
-                "last_change_at": seen.last_change_at,
-                "position": seen.position,
-                "first_seen_at": seen.first_seen_at,
-                "incident_id": incident_of.get(str(stream)),
-            }
-            self.alerts[stream] = _alert_row(state, seen.factors, common)
+            incident_id = incident_of.get((state.tenant, state.dedup_key)) if incident_of else None
+            self.alerts[stream] = _alert_row(seen, str(stream), incident_id)
             self.deadlines[stream] = (
                 state.tenant, state.dedup_key,
                 pending(state) if episode is not None and episode.is_open else None,
@@ -391,14 +383,7 @@ class _PageRows:
 
     def activity(self, entry: LogEntry, tenant: str, kind: str, subject: str, text: str) -> None:
         self.lines.append(
-            activity.ActivityRow(
-                position=entry.position,
-                tenant=tenant,
-                at=getattr(entry.event, "at", 0),
-                kind=kind,
-                subject=subject,
-                text=text,
-            )
+            (entry.position, tenant, getattr(entry.event, "at", 0), kind, subject, text)
         )
 
     def change(self, entry: LogEntry, ingest_id: str, change: Change) -> None:
@@ -441,15 +426,10 @@ class _PageRows:
         if kind is None:
             return
         detail = self._incident_change(entry, tenant, group_key, at)
-        timeline = incidents.TimelineRow(
-            incident_id=event.incident_id,
-            position=entry.position,
-            at=at,
-            kind=kind,
-            dedup_key=getattr(event, "dedup_key", None),
-            detail=orjson.dumps(detail).decode(),
-        )
-        self.incident_rows.timeline(timeline)
+        self.incident_rows.timeline((
+            event.incident_id, entry.position, at, kind, getattr(event, "dedup_key", None),
+            orjson.dumps(detail).decode(),
+        ))  # fmt: skip
 
     def _incident_change(
         self, entry: LogEntry, tenant: str, group_key: str, at: int
@@ -509,8 +489,7 @@ class _PageRows:
             incident_id=event.incident_id, dedup_key=event.dedup_key,
             status=event.status.value, priority=detail["priority"], at=at,
         )  # fmt: skip
-        stream = str(alert.alert_stream_id(tenant, event.dedup_key))
-        self.joined.append((tenant, event.dedup_key, stream, event.incident_id))
+        self.joined.append((tenant, event.dedup_key, event.incident_id))
         return detail
 
     def write(self, cursor: Cursor, *, labels_unchanged: Callable[[alerts.AlertRow], bool]) -> None:
@@ -520,8 +499,13 @@ class _PageRows:
         # incidents' recount of their members (see ``incidents.PageWrites``).
         rows = list(self.alerts.values())
         alerts.upsert(cursor, rows, labels_unchanged=labels_unchanged)
-        written = {row.stream_id for row in rows if row.incident_id is not None}
-        alerts.set_incidents(cursor, [join for join in self.joined if join[2] not in written])
+        if self.joined:
+            written = {(row.tenant, row.dedup_key) for row in rows if row.incident_id is not None}
+            alerts.set_incidents(cursor, [
+                (tenant, key, str(alert.alert_stream_id(tenant, key)), incident)
+                for tenant, key, incident in self.joined
+                if (tenant, key) not in written
+            ])  # fmt: skip
         self.incident_rows.write(cursor)
         activity.add(cursor, self.lines)
         for write in self.writes:
@@ -618,25 +602,30 @@ class _LabelsWritten:
         self._items.clear()
 
 
-def _alert_row(
-    state: alert.AlertState, factors: tuple[Factor, ...], common: dict[str, Any]
-) -> alerts.AlertRow:
-    """The alert's row as its state shows it (``common``: the columns every row has)."""
+def _alert_row(seen: _AlertSeen, stream_id: str, incident_id: str | None) -> alerts.AlertRow:
+    """The alert's row as its last state in the page shows it."""
+    state = seen.state
     episode = state.episode
     if episode is None:
         # Only a late or resolve-first signal so far: nothing to show yet but the key.
         return alerts.AlertRow(
+            tenant=state.tenant, dedup_key=state.dedup_key, stream_id=stream_id,
             status="none", priority=None, score=None, factors="[]", severity="info",
             summary="", service="", sources="[]", labels="{}", occurrences=0, episode=0,
-            flapping=0, silenced=0, group_key="", last_signal_at=0,
-            links="[]", details="{}", **common,
+            duplicates=seen.duplicates, flapping=0, silenced=0, group_key="",
+            first_seen_at=seen.first_seen_at, last_signal_at=0,
+            last_change_at=seen.last_change_at, position=seen.position,
+            links="[]", details="{}", incident_id=incident_id,
         )  # fmt: skip
     trigger = state.latest_trigger
     return alerts.AlertRow(
+        tenant=state.tenant,
+        dedup_key=state.dedup_key,
+        stream_id=stream_id,
         status=episode.status.value,
         priority=state.priority.value if state.priority else None,
         score=state.score,
-        factors=_factors_json(factors),
+        factors=_factors_json(seen.factors),
         severity=episode.severity.value,
         summary=episode.summary,
         service=episode.service,
@@ -644,13 +633,17 @@ def _alert_row(
         labels=orjson.dumps(dict(episode.labels)).decode(),
         occurrences=episode.occurrences,
         episode=episode.number,
+        duplicates=seen.duplicates,
         flapping=int(state.flapping),
         silenced=int(bool(state.silenced_by)),
         group_key=state.group_key,
+        first_seen_at=seen.first_seen_at,
         last_signal_at=episode.last_signal_at,
+        last_change_at=seen.last_change_at,
+        position=seen.position,
         links=_links_json(trigger.links) if trigger else "[]",
         details=trigger.details if trigger else "{}",
-        **common,
+        incident_id=incident_id,
     )
 
 
