@@ -89,6 +89,10 @@ _REJECTED: str = EnvelopeRejected.NAME  # type: ignore[attr-defined]
 # made of an envelope is the log's largest entry, and is left undecoded).
 _OUTCOMES = _names(EnvelopeNormalized, EnvelopeRejected, ChangeRecorded, ControlReceived)
 
+# Signals an alert never triggered ignores (no row), and signals counted as duplicates.
+_IGNORED = (alert.SignalIgnored, alert.SignalDeduplicated)
+_DUPLICATES = (alert.SignalDeduplicated, alert.SignalRepeated)
+
 # An alert's part in an incident (named here: inside _PageRows, ``incident`` is a method).
 _Membership = incident.IncidentAlertJoined | incident.IncidentAlertChanged
 
@@ -209,7 +213,7 @@ class Projector:
             self._labels.forget()
             raise
         self._directory.saved()
-        self._labels.written(page_rows.alerts.values())
+        self._labels.written(page_rows.alerts)
         self._position = page[-1].position
 
     def reset(self) -> None:
@@ -235,8 +239,9 @@ class Projector:
             folded = self._states.apply(entry, owner)
             self._rules.know(owner.tenant)
             rows.alert(entry, folded)
-            kind = _ACTIVITY.get(type(entry.event))
-            if isinstance(entry.event, alert.AlertScored) and entry.event.priority_changed:
+            event = entry.event
+            kind = _ACTIVITY.get(type(event))
+            if kind is None and isinstance(event, alert.AlertScored) and event.priority_changed:
                 kind = "priority_changed"
             if kind is not None:
                 rows.activity(entry, owner.tenant, kind, owner.key, _alert_line(kind, folded))
@@ -259,11 +264,11 @@ class Projector:
         """Count an envelope's outcome for its integration (``integration_stats``)."""
         event = entry.event
         if isinstance(event, EnvelopeReceived):
-            rows.received[entry.stream_id] = event.envelope
+            rows.received[entry.stream_id.int] = event.envelope
             return
         if entry.name not in _OUTCOMES:
             return
-        envelope = rows.received.pop(entry.stream_id, None)
+        envelope = rows.received.pop(entry.stream_id.int, None)
         if envelope is None:  # received at the end of the previous page: read it back
             first = self._store.read_stream(entry.stream_id)[:1]
             envelope = first[0].event.envelope if first else None
@@ -285,7 +290,7 @@ class Projector:
         for tenant, key in alert_deadlines.unknown(self._db, rows.ticked):
             state = self._states.latest(alert.alert_stream_id(tenant, key), tenant, key)
             episode = state.episode
-            rows.deadlines[alert.alert_stream_id(tenant, key)] = (
+            rows.deadlines[alert.alert_stream_id(tenant, key).int] = (
                 tenant, key, pending(state) if episode and episode.is_open else None,
             )  # fmt: skip
         for tenant, key, what in rows.deadlines.values():
@@ -302,6 +307,7 @@ class Projector:
 class _AlertSeen:
     """An alert's latest state in a page, and what its row gathers over the page's events."""
 
+    stream: uuid.UUID
     position: int
     state: alert.AlertState
     factors: tuple[Factor, ...]
@@ -314,13 +320,13 @@ class _PageRows:
     """What one page changes, collapsed so each alert row is written once per page."""
 
     def __init__(self) -> None:
-        self.alerts: dict[uuid.UUID, alerts.AlertRow] = {}
+        self.alerts: list[alerts.AlertRow] = []
         self.writes: list[Callable[[Cursor], None]] = []
-        self.deadlines: dict[uuid.UUID, tuple[str, str, Pending | None]] = {}
+        self.deadlines: dict[int, tuple[str, str, Pending | None]] = {}
         """What a tick may act on, per alert written (None: it is closed, no row)."""
         self.ticked: list[tuple[str, str]] = []
         self.rules_changed: set[str] = set()
-        self.received: dict[uuid.UUID, Envelope] = {}
+        self.received: dict[int, Envelope] = {}
         self.deliveries = integration_stats.PageCounts()
         # The page's rows of each table, written with one statement each (``write``).
         self.lines: list[activity.Values] = []
@@ -328,7 +334,9 @@ class _PageRows:
         self.joined: list[tuple[str, str, str]] = []
         """(tenant, dedup key, incident) of each alert that joined one (its stream's id, as
         text, is made only for the few whose row the page does not write)."""
-        self._seen: dict[uuid.UUID, _AlertSeen] = {}
+        self._seen: dict[int, _AlertSeen] = {}
+        # Streams are keyed by their id's integer here (as in ``StreamDirectory``): its hash
+        # and equality run in C, a ``UUID``'s are Python calls.
 
     def alert(self, entry: LogEntry, folded: FoldedAlert) -> None:
         """Note an alert event; its row is made once, by ``finish``, from the alert's last
@@ -337,21 +345,22 @@ class _PageRows:
         state = folded.state
         episode = state.episode
         event = entry.event
-        if episode is None and isinstance(event, alert.SignalIgnored | alert.SignalDeduplicated):
+        if episode is None and isinstance(event, _IGNORED):
             # Only acknowledge/resolve signals for an alert never triggered, ignored: no
             # alert to show (until a trigger arrives). Logs of engine version 1 accepted them
             # instead, and keep the row with status "none" they always had.
             return
         # An exact duplicate and a copy of a timestamp-less signal alike (HA pair, resend).
-        duplicate = isinstance(event, alert.SignalDeduplicated | alert.SignalRepeated)
+        duplicate = isinstance(event, _DUPLICATES)
         changed = getattr(event, "at", None)
         if duplicate or isinstance(event, alert.SignalAccepted):
             changed = None
         first = episode.started_at if episode is not None else 0
-        seen = self._seen.get(entry.stream_id)
+        stream = entry.stream_id
+        seen = self._seen.get(stream.int)
         if seen is None:
-            self._seen[entry.stream_id] = _AlertSeen(
-                position=entry.position, state=state, factors=folded.factors,
+            self._seen[stream.int] = _AlertSeen(
+                stream=stream, position=entry.position, state=state, factors=folded.factors,
                 duplicates=int(duplicate), last_change_at=changed, first_seen_at=first,
             )  # fmt: skip
             return
@@ -374,7 +383,7 @@ class _PageRows:
             state = seen.state
             episode = state.episode
             incident_id = incident_of.get((state.tenant, state.dedup_key)) if incident_of else None
-            self.alerts[stream] = _alert_row(seen, str(stream), incident_id)
+            self.alerts.append(_alert_row(seen, str(seen.stream), incident_id))
             self.deadlines[stream] = (
                 state.tenant, state.dedup_key,
                 pending(state) if episode is not None and episode.is_open else None,
@@ -497,7 +506,7 @@ class _PageRows:
         # Each table's statements keep their log order; the reads across tables are a
         # change's line reading ``changes`` (both kept in order in ``writes``) and the
         # incidents' recount of their members (see ``incidents.PageWrites``).
-        rows = list(self.alerts.values())
+        rows = self.alerts
         alerts.upsert(cursor, rows, labels_unchanged=labels_unchanged)
         if self.joined:
             written = {(row.tenant, row.dedup_key) for row in rows if row.incident_id is not None}
@@ -629,7 +638,7 @@ def _alert_row(seen: _AlertSeen, stream_id: str, incident_id: str | None) -> ale
         severity=episode.severity.value,
         summary=episode.summary,
         service=episode.service,
-        sources=orjson.dumps(list(episode.sources)).decode(),
+        sources=orjson.dumps(episode.sources).decode(),
         labels=orjson.dumps(dict(episode.labels)).decode(),
         occurrences=episode.occurrences,
         episode=episode.number,
