@@ -17,7 +17,7 @@ position of the latest event folded), links (JSON list of ``{"href", "text"}``) 
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 import attrs
@@ -160,6 +160,7 @@ def upsert(
     rows: Sequence[AlertRow],
     *,
     labels_unchanged: Callable[[AlertRow], bool] = lambda row: False,
+    labels: Sequence[Mapping[str, str]] | None = None,
 ) -> None:
     """Write the rows of one page (``duplicates`` adds to the stored count; ``incident_id``
     when not None) and their labels.
@@ -167,7 +168,8 @@ def upsert(
     The label rows are rewritten from each row's ``labels`` and ``last_signal_at`` in the
     same transaction, so a label filter never sees an alert's labels other than those of its
     row; but not for the rows ``labels_unchanged`` vouches for (the caller last wrote the same
-    labels and time: most of an alert's events change neither).
+    labels and time: most of an alert's events change neither). ``labels``: each row's labels
+    as the mapping its JSON was made from, when the caller has it (not parsed back).
     """
     if not rows:
         return
@@ -177,11 +179,17 @@ def upsert(
     if len(plain) < len(rows):
         joined = [_written_joined(row) for row in rows if row.incident_id is not None]
         cursor.executemany(_UPSERT_JOINED, joined)
+    given: Sequence[Mapping[str, str] | None] = [None] * len(rows) if labels is None else labels
     alert_labels.replace(
         cursor,
         [
-            (row.tenant, row.dedup_key, row.last_signal_at, orjson.loads(row.labels))
-            for row in rows
+            (
+                row.tenant,
+                row.dedup_key,
+                row.last_signal_at,
+                orjson.loads(row.labels) if mapping is None else mapping,
+            )
+            for row, mapping in zip(rows, given, strict=True)
             if not labels_unchanged(row)
         ],
     )

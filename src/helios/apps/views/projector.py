@@ -68,6 +68,8 @@ _ACTIVITY: dict[type, str] = {
     alert.NotificationRequested: "notification_requested",
     alert.EscalationDue: "escalation_due",
 }
+_SAID = {kind: kind.replace("_", " ") for kind in [*_ACTIVITY.values(), "priority_changed"]}
+"""Each kind of alert line as its text says it."""
 _TIMELINE: dict[type, str] = {
     incident.IncidentOpened: "opened",
     incident.IncidentAlertJoined: "alert_joined",
@@ -321,6 +323,8 @@ class _PageRows:
 
     def __init__(self) -> None:
         self.alerts: list[alerts.AlertRow] = []
+        self.labels: list[dict[str, str]] = []
+        """Each alert row's labels, as a mapping (its JSON is written from it)."""
         self.writes: list[Callable[[Cursor], None]] = []
         self.deadlines: dict[int, tuple[str, str, Pending | None]] = {}
         """What a tick may act on, per alert written (None: it is closed, no row)."""
@@ -383,7 +387,9 @@ class _PageRows:
             state = seen.state
             episode = state.episode
             incident_id = incident_of.get((state.tenant, state.dedup_key)) if incident_of else None
-            self.alerts.append(_alert_row(seen, str(seen.stream), incident_id))
+            labels = dict(episode.labels) if episode is not None else {}
+            self.alerts.append(_alert_row(seen, str(seen.stream), incident_id, labels))
+            self.labels.append(labels)
             self.deadlines[stream] = (
                 state.tenant, state.dedup_key,
                 pending(state) if episode is not None and episode.is_open else None,
@@ -507,7 +513,7 @@ class _PageRows:
         # change's line reading ``changes`` (both kept in order in ``writes``) and the
         # incidents' recount of their members (see ``incidents.PageWrites``).
         rows = self.alerts
-        alerts.upsert(cursor, rows, labels_unchanged=labels_unchanged)
+        alerts.upsert(cursor, rows, labels_unchanged=labels_unchanged, labels=self.labels)
         if self.joined:
             written = {(row.tenant, row.dedup_key) for row in rows if row.incident_id is not None}
             alerts.set_incidents(cursor, [
@@ -611,7 +617,9 @@ class _LabelsWritten:
         self._items.clear()
 
 
-def _alert_row(seen: _AlertSeen, stream_id: str, incident_id: str | None) -> alerts.AlertRow:
+def _alert_row(
+    seen: _AlertSeen, stream_id: str, incident_id: str | None, labels: dict[str, str]
+) -> alerts.AlertRow:
     """The alert's row as its last state in the page shows it."""
     state = seen.state
     episode = state.episode
@@ -639,7 +647,7 @@ def _alert_row(seen: _AlertSeen, stream_id: str, incident_id: str | None) -> ale
         summary=episode.summary,
         service=episode.service,
         sources=orjson.dumps(episode.sources).decode(),
-        labels=orjson.dumps(dict(episode.labels)).decode(),
+        labels=orjson.dumps(labels).decode(),
         occurrences=episode.occurrences,
         episode=episode.number,
         duplicates=seen.duplicates,
@@ -671,4 +679,4 @@ def _alert_line(kind: str, folded: FoldedAlert) -> str:
         f"{episode.service or state.dedup_key}: {episode.summary}" if episode else state.dedup_key
     )
     priority = f" [{state.priority.value}]" if state.priority else ""
-    return f"{what} — {kind.replace('_', ' ')}{priority}"
+    return f"{what} — {_SAID[kind]}{priority}"
