@@ -17,8 +17,8 @@ position of the latest event folded), links (JSON list of ``{"href", "text"}``) 
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Sequence
-from typing import Literal
+from collections.abc import Callable, Mapping, Sequence
+from typing import Literal, NamedTuple
 
 import attrs
 import orjson
@@ -112,12 +112,44 @@ class AlertRow:
     joined an incident in the same page as its row)."""
 
 
+class AlertValues(NamedTuple):
+    """One row of ``alerts`` as the projector writes it: ``AlertRow``'s columns, in its order,
+    as a tuple bound to the statement as it is (made in one call, where an ``AlertRow`` sets
+    each of its 25 fields)."""
+
+    tenant: str
+    dedup_key: str
+    stream_id: str
+    status: Status
+    priority: Priority | None
+    score: int | None
+    factors: str
+    severity: str
+    summary: str
+    service: str
+    sources: str
+    labels: str
+    occurrences: int
+    episode: int
+    duplicates: int
+    flapping: int
+    silenced: int
+    group_key: str
+    first_seen_at: int
+    last_signal_at: int
+    last_change_at: int | None
+    position: int
+    links: str
+    details: str
+    incident_id: str | None
+
+
 COLUMNS = tuple(field.name for field in attrs.fields(AlertRow))
+assert AlertValues._fields == COLUMNS
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM alerts"
 _WRITTEN = tuple(name for name in COLUMNS if name != "incident_id")
-_written = operator.attrgetter(*_WRITTEN)  # a row's values, in one call (C, not a loop)
 _JOINED = (*_WRITTEN, "incident_id")
-_written_joined = operator.attrgetter(*_JOINED)
+_values = operator.attrgetter(*_JOINED)  # a row's values, in one call (C, not a loop)
 
 
 def _upsert(columns: tuple[str, ...], also: str = "") -> str:
@@ -157,9 +189,10 @@ def _row(values: Row) -> AlertRow:
 
 def upsert(
     cursor: Cursor,
-    rows: Sequence[AlertRow],
+    rows: Sequence[AlertRow] | Sequence[AlertValues],
     *,
-    labels_unchanged: Callable[[AlertRow], bool] = lambda row: False,
+    labels_unchanged: Callable[[AlertValues], bool] = lambda row: False,
+    labels: Sequence[Mapping[str, str]] | None = None,
 ) -> None:
     """Write the rows of one page (``duplicates`` adds to the stored count; ``incident_id``
     when not None) and their labels.
@@ -167,21 +200,28 @@ def upsert(
     The label rows are rewritten from each row's ``labels`` and ``last_signal_at`` in the
     same transaction, so a label filter never sees an alert's labels other than those of its
     row; but not for the rows ``labels_unchanged`` vouches for (the caller last wrote the same
-    labels and time: most of an alert's events change neither).
+    labels and time: most of an alert's events change neither). ``labels``: each row's labels
+    as the mapping its JSON was made from, when the caller has it (not parsed back).
     """
     if not rows:
         return
-    plain = [_written(row) for row in rows if row.incident_id is None]
+    values = [row if isinstance(row, AlertValues) else AlertValues(*_values(row)) for row in rows]
+    plain = [row[:-1] for row in values if row.incident_id is None]
     if plain:
         cursor.executemany(_UPSERT, plain)
-    if len(plain) < len(rows):
-        joined = [_written_joined(row) for row in rows if row.incident_id is not None]
-        cursor.executemany(_UPSERT_JOINED, joined)
+    if len(plain) < len(values):
+        cursor.executemany(_UPSERT_JOINED, [row for row in values if row.incident_id is not None])
+    given: Sequence[Mapping[str, str] | None] = [None] * len(rows) if labels is None else labels
     alert_labels.replace(
         cursor,
         [
-            (row.tenant, row.dedup_key, row.last_signal_at, orjson.loads(row.labels))
-            for row in rows
+            (
+                row.tenant,
+                row.dedup_key,
+                row.last_signal_at,
+                orjson.loads(row.labels) if mapping is None else mapping,
+            )
+            for row, mapping in zip(values, given, strict=True)
             if not labels_unchanged(row)
         ],
     )

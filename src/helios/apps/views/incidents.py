@@ -89,6 +89,10 @@ class TimelineRow:
     """JSON object."""
 
 
+TimelineValues = tuple[str, int, int, str, str | None, str]
+"""A timeline entry's columns, in ``TimelineRow``'s order."""
+
+
 class PageWrites:
     """What the events of one page change in the incident tables, gathered in log order and
     written with one ``executemany`` per table (or per run of one kind of statement on
@@ -103,7 +107,7 @@ class PageWrites:
 
     def __init__(self) -> None:
         self._members: list[tuple[str, str, str, str | None]] = []
-        self._timeline: list[tuple[str, int, int, str, str | None, str]] = []
+        self._timeline: list[TimelineValues] = []
         self._incidents: list[tuple[str, dict[object, tuple[object, ...]]]] = []
         self._steps = 0
 
@@ -124,11 +128,9 @@ class PageWrites:
     def resolve(self, *, incident_id: str, at: int) -> None:
         self._incident(_RESOLVE, incident_id, (at, at, incident_id))
 
-    def timeline(self, row: TimelineRow) -> None:
+    def timeline(self, row: TimelineValues) -> None:
         """The timeline entry (once: a page replayed after a crash writes nothing new)."""
-        self._timeline.append(
-            (row.incident_id, row.position, row.at, row.kind, row.dedup_key, row.detail)
-        )
+        self._timeline.append(row)
 
     def _incident(self, sql: str, incident_id: str, params: tuple[object, ...]) -> None:
         # Every statement but a recount runs (keyed by its step); a recount replaces the

@@ -67,7 +67,7 @@ def add(cursor: Cursor, rows: Iterable[IntegrationStats]) -> None:
         "rejected = integration_stats.rejected + excluded.rejected, "
         "last_seen_at = CASE WHEN excluded.last_seen_at > integration_stats.last_seen_at "
         "THEN excluded.last_seen_at ELSE integration_stats.last_seen_at END",
-        [attrs.astuple(r) for r in rows],
+        [(r.tenant, r.integration, r.last_seen_at, r.accepted, r.rejected) for r in rows],
     )
 
 

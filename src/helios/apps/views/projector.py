@@ -68,6 +68,8 @@ _ACTIVITY: dict[type, str] = {
     alert.NotificationRequested: "notification_requested",
     alert.EscalationDue: "escalation_due",
 }
+_SAID = {kind: kind.replace("_", " ") for kind in [*_ACTIVITY.values(), "priority_changed"]}
+"""Each kind of alert line as its text says it."""
 _TIMELINE: dict[type, str] = {
     incident.IncidentOpened: "opened",
     incident.IncidentAlertJoined: "alert_joined",
@@ -88,6 +90,10 @@ _REJECTED: str = EnvelopeRejected.NAME  # type: ignore[attr-defined]
 # What an envelope came to: only the kind of outcome is counted (by name: what normalization
 # made of an envelope is the log's largest entry, and is left undecoded).
 _OUTCOMES = _names(EnvelopeNormalized, EnvelopeRejected, ChangeRecorded, ControlReceived)
+
+# Signals an alert never triggered ignores (no row), and signals counted as duplicates.
+_IGNORED = (alert.SignalIgnored, alert.SignalDeduplicated)
+_DUPLICATES = (alert.SignalDeduplicated, alert.SignalRepeated)
 
 # An alert's part in an incident (named here: inside _PageRows, ``incident`` is a method).
 _Membership = incident.IncidentAlertJoined | incident.IncidentAlertChanged
@@ -209,7 +215,7 @@ class Projector:
             self._labels.forget()
             raise
         self._directory.saved()
-        self._labels.written(page_rows.alerts.values())
+        self._labels.written(page_rows.alerts)
         self._position = page[-1].position
 
     def reset(self) -> None:
@@ -235,8 +241,9 @@ class Projector:
             folded = self._states.apply(entry, owner)
             self._rules.know(owner.tenant)
             rows.alert(entry, folded)
-            kind = _ACTIVITY.get(type(entry.event))
-            if isinstance(entry.event, alert.AlertScored) and entry.event.priority_changed:
+            event = entry.event
+            kind = _ACTIVITY.get(type(event))
+            if kind is None and isinstance(event, alert.AlertScored) and event.priority_changed:
                 kind = "priority_changed"
             if kind is not None:
                 rows.activity(entry, owner.tenant, kind, owner.key, _alert_line(kind, folded))
@@ -259,11 +266,11 @@ class Projector:
         """Count an envelope's outcome for its integration (``integration_stats``)."""
         event = entry.event
         if isinstance(event, EnvelopeReceived):
-            rows.received[entry.stream_id] = event.envelope
+            rows.received[entry.stream_id.int] = event.envelope
             return
         if entry.name not in _OUTCOMES:
             return
-        envelope = rows.received.pop(entry.stream_id, None)
+        envelope = rows.received.pop(entry.stream_id.int, None)
         if envelope is None:  # received at the end of the previous page: read it back
             first = self._store.read_stream(entry.stream_id)[:1]
             envelope = first[0].event.envelope if first else None
@@ -285,7 +292,7 @@ class Projector:
         for tenant, key in alert_deadlines.unknown(self._db, rows.ticked):
             state = self._states.latest(alert.alert_stream_id(tenant, key), tenant, key)
             episode = state.episode
-            rows.deadlines[alert.alert_stream_id(tenant, key)] = (
+            rows.deadlines[alert.alert_stream_id(tenant, key).int] = (
                 tenant, key, pending(state) if episode and episode.is_open else None,
             )  # fmt: skip
         for tenant, key, what in rows.deadlines.values():
@@ -302,6 +309,7 @@ class Projector:
 class _AlertSeen:
     """An alert's latest state in a page, and what its row gathers over the page's events."""
 
+    stream: uuid.UUID
     position: int
     state: alert.AlertState
     factors: tuple[Factor, ...]
@@ -314,20 +322,25 @@ class _PageRows:
     """What one page changes, collapsed so each alert row is written once per page."""
 
     def __init__(self) -> None:
-        self.alerts: dict[uuid.UUID, alerts.AlertRow] = {}
+        self.alerts: list[alerts.AlertValues] = []
+        self.labels: list[dict[str, str]] = []
+        """Each alert row's labels, as a mapping (its JSON is written from it)."""
         self.writes: list[Callable[[Cursor], None]] = []
-        self.deadlines: dict[uuid.UUID, tuple[str, str, Pending | None]] = {}
+        self.deadlines: dict[int, tuple[str, str, Pending | None]] = {}
         """What a tick may act on, per alert written (None: it is closed, no row)."""
         self.ticked: list[tuple[str, str]] = []
         self.rules_changed: set[str] = set()
-        self.received: dict[uuid.UUID, Envelope] = {}
+        self.received: dict[int, Envelope] = {}
         self.deliveries = integration_stats.PageCounts()
         # The page's rows of each table, written with one statement each (``write``).
-        self.lines: list[activity.ActivityRow] = []
+        self.lines: list[activity.Values] = []
         self.incident_rows = incidents.PageWrites()
-        self.joined: list[tuple[str, str, str, str]] = []
-        """(tenant, dedup key, alert stream, incident) of each alert that joined one."""
-        self._seen: dict[uuid.UUID, _AlertSeen] = {}
+        self.joined: list[tuple[str, str, str]] = []
+        """(tenant, dedup key, incident) of each alert that joined one (its stream's id, as
+        text, is made only for the few whose row the page does not write)."""
+        self._seen: dict[int, _AlertSeen] = {}
+        # Streams are keyed by their id's integer here (as in ``StreamDirectory``): its hash
+        # and equality run in C, a ``UUID``'s are Python calls.
 
     def alert(self, entry: LogEntry, folded: FoldedAlert) -> None:
         """Note an alert event; its row is made once, by ``finish``, from the alert's last
@@ -336,21 +349,22 @@ class _PageRows:
         state = folded.state
         episode = state.episode
         event = entry.event
-        if episode is None and isinstance(event, alert.SignalIgnored | alert.SignalDeduplicated):
+        if episode is None and isinstance(event, _IGNORED):
             # Only acknowledge/resolve signals for an alert never triggered, ignored: no
             # alert to show (until a trigger arrives). Logs of engine version 1 accepted them
             # instead, and keep the row with status "none" they always had.
             return
         # An exact duplicate and a copy of a timestamp-less signal alike (HA pair, resend).
-        duplicate = isinstance(event, alert.SignalDeduplicated | alert.SignalRepeated)
+        duplicate = isinstance(event, _DUPLICATES)
         changed = getattr(event, "at", None)
         if duplicate or isinstance(event, alert.SignalAccepted):
             changed = None
         first = episode.started_at if episode is not None else 0
-        seen = self._seen.get(entry.stream_id)
+        stream = entry.stream_id
+        seen = self._seen.get(stream.int)
         if seen is None:
-            self._seen[entry.stream_id] = _AlertSeen(
-                position=entry.position, state=state, factors=folded.factors,
+            self._seen[stream.int] = _AlertSeen(
+                stream=stream, position=entry.position, state=state, factors=folded.factors,
                 duplicates=int(duplicate), last_change_at=changed, first_seen_at=first,
             )  # fmt: skip
             return
@@ -368,21 +382,14 @@ class _PageRows:
         """Make the row and the deadline of every alert the page changed (after its last
         entry, before ``write``); a row carries the incident its alert last joined in the
         page, if any."""
-        incident_of = {stream: incident for _, _, stream, incident in self.joined}
+        incident_of = {(tenant, key): incident for tenant, key, incident in self.joined}
         for stream, seen in self._seen.items():
             state = seen.state
             episode = state.episode
-            common: dict[str, Any] = {
-                "tenant": state.tenant,
-                "dedup_key": state.dedup_key,
-                "stream_id": str(stream),
-                "duplicates": seen.duplicates,
-                "last_change_at": seen.last_change_at,
-                "position": seen.position,
-                "first_seen_at": seen.first_seen_at,
-                "incident_id": incident_of.get(str(stream)),
-            }
-            self.alerts[stream] = _alert_row(state, seen.factors, common)
+            incident_id = incident_of.get((state.tenant, state.dedup_key)) if incident_of else None
+            labels = dict(episode.labels) if episode is not None else {}
+            self.alerts.append(_alert_row(seen, str(seen.stream), incident_id, labels))
+            self.labels.append(labels)
             self.deadlines[stream] = (
                 state.tenant, state.dedup_key,
                 pending(state) if episode is not None and episode.is_open else None,
@@ -391,14 +398,7 @@ class _PageRows:
 
     def activity(self, entry: LogEntry, tenant: str, kind: str, subject: str, text: str) -> None:
         self.lines.append(
-            activity.ActivityRow(
-                position=entry.position,
-                tenant=tenant,
-                at=getattr(entry.event, "at", 0),
-                kind=kind,
-                subject=subject,
-                text=text,
-            )
+            (entry.position, tenant, getattr(entry.event, "at", 0), kind, subject, text)
         )
 
     def change(self, entry: LogEntry, ingest_id: str, change: Change) -> None:
@@ -441,15 +441,10 @@ class _PageRows:
         if kind is None:
             return
         detail = self._incident_change(entry, tenant, group_key, at)
-        timeline = incidents.TimelineRow(
-            incident_id=event.incident_id,
-            position=entry.position,
-            at=at,
-            kind=kind,
-            dedup_key=getattr(event, "dedup_key", None),
-            detail=orjson.dumps(detail).decode(),
-        )
-        self.incident_rows.timeline(timeline)
+        self.incident_rows.timeline((
+            event.incident_id, entry.position, at, kind, getattr(event, "dedup_key", None),
+            orjson.dumps(detail).decode(),
+        ))  # fmt: skip
 
     def _incident_change(
         self, entry: LogEntry, tenant: str, group_key: str, at: int
@@ -509,19 +504,25 @@ class _PageRows:
             incident_id=event.incident_id, dedup_key=event.dedup_key,
             status=event.status.value, priority=detail["priority"], at=at,
         )  # fmt: skip
-        stream = str(alert.alert_stream_id(tenant, event.dedup_key))
-        self.joined.append((tenant, event.dedup_key, stream, event.incident_id))
+        self.joined.append((tenant, event.dedup_key, event.incident_id))
         return detail
 
-    def write(self, cursor: Cursor, *, labels_unchanged: Callable[[alerts.AlertRow], bool]) -> None:
+    def write(
+        self, cursor: Cursor, *, labels_unchanged: Callable[[alerts.AlertValues], bool]
+    ) -> None:
         # Alert rows first: incident statements of the same page may point them at incidents.
         # Each table's statements keep their log order; the reads across tables are a
         # change's line reading ``changes`` (both kept in order in ``writes``) and the
         # incidents' recount of their members (see ``incidents.PageWrites``).
-        rows = list(self.alerts.values())
-        alerts.upsert(cursor, rows, labels_unchanged=labels_unchanged)
-        written = {row.stream_id for row in rows if row.incident_id is not None}
-        alerts.set_incidents(cursor, [join for join in self.joined if join[2] not in written])
+        rows = self.alerts
+        alerts.upsert(cursor, rows, labels_unchanged=labels_unchanged, labels=self.labels)
+        if self.joined:
+            written = {(row.tenant, row.dedup_key) for row in rows if row.incident_id is not None}
+            alerts.set_incidents(cursor, [
+                (tenant, key, str(alert.alert_stream_id(tenant, key)), incident)
+                for tenant, key, incident in self.joined
+                if (tenant, key) not in written
+            ])  # fmt: skip
         self.incident_rows.write(cursor)
         activity.add(cursor, self.lines)
         for write in self.writes:
@@ -603,10 +604,10 @@ class _LabelsWritten:
         self._items: OrderedDict[tuple[str, str], tuple[str, int]] = OrderedDict()
         self._capacity = capacity
 
-    def unchanged(self, row: alerts.AlertRow) -> bool:
+    def unchanged(self, row: alerts.AlertValues) -> bool:
         return self._items.get((row.tenant, row.dedup_key)) == (row.labels, row.last_signal_at)
 
-    def written(self, rows: Iterable[alerts.AlertRow]) -> None:
+    def written(self, rows: Iterable[alerts.AlertValues]) -> None:
         for row in rows:
             key = (row.tenant, row.dedup_key)
             self._items[key] = (row.labels, row.last_signal_at)
@@ -619,38 +620,49 @@ class _LabelsWritten:
 
 
 def _alert_row(
-    state: alert.AlertState, factors: tuple[Factor, ...], common: dict[str, Any]
-) -> alerts.AlertRow:
-    """The alert's row as its state shows it (``common``: the columns every row has)."""
+    seen: _AlertSeen, stream_id: str, incident_id: str | None, labels: dict[str, str]
+) -> alerts.AlertValues:
+    """The alert's row as its last state in the page shows it."""
+    state = seen.state
     episode = state.episode
     if episode is None:
         # Only a late or resolve-first signal so far: nothing to show yet but the key.
-        return alerts.AlertRow(
+        return alerts.AlertValues(
+            tenant=state.tenant, dedup_key=state.dedup_key, stream_id=stream_id,
             status="none", priority=None, score=None, factors="[]", severity="info",
             summary="", service="", sources="[]", labels="{}", occurrences=0, episode=0,
-            flapping=0, silenced=0, group_key="", last_signal_at=0,
-            links="[]", details="{}", **common,
+            duplicates=seen.duplicates, flapping=0, silenced=0, group_key="",
+            first_seen_at=seen.first_seen_at, last_signal_at=0,
+            last_change_at=seen.last_change_at, position=seen.position,
+            links="[]", details="{}", incident_id=incident_id,
         )  # fmt: skip
     trigger = state.latest_trigger
-    return alerts.AlertRow(
+    return alerts.AlertValues(
+        tenant=state.tenant,
+        dedup_key=state.dedup_key,
+        stream_id=stream_id,
         status=episode.status.value,
         priority=state.priority.value if state.priority else None,
         score=state.score,
-        factors=_factors_json(factors),
+        factors=_factors_json(seen.factors),
         severity=episode.severity.value,
         summary=episode.summary,
         service=episode.service,
-        sources=orjson.dumps(list(episode.sources)).decode(),
-        labels=orjson.dumps(dict(episode.labels)).decode(),
+        sources=orjson.dumps(episode.sources).decode(),
+        labels=orjson.dumps(labels).decode(),
         occurrences=episode.occurrences,
         episode=episode.number,
+        duplicates=seen.duplicates,
         flapping=int(state.flapping),
         silenced=int(bool(state.silenced_by)),
         group_key=state.group_key,
+        first_seen_at=seen.first_seen_at,
         last_signal_at=episode.last_signal_at,
+        last_change_at=seen.last_change_at,
+        position=seen.position,
         links=_links_json(trigger.links) if trigger else "[]",
         details=trigger.details if trigger else "{}",
-        **common,
+        incident_id=incident_id,
     )
 
 
@@ -669,4 +681,4 @@ def _alert_line(kind: str, folded: FoldedAlert) -> str:
         f"{episode.service or state.dedup_key}: {episode.summary}" if episode else state.dedup_key
     )
     priority = f" [{state.priority.value}]" if state.priority else ""
-    return f"{what} — {kind.replace('_', ' ')}{priority}"
+    return f"{what} — {_SAID[kind]}{priority}"

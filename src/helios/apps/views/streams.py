@@ -41,6 +41,10 @@ class StreamName:
     """The dedup key of an alert, the group key of an incident group."""
 
 
+# The events that name a stream: an alert's first signal, and a trigger naming its group.
+_SIGNALS = (alert.SignalAccepted, alert.SignalIgnored)
+_TRIGGERS = (alert.AlertTriggered, alert.AlertReopened)
+
 STREAMS_KEPT = 10_000
 """Stream names a directory keeps in memory (the most recently used); the others are read
 back from ``stream_directory`` (one indexed row) when they come up again."""
@@ -64,16 +68,21 @@ class StreamDirectory:
 
     def learn(self, entries: Sequence[LogEntry]) -> None:
         """Note the streams a page names (call before looking any of them up)."""
+        known = self._known
         for entry in entries:
-            match entry.event:
-                case alert.SignalAccepted(signal=signal) | alert.SignalIgnored(signal=signal):
+            event = entry.event
+            if isinstance(event, _SIGNALS):
+                if entry.stream_id.int not in known:
+                    signal = event.signal
                     self._note(
                         entry.stream_id, StreamName("alert", signal.tenant, signal.dedup_key)
                     )
-                case alert.AlertTriggered(group_key=group) | alert.AlertReopened(group_key=group):
-                    owner = self.name(entry.stream_id)
-                    if owner is not None and group:
-                        stream = incident.group_stream_id(owner.tenant, group)
+            elif isinstance(event, _TRIGGERS):
+                owner = self.name(entry.stream_id)
+                group = event.group_key
+                if owner is not None and group:
+                    stream = incident.group_stream_id(owner.tenant, group)
+                    if stream.int not in known:
                         self._note(stream, StreamName("group", owner.tenant, group))
 
     def name(self, stream: uuid.UUID) -> StreamName | None:
@@ -160,22 +169,26 @@ class AlertStates:
             StoreUnavailable: the store cannot be reached.
         """
         key = entry.stream_id.int
-        folded = self._items.get(key)
-        if folded is None or folded.version != entry.version - 1:
+        items = self._items
+        folded = items.get(key)
+        if folded is not None and folded.version == entry.version - 1:
+            items.move_to_end(key)
+        else:
             if entry.version == 1:
                 # A stream's first event: nothing before it to read (a burst of new alerts
                 # would otherwise cost one store read each).
                 folded = FoldedAlert(state=alert.initial_state(name.tenant, name.key), version=0)
             else:
                 folded = self._load(entry.stream_id, name, before=entry.version)
-        folded.state = alert.evolve(folded.state, entry.event)
+            items[key] = folded
+            items.move_to_end(key)
+            while len(items) > self._capacity:
+                items.popitem(last=False)
+        event = entry.event
+        folded.state = alert.evolve(folded.state, event)
         folded.version = entry.version
-        if isinstance(entry.event, alert.AlertScored):
-            folded.factors = entry.event.factors
-        self._items[key] = folded
-        self._items.move_to_end(key)
-        while len(self._items) > self._capacity:
-            self._items.popitem(last=False)
+        if isinstance(event, alert.AlertScored):
+            folded.factors = event.factors
         return folded
 
     def latest(self, stream: uuid.UUID, tenant: str, dedup_key: str) -> alert.AlertState:
