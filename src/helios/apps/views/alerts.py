@@ -16,7 +16,6 @@ position of the latest event folded), links (JSON list of ``{"href", "text"}``) 
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Mapping, Sequence
 from typing import Literal, NamedTuple
 
@@ -79,9 +78,9 @@ PRIORITIES: tuple[Priority, ...] = ("P1", "P2", "P3", "P4", "P5")
 OPEN_STATUSES: tuple[Status, ...] = ("triggered", "acknowledged")
 
 
-@attrs.frozen(kw_only=True)
-class AlertRow:
-    """One row of ``alerts``, as stored (JSON columns as text)."""
+class AlertRow(NamedTuple):
+    """One row of ``alerts``, as stored (JSON columns as text), its columns in the table's
+    order: the projector binds one to its statements as it is (a tuple made in one call)."""
 
     tenant: str
     dedup_key: str
@@ -112,44 +111,10 @@ class AlertRow:
     joined an incident in the same page as its row)."""
 
 
-class AlertValues(NamedTuple):
-    """One row of ``alerts`` as the projector writes it: ``AlertRow``'s columns, in its order,
-    as a tuple bound to the statement as it is (made in one call, where an ``AlertRow`` sets
-    each of its 25 fields)."""
-
-    tenant: str
-    dedup_key: str
-    stream_id: str
-    status: Status
-    priority: Priority | None
-    score: int | None
-    factors: str
-    severity: str
-    summary: str
-    service: str
-    sources: str
-    labels: str
-    occurrences: int
-    episode: int
-    duplicates: int
-    flapping: int
-    silenced: int
-    group_key: str
-    first_seen_at: int
-    last_signal_at: int
-    last_change_at: int | None
-    position: int
-    links: str
-    details: str
-    incident_id: str | None
-
-
-COLUMNS = tuple(field.name for field in attrs.fields(AlertRow))
-assert AlertValues._fields == COLUMNS
+COLUMNS: tuple[str, ...] = AlertRow._fields
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM alerts"
 _WRITTEN = tuple(name for name in COLUMNS if name != "incident_id")
 _JOINED = (*_WRITTEN, "incident_id")
-_values = operator.attrgetter(*_JOINED)  # a row's values, in one call (C, not a loop)
 
 
 def _upsert(columns: tuple[str, ...], also: str = "") -> str:
@@ -189,9 +154,9 @@ def _row(values: Row) -> AlertRow:
 
 def upsert(
     cursor: Cursor,
-    rows: Sequence[AlertRow] | Sequence[AlertValues],
+    rows: Sequence[AlertRow],
     *,
-    labels_unchanged: Callable[[AlertValues], bool] = lambda row: False,
+    labels_unchanged: Callable[[AlertRow], bool] = lambda row: False,
     labels: Sequence[Mapping[str, str]] | None = None,
 ) -> None:
     """Write the rows of one page (``duplicates`` adds to the stored count; ``incident_id``
@@ -205,12 +170,11 @@ def upsert(
     """
     if not rows:
         return
-    values = [row if isinstance(row, AlertValues) else AlertValues(*_values(row)) for row in rows]
-    plain = [row[:-1] for row in values if row.incident_id is None]
+    plain = [row[:-1] for row in rows if row.incident_id is None]
     if plain:
         cursor.executemany(_UPSERT, plain)
-    if len(plain) < len(values):
-        cursor.executemany(_UPSERT_JOINED, [row for row in values if row.incident_id is not None])
+    if len(plain) < len(rows):
+        cursor.executemany(_UPSERT_JOINED, [row for row in rows if row.incident_id is not None])
     given: Sequence[Mapping[str, str] | None] = [None] * len(rows) if labels is None else labels
     alert_labels.replace(
         cursor,
@@ -221,7 +185,7 @@ def upsert(
                 row.last_signal_at,
                 orjson.loads(row.labels) if mapping is None else mapping,
             )
-            for row, mapping in zip(values, given, strict=True)
+            for row, mapping in zip(rows, given, strict=True)
             if not labels_unchanged(row)
         ],
     )

@@ -322,7 +322,7 @@ class _PageRows:
     """What one page changes, collapsed so each alert row is written once per page."""
 
     def __init__(self) -> None:
-        self.alerts: list[alerts.AlertValues] = []
+        self.alerts: list[alerts.AlertRow] = []
         self.labels: list[dict[str, str]] = []
         """Each alert row's labels, as a mapping (its JSON is written from it)."""
         self.writes: list[Callable[[Cursor], None]] = []
@@ -507,9 +507,7 @@ class _PageRows:
         self.joined.append((tenant, event.dedup_key, event.incident_id))
         return detail
 
-    def write(
-        self, cursor: Cursor, *, labels_unchanged: Callable[[alerts.AlertValues], bool]
-    ) -> None:
+    def write(self, cursor: Cursor, *, labels_unchanged: Callable[[alerts.AlertRow], bool]) -> None:
         # Alert rows first: incident statements of the same page may point them at incidents.
         # Each table's statements keep their log order; the reads across tables are a
         # change's line reading ``changes`` (both kept in order in ``writes``) and the
@@ -604,10 +602,10 @@ class _LabelsWritten:
         self._items: OrderedDict[tuple[str, str], tuple[str, int]] = OrderedDict()
         self._capacity = capacity
 
-    def unchanged(self, row: alerts.AlertValues) -> bool:
+    def unchanged(self, row: alerts.AlertRow) -> bool:
         return self._items.get((row.tenant, row.dedup_key)) == (row.labels, row.last_signal_at)
 
-    def written(self, rows: Iterable[alerts.AlertValues]) -> None:
+    def written(self, rows: Iterable[alerts.AlertRow]) -> None:
         for row in rows:
             key = (row.tenant, row.dedup_key)
             self._items[key] = (row.labels, row.last_signal_at)
@@ -621,13 +619,13 @@ class _LabelsWritten:
 
 def _alert_row(
     seen: _AlertSeen, stream_id: str, incident_id: str | None, labels: dict[str, str]
-) -> alerts.AlertValues:
+) -> alerts.AlertRow:
     """The alert's row as its last state in the page shows it."""
     state = seen.state
     episode = state.episode
     if episode is None:
         # Only a late or resolve-first signal so far: nothing to show yet but the key.
-        return alerts.AlertValues(
+        return alerts.AlertRow(
             tenant=state.tenant, dedup_key=state.dedup_key, stream_id=stream_id,
             status="none", priority=None, score=None, factors="[]", severity="info",
             summary="", service="", sources="[]", labels="{}", occurrences=0, episode=0,
@@ -637,7 +635,7 @@ def _alert_row(
             links="[]", details="{}", incident_id=incident_id,
         )  # fmt: skip
     trigger = state.latest_trigger
-    return alerts.AlertValues(
+    return alerts.AlertRow(
         tenant=state.tenant,
         dedup_key=state.dedup_key,
         stream_id=stream_id,
