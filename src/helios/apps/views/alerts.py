@@ -149,7 +149,8 @@ _UPSERT_JOINED = _upsert(_JOINED, ", incident_id = excluded.incident_id")
 
 
 def _row(values: Row) -> AlertRow:
-    return AlertRow(**dict(zip(COLUMNS, values, strict=True)))
+    # As read, in one call; a row of another width is refused (TypeError), as before.
+    return AlertRow._make(values)
 
 
 def upsert(
