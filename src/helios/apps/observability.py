@@ -12,13 +12,15 @@ on them.
 
 from __future__ import annotations
 
+import asyncio
 import bisect
+import contextlib
 import json
 import logging
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Protocol
 
 import orjson
@@ -27,16 +29,78 @@ import structlog
 LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
+LOG_WRITE_WINDOW_S = 0.05
+"""How long a line logged on a batching event loop may wait for the lines after it."""
+
+
 class _CurrentStderr:
     """Whatever ``sys.stderr`` is when a line is written, not when logging was configured: a
     process (or a test run) that swaps stderr after configuring must not leave every logger
-    writing to a closed file."""
+    writing to a closed file.
+
+    Inside ``log_writes_batched`` the lines logged on that event loop's thread wait up to
+    ``window_s`` and are written together (one ``write`` for every request answered meanwhile,
+    rather than one each); a line of any other thread writes what is waiting first, so each
+    thread's lines keep their order."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._window_s = LOG_WRITE_WINDOW_S
+        self._waiting: list[str] = []
 
     def write(self, text: str) -> int:
-        return sys.stderr.write(text)
+        with self._lock:
+            if self._loop is not None and asyncio._get_running_loop() is self._loop:
+                self._waiting.append(text)
+                if len(self._waiting) == 1:
+                    self._loop.call_later(self._window_s, self.write_waiting)
+                return len(text)
+            self._write_waiting()
+            return sys.stderr.write(text)
 
     def flush(self) -> None:
+        if not self._waiting:
+            sys.stderr.flush()
+
+    def write_waiting(self) -> None:
+        """Write the lines waiting, now."""
+        with self._lock:
+            self._write_waiting()
         sys.stderr.flush()
+
+    def _write_waiting(self) -> None:
+        if self._waiting:
+            lines, self._waiting = self._waiting, []
+            sys.stderr.write("".join(lines))
+
+    @contextlib.contextmanager
+    def batched(self, window_s: float) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if self._loop is not None:
+                raise RuntimeError("log writes are already batched on another event loop")
+            self._loop, self._window_s = loop, window_s
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._loop = None
+            self.write_waiting()
+
+
+_STDERR = _CurrentStderr()
+
+
+def log_writes_batched(
+    window_s: float = LOG_WRITE_WINDOW_S,
+) -> contextlib.AbstractContextManager[None]:
+    """While open, the log lines of the running event loop's thread wait at most ``window_s``
+    and are written together, rather than with one ``write`` each: a process answering
+    requests logs a line per request, and under load the system calls were about 6 % of the
+    API's main thread. Closing writes what waits; other threads write as before (after what
+    waits). A ``kill -9`` loses at most the last ``window_s`` of the loop's lines."""
+    return _STDERR.batched(window_s)
 
 
 def _json_line(event: Mapping[str, object], **_: object) -> str:
@@ -68,7 +132,7 @@ def configure_logging(*, log_format: str = "json", level: str = "info") -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
         ),
-        logger_factory=structlog.WriteLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
+        logger_factory=structlog.WriteLoggerFactory(file=_STDERR),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
 

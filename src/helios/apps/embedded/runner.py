@@ -8,7 +8,7 @@ import asyncio
 import importlib
 import os
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 import structlog
@@ -18,6 +18,7 @@ from helios.apps.application.provisioning import Provisioning
 from helios.apps.composition import Services, key_file, open_services
 from helios.apps.embedded.heap import freeze_start_up_heap
 from helios.apps.embedded.supervisor import watch_parent
+from helios.apps.observability import log_writes_batched
 from helios.apps.settings import Settings
 from helios.apps.workers.analytics import run_analytics
 from helios.apps.workers.followers import Appended
@@ -33,6 +34,9 @@ from helios.apps.workers.runtime import (
 from helios.domain.values import Envelope
 from helios.ports.http import HttpFetcher
 from helios.ports.mailer import Mailer
+
+if TYPE_CHECKING:
+    from helios.apps.http.config import ApiConfig
 
 _log = structlog.get_logger(__name__)
 
@@ -120,17 +124,23 @@ async def serve_api(services: Services, stop: asyncio.Event, *, freeze_heap: boo
     """
     factory = load_api_factory()
     from helios.apps.http.config import ApiConfig
-    from helios.apps.http.server import granian_server, server_config
 
     api = ApiConfig.from_env()
     app = factory(services, config=api)
     if freeze_heap:
         frozen = freeze_start_up_heap()
         _log.info("up.heap_frozen", objects=frozen)
+    # An access line a request: written together, a window of them at a time.
+    with log_writes_batched():
+        await _serve(app, services.settings, stop, api)
+
+
+async def _serve(app: Any, settings: Settings, stop: asyncio.Event, api: ApiConfig) -> None:
+    """Serve ``app`` on the server ``api`` names until ``stop`` is set."""
+    from helios.apps.http.server import granian_server, server_config
+
     if api.server == "granian":
-        granian = granian_server(
-            app, host=services.settings.http_host, port=services.settings.http_port, api=api
-        )
+        granian = granian_server(app, host=settings.http_host, port=settings.http_port, api=api)
         serving = asyncio.create_task(granian.serve())
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait([serving, stopping], return_when=asyncio.FIRST_COMPLETED)
@@ -139,11 +149,7 @@ async def serve_api(services: Services, stop: asyncio.Event, *, freeze_heap: boo
         await serving
         return
     config = server_config(
-        app,
-        host=services.settings.http_host,
-        port=services.settings.http_port,
-        api=api,
-        log_level="warning",
+        app, host=settings.http_host, port=settings.http_port, api=api, log_level="warning"
     )
     server = _Server(config)
     serving = asyncio.create_task(server.serve())
