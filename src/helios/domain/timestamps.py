@@ -121,9 +121,16 @@ def parse_by_pattern(text: str, *, offset_required: bool = False) -> Millis:
 def format_rfc3339(at: Millis) -> str:
     """UTC milliseconds to ``YYYY-MM-DDTHH:MM:SS.mmmZ``."""
     seconds, millis = divmod(at, 1000)
+    return f"{_second_text(seconds)}.{millis:03d}Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _second_text(seconds: int) -> str:
+    """``YYYY-MM-DDTHH:MM:SS`` of a UTC second. Remembered: the times of one listing or one
+    batch fall in a few seconds, and the calendar arithmetic was most of a formatting."""
     moment = _EPOCH + _dt.timedelta(seconds=seconds)
     # Not strftime: glibc's %Y does not zero-pad years before 1000, which RFC 3339 requires.
     return (
         f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
-        f"T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}.{millis:03d}Z"
+        f"T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
     )

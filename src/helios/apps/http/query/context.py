@@ -4,7 +4,6 @@ HTTP conventions shared by the endpoints (times, cursors, ETags, documented erro
 from __future__ import annotations
 
 import base64
-import datetime
 import hashlib
 import threading
 from collections.abc import Callable
@@ -37,7 +36,7 @@ from helios.apps.http.errors import (
 from helios.apps.http.query.documents import Problem
 from helios.domain.access import Role
 from helios.domain.normalize import FieldError
-from helios.domain.timestamps import TimestampError, parse_rfc3339
+from helios.domain.timestamps import TimestampError, format_rfc3339, parse_rfc3339
 from helios.domain.values import Millis
 from helios.ports.event_store import StoreUnavailable
 from helios.ports.read_models import ReadModels
@@ -121,8 +120,7 @@ def current_caller(request: Request[Any, Any, Any]) -> Caller:
 def rfc3339(ms: Millis | None) -> str | None:
     if ms is None or ms <= 0:
         return None
-    moment = datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return format_rfc3339(ms)
 
 
 def rfc3339_required(ms: Millis) -> str:
