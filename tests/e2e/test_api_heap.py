@@ -14,7 +14,7 @@ import pytest
 from threaded import free_port
 
 from helios.apps.composition import open_services
-from helios.apps.embedded.heap import freeze_start_up_heap
+from helios.apps.embedded.heap import API_YOUNG_COLLECTION, freeze_start_up_heap
 from helios.apps.embedded.runner import CHILD_ROLES
 from helios.apps.settings import Settings
 
@@ -26,10 +26,13 @@ def anyio_backend() -> str:
 
 @pytest.fixture(autouse=True)
 def unfrozen() -> Iterator[None]:
-    """Each test starts and leaves the test process with nothing frozen."""
+    """Each test starts and leaves the test process with nothing frozen, and the collector's
+    thresholds as they were."""
+    thresholds = gc.get_threshold()
     gc.unfreeze()
     yield
     gc.unfreeze()
+    gc.set_threshold(*thresholds)
 
 
 def walked(thing: object) -> bool:
@@ -67,6 +70,7 @@ async def test_the_api_process_serves_with_its_start_up_heap_frozen(tmp_path: Pa
                     pytest.fail("the API did not answer /healthz")
             assert gc.get_freeze_count() > 0
             assert not walked(services)
+            assert gc.get_threshold()[0] == API_YOUNG_COLLECTION
         finally:
             stop.set()
             await serving

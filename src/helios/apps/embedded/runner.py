@@ -5,6 +5,7 @@ in a process of its own under a supervisor (``CHILD_ROLES``, ``run_child``)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import os
 from collections.abc import Awaitable, Callable, Sequence
@@ -16,7 +17,7 @@ import structlog
 from helios.apps.application.ingest import IngestReport
 from helios.apps.application.provisioning import Provisioning
 from helios.apps.composition import Services, key_file, open_services
-from helios.apps.embedded.heap import freeze_start_up_heap
+from helios.apps.embedded.heap import collect_young_less_often, freeze_start_up_heap
 from helios.apps.embedded.supervisor import watch_parent
 from helios.apps.observability import log_writes_batched
 from helios.apps.settings import Settings
@@ -117,7 +118,8 @@ async def access(services: Services, tenant_id: str) -> tuple[dict[str, str], bo
 async def serve_api(services: Services, stop: asyncio.Event, *, freeze_heap: bool = False) -> None:
     """Serve ``create_app(services)`` with granian (or uvicorn, as ``HELIOS_API_SERVER``
     says) until ``stop`` is set. With ``freeze_heap`` (a process of its own), what start-up
-    made is frozen before the first request (``heap.freeze_start_up_heap``).
+    made is frozen before the first request (``heap.freeze_start_up_heap``) and young
+    collections run less often (``heap.collect_young_less_often``).
 
     Raises:
         ApiMissing: the API is not available.
@@ -129,7 +131,8 @@ async def serve_api(services: Services, stop: asyncio.Event, *, freeze_heap: boo
     app = factory(services, config=api)
     if freeze_heap:
         frozen = freeze_start_up_heap()
-        _log.info("up.heap_frozen", objects=frozen)
+        collect_young_less_often()
+        _log.info("up.heap_frozen", objects=frozen, young_collection=gc.get_threshold()[0])
     # An access line a request: written together, a window of them at a time.
     with log_writes_batched():
         await _serve(app, services.settings, stop, api)
