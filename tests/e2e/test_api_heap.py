@@ -14,7 +14,7 @@ import pytest
 from threaded import free_port
 
 from helios.apps.composition import open_services
-from helios.apps.embedded.heap import API_YOUNG_COLLECTION, freeze_start_up_heap
+from helios.apps.embedded.heap import YOUNG_COLLECTION, freeze_start_up_heap
 from helios.apps.embedded.runner import CHILD_ROLES
 from helios.apps.settings import Settings
 
@@ -70,7 +70,7 @@ async def test_the_api_process_serves_with_its_start_up_heap_frozen(tmp_path: Pa
                     pytest.fail("the API did not answer /healthz")
             assert gc.get_freeze_count() > 0
             assert not walked(services)
-            assert gc.get_threshold()[0] == API_YOUNG_COLLECTION
+            assert gc.get_threshold()[0] == YOUNG_COLLECTION
         finally:
             stop.set()
             await serving
@@ -91,6 +91,7 @@ async def test_the_worker_process_runs_with_its_start_up_heap_frozen(tmp_path: P
             else:
                 pytest.fail("the worker did not freeze its start-up heap")
             assert not walked(services)
+            assert gc.get_threshold()[0] == YOUNG_COLLECTION
         finally:
             stop.set()
             await running

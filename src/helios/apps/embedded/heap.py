@@ -27,16 +27,19 @@ def freeze_start_up_heap() -> int:
     return gc.get_freeze_count()
 
 
-API_YOUNG_COLLECTION = 20_000
-"""Allocations (net, of containers) between two young collections in the API process, against
-CPython's 700: each request of 10 alerts makes a few thousand, so at 700 the collector ran
-several times a request. Under wrk (10 alerts a request, ``bench/accept_cpu.py``, eight
-rounds each, alternated) the API accepted 28,300-30,200 alerts/s against 26,600-29,300, and
-spent 30-33 µs of CPU per accepted alert against 34-35 (the last four rounds of each); the garbage a young collection finds
-waits a little longer (a few MB at most)."""
+YOUNG_COLLECTION = 20_000
+"""Allocations (net, of containers) between two young collections in the API and worker
+processes, against CPython's 700: each request of 10 alerts makes a few thousand, so at 700
+the collector ran several times a request (and a batch of decisions, many times an alert).
+Under wrk (10 alerts a request, ``bench/accept_cpu.py``, eight rounds each, alternated) the
+API accepted 28,300-30,200 alerts/s against 26,600-29,300, and spent 30-33 µs of CPU per
+accepted alert against 34-35 (the last four rounds of each). In ``bench/visible.py`` (three
+runs each, alternated) 10,000 new alerts were listed after 1.99-2.14 s against 2.02-2.26 s,
+for 2.10-2.37 s of CPU against 2.17-2.50. The garbage a young collection finds waits a
+little longer (a few MB at most)."""
 
 
-def collect_young_less_often(allocations: int = API_YOUNG_COLLECTION) -> None:
+def collect_young_less_often(allocations: int = YOUNG_COLLECTION) -> None:
     """Run the young generation's collection every ``allocations`` net container
     allocations; the older generations keep their thresholds (relative to it)."""
     _, middle, old = gc.get_threshold()

@@ -199,7 +199,13 @@ async def run_everything(
     worker = ingest_worker(services, on_committed=committed, fetcher=fetcher)
     if freeze_heap:
         frozen = freeze_start_up_heap()
-        _log.info("up.heap_frozen", role="worker", objects=frozen)
+        collect_young_less_often()
+        _log.info(
+            "up.heap_frozen",
+            role="worker",
+            objects=frozen,
+            young_collection=gc.get_threshold()[0],
+        )
     jobs: list[Awaitable[object]] = [
         worker.run(stop),
         run_followers(services, stop, mailer=mailer, appended=appended, projector=projector),
