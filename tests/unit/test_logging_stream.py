@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import sys
+from typing import Any
 
 import pytest
 import structlog
@@ -46,6 +47,13 @@ def test_a_log_line_is_json_whatever_values_it_carries(monkeypatch: pytest.Monke
     assert keys["thing"] == str(object)
 
 
+def _logging_to(monkeypatch: pytest.MonkeyPatch, stream: io.StringIO) -> Any:
+    """JSON log lines to ``stream`` as stderr; a logger writing them."""
+    monkeypatch.setattr(sys, "stderr", stream)
+    configure_logging(log_format="json", level="info")
+    return structlog.get_logger("helios.test")
+
+
 class _CountedWrites(io.StringIO):
     def __init__(self) -> None:
         super().__init__()
@@ -64,9 +72,7 @@ def test_lines_logged_on_a_batching_loop_are_written_together_within_the_window(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     out = _CountedWrites()
-    monkeypatch.setattr(sys, "stderr", out)
-    configure_logging(log_format="json", level="info")
-    log = structlog.get_logger("helios.test")
+    log = _logging_to(monkeypatch, out)
 
     async def answer_requests() -> tuple[list[str], list[str]]:
         with log_writes_batched(window_s=0.05):
@@ -90,9 +96,7 @@ def test_a_line_of_another_thread_writes_the_waiting_lines_first(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     out = io.StringIO()
-    monkeypatch.setattr(sys, "stderr", out)
-    configure_logging(log_format="json", level="info")
-    log = structlog.get_logger("helios.test")
+    log = _logging_to(monkeypatch, out)
 
     async def loop_then_thread() -> list[str]:
         with log_writes_batched(window_s=60.0):
@@ -104,8 +108,7 @@ def test_a_line_of_another_thread_writes_the_waiting_lines_first(
 
 
 def test_only_one_loop_batches_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sys, "stderr", io.StringIO())
-    configure_logging(log_format="json", level="info")
+    _logging_to(monkeypatch, io.StringIO())
 
     async def nested() -> None:
         with log_writes_batched(), log_writes_batched():
