@@ -44,3 +44,11 @@ def collect_young_less_often(allocations: int = YOUNG_COLLECTION) -> None:
     allocations; the older generations keep their thresholds (relative to it)."""
     _, middle, old = gc.get_threshold()
     gc.set_threshold(allocations, middle, old)
+
+
+def settle_long_lived_heap() -> dict[str, int]:
+    """What a child of ``helios up`` does once it is built, before it serves: freeze the
+    start-up heap, then collect the young generation less often. Returns both, for the log."""
+    frozen = freeze_start_up_heap()
+    collect_young_less_often()
+    return {"objects": frozen, "young_collection": gc.get_threshold()[0]}

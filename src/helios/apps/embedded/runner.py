@@ -5,7 +5,6 @@ in a process of its own under a supervisor (``CHILD_ROLES``, ``run_child``)."""
 from __future__ import annotations
 
 import asyncio
-import gc
 import importlib
 import os
 from collections.abc import Awaitable, Callable, Sequence
@@ -17,7 +16,7 @@ import structlog
 from helios.apps.application.ingest import IngestReport
 from helios.apps.application.provisioning import Provisioning
 from helios.apps.composition import Services, key_file, open_services
-from helios.apps.embedded.heap import collect_young_less_often, freeze_start_up_heap
+from helios.apps.embedded.heap import settle_long_lived_heap
 from helios.apps.embedded.supervisor import watch_parent
 from helios.apps.observability import log_writes_batched
 from helios.apps.settings import Settings
@@ -118,8 +117,8 @@ async def access(services: Services, tenant_id: str) -> tuple[dict[str, str], bo
 async def serve_api(services: Services, stop: asyncio.Event, *, freeze_heap: bool = False) -> None:
     """Serve ``create_app(services)`` with granian (or uvicorn, as ``HELIOS_API_SERVER``
     says) until ``stop`` is set. With ``freeze_heap`` (a process of its own), what start-up
-    made is frozen before the first request (``heap.freeze_start_up_heap``) and young
-    collections run less often (``heap.collect_young_less_often``).
+    made is frozen before the first request and young collections
+    run less often (``heap.settle_long_lived_heap``).
 
     Raises:
         ApiMissing: the API is not available.
@@ -130,9 +129,7 @@ async def serve_api(services: Services, stop: asyncio.Event, *, freeze_heap: boo
     api = ApiConfig.from_env()
     app = factory(services, config=api)
     if freeze_heap:
-        frozen = freeze_start_up_heap()
-        collect_young_less_often()
-        _log.info("up.heap_frozen", objects=frozen, young_collection=gc.get_threshold()[0])
+        _log.info("up.heap_frozen", **settle_long_lived_heap())
     # An access line a request: written together, a window of them at a time.
     with log_writes_batched():
         await _serve(app, services.settings, stop, api)
@@ -188,7 +185,7 @@ async def run_everything(
     """API (optional), ingest worker, followers (the projector too unless told it runs
     elsewhere), scheduler and analytics until ``stop`` is set. The worker's commits wake the
     followers (rather than their next poll). With ``freeze_heap`` (a process of its own), what
-    start-up made is frozen once the worker is built (``heap.freeze_start_up_heap``)."""
+    start-up made is frozen once the worker is built (``heap.settle_long_lived_heap``)."""
     appended = Appended()
 
     def committed(envelopes: Sequence[Envelope], report: IngestReport) -> None:
@@ -198,14 +195,7 @@ async def run_everything(
 
     worker = ingest_worker(services, on_committed=committed, fetcher=fetcher)
     if freeze_heap:
-        frozen = freeze_start_up_heap()
-        collect_young_less_often()
-        _log.info(
-            "up.heap_frozen",
-            role="worker",
-            objects=frozen,
-            young_collection=gc.get_threshold()[0],
-        )
+        _log.info("up.heap_frozen", role="worker", **settle_long_lived_heap())
     jobs: list[Awaitable[object]] = [
         worker.run(stop),
         run_followers(services, stop, mailer=mailer, appended=appended, projector=projector),
