@@ -15,6 +15,12 @@ Beside each child's CPU, the time its threads spent runnable but waiting for a c
 the p50/p99 of the time the API itself took per accepted request (``duration_ms`` of its
 access log lines), against wrk's: the rest is the server's queue, the network and wrk.
 
+``--worker`` sets what the worker child does while wrk runs: ``running`` (as shipped, at
+``HELIOS_UP_WORKER_NICENESS``), ``stopped`` (SIGSTOP for the length of the load, SIGCONT after:
+the API's intake with both cores to itself and wrk, what the worker's share costs it) or
+``idle`` (every thread of the worker moved to ``SCHED_IDLE``: it runs only on a core nothing
+else wants). ``--worker running,stopped`` alternates them, round after round.
+
 With ``--profile FILE``, ``py-spy`` (beside this Python, or on the PATH) samples the API child
 for the length of the load and writes its stacks, collapsed (one line a stack, its count
 last), to ``FILE``, one thread per stack root. Sampling costs the child some CPU of its own.
@@ -23,13 +29,16 @@ last), to ``FILE``, one thread per stack root. Sampling costs the child some CPU
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -89,7 +98,27 @@ def answered_ms(log: Path) -> tuple[float, float]:
     ]
 
 
-def one_round(args: argparse.Namespace) -> str:
+WORKER_MODES = ("running", "stopped", "idle")
+
+
+@contextlib.contextmanager
+def worker_as(mode: str, pid: int) -> Iterator[None]:
+    """The worker child ``pid`` stopped, idle-scheduled or left running, for the block."""
+    if mode == "stopped":
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        return
+    if mode == "idle":
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(ProcessLookupError):  # a thread that ended meanwhile
+                os.sched_setscheduler(int(task.name), os.SCHED_IDLE, os.sched_param(0))
+    yield
+
+
+def one_round(args: argparse.Namespace, worker: str = "running") -> str:
     starts_at = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     with (
         peer.running("Helios", starts_at) as server,
@@ -108,13 +137,14 @@ def one_round(args: argparse.Namespace) -> str:
                  "--output", args.profile],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
-        result = peer.wrk_load(
-            server,
-            Path(tmp),
-            per_request=args.per_request,
-            repeated=args.repeated,
-            seconds=args.duration,
-        )
+        with worker_as(worker, children["worker"]):
+            result = peer.wrk_load(
+                server,
+                Path(tmp),
+                per_request=args.per_request,
+                repeated=args.repeated,
+                seconds=args.duration,
+            )
         after = {role: cpu_s(pid) for role, pid in children.items()}
         waited = {role: waited_s(pid) - waited_before[role] for role, pid in children.items()}
         if sampler is not None:
@@ -143,6 +173,12 @@ def main() -> None:
     parser.add_argument("--repeated", action="store_true", help="the same alert every time")
     parser.add_argument("--profile", metavar="FILE", help="py-spy's collapsed stacks of the API")
     parser.add_argument(
+        "--worker",
+        default="running",
+        metavar="MODE[,MODE...]",
+        help=f"the worker child during the load, alternated per round: {', '.join(WORKER_MODES)}",
+    )
+    parser.add_argument(
         "--helios-setting",
         action="append",
         default=[],
@@ -155,8 +191,14 @@ def main() -> None:
         if not name.startswith("HELIOS_") or not _:
             parser.error(f"--helios-setting {setting!r}: expected HELIOS_NAME=VALUE")
         peer.HELIOS_SETTINGS[name] = value
+    modes = args.worker.split(",")
+    for mode in modes:
+        if mode not in WORKER_MODES:
+            parser.error(f"--worker {mode!r}: expected one of {', '.join(WORKER_MODES)}")
     for n in range(args.rounds):
-        print(f"round {n + 1}: {one_round(args)}", flush=True)
+        for mode in modes:
+            label = f" worker {mode}" if len(modes) > 1 or mode != "running" else ""
+            print(f"round {n + 1}{label}: {one_round(args, mode)}", flush=True)
 
 
 if __name__ == "__main__":
