@@ -33,6 +33,9 @@
 | HELIOS_WORKER_VISIBILITY_S | 60 | visibility of received messages (extended for slow batches) |
 | HELIOS_UP_WORKER_NICENESS | 19 | how much lower ``helios up``'s worker child's CPU priority is |
 |  |  | than the API child's, 0 to 19 (see ``embedded.runner.lower_cpu_priority``) |
+| HELIOS_UP_API_CPUS | one | the CPUs ``helios up``'s API child keeps to: ``one`` (the first |
+|  |  | of those it may run on, when there are two or more), ``any`` (the scheduler decides) or |
+|  |  | a list such as ``0,2-3`` (see ``embedded.cpus``) |
 | HELIOS_UP_PROJECTOR_CHILD | false | ``true``: ``helios up`` runs the projector in a child |
 |  |  | process of its own, beside the worker's: a burst is listed sooner on two cores, for one |
 |  |  | more process's memory (docs/operations.md) |
@@ -93,6 +96,8 @@ from pathlib import Path
 
 import attrs
 
+from helios.apps.embedded import cpus
+
 DEFAULT_QUEUE_MIN_FREE_MB = 32
 """Room the embedded queue leaves on its disk: headroom for the worker's writes to the store
 (usually on the same disk) and for SQLite's own journal (no guarantee for any backlog)."""
@@ -129,6 +134,7 @@ class Settings:
     worker_wait_s: float = 5.0
     worker_visibility_s: int = 60
     up_worker_niceness: int = 19
+    up_api_cpus: str = "one"
     up_projector_child: bool = False
     project_from_log: bool = False
     snapshot_every: int = 100
@@ -263,6 +269,7 @@ class Settings:
             worker_wait_s=_float(values, "HELIOS_WORKER_WAIT_S", 5.0),
             worker_visibility_s=max(5, _int(values, "HELIOS_WORKER_VISIBILITY_S", 60)),
             up_worker_niceness=min(19, max(0, _int(values, "HELIOS_UP_WORKER_NICENESS", 19))),
+            up_api_cpus=_api_cpus(values),
             up_projector_child=_flag(values, "HELIOS_UP_PROJECTOR_CHILD"),
             project_from_log=_flag(values, "HELIOS_PROJECT_FROM_LOG"),
             snapshot_every=max(0, _int(values, "HELIOS_SNAPSHOT_EVERY", 100)),
@@ -323,6 +330,19 @@ def _sqs_fifo(values: Mapping[str, str], queue: str) -> bool:
             "feature; the embedded queue is served by one worker process)"
         )
     return fifo
+
+
+def _api_cpus(values: Mapping[str, str]) -> str:
+    """``HELIOS_UP_API_CPUS``: ``one`` when unset.
+
+    Raises:
+        InvalidSetting: neither ``one``, ``any`` nor a CPU list.
+    """
+    raw = values.get("HELIOS_UP_API_CPUS", "").strip().lower() or cpus.ONE
+    try:
+        return cpus.check_setting("HELIOS_UP_API_CPUS", raw)
+    except ValueError as error:
+        raise InvalidSetting(str(error)) from None
 
 
 def _int(values: Mapping[str, str], name: str, default: int) -> int:

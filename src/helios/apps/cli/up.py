@@ -18,6 +18,7 @@ from rich.console import Console
 
 from helios.apps.composition import open_services
 from helios.apps.embedded.child import command as child_command
+from helios.apps.embedded.cpus import planned_api_cpus
 from helios.apps.embedded.runner import (
     ACCESS_FILE,
     CHILD_ROLES,
@@ -33,7 +34,7 @@ from helios.apps.embedded.runner import (
 )
 from helios.apps.embedded.supervisor import Child, spec
 from helios.apps.observability import configure_logging
-from helios.apps.settings import Settings
+from helios.apps.settings import InvalidSetting, Settings
 from helios.apps.workers.runtime import stop_on_signals
 
 INGEST_PATH = "/v1/ingest/alertmanager"
@@ -107,6 +108,11 @@ def _up(args: argparse.Namespace) -> int:
             "stop what listens there, or choose another with --port or HELIOS_HTTP_PORT."
         )
         return 2
+    if api_wanted(args) and not args.one_process:
+        try:
+            planned_api_cpus(settings.up_api_cpus)
+        except ValueError as error:  # said now, rather than by a child restarted in a loop
+            raise InvalidSetting(str(error)) from None
 
     async def main() -> bool:
         stop = asyncio.Event()

@@ -16,6 +16,7 @@ import structlog
 from helios.apps.application.ingest import IngestReport
 from helios.apps.application.provisioning import Provisioning
 from helios.apps.composition import Services, key_file, open_services
+from helios.apps.embedded.cpus import keep_api_to_cpus
 from helios.apps.embedded.heap import settle_long_lived_heap
 from helios.apps.embedded.supervisor import watch_parent
 from helios.apps.observability import log_writes_batched
@@ -314,13 +315,16 @@ async def run_child(settings: Settings, role: str, *, supervisor: int) -> None:
         # commits to its own intake file, so what held its answers up under load was the
         # wait for a core the worker had (docs/operations.md).
         lower_cpu_priority(settings.up_worker_niceness)
+    # Before any thread of the API starts: the threads it starts later keep to the same CPUs.
+    kept_to = keep_api_to_cpus(settings.up_api_cpus) if role == "api" else None
     stop = asyncio.Event()
     stop_on_signals(stop)
     watcher = asyncio.create_task(watch_parent(stop, supervisor))
     try:
         async with open_services(settings) as services:
             loop = type(asyncio.get_running_loop()).__module__.partition(".")[0]
-            _log.info("up.child_started", role=role, loop=loop)
+            cpus = sorted(kept_to) if kept_to is not None else "any"
+            _log.info("up.child_started", role=role, loop=loop, cpus=cpus)
             await serve(services, stop)
     finally:
         stop.set()
