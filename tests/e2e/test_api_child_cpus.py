@@ -67,15 +67,15 @@ def _api_child(tmp_path: Path, **settings: str) -> tuple[dict[int, frozenset[int
     return threads, [e for e in events if e.get("event") == "up.child_started"]
 
 
-def test_by_default_every_thread_of_the_api_runs_on_the_first_cpu_it_may_use(
-    tmp_path: Path,
-) -> None:
+def test_by_default_every_thread_of_the_api_runs_on_one_cpu_it_may_use(tmp_path: Path) -> None:
     threads, started = _api_child(tmp_path)
     # granian's threads and the intake's commit thread as well as the event loop's
     assert len(threads) > 2
     if len(ALLOWED) >= 2:
-        assert set(threads.values()) == {frozenset({min(ALLOWED)})}
-        assert started[0]["cpus"] == [min(ALLOWED)]
+        (kept,) = set(threads.values())
+        assert len(kept) == 1
+        assert kept <= ALLOWED
+        assert started[0]["cpus"] == sorted(kept)
     else:  # one CPU: nothing to choose
         assert set(threads.values()) == {ALLOWED}
         assert started[0]["cpus"] == "any"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from helios.apps.embedded.cpus import api_cpus, check_setting, parse_cpu_list
+from helios.apps.embedded.cpus import api_cpus, check_setting, parse_cpu_list, running_on
 from helios.apps.settings import InvalidSetting, Settings
 
 
@@ -20,11 +22,20 @@ def test_a_cpu_list_that_is_not_one_is_refused_with_the_part_that_is_wrong(text:
         parse_cpu_list(text)
 
 
-def test_one_keeps_the_api_to_the_first_allowed_cpu_when_there_are_several() -> None:
-    assert api_cpus("one", {0, 1}) == {0}
+def test_one_keeps_the_api_to_the_cpu_it_runs_on_when_there_are_several() -> None:
+    assert api_cpus("one", {0, 1}, running_on=1) == {1}
+    assert api_cpus("one", {3, 5, 7}, running_on=5) == {5}
+    # Not known, or not one of the allowed: the first allowed.
     assert api_cpus("one", {3, 5, 7}) == {3}
+    assert api_cpus("one", {3, 5, 7}, running_on=0) == {3}
     # A single CPU: nothing to keep to, the scheduler has no other choice.
-    assert api_cpus("one", {2}) is None
+    assert api_cpus("one", {2}, running_on=2) is None
+
+
+def test_this_process_says_which_cpu_it_runs_on() -> None:
+    cpu = running_on()
+    assert cpu is not None
+    assert cpu in os.sched_getaffinity(0)
 
 
 def test_any_leaves_the_api_to_the_scheduler() -> None:

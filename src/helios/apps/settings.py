@@ -33,9 +33,9 @@
 | HELIOS_WORKER_VISIBILITY_S | 60 | visibility of received messages (extended for slow batches) |
 | HELIOS_UP_WORKER_NICENESS | 19 | how much lower ``helios up``'s worker child's CPU priority is |
 |  |  | than the API child's, 0 to 19 (see ``embedded.runner.lower_cpu_priority``) |
-| HELIOS_UP_API_CPUS | one | the CPUs ``helios up``'s API child keeps to: ``one`` (the first |
-|  |  | of those it may run on, when there are two or more), ``any`` (the scheduler decides) or |
-|  |  | a list such as ``0,2-3`` (see ``embedded.cpus``) |
+| HELIOS_UP_API_CPUS | one | the CPUs ``helios up``'s API child keeps to: ``one`` (the one it |
+|  |  | starts on, when it may run on two or more), ``any`` (the scheduler decides) or a list |
+|  |  | such as ``0,2-3`` (see ``embedded.cpus``) |
 | HELIOS_UP_PROJECTOR_CHILD | false | ``true``: ``helios up`` runs the projector in a child |
 |  |  | process of its own, beside the worker's: a burst is listed sooner on two cores, for one |
 |  |  | more process's memory (docs/operations.md) |

@@ -9,8 +9,9 @@ cores under wrk (``bench/accept_cpu.py``, 10 alerts a request, alternated twice)
 23 µs of CPU per accepted alert instead of 30, and accepted 35,600 to 37,100 alerts/s instead
 of 29,700 to 30,100 (docs/operations.md).
 
-``one`` (the default) keeps the API to the first CPU this process may run on, when it may
-run on two or more; ``any`` leaves it to the scheduler; a list (``0``, ``2-3``, ``0,2``) names
+``one`` (the default) keeps the API to the CPU it was started on, when it may run on two or
+more (so that several ``helios up`` on one host, each seeing every CPU, spread out rather than
+all keep to the first); ``any`` leaves it to the scheduler; a list (``0``, ``2-3``, ``0,2``) names
 the CPUs, of those this process may run on.
 """
 
@@ -59,9 +60,11 @@ def check_setting(name: str, value: str) -> str:
     return value
 
 
-def api_cpus(setting: str, allowed: Collection[int]) -> frozenset[int] | None:
-    """The CPUs the API keeps to under ``setting``, of the ``allowed`` ones; None: where the
-    scheduler puts it.
+def api_cpus(
+    setting: str, allowed: Collection[int], *, running_on: int | None = None
+) -> frozenset[int] | None:
+    """The CPUs the API keeps to under ``setting``, of the ``allowed`` ones (``one``: the CPU
+    it is ``running_on``, else the first allowed); None: where the scheduler puts it.
 
     Raises:
         ValueError: a list that names none of the allowed CPUs.
@@ -69,7 +72,11 @@ def api_cpus(setting: str, allowed: Collection[int]) -> frozenset[int] | None:
     if setting == ANY:
         return None
     if setting == ONE:
-        return frozenset({min(allowed)}) if len(allowed) >= 2 else None
+        if len(allowed) < 2:
+            return None
+        if running_on is None or running_on not in allowed:
+            return frozenset({min(allowed)})
+        return frozenset({running_on})
     chosen = parse_cpu_list(setting) & frozenset(allowed)
     if not chosen:
         raise ValueError(
@@ -98,7 +105,17 @@ def planned_api_cpus(setting: str) -> frozenset[int] | None:
     """
     if not hasattr(os, "sched_setaffinity"):
         return None  # the scheduler decides, as with ``any``
-    return api_cpus(setting, os.sched_getaffinity(0))
+    return api_cpus(setting, os.sched_getaffinity(0), running_on=running_on())
+
+
+def running_on() -> int | None:
+    """The CPU this process last ran on (``processor``, field 39 of ``/proc/self/stat``);
+    None where it cannot be read."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rpartition(")")[2].split()
+        return int(fields[36])  # the fields after the command name start at field 3
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def keep_api_to_cpus(setting: str) -> frozenset[int] | None:
