@@ -92,7 +92,8 @@ async def test_a_killed_child_is_restarted_after_a_pause_and_logged(tmp_path: Pa
         await _until(lambda: len(_lines(marker)) == 2)
         assert supervisor.pids() == {"child": int(_lines(marker)[1])}
         stop.set()
-        assert await running == 0
+        # What each child wrote and what the supervisor logged, should it ever not stop clean.
+        assert await running == 0, (_lines(marker), logs)
     exited = [log for log in logs if log["event"] == "supervisor.child_exited"]
     assert [(log["pid"], log["exit_code"]) for log in exited] == [(killed, -signal.SIGKILL)]
     restarting = [log for log in logs if log["event"] == "supervisor.child_restarting"]
