@@ -6,22 +6,16 @@ once it answers, granian's and the intake's threads started by then."""
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
+from api_child import api_child, child_started
 from threaded import free_port
 
 from helios.apps.cli import CONFIG_ERROR
-from helios.apps.cli.up import children
-from helios.apps.settings import Settings
 
 ALLOWED = frozenset(os.sched_getaffinity(0))
 
@@ -37,38 +31,18 @@ def _threads_cpus(pid: int) -> dict[int, frozenset[int]]:
     return found
 
 
-def _api_child(tmp_path: Path, **settings: str) -> tuple[dict[int, frozenset[int]], list[dict]]:
-    """Start the API child, wait for it to answer, read its threads' CPUs; stop it."""
-    data_dir, port = tmp_path / "data", free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HELIOS_")}
-    env.update(HELIOS_DATA_DIR=str(data_dir), HELIOS_LOG_FORMAT="json", **settings)
-    started = children(argparse.Namespace(no_api=False), Settings(http_port=port))
-    (api,) = [role for role in started if role.name == "api"]
-    log = tmp_path / "api.log"
-    with log.open("wb") as out:
-        child = subprocess.Popen(list(api.argv), env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz").is_success:
-                    break
-            except httpx.TransportError:
-                pass
-            assert child.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
+def _api_child_threads(
+    tmp_path: Path, **settings: str
+) -> tuple[dict[int, frozenset[int]], list[dict[str, object]]]:
+    """Start the API child, read its threads' CPUs once it is ready (its threads started),
+    stop it; with its ``up.child_started`` lines."""
+    with api_child(tmp_path, tmp_path / "data", answering="/readyz", **settings) as (child, _):
         threads = _threads_cpus(child.pid)
-        child.send_signal(signal.SIGTERM)
-        assert child.wait(timeout=30) == 0, log.read_text()
-    finally:
-        if child.poll() is None:
-            child.kill()
-    events = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
-    return threads, [e for e in events if e.get("event") == "up.child_started"]
+    return threads, child_started(tmp_path)
 
 
 def test_by_default_every_thread_of_the_api_runs_on_one_cpu_it_may_use(tmp_path: Path) -> None:
-    threads, started = _api_child(tmp_path)
+    threads, started = _api_child_threads(tmp_path)
     # granian's threads and the intake's commit thread as well as the event loop's
     assert len(threads) > 2
     if len(ALLOWED) >= 2:
@@ -82,7 +56,7 @@ def test_by_default_every_thread_of_the_api_runs_on_one_cpu_it_may_use(tmp_path:
 
 
 def test_any_leaves_the_api_threads_on_every_cpu_it_may_use(tmp_path: Path) -> None:
-    threads, started = _api_child(tmp_path, HELIOS_UP_API_CPUS="any")
+    threads, started = _api_child_threads(tmp_path, HELIOS_UP_API_CPUS="any")
     assert set(threads.values()) == {ALLOWED}
     assert started[0]["cpus"] == "any"
 
