@@ -87,9 +87,9 @@ def api_cpus(
 
 
 def keep_to(cpus: frozenset[int]) -> None:
-    """Run every thread of this process, and those it starts later, on ``cpus`` only."""
-    os.sched_setaffinity(0, cpus)  # this thread, and the threads it starts from now on
-    for task in Path("/proc/self/task").iterdir():
+    """Run every thread of this process on ``cpus`` only; the threads they start later
+    inherit it."""
+    for task in Path("/proc/self/task").iterdir():  # this thread among them
         try:
             os.sched_setaffinity(int(task.name), cpus)
         except ProcessLookupError:
