@@ -139,7 +139,7 @@ class AlertsController(Controller):
         )
         rows, more = await ctx.run(lambda: alerts.page(ctx.read_models(), where, limit=limit))
         next_cursor = encode_cursor(rows[-1].last_signal_at, rows[-1].dedup_key) if more else None
-        page = doc.AlertPage(items=[alert_summary(r) for r in rows], next_cursor=next_cursor)
+        page = doc.ListedPage(items=[listed_alert(r) for r in rows], next_cursor=next_cursor)
         return cached(request, page)
 
     @get(
@@ -382,6 +382,35 @@ def alert_summary(row: alerts.AlertRow) -> doc.AlertSummary:
         ],
         details=orjson.loads(row.details),
         version=row.position,
+    )
+
+
+def listed_alert(row: alerts.AlertRow) -> doc.ListedAlert:
+    """What ``alert_summary`` says of ``row``, for a list page: its JSON columns as stored."""
+    return doc.ListedAlert(
+        row.stream_id,
+        row.dedup_key,
+        row.status,
+        row.priority,
+        row.score,
+        row.severity,
+        row.summary,
+        row.service,
+        msgspec.Raw(row.sources),
+        msgspec.Raw(row.labels),
+        row.occurrences,
+        row.episode,
+        row.duplicates,
+        bool(row.flapping),
+        bool(row.silenced),
+        row.group_key,
+        row.incident_id,
+        rfc3339(row.first_seen_at),
+        rfc3339(row.last_signal_at),
+        rfc3339(row.last_change_at),
+        msgspec.Raw(row.links),
+        msgspec.Raw(row.details),
+        row.position,
     )
 
 

@@ -79,6 +79,45 @@ class AlertPage(msgspec.Struct):
     """Pass as ``cursor`` for the next page; null on the last page."""
 
 
+class ListedAlert(msgspec.Struct):
+    """``AlertSummary`` as a list page sends it: the same fields in the same order, the JSON
+    the read model keeps (sources, labels, links, details) written into the response as it
+    is stored rather than parsed and encoded again (half of building a page of 500). The
+    OpenAPI document describes ``AlertSummary``; ``tests/unit/test_listed_alert.py`` holds
+    the two to the same fields and the same JSON."""
+
+    id: str
+    dedup_key: str
+    status: str
+    priority: str | None
+    score: int | None
+    severity: str
+    summary: str
+    service: str
+    sources: msgspec.Raw
+    labels: msgspec.Raw
+    occurrences: int
+    episode: int
+    duplicates: int
+    flapping: bool
+    silenced: bool
+    group_key: str
+    incident_id: str | None
+    first_seen_at: str | None
+    last_signal_at: str | None
+    last_change_at: str | None
+    links: msgspec.Raw
+    details: msgspec.Raw
+    version: int
+
+
+class ListedPage(msgspec.Struct):
+    """``AlertPage`` as sent (see ``ListedAlert``)."""
+
+    items: list[ListedAlert]
+    next_cursor: str | None
+
+
 class SignalDocument(msgspec.Struct):
     signal_id: str
     source: str
