@@ -385,7 +385,7 @@ def alert_summary(row: alerts.AlertRow) -> doc.AlertSummary:
     )
 
 
-def listed_alert(row: alerts.AlertRow) -> doc.ListedAlert:
+def listed_alert(row: alerts.AlertRow) -> msgspec.Struct:
     """What ``alert_summary`` says of ``row``, for a list page: its JSON columns as stored."""
     return doc.ListedAlert(
         row.stream_id,
