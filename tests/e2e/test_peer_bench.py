@@ -78,3 +78,33 @@ def test_the_peer_benchmark_gives_every_measure_a_ratio_at_small_sizes(
     assert "What differs in the work" in result.stdout
     # One progress line per step, on stderr only.
     assert "Helios: idle CPU" in result.stderr and "[peer" not in result.stdout
+
+
+def test_the_burst_benchmark_times_a_burst_stored_then_listed() -> None:
+    """``bench/burst.py`` at a small size, split over two instances: exit 0, and each round
+    says when the alerts were stored in the read models and when the API listed them, the
+    first no later than the second (the API lists what the read models hold)."""
+    script = REPO / "bench" / "burst.py"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"), env.get("PYTHONPATH")]))
+    extra = [] if shutil.which("wrk") else ["--no-wrk"]
+    result = subprocess.run(
+        [sys.executable, str(script), "--alerts", "200", "--rounds", "1", "--split", *extra],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    found = re.search(
+        r"^round 1: sent ([\d.]+) s, stored ([\d.]+) s, listed ([\d.]+) s \(its count (\d+) ms\);"
+        r" CPU s: (.*); load average",
+        result.stdout,
+        re.MULTILINE,
+    )
+    assert found, result.stdout
+    sent, stored, listed = (float(found.group(i)) for i in (1, 2, 3))
+    assert sent > 0 and 0 < stored <= listed, result.stdout
+    assert found.group(5).count("worker") == 2, result.stdout  # one worker per instance
+    assert re.search(r"^listed: median [\d.]+ s of 1 rounds$", result.stdout, re.MULTILINE)
