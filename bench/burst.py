@@ -44,7 +44,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import peer  # the sibling benchmark, found through the line above
+import accept_cpu  # sibling benchmarks, found through the line above
+import peer
 
 PER_REQUEST = 10
 STORED_POLL_S = 0.005
@@ -53,18 +54,8 @@ SETTLE_S = 4.0
 
 
 def _cpu_by_role(root: int) -> dict[str, float]:
-    """utime + stime of each process under ``root``, by its ``--child`` role."""
-    tick = os.sysconf("SC_CLK_TCK")
-    seconds: dict[str, float] = {}
-    for pid in peer.process_tree(root):
-        try:
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        role = argv[argv.index(b"--child") + 1].decode() if b"--child" in argv else "supervisor"
-        seconds[role] = seconds.get(role, 0.0) + (int(fields[11]) + int(fields[12])) / tick
-    return seconds
+    """utime + stime of each child of ``helios up`` (and what it started), by its role."""
+    return {role: peer.cpu_seconds(pid)[0] for role, pid in accept_cpu.child_pids(root).items()}
 
 
 class _Stored(threading.Thread):
