@@ -55,7 +55,7 @@ class CountingStore:
 @pytest.fixture(name="store")
 def store_fixture(tmp_path: Path) -> Iterator[EventStore]:
     store = open_event_store(f"sqlite:{tmp_path / 'helios.db'}")
-    envelopes = list(TrafficGenerator(tenant="acme", start=START, seed=5).envelopes(200))
+    envelopes = list(TrafficGenerator(tenant="acme", start=START, seed=5).envelopes(240))
     ingestor = Ingestor(store)
     for first in range(0, len(envelopes), 50):
         ingestor.ingest(envelopes[first : first + 50])
@@ -107,7 +107,7 @@ def _expected_emails(store: EventStore, after: int) -> dict[str, tuple[str, str]
                 continue
             folded.state = alert.evolve(folded.state, event)
             folded.version = entry.version
-            if isinstance(event, alert.AlertScored):
+            if alert.scores(event):
                 folded.factors = event.factors
             if isinstance(event, alert.NotificationRequested) and entry.position > after:
                 email = render(event, folded, public_url="http://h")

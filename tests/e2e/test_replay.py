@@ -298,13 +298,16 @@ def test_explain_tells_a_known_alerts_story(
     assert story.signals[0].source == "pagerduty"
     assert story.signals[0].action == "trigger"
     assert [s.duplicate for s in story.signals] == [False, True, True, True]
-    scored = [d for d in story.decisions if d.kind == "scored"]
-    assert [(d.priority, d.score, d.ruleset_version) for d in scored] == [("P2", 70, 0)]
+    scored = [d for d in story.decisions if d.score is not None]
+    assert [(d.kind, d.priority, d.score, d.ruleset_version) for d in scored] == [
+        ("triggered", "P2", 70, 0)
+    ]
+    assert "scored P2 (70)" in scored[0].what
     assert [(f.name, f.input, f.effect) for f in scored[0].factors] == [
         ("severity", "critical", 70)
     ]
     # Duplicates change nothing, not even under the ruleset published in between.
-    assert [d.kind for d in story.decisions] == ["triggered", "scored", "notification_requested"]
+    assert [d.kind for d in story.decisions] == ["triggered", "notification_requested"]
     assert story.decisions[-1].what == "notify on-call by email: triggered at P2"
 
 

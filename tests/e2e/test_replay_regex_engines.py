@@ -54,7 +54,7 @@ def _scores(store: EventStore, dedup_key: str) -> list[int]:
     return [
         item.event.score
         for item in store.read_stream(alert.alert_stream_id(TENANT, dedup_key))
-        if isinstance(item.event, alert.AlertScored)
+        if alert.scores(item.event)
     ]
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import enum
 import functools
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeGuard
 
 import msgspec
 
@@ -307,20 +307,37 @@ class SignalLate(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 
 @event("helios.alert.triggered.v1")
 class AlertTriggered(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The alert's first episode opened.
+
+    From engine version 4 (``versions.SCORED_ON_OPENING``) it carries the episode's first
+    score (``priority``, ``score``, ``factors``, ``ruleset_version``, as an ``AlertScored``
+    would), and no ``AlertScored`` follows it; before, ``priority`` is None and one does."""
+
     at: Millis
     episode: int
     episode_id: str
+    factors: Annotated[tuple[Factor, ...], ADDED] = ()
     group_key: str
+    priority: Annotated[Priority | None, ADDED] = None
+    ruleset_version: Annotated[int | None, ADDED] = None
+    score: Annotated[int | None, ADDED] = None
     severity: Severity
     summary: str
 
 
 @event("helios.alert.reopened.v1")
 class AlertReopened(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """A later episode opened: after a resolve, or split from the open one by a late resolve.
+    Its first score is carried as ``AlertTriggered``'s is."""
+
     at: Millis
     episode: int
     episode_id: str
+    factors: Annotated[tuple[Factor, ...], ADDED] = ()
     group_key: str
+    priority: Annotated[Priority | None, ADDED] = None
+    ruleset_version: Annotated[int | None, ADDED] = None
+    score: Annotated[int | None, ADDED] = None
     severity: Severity
     summary: str
 
@@ -470,8 +487,20 @@ def evolve(state: AlertState, event: AlertEvent) -> AlertState:  # noqa: C901, P
                 notified_urgency=priority.urgency,
                 notifications=state.notifications + 1,
             )
-        case AlertTriggered(group_key=group_key) | AlertReopened(group_key=group_key):
-            return _changed(state, group_key=group_key)
+        case (
+            AlertTriggered(group_key=group_key, priority=priority)
+            | AlertReopened(group_key=group_key, priority=priority)
+        ):
+            if priority is None:
+                return _changed(state, group_key=group_key)
+            # Scored as it opened (engine version 4 on): what an ``AlertScored`` would make.
+            return _changed(
+                state,
+                group_key=group_key,
+                priority=priority,
+                score=event.score,
+                scored_episode=event.episode_id,
+            )
         case SignalAccepted(signal=signal, late_beyond_horizon=True):
             return _counted_beyond_horizon(state, signal)
         case (
@@ -493,6 +522,15 @@ def evolve(state: AlertState, event: AlertEvent) -> AlertState:  # noqa: C901, P
         case EscalationDue(episode_id=episode_id):
             return _changed(state, escalated_episode=episode_id)
     return state
+
+
+def scores(event: object) -> TypeGuard[AlertScored | AlertTriggered | AlertReopened]:
+    """Whether ``event`` gives the episode its score: an ``AlertScored``, or (engine version 4
+    on) the decision opening the episode, which carries its first score."""
+    kind = type(event)
+    return kind is AlertScored or (
+        (kind is AlertTriggered or kind is AlertReopened) and event.priority is not None  # type: ignore[attr-defined]
+    )
 
 
 _UNCHANGING = frozenset({AlertAcknowledged, AlertResolved, SignalLate, SignalDeduplicated})
@@ -781,7 +819,14 @@ def ingest_news(
             return (ignored,), after_state
         return tuple(events), after_state
     # Positional: a class called with keywords gets them as a dict, built for every new signal.
-    journal = _Journal(after_state, events, ruleset, signal.occurred_at, engine_for(engine_version))
+    journal = _Journal(
+        after_state,
+        events,
+        ruleset,
+        signal.occurred_at,
+        engine_for(engine_version),
+        engine_version >= _SCORED_ON_OPENING,
+    )
     opened = before is None or (
         after.episode_id != before.episode_id and after.started_at > before.started_at
     )
@@ -819,6 +864,7 @@ _BY_FLAPPING_CLEARED, _BY_ESCALATION = (
     NotificationReason.ESCALATION,
 )
 _LATENESS_HORIZON = versions.LATENESS_HORIZON
+_SCORED_ON_OPENING = versions.SCORED_ON_OPENING
 _IGNORE_UNTRIGGERED_ACTIONS = versions.IGNORE_UNTRIGGERED_ACTIONS
 
 
@@ -875,6 +921,9 @@ def _decide_status(
     if opened:
         kind = AlertTriggered if before is None else AlertReopened
         group_key = journal.ruleset.group_key(after.service, after.labels)  # ``group_key_of``
+        if journal.scores_opening:
+            # Its first score is written into it when the episode is scored (``_rescore``).
+            journal.opening = len(journal.events)
         journal.events.append(
             kind(
                 episode=after.number,
@@ -948,7 +997,7 @@ def _decide_tick(command: Tick, state: AlertState) -> tuple[tuple[AlertEvent, ..
     episode = state.episode
     if episode is None:
         return (), state
-    journal = _Journal(state, [], ruleset, at, engine_for(command.engine_version))
+    journal = _Journal(state, [], ruleset, at, engine_for(command.engine_version), False)
     transitions = state.fold.transitions
     last = transitions[-1] if transitions else None
     if state.flapping and (last is None or at - last >= ruleset.flap_window_ms):
@@ -1013,21 +1062,24 @@ class _Journal:
         "notifications",
         "notified_episode",
         "notified_urgency",
+        "opening",
         "priority",
         "regex_engine",
         "ruleset",
         "score",
         "scored_episode",
+        "scores_opening",
         "silenced_by",
     )
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 -- positional: called for every new signal (see ``ingest_news``)
         self,
         state: AlertState,
         events: list[AlertEvent],
         ruleset: Ruleset,
         at: Millis,
         regex_engine: RegexEngine,
+        scores_opening: bool,
     ) -> None:
         self.base = state
         self.events = events
@@ -1036,6 +1088,10 @@ class _Journal:
         self.ruleset = ruleset
         self.at = at
         self.regex_engine = regex_engine
+        self.scores_opening = scores_opening
+        """The episode's first score goes into the decision that opens it (version 4 on)."""
+        self.opening = -1
+        """The index in ``events`` of that decision, while it waits for its score."""
         self.priority: Priority | None = state.priority
         self.score: int | None = state.score
         self.scored_episode: str = state.scored_episode
@@ -1174,19 +1230,32 @@ def _rescore(journal: _Journal, episode: Episode) -> Score:
     priority, value = journal.priority, journal.score
     if same_episode and priority is current.priority and value == current.value:
         return current
-    journal.events.append(
-        AlertScored(
-            episode=episode.number,
-            episode_id=episode.episode_id,
-            at=journal.at,
-            previous_priority=priority if same_episode else None,
-            priority=current.priority,
-            previous_score=value if same_episode else None,
-            score=current.value,
+    if journal.opening >= 0:
+        # Scored as it opens (engine version 4 on): the opening carries the score that an
+        # ``AlertScored`` would record, and none is recorded.
+        events, index = journal.events, journal.opening
+        events[index] = msgspec.structs.replace(
+            events[index],
             factors=current.factors,
+            priority=current.priority,
             ruleset_version=current.ruleset_version,
+            score=current.value,
         )
-    )
+        journal.opening = -1
+    else:
+        journal.events.append(
+            AlertScored(
+                episode=episode.number,
+                episode_id=episode.episode_id,
+                at=journal.at,
+                previous_priority=priority if same_episode else None,
+                priority=current.priority,
+                previous_score=value if same_episode else None,
+                score=current.value,
+                factors=current.factors,
+                ruleset_version=current.ruleset_version,
+            )
+        )
     # What ``evolve`` makes of it.
     journal.priority, journal.score = current.priority, current.value
     journal.scored_episode = episode.episode_id

@@ -47,7 +47,13 @@ watermark leave the state, summarised in its totals and its fold, and a signal o
 watermark is recorded flagged ``late_beyond_horizon`` and changes nothing else (no reopen, no
 rescore, no notification). Versions 1 and 2 keep every distinct signal of the alert."""
 
-CURRENT: Final = 3
+SCORED_ON_OPENING: Final = 4
+"""An episode's first score is carried by the decision that opens it (``AlertTriggered`` or
+``AlertReopened``: its ``priority``, ``score``, ``factors`` and ``ruleset_version``), and no
+``AlertScored`` follows it; a later change of score is an ``AlertScored``, as before. Versions
+1 to 3 record the opening and its first score as two decisions."""
+
+CURRENT: Final = 4
 """The version new inputs are handled with."""
 
 

@@ -53,12 +53,41 @@ def tick(at_s: int, rules: Ruleset = RULES) -> alert.Tick:
 
 def test_a_first_trigger_opens_an_episode_scores_it_and_pages() -> None:
     s = scenario().when(trigger(0, severity=Severity.CRITICAL))
+    s.then_kinds(alert.SignalAccepted, alert.AlertTriggered, alert.NotificationRequested)
+    # The opening carries the first score (engine version 4 on).
+    assert s.the(alert.AlertTriggered).priority is Priority.P2
+    assert s.the(alert.AlertTriggered).score == 70
+    assert [f.name for f in s.the(alert.AlertTriggered).factors] == ["severity"]
+    assert s.the(alert.NotificationRequested).reason == "triggered"
+    assert (s.state.priority, s.state.score) == (Priority.P2, 70)
+
+
+def test_engine_version_3_recorded_the_first_score_as_a_decision_of_its_own() -> None:
+    first = msgspec.structs.replace(
+        trigger(0, severity=Severity.CRITICAL), engine_version=versions.LATENESS_HORIZON
+    )
+    s = scenario().when(first)
     s.then_kinds(
         alert.SignalAccepted, alert.AlertTriggered, alert.AlertScored, alert.NotificationRequested
     )
-    assert s.the(alert.AlertScored).priority is Priority.P2
-    assert s.the(alert.AlertScored).score == 70
-    assert s.the(alert.NotificationRequested).reason == "triggered"
+    assert s.the(alert.AlertTriggered).priority is None
+    assert (s.the(alert.AlertScored).priority, s.the(alert.AlertScored).score) == (Priority.P2, 70)
+    assert (s.state.priority, s.state.score) == (Priority.P2, 70)
+
+
+def test_a_reopened_episode_carries_its_first_score_and_a_later_change_is_scored() -> None:
+    s = scenario().given(trigger(0, severity=Severity.CRITICAL), resolve(60))
+    s.when(trigger(120, severity=Severity.WARNING))
+    s.then_excludes(alert.AlertScored)
+    reopened = s.the(alert.AlertReopened)
+    assert (reopened.priority, reopened.score) == (s.state.priority, s.state.score)
+    assert reopened.score is not None
+    s.when(trigger(180, severity=Severity.CRITICAL))
+    rescored = s.the(alert.AlertScored)
+    assert (rescored.previous_priority, rescored.previous_score) == (
+        reopened.priority,
+        reopened.score,
+    )
 
 
 def test_the_same_signal_twice_is_recorded_as_a_duplicate_only() -> None:
@@ -147,7 +176,7 @@ def test_a_matching_multiplier_is_applied_and_named_in_the_factors() -> None:
         )
     )
     s = scenario().when(trigger(0, severity=Severity.ERROR, rules=tier0))
-    scored = s.the(alert.AlertScored)
+    scored = s.the(alert.AlertTriggered)
     assert scored.score == 75
     assert [f.name for f in scored.factors] == ["severity", "multiplier:tier0-db"]
     assert scored.priority is Priority.P2
@@ -215,8 +244,10 @@ def test_resolving_a_notified_alert_sends_a_resolved_notification() -> None:
 def test_every_decision_names_the_ruleset_version_that_produced_it() -> None:
     v3 = Ruleset(version=3)
     s = scenario().when(trigger(0, severity=Severity.CRITICAL, rules=v3))
-    assert s.the(alert.AlertScored).ruleset_version == 3
+    assert s.the(alert.AlertTriggered).ruleset_version == 3
     assert s.the(alert.NotificationRequested).ruleset_version == 3
+    s.when(trigger(60, severity=Severity.WARNING, rules=Ruleset(version=4)))
+    assert s.the(alert.AlertScored).ruleset_version == 4
 
 
 # --------------------------------------------------------------------------- content identity

@@ -173,5 +173,5 @@ def test_an_old_catastrophic_pattern_cannot_stall_a_new_input() -> None:
     assert engine.apply_signal(working, signal, context) is None
     decided = [e for events in working.events.values() for e in events]
     assert not any(isinstance(e, alert.AlertSilenced) for e in decided)
-    [scored] = [e for e in decided if isinstance(e, alert.AlertScored)]
+    [scored] = [e for e in decided if alert.scores(e)]
     assert [f.name for f in scored.factors] == ["severity"]

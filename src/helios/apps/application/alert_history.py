@@ -77,9 +77,9 @@ def alert_history(
     for item in recorded:
         event = item.event
         state = alert.evolve(state, event)
+        if alert.scores(event):
+            ruleset_version = event.ruleset_version
         match event:
-            case alert.AlertScored(ruleset_version=version):
-                ruleset_version = version
             case alert.AlertSilenced(silence_ids=ids):
                 silence_ids = tuple(ids)
             case alert.AlertUnsilenced():

@@ -187,7 +187,7 @@ class AlertStates:
         event = entry.event
         folded.state = alert.evolve(folded.state, event)
         folded.version = entry.version
-        if isinstance(event, alert.AlertScored):
+        if alert.scores(event):
             folded.factors = event.factors
         return folded
 
@@ -209,6 +209,6 @@ class AlertStates:
                 break
             folded.state = alert.evolve(folded.state, item.event)
             folded.version = item.version
-            if isinstance(item.event, alert.AlertScored):
+            if alert.scores(item.event):
                 folded.factors = item.event.factors
         return folded

@@ -1,8 +1,9 @@
 """The analytics SQL over ``facts`` (DuckDB dialect, see ``helios.ports.analytics``).
 
 Facts other than signals carry no service or source; an alert's are those of its latest
-signal. An episode's priority is the latest it was scored at. Hours and days are UTC;
-"out of hours" is before 08:00, from 18:00, or a Saturday or Sunday.
+signal. An episode's priority is the latest it was scored at (by an ``AlertScored``, or by
+the decision opening it, which carries its first score from engine version 4 on). Hours and
+days are UTC; "out of hours" is before 08:00, from 18:00, or a Saturday or Sunday.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ WITH dims AS (
     FROM facts WHERE tenant = ? AND kind = 'signal' GROUP BY key
 ), prio AS (
     SELECT key, episode, arg_max(priority, position) AS priority
-    FROM facts WHERE tenant = ? AND kind = 'scored' GROUP BY key, episode
+    FROM facts WHERE tenant = ? AND priority <> ''
+        AND kind IN ('scored', 'triggered', 'reopened') GROUP BY key, episode
 ), f AS (
     SELECT f.kind, f.key, f.episode, f.at_ms, f.detail,
            coalesce(nullif(f.service, ''), d.service, '') AS service,

@@ -155,7 +155,19 @@ def _decision(version: int, event: Any) -> Decision:
     match event:
         case alert.AlertTriggered() | alert.AlertReopened():
             what = f"episode {event.episode} {kind} as {event.severity.value}: {event.summary}"
-            return Decision(at=at, what=what + f" (group {event.group_key})", **common)
+            what += f" (group {event.group_key})"
+            if event.priority is None:
+                return Decision(at=at, what=what, **common)
+            # Scored as it opened (engine version 4 on).
+            return Decision(
+                at=at,
+                what=what + f", scored {event.priority.value} ({event.score})",
+                priority=event.priority.value,
+                score=event.score,
+                factors=event.factors,
+                ruleset_version=event.ruleset_version,
+                **common,
+            )
         case alert.AlertAcknowledged(by=by) | alert.AlertResolved(by=by):
             return Decision(at=at, what=f"episode {event.episode} {kind} by {by}", **common)
         case alert.AlertScored():

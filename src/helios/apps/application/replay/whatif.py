@@ -91,7 +91,8 @@ class WhatIfReport:
 @attrs.define
 class _Tally:
     highest: Priority | None = None
-    last: alert.AlertScored | None = None
+    last: alert.AlertScored | alert.AlertTriggered | alert.AlertReopened | None = None
+    """The last decision that scored the alert."""
 
 
 class _Tallies:
@@ -104,11 +105,15 @@ class _Tallies:
 
     def count(self, key: AlertKey, event: object) -> None:
         tally = self.tallies.setdefault(key, _Tally())
+        if alert.scores(event):
+            # An ``AlertScored``, or the opening of an episode scored as it opened.
+            tally.last, priority = event, event.priority
+            if priority is not None and (
+                tally.highest is None or priority.urgency > tally.highest.urgency
+            ):
+                tally.highest = priority
+            return
         match event:
-            case alert.AlertScored(priority=priority):
-                tally.last = event
-                if tally.highest is None or priority.urgency > tally.highest.urgency:
-                    tally.highest = priority
             case alert.NotificationRequested(episode_id=episode_id, reason=reason):
                 note = Notification(
                     tenant=key[0],
@@ -208,7 +213,12 @@ def what_if(
 
 
 _COUNTED: frozenset[str] = frozenset(
-    {alert.AlertScored.NAME, alert.NotificationRequested.NAME}  # type: ignore[attr-defined]
+    {
+        alert.AlertScored.NAME,  # type: ignore[attr-defined]
+        alert.AlertTriggered.NAME,  # type: ignore[attr-defined]
+        alert.AlertReopened.NAME,  # type: ignore[attr-defined]
+        alert.NotificationRequested.NAME,  # type: ignore[attr-defined]
+    }
 )
 """The recorded decisions the baseline counts: decoded; every other decision stays encoded."""
 
