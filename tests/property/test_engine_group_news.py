@@ -13,20 +13,21 @@ from domain_strategies import rulesets, signals
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helios.domain import alert, engine, incident
+from helios.domain import alert, engine, incident, versions
 from helios.domain.ruleset import Ruleset
 from helios.domain.values import Signal
 
 
-def _by_commands(
+def _by_commands(  # noqa: PLR0917 -- ``engine._commit``'s signature
     working: engine.Working,
     key: engine.AlertKey,
     events: tuple[alert.AlertEvent, ...],
     after: alert.AlertState,
     grouped: bool = True,
+    version: int = versions.CURRENT,
 ) -> engine.Missing | None:
     """``engine._commit`` as the commands define it."""
-    commands = engine.incident_commands(events, after) if grouped else ()
+    commands = engine.incident_commands(events, after, version) if grouped else ()
     group = (key[0], after.group_key)
     group_state = working.groups.get(group) if commands else None
     if commands and group_state is None:
@@ -71,11 +72,12 @@ def _decide_all(
 @given(
     signals_in=st.lists(signals(keys=("k1", "k2", "k3")), max_size=40),
     ruleset=st.just(Ruleset()) | rulesets,
+    version=st.sampled_from(range(versions.LATENESS_HORIZON, versions.CURRENT + 1)),
 )
 def test_the_group_hears_what_the_commands_would_tell_it(
-    signals_in: list[Signal], ruleset: Ruleset
+    signals_in: list[Signal], ruleset: Ruleset, version: int
 ) -> None:
-    context = engine.TenantContext(ruleset=ruleset)
+    context = engine.TenantContext(ruleset=ruleset, engine_version=version)
     fused, fused_working = _decide_all(signals_in, context)
     with pytest.MonkeyPatch.context() as monkeypatch, _committed_by_commands(monkeypatch):
         by_commands, reference = _decide_all(signals_in, context)

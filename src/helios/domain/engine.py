@@ -199,7 +199,7 @@ def apply_signal(working: Working, signal: Signal, context: TenantContext) -> Mi
         state, signal, context.ruleset, context.silences, context.engine_version
     )
     # Positional: a call spreading a tuple with a keyword builds a tuple and a dict for it.
-    return _commit(working, key, events, after, grouped)
+    return _commit(working, key, events, after, grouped, context.engine_version)
 
 
 def apply_tick(
@@ -214,16 +214,21 @@ def apply_tick(
         engine_version=context.engine_version,
     )
     return _commit(
-        working, key, *alert.decide_and_evolve(command, state), grouped=context.grouped(key[1])
+        working,
+        key,
+        *alert.decide_and_evolve(command, state),
+        grouped=context.grouped(key[1]),
+        version=context.engine_version,
     )
 
 
-def _commit(  # noqa: C901, PLR0912 -- one pass per new signal, its branches inlined
+def _commit(  # noqa: C901, PLR0912, PLR0917 -- one pass per new signal, inlined
     working: Working,
     key: AlertKey,
     events: tuple[alert.AlertEvent, ...],
     after: alert.AlertState,
     grouped: bool = True,
+    version: int = versions.CURRENT,
 ) -> Missing | None:
     # ``incident_commands`` and ``incident.decide_and_evolve`` of each, without the commands:
     # most new signals would make one only for ``incident`` to read its fields once. Inlined:
@@ -268,6 +273,11 @@ def _commit(  # noqa: C901, PLR0912 -- one pass per new signal, its branches inl
         # Decided straight into the group's list: a change or a notification is never refused.
         dedup_key = after.dedup_key
         if change != _NO_CHANGE:
+            first_id, first_reason = "", None
+            if notified is not None and version >= _NOTIFIED_ON_JOINING:
+                # The first notification goes with the change (into the join, if it is one).
+                first, notified = notified[0], notified[1:] or None
+                first_id, first_reason = first.notification_id, first.reason
             produced, group_state = incident.track(
                 group_state,
                 dedup_key,
@@ -275,6 +285,8 @@ def _commit(  # noqa: C901, PLR0912 -- one pass per new signal, its branches inl
                 episode.status,  # type: ignore[union-attr]  # a change is tracked: not None
                 after.priority,
                 at,
+                first_id,
+                first_reason,
             )
             bucket.extend(produced)
         if notified is not None:
@@ -311,14 +323,18 @@ _CHANGES = (
     AlertChange.OPENED,
 )
 _PRIORITY_RANK = _CHANGE_RANK[alert.AlertScored]
+_NOTIFIED_ON_JOINING = versions.NOTIFIED_ON_JOINING
 
 
 def incident_commands(
-    events: tuple[alert.AlertEvent, ...], after: alert.AlertState
+    events: tuple[alert.AlertEvent, ...],
+    after: alert.AlertState,
+    version: int = versions.CURRENT,
 ) -> tuple[incident.IncidentCommand, ...]:
-    """What an alert's decisions mean for its incident group."""
+    """What an alert's decisions mean for its incident group (decided with engine
+    ``version``: from version 5 the first notification goes with the change)."""
     change = _NO_CHANGE
-    notifications: list[incident.IncidentCommand] = []
+    notifications: list[incident.RecordNotification] = []
     at: Millis = 0
     for decided in events:
         # A dict on the exact type, not a ``match``: most signals decide a lone duplicate,
@@ -347,11 +363,23 @@ def incident_commands(
     episode = after.fold.episode  # ``AlertState.episode``, without the property's call
     if change == _NO_CHANGE or episode is None or not after.group_key:
         return tuple(notifications)
-    track = incident.TrackAlert(
-        dedup_key=after.dedup_key,
-        change=_CHANGES[change],
-        status=episode.status,
-        priority=after.priority,
-        at=at,
-    )
+    if notifications and version >= _NOTIFIED_ON_JOINING:
+        first = notifications.pop(0)
+        track = incident.TrackAlert(
+            dedup_key=after.dedup_key,
+            change=_CHANGES[change],
+            status=episode.status,
+            priority=after.priority,
+            at=at,
+            notification_id=first.notification_id,
+            reason=first.reason,
+        )
+    else:
+        track = incident.TrackAlert(
+            dedup_key=after.dedup_key,
+            change=_CHANGES[change],
+            status=episode.status,
+            priority=after.priority,
+            at=at,
+        )
     return (track, *notifications)

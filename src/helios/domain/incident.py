@@ -12,11 +12,12 @@ import enum
 import functools
 import uuid
 from collections.abc import Mapping
+from typing import Annotated
 
 import msgspec
 
 from helios.domain.errors import CommandRejected
-from helios.domain.events import event
+from helios.domain.events import ADDED, event
 from helios.domain.identity import stream_id
 from helios.domain.values import Millis, NotificationReason, Priority, Status
 
@@ -103,13 +104,19 @@ class AlertChange(enum.StrEnum):
 
 
 class TrackAlert(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """An alert in this group changed."""
+    """An alert in this group changed.
+
+    ``notification_id`` and ``reason`` (engine version 5 on): a notification decided with the
+    change, recorded in the alert's join when it joins the incident, else as a
+    ``RecordNotification`` would record it."""
 
     dedup_key: str
     change: AlertChange
     status: Status
     priority: Priority | None
     at: Millis
+    notification_id: str = ""
+    reason: NotificationReason | None = None
 
 
 class RecordNotification(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -144,10 +151,15 @@ class IncidentOpened(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 
 @event("helios.incident.alert_joined.v1")
 class IncidentAlertJoined(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """An alert joined the open incident; ``notification_id`` and ``reason`` (engine version
+    5 on): the notification it joined with, which no ``IncidentNotified`` records again."""
+
     at: Millis
     dedup_key: str
     incident_id: str
+    notification_id: Annotated[str, ADDED] = ""
     priority: Priority | None
+    reason: Annotated[NotificationReason | None, ADDED] = None
     status: Status
 
 
@@ -290,7 +302,14 @@ def _track(
     command: TrackAlert, state: IncidentGroup
 ) -> tuple[tuple[IncidentEvent, ...], IncidentGroup]:
     return track(
-        state, command.dedup_key, command.change, command.status, command.priority, command.at
+        state,
+        command.dedup_key,
+        command.change,
+        command.status,
+        command.priority,
+        command.at,
+        command.notification_id,
+        command.reason,
     )
 
 
@@ -301,6 +320,8 @@ def track(  # noqa: PLR0917 -- the fields of a ``TrackAlert``, in its order
     status: Status,
     priority: Priority | None,
     at: Millis,
+    notification_id: str = "",
+    reason: NotificationReason | None = None,
 ) -> tuple[tuple[IncidentEvent, ...], IncidentGroup]:
     """``decide_and_evolve`` of a ``TrackAlert`` of these fields (the engine passes them as
     it found them, with no command made for this call alone to read)."""
@@ -326,11 +347,23 @@ def track(  # noqa: PLR0917 -- the fields of a ``TrackAlert``, in its order
     if member is None:
         if change is not _OPENED:
             return tuple(events), state
-        events.append(
-            IncidentAlertJoined(
+        if notification_id:
+            # Joined with its notification (engine version 5 on): recorded here, once.
+            joined = IncidentAlertJoined(
+                incident_id=incident_id,
+                dedup_key=key,
+                notification_id=notification_id,
+                status=status,
+                priority=priority,
+                reason=reason,
+                at=at,
+            )
+            notification_id = ""
+        else:
+            joined = IncidentAlertJoined(
                 incident_id=incident_id, dedup_key=key, status=status, priority=priority, at=at
             )
-        )
+        events.append(joined)
         after = _with_member_of(after, key, status, priority)
     elif member.status is not status or member.priority is not priority:
         events.append(
@@ -356,6 +389,9 @@ def track(  # noqa: PLR0917 -- the fields of a ``TrackAlert``, in its order
     if after.open.unresolved == 0:
         events.append(IncidentResolved(incident_id=incident_id, at=at))
         after = _closed(after)
+    elif notification_id and reason is not None:
+        # A notification about an alert already in the incident: as ``RecordNotification``.
+        events.extend(notified(after, key, notification_id, reason, at))
     return tuple(events), after
 
 

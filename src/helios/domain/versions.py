@@ -53,7 +53,14 @@ SCORED_ON_OPENING: Final = 4
 ``AlertScored`` follows it; a later change of score is an ``AlertScored``, as before. Versions
 1 to 3 record the opening and its first score as two decisions."""
 
-CURRENT: Final = 4
+NOTIFIED_ON_JOINING: Final = 5
+"""An alert that joins an incident together with a notification (a new alert, most often) has
+that notification recorded in its join (``IncidentAlertJoined``: ``notification_id`` and
+``reason``), and no ``IncidentNotified`` follows it; a notification about an alert already in
+the incident is an ``IncidentNotified``, as before. Versions 1 to 4 record the join and the
+notification as two decisions."""
+
+CURRENT: Final = 5
 """The version new inputs are handled with."""
 
 

@@ -125,6 +125,23 @@ def test_a_responder_sees_an_alert_arrive_live_reads_why_and_acknowledges_it(
     assert hosts == {"127.0.0.1"}
 
 
+def test_an_incidents_timeline_says_an_alert_joined_and_was_notified_in_one_line(
+    page: Page, world: World
+) -> None:
+    """A new critical alert joins its incident with its notification (one decision): the
+    incident's timeline says both on the alert's line."""
+    sent = _send(world, f"Joined{uuid.uuid4().hex[:6]}")
+    incident_id = world.wait_for(
+        lambda: world.get(f"/v1/alerts/{sent['id']}").json()["alert"]["incident_id"]
+    )
+    _sign_in(page, world)
+    page.goto(f"{world.base}/app/#/incidents/{incident_id}")
+    line = page.locator("ol.timeline li", has_text=sent["dedup_key"])
+    expect(line).to_have_text(
+        re.compile(r"alert joined — .+, notified \(triggered\)"), timeout=TIMEOUT_MS
+    )
+
+
 def test_offline_an_acknowledgement_is_queued_kept_over_a_reload_and_sent_once(
     page: Page, context: BrowserContext, world: World, artifacts: Path
 ) -> None:

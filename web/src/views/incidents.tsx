@@ -124,6 +124,9 @@ export function IncidentView({ id }: { id: string }) {
             <li key={n}>
               <time dateTime={t.at}>{when(t.at)}</time> {t.kind.replace(/_/g, " ")}
               {t.dedup_key && ` — ${t.dedup_key}`}
+              {t.kind === "alert_joined" &&
+                typeof (t.detail as { notification_id?: unknown }).notification_id === "string" &&
+                `, notified (${String((t.detail as { reason?: unknown }).reason ?? "")})`}
               {typeof (t.detail as { text?: unknown }).text === "string" && (
                 <blockquote>
                   {String((t.detail as { text: string }).text)}

@@ -500,6 +500,10 @@ class _PageRows:
         }
         if isinstance(event, incident.IncidentAlertChanged):
             detail["change"] = event.change
+        elif event.notification_id:
+            # Joined with its notification (engine version 5 on): one line says both.
+            detail["notification_id"] = event.notification_id
+            detail["reason"] = event.reason
         self.incident_rows.member(
             incident_id=event.incident_id, dedup_key=event.dedup_key,
             status=event.status.value, priority=detail["priority"], at=at,
