@@ -363,23 +363,15 @@ def incident_commands(
     episode = after.fold.episode  # ``AlertState.episode``, without the property's call
     if change == _NO_CHANGE or episode is None or not after.group_key:
         return tuple(notifications)
-    if notifications and version >= _NOTIFIED_ON_JOINING:
-        first = notifications.pop(0)
-        track = incident.TrackAlert(
-            dedup_key=after.dedup_key,
-            change=_CHANGES[change],
-            status=episode.status,
-            priority=after.priority,
-            at=at,
-            notification_id=first.notification_id,
-            reason=first.reason,
-        )
-    else:
-        track = incident.TrackAlert(
-            dedup_key=after.dedup_key,
-            change=_CHANGES[change],
-            status=episode.status,
-            priority=after.priority,
-            at=at,
-        )
+    # From version 5 the first notification goes with the change (into the join, if one).
+    first = notifications.pop(0) if notifications and version >= _NOTIFIED_ON_JOINING else None
+    track = incident.TrackAlert(
+        dedup_key=after.dedup_key,
+        change=_CHANGES[change],
+        status=episode.status,
+        priority=after.priority,
+        at=at,
+        notification_id=first.notification_id if first else "",
+        reason=first.reason if first else None,
+    )
     return (track, *notifications)

@@ -347,9 +347,9 @@ def track(  # noqa: PLR0917 -- the fields of a ``TrackAlert``, in its order
     if member is None:
         if change is not _OPENED:
             return tuple(events), state
-        if notification_id:
-            # Joined with its notification (engine version 5 on): recorded here, once.
-            joined = IncidentAlertJoined(
+        # With the notification it joined with, if any (engine version 5 on): recorded once.
+        events.append(
+            IncidentAlertJoined(
                 incident_id=incident_id,
                 dedup_key=key,
                 notification_id=notification_id,
@@ -358,12 +358,8 @@ def track(  # noqa: PLR0917 -- the fields of a ``TrackAlert``, in its order
                 reason=reason,
                 at=at,
             )
-            notification_id = ""
-        else:
-            joined = IncidentAlertJoined(
-                incident_id=incident_id, dedup_key=key, status=status, priority=priority, at=at
-            )
-        events.append(joined)
+        )
+        notification_id = ""
         after = _with_member_of(after, key, status, priority)
     elif member.status is not status or member.priority is not priority:
         events.append(
