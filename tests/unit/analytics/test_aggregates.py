@@ -38,9 +38,13 @@ class _Facts:
         episode: str,
         priority: str = "P2",
         tenant: str = "acme",
+        scored_on_opening: bool = False,
     ) -> None:
-        self.add(tenant, "triggered", key, started, episode=episode)
-        self.add(tenant, "scored", key, started, episode=episode, priority=priority)
+        if scored_on_opening:  # engine version 4 on: the trigger carries the first score
+            self.add(tenant, "triggered", key, started, episode=episode, priority=priority)
+        else:
+            self.add(tenant, "triggered", key, started, episode=episode)
+            self.add(tenant, "scored", key, started, episode=episode, priority=priority)
         self.add(tenant, "notified", key, started, episode=episode, priority=priority)
         if acked_after is not None:
             self.add(tenant, "acknowledged", key, started + acked_after, episode=episode)
@@ -121,6 +125,34 @@ def test_mtta_and_mttr_are_the_interpolated_percentiles_of_the_episodes(
     by_priority = {row["value"]: row for row in overview["by"]["priority"]}
     assert by_priority["P1"]["mtta_p50"] == 60.0
     assert by_priority["P3"]["mttr_p50"] == 1800.0
+
+
+def test_an_episode_scored_as_it_opened_has_that_priority_for_its_ack_and_resolve(
+    store: DuckDbAnalytics,
+) -> None:
+    """Engine version 4 records no ``scored`` fact for an episode's first score: the
+    trigger's priority is the episode's, for the facts that carry none (acks, resolves)."""
+    facts = _Facts()
+    facts.add("acme", "signal", "db", NOON_ISH, source="alertmanager", service="db")
+    facts.episode(
+        "db", NOON_ISH, acked_after=MINUTE, resolved_after=10 * MINUTE, episode="e0",
+        priority="P1", scored_on_opening=True,
+    )  # fmt: skip
+    facts.add("acme", "flapping_started", "db", NOON_ISH + 5 * MINUTE, episode="e0")
+    facts.episode(
+        "db", NOON_ISH + 60 * MINUTE, acked_after=3 * MINUTE, resolved_after=30 * MINUTE,
+        episode="e1", priority="P3",
+    )  # fmt: skip
+    _load(store, facts)
+
+    overview = documents.overview(store, "acme", until=UNTIL)
+
+    by_priority = {row["value"]: row for row in overview["by"]["priority"]}
+    assert by_priority["P1"]["mtta_p50"] == 60.0
+    assert by_priority["P1"]["mttr_p50"] == 600.0
+    assert by_priority["P3"]["mtta_p50"] == 180.0
+    # A fact with no priority of its own counts under its episode's.
+    assert by_priority["P1"]["flapping"] == 1
 
 
 def test_the_overview_counts_only_the_window_and_the_tenant(store: DuckDbAnalytics) -> None:
