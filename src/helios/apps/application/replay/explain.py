@@ -147,6 +147,16 @@ def _signal(version: int, seen: SignalSeenInStream) -> SignalSeen:
     )
 
 
+def _score_of(event: Any) -> dict[str, Any]:
+    """A ``Decision``'s score fields, from an ``AlertScored`` or an opening scored with it."""
+    return {
+        "priority": event.priority.value,
+        "score": event.score,
+        "factors": event.factors,
+        "ruleset_version": event.ruleset_version,
+    }
+
+
 def _decision(version: int, event: Any) -> Decision:
     name: str = type(event).NAME
     kind = name.split(".")[2]
@@ -159,15 +169,8 @@ def _decision(version: int, event: Any) -> Decision:
             if event.priority is None:
                 return Decision(at=at, what=what, **common)
             # Scored as it opened (engine version 4 on).
-            return Decision(
-                at=at,
-                what=what + f", scored {event.priority.value} ({event.score})",
-                priority=event.priority.value,
-                score=event.score,
-                factors=event.factors,
-                ruleset_version=event.ruleset_version,
-                **common,
-            )
+            what += f", scored {event.priority.value} ({event.score})"
+            return Decision(at=at, what=what, **_score_of(event), **common)
         case alert.AlertAcknowledged(by=by) | alert.AlertResolved(by=by):
             return Decision(at=at, what=f"episode {event.episode} {kind} by {by}", **common)
         case alert.AlertScored():
@@ -176,15 +179,8 @@ def _decision(version: int, event: Any) -> Decision:
                 if event.previous_priority is not None
                 else ""
             )
-            return Decision(
-                at=at,
-                what=f"scored {before}{event.priority.value} ({event.score})",
-                priority=event.priority.value,
-                score=event.score,
-                factors=event.factors,
-                ruleset_version=event.ruleset_version,
-                **common,
-            )
+            what = f"scored {before}{event.priority.value} ({event.score})"
+            return Decision(at=at, what=what, **_score_of(event), **common)
         case alert.NotificationRequested():
             priority = event.priority.value if event.priority else None
             what = f"notify {event.recipients} by {event.channel}: {event.reason}"
