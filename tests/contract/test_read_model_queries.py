@@ -12,6 +12,7 @@ from read_model_fixtures import (  # noqa: F401  (fixtures are registered by bei
 )
 
 from helios.apps.application.ingest import Ingestor
+from helios.apps.composition import open_read_models
 from helios.apps.views import activity, alerts, incidents, outbox
 from helios.apps.views.projector import Projector
 from helios.domain.values import Envelope, SourceKind
@@ -82,6 +83,52 @@ def test_an_alert_is_found_by_its_id_in_its_own_tenant_only(
     found = alerts.by_id(db, tenant="acme", alert_id=rows[0].stream_id)
     assert found == rows[0]
     assert alerts.by_id(db, tenant="other", alert_id=rows[0].stream_id) is None
+
+
+def _stream_index(db: ReadModels) -> list[object]:
+    if db.is_postgres:
+        return db.query(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() "
+            "AND indexname = 'alerts_by_stream'"
+        )
+    return db.query("SELECT name FROM sqlite_master WHERE name = 'alerts_by_stream'")
+
+
+def test_read_models_made_with_an_index_of_stream_ids_find_their_alerts_without_it(
+    store: EventStore, read_models_url: str
+) -> None:
+    """An earlier release's database (alert rows whose streams the directory does not name,
+    the index of stream ids, neither migration recorded): opened, every alert is found by its
+    id in its own tenant only, the index is gone, and opening it again changes nothing."""
+    db = open_read_models(read_models_url)
+    try:
+        _projected(store, db)
+        listed, _ = alerts.page(db, alerts.AlertFilter(tenant="acme"), limit=50)
+        names = "SELECT stream_id, kind, tenant, key FROM stream_directory ORDER BY stream_id"
+        named = db.query(names)
+        with db.transaction() as cursor:
+            cursor.execute("DELETE FROM stream_directory WHERE kind = 'alert'")
+            cursor.execute("CREATE INDEX alerts_by_stream ON alerts (stream_id)")
+            cursor.execute(
+                "DELETE FROM schema_migrations "
+                "WHERE name IN ('stream_directory_alerts', 'alerts_by_stream_dropped')"
+            )
+        assert alerts.by_id(db, tenant="acme", alert_id=listed[0].stream_id) is None
+        assert _stream_index(db)
+    finally:
+        db.close()
+
+    for _ in range(2):
+        upgraded = open_read_models(read_models_url)
+        try:
+            assert len(listed) == 3
+            for row in listed:
+                assert alerts.by_id(upgraded, tenant="acme", alert_id=row.stream_id) == row
+                assert alerts.by_id(upgraded, tenant="other", alert_id=row.stream_id) is None
+            assert upgraded.query(names) == named
+            assert _stream_index(upgraded) == []
+        finally:
+            upgraded.close()
 
 
 def test_an_outbox_email_is_due_until_sent_and_written_once(db: ReadModels) -> None:

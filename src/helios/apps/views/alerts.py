@@ -62,8 +62,10 @@ DDL = (
     "(tenant, status, last_signal_at, dedup_key)",
     "CREATE INDEX IF NOT EXISTS alerts_by_service_recent ON alerts "
     "(tenant, service, last_signal_at, dedup_key)",
-    "CREATE INDEX IF NOT EXISTS alerts_by_stream ON alerts (stream_id)",
 )
+# An alert's row by its id (its stream's) goes through ``stream_directory``, which names every
+# alert stream: an index of the stream ids here would be a second copy of that, written at a
+# place of its own (the ids are hashes) for every new alert.
 
 ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("alerts", "links", "TEXT NOT NULL DEFAULT '[]'"),
@@ -310,14 +312,27 @@ def _filter(where: AlertFilter, clauses: list[str], params: list[object], *, ord
         params += [at, at, key]
 
 
+_BY_ID = (
+    f"{_SELECT} WHERE tenant = ? AND stream_id = ? AND dedup_key = ("
+    "SELECT key FROM stream_directory WHERE stream_id = ? AND kind = 'alert' AND tenant = ?)"
+)
+
+
 def by_id(db: ReadModels, *, tenant: str, alert_id: str) -> AlertRow | None:
-    """The tenant's alert whose stream id is ``alert_id`` (another tenant's: None).
+    """The tenant's alert whose stream id is ``alert_id`` (another tenant's: None), found by
+    the dedup key ``stream_directory`` names for it.
 
     Raises:
         StoreUnavailable: the database cannot be reached.
     """
-    rows = db.query(f"{_SELECT} WHERE stream_id = ? AND tenant = ?", (alert_id, tenant))
+    rows = db.query(_BY_ID, (tenant, alert_id, alert_id, tenant))
     return _row(rows[0]) if rows else None
+
+
+def drop_stream_index(cursor: Cursor) -> None:
+    """Drop the index of stream ids an earlier release made (a migration, run once, after
+    ``streams.name_alert_streams``): ``by_id`` reads the directory instead."""
+    cursor.execute("DROP INDEX IF EXISTS alerts_by_stream")
 
 
 def open_keys(db: ReadModels) -> list[tuple[str, str]]:

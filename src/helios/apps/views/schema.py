@@ -62,9 +62,12 @@ them again (any new event of the alert) or ``helios projections rebuild`` runs.
 MIGRATIONS: tuple[tuple[str, Callable[[Cursor], None]], ...] = (
     ("alert_labels", alert_labels.fill_from_alerts),
     ("alert_deadlines", alert_deadlines.fill_from_alerts),
+    ("stream_directory_alerts", streams.name_alert_streams),
+    ("alerts_by_stream_dropped", alerts.drop_stream_index),
 )
-"""Steps that fill a table added after its source rows existed: ``(name, step)``. A fresh
-database records them without work to do; a rebuild refills the tables from the log."""
+"""Steps that fill a table added after its source rows existed, or drop what is no longer
+read: ``(name, step)``. A fresh database records them without work to do; a rebuild refills
+the tables from the log."""
 
 SQLITE_MIGRATIONS: tuple[tuple[str, Callable[[Cursor], None]], ...] = (
     ("alert_labels_without_rowid", alert_labels.drop_rowids),

@@ -32,6 +32,18 @@ DDL = (
 )
 
 
+def name_alert_streams(cursor: Cursor) -> None:
+    """Name the stream of every alert row (a migration, run once, in the transaction that
+    records it): the projector names each stream as it first meets it, and the query API
+    finds an alert by its stream id here, so a row projected before either must be named too.
+    Names already there are kept."""
+    cursor.execute(
+        "INSERT INTO stream_directory (stream_id, kind, tenant, key) "
+        "SELECT stream_id, 'alert', tenant, dedup_key FROM alerts WHERE true "
+        "ON CONFLICT (stream_id) DO NOTHING"
+    )
+
+
 @attrs.frozen
 class StreamName:
     kind: str
