@@ -10,6 +10,10 @@
 #
 #   HYPOTHESIS_PROFILE=deep bash scripts/test.sh tests/property   # a longer property run
 #   SKIP_LINT=1 SKIP_DOCS=1 SKIP_APP_BUILD=1 bash scripts/test.sh -x -k idempotency  # pytest only
+#   bash scripts/test.sh -n 0 tests/unit/test_x.py   # one process (a debugger, -s output)
+# pytest runs in HELIOS_TEST_PROCESSES processes (default 2, pytest-xdist), a test file's tests
+# in the same one; each process is a test session of its own, with its own PostgreSQL database
+# and Redis index (tests/services.py), so they share the servers safely.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -81,7 +85,8 @@ fi
 section "pytest"
 pytest_status=0
 HELIOS_REQUIRE_SERVICES=1 HYPOTHESIS_PROFILE="${HYPOTHESIS_PROFILE:-ci}" \
-    "$VENV/bin/python" -m pytest --timeout=600 --durations=15 "$@" || pytest_status=$?
+    "$VENV/bin/python" -m pytest --timeout=600 --durations=15 \
+    -n "${HELIOS_TEST_PROCESSES:-2}" --dist loadfile "$@" || pytest_status=$?
 
 section "summary"
 echo "lint: $([[ $lint_status == 0 ]] && echo ok || echo FAILED)   pytest exit code: $pytest_status"
