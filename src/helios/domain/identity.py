@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import uuid
+from collections.abc import Callable
 from json.encoder import encode_basestring
 
 import msgspec
@@ -230,8 +231,34 @@ def stream_id(kind: str, *parts: str) -> uuid.UUID:
     return _uuid5("\x1f".join((kind, *parts)))
 
 
+def name_based_uuid(namespace: uuid.UUID) -> Callable[[str], uuid.UUID]:
+    """``uuid.uuid5(namespace, name)`` as a function of ``name``: the same ``UUID``, equal and
+    alike in every attribute (``tests/property/test_name_based_uuid.py``), in about a third
+    of the time. The namespace's SHA-1 state is hashed once and copied, and the ``UUID`` is
+    made as its constructor makes it, from the 128-bit integer, without the constructor's
+    checks of its many other forms of argument (most of ``uuid5``'s time). A new alert's
+    stream, group and input ids are each hashed once.
+    """
+    started = hashlib.sha1(namespace.bytes, usedforsecurity=False)
+    make, fill = object.__new__, object.__setattr__
+    from_bytes, unknown = int.from_bytes, uuid.SafeUUID.unknown
+
+    def named(name: str) -> uuid.UUID:
+        digest = started.copy()
+        digest.update(name.encode("utf-8"))
+        made = make(uuid.UUID)
+        fill(made, "int", (from_bytes(digest.digest()[:16]) & _NOT_VERSION) | _VERSION_5)
+        fill(made, "is_safe", unknown)
+        return made
+
+    return named
+
+
+_NOT_VERSION = ~((0xC000 << 48) | (0xF000 << 64))
+_VERSION_5 = (0x8000 << 48) | (5 << 76)
+"""The bits of a 128-bit integer that RFC 4122's variant and version 5 set, as ``UUID``'s
+constructor sets them."""
+
 # A pure function of its argument and called for every signal and decision: memoized. Sized
 # for the alerts and groups a few batches touch; each entry costs about 250 bytes.
-@functools.lru_cache(maxsize=1 << 13)
-def _uuid5(name: str) -> uuid.UUID:
-    return uuid.uuid5(NAMESPACE, name)
+_uuid5 = functools.lru_cache(maxsize=1 << 13)(name_based_uuid(NAMESPACE))

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, PersistenceError, ProcessRecorder
 from eventsourcing.persistence import StoredEvent as Row
@@ -21,6 +21,7 @@ from eventsourcing.persistence import Tracking as RecorderTracking
 
 from helios.adapters.store.codec import EventCodec
 from helios.adapters.store.snapshots import MemorySnapshotRows, SnapshotRows, Snapshots
+from helios.domain.identity import name_based_uuid
 from helios.ports.event_store import (
     AppendBatch,
     ConcurrencyConflict,
@@ -32,6 +33,7 @@ from helios.ports.event_store import (
 from helios.ports.snapshots import Snapshot
 
 INPUT_NAMESPACE = UUID("5d0c3f4e-8a53-4c1f-9b0e-6f1f4b7f2a10")
+_input_uuid = name_based_uuid(INPUT_NAMESPACE)
 """Namespace of the marker streams; changing it would forget every processed input."""
 MARKER_PREFIX = "helios.marker."
 INPUT_MARKER = "helios.marker.input.v1"
@@ -66,7 +68,7 @@ the log position just before the batch's first row (nothing else lies in between
 
 def input_stream_id(key: str) -> UUID:
     """The marker stream recording that the input ``key`` was processed."""
-    return uuid5(INPUT_NAMESPACE, "input/" + key)
+    return _input_uuid("input/" + key)
 
 
 class RecorderEventStore:
