@@ -308,7 +308,7 @@ async def test_the_backlog_counts_waiting_messages_and_dead_letters(queue: Queue
 
     await queue.send([message(b"first"), message(b"second"), message(b"poison")])
     backlog = await queue.backlog()
-    assert backlog.depth == 3
+    assert backlog.depth == 3 == await queue.depth()
     assert backlog.dead_letters == 0
     assert backlog.oldest_age_s is None or backlog.oldest_age_s >= 0
 
@@ -323,6 +323,7 @@ async def test_the_backlog_counts_waiting_messages_and_dead_letters(queue: Queue
     assert await queue.receive(max_messages=10, wait_seconds=0.5, visibility_timeout_s=0) == []
     drained = await queue.backlog()
     assert (drained.depth, drained.dead_letters) == (0, 1)
+    assert await queue.depth() == 0  # a dead letter is not waiting
 
 
 @pytest.mark.anyio

@@ -169,6 +169,15 @@ def waiting(intake_conn: sqlite3.Connection, queue: str, after: int) -> list[tup
     ).fetchall()
 
 
+def arrived(intake_conn: sqlite3.Connection, queue: str, after: int) -> int:
+    """How many intake rows of ``queue`` wait after ``after`` (``backlog``'s count, read from
+    the ``(queue, seq)`` index alone)."""
+    (count,) = intake_conn.execute(
+        "SELECT count(*) FROM intake_messages WHERE queue = ? AND seq > ?", (queue, after)
+    ).fetchone()
+    return int(count)
+
+
 def backlog(intake_conn: sqlite3.Connection, queue: str, after: int) -> tuple[int, int | None]:
     """How many intake rows of ``queue`` wait after ``after``, and the oldest one's send time."""
     count, oldest = intake_conn.execute(
