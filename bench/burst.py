@@ -1,6 +1,7 @@
 """Where the time until a burst is listed goes, on ``helios up`` as shipped.
 
     python bench/burst.py [--alerts 10000] [--rounds 3] [--split] [--timeline] [--no-wrk]
+                          [--helios-setting HELIOS_NAME=VALUE ...]
 
 Starts ``helios up`` as ``bench/peer.py`` does (fresh data directory, default settings, rate
 limits out of the way), sends ``--alerts`` distinct alerts with wrk, 10 to a request, and
@@ -177,7 +178,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--no-wrk", action="store_true", help="send from httpx clients in this process"
     )
+    peer.add_helios_setting_option(parser)
     args = parser.parse_args(argv)
+    peer.take_helios_settings(parser, args.helios_setting)
     parts = 2 if args.split else 1
     if args.alerts % (PER_REQUEST * parts):
         parser.error(f"--alerts must be a multiple of {PER_REQUEST * parts}")

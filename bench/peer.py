@@ -333,6 +333,35 @@ HELIOS_SETTINGS: dict[str, str] = {}
 """``--helios-setting``s: given to ``helios up`` over the defaults (nothing else inherited)."""
 
 
+def add_helios_setting_option(parser: argparse.ArgumentParser) -> None:
+    """The ``--helios-setting NAME=VALUE`` option (repeatable) of the benchmarks that start
+    ``helios up`` through ``Helios``."""
+    parser.add_argument(
+        "--helios-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a HELIOS_* setting for helios up, e.g. HELIOS_UP_PROJECTOR_CHILD=true (repeatable;"
+        " HELIOS_* variables of the environment are not passed on)",
+    )
+
+
+def take_helios_settings(parser: argparse.ArgumentParser, settings: Sequence[str]) -> None:
+    """Keep the ``--helios-setting``s for every ``helios up`` started, and say which
+    ``HELIOS_*`` variables of the environment are left out: each one runs as shipped."""
+    for setting in settings:
+        name, equals, value = setting.partition("=")
+        if not equals or not name.startswith("HELIOS_"):
+            parser.error(f"--helios-setting wants HELIOS_NAME=VALUE, not {setting!r}")
+        HELIOS_SETTINGS[name] = value
+    ignored = sorted(name for name in os.environ if name.startswith("HELIOS_"))
+    if ignored:
+        progress(
+            f"not passed to helios up: {', '.join(ignored)} from the environment"
+            " (give a setting with --helios-setting NAME=VALUE)"
+        )
+
+
 class Server:
     """One fresh server in its own directory; a context manager stops it."""
 
@@ -981,19 +1010,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=("load", "state"),
         help="run one phase: the throughput rounds, or the big-state rounds",
     )
-    parser.add_argument(
-        "--helios-setting",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a HELIOS_* setting for helios up, e.g. HELIOS_UP_PROJECTOR_CHILD=true (repeatable)",
-    )
+    add_helios_setting_option(parser)
     args = parser.parse_args(argv)
-    for setting in args.helios_setting:
-        name, equals, value = setting.partition("=")
-        if not equals or not name.startswith("HELIOS_"):
-            parser.error(f"--helios-setting wants HELIOS_NAME=VALUE, not {setting!r}")
-        HELIOS_SETTINGS[name] = value
+    take_helios_settings(parser, args.helios_setting)
     if args.quick:
         sizes = Sizes(seconds=1, active=600, visible=200, cpu_window_s=2.0, settle_s=1.0)
         args.rounds = args.rounds or 1
