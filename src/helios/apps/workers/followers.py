@@ -243,11 +243,14 @@ async def follow(
     failures = 0
     while not stop.is_set():
         try:
-            if position is None:
-                position = await anyio.to_thread.run_sync(committed_position, db, follower.name)
-            after = position = max(position, reached() or 0)
             if after_lead is not None:
                 await after_lead.wait(stop)
+            if position is None:
+                position = await anyio.to_thread.run_sync(committed_position, db, follower.name)
+            # Where to read from is known once the wait is over: meanwhile the projector may
+            # have projected the worker's batches inline (``reached``), and a page read from
+            # before them would be read and decoded for nothing.
+            after = position = max(position, reached() or 0)
             page = await anyio.to_thread.run_sync(read, after, page_size)
             if page:
                 await anyio.to_thread.run_sync(functools.partial(follower.apply, page, after=after))
