@@ -1,6 +1,7 @@
 """Where the time until a burst is listed goes, on ``helios up`` as shipped.
 
     python bench/burst.py [--alerts 10000] [--rounds 3] [--split] [--timeline] [--no-wrk]
+                          [--memory-at N]
                           [--helios-setting HELIOS_NAME=VALUE ...]
 
 Starts ``helios up`` as ``bench/peer.py`` does (fresh data directory, default settings, rate
@@ -23,6 +24,11 @@ It is the most that dividing one worker's work evenly over two cores could give;
 printed are those of the slower half.
 
 ``--timeline`` adds how many alerts the read models held every 0.1 s (``seconds:alerts``).
+``--memory-at N`` then loads the round's instances on to ``N`` alerts in all (100 a request,
+split between them as the burst was), waits until they are listed, and prints the memory of
+every process of every instance (PSS summed, sampled as ``bench/peer.py`` samples its memory
+at ``--active`` alerts, a few seconds after the last is listed): what one instance and an
+even split would each hold next to Alertmanager's memory at as many alerts.
 ``--no-wrk`` sends from httpx clients in this process instead of wrk (``apt-get install wrk``):
 slower to send, for a machine without wrk.
 """
@@ -37,7 +43,7 @@ import statistics
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -111,6 +117,7 @@ class _Burst:
         self.cpu: dict[str, float] = {}
         self.stored: _Stored | None = None
         self.error: BaseException | None = None
+        self.memory_mib = 0.0
 
     def run(self, began: float) -> None:
         try:
@@ -133,7 +140,10 @@ class _Burst:
                     self.count_s = time.perf_counter() - started
 
             server.count = timed_count  # type: ignore[method-assign]
-            peer.wait_visible(server, self.client, total, timeout_s=600)
+            try:
+                peer.wait_visible(server, self.client, total, timeout_s=600)
+            finally:
+                server.count = counted  # type: ignore[method-assign]
             self.listed = time.perf_counter() - began
             after = _cpu_by_role(server.process.pid)
             self.cpu = {role: after[role] - before.get(role, 0.0) for role in after}
@@ -141,8 +151,37 @@ class _Burst:
         except BaseException as error:  # reported by the round, in the main thread
             self.error = error
 
+    def load_to(self, active: int) -> None:
+        """Send distinct alerts after the burst's until ``active`` are open, wait until they
+        are listed, and take the memory (PSS) of the instance's processes."""
+        try:
+            server = self.server
+            send = peer.wrk_send if self.use_wrk else peer.send_alerts
+            refused = send(server, self.total, active - self.total, peer.LOAD_BATCH)
+            if refused:
+                raise RuntimeError(f"{refused} requests refused")
+            peer.wait_visible(server, self.client, active, timeout_s=3600, spacing=10.0)
+            time.sleep(peer.SETTLE_S)
+            self.memory_mib = peer.memory_mib(server.process.pid)["pss"]
+        except BaseException as error:  # reported by the round, in the main thread
+            self.error = error
 
-def one_round(total: int, *, split: bool, starts_at: str, use_wrk: bool) -> list[_Burst]:
+
+def _each(bursts: Sequence[_Burst], work: Callable[[_Burst], None]) -> None:
+    """``work`` for every instance at once, each in a thread; the first error raised."""
+    threads = [threading.Thread(target=work, args=(burst,)) for burst in bursts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for burst in bursts:
+        if burst.error is not None:
+            raise burst.error
+
+
+def one_round(
+    total: int, *, split: bool, starts_at: str, use_wrk: bool, memory_at: int = 0
+) -> list[_Burst]:
     parts = 2 if split else 1
     with ExitStack() as stack:
         bursts = []
@@ -152,14 +191,9 @@ def one_round(total: int, *, split: bool, starts_at: str, use_wrk: bool) -> list
             bursts.append(_Burst(server, client, total // parts, use_wrk=use_wrk))
         time.sleep(SETTLE_S)
         began = time.perf_counter()
-        threads = [threading.Thread(target=burst.run, args=(began,)) for burst in bursts]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        for burst in bursts:
-            if burst.error is not None:
-                raise burst.error
+        _each(bursts, lambda burst: burst.run(began))
+        if memory_at:
+            _each(bursts, lambda burst: burst.load_to(memory_at // parts))
         return bursts
 
 
@@ -178,12 +212,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--no-wrk", action="store_true", help="send from httpx clients in this process"
     )
+    parser.add_argument(
+        "--memory-at",
+        type=int,
+        default=0,
+        metavar="N",
+        help="then load on to N alerts in all and print the instances' memory (PSS)",
+    )
     peer.add_helios_setting_option(parser)
     args = parser.parse_args(argv)
     peer.take_helios_settings(parser, args.helios_setting)
     parts = 2 if args.split else 1
     if args.alerts % (PER_REQUEST * parts):
         parser.error(f"--alerts must be a multiple of {PER_REQUEST * parts}")
+    if args.memory_at and (
+        args.memory_at <= args.alerts or (args.memory_at - args.alerts) % (peer.LOAD_BATCH * parts)
+    ):
+        parser.error(
+            f"--memory-at must be above --alerts by a multiple of {peer.LOAD_BATCH * parts}"
+        )
     starts_at = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     what = "two instances, half each" if args.split else "one instance"
     print(f"{args.alerts:,} distinct alerts, {PER_REQUEST} a request, {what}")
@@ -191,7 +238,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for number in range(1, args.rounds + 1):
         load = os.getloadavg()[0]
         bursts = one_round(
-            args.alerts, split=args.split, starts_at=starts_at, use_wrk=not args.no_wrk
+            args.alerts,
+            split=args.split,
+            starts_at=starts_at,
+            use_wrk=not args.no_wrk,
+            memory_at=args.memory_at,
         )
         last = max(bursts, key=lambda burst: burst.listed)
         stored = max(burst.stored.done_at for burst in bursts if burst.stored)
@@ -212,6 +263,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             for burst in bursts:
                 if burst.stored:
                     print(f"  {burst.stored.timeline()}")
+        if args.memory_at:
+            each = " + ".join(f"{burst.memory_mib:.0f}" for burst in bursts)
+            print(
+                f"  memory at {args.memory_at:,} alerts: "
+                f"{sum(burst.memory_mib for burst in bursts):.0f} MiB PSS"
+                + (f" ({each})" if len(bursts) > 1 else ""),
+                flush=True,
+            )
     print(f"listed: median {statistics.median(listed):.2f} s of {len(listed)} rounds")
     return 0
 

@@ -83,13 +83,18 @@ def test_the_peer_benchmark_gives_every_measure_a_ratio_at_small_sizes(
 def test_the_burst_benchmark_times_a_burst_stored_then_listed() -> None:
     """``bench/burst.py`` at a small size, split over two instances: exit 0, and each round
     says when the alerts were stored in the read models and when the API listed them, the
-    first no later than the second (the API lists what the read models hold)."""
+    first no later than the second (the API lists what the read models hold), then the
+    memory of both instances once loaded on (``--memory-at``), their sum first."""
     script = REPO / "bench" / "burst.py"
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"), env.get("PYTHONPATH")]))
     extra = [] if shutil.which("wrk") else ["--no-wrk"]
     result = subprocess.run(
-        [sys.executable, str(script), "--alerts", "200", "--rounds", "1", "--split", *extra],
+        [
+            sys.executable,
+            str(script),
+            *("--alerts", "200", "--rounds", "1", "--split", "--memory-at", "400", *extra),
+        ],
         capture_output=True,
         text=True,
         env=env,
@@ -108,3 +113,9 @@ def test_the_burst_benchmark_times_a_burst_stored_then_listed() -> None:
     assert sent > 0 and 0 < stored <= listed, result.stdout
     assert found.group(5).count("worker") == 2, result.stdout  # one worker per instance
     assert re.search(r"^listed: median [\d.]+ s of 1 rounds$", result.stdout, re.MULTILINE)
+    memory = re.search(
+        r"^  memory at 400 alerts: (\d+) MiB PSS \((\d+) \+ (\d+)\)$", result.stdout, re.MULTILINE
+    )
+    assert memory, result.stdout
+    total, first, second = (int(memory.group(i)) for i in (1, 2, 3))
+    assert first > 20 and second > 20 and abs(total - first - second) <= 1, result.stdout
